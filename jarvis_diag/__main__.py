@@ -1,0 +1,3 @@
+from jarvis_diag.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""`jarvis-diag serve` (not built yet)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this command to the application."""
