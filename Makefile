@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench samples clean
+.PHONY: demo test lint bench samples clean webclient
+
+# The web client's only dependency: the official Socket.IO client from npm, copied to a served path.
+WEB := server/static
+WEB_BUNDLE := $(WEB)/vendor/socket.io.min.js
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +18,20 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(WEB_BUNDLE): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(WEB)/vendor
+	cp $(WEB)/node_modules/socket.io-client/dist/socket.io.min.js $(WEB_BUNDLE)
+
+webclient: $(WEB_BUNDLE)
+
+demo: $(STAMP) webclient
 	$(VENV)/bin/jarvis-diag demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jarvis_diag server tests benchmarks
 
-test: $(STAMP) lint
+test: $(STAMP) webclient lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
