@@ -1,0 +1,181 @@
+"""The one place that builds the events DataFrame.
+
+Parsers hand over plain columns (lists or numpy/pyarrow arrays keyed by column name);
+this module turns them into a frame with exactly :data:`events.COLUMNS`, in order, with
+their dtypes. Times arrive as epoch seconds (float) or epoch nanoseconds (int64) by the
+writer's clock, already in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES, Event
+
+EVENT_SCHEMA = "jarvis-diag.event/1"
+TIME_COLUMNS = ("t", "t_source")
+_NS = 1_000_000_000
+
+# Categoricals with a closed set of values get fixed categories, so frames from
+# different files concatenate without falling back to object columns.
+FIXED_CATEGORIES: dict[str, tuple[str, ...]] = {"source": SOURCES, "level": LEVELS, "kind": KIND_NAMES}
+
+
+def _dtype(column: str) -> Any:
+    name = COLUMNS[column]
+    if name == "category" and column in FIXED_CATEGORIES:
+        return pd.CategoricalDtype(FIXED_CATEGORIES[column])
+    return name
+
+
+def empty_events() -> pd.DataFrame:
+    """A frame with no rows and every events column typed."""
+    return pd.DataFrame({c: pd.Series([], dtype=_dtype(c)) for c in COLUMNS})
+
+
+def seconds_to_ns(values: Any) -> np.ndarray:
+    """Epoch seconds (floats, NaN/None = unknown) as int64 nanoseconds rounded to the
+    microsecond; unknown becomes NaT's integer."""
+    arr = np.asarray(values, dtype="float64")
+    out = np.round(arr * 1e6)
+    bad = ~np.isfinite(out)
+    out[bad] = 0
+    ns = out.astype("int64") * 1000
+    ns[bad] = np.iinfo("int64").min
+    return ns
+
+
+def time_column(values: Any, *, unit: str = "s") -> pd.Series:
+    """A UTC datetime column from epoch seconds (``unit="s"``) or int64 nanoseconds."""
+    ns = seconds_to_ns(values) if unit == "s" else np.asarray(values, dtype="int64")
+    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+
+
+def _column(name: str, values: Any, length: int) -> pd.Series:
+    if values is None:
+        return pd.Series(pd.array([None] * length, dtype=_dtype(name))) if length else pd.Series([], dtype=_dtype(name))
+    if name in TIME_COLUMNS:
+        if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+            return values.reset_index(drop=True).astype(COLUMNS[name])
+        return time_column(values)
+    dtype = _dtype(name)
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True).astype(dtype)
+    if dtype == "int64":
+        return pd.Series(np.asarray(values, dtype="int64"))
+    if dtype == "float64":
+        return pd.Series(np.asarray([math.nan if v is None else v for v in values] if isinstance(values, list)
+                                    else values, dtype="float64"))
+    return pd.Series(pd.array(values, dtype=dtype if dtype != "category" else "string")).astype(dtype)
+
+
+def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame:
+    """The events frame from columns keyed by name; missing columns are all null.
+
+    ``t`` defaults to ``t_source``. Unknown keys are an error (a typo would lose data).
+    """
+    extra = set(columns) - set(COLUMNS)
+    if extra:
+        raise ValueError(f"not events columns: {sorted(extra)}")
+    cols = dict(columns)
+    if cols.get("t") is None and cols.get("t_source") is not None:
+        cols["t"] = cols["t_source"]
+    data = {name: _column(name, cols.get(name), length) for name in COLUMNS}
+    return pd.DataFrame(data)
+
+
+def events_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The events frame from one dict per row (keys are column names; ``t_source`` and
+    ``t`` in epoch seconds)."""
+    rows = list(records)
+    if not rows:
+        return empty_events()
+    columns: dict[str, list[Any]] = {}
+    for name in COLUMNS:
+        if any(name in r for r in rows):
+            columns[name] = [r.get(name) for r in rows]
+    return events_from_columns(columns, len(rows))
+
+
+def event_to_record(event: Event) -> dict[str, Any]:
+    """An :class:`events.Event` as a row dict for :func:`events_from_records`."""
+    record: dict[str, Any] = dict(event.fields)
+    record.update(kind=event.kind, source=event.source, text=event.text, t_source=event.t_source,
+                  path=event.path, line=event.line, logger=event.logger, level=event.level,
+                  tag=event.tag, shape=event.shape)
+    return record
+
+
+def events_from_events(events: Iterable[Event]) -> pd.DataFrame:
+    return events_from_records(event_to_record(e) for e in events)
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate events frames keeping every column's dtype (categories are unioned)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_events()
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    out = {}
+    for name in COLUMNS:
+        parts = [f[name] for f in frames]
+        if COLUMNS[name] == "category" and name not in FIXED_CATEGORIES:
+            cats = pd.Index(pd.unique(np.concatenate([p.cat.categories.to_numpy(dtype=object) for p in parts])))
+            parts = [p.cat.set_categories(cats) for p in parts]
+        out[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out)
+
+
+# ---- our own JSONL ------------------------------------------------------------------------
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def events_to_jsonl(df: pd.DataFrame, fp: IO[str]) -> int:
+    """Write one ``{"schema": "jarvis-diag.event/1", ...}`` object per row (nulls left
+    out). Returns the number of rows written."""
+    names = list(COLUMNS)
+    for row in df[names].itertuples(index=False, name=None):
+        obj: dict[str, Any] = {"schema": EVENT_SCHEMA}
+        for name, value in zip(names, row, strict=True):
+            v = _json_value(value)
+            if v is not None:
+                obj[name] = v
+        fp.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    return len(df)
+
+
+def is_event_json(line: str) -> bool:
+    return line.lstrip().startswith("{") and f'"{EVENT_SCHEMA}"' in line
+
+
+def record_from_json(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A row dict from one JSONL object of :func:`events_to_jsonl` (times back to epoch s)."""
+    record = {k: v for k, v in obj.items() if k in COLUMNS}
+    for name in TIME_COLUMNS:
+        if isinstance(record.get(name), str):
+            record[name] = pd.Timestamp(record[name]).timestamp()
+    return record
+
+
+def nan_list(values: list[float | None]) -> list[float]:
+    """None as NaN, for float columns built from Python lists."""
+    return [math.nan if v is None else v for v in values]

@@ -1,0 +1,407 @@
+"""Read log files into one events DataFrame: the I/O edge around :mod:`jarvis_diag.logs`.
+
+``ingest(paths)`` expands files, directories and globs, reads plain or gzipped bytes
+(salvaging a truncated gzip), detects each file's format, parses it, finds the backend
+zone (:mod:`jarvis_diag.zone`), dates the debug-panel copies, drops lines that two files
+repeat (``app.log`` and the captured ``backend.log``) and sorts by ``t_source``.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import sys
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+import numpy as np
+import pandas as pd
+
+from jarvis_diag import frames
+from jarvis_diag.errors import DiagError
+from jarvis_diag.logs import FORMATS, detect, frontend, jsonl, utc_times
+from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns, parse_lines
+from jarvis_diag.zone import ZoneInfo, format_offset, parse_tz, resolve_zone
+
+__all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
+
+DETECT_LINES = 50
+_LOG_SUFFIXES = (".log", ".gz", ".jsonl")
+_GLOB_CHARS = "*?["
+
+
+@dataclass
+class SourceInfo:
+    """What was read from one file (the ``sources`` entries of docs/formats.md)."""
+
+    path: str
+    format: str
+    lines: int = 0
+    events: int = 0
+    unknown: int = 0
+    bad_lines: int = 0  # undecodable bytes / NUL bytes
+    truncated: bool = False  # last line cut short or a gzip stream that ends early
+    duplicates: int = 0  # lines already read from another file
+    client: str | None = None
+    first: str | None = None
+    last: str | None = None
+    long_lines: int = 0  # lines over 64 KiB whose text was cut
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Ingested:
+    events: pd.DataFrame
+    sources: list[SourceInfo]
+    zone: ZoneInfo
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---- finding the files ---------------------------------------------------------------------
+
+def _is_log_name(name: str) -> bool:
+    if name.endswith(_LOG_SUFFIXES):
+        return True
+    stem, _, num = name.rpartition(".")
+    return num.isdigit() and stem.endswith(".log")
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files in the order given; directories recursively (``*.log``, ``*.log.N``,
+    ``*.gz``, ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
+    does not exist or matches nothing."""
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def add(p: str) -> None:
+        key = p if p == "-" else str(Path(p).resolve())
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for p in paths:
+        p = str(p)
+        if p == "-":
+            add(p)
+            continue
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_log_name(f.name))
+            if not found:
+                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
+            for f in found:
+                add(f)
+        elif path.is_file():
+            add(p)
+        elif any(c in p for c in _GLOB_CHARS):
+            matches = sorted(m for m in glob.glob(p, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise DiagError(f"{p}: matches no file")
+            for m in matches:
+                add(m)
+        else:
+            raise DiagError(f"{p}: no such file or directory")
+    return out
+
+
+# ---- reading bytes -------------------------------------------------------------------------
+
+def gunzip(data: bytes) -> tuple[bytes, bool]:
+    """(decompressed bytes, truncated?) of gzip data, keeping what a cut stream gives."""
+    chunks: list[bytes] = []
+    while data:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            chunks.append(d.decompress(data))
+        except zlib.error:
+            return b"".join(chunks), True
+        if not d.eof:
+            chunks.append(d.flush())
+            return b"".join(chunks), True
+        data = d.unused_data
+        if data[:2] != b"\x1f\x8b":
+            break
+    return b"".join(chunks), False
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text; undecodable bytes become U+FFFD (counted per line by the parser)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")
+
+
+def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, bool]:
+    """(plain bytes, gzip truncated?) of a path or ``-``."""
+    if path == "-":
+        stream: Any = stdin if stdin is not None else sys.stdin
+        data = stream.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8", errors="surrogateescape")
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if data[:2] == b"\x1f\x8b":
+        return gunzip(data)
+    return data, False
+
+
+def split_lines(text: str) -> tuple[list[str], bool]:
+    """(lines, last line cut short?) of a text."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+        return lines, False
+    return lines, True
+
+
+# ---- the pipeline --------------------------------------------------------------------------
+
+@dataclass
+class _Parsed:
+    info: SourceInfo
+    raw: RawColumns | None = None
+    frame: pd.DataFrame | None = None  # jsonl files: already UTC
+    raw_t: np.ndarray | None = None
+    clock: np.ndarray | None = None
+
+
+def _format_for(path: str, format_of: dict[str, str]) -> str | None:
+    if not format_of:
+        return None
+    if path in format_of:
+        return format_of[path]
+    resolved = str(Path(path).resolve()) if path != "-" else "-"
+    for key, kind in format_of.items():
+        if key != "-" and str(Path(key).resolve()) == resolved:
+            return kind
+    return None
+
+
+def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warnings: list[str]) -> _Parsed | None:
+    text = decode(data)
+    lines, cut = split_lines(text)
+    if fmt is None:
+        fmt = detect.detect_format(lines[:DETECT_LINES])
+    if fmt == detect.SIM_RESULTS:
+        warnings.append(f"{path}: skipped, a simulate-mobile results file is not a log")
+        return None
+    info = SourceInfo(path=path, format=fmt, truncated=cut or gz_truncated)
+    client = frontend.client_of(path) if path != "-" else None
+    info.client = client
+    if fmt == "jsonl":
+        raw, rows = jsonl.parse_lines(lines, path)
+        parsed = _Parsed(info, raw=raw, frame=frames.events_from_records(rows))
+    else:
+        raw = parse_lines(lines, fmt, path, client)
+        t = np.asarray(frames.nan_list(raw.columns.get("t_source", [])), dtype="float64")
+        parsed = _Parsed(info, raw=raw, raw_t=t, clock=np.asarray(raw.clock, dtype="int8"))
+    info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
+    return parsed
+
+
+def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
+    """(local-as-UTC, epoch) pairs: recv_ts of backend lines and the client epoch of
+    uvicorn request lines next to a timestamped line."""
+    local: list[float] = []
+    utc: list[float] = []
+    for p in parsed:
+        if p.raw is None or p.clock is None or not len(p.raw):
+            continue
+        cols = p.raw.columns
+        recv = cols.get("recv_ts")
+        if recv is not None:
+            for i, v in enumerate(recv):
+                if v is not None and p.clock[i] == CLOCK_LOCAL and not np.isnan(p.raw_t[i]):
+                    local.append(float(p.raw_t[i]))
+                    utc.append(float(v))
+        epoch_ms = cols.get("client_ms")
+        shapes = cols.get("shape")
+        if epoch_ms is not None and shapes is not None:
+            for i, v in enumerate(epoch_ms):
+                if (v is not None and shapes[i] in ("uv.ws_accepted", "uv.http") and p.clock[i] == CLOCK_LOCAL
+                        and not np.isnan(p.raw_t[i])):
+                    local.append(float(p.raw_t[i]))
+                    utc.append(v / 1000)
+    return local, utc
+
+
+def _first_local_time(parsed: list[_Parsed]) -> float | None:
+    for p in parsed:
+        if p.clock is not None:
+            sel = (p.clock == CLOCK_LOCAL) & ~np.isnan(p.raw_t)
+            if sel.any():
+                return float(p.raw_t[sel][0])
+    return None
+
+
+def _machine_offset_minutes(at_utc_s: float | None) -> int:
+    at = time.time() if at_utc_s is None else at_utc_s
+    return time.localtime(at).tm_gmtoff // 60
+
+
+def _panel_day(parsed: list[_Parsed], zone: ZoneInfo, panel_offset: int) -> str | None:
+    """The date of a panel copy taken from the other files: the backend's local date, else
+    the frontend's date in the panel's zone."""
+    first_local = _first_local_time(parsed)
+    if first_local is not None:
+        return time.strftime("%Y-%m-%d", time.gmtime(first_local))
+    for p in parsed:
+        if p.clock is not None:
+            sel = (p.clock == 0) & ~np.isnan(p.raw_t)
+            if sel.any():
+                return time.strftime("%Y-%m-%d", time.gmtime(float(p.raw_t[sel][0]) + panel_offset * 60))
+        elif p.frame is not None and len(p.frame) and p.frame["t_source"].notna().any():
+            t = p.frame["t_source"].dropna().iloc[0].timestamp()
+            return time.strftime("%Y-%m-%d", time.gmtime(t + panel_offset * 60))
+    return None
+
+
+def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
+    """Drop lines another file already gave (same text, same client, same occurrence)."""
+    cand = df["source"].isin(["backend", "frontend"]).to_numpy()
+    if df.loc[cand, "path"].nunique() < 2:
+        return df
+    sub = df.loc[cand, ["path", "text", "client"]].astype({"path": "string"}).fillna({"client": ""})
+    occ = sub.groupby(["path", "text", "client"], sort=False).cumcount()
+    dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first")
+    if not dup_sub.any():
+        return df
+    counts = sub.loc[dup_sub, "path"].value_counts()
+    for path, n in counts.items():
+        infos[str(path)].duplicates += int(n)
+    drop = np.zeros(len(df), dtype=bool)
+    drop[np.flatnonzero(cand)[dup_sub.to_numpy()]] = True
+    return df.loc[~drop].reset_index(drop=True)
+
+
+def _iso(ts: pd.Timestamp) -> str | None:
+    if ts is pd.NaT or pd.isna(ts):
+        return None
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def ingest(
+    paths: list[str] | tuple[str, ...] | str,
+    *,
+    tz: str | None = None,
+    format_of: dict[str, str] | None = None,
+    stdin: TextIO | BinaryIO | None = None,
+    panel_date: str | None = None,
+    panel_tz: str | None = None,
+) -> Ingested:
+    """Read logs into one events frame sorted by ``t_source`` (stable).
+
+    ``tz``: the backend's zone when its logs carry no epochs (IANA name or ``+08:00``).
+    ``format_of``: path -> format, overriding detection. ``panel_date`` (YYYY-MM-DD) and
+    ``panel_tz``: the date and zone of debug-panel copies (default: from the other files).
+    """
+    if isinstance(paths, str | Path):
+        paths = [str(paths)]
+    format_of = dict(format_of or {})
+    for key, kind in format_of.items():
+        if kind not in FORMATS:
+            raise DiagError(f"--format-of {key}={kind}: unknown format (one of {', '.join(FORMATS)})")
+    for name, value in (("--tz", tz), ("--panel-tz", panel_tz)):
+        if value is not None:
+            try:
+                parse_tz(value)
+            except ValueError as exc:
+                raise DiagError(f"{name}: {exc}") from exc
+    if panel_date is not None:
+        try:
+            pd.Timestamp(panel_date)
+        except ValueError as exc:
+            raise DiagError(f"--panel-date {panel_date}: not a date (YYYY-MM-DD)") from exc
+    if not paths:
+        raise DiagError("no log paths given")
+    warnings: list[str] = []
+    parsed: list[_Parsed] = []
+    for path in expand_paths(list(paths)):
+        data, gz_cut = read_bytes(path, stdin)
+        p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings)
+        if p is not None:
+            parsed.append(p)
+    return _assemble(parsed, warnings, tz=tz, panel_date=panel_date, panel_tz=panel_tz)
+
+
+def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, panel_date: str | None,
+              panel_tz: str | None) -> Ingested:
+    local, utc = _zone_pairs(parsed)
+    first_local = _first_local_time(parsed)
+    machine = _machine_offset_minutes(None if first_local is None else first_local)
+    zone = resolve_zone(local, utc, tz=tz, machine_offset_minutes=machine, at_utc_s=first_local)
+    has_backend = first_local is not None
+    if zone.warning and (has_backend or zone.source != "machine"):
+        warnings.append(zone.warning)
+    panel_offset = zone.offset_minutes if panel_tz is None else parse_tz(panel_tz, first_local)
+    needs_panel = any(p.clock is not None and (p.clock == CLOCK_DAY).any() for p in parsed)
+    day = panel_date
+    if needs_panel and day is None:
+        day = _panel_day(parsed, zone, panel_offset)
+        if day is None:
+            warnings.append("debug-panel copy has no date and no other log gives one: its times are unknown; "
+                            "pass a panel date")
+        else:
+            warnings.append(f"debug-panel times read as {day} UTC{format_offset(panel_offset)} "
+                            "(taken from the other logs)")
+    frames_: list[pd.DataFrame] = []
+    infos = {p.info.path: p.info for p in parsed}
+    for p in parsed:
+        if p.frame is not None:
+            frames_.append(p.frame)
+            continue
+        assert p.raw is not None and p.raw_t is not None and p.clock is not None
+        cols = dict(p.raw.columns)
+        if len(p.raw):
+            cols["t_source"] = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
+                                         panel_offset_minutes=panel_offset)
+        frames_.append(frames.events_from_columns(cols, len(p.raw)) if len(p.raw) else frames.empty_events())
+    df = frames.concat_events(frames_)
+    df = _dedup(df, infos)
+    df = df.sort_values("t_source", kind="stable", na_position="last").reset_index(drop=True)
+    _fill_counts(df, infos)
+    for info in infos.values():
+        if info.bad_lines:
+            warnings.append(f"{info.path}: {info.bad_lines} lines with undecodable or NUL bytes (kept as read)")
+        if info.long_lines:
+            warnings.append(f"{info.path}: {info.long_lines} lines over 64 KiB cut to their first 64 KiB")
+        if info.truncated:
+            warnings.append(f"{info.path}: the file ends in the middle of a line (cut short while written?)")
+    return Ingested(df, list(infos.values()), zone, warnings)
+
+
+def _fill_counts(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> None:
+    if not len(df):
+        return
+    g = df.groupby("path", observed=True, sort=False)
+    events = g.size()
+    unknown = (df["kind"] == "unknown").groupby(df["path"], observed=True).sum()
+    first = g["t_source"].min()
+    last = g["t_source"].max()
+    for path, info in infos.items():
+        if path in events.index:
+            info.events = int(events[path])
+            info.unknown = int(unknown.get(path, 0))
+            info.first = _iso(first[path])
+            info.last = _iso(last[path])
+
+
+def read_events(paths: list[str] | str, **kw: Any) -> pd.DataFrame:
+    """Just the events frame of :func:`ingest`."""
+    return ingest(paths, **kw).events
+
+
+def ingest_text(text: str, name: str = "-", **kw: Any) -> Ingested:
+    """:func:`ingest` of one in-memory text (tests, notebooks)."""
+    return ingest(["-"], stdin=io.BytesIO(text.encode("utf-8")), **kw) if name == "-" else ingest([name], **kw)

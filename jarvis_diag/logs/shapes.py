@@ -1,0 +1,77 @@
+"""From a matched message to event fields: the part every line format shares.
+
+A format module splits a line into its timestamp, logger, level and message; this module
+finds the message's shape (via :func:`jarvis_diag.lines.match`, the reference matcher),
+its leading bracket tags and the typed fields, and derives the ids a shape's template
+cannot capture (the full session id inside ``data={...}``, the transport and epoch of a
+uvicorn WebSocket request line).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jarvis_diag import lines
+from jarvis_diag.events import COLUMNS
+
+# Leading "[Tag] [Tag:id] " groups; the ":id" part is dropped so tags stay a small set.
+TAGS_RE = re.compile(r"(?:\[[A-Za-z][A-Za-z0-9 _]*(?::[^\]\s]*)?\] ?)+")
+_TAG_RE = re.compile(r"\[([A-Za-z][A-Za-z0-9 _]*)(?::[^\]\s]*)?\]")
+_DATA_SESSION_RE = re.compile(r"'session_id': '([^']*)'")
+_QUERY_TRANSPORT_RE = re.compile(r"[?&]transport=(\w+)")
+_QUERY_EPOCH_RE = re.compile(r"[?&]t=(\d{9,11}(?:\.\d+)?)(?:&|$)")
+
+_INT_COLUMNS = frozenset(c for c, d in COLUMNS.items() if d in ("Int64", "int64"))
+_FLOAT_COLUMNS = frozenset(c for c, d in COLUMNS.items() if d == "float64")
+
+# Loggers with no bracket tags still say where a line came from.
+LOGGER_TAGS = {"watchfiles.main": "watchfiles", "uvicorn": "uvicorn"}
+
+
+def tag_of(message: str, logger: str | None = None) -> str | None:
+    """``"[SocketIO] [TIMING]"`` for a message starting with those tags; a logger's short
+    name (``watchfiles``, ``uvicorn``) for untagged lines of such a logger."""
+    m = TAGS_RE.match(message)
+    if m:
+        return " ".join(f"[{t}]" for t in _TAG_RE.findall(m.group(0)))
+    return LOGGER_TAGS.get(logger or "")
+
+
+def typed(column: str, text: str) -> Any:
+    """A captured field converted to its column's Python type."""
+    if column in _INT_COLUMNS:
+        return int(text)
+    if column in _FLOAT_COLUMNS:
+        return float(text)
+    return text
+
+
+def derive(shape: str | None, fields: dict[str, Any]) -> None:
+    """Fill in ids that live inside a captured field (in place)."""
+    if shape == "sio.connect_received":
+        m = _DATA_SESSION_RE.search(fields.get("detail", ""))
+        if m:
+            fields["session"] = m.group(1)
+            if m.group(1).startswith("new-"):
+                fields["temp_id"] = m.group(1)
+    elif shape in ("uv.ws_accepted", "uv.ws_rejected", "uv.http"):
+        detail = fields.get("detail", "")
+        m = _QUERY_TRANSPORT_RE.search(detail)
+        if m:
+            fields["transport"] = m.group(1)
+        m = _QUERY_EPOCH_RE.search(detail)
+        if m:
+            # the client's own epoch (seconds) of the request: an epoch next to a local time
+            fields["client_ms"] = int(round(float(m.group(1)) * 1000))
+
+
+def classify(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any]]:
+    """(kind, shape name, typed fields) of a message, by the reference matcher."""
+    found = lines.match("frontend" if source == "panel" else source, message, logger)
+    if found is None:
+        return "unknown", None, {}
+    shape, groups = found
+    fields = {k: typed(k, v) for k, v in groups.items()}
+    derive(shape.name, fields)
+    return shape.kind, shape.name, fields

@@ -1,0 +1,160 @@
+"""The reference parser of text logs: one Python step per line.
+
+Every line is recognised by its own prefix, so a file that mixes formats (a user's
+concatenation of app.log and a frontend log) parses line by line:
+
+* ``YYYY-MM-DD HH:MM:SS,mmm - ...``   backend (server local time)
+* ``[YYYY-MM-DDTHH:MM:SS.mmmZ] ...``  frontend (browser clock, UTC)
+* ``[HH:MM:SS.mmm] ...``              debug panel (browser local time of day)
+* ``INFO:     ...``                    uvicorn console (no time: carried from the line before)
+* anything else: a continuation of the event before (a traceback) or an ``unknown`` event.
+
+The result is :class:`RawColumns`: times still on the writer's clock kind (see ``CLOCK_*``)
+so that the ingestion can apply the backend zone and the panel's date once it knows them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jarvis_diag.logs import backend, console, frontend, panel
+from jarvis_diag.logs.shapes import classify, tag_of
+
+# How a row's raw time must be read.
+CLOCK_UTC = 0  # epoch seconds, UTC
+CLOCK_LOCAL = 1  # server local time read as if UTC: subtract the zone offset
+CLOCK_DAY = 2  # seconds since local midnight: add the date, subtract the zone offset
+
+SOURCE_CLOCK = {"backend": CLOCK_LOCAL, "console": CLOCK_LOCAL, "frontend": CLOCK_UTC, "panel": CLOCK_DAY}
+FORMAT_SOURCE = {"backend": "backend", "console": "console", "frontend": "frontend", "panel": "panel"}
+
+MAX_LINE = 64 * 1024  # longer lines keep their first MAX_LINE characters
+_CONTINUATION_START = re.compile(r"[ \t]|Traceback \(most recent call last\)")
+
+
+@dataclass
+class RawColumns:
+    """Parsed rows of one file before zone/date are applied. ``columns`` holds event
+    columns (``t_source`` raw, see ``clock``); the counters feed :class:`SourceInfo`."""
+
+    columns: dict[str, list[Any]]
+    clock: list[int]
+    lines: int = 0
+    bad_lines: int = 0
+    long_lines: int = 0
+    truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.clock)
+
+
+def clean(line: str) -> tuple[str, bool, bool]:
+    """(text to keep, was it bad: NUL/undecodable bytes, was it cut to MAX_LINE)."""
+    long = len(line) > MAX_LINE
+    if long:
+        line = line[:MAX_LINE]
+    bad = "\x00" in line or "\ufffd" in line
+    if "\x00" in line:
+        line = line.replace("\x00", "")
+    return line, bad, long
+
+
+def split_line(line: str) -> tuple[str, float | None, str | None, str | None, str] | None:
+    """(source, raw time, logger, level, message) of a line with a known prefix, else None."""
+    c = line[:1]
+    if c.isdigit():
+        parts = backend.split(line)
+        if parts:
+            ts, logger, level, message = parts
+            return "backend", backend.local_seconds(ts), logger, level, message
+    elif c == "[":
+        parts = frontend.split(line)
+        if parts:
+            ts, level, message = parts
+            return "frontend", frontend.utc_seconds(ts), None, level, message
+        parts = panel.split(line)
+        if parts:
+            ts, level, message = parts
+            return "panel", panel.day_seconds(ts), None, level, message
+    else:
+        parts = console.split(line)
+        if parts:
+            level, message = parts
+            return "console", None, "uvicorn", level, message
+    return None
+
+
+def row_of(source: str, logger: str | None, level: str | None, message: str) -> dict[str, Any]:
+    kind, shape, fields = classify(source, message, logger)
+    fields.update(kind=kind, shape=shape, source=source, logger=logger, level=level, tag=tag_of(message, logger))
+    return fields
+
+
+def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | None = None) -> RawColumns:
+    """Parse text lines (without their newline) of a file of format ``fmt``."""
+    rows: list[dict[str, Any]] = []
+    clocks: list[int] = []
+    raw = RawColumns({}, clocks)
+    default_source = FORMAT_SOURCE.get(fmt, "backend")
+    last_time: float | None = None
+    last_clock = SOURCE_CLOCK[default_source]
+    last_source = default_source
+    in_traceback = False
+    lineno = 0
+    for lineno, line in enumerate(lines, 1):  # noqa: B007 - lineno is the count after the loop
+        text, bad, long = clean(line.rstrip("\r"))
+        raw.bad_lines += bad
+        raw.long_lines += long
+        parts = split_line(text)
+        if parts is None:
+            if not text.strip():
+                continue
+            if rows and (in_traceback or _CONTINUATION_START.match(text)):
+                prev = rows[-1]
+                prev["traceback"] = text if prev.get("traceback") is None else prev["traceback"] + "\n" + text
+                in_traceback = True
+                continue
+            row = {"kind": "unknown", "source": last_source, "logger": None, "level": None,
+                   "tag": tag_of(text), "shape": None}
+            row["t_source"] = last_time
+            clocks.append(last_clock)
+        else:
+            in_traceback = False
+            source, t, logger, level, message = parts
+            row = row_of(source, logger, level, message)
+            if t is None:  # console: takes the time of the timestamped line before it
+                row["t_source"] = last_time
+                clocks.append(last_clock)
+            else:
+                row["t_source"] = last_time = t
+                last_clock = SOURCE_CLOCK[source]
+                last_source = source
+                clocks.append(last_clock)
+        row["text"] = text
+        row["line"] = lineno
+        if client is not None and row["source"] in ("frontend", "panel") and row.get("client") is None:
+            row["client"] = client
+        rows.append(row)
+    raw.lines = lineno
+    _backfill_times(rows, clocks)
+    names = {k for r in rows for k in r}
+    raw.columns = {k: [r.get(k) for r in rows] for k in names}
+    raw.columns["path"] = [path] * len(rows)
+    return raw
+
+
+def _backfill_times(rows: list[dict[str, Any]], clocks: list[int]) -> None:
+    """Rows before the first timestamped line take the first time that follows them."""
+    for i, row in enumerate(rows):
+        if row["t_source"] is not None:
+            for j in range(i):
+                rows[j]["t_source"] = row["t_source"]
+                clocks[j] = clocks[i]
+            return
+
+
+

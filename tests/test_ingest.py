@@ -1,0 +1,130 @@
+"""ingest(): files, directories, globs and stdin into one sorted events frame."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jarvis_diag import frames
+from jarvis_diag.errors import DiagError
+from jarvis_diag.events import COLUMNS
+from jarvis_diag.ingest import ingest, read_events
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SCENARIOS = ("normal", "callback-desync")
+
+
+def _fixture_files(name: str) -> list[Path]:
+    d = FIXTURES / name
+    return [d / "app.log", d / "backend.log", *sorted((d / "frontend").glob("*.log"))]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_fixture_line_is_a_typed_event(name: str) -> None:
+    for f in _fixture_files(name):
+        result = ingest([str(f)])
+        unknown = result.events[result.events["kind"] == "unknown"]
+        assert unknown.empty, unknown[["path", "line", "text"]].to_string()
+        info = result.sources[0]
+        assert info.unknown == 0 and info.bad_lines == 0 and not info.truncated
+        assert info.lines == len(f.read_text().splitlines()) == info.events
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_fixture_directory(name: str) -> None:
+    result = ingest([str(FIXTURES / name)])
+    df = result.events
+    assert list(df.columns) == list(COLUMNS)
+    assert [str(d) for d in df.dtypes] == list(COLUMNS.values())
+    assert df["t_source"].is_monotonic_increasing
+    assert df["t"].equals(df["t_source"])
+    # the real server ran in Europe/Berlin: UTC+1 in November
+    assert (result.zone.offset_minutes, result.zone.source) == (60, "recv_ts")
+    assert result.zone.pairs >= 2 and result.zone.warning is None
+    by_name = {Path(s.path).name: s for s in result.sources}
+    app, captured = by_name["app.log"], by_name["backend.log"]
+    # backend.log repeats every app.log line: kept once, counted as duplicates
+    assert captured.duplicates == app.lines
+    assert captured.events == captured.lines - app.lines
+    assert len(df) == sum(s.events for s in result.sources)
+    # no timestamped line survives from two different files
+    stamped = df[df["source"] != "console"].astype({"path": "string"})
+    assert (stamped.groupby("text")["path"].nunique() == 1).all()
+    fe = df[df["source"] == "frontend"]
+    client = next(s.client for s in result.sources if s.format == "frontend")
+    assert client and client.startswith("Mozilla50iPhoneCPUiP-")
+    assert (fe["client"] == client).all()
+    # console lines sit between their timestamped neighbours, in file order
+    cons = df[df["source"] == "console"]
+    assert cons["t_source"].notna().all()
+    assert list(cons["line"]) == sorted(cons["line"])
+
+
+def test_normal_times_and_ids() -> None:
+    df = read_events([str(FIXTURES / "normal")])
+    first = df[df["shape"] == "sio.client_connected"].iloc[0]
+    # "2026-11-24 11:03:38,055" CET is 10:03:38.055 UTC
+    assert first["t_source"] == pd.Timestamp("2026-11-24T10:03:38.055Z")
+    assert first["sid"] == "LU4XadoC"
+    recv = df[df["kind"] == "chat.connect.received"]
+    assert list(recv["session"][:1]) == ["new-1795514619908"]
+    assert list(recv["temp_id"][:1]) == ["new-1795514619908"]
+    # recv_ts is taken a moment after the line's own time
+    lag_ms = (recv["recv_ts"] * 1000).round().astype("int64") - recv["t_source"].astype("int64") // 10**6
+    assert lag_ms.between(0, 5).all()
+    ws = df[df["shape"] == "uv.ws_accepted"].iloc[0]
+    assert ws["transport"] == "websocket" and ws["client_ms"] == 1795514618053
+    ready = df[df["kind"] == "chat.ready.received"].iloc[0]
+    assert ready["server_ms"] > 0 and ready["client_ms"] - ready["server_ms"] == ready["ms"]
+
+
+def test_missing_paths_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(DiagError, match="no such file"):
+        ingest([str(tmp_path / "nope.log")])
+    with pytest.raises(DiagError, match="matches no file"):
+        ingest([str(tmp_path / "*.log")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DiagError, match="no log files"):
+        ingest([str(tmp_path / "empty")])
+    f = tmp_path / "a.log"
+    f.write_text("x\n")
+    with pytest.raises(DiagError, match="unknown format"):
+        ingest([str(f)], format_of={str(f): "syslog"})
+    with pytest.raises(DiagError, match="--tz"):
+        ingest([str(f)], tz="Mars/Olympus")
+
+
+def test_stdin_gzip_glob_and_directory(tmp_path: Path) -> None:
+    src = (FIXTURES / "normal" / "app.log").read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "app.log.1.gz").write_bytes(gzip.compress(src))
+    (tmp_path / "notes.txt").write_text("not a log\n")
+    by_dir = ingest([str(tmp_path)])
+    by_stdin = ingest(["-"], stdin=io.BytesIO(src))
+    by_text_stdin = ingest(["-"], stdin=io.StringIO(src.decode()))
+    by_glob = ingest([str(tmp_path / "**" / "*.gz")])
+    assert len(by_dir.events) == len(by_stdin.events) == len(by_text_stdin.events) == len(by_glob.events) == 165
+    assert [s.path for s in by_dir.sources] == [str(tmp_path / "sub" / "app.log.1.gz")]
+
+
+def test_sim_results_in_a_directory_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / "results.jsonl").write_text(json.dumps({"schema": "jarvis-diag.sim/1", "run": "r"}) + "\n")
+    (tmp_path / "app.log").write_bytes((FIXTURES / "normal" / "app.log").read_bytes())
+    result = ingest([str(tmp_path)])
+    assert [Path(s.path).name for s in result.sources] == ["app.log"]
+    assert any("results.jsonl" in w and "not a log" in w for w in result.warnings)
+
+
+def test_events_jsonl_round_trip(tmp_path: Path) -> None:
+    original = read_events([str(FIXTURES / "callback-desync")])
+    out = tmp_path / "events.jsonl"
+    with out.open("w") as fp:
+        frames.events_to_jsonl(original, fp)
+    back = ingest([str(out)])
+    assert back.sources[0].format == "jsonl"
+    pd.testing.assert_frame_equal(back.events, original, check_categorical=False)
