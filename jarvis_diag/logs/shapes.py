@@ -47,8 +47,16 @@ def typed(column: str, text: str) -> Any:
     return text
 
 
+# Shapes whose template spells the Socket.IO event out instead of capturing it.
+IMPLIED_EVENT = {"fe.emit_connect": "chat:connect", "fe.emit_message": "chat:message",
+                 "sio.connect_received": "chat:connect", "sio.message_received": "chat:message",
+                 "fe.ready_delivered": "chat:ready", "fe.ready_handled": "chat:ready"}
+
+
 def derive(shape: str | None, fields: dict[str, Any]) -> None:
     """Fill in ids that live inside a captured field (in place)."""
+    if shape in IMPLIED_EVENT:
+        fields.setdefault("event", IMPLIED_EVENT[shape])
     if shape == "sio.connect_received":
         m = _DATA_SESSION_RE.search(fields.get("detail", ""))
         if m:

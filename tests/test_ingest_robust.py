@@ -1,0 +1,95 @@
+"""Damaged input is counted and reported, never a crash, never a dropped line."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import pandas as pd
+
+from jarvis_diag.ingest import ingest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+APP = (FIXTURES / "normal" / "app.log").read_bytes()
+LINE = b"2026-11-24 11:03:38,055 - jarvis - INFO - [SocketIO] Client LU4XadoC connected\n"
+
+
+def test_bad_bytes_nul_and_huge_lines(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    huge = b"2026-11-24 11:03:38,056 - jarvis - INFO - [SocketIO] Client AAAAAAAA auth failed: " + b"x" * 200_000
+    f.write_bytes(LINE + b"\xff\xfe garbage \x80\x81\n" + b"bin\x00ary\x00\n" + huge + b"\n" + random.Random(7).randbytes(3000)
+                  + b"\n" + LINE)
+    result = ingest([str(f)], tz="+01:00")
+    info = result.sources[0]
+    df = result.events
+    assert info.bad_lines >= 3 and info.long_lines == 1 and not info.truncated
+    assert len(df) >= 5 and info.events == len(df)
+    assert df["text"].str.len().max() == 64 * 1024
+    assert df[df["text"].str.startswith("2026-11-24 11:03:38,056")]["kind"].tolist() == ["auth.failed"]
+    assert not df["text"].str.contains("\x00", regex=False).any()
+    assert df.sort_values("line")["kind"].iloc[-1] == "socket.connected"
+    assert any("undecodable" in w for w in result.warnings) and any("64 KiB" in w for w in result.warnings)
+
+
+def test_truncated_gzip_and_cut_last_line(tmp_path: Path) -> None:
+    packed = gzip.compress(APP)
+    (tmp_path / "app.log.2.gz").write_bytes(packed[: len(packed) // 2])
+    cut = tmp_path / "app.log.1"
+    cut.write_bytes(APP[:-10])
+    result = ingest([str(tmp_path / "app.log.2.gz"), str(cut)])
+    by_name = {Path(s.path).name: s for s in result.sources}
+    assert by_name["app.log.2.gz"].truncated and by_name["app.log.2.gz"].lines > 10
+    assert by_name["app.log.1"].truncated and by_name["app.log.1"].lines == 165
+    assert sum(1 for w in result.warnings if "middle of a line" in w) == 2
+
+
+def test_empty_and_blank_files(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_bytes(b"")
+    (tmp_path / "b.log").write_bytes(b"\n\n\r\n")
+    result = ingest([str(tmp_path)])
+    assert result.events.empty and [s.events for s in result.sources] == [0, 0]
+    assert [s.lines for s in result.sources] == [0, 3]
+
+
+def test_tz_option_and_machine_zone(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(LINE)
+    z = ingest([str(f)], tz="Asia/Shanghai")
+    assert (z.zone.offset_minutes, z.zone.source) == (480, "tz-option")
+    assert z.events["t_source"][0] == pd.Timestamp("2026-11-24T03:03:38.055Z")
+    m = ingest([str(f)])
+    assert m.zone.source == "machine" and any("--tz" in w for w in m.warnings)
+
+
+def test_panel_copy_takes_date_and_zone_from_the_backend(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_bytes(APP)
+    (tmp_path / "panel.log").write_text("[11:03:38.402] [ConnMgr] Page hidden\n[11:03:39.000] [ConnMgr] Page visible\n")
+    result = ingest([str(tmp_path)])
+    panel = result.events[result.events["source"] == "panel"]
+    assert panel["t_source"].tolist() == [pd.Timestamp("2026-11-24T10:03:38.402Z"),
+                                          pd.Timestamp("2026-11-24T10:03:39.000Z")]
+    assert any("debug-panel times read as 2026-11-24 UTC+01:00" in w for w in result.warnings)
+    alone = ingest([str(tmp_path / "panel.log")])
+    assert alone.events["t_source"].isna().all() and any("no date" in w for w in alone.warnings)
+    given = ingest([str(tmp_path / "panel.log")], panel_date="2026-11-25", panel_tz="+08:00")
+    assert given.events["t_source"][0] == pd.Timestamp("2026-11-25T03:03:38.402Z")
+
+
+def test_format_override(tmp_path: Path) -> None:
+    f = tmp_path / "odd.txt"
+    f.write_text("[11:03:38.402] [ConnMgr] Page hidden\n")
+    result = ingest([str(f)], format_of={str(f): "panel"}, panel_date="2026-11-24", tz="UTC")
+    assert result.sources[0].format == "panel" and result.events["kind"][0] == "page.hidden"
+
+
+def test_console_lines_carry_the_time_before_them(tmp_path: Path) -> None:
+    f = tmp_path / "backend.log"
+    f.write_text("INFO:     Started server process [1]\n"
+                 "2026-11-24 11:00:00,000 - jarvis - INFO - Application starting...\n"
+                 "INFO:     Application startup complete.\n"
+                 "2026-11-24 11:00:05,000 - jarvis - INFO - Application stopped\n")
+    df = ingest([str(f)], tz="+01:00").events
+    assert df["line"].tolist() == [1, 2, 3, 4]
+    assert df["t_source"].tolist() == [pd.Timestamp("2026-11-24T10:00:00Z")] * 3 + [
+        pd.Timestamp("2026-11-24T10:00:05Z")]
