@@ -1,7 +1,136 @@
-"""`jarvis-diag report` (not built yet)."""
+"""`jarvis-diag report`: latency report of simulation runs, timelines or raw logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from typer.core import TyperCommand
+
+from jarvis_diag.errors import DiagError
+
+HELP = (
+    "Latency report: how long switching, starting and recovering take, where the time goes, what went "
+    "wrong, and (with --compare) whether a change made it better.\n\n"
+    "INPUT is a simulate-mobile results.jsonl (or its --out folder), a `timeline --format json` file, or raw "
+    "logs / folders of logs (a timeline is built from them on the fly).\n\n"
+    "--compare takes the baseline's inputs (every path up to the next option); the report says, metric by "
+    "metric, whether INPUT is faster, slower or not clearly different (bootstrap 95% interval, seeded).\n\n"
+    "--budget makes the report a CI gate: exit code 3 and the list of failed budgets when one fails.\n\n"
+    "Example:\n\n"
+    "  jarvis-diag report after/ --compare before/ --format md -o report.md "
+    "--budget 'recovery.p95<=500ms' --budget 'lost.count<=0'"
+)
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+def expand_compare(args: list[str]) -> list[str]:
+    """``--compare a b c`` -> ``--compare a --compare b --compare c``: the option takes
+    every following path until the next option."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if tok == "--":
+            out += args[i:]
+            break
+        if tok == "--compare":
+            j = i + 1
+            while j < len(args) and not (args[j].startswith("-") and args[j] != "-"):
+                out += ["--compare", args[j]]
+                j += 1
+            if j == i + 1:
+                out.append(tok)  # let the parser say the value is missing
+            i = j
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+class _ReportCommand(TyperCommand):
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, expand_compare(list(args)))
+
+
+def _load(paths: list[str], notes: list[str], what: str):
+    from jarvis_diag.report.inputs import input_size, load_dataset
+
+    total = input_size(paths)
+    err = Console(stderr=True)
+    if total < (8 << 20) or not err.is_terminal:
+        return load_dataset(paths, None, notes)
+    with Progress(f"reading {what}", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task(what, total=total)
+        return load_dataset(paths, lambda n: progress.advance(task, n), notes)
+
+
+def render(report, fmt: ReportFormat, to_file: bool) -> str | None:
+    """The report as a string in ``fmt`` (None: text straight to the terminal)."""
+    from jarvis_diag.report import html, markdown, text
+
+    if fmt is ReportFormat.json:
+        return json.dumps(report.to_json_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt is ReportFormat.md:
+        return markdown.to_markdown(report)
+    if fmt is ReportFormat.html:
+        return html.to_html(report)
+    return text.to_text(report, width=120) if to_file else None
 
 
 def register(app: typer.Typer) -> None:
     """Add this command to the application."""
+
+    @app.command("report", help=HELP, cls=_ReportCommand, no_args_is_help=True)
+    def report_command(
+        inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="results.jsonl, timeline JSON, or logs"),
+        compare: list[str] = typer.Option(None, "--compare", metavar="INPUT...",
+                                          help="the baseline's inputs: INPUT is compared with them"),
+        fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="text, md, html or json"),
+        output: Path = typer.Option(None, "--output", "-o", help="write the report to this file"),
+        budget: list[str] = typer.Option(None, "--budget", metavar="'METRIC.STAT<=VALUE'",
+                                         help="e.g. 'recovery.p95<=500ms', 'lost.count<=0' (repeatable)"),
+        title: str = typer.Option(None, "--title", help="the report's title"),
+        seed: int = typer.Option(0, "--seed", help="seed of the bootstrap resampling"),
+        resamples: int = typer.Option(2000, "--resamples", min=100, max=100_000,
+                                      help="bootstrap resamples of a comparison"),
+    ) -> None:
+        from jarvis_diag.report.budgets import parse_budget
+        from jarvis_diag.report.dataset import COUNTS, METRICS
+        from jarvis_diag.report.model import build_report
+
+        # budgets first: a typo should fail before minutes of reading
+        budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
+        notes: list[str] = []
+        ds = _load(inputs, notes, "inputs")
+        baseline = _load(compare, notes, "baseline") if compare else None
+        report = build_report(ds, baseline, budgets, title, seed=seed, resamples=resamples, notes=notes)
+        out = render(report, fmt, output is not None)
+        if output is not None:
+            try:
+                output.write_text(out or "", encoding="utf-8")
+            except OSError as exc:
+                raise DiagError(f"cannot write {output}: {exc.strerror}") from None
+            print(f"wrote {output}", file=sys.stderr)
+        elif out is None:
+            Console().print(report)
+        else:
+            sys.stdout.write(out)
+        failed = report.budgets_failed
+        if failed:
+            print(f"jarvis-diag: {len(failed)} of {len(report.budgets)} budgets failed:", file=sys.stderr)
+            for b in failed:
+                print(f"  {b.message}", file=sys.stderr)
+            raise typer.Exit(3)

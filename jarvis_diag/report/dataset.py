@@ -1,0 +1,439 @@
+"""What a report is computed from: the samples of every metric, outcome counts, findings and
+the worst episode, gathered from simulation records and timeline JSON (pure: dicts in).
+
+Inputs follow the documented shapes of docs/formats.md: ``jarvis-diag.sim/1`` records
+(one per client and cycle) and the ``jarvis-diag.timeline/1`` document.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+# name -> (what it measures, phases of its stacked breakdown in order)
+METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "switch": ("attach to an existing session: request -> chat:ready received",
+               ("uplink", "T1", "T2", "T3", "T4", "T5", "downlink", "other")),
+    "new-session": ("open a new session: request -> chat:ready received",
+                    ("uplink", "T1", "agent start", "T2", "T3", "T4", "T5", "downlink", "other")),
+    "reattach": ("re-attach a session after a reconnect: request -> chat:ready received",
+                 ("uplink", "T1", "T2", "T3", "T4", "T5", "downlink", "other")),
+    "recovery": ("visible again -> every session ready", ("connect", "authenticate", "attach sessions")),
+    "live": ("visible again -> every session shows live output again", ("ready", "first output")),
+    "detection": ("connection lost -> both sides noticed", ("first side", "second side")),
+    "transport": ("chat:ready emit -> receive, clocks corrected", ()),
+    "T1": ("server attach phase T1 get_session (ms since Chat connect START)", ()),
+    "T2": ("server attach phase T2 session_ready (ms since START)", ()),
+    "T3": ("server attach phase T3 callback_set (ms since START)", ()),
+    "T4": ("server attach phase T4 history_loaded (ms since START)", ()),
+    "T5": ("server attach phase T5 ready_sent (ms since START)", ()),
+    "T6": ("server attach phase T6 history_sent (ms since START)", ()),
+}
+COUNTS: dict[str, str] = {
+    "lost": "messages produced while away that the client never saw",
+    "duplicated": "messages the client saw twice",
+    "unrecovered": "cycles / episodes that never got every session ready again",
+}
+_ATTACH_METRIC = {"new": "new-session", "switch": "switch", "reconnect": "reattach"}
+_SERVER_PHASES = ("T1", "T2", "T3", "T4", "T5", "T6")
+
+
+class Ref(NamedTuple):
+    """Where a case comes from, so a reader can open its timeline."""
+
+    path: str  # results.jsonl or timeline JSON / log paths
+    line: int | None  # line of a results.jsonl record
+    label: str  # "client 3 cycle 2", "session 977bcd1b new attach #0"
+    at: str | None  # ISO instant
+    client: str | None = None
+    session: str | None = None
+
+
+@dataclass
+class Samples:
+    """The cases of one metric, column-wise (fast to fill for 100,000 cycles)."""
+
+    values: list[float] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=dict)
+    refs: list[Ref] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)
+    agent_start_ms: float = 0.0  # new-session: summed session-creation time (agent start share)
+
+    def add(self, value: float, ref: Ref, phases: dict[str, float] | None = None) -> None:
+        i = len(self.values)
+        self.values.append(value)
+        self.refs.append(ref)
+        for name, ms in (phases or {}).items():
+            col = self.phases.get(name)
+            if col is None:
+                col = self.phases[name] = [0.0] * i
+            col.append(ms)
+        for col in self.phases.values():
+            if len(col) <= i:
+                col.append(0.0)
+
+
+@dataclass
+class CountTotals:
+    """A count per cycle (or episode): total, how many cycles had any, and where."""
+
+    unit: str = "cycles"
+    per_unit: list[float] = field(default_factory=list)
+    affected: list[Ref] = field(default_factory=list)
+
+    def add(self, count: float, ref: Ref) -> None:
+        self.per_unit.append(count)
+        if count:
+            self.affected.append(ref)
+
+
+@dataclass
+class Waterfall:
+    """The worst episode, both sides' events on one time axis (ms from ``origin``)."""
+
+    title: str
+    ref: Ref
+    origin: str  # ISO instant of 0 ms
+    rows: list[dict]  # {"side": client|server, "label", "start_ms", "end_ms" (None: instant)}
+    total_ms: float
+
+    def to_json_dict(self) -> dict:
+        return {"title": self.title, "ref": _ref_json(self.ref), "origin": self.origin,
+                "total_ms": round(self.total_ms, 3), "rows": self.rows}
+
+
+@dataclass
+class InputInfo:
+    path: str
+    kind: str  # sim | timeline | logs
+    records: int  # sim records, or timeline attaches + episodes
+
+
+@dataclass
+class Dataset:
+    """Everything one side of a report (or of a comparison) is computed from."""
+
+    inputs: list[InputInfo] = field(default_factory=list)
+    metrics: dict[str, Samples] = field(default_factory=lambda: {name: Samples() for name in METRICS})
+    counts: dict[str, CountTotals] = field(default_factory=lambda: {name: CountTotals() for name in COUNTS})
+    findings: list[dict] = field(default_factory=list)
+    waterfall: Waterfall | None = None
+    timeline_hint: dict[str, str] = field(default_factory=dict)  # path -> command that shows it
+
+    @property
+    def label(self) -> str:
+        return ", ".join(i.path for i in self.inputs) or "(no input)"
+
+
+def _ref_json(ref: Ref) -> dict:
+    return {"path": ref.path, "line": ref.line, "label": ref.label, "at": ref.at,
+            "client": ref.client, "session": ref.session}
+
+
+def ref_json(ref: Ref) -> dict:
+    return _ref_json(ref)
+
+
+# ---- simulation records -------------------------------------------------------------
+
+
+class _SimFailures:
+    """Not-recovered cycles grouped by their failure text, to become findings."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, list[tuple[Ref, dict]]] = {}
+
+    def add(self, failure: str, ref: Ref, rec: dict) -> None:
+        self.groups.setdefault(failure, []).append((ref, rec))
+
+
+def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> None:
+    """Add ``jarvis-diag.sim/1`` records (with their 1-based line numbers) read from ``path``."""
+    m = ds.metrics
+    recovery, live = m["recovery"], m["live"]
+    lost, duplicated, unrecovered = ds.counts["lost"], ds.counts["duplicated"], ds.counts["unrecovered"]
+    failures = _SimFailures()
+    lost_groups: dict[tuple, list[tuple[Ref, dict]]] = {}
+    dup_groups: dict[tuple, list[tuple[Ref, dict]]] = {}
+    worst: tuple[float, Ref, dict] | None = None
+    n = 0
+    for line_no, rec in records:
+        n += 1
+        ref = Ref(path, line_no, f"client {rec.get('client')} cycle {rec.get('cycle')}",
+                  rec.get("visible_at"), rec.get("client_id"))
+        times = rec.get("times_ms") or {}
+        ok = bool(rec.get("recovered"))
+        rec_ms = times.get("recovery")
+        if ok and rec_ms is not None:
+            conn = times.get("connected") or 0.0
+            auth = times.get("authenticated") or conn
+            recovery.add(rec_ms, ref, {"connect": conn, "authenticate": max(auth - conn, 0.0),
+                                       "attach sessions": max(rec_ms - auth, 0.0)})
+            if worst is None or rec_ms > worst[0]:
+                worst = (rec_ms, ref, rec)
+        recovery.outcomes["recovered" if ok else "not recovered"] += 1
+        unrecovered.add(0 if ok else 1, ref)
+        if not ok:
+            failures.add(str(rec.get("failure") or "not recovered (no reason given)"), ref, rec)
+        sessions = rec.get("sessions") or ()
+        firsts = [s.get("first_live_ms") for s in sessions]
+        if sessions and all(f is not None for f in firsts):
+            last_live = max(firsts)
+            ready = max((s.get("ready_ms") or 0.0) for s in sessions)
+            live.add(last_live, ref, {"ready": min(ready, last_live), "first output": max(last_live - ready, 0.0)})
+            live.outcomes["live"] += 1
+        elif sessions:
+            live.outcomes["not live"] += 1
+        n_lost, n_dup = rec.get("lost") or 0, rec.get("duplicated") or 0
+        lost.add(n_lost, ref)
+        duplicated.add(n_dup, ref)
+        key = (rec.get("profile"), rec.get("fault"), rec.get("network"))
+        if n_lost:
+            lost_groups.setdefault(key, []).append((ref, rec))
+        if n_dup:
+            dup_groups.setdefault(key, []).append((ref, rec))
+        for att in rec.get("attaches") or ():
+            metric = _ATTACH_METRIC.get(att.get("kind"))
+            if metric and att.get("ms") is not None:
+                m[metric].add(att["ms"], ref._replace(session=att.get("session")))
+                m[metric].outcomes["ready"] += 1
+    ds.inputs.append(InputInfo(path, "sim", n))
+    ds.findings.extend(_sim_findings(path, n, failures, lost_groups, dup_groups))
+    if worst is not None and (ds.waterfall is None or worst[0] > ds.waterfall.total_ms):
+        ds.waterfall = _sim_waterfall(*worst)
+
+
+def _sim_evidence(items: list[tuple[Ref, dict]], what) -> list[dict]:
+    return [{"path": ref.path, "line": ref.line, "text": f"{ref.label} ({rec.get('client_id')}): {what(rec)}"}
+            for ref, rec in items[:5]]
+
+
+def _sim_findings(path, n, failures: _SimFailures, lost_groups, dup_groups) -> list[dict]:
+    out = []
+    for failure, items in sorted(failures.groups.items(), key=lambda kv: -len(kv[1])):
+        ref0, rec0 = items[0]
+        out.append({
+            "kind": "not-recovered", "severity": "critical", "at": ref0.at, "session": None,
+            "client": ref0.client, "sid": None, "delay_ms": rec0.get("deadline_ms"),
+            "summary": f"{len(items)} of {n} cycles did not recover: {failure}",
+            "context": _profile_context(rec0), "count": len(items),
+            "evidence": _sim_evidence(items, lambda r: r.get("failure") or "not recovered"),
+        })
+    for kind, groups, word, severity in (("lost-output", lost_groups, "lost", "critical"),
+                                         ("duplicated-output", dup_groups, "duplicated", "warning")):
+        for key, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            total = sum(rec.get(word) or 0 for _, rec in items)
+            ref0, rec0 = items[0]
+
+            def what(r, word=word):
+                seqs = [q for s in r.get("sessions") or () for q in s.get(f"{word}_seqs") or ()]
+                return f"{r.get(word)} {word}" + (f" (seq {', '.join(map(str, seqs[:10]))})" if seqs else "")
+
+            out.append({
+                "kind": kind, "severity": severity, "at": ref0.at, "session": None, "client": ref0.client,
+                "sid": None, "delay_ms": None, "count": total,
+                "summary": f"{total} messages {word} in {len(items)} of {n} cycles "
+                           f"(profile {key[0]}, fault {key[1]}, network {key[2]})",
+                "context": _profile_context(rec0), "evidence": _sim_evidence(items, what),
+            })
+    return out
+
+
+def _profile_context(rec: dict) -> str:
+    return (f"profile {rec.get('profile')}, fault {rec.get('fault')}, network {rec.get('network')}, "
+            f"background {rec.get('background_ms')} ms")
+
+
+def _sim_waterfall(total: float, ref: Ref, rec: dict) -> Waterfall:
+    t = rec.get("times_ms") or {}
+    rows = [{"side": "client", "label": f"hidden ({rec.get('fault')}, {rec.get('background_ms')} ms before)",
+             "start_ms": -float(rec.get("background_ms") or 0), "end_ms": 0.0}]
+    if t.get("connected") is not None:
+        rows.append({"side": "client", "label": "socket connected", "start_ms": 0.0, "end_ms": t["connected"]})
+    if t.get("authenticated") is not None:
+        rows.append({"side": "client", "label": "authenticated", "start_ms": t.get("connected") or 0.0,
+                     "end_ms": t["authenticated"]})
+    start = t.get("authenticated") or 0.0
+    for s in rec.get("sessions") or ():
+        sid = str(s.get("session"))[:8]
+        if s.get("ready_ms") is not None:
+            rows.append({"side": "client", "label": f"session {sid} ready", "start_ms": start, "end_ms": s["ready_ms"]})
+        if s.get("history_end_ms") is not None:
+            rows.append({"side": "client", "label": f"session {sid} history end", "start_ms": s["history_end_ms"],
+                         "end_ms": None})
+        if s.get("first_live_ms") is not None:
+            rows.append({"side": "client", "label": f"session {sid} first live output",
+                         "start_ms": s["first_live_ms"], "end_ms": None})
+    rows.sort(key=lambda r: r["start_ms"])
+    return Waterfall(f"slowest recovery: {ref.label}, {total:.0f} ms", ref, rec.get("visible_at") or "", rows, total)
+
+
+# ---- timeline JSON ------------------------------------------------------------------
+
+
+def _ts(iso: str | None) -> float | None:
+    """ISO instant -> epoch seconds (None stays None)."""
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _ms(later: str | None, earlier: str | None) -> float | None:
+    a, b = _ts(later), _ts(earlier)
+    return None if a is None or b is None else (a - b) * 1000.0
+
+
+def _nz(x: float | None) -> float:
+    return max(x or 0.0, 0.0)
+
+
+def _attach_phases(att: dict, kind: str) -> dict[str, float]:
+    """The stacked segments of an attach's latency (server phases are cumulative in the log)."""
+    ph = att.get("phases") or {}
+    seg: dict[str, float] = {"uplink": _nz(_ms(att.get("received_at"), att.get("requested_at")))}
+    prev = 0.0
+    for name in ("T1", "T2", "T3", "T4", "T5"):
+        if ph.get(name) is None:
+            continue
+        seg[name] = _nz(ph[name] - prev)
+        prev = ph[name]
+    if kind == "new-session" and ph.get("T1.2") is not None:
+        create = _nz(ph["T1.2"] - (ph.get("T1.1") or 0.0))
+        seg["agent start"] = min(create, seg.get("T2", 0.0))
+        seg["T2"] = seg.get("T2", 0.0) - seg["agent start"]
+    seg["downlink"] = _nz(att.get("transport_ms"))
+    latency = att.get("latency_ms") or 0.0
+    seg["other"] = _nz(latency - sum(seg.values()))
+    return seg
+
+
+def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None) -> None:
+    """Add a ``jarvis-diag.timeline/1`` document read from (or built from) ``path``."""
+    m = ds.metrics
+    records = 0
+    cmd = show_cmd or f"jarvis-diag timeline {path}"
+    ds.timeline_hint[path] = cmd
+    attaches_by_sid: dict[str, list[tuple[str, dict]]] = {}
+    for sess in doc.get("sessions") or ():
+        session = sess.get("session")
+        for i, att in enumerate(sess.get("attaches") or ()):
+            records += 1
+            kind = att.get("kind")
+            attaches_by_sid.setdefault(att.get("sid") or "", []).append((session, att))
+            ref = Ref(path, None, f"session {str(session)[:8]} {kind} attach #{i}",
+                      att.get("requested_at") or att.get("received_at"), att.get("client"), session)
+            metric = _ATTACH_METRIC.get(kind)
+            if metric:
+                if att.get("latency_ms") is not None:
+                    seg = _attach_phases(att, metric)
+                    m[metric].add(att["latency_ms"], ref, seg)
+                    m[metric].agent_start_ms += seg.get("agent start", 0.0)
+                    m[metric].outcomes["ready"] += 1
+                else:
+                    m[metric].outcomes["no ready"] += 1
+            if att.get("transport_ms") is not None:
+                m["transport"].add(att["transport_ms"], ref)
+            for name in _SERVER_PHASES:
+                value = (att.get("phases") or {}).get(name)
+                if value is not None:
+                    m[name].add(float(value), ref)
+    conns = {c.get("sid"): c for c in doc.get("connections") or ()}
+    worst: tuple[tuple[bool, float], dict] | None = None
+    for ep in doc.get("episodes") or ():
+        records += 1
+        origin = ep.get("visible_at") or ep.get("started_at")
+        ref = Ref(path, None, f"episode of client {ep.get('client')} ({ep.get('trigger')})",
+                  ep.get("started_at"), ep.get("client"))
+        ok = bool(ep.get("recovered"))
+        ds.metrics["recovery"].outcomes["recovered" if ok else "not recovered"] += 1
+        ds.counts["unrecovered"].unit = "episodes" if not ds.counts["unrecovered"].per_unit else "cycles/episodes"
+        ds.counts["unrecovered"].add(0 if ok else 1, ref)
+        total = _ms(ep.get("recovered_at"), origin)
+        if ok and total is not None:
+            conn = _nz(_ms(ep.get("connected_at"), origin))
+            auth = max(_nz(_ms(ep.get("authenticated_at"), origin)), conn)
+            m["recovery"].add(max(total, 0.0), ref._replace(at=origin), {
+                "connect": min(conn, total), "authenticate": min(auth - conn, max(total - conn, 0.0)),
+                "attach sessions": _nz(total - auth)})
+        # an episode that never recovered is worse than any that did
+        score = (not ok, total or 0.0)
+        if worst is None or score > worst[0]:
+            worst = (score, ep)
+        _add_detection(ds, ep, conns.get(ep.get("sid_before")), ref)
+    for f in doc.get("findings") or ():
+        ds.findings.append(dict(f, source=path))
+    ds.inputs.append(InputInfo(path, "timeline", records))
+    if worst is not None and (ds.waterfall is None or worst[0][0] or worst[0][1] > ds.waterfall.total_ms):
+        ds.waterfall = _timeline_waterfall(path, worst[1], conns, attaches_by_sid, worst[0][1])
+
+
+def _add_detection(ds: Dataset, ep: dict, conn_before: dict | None, ref: Ref) -> None:
+    """Time from the first sign of loss until each side had noticed the connection was gone.
+    The server noticed when it logged the old sid's disconnect; the client noticed at its own
+    disconnect (episode trigger) or, for a frozen page, when it was visible again."""
+    started = ep.get("started_at")
+    if not started or not ep.get("sid_before"):
+        return
+    client_at = ep.get("client_noticed_at") or (
+        started if ep.get("trigger") in ("socket.disconnected", "network.offline") else ep.get("visible_at"))
+    server_at = ep.get("server_noticed_at") or (conn_before or {}).get("disconnected_at")
+    det = ds.metrics["detection"]
+    if server_at is None:
+        det.outcomes["server never noticed"] += 1
+        return
+    client_ms, server_ms = _ms(client_at, started), _ms(server_at, started)
+    if client_ms is None:
+        det.outcomes["client never noticed"] += 1
+        return
+    first, second = sorted((_nz(client_ms), _nz(server_ms)))
+    det.outcomes["server noticed last" if server_ms >= client_ms else "client noticed last"] += 1
+    det.add(second, ref, {"first side": first, "second side": second - first})
+
+
+def _timeline_waterfall(path: str, ep: dict, conns: dict, attaches_by_sid: dict, total: float) -> Waterfall:
+    origin = ep.get("visible_at") or ep.get("started_at")
+    rows: list[dict] = []
+
+    def span(side, label, start, end=None):
+        s = _ms(start, origin)
+        if s is None:
+            return
+        e = _ms(end, origin) if end else None
+        rows.append({"side": side, "label": label, "start_ms": round(s, 3),
+                     "end_ms": None if e is None else round(max(e, s), 3)})
+
+    if ep.get("visible_at") and ep.get("started_at") != ep.get("visible_at"):
+        span("client", f"background ({ep.get('trigger')})", ep.get("started_at"), ep.get("visible_at"))
+    elif ep.get("trigger"):
+        span("client", f"loss: {ep.get('trigger')}", ep.get("started_at"))
+    before = conns.get(ep.get("sid_before")) or {}
+    if before.get("disconnected_at"):
+        span("server", f"server: sid {str(ep.get('sid_before'))[:8]} disconnected ({before.get('reason') or '?'})",
+             before["disconnected_at"])
+    span("client", "client: connected", ep.get("connected_at"))
+    span("client", "client: authenticated", ep.get("authenticated_at"))
+    after = conns.get(ep.get("sid_after")) or {}
+    span("server", f"server: sid {str(ep.get('sid_after'))[:8]} connected", after.get("connected_at"))
+    span("server", "server: authenticated", after.get("authenticated_at"))
+    lo, hi = _ts(ep.get("started_at")), _ts(ep.get("recovered_at")) or _ts(origin)
+    for session, att in attaches_by_sid.get(ep.get("sid_after") or "", ()):
+        t = _ts(att.get("requested_at") or att.get("received_at"))
+        if t is None or lo is None or hi is None or not (lo - 1 <= t <= hi + 1):
+            continue
+        s8 = str(session)[:8]
+        span("client", f"client: chat:connect {s8} -> ready", att.get("requested_at"), att.get("ready_received_at"))
+        span("server", f"server: chat:connect {s8} (T5 {((att.get('phases') or {}).get('T5'))} ms)",
+             att.get("received_at"), att.get("ready_sent_at"))
+        span("client", f"client: history end {s8}", att.get("history_end_at"))
+    for session, at in (ep.get("ready_at") or {}).items():
+        if at is None:
+            rows.append({"side": "client", "label": f"session {str(session)[:8]} never ready", "start_ms": total,
+                         "end_ms": None})
+    rows.sort(key=lambda r: r["start_ms"])
+    state = "recovered" if ep.get("recovered") else "NOT recovered"
+    ref = Ref(path, None, f"episode of client {ep.get('client')}", ep.get("started_at"), ep.get("client"))
+    return Waterfall(f"slowest episode: client {ep.get('client')}, {ep.get('trigger')}, {state} "
+                     f"after {total:.0f} ms", ref, origin or "", rows, total)

@@ -1,0 +1,64 @@
+"""How figures read in every output format (pure helpers shared by text, markdown and html)."""
+
+from __future__ import annotations
+
+from jarvis_diag.report import metrics as mx
+
+STATS = ("n", "p50", "p90", "p95", "p99", "max")
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """A value for people: ms with one decimal below 100 ms, whole ms below 10 s, then
+    seconds; counts as plain numbers."""
+    if value is None:
+        return "—"
+    if unit != "ms":
+        return f"{value:g}"
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.2f} s"
+    if abs(value) >= 100:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def fmt_signed(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    text = fmt_value(abs(value), unit)
+    return ("+" if value > 0 else "−" if value < 0 else "±") + text
+
+
+def summary_cells(summary: mx.Summary) -> list[str]:
+    """n, p50, p90, p95, p99, max; a percentile that is only the largest value seen gets '*'."""
+    if summary.n == 0:
+        return ["0", "—", "—", "—", "—", "—"]
+    unresolved = set(summary.unresolved)
+    cells = [str(summary.n) + (" (small n)" if summary.small_n else "")]
+    for q in mx.PERCENTILES:
+        cells.append(fmt_value(summary.percentiles[q], "ms") + ("*" if f"p{q}" in unresolved else ""))
+    cells.append(fmt_value(summary.max, "ms"))
+    return cells
+
+
+def outcomes_text(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in outcomes.items()) or "—"
+
+
+def breakdown_text(phases: dict[str, float]) -> str:
+    """'connect 55.0 ms (80%) + authenticate 3.0 ms (4%) + ...'."""
+    total = sum(phases.values())
+    parts = []
+    for name, ms in phases.items():
+        share = f" ({ms / total:.0%})" if total > 0 else ""
+        parts.append(f"{name} {fmt_value(ms, 'ms')}{share}")
+    return " + ".join(parts)
+
+
+def interval_text(diff: mx.Difference, unit: str) -> str:
+    if diff.ci_low is None:
+        return "—"
+    return f"[{fmt_signed(diff.ci_low, unit)}, {fmt_signed(diff.ci_high, unit)}]"
+
+
+UNRESOLVED_NOTE = "* fewer than 1 case above this percentile: it is the largest value seen (n too small)."
+PERCENTILE_NOTE = "Percentiles are exact (nearest rank: the value at rank ceil(q/100*n) of the sorted cases)."

@@ -1,0 +1,140 @@
+"""Reading report inputs (the I/O edge): a simulate-mobile ``results.jsonl`` (or the folder
+holding it), a ``timeline --format json`` file, or raw logs and folders of logs, from which a
+timeline is built on the fly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from jarvis_diag.errors import DiagError
+from jarvis_diag.report.dataset import Dataset, add_sim_records, add_timeline
+
+SIM_SCHEMA = "jarvis-diag.sim/1"
+TIMELINE_SCHEMA = "jarvis-diag.timeline/1"
+REPORT_SCHEMA = "jarvis-diag.report/1"
+
+Progress = Callable[[int], None]  # called with bytes read since the last call
+
+
+def classify(path: str) -> str:
+    """``sim``, ``timeline`` or ``logs`` for one input path."""
+    p = Path(path)
+    if not p.exists():
+        raise DiagError(f"no such file or directory: {path}")
+    if p.is_dir():
+        return "sim" if (p / "results.jsonl").is_file() else "logs"
+    try:
+        with open(p, "rb") as f:
+            head = f.read(65536)
+    except OSError as exc:
+        raise DiagError(f"cannot read {path}: {exc.strerror}") from None
+    text = head.lstrip()
+    if not text.startswith(b"{"):
+        return "logs"
+    first = text.split(b"\n", 1)[0]
+    try:
+        schema = json.loads(first).get("schema")
+    except (ValueError, AttributeError):
+        schema = None
+    if schema == SIM_SCHEMA:
+        return "sim"
+    if schema is None and b'"schema"' in head[:4096]:
+        schema = _document_schema(p)
+    if schema == TIMELINE_SCHEMA:
+        return "timeline"
+    if schema == REPORT_SCHEMA:
+        raise DiagError(f"{path} is a report: it keeps no per-case data; give the inputs it was made from")
+    if schema and str(schema).startswith("jarvis-diag."):
+        raise DiagError(f"{path}: unsupported schema {schema!r} (expected {SIM_SCHEMA} or {TIMELINE_SCHEMA})")
+    return "logs"  # our own JSONL events, read by the timeline builder
+
+
+def _document_schema(p: Path) -> str | None:
+    try:
+        with open(p, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return doc.get("schema") if isinstance(doc, dict) else None
+
+
+def read_sim_records(path: Path, progress: Progress | None = None,
+                     notes: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """The records of a results.jsonl with their line numbers. A damaged last line (a run
+    stopped while writing) is skipped with a note; damage elsewhere is an error."""
+    bad: list[int] = []
+    pending = 0
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            pending += len(raw)
+            if progress is not None and pending >= 1 << 20:
+                progress(pending)
+                pending = 0
+            if not raw.strip():
+                continue
+            if bad:  # a damaged line followed by more records: not just a cut-off end
+                raise DiagError(f"{path}:{bad[0]}: not a JSON record")
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                bad.append(line_no)
+                continue
+            if not isinstance(rec, dict) or rec.get("schema") != SIM_SCHEMA:
+                raise DiagError(f"{path}:{line_no}: not a {SIM_SCHEMA} record")
+            yield line_no, rec
+    if progress is not None and pending:
+        progress(pending)
+    if bad and notes is not None:
+        notes.append(f"{path}:{bad[0]}: the last line is cut off (run stopped while writing?) and was skipped")
+
+
+def _timeline_doc(paths: list[str]) -> dict:
+    try:
+        from jarvis_diag.timeline import load_timeline
+    except ImportError:
+        raise DiagError("raw logs need the timeline builder, which this installation lacks; "
+                        "give a results.jsonl or a timeline JSON file") from None
+    return load_timeline([str(p) for p in paths]).to_json_dict()
+
+
+def input_size(paths: list[str]) -> int:
+    """Bytes of the results.jsonl files among ``paths`` (what progress is measured in)."""
+    total = 0
+    for path in paths:
+        p = Path(path)
+        f = p / "results.jsonl" if p.is_dir() else p
+        if f.is_file() and (p.is_dir() or classify(path) == "sim"):
+            total += f.stat().st_size
+    return total
+
+
+def load_dataset(paths: list[str], progress: Progress | None = None,
+                 notes: list[str] | None = None) -> Dataset:
+    """Read every input into one Dataset. Raw logs are read together, as one timeline,
+    since a backend log and its frontend logs only make sense side by side."""
+    if not paths:
+        raise DiagError("no input given")
+    ds = Dataset()
+    raw: list[str] = []
+    for path in paths:
+        kind = classify(path)
+        if kind == "sim":
+            p = Path(path)
+            f = p / "results.jsonl" if p.is_dir() else p
+            add_sim_records(ds, str(f), read_sim_records(f, progress, notes))
+        elif kind == "timeline":
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+            add_timeline(ds, path, doc)
+        else:
+            raw.append(path)
+    if raw:
+        doc = _timeline_doc(raw)
+        label = raw[0] if len(raw) == 1 else os.path.commonpath([os.path.abspath(r) for r in raw])
+        add_timeline(ds, label, doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in raw))
+        ds.inputs[-1].kind = "logs"
+    return ds

@@ -1,0 +1,117 @@
+"""The report as GitHub-flavoured Markdown that fits a pull-request comment (pure)."""
+
+from __future__ import annotations
+
+from jarvis_diag.report import fmt
+from jarvis_diag.report.model import Report
+
+MAX_FINDINGS = 10
+MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
+
+
+def _cell(text: object) -> str:
+    """A table cell: pipes escaped, newlines flattened."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip() or " "
+
+
+def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
+    align = align or ["l"] * len(header)
+    sep = {"l": "---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
+             "| " + " | ".join(sep[a] for a in align) + " |"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+def to_markdown(report: Report) -> str:
+    out: list[str] = [f"## {report.title}", ""]
+    failed = report.budgets_failed
+    if report.budgets:
+        verdict = f"**Budgets: {len(failed)} of {len(report.budgets)} failed**" if failed else "**Budgets: all passed**"
+        out += [verdict, ""]
+        out += [f"- {'❌' if not b.passed else '✅'} {_code(b.budget.text)}: {b.message}" for b in report.budgets]
+        out.append("")
+    out.append("Inputs: " + "; ".join(f"{_code(i['path'])} ({i['kind']}, {i['records']} records)"
+                                       for i in report.inputs))
+    out.append("")
+    if report.metrics:
+        out += ["### Latency", ""]
+        rows = []
+        flagged = False
+        for m in report.metrics:
+            cells = fmt.summary_cells(m.summary)
+            flagged = flagged or any("*" in c for c in cells)
+            outcomes = fmt.outcomes_text(m.outcomes)
+            if m.agent_start_share is not None:
+                outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
+            rows.append([f"`{m.name}`", *cells, outcomes])
+        out += _table(["metric", *fmt.STATS, "outcomes"], rows, ["l"] + ["r"] * 6 + ["l"])
+        out += [fmt.PERCENTILE_NOTE + (" " + fmt.UNRESOLVED_NOTE.replace("*", "\\*", 1) if flagged else ""), ""]
+    if report.counts:
+        rows = [[f"`{c.name}`", f"{c.total:g}", f"{c.affected} of {c.units} {c.unit}", c.description]
+                for c in report.counts]
+        out += ["### Lost, duplicated, unrecovered", ""] + _table(["count", "total", "affected", "meaning"], rows,
+                                                                   ["l", "r", "r", "l"])
+    if report.comparison is not None:
+        cmp = report.comparison
+        out += ["### Comparison with the baseline", "",
+                "Baseline: " + "; ".join(_code(i["path"]) for i in cmp.baseline_inputs), ""]
+        rows = []
+        for r in cmp.rows:
+            d = r.difference
+            rows.append([f"`{r.metric}`", d.statistic, fmt.fmt_value(d.baseline, r.unit),
+                         fmt.fmt_value(d.candidate, r.unit), fmt.fmt_signed(d.diff, r.unit),
+                         fmt.interval_text(d, r.unit), f"**{r.verdict}**" if r.verdict in (
+                             "faster", "slower", "fewer", "more") else r.verdict])
+        out += _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,
+                      ["l", "l", "r", "r", "r", "r", "l"])
+        out += [f"Bootstrap 95% interval of candidate − baseline, {cmp.resamples} resamples, seed {cmp.seed} "
+                "(p50 for times, mean per cycle for counts).", ""]
+    rows = [[f"`{m.name}`", k, fmt.breakdown_text(seg)] for m in report.metrics for k, seg in m.breakdown.items()]
+    if rows:
+        out += ["### Where the time goes", ""] + _table(["metric", "cases", "mean ms per phase"], rows)
+    slow = [(m, c) for m in report.metrics if m.breakdown for c in m.slowest[:3]]
+    if slow:
+        rows = [[f"`{m.name}`", fmt.fmt_value(c["value_ms"], "ms"), c["label"], c["at"] or "",
+                 _code(c["path"] + (f":{c['line']}" if c["line"] else "")), _code(c["timeline"])] for m, c in slow]
+        out += ["<details><summary>Slowest cases</summary>", ""]
+        out += _table(["metric", "time", "case", "at", "source", "timeline"], rows, ["l", "r", "l", "l", "l", "l"])
+        out += ["</details>", ""]
+    out += [f"### Findings ({len(report.findings)})", ""]
+    if not report.findings:
+        out += ["None.", ""]
+    for f in report.findings[:MAX_FINDINGS]:
+        delay = f", cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") else ""
+        out.append(f"{f['rank']}. **{f.get('severity')}** `{f.get('kind')}` at {f.get('at')}{delay}: "
+                   f"{f.get('summary')}")
+        evidence = (f.get("evidence") or [])[:5]
+        if f.get("context") or evidence:
+            out.append("   <details><summary>evidence</summary>")
+            out.append("")
+            out.append("   ```text")
+            if f.get("context"):
+                out.append(f"   context: {f['context']}")
+            out += [f"   {e.get('path')}:{e.get('line')}  {str(e.get('text'))[:200]}".replace("```", "'''")
+                    for e in evidence]
+            out.append("   ```")
+            out.append("   </details>")
+    if len(report.findings) > MAX_FINDINGS:
+        out.append(f"\n… and {len(report.findings) - MAX_FINDINGS} more (see the HTML or JSON report).")
+    out.append("")
+    w = report.waterfall
+    if w is not None:
+        out += [f"<details><summary>Worst episode: {w.title}</summary>", "", f"0 ms = {w.origin}", ""]
+        rows = [[f"{r['start_ms']:.1f}", "" if r["end_ms"] is None else f"{r['end_ms']:.1f}", r["side"], r["label"]]
+                for r in w.rows]
+        out += _table(["ms", "until", "side", "event"], rows, ["r", "r", "l", "l"])
+        out += ["</details>", ""]
+    for note in report.notes:
+        out.append(f"> {note}")
+    text = "\n".join(out).rstrip() + "\n"
+    if len(text) > MAX_CHARS:  # keep the head (budgets, tables) and say what was cut
+        text = text[:MAX_CHARS].rsplit("\n", 1)[0] + "\n\n… (cut to fit a comment; see the HTML or JSON report)\n"
+    return text

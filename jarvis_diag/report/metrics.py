@@ -1,0 +1,188 @@
+"""Exact percentiles, summaries and seeded bootstrap comparisons (pure: numbers in, numbers out).
+
+Percentile method: **nearest rank**. For ``n`` sorted values and a percentile ``q`` in
+(0, 100], the value is the one at 1-based rank ``ceil(q / 100 * n)``. It is always one of the
+observed values (no interpolation, no binning), so a p95 of 812 ms means a case really took
+812 ms. ``max`` is rank ``n``.
+
+A percentile ``q`` is *resolved* only when at least one value lies above its rank
+(``n * (1 - q/100) >= 1``): with fewer than 100 values p99 is simply the maximum, with fewer
+than 20 so is p95. Unresolved percentiles are listed so that renderers can say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
+SMALL_N = 20  # below this a summary is flagged: its tail percentiles are the largest values seen
+DEFAULT_RESAMPLES = 2000
+DEFAULT_SEED = 0
+_BOOTSTRAP_CHUNK_VALUES = 4_000_000  # resample this many values at a time to bound memory
+
+
+def nearest_rank(n: int, q: float) -> int:
+    """The 0-based index of percentile ``q`` among ``n`` sorted values (nearest-rank)."""
+    if n <= 0:
+        raise ValueError("no values")
+    if not 0 < q <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {q}")
+    # round() first so that 95/100*20 = 19.000000000000004 does not become rank 20
+    return max(1, math.ceil(round(q / 100 * n, 9))) - 1
+
+
+def percentile(values: Sequence[float] | np.ndarray, q: float) -> float:
+    """The exact nearest-rank percentile ``q`` of ``values`` (need not be sorted)."""
+    arr = np.asarray(values, dtype=float)
+    k = nearest_rank(arr.size, q)
+    return float(np.partition(arr, k)[k])
+
+
+def resolved(n: int, q: float) -> bool:
+    """True when at least one of ``n`` values lies above percentile ``q``."""
+    return n * (1 - q / 100) >= 1 - 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """n, exact percentiles, max and mean of one metric's values (milliseconds or counts)."""
+
+    n: int
+    percentiles: dict[int, float] = field(default_factory=dict)  # q -> value
+    max: float | None = None
+    mean: float | None = None
+
+    @property
+    def small_n(self) -> bool:
+        return self.n < SMALL_N
+
+    @property
+    def unresolved(self) -> list[str]:
+        """Percentiles that are just the largest value seen (too few values above them)."""
+        return [f"p{q}" for q in PERCENTILES if self.n and not resolved(self.n, q)]
+
+    def stat(self, name: str) -> float | None:
+        """A statistic by the name budgets use: n, p50, p90, p95, p99, max, mean."""
+        if name == "n":
+            return float(self.n)
+        if name == "max":
+            return self.max
+        if name == "mean":
+            return self.mean
+        if name.startswith("p") and name[1:].isdigit():
+            q = int(name[1:])
+            if q in self.percentiles:
+                return self.percentiles[q]
+        raise KeyError(name)
+
+    def to_json_dict(self) -> dict:
+        out: dict = {"n": self.n}
+        for q in PERCENTILES:
+            out[f"p{q}"] = _r(self.percentiles.get(q))
+        out["max"] = _r(self.max)
+        out["mean"] = _r(self.mean)
+        out["small_n"] = self.small_n
+        out["unresolved"] = self.unresolved
+        return out
+
+
+def summarize(values: Sequence[float] | np.ndarray) -> Summary:
+    """Summary of ``values`` with exact nearest-rank percentiles. NaNs are not allowed."""
+    arr = np.sort(np.asarray(values, dtype=float))
+    n = int(arr.size)
+    if n == 0:
+        return Summary(0)
+    if np.isnan(arr).any():
+        raise ValueError("NaN among values")
+    pct = {q: float(arr[nearest_rank(n, q)]) for q in PERCENTILES}
+    return Summary(n, pct, float(arr[-1]), float(arr.mean()))
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """candidate - baseline of a statistic, with its bootstrap 95% confidence interval."""
+
+    statistic: str  # "p50" or "mean"
+    baseline: float | None
+    candidate: float | None
+    diff: float | None
+    ci_low: float | None
+    ci_high: float | None
+    verdict: str  # lower | higher | no clear difference | not enough data
+
+    def to_json_dict(self) -> dict:
+        return {
+            "statistic": self.statistic,
+            "baseline": _r(self.baseline),
+            "candidate": _r(self.candidate),
+            "diff": _r(self.diff),
+            "ci95": None if self.ci_low is None else [_r(self.ci_low), _r(self.ci_high)],
+            "verdict": self.verdict,
+        }
+
+
+def _bootstrap_stats(arr: np.ndarray, statistic: str, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """The statistic of ``resamples`` resamples (with replacement) of ``arr``."""
+    n = arr.size
+    out = np.empty(resamples)
+    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // n)
+    k = nearest_rank(n, 50)
+    done = 0
+    while done < resamples:
+        m = min(rows, resamples - done)
+        sample = arr[rng.integers(0, n, size=(m, n))]
+        if statistic == "mean":
+            out[done : done + m] = sample.mean(axis=1)
+        else:
+            out[done : done + m] = np.partition(sample, k, axis=1)[:, k]
+        done += m
+    return out
+
+
+def compare(
+    baseline: Sequence[float] | np.ndarray,
+    candidate: Sequence[float] | np.ndarray,
+    statistic: str = "p50",
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Difference:
+    """Difference candidate - baseline of the median (``p50``, nearest rank) or the ``mean``,
+    with a percentile-bootstrap 95% interval: both sides are resampled independently
+    ``resamples`` times from one generator seeded with ``seed``, so the interval is the same
+    on every run. The verdict is "lower" when the whole interval is below zero, "higher" when
+    it is above, else "no clear difference"."""
+    if statistic not in ("p50", "mean"):
+        raise ValueError(f"unknown statistic {statistic!r}")
+    base = np.asarray(baseline, dtype=float)
+    cand = np.asarray(candidate, dtype=float)
+
+    def stat(a: np.ndarray) -> float | None:
+        if a.size == 0:
+            return None
+        return float(a.mean()) if statistic == "mean" else percentile(a, 50)
+
+    b, c = stat(base), stat(cand)
+    if base.size < 2 or cand.size < 2:
+        diff = None if b is None or c is None else c - b
+        return Difference(statistic, b, c, diff, None, None, "not enough data")
+    rng = np.random.default_rng(seed)
+    diffs = _bootstrap_stats(cand, statistic, resamples, rng) - _bootstrap_stats(base, statistic, resamples, rng)
+    diffs.sort()
+    low = float(diffs[nearest_rank(resamples, 2.5)])
+    high = float(diffs[nearest_rank(resamples, 97.5)])
+    if high < 0:
+        verdict = "lower"
+    elif low > 0:
+        verdict = "higher"
+    else:
+        verdict = "no clear difference"
+    return Difference(statistic, b, c, c - b, low, high, verdict)
+
+
+def _r(x: float | None) -> float | None:
+    """Round for output: 0.1 ms is below any clock we read."""
+    return None if x is None else round(float(x), 3)

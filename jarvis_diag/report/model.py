@@ -1,0 +1,250 @@
+"""The Report: every figure of a latency report, computed once, rendered by text / markdown /
+html / json writers, and able to show itself in a terminal (rich) and in Jupyter."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from jarvis_diag.report import metrics as mx
+from jarvis_diag.report.budgets import Budget, BudgetResult, evaluate
+from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset, Ref, Samples, Waterfall, ref_json
+
+SCHEMA = "jarvis-diag.report/1"
+SLOWEST = 5  # slowest cases listed per metric
+TAIL_PERCENT = 5  # the "slowest 5%" bar of the phase breakdown
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+_LOWER_WORD = {"ms": ("faster", "slower"), "count": ("fewer", "more")}
+
+
+@dataclass
+class MetricReport:
+    name: str
+    description: str
+    unit: str  # "ms"
+    summary: mx.Summary
+    outcomes: dict[str, int]
+    phases: tuple[str, ...]  # segment names of the stacked breakdown, in order
+    breakdown: dict[str, dict[str, float]]  # "all" / "slowest 5%" -> segment -> mean ms
+    slowest: list[dict]
+    values: np.ndarray = field(repr=False)  # sorted, for charts
+    agent_start_share: float | None = None  # new-session: share of total time spent creating
+
+    def to_json_dict(self) -> dict:
+        out = {"description": self.description, "unit": self.unit, **self.summary.to_json_dict(),
+               "outcomes": dict(self.outcomes),
+               "phases": {k: {p: round(v, 3) for p, v in seg.items()} for k, seg in self.breakdown.items()},
+               "slowest": self.slowest}
+        if self.agent_start_share is not None:
+            out["agent_start_share"] = round(self.agent_start_share, 4)
+        return out
+
+
+@dataclass
+class CountReport:
+    name: str
+    description: str
+    unit: str  # what one count is per: cycles / episodes
+    total: float
+    units: int
+    affected: int
+    where: list[dict]  # the first few cycles/episodes with a non-zero count
+
+    def to_json_dict(self) -> dict:
+        return {"description": self.description, "count": self.total, "per": self.unit, "units": self.units,
+                "affected": self.affected, "where": self.where}
+
+
+@dataclass
+class CompareRow:
+    metric: str
+    unit: str  # "ms" or "count"
+    baseline: mx.Summary
+    candidate: mx.Summary
+    difference: mx.Difference
+    verdict: str  # faster | slower | fewer | more | no clear difference | not enough data
+    baseline_values: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    def to_json_dict(self) -> dict:
+        return {"unit": self.unit, "baseline": self.baseline.to_json_dict(),
+                "candidate": self.candidate.to_json_dict(), "difference": self.difference.to_json_dict(),
+                "verdict": self.verdict}
+
+
+@dataclass
+class Comparison:
+    baseline_inputs: list[dict]
+    rows: list[CompareRow]
+    resamples: int
+    seed: int
+
+    def to_json_dict(self) -> dict:
+        return {"baseline_inputs": self.baseline_inputs, "resamples": self.resamples, "seed": self.seed,
+                "method": "percentile bootstrap of candidate - baseline (p50 for times, mean per cycle for counts)",
+                "metrics": {r.metric: r.to_json_dict() for r in self.rows}}
+
+
+@dataclass
+class Report:
+    title: str
+    inputs: list[dict]
+    metrics: list[MetricReport]
+    counts: list[CountReport]
+    findings: list[dict]
+    waterfall: Waterfall | None
+    comparison: Comparison | None = None
+    budgets: list[BudgetResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def budgets_failed(self) -> list[BudgetResult]:
+        return [b for b in self.budgets if not b.passed]
+
+    def metric(self, name: str) -> MetricReport | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def to_json_dict(self) -> dict:
+        return {
+            "schema": SCHEMA,
+            "title": self.title,
+            "inputs": self.inputs,
+            "percentile_method": "nearest-rank",
+            "metrics": {m.name: m.to_json_dict() for m in self.metrics},
+            "counts": {c.name: c.to_json_dict() for c in self.counts},
+            "findings": self.findings,
+            "worst_episode": None if self.waterfall is None else self.waterfall.to_json_dict(),
+            "comparison": None if self.comparison is None else self.comparison.to_json_dict(),
+            "budgets": [b.to_json_dict() for b in self.budgets],
+            "budgets_passed": not self.budgets_failed,
+            "notes": self.notes,
+        }
+
+    def __rich_console__(self, console, options):
+        from jarvis_diag.report.text import renderables
+
+        yield from renderables(self)
+
+    def _repr_html_(self) -> str:
+        from jarvis_diag.report.html import to_html_fragment
+
+        return to_html_fragment(self)
+
+
+# ---- building ------------------------------------------------------------------------
+
+
+def _timeline_cmd(ds: Dataset, ref: Ref) -> str:
+    """The command that shows this case in its timeline."""
+    if ref.line is not None:  # a results.jsonl record: the client's log is next to it
+        folder = os.path.dirname(ref.path) or "."
+        cmd = f"jarvis-diag timeline {folder}"
+        return cmd + (f" --client {ref.client}" if ref.client else "")
+    cmd = ds.timeline_hint.get(ref.path, f"jarvis-diag timeline {ref.path}")
+    if ref.session:
+        return cmd + f" --session {str(ref.session)[:8]}"
+    return cmd + (f" --client {ref.client}" if ref.client else "")
+
+
+def _case_json(ds: Dataset, ref: Ref, value: float) -> dict:
+    return {"value_ms": round(float(value), 3), **ref_json(ref), "timeline": _timeline_cmd(ds, ref)}
+
+
+def _metric_report(ds: Dataset, name: str, samples: Samples) -> MetricReport:
+    description, phase_names = METRICS[name]
+    values = np.asarray(samples.values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    summary = mx.summarize(values)
+    breakdown: dict[str, dict[str, float]] = {}
+    present = [p for p in phase_names if p in samples.phases]
+    if present and values.size:
+        cols = {p: np.asarray(samples.phases[p], dtype=float) for p in present}
+        breakdown["all"] = {p: float(c.mean()) for p, c in cols.items()}
+        tail = order[mx.nearest_rank(values.size, 100 - TAIL_PERCENT):]
+        breakdown[f"slowest {TAIL_PERCENT}%"] = {p: float(c[tail].mean()) for p, c in cols.items()}
+    slowest = [_case_json(ds, samples.refs[i], values[i]) for i in order[::-1][:SLOWEST]]
+    share = None
+    if name == "new-session" and values.size and values.sum() > 0 and samples.agent_start_ms:
+        share = samples.agent_start_ms / float(values.sum())
+    return MetricReport(name, description, "ms", summary, dict(samples.outcomes), tuple(present), breakdown,
+                        slowest, values[order], share)
+
+
+def _count_report(ds: Dataset, name: str) -> CountReport:
+    c = ds.counts[name]
+    return CountReport(name, COUNTS[name], c.unit, float(sum(c.per_unit)), len(c.per_unit), len(c.affected),
+                       [ref_json(r) for r in c.affected[:SLOWEST]])
+
+
+def _rank_findings(findings: list[dict]) -> list[dict]:
+    ranked = sorted(findings, key=lambda f: (_SEVERITY_RANK.get(f.get("severity"), 3), -(f.get("delay_ms") or 0),
+                                             -(f.get("count") or 0), f.get("at") or ""))
+    return [dict(f, rank=i + 1) for i, f in enumerate(ranked)]
+
+
+def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int) -> Comparison:
+    rows: list[CompareRow] = []
+    for name in METRICS:
+        b, c = base.metrics[name].values, ds.metrics[name].values
+        if not b and not c:
+            continue
+        diff = mx.compare(b, c, "p50", resamples, seed)
+        rows.append(CompareRow(name, "ms", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "ms"),
+                               np.sort(np.asarray(b, dtype=float))))
+    for name in COUNTS:
+        b, c = base.counts[name].per_unit, ds.counts[name].per_unit
+        if not b and not c:
+            continue
+        diff = mx.compare(b, c, "mean", resamples, seed)
+        rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count")))
+    return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed)
+
+
+def _verdict(diff: mx.Difference, unit: str) -> str:
+    lower, higher = _LOWER_WORD[unit]
+    return {"lower": lower, "higher": higher}.get(diff.verdict, diff.verdict)
+
+
+def _input_json(info) -> dict:
+    return {"path": info.path, "kind": info.kind, "records": info.records}
+
+
+def build_report(
+    ds: Dataset,
+    baseline: Dataset | None = None,
+    budgets: list[Budget] | tuple[Budget, ...] = (),
+    title: str | None = None,
+    seed: int = mx.DEFAULT_SEED,
+    resamples: int = mx.DEFAULT_RESAMPLES,
+    notes: list[str] | None = None,
+) -> Report:
+    """Compute the report of ``ds`` (the candidate), compared with ``baseline`` when given,
+    with ``budgets`` checked against the candidate."""
+    metric_reports = [_metric_report(ds, name, s) for name, s in ds.metrics.items() if s.values or s.outcomes]
+    count_reports = [_count_report(ds, name) for name in COUNTS if ds.counts[name].per_unit]
+    report = Report(
+        title=title or "Connection recovery report",
+        inputs=[_input_json(i) for i in ds.inputs],
+        metrics=metric_reports,
+        counts=count_reports,
+        findings=_rank_findings(ds.findings),
+        waterfall=ds.waterfall,
+        comparison=None if baseline is None else _compare(ds, baseline, resamples, seed),
+        notes=list(notes or []),
+    )
+    report.budgets = [check_budget(report, b) for b in budgets]
+    return report
+
+
+def check_budget(report: Report, budget: Budget) -> BudgetResult:
+    """One budget against the report's candidate figures."""
+    if budget.metric in COUNTS:
+        c = next((c for c in report.counts if c.name == budget.metric), None)
+        if c is None:
+            return evaluate(budget, None, "count")
+        return evaluate(budget, c.total if budget.stat == "count" else float(c.affected), "count")
+    m = report.metric(budget.metric)
+    if m is None or m.summary.n == 0:
+        return evaluate(budget, None, "count" if budget.stat == "n" else "ms")
+    return evaluate(budget, m.summary.stat(budget.stat), "count" if budget.stat == "n" else "ms")

@@ -1,0 +1,162 @@
+"""The report in the terminal: rich renderables, and plain text for files (pure)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from rich.console import Console, Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from jarvis_diag.report import fmt
+from jarvis_diag.report.model import Report
+
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+_VERDICT_STYLE = {"faster": "green", "fewer": "green", "slower": "red", "more": "red"}
+SLOWEST_SHOWN = 3
+
+
+def renderables(report: Report) -> Iterator[RenderableType]:
+    """Everything the report shows, top to bottom."""
+    yield Rule(Text(report.title, style="bold"))
+    yield Text("Inputs: " + "; ".join(f"{i['path']} ({i['kind']}, {i['records']} records)"
+                                      for i in report.inputs), style="dim")
+    yield from _latency(report)
+    yield from _counts(report)
+    yield from _breakdown(report)
+    yield from _slowest(report)
+    yield from _findings(report)
+    yield from _waterfall(report)
+    yield from _comparison(report)
+    yield from _budgets(report)
+    for note in report.notes:
+        yield Text(f"note: {note}", style="dim")
+
+
+def _latency(report: Report) -> Iterator[RenderableType]:
+    if not report.metrics:
+        yield Text("No latency data in the inputs.", style="yellow")
+        return
+    table = Table(title="Latency", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("metric", style="bold")
+    for name in fmt.STATS:
+        table.add_column(name, justify="right")
+    table.add_column("outcomes")
+    flagged = False
+    for m in report.metrics:
+        cells = fmt.summary_cells(m.summary)
+        flagged = flagged or any("*" in c for c in cells)
+        outcomes = fmt.outcomes_text(m.outcomes)
+        if m.agent_start_share is not None:
+            outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
+        table.add_row(m.name, *cells, outcomes)
+    yield table
+    yield Text(fmt.PERCENTILE_NOTE + (" " + fmt.UNRESOLVED_NOTE if flagged else ""), style="dim")
+
+
+def _counts(report: Report) -> Iterator[RenderableType]:
+    if not report.counts:
+        return
+    table = Table(title="Lost, duplicated, unrecovered", title_justify="left", show_edge=False, pad_edge=False)
+    for col, justify in (("count", "left"), ("total", "right"), ("affected", "right"), ("meaning", "left")):
+        table.add_column(col, justify=justify)
+    for c in report.counts:
+        style = "bold red" if c.total else "green"
+        table.add_row(c.name, Text(f"{c.total:g}", style=style), f"{c.affected} of {c.units} {c.unit}", c.description)
+    yield table
+
+
+def _breakdown(report: Report) -> Iterator[RenderableType]:
+    rows = [(m, k, seg) for m in report.metrics for k, seg in m.breakdown.items()]
+    if not rows:
+        return
+    table = Table(title="Where the time goes (mean ms per phase)", title_justify="left", show_edge=False,
+                  pad_edge=False)
+    table.add_column("metric", style="bold")
+    table.add_column("cases")
+    table.add_column("phases")
+    for m, k, seg in rows:
+        table.add_row(m.name, k, fmt.breakdown_text(seg))
+    yield table
+
+
+def _slowest(report: Report) -> Iterator[RenderableType]:
+    items = [m for m in report.metrics if m.slowest and m.breakdown]
+    if not items:
+        return
+    yield Text("Slowest cases", style="bold italic")
+    for m in items:
+        for case in m.slowest[:SLOWEST_SHOWN]:
+            where = case["path"] + (f":{case['line']}" if case["line"] else "")
+            yield Text.assemble((f"  {m.name:<12} ", "bold"), (f"{fmt.fmt_value(case['value_ms'], 'ms'):>10}  ", ""),
+                                f"{case['label']} at {case['at']}  ({where})  ", (case["timeline"], "dim"))
+
+
+def _findings(report: Report) -> Iterator[RenderableType]:
+    yield Text(f"Findings ({len(report.findings)})", style="bold italic")
+    if not report.findings:
+        yield Text("  none", style="green")
+    for f in report.findings:
+        delay = f" cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") else ""
+        yield Text.assemble(f"  {f['rank']:>2}. ", (f"{f.get('severity', '?'):<8} ", _SEVERITY_STYLE.get(
+            f.get("severity"), "")), (f"{f.get('kind')}", "bold"), f" at {f.get('at')}{delay}: {f.get('summary')}")
+        if f.get("context"):
+            yield Text(f"      context: {f['context']}", style="dim")
+        for ev in (f.get("evidence") or [])[:5]:
+            yield Text(f"      {ev.get('path')}:{ev.get('line')}  {ev.get('text')}", style="dim", overflow="ellipsis",
+                       no_wrap=True)
+
+
+def _waterfall(report: Report) -> Iterator[RenderableType]:
+    w = report.waterfall
+    if w is None:
+        return
+    table = Table(title=f"Worst episode: {w.title}", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("ms", justify="right")
+    table.add_column("until", justify="right")
+    table.add_column("side")
+    table.add_column("event")
+    for row in w.rows:
+        end = "" if row["end_ms"] is None else f"{row['end_ms']:.1f}"
+        table.add_row(f"{row['start_ms']:.1f}", end, row["side"], row["label"])
+    yield table
+    yield Text(f"  0 ms = {w.origin}; {w.ref.path}", style="dim")
+
+
+def _comparison(report: Report) -> Iterator[RenderableType]:
+    cmp = report.comparison
+    if cmp is None:
+        return
+    table = Table(title="Comparison: candidate vs baseline (" + "; ".join(i["path"] for i in cmp.baseline_inputs)
+                  + ")", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"):
+        table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    for r in cmp.rows:
+        d = r.difference
+        table.add_row(r.metric, d.statistic, fmt.fmt_value(d.baseline, r.unit), fmt.fmt_value(d.candidate, r.unit),
+                      fmt.fmt_signed(d.diff, r.unit), fmt.interval_text(d, r.unit),
+                      Text(r.verdict, style=_VERDICT_STYLE.get(r.verdict, "")))
+    yield table
+    yield Text(f"Bootstrap: {cmp.resamples} resamples, seed {cmp.seed}; p50 for times, mean per cycle for counts.",
+               style="dim")
+
+
+def _budgets(report: Report) -> Iterator[RenderableType]:
+    if not report.budgets:
+        return
+    failed = report.budgets_failed
+    head = f"Budgets: {len(failed)} of {len(report.budgets)} failed" if failed else "Budgets: all passed"
+    yield Text(head, style="bold red" if failed else "bold green")
+    for b in report.budgets:
+        yield Text(("  PASS " if b.passed else "  FAIL ") + b.message, style="green" if b.passed else "red")
+
+
+def to_text(report: Report, width: int = 120, color: bool = False) -> str:
+    """The terminal rendering as a string (plain unless ``color``)."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
+                      highlight=False, soft_wrap=False)
+    console.print(Group(*renderables(report)))
+    return buf.getvalue()
