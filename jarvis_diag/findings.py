@@ -1,0 +1,627 @@
+"""Detectors: a correlated timeline -> findings a user can act on (pure).
+
+Each finding names one thing that went wrong (``kind``, a stable id), when, for which
+client, socket and session, what it cost (``delay_ms``) and the lines that show it
+(``evidence``). Every WARNING/ERROR line not already explained by a named finding becomes
+an ``app-warning`` / ``app-error`` finding, grouped when it repeats, with what its client
+and session went through just before: that context is usually the diagnosis, and it is
+also what tells a benign warning (severity ``info``) from a real one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from jarvis_diag.clock import session_key
+from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, evidence, iso
+
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-start", "half-open",
+         "reconnect-failed", "missing-resubscribe", "single-live-session", "polling-fallback", "auth-failed",
+         "app-warning", "app-error")
+
+# Thresholds, in ms unless said otherwise.
+DESYNC_CRITICAL_MS = 5000.0  # output held back this long is an outage, not a hiccup
+TRANSPORT_FLOOR_MS = 1000.0  # an emit->receive below this is never "far above the usual"
+TRANSPORT_FACTOR = 10.0  # ... nor below this many times the client's median
+SLOW_START_MS = 1000.0  # T1.1 -> T1.2 (session creation) above this delays chat:ready
+HALF_OPEN_MS = 5000.0  # one side outliving the other's loss by more than this
+RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
+CONTEXT_WINDOW_S = 60.0
+# Socket.IO's heartbeat on the real server and uvicorn's WebSocket keepalive: who notices a dead peer, when.
+PING_WINDOW = ("Socket.IO pings every 25 s and waits 60 s (dead peer noticed after up to 85 s); "
+               "uvicorn's WebSocket keepalive pings every 20 s with a 20 s timeout")
+
+
+def _short(value: str | None, n: int = 8) -> str:
+    return (value or "?")[:n]
+
+
+def _f(kind: str, severity: str, at: float | None, summary: str, *, session: str | None = None,
+       client: str | None = None, sid: str | None = None, delay_ms: float | None = None,
+       context: str | None = None, evidence_list: list | None = None) -> dict:
+    return {"id": "", "kind": kind, "severity": severity, "at": at, "session": session, "client": client, "sid": sid,
+            "delay_ms": None if delay_ms is None else round(float(delay_ms), 1), "summary": summary,
+            "context": context, "evidence": _dedupe(evidence_list or [])}
+
+
+def _dedupe(items: list[dict]) -> list[dict]:
+    seen = set()
+    out = []
+    for e in items:
+        key = (e["path"], e["line"])
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+class _Index:
+    """Lookups the detectors share."""
+
+    def __init__(self, corr: Correlation):
+        self.corr = corr
+        self.records = corr.records
+        self.backend = [r for r in self.records if r["source"] == "backend"]
+        self.frontend = [r for r in self.records if r["source"] in FRONTEND_SOURCES]
+
+    def canonical(self, value: str | None) -> str | None:
+        return self.corr.ids.canonical(value)
+
+    def client_of(self, sid: str | None) -> str | None:
+        return self.corr.sid_client.get((sid or "")[:8])
+
+
+# ---- lost live output: one live session per socket ------------------------------------------
+
+def _lost_replies(ix: _Index) -> list[dict]:
+    """Replies cut off live: a message was being answered when the same socket attached
+    another session (the server keeps one live session per socket)."""
+    out = []
+    in_flight: list[dict] = []
+    for rec in ix.backend:
+        kind = rec["kind"]
+        if kind == "message.received" and rec.get("sid"):
+            in_flight.append({"rec": rec, "sid": rec["sid"][:8], "key": session_key(rec.get("session")),
+                              "switched": None, "delivered_after": 0})
+        elif kind == "message.processing" and in_flight:
+            for m in reversed(in_flight):
+                if m["key"] and m["key"].startswith("new-") or m.get("resolved") is None:
+                    m["key"] = session_key(rec.get("session")) or m["key"]
+                    m["resolved"] = True
+                    break
+        elif kind == "session.switched" and rec.get("sid"):
+            for m in in_flight:
+                if m["sid"] == rec["sid"][:8] and m["key"] == session_key(rec.get("from_session")) \
+                        and m["switched"] is None:
+                    m["switched"] = rec
+        elif kind == "output.delivered":
+            for m in in_flight:
+                if m["switched"] is not None and m["sid"] == (rec.get("sid") or "")[:8] \
+                        and m["key"] == session_key(rec.get("session")):
+                    m["delivered_after"] += 1
+        elif kind == "message.completed" and in_flight:
+            m = in_flight.pop(0)
+            m["completed"] = rec
+            if m["switched"] is not None:
+                out.append(m)
+    return out
+
+
+def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
+    """What became of a reply cut off live: replayed in a later attach's history, or never."""
+    sid, key = m["sid"], m["key"]
+    t_switch = m["switched"]["t"]
+    later = [a for a in ix.corr.attaches if a.sid == sid and session_key(a.session) == key
+             and a.started_at is not None and a.started_at > t_switch]
+    client = ix.client_of(sid)
+    live = 0
+    if client:
+        nxt = later[0].ready_at if later else None
+        live = sum(1 for r in ix.frontend if r.get("client") == client and r["kind"] == "output.received"
+                   and session_key(r.get("session")) == key and r["t"] > t_switch and (nxt is None or r["t"] < nxt))
+    other = session_key(m["switched"].get("session"))
+    text = (f"the reply to the message of {iso(m['rec']['t'])} was cut off live when socket {sid} attached session "
+            f"{other} at {iso(t_switch)}; the client received {live} live event(s) of it")
+    ev = [evidence(m["rec"]), evidence(m["switched"])]
+    if "completed" in m:
+        ev.append(evidence(m["completed"]))
+    if later:
+        a = later[0]
+        n = f" ({a.history_count} messages)" if a.history_count is not None else ""
+        text += f" and saw it only in the history replay{n} at {iso(a.ready_at)}"
+        return text, a.ready_at, ev
+    text += " and never saw it (the session was not attached again)"
+    return text, None, ev
+
+
+def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
+    findings = []
+    lost_by_session: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for m in _lost_replies(ix):
+        text, replay_at, ev = _describe_lost(ix, m)
+        session = ix.canonical(m["key"])
+        lost_by_session.setdefault((m["sid"], m["key"]), []).append((m["switched"]["t"], text))
+        delay = (replay_at - m["switched"]["t"]) * 1000 if replay_at else None
+        findings.append(_f(
+            "single-live-session", "warning" if replay_at else "critical", m["switched"]["t"],
+            f"Session {_short(session)}: {text}. The server keeps one live session per socket: attach other "
+            f"sessions on their own socket or re-send chat:connect when switching back.",
+            session=session, client=ix.client_of(m["sid"]), sid=m["sid"], delay_ms=delay, evidence_list=ev))
+    # after a reconnect, several sessions re-attached in turn on one socket: only the last stays live
+    for ep in ix.corr.episodes:
+        if not ep.sid_after or ep.authenticated_at is None:
+            continue
+        end = ep.recovered_at or ix.corr.last_t or ep.authenticated_at
+        re_attached = [a for a in ix.corr.attaches if a.sid == ep.sid_after and a.started_at is not None
+                       and ep.authenticated_at <= a.started_at <= end + 1 and not a.auto]
+        sessions = []
+        for a in re_attached:
+            if a.session not in sessions:
+                sessions.append(a.session)
+        if len(sessions) >= 2 and any(a.switched_from for a in re_attached):
+            last = sessions[-1]
+            dropped = [s for s in sessions if s != last]
+            findings.append(_f(
+                "single-live-session", "warning", re_attached[-1].started_at,
+                f"After the reconnect socket {ep.sid_after} re-attached {', '.join(_short(s) for s in sessions)} in "
+                f"turn; the server keeps one live session per socket, so only {_short(last)} receives live output "
+                f"({', '.join(_short(s) for s in dropped)} will look stuck until re-attached).",
+                session=last, client=ep.client, sid=ep.sid_after,
+                evidence_list=[e for a in re_attached for e in a.evidence[:2]]))
+    return findings, lost_by_session
+
+
+def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
+    """The server found no callback for a socket+session and auto-connected on the next
+    message: the client believed it was attached (handler exists) and sent no chat:connect."""
+    findings = []
+    # the client's switches back to a session without chat:connect (old frontend)
+    switch_backs: dict[str, list[tuple[float, str | None, dict]]] = {}
+    last_start: dict[str, dict] = {}
+    for rec in ix.frontend:
+        client = rec.get("client")
+        if rec["kind"] == "chat.connect.start":
+            last_start[client] = rec
+        elif rec["kind"] == "chat.handler.exists":
+            start = last_start.get(client)
+            key = session_key(rec.get("session")) or (session_key(start.get("session")) if start else None)
+            switch_backs.setdefault(client, []).append((rec["t"], key, rec))
+        elif rec["kind"] == "chat.connect.sent":
+            key = session_key(rec.get("session"))
+            switch_backs[client] = [s for s in switch_backs.get(client, []) if s[1] != key]
+    for rec in ix.backend:
+        if rec["kind"] != "callback.missing":
+            continue
+        sid = (rec.get("sid") or "")[:8]
+        key = session_key(rec.get("session"))
+        session = ix.canonical(key)
+        client = ix.client_of(sid)
+        ev = [evidence(rec)]
+        delay = None
+        how = ""
+        candidates = [s for s in switch_backs.get(client, []) if s[0] <= rec["t"] and s[1] == key] if client else []
+        if candidates:
+            t_back, _key, back = candidates[-1]
+            delay = (rec["t"] - t_back) * 1000
+            ev.insert(0, evidence(back))
+            switch_backs[client] = [s for s in switch_backs[client] if s[0] > rec["t"] or s[1] != key]
+            how = (f"the client switched back to it at {iso(t_back)} with its handler still in place and sent no "
+                   f"chat:connect")
+        else:
+            cleared = [r for r in ix.backend if r["t"] <= rec["t"] and r["kind"] in ("callback.cleared",
+                       "session.switched") and (r.get("sid") or "")[:8] == sid
+                       and session_key(r.get("session") if r["kind"] == "callback.cleared"
+                                       else r.get("from_session")) == key]
+            if cleared:
+                delay = (rec["t"] - cleared[-1]["t"]) * 1000
+                ev.insert(0, evidence(cleared[-1]))
+                how = (f"its callback on this socket was dropped at {iso(cleared[-1]['t'])} (no frontend log to "
+                       f"say when the user came back; the delay is an upper bound)")
+        auto = next((a for a in ix.corr.attaches if a.auto and a.sid == sid and a.started_at is not None
+                     and 0 <= a.started_at - rec["t"] <= 1.0), None)
+        if auto is not None:
+            ev += auto.evidence[-2:]
+        wait = f"{delay / 1000:.1f} s" if delay is not None else "until then"
+        summary = (f"Session {_short(session)}: client {_short(client, 20)} believed it was attached but the server had "
+                   f"no callback for socket {sid}; live output waited {wait} until the next message auto-connected")
+        if how:
+            summary += f" ({how})"
+        # a reply cut off live since the previous desync of this socket+session reached the client in this replay
+        extra = [text for t_cut, text in lost.get((sid, key), []) if t_cut <= rec["t"]]
+        if extra:
+            summary += f"; {extra[-1]}"
+            lost[(sid, key)] = [x for x in lost[(sid, key)] if x[0] > rec["t"]]
+        summary += ". Fix: always send chat:connect when switching back to a session."
+        severity = "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning"
+        findings.append(_f("callback-desync", severity, rec["t"], summary, session=session, client=client, sid=sid,
+                           delay_ms=delay, evidence_list=ev))
+    return findings
+
+
+def detect_server_reload(ix: _Index) -> list[dict]:
+    findings = []
+    groups: list[list[dict]] = []
+    for rec in ix.backend:
+        if rec["kind"] == "server.reload":
+            if groups and rec["t"] - groups[-1][-1]["t"] <= 5:
+                groups[-1].append(rec)
+            else:
+                groups.append([rec])
+    conns = ix.corr.connections
+    for group in groups:
+        t = group[0]["t"]
+        cut = [c for c in conns if c.sid and (c.connected_at or -np.inf) <= t
+               and (c.disconnected_at is None or c.disconnected_at >= t - 1)]
+        restarted = next((r["t"] for r in ix.backend if r["t"] > t and r["kind"] in ("server.started",)), None)
+        ev = [evidence(r) for r in group[:3]]
+        delays = []
+        never = []
+        for c in cut:
+            ev += c.evidence[:1]
+            back = next((d for d in conns if d.client and d.client == c.client and (d.connected_at or 0) > t
+                         and d.authenticated_at is not None), None)
+            if back is not None:
+                delays.append(back.authenticated_at - t)
+                ev += back.evidence[:1]
+            else:
+                never.append(c.sid)
+        delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted else None)
+        if not cut:
+            severity = "info"
+            what = "no client was connected"
+        else:
+            severity = "critical" if never and (ix.corr.last_t or t) - t > RECOVERY_GRACE_S else "warning"
+            what = f"it cut {len(cut)} connection(s) ({', '.join(c.sid for c in cut)})"
+            if delays:
+                what += f"; clients were back after {max(delays):.1f} s"
+            if never:
+                what += f"; {', '.join(never)} never came back"
+        findings.append(_f(
+            "server-reload", severity, t,
+            f"The dev server reloaded on a file change at {iso(t)}: {what}. Do not run with auto-reload where "
+            f"phones are connected (or exclude log/data directories from the watcher).",
+            client=cut[0].client if len(cut) == 1 else None, sid=cut[0].sid if len(cut) == 1 else None,
+            delay_ms=delay, evidence_list=ev))
+    return findings
+
+
+def detect_transport_delay(ix: _Index) -> list[dict]:
+    corr = ix.corr
+    per_client: dict[str, list[tuple[float, float, list, str]]] = {}
+    labels = {r["label"]: r for r in corr.records}
+    for client, fe, be in zip(corr.pairs["client"], corr.pairs["fe"], corr.pairs["be"], strict=True):
+        f, b = labels.get(fe), labels.get(be)
+        if f is None or b is None:
+            continue
+        b_t = b["recv_ts"] if b.get("recv_ts") else b["t"]
+        per_client.setdefault(client, []).append(((b_t - f["t"]) * 1000, f["t"], [evidence(f), evidence(b)],
+                                                  f.get("session")))
+    for rec in ix.frontend:
+        if rec["kind"] == "chat.ready.received" and rec.get("server_ms") is not None and rec.get("client"):
+            skew = corr.skews.get(rec["client"])
+            if skew is None or not skew.applied:
+                continue
+            d = rec["client_ms"] - skew.skew_ms - rec["server_ms"]
+            per_client.setdefault(rec["client"], []).append((d, rec["server_ms"] / 1000, [evidence(rec)], None))
+    findings = []
+    for client, items in per_client.items():
+        usual = float(np.median([d for d, *_ in items]))
+        limit = max(TRANSPORT_FLOOR_MS, TRANSPORT_FACTOR * max(usual, 1.0))
+        for d, t, ev, session in items:
+            if d > limit:
+                findings.append(_f(
+                    "transport-delay", "critical" if d > 10_000 else "warning", t,
+                    f"A message took {d / 1000:.1f} s on the wire (usual {usual:.0f} ms for this client, after clock "
+                    f"correction): the network or a stalled socket held it; check for a half-open connection or a "
+                    f"queued emit around {iso(t)}.",
+                    session=ix.canonical(session), client=client, delay_ms=d, evidence_list=ev))
+    return findings
+
+
+def detect_slow_session_start(ix: _Index) -> list[dict]:
+    findings = []
+    for a in ix.corr.attaches:
+        t11, t12 = a.phases.get("T1.1"), a.phases.get("T1.2")
+        if t11 is None or t12 is None:
+            continue
+        d = float(t12) - float(t11)
+        if d >= SLOW_START_MS:
+            findings.append(_f(
+                "slow-session-start", "warning", a.started_at,
+                f"Creating session {_short(a.session)} took {d / 1000:.1f} s (T1.1 -> T1.2) before chat:ready could "
+                f"be sent: the agent start blocks the attach; start the agent after replying.",
+                session=a.session, client=a.client, sid=a.sid, delay_ms=d, evidence_list=a.evidence))
+    return findings
+
+
+def detect_half_open(ix: _Index) -> list[dict]:
+    findings = []
+    conns = ix.corr.connections
+    for c in conns:
+        if not c.sid:
+            continue
+        # the server kept a socket the client had already lost
+        loss = c.client_disconnected_at
+        if loss is None and c.client:
+            newer = next((d for d in conns if d.client == c.client and d is not c and d.authenticated_at is not None
+                          and (c.connected_at or 0) < (d.connected_at or 0)), None)
+            if newer is not None and (c.disconnected_at is None or c.disconnected_at > newer.connected_at):
+                ep = next((e for e in ix.corr.episodes if e.client == c.client and e.started_at <= newer.connected_at
+                           and e.sid_before == c.sid), None)
+                loss = ep.started_at if ep is not None else newer.connected_at
+        if loss is not None and c.disconnected_at is not None and (c.disconnected_at - loss) * 1000 > HALF_OPEN_MS:
+            d = (c.disconnected_at - loss) * 1000
+            lost_output = [r for r in ix.backend if r["kind"] == "output.delivered" and (r.get("sid") or "")[:8] == c.sid
+                           and loss < r["t"] <= c.disconnected_at]
+            findings.append(_f(
+                "half-open", "critical" if lost_output else "warning", loss,
+                f"Socket {c.sid} stayed open on the server {d / 1000:.1f} s after the client lost it "
+                f"(closed: {c.reason or 'unknown'}); {len(lost_output)} output event(s) went into the dead socket. "
+                f"{PING_WINDOW}: shorten the heartbeat or have the client re-attach on resume.",
+                client=c.client, sid=c.sid, delay_ms=d,
+                evidence_list=c.evidence[-2:] + [evidence(r) for r in lost_output[:3]]))
+        # the client kept using a socket the server had already closed
+        if c.disconnected_at is not None and c.client:
+            stale = [r for r in ix.frontend if r.get("client") == c.client and r["kind"] in (
+                "message.sent", "chat.connect.sent") and r["t"] > c.disconnected_at + 1
+                and (c.client_disconnected_at is None or r["t"] < c.client_disconnected_at)]
+            newer = next((d for d in conns if d.client == c.client and (d.connected_at or 0) > c.disconnected_at), None)
+            if newer is not None:
+                stale = [r for r in stale if r["t"] < (newer.connected_at or 0)]
+            noticed = c.client_disconnected_at
+            d = None
+            if noticed is not None and (noticed - c.disconnected_at) * 1000 > HALF_OPEN_MS:
+                d = (noticed - c.disconnected_at) * 1000
+            elif stale:
+                d = (stale[-1]["t"] - c.disconnected_at) * 1000
+            if d is not None and d > HALF_OPEN_MS:
+                findings.append(_f(
+                    "half-open", "critical" if stale else "warning", c.disconnected_at,
+                    f"The server closed socket {c.sid} ({c.reason or 'no reason'}) but client {_short(c.client, 20)} "
+                    f"went on for {d / 1000:.1f} s believing it was connected ({len(stale)} emit(s) into the dead "
+                    f"socket). {PING_WINDOW}: lower the client's ping timeout or check the socket on resume.",
+                    client=c.client, sid=c.sid, delay_ms=d,
+                    evidence_list=c.evidence[-1:] + [evidence(r) for r in stale[:3]]))
+    return findings
+
+
+def detect_reconnect_failed(ix: _Index) -> list[dict]:
+    findings = []
+    last_t = ix.corr.last_t
+    for ep in ix.corr.episodes:
+        if ep.recovered:
+            continue
+        since = ep.visible_at if ep.visible_at is not None else ep.started_at
+        if ep.trigger == "page.hidden" and ep.visible_at is None:
+            continue  # still in the background when the logs end: nothing was expected yet
+        if ep.exhausted_at is not None:
+            why = f"it gave up after its retries at {iso(ep.exhausted_at)}"
+        elif last_t is not None and last_t - since >= RECOVERY_GRACE_S:
+            if ep.authenticated_at is None:
+                why = f"it never reconnected in the {last_t - since:.0f} s of log that follow"
+            else:
+                missing = [s for s, v in ep.ready_at.items() if v is None]
+                if not missing:
+                    continue
+                why = (f"it reconnected at {iso(ep.authenticated_at)} but {', '.join(_short(s) for s in missing)} "
+                       f"never became ready again")
+        else:
+            continue
+        delay = ((last_t or since) - ep.started_at) * 1000
+        findings.append(_f(
+            "reconnect-failed", "critical", ep.started_at,
+            f"Client {_short(ep.client, 20)} lost its connection ({ep.trigger} at {iso(ep.started_at)}) and did not "
+            f"recover: {why}. Reconnect on visibility/online and re-send chat:connect for every open session.",
+            session=ep.sessions[0] if len(ep.sessions) == 1 else None, client=ep.client, sid=ep.sid_before,
+            delay_ms=delay, evidence_list=ep.evidence))
+    return findings
+
+
+def detect_missing_resubscribe(ix: _Index) -> list[dict]:
+    findings = []
+    last_t = ix.corr.last_t
+    for ep in ix.corr.episodes:
+        if ep.authenticated_at is None or ep.recovered:
+            continue
+        missing = [s for s, v in ep.ready_at.items() if v is None]
+        if not missing or last_t is None or last_t - ep.authenticated_at < RECOVERY_GRACE_S / 2:
+            continue
+        for s in missing:
+            later: Attach | None = next((a for a in ix.corr.attaches if a.session == s and a.client == ep.client
+                                         and a.ready_at is not None and a.ready_at > ep.authenticated_at), None)
+            delay = ((later.ready_at if later else last_t) - ep.authenticated_at) * 1000
+            output = [r for r in ix.backend if r["kind"] in ("message.processing", "output.delivered")
+                      and session_key(r.get("session")) == session_key(s) and r["t"] > ep.authenticated_at][:3]
+            findings.append(_f(
+                "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
+                f"Session {_short(s)} was attached before the loss but was not re-attached after client "
+                f"{_short(ep.client, 20)} reconnected (socket {ep.sid_after}); its output reaches no one "
+                + (f"until {iso(later.ready_at)}" if later else "for the rest of the log")
+                + ". Re-send chat:connect for every open session after a reconnect.",
+                session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,
+                evidence_list=ep.evidence + [evidence(r) for r in output]))
+    return findings
+
+
+def detect_polling(ix: _Index) -> list[dict]:
+    by_client: dict[str, list[dict]] = {}
+    for rec in ix.frontend:
+        if rec.get("transport") == "polling" and rec.get("client"):
+            by_client.setdefault(rec["client"], []).append(rec)
+    findings = []
+    for client, recs in by_client.items():
+        sids = sorted({c.sid for c in ix.corr.connections if c.client == client and c.transport == "polling" and c.sid})
+        findings.append(_f(
+            "polling-fallback", "warning", recs[0]["t"],
+            f"Client {_short(client, 20)} fell back to HTTP long-polling ({len(recs)} line(s)): WebSocket upgrades "
+            f"fail on its network or proxy; every message now costs a request round trip and disconnects are "
+            f"noticed late. Check the proxy's WebSocket support.",
+            client=client, sid=sids[0] if len(sids) == 1 else None, evidence_list=[evidence(r) for r in recs[:5]]))
+    return findings
+
+
+def detect_auth_failed(ix: _Index) -> list[dict]:
+    findings = []
+    groups: dict[str | None, list[dict]] = {}
+    for rec in ix.records:
+        if rec["kind"] == "auth.failed":
+            client = rec.get("client") if rec["source"] in FRONTEND_SOURCES else ix.client_of(rec.get("sid"))
+            groups.setdefault(client, []).append(rec)
+    for client, recs in groups.items():
+        last = recs[-1]["t"]
+        ok_after = any(c.client == client and c.authenticated_at is not None and c.authenticated_at > last
+                       for c in ix.corr.connections) if client else False
+        sids = sorted({(r.get("sid") or "")[:8] for r in recs if r.get("sid")})
+        reasons = sorted({r.get("reason") for r in recs if r.get("reason")})
+        findings.append(_f(
+            "auth-failed", "warning" if ok_after else "critical", recs[0]["t"],
+            f"Authentication was refused {len(recs)} time(s)" + (f" ({'; '.join(reasons)})" if reasons else "")
+            + (" and later succeeded" if ok_after else " and never succeeded afterwards")
+            + ": the client's token does not match the server's AUTH_TOKEN; update the token on the client.",
+            client=client, sid=sids[0] if len(sids) == 1 else None, evidence_list=[evidence(r) for r in recs[:5]]))
+    return findings
+
+
+# ---- every other WARNING / ERROR line -----------------------------------------------------
+
+_NORMALIZE = re.compile(r"\b(?:[0-9a-f]{8}(?:-[0-9a-f-]{27})?|new-\d+|[A-Za-z0-9_-]{8}(?=[, )])|\d+(?:\.\d+)?)\b")
+
+
+def _signature(rec: dict) -> str:
+    if rec.get("shape"):
+        return rec["shape"]
+    message = rec["text"].split(" - ", 3)[-1] if rec["source"] == "backend" else rec["text"]
+    return _NORMALIZE.sub("#", message)[:160]
+
+
+def _benign(ix: _Index, rec: dict) -> str | None:
+    """Why a warning is harmless in its context, or None when it is not."""
+    shape = rec.get("shape")
+    t = rec["t"]
+    if shape == "sio.result_not_dict":
+        done = next((r for r in ix.backend if r["kind"] == "message.completed" and 0 <= r["t"] - t <= 2.0), None)
+        if done is not None:
+            return "the agent's final 'result' record is not a stream chunk; the reply completed right after"
+    if shape == "sm.file_missing" and (rec.get("session") or "").startswith("new-"):
+        return "a brand-new session (temporary id) has no agent session file yet; one is created"
+    if shape == "sm.reader_stopped":
+        stop = next((r for r in ix.backend if r["kind"] in ("server.stopping", "server.stopped", "server.reload")
+                     and 0 <= t - r["t"] <= 5.0), None)
+        if stop is not None:
+            return "the agent readers stop because the server is shutting down"
+    return None
+
+
+def context_before(ix: _Index, t: float, client: str | None, sid: str | None, session: str | None) -> str | None:
+    """What this client / socket / session went through in the minute before ``t``."""
+    key = session_key(session)
+    notes: list[tuple[float, str]] = []
+    for ep in ix.corr.episodes:
+        if (client is None or ep.client == client) and t - CONTEXT_WINDOW_S <= ep.started_at <= t:
+            state = "recovered" if ep.recovered_at is not None and ep.recovered_at <= t else "not yet recovered"
+            notes.append((ep.started_at, f"{ep.trigger} (reconnect episode, {state})"))
+    for rec in ix.records:
+        if not (t - CONTEXT_WINDOW_S <= rec["t"] <= t):
+            continue
+        kind = rec["kind"]
+        rsid = (rec.get("sid") or "")[:8]
+        if kind in ("server.reload", "server.starting", "server.stopping"):
+            notes.append((rec["t"], kind.replace(".", " ")))
+        elif kind == "session.switched" and (rsid == (sid or "")[:8] or key in (session_key(rec.get("session")),
+                                                                                session_key(rec.get("from_session")))):
+            notes.append((rec["t"], f"socket {rsid} switched {rec.get('from_session')} -> {rec.get('session')}"))
+        elif kind == "socket.disconnected" and (rsid and rsid == (sid or "")[:8] or rec.get("client") == client
+                                                and client):
+            notes.append((rec["t"], f"disconnect ({rec.get('reason') or 'no reason'})"))
+        elif kind == "session.creating" and key and session_key(rec.get("session")) == key:
+            notes.append((rec["t"], "session created"))
+        elif kind == "message.completed" and rec["t"] <= t:
+            pass
+    if not notes:
+        return None
+    notes.sort()
+    return "; ".join(f"{iso(at)} {what}" for at, what in notes[-3:])
+
+
+def _session_at(ix: _Index, rec: dict) -> str | None:
+    """The session a line names; a bare temporary-id prefix (ambiguous: every new session of
+    the same second shares it) resolves to the server attach the line was written in."""
+    session = ix.canonical(rec.get("session"))
+    if session and session.startswith("new-") and len(session) <= 8 and rec["source"] == "backend":
+        for a in ix.corr.attaches:
+            end = a.ready_sent_at if a.ready_sent_at is not None else (a.started_at or 0) + 5
+            if a.started_at is not None and a.started_at <= rec["t"] <= end and a.session:
+                return a.session
+    return session
+
+
+def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
+    groups: dict[tuple[str, str], list[tuple[dict, str | None]]] = {}
+    for rec in ix.records:
+        level = rec.get("level")
+        if level not in ("WARNING", "ERROR", "CRITICAL") and rec["kind"] != "app.error":
+            continue
+        if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
+            continue
+        kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
+        groups.setdefault((kind, _signature(rec)), []).append((rec, _benign(ix, rec)))
+    findings = []
+    for (kind, _sig), items in groups.items():
+        harmful = [(r, why) for r, why in items if why is None]
+        benign = [(r, why) for r, why in items if why is not None]
+        for subset, is_benign in ((harmful, False), (benign, True)):
+            if not subset:
+                continue
+            first = subset[0][0]
+            sid = (first.get("sid") or "")[:8] or None
+            client = first.get("client") if first["source"] in FRONTEND_SOURCES else ix.client_of(sid)
+            session = _session_at(ix, first)
+            message = first["text"].split(" - ", 3)[-1] if first["source"] == "backend" else first["text"]
+            count = f"{len(subset)}x " if len(subset) > 1 else ""
+            if is_benign:
+                severity = "info"
+                advice = f"Harmless here: {subset[0][1]}."
+            elif kind == "app-error":
+                severity = "critical" if first.get("traceback") else "warning"
+                advice = "An error of the application: read the context and the traceback."
+            else:
+                severity = "warning"
+                advice = "A warning of the application: the context says what led to it."
+            context = context_before(ix, first["t"], client, sid, session)
+            findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]} — {advice}",
+                               session=session, client=client, sid=sid, context=context,
+                               evidence_list=[evidence(r) for r, _ in subset[:5]]))
+    return findings
+
+
+DETECTORS: tuple[Callable[[_Index], list[dict]], ...] = (
+    detect_server_reload, detect_transport_delay, detect_slow_session_start, detect_half_open,
+    detect_reconnect_failed, detect_missing_resubscribe, detect_polling, detect_auth_failed,
+)
+
+
+def rank(findings: list[dict]) -> list[dict]:
+    """Most severe first, then the costliest, then the earliest; ids follow the order."""
+    findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], -(f["delay_ms"] or 0.0), f["at"] or 0.0))
+    for i, f in enumerate(findings, 1):
+        f["id"] = f"F{i}"
+    return findings
+
+
+def detect(corr: Correlation) -> list[dict]:
+    """Every finding of a correlated timeline, ranked."""
+    ix = _Index(corr)
+    single, lost = detect_single_live_session(ix)
+    findings = detect_callback_desync(ix, lost) + single
+    for detector in DETECTORS:
+        findings += detector(ix)
+    for f in findings:
+        if f["context"] is None:
+            f["context"] = context_before(ix, f["at"] or 0.0, f["client"], f["sid"], f["session"])
+    used = {(e["path"], e["line"]) for f in findings for e in f["evidence"]}
+    findings += detect_app_lines(ix, used)
+    return rank(findings)

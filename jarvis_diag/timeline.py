@@ -1,0 +1,923 @@
+"""Correlation: typed events -> connections, session attaches and reconnect episodes.
+
+The two sides of the system log the same moments with different clocks and different
+ids: the backend writes local time and 8-character prefixes (socket sid, session UUID,
+temporary id), the frontend writes its own clock and its page's names. This module puts
+them on one clock (:mod:`jarvis_diag.clock`), joins frontend clients to backend sockets
+and every session alias to one id, and builds what a person reads to find out why a
+connection did not recover. :mod:`jarvis_diag.findings` names what went wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jarvis_diag.clock import SkewEstimate, estimate_skews, session_key
+
+SCHEMA = "jarvis-diag.timeline/1"
+FRONTEND_SOURCES = ("frontend", "panel")
+# A frontend connect and the backend's "Client X connected/authenticated" are the same
+# moment when they are this close on the corrected clock.
+JOIN_WINDOW_S = 1.0
+# A chat:ready's server_ts and the backend line that logged sending it.
+READY_MATCH_MS = 5.0
+# A disconnect closing the page on purpose is not a loss.
+DELIBERATE_REASONS = ("io client disconnect",)
+
+# The kinds correlation reads; everything else only shows in the event list.
+KINDS_USED = frozenset({
+    "socket.connecting", "socket.connected", "socket.disconnected", "socket.error", "socket.state",
+    "auth.ok", "auth.failed", "chat.connect.start", "chat.connect.sent", "chat.connect.received",
+    "chat.connect.phase", "chat.connect.done", "chat.connect.reconnect", "chat.handler.new",
+    "chat.handler.exists", "chat.handler.remapped", "chat.resubscribe", "chat.resubscribe.batch",
+    "chat.ready.sent", "chat.ready.received", "chat.ready.handled", "history.loaded", "history.end",
+    "session.creating", "session.created", "session.started", "session.mapped", "session.switched",
+    "session.file_missing", "session.closed", "callback.missing", "callback.cleared", "callback.owner_changed",
+    "message.sent", "message.received", "message.processing", "message.completed", "message.queued",
+    "output.delivered", "output.received", "page.hidden", "page.visible", "network.online", "network.offline",
+    "cm.state", "cm.force_disconnect", "reconnect.scheduled", "reconnect.attempt", "reconnect.exhausted",
+    "server.reload", "server.starting", "server.started", "server.stopping", "server.stopped",
+    "ws.accepted", "http.request", "emit.error", "app.error", "ui.connect.start",
+})
+RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level", "logger", "client", "sid",
+                  "session", "temp_id", "from_session", "to_sid", "phase", "event", "state_from", "state_to",
+                  "trigger", "transport", "reason", "detail", "ms", "n", "total", "attempt", "max_attempts",
+                  "server_ms", "client_ms", "recv_ts", "traceback")
+
+
+def iso(t: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds (``2026-11-24T10:03:39.558Z``)."""
+    if t is None or (isinstance(t, float) and math.isnan(t)):
+        return None
+    ms = int(round(t * 1000))
+    d = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{d:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def evidence(rec: dict) -> dict:
+    """A line used as evidence: where it is and what it says."""
+    return {"path": rec["path"], "line": int(rec["line"]), "text": rec["text"]}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Plain dicts (None for missing) with ``t`` as epoch seconds, in time order."""
+    if frame.empty:
+        return []
+    cols = [c for c in RECORD_COLUMNS if c in frame.columns]
+    out = {}
+    for c in cols:
+        s = frame[c]
+        if c == "t":
+            values = s.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
+            out[c] = values.tolist()
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        arr = s.to_numpy(dtype=object, na_value=None) if hasattr(s, "to_numpy") else list(s)
+        if s.dtype == "float64":
+            arr = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in arr]
+        out[c] = list(arr)
+    labels = frame.index.tolist()
+    n = len(labels)
+    return [{"label": labels[i], **{c: out[c][i] for c in cols}} for i in range(n)]
+
+
+@dataclass
+class Attach:
+    """One attach of a socket to a session, seen from both sides when both were logged."""
+
+    session: str | None  # canonical id (filled in at the end)
+    key: str | None  # 8-char join key of the UUID, else of the wire id
+    sid: str | None = None
+    client: str | None = None
+    kind: str = "new"
+    wire_id: str | None = None  # the id the client sent (a temporary id or a UUID)
+    temp_id: str | None = None
+    requested_at: float | None = None
+    received_at: float | None = None
+    started_at: float | None = None
+    phases: dict = field(default_factory=dict)
+    server_ms: float | None = None
+    ready_sent_at: float | None = None
+    ready_received_at: float | None = None
+    history_end_at: float | None = None
+    history_count: int | None = None
+    switched_from: str | None = None
+    created: bool = False
+    auto: bool = False
+    done: bool = False
+    evidence: list = field(default_factory=list)
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.requested_at is None or self.ready_received_at is None:
+            return None
+        return (self.ready_received_at - self.requested_at) * 1000
+
+    @property
+    def transport_ms(self) -> float | None:
+        """The part of the latency spent on the wire (both ways): latency minus server time."""
+        latency = self.latency_ms
+        if latency is None or self.received_at is None or self.ready_sent_at is None:
+            return None
+        return max(0.0, latency - (self.ready_sent_at - self.received_at) * 1000)
+
+    @property
+    def ready_at(self) -> float | None:
+        return self.ready_received_at if self.ready_received_at is not None else self.ready_sent_at
+
+
+@dataclass
+class Connection:
+    sid: str | None
+    client: str | None = None
+    connected_at: float | None = None
+    authenticated_at: float | None = None
+    auth_failed_at: float | None = None
+    disconnected_at: float | None = None
+    client_disconnected_at: float | None = None  # when the frontend logged losing it
+    reason: str | None = None
+    transport: str | None = None
+    evidence: list = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.connected_at is None or self.disconnected_at is None:
+            return None
+        return (self.disconnected_at - self.connected_at) * 1000
+
+
+@dataclass
+class Episode:
+    client: str | None
+    trigger: str
+    started_at: float
+    sid_before: str | None = None
+    sid_after: str | None = None
+    visible_at: float | None = None
+    connected_at: float | None = None
+    authenticated_at: float | None = None
+    sessions: list = field(default_factory=list)
+    ready_at: dict = field(default_factory=dict)
+    recovered_at: float | None = None
+    ended_by_log: float | None = None  # the last line of the logs, when never recovered
+    exhausted_at: float | None = None
+    evidence: list = field(default_factory=list)
+
+    @property
+    def recovered(self) -> bool:
+        return self.recovered_at is not None
+
+    @property
+    def duration_ms(self) -> float | None:
+        end = self.recovered_at
+        return None if end is None else (end - self.started_at) * 1000
+
+
+class SessionIds:
+    """Every alias of a session (8-char prefix, full UUID, temporary id) to one id."""
+
+    def __init__(self) -> None:
+        self.full: dict[str, str] = {}  # uuid8 -> full UUID
+        self.temp_to_key: dict[str, str] = {}  # full temporary id -> uuid8
+        self.temps: dict[str, set[str]] = {}  # uuid8 -> its temporary ids
+
+    def learn_full(self, value: str | None) -> None:
+        if value and len(value) > 8 and not value.startswith("new-"):
+            self.full.setdefault(value[:8], value)
+
+    def learn_temp(self, temp: str | None, key: str | None) -> None:
+        if temp and key and temp.startswith("new-") and not key.startswith("new-"):
+            self.temps.setdefault(key[:8], set()).add(temp)
+            if len(temp) > 8:
+                self.temp_to_key[temp] = key[:8]
+
+    def canonical(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        if value.startswith("new-"):
+            key = self.temp_to_key.get(value)
+            return self.full.get(key, key) if key else value
+        return self.full.get(value[:8], value)
+
+
+@dataclass
+class Correlation:
+    """Everything the detectors read (the Timeline's working state)."""
+
+    records: list[dict]
+    skews: dict[str, SkewEstimate]
+    sid_client: dict[str, str]
+    connections: list[Connection]
+    attaches: list[Attach]
+    episodes: list[Episode]
+    ids: SessionIds
+    pairs: pd.DataFrame
+    first_t: float | None
+    last_t: float | None
+
+
+# ---- joins -----------------------------------------------------------------------------
+
+def join_clients(records: list[dict], pairs: pd.DataFrame, labels: dict) -> dict[str, str]:
+    """Backend sid prefix -> frontend clientId, by votes: paired emits (chat:connect,
+    chat:message) and connect/auth lines close together on the corrected clock."""
+    votes: dict[tuple[str, str], int] = {}
+    for client, be_label in zip(pairs["client"], pairs["be"], strict=True):
+        rec = labels.get(be_label)
+        if rec is not None and rec.get("sid"):
+            key = (rec["sid"][:8], client)
+            votes[key] = votes.get(key, 0) + 2
+    fe_times: dict[str, list[tuple[float, str]]] = {"socket.connected": [], "auth.ok": []}
+    be_times: dict[str, list[tuple[float, str]]] = {"socket.connected": [], "auth.ok": []}
+    for rec in records:
+        if rec["kind"] in fe_times:
+            if rec["source"] in FRONTEND_SOURCES and rec.get("client"):
+                fe_times[rec["kind"]].append((rec["t"], rec["client"]))
+            elif rec["source"] == "backend" and rec.get("sid"):
+                be_times[rec["kind"]].append((rec["t"], rec["sid"][:8]))
+    for kind, fe_list in fe_times.items():
+        be_list = be_times[kind]
+        if not be_list:
+            continue
+        be_t = np.array([t for t, _ in be_list])
+        for t, client in fe_list:
+            i = int(np.argmin(np.abs(be_t - t)))
+            if abs(be_t[i] - t) <= JOIN_WINDOW_S:
+                key = (be_list[i][1], client)
+                votes[key] = votes.get(key, 0) + 1
+    best: dict[str, tuple[int, str]] = {}
+    for (sid, client), n in votes.items():
+        if sid not in best or n > best[sid][0]:
+            best[sid] = (n, client)
+    return {sid: client for sid, (_n, client) in best.items()}
+
+
+# ---- building ----------------------------------------------------------------------------
+
+def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach], dict]:
+    """Backend attaches, in order, from ``Chat connect START`` to ``DONE``; and the map
+    from a ``Received chat:connect`` line's label to its attach."""
+    attaches: list[Attach] = []
+    by_received: dict = {}
+    pending: list[dict] = []  # Received chat:connect / has-no-callback lines not yet started
+    current: Attach | None = None
+    for rec in records:
+        if rec["source"] != "backend":
+            continue
+        kind = rec["kind"]
+        if kind in ("chat.connect.received", "callback.missing"):
+            pending.append(rec)
+            if kind == "chat.connect.received":
+                ids.learn_full(rec.get("session"))
+        elif kind == "chat.connect.start":
+            trigger = None
+            while pending and rec["t"] - pending[-1]["t"] > 10:
+                pending.pop()
+            if pending:
+                trigger = pending.pop()
+            current = Attach(session=None, key=session_key(rec.get("session")), started_at=rec["t"])
+            current.evidence.append(evidence(rec))
+            if trigger is not None:
+                current.sid = (trigger.get("sid") or "")[:8] or None
+                current.evidence.insert(0, evidence(trigger))
+                if trigger["kind"] == "callback.missing":
+                    current.auto = True
+                    current.kind = "auto"
+                    current.key = session_key(trigger.get("session")) or current.key
+                else:
+                    current.received_at = trigger["recv_ts"] if trigger.get("recv_ts") else trigger["t"]
+                    current.wire_id = trigger.get("session")
+                    if current.wire_id and current.wire_id.startswith("new-"):
+                        current.temp_id = current.wire_id
+                    by_received[trigger["label"]] = current
+            attaches.append(current)
+        elif current is None or current.done:
+            if kind == "session.created" and rec.get("session"):
+                ids.learn_full(rec["session"])
+                if rec.get("temp_id"):
+                    ids.learn_temp(rec["temp_id"], rec["session"])
+            elif kind == "session.started":
+                ids.learn_full(rec.get("session"))
+            continue
+        elif kind == "chat.connect.phase" and rec.get("phase"):
+            current.phases[rec["phase"]] = rec.get("ms")
+            if rec["phase"] == "T5" and current.ready_sent_at is None:
+                current.ready_sent_at = rec["t"]
+        elif kind == "session.creating":
+            current.key = session_key(rec.get("session"))
+            current.created = True
+            if rec.get("phase"):
+                current.phases[rec["phase"]] = rec.get("ms")
+            current.evidence.append(evidence(rec))
+        elif kind == "session.created":
+            if rec.get("phase"):
+                current.phases[rec["phase"]] = rec.get("ms")
+                current.evidence.append(evidence(rec))
+            ids.learn_full(rec.get("session"))
+            if rec.get("temp_id") and current.temp_id:
+                ids.learn_temp(current.temp_id, rec["session"])
+        elif kind == "session.started":
+            ids.learn_full(rec.get("session"))
+        elif kind == "session.mapped" and rec.get("session"):
+            if current.temp_id:
+                ids.learn_temp(current.temp_id, rec["session"])
+            elif rec.get("temp_id"):
+                ids.learn_temp(rec["temp_id"], rec["session"])
+        elif kind == "session.switched":
+            current.switched_from = rec.get("from_session")
+            current.sid = current.sid or (rec.get("sid") or "")[:8] or None
+            current.evidence.append(evidence(rec))
+        elif kind == "history.loaded":
+            current.history_count = rec.get("n")
+        elif kind == "chat.ready.sent":
+            current.ready_sent_at = rec["t"]
+            current.evidence.append(evidence(rec))
+        elif kind == "chat.connect.done":
+            current.phases["DONE"] = rec.get("ms")
+            current.server_ms = rec.get("ms")
+            current.done = True
+            current.evidence.append(evidence(rec))
+    for a in attaches:
+        if a.temp_id and a.key and not a.key.startswith("new-"):
+            ids.learn_temp(a.temp_id, a.key)
+    return attaches, by_received
+
+
+def _client_side(records: list[dict], attaches: list[Attach], by_received: dict, pairs: pd.DataFrame,
+                 labels: dict, sid_client: dict[str, str], ids: SessionIds) -> list[Attach]:
+    """Attach the frontend's view (request, ready received, history end) to the server's
+    attaches; attaches the server never logged stay client-only."""
+    fe_to_be = dict(zip(pairs["fe"], pairs["be"], strict=True)) if not pairs.empty else {}
+    ready_index = sorted(((a.ready_sent_at * 1000, i) for i, a in enumerate(attaches) if a.ready_sent_at),
+                         key=lambda x: x[0])
+    ready_ms = np.array([m for m, _ in ready_index]) if ready_index else np.array([])
+    client_only: list[Attach] = []
+    last_request: dict[str, Attach] = {}  # client -> attach awaiting its chat:ready
+    awaiting_history: dict[str, Attach] = {}
+    # a message emit that triggered a server auto-connect (message.received -> has no callback)
+    msg_received = {rec["label"]: rec for rec in records if rec["kind"] == "message.received"}
+    for rec in records:
+        client = rec.get("client")
+        if rec["source"] not in FRONTEND_SOURCES or not client:
+            continue
+        kind = rec["kind"]
+        if kind == "chat.connect.sent":
+            be_label = fe_to_be.get(rec["label"])
+            attach = by_received.get(be_label) if be_label is not None else None
+            if attach is None:
+                attach = Attach(session=None, key=session_key(rec.get("session")), client=client)
+                if rec.get("session", "").startswith("new-"):
+                    attach.temp_id = rec["session"]
+                client_only.append(attach)
+            attach.client = client
+            attach.requested_at = rec["t"]
+            attach.evidence.insert(0, evidence(rec))
+            last_request[client] = attach
+        elif kind == "message.sent":
+            be_label = fe_to_be.get(rec["label"])
+            if be_label is not None and be_label in msg_received:
+                # an auto-connect right after the server received this message
+                be_rec = msg_received[be_label]
+                for a in attaches:
+                    if a.auto and a.requested_at is None and a.started_at is not None \
+                            and 0 <= a.started_at - be_rec["t"] <= 1.0 and (a.sid or "") == (be_rec.get("sid") or "")[:8]:
+                        a.requested_at = rec["t"]
+                        a.client = client
+                        a.evidence.insert(0, evidence(rec))
+                        break
+        elif kind == "chat.ready.received":
+            attach = None
+            server_ms = rec.get("server_ms")
+            if server_ms is not None and len(ready_ms):
+                i = int(np.searchsorted(ready_ms, server_ms))
+                best = None
+                for j in (i - 1, i):
+                    if 0 <= j < len(ready_ms):
+                        cand = attaches[ready_index[j][1]]
+                        gap = abs(ready_ms[j] - server_ms)
+                        owner = sid_client.get(cand.sid or "")
+                        if gap <= READY_MATCH_MS and owner in (None, client) and (best is None or gap < best[0]):
+                            best = (gap, cand)
+                if best is not None:
+                    attach = best[1]
+            if attach is None:
+                attach = last_request.get(client)
+                if attach is None or attach.ready_received_at is not None:
+                    attach = Attach(session=None, key=None, client=client)
+                    client_only.append(attach)
+            attach.client = client
+            attach.ready_received_at = rec["t"]
+            attach.evidence.append(evidence(rec))
+            awaiting_history[client] = attach
+            if last_request.get(client) is attach:
+                del last_request[client]
+        elif kind == "chat.handler.remapped":
+            ids.learn_temp(rec.get("temp_id"), rec.get("session"))
+            attach = awaiting_history.get(client)
+            if attach is not None and attach.key is None:
+                attach.key = session_key(rec.get("session"))
+        elif kind == "chat.ready.handled" and rec.get("detail"):
+            attach = awaiting_history.get(client)
+            if attach is not None and (attach.key is None or attach.key.startswith("new-")):
+                attach.key = rec["detail"][:8]
+        elif kind == "history.end":
+            attach = awaiting_history.pop(client, None)
+            if attach is not None and attach.history_end_at is None:
+                attach.history_end_at = rec["t"]
+    return client_only
+
+
+def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connection]:
+    """Backend connections by sid prefix; frontend-only ones when the backend log is missing."""
+    conns: list[Connection] = []
+    open_by_sid: dict[str, Connection] = {}
+    fe_auth: dict[str, list[tuple[float, str | None, dict]]] = {}
+    fe_disc: dict[str, list[tuple[float, str | None, dict]]] = {}
+    for rec in records:
+        kind = rec["kind"]
+        if rec["source"] == "backend":
+            sid = (rec.get("sid") or "")[:8]
+            if not sid:
+                continue
+            if kind == "socket.connected":
+                conn = Connection(sid=sid, client=sid_client.get(sid), connected_at=rec["t"])
+                conn.evidence.append(evidence(rec))
+                conns.append(conn)
+                open_by_sid[sid] = conn
+            elif kind in ("auth.ok", "auth.failed", "socket.disconnected"):
+                conn = open_by_sid.get(sid)
+                if conn is None:  # the log starts mid-connection
+                    conn = Connection(sid=sid, client=sid_client.get(sid))
+                    conns.append(conn)
+                    open_by_sid[sid] = conn
+                conn.evidence.append(evidence(rec))
+                if kind == "auth.ok":
+                    conn.authenticated_at = rec["t"]
+                elif kind == "auth.failed":
+                    conn.auth_failed_at = rec["t"]
+                    conn.reason = rec.get("reason") or "auth failed"
+                else:
+                    conn.disconnected_at = rec["t"]
+                    conn.reason = rec.get("reason") or conn.reason or "disconnected"
+                    del open_by_sid[sid]
+        elif rec["source"] in FRONTEND_SOURCES and rec.get("client"):
+            if kind == "auth.ok":
+                fe_auth.setdefault(rec["client"], []).append((rec["t"], rec.get("transport"), rec))
+            elif kind == "auth.failed":
+                fe_auth.setdefault(rec["client"], []).append((rec["t"], None, rec))
+            elif kind == "socket.disconnected":
+                fe_disc.setdefault(rec["client"], []).append((rec["t"], rec.get("reason"), rec))
+    for client, auths in fe_auth.items():
+        mine = sorted((c for c in conns if c.client == client), key=lambda c: c.connected_at or 0)
+        for t, transport, rec in auths:
+            match = None
+            for c in mine:
+                at = c.authenticated_at or c.auth_failed_at or c.connected_at
+                if at is not None and abs(at - t) <= JOIN_WINDOW_S:
+                    match = c
+                    break
+            if match is None:
+                match = Connection(sid=None, client=client, connected_at=t)
+                if rec["kind"] == "auth.ok":
+                    match.authenticated_at = t
+                else:
+                    match.auth_failed_at = t
+                    match.reason = rec.get("reason")
+                conns.append(match)
+                mine.append(match)
+                mine.sort(key=lambda c: c.connected_at or 0)
+            if transport:
+                match.transport = transport
+            match.evidence.append(evidence(rec))
+    for client, discs in fe_disc.items():
+        mine = sorted((c for c in conns if c.client == client), key=lambda c: c.connected_at or 0)
+        for t, reason, rec in discs:
+            live = [c for c in mine if (c.connected_at or 0) <= t and c.client_disconnected_at is None]
+            if live:
+                conn = live[-1]
+                conn.client_disconnected_at = t
+                conn.evidence.append(evidence(rec))
+                if conn.sid is None:
+                    conn.disconnected_at = t
+                    conn.reason = reason
+                elif reason and (conn.reason in (None, "disconnected")):
+                    conn.reason = reason
+    conns.sort(key=lambda c: (c.connected_at if c.connected_at is not None else -math.inf))
+    return conns
+
+
+def _episodes(records: list[dict], conns: list[Connection], attaches: list[Attach], last_t: float | None
+              ) -> list[Episode]:
+    """Reconnect episodes per client: from the first sign of loss to every session the
+    client had being ready again (or never)."""
+    episodes: list[Episode] = []
+    clients = sorted({r["client"] for r in records if r["source"] in FRONTEND_SOURCES and r.get("client")}
+                     | {c.client for c in conns if c.client})
+    reloads = [r for r in records if r["kind"] == "server.reload"]
+    for client in clients:
+        mine = [r for r in records if r.get("client") == client and r["source"] in FRONTEND_SOURCES]
+        my_conns = [c for c in conns if c.client == client]
+        my_attaches = sorted((a for a in attaches if a.client == client and a.ready_at is not None),
+                             key=lambda a: a.ready_at)
+        triggers: list[tuple[float, str, dict]] = []
+        for rec in mine:
+            kind = rec["kind"]
+            if kind in ("page.hidden", "network.offline"):
+                triggers.append((rec["t"], kind, rec))
+            elif kind == "socket.disconnected" and (rec.get("reason") or "") not in DELIBERATE_REASONS:
+                triggers.append((rec["t"], kind, rec))
+        for rec in reloads:
+            if any((c.connected_at or -math.inf) <= rec["t"] and (c.disconnected_at is None
+                   or c.disconnected_at >= rec["t"] - 1) and c.sid for c in my_conns):
+                triggers.append((rec["t"], "server.reload", rec))
+        for c in my_conns:
+            # the server lost the socket while the client logged nothing (a frozen page)
+            if c.disconnected_at is not None and c.client_disconnected_at is None \
+                    and (c.reason or "") not in DELIBERATE_REASONS:
+                triggers.append((c.disconnected_at, "socket.disconnected", {"path": c.evidence[-1]["path"],
+                                 "line": c.evidence[-1]["line"], "text": c.evidence[-1]["text"]}))
+        triggers.sort(key=lambda x: x[0])
+        episode: Episode | None = None
+        for t, trigger, rec in triggers:
+            if episode is not None and (episode.recovered_at is None or t <= episode.recovered_at):
+                if len(episode.evidence) < 6:
+                    episode.evidence.append(evidence(rec))
+                continue
+            sessions = []
+            for a in my_attaches:
+                if a.ready_at is not None and a.ready_at <= t and a.session and a.session not in sessions:
+                    sessions.append(a.session)
+            before = [c for c in my_conns if (c.connected_at or -math.inf) <= t]
+            episode = Episode(client=client, trigger=trigger, started_at=t, sessions=sessions,
+                              sid_before=before[-1].sid if before else None)
+            episode.evidence.append(evidence(rec))
+            _recover(episode, mine, my_conns, my_attaches, last_t)
+            episodes.append(episode)
+    episodes.sort(key=lambda e: e.started_at)
+    return episodes
+
+
+def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: list[Attach],
+             last_t: float | None) -> None:
+    """Fill in when the episode's client came back, reconnected and had its sessions ready."""
+    t0 = ep.started_at
+    lost = False
+    for rec in mine:
+        if rec["t"] < t0:
+            continue
+        kind = rec["kind"]
+        if kind in ("page.visible", "network.online") and ep.visible_at is None:
+            ep.visible_at = rec["t"]
+            ep.evidence.append(evidence(rec))
+        elif kind in ("socket.disconnected", "cm.force_disconnect"):
+            lost = True
+        elif kind == "reconnect.exhausted" and ep.exhausted_at is None:
+            ep.exhausted_at = rec["t"]
+            ep.evidence.append(evidence(rec))
+    before = next((c for c in reversed(conns) if (c.connected_at or -math.inf) <= t0), None)
+    if ep.trigger != "page.hidden" or (before is not None and before.disconnected_at is not None
+                                       and before.disconnected_at >= t0):
+        lost = True
+    after = next((c for c in conns if (c.connected_at or -math.inf) > t0 and c.authenticated_at is not None), None)
+    if after is not None:
+        ep.sid_after = after.sid
+        ep.connected_at = after.connected_at
+        ep.authenticated_at = after.authenticated_at
+        ep.evidence.append(evidence({"path": after.evidence[0]["path"], "line": after.evidence[0]["line"],
+                                     "text": after.evidence[0]["text"]}))
+    if not lost and ep.visible_at is not None and after is None:
+        # hidden and back with the same socket alive: nothing to re-attach
+        for s in ep.sessions:
+            ep.ready_at[s] = ep.visible_at
+        ep.recovered_at = ep.visible_at
+        return
+    for s in ep.sessions:
+        ep.ready_at[s] = None
+    since = ep.authenticated_at if ep.authenticated_at is not None else t0
+    for a in attaches:
+        if a.ready_at is not None and a.ready_at >= since and a.session in ep.ready_at and ep.ready_at[a.session] is None:
+            ep.ready_at[a.session] = a.ready_at
+    if ep.authenticated_at is None:
+        return
+    if all(v is not None for v in ep.ready_at.values()):
+        ep.recovered_at = max([ep.authenticated_at, *[v for v in ep.ready_at.values() if v is not None]])
+    del last_t
+
+
+def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFrame, Correlation]:
+    """Correct the frontend clocks and correlate: the corrected events (sorted by ``t``)
+    and the correlation the detectors read."""
+    from jarvis_diag.clock import apply_skews
+
+    events = events.reset_index(drop=True)
+    skews, pairs = estimate_skews(events)
+    if no_skew:
+        for s in skews.values():
+            s.applied = False
+    events = events.assign(t=apply_skews(events, skews))
+    events = events.sort_values("t", kind="stable")
+    used = events["kind"].isin(list(KINDS_USED)) | events["level"].isin(["WARNING", "ERROR", "CRITICAL"])
+    records = _records(events[used])
+    labels = {r["label"]: r for r in records}
+    sid_client = join_clients(records, pairs, labels)
+    for rec in records:
+        if rec["source"] == "backend" and rec.get("sid") and not rec.get("client"):
+            rec["client"] = sid_client.get(rec["sid"][:8])
+    ids = SessionIds()
+    attaches, by_received = _server_attaches(records, ids)
+    for a in attaches:
+        a.client = sid_client.get(a.sid or "")
+    client_only = _client_side(records, attaches, by_received, pairs, labels, sid_client, ids)
+    attaches = attaches + client_only
+    for a in attaches:
+        a.session = ids.canonical(a.key if a.key and not a.key.startswith("new-") else (a.temp_id or a.key))
+    attaches.sort(key=lambda a: min(x for x in (a.requested_at, a.received_at, a.started_at, a.ready_at, math.inf)
+                                    if x is not None))
+    _attach_kinds(attaches)
+    conns = _connections(records, sid_client)
+    t_all = events["t"]
+    first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
+    last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None
+    episodes = _episodes(records, conns, attaches, last_t)
+    for ep in episodes:
+        if not ep.recovered:
+            ep.ended_by_log = last_t
+    corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
+                       episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t)
+    return events.reset_index(drop=True), corr
+
+
+def _attach_kinds(attaches: list[Attach]) -> None:
+    """new (first attach of the session by that client), switch (again on the same
+    socket), reconnect (again on another socket), auto (the server attached on its own)."""
+    seen: dict[tuple[str | None, str | None], str | None] = {}
+    for a in attaches:
+        owner = a.client or a.sid
+        key = (owner, a.session)
+        if a.auto:
+            a.kind = "auto"
+        elif key not in seen:
+            a.kind = "new"
+        elif seen[key] != a.sid:
+            a.kind = "reconnect"
+        else:
+            a.kind = "switch"
+        seen[key] = a.sid
+
+
+# ---- the Timeline object ---------------------------------------------------------------
+
+CONNECTION_COLUMNS = ["sid", "client", "connected_at", "authenticated_at", "disconnected_at", "reason", "transport",
+                      "duration_ms", "client_disconnected_at", "evidence"]
+ATTACH_COLUMNS = ["session", "temp_id", "client", "sid", "kind", "requested_at", "received_at", "phases", "server_ms",
+                  "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms", "transport_ms",
+                  "history_count", "evidence"]
+EPISODE_COLUMNS = ["client", "sid_before", "sid_after", "trigger", "started_at", "visible_at", "connected_at",
+                   "authenticated_at", "sessions", "ready_at", "recovered", "recovered_at", "duration_ms",
+                   "evidence"]
+FINDING_COLUMNS = ["id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "summary", "context",
+                   "evidence"]
+
+
+def _ts(t: float | None) -> pd.Timestamp | None:
+    return None if t is None else pd.Timestamp(int(round(t * 1e6)), unit="us", tz="UTC")
+
+
+def _frame(rows: list[dict], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=columns)
+    for c in times:
+        df[c] = pd.to_datetime(df[c], utc=True)
+    return df
+
+
+class Timeline:
+    """The correlated view of a set of logs. Tables are pandas DataFrames; times are UTC.
+
+    ``events`` has ``t`` corrected for each frontend's skew; ``connections``,
+    ``attaches``, ``episodes`` and ``findings`` are one row per thing; ``clock`` and
+    ``sources`` are plain data; ``to_json_dict()`` is the documented JSON."""
+
+    def __init__(self, events: pd.DataFrame, clock: dict, sources: list[dict], connections: pd.DataFrame,
+                 attaches: pd.DataFrame, episodes: pd.DataFrame, findings: pd.DataFrame,
+                 warnings: list[str] | None = None, temp_ids: dict[str, list[str]] | None = None):
+        self.events = events
+        self.clock = clock
+        self.sources = sources
+        self.connections = connections
+        self.attaches = attaches
+        self.episodes = episodes
+        self.findings = findings
+        self.warnings = list(warnings or [])
+        self.temp_ids = dict(temp_ids or {})
+
+    # ---- JSON ----------------------------------------------------------------------
+    def to_json_dict(self) -> dict:
+        """The timeline as ``jarvis-diag.timeline/1`` (docs/formats.md)."""
+        def t(v: Any) -> str | None:
+            return None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else iso(
+                v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
+
+        def num(v: Any) -> float | None:
+            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                return None
+            return round(float(v), 1)
+
+        def opt(v: Any) -> Any:
+            return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+
+        connections = [{"sid": opt(r.sid), "client": opt(r.client), "connected_at": t(r.connected_at),
+                        "authenticated_at": t(r.authenticated_at), "disconnected_at": t(r.disconnected_at),
+                        "reason": opt(r.reason), "transport": opt(r.transport), "duration_ms": num(r.duration_ms)}
+                       for r in self.connections.itertuples(index=False)]
+        sessions: dict[str, dict] = {}
+        for r in self.attaches.itertuples(index=False):
+            name = opt(r.session) or "unknown"
+            entry = sessions.setdefault(name, {"session": name, "temp_ids": sorted(self.temp_ids.get(name, [])),
+                                               "clients": [], "attaches": []})
+            if opt(r.client) and r.client not in entry["clients"]:
+                entry["clients"].append(r.client)
+            entry["attaches"].append({
+                "client": opt(r.client), "sid": opt(r.sid), "kind": r.kind,
+                "requested_at": t(r.requested_at), "received_at": t(r.received_at),
+                "phases": {k: num(v) for k, v in (r.phases or {}).items()}, "server_ms": num(r.server_ms),
+                "ready_sent_at": t(r.ready_sent_at), "ready_received_at": t(r.ready_received_at),
+                "history_end_at": t(r.history_end_at), "latency_ms": num(r.latency_ms),
+                "transport_ms": num(r.transport_ms), "evidence": list(r.evidence)})
+        episodes = [{"client": opt(r.client), "sid_before": opt(r.sid_before), "sid_after": opt(r.sid_after),
+                     "trigger": r.trigger, "started_at": t(r.started_at), "visible_at": t(r.visible_at),
+                     "connected_at": t(r.connected_at), "authenticated_at": t(r.authenticated_at),
+                     "sessions": list(r.sessions), "ready_at": {k: t(v) for k, v in r.ready_at.items()},
+                     "recovered": bool(r.recovered), "recovered_at": t(r.recovered_at),
+                     "duration_ms": num(r.duration_ms)} for r in self.episodes.itertuples(index=False)]
+        findings = [{"id": r.id, "kind": r.kind, "severity": r.severity, "at": t(r.at), "session": opt(r.session),
+                     "client": opt(r.client), "sid": opt(r.sid), "delay_ms": num(r.delay_ms), "summary": r.summary,
+                     "context": opt(r.context), "evidence": list(r.evidence)}
+                    for r in self.findings.itertuples(index=False)]
+        return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
+                "sessions": list(sessions.values()), "episodes": episodes, "findings": findings}
+
+    # ---- filtering -------------------------------------------------------------------
+    def filter(self, session: str | None = None, client: str | None = None, since: Any = None,
+               until: Any = None) -> Timeline:
+        """A Timeline restricted to one session (any alias or prefix), one client (id or
+        prefix) and/or a time window (ISO strings, datetimes or Timestamps, UTC)."""
+        since_ts = _parse_time(since)
+        until_ts = _parse_time(until)
+
+        def in_window(col: pd.Series) -> pd.Series:
+            keep = pd.Series(True, index=col.index)
+            if since_ts is not None:
+                keep &= col.isna() | (col >= since_ts)
+            if until_ts is not None:
+                keep &= col.isna() | (col <= until_ts)
+            return keep
+
+        def session_match(values: pd.Series) -> pd.Series:
+            aliases = self._aliases(session)
+            return values.astype("string").fillna("").map(
+                lambda v: any(v == a or (len(v) >= 8 and (v.startswith(a) or a.startswith(v))) for a in aliases)
+                if v else False).astype(bool)
+
+        def client_match(values: pd.Series) -> pd.Series:
+            return values.astype("string").fillna("").str.startswith(client).astype(bool)
+
+        ev, co, at, ep, fi = self.events, self.connections, self.attaches, self.episodes, self.findings
+        if session:
+            at = at[session_match(at["session"])]
+            fi = fi[session_match(fi["session"])]
+            ep = ep[ep["sessions"].map(lambda ss: bool(session_match(pd.Series(list(ss), dtype="string")).any()))]
+            sids = set(at["sid"].dropna())
+            ev = ev[session_match(ev["session"].fillna(ev["temp_id"])) | ev["session"].isna() & ev["sid"].isin(sids)]
+            co = co[co["sid"].isin(sids)]
+        if client:
+            co = co[client_match(co["client"])]
+            at = at[client_match(at["client"])]
+            ep = ep[client_match(ep["client"])]
+            fi = fi[client_match(fi["client"])]
+            sids = set(co["sid"].dropna())
+            ev = ev[client_match(ev["client"]) | ev["sid"].isin(sids)]
+        if since_ts is not None or until_ts is not None:
+            ev = ev[in_window(ev["t"])]
+            co = co[in_window(co["connected_at"])]
+            at = at[in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"]))]
+            ep = ep[in_window(ep["started_at"])]
+            fi = fi[in_window(fi["at"])]
+        return Timeline(ev.reset_index(drop=True), self.clock, self.sources, co.reset_index(drop=True),
+                        at.reset_index(drop=True), ep.reset_index(drop=True), fi.reset_index(drop=True),
+                        self.warnings, self.temp_ids)
+
+    def _aliases(self, session: str) -> list[str]:
+        aliases = {session}
+        for name, temps in self.temp_ids.items():
+            if name.startswith(session) or session in temps or any(x.startswith(session) for x in temps):
+                aliases |= {name, *temps}
+        return sorted(aliases)
+
+    # ---- rendering -------------------------------------------------------------------
+    def __rich_console__(self, console, options):
+        from jarvis_diag.render import render_timeline
+
+        yield from render_timeline(self, options.max_width)
+
+    def _repr_html_(self) -> str:
+        from jarvis_diag.render import timeline_html
+
+        return timeline_html(self)
+
+
+def _parse_time(value: Any) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def build_timeline(ingested: Any, *, no_skew: bool = False) -> Timeline:
+    """The Timeline of already ingested logs (``jarvis_diag.ingest.ingest`` output)."""
+    from jarvis_diag.findings import detect
+
+    events, corr = correlate(ingested.events, no_skew=no_skew)
+    findings = detect(corr)
+    zone = ingested.zone
+    clock = {
+        "backend_utc_offset_minutes": int(zone.offset_minutes) if zone is not None else 0,
+        "backend_zone_source": getattr(zone, "source", None),
+        "backend_zone_pairs": int(getattr(zone, "pairs", 0) or 0),
+        "clients": {c: s.to_dict() for c, s in sorted(corr.skews.items())},
+    }
+    if getattr(zone, "warning", None):
+        clock["warning"] = zone.warning
+    sources = [_source_dict(s) for s in ingested.sources]
+    temp_ids: dict[str, list[str]] = {}
+    for key, temps in corr.ids.temps.items():
+        full = [x for x in temps if len(x) > 8] or sorted(temps)
+        temp_ids[corr.ids.canonical(key) or key] = sorted(set(full))
+    conns = [{"sid": c.sid, "client": c.client, "connected_at": _ts(c.connected_at),
+              "authenticated_at": _ts(c.authenticated_at), "disconnected_at": _ts(c.disconnected_at),
+              "reason": c.reason, "transport": c.transport, "duration_ms": c.duration_ms,
+              "client_disconnected_at": _ts(c.client_disconnected_at), "evidence": c.evidence}
+             for c in corr.connections]
+    attaches = [{"session": a.session, "temp_id": a.temp_id, "client": a.client, "sid": a.sid, "kind": a.kind,
+                 "requested_at": _ts(a.requested_at), "received_at": _ts(a.received_at), "phases": a.phases,
+                 "server_ms": a.server_ms, "ready_sent_at": _ts(a.ready_sent_at),
+                 "ready_received_at": _ts(a.ready_received_at), "history_end_at": _ts(a.history_end_at),
+                 "latency_ms": a.latency_ms, "transport_ms": a.transport_ms, "history_count": a.history_count,
+                 "evidence": a.evidence} for a in corr.attaches]
+    episodes = [{"client": e.client, "sid_before": e.sid_before, "sid_after": e.sid_after, "trigger": e.trigger,
+                 "started_at": _ts(e.started_at), "visible_at": _ts(e.visible_at), "connected_at": _ts(e.connected_at),
+                 "authenticated_at": _ts(e.authenticated_at), "sessions": e.sessions,
+                 "ready_at": {k: _ts(v) for k, v in e.ready_at.items()}, "recovered": e.recovered,
+                 "recovered_at": _ts(e.recovered_at), "duration_ms": e.duration_ms, "evidence": e.evidence}
+                for e in corr.episodes]
+    finding_rows = [{**f, "at": _ts(f["at"])} for f in findings]
+    return Timeline(
+        events=events, clock=clock, sources=sources,
+        connections=_frame(conns, CONNECTION_COLUMNS, ("connected_at", "authenticated_at", "disconnected_at",
+                                                        "client_disconnected_at")),
+        attaches=_frame(attaches, ATTACH_COLUMNS, ("requested_at", "received_at", "ready_sent_at",
+                                                   "ready_received_at", "history_end_at")),
+        episodes=_frame(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
+                                                    "recovered_at")),
+        findings=_frame(finding_rows, FINDING_COLUMNS, ("at",)),
+        warnings=list(getattr(ingested, "warnings", []) or []), temp_ids=temp_ids,
+    )
+
+
+def _source_dict(source: Any) -> dict:
+    """A SourceInfo as the documented JSON object (times as ISO strings)."""
+    if hasattr(source, "to_dict"):
+        data = source.to_dict()
+    elif hasattr(source, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        data = asdict(source)
+    elif isinstance(source, dict):
+        data = dict(source)
+    else:
+        data = dict(vars(source))
+    for key in ("first", "last"):
+        v = data.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            data[key] = iso(float(v))
+        elif isinstance(v, (pd.Timestamp, datetime)):
+            data[key] = iso(pd.Timestamp(v).value / 1e9)
+    if isinstance(data.get("path"), Path):
+        data["path"] = str(data["path"])
+    return data
+
+
+def load_timeline(paths: list[str] | list[Path], *, tz: str | None = None, format_of: dict | None = None,
+                  no_skew: bool = False, stdin: Any = None) -> Timeline:
+    """Read logs (files, directories, globs, ``-``) and build their Timeline."""
+    from jarvis_diag.ingest import ingest
+
+    ingested = ingest([str(p) for p in paths], tz=tz, format_of=format_of, stdin=stdin)
+    return build_timeline(ingested, no_skew=no_skew)
