@@ -1,0 +1,179 @@
+"""A python-socketio client whose timers stop while the page is suspended.
+
+A suspended mobile page runs no JavaScript: its Engine.IO client neither answers pings
+nor notices that the server went quiet, and its timers resume, not fire, when it wakes.
+python-engineio's client would instead abort after ``pingInterval + pingTimeout`` of
+silence even while "frozen". :class:`AwakeClock` counts only awake time and the two
+loops below (the library's read and write loops with the waits measured on that clock,
+and no packet handled while suspended) make the client behave like the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import engineio
+import socketio
+from engineio import packet
+
+
+class AwakeClock:
+    """Monotonic seconds that do not advance while suspended."""
+
+    def __init__(self) -> None:
+        self._asleep_total = 0.0
+        self._asleep_since: float | None = None
+        self._awake = asyncio.Event()
+        self._awake.set()
+
+    @property
+    def suspended(self) -> bool:
+        return self._asleep_since is not None
+
+    def now(self) -> float:
+        t = time.monotonic()
+        asleep = self._asleep_total + (t - self._asleep_since if self._asleep_since is not None else 0.0)
+        return t - asleep
+
+    def suspend(self) -> None:
+        if self._asleep_since is None:
+            self._asleep_since = time.monotonic()
+            self._awake.clear()
+
+    def resume(self) -> None:
+        if self._asleep_since is not None:
+            self._asleep_total += time.monotonic() - self._asleep_since
+            self._asleep_since = None
+            self._awake.set()
+
+    async def wait_awake(self) -> None:
+        await self._awake.wait()
+
+    async def wait_for(self, aw, timeout: float):
+        """``asyncio.wait_for`` with the timeout counted in awake time."""
+        task = asyncio.ensure_future(aw)
+        deadline = self.now() + timeout
+        try:
+            while True:
+                if self.suspended:
+                    waker = asyncio.ensure_future(self._awake.wait())
+                    try:
+                        await asyncio.wait({task, waker}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        waker.cancel()
+                else:
+                    remaining = deadline - self.now()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    await asyncio.wait({task}, timeout=remaining)
+                if task.done():
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+
+
+class SuspendableEngineIOClient(engineio.AsyncClient):
+    awake_clock: AwakeClock | None = None
+    # Why the transport ended, in the browser client's words (Socket.IO disconnect reasons).
+    close_reason: str | None = None
+
+    def _clock(self) -> AwakeClock:
+        if self.awake_clock is None:
+            self.awake_clock = AwakeClock()
+        return self.awake_clock
+
+    async def _read_loop_websocket(self):  # the library's loop, on the awake clock
+        clock = self._clock()
+        while self.state == "connected" and self.write_loop_task:
+            try:
+                p = await clock.wait_for(self.ws.receive(), self.ping_interval + self.ping_timeout)
+                await clock.wait_awake()  # a frozen page handles nothing until it wakes
+                if not isinstance(p.data, str | bytes):
+                    self.close_reason = "transport close"
+                    await self.queue.put(None)
+                    break
+                p = p.data
+            except TimeoutError:
+                self.close_reason = "ping timeout"
+                await self.queue.put(None)
+                break
+            except aiohttp.client_exceptions.ServerDisconnectedError:
+                self.close_reason = "transport close"
+                await self.queue.put(None)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.close_reason = "transport error"
+                await self.queue.put(None)
+                break
+            try:
+                pkt = packet.Packet(encoded_packet=p)
+            except Exception:
+                self.close_reason = "parse error"
+                await self.queue.put(None)
+                break
+            await self._receive_packet(pkt)
+
+        if self.write_loop_task:
+            await self.write_loop_task
+        if self.state == "connected":
+            await self._trigger_event("disconnect", self.reason.TRANSPORT_ERROR, run_async=False)
+            try:
+                engineio.base_client.connected_clients.remove(self)
+            except ValueError:
+                pass
+            await self._reset()
+
+    async def _write_loop(self):  # the library's websocket write loop, on the awake clock
+        if self.current_transport != "websocket":
+            return await super()._write_loop()
+        clock = self._clock()
+        while self.state == "connected":
+            timeout = max(self.ping_interval, self.ping_timeout) + 5
+            try:
+                packets = [await clock.wait_for(self.queue.get(), timeout)]
+            except (TimeoutError, self.queue_empty):
+                break
+            except asyncio.CancelledError:
+                break
+            if packets == [None]:
+                self.queue.task_done()
+                packets = []
+            else:
+                while True:
+                    try:
+                        packets.append(self.queue.get_nowait())
+                    except self.queue_empty:
+                        break
+                    if packets[-1] is None:
+                        packets = packets[:-1]
+                        self.queue.task_done()
+                        break
+            if not packets:
+                break
+            try:
+                for pkt in packets:
+                    if pkt.binary:
+                        await self.ws.send_bytes(pkt.encode())
+                    else:
+                        await self.ws.send_str(pkt.encode())
+                    self.queue.task_done()
+            except (aiohttp.client_exceptions.ServerDisconnectedError, BrokenPipeError, OSError,
+                    aiohttp.client_exceptions.ClientConnectionResetError):
+                break
+        self.write_loop_task = None
+
+
+class SuspendableClient(socketio.AsyncClient):
+    """``socketio.AsyncClient`` on the suspendable Engine.IO client."""
+
+    def __init__(self, clock: AwakeClock, **kwargs):
+        super().__init__(**kwargs)
+        self.eio.awake_clock = clock
+
+    def _engineio_client_class(self):
+        return SuspendableEngineIOClient

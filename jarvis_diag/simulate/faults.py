@@ -1,0 +1,83 @@
+"""Fault schedules: what the proxy and the page do during one background window. Pure.
+
+A window starts when the page goes to the background (``at_s = 0``) and ends when it is
+visible again (``at_s = background_s``). :func:`fault_schedule` lists the steps in time
+order; the run pump sleeps to each ``at_s`` and applies it. Same seed, same schedule.
+
+* ``freeze``: the page is suspended and bytes stop both ways, no FIN/RST. The server
+  learns it only from its ping timeout, the client only when it wakes.
+* ``close``: the page goes to the background and its connection is closed cleanly.
+* ``offline``: the network drops: open connections are reset and new ones refused until
+  it is back.
+* ``flaky``: the page stays in use on a bad network: connections are reset at random
+  moments during the window (a Poisson process, ``flaky_mean_gap_s`` apart on average).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+FAULTS = ("freeze", "close", "offline", "flaky")
+
+# Steps: page.hide / page.show (the page's visibility), freeze / thaw (stop / resume the
+# proxy's bytes and suspend / wake the client's timers), close (clean close of the open
+# connections), offline / online (reset everything and refuse new connections), reset
+# (one flaky drop of the open connections).
+STEPS = ("hide", "show", "freeze", "thaw", "close", "offline", "online", "reset")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultStep:
+    at_s: float
+    step: str
+
+
+def page_hides(fault: str) -> bool:
+    """Whether the fault sends the page to the background (flaky keeps it in use)."""
+    return fault != "flaky"
+
+
+def fault_schedule(fault: str, background_s: float, rng: random.Random,
+                   flaky_mean_gap_s: float = 2.0, max_resets: int = 1000) -> list[FaultStep]:
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r} (one of {', '.join(FAULTS)})")
+    if background_s < 0:
+        raise ValueError("the background time must be >= 0")
+    end = background_s
+    if fault == "freeze":
+        # The order matters: the page is hidden (logs it) and then frozen; on wake the
+        # bytes flow again before the page's visibility handler runs.
+        return [FaultStep(0.0, "hide"), FaultStep(0.0, "freeze"), FaultStep(end, "thaw"), FaultStep(end, "show")]
+    if fault == "close":
+        return [FaultStep(0.0, "hide"), FaultStep(0.0, "close"), FaultStep(end, "show")]
+    if fault == "offline":
+        return [FaultStep(0.0, "hide"), FaultStep(0.0, "offline"), FaultStep(end, "online"), FaultStep(end, "show")]
+    steps: list[FaultStep] = []
+    t = 0.0
+    for _ in range(max_resets):  # bounded, however small the gap
+        t += rng.expovariate(1.0 / flaky_mean_gap_s) if flaky_mean_gap_s > 0 else end
+        if t >= end:
+            break
+        steps.append(FaultStep(round(t, 6), "reset"))
+    return steps
+
+
+def parse_duration(text: str | float | int) -> float:
+    """``30s``, ``1.5m``, ``250ms``, ``2h`` or a bare number of seconds -> seconds."""
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        s = text.strip().lower()
+        number, factor = s, 1.0
+        for suffix, unit in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+            if s.endswith(suffix):
+                number, factor = s[: -len(suffix)], unit
+                break
+        try:
+            value = float(number) * factor
+        except ValueError:
+            raise ValueError(f"not a duration: {text!r} (e.g. 30s, 250ms, 2m)") from None
+    if value < 0 or value != value:
+        raise ValueError(f"not a duration: {text!r}")
+    return value

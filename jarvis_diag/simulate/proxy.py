@@ -1,0 +1,278 @@
+"""A fault-injecting TCP relay on the loopback interface, one per virtual client.
+
+The client connects to ``127.0.0.1:<proxy.port>``; every accepted connection gets its own
+upstream connection to the server and two pumps copy bytes between them. The faults act
+on the pumps, never on the protocol, so the relay works for any server and any client
+(the virtual clients here, a real browser, the official JavaScript client):
+
+* :meth:`freeze` / :meth:`thaw`: bytes stop both ways and nothing is closed. Bytes that
+  arrive meanwhile wait (in the kernel's buffers, then a bounded queue) and are delivered
+  in order, followed by any close, when thawed.
+* :meth:`close_connections`: a clean close (FIN) of both sides of every connection.
+* :meth:`go_offline` / :meth:`go_online`: every connection is reset (RST) and new ones are
+  refused until the network is back.
+* :meth:`reset_connections`: reset every open connection (one "flaky" drop).
+* a :class:`~jarvis_diag.simulate.network.NetworkShape` delays each chunk (latency,
+  jitter, bandwidth, stalls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+from dataclasses import dataclass
+
+from jarvis_diag.simulate.network import SHAPES, NetworkShape, ShapeTimer
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_CHUNK = 65536
+_QUEUE_CHUNKS = 256  # shaped pumps: chunks held before the reader waits (backpressure)
+
+
+@dataclass(slots=True)
+class ProxyStats:
+    accepted: int = 0
+    refused: int = 0
+    upstream_failed: int = 0
+    bytes_up: int = 0  # client -> server
+    bytes_down: int = 0  # server -> client
+    resets: int = 0
+    closes: int = 0
+
+
+def _abort(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0), the way a dropped network looks to the peer."""
+    sock = writer.get_extra_info("socket")
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+class _Relay:
+    """One accepted connection and its upstream."""
+
+    def __init__(self, proxy: FaultProxy, client_w: asyncio.StreamWriter, server_w: asyncio.StreamWriter):
+        self.proxy = proxy
+        self.client_w = client_w
+        self.server_w = server_w
+        self.tasks: list[asyncio.Task] = []
+        self.closed = False
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            _abort(self.client_w)
+            _abort(self.server_w)
+            for t in self.tasks:
+                t.cancel()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for w in (self.client_w, self.server_w):
+                with contextlib.suppress(Exception):
+                    w.close()
+            for t in self.tasks:
+                t.cancel()
+
+
+class FaultProxy:
+    """A relay from ``host:port`` (port 0: any free one) to ``upstream``."""
+
+    def __init__(self, upstream_host: str, upstream_port: int, *, shape: NetworkShape | None = None,
+                 rng: random.Random | None = None, host: str = "127.0.0.1", connect_timeout: float = 10.0):
+        if host not in LOOPBACK:
+            raise ValueError(f"the proxy binds only to the loopback interface, not {host!r}")
+        self.host = host
+        self.upstream = (upstream_host, upstream_port)
+        self.shape = shape or SHAPES["good"]
+        self.rng = rng or random.Random(0)
+        self.connect_timeout = connect_timeout
+        self.port = 0
+        self.stats = ProxyStats()
+        self.offline = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._server: asyncio.base_events.Server | None = None
+        self._relays: set[_Relay] = set()
+        self._handlers: set[asyncio.Task] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def frozen(self) -> bool:
+        return not self._flowing.is_set()
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._relays)
+
+    async def start(self) -> FaultProxy:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for relay in list(self._relays):
+            relay.abort()
+        for t in list(self._handlers):
+            t.cancel()
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+        self._relays.clear()
+        self._flowing.set()
+
+    async def __aenter__(self) -> FaultProxy:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- faults ----------------------------------------------------------------------
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def close_connections(self) -> int:
+        n = len(self._relays)
+        for relay in list(self._relays):
+            relay.close()
+        self.stats.closes += n
+        return n
+
+    def reset_connections(self) -> int:
+        n = len(self._relays)
+        for relay in list(self._relays):
+            relay.abort()
+        self.stats.resets += n
+        return n
+
+    async def go_offline(self) -> None:
+        self.offline = True
+        self._flowing.set()  # an offline network does not also hold bytes
+        if self._server is not None:
+            self._server.close()  # new connections: refused by the kernel
+            self._server = None
+        self.reset_connections()
+
+    async def go_online(self) -> None:
+        self.offline = False
+        if self._server is None:
+            try:
+                self._server = await asyncio.start_server(self._accept, self.host, self.port, reuse_address=True)
+            except OSError:  # the port was taken meanwhile: keep accepting elsewhere is wrong, so fail loudly
+                raise RuntimeError(f"proxy could not listen again on {self.host}:{self.port}") from None
+
+    # ---- relaying --------------------------------------------------------------------
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._handlers.add(task)
+        try:
+            await self._relay(client_r, client_w)
+        finally:
+            self._handlers.discard(task)
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self.offline:
+            self.stats.refused += 1
+            _abort(client_w)
+            return
+        self.stats.accepted += 1
+        try:
+            server_r, server_w = await asyncio.wait_for(
+                asyncio.open_connection(*self.upstream), self.connect_timeout)
+        except (TimeoutError, OSError):
+            self.stats.upstream_failed += 1
+            _abort(client_w)  # the client sees its connection fail, as it would without us
+            return
+        relay = _Relay(self, client_w, server_w)
+        self._relays.add(relay)
+        up = self._pump(client_r, server_w, "up", relay)
+        down = self._pump(server_r, client_w, "down", relay)
+        relay.tasks = [asyncio.ensure_future(up), asyncio.ensure_future(down)]
+        try:
+            await asyncio.gather(*relay.tasks, return_exceptions=True)
+        finally:
+            relay.close()
+            self._relays.discard(relay)
+
+    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, direction: str, relay: _Relay) -> None:
+        if self.shape.is_ideal:
+            await self._pump_direct(src, dst, direction)
+        else:
+            await self._pump_shaped(src, dst, direction)
+        # EOF from src: pass the half-close on once bytes flow (a frozen page sees it on wake).
+        await self._flowing.wait()
+        if not relay.closed:
+            with contextlib.suppress(OSError, RuntimeError):
+                if dst.can_write_eof():
+                    dst.write_eof()
+                else:
+                    dst.close()
+
+    def _count(self, direction: str, n: int) -> None:
+        if direction == "up":
+            self.stats.bytes_up += n
+        else:
+            self.stats.bytes_down += n
+
+    async def _pump_direct(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, direction: str) -> None:
+        try:
+            while True:
+                data = await src.read(_CHUNK)
+                if not data:
+                    return
+                if not self._flowing.is_set():
+                    await self._flowing.wait()
+                dst.write(data)
+                self._count(direction, len(data))
+                await dst.drain()
+        except (ConnectionError, OSError):
+            return
+
+    async def _pump_shaped(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, direction: str) -> None:
+        loop = asyncio.get_running_loop()
+        timer = ShapeTimer(self.shape, random.Random(self.rng.random()))
+        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUE_CHUNKS)
+
+        async def read() -> None:
+            try:
+                while True:
+                    data = await src.read(_CHUNK)
+                    if not data:
+                        break
+                    await queue.put((timer.deliver_at(loop.time(), len(data)), data))
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                await queue.put(None)
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                at, data = item
+                await self._flowing.wait()
+                delay = at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await self._flowing.wait()
+                dst.write(data)
+                self._count(direction, len(data))
+                await dst.drain()
+        except (ConnectionError, OSError):
+            return
+        finally:
+            reader.cancel()

@@ -1,0 +1,230 @@
+"""The verdict of one client-cycle, computed from what the client recorded. Pure.
+
+The client pump records :class:`Obs` (observations: what it did and what it received,
+with the wall time). :func:`cycle_verdict` turns one cycle's observations into the
+``jarvis-diag.sim/1`` record of ``results.jsonl`` (docs/formats.md):
+
+* recovered: connected and authenticated again, every session attached to the current
+  socket by the client's own ``chat:connect`` before the user sends anything, and a message
+  sent to each session afterwards got its whole reply live (``chat:result``), all within
+  the deadline;
+* times from "visible again" to connected, authenticated, each session ready, its history
+  end, its first live output;
+* lost / duplicated per session: with ``seq`` (when the server sends it and the client
+  resumes with ``last_seq``) every seq in the cycle's range must arrive exactly once;
+  otherwise, from the content: each message sent before the background must have its
+  reply in the client's view, and no reply may be in the view twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA = "jarvis-diag.sim/1"
+
+# Server -> client chat events that carry agent output (live or replayed).
+OUTPUT_EVENTS = frozenset({
+    "chat:stream", "chat:stream_end", "chat:thinking_start", "chat:thinking_delta", "chat:thinking_end",
+    "chat:assistant", "chat:tool_call", "chat:tool_result", "chat:system", "chat:result",
+})
+
+
+@dataclass(slots=True)
+class Obs:
+    """One observation of a virtual client (``t``: epoch seconds)."""
+
+    t: float
+    kind: str
+    client: int = 0
+    session: str | None = None  # the client's key of the session
+    event: str | None = None
+    seq: int | None = None
+    replay: bool = False
+    content: str | None = None
+    message: str | None = None  # the user message a reply belongs to, when known
+    sid: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class SessionCycle:
+    """What the verdict needs to know of one session besides the observations."""
+
+    key: str
+    temp_id: str | None
+    uuid: str | None
+    background_message: str | None  # sent just before the page went to the background
+    probe_message: str | None  # sent after recovery; None when it could not be sent
+    attached_before_probe: bool  # chat:ready on the current socket, requested by the client
+    seq_check: bool  # the server sent seq and the client resumed with last_seq
+    seen_before: set[int] = field(default_factory=set)  # seqs delivered before the cycle
+
+
+def _ms(t: float | None, t0: float) -> float | None:
+    return None if t is None else round((t - t0) * 1000, 1)
+
+
+def _first(obs: list[Obs], pred, after: float) -> Obs | None:
+    return next((o for o in obs if o.t >= after and pred(o)), None)
+
+
+def _seq_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
+    counts = Counter(o.seq for o in obs if o.session == s.key and o.seq is not None and o.kind in ("chat", "ack"))
+    seen = set(counts) | s.seen_before
+    start = max(s.seen_before, default=0)
+    top = max(seen, default=0)
+    produced = [q for q in range(start + 1, top + 1)]
+    lost = [q for q in produced if q not in seen]
+    duplicated = sorted(q for q, c in counts.items() if c + (q in s.seen_before) > 1)
+    return {"produced": len(produced), "lost_seqs": lost, "duplicated_seqs": duplicated, "check": "seq"}
+
+
+def _content_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
+    """The page's view: a replay (chat:ready) replaces it, live replies are appended."""
+    view: list[tuple[str | None, str]] = []
+    ever: set[str | None] = set()
+    for o in obs:
+        if o.session != s.key:
+            continue
+        if o.kind == "ready":
+            view = []
+        elif o.kind == "chat" and o.event == "chat:assistant" and o.content is not None:
+            view.append((o.message, o.content))
+            ever.add(o.message)
+    tracked = [m for m in (s.background_message,) if m is not None]
+    lost = [m for m in tracked if m not in ever]
+    items = Counter(item for item in view if item[0] in tracked or item[0] == s.probe_message)
+    duplicated = [m for (m, _), c in items.items() for _ in range(c - 1)]
+    return {"produced": len(tracked), "lost_seqs": [], "duplicated_seqs": [], "check": "content",
+            "_lost": len(lost), "_dup": len(duplicated)}
+
+
+def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, client: int, client_id: str,
+                  profile: str, fault: str, network: str, cycle: int, background_s: float,
+                  hidden_at: float, visible_at: float, deadline_s: float,
+                  probe_sent_at: float | None, errors: list[str] | None = None) -> dict[str, Any]:
+    """The results.jsonl record of one client and cycle."""
+    from jarvis_diag.lines import iso_ms
+
+    errors = list(errors or [])
+    t0 = visible_at
+    deadline_at = visible_at + deadline_s
+    after_visible = [o for o in obs if o.t >= t0]
+    connected = _first(after_visible, lambda o: o.kind == "socket.connected", t0)
+    authenticated = _first(after_visible, lambda o: o.kind == "auth.ok", t0)
+    disconnected = any(o.kind == "socket.disconnected" for o in obs if o.t >= hidden_at)
+    failures: list[str] = []
+    if any(o.kind == "reconnect.exhausted" for o in obs):
+        failures.append("gave up reconnecting (attempts exhausted)")
+    if any(o.kind == "auth.failed" for o in obs):
+        failures.append("authentication failed")
+
+    session_records = []
+    attaches = []
+    lost_total = dup_total = 0
+    ready_times = []
+    for s in sessions:
+        mine = [o for o in obs if o.session == s.key]
+        ready = _first(mine, lambda o: o.kind == "ready", t0)
+        hist_end = _first(mine, lambda o: o.kind == "history_end", ready.t) if ready else None
+        first_live = _first(mine, lambda o: o.kind == "chat" and not o.replay and o.event in OUTPUT_EVENTS, t0)
+        live = False
+        if probe_sent_at is not None and s.probe_message is not None:
+            probe = s.probe_message
+            done = _first(mine, lambda o, probe=probe: o.kind == "chat" and not o.replay
+                          and o.event == "chat:result" and o.message in (probe, None), probe_sent_at)
+            live = done is not None and done.t <= deadline_at
+        counts = _seq_counts(obs, s) if s.seq_check else _content_counts(obs, s)
+        lost = counts.pop("_lost", len(counts["lost_seqs"]))
+        dup = counts.pop("_dup", len(counts["duplicated_seqs"]))
+        lost_total += lost
+        dup_total += dup
+        if ready is not None:
+            ready_times.append(ready.t)
+        short = (s.uuid or s.key)[:8]
+        if not s.attached_before_probe:
+            skipped = any(o.kind == "connect.skipped" for o in mine if o.t >= hidden_at)
+            why = "no chat:connect re-sent (the page kept its handler)" if skipped else "no chat:ready"
+            failures.append(f"session {short}: not re-attached before the user's message ({why})")
+        if s.probe_message is not None and not live:
+            failures.append(f"session {short}: the reply to a message sent after recovery did not arrive live")
+        auto = [o for o in mine if o.kind == "ready" and o.t >= t0 and not (o.detail or {}).get("requested", True)]
+        if auto and probe_sent_at is not None and auto[0].t >= probe_sent_at:
+            failures.append(f"session {short}: attached only when a message auto-connected it")
+        # Attach latencies: each chat:connect sent in the cycle to the chat:ready that answered it.
+        pending: float | None = None
+        for o in mine:
+            if o.kind == "connect.sent":
+                pending = o.t
+            elif o.kind == "ready":
+                requested = (o.detail or {}).get("requested", True)
+                kind = "auto" if not requested else ("reconnect" if o.t >= hidden_at else "switch")
+                start = pending if pending is not None else o.t
+                attaches.append({"session": s.uuid or s.key, "kind": kind, "ms": round((o.t - start) * 1000, 1),
+                                 "at": iso_ms(o.t)})
+                pending = None
+        session_records.append({
+            "session": s.uuid or s.key, "temp_id": s.temp_id,
+            "ready_ms": _ms(ready.t if ready else None, t0),
+            "history_end_ms": _ms(hist_end.t if hist_end else None, t0),
+            "first_live_ms": _ms(first_live.t if first_live else None, t0),
+            "live": live, "produced": counts["produced"], "lost": lost, "duplicated": dup,
+            "lost_seqs": counts["lost_seqs"], "duplicated_seqs": counts["duplicated_seqs"],
+            "check": counts["check"],
+        })
+    if authenticated is None and disconnected:
+        failures.insert(0, "not connected again")
+    if probe_sent_at is None and sessions:
+        failures.append(f"not settled within the {deadline_s:g}s deadline: no message could be sent")
+    all_ready = len(ready_times) == len(sessions) and all(s.attached_before_probe for s in sessions)
+    times = {
+        "connected": _ms(connected.t if connected else None, t0),
+        "authenticated": _ms(authenticated.t if authenticated else None, t0),
+        "recovery": _ms(max(ready_times), t0) if ready_times and all_ready else None,
+        "probe_sent": _ms(probe_sent_at, t0),
+    }
+    recovered = not failures
+    return {
+        "schema": SCHEMA, "run": run, "client": client, "client_id": client_id, "profile": profile,
+        "fault": fault, "network": network, "cycle": cycle, "background_ms": round(background_s * 1000, 1),
+        "hidden_at": iso_ms(hidden_at), "visible_at": iso_ms(visible_at),
+        "recovered": recovered, "deadline_ms": round(deadline_s * 1000, 1),
+        "failure": None if recovered else "; ".join(dict.fromkeys(failures)),
+        "reconnected": disconnected,
+        "times_ms": times, "sessions": session_records,
+        "lost": lost_total, "duplicated": dup_total, "attaches": attaches, "errors": errors,
+    }
+
+
+def cycle_ok(record: dict[str, Any]) -> bool:
+    """What the exit code counts: recovered, nothing lost, nothing twice."""
+    return bool(record.get("recovered")) and not record.get("lost") and not record.get("duplicated")
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals per (profile, fault, network), computed from the records (never stored)."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["profile"], r["fault"], r["network"]), []).append(r)
+    rows = []
+    for (profile, fault, network), rs in sorted(groups.items()):
+        recov = [r["times_ms"]["recovery"] for r in rs if r["times_ms"].get("recovery") is not None]
+        rows.append({
+            "profile": profile, "fault": fault, "network": network, "cycles": len(rs),
+            "recovered": sum(1 for r in rs if r["recovered"]), "ok": sum(1 for r in rs if cycle_ok(r)),
+            "lost": sum(r["lost"] for r in rs), "duplicated": sum(r["duplicated"] for r in rs),
+            "recovery_p50_ms": _percentile(recov, 50), "recovery_p95_ms": _percentile(recov, 95),
+        })
+    return {"rows": rows, "cycles": len(records), "ok": sum(1 for r in records if cycle_ok(r))}
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    k = (len(v) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return round(v[lo] + (v[hi] - v[lo]) * (k - lo), 1)
