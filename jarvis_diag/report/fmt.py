@@ -33,7 +33,7 @@ def summary_cells(summary: mx.Summary) -> list[str]:
     if summary.n == 0:
         return ["0", "—", "—", "—", "—", "—"]
     unresolved = set(summary.unresolved)
-    cells = [str(summary.n) + (" (small n)" if summary.small_n else "")]
+    cells = [str(summary.n)]
     for q in mx.PERCENTILES:
         cells.append(fmt_value(summary.percentiles[q], "ms") + ("*" if f"p{q}" in unresolved else ""))
     cells.append(fmt_value(summary.max, "ms"))
@@ -49,6 +49,8 @@ def breakdown_text(phases: dict[str, float]) -> str:
     total = sum(phases.values())
     parts = []
     for name, ms in phases.items():
+        if ms <= 0 < total:  # a phase that took nothing only adds noise here (the JSON keeps it)
+            continue
         share = f" ({ms / total:.0%})" if total > 0 else ""
         parts.append(f"{name} {fmt_value(ms, 'ms')}{share}")
     return " + ".join(parts)
@@ -58,6 +60,12 @@ def interval_text(diff: mx.Difference, unit: str) -> str:
     if diff.ci_low is None:
         return "—"
     return f"[{fmt_signed(diff.ci_low, unit)}, {fmt_signed(diff.ci_high, unit)}]"
+
+
+def small_n_note(metrics) -> str:
+    """'small n (< 20 cases, tail percentiles mean little): new-session, T1' or ''."""
+    small = [m.name for m in metrics if 0 < m.summary.n < mx.SMALL_N]
+    return f"Small n (< {mx.SMALL_N} cases, tail percentiles mean little): {', '.join(small)}." if small else ""
 
 
 UNRESOLVED_NOTE = "* fewer than 1 case above this percentile: it is the largest value seen (n too small)."

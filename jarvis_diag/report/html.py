@@ -84,7 +84,8 @@ def _latency(report: Report) -> str:
         if m.agent_start_share is not None:
             outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
         rows.append([f'<code title="{_e(m.description)}">{_e(m.name)}</code>', *map(_e, cells), _e(outcomes)])
-    note = fmt.PERCENTILE_NOTE + (" " + fmt.UNRESOLVED_NOTE if flagged else "")
+    note = " ".join(n for n in (fmt.PERCENTILE_NOTE, fmt.UNRESOLVED_NOTE if flagged else "",
+                                fmt.small_n_note(report.metrics)) if n)
     cdfs = [charts.cdf_svg(_cdf_series(report, m), f"{m.name} (CDF)")
             for m in report.metrics if m.summary.n]
     return ('<h2 id="latency">Latency</h2>' + _table(["metric", *fmt.STATS, "outcomes"], rows, {1, 2, 3, 4, 5, 6})

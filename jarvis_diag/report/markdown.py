@@ -50,7 +50,9 @@ def to_markdown(report: Report) -> str:
                 outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
             rows.append([f"`{m.name}`", *cells, outcomes])
         out += _table(["metric", *fmt.STATS, "outcomes"], rows, ["l"] + ["r"] * 6 + ["l"])
-        out += [fmt.PERCENTILE_NOTE + (" " + fmt.UNRESOLVED_NOTE.replace("*", "\\*", 1) if flagged else ""), ""]
+        notes = [fmt.PERCENTILE_NOTE, fmt.UNRESOLVED_NOTE.replace("*", "\\*", 1) if flagged else "",
+                 fmt.small_n_note(report.metrics)]
+        out += [" ".join(n for n in notes if n), ""]
     if report.counts:
         rows = [[f"`{c.name}`", f"{c.total:g}", f"{c.affected} of {c.units} {c.unit}", c.description]
                 for c in report.counts]

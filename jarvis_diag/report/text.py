@@ -53,7 +53,8 @@ def _latency(report: Report) -> Iterator[RenderableType]:
             outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
         table.add_row(m.name, *cells, outcomes)
     yield table
-    yield Text(fmt.PERCENTILE_NOTE + (" " + fmt.UNRESOLVED_NOTE if flagged else ""), style="dim")
+    notes = [fmt.PERCENTILE_NOTE, fmt.UNRESOLVED_NOTE if flagged else "", fmt.small_n_note(report.metrics)]
+    yield Text(" ".join(n for n in notes if n), style="dim")
 
 
 def _counts(report: Report) -> Iterator[RenderableType]:
