@@ -1,7 +1,239 @@
-"""`jarvis-diag timeline` (not built yet)."""
+"""`jarvis-diag timeline`: read logs, align clocks, correlate, name what went wrong."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+
+from jarvis_diag.errors import DiagError
+
+FORMATS = ("text", "json", "csv", "parquet", "jsonl")
+FOLLOW_POLL_S = 0.25
+FOLLOW_REBUILD_S = 1.0
+
+
+def _formats() -> tuple[str, ...]:
+    # the Perfetto export is offered once its module exists
+    return FORMATS + (("perfetto",) if importlib.util.find_spec("jarvis_diag.perfetto") else ())
+
+
+def _parse_format_of(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        path, sep, kind = value.rpartition("=")
+        if not sep or not path or not kind:
+            raise DiagError(f"--format-of {value}: expected PATH=KIND (e.g. logs/x.log=backend)")
+        out[path] = kind
+    return out
+
+
+def _print_kinds(console: Console) -> None:
+    from jarvis_diag.events import KINDS
+
+    width = max(len(k) for k in KINDS)
+    for kind, meaning in KINDS.items():
+        console.print(f"{kind:<{width}}  {meaning}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _write_events(tl, fmt: str, output: Path | None) -> None:
+    events = tl.events
+    if fmt == "parquet":
+        if output is None:
+            raise DiagError("--format parquet writes a binary file: give --output FILE")
+        frame = events.copy()
+        for col in frame.columns:
+            if str(frame[col].dtype) == "category":
+                frame[col] = frame[col].astype("string")
+        frame.to_parquet(output, index=False)
+        return
+    if fmt == "csv":
+        text = events.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    else:
+        from jarvis_diag.frames import events_to_jsonl
+
+        buf = io.StringIO()
+        events_to_jsonl(events, buf)
+        text = buf.getvalue()
+    _emit(text, output)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _finding_line(f: dict) -> str:
+    delay = f" (+{f['delay_ms'] / 1000:.1f} s)" if f.get("delay_ms") else ""
+    where = ", ".join(f"{e['path']}:{e['line']}" for e in f["evidence"][:3])
+    return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}: {f['summary']}  [{where}]"
+
+
+def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
+            session: str | None, client: str | None) -> None:
+    """Print new lines as events and new findings as they appear, until Ctrl-C."""
+    from jarvis_diag.ingest import expand_paths
+    from jarvis_diag.logs import frontend, parse_line
+    from jarvis_diag.timeline import iso, load_timeline
+
+    def build():
+        tl = load_timeline(paths, tz=tz, format_of=format_of, no_skew=no_skew)
+        return tl.filter(session=session, client=client) if session or client else tl
+
+    tl = build()
+    formats = {s["path"]: s["format"] for s in tl.sources}
+    offsets = {p: Path(p).stat().st_size for p in formats if p != "-"}
+    line_numbers = {p: int(next((s.get("lines") or 0 for s in tl.sources if s["path"] == p), 0)) for p in offsets}
+    seen = set()
+    for f in tl.to_json_dict()["findings"]:
+        seen.add((f["kind"], f["at"], f["session"]))
+        console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
+    console.print(f"following {len(offsets)} file(s); Ctrl-C to stop", style="dim")
+    pending: dict[str, str] = {p: "" for p in offsets}
+    dirty_since = None
+    try:
+        while True:
+            for path in list(offsets):
+                try:
+                    size = Path(path).stat().st_size
+                except OSError:
+                    continue
+                if size < offsets[path]:  # rotated or truncated: start over
+                    offsets[path], line_numbers[path], pending[path] = 0, 0, ""
+                if size == offsets[path]:
+                    continue
+                with open(path, "rb") as fh:
+                    fh.seek(offsets[path])
+                    chunk = fh.read(size - offsets[path])
+                offsets[path] = size
+                text = pending[path] + chunk.decode("utf-8", errors="replace")
+                *complete, pending[path] = text.split("\n")
+                skew_of = tl.clock.get("clients", {})
+                for raw in complete:
+                    line_numbers[path] += 1
+                    ev = parse_line(raw, formats[path], path, line_numbers[path], client=frontend.client_of(path),
+                                    offset_minutes=int(tl.clock.get("backend_utc_offset_minutes") or 0))
+                    if ev is None:
+                        continue
+                    t = ev.t_source
+                    who = ev.fields.get("client") or ""
+                    if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
+                        t -= skew_of[who]["skew_ms"] / 1000.0
+                    console.print(f"{iso(t) or '-':24} {ev.source:8} {ev.kind:22} {ev.text}", highlight=False,
+                                  markup=False, soft_wrap=True)
+                dirty_since = dirty_since or time.monotonic()
+            # new paths matching the arguments (a new frontend file) join the follow
+            for p in expand_paths(paths):
+                if p not in offsets and p != "-":
+                    offsets[p], line_numbers[p], pending[p] = 0, 0, ""
+                    formats[p] = "frontend" if frontend.client_of(p) else "backend"
+            if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
+                dirty_since = None
+                tl = build()
+                for f in tl.to_json_dict()["findings"]:
+                    key = (f["kind"], f["at"], f["session"])
+                    if key not in seen:
+                        seen.add(key)
+                        console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True,
+                                      style="bold")
+            time.sleep(FOLLOW_POLL_S)
+    except KeyboardInterrupt:
+        console.print("stopped", style="dim")
+
+
+def timeline(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Log files, directories (recursively *.log, *.log.N, *.gz, *.jsonl), globs, or - for stdin.",
+        show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)} "
+                                     "(csv/parquet/jsonl: the events; json: the timeline; perfetto: a trace).")]
+    = "text",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    session: Annotated[str | None, typer.Option(help="Only this session (UUID, 8-char prefix or new-... id).")]
+    = None,
+    client: Annotated[str | None, typer.Option(help="Only this frontend clientId (or a prefix of it).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this instant (ISO 8601, UTC unless it says).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only up to this instant (ISO 8601, UTC unless it says).")]
+    = None,
+    tz: Annotated[str | None, typer.Option(help="Backend zone when the logs carry no epochs (Europe/Berlin, +08:00).")]
+    = None,
+    no_skew: Annotated[bool, typer.Option("--no-skew", help="Do not correct frontend clocks.")] = False,
+    format_of: Annotated[list[str] | None, typer.Option("--format-of", help="Force a file's format: PATH=KIND "
+                                                        "(backend, frontend, panel, console, jsonl).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep reading growing files; print events and findings "
+                                         "as they appear (Ctrl-C stops).")] = False,
+    kinds: Annotated[bool, typer.Option("--kinds", help="List the event kinds and exit.")] = False,
+) -> None:
+    """Correlate frontend and backend logs into one clock-aligned timeline per client and
+    session, and name what went wrong (findings with evidence).
+
+    Example: jarvis-diag timeline logs/app.log logs/frontend/ --session 453424df
+    """
+    console = Console(soft_wrap=False)
+    if kinds:
+        _print_kinds(console)
+        return
+    if not paths:
+        raise DiagError("give log files or directories (or --kinds); see jarvis-diag timeline --help")
+    formats = _formats()
+    if fmt not in formats:
+        raise DiagError(f"--format {fmt}: unknown (one of {', '.join(formats)})")
+    fmt_of = _parse_format_of(format_of)
+    for name, value in (("--since", since), ("--until", until)):
+        if value:
+            try:
+                import pandas as pd
+
+                pd.Timestamp(value)
+            except ValueError as exc:
+                raise DiagError(f"{name} {value}: not an ISO 8601 time") from exc
+    if follow:
+        if "-" in paths:
+            raise DiagError("--follow reads files, not stdin")
+        _follow(paths, tz, fmt_of, no_skew, console, session, client)
+        return
+    from jarvis_diag.ingest import ingest
+    from jarvis_diag.timeline import build_timeline
+
+    stdin = sys.stdin.buffer if "-" in paths else None
+    if fmt == "text" and sys.stderr.isatty():
+        with Console(stderr=True).status("reading logs..."):
+            ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin)
+    else:
+        ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin)
+    tl = build_timeline(ingested, no_skew=no_skew)
+    if session or client or since or until:
+        tl = tl.filter(session=session, client=client, since=since, until=until)
+    if fmt == "text":
+        if output is not None:
+            out = Console(file=io.StringIO(), width=160, soft_wrap=False)
+            out.print(tl)
+            _emit(out.file.getvalue(), output)
+        else:
+            console.print(tl)
+    elif fmt == "json":
+        _emit(json.dumps(tl.to_json_dict(), indent=1, ensure_ascii=False) + "\n", output)
+    elif fmt == "perfetto":
+        from jarvis_diag.perfetto import to_trace
+
+        _emit(json.dumps(to_trace(tl.to_json_dict())) + "\n", output)
+    else:
+        _write_events(tl, fmt, output)
 
 
 def register(app: typer.Typer) -> None:
     """Add this command to the application."""
+    app.command("timeline")(timeline)

@@ -1,0 +1,184 @@
+"""The terminal (and notebook) view of a Timeline, built with rich.
+
+Order follows how a person diagnoses: what was read, how the clocks were aligned, what
+each client went through (both sides interleaved, relative ms, gaps marked), then the
+findings, worst first.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from jarvis_diag.timeline import Timeline
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+# Kinds too chatty for the per-client view (they stay in the events table and JSON).
+QUIET_KINDS = frozenset({
+    "output.block", "db.timing", "agent.start.phase", "history.load.phase", "ui.info", "ui.connect", "ui.session",
+    "socket.state", "cm.socket_state", "remote_log.received", "http.request", "agent.command", "server.info",
+    "server.process", "ws.open", "ws.closed", "ws.accepted", "message.processing", "message.to_agent",
+    "consumer.started", "consumer.cancelled", "chat.connect.phase", "session.started", "chat.handler.cleaned",
+    "chat.subscribe", "chat.ready.handled", "chat.connect.end", "message.prepare", "unknown", "emit.timed",
+    "history.synced", "db.saved", "chat.connect.start",
+})
+GAP_S = 2.0  # a silence this long gets its own row
+MAX_ROWS_PER_CLIENT = 400
+
+
+def _fmt_time(ts) -> str:
+    if ts is None or ts is pd.NaT or (isinstance(ts, float) and math.isnan(ts)):
+        return "-"
+    return pd.Timestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _sources_table(tl: Timeline) -> Table:
+    table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("file", "format", "lines", "events", "unknown", "bad", "dup", "first (UTC)", "last (UTC)"):
+        table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup") else "left")
+    for s in tl.sources:
+        table.add_row(str(s.get("path")), str(s.get("format")), str(s.get("lines", "")), str(s.get("events", "")),
+                      str(s.get("unknown", "")), str(s.get("bad_lines", "")), str(s.get("duplicates", "")),
+                      str(s.get("first") or "-")[11:23], str(s.get("last") or "-")[11:23])
+    return table
+
+
+def _clock_text(tl: Timeline) -> Table:
+    clock = tl.clock
+    offset = clock.get("backend_utc_offset_minutes") or 0
+    sign = "+" if offset >= 0 else "-"
+    table = Table(title="Clock corrections", title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("clock")
+    table.add_column("correction", justify="right")
+    table.add_column("how it is known")
+    table.add_row("backend (local time)", f"UTC{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}",
+                  f"{clock.get('backend_zone_source')} ({clock.get('backend_zone_pairs', 0)} pairs)"
+                  + (f" — {clock['warning']}" if clock.get("warning") else ""))
+    for client, s in (clock.get("clients") or {}).items():
+        lower = "?" if s.get("lower_ms") is None else f"{s['lower_ms']:.0f}"
+        upper = "?" if s.get("upper_ms") is None else f"{s['upper_ms']:.0f}"
+        applied = "" if s.get("applied") else " (not applied: --no-skew)"
+        table.add_row(client, f"{s['skew_ms']:+.0f} ms", f"in [{lower}, {upper}] ms from {s['pairs']} pairs{applied}")
+    return table
+
+
+def _message(row) -> str:
+    text = str(row.text)
+    if row.source == "backend" and " - " in text:
+        text = text.split(" - ", 3)[-1]
+    elif text.startswith("[") and "] [" in text[:40]:
+        text = text.split("] ", 2)[-1]
+    return text if len(text) <= 140 else text[:137] + "..."
+
+
+def _client_views(tl: Timeline) -> Iterator[RenderableType]:
+    ev = tl.events
+    if ev.empty:
+        return
+    # clientIds of frontend files and joined sockets (a backend line may name a truncated user agent)
+    fe = ev["source"].isin(["frontend", "panel"])
+    clients = {c for c in pd.unique(ev.loc[fe, "client"].dropna()) if c}
+    clients |= {c for c in tl.connections["client"].dropna() if isinstance(c, str)}
+    sids_of: dict[str, set] = {}
+    for c in tl.connections.itertuples(index=False):
+        if isinstance(c.client, str) and isinstance(c.sid, str):
+            sids_of.setdefault(c.client, set()).add(c.sid)
+    evidence_of: dict[str, set] = {}
+    for a in tl.attaches.itertuples(index=False):
+        if isinstance(a.client, str):
+            evidence_of.setdefault(a.client, set()).update((e["path"], e["line"]) for e in a.evidence)
+    sid8 = ev["sid"].astype("string").str.slice(0, 8)
+    path_line = list(zip(ev["path"].astype(str), ev["line"], strict=True))
+    quiet = ev["kind"].astype(str).isin(QUIET_KINDS)
+    for client in sorted(clients):
+        sids = sids_of.get(client, set())
+        keep = (ev["client"] == client).fillna(False) | sid8.isin(sids).fillna(False)
+        marks = evidence_of.get(client, set())
+        if marks:
+            keep |= pd.Series([pl in marks for pl in path_line], index=ev.index)
+        rows = ev[keep & (~quiet | pd.Series([pl in marks for pl in path_line], index=ev.index))]
+        # live output floods the view: keep the first event of each burst
+        is_output = rows["kind"].astype(str).isin(["output.delivered", "output.received"])
+        burst = is_output & is_output.shift(1, fill_value=False) & (rows["source"] == rows["source"].shift(1))
+        rows = rows[~burst]
+        title = f"Client {client}" + (f"  (sockets {', '.join(sorted(sids))})" if sids else "")
+        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, expand=False)
+        table.add_column("+ms", justify="right")
+        table.add_column("UTC")
+        table.add_column("side")
+        table.add_column("session")
+        table.add_column("kind")
+        table.add_column("line")
+        t0 = rows["t"].iloc[0] if len(rows) else None
+        prev = None
+        shown = 0
+        for row in rows.itertuples(index=False):
+            if shown >= MAX_ROWS_PER_CLIENT:
+                table.add_row("", "", "", "", "", Text(f"... {len(rows) - shown} more events (use --format json/csv)",
+                                                       style="dim"))
+                break
+            if prev is not None and (row.t - prev).total_seconds() >= GAP_S:
+                table.add_row("", "", "", "", "", Text(f"··· {(row.t - prev).total_seconds():.1f} s gap ···",
+                                                       style="dim italic"))
+            prev = row.t
+            side = Text("server", style="cyan") if row.source == "backend" else Text("client", style="green")
+            session = row.session if isinstance(row.session, str) else ""
+            style = "yellow" if row.level in ("WARNING",) else "red" if row.level in ("ERROR", "CRITICAL") else ""
+            table.add_row(f"{(row.t - t0).total_seconds() * 1000:,.0f}", _fmt_time(row.t), side, session[:8],
+                          str(row.kind), Text(_message(row), style=style))
+            shown += 1
+        yield table
+
+
+def _findings_table(tl: Timeline) -> RenderableType:
+    if tl.findings.empty:
+        return Text("No findings: nothing went wrong that these logs show.", style="green")
+    table = Table(title="Findings (worst first)", title_justify="left", show_edge=False, pad_edge=False,
+                  show_lines=True)
+    table.add_column("id")
+    table.add_column("severity")
+    table.add_column("kind")
+    table.add_column("at (UTC)")
+    table.add_column("delay", justify="right")
+    table.add_column("what happened")
+    for f in tl.findings.itertuples(index=False):
+        delay = "" if f.delay_ms is None or (isinstance(f.delay_ms, float) and math.isnan(f.delay_ms)) \
+            else f"{f.delay_ms / 1000:.1f} s"
+        body = Text(str(f.summary))
+        if isinstance(f.context, str) and f.context:
+            body.append(f"\nbefore: {f.context}", style="dim")
+        for e in list(f.evidence)[:4]:
+            body.append(f"\n  {e['path']}:{e['line']}", style="dim")
+        table.add_row(f.id, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), f.kind, _fmt_time(f.at),
+                      delay, body)
+    return table
+
+
+def render_timeline(tl: Timeline, width: int | None = None) -> Iterator[RenderableType]:
+    """The renderables of the terminal view, in reading order."""
+    del width
+    yield _sources_table(tl)
+    yield Text("")
+    yield _clock_text(tl)
+    for warning in tl.warnings[:10]:
+        yield Text(f"warning: {warning}", style="yellow")
+    for view in _client_views(tl):
+        yield Text("")
+        yield view
+    yield Text("")
+    yield _findings_table(tl)
+
+
+def timeline_html(tl: Timeline, width: int = 140) -> str:
+    """The same view as HTML (for Jupyter)."""
+    console = Console(record=True, width=width, file=io.StringIO(), color_system="truecolor")
+    console.print(Group(*render_timeline(tl, width)))
+    return console.export_html(inline_styles=True)
