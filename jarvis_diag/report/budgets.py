@@ -30,6 +30,7 @@ class Budget:
     stat: str
     op: str
     limit: float  # ms for time statistics, a plain number for n and counts
+    limit_text: str = ""  # the limit as the user wrote it: "500 ms", "0.5 s", "0"
 
     def holds(self, actual: float) -> bool:
         return _OPS[self.op](actual, self.limit)
@@ -47,7 +48,7 @@ def parse_budget(text: str, time_metrics: tuple[str, ...], count_metrics: tuple[
             raise DiagError(f"bad budget {text!r}: {metric} is a count; use {metric}.count or {metric}.affected")
         if unit:
             raise DiagError(f"bad budget {text!r}: a count takes no unit")
-        return Budget(text, metric, stat, op, value)
+        return Budget(text, metric, stat, op, value, f"{value:g}")
     if metric not in time_metrics:
         known = ", ".join((*time_metrics, *count_metrics))
         raise DiagError(f"bad budget {text!r}: unknown metric {metric!r} (known: {known})")
@@ -56,10 +57,10 @@ def parse_budget(text: str, time_metrics: tuple[str, ...], count_metrics: tuple[
     if stat == "n":
         if unit:
             raise DiagError(f"bad budget {text!r}: n is a number of cases and takes no unit")
-        return Budget(text, metric, stat, op, value)
+        return Budget(text, metric, stat, op, value, f"{value:g}")
     if unit not in _UNITS_MS:
         raise DiagError(f"bad budget {text!r}: unknown unit {unit!r} (use us, ms, s or m)")
-    return Budget(text, metric, stat, op, value * _UNITS_MS[unit])
+    return Budget(text, metric, stat, op, value * _UNITS_MS[unit], f"{value:g} {unit or 'ms'}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class BudgetResult:
 def evaluate(budget: Budget, actual: float | None, unit: str) -> BudgetResult:
     """Check one budget against the report's value; a statistic with no data fails."""
     name = f"{budget.metric}.{budget.stat}"
-    limit = fmt_value(budget.limit, unit)
+    limit = budget.limit_text or fmt_value(budget.limit, unit)
     if actual is None:
         return BudgetResult(budget, None, False, f"{name}: no data (budget {budget.op} {limit})")
     ok = budget.holds(actual)

@@ -281,9 +281,16 @@ def _ts(iso: str | None) -> float | None:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+def _dt(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
 def _ms(later: str | None, earlier: str | None) -> float | None:
-    a, b = _ts(later), _ts(earlier)
-    return None if a is None or b is None else (a - b) * 1000.0
+    """Milliseconds between two ISO instants, exact to the microsecond (no float epochs)."""
+    if not later or not earlier:
+        return None
+    delta = _dt(later) - _dt(earlier)
+    return (delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds) / 1000.0
 
 
 def _nz(x: float | None) -> float:

@@ -1,0 +1,352 @@
+"""The report computed from hand-made inputs whose answers are known, its renderers, and the
+`jarvis-diag report` command."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from markdown_it import MarkdownIt
+from rich.console import Console
+
+from jarvis_diag.report.budgets import parse_budget
+from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset, add_sim_records, add_timeline
+from jarvis_diag.report.markdown import to_markdown
+from jarvis_diag.report.model import SCHEMA, build_report
+from jarvis_diag.report.text import to_text
+
+
+def sim_record(i: int, recovery: float | None, lost: int = 0, duplicated: int = 0, connected: float = 10.0,
+               authenticated: float = 12.0, switch_ms: float | None = None, failure: str | None = None) -> dict:
+    """One jarvis-diag.sim/1 record as docs/formats.md shows it."""
+    ok = recovery is not None
+    return {
+        "schema": "jarvis-diag.sim/1", "run": "r1", "client": i, "client_id": f"Client{i}", "profile": "connmgr",
+        "fault": "freeze", "network": "good", "cycle": 1, "background_ms": 30000,
+        "hidden_at": "2026-11-24T10:00:00.000Z", "visible_at": f"2026-11-24T10:00:{30 + i % 30:02d}.000Z",
+        "recovered": ok, "deadline_ms": 30000, "failure": failure if not ok else None,
+        "times_ms": {"connected": connected, "authenticated": authenticated, "recovery": recovery},
+        "sessions": [{"session": f"{i:08d}-0000-4000-8000-000000000000", "temp_id": None,
+                      "ready_ms": recovery, "history_end_ms": None if recovery is None else recovery + 1,
+                      "first_live_ms": None if recovery is None else recovery + 100, "live": ok,
+                      "produced": 6, "lost": lost, "duplicated": duplicated,
+                      "lost_seqs": list(range(3, 3 + lost)), "duplicated_seqs": [], "check": "seq"}],
+        "lost": lost, "duplicated": duplicated,
+        "attaches": [] if switch_ms is None else [{"session": "s", "kind": "switch", "ms": switch_ms}],
+        "errors": [],
+    }
+
+
+def dataset_of(records: list[dict], path: str = "run/results.jsonl") -> Dataset:
+    ds = Dataset()
+    add_sim_records(ds, path, ((n + 1, r) for n, r in enumerate(records)))
+    return ds
+
+
+def budgets(*texts):
+    return [parse_budget(t, tuple(METRICS), tuple(COUNTS)) for t in texts]
+
+
+# recovery times 10, 20, ..., 200 ms: 20 cases
+TWENTY = [sim_record(i, 10.0 * (i + 1), switch_ms=float(i + 1)) for i in range(20)]
+
+
+def test_recovery_percentiles_by_hand():
+    report = build_report(dataset_of(TWENTY))
+    rec = report.metric("recovery").summary
+    # nearest rank of 20 cases: p50 = 10th = 100, p90 = 18th = 180, p95 = 19th = 190, p99 = 20th = 200
+    assert (rec.n, rec.percentiles, rec.max) == (20, {50: 100.0, 90: 180.0, 95: 190.0, 99: 200.0}, 200.0)
+    assert report.metric("switch").summary.percentiles[50] == 10.0
+    assert report.metric("recovery").outcomes == {"recovered": 20}
+    # phases of each case: connect 10, authenticate 2, attach sessions = recovery - 12, never below 0
+    # (the 10 ms case counts 0, not -2): mean (93 * 20 + 2) / 20
+    all_cases = report.metric("recovery").breakdown["all"]
+    assert all_cases == pytest.approx({"connect": 10.0, "authenticate": 2.0, "attach sessions": 93.1})
+    tail = report.metric("recovery").breakdown["slowest 5%"]  # cases at or above p95: 190 and 200
+    assert tail["attach sessions"] == pytest.approx(195.0 - 12.0)
+    slowest = report.metric("recovery").slowest
+    assert [c["value_ms"] for c in slowest] == [200.0, 190.0, 180.0, 170.0, 160.0]
+    assert slowest[0]["line"] == 20 and slowest[0]["path"] == "run/results.jsonl"
+    assert slowest[0]["timeline"] == "jarvis-diag timeline run --client Client19"
+    assert report.waterfall is not None and report.waterfall.total_ms == 200.0
+
+
+def test_outcome_counts_and_findings_from_simulation():
+    recs = [*TWENTY[:17], sim_record(17, None, failure="session s not ready within 30000 ms"),
+            sim_record(18, 50.0, lost=2), sim_record(19, 60.0, duplicated=1)]
+    report = build_report(dataset_of(recs))
+    assert report.metric("recovery").outcomes == {"recovered": 19, "not recovered": 1}
+    counts = {c.name: (c.total, c.affected, c.units) for c in report.counts}
+    assert counts == {"lost": (2.0, 1, 20), "duplicated": (1.0, 1, 20), "unrecovered": (1.0, 1, 20)}
+    kinds = [(f["rank"], f["kind"], f["severity"]) for f in report.findings]
+    assert kinds == [(1, "not-recovered", "critical"), (2, "lost-output", "critical"),
+                     (3, "duplicated-output", "warning")]
+    lost = report.findings[1]
+    assert lost["evidence"][0]["line"] == 19 and "seq 3, 4" in lost["evidence"][0]["text"]
+
+
+def test_failing_budget():
+    report = build_report(dataset_of([*TWENTY[:19], sim_record(19, 900.0, lost=1)]),
+                          budgets=budgets("recovery.p95<=500ms", "recovery.p50<=500ms", "lost.count<=0",
+                                          "detection.p95<=1s"))
+    verdicts = [(b.budget.text, b.passed, b.actual) for b in report.budgets]
+    # p95 of 20 cases is the 19th value (190); the outlier 900 is only the max
+    assert verdicts == [("recovery.p95<=500ms", True, 190.0), ("recovery.p50<=500ms", True, 100.0),
+                        ("lost.count<=0", False, 1.0), ("detection.p95<=1s", False, None)]
+    assert [b.budget.text for b in report.budgets_failed] == ["lost.count<=0", "detection.p95<=1s"]
+    assert report.to_json_dict()["budgets_passed"] is False
+
+
+def test_comparison_with_a_known_shift():
+    base = dataset_of([sim_record(i, 100.0 + (i * 37) % 50) for i in range(200)], "before/results.jsonl")
+    cand = dataset_of([sim_record(i, 60.0 + (i * 37) % 50) for i in range(200)], "after/results.jsonl")
+    report = build_report(cand, baseline=base, seed=3, resamples=500)
+    row = next(r for r in report.comparison.rows if r.metric == "recovery")
+    assert row.difference.diff == pytest.approx(-40.0)  # every case moved 40 ms: so did the median
+    assert row.verdict == "faster"
+    assert row.difference.ci_high < 0
+    same = build_report(cand, baseline=cand, resamples=500)
+    assert next(r for r in same.comparison.rows if r.metric == "recovery").verdict == "no clear difference"
+    again = build_report(cand, baseline=base, seed=3, resamples=500)
+    assert again.to_json_dict()["comparison"] == report.to_json_dict()["comparison"]
+
+
+TIMELINE = {
+    "schema": "jarvis-diag.timeline/1",
+    "clock": {"backend_utc_offset_minutes": 60, "clients": {}},
+    "sources": [],
+    "connections": [
+        {"sid": "AAAAAAAA", "client": "phone", "connected_at": "2026-11-24T10:00:00.000Z",
+         "authenticated_at": "2026-11-24T10:00:00.002Z", "disconnected_at": "2026-11-24T10:01:25.000Z",
+         "reason": "ping timeout", "transport": "websocket", "duration_ms": 85000.0},
+        {"sid": "BBBBBBBB", "client": "phone", "connected_at": "2026-11-24T10:00:30.100Z",
+         "authenticated_at": "2026-11-24T10:00:30.110Z", "disconnected_at": None, "reason": None,
+         "transport": "websocket", "duration_ms": None},
+    ],
+    "sessions": [{
+        "session": "977bcd1b-92d4-4b16-832f-db55897da081", "temp_ids": ["new-1"], "clients": ["phone"],
+        "attaches": [
+            {"client": "phone", "sid": "AAAAAAAA", "kind": "new", "requested_at": "2026-11-24T10:00:01.000Z",
+             "received_at": "2026-11-24T10:00:01.002Z",
+             "phases": {"T1": 0, "T1.1": 0, "T1.2": 5, "T2": 11, "T3": 11, "T4": 11, "T5": 12, "T6": 12},
+             "server_ms": 12.0, "ready_sent_at": "2026-11-24T10:00:01.014Z",
+             "ready_received_at": "2026-11-24T10:00:01.017Z", "history_end_at": None, "latency_ms": 17.0,
+             "transport_ms": 3.0, "evidence": []},
+            {"client": "phone", "sid": "BBBBBBBB", "kind": "reconnect", "requested_at": "2026-11-24T10:00:30.120Z",
+             "received_at": "2026-11-24T10:00:30.121Z",
+             "phases": {"T1": 0, "T2": 1, "T3": 1, "T4": 3, "T5": 4, "T6": 5},
+             "server_ms": 5.0, "ready_sent_at": "2026-11-24T10:00:30.125Z",
+             "ready_received_at": "2026-11-24T10:00:30.127Z", "history_end_at": "2026-11-24T10:00:30.128Z",
+             "latency_ms": 7.0, "transport_ms": 2.0, "evidence": []},
+        ]}],
+    "episodes": [
+        {"client": "phone", "sid_before": "AAAAAAAA", "sid_after": "BBBBBBBB", "trigger": "page.hidden",
+         "started_at": "2026-11-24T10:00:10.000Z", "visible_at": "2026-11-24T10:00:30.000Z",
+         "connected_at": "2026-11-24T10:00:30.100Z", "authenticated_at": "2026-11-24T10:00:30.110Z",
+         "sessions": ["977bcd1b-92d4-4b16-832f-db55897da081"],
+         "ready_at": {"977bcd1b-92d4-4b16-832f-db55897da081": "2026-11-24T10:00:30.127Z"},
+         "recovered": True, "recovered_at": "2026-11-24T10:00:30.127Z", "duration_ms": 127.0},
+    ],
+    "findings": [
+        {"id": "F2", "kind": "app-warning", "severity": "info", "at": "2026-11-24T10:00:05.000Z", "session": None,
+         "client": None, "sid": None, "delay_ms": None, "summary": "a warning", "context": "",
+         "evidence": [{"path": "app.log", "line": 3, "text": "WARNING x"}]},
+        {"id": "F1", "kind": "half-open", "severity": "critical", "at": "2026-11-24T10:01:25.000Z",
+         "session": None, "client": "phone", "sid": "AAAAAAAA", "delay_ms": 55000.0,
+         "summary": "the server kept a dead socket | for 55 s", "context": "page hidden",
+         "evidence": [{"path": "app.log", "line": 88, "text": "[SocketIO] Client AAAAAAAA disconnected"}]},
+    ],
+}
+
+
+def timeline_report(**kw):
+    ds = Dataset()
+    add_timeline(ds, "timeline.json", TIMELINE)
+    return build_report(ds, **kw)
+
+
+def test_timeline_metrics_by_hand():
+    report = timeline_report()
+    new = report.metric("new-session")
+    assert new.summary.percentiles[50] == 17.0
+    # uplink 2, T1 0, agent start 5 (T1.1 -> T1.2), T2 the rest (11 - 5), T3 0, T4 0, T5 1, downlink 3, other 0
+    assert new.breakdown["all"] == pytest.approx({"uplink": 2.0, "T1": 0.0, "agent start": 5.0, "T2": 6.0, "T3": 0.0,
+                                                  "T4": 0.0, "T5": 1.0, "downlink": 3.0, "other": 0.0})
+    assert new.agent_start_share == pytest.approx(5 / 17)
+    assert report.metric("reattach").summary.percentiles[50] == 7.0
+    assert report.metric("transport").summary.n == 2
+    assert report.metric("T5").summary.percentiles[99] == 12.0
+    rec = report.metric("recovery")
+    assert rec.summary.percentiles[50] == pytest.approx(127.0)
+    assert rec.breakdown["all"] == pytest.approx({"connect": 100.0, "authenticate": 10.0, "attach sessions": 17.0})
+    # loss began when hidden (10:00:10); the client noticed when visible (20 s), the server at 10:01:25 (75 s)
+    det = report.metric("detection")
+    assert det.summary.percentiles[50] == pytest.approx(75000.0)
+    assert det.outcomes == {"server noticed last": 1}
+    assert [f["kind"] for f in report.findings] == ["half-open", "app-warning"]  # critical first
+    assert report.metric("switch") is None
+    assert new.slowest[0]["timeline"] == "jarvis-diag timeline timeline.json --session 977bcd1b"
+    sides = {r["side"] for r in report.waterfall.rows}
+    assert sides == {"client", "server"}
+    labels = [r["label"] for r in report.waterfall.rows]
+    assert any("disconnected (ping timeout)" in x for x in labels)
+    assert any(x.startswith("client: chat:connect 977bcd1b") for x in labels)
+
+
+def test_json_is_the_documented_schema():
+    doc = timeline_report(budgets=budgets("reattach.p95<=10ms")).to_json_dict()
+    assert doc["schema"] == SCHEMA == "jarvis-diag.report/1"
+    assert set(doc) == {"schema", "title", "inputs", "percentile_method", "metrics", "counts", "findings",
+                        "worst_episode", "comparison", "budgets", "budgets_passed", "notes"}
+    m = doc["metrics"]["new-session"]
+    for key in ("description", "unit", "n", "p50", "p90", "p95", "p99", "max", "mean", "small_n", "unresolved",
+                "outcomes", "phases", "slowest", "agent_start_share"):
+        assert key in m
+    assert doc["budgets"][0] == {"budget": "reattach.p95<=10ms", "metric": "reattach", "stat": "p95", "op": "<=",
+                                 "limit": 10.0, "actual": 7.0, "passed": True,
+                                 "message": "reattach.p95 = 7.0 ms (ok: budget <= 10 ms)"}
+    json.dumps(doc)  # plain JSON all the way down
+
+
+def check_markdown_tables(text: str) -> int:
+    """Every table is well formed: a header, a separator with one cell per column, rows with
+    as many cells as the header. Returns the number of tables."""
+    tables = 0
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].startswith("|"):
+                block.append(lines[i])
+                i += 1
+            cells = [len(re.findall(r"(?<!\\)\|", row)) - 1 for row in block]
+            assert len(block) >= 2, block
+            assert re.fullmatch(r"\|( :?-{3,}:? \|)+", block[1]), block[1]
+            assert len(set(cells)) == 1, block
+            tables += 1
+        i += 1
+    # and a CommonMark parser with GFM tables sees the same tables, header and body cells alike
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    assert sum(t.type == "table_open" for t in tokens) == tables
+    widths: list[int] = []
+    for t in tokens:
+        if t.type == "table_open":
+            widths = []
+        elif t.type == "tr_open":
+            widths.append(0)
+        elif t.type in ("th_open", "td_open"):
+            widths[-1] += 1
+        elif t.type == "table_close":
+            assert len(set(widths)) == 1 and len(widths) >= 2, widths
+    return tables
+
+
+def test_markdown_is_valid_and_fits_a_comment():
+    base = dataset_of([sim_record(i, 100.0 + i) for i in range(40)], "before/results.jsonl")
+    report = build_report(dataset_of(TWENTY + [sim_record(20, None, failure="x | y")]), baseline=base,
+                          budgets=budgets("recovery.p95<=100ms"), resamples=200)
+    md = to_markdown(report)
+    assert check_markdown_tables(md) >= 4  # latency, counts, comparison, breakdown (+ slowest, episode)
+    assert md.count("<details>") == md.count("</details>")
+    assert md.count("```") % 2 == 0
+    assert "**Budgets: 1 of 1 failed**" in md
+    assert len(md) < 65_536
+    md2 = to_markdown(timeline_report())
+    check_markdown_tables(md2)
+    assert "the server kept a dead socket \\| for 55 s" not in md2.split("### Findings")[0]
+
+
+def test_text_and_rich_rendering():
+    report = timeline_report(budgets=budgets("new-session.p50<=10ms"))
+    text = to_text(report, width=140)
+    assert "Connection recovery report" in text and "new-session" in text
+    assert "FAIL new-session.p50 = 17.0 ms (FAILED: budget <= 10 ms)" in text
+    assert "half-open" in text and "app.log:88" in text
+    buf = io.StringIO()
+    Console(file=buf, width=100).print(report)  # the Report renders itself
+    assert "Latency" in buf.getvalue()
+    assert report._repr_html_().startswith('<div class="jd-report">')
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "jarvis_diag", "report", *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_cli_budget_gate_and_formats(tmp_path):
+    results = write_jsonl(tmp_path / "results.jsonl", [*TWENTY[:19], sim_record(19, 250.0, lost=1)])
+    out = tmp_path / "report.json"
+    p = run_cli(str(results), "--format", "json", "-o", str(out), "--budget", "recovery.p95<=150ms",
+                "--budget", "lost.count<=0", "--budget", "switch.p50<=50ms")
+    assert p.returncode == 3, p.stderr
+    assert "2 of 3 budgets failed" in p.stderr
+    assert "recovery.p95 = 190 ms (FAILED: budget <= 150 ms)" in p.stderr
+    assert "lost.count = 1 (FAILED: budget <= 0)" in p.stderr
+    assert "Traceback" not in p.stderr
+    doc = json.loads(out.read_text())
+    assert doc["metrics"]["recovery"]["p95"] == 190.0 and doc["budgets_passed"] is False
+    ok = run_cli(str(tmp_path), "--format", "md", "--budget", "recovery.p50<=100ms", "--title", "PR 42")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("## PR 42")
+    text = run_cli(str(results))
+    assert text.returncode == 0 and "recovery" in text.stdout
+
+
+def test_cli_compare_takes_several_paths(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    b1 = write_jsonl(tmp_path / "b" / "one.jsonl", [sim_record(i, 200.0 + i) for i in range(30)])
+    b2 = write_jsonl(tmp_path / "b" / "two.jsonl", [sim_record(i, 210.0 + i) for i in range(30)])
+    cand = write_jsonl(tmp_path / "a" / "results.jsonl", [sim_record(i, 100.0 + i) for i in range(60)])
+    p = run_cli(str(cand), "--compare", str(b1), str(b2), "--format", "json", "--resamples", "300")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [i["path"] for i in doc["inputs"]] == [str(cand)]
+    assert len(doc["comparison"]["baseline_inputs"]) == 2
+    rec = doc["comparison"]["metrics"]["recovery"]
+    assert rec["verdict"] == "faster" and rec["baseline"]["n"] == 60
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--budget", "recovery.p95=<1"], "bad budget 'recovery.p95=<1'"),
+    (["--budget", "nope.p95<=1ms"], "unknown metric 'nope'"),
+])
+def test_cli_bad_budget_exit_2(tmp_path, args, says):
+    results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
+    p = run_cli(str(results), *args)
+    assert p.returncode == 2
+    assert says in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_cli_bad_inputs_are_one_line(tmp_path):
+    missing = run_cli(str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    bad = tmp_path / "results.jsonl"
+    bad.write_text(json.dumps(TWENTY[0]) + "\n{oops\n" + json.dumps(TWENTY[1]) + "\n")
+    p = run_cli(str(bad))
+    assert p.returncode == 2 and f"{bad}:2: not a JSON record" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    cut = tmp_path / "cut.jsonl"  # a run stopped while writing its last line
+    cut.write_text(json.dumps(TWENTY[0]) + "\n" + json.dumps(TWENTY[1])[:40])
+    p = run_cli(str(cut), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    assert "cut off" in json.loads(p.stdout)["notes"][0]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": "jarvis-diag.report/1"}))
+    p = run_cli(str(other))
+    assert p.returncode == 2 and "is a report" in p.stderr
+
+
+def test_cli_help_has_an_example():
+    p = run_cli("--help")
+    assert p.returncode == 0 and "Example" in p.stdout and "--budget" in p.stdout
