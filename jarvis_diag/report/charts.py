@@ -100,8 +100,11 @@ def cdf_svg(series: list[tuple[str, np.ndarray]], title: str, width: int = 520, 
     for q in (50, 95):
         v = float(last[nearest_rank(last.size, q)])
         x = x_of(v)
+        # labels near the right edge go on the left of their line, so they are not cut off
+        tx, anchor = (x - 3, "end") if x > left + pw * 0.75 else (x + 3, "start")
+        ty = top + ph - 4 if q == 50 else top + ph - 16
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + ph}" stroke="#999" '
-                    f'stroke-dasharray="3,3"/><text x="{x + 3:.1f}" y="{top + ph - 4 if q == 50 else top + ph - 16}" '
+                    f'stroke-dasharray="3,3"/><text x="{tx:.1f}" y="{ty}" text-anchor="{anchor}" '
                     f'fill="#555">p{q} {_t(fmt_value(v, "ms"))}</text>')
     for tv in ticks:
         x = x_of(tv)
