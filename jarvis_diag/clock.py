@@ -21,9 +21,11 @@ import pandas as pd
 
 # Log timestamps have 1 ms resolution: bounds that disagree by this much still agree.
 ROUNDING_MS = 2.0
-# An emit is paired with the server's receipt only within this window (after a rough
-# correction), so a retried emit is not paired with the first attempt's receipt.
-PAIR_WINDOW_MS = 2000.0
+# An emit is paired with the server's receipt only within this window after it (on the
+# roughly corrected clock); a receipt up to PAIR_SLOP_MS "before" it is rounding or an
+# imprecise first guess.
+PAIR_WINDOW_MS = 30_000.0
+PAIR_SLOP_MS = 250.0
 # Without any chat:ready line, a first guess of the skew takes emit/receive pairs this far apart.
 SEARCH_WINDOW_MS = 120_000.0
 
@@ -139,20 +141,23 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float]) -> pd.DataFra
                 offsets.append(min(near, key=abs))
         if offsets:
             guesses[client] = float(np.median(offsets))
+    # Socket.IO delivers a connection's packets in order: the n-th emit is the first unused
+    # receipt at or after it (a slow one included), not the nearest one.
     out = []
     used: set[int] = set()
+    candidates.sort(key=lambda c: c[3])
     for client, label, key, ms, rows, kind in candidates:
         guess = guesses.get(client)
         if guess is None:
             continue
-        best = None
+        sent = ms - guess
         for be_time, be_label, sid in rows:
-            gap = abs(ms - guess - be_time)
-            if gap <= PAIR_WINDOW_MS and be_label not in used and (best is None or gap < best[0]):
-                best = (gap, be_time, be_label, sid)
-        if best is not None:
-            used.add(best[2])
-            out.append((client, label, best[2], key, best[3], ms, best[1], kind))
+            if be_label in used or be_time < sent - PAIR_SLOP_MS:
+                continue
+            if be_time - sent <= PAIR_WINDOW_MS:
+                used.add(be_label)
+                out.append((client, label, be_label, key, sid, ms, be_time, kind))
+            break
     return pd.DataFrame(out, columns=columns)
 
 
@@ -167,6 +172,65 @@ def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:
     return out
 
 
+def handshake_bounds(events: pd.DataFrame, guesses: dict[str, float]) -> tuple[dict[str, list[float]],
+                                                                                dict[str, list[float]]]:
+    """Bounds from the connect handshake: the server logs ``Client X connected`` before the
+    client hears of it (upper bound), the client logs ``Connected, authenticating...``
+    before it sends ``auth`` and the server logs the outcome after (lower bound), and the
+    client logs the outcome after the server (upper bound)."""
+    kinds = events["kind"]
+    fe_mask = events["source"].isin(["frontend", "panel"]) & events["client"].notna()
+    fe_conn = events[fe_mask & (kinds == "socket.connected")]
+    fe_auth = events[fe_mask & kinds.isin(["auth.ok", "auth.failed"])]
+    be = events[(events["source"] == "backend") & events["sid"].notna()
+                & kinds.isin(["socket.connected", "auth.ok", "auth.failed"])]
+    lowers: dict[str, list[float]] = {}
+    uppers: dict[str, list[float]] = {}
+    if fe_conn.empty or be.empty:
+        return lowers, uppers
+    be_ms = _ms(be["t_source"])
+    connects = sorted((ms, str(sid)[:8]) for ms, kind, sid in zip(be_ms, be["kind"], be["sid"], strict=True)
+                      if kind == "socket.connected")
+    auths: dict[str, list[float]] = {}
+    for ms, kind, sid in zip(be_ms, be["kind"], be["sid"], strict=True):
+        if kind != "socket.connected":
+            auths.setdefault(str(sid)[:8], []).append(ms)
+    if not connects:
+        return lowers, uppers
+    conn_ms = np.array([c[0] for c in connects])
+    fe_conn_ms = _ms(fe_conn["t_source"])
+    by_client: dict[str, list[float]] = {}
+    for client, ms in zip(fe_conn["client"], fe_conn_ms, strict=True):
+        by_client.setdefault(str(client), []).append(ms)
+    fe_auth_ms: dict[str, np.ndarray] = {}
+    for client, ms in zip(fe_auth["client"], _ms(fe_auth["t_source"]), strict=True):
+        fe_auth_ms.setdefault(str(client), []).append(ms)
+    for client, times in by_client.items():
+        guess = guesses.get(client)
+        if guess is None:
+            # no other pair: the nearest server connect of each client connect, by median offset
+            offsets = [t - conn_ms[int(np.argmin(np.abs(conn_ms - t)))] for t in times]
+            offsets = [o for o in offsets if abs(o) <= SEARCH_WINDOW_MS]
+            if not offsets:
+                continue
+            guess = float(np.median(offsets))
+        mine_auth = sorted(fe_auth_ms.get(client, []))
+        for t in times:
+            i = int(np.argmin(np.abs(conn_ms - (t - guess))))
+            if abs(conn_ms[i] - (t - guess)) > ROUNDING_MS * 250:
+                continue
+            b_conn, sid = connects[i]
+            uppers.setdefault(client, []).append(t - b_conn)
+            b_auth = next((a for a in sorted(auths.get(sid, [])) if a >= b_conn), None)
+            if b_auth is None:
+                continue
+            lowers.setdefault(client, []).append(t - b_auth)
+            f_auth = next((a for a in mine_auth if a >= t), None)
+            if f_auth is not None and abs(f_auth - guess - b_auth) <= ROUNDING_MS * 250:
+                uppers.setdefault(client, []).append(f_auth - b_auth)
+    return lowers, uppers
+
+
 def estimate_skews(events: pd.DataFrame) -> tuple[dict[str, SkewEstimate], pd.DataFrame]:
     """The skew of every frontend client found in ``events``, and the emit pairs used.
 
@@ -177,6 +241,14 @@ def estimate_skews(events: pd.DataFrame) -> tuple[dict[str, SkewEstimate], pd.Da
     lowers: dict[str, list[float]] = {}
     for client, fe_ms, be_ms in zip(pairs["client"], pairs["fe_ms"], pairs["be_ms"], strict=True):
         lowers.setdefault(client, []).append(float(fe_ms - be_ms))
+    guesses = dict(rough)
+    for client in set(lowers) - set(guesses):
+        guesses[client] = max(lowers[client])
+    hs_lowers, hs_uppers = handshake_bounds(events, guesses)
+    for client, values in hs_lowers.items():
+        lowers.setdefault(client, []).extend(values)
+    for client, values in hs_uppers.items():
+        uppers.setdefault(client, []).extend(values)
     out = {}
     for client in sorted(set(uppers) | set(lowers)):
         estimate = combine_bounds(lowers.get(client, []), uppers.get(client, []))

@@ -401,14 +401,9 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         if ep.exhausted_at is not None:
             why = f"it gave up after its retries at {iso(ep.exhausted_at)}"
         elif last_t is not None and last_t - since >= RECOVERY_GRACE_S:
-            if ep.authenticated_at is None:
-                why = f"it never reconnected in the {last_t - since:.0f} s of log that follow"
-            else:
-                missing = [s for s, v in ep.ready_at.items() if v is None]
-                if not missing:
-                    continue
-                why = (f"it reconnected at {iso(ep.authenticated_at)} but {', '.join(_short(s) for s in missing)} "
-                       f"never became ready again")
+            if ep.authenticated_at is not None:
+                continue  # reconnected: sessions left behind are missing-resubscribe findings
+            why = f"it never reconnected in the {last_t - since:.0f} s of log that follow"
         else:
             continue
         delay = ((last_t or since) - ep.started_at) * 1000

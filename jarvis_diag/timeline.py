@@ -551,11 +551,8 @@ def _episodes(records: list[dict], conns: list[Connection], attaches: list[Attac
                 if len(episode.evidence) < 6:
                     episode.evidence.append(evidence(rec))
                 continue
-            sessions = []
-            for a in my_attaches:
-                if a.ready_at is not None and a.ready_at <= t and a.session and a.session not in sessions:
-                    sessions.append(a.session)
             before = [c for c in my_conns if (c.connected_at or -math.inf) <= t]
+            sessions = _live_sessions(records, my_attaches, before[-1].sid if before else None, t)
             episode = Episode(client=client, trigger=trigger, started_at=t, sessions=sessions,
                               sid_before=before[-1].sid if before else None)
             episode.evidence.append(evidence(rec))
@@ -563,6 +560,37 @@ def _episodes(records: list[dict], conns: list[Connection], attaches: list[Attac
             episodes.append(episode)
     episodes.sort(key=lambda e: e.started_at)
     return episodes
+
+
+def _live_sessions(records: list[dict], attaches: list[Attach], sid: str | None, t: float) -> list[str]:
+    """The sessions live for a client at ``t``: on the server, those attached to its socket
+    and not switched away or cleared since (one live session per socket on the real
+    server); with no server log, every session the client had attached."""
+    server_side = [a for a in attaches if sid and a.sid == sid and a.started_at is not None and a.started_at <= t]
+    if not server_side:
+        out = []
+        for a in attaches:
+            if a.ready_at is not None and a.ready_at <= t and a.session and a.session not in out:
+                out.append(a.session)
+        return out
+    ops: list[tuple[float, int, str | None]] = [(a.started_at, 1, session_key(a.session)) for a in server_side]
+    for rec in records:
+        if rec["source"] != "backend" or rec["t"] > t or (rec.get("sid") or "")[:8] != sid:
+            continue
+        if rec["kind"] == "session.switched":
+            ops.append((rec["t"], 0, session_key(rec.get("from_session"))))
+        elif rec["kind"] == "callback.cleared":
+            ops.append((rec["t"], 0, session_key(rec.get("session"))))
+    live: dict[str, None] = {}
+    for _t, op, key in sorted(ops, key=lambda x: (x[0], x[1])):
+        if key is None:
+            continue
+        if op:
+            live[key] = None
+        else:
+            live.pop(key, None)
+    names = {session_key(a.session): a.session for a in server_side}
+    return [names[k] for k in live if names.get(k)]
 
 
 def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: list[Attach],
@@ -603,6 +631,9 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
         ep.ready_at[s] = None
     since = ep.authenticated_at if ep.authenticated_at is not None else t0
     for a in attaches:
+        # an auto-connect is the server covering for a missing re-attach, not a recovery
+        if a.auto:
+            continue
         if a.ready_at is not None and a.ready_at >= since and a.session in ep.ready_at and ep.ready_at[a.session] is None:
             ep.ready_at[a.session] = a.ready_at
     if ep.authenticated_at is None:

@@ -1,0 +1,267 @@
+"""Each finding reproduced end to end on a log set written by tests/logbuilder.py, and a
+healthy log set that must give no warning or critical finding."""
+
+from __future__ import annotations
+
+import pytest
+from logbuilder import LogSet, uuid_of
+
+from jarvis_diag.timeline import load_timeline
+
+A, B, C = uuid_of(0xA1), uuid_of(0xB2), uuid_of(0xC3)
+SID1, SID2 = "QEy5HbszAAAB", "T3TU_-YiAAAC"
+
+
+def _findings(tl, kind=None):
+    rows = tl.to_json_dict()["findings"]
+    return [f for f in rows if kind is None or f["kind"] == kind]
+
+
+def _serious(tl):
+    return [f for f in _findings(tl) if f["severity"] in ("warning", "critical")]
+
+
+def healthy(logs: LogSet) -> None:
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.wait(1.5)
+    temp_a = logs.temp_id(c)
+    logs.attach(c, SID1, A, temp=temp_a)
+    logs.wait(2)
+    logs.message(c, SID1, A, key=temp_a[:8])
+    logs.wait(3)
+    temp_b = logs.temp_id(c)
+    logs.attach(c, SID1, B, temp=temp_b, prev=A)
+    logs.wait(2)
+    logs.message(c, SID1, B, key=temp_b[:8])
+    logs.wait(5)
+    logs.attach(c, SID1, A, temp=temp_a, existing=True, prev=B, history=2, handler_new=False)
+    logs.wait(3)
+    logs.page_hidden(c)
+    logs.wait(20)
+    logs.page_visible(c)
+    logs.client_disconnect(c, SID1, reason="io client disconnect", n=2)
+    logs.wait(0.1)
+    logs.connect(c, SID2)
+    logs.resubscribe(c, [A])
+    logs.attach(c, SID2, A, existing=True, history=4, handler_new=False)
+    logs.wait(2)
+    logs.message(c, SID2, A)
+    logs.wait(3)
+
+
+def test_healthy_log_set_has_no_warning_or_critical(tmp_path):
+    logs = LogSet()
+    healthy(logs)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert _serious(tl) == []
+    eps = tl.to_json_dict()["episodes"]
+    assert len(eps) == 1 and eps[0]["recovered"] and eps[0]["trigger"] == "page.hidden"
+    assert eps[0]["sessions"] == [A] and eps[0]["sid_after"] == SID2[:8]
+
+
+def test_callback_desync_names_the_wait(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=4)
+    logs.wait(3)
+    logs.attach(c, SID1, B, existing=True, prev=A, history=4)
+    logs.wait(5)
+    back = logs.now
+    logs.switch_back_without_connect(c, A)
+    logs.wait(12)
+    received = logs.message(c, SID1, A, missing_callback_prev=B, history=6)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "callback-desync")
+    assert f["session"] == A and f["sid"] == SID1[:8] and f["client"] == c.id
+    assert f["delay_ms"] == pytest.approx((received - back) * 1000, abs=5)
+    assert f["severity"] == "critical"
+    assert any("has no callback" in e["text"] for e in f["evidence"])
+    assert any("already connected" in e["text"] for e in f["evidence"])
+    auto = tl.attaches[tl.attaches["kind"] == "auto"]
+    assert len(auto) == 1 and auto.iloc[0]["latency_ms"] < 20
+
+
+def test_server_reload_names_the_cut_connections(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(5)
+    t_reload = logs.now
+    logs.server_reload()
+    logs.now = t_reload + 0.06
+    logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
+    logs.reconnect_attempts(c, 3)
+    logs.now = max(logs.now, t_reload + 1.8)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=2, handler_new=False)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "server-reload")
+    assert f["severity"] == "warning" and SID1[:8] in f["summary"]
+    assert 1500 < f["delay_ms"] < 3000
+    eps = tl.to_json_dict()["episodes"]
+    assert eps[0]["trigger"] in ("server.reload", "socket.disconnected") and eps[0]["recovered"]
+
+
+def test_transport_delay_stands_out_after_skew_correction(tmp_path):
+    logs = LogSet()
+    c = logs.client(skew_ms=-4200.0)
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    for _ in range(4):
+        logs.wait(2)
+        logs.message(c, SID1, A)
+    logs.wait(2)
+    logs.message(c, SID1, A, wire_delay_s=3.2)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "transport-delay")
+    assert f["delay_ms"] == pytest.approx(3200, abs=10)
+    assert f["client"] == c.id
+
+
+def test_slow_session_start(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, temp=logs.temp_id(c), create_ms=2600)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "slow-session-start")
+    assert f["delay_ms"] == pytest.approx(2600, abs=2) and f["session"] == A
+
+
+def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    lost_at = logs.now
+    logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    # the agent's output still goes to the old socket until the server notices it is dead
+    logs.be(lost_at + 5, "sio.callback", sid=SID1[:8], session=A[:8], event="stream")
+    logs.be(lost_at + 70, "sio.client_disconnected_reason", sid=SID1[:8], reason="ping timeout", n=1)
+    logs.attach(c, SID2, A, existing=True, history=3, handler_new=False)
+    logs.now = lost_at + 75
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "half-open")
+    assert f["sid"] == SID1[:8] and f["severity"] == "critical"
+    assert f["delay_ms"] == pytest.approx(70_000, abs=50)
+    assert "85 s" in f["summary"]
+
+
+def test_reconnect_failed_when_retries_run_out(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    logs.fe(c, logs.now, "cm.offline")
+    logs.client_disconnect(c, SID1, reason="transport error")
+    logs.reconnect_attempts(c, 5, exhausted=True)
+    logs.wait(20)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "reconnect-failed")
+    assert f["severity"] == "critical" and "gave up" in f["summary"]
+
+
+def test_missing_resubscribe_after_reconnect(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.wait(20)
+    logs.message(c, SID2, A, missing_callback_prev=None)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "missing-resubscribe")
+    assert f["session"] == A and f["sid"] == SID2[:8]
+    assert f["delay_ms"] > 15_000
+
+
+def test_single_live_session_after_reattaching_two_sessions(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.resubscribe(c, [A, B])
+    logs.attach(c, SID2, A, existing=True, handler_new=False)
+    logs.attach(c, SID2, B, existing=True, prev=A, handler_new=False)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "single-live-session")
+    assert f["session"] == B and A[:8] in f["summary"]
+
+
+def test_polling_fallback(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1, transport="polling")
+    logs.attach(c, SID1, A, existing=True, transport="polling")
+    logs.wait(1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "polling-fallback")
+    assert f["client"] == c.id and f["severity"] == "warning"
+    assert tl.connections.iloc[0]["transport"] == "polling"
+
+
+def test_auth_failed_never_recovered(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1, auth_ok=False)
+    logs.wait(15)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    # no chat:connect, so no recv_ts to find the zone from: the user gives it
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)], tz="Asia/Shanghai")
+    [f] = _findings(tl, "auth-failed")
+    assert f["severity"] == "critical" and f["sid"] == SID1[:8]
+
+
+def test_app_errors_grouped_with_their_context(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(1)
+    logs.server_reload()
+    for _ in range(3):
+        logs.app_error("Client QEy5Hbsz send error: Connection closed")
+        logs.wait(0.5)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    errors = _findings(tl, "app-error")
+    assert len(errors) == 1
+    [f] = errors
+    assert f["summary"].startswith("3x ") and len(f["evidence"]) == 3
+    assert "server" in (f["context"] or "")
+
+
+def test_findings_are_ranked_and_numbered(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1, transport="polling")
+    logs.attach(c, SID1, A, temp=logs.temp_id(c), create_ms=2600)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    rows = _findings(tl)
+    assert [f["id"] for f in rows] == [f"F{i}" for i in range(1, len(rows) + 1)]
+    ranks = [{"critical": 0, "warning": 1, "info": 2}[f["severity"]] for f in rows]
+    assert ranks == sorted(ranks)
+    assert rows[0]["kind"] == "slow-session-start"  # same severity, costlier first
