@@ -1,0 +1,105 @@
+"""Frontend clock skew: bounds, their combination, and recovery of a known injected skew
+and backend zone from log sets written in that zone with that skew."""
+
+from __future__ import annotations
+
+import pytest
+from logbuilder import LogSet, uuid_of
+
+from jarvis_diag.clock import combine_bounds, session_key
+from jarvis_diag.timeline import load_timeline
+
+
+def test_combine_takes_the_tightest_bounds_and_the_middle():
+    est = combine_bounds(lowers=[340.0, 348.0, 345.0], uppers=[360.0, 352.0])
+    assert (est.lower_ms, est.upper_ms, est.skew_ms, est.pairs) == (348.0, 352.0, 350.0, 5)
+
+
+def test_combine_drops_a_lower_bound_that_contradicts_the_uppers():
+    # a mis-paired emit claims skew >= 2000 while a chat:ready pair says <= 352
+    est = combine_bounds(lowers=[348.0, 2000.0], uppers=[352.0])
+    assert est.lower_ms == 348.0 and est.dropped == 1
+
+
+def test_combine_with_one_side_only():
+    assert combine_bounds([], [351.0, 350.0]).skew_ms == 350.0
+    assert combine_bounds([349.0, 350.0], []).skew_ms == 350.0
+    assert combine_bounds([], []) is None
+
+
+def test_rounding_disagreement_is_tolerated():
+    est = combine_bounds(lowers=[351.0], uppers=[350.0])
+    assert est.skew_ms == pytest.approx(350.5) and est.dropped == 0
+
+
+def test_session_key():
+    assert session_key("977bcd1b-92d4-4b16-832f-db55897da081") == "977bcd1b"
+    assert session_key("new-1795514619908") == "new-1795"
+    assert session_key(None) is None and session_key("") is None
+
+
+def _session_log(logs: LogSet, skew_ms: float) -> str:
+    c = logs.client(skew_ms=skew_ms)
+    sid = "QEy5HbszAAAB"
+    logs.connect(c, sid)
+    logs.wait(1.2)
+    temp = logs.temp_id(c)
+    logs.attach(c, sid, uuid_of(1), temp=temp)
+    for _ in range(3):
+        logs.wait(1.7)
+        logs.message(c, sid, uuid_of(1), key=temp[:8])
+    logs.wait(2.0)
+    logs.attach(c, sid, uuid_of(2), existing=True, prev=uuid_of(1))
+    return c.id
+
+
+@pytest.mark.parametrize(("zone", "offset", "skew_ms"), [
+    ("Asia/Shanghai", 480, 2734.0),
+    ("America/New_York", -300, -1890.0),
+    ("Asia/Kolkata", 330, 12.0),
+    ("Europe/Berlin", 60, 350.0),
+])
+def test_injected_skew_and_zone_are_recovered(tmp_path, zone, offset, skew_ms):
+    logs = LogSet(zone=zone, one_way_ms=1.0)
+    client = _session_log(logs, skew_ms)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert tl.clock["backend_utc_offset_minutes"] == offset
+    assert tl.clock["backend_zone_source"] == "recv_ts"
+    got = tl.clock["clients"][client]
+    assert got["skew_ms"] == pytest.approx(skew_ms, abs=5)
+    assert got["lower_ms"] <= skew_ms + 2 and got["upper_ms"] >= skew_ms - 2
+    assert got["applied"] and got["pairs"] >= 8
+
+
+def test_no_skew_reports_the_estimate_but_leaves_times(tmp_path):
+    logs = LogSet()
+    client = _session_log(logs, 2734.0)
+    paths = [str(p) for p in logs.write(tmp_path)]
+    corrected = load_timeline(paths)
+    raw = load_timeline(paths, no_skew=True)
+    assert raw.clock["clients"][client]["applied"] is False
+    fe = raw.events["source"] == "frontend"
+    assert (raw.events.loc[fe, "t"] == raw.events.loc[fe, "t_source"]).all()
+    fe = corrected.events["source"] == "frontend"
+    delta = (corrected.events.loc[fe, "t_source"] - corrected.events.loc[fe, "t"]).dt.total_seconds() * 1000
+    assert delta.round().eq(round(corrected.clock["clients"][client]["skew_ms"])).all()
+
+
+def test_corrected_times_put_each_emit_before_its_receipt(tmp_path):
+    logs = LogSet(one_way_ms=1.0)
+    _session_log(logs, -4500.0)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    ev = tl.events
+    sent = ev[ev["kind"] == "message.sent"]["t"].reset_index(drop=True)
+    received = ev[ev["kind"] == "message.received"]["t"].reset_index(drop=True)
+    gaps = (received - sent).dt.total_seconds() * 1000
+    assert ((gaps > -3) & (gaps < 10)).all()
+
+
+def test_real_fixture_skew_is_350_ms():
+    for name in ("normal", "callback-desync"):
+        tl = load_timeline([f"tests/fixtures/{name}"])
+        [(client, got)] = tl.clock["clients"].items()
+        assert got["skew_ms"] == pytest.approx(350, abs=2), name
+        assert got["upper_ms"] - got["lower_ms"] <= 3
+        assert tl.clock["backend_utc_offset_minutes"] == 60

@@ -1,0 +1,152 @@
+"""Correlation on the real fixtures, checked against their truth.json, and the Timeline
+object's JSON, filters and rendering."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from jarvis_diag.timeline import SCHEMA, Timeline, load_timeline
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def normal() -> Timeline:
+    return load_timeline([str(FIXTURES / "normal")])
+
+
+@pytest.fixture(scope="module")
+def desync() -> Timeline:
+    return load_timeline([str(FIXTURES / "callback-desync")])
+
+
+def _truth(name: str) -> dict:
+    return json.loads((FIXTURES / name / "truth.json").read_text())
+
+
+def _epoch(iso: str) -> float:
+    return pd.Timestamp(iso).value / 1e9
+
+
+def test_normal_gives_no_warning_or_critical(normal):
+    findings = normal.to_json_dict()["findings"]
+    assert [f for f in findings if f["severity"] != "info"] == []
+    # the benign WARNING lines still surface, as info, with the reason they are harmless
+    texts = " ".join(f["summary"] for f in findings)
+    assert "result is not dict" in texts and "Session file not found" in texts
+
+
+def test_normal_connection_and_client_join(normal):
+    truth = _truth("normal")
+    [conn] = normal.to_json_dict()["connections"]
+    assert conn["sid"] == truth["ids"]["socket_sid"][:8]
+    assert conn["client"] == truth["ids"]["frontend_client_id"]
+    assert conn["transport"] == "websocket"
+    assert conn["duration_ms"] == pytest.approx(35261, abs=2)
+
+
+def test_normal_sessions_temp_ids_and_attaches(normal):
+    sessions = {s["session"]: s for s in normal.to_json_dict()["sessions"]}
+    a = sessions["977bcd1b-92d4-4b16-832f-db55897da081"]
+    b = sessions["7c0412cc-b5fc-4ffe-bf87-5cbca5331ba8"]
+    assert a["temp_ids"] == ["new-1795514619908"] and b["temp_ids"] == ["new-1795514627091"]
+    assert [x["kind"] for x in a["attaches"]] == ["new", "switch"]
+    assert [x["kind"] for x in b["attaches"]] == ["new", "switch"]
+    # truth: chat:ready after 15.3 ms (A), 13.1 ms (B), 3.0 ms on each switch; server DONE 12 ms
+    assert a["attaches"][0]["latency_ms"] == pytest.approx(15.3, abs=1.5)
+    assert b["attaches"][0]["latency_ms"] == pytest.approx(13.1, abs=1.5)
+    assert a["attaches"][1]["latency_ms"] == pytest.approx(3.0, abs=1.5)
+    assert a["attaches"][0]["server_ms"] == 12.0
+    assert a["attaches"][0]["phases"]["T1.2"] == 5.0
+    assert 0 <= a["attaches"][0]["transport_ms"] <= a["attaches"][0]["latency_ms"]
+    first = a["attaches"][0]
+    assert _epoch(first["requested_at"]) == pytest.approx(_epoch("2026-11-24T10:03:39.558Z"), abs=0.002)
+    assert first["requested_at"] <= first["received_at"] <= first["ready_sent_at"] <= first["ready_received_at"]
+
+
+def test_desync_two_callback_desync_findings_with_15_s_each(desync):
+    truth = _truth("callback-desync")
+    found = [f for f in desync.to_json_dict()["findings"] if f["kind"] == "callback-desync"]
+    assert len(found) == truth["figures"]["no_callback_warnings"] == 2
+    expected = [truth["figures"]["round1_switch_back_to_warning_s"], truth["figures"]["round2_switch_back_to_warning_s"]]
+    for f, seconds in zip(sorted(found, key=lambda f: f["at"]), expected, strict=True):
+        assert f["session"].startswith("453424df")
+        assert f["sid"] == "1oqN3Huv" and f["client"] == truth["ids"]["frontend_client_id"]
+        assert f["delay_ms"] == pytest.approx(seconds * 1000, abs=3)
+        assert f["severity"] == "critical"
+    warn_times = [_epoch(w["t_iso"]) for w in truth["server_observed_from_app_log"]["no_callback_auto_connect_warnings"]]
+    assert [_epoch(f["at"]) for f in sorted(found, key=lambda f: f["at"])] == pytest.approx(warn_times, abs=0.002)
+
+
+def test_desync_round2_lost_reply_is_named(desync):
+    findings = desync.to_json_dict()["findings"]
+    round2 = max((f for f in findings if f["kind"] == "callback-desync"), key=lambda f: f["at"])
+    assert "cut off live" in round2["summary"] and "history replay (10 messages)" in round2["summary"]
+    assert "received 0 live event" in round2["summary"]
+    round1 = min((f for f in findings if f["kind"] == "callback-desync"), key=lambda f: f["at"])
+    assert "cut off live" not in round1["summary"]
+    [lost] = [f for f in findings if f["kind"] == "single-live-session"]
+    assert lost["session"].startswith("453424df") and "9342a748" in lost["summary"]
+
+
+def test_evidence_points_at_the_lines_as_written(desync):
+    for f in desync.to_json_dict()["findings"]:
+        assert f["evidence"], f["kind"]
+        for e in f["evidence"]:
+            lines = Path(e["path"]).read_text().splitlines()
+            assert lines[e["line"] - 1] == e["text"]
+
+
+def test_desync_attaches_kinds_and_temp_id_from_skewed_clock(desync):
+    sessions = {s["session"][:8]: s for s in desync.to_json_dict()["sessions"]}
+    assert [x["kind"] for x in sessions["453424df"]["attaches"]] == ["new", "auto", "auto"]
+    assert sessions["9342a748"]["temp_ids"] == ["new-1795514708246"]
+    autos = sessions["453424df"]["attaches"][1:]
+    assert [a["latency_ms"] for a in autos] == pytest.approx([4.8, 4.6], abs=1.5)
+
+
+def test_json_has_the_documented_shape(desync):
+    d = desync.to_json_dict()
+    assert d["schema"] == SCHEMA
+    assert set(d) == {"schema", "clock", "sources", "connections", "sessions", "episodes", "findings"}
+    assert set(d["clock"]) >= {"backend_utc_offset_minutes", "backend_zone_source", "backend_zone_pairs", "clients"}
+    finding_keys = {"id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "summary", "context",
+                    "evidence"}
+    assert all(set(f) == finding_keys for f in d["findings"])
+    attach_keys = {"client", "sid", "kind", "requested_at", "received_at", "phases", "server_ms", "ready_sent_at",
+                   "ready_received_at", "history_end_at", "latency_ms", "transport_ms", "evidence"}
+    assert all(set(a) == attach_keys for s in d["sessions"] for a in s["attaches"])
+    json.dumps(d)  # plain data only
+
+
+def test_filter_by_session_client_and_time(desync):
+    only_a = desync.filter(session="453424df")
+    assert set(only_a.findings["session"].dropna().str[:8]) == {"453424df"}
+    assert set(only_a.attaches["session"].str[:8]) == {"453424df"}
+    assert len(only_a.events) < len(desync.events)
+    by_temp = desync.filter(session="new-1795514708246")
+    assert set(by_temp.attaches["session"].str[:8]) == {"9342a748"}
+    nobody = desync.filter(client="Android")
+    assert nobody.findings.empty and nobody.connections.empty
+    late = desync.filter(since="2026-11-24T10:05:20Z")
+    assert len(late.findings[late.findings["kind"] == "callback-desync"]) == 1
+    assert (late.events["t"] >= pd.Timestamp("2026-11-24T10:05:20Z")).all()
+
+
+def test_renders_in_the_terminal_and_in_notebooks(desync):
+    console = Console(file=io.StringIO(), width=140)
+    console.print(desync)
+    text = console.file.getvalue()
+    for expected in ("Sources read", "Clock corrections", "+350 ms", "UTC+01:00", "Findings (worst first)",
+                     "callback-desync", "15.0 s gap", "Client Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u"):
+        assert expected in text, expected
+    assert text.index("Clock corrections") < text.index("Client Mozilla") < text.index("Findings")
+    html = desync._repr_html_()
+    assert html.startswith("<!DOCTYPE html>") or "<pre" in html
+    assert "callback-desync" in html
