@@ -822,25 +822,27 @@ class Timeline:
 
         ev, co, at, ep, fi = self.events, self.connections, self.attaches, self.episodes, self.findings
         if session:
-            at = at[session_match(at["session"])]
-            fi = fi[session_match(fi["session"])]
-            ep = ep[ep["sessions"].map(lambda ss: bool(session_match(pd.Series(list(ss), dtype="string")).any()))]
+            at = _keep(at, session_match(at["session"]))
+            fi = _keep(fi, session_match(fi["session"]))
+            ep = _keep(ep, ep["sessions"].map(
+                lambda ss: bool(session_match(pd.Series(list(ss), dtype="string")).any())))
             sids = set(at["sid"].dropna())
-            ev = ev[session_match(ev["session"].fillna(ev["temp_id"])) | ev["session"].isna() & ev["sid"].isin(sids)]
-            co = co[co["sid"].isin(sids)]
+            ev = _keep(ev, session_match(ev["session"].fillna(ev["temp_id"]))
+                       | (ev["session"].isna() & ev["sid"].isin(sids)))
+            co = _keep(co, co["sid"].isin(sids))
         if client:
-            co = co[client_match(co["client"])]
-            at = at[client_match(at["client"])]
-            ep = ep[client_match(ep["client"])]
-            fi = fi[client_match(fi["client"])]
+            co = _keep(co, client_match(co["client"]))
+            at = _keep(at, client_match(at["client"]))
+            ep = _keep(ep, client_match(ep["client"]))
+            fi = _keep(fi, client_match(fi["client"]))
             sids = set(co["sid"].dropna())
-            ev = ev[client_match(ev["client"]) | ev["sid"].isin(sids)]
+            ev = _keep(ev, client_match(ev["client"]) | ev["sid"].isin(sids))
         if since_ts is not None or until_ts is not None:
-            ev = ev[in_window(ev["t"])]
-            co = co[in_window(co["connected_at"])]
-            at = at[in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"]))]
-            ep = ep[in_window(ep["started_at"])]
-            fi = fi[in_window(fi["at"])]
+            ev = _keep(ev, in_window(ev["t"]))
+            co = _keep(co, in_window(co["connected_at"]))
+            at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])))
+            ep = _keep(ep, in_window(ep["started_at"]))
+            fi = _keep(fi, in_window(fi["at"]))
         return Timeline(ev.reset_index(drop=True), self.clock, self.sources, co.reset_index(drop=True),
                         at.reset_index(drop=True), ep.reset_index(drop=True), fi.reset_index(drop=True),
                         self.warnings, self.temp_ids)
@@ -862,6 +864,11 @@ class Timeline:
         from jarvis_diag.render import timeline_html
 
         return timeline_html(self)
+
+
+def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """Rows where ``mask`` holds (an empty mask must not be read as a column list)."""
+    return frame.loc[mask.fillna(False).astype(bool).to_numpy()] if len(frame) else frame
 
 
 def _parse_time(value: Any) -> pd.Timestamp | None:

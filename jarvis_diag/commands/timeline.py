@@ -158,8 +158,8 @@ def timeline(
     paths: Annotated[list[str] | None, typer.Argument(
         help="Log files, directories (recursively *.log, *.log.N, *.gz, *.jsonl), globs, or - for stdin.",
         show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)} "
-                                     "(csv/parquet/jsonl: the events; json: the timeline; perfetto: a trace).")]
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output: text, json (the timeline), csv, parquet, "
+                                     "jsonl (the events), perfetto (a trace for ui.perfetto.dev).")]
     = "text",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
     session: Annotated[str | None, typer.Option(help="Only this session (UUID, 8-char prefix or new-... id).")]

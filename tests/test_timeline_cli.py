@@ -1,0 +1,167 @@
+"""`jarvis-diag timeline` from the command line: formats, output file, filters, bad input
+and --follow on a growing file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from logbuilder import LogSet, uuid_of
+from typer.testing import CliRunner
+
+from jarvis_diag.cli import app
+from jarvis_diag.events import COLUMNS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DESYNC = str(FIXTURES / "callback-desync")
+runner = CliRunner()
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jarvis_diag", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_help_has_an_example():
+    result = runner.invoke(app, ["timeline", "--help"])
+    assert result.exit_code == 0 and "Example: jarvis-diag timeline" in result.output
+
+
+def test_default_view_prints_clock_and_findings():
+    result = runner.invoke(app, ["timeline", DESYNC])
+    assert result.exit_code == 0, result.output
+    assert "Clock corrections" in result.output and "callback-desync" in result.output
+
+
+def test_json_to_stdout_and_to_a_file(tmp_path):
+    result = runner.invoke(app, ["timeline", DESYNC, "--format", "json"])
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["schema"] == "jarvis-diag.timeline/1"
+    assert data["clock"]["backend_utc_offset_minutes"] == 60
+    out = tmp_path / "t.json"
+    result = runner.invoke(app, ["timeline", DESYNC, "-f", "json", "--output", str(out)])
+    assert result.exit_code == 0 and result.output == ""
+    assert json.loads(out.read_text()) == data
+
+
+def test_csv_parquet_jsonl_hold_the_events(tmp_path):
+    result = runner.invoke(app, ["timeline", DESYNC, "-f", "csv"])
+    assert result.exit_code == 0
+    header = result.output.splitlines()[0].split(",")
+    assert header == list(COLUMNS)
+    n_csv = len(pd.read_csv(io.StringIO(result.output)))
+    parquet = tmp_path / "events.parquet"
+    assert runner.invoke(app, ["timeline", DESYNC, "-f", "parquet", "-o", str(parquet)]).exit_code == 0
+    frame = pd.read_parquet(parquet)
+    assert len(frame) == n_csv and list(frame.columns) == list(COLUMNS)
+    result = runner.invoke(app, ["timeline", DESYNC, "-f", "jsonl"])
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == n_csv and rows[0]["kind"]
+
+
+def test_filters_narrow_the_json():
+    result = runner.invoke(app, ["timeline", DESYNC, "-f", "json", "--session", "453424df",
+                                 "--since", "2026-11-24T10:05:10Z", "--until", "2026-11-24T10:06:00Z"])
+    data = json.loads(result.output)
+    kinds = [f["kind"] for f in data["findings"]]
+    assert kinds.count("callback-desync") == 1
+    assert all(f["session"].startswith("453424df") for f in data["findings"] if f["session"])
+    result = runner.invoke(app, ["timeline", DESYNC, "-f", "json", "--client", "nobody"])
+    assert json.loads(result.output)["findings"] == []
+
+
+def test_no_skew_and_tz_options():
+    data = json.loads(runner.invoke(app, ["timeline", DESYNC, "-f", "json", "--no-skew"]).output)
+    [client] = data["clock"]["clients"].values()
+    assert client["applied"] is False and client["skew_ms"] == pytest.approx(350, abs=2)
+
+
+def test_kinds_lists_the_vocabulary():
+    result = runner.invoke(app, ["timeline", "--kinds"])
+    assert result.exit_code == 0 and "callback.missing" in result.output and "chat.ready.received" in result.output
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["timeline", "/no/such/file.log"], "no such file"),
+    (["timeline", DESYNC, "--format", "xml"], "--format xml"),
+    (["timeline", DESYNC, "--format", "parquet"], "--output"),
+    (["timeline", DESYNC, "--since", "yesterday-ish"], "--since"),
+    (["timeline", DESYNC, "--format-of", "nokind"], "--format-of"),
+    (["timeline"], "give log files"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    result = _run(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
+
+
+def test_follow_prints_new_events_and_findings(tmp_path):
+    logs = LogSet(zone="Europe/Berlin")
+    c = logs.client(skew_ms=350.0)
+    sid = "QEy5HbszAAAB"
+    a, b = uuid_of(1), uuid_of(2)
+    logs.connect(c, sid)
+    logs.attach(c, sid, a, existing=True)
+    logs.wait(2)
+    logs.attach(c, sid, b, existing=True, prev=a)
+    logs.wait(2)
+    logs.switch_back_without_connect(c, a)
+    logs.wait(10)
+    first = len(logs.backend)
+    logs.message(c, sid, a, missing_callback_prev=b, history=2)
+    paths = logs.write(tmp_path / "full")
+    # start with everything up to the desync, append the rest while following
+    app_log = tmp_path / "app.log"
+    full_lines = paths[0].read_text().splitlines(keepends=True)
+    app_log.write_text("".join(full_lines[:first]))
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    (fe_dir / paths[1].name).write_text(paths[1].read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(app_log), str(fe_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ,
+                                                                                            "COLUMNS": "200"})
+    try:
+        out = _read_until(proc, "following", 20)
+        assert "callback-desync" not in out
+        with app_log.open("a") as fh:
+            fh.write("".join(full_lines[first:]))
+        out += _read_until(proc, "callback-desync", 20)
+        assert "callback.missing" in out  # the new line, printed as an event
+        assert "CRITICAL callback-desync" in out or "WARNING  callback-desync" in out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0
+
+
+def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
+    """Lines of the child's stdout until one holds ``needle`` (bounded by ``timeout_s``)."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    out = ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        out += line
+        if needle in line:
+            return out
+    raise AssertionError(f"{needle!r} not seen within {timeout_s} s; got:\n{out}")
