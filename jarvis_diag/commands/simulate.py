@@ -1,7 +1,172 @@
-"""`jarvis-diag simulate` (not built yet)."""
+"""`jarvis-diag simulate-mobile`: virtual phones through a fault proxy, a verdict per cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+
+from jarvis_diag.errors import DiagError
+
+FORMATS = ("text", "json")
+
+HELP = """Virtual mobile clients go to the background and come back through a fault proxy; each cycle
+gets a verdict: recovered or not, phase times, lost / duplicated output.
+
+Writes DIR/results.jsonl (schema jarvis-diag.sim/1) and each client's frontend log in DIR/frontend/,
+which `jarvis-diag timeline DIR <server-log-dir>/app.log` reads with the server's log.
+
+Example:
+
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN --clients 20 --sessions 2 --cycles 3 --background 90s --fault freeze --client-profile legacy --out sim/
+
+Exit code: 0 when every cycle recovered with nothing lost or duplicated, 1 otherwise
+(or when the server died mid-run), 2 on bad usage or a server that cannot be used
+(unreachable, not Socket.IO, token refused), 130 when interrupted (results kept)."""
+
+
+def simulate_mobile(
+    url: Annotated[str, typer.Argument(help="Base URL of a Jarvis-protocol server, e.g. http://127.0.0.1:38010")],
+    token: Annotated[str | None, typer.Option(envvar="JARVIS_TOKEN", help="Auth token ($JARVIS_TOKEN)")] = None,
+    clients: Annotated[int | None, typer.Option(help="Virtual clients (default 1)")] = None,
+    sessions: Annotated[int | None, typer.Option(help="Sessions each client opens (default 1)")] = None,
+    cycles: Annotated[int | None, typer.Option(help="Background cycles per client (default 1)")] = None,
+    background: Annotated[str | None, typer.Option(help="Time in the background per cycle: 30s, 2m (default 30s)")] = None,
+    fault: Annotated[str | None, typer.Option(help="freeze | close | offline | flaky (default freeze)")] = None,
+    client_profile: Annotated[str | None, typer.Option(
+        "--client-profile", help="legacy | connmgr | resume, or a profile of the scenario (default connmgr)")] = None,
+    network: Annotated[str | None, typer.Option(help="good | 3g | lossy, or a network of the scenario")] = None,
+    seed: Annotated[int | None, typer.Option(help="Makes a run repeatable (default 0)")] = None,
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file (TOML): steps, profiles, networks")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default ./sim-<run id>)")] = None,
+    deadline: Annotated[str | None, typer.Option(help="Time allowed to recover after 'visible' (default 30s)")] = None,
+    time_scale: Annotated[float | None, typer.Option(help="Multiplies the profiles' reconnect delays")] = None,
+    existing: Annotated[list[str] | None, typer.Option(help="Open this existing session id (repeatable)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text | json (the summary on stdout)")] = "text",
+) -> None:
+    from jarvis_diag.simulate.faults import parse_duration
+    from jarvis_diag.simulate.scenario import SimConfig, load_scenario
+
+    if fmt not in FORMATS:
+        raise DiagError(f"--format must be one of {', '.join(FORMATS)}")
+    cfg = SimConfig(url=url, token=token or "")
+    try:
+        if scenario is not None:
+            cfg = load_scenario(scenario, cfg)
+        for name, value in (("clients", clients), ("sessions", sessions), ("cycles", cycles), ("seed", seed),
+                            ("fault", fault), ("time_scale", time_scale)):
+            if value is not None:
+                setattr(cfg, name, value)
+        if background is not None:
+            cfg.background_s = parse_duration(background)
+        if deadline is not None:
+            cfg.deadline_s = parse_duration(deadline)
+        if client_profile is not None:
+            if client_profile not in cfg.profile_table:
+                raise ValueError(f"unknown client profile {client_profile!r} (one of {', '.join(cfg.profile_table)})")
+            cfg.profiles = [cfg.profile_table[client_profile]]
+        if network is not None:
+            if network not in cfg.network_table:
+                raise ValueError(f"unknown network {network!r} (one of {', '.join(cfg.network_table)})")
+            cfg.network = cfg.network_table[network]
+        if existing:
+            cfg.existing = list(existing)
+            cfg.sessions = max(cfg.sessions, len(existing))
+        cfg.url = url
+        if token:
+            cfg.token = token
+        if not cfg.token:
+            raise ValueError("no token: give --token T or set $JARVIS_TOKEN")
+        cfg.validate()
+        if cfg.steps is None and cfg.background_s > 24 * 3600:
+            raise ValueError("--background must be at most 24h")
+    except ValueError as exc:
+        raise DiagError(str(exc)) from None
+
+    run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
+    out_dir = out or Path(f"sim-{run_id}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DiagError(f"--out {out_dir}: exists and is not a directory")
+    if (out_dir / "results.jsonl").exists():
+        raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
+    result = _run(cfg, out_dir, run_id)
+    _report(result, fmt)
+
+
+def _run(cfg, out_dir: Path, run_id: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from jarvis_diag.simulate.run import ServerUnusable, run_simulation
+    from jarvis_diag.simulate.verdict import cycle_ok
+
+    err = Console(stderr=True)
+    setup, cycle_steps = cfg.script()
+    planned = cfg.clients * cfg.cycles * sum(1 for s in cycle_steps if s.action == "background")
+    counts = {"ok": 0, "bad": 0}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/]"),
+                  TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal) as progress:
+        task = progress.add_task("starting", total=planned, ok=0, bad=0)
+
+        def on_record(record: dict) -> None:
+            counts["ok" if cycle_ok(record) else "bad"] += 1
+            progress.update(task, advance=1, ok=counts["ok"], bad=counts["bad"])
+
+        def on_phase(phase: str) -> None:
+            progress.update(task, description=phase)
+
+        async def main():
+            sim = asyncio.ensure_future(run_simulation(cfg, out_dir, run_id=run_id, on_record=on_record,
+                                                       on_phase=on_phase))
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, sim.cancel)
+            try:
+                return await sim
+            finally:
+                loop.remove_signal_handler(signal.SIGINT)
+
+        try:
+            return asyncio.run(main())
+        except ServerUnusable as exc:
+            raise DiagError(str(exc)) from None
+        except asyncio.CancelledError:
+            raise DiagError("interrupted before the clients started", exit_code=130) from None
+
+
+def _report(result, fmt: str) -> None:
+    from jarvis_diag.simulate.results import failure_lines, summary_json, summary_table
+
+    summary = summary_json(result.records, run=result.run_id, out_dir=result.out_dir,
+                           interrupted=result.interrupted, error=result.error, planned=result.planned)
+    err = Console(stderr=True)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        console = Console()
+        if result.records:
+            console.print(summary_table(result.records))
+        for line in failure_lines(result.records):
+            console.print(f"  [red]x[/] {line}", highlight=False)
+        console.print(f"{summary['ok']}/{summary['planned']} cycles recovered with nothing lost or duplicated; "
+                      f"results in {result.out_dir}/results.jsonl, frontend logs in {result.out_dir}/frontend/",
+                      highlight=False)
+    if result.interrupted:
+        err.print(f"jarvis-diag: interrupted: {len(result.records)} records kept in {result.out_dir}/results.jsonl")
+        raise typer.Exit(130)
+    if result.error:
+        err.print(f"jarvis-diag: error: {result.error}; partial results in {result.out_dir}/results.jsonl")
+        raise typer.Exit(1)
+    if not summary["all_ok"]:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this command to the application."""
+    app.command("simulate-mobile", help=HELP)(simulate_mobile)

@@ -422,6 +422,7 @@ class VirtualClient:
                 self.log.log("fe.resubscribing", session=short(s.key))
                 await self._send_connect(s)
         elif sessions:
+            self.log.log("fe.resending", n=0, total=len(sessions))
             for s in sessions:  # the old page: the handlers exist, nothing is sent
                 self.log.log("fe.connect_chat_start", session=short(s.key), state_from="connected")
                 self.log.log("fe.handler_exists", ms="0.0")
@@ -457,6 +458,10 @@ class VirtualClient:
             self.clock.resume()
         self._obs("visible")
         self._apply(self.machine.on("visible"))
+
+    def mark(self, kind: str) -> None:
+        """Record a moment the run decides: ``visible`` (end of a flaky window), ``settled``."""
+        self._obs(kind)
 
     def network(self, online: bool) -> None:
         self._apply(self.machine.on("online" if online else "offline"))

@@ -179,6 +179,8 @@ class FaultProxy:
         self._handlers.add(task)
         try:
             await self._relay(client_r, client_w)
+        except asyncio.CancelledError:
+            pass  # stop() cancels relays; asyncio's stream callback must not see it as an error
         finally:
             self._handlers.discard(task)
 

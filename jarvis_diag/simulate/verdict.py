@@ -114,7 +114,7 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
     after_visible = [o for o in obs if o.t >= t0]
     connected = _first(after_visible, lambda o: o.kind == "socket.connected", t0)
     authenticated = _first(after_visible, lambda o: o.kind == "auth.ok", t0)
-    disconnected = any(o.kind == "socket.disconnected" for o in obs if o.t >= hidden_at)
+    reconnected = any(o.kind == "socket.connected" for o in obs if o.t >= hidden_at)
     failures: list[str] = []
     if any(o.kind == "reconnect.exhausted" for o in obs):
         failures.append("gave up reconnecting (attempts exhausted)")
@@ -124,7 +124,6 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
     session_records = []
     attaches = []
     lost_total = dup_total = 0
-    ready_times = []
     for s in sessions:
         mine = [o for o in obs if o.session == s.key]
         ready = _first(mine, lambda o: o.kind == "ready", t0)
@@ -141,13 +140,11 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
         dup = counts.pop("_dup", len(counts["duplicated_seqs"]))
         lost_total += lost
         dup_total += dup
-        if ready is not None:
-            ready_times.append(ready.t)
         short = (s.uuid or s.key)[:8]
         if not s.attached_before_probe:
             skipped = any(o.kind == "connect.skipped" for o in mine if o.t >= hidden_at)
-            why = "no chat:connect re-sent (the page kept its handler)" if skipped else "no chat:ready"
-            failures.append(f"session {short}: not re-attached before the user's message ({why})")
+            why = "the page kept its handler and sent no chat:connect" if skipped else "no chat:ready"
+            failures.append(f"session {short}: not re-attached before the user's message: {why}")
         if s.probe_message is not None and not live:
             failures.append(f"session {short}: the reply to a message sent after recovery did not arrive live")
         auto = [o for o in mine if o.kind == "ready" and o.t >= t0 and not (o.detail or {}).get("requested", True)]
@@ -174,15 +171,20 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
             "lost_seqs": counts["lost_seqs"], "duplicated_seqs": counts["duplicated_seqs"],
             "check": counts["check"],
         })
-    if authenticated is None and disconnected:
+    # Connected at the end: the last transport observation of the cycle is an authentication
+    # (or there is none: the socket survived the background).
+    transport = [o.kind for o in obs if o.t >= hidden_at and o.kind in ("auth.ok", "socket.disconnected",
+                                                                        "socket.error")]
+    if transport and transport[-1] != "auth.ok":
         failures.insert(0, "not connected again")
     if probe_sent_at is None and sessions:
         failures.append(f"not settled within the {deadline_s:g}s deadline: no message could be sent")
-    all_ready = len(ready_times) == len(sessions) and all(s.attached_before_probe for s in sessions)
+    all_ready = all(s.attached_before_probe for s in sessions)
+    settled = _first(obs, lambda o: o.kind == "settled", t0)
     times = {
         "connected": _ms(connected.t if connected else None, t0),
         "authenticated": _ms(authenticated.t if authenticated else None, t0),
-        "recovery": _ms(max(ready_times), t0) if ready_times and all_ready else None,
+        "recovery": _ms(settled.t, t0) if settled is not None and all_ready else None,
         "probe_sent": _ms(probe_sent_at, t0),
     }
     recovered = not failures
@@ -192,7 +194,7 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
         "hidden_at": iso_ms(hidden_at), "visible_at": iso_ms(visible_at),
         "recovered": recovered, "deadline_ms": round(deadline_s * 1000, 1),
         "failure": None if recovered else "; ".join(dict.fromkeys(failures)),
-        "reconnected": disconnected,
+        "reconnected": reconnected,
         "times_ms": times, "sessions": session_records,
         "lost": lost_total, "duplicated": dup_total, "attaches": attaches, "errors": errors,
     }

@@ -1,0 +1,96 @@
+"""``results.jsonl`` (schema ``jarvis-diag.sim/1``) and the summary of a run.
+
+The writer appends and flushes each record as soon as it is made, so an interrupted or
+failed run keeps everything it measured. Any simulator (these virtual clients, a real
+browser) writes through it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from jarvis_diag.simulate.verdict import SCHEMA, cycle_ok, summarize
+
+SUMMARY_SCHEMA = "jarvis-diag.sim-summary/1"
+
+
+class ResultWriter:
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.path = out_dir / "results.jsonl"
+        self.frontend_dir = out_dir / "frontend"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.records: list[dict[str, Any]] = []
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        if record.get("schema") != SCHEMA:
+            raise ValueError(f"a results record must have schema {SCHEMA}")
+        self.records.append(record)
+        self._fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """Records of a results.jsonl (a damaged last line, from a killed run, is skipped)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("schema") == SCHEMA:
+            records.append(record)
+    return records
+
+
+def summary_json(records: list[dict[str, Any]], *, run: str, out_dir: Path, interrupted: bool = False,
+                 error: str | None = None, planned: int | None = None) -> dict[str, Any]:
+    s = summarize(records)
+    return {"schema": SUMMARY_SCHEMA, "run": run, "out": str(out_dir), "planned": planned,
+            "cycles": s["cycles"], "ok": s["ok"], "all_ok": bool(records) and s["ok"] == s["cycles"]
+            and not interrupted and error is None and (planned is None or planned == s["cycles"]),
+            "interrupted": interrupted, "error": error, "groups": s["rows"]}
+
+
+def summary_table(records: list[dict[str, Any]]) -> Table:
+    table = Table(title="simulate-mobile: recovery per profile, fault and network")
+    for col in ("profile", "fault", "network", "cycles", "recovered", "lost", "dup", "recovery p50", "p95"):
+        table.add_column(col, justify="left" if col in ("profile", "fault", "network") else "right")
+    for row in summarize(records)["rows"]:
+        ok = row["ok"] == row["cycles"]
+        style = "green" if ok else "red"
+        table.add_row(row["profile"], row["fault"], row["network"], str(row["cycles"]),
+                      f"[{style}]{row['recovered']}[/{style}]", str(row["lost"]), str(row["duplicated"]),
+                      _fmt_ms(row["recovery_p50_ms"]), _fmt_ms(row["recovery_p95_ms"]))
+    return table
+
+
+def failure_lines(records: list[dict[str, Any]], limit: int = 10) -> list[str]:
+    """The first few failures, one line each, for the end of the run."""
+    out = []
+    for r in records:
+        if not cycle_ok(r):
+            why = r.get("failure") or f"lost {r['lost']}, duplicated {r['duplicated']}"
+            out.append(f"client {r['client']} ({r['profile']}, {r['fault']}) cycle {r['cycle']}: {why}")
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f} ms"

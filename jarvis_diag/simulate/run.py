@@ -1,0 +1,355 @@
+"""Run a simulation: a proxy and a virtual client per page, each page's script, verdicts.
+
+:func:`run_simulation` is the library entry point (the command and notebooks call it).
+It checks the server first (reachable, speaks Engine.IO v4, accepts the token), then runs
+every client concurrently; each cycle's record is written the moment it is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import socketio
+
+from jarvis_diag.simulate.client import ClientFailed, VirtualClient
+from jarvis_diag.simulate.clientlog import MOBILE_UA, ClientLog, make_client_id
+from jarvis_diag.simulate.faults import fault_schedule, page_hides
+from jarvis_diag.simulate.proxy import FaultProxy
+from jarvis_diag.simulate.results import ResultWriter
+from jarvis_diag.simulate.scenario import SimConfig, Step
+from jarvis_diag.simulate.verdict import SCHEMA, Obs, SessionCycle, cycle_verdict
+
+_ACK_TIMEOUT_S = 10.0
+
+
+class ServerUnusable(Exception):
+    """The server cannot be simulated against (unreachable, not Socket.IO, bad token)."""
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    out_dir: Path
+    records: list[dict[str, Any]]
+    planned: int
+    interrupted: bool = False
+    error: str | None = None
+    client_errors: list[str] = field(default_factory=list)
+
+
+def split_url(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "ws"):
+        raise ServerUnusable(f"{url}: only http:// (or ws://) URLs can be proxied; use the server's plain port")
+    if not parts.hostname:
+        raise ServerUnusable(f"{url}: no host in the URL")
+    if parts.path not in ("", "/"):
+        raise ServerUnusable(f"{url}: give the server's base URL (Socket.IO is at /socket.io/)")
+    return parts.hostname, parts.port or 80
+
+
+async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
+    """Reachable, speaking Engine.IO v4, and accepting the token; else ServerUnusable."""
+    host, port = split_url(url)
+    base = f"http://{host}:{port}"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+            async with http.get(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}) as resp:
+                body = (await resp.read())[:200].decode("utf-8", "replace")
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise ServerUnusable(f"cannot reach {base}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+    if resp.status != 200 or not body.startswith("0{"):
+        raise ServerUnusable(f"{base} does not speak Socket.IO (Engine.IO v4) at /socket.io/: "
+                             f"HTTP {resp.status}, {body[:60]!r}")
+    sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+    answer: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+
+    @sio.on("*")
+    async def _any(event, data=None):
+        if event in ("auth_success", "auth_failed") and not answer.done():
+            answer.set_result((event, data))
+
+    try:
+        await sio.connect(base, transports=["websocket"], wait_timeout=timeout)
+        await sio.emit("auth", {"token": token})
+        event, data = await asyncio.wait_for(answer, timeout)
+    except (socketio.exceptions.ConnectionError, OSError) as exc:
+        raise ServerUnusable(f"{base}: Socket.IO connection failed: {exc}") from None
+    except TimeoutError:
+        raise ServerUnusable(f"{base}: no answer to `auth` within {timeout:g}s (not a Jarvis server?)") from None
+    finally:
+        with contextlib.suppress(Exception):
+            await sio.disconnect()
+    if event != "auth_success":
+        reason = data.get("reason") if isinstance(data, dict) else None
+        raise ServerUnusable(f"{base} refused the token (auth_failed{': ' + str(reason) if reason else ''})")
+
+
+class _Page:
+    """One virtual client with its proxy, log, observations and script state."""
+
+    def __init__(self, index: int, cfg: SimConfig, run_id: str, upstream: tuple[str, int], out_dir: Path,
+                 http: aiohttp.ClientSession, writer: ResultWriter, on_record: Callable[[dict], None]):
+        self.index = index
+        self.cfg = cfg
+        self.run_id = run_id
+        self.rng = random.Random(f"{cfg.seed}/{index}")
+        self.profile = cfg.profile_for(index)
+        self.proxy = FaultProxy(*upstream, shape=cfg.network, rng=random.Random(f"{cfg.seed}/{index}/net"))
+        self.client_id = make_client_id(MOBILE_UA, int(time.time() * 1000), self.rng)
+        self.log = ClientLog(self.client_id, out_dir / "frontend")
+        self.obs: list[Obs] = []
+        self.client: VirtualClient | None = None
+        self.http = http
+        self.writer = writer
+        self.on_record = on_record
+        self.keys: list[str] = []
+        self.cycle = 0
+        self.sent: dict[str, str] = {}
+        self.seen_before: dict[str, set[int]] = {}
+        self.error: str | None = None
+
+    def _content(self, kind: str, k: int) -> str:
+        # Unique per client, session and cycle: replies are matched to their message by it.
+        return f"{kind} from client {self.index} session {k} cycle {self.cycle}: how is it going?"
+
+    async def setup(self, steps: list[Step], ramp: asyncio.Semaphore) -> None:
+        await self.proxy.start()
+        self.client = VirtualClient(self.index, self.proxy.url, self.cfg.token, self.profile, rng=self.rng,
+                                    log=self.log, record=self.obs.append, http=self.http,
+                                    connect_timeout=self.cfg.connect_timeout_s)
+        async with ramp:
+            for step in steps:
+                if step.action == "connect":
+                    await self.client.start(self.cfg.connect_timeout_s + 2)
+                elif step.action == "open":
+                    existing = step.session if isinstance(step.session, str) else None
+                    s = await self.client.open_session(existing, self.cfg.working_dir, self.cfg.deadline_s)
+                    self.keys.append(s.key)
+        self.log.flush()
+
+    def _sessions(self, step: Step) -> list[str]:
+        if step.session is None:
+            return list(self.keys)
+        if not isinstance(step.session, int) or not 0 <= step.session < len(self.keys):
+            raise ClientFailed(f"step {step.action}: no session {step.session!r} (opened {len(self.keys)})")
+        return [self.keys[step.session]]
+
+    async def run_cycles(self, steps: list[Step]) -> None:
+        c = self.client
+        assert c is not None
+        for _ in range(self.cfg.cycles):
+            self.obs.clear()
+            self.sent.clear()
+            self.seen_before = {k: set(c.sessions[k].seqs) for k in self.keys}
+            for step in steps:
+                if step.action == "wait":
+                    await asyncio.sleep(step.for_s)
+                elif step.action == "switch":
+                    for key in self._sessions(step):
+                        await c.switch_to(key)
+                        await c.wait_until(lambda key=key: not c.sessions[key].connect_pending, _ACK_TIMEOUT_S)
+                elif step.action == "send":
+                    await self._send_and_wait_ack(step)
+                elif step.action == "background":
+                    self.cycle += 1
+                    await self._background(step)
+                    self.obs.clear()
+                    self.seen_before = {k: set(c.sessions[k].seqs) for k in self.keys}
+            self.log.flush()
+
+    async def _send_and_wait_ack(self, step: Step) -> None:
+        """Send like the user does before switching apps: the server has the message."""
+        c = self.client
+        contents = {}
+        for key in self._sessions(step):
+            content = step.content or self._content("background", self.keys.index(key))
+            contents[key] = content
+            self.sent[key] = content
+            await c.send_message(key, content)
+        await c.wait_until(lambda: all(any(o.kind == "ack" and o.content == m and o.session == k for o in self.obs)
+                                       for k, m in contents.items()), min(_ACK_TIMEOUT_S, self.cfg.deadline_s))
+
+    async def _background(self, step: Step) -> None:
+        c, proxy, cfg = self.client, self.proxy, self.cfg
+        fault = step.fault or cfg.fault
+        frozen = fault == "freeze"
+        schedule = fault_schedule(fault, step.for_s, random.Random(f"{cfg.seed}/{self.index}/{self.cycle}"),
+                                  flaky_mean_gap_s=cfg.flaky_mean_gap_s)
+        loop = asyncio.get_running_loop()
+        t_start = loop.time()
+        hidden_at = time.time()
+        errors: list[str] = []
+        for fs in schedule:
+            delay = t_start + fs.at_s - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if fs.step == "hide":
+                c.hide(frozen)
+            elif fs.step == "show":
+                c.show(frozen)
+            elif fs.step == "freeze":
+                proxy.freeze()
+            elif fs.step == "thaw":
+                proxy.thaw()
+            elif fs.step == "close":
+                proxy.close_connections()
+            elif fs.step == "offline":
+                c.network(False)
+                await proxy.go_offline()
+            elif fs.step == "online":
+                try:
+                    await proxy.go_online()
+                except RuntimeError as exc:
+                    errors.append(str(exc))
+                c.network(True)
+            elif fs.step == "reset":
+                proxy.reset_connections()
+        rest = t_start + step.for_s - loop.time()
+        if rest > 0:
+            await asyncio.sleep(rest)
+        if not page_hides(fault):
+            c.mark("visible")  # the end of a flaky window: measured like coming back
+        visible_at = time.time()
+        deadline = visible_at + cfg.deadline_s
+        settled = await self._wait_settled(visible_at + min(cfg.reaction_s, cfg.deadline_s), deadline)
+        attached = {k: c.sessions[k].ready_epoch == c.epoch for k in self.keys}
+        probe_sent_at = None
+        probes: dict[str, str] = {}
+        if settled:
+            probe_sent_at = time.time()
+            for k in self.keys:
+                probes[k] = self._content("probe", self.keys.index(k))
+                await c.send_message(k, probes[k], kind="probe")
+
+            def replied() -> bool:
+                return all(any(o.kind == "chat" and o.event == "chat:result" and not o.replay and o.session == k
+                               and o.t >= probe_sent_at and o.message in (m, None) for o in self.obs)
+                           for k, m in probes.items())
+
+            await c.wait_until(replied, max(0.0, deadline - time.time()))
+        if c.failed_reason:
+            errors.append(c.failed_reason)
+        sessions = []
+        for k in self.keys:
+            s = c.sessions[k]
+            sessions.append(SessionCycle(
+                key=k, temp_id=s.temp_id, uuid=s.uuid, background_message=self.sent.get(k),
+                probe_message=probes.get(k), attached_before_probe=attached[k],
+                seq_check=self.profile.last_seq and bool(s.seqs), seen_before=self.seen_before.get(k, set())))
+        record = cycle_verdict(
+            list(self.obs), sessions, run=self.run_id, client=self.index, client_id=self.client_id,
+            profile=self.profile.name, fault=fault, network=cfg.network.name, cycle=self.cycle,
+            background_s=step.for_s, hidden_at=hidden_at, visible_at=visible_at, deadline_s=cfg.deadline_s,
+            probe_sent_at=probe_sent_at, errors=errors)
+        self.writer.write(record)
+        self.on_record(record)
+
+    async def _wait_settled(self, not_before: float, deadline: float) -> bool:
+        """Wait until the page has re-attached and stays so until the user would type
+        (``not_before``): a stale socket looks fine for a moment after waking. Records the
+        moment it settled for good."""
+        c = self.client
+        settled_at = None
+        for _ in range(1000):  # bounded: each turn waits for a change or the deadline
+            if not await c.wait_until(c.settled, max(0.0, deadline - time.time())):
+                return False
+            settled_at = settled_at or time.time()
+            if time.time() >= not_before:
+                c.record(Obs(settled_at, "settled", client=self.index))
+                return True
+            await asyncio.sleep(not_before - time.time())
+            if not c.settled():
+                settled_at = None
+        return False
+
+    def failed_record(self, cycle: int, why: str) -> dict[str, Any]:
+        """A client that could not run its cycle still leaves a record (it did not recover)."""
+        now = time.time()
+        from jarvis_diag.lines import iso_ms
+
+        return {"schema": SCHEMA, "run": self.run_id, "client": self.index, "client_id": self.client_id,
+                "profile": self.profile.name, "fault": self.cfg.fault, "network": self.cfg.network.name,
+                "cycle": cycle, "background_ms": round(self.cfg.background_s * 1000, 1),
+                "hidden_at": iso_ms(now), "visible_at": iso_ms(now), "recovered": False,
+                "deadline_ms": round(self.cfg.deadline_s * 1000, 1), "failure": why, "reconnected": False,
+                "times_ms": {"connected": None, "authenticated": None, "recovery": None, "probe_sent": None},
+                "sessions": [], "lost": 0, "duplicated": 0, "attaches": [], "errors": [why]}
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        else:
+            self.log.flush()
+        await self.proxy.stop()
+
+
+async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = None,
+                         on_record: Callable[[dict], None] = lambda r: None,
+                         on_phase: Callable[[str], None] = lambda p: None) -> RunResult:
+    """Run ``cfg`` against its server; records go to ``out_dir/results.jsonl`` as they come.
+
+    Raises :class:`ServerUnusable` before anything runs when the server cannot be used.
+    Cancelling the task (Ctrl-C) stops every client and returns what was measured.
+    """
+    cfg.validate()
+    upstream = split_url(cfg.url)
+    run_id = run_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
+    on_phase("checking the server")
+    await preflight(cfg.url, cfg.token, timeout=min(cfg.connect_timeout_s, 10.0))
+    setup_steps, cycle_steps = cfg.script()
+    planned = cfg.clients * cfg.cycles * sum(1 for s in cycle_steps if s.action == "background")
+    writer = ResultWriter(out_dir)
+    result = RunResult(run_id, out_dir, writer.records, planned)
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    http = aiohttp.ClientSession(connector=connector)
+    pages = [_Page(i, cfg, run_id, upstream, out_dir, http, writer, on_record) for i in range(cfg.clients)]
+    ramp = asyncio.Semaphore(max(1, cfg.ramp))
+
+    async def page_main(page: _Page) -> None:
+        try:
+            await page.setup(setup_steps, ramp)
+        except ClientFailed as exc:
+            page.error = f"could not start: {exc}"
+        except OSError as exc:
+            page.error = f"could not start: {exc}"
+        if page.error is None:
+            try:
+                await page.run_cycles(cycle_steps)
+            except ClientFailed as exc:
+                page.error = str(exc)
+        if page.error is not None:
+            result.client_errors.append(f"client {page.index}: {page.error}")
+            record = page.failed_record(page.cycle + 1, page.error)
+            writer.write(record)
+            on_record(record)
+
+    on_phase("running")
+    tasks = [asyncio.ensure_future(page_main(p)) for p in pages]
+    try:
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        result.interrupted = True
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        on_phase("stopping")
+        await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
+        await http.close()
+        writer.close()
+    if not result.interrupted and any(not r["recovered"] for r in result.records):
+        try:  # a server that died mid-run explains every failure at once: say so
+            await preflight(cfg.url, cfg.token, timeout=3.0)
+        except ServerUnusable as exc:
+            result.error = f"the server stopped answering during the run ({exc})"
+    return result
