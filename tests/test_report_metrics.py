@@ -94,3 +94,21 @@ def test_not_enough_data():
     d = mx.compare([1.0], [2.0, 3.0])
     assert d.verdict == "not enough data" and d.ci_low is None and d.diff == 1.0
     assert mx.compare([], [1.0, 2.0]).diff is None
+
+
+def test_bootstrap_shortcut_matches_plain_resampling():
+    # the median/mean of each resample is drawn from its exact distribution; compare that
+    # with building every resample by hand
+    rng = np.random.default_rng(5)
+    values = rng.exponential(30, 301)
+    k = mx.nearest_rank(values.size, 50)
+    fast = mx._bootstrap_stats(values, "p50", 8000, np.random.default_rng(1))
+    draw = np.random.default_rng(2)
+    plain = np.array([np.partition(values[draw.integers(0, 301, 301)], k)[k] for _ in range(8000)])
+    for q in (2.5, 50, 97.5):
+        assert abs(np.percentile(fast, q) - np.percentile(plain, q)) < 0.6  # within Monte Carlo error
+    counts = np.array([0.0] * 260 + [1.0] * 30 + [3.0] * 11)
+    fast = mx._bootstrap_stats(counts, "mean", 8000, np.random.default_rng(1))
+    plain = np.array([counts[draw.integers(0, 301, 301)].mean() for _ in range(8000)])
+    for q in (2.5, 50, 97.5):
+        assert abs(np.percentile(fast, q) - np.percentile(plain, q)) < 0.01
