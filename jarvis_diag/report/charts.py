@@ -161,15 +161,22 @@ def stacked_svg(title: str, bars: dict[str, dict[str, float]], width: int = 520)
     return _svg(width, height, body, title)
 
 
+def _clip(label: str, size: int = 62) -> str:
+    return label if len(label) <= size else label[: size - 1] + "…"
+
+
 def waterfall_svg(w: Waterfall, width: int = 900) -> str:
     """The worst episode: one row per event, client rows blue, server rows orange; a bar is a
     span, a diamond an instant. Rows that began before 0 ms (the background) are clipped at
     the left edge and keep their real duration in the label."""
     rows = w.rows
-    left, right, row_h, top = 330, 20, 18, 38
+    left, right, row_h, top = 390, 20, 18, 38
     height = top + len(rows) * row_h + 30
     pw = width - left - right
-    hi = max([r["end_ms"] if r["end_ms"] is not None else r["start_ms"] for r in rows] + [w.total_ms, 1.0])
+    ends = [r["end_ms"] if r["end_ms"] is not None else r["start_ms"] for r in rows]
+    hi = max(ends + [w.total_ms, 1.0])
+    if w.total_ms > 0:  # a late event (a ping timeout a minute on) must not squash the recovery itself
+        hi = max([e for e in ends if e <= 3 * w.total_ms] + [w.total_ms])
     hi *= 1.04
 
     def x_of(v: float) -> float:
@@ -189,7 +196,16 @@ def waterfall_svg(w: Waterfall, width: int = 900) -> str:
         start, end = r["start_ms"], r["end_ms"]
         if start < 0:
             label += f" [{fmt_value(-start, 'ms')} before 0]"
-        body.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" fill="{color}">{_t(label[:60])}</text>')
+        if start > hi:  # off the scale: an arrow at the right edge, the time in the label
+            label += f" [at {fmt_value(start, 'ms')}]"
+            ax = left + pw
+            body.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" fill="{color}">{_t(_clip(label))}</text>'
+                        f'<path class="event" d="M{ax - 8:.1f},{y + 3} l8,6 l-8,6 z" fill="{color}">'
+                        f"<title>{_t(r['label'])} at {start:.1f} ms (off scale)</title></path>")
+            continue
+        if end is not None and end > hi:
+            end = hi
+        body.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" fill="{color}">{_t(_clip(label))}</text>')
         if end is None:
             cx = x_of(start)
             body.append(f'<path class="event" d="M{cx:.1f},{y + 3} l5,5 l-5,5 l-5,-5 z" fill="{color}">'
