@@ -156,6 +156,8 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
     recovery, live = m["recovery"], m["live"]
     lost, duplicated, unrecovered = ds.counts["lost"], ds.counts["duplicated"], ds.counts["unrecovered"]
     failures = _SimFailures()
+    if any(i.kind != "sim" for i in ds.inputs):
+        unrecovered.unit = "cycles/episodes"
     lost_groups: dict[tuple, list[tuple[Ref, dict]]] = {}
     dup_groups: dict[tuple, list[tuple[Ref, dict]]] = {}
     worst: tuple[float, Ref, dict] | None = None
@@ -348,6 +350,8 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
                 if value is not None:
                     m[name].add(float(value), ref)
     conns = {c.get("sid"): c for c in doc.get("connections") or ()}
+    has_sim = any(i.kind == "sim" for i in ds.inputs)
+    ds.counts["unrecovered"].unit = "cycles/episodes" if has_sim else "episodes"
     worst: tuple[tuple[bool, float], dict] | None = None
     for ep in doc.get("episodes") or ():
         records += 1
@@ -356,7 +360,6 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
                   ep.get("started_at"), ep.get("client"))
         ok = bool(ep.get("recovered"))
         ds.metrics["recovery"].outcomes["recovered" if ok else "not recovered"] += 1
-        ds.counts["unrecovered"].unit = "episodes" if not ds.counts["unrecovered"].per_unit else "cycles/episodes"
         ds.counts["unrecovered"].add(0 if ok else 1, ref)
         total = _ms(ep.get("recovered_at"), origin)
         if ok and total is not None:
