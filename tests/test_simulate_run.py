@@ -1,0 +1,123 @@
+"""Virtual clients against the reference server (127.0.0.1, port 0): the expected findings.
+
+Small ping windows (0.5 s + 0.5 s), short backgrounds, a fast sim agent and profiles at a
+tenth of their real delays keep each run to a few seconds.
+"""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from jarvis_diag.simulate.run import ServerUnusable, preflight, run_simulation
+from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
+from jarvis_diag.simulate.verdict import cycle_ok
+from server.testing import running_server
+
+FAST = dict(ping_interval=0.5, ping_timeout=0.5)
+
+
+def config(srv, **scenario) -> SimConfig:
+    base = SimConfig(url=srv.url, token=srv.token, time_scale=0.1, deadline_s=6.0, reaction_s=0.3, seed=1)
+    return scenario_from_dict(scenario, base) if scenario else base
+
+
+def every_fault_steps(sessions: int = 2) -> list[dict]:
+    steps = [{"action": "connect"}] + [{"action": "open"}] * sessions
+    for fault, secs in (("freeze", "1.6s"), ("close", "0.5s"), ("offline", "0.8s"), ("flaky", "1.5s")):
+        steps += [{"action": "send"}, {"action": "background", "for": secs, "fault": fault}]
+    return steps
+
+
+async def test_connmgr_and_resume_recover_from_every_fault_and_resume_proves_nothing_lost(tmp_path: Path):
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile=["connmgr", "resume"], clients=2, flaky_mean_gap=0.5, steps=every_fault_steps())
+        result = await run_simulation(cfg, tmp_path)
+    records = result.records
+    assert len(records) == result.planned == 8 and result.error is None
+    bad = [(r["profile"], r["fault"], r["failure"], r["lost"], r["duplicated"]) for r in records if not cycle_ok(r)]
+    assert bad == []
+    resumed = [s for r in records if r["profile"] == "resume" for s in r["sessions"]]
+    assert resumed and all(s["check"] == "seq" and s["produced"] > 0 for s in resumed)
+    assert all(s["check"] == "content" for r in records if r["profile"] == "connmgr" for s in r["sessions"])
+    freeze = next(r for r in records if r["fault"] == "freeze")
+    assert freeze["reconnected"] and freeze["times_ms"]["recovery"] is not None
+    # written as they were made: the file holds the same records
+    on_disk = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert on_disk == records
+    logs = list((tmp_path / "frontend").glob("*_Mozilla50iPhoneCPUiP-*.log"))
+    assert len(logs) == 2
+    assert "[ConnMgr] Page visible" in logs[0].read_text()
+
+
+async def test_legacy_survives_a_freeze_shorter_than_the_ping_window(tmp_path: Path):
+    async with running_server(ping_interval=1.0, ping_timeout=2.0) as srv:
+        cfg = config(srv, profile="legacy", sessions=2, background="0.4s", fault="freeze")
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    assert cycle_ok(record), record["failure"]
+    assert not record["reconnected"]
+
+
+async def test_legacy_frozen_past_the_ping_window_fails_the_way_the_field_did(tmp_path: Path):
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="legacy", sessions=2, background="2s", fault="freeze")
+        result = await run_simulation(cfg, tmp_path)
+        app_log = srv.app_log.read_text()
+    (record,) = result.records
+    assert not record["recovered"] and record["reconnected"]
+    assert "sent no chat:connect" in record["failure"] and "auto-connected" in record["failure"]
+    assert all(s["ready_ms"] is None or s["ready_ms"] >= record["times_ms"]["probe_sent"]
+               for s in record["sessions"])  # attached only after the user's message
+    assert "has no callback for session" in app_log
+    (log,) = (tmp_path / "frontend").glob("*.log")
+    text = log.read_text()
+    after_reconnect = text.rsplit("Connected, authenticating...", 1)[1]
+    assert "already connected, updating callbacks" in after_reconnect
+    assert "send EMIT: chat:connect" not in after_reconnect.split("send EMIT: chat:message")[0]
+
+
+async def test_single_live_session_bug_loses_live_output_of_one_of_two_sessions(tmp_path: Path):
+    async with running_server(bugs=["single-live-session"], **FAST) as srv:
+        cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    assert not record["recovered"]
+    live = [s["live"] for s in record["sessions"]]
+    assert live.count(False) >= 1 and "did not arrive live" in record["failure"]
+
+
+async def test_the_same_client_recovers_without_the_bug(tmp_path: Path):
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")
+        result = await run_simulation(cfg, tmp_path)
+    assert all(cycle_ok(r) for r in result.records) and len(result.records) == 1
+
+
+async def test_server_dying_mid_run_keeps_the_partial_results_and_says_so(tmp_path: Path):
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="connmgr", cycles=3, background="0.3s", fault="close", deadline="1.5s")
+        stopping: list[asyncio.Task] = []
+
+        def on_record(record):
+            if not stopping:
+                stopping.append(asyncio.ensure_future(srv.stop()))
+
+        result = await run_simulation(cfg, tmp_path, on_record=on_record)
+        await asyncio.gather(*stopping)
+    assert cycle_ok(result.records[0])
+    assert not any(r["recovered"] for r in result.records[1:]) and len(result.records) >= 2
+    assert result.error and "stopped answering" in result.error
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == len(result.records)
+
+
+async def test_preflight_names_what_is_wrong_with_the_server():
+    async with running_server(**FAST) as srv:
+        with pytest.raises(ServerUnusable, match="refused the token"):
+            await preflight(srv.url, "wrong-token", timeout=3)
+        port = srv.port
+    with pytest.raises(ServerUnusable, match="cannot reach"):
+        await preflight(f"http://127.0.0.1:{port}", "t", timeout=2)
+    with pytest.raises(ServerUnusable, match="only http"):
+        await preflight("ftp://127.0.0.1:1", "t")

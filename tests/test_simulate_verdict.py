@@ -1,0 +1,177 @@
+"""Verdicts from recorded observations; client logs and scenario files. Pure."""
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from jarvis_diag import lines
+from jarvis_diag.simulate.clientlog import MOBILE_UA, ClientLog, base36, log_file_name, make_client_id
+from jarvis_diag.simulate.scenario import SimConfig, load_scenario, scenario_from_dict
+from jarvis_diag.simulate.verdict import SCHEMA, Obs, SessionCycle, cycle_ok, cycle_verdict, summarize
+
+HIDE, SHOW = 1000.0, 1030.0
+
+
+def verdict(obs, sessions, probe_at=SHOW + 0.6, **kw):
+    args = dict(run="r", client=0, client_id="c", profile="connmgr", fault="freeze", network="good", cycle=1,
+                background_s=30, hidden_at=HIDE, visible_at=SHOW, deadline_s=10, probe_sent_at=probe_at)
+    args.update(kw)
+    return cycle_verdict(obs, sessions, **args)
+
+
+def chat(t, event, seq=None, replay=False, message="m1", content=None, session="A"):
+    return Obs(t, "chat", session=session, event=event, seq=seq, replay=replay, message=message, content=content)
+
+
+def reconnect_obs(session="A"):
+    return [Obs(HIDE, "hidden"), Obs(SHOW, "visible"), Obs(SHOW + 0.1, "socket.connected"),
+            Obs(SHOW + 0.11, "auth.ok"), Obs(SHOW + 0.12, "connect.sent", session=session),
+            Obs(SHOW + 0.13, "ready", session=session, detail={"requested": True}),
+            Obs(SHOW + 0.14, "history_end", session=session), Obs(SHOW + 0.15, "settled")]
+
+
+def session(**kw):
+    base = dict(key="A", temp_id="new-1", uuid="uuid-a", background_message="m1", probe_message="p1",
+                attached_before_probe=True, seq_check=False)
+    base.update(kw)
+    return SessionCycle(**base)
+
+
+def test_recovered_with_times_from_visible_and_content_check():
+    obs = [Obs(HIDE - 0.1, "ack", session="A", content="m1"),
+           *reconnect_obs(),
+           chat(SHOW + 0.135, "chat:user", replay=True, content="m1"),
+           chat(SHOW + 0.136, "chat:assistant", replay=True, content="reply 1"),
+           chat(SHOW + 0.7, "chat:stream", message="p1"),
+           chat(SHOW + 0.8, "chat:assistant", message="p1", content="reply p"),
+           chat(SHOW + 0.9, "chat:result", message="p1")]
+    r = verdict(obs, [session()])
+    assert r["schema"] == SCHEMA and r["recovered"] and cycle_ok(r) and r["failure"] is None
+    assert r["times_ms"]["connected"] == pytest.approx(100) and r["times_ms"]["recovery"] == pytest.approx(150)
+    s = r["sessions"][0]
+    assert s["ready_ms"] == pytest.approx(130) and s["history_end_ms"] == pytest.approx(140)
+    assert s["first_live_ms"] == pytest.approx(700) and s["live"] and s["check"] == "content"
+    assert (s["produced"], s["lost"], s["duplicated"]) == (1, 0, 0)
+    assert r["attaches"][0]["kind"] == "reconnect" and r["attaches"][0]["ms"] == pytest.approx(10)
+
+
+def test_content_check_counts_a_missing_reply_as_lost_and_a_reply_shown_twice_as_duplicated():
+    probe = [chat(SHOW + 0.9, "chat:result", message="p1")]
+    lost = verdict([*reconnect_obs(), *probe], [session()])
+    assert lost["lost"] == 1 and not cycle_ok(lost) and lost["recovered"]
+    twice = [*reconnect_obs(), chat(SHOW + 0.136, "chat:assistant", replay=True, content="r1"),
+             chat(SHOW + 0.5, "chat:assistant", content="r1"), *probe]
+    assert verdict(twice, [session()])["duplicated"] == 1
+
+
+def test_seq_check_finds_gaps_and_repeats():
+    obs = [*reconnect_obs()] + [chat(SHOW + 0.2, "chat:stream", seq=q, replay=True) for q in (11, 12, 12, 14)]
+    obs.append(chat(SHOW + 0.9, "chat:result", seq=15, message="p1"))
+    r = verdict(obs, [session(seq_check=True, seen_before=set(range(1, 11)))])
+    s = r["sessions"][0]
+    assert s["check"] == "seq" and s["lost_seqs"] == [13] and s["duplicated_seqs"] == [12]
+    assert (s["produced"], r["lost"], r["duplicated"]) == (5, 1, 1)
+    again = verdict(obs[:-1] + [chat(SHOW + 0.2, "chat:stream", seq=10, replay=True)] + obs[-1:],
+                    [session(seq_check=True, seen_before=set(range(1, 11)))])
+    assert 10 in again["sessions"][0]["duplicated_seqs"]
+
+
+def test_a_page_that_sends_no_chat_connect_fails_like_the_field_bug():
+    obs = [Obs(HIDE, "hidden"), Obs(SHOW, "visible"), Obs(SHOW + 0.1, "socket.disconnected"),
+           Obs(SHOW + 1.1, "socket.connected"), Obs(SHOW + 1.11, "auth.ok"),
+           Obs(SHOW + 1.12, "connect.skipped", session="A"), Obs(SHOW + 1.2, "settled"),
+           Obs(SHOW + 1.7, "ready", session="A", detail={"requested": False}),
+           chat(SHOW + 1.9, "chat:result", message="p1")]
+    r = verdict(obs, [session(attached_before_probe=False)], probe_at=SHOW + 1.6)
+    assert not r["recovered"] and r["reconnected"]
+    assert "sent no chat:connect" in r["failure"] and "auto-connected" in r["failure"]
+    assert r["times_ms"]["recovery"] is None and r["attaches"][0]["kind"] == "auto"
+
+
+def test_not_connected_again_and_no_probe():
+    obs = [Obs(HIDE, "hidden"), Obs(SHOW, "visible"), Obs(SHOW + 0.1, "socket.disconnected"),
+           Obs(SHOW + 0.2, "socket.error"), Obs(SHOW + 5, "reconnect.exhausted")]
+    r = verdict(obs, [session(probe_message=None, attached_before_probe=False)], probe_at=None)
+    assert not r["recovered"]
+    assert r["failure"].startswith("not connected again") and "exhausted" in r["failure"]
+
+
+def test_summary_groups_records():
+    ok = verdict([*reconnect_obs(), chat(SHOW + 0.136, "chat:assistant", replay=True, content="r"),
+                  chat(SHOW + 0.9, "chat:result", message="p1")], [session()])
+    bad = verdict([*reconnect_obs()], [session()])
+    s = summarize([ok, bad])
+    assert s["cycles"] == 2 and s["ok"] == 1 and s["rows"][0]["recovered"] == 1
+
+
+def test_client_id_and_log_file_have_the_real_shapes(tmp_path: Path):
+    cid = make_client_id(MOBILE_UA, 1795514611000, random.Random(1))
+    assert re.fullmatch(r"Mozilla50iPhoneCPUiP-[0-9a-z]+-[0-9a-z]{4}", cid)
+    assert cid.split("-")[1] == base36(1795514611000)
+    assert log_file_name("a/b-c", 1795514611.0) == "20261124_a_b-c.log"
+    log = ClientLog(cid, tmp_path / "frontend", clock=lambda: 1795514611.25)
+    log.log("cm.page_hidden")
+    log.log("fe.emit_connect", session="new-1795", transport="websocket")
+    log.flush()
+    path = tmp_path / "frontend" / f"20261124_{cid}.log"
+    text = path.read_text().splitlines()
+    assert text[0] == "[2026-11-24T10:03:31.250Z] [DEBUG] [ConnMgr] Page hidden"
+    shape, fields = lines.match("frontend", text[1].split("] ", 2)[2])
+    assert shape.kind == "chat.connect.sent" and fields["session"] == "new-1795"
+
+
+def test_scenario_file_sets_profiles_networks_and_steps(tmp_path: Path):
+    f = tmp_path / "s.toml"
+    f.write_text("""
+seed = 9
+clients = 3
+profile = ["legacy", "fast"]
+network = "edge"
+deadline = "5s"
+[profiles.fast]
+base = "resume"
+base_delay_ms = 10
+[networks.edge]
+latency_ms = 30
+[[steps]]
+action = "connect"
+[[steps]]
+action = "open"
+[[steps]]
+action = "send"
+session = 0
+[[steps]]
+action = "background"
+for = "2s"
+fault = "close"
+""")
+    cfg = load_scenario(f, SimConfig(url="http://x", token="t"))
+    assert cfg.seed == 9 and cfg.clients == 3 and cfg.deadline_s == 5 and cfg.network.latency_ms == 30
+    assert [cfg.profile_for(i).name for i in range(3)] == ["legacy", "fast", "legacy"]
+    setup, cycle = cfg.script()
+    assert [s.action for s in setup] == ["connect", "open"]
+    assert [(s.action, s.fault, s.for_s) for s in cycle] == [("send", None, 0.0), ("background", "close", 2.0)]
+
+
+@pytest.mark.parametrize("data,msg", [
+    ({"clientz": 1}, "unknown keys"),
+    ({"profile": "nope"}, "unknown profile"),
+    ({"steps": [{"action": "fly"}]}, "action must be"),
+    ({"steps": [{"action": "background"}]}, "needs `for`"),
+    ({"steps": [{"action": "open"}]}, "no `background`"),
+    ({"steps": [{"action": "background", "for": "1s"}, {"action": "open"}]}, "must come before"),
+])
+def test_bad_scenarios_say_what_is_wrong(data, msg):
+    with pytest.raises(ValueError, match=msg):
+        scenario_from_dict(data)
+
+
+def test_bad_toml_is_one_clear_error(tmp_path: Path):
+    f = tmp_path / "bad.toml"
+    f.write_text("clients = = 3")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_scenario(f)
+    with pytest.raises(ValueError, match="cannot read"):
+        load_scenario(tmp_path / "missing.toml")
