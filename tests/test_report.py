@@ -347,6 +347,13 @@ def test_cli_bad_inputs_are_one_line(tmp_path):
     assert p.returncode == 2 and "is a report" in p.stderr
 
 
+def test_cli_compare_without_inputs(tmp_path):
+    results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
+    for args in (["--compare"], ["--compare", "--format", "json"]):
+        p = run_cli(str(results), *args)
+        assert p.returncode == 2 and "--compare needs at least one INPUT" in p.stderr, p.stderr
+
+
 def test_cli_help_has_an_example():
     p = run_cli("--help")
     assert p.returncode == 0 and "Example" in p.stdout and "--budget" in p.stdout

@@ -51,7 +51,7 @@ def expand_compare(args: list[str]) -> list[str]:
                 out += ["--compare", args[j]]
                 j += 1
             if j == i + 1:
-                out.append(tok)  # let the parser say the value is missing
+                raise DiagError("--compare needs at least one INPUT (the baseline's results or logs)")
             i = j
             continue
         out.append(tok)
