@@ -13,6 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
+from jarvis_diag.report import fmt
 from jarvis_diag.report.budgets import parse_budget
 from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset, add_sim_records, add_timeline
 from jarvis_diag.report.markdown import to_markdown
@@ -109,6 +110,9 @@ def test_comparison_with_a_known_shift():
     assert row.difference.diff == pytest.approx(-40.0)  # every case moved 40 ms: so did the median
     assert row.verdict == "faster"
     assert row.difference.ci_high < 0
+    headline = fmt.comparison_headlines(report.comparison)
+    assert headline[0].startswith("recovery: faster, p50 ") and "−40.0 ms, 95% CI [−" in headline[0]
+    assert "recovery: faster" in to_markdown(report).split("### Latency")[0]
     same = build_report(cand, baseline=cand, resamples=500)
     assert next(r for r in same.comparison.rows if r.metric == "recovery").verdict == "no clear difference"
     again = build_report(cand, baseline=base, seed=3, resamples=500)

@@ -70,3 +70,22 @@ def small_n_note(metrics) -> str:
 
 UNRESOLVED_NOTE = "* fewer than 1 case above this percentile: it is the largest value seen (n too small)."
 PERCENTILE_NOTE = "Percentiles are exact (nearest rank: the value at rank ceil(q/100*n) of the sorted cases)."
+
+
+CLEAR_VERDICTS = ("faster", "slower", "fewer", "more")
+
+
+def comparison_headlines(comparison) -> list[str]:
+    """One line per metric whose difference is clear, e.g. 'recovery: faster, p50 88.7 ms ->
+    68.5 ms (−20.2 ms, 95% CI [−22.8 ms, −17.3 ms])'; 'no clear difference' when none is."""
+    if comparison is None:
+        return []
+    lines = []
+    for r in comparison.rows:
+        if r.verdict not in CLEAR_VERDICTS:
+            continue
+        d = r.difference
+        stat = "per cycle" if d.statistic == "mean" else d.statistic
+        lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
+                     f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
+    return lines or ["no clear difference in any metric"]

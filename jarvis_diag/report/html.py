@@ -52,6 +52,13 @@ def _body(report: Report) -> str:
         parts += [f'<li class="{"pass" if b.passed else "fail"}">{"PASS" if b.passed else "FAIL"} '
                   f"<code>{_e(b.budget.text)}</code>: {_e(b.message)}</li>" for b in report.budgets]
         parts.append("</ul>")
+    if report.comparison is not None:
+        items = []
+        for line in fmt.comparison_headlines(report.comparison):
+            word = line.split(": ", 1)[1].split(",", 1)[0] if ": " in line else ""
+            cls = "good" if word in _GOOD else "bad" if word in _BAD else ""
+            items.append(f'<li class="{cls}">{_e(line)}</li>')
+        parts.append("<p>Compared with the baseline:</p><ul>" + "".join(items) + "</ul>")
     parts.append(_latency(report))
     if report.counts:
         rows = [[f"<code>{_e(c.name)}</code>", f'<span class="{"bad" if c.total else "good"}">{c.total:g}</span>',

@@ -35,6 +35,9 @@ def to_markdown(report: Report) -> str:
         out += [verdict, ""]
         out += [f"- {'❌' if not b.passed else '✅'} {_code(b.budget.text)}: {b.message}" for b in report.budgets]
         out.append("")
+    if report.comparison is not None:
+        out += ["**Compared with the baseline:**", ""]
+        out += [f"- {line}" for line in fmt.comparison_headlines(report.comparison)] + [""]
     out.append("Inputs: " + "; ".join(f"{_code(i['path'])} ({i['kind']}, {i['records']} records)"
                                        for i in report.inputs))
     out.append("")

@@ -23,6 +23,10 @@ def renderables(report: Report) -> Iterator[RenderableType]:
     yield Rule(Text(report.title, style="bold"))
     yield Text("Inputs: " + "; ".join(f"{i['path']} ({i['kind']}, {i['records']} records)"
                                       for i in report.inputs), style="dim")
+    if report.comparison is not None:
+        for line in fmt.comparison_headlines(report.comparison):
+            word = line.split(": ", 1)[1].split(",", 1)[0] if ": " in line else ""
+            yield Text("vs baseline: " + line, style=_VERDICT_STYLE.get(word, "bold"))
     yield from _latency(report)
     yield from _counts(report)
     yield from _breakdown(report)
