@@ -73,6 +73,9 @@ async def test_legacy_frozen_past_the_ping_window_fails_the_way_the_field_did(tm
     assert "has no callback for session" in app_log
     (log,) = (tmp_path / "frontend").glob("*.log")
     text = log.read_text()
+    # suspended like a page: it noticed nothing while frozen, only once visible again
+    disconnects = [line[1:25] for line in text.splitlines() if "[SocketIO] Disconnected:" in line]
+    assert disconnects and all(t >= record["visible_at"] for t in disconnects)
     after_reconnect = text.rsplit("Connected, authenticating...", 1)[1]
     assert "already connected, updating callbacks" in after_reconnect
     assert "send EMIT: chat:connect" not in after_reconnect.split("send EMIT: chat:message")[0]
