@@ -67,6 +67,9 @@ class _Index:
         self.records = corr.records
         self.backend = [r for r in self.records if r["source"] == "backend"]
         self.frontend = [r for r in self.records if r["source"] in FRONTEND_SOURCES]
+        self.episodes_of: dict[str, list] = {}
+        for ep in corr.episodes:
+            self.episodes_of.setdefault(ep.client, []).append(ep)
 
     def canonical(self, value: str | None) -> str | None:
         return self.corr.ids.canonical(value)
@@ -121,7 +124,7 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
     live = 0
     if client:
         nxt = later[0].ready_at if later else None
-        live = sum(1 for r in ix.frontend if r.get("client") == client and r["kind"] == "output.received"
+        live = sum(1 for r in ix.corr.index.fe_by_client.get(client, []) if r["kind"] == "output.received"
                    and session_key(r.get("session")) == key and r["t"] > t_switch and (nxt is None or r["t"] < nxt))
     other = session_key(m["switched"].get("session"))
     text = (f"the reply to the message of {iso(m['rec']['t'])} was cut off live when socket {sid} attached session "
@@ -212,8 +215,8 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
             how = (f"the client switched back to it at {iso(t_back)} with its handler still in place and sent no "
                    f"chat:connect")
         else:
-            cleared = [r for r in ix.backend if r["t"] <= rec["t"] and r["kind"] in ("callback.cleared",
-                       "session.switched") and (r.get("sid") or "")[:8] == sid
+            cleared = [r for r in ix.corr.index.be_by_sid.get(sid, []) if r["t"] <= rec["t"]
+                       and r["kind"] in ("callback.cleared", "session.switched")
                        and session_key(r.get("session") if r["kind"] == "callback.cleared"
                                        else r.get("from_session")) == key]
             if cleared:
@@ -256,7 +259,7 @@ def detect_server_reload(ix: _Index) -> list[dict]:
         t = group[0]["t"]
         cut = [c for c in conns if c.sid and (c.connected_at or -np.inf) <= t
                and (c.disconnected_at is None or c.disconnected_at >= t - 1)]
-        restarted = next((r["t"] for r in ix.backend if r["t"] > t and r["kind"] in ("server.started",)), None)
+        restarted = next((r["t"] for r in ix.corr.index.of_kind(["server.started"], t)), None)
         ev = [evidence(r) for r in group[:3]]
         delays = []
         never = []
@@ -355,7 +358,7 @@ def detect_half_open(ix: _Index) -> list[dict]:
                 loss = ep.started_at if ep is not None else newer.connected_at
         if loss is not None and c.disconnected_at is not None and (c.disconnected_at - loss) * 1000 > HALF_OPEN_MS:
             d = (c.disconnected_at - loss) * 1000
-            lost_output = [r for r in ix.backend if r["kind"] == "output.delivered" and (r.get("sid") or "")[:8] == c.sid
+            lost_output = [r for r in ix.corr.index.be_by_sid.get(c.sid, []) if r["kind"] == "output.delivered"
                            and loss < r["t"] <= c.disconnected_at]
             findings.append(_f(
                 "half-open", "critical" if lost_output else "warning", loss,
@@ -366,7 +369,7 @@ def detect_half_open(ix: _Index) -> list[dict]:
                 evidence_list=c.evidence[-2:] + [evidence(r) for r in lost_output[:3]]))
         # the client kept using a socket the server had already closed
         if c.disconnected_at is not None and c.client:
-            stale = [r for r in ix.frontend if r.get("client") == c.client and r["kind"] in (
+            stale = [r for r in ix.corr.index.fe_by_client.get(c.client, []) if r["kind"] in (
                 "message.sent", "chat.connect.sent") and r["t"] > c.disconnected_at + 1
                 and (c.client_disconnected_at is None or r["t"] < c.client_disconnected_at)]
             newer = next((d for d in conns if d.client == c.client and (d.connected_at or 0) > c.disconnected_at), None)
@@ -429,8 +432,8 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
             later: Attach | None = next((a for a in ix.corr.attaches if a.session == s and a.client == ep.client
                                          and a.ready_at is not None and a.ready_at > ep.authenticated_at), None)
             delay = ((later.ready_at if later else last_t) - ep.authenticated_at) * 1000
-            output = [r for r in ix.backend if r["kind"] in ("message.processing", "output.delivered")
-                      and session_key(r.get("session")) == session_key(s) and r["t"] > ep.authenticated_at][:3]
+            output = [r for r in ix.corr.index.of_kind(("message.processing", "output.delivered"), ep.authenticated_at)
+                      if session_key(r.get("session")) == session_key(s)][:3]
             findings.append(_f(
                 "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after client "
@@ -498,30 +501,32 @@ def _benign(ix: _Index, rec: dict) -> str | None:
     shape = rec.get("shape")
     t = rec["t"]
     if shape == "sio.result_not_dict":
-        done = next((r for r in ix.backend if r["kind"] == "message.completed" and 0 <= r["t"] - t <= 2.0), None)
+        done = next(iter(ix.corr.index.of_kind(["message.completed"], t, t + 2.0)), None)
         if done is not None:
             return "the agent's final 'result' record is not a stream chunk; the reply completed right after"
     if shape == "sm.file_missing" and (rec.get("session") or "").startswith("new-"):
         return "a brand-new session (temporary id) has no agent session file yet; one is created"
     if shape == "sm.reader_stopped":
-        stop = next((r for r in ix.backend if r["kind"] in ("server.stopping", "server.stopped", "server.reload")
-                     and 0 <= t - r["t"] <= 5.0), None)
+        stop = next(iter(ix.corr.index.of_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t)),
+                    None)
         if stop is not None:
             return "the agent readers stop because the server is shutting down"
     return None
+
+
+CONTEXT_KINDS = ("server.reload", "server.starting", "server.stopping", "session.switched", "socket.disconnected",
+                 "session.creating")
 
 
 def context_before(ix: _Index, t: float, client: str | None, sid: str | None, session: str | None) -> str | None:
     """What this client / socket / session went through in the minute before ``t``."""
     key = session_key(session)
     notes: list[tuple[float, str]] = []
-    for ep in ix.corr.episodes:
-        if (client is None or ep.client == client) and t - CONTEXT_WINDOW_S <= ep.started_at <= t:
+    for ep in ix.episodes_of.get(client, []) if client else ix.corr.episodes:
+        if t - CONTEXT_WINDOW_S <= ep.started_at <= t:
             state = "recovered" if ep.recovered_at is not None and ep.recovered_at <= t else "not yet recovered"
             notes.append((ep.started_at, f"{ep.trigger} (reconnect episode, {state})"))
-    for rec in ix.records:
-        if not (t - CONTEXT_WINDOW_S <= rec["t"] <= t):
-            continue
+    for rec in ix.corr.index.of_kind(CONTEXT_KINDS, t - CONTEXT_WINDOW_S, t):
         kind = rec["kind"]
         rsid = (rec.get("sid") or "")[:8]
         if kind in ("server.reload", "server.starting", "server.stopping"):
@@ -534,8 +539,6 @@ def context_before(ix: _Index, t: float, client: str | None, sid: str | None, se
             notes.append((rec["t"], f"disconnect ({rec.get('reason') or 'no reason'})"))
         elif kind == "session.creating" and key and session_key(rec.get("session")) == key:
             notes.append((rec["t"], "session created"))
-        elif kind == "message.completed" and rec["t"] <= t:
-            pass
     if not notes:
         return None
     notes.sort()

@@ -208,6 +208,44 @@ class SessionIds:
         return self.full.get(value[:8], value)
 
 
+class RecordIndex:
+    """Records (in time order) grouped the ways the detectors look them up, so that no
+    detector scans every record for every thing it checks."""
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+        self.times = np.array([r["t"] for r in records], dtype="float64")
+        self.by_kind: dict[str, list[dict]] = {}
+        self.fe_by_client: dict[str, list[dict]] = {}
+        self.be_by_sid: dict[str, list[dict]] = {}
+        for r in records:
+            self.by_kind.setdefault(r["kind"], []).append(r)
+            if r["source"] in FRONTEND_SOURCES:
+                if r.get("client"):
+                    self.fe_by_client.setdefault(r["client"], []).append(r)
+            elif r["source"] == "backend" and r.get("sid"):
+                self.be_by_sid.setdefault(r["sid"][:8], []).append(r)
+        self._kind_times = {k: np.array([r["t"] for r in v], dtype="float64") for k, v in self.by_kind.items()}
+
+    def between(self, t0: float, t1: float) -> list[dict]:
+        """Records with ``t0 <= t <= t1``."""
+        lo, hi = np.searchsorted(self.times, [t0, t1], side="left")[0], np.searchsorted(self.times, t1, side="right")
+        return self.records[lo:hi]
+
+    def of_kind(self, kinds: tuple[str, ...] | list[str], t0: float = -math.inf, t1: float = math.inf) -> list[dict]:
+        """Records of these kinds with ``t0 <= t <= t1``, in time order."""
+        out: list[dict] = []
+        for kind in kinds:
+            times = self._kind_times.get(kind)
+            if times is None:
+                continue
+            lo, hi = np.searchsorted(times, t0, side="left"), np.searchsorted(times, t1, side="right")
+            out.extend(self.by_kind[kind][lo:hi])
+        if len(kinds) > 1:
+            out.sort(key=lambda r: r["t"])
+        return out
+
+
 @dataclass
 class Correlation:
     """Everything the detectors read (the Timeline's working state)."""
@@ -222,6 +260,7 @@ class Correlation:
     pairs: pd.DataFrame
     first_t: float | None
     last_t: float | None
+    index: RecordIndex
 
 
 # ---- joins -----------------------------------------------------------------------------
@@ -514,19 +553,24 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
     return conns
 
 
-def _episodes(records: list[dict], conns: list[Connection], attaches: list[Attach], last_t: float | None
+def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach], last_t: float | None
               ) -> list[Episode]:
     """Reconnect episodes per client: from the first sign of loss to every session the
     client had being ready again (or never)."""
     episodes: list[Episode] = []
-    clients = sorted({r["client"] for r in records if r["source"] in FRONTEND_SOURCES and r.get("client")}
-                     | {c.client for c in conns if c.client})
-    reloads = [r for r in records if r["kind"] == "server.reload"]
+    clients = sorted(set(index.fe_by_client) | {c.client for c in conns if c.client})
+    reloads = index.by_kind.get("server.reload", [])
+    conns_of: dict[str, list[Connection]] = {}
+    for c in conns:
+        conns_of.setdefault(c.client, []).append(c)
+    attaches_of: dict[str, list[Attach]] = {}
+    for a in attaches:
+        if a.ready_at is not None:
+            attaches_of.setdefault(a.client, []).append(a)
     for client in clients:
-        mine = [r for r in records if r.get("client") == client and r["source"] in FRONTEND_SOURCES]
-        my_conns = [c for c in conns if c.client == client]
-        my_attaches = sorted((a for a in attaches if a.client == client and a.ready_at is not None),
-                             key=lambda a: a.ready_at)
+        mine = index.fe_by_client.get(client, [])
+        my_conns = conns_of.get(client, [])
+        my_attaches = sorted(attaches_of.get(client, []), key=lambda a: a.ready_at)
         triggers: list[tuple[float, str, dict]] = []
         for rec in mine:
             kind = rec["kind"]
@@ -552,7 +596,7 @@ def _episodes(records: list[dict], conns: list[Connection], attaches: list[Attac
                     episode.evidence.append(evidence(rec))
                 continue
             before = [c for c in my_conns if (c.connected_at or -math.inf) <= t]
-            sessions = _live_sessions(records, my_attaches, before[-1].sid if before else None, t)
+            sessions = _live_sessions(index, my_attaches, before[-1].sid if before else None, t)
             episode = Episode(client=client, trigger=trigger, started_at=t, sessions=sessions,
                               sid_before=before[-1].sid if before else None)
             episode.evidence.append(evidence(rec))
@@ -562,7 +606,7 @@ def _episodes(records: list[dict], conns: list[Connection], attaches: list[Attac
     return episodes
 
 
-def _live_sessions(records: list[dict], attaches: list[Attach], sid: str | None, t: float) -> list[str]:
+def _live_sessions(index: RecordIndex, attaches: list[Attach], sid: str | None, t: float) -> list[str]:
     """The sessions live for a client at ``t``: on the server, those attached to its socket
     and not switched away or cleared since (one live session per socket on the real
     server); with no server log, every session the client had attached."""
@@ -574,9 +618,9 @@ def _live_sessions(records: list[dict], attaches: list[Attach], sid: str | None,
                 out.append(a.session)
         return out
     ops: list[tuple[float, int, str | None]] = [(a.started_at, 1, session_key(a.session)) for a in server_side]
-    for rec in records:
-        if rec["source"] != "backend" or rec["t"] > t or (rec.get("sid") or "")[:8] != sid:
-            continue
+    for rec in index.be_by_sid.get(sid, []):
+        if rec["t"] > t:
+            break
         if rec["kind"] == "session.switched":
             ops.append((rec["t"], 0, session_key(rec.get("from_session"))))
         elif rec["kind"] == "callback.cleared":
@@ -677,12 +721,13 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     t_all = events["t"]
     first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
     last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None
-    episodes = _episodes(records, conns, attaches, last_t)
+    index = RecordIndex(records)
+    episodes = _episodes(index, conns, attaches, last_t)
     for ep in episodes:
         if not ep.recovered:
             ep.ended_by_log = last_t
     corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
-                       episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t)
+                       episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index)
     return events.reset_index(drop=True), corr
 
 
