@@ -369,6 +369,11 @@ def frontend_line(epoch_s: float, level: str, message: str) -> str:
     return f"[{iso_ms(epoch_s)}] [{level}] {message}"
 
 
+def frontend_entry_line(timestamp: str, level: str, message: str) -> str:
+    """A frontend remote-log line from an uploaded entry, its timestamp kept as the browser sent it."""
+    return f"[{timestamp}] [{level}] {message}"
+
+
 def console_line(level: str, message: str) -> str:
     """A uvicorn console line: the level, a colon, padded to 10 columns, the message."""
     return f"{level + ':':<10}{message}"

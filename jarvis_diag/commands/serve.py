@@ -1,7 +1,108 @@
-"""`jarvis-diag serve` (not built yet)."""
+"""`jarvis-diag serve`: the reference Socket.IO session server."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
 
 import typer
+
+from jarvis_diag.errors import DiagError
+
+HELP = """Run the reference Jarvis session server (Socket.IO), correct by default or with
+known incident-causing behaviours turned on with --bug.
+
+It prints where it listens (first line: `listening on URL`), the token and where logs go.
+Logs: <log-dir>/app.log (the real app log format), <log-dir>/backend.log (captured console),
+<log-dir>/frontend/ (remote frontend logs).
+
+Example: jarvis-diag serve --port 38010 --token secret --bug single-live-session
+"""
 
 
 def register(app: typer.Typer) -> None:
     """Add this command to the application."""
+    app.command("serve", help=HELP)(serve)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(38010, help="Port to listen on (0: any free port)."),
+    token: str = typer.Option(None, envvar="JARVIS_TOKEN", help="Auth token (generated when not given)."),
+    data_dir: Path = typer.Option(Path(".jarvis-diag"), help="SQLite database directory."),
+    log_dir: Path = typer.Option(None, help="Log directory (default: <data-dir>/logs)."),
+    ping_interval: float = typer.Option(25.0, help="Socket.IO ping interval, seconds."),
+    ping_timeout: float = typer.Option(60.0, help="Socket.IO ping timeout, seconds."),
+    history: int = typer.Option(15, help="Messages replayed on chat:connect."),
+    agent: str = typer.Option("sim", help='"sim", or a command speaking Claude CLI stream-json.'),
+    agent_startup: float = typer.Option(2.0, help="Sim agent start-up delay, seconds."),
+    agent_pace: float = typer.Option(0.05, help="Sim agent delay between streamed events, seconds."),
+    bug: list[str] = typer.Option(None, "--bug", help="Reproduce a known behaviour; repeatable. `--bug list` explains each."),
+    bugs: list[str] = typer.Option(None, "--bugs", hidden=True),
+    reload_after: float = typer.Option(None, help="Bug reload: seconds between simulated reloads (default 30)."),
+    reload_downtime: float = typer.Option(3.0, help="Bug reload: seconds connections are refused."),
+    slow_start: float = typer.Option(6.0, help="Bug slow-start: agent start-up chat:connect waits for, seconds."),
+    log_tz: str = typer.Option(None, help="Time zone of app.log times, e.g. Europe/Berlin (default: local)."),
+    echo: bool = typer.Option(False, help="Also print app.log lines on stdout."),
+) -> None:
+    from server import bugs as bug_catalogue
+    from server.config import ServerConfig
+    from server.logs import zone
+
+    names = list(bug or []) + list(bugs or [])
+    if "list" in names:
+        typer.echo(bug_catalogue.describe())
+        return
+    try:
+        chosen = bug_catalogue.check(names)
+    except ValueError as exc:
+        raise DiagError(str(exc)) from None
+    try:
+        zone(log_tz)
+    except Exception:
+        raise DiagError(f"unknown time zone {log_tz!r} (use an IANA name such as Europe/Berlin)") from None
+    if not 0 <= port <= 65535:
+        raise DiagError(f"port {port} is out of range")
+    for name, value in (("ping-interval", ping_interval), ("ping-timeout", ping_timeout)):
+        if value <= 0:
+            raise DiagError(f"--{name} must be positive")
+    if history < 0 or agent_startup < 0 or agent_pace < 0:
+        raise DiagError("--history, --agent-startup and --agent-pace must not be negative")
+    if bug_catalogue.RELOAD in chosen and reload_after is None:
+        reload_after = 30.0
+    if reload_after is not None and reload_after <= 0:
+        raise DiagError("--reload-after must be positive")
+    config = ServerConfig(
+        host=host, port=port, token=token or None, data_dir=data_dir, log_dir=log_dir,
+        ping_interval=ping_interval, ping_timeout=ping_timeout, history=history, agent=agent,
+        agent_startup=agent_startup, agent_pace=agent_pace, bugs=chosen, reload_after=reload_after,
+        reload_downtime=reload_downtime, slow_start=slow_start, log_tz=log_tz, echo=echo,
+    )
+    asyncio.run(_run(config))
+
+
+async def _run(config) -> None:
+    from server.runner import ServerRunner
+
+    runner = ServerRunner(config)
+    try:
+        url = await runner.start()
+    except OSError as exc:
+        raise DiagError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    print(f"listening on {url}", flush=True)
+    print(f"token: {config.token}", flush=True)
+    print(f"logs: {config.log_dir / 'app.log'}, {config.log_dir / 'backend.log'}, {config.log_dir / 'frontend'}/",
+          flush=True)
+    print(f"data: {config.data_dir / 'jarvis.db'}", flush=True)
+    if config.bugs:
+        print(f"bugs: {', '.join(config.bugs)}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.stop()
+        print("stopped", flush=True)

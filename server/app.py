@@ -1,0 +1,168 @@
+"""``make_app(config)``: the aiohttp application with the Socket.IO server attached."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import socketio
+from aiohttp import web
+
+from server import debuglog
+from server.bugs import RELOAD
+from server.chat import ChatService
+from server.config import ServerConfig
+from server.logs import ServerLog
+from server.namespace import ChatNamespace
+from server.store import Store
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_HTTP_BUFFER = 10 * 1024 * 1024
+RELOADED_FILE = "'app/main.py'"
+
+
+@dataclass(eq=False)
+class ServerState:
+    config: ServerConfig
+    log: ServerLog
+    store: Store
+    sio: socketio.AsyncServer
+    chat: ChatService
+    started_at: float = field(default_factory=time.time)
+    # set by the runner: closes / reopens the listening socket (bug "reload")
+    pause_listening: Callable[[], Awaitable[None]] | None = None
+    resume_listening: Callable[[], Awaitable[None]] | None = None
+    reloads: int = 0
+    background: list[asyncio.Task] = field(default_factory=list)
+
+
+STATE = web.AppKey("jarvis_state", ServerState)
+
+
+def make_app(config: ServerConfig) -> web.Application:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    log = ServerLog(config.log_dir, config.log_tz, config.echo)
+    store = Store(config.data_dir / "jarvis.db")
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins="*",
+        transports=["websocket", "polling"],
+        ping_interval=config.ping_interval,
+        ping_timeout=config.ping_timeout,
+        max_http_buffer_size=MAX_HTTP_BUFFER,
+        # one socket's events run in order (a message right after chat:connect sees the attach)
+        async_handlers=False,
+        logger=False,
+        engineio_logger=False,
+    )
+    chat = ChatService(sio, config, log, store)
+    sio.register_namespace(ChatNamespace(chat, config.token or ""))
+    app = web.Application(client_max_size=MAX_HTTP_BUFFER)
+    state = ServerState(config, log, store, sio, chat)
+    app[STATE] = state
+    sio.attach(app)
+    app.router.add_get("/health", _health)
+    app.router.add_get("/", _index)
+    debuglog.add_routes(app, log, config.max_upload_bytes)
+    app.on_startup.append(_on_startup)
+    app.on_shutdown.append(_on_shutdown)
+    app.on_cleanup.append(_on_cleanup)
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({
+        "status": "ok",
+        "sessions": len(state.chat.sessions),
+        "sockets": len(state.chat.sockets),
+        "uptime_s": round(time.time() - state.started_at, 3),
+        "bugs": list(state.config.bugs),
+    })
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    index = STATIC_DIR / "index.html"
+    if index.is_file():
+        return web.FileResponse(index)
+    return web.Response(text="jarvis-diag reference server: Socket.IO at /socket.io/, health at /health\n")
+
+
+def log_startup(log: ServerLog) -> None:
+    log.console("uv.started_process", n=os.getpid())
+    log.console("uv.waiting_startup")
+    log.log("app.db_init")
+    log.log("app.starting")
+    log.log("app.started")
+    log.console("uv.startup_complete")
+
+
+def log_shutdown(log: ServerLog) -> None:
+    log.console("uv.shutting_down")
+    log.console("uv.waiting_shutdown")
+    log.log("app.shutting_down")
+    log.log("app.stopped")
+    log.console("uv.shutdown_complete")
+    log.console("uv.finished_process", n=os.getpid())
+
+
+async def _on_startup(app: web.Application) -> None:
+    state = app[STATE]
+    log_startup(state.log)
+    if state.config.has_bug(RELOAD) and state.config.reload_after:
+        state.background.append(asyncio.ensure_future(_reload_loop(state)))
+
+
+async def drop_all_sockets(state: ServerState) -> None:
+    for sid in list(state.chat.sockets):
+        with contextlib.suppress(Exception):
+            await state.sio.disconnect(sid)
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    state = app[STATE]
+    for task in state.background:
+        task.cancel()
+    for task in state.background:
+        with contextlib.suppress(BaseException):
+            await task
+    await drop_all_sockets(state)
+    log_shutdown(state.log)
+    await state.chat.close()
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    state = app[STATE]
+    state.store.close()
+    state.log.close()
+
+
+async def simulate_reload(state: ServerState) -> None:
+    """What a dev server with auto-reload does on a file change: every socket dropped, the
+    agents and in-memory state gone, connections refused while it restarts."""
+    log = state.log
+    state.reloads += 1
+    log.log("watchfiles.change", n=1)
+    log.console("uv.reloading", detail=RELOADED_FILE)
+    await drop_all_sockets(state)
+    log_shutdown(log)
+    if state.pause_listening is not None:
+        await state.pause_listening()
+    await state.chat.close()
+    state.chat.sessions.clear()
+    state.chat.locks.clear()
+    await asyncio.sleep(state.config.reload_downtime)
+    log_startup(log)
+    if state.resume_listening is not None:
+        await state.resume_listening()
+
+
+async def _reload_loop(state: ServerState) -> None:
+    while True:
+        await asyncio.sleep(state.config.reload_after or 0)
+        await simulate_reload(state)

@@ -1,0 +1,142 @@
+"""The server's log files, written exactly like the real system's.
+
+* ``<log-dir>/app.log``: the app logger's lines (``jarvis_diag.lines.backend_line``), local
+  time with no zone (``--log-tz`` picks the zone).
+* ``<log-dir>/backend.log``: the captured stdout of a deployment: every app.log line plus
+  uvicorn-style console lines without a timestamp.
+* ``<log-dir>/frontend/YYYYMMDD_<clientId>.log``: the frontend remote log.
+
+Every message is rendered from a shape of ``jarvis_diag.lines`` so the parser reads it back.
+Writes are buffered and flushed once per event-loop turn: an attach logs ~15 lines and one
+write is much cheaper than fifteen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import time
+from datetime import datetime, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jarvis_diag import lines
+
+_CLIENT_ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+MAX_CLIENT_ID = 100
+
+
+def short(value: object) -> str:
+    """Ids in messages are cut to 8 characters, as the real server does."""
+    return str(value)[:8]
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """Text that stays on one log line (newlines would read as a traceback)."""
+    s = str(text)
+    if limit is not None:
+        s = s[:limit]
+    return s.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def sanitize_client_id(client_id: object) -> str:
+    """The file-name part of a clientId: ``[A-Za-z0-9-]`` kept, anything else ``_``."""
+    cleaned = _CLIENT_ID_UNSAFE.sub("_", str(client_id))[:MAX_CLIENT_ID]
+    return cleaned or "unknown"
+
+
+def zone(name: str | None) -> tzinfo | None:
+    """The zone for log times; None means the machine's local zone. Raises on a bad name."""
+    if not name:
+        return None
+    return ZoneInfo(name)
+
+
+class ServerLog:
+    """app.log + backend.log + the frontend log directory of one server."""
+
+    def __init__(self, log_dir: Path, tz_name: str | None = None, echo: bool = False):
+        self.log_dir = Path(log_dir)
+        self.frontend_dir = self.log_dir / "frontend"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.frontend_dir.mkdir(parents=True, exist_ok=True)
+        self.tz = zone(tz_name)
+        self.echo = echo
+        self.app_path = self.log_dir / "app.log"
+        self.backend_path = self.log_dir / "backend.log"
+        self._app = open(self.app_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._backend = open(self.backend_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._app_buf: list[str] = []
+        self._backend_buf: list[str] = []
+        self._flush_scheduled = False
+        self.closed = False
+
+    # ---- time -------------------------------------------------------------------------
+    def local(self, epoch_s: float | None = None) -> datetime:
+        """Wall-clock time in the log zone, without its zone (as the real log prints it)."""
+        t = time.time() if epoch_s is None else epoch_s
+        if self.tz is None:
+            return datetime.fromtimestamp(t)
+        return datetime.fromtimestamp(t, self.tz).replace(tzinfo=None)
+
+    # ---- writers ----------------------------------------------------------------------
+    def log(self, shape_name: str, *, level: str | None = None, **fields: object) -> str:
+        """Write one app line of shape ``shape_name`` (at its usual level unless ``level``)."""
+        shape = lines.SHAPES_BY_NAME[shape_name]
+        line = lines.backend_line(self.local(), shape.logger, level or shape.level, shape.render(**fields))
+        self._app_buf.append(line)
+        self._backend_buf.append(line)
+        self._schedule()
+        return line
+
+    def console(self, shape_name: str, **fields: object) -> str:
+        """Write one uvicorn-style console line (backend.log only, no timestamp)."""
+        shape = lines.SHAPES_BY_NAME[shape_name]
+        line = lines.console_line(shape.level, shape.render(**fields))
+        self._backend_buf.append(line)
+        self._schedule()
+        return line
+
+    def frontend(self, client_id: object, entries: list[tuple[str, str, str]]) -> Path:
+        """Append ``(timestamp, LEVEL, message)`` entries to the client's frontend file."""
+        name = f"{self.local():%Y%m%d}_{sanitize_client_id(client_id)}.log"
+        path = self.frontend_dir / name
+        text = "".join(lines.frontend_entry_line(ts, level, msg) + "\n" for ts, level, msg in entries)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    # ---- buffering --------------------------------------------------------------------
+    def _schedule(self) -> None:
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if self.closed:
+            return
+        if self._app_buf:
+            self._app.write("\n".join(self._app_buf) + "\n")
+            self._app.flush()
+            if self.echo:
+                sys.stdout.write("\n".join(self._app_buf) + "\n")
+                sys.stdout.flush()
+            self._app_buf.clear()
+        if self._backend_buf:
+            self._backend.write("\n".join(self._backend_buf) + "\n")
+            self._backend.flush()
+            self._backend_buf.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.closed = True
+        self._app.close()
+        self._backend.close()

@@ -1,0 +1,168 @@
+"""Socket.IO handlers: check the payload, then call the chat service. Nothing here decides
+anything about sessions; bad input becomes a ``chat:error`` or a log line, never a crash."""
+
+from __future__ import annotations
+
+import hmac
+
+import socketio
+
+from server.chat import ChatService
+from server.logs import one_line, short
+
+MAX_ID_LEN = 200
+MAX_DIR_LEN = 4096
+MAX_PAGE = 500
+
+
+class BadPayload(ValueError):
+    """A payload the protocol does not allow; the message goes back in chat:error."""
+
+
+def _field_str(data: dict, name: str, limit: int, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadPayload(f"{name} must be a non-empty string")
+    if len(value) > limit:
+        raise BadPayload(f"{name} is too long")
+    return value
+
+
+def _field_int(data: dict, name: str, default: int | None = None, minimum: int = 0) -> int | None:
+    value = data.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BadPayload(f"{name} must be an integer >= {minimum}")
+    return value
+
+
+def parse_connect(data: object) -> tuple[str, str, int | None]:
+    """``chat:connect`` -> (session id, working dir, last_seq or None)."""
+    if not isinstance(data, dict):
+        raise BadPayload("chat:connect needs an object payload")
+    key = _field_str(data, "session_id", MAX_ID_LEN)
+    if data.get("working_dir") in (None, ""):
+        raise BadPayload("working_dir is required")
+    working_dir = _field_str(data, "working_dir", MAX_DIR_LEN)
+    return key, working_dir, _field_int(data, "last_seq")
+
+
+def parse_message(data: object, max_bytes: int) -> tuple[str, str]:
+    if not isinstance(data, dict):
+        raise BadPayload("chat:message needs an object payload")
+    key = _field_str(data, "session_id", MAX_ID_LEN)
+    content = data.get("content")
+    if not isinstance(content, str) or not content.strip():
+        raise BadPayload("content must be a non-empty string")
+    if len(content.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise BadPayload(f"content is larger than {max_bytes} bytes")
+    return key, content
+
+
+def parse_session_only(data: object, event: str) -> str:
+    if not isinstance(data, dict):
+        raise BadPayload(f"{event} needs an object payload")
+    return _field_str(data, "session_id", MAX_ID_LEN)
+
+
+def parse_history_page(data: object) -> tuple[str, int, int]:
+    if not isinstance(data, dict):
+        raise BadPayload("chat:load_more_history needs an object payload")
+    key = _field_str(data, "session_id", MAX_ID_LEN)
+    before_index = _field_int(data, "before_index")
+    if before_index is None:
+        raise BadPayload("before_index is required")
+    limit = _field_int(data, "limit", default=20, minimum=1)
+    return key, before_index, min(limit, MAX_PAGE)
+
+
+def _session_key(data: object) -> object:
+    return data.get("session_id") if isinstance(data, dict) and isinstance(data.get("session_id"), str) else None
+
+
+class ChatNamespace(socketio.AsyncNamespace):
+    def __init__(self, chat: ChatService, token: str):
+        super().__init__("/")
+        self.chat = chat
+        self.token = token.encode()
+        self.handlers = {
+            "auth": self.on_auth,
+            "chat:connect": self.on_chat_connect,
+            "chat:message": self.on_chat_message,
+            "chat:disconnect": self.on_chat_disconnect,
+            "chat:close": self.on_chat_close,
+            "chat:load_more_history": self.on_load_more_history,
+            "system:ping": self.on_ping,
+        }
+
+    async def trigger_event(self, event, *args):
+        if event == "connect":
+            self.chat.socket_connected(args[0])
+            return True
+        if event == "disconnect":
+            self.chat.socket_disconnected(args[0])
+            return None
+        sid = args[0]
+        data = args[1] if len(args) > 1 else None
+        log = self.chat.log.log
+        handler = self.handlers.get(event)
+        if handler is None:
+            log("sio.event_rejected", event=one_line(event, 60), sid=short(sid), reason="unknown event")
+            return None
+        sock = self.chat.sockets.get(sid)
+        if sock is None:
+            return None
+        if event != "auth" and not sock.authenticated:
+            log("sio.event_rejected", event=event, sid=short(sid), reason="not authenticated")
+            await self.chat.emitter.send((sid,), "chat:error",
+                                         {"session_id": _session_key(data), "message": "not authenticated"})
+            return None
+        try:
+            await handler(sid, data)
+        except BadPayload as exc:
+            log("sio.event_rejected", event=event, sid=short(sid), reason=str(exc))
+            await self.chat.emitter.send((sid,), "chat:error", {"session_id": _session_key(data), "message": str(exc)})
+        except Exception as exc:  # never let one client's bad input take the server down
+            log("sio.send_error", sid=short(sid), reason=one_line(f"{event}: {type(exc).__name__}: {exc}", 300))
+            await self.chat.emitter.send((sid,), "chat:error",
+                                         {"session_id": _session_key(data), "message": "internal error"})
+        return None
+
+    async def on_auth(self, sid: str, data: object) -> None:
+        sock = self.chat.sockets[sid]
+        if sock.authenticated:
+            return  # a second auth is ignored
+        token = data.get("token") if isinstance(data, dict) else None
+        if isinstance(token, str) and hmac.compare_digest(token.encode(), self.token):
+            sock.authenticated = True
+            self.chat.log.log("sio.client_authenticated", sid=short(sid))
+            await self.chat.emitter.send((sid,), "auth_success", {})
+        else:
+            self.chat.log.log("sio.client_auth_failed", sid=short(sid))
+            await self.chat.emitter.send((sid,), "auth_failed", {"reason": "invalid token"})
+
+    async def on_chat_connect(self, sid: str, data: object) -> None:
+        if isinstance(data, dict):
+            self.chat.log_received(sid, data)
+        key, working_dir, last_seq = parse_connect(data)
+        await self.chat.connect(sid, key, working_dir, last_seq)
+
+    async def on_chat_message(self, sid: str, data: object) -> None:
+        key, content = parse_message(data, self.chat.config.max_message_bytes)
+        await self.chat.message(sid, key, content)
+
+    async def on_chat_disconnect(self, sid: str, data: object) -> None:
+        await self.chat.chat_disconnect(sid, parse_session_only(data, "chat:disconnect"))
+
+    async def on_chat_close(self, sid: str, data: object) -> None:
+        await self.chat.chat_close(sid, parse_session_only(data, "chat:close"))
+
+    async def on_load_more_history(self, sid: str, data: object) -> None:
+        key, before_index, limit = parse_history_page(data)
+        await self.chat.load_more_history(sid, key, before_index, limit)
+
+    async def on_ping(self, sid: str, data: object) -> None:
+        await self.chat.emitter.send((sid,), "system:pong", {})

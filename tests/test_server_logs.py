@@ -1,0 +1,103 @@
+"""The server's logs read back by the shared line shapes: no unknown line, real formats."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import aiohttp
+
+from jarvis_diag import lines
+from server.testing import Client, running_server
+
+BACKEND_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - (\S+) - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - (.*)$")
+CONSOLE_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+(.*)$")
+
+
+def unknown_backend_lines(text: str) -> list[str]:
+    bad = []
+    for line in text.splitlines():
+        m = BACKEND_LINE.match(line)
+        if not m or lines.match("backend", m.group(4), m.group(2)) is None:
+            bad.append(line)
+    return bad
+
+
+def unknown_console_lines(text: str) -> list[str]:
+    bad = []
+    for line in text.splitlines():
+        if BACKEND_LINE.match(line):
+            continue
+        m = CONSOLE_LINE.match(line)
+        if not m or lines.match("console", m.group(2)) is None:
+            bad.append(line)
+    return bad
+
+
+async def _scenario(srv) -> None:
+    async with Client(srv.url, srv.token, "a") as a, Client(srv.url, srv.token, "b") as b:
+        sid = (await a.attach("new-1769736575123"))["session_id"]
+        await a.say("new-1769736575123", "hello\nwith a newline", sid)
+        await a.attach("new-2")
+        await a.say(sid, "back to the first")  # single-live-session: no callback, auto-connect
+        await b.attach("new-1769736575123")
+        await b.say(sid, "/tool grep")
+        await a.attach(sid, last_seq=3)
+        await a.sio.emit("chat:load_more_history", {"session_id": sid, "before_index": 2, "limit": 1})
+        await a.wait("chat:history_page_end")
+        await a.sio.emit("chat:message", {"session_id": "nope", "content": "x"})
+        await a.sio.emit("chat:connect", {"session_id": "x"})
+        await a.sio.emit("bogus", 1)
+        await a.sio.emit("chat:disconnect", {"session_id": sid})
+        await a.sio.emit("chat:close", {"session_id": "new-2"})
+        await a.sio.emit("system:ping", {})
+        await a.wait("system:pong")
+    bad = Client(srv.url, "wrong")
+    await bad.connect(auth=False)
+    await bad.sio.emit("auth", {"token": "wrong"})
+    await bad.wait("auth_failed")
+    await bad.close()
+    async with aiohttp.ClientSession() as http:
+        body = {"clientId": "Mozilla50iPhone-mwuj1maq-u1k8", "logs": [
+            {"timestamp": "2026-01-30T01:29:39.290Z", "level": "debug", "message": "[ConnMgr] Page hidden"}]}
+        async with http.post(srv.url + "/api/debug/logs", json=body) as r:
+            assert r.status == 200
+        async with http.post(srv.url + "/api/debug/logs", data=b"not json") as r:
+            assert r.status == 400
+
+
+async def test_app_log_has_no_unknown_line_and_real_timings(tmp_path):
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data",
+                              bugs=["single-live-session", "single-owner"]) as srv:
+        await _scenario(srv)
+    text = (tmp_path / "logs" / "app.log").read_text()
+    assert unknown_backend_lines(text) == []
+    for needle in ("Chat connect T1 get_session", "T1.1", "T1.2", "T2 session_ready", "T3 callback_set",
+                   "T4 history_loaded", "T5 ready_sent", "T6 history_sent", "Chat connect DONE", "recv_ts=",
+                   "Stored chat UUID mapping: 'new-1769' ->", "Callback cleared by", "Switched session",
+                   "Callback owner:", "has no callback", "Application started successfully", "Application stopped",
+                   "[DebugLog] HTTP received 1 logs from Mozilla50iPhone-mwu"):
+        assert needle in text, needle
+    assert unknown_console_lines((tmp_path / "logs" / "backend.log").read_text()) == []
+
+
+async def test_correct_mode_logs_parse_too(tmp_path):
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data") as srv:
+        await _scenario(srv)
+    text = (tmp_path / "logs" / "app.log").read_text()
+    assert unknown_backend_lines(text) == []
+    assert "Chat connect resume: session=" in text
+    assert "Callback cleared" not in text
+
+
+async def test_log_times_are_local_in_the_chosen_zone(tmp_path):
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data", log_tz="Asia/Kolkata") as srv:
+        async with Client(srv.url, srv.token) as c:
+            await c.attach("new-5")
+    text = (tmp_path / "logs" / "app.log").read_text()
+    m = re.search(r"^(\S+ \S+) - jarvis - INFO - \[SocketIO\] Received chat:connect .* recv_ts=([\d.]+)$", text, re.M)
+    assert m
+    local = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+    utc = datetime.fromtimestamp(float(m.group(2)), UTC).replace(tzinfo=None)
+    offset_min = (local - utc).total_seconds() / 60
+    assert abs(offset_min - 330) < 1  # UTC+05:30, no zone printed
