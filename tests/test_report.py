@@ -361,3 +361,12 @@ def test_cli_compare_without_inputs(tmp_path):
 def test_cli_help_has_an_example():
     p = run_cli("--help")
     assert p.returncode == 0 and "Example" in p.stdout and "--budget" in p.stdout
+
+
+def test_library_entry_point(tmp_path):
+    from jarvis_diag.report import make_report
+
+    results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
+    report = make_report([results], budgets=["recovery.p50<=50ms"])
+    assert report.metric("recovery").summary.percentiles[50] == 100.0
+    assert [b.message for b in report.budgets_failed] == ["recovery.p50 = 100 ms (FAILED: budget <= 50 ms)"]

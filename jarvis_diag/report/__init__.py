@@ -1,0 +1,42 @@
+"""Latency reports of simulation runs, timelines and raw logs.
+
+In a notebook::
+
+    from jarvis_diag.report import make_report
+    make_report(["after/"], compare=["before/"], budgets=["recovery.p95<=500ms"])  # shows itself
+
+The Report renders itself in a terminal (rich) and in Jupyter; ``to_markdown``,
+``to_html`` and ``Report.to_json_dict`` give the other formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jarvis_diag.report.budgets import parse_budget
+from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset
+from jarvis_diag.report.html import to_html
+from jarvis_diag.report.inputs import load_dataset
+from jarvis_diag.report.markdown import to_markdown
+from jarvis_diag.report.metrics import DEFAULT_RESAMPLES, DEFAULT_SEED
+from jarvis_diag.report.model import Report, build_report
+from jarvis_diag.report.text import to_text
+
+__all__ = ["Dataset", "Report", "build_report", "load_dataset", "make_report", "to_html", "to_markdown", "to_text"]
+
+
+def make_report(
+    inputs: Sequence[str],
+    compare: Sequence[str] | None = None,
+    budgets: Sequence[str] = (),
+    title: str | None = None,
+    seed: int = DEFAULT_SEED,
+    resamples: int = DEFAULT_RESAMPLES,
+) -> Report:
+    """Read ``inputs`` (and the baseline ``compare``), check ``budgets`` such as
+    ``"recovery.p95<=500ms"``, and return the Report. Bad input raises DiagError."""
+    rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
+    notes: list[str] = []
+    ds = load_dataset([str(p) for p in inputs], None, notes)
+    baseline = load_dataset([str(p) for p in compare], None, notes) if compare else None
+    return build_report(ds, baseline, rules, title, seed=seed, resamples=resamples, notes=notes)
