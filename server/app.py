@@ -13,7 +13,7 @@ from pathlib import Path
 import socketio
 from aiohttp import web
 
-from server import debuglog
+from server import assets, debuglog
 from server.bugs import RELOAD
 from server.chat import ChatService
 from server.config import ServerConfig
@@ -67,7 +67,7 @@ def make_app(config: ServerConfig) -> web.Application:
     app[STATE] = state
     sio.attach(app)
     app.router.add_get("/health", _health)
-    app.router.add_get("/", _index)
+    assets.add_static_routes(app, STATIC_DIR)  # "/" and the hashed /static/ assets
     debuglog.add_routes(app, log, config.max_upload_bytes)
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
