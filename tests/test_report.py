@@ -191,6 +191,9 @@ def test_timeline_metrics_by_hand():
     det = report.metric("detection")
     assert det.summary.percentiles[50] == pytest.approx(75000.0)
     assert det.outcomes == {"server noticed last": 1}
+    assert det.breakdown["all"] == pytest.approx({"first side": 20000.0, "second side": 55000.0})
+    assert report.metric("detection-client").summary.max == pytest.approx(20000.0)
+    assert report.metric("detection-server").summary.max == pytest.approx(75000.0)
     assert [f["kind"] for f in report.findings] == ["half-open", "app-warning"]  # critical first
     assert report.metric("switch") is None
     assert new.slowest[0]["timeline"] == "jarvis-diag timeline timeline.json --session 977bcd1b"

@@ -24,6 +24,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "recovery": ("visible again -> every session ready", ("connect", "authenticate", "attach sessions")),
     "live": ("visible again -> every session shows live output again", ("ready", "first output")),
     "detection": ("connection lost -> both sides noticed", ("first side", "second side")),
+    "detection-client": ("connection lost -> the client noticed", ()),
+    "detection-server": ("connection lost -> the server noticed (logged the disconnect)", ()),
     "transport": ("chat:ready emit -> receive, clocks corrected", ()),
     "T1": ("server attach phase T1 get_session (ms since Chat connect START)", ()),
     "T2": ("server attach phase T2 session_ready (ms since START)", ()),
@@ -391,10 +393,14 @@ def _add_detection(ds: Dataset, ep: dict, conn_before: dict | None, ref: Ref) ->
         started if ep.get("trigger") in ("socket.disconnected", "network.offline") else ep.get("visible_at"))
     server_at = ep.get("server_noticed_at") or (conn_before or {}).get("disconnected_at")
     det = ds.metrics["detection"]
+    client_ms, server_ms = _ms(client_at, started), _ms(server_at, started)
+    if client_ms is not None:
+        ds.metrics["detection-client"].add(_nz(client_ms), ref)
+    if server_ms is not None:
+        ds.metrics["detection-server"].add(_nz(server_ms), ref)
     if server_at is None:
         det.outcomes["server never noticed"] += 1
         return
-    client_ms, server_ms = _ms(client_at, started), _ms(server_at, started)
     if client_ms is None:
         det.outcomes["client never noticed"] += 1
         return
