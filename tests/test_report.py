@@ -373,3 +373,16 @@ def test_library_entry_point(tmp_path):
     report = make_report([results], budgets=["recovery.p50<=50ms"])
     assert report.metric("recovery").summary.percentiles[50] == 100.0
     assert [b.message for b in report.budgets_failed] == ["recovery.p50 = 100 ms (FAILED: budget <= 50 ms)"]
+
+
+def test_breakdown_uses_only_cases_with_phases():
+    # simulation attaches carry no phases, timeline attaches do: the slowest reattach here is a
+    # simulated one, and must not turn the breakdown into zeros
+    ds = Dataset()
+    add_timeline(ds, "timeline.json", TIMELINE)
+    add_sim_records(ds, "run/results.jsonl", [(1, sim_record(0, 50.0) | {
+        "attaches": [{"session": "s", "kind": "reconnect", "ms": 99.0}]})])
+    reattach = build_report(ds).metric("reattach")
+    assert reattach.summary.n == 2 and reattach.summary.max == 99.0
+    assert reattach.breakdown["slowest 5%"] == reattach.breakdown["all"]
+    assert reattach.breakdown["all"]["T5"] == 1.0 and reattach.breakdown["all"]["downlink"] == 2.0

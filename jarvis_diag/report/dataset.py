@@ -61,6 +61,7 @@ class Samples:
     values: list[float] = field(default_factory=list)
     phases: dict[str, list[float]] = field(default_factory=dict)
     refs: list[Ref] = field(default_factory=list)
+    phased: list[int] = field(default_factory=list)  # indices of the cases that have phases
     outcomes: Counter = field(default_factory=Counter)
     agent_start_ms: float = 0.0  # new-session: summed session-creation time (agent start share)
 
@@ -68,6 +69,8 @@ class Samples:
         i = len(self.values)
         self.values.append(value)
         self.refs.append(ref)
+        if phases:
+            self.phased.append(i)
         for name, ms in (phases or {}).items():
             col = self.phases.get(name)
             if col is None:

@@ -158,10 +158,13 @@ def _metric_report(ds: Dataset, name: str, samples: Samples) -> MetricReport:
     summary = mx.summarize(values)
     breakdown: dict[str, dict[str, float]] = {}
     present = [p for p in phase_names if p in samples.phases]
-    if present and values.size:
-        cols = {p: np.asarray(samples.phases[p], dtype=float) for p in present}
+    if present and samples.phased:
+        # only cases that have phases (simulation attaches have none, timeline attaches do)
+        phased = np.asarray(samples.phased)
+        cols = {p: np.asarray(samples.phases[p], dtype=float)[phased] for p in present}
         breakdown["all"] = {p: float(c.mean()) for p, c in cols.items()}
-        tail = order[mx.nearest_rank(values.size, 100 - TAIL_PERCENT):]
+        by_value = np.argsort(values[phased], kind="stable")
+        tail = by_value[mx.nearest_rank(phased.size, 100 - TAIL_PERCENT):]
         breakdown[f"slowest {TAIL_PERCENT}%"] = {p: float(c[tail].mean()) for p, c in cols.items()}
     slowest = [_case_json(ds, samples.refs[i], values[i]) for i in order[::-1][:SLOWEST]]
     share = None
