@@ -124,3 +124,17 @@ async def test_preflight_names_what_is_wrong_with_the_server():
         await preflight(f"http://127.0.0.1:{port}", "t", timeout=2)
     with pytest.raises(ServerUnusable, match="only http"):
         await preflight("ftp://127.0.0.1:1", "t")
+
+
+async def test_a_3g_network_and_a_scripted_switch_still_recover(tmp_path: Path):
+    steps = [{"action": "connect"}, {"action": "open"}, {"action": "open"},
+             {"action": "switch", "session": 0}, {"action": "send", "session": 0},
+             {"action": "background", "for": "0.6s", "fault": "close"}]
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="resume", network="3g", steps=steps)
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    assert record["network"] == "3g" and cycle_ok(record), record["failure"]
+    # every attach crossed the shaped link twice (150 ms +/- 50 ms each way)
+    assert all(a["ms"] >= 180 for a in record["attaches"])
+

@@ -136,6 +136,8 @@ def _run(cfg, out_dir: Path, run_id: str):
             return asyncio.run(main())
         except ServerUnusable as exc:
             raise DiagError(str(exc)) from None
+        except OSError as exc:  # e.g. --out not writable, out of file descriptors
+            raise DiagError(f"{exc.filename or out_dir}: {exc.strerror or exc}", exit_code=1) from None
         except asyncio.CancelledError:
             raise DiagError("interrupted before the clients started", exit_code=130) from None
 

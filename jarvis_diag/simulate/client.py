@@ -57,6 +57,7 @@ class SessionState:
     connect_pending: bool = False
     last_seq: int = 0  # highest seq delivered
     current_message: str | None = None  # the message whose live reply is streaming
+    error: str | None = None  # the last chat:error for the session
     seqs: set[int] = field(default_factory=set)
 
 
@@ -302,6 +303,7 @@ class VirtualClient:
             return
         if event == "chat:error":
             reason = str(data.get("message", ""))
+            s.error = reason
             self.log.log("fe.chat_error", session=short(s.uuid or s.key), reason=reason)
             self._obs("chat.error", session=s.key, detail={"message": reason})
             return
@@ -375,8 +377,10 @@ class VirtualClient:
         self.log.log("page.session", detail=f"isNew={session_id is None}, workDir={working_dir}, "
                                             f"sessionId={short(session_id)}, chatSid=undefined")
         await self._connect_chat(s, switching=False)
-        if not await self.wait_until(lambda: s.ready_epoch == self.epoch and not s.in_replay, timeout):
+        if not await self.wait_until(lambda: (s.ready_epoch == self.epoch and not s.in_replay) or s.error, timeout):
             raise ClientFailed(f"session {short(s.key)}: no chat:ready within {timeout:g}s")
+        if s.error:
+            raise ClientFailed(f"session {short(s.key)}: chat:error {s.error}")
         return s
 
     async def switch_to(self, key: str) -> None:

@@ -147,6 +147,8 @@ class _Page:
     async def run_cycles(self, steps: list[Step]) -> None:
         c = self.client
         assert c is not None
+        if self.cfg.stagger_s > 0:
+            await asyncio.sleep(self.rng.uniform(0, self.cfg.stagger_s))
         for _ in range(self.cfg.cycles):
             self.obs.clear()
             self.sent.clear()
@@ -318,15 +320,17 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     async def page_main(page: _Page) -> None:
         try:
             await page.setup(setup_steps, ramp)
-        except ClientFailed as exc:
+        except (ClientFailed, OSError) as exc:
             page.error = f"could not start: {exc}"
-        except OSError as exc:
-            page.error = f"could not start: {exc}"
+        except Exception as exc:  # one broken page must not take the others down
+            page.error = f"could not start: {type(exc).__name__}: {exc}"
         if page.error is None:
             try:
                 await page.run_cycles(cycle_steps)
             except ClientFailed as exc:
                 page.error = str(exc)
+            except Exception as exc:
+                page.error = f"{type(exc).__name__}: {exc}"
         if page.error is not None:
             result.client_errors.append(f"client {page.index}: {page.error}")
             record = page.failed_record(page.cycle + 1, page.error)

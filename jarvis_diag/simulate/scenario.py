@@ -87,6 +87,7 @@ class SimConfig:
     connect_timeout_s: float = 10.0
     ramp: int = 200  # clients connecting at the same time at start
     flaky_mean_gap_s: float = 2.0
+    stagger_s: float = 0.0  # each page starts its cycles after a random 0..stagger_s (users do not wake at once)
     steps: list[Step] | None = None  # None: the default script
     profile_table: dict[str, Profile] = field(default_factory=lambda: dict(PRESETS))  # names usable here
     network_table: dict[str, NetworkShape] = field(default_factory=lambda: dict(SHAPES))
@@ -155,7 +156,8 @@ def _step(raw: dict[str, Any], n: int, default_fault: str) -> Step:
 _SCALARS = {"clients": int, "sessions": int, "cycles": int, "seed": int, "fault": str, "working_dir": str,
             "ramp": int, "time_scale": float}
 _DURATIONS = {"background": "background_s", "deadline": "deadline_s", "reaction": "reaction_s",
-              "connect_timeout": "connect_timeout_s", "flaky_mean_gap": "flaky_mean_gap_s"}
+              "connect_timeout": "connect_timeout_s", "flaky_mean_gap": "flaky_mean_gap_s",
+              "stagger": "stagger_s"}
 
 
 def load_scenario(path: Path, base: SimConfig | None = None) -> SimConfig:
