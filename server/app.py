@@ -122,6 +122,11 @@ async def drop_all_sockets(state: ServerState) -> None:
     for sid in list(state.chat.sockets):
         with contextlib.suppress(Exception):
             await state.sio.disconnect(sid)
+    # End each Engine.IO writer now (an empty packet closes the WebSocket from our side)
+    # rather than waiting for every client to close: shutdown and reload stay prompt.
+    for eio_socket in list(state.sio.eio.sockets.values()):
+        with contextlib.suppress(Exception):
+            eio_socket.queue.put_nowait(None)
 
 
 async def _on_shutdown(app: web.Application) -> None:

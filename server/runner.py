@@ -9,7 +9,7 @@ from aiohttp import web
 from server.app import STATE, make_app
 from server.config import ServerConfig
 
-SHUTDOWN_TIMEOUT_S = 5.0
+SHUTDOWN_TIMEOUT_S = 1.0
 
 
 def bind(host: str, port: int) -> socket.socket:

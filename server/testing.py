@@ -161,6 +161,7 @@ class ServerProcess:
     def start(self) -> str:
         self._first_line.clear()
         self.output = []
+        self.url = None
         self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=self.env, bufsize=1)
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
@@ -177,6 +178,7 @@ class ServerProcess:
             if self.url is None and line.startswith("listening on "):
                 self.url = line.split("listening on ", 1)[1].strip()
                 self.port = int(self.url.rsplit(":", 1)[1])
+            elif line.startswith("data: "):  # the last line of the start-up banner
                 self._first_line.set()
         self._first_line.set()  # exited before listening
 
@@ -269,7 +271,11 @@ class Client:
         return self.sio.get_sid()
 
     async def connect(self, auth: bool = True) -> Client:
-        await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+        try:
+            await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            await self.close()  # closes the HTTP session a failed connect leaves open
+            raise
         if auth:
             mark = len(self.events)
             await self.sio.emit("auth", {"token": self.token})
@@ -281,6 +287,9 @@ class Client:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        http = getattr(self.sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()  # left open when the server dropped the connection
 
     async def __aenter__(self) -> Client:
         return await self.connect()

@@ -86,6 +86,10 @@ async def _run(config) -> None:
     from server.runner import ServerRunner
 
     runner = ServerRunner(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the banner: whoever reads it may signal at once
+        loop.add_signal_handler(sig, stop.set)
     try:
         url = await runner.start()
     except OSError as exc:
@@ -97,10 +101,6 @@ async def _run(config) -> None:
     print(f"data: {config.data_dir / 'jarvis.db'}", flush=True)
     if config.bugs:
         print(f"bugs: {', '.join(config.bugs)}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:

@@ -1,0 +1,132 @@
+"""Each --bug shows its bad behaviour; without it the server is correct."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import socketio
+
+from server.agents import sim_text
+from server.bugs import BUGS, check, describe
+from server.testing import Client, running_server
+
+
+async def _quiet(client: Client, session: str, mark: int, wait_s: float = 0.15) -> bool:
+    """True when ``client`` got no chat:result for ``session`` since ``mark``."""
+    await asyncio.sleep(wait_s)
+    return all(e != "chat:result" for e, _ in client.since(mark, session))
+
+
+@pytest.mark.parametrize("bug", [None, "single-live-session"])
+async def test_single_live_session(bug):
+    async with running_server(bugs=[bug] if bug else []) as srv, \
+            Client(srv.url, srv.token, "a") as a, Client(srv.url, srv.token, "b") as b:
+        A = (await a.attach("new-1"))["session_id"]
+        await a.attach("new-2")  # attaching B ...
+        await b.attach(A)
+        mark = a.mark()
+        await b.say(A, "who hears this?")
+        if bug:
+            assert await _quiet(a, A, mark)  # ... dropped socket a's callback for A
+            log = srv.app_log.read_text()
+            assert f"Callback cleared by {a.sid[:8]}" in log and f"Switched session: sid={a.sid[:8]}" in log
+        else:
+            await a.wait("chat:result", since=mark, session=A)
+
+
+@pytest.mark.parametrize("bug", [None, "single-owner"])
+async def test_single_owner(bug):
+    async with running_server(bugs=[bug] if bug else []) as srv, \
+            Client(srv.url, srv.token, "phone") as phone, Client(srv.url, srv.token, "laptop") as laptop:
+        A = (await phone.attach("new-1"))["session_id"]
+        await laptop.attach(A)
+        mark = phone.mark()
+        await laptop.say(A, "typed on the laptop")
+        if bug:
+            assert await _quiet(phone, A, mark)
+            assert f"[Session:{A[:8]}] Callback owner: {phone.sid[:8]} -> {laptop.sid[:8]}" in srv.app_log.read_text()
+        else:
+            await phone.wait("chat:result", since=mark, session=A)
+
+
+@pytest.mark.parametrize("bug", [None, "history-window"])
+async def test_history_window_ignores_last_seq(bug):
+    async with running_server(bugs=[bug] if bug else [], history=2) as srv:
+        async with Client(srv.url, srv.token) as c:
+            A = (await c.attach("new-1"))["session_id"]
+            await c.say(A, "first")
+            mark = c.mark()
+            await c.sio.emit("chat:message", {"session_id": A, "content": "second"})
+            await c.wait("chat:user_ack", since=mark)
+        last_seq = 3  # the client saw user_ack, system and thinking_start of the first reply
+        await asyncio.sleep(0.3)  # "second" is answered with nobody attached
+        async with Client(srv.url, srv.token) as c2:
+            mark = c2.mark()
+            ready = await c2.attach(A, last_seq=last_seq)
+            got = [(e, d) for e, d in c2.since(mark, A) if e not in ("chat:ready", "chat:history_end")]
+            total = srv.chat.sessions[A].head_seq
+            if bug:
+                assert ready["resumed"] is False and len(got) == 2  # only the window of messages
+                assert [d["content"] for _, d in got] == ["second", sim_text("second")]
+            else:
+                assert ready["resumed"] is True
+                assert [d["seq"] for _, d in got] == list(range(last_seq + 1, total + 1))
+
+
+@pytest.mark.parametrize("bug", [None, "slow-start"])
+async def test_slow_start(bug):
+    async with running_server(bugs=[bug] if bug else [], slow_start=0.6, agent_startup=0.3) as srv, \
+            Client(srv.url, srv.token) as c:
+        t0 = time.monotonic()
+        A = (await c.attach("new-1"))["session_id"]
+        attach_s = time.monotonic() - t0
+        t1 = time.monotonic()
+        await c.say(A, "hi")
+        reply_s = time.monotonic() - t1
+        if bug:
+            assert attach_s >= 0.6 and reply_s < 0.3  # the wait is in chat:ready (T1.2)
+            assert "T1.2: 6" in srv.app_log.read_text()
+        else:
+            assert attach_s < 0.3 and reply_s >= 0.3  # the wait is in the first reply
+
+
+async def test_reload_drops_sockets_refuses_then_comes_back():
+    async with running_server(bugs=["reload"], reload_after=0.6, reload_downtime=0.6) as srv:
+        c = Client(srv.url, srv.token)
+        await c.connect()
+        A = (await c.attach("new-7"))["session_id"]
+        await c.say(A, "before the reload")
+        deadline = time.monotonic() + 5
+        while c.sio.connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not c.sio.connected  # dropped by the reload
+        await c.close()
+        probe = Client(srv.url, srv.token, "probe")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await probe.connect()
+        deadline = time.monotonic() + 5
+        while srv.state.reloads == 1 and not srv.state.chat.sessions and time.monotonic() < deadline:
+            c2 = Client(srv.url, srv.token)
+            try:
+                await c2.connect()
+            except socketio.exceptions.ConnectionError:
+                await asyncio.sleep(0.05)
+                continue
+            ready = await c2.attach("new-7")  # the mapping survived in the database
+            assert ready["session_id"] == A and ready["history_count"] == 2
+            await c2.close()
+            break
+        else:
+            pytest.fail("server did not come back after the reload")
+        assert "watchfiles.main - INFO - 1 change detected" in srv.app_log.read_text()
+        assert "WARNING:  WatchFiles detected changes in 'app/main.py'. Reloading..." in srv.backend_log.read_text()
+
+
+def test_bug_catalogue():
+    assert set(BUGS) == {"single-live-session", "single-owner", "history-window", "reload", "slow-start"}
+    assert check(["reload", "reload"]) == ("reload",)
+    with pytest.raises(ValueError, match="unknown bug 'nope'"):
+        check(["nope"])
+    assert all(name in describe() for name in BUGS)

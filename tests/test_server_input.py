@@ -1,0 +1,76 @@
+"""Bad input gets chat:error or a log line; the server and other clients carry on."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from server.namespace import BadPayload, parse_connect, parse_history_page, parse_message
+from server.testing import Client, running_server
+
+
+@pytest.mark.parametrize("payload", [None, 5, "x", [], {}, {"session_id": 3, "working_dir": "/"},
+                                     {"session_id": "new-1"}, {"session_id": "new-1", "working_dir": ""},
+                                     {"session_id": "new-1", "working_dir": "/", "last_seq": -1},
+                                     {"session_id": "new-1", "working_dir": "/", "last_seq": True},
+                                     {"session_id": "x" * 500, "working_dir": "/"}])
+def test_parse_connect_rejects(payload):
+    with pytest.raises(BadPayload):
+        parse_connect(payload)
+
+
+def test_parse_accepts():
+    assert parse_connect({"session_id": "new-1", "working_dir": "/w", "resume": None}) == ("new-1", "/w", None)
+    assert parse_connect({"session_id": "s", "working_dir": "/w", "last_seq": 0}) == ("s", "/w", 0)
+    assert parse_message({"session_id": "s", "content": "hi"}, 10) == ("s", "hi")
+    with pytest.raises(BadPayload):
+        parse_message({"session_id": "s", "content": "x" * 11}, 10)
+    assert parse_history_page({"session_id": "s", "before_index": 4}) == ("s", 4, 20)
+
+
+BAD_EVENTS = [
+    ("chat:connect", None), ("chat:connect", {"session_id": "new-1"}), ("chat:connect", "text"),
+    ("chat:message", {"session_id": "unknown-session", "content": "hi"}), ("chat:message", {"session_id": "s"}),
+    ("chat:message", {"content": 5}), ("chat:disconnect", {}), ("chat:close", {"session_id": "nope"}),
+    ("chat:load_more_history", {"session_id": "nope", "before_index": 1}),
+    ("chat:load_more_history", {"session_id": "s", "before_index": "x"}),
+]
+
+
+async def test_bad_events_get_chat_error_and_server_carries_on():
+    async with running_server(max_message_bytes=1000) as srv, Client(srv.url, srv.token, "bad") as bad, \
+            Client(srv.url, srv.token, "good") as good:
+        A = (await good.attach("new-1"))["session_id"]
+        for event, payload in [*BAD_EVENTS, ("chat:message", {"session_id": A, "content": "x" * 2000})]:
+            mark = bad.mark()
+            await bad.sio.emit(event, payload)
+            err = await bad.wait("chat:error", since=mark)
+            assert err["message"] and "session_id" in err
+        mark = bad.mark()
+        await bad.sio.emit("no:such:event", {"a": 1})
+        await bad.sio.emit("system:ping", {})
+        await bad.wait("system:pong", since=mark)
+        await good.say(A, "still fine")
+        log = srv.app_log.read_text()
+        assert "Rejected no:such:event from" in log and "working_dir is required" in log
+        assert "Session not found for message: unknown-session" in log
+
+
+async def test_garbage_frames_and_huge_payload_do_not_hurt_others():
+    async with running_server() as srv, Client(srv.url, srv.token, "good") as good:
+        A = (await good.attach("new-1"))["session_id"]
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(srv.url + "/socket.io/?EIO=4&transport=websocket") as ws:
+                await ws.receive(timeout=5)  # engine.io open
+                await ws.send_str("40")
+                await ws.receive(timeout=5)  # socket.io connect ack
+                for frame in ("42[not json", "42{}", "4", "99", '42["auth"', "42[1,2,3]", '42["chat:connect",{}'):
+                    await ws.send_str(frame)
+                await ws.send_bytes(b"\x00\xff")
+                await ws.send_str('42["chat:message",{"session_id":"s","content":"' + "y" * (11 * 1024 * 1024) + '"}]')
+        huge = Client(srv.url, srv.token, "huge")
+        await huge.connect()
+        await huge.sio.emit("chat:message", {"session_id": A, "content": "z" * (2 * 1024 * 1024)})
+        await huge.wait("chat:error")
+        await huge.close()
+        await good.say(A, "unaffected")

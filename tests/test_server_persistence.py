@@ -1,0 +1,63 @@
+"""Restart persistence and graceful shutdown, in-process and as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+
+from server.agents import sim_text
+from server.testing import Client, ServerProcess, running_server
+
+
+async def test_restart_keeps_sessions_mappings_and_seq(tmp_path):
+    async with running_server(data_dir=tmp_path / "data", log_dir=tmp_path / "logs") as srv:
+        async with Client(srv.url, srv.token) as c:
+            A = (await c.attach("new-1700000000001"))["session_id"]
+            await c.say("new-1700000000001", "remember me", A)
+            head = srv.chat.sessions[A].head_seq
+        await srv.restart()
+        async with Client(srv.url, srv.token) as c:
+            mark = c.mark()
+            ready = await c.attach("new-1700000000001")  # the old temporary id
+            assert ready["session_id"] == A and ready["history_count"] == 2 and ready["head_seq"] == head
+            replay = [d for e, d in c.since(mark, A)][1:-1]
+            assert [m["content"] for m in replay] == ["remember me", sim_text("remember me")]
+            items = await c.say(A, "after restart")
+            assert items[0][1]["seq"] == head + 1  # seq goes on, never repeats
+        assert "Restored chat mapping from DB: new-1700 ->" in srv.app_log.read_text()
+
+
+async def test_sigterm_is_graceful_and_a_new_process_resumes(tmp_path):
+    proc = ServerProcess(data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
+    await asyncio.to_thread(proc.start)
+    try:
+        async with Client(proc.url, proc.token) as c:
+            A = (await c.attach("new-5"))["session_id"]
+            await c.say(A, "/stream 20")
+            head = len([1 for e, d in c.since(0, A) if "seq" in d and e not in ("chat:ready", "chat:history_end")])
+            assert await asyncio.to_thread(proc.stop, signal.SIGTERM) == 0
+            for _ in range(100):  # the server closed our socket on its way out
+                if not c.sio.connected:
+                    break
+                await asyncio.sleep(0.02)
+            assert not c.sio.connected
+        log = proc.app_log.read_text()
+        assert "Application shutting down..." in log and "Application stopped" in log
+        db = sqlite3.connect(tmp_path / "data" / "jarvis.db")
+        assert db.execute("SELECT max(seq) FROM events WHERE session_id = ?", (A,)).fetchone()[0] == head
+        db.close()
+        await asyncio.to_thread(proc.start)
+        async with Client(proc.url, proc.token) as c:
+            mark = c.mark()
+            ready = await c.attach("new-5", last_seq=head - 3)
+            got = [d["seq"] for e, d in c.since(mark, A) if e not in ("chat:ready", "chat:history_end")]
+            assert ready["resumed"] and got == [head - 2, head - 1, head]
+    finally:
+        await asyncio.to_thread(proc.close)
+
+
+async def test_sigint_stops_the_process(tmp_path):
+    async with ServerProcess(data_dir=tmp_path / "d", log_dir=tmp_path / "l") as proc:
+        assert await asyncio.to_thread(proc.stop, signal.SIGINT) == 0
+        assert "stopped" in "".join(proc.output)
