@@ -4,38 +4,51 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import pytest
+
+from jarvis_diag.cli import main
 from server.testing import ServerProcess
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jarvis_diag", "serve", *args], capture_output=True, text=True,
-                          timeout=60)
+@pytest.fixture
+def run(capsys):
+    """`jarvis-diag serve ARGS` in-process (the CLI entry point), as a completed-process-like result."""
+
+    def _run(*args: str) -> SimpleNamespace:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["serve", *args])
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=exit_info.value.code or 0, stdout=out.out, stderr=out.err)
+
+    return _run
 
 
-def test_help_has_an_example():
-    out = _run("--help")
+def test_help_has_an_example(run):
+    out = run("--help")
     assert out.returncode == 0 and "Example: jarvis-diag serve" in out.stdout
 
 
 def test_bug_list_explains_each():
-    out = _run("--bug", "list")
+    out = subprocess.run([sys.executable, "-m", "jarvis_diag", "serve", "--bug", "list"], capture_output=True,
+                         text=True, timeout=60)
     assert out.returncode == 0
     for name in ("single-live-session", "single-owner", "history-window", "reload", "slow-start"):
         assert name in out.stdout
 
 
-def test_bad_options_are_one_line_errors(tmp_path):
+def test_bad_options_are_one_line_errors(tmp_path, run):
     for args, needle in ((["--bug", "nope"], "unknown bug 'nope'"), (["--log-tz", "Mars/Olympus"], "unknown time zone"),
                          (["--port", "70000"], "out of range")):
-        out = _run(*args, "--data-dir", str(tmp_path))
+        out = run(*args, "--data-dir", str(tmp_path))
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_port_in_use_is_a_clean_error(tmp_path):
+def test_port_in_use_is_a_clean_error(tmp_path, run):
     with ServerProcess(data_dir=tmp_path / "a", log_dir=tmp_path / "la") as first:
-        out = _run("--port", str(first.port), "--data-dir", str(tmp_path / "b"))
+        out = run("--port", str(first.port), "--data-dir", str(tmp_path / "b"))
         assert out.returncode == 2 and "cannot listen" in out.stderr and "Traceback" not in out.stderr
 
 
