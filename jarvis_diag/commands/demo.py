@@ -1,7 +1,96 @@
-"""`jarvis-diag demo` (not built yet)."""
+"""`jarvis-diag demo`: reproduce an incident, diagnose it, show the fix (what `make demo` runs)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from jarvis_diag.errors import DiagError
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _findings_table(run) -> Table:
+    table = Table(title=f"Findings — {run.label}", title_justify="left", expand=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("count", justify="right")
+    table.add_column("example", ratio=1)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for f in run.findings:
+        groups.setdefault((f["severity"], f["kind"]), []).append(f)
+    for (severity, kind), items in sorted(groups.items(), key=lambda kv: (SEVERITY_ORDER.get(kv[0][0], 9), kv[0][1])):
+        style = {"critical": "bold red", "warning": "yellow"}.get(severity, "dim")
+        table.add_row(f"[{style}]{severity}[/]", kind, str(len(items)), items[0]["summary"])
+    if not groups:
+        table.add_row("[green]none[/]", "", "", "no finding: the logs show a healthy run")
+    return table
+
+
+def _runs_table(outcome) -> Table:
+    table = Table(title="Simulated phones (4 clients x 2 sessions x 2 background cycles)", title_justify="left")
+    for col in ("server", "cycles", "recovered", "lost", "duplicated", "warning+ findings"):
+        table.add_column(col, justify="left" if col == "server" else "right")
+    for run in outcome.runs:
+        serious = Counter(f["severity"] for f in run.findings if f["severity"] != "info")
+        style = "green" if run.healthy else "red"
+        table.add_row(f"[{style}]{run.label}[/]", str(run.cycles), str(run.recovered), str(run.lost),
+                      str(run.duplicated), str(sum(serious.values())))
+    return table
+
+
+def _value(v: float | None, unit: str) -> str:
+    if v is None:
+        return "—"
+    return f"{v:g}" if unit in ("", "count") else f"{v:g} {unit}"
+
+
+def _comparison_table(report_json: dict, bug: str) -> Table:
+    table = Table(title=f"Comparison: correct server vs server with {bug} (baseline)", title_justify="left")
+    for col in ("metric", "with bug", "correct", "difference (95% CI)", "verdict"):
+        table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    for name, m in report_json["comparison"]["metrics"].items():
+        d, unit = m["difference"], m["unit"]
+
+        ci = d.get("ci95")
+        diff = "—" if d.get("diff") is None else f"{d['diff']:+g} [{ci[0]:+g}, {ci[1]:+g}]"
+        table.add_row(f"{name} {d['statistic']}", _value(d.get("baseline"), unit), _value(d.get("candidate"), unit), diff,
+                      m["verdict"])
+    return table
 
 
 def register(app: typer.Typer) -> None:
-    """Add this command to the application."""
+    @app.command(
+        "demo",
+        help=(
+            "The main job in one command: start the reference server twice on a free loopback port "
+            "(once with a known bug, once correct), run simulated phones against each, build both "
+            "timelines, print the findings and the comparison, and write an HTML report.\n\n"
+            "Example: jarvis-diag demo --out demo-out --bug single-live-session"
+        ),
+    )
+    def demo(
+        out: Path = typer.Option(Path("jarvis-diag-demo"), "--out", help="Where the runs and the report go."),
+        bug: str = typer.Option("single-live-session", "--bug",
+                                help="The server bug to reproduce (see `jarvis-diag serve --bug list`)."),
+        seed: int = typer.Option(7, "--seed", help="Makes the simulated clients repeatable."),
+    ) -> None:
+        from jarvis_diag.demo import run_demo
+        from server.bugs import BUGS
+
+        if bug not in BUGS:
+            raise DiagError(f"unknown bug {bug!r} (one of {', '.join(BUGS)})")
+        console = Console()
+        with console.status("starting") as status:
+            outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text))
+        console.print(_runs_table(outcome))
+        for run in outcome.runs:
+            console.print(_findings_table(run))
+        console.print(_comparison_table(outcome.report.to_json_dict(), bug))
+        console.print(f"HTML report: [bold]{outcome.report_html}[/]  (Markdown: {outcome.report_md})")
+        console.print(f"Logs to explore: jarvis-diag timeline {outcome.runs[0].directory}/app.log "
+                      f"{outcome.runs[0].directory}/frontend")

@@ -1,0 +1,123 @@
+"""The main job in one call: reproduce an incident, diagnose it, and show the fix.
+
+:func:`run_demo` starts the reference server on a free loopback port twice — once with
+a known bug, once correct — runs the same simulated mobile clients against each, builds
+both timelines from the logs the run wrote, and compares the two runs in a report::
+
+    from jarvis_diag.demo import run_demo
+    outcome = run_demo("demo-out")          # about a minute
+    outcome.report_html                      # Path of the self-contained HTML report
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jarvis_diag.simulate import SimConfig, run_simulation
+from jarvis_diag.simulate.profiles import PRESETS
+
+DEFAULT_BUG = "single-live-session"
+# Small, fast settings: the demo must finish in well under two minutes on a laptop.
+SERVER_OPTIONS: dict[str, object] = {
+    "host": "127.0.0.1",
+    "port": 0,
+    "token": "demo-token",
+    "ping_interval": 5.0,
+    "ping_timeout": 5.0,
+    "agent_startup": 0.3,
+    "agent_pace": 0.01,
+    "reload_after": 8.0,
+    "reload_downtime": 1.0,
+}
+
+
+@dataclass
+class RunOutcome:
+    """One simulated run against one server."""
+
+    label: str  # "with bug X" / "correct"
+    bugs: tuple[str, ...]
+    directory: Path  # holds app.log, frontend/, results.jsonl
+    cycles: int = 0
+    recovered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    findings: list[dict] = field(default_factory=list)  # the timeline's findings (JSON form)
+
+    @property
+    def healthy(self) -> bool:
+        return self.cycles > 0 and self.recovered == self.cycles and not (self.lost or self.duplicated)
+
+
+@dataclass
+class DemoOutcome:
+    runs: list[RunOutcome]
+    report: object  # jarvis_diag.report.Report: correct run vs the run with the bug
+    report_html: Path
+    report_md: Path
+
+
+def sim_config(url: str, token: str, seed: int) -> SimConfig:
+    """Four phones with two chats each, twice to the background and back."""
+    return SimConfig(url=url, token=token, clients=4, sessions=2, cycles=2, background_s=2.0, fault="close",
+                     profiles=[PRESETS["connmgr"]], seed=seed, deadline_s=6.0, reaction_s=0.2)
+
+
+async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int,
+                   on_phase: Callable[[str], None]) -> RunOutcome:
+    from server.config import ServerConfig
+    from server.runner import ServerRunner
+
+    if directory.exists():
+        shutil.rmtree(directory)
+    config = ServerConfig.from_kwargs(**SERVER_OPTIONS, bugs=bugs, data_dir=directory / "data",
+                                      log_dir=directory)
+    runner = ServerRunner(config)
+    url = await runner.start()
+    outcome = RunOutcome(label, bugs, directory)
+    try:
+        on_phase(f"{label}: simulating phones against {url}")
+        result = await run_simulation(sim_config(url, str(config.token), seed), directory,
+                                      on_record=lambda r: on_phase(f"{label}: client {r['client']} "
+                                                                   f"cycle {r['cycle']} done"))
+    finally:
+        await runner.stop()
+    records = result.records
+    outcome.cycles = len(records)
+    outcome.recovered = sum(1 for r in records if r.get("recovered"))
+    outcome.lost = sum(int(r.get("lost") or 0) for r in records)
+    outcome.duplicated = sum(int(r.get("duplicated") or 0) for r in records)
+    return outcome
+
+
+def _diagnose(run: RunOutcome) -> None:
+    from jarvis_diag.timeline import load_timeline
+
+    timeline = load_timeline([str(run.directory / "app.log"), str(run.directory / "frontend")])
+    run.findings = timeline.to_json_dict()["findings"]
+
+
+def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, seed: int = 7,
+             on_phase: Callable[[str], None] = lambda text: None) -> DemoOutcome:
+    """Reproduce ``bug`` and its absence, diagnose both, write the comparison report."""
+    from jarvis_diag.report import make_report, to_html, to_markdown
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs: list[RunOutcome] = []
+    for label, bugs, name in ((f"with bug {bug}", (bug,), "with-bug"), ("correct", (), "correct")):
+        runs.append(asyncio.run(_one_run(label, bugs, out / name, seed, on_phase)))
+        on_phase(f"{label}: building the timeline")
+        _diagnose(runs[-1])
+    on_phase("writing the report")
+    report = make_report([str(runs[1].directory / "results.jsonl")],
+                         compare=[str(runs[0].directory / "results.jsonl")],
+                         title=f"Reconnect recovery: server with `{bug}` (baseline) vs correct server")
+    html_path, md_path = out / "report.html", out / "report.md"
+    html_path.write_text(to_html(report), encoding="utf-8")
+    md_path.write_text(to_markdown(report), encoding="utf-8")
+    return DemoOutcome(runs, report, html_path, md_path)
