@@ -101,3 +101,16 @@ async def test_log_times_are_local_in_the_chosen_zone(tmp_path):
     utc = datetime.fromtimestamp(float(m.group(2)), UTC).replace(tzinfo=None)
     offset_min = (local - utc).total_seconds() / 60
     assert abs(offset_min - 330) < 1  # UTC+05:30, no zone printed
+
+
+async def test_the_ingest_parser_reads_every_file_the_server_writes(tmp_path):
+    from jarvis_diag.ingest import read_events
+
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data", bugs=["single-live-session"]) as srv:
+        await _scenario(srv)
+    logs = tmp_path / "logs"
+    paths = [str(logs / "app.log"), str(logs / "backend.log"), *map(str, (logs / "frontend").iterdir())]
+    events = read_events(paths)
+    unknown = events[events["kind"] == "unknown"]
+    assert unknown.empty, unknown["text"].tolist()[:10]
+    assert {"chat.connect.phase", "chat.connect.done", "chat.ready.sent", "page.hidden"} <= set(events["kind"])
