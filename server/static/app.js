@@ -22,6 +22,14 @@
   const SESSIONS_KEY = 'jarvis-diag.sessions';
   const WORKDIR_KEY = 'jarvis-diag.workdir';
 
+  // What happened, as structured records with the page's clock (epoch seconds), for automation.
+  const JOURNAL_MAX = 50000;
+  const journalEntries = [];
+  function journal(entry) {
+    journalEntries.push({t: Date.now() / 1000, ...entry});
+    if (journalEntries.length > JOURNAL_MAX) journalEntries.splice(0, journalEntries.length - JOURNAL_MAX);
+  }
+
   const app = {
     client: null,
     manager: null,
@@ -70,6 +78,7 @@
       skippedBySeq: 0,
       results: 0,
       errors: [],
+      lastUserText: null,
     };
   }
 
@@ -219,11 +228,18 @@
       log(`[Chat] [DEBUG] _handleHistoryEnd: pendingMsgs.length=${session.replay ? session.replay.seen : 0}`);
       session.replay = null;
       session.historyEndAt = Date.now();
+      journal({kind: 'history_end', session: actualId(session)});
       render();
       return;
     }
     if (event === 'chat:history_page_end') return;
-    const inReplay = session.replay && !session.replay.resumed && HISTORY_TYPES.has(event);
+    const inReplay = Boolean(session.replay && !session.replay.resumed && HISTORY_TYPES.has(event));
+    if (event === 'chat:user_ack' || event === 'chat:user') session.lastUserText = contentText(payload.content);
+    const keepsText = event === 'chat:assistant' || event === 'chat:result' || event === 'chat:user_ack' || event === 'chat:user';
+    journal({
+      kind: event === 'chat:user_ack' ? 'ack' : 'chat', event, session: actualId(session), seq, replay: inReplay,
+      content: keepsText ? contentText(payload.content) : null, message: session.lastUserText,
+    });
     if (inReplay) {
       applyHistory(session, event, payload);
     } else {
@@ -375,6 +391,8 @@
     const session = app.current;
     if (!session || !text.trim()) return;
     addBubble(session, 'user', text, {final: true, pending: true});
+    session.lastUserText = text;
+    journal({kind: 'message.sent', session: actualId(session), content: text});
     const handler = app.client.handlerFor(actualId(session));
     log(`[SocketIO] [DIAG] chatMessage: sessionId=${short(session.id)}, actualSessionId=${short(actualId(session))}, handler=${handler ? 'found' : 'missing'}, state=${app.client.state}`);
     app.client.send('chat:message', {session_id: actualId(session), content: text});
@@ -500,6 +518,7 @@
       log,
       profile,
       token,
+      journal,
       onAuthFailed: (reason) => {
         store.removeItem(TOKEN_KEY);
         if (app.manager) app.manager.clearTimer();
@@ -603,6 +622,8 @@
       })) : [],
     })),
     flushLogs: () => debugLog.flush(),
+    journal: (from) => journalEntries.slice(from || 0),
+    journalLength: () => journalEntries.length,
   };
 
   if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', setup);

@@ -53,6 +53,7 @@
       this.token = options.token;
       this.socketPath = options.socketPath || '/socket.io/';
       this.onAuthFailed = options.onAuthFailed || (() => {});
+      this.journal = options.journal || (() => {});
       this.stateListeners = [];
       this.state = 'disconnected';
       this.socket = null;
@@ -113,6 +114,7 @@
         });
         socket.io.on('reconnect_failed', () => {
           this.gaveUp = true;
+          this.journal({kind: 'reconnect.exhausted'});
           this.log.error(`Socket.IO gave up reconnecting after ${this.profile.maxAttempts} attempts`);
           this.setState('disconnected');
         });
@@ -140,6 +142,7 @@
     handleConnect(socket) {
       if (socket !== this.socket) return;
       this.log('[SocketIO] Connected, authenticating...');
+      this.journal({kind: 'socket.connected', detail: {sid: socket.id}});
       this.setState('authenticating');
       socket.emit('auth', {token: this.token});
     }
@@ -148,6 +151,7 @@
       if (socket !== this.socket) return;
       this.log(`[SocketIO] [DIAG] Authentication successful, transport=${this.transport()}`);
       this.authenticated += 1;
+      this.journal({kind: 'auth.ok', detail: {sid: socket.id}});
       this.reconnectAttempt = 0;
       this.setState('connected');
       if (this.authenticated > 1 && this.profile.resubscribe) this.resubscribeAll();
@@ -158,6 +162,7 @@
       if (socket !== this.socket) return;
       const reason = (payload && payload.reason) || 'unknown';
       this.log(`[SocketIO] Authentication failed: ${reason}`);
+      this.journal({kind: 'auth.failed', detail: {reason}});
       this.close();
       this.onAuthFailed(reason);
     }
@@ -165,6 +170,7 @@
     handleDisconnect(socket, reason) {
       if (socket !== this.socket) return;
       this.log(`[SocketIO] Disconnected: ${reason}`);
+      this.journal({kind: 'socket.disconnected', detail: {reason}});
       this.setState('disconnected');
       this.notifyDetached();
     }
@@ -172,6 +178,7 @@
     handleConnectError(socket, err) {
       if (socket !== this.socket) return;
       this.log(`[SocketIO] Connection error: ${(err && err.message) || err}`);
+      this.journal({kind: 'socket.error', detail: {reason: String((err && err.message) || err)}});
       this.setState('disconnected');
     }
 
@@ -200,6 +207,7 @@
           // The field bug: the page believes it is attached and tells the server nothing.
           this.log(`[SocketIO] [TIMING] connectChat: handler EXISTS, updating callbacks at +${at()}ms`);
           this.log(`[SocketIO] Chat ${short(existing.sessionId)} already connected, updating callbacks`);
+          this.journal({kind: 'connect.skipped', session: existing.sessionId});
           this.log(`[SocketIO] [TIMING] connectChat END at +${at()}ms`);
           return;
         }
@@ -221,6 +229,7 @@
       const payload = {session_id: handler.sessionId, working_dir: handler.workingDir, resume: null};
       const lastSeq = handler.callbacks.lastSeq ? handler.callbacks.lastSeq() : 0;
       if (this.profile.resume && lastSeq > 0) payload.last_seq = lastSeq;
+      handler.awaitingReady = true; // the next chat:ready answers this page's own request
       this.send('chat:connect', payload);
     }
 
@@ -250,6 +259,7 @@
         const body = target ? {...payload, session_id: target} : payload;
         if (target) this.log(`[SocketIO] [DIAG] send EMIT: ${event} to ${short(target)}, transport=${this.transport()}`);
         this.socket.emit(event, body);
+        if (event === 'chat:connect') this.journal({kind: 'connect.sent', session: target});
         return true;
       }
       this.log(`[SocketIO] [DIAG] send QUEUED: ${event} (state=${this.state}, pendingCount=${this.pending.length})`);
@@ -317,6 +327,9 @@
         }, FORWARDING_KEEP_MS);
       }
       this.log(`[SocketIO] [TIMING] _handleMessage: RECEIVED chat:ready, triggering onConnect for ${handlerLabel(`chat:${handler.sessionId}`)}`);
+      // A chat:ready nobody asked for: the server attached the socket by itself (auto-connect on a message).
+      this.journal({kind: 'ready', session: handler.sessionId, detail: {requested: Boolean(handler.awaitingReady), sid: this.socket && this.socket.id}});
+      handler.awaitingReady = false;
       handler.callbacks.onConnect(payload);
     }
   }
@@ -410,6 +423,7 @@
       } else if (next === 'failed') {
         this.clearTimer();
         this.log('[ConnMgr] Max retries reached');
+        if (this.client.journal) this.client.journal({kind: 'reconnect.exhausted'});
       } else if (next === 'reconnecting') {
         if (event === 'resume' || event === 'online' || event === 'connect') {
           // Back in front (or on the network): the socket may be half-open after a freeze,

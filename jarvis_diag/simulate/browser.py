@@ -1,0 +1,571 @@
+"""``simulate-mobile --browser``: a real headless Chromium goes through what a phone does to a page.
+
+Per cycle, each part really happens to the page:
+
+* hidden: ``document.visibilityState`` / ``hidden`` are overridden and ``visibilitychange``
+  is dispatched (a headless page never fires it by itself);
+* frozen: CDP ``Page.setWebLifecycleState`` ``frozen``, later ``active``. Chromium honours it
+  only for a hidden page, and Playwright's focus emulation keeps every page it drives
+  visible to the browser, so the call alone is a no-op here; the page's script is also
+  paused with CDP ``Debugger.pause`` (no timer, no socket event, no log flush runs until
+  ``Debugger.resume``), which is what a frozen phone page goes through;
+* the network lost: Chromium's offline emulation does not cut an open WebSocket, so the
+  page is loaded through :class:`~jarvis_diag.simulate.proxy.FaultProxy`, which freezes,
+  closes, resets or refuses its TCP connections for real (``offline`` also switches the
+  browser's offline emulation, so the page gets its ``offline`` / ``online`` events).
+
+Then resumed, online, visible. The time to recover each session, and whether output was
+lost or shown twice, are measured from the page itself: the reference client's journal
+(``window.jarvisDiag``: the same facts its log lines say, with the page's clock) and its
+DOM. A user's own app is driven by an :class:`AppSpec` (TOML or JSON) saying how to log in,
+open a session, send a message and tell a session is ready (a selector or a log line).
+The records are the ``jarvis-diag.sim/1`` ones of the virtual clients
+(:func:`~jarvis_diag.simulate.verdict.cycle_verdict`), with the page's frontend log in
+``--out/frontend/`` and a screenshot of every failed cycle in ``--out``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+import secrets
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from jarvis_diag.simulate.clientlog import MOBILE_UA, log_file_name
+from jarvis_diag.simulate.network import SHAPES
+from jarvis_diag.simulate.proxy import FaultProxy
+from jarvis_diag.simulate.results import ResultWriter
+from jarvis_diag.simulate.run import RunResult
+from jarvis_diag.simulate.verdict import Obs, SessionCycle, cycle_ok, cycle_verdict
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+BROWSER_FAULTS = ("freeze", "offline", "close", "flaky")
+MAX_BROWSER_CLIENTS = 8  # one Chromium page each: a few are a phone fleet, dozens are a different test
+_POLL_S = 0.05
+
+# Installed before the page's own scripts: visibility the automation can switch.
+VISIBILITY_SCRIPT = """(() => {
+  let hidden = false;
+  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => (hidden ? 'hidden' : 'visible')});
+  Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
+  window.__jarvisSetHidden = (value) => {
+    hidden = Boolean(value);
+    document.dispatchEvent(new Event('visibilitychange'));
+  };
+})();"""
+
+
+class BrowserUnavailable(Exception):
+    """Chromium or Playwright is missing, or the page cannot be driven."""
+
+
+@dataclass
+class AppSpec:
+    """How to drive a page. The defaults drive the reference client (``jarvis-diag serve``)."""
+
+    token_selector: str = "#login-token"
+    submit_selector: str = "#login-submit"
+    workdir_selector: str | None = "#new-workdir"
+    new_session_selector: str = "#new-session"
+    # one element per open session, in order; clicking it switches to that session
+    session_selector: str = "#session-list li .session-open"
+    input_selector: str = "#composer-input"
+    send_selector: str | None = None  # None: press Enter in the input
+    # how to tell sessions are ready when the page has no journal (a user's own app)
+    ready_selector: str | None = None  # matches once per ready session
+    ready_log: str | None = None  # a regular expression on the page's console lines
+    reply_selector: str | None = None  # one element per finished reply
+    query: dict[str, str] = field(default_factory=dict)  # added to the URL (e.g. {"profile": "legacy"})
+
+    @classmethod
+    def load(cls, path: Path) -> AppSpec:
+        """A TOML or JSON file with any of the fields above (``[app]`` table or top level)."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{path}: {exc.strerror}") from None
+        try:
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}") from None
+        data = data.get("app", data) if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a table of app settings")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        spec = cls(**data)
+        if spec.ready_log is not None:
+            try:
+                re.compile(spec.ready_log)
+            except re.error as exc:
+                raise ValueError(f"{path}: ready_log is not a regular expression: {exc}") from None
+        return spec
+
+
+@dataclass
+class BrowserConfig:
+    url: str
+    token: str
+    profile: str = "connmgr"  # reference client: ?profile=
+    clients: int = 1
+    sessions: int = 2
+    cycles: int = 1
+    background_s: float = 30.0
+    fault: str = "freeze"
+    network: str = "good"
+    deadline_s: float = 30.0
+    reaction_s: float = 0.3
+    working_dir: str = "/tmp"
+    seed: int = 0
+    app: AppSpec | None = None  # None: the reference client
+    executable: str = CHROMIUM
+
+    def validate(self) -> None:
+        if self.fault not in BROWSER_FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r} (one of {', '.join(BROWSER_FAULTS)})")
+        if not 1 <= self.clients <= MAX_BROWSER_CLIENTS:
+            raise ValueError(f"--clients must be between 1 and {MAX_BROWSER_CLIENTS} with --browser")
+        if not 1 <= self.sessions <= 20 or not 1 <= self.cycles <= 1000:
+            raise ValueError("--sessions must be 1..20 and --cycles 1..1000")
+        if self.network not in SHAPES:
+            raise ValueError(f"unknown network {self.network!r} (one of {', '.join(SHAPES)})")
+        if self.deadline_s <= 0:
+            raise ValueError("the deadline must be > 0")
+        if self.app is None and self.profile not in ("legacy", "connmgr", "resume"):
+            raise ValueError(f"the reference web client has no profile {self.profile!r} (legacy, connmgr, resume)")
+        parts = urlsplit(self.url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"{self.url}: give the page's http:// URL")
+
+
+def page_url(base: str, proxy_url: str, query: dict[str, str]) -> str:
+    """The page's URL with its host replaced by the proxy's, and ``query`` added."""
+    parts = urlsplit(base)
+    params = dict(parse_qsl(parts.query))
+    params.update(query)
+    return f"{proxy_url}{parts.path or '/'}" + (f"?{urlencode(params)}" if params else "")
+
+
+def journal_obs(entries: list[dict[str, Any]], client: int) -> list[Obs]:
+    """The page's journal as the verdict's observations (pure)."""
+    out = []
+    for e in entries:
+        detail = e.get("detail")
+        out.append(Obs(t=float(e["t"]), kind=e["kind"], client=client, session=e.get("session"),
+                       event=e.get("event"), seq=e.get("seq"), replay=bool(e.get("replay")),
+                       content=e.get("content"), message=e.get("message"), detail=detail,
+                       sid=(detail or {}).get("sid") if isinstance(detail, dict) else None))
+    return out
+
+
+def view_counts(messages: list[dict[str, Any]], background: str | None, probe: str | None) -> tuple[int, int]:
+    """Lost and duplicated as the user sees them (pure): the bubbles of one conversation.
+
+    The background message must have a finished reply after it; neither tracked message
+    nor its reply may be shown twice.
+    """
+    tracked = [m for m in (background, probe) if m is not None]
+    users = Counter(m["text"] for m in messages if m["role"] == "user" and m["text"] in tracked)
+    replies: Counter[str] = Counter()
+    answered: set[str] = set()
+    current = None
+    for m in messages:
+        if m["role"] == "user":
+            current = m["text"] if m["text"] in tracked else None
+        elif m["role"] == "assistant" and current is not None and m.get("final", True):
+            replies[m["text"]] += 1
+            answered.add(current)
+    lost = 1 if background is not None and background not in answered else 0
+    duplicated = sum(c - 1 for c in users.values() if c > 1) + sum(c - 1 for c in replies.values() if c > 1)
+    return lost, duplicated
+
+
+def ready_after(obs: list[Obs], session: str, t0: float, until: float) -> bool:
+    """The page asked for and got a chat:ready for ``session`` in [t0, until] (pure)."""
+    return any(o.kind == "ready" and o.session == session and t0 <= o.t <= until
+               and (o.detail or {}).get("requested", True) for o in obs)
+
+
+def frontend_log_text(entries: list[dict[str, Any]]) -> str:
+    """The page's lines as the server writes them: ``[<timestamp>] [<LEVEL>] <message>``."""
+    return "".join(f"[{e['timestamp']}] [{e['level']}] {e['message']}\n" for e in entries)
+
+
+class _Page:
+    """One phone: a browser context behind its own fault proxy."""
+
+    def __init__(self, cfg: BrowserConfig, index: int, browser: Any, out_dir: Path, rng: random.Random):
+        self.cfg = cfg
+        self.index = index
+        self.browser = browser
+        self.out_dir = out_dir
+        self.rng = rng
+        self.spec = cfg.app or AppSpec(query={"profile": cfg.profile})
+        self.reference = cfg.app is None
+        self.proxy: FaultProxy | None = None
+        self.context = None
+        self.page = None
+        self.cdp = None
+        self.console: list[tuple[float, str]] = []
+        self.client_id = f"page-{index}"
+        self.sessions: list[str] = []  # the session keys of the journal (UUIDs), in list order
+        self.temp_ids: dict[str, str | None] = {}
+        self.errors: list[str] = []
+        self.last_lines: list[dict[str, Any]] = []
+        self._flaky: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        parts = urlsplit(self.cfg.url)
+        self.proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 80, shape=SHAPES[self.cfg.network],
+                                rng=random.Random(self.rng.random()))
+        await self.proxy.start()
+        self.context = await self.browser.new_context(viewport=PHONE_VIEWPORT, user_agent=MOBILE_UA, is_mobile=True,
+                                                      has_touch=True, device_scale_factor=2)
+        await self.context.add_init_script(VISIBILITY_SCRIPT)
+        self.page = await self.context.new_page()
+        self.page.set_default_timeout(self.cfg.deadline_s * 1000)
+        self.page.on("console", lambda msg: self.console.append((time.time(), msg.text)))
+        self.cdp = await self.context.new_cdp_session(self.page)
+        await self.page.goto(page_url(self.cfg.url, self.proxy.url, self.spec.query))
+        if self.reference:
+            ok = await self.page.evaluate("typeof window.jarvisDiag === 'object'")
+            if not ok:
+                raise BrowserUnavailable(f"{self.cfg.url} is not the reference web client: give --browser-app FILE")
+            self.client_id = await self.page.evaluate("window.jarvisDiag.clientId")
+
+    async def stop(self) -> None:
+        if self._flaky is not None:
+            self._flaky.cancel()
+        if self.page is not None and self.reference:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.page.evaluate("window.jarvisDiag.flushLogs()"), 3)
+        self.write_frontend_log()
+        if self.context is not None:
+            with contextlib.suppress(Exception):
+                await self.context.close()
+        if self.proxy is not None:
+            await self.proxy.stop()
+
+    # ---- the page's own view --------------------------------------------------------
+    async def journal(self, since: int = 0) -> list[dict[str, Any]]:
+        return await self.page.evaluate("(n) => window.jarvisDiag.journal(n)", since)
+
+    async def journal_length(self) -> int:
+        return await self.page.evaluate("window.jarvisDiag.journalLength()")
+
+    async def views(self) -> dict[str, list[dict[str, Any]]]:
+        sessions = await self.page.evaluate("window.jarvisDiag.sessions()")
+        return {s["uuid"] or s["id"]: s["messages"] for s in sessions}
+
+    def write_frontend_log(self) -> None:
+        """The page's lines, as the server would write them, in ``--out/frontend/``."""
+        if self.last_lines:
+            directory = self.out_dir / "frontend"
+            directory.mkdir(parents=True, exist_ok=True)
+            text = frontend_log_text(self.last_lines)
+            (directory / log_file_name(self.client_id, time.time())).write_text(text, encoding="utf-8")
+
+    async def snapshot_lines(self) -> None:
+        """Read every line the page logged (a frozen or closed page keeps what was read before)."""
+        if self.reference and self.page is not None:
+            with contextlib.suppress(Exception):
+                self.last_lines = await asyncio.wait_for(self.page.evaluate("window.jarvisDiag.lines()"), 5)
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if await predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(_POLL_S)
+
+    # ---- what a user does -------------------------------------------------------------
+    async def login(self) -> None:
+        await self.page.fill(self.spec.token_selector, self.cfg.token)
+        await self.page.click(self.spec.submit_selector)
+        if self.reference:
+            async def authed() -> bool:
+                state = await self.page.evaluate("window.jarvisDiag.connection()")
+                return state["socket"] == "connected"
+            if not await self.wait_for(authed, self.cfg.deadline_s):
+                raise BrowserUnavailable("the page did not connect and authenticate (wrong token?)")
+
+    async def open_session(self, n: int) -> None:
+        if self.spec.workdir_selector:
+            await self.page.fill(self.spec.workdir_selector, f"{self.cfg.working_dir}")
+        await self.page.click(self.spec.new_session_selector)
+        if self.reference:
+            async def ready() -> bool:
+                sessions = await self.page.evaluate("window.jarvisDiag.sessions()")
+                return len(sessions) > n and sessions[n]["readyCount"] > 0 and sessions[n]["uuid"] is not None
+            if not await self.wait_for(ready, self.cfg.deadline_s):
+                raise BrowserUnavailable(f"session {n + 1} did not become ready")
+            sessions = await self.page.evaluate("window.jarvisDiag.sessions()")
+            self.sessions.append(sessions[n]["uuid"])
+            self.temp_ids[sessions[n]["uuid"]] = sessions[n]["tempId"]
+        else:
+            self.sessions.append(f"session-{n + 1}")
+            await self.wait_ready_dom(n + 1, time.time() - 60, self.cfg.deadline_s)
+
+    async def switch_to(self, n: int) -> None:
+        await self.page.locator(self.spec.session_selector).nth(n).click()
+
+    async def send(self, text: str) -> None:
+        await self.page.fill(self.spec.input_selector, text)
+        if self.spec.send_selector:
+            await self.page.click(self.spec.send_selector)
+        else:
+            await self.page.press(self.spec.input_selector, "Enter")
+
+    async def say_to_each(self, label: str) -> dict[str, str]:
+        texts = {}
+        for n, key in enumerate(self.sessions):
+            text = f"{label} s{n + 1} {secrets.token_hex(3)}"
+            await self.switch_to(n)
+            await self.send(text)
+            texts[key] = text
+        return texts
+
+    async def wait_replies(self, texts: dict[str, str], timeout: float) -> bool:
+        if not self.reference:
+            return True
+        wanted = set(texts.values())
+
+        async def done() -> bool:
+            entries = await self.journal()
+            finished = {e.get("message") for e in entries if e["kind"] == "chat" and e.get("event") == "chat:result"}
+            return wanted <= finished
+        return await self.wait_for(done, timeout)
+
+    async def wait_ready_dom(self, count: int, since: float, timeout: float) -> float | None:
+        """A user's app: the moment ``count`` sessions look ready (selector or log line)."""
+        spec = self.spec
+        deadline = time.monotonic() + timeout
+        pattern = re.compile(spec.ready_log) if spec.ready_log else None
+        while True:
+            if spec.ready_selector and await self.page.locator(spec.ready_selector).count() >= count:
+                return time.time()
+            if pattern is not None and sum(1 for t, text in self.console if t >= since and pattern.search(text)) >= count:
+                return time.time()
+            if not spec.ready_selector and pattern is None:
+                return time.time()
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(_POLL_S)
+
+    # ---- what a phone does ----------------------------------------------------------
+    async def go_background(self) -> None:
+        await self.page.evaluate("window.__jarvisSetHidden(true)")
+        await self.cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+        await self.cdp.send("Debugger.enable")
+        await self.cdp.send("Debugger.pause")
+        fault = self.cfg.fault
+        if fault == "freeze":
+            self.proxy.freeze()
+        elif fault == "offline":
+            await self.proxy.go_offline()
+            await self.context.set_offline(True)
+        elif fault == "close":
+            self.proxy.close_connections()
+        elif fault == "flaky":
+            self.proxy.reset_connections()
+            self._flaky = asyncio.ensure_future(self._flaky_drops())
+
+    async def _flaky_drops(self) -> None:
+        while True:
+            await asyncio.sleep(self.rng.expovariate(1 / 2.0))
+            self.proxy.reset_connections()
+
+    async def come_back(self) -> float:
+        await self.cdp.send("Debugger.resume")
+        await self.cdp.send("Debugger.disable")
+        await self.cdp.send("Page.setWebLifecycleState", {"state": "active"})
+        fault = self.cfg.fault
+        if fault == "freeze":
+            self.proxy.thaw()
+        elif fault == "offline":
+            await self.proxy.go_online()
+            await self.context.set_offline(False)
+        elif fault == "flaky" and self._flaky is not None:
+            self._flaky.cancel()
+            self._flaky = None
+        visible_at = time.time()
+        await self.page.evaluate("window.__jarvisSetHidden(false)")
+        return visible_at
+
+    async def screenshot(self, cycle: int) -> Path | None:
+        path = self.out_dir / f"client{self.index}-cycle{cycle}-failed.png"
+        with contextlib.suppress(Exception):
+            await self.page.screenshot(path=str(path))
+            return path
+        return None
+
+    # ---- one cycle ----------------------------------------------------------------------
+    async def cycle(self, run_id: str, cycle: int) -> dict[str, Any]:
+        cfg = self.cfg
+        mark = await self.journal_length() if self.reference else 0
+        before = await self.journal() if self.reference else []
+        seen_before = {key: {e["seq"] for e in before if e.get("session") == key and e.get("seq") is not None
+                             and e["kind"] in ("chat", "ack")} for key in self.sessions}
+        background = await self.say_to_each(f"cycle {cycle} background")
+        await asyncio.sleep(0.05)  # the emits leave before the page freezes
+        hidden_at = time.time()
+        await self.go_background()
+        await asyncio.sleep(cfg.background_s)
+        visible_at = await self.come_back()
+        deadline_at = visible_at + cfg.deadline_s
+        # The user looks at the page; it has a moment to re-attach every session by itself.
+        settle_wait = max(cfg.reaction_s, min(cfg.deadline_s / 2, 10.0))
+        settled_at = None
+        if self.reference:
+            async def settled() -> bool:
+                obs = journal_obs(await self.journal(mark), self.index)
+                return all(ready_after(obs, key, visible_at, time.time()) for key in self.sessions)
+            if await self.wait_for(settled, settle_wait):
+                # the page's own time of the last session's chat:ready, not when we looked
+                obs = journal_obs(await self.journal(mark), self.index)
+                settled_at = max(min(o.t for o in obs if o.kind == "ready" and o.session == key and o.t >= visible_at
+                                     and (o.detail or {}).get("requested", True)) for key in self.sessions)
+        else:
+            settled_at = await self.wait_ready_dom(len(self.sessions), visible_at, settle_wait)
+        await asyncio.sleep(cfg.reaction_s)
+        probe_phase_at = time.time()
+        probe_sent_at = None
+        probes: dict[str, str] = {}
+        if time.time() < deadline_at:
+            probe_sent_at = time.time()
+            probes = await self.say_to_each(f"cycle {cycle} probe")
+            await self.wait_replies(probes, max(0.0, deadline_at - time.time()))
+        if not self.reference:
+            return self._dom_record(run_id, cycle, hidden_at, visible_at, settled_at, probe_sent_at)
+        entries = await self.journal(mark)
+        obs = journal_obs(entries, self.index)
+        if settled_at is not None:
+            obs.append(Obs(t=settled_at, kind="settled", client=self.index))
+            obs.sort(key=lambda o: o.t)
+        sessions = [SessionCycle(key=key, temp_id=self.temp_ids.get(key), uuid=key,
+                                 background_message=background.get(key), probe_message=probes.get(key),
+                                 attached_before_probe=ready_after(obs, key, visible_at, probe_phase_at),
+                                 seq_check=cfg.profile == "resume", seen_before=seen_before[key])
+                    for key in self.sessions]
+        record = cycle_verdict(obs, sessions, run=run_id, client=self.index, client_id=self.client_id,
+                               profile=cfg.profile, fault=cfg.fault, network=cfg.network, cycle=cycle,
+                               background_s=cfg.background_s, hidden_at=hidden_at, visible_at=visible_at,
+                               deadline_s=cfg.deadline_s, probe_sent_at=probe_sent_at, errors=list(self.errors))
+        # What the user sees decides: a page that appends a replay shows it twice even if
+        # every event arrived once.
+        views = await self.views()
+        for s, rec in zip(sessions, record["sessions"], strict=True):
+            lost, dup = view_counts(views.get(s.key, []), s.background_message, s.probe_message)
+            rec["lost"] = max(rec["lost"], lost)
+            rec["duplicated"] = max(rec["duplicated"], dup)
+        record["lost"] = sum(r["lost"] for r in record["sessions"])
+        record["duplicated"] = sum(r["duplicated"] for r in record["sessions"])
+        record["browser"] = {"engine": "chromium", "fault_path": "proxy", "user_agent": MOBILE_UA}
+        return record
+
+    def _dom_record(self, run_id: str, cycle: int, hidden_at: float, visible_at: float, settled_at: float | None,
+                    probe_sent_at: float | None) -> dict[str, Any]:
+        from jarvis_diag.lines import iso_ms
+        from jarvis_diag.simulate.verdict import SCHEMA
+
+        recovered = settled_at is not None
+        ready_ms = None if settled_at is None else round((settled_at - visible_at) * 1000, 1)
+        return {
+            "schema": SCHEMA, "run": run_id, "client": self.index, "client_id": self.client_id,
+            "profile": self.cfg.profile, "fault": self.cfg.fault, "network": self.cfg.network, "cycle": cycle,
+            "background_ms": round(self.cfg.background_s * 1000, 1), "hidden_at": iso_ms(hidden_at),
+            "visible_at": iso_ms(visible_at), "recovered": recovered, "deadline_ms": round(self.cfg.deadline_s * 1000, 1),
+            "failure": None if recovered else "the page did not show its sessions ready again",
+            "times_ms": {"connected": None, "authenticated": None, "recovery": ready_ms,
+                         "probe_sent": None if probe_sent_at is None else round((probe_sent_at - visible_at) * 1000, 1)},
+            "sessions": [{"session": key, "temp_id": None, "ready_ms": ready_ms, "history_end_ms": None,
+                          "first_live_ms": None, "live": recovered, "produced": 0, "lost": 0, "duplicated": 0,
+                          "lost_seqs": [], "duplicated_seqs": [], "check": "none"} for key in self.sessions],
+            "lost": 0, "duplicated": 0, "attaches": [], "errors": list(self.errors),
+        }
+
+
+async def _launch(playwright: Any, executable: str) -> Any:
+    if not Path(executable).exists():
+        raise BrowserUnavailable(f"no Chromium at {executable} (install Debian's package: apt-get install chromium)")
+    try:
+        return await playwright.chromium.launch(executable_path=executable, headless=True, args=LAUNCH_ARGS)
+    except Exception as exc:  # Playwright wraps every launch problem in its own Error
+        raise BrowserUnavailable(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
+
+
+async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: str,
+                                 on_record: Callable[[dict], None] | None = None,
+                                 on_phase: Callable[[str], None] | None = None) -> RunResult:
+    """Drive ``cfg.clients`` Chromium pages through ``cfg.cycles`` background cycles each."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        raise BrowserUnavailable("Playwright for Python is not installed (pip install playwright)") from None
+    cfg.validate()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(cfg.seed)
+    planned = cfg.clients * cfg.cycles
+    result = RunResult(run_id=run_id, out_dir=out_dir, records=[], planned=planned)
+    with ResultWriter(out_dir) as writer:
+        async with async_playwright() as playwright:
+            browser = await _launch(playwright, cfg.executable)
+            try:
+                pages = [_Page(cfg, i, browser, out_dir, random.Random(rng.random())) for i in range(cfg.clients)]
+
+                async def one(page: _Page) -> None:
+                    try:
+                        await page.start()
+                        await page.login()
+                        for n in range(cfg.sessions):
+                            await page.open_session(n)
+                        warmup = await page.say_to_each("hello")
+                        await page.wait_replies(warmup, cfg.deadline_s)
+                        for cycle in range(1, cfg.cycles + 1):
+                            if on_phase:
+                                on_phase(f"cycle {cycle}: background {cfg.background_s:g}s ({cfg.fault})")
+                            record = await page.cycle(run_id, cycle)
+                            if not cycle_ok(record):
+                                shot = await page.screenshot(cycle)
+                                if shot is not None:
+                                    record["screenshot"] = shot.name
+                            writer.write(record)
+                            if on_record:
+                                on_record(record)
+                    except BrowserUnavailable as exc:
+                        result.client_errors.append(f"client {page.index}: {exc}")
+                    except Exception as exc:  # a page that broke: keep the others' results
+                        result.client_errors.append(f"client {page.index}: {type(exc).__name__}: "
+                                                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                    finally:
+                        await page.snapshot_lines()
+                        await page.stop()
+
+                try:
+                    await asyncio.gather(*(one(p) for p in pages))
+                except asyncio.CancelledError:
+                    result.interrupted = True
+            finally:
+                with contextlib.suppress(Exception):
+                    await browser.close()
+    result.records = list(writer.records)
+    if result.client_errors and not result.error:
+        result.error = result.client_errors[0]
+    return result
