@@ -70,6 +70,20 @@ class _Index:
         self.episodes_of: dict[str, list] = {}
         for ep in corr.episodes:
             self.episodes_of.setdefault(ep.client, []).append(ep)
+        self.attaches_of_sid: dict[str | None, list[Attach]] = {}
+        for a in corr.attaches:
+            self.attaches_of_sid.setdefault(a.sid, []).append(a)
+        self.context: _ContextNotes | None = None
+        self.conns_of: dict[str | None, list] = {}
+        for c in corr.connections:
+            self.conns_of.setdefault(c.client, []).append(c)
+
+    def received_between(self, client: str, key: str | None, t0: float, t1: float | None) -> int:
+        times = self.corr.received.get((client, key))
+        if times is None:
+            return 0
+        hi = len(times) if t1 is None else int(np.searchsorted(times, t1, side="left"))
+        return max(0, hi - int(np.searchsorted(times, t0, side="right")))
 
     def canonical(self, value: str | None) -> str | None:
         return self.corr.ids.canonical(value)
@@ -118,14 +132,13 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
     """What became of a reply cut off live: replayed in a later attach's history, or never."""
     sid, key = m["sid"], m["key"]
     t_switch = m["switched"]["t"]
-    later = [a for a in ix.corr.attaches if a.sid == sid and session_key(a.session) == key
+    later = [a for a in ix.attaches_of_sid.get(sid, []) if session_key(a.session) == key
              and a.started_at is not None and a.started_at > t_switch]
     client = ix.client_of(sid)
     live = 0
     if client:
         nxt = later[0].ready_at if later else None
-        live = sum(1 for r in ix.corr.index.fe_by_client.get(client, []) if r["kind"] == "output.received"
-                   and session_key(r.get("session")) == key and r["t"] > t_switch and (nxt is None or r["t"] < nxt))
+        live = ix.received_between(client, key, t_switch, nxt)
     other = session_key(m["switched"].get("session"))
     text = (f"the reply to the message of {iso(m['rec']['t'])} was cut off live when socket {sid} attached session "
             f"{other} at {iso(t_switch)}; the client received {live} live event(s) of it")
@@ -224,7 +237,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                 ev.insert(0, evidence(cleared[-1]))
                 how = (f"its callback on this socket was dropped at {iso(cleared[-1]['t'])} (no frontend log to "
                        f"say when the user came back; the delay is an upper bound)")
-        auto = next((a for a in ix.corr.attaches if a.auto and a.sid == sid and a.started_at is not None
+        auto = next((a for a in ix.attaches_of_sid.get(sid, []) if a.auto and a.started_at is not None
                      and 0 <= a.started_at - rec["t"] <= 1.0), None)
         if auto is not None:
             ev += auto.evidence[-2:]
@@ -265,8 +278,8 @@ def detect_server_reload(ix: _Index) -> list[dict]:
         never = []
         for c in cut:
             ev += c.evidence[:1]
-            back = next((d for d in conns if d.client and d.client == c.client and (d.connected_at or 0) > t
-                         and d.authenticated_at is not None), None)
+            back = next((d for d in ix.conns_of.get(c.client, []) if (d.connected_at or 0) > t
+                         and d.authenticated_at is not None), None) if c.client else None
             if back is not None:
                 delays.append(back.authenticated_at - t)
                 ev += back.evidence[:1]
@@ -518,30 +531,57 @@ CONTEXT_KINDS = ("server.reload", "server.starting", "server.stopping", "session
                  "session.creating")
 
 
+def _window(items: list[tuple[float, str]], times: np.ndarray, t0: float, t1: float) -> list[tuple[float, str]]:
+    lo, hi = int(np.searchsorted(times, t0, side="left")), int(np.searchsorted(times, t1, side="right"))
+    return items[lo:hi]
+
+
+class _ContextNotes:
+    """What happened around each socket and session, as (time, note) lists with their
+    times, so a finding's context is a few binary searches."""
+
+    def __init__(self, ix: _Index):
+        server: list[tuple[float, str]] = []
+        by_sid: dict[str, list[tuple[float, str]]] = {}
+        by_key: dict[str, list[tuple[float, str]]] = {}
+        for rec in ix.corr.index.of_kind(CONTEXT_KINDS):
+            kind = rec["kind"]
+            rsid = (rec.get("sid") or "")[:8]
+            if kind in ("server.reload", "server.starting", "server.stopping"):
+                server.append((rec["t"], kind.replace(".", " ")))
+            elif kind == "session.switched":
+                note = (rec["t"], f"socket {rsid} switched {rec.get('from_session')} -> {rec.get('session')}")
+                for k in {rsid, session_key(rec.get("session")), session_key(rec.get("from_session"))}:
+                    if k:
+                        (by_sid if k == rsid else by_key).setdefault(k, []).append(note)
+            elif kind == "socket.disconnected" and rsid:
+                by_sid.setdefault(rsid, []).append((rec["t"], f"disconnect ({rec.get('reason') or 'no reason'})"))
+            elif kind == "session.creating" and rec.get("session"):
+                by_key.setdefault(session_key(rec["session"]), []).append((rec["t"], "session created"))
+        self.server = (server, np.array([x[0] for x in server]))
+        self.by_sid = {k: (v, np.array([x[0] for x in v])) for k, v in by_sid.items()}
+        self.by_key = {k: (v, np.array([x[0] for x in v])) for k, v in by_key.items()}
+
+
 def context_before(ix: _Index, t: float, client: str | None, sid: str | None, session: str | None) -> str | None:
     """What this client / socket / session went through in the minute before ``t``."""
-    key = session_key(session)
-    notes: list[tuple[float, str]] = []
-    for ep in ix.episodes_of.get(client, []) if client else ix.corr.episodes:
-        if t - CONTEXT_WINDOW_S <= ep.started_at <= t:
+    if ix.context is None:
+        ix.context = _ContextNotes(ix)
+    ctx = ix.context
+    t0 = t - CONTEXT_WINDOW_S
+    notes: list[tuple[float, str]] = list(_window(*ctx.server, t0, t))
+    for ep in ix.episodes_of.get(client, []) if client else []:
+        if t0 <= ep.started_at <= t:
             state = "recovered" if ep.recovered_at is not None and ep.recovered_at <= t else "not yet recovered"
             notes.append((ep.started_at, f"{ep.trigger} (reconnect episode, {state})"))
-    for rec in ix.corr.index.of_kind(CONTEXT_KINDS, t - CONTEXT_WINDOW_S, t):
-        kind = rec["kind"]
-        rsid = (rec.get("sid") or "")[:8]
-        if kind in ("server.reload", "server.starting", "server.stopping"):
-            notes.append((rec["t"], kind.replace(".", " ")))
-        elif kind == "session.switched" and (rsid == (sid or "")[:8] or key in (session_key(rec.get("session")),
-                                                                                session_key(rec.get("from_session")))):
-            notes.append((rec["t"], f"socket {rsid} switched {rec.get('from_session')} -> {rec.get('session')}"))
-        elif kind == "socket.disconnected" and (rsid and rsid == (sid or "")[:8] or rec.get("client") == client
-                                                and client):
-            notes.append((rec["t"], f"disconnect ({rec.get('reason') or 'no reason'})"))
-        elif kind == "session.creating" and key and session_key(rec.get("session")) == key:
-            notes.append((rec["t"], "session created"))
+    if sid and sid[:8] in ctx.by_sid:
+        notes += _window(*ctx.by_sid[sid[:8]], t0, t)
+    key = session_key(session)
+    if key and key in ctx.by_key:
+        notes += _window(*ctx.by_key[key], t0, t)
     if not notes:
         return None
-    notes.sort()
+    notes = sorted(set(notes))
     return "; ".join(f"{iso(at)} {what}" for at, what in notes[-3:])
 
 

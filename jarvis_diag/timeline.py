@@ -32,19 +32,18 @@ READY_MATCH_MS = 5.0
 DELIBERATE_REASONS = ("io client disconnect",)
 
 # The kinds correlation reads; everything else only shows in the event list.
+# (WARNING/ERROR lines of any kind are read too; the client's live events, the bulk of a
+# frontend log, are only counted, from the frame.)
 KINDS_USED = frozenset({
-    "socket.connecting", "socket.connected", "socket.disconnected", "socket.error", "socket.state",
-    "auth.ok", "auth.failed", "chat.connect.start", "chat.connect.sent", "chat.connect.received",
-    "chat.connect.phase", "chat.connect.done", "chat.connect.reconnect", "chat.handler.new",
-    "chat.handler.exists", "chat.handler.remapped", "chat.resubscribe", "chat.resubscribe.batch",
-    "chat.ready.sent", "chat.ready.received", "chat.ready.handled", "history.loaded", "history.end",
-    "session.creating", "session.created", "session.started", "session.mapped", "session.switched",
-    "session.file_missing", "session.closed", "callback.missing", "callback.cleared", "callback.owner_changed",
-    "message.sent", "message.received", "message.processing", "message.completed", "message.queued",
-    "output.delivered", "output.received", "page.hidden", "page.visible", "network.online", "network.offline",
-    "cm.state", "cm.force_disconnect", "reconnect.scheduled", "reconnect.attempt", "reconnect.exhausted",
-    "server.reload", "server.starting", "server.started", "server.stopping", "server.stopped",
-    "ws.accepted", "http.request", "emit.error", "app.error", "ui.connect.start",
+    "socket.connected", "socket.disconnected", "auth.ok", "auth.failed", "chat.connect.start",
+    "chat.connect.sent", "chat.connect.received", "chat.connect.phase", "chat.connect.done",
+    "chat.handler.exists", "chat.handler.remapped", "chat.ready.sent", "chat.ready.received",
+    "chat.ready.handled", "history.loaded", "history.end", "session.creating", "session.created",
+    "session.started", "session.mapped", "session.switched", "callback.missing", "callback.cleared",
+    "message.sent", "message.received", "message.processing", "message.completed", "output.delivered",
+    "page.hidden", "page.visible", "network.online", "network.offline", "cm.force_disconnect",
+    "reconnect.exhausted", "server.reload", "server.starting", "server.started", "server.stopping",
+    "server.stopped", "app.error",
 })
 RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level", "logger", "client", "sid",
                   "session", "temp_id", "from_session", "to_sid", "phase", "event", "state_from", "state_to",
@@ -84,9 +83,9 @@ def _records(frame: pd.DataFrame) -> list[dict]:
         if s.dtype == "float64":
             arr = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in arr]
         out[c] = list(arr)
-    labels = frame.index.tolist()
-    n = len(labels)
-    return [{"label": labels[i], **{c: out[c][i] for c in cols}} for i in range(n)]
+    keys = ("label", *cols)
+    return [dict(zip(keys, row, strict=True)) for row in zip(frame.index.tolist(), *(out[c] for c in cols),
+                                                             strict=True)]
 
 
 @dataclass
@@ -261,6 +260,7 @@ class Correlation:
     first_t: float | None
     last_t: float | None
     index: RecordIndex
+    received: dict  # (client, session key) -> sorted times (epoch s) of live events it received
 
 
 # ---- joins -----------------------------------------------------------------------------
@@ -727,8 +727,22 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
         if not ep.recovered:
             ep.ended_by_log = last_t
     corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
-                       episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index)
+                       episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index,
+                       received=_received_times(events))
     return events.reset_index(drop=True), corr
+
+
+def _received_times(events: pd.DataFrame) -> dict:
+    """(client, session key) -> sorted epoch seconds of the live events the client received."""
+    rec = events[(events["kind"] == "output.received") & events["client"].notna()]
+    if rec.empty:
+        return {}
+    keys = rec["session"].astype("string").str.slice(0, 8)
+    times = rec["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
+    frame = pd.DataFrame({"client": rec["client"].astype(str).to_numpy(), "key": keys.to_numpy(dtype=object),
+                          "t": times})
+    return {(client, None if pd.isna(key) else key): np.sort(group["t"].to_numpy())
+            for (client, key), group in frame.groupby(["client", "key"], dropna=False, sort=False)}
 
 
 def _attach_kinds(attaches: list[Attach]) -> None:
