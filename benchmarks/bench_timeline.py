@@ -1,0 +1,81 @@
+"""The whole `jarvis-diag timeline --format json` on the 2,000,000-line mixed log, next to
+ingestion alone and `grep -c` on the same file, measured in the same run.
+
+Each measurement runs in its own process (wall time and that process's peak RSS, from
+wait4). Target: the full timeline within 2x of ingestion.
+
+    python benchmarks/bench_timeline.py [--lines N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import gen_mixed_log  # noqa: E402
+
+INGEST_ONLY = "import sys; from jarvis_diag.ingest import ingest; ingest([sys.argv[1]])"
+TIMELINE_JSON = ("import sys; from jarvis_diag.cli import main; "
+                 "main(['timeline', sys.argv[1], '--format', 'json', '--output', sys.argv[2]])")
+
+
+def measure(argv: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit status) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    args = parser.parse_args(argv)
+    path = gen_mixed_log.DEFAULT_OUT
+    if args.lines != 2_000_000:
+        path = path.with_name(f"mixed_{args.lines}.log")
+    if not path.exists():
+        print(f"generating {path} ({args.lines:,} lines)...", flush=True)
+        gen_mixed_log.generate(args.lines, path)
+    with path.open("rb") as fh:
+        n_lines = sum(1 for _ in fh)
+    print(f"file: {path.relative_to(ROOT)}  {n_lines:,} lines, {path.stat().st_size / 1e6:.0f} MB")
+    rows = []
+    if shutil.which("grep"):
+        wall, rss, _ = measure(["grep", "-c", "", str(path)])
+        rows.append(("grep -c (reference)", wall, rss))
+    wall_ingest, rss, code = measure([sys.executable, "-c", INGEST_ONLY, str(path)])
+    if code != 0:
+        print("ingestion failed", file=sys.stderr)
+        return 1
+    rows.append(("ingest -> events DataFrame", wall_ingest, rss))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "timeline.json"
+        wall_tl, rss, code = measure([sys.executable, "-c", TIMELINE_JSON, str(path), str(out)])
+        if code != 0:
+            print("timeline failed", file=sys.stderr)
+            return 1
+        size = out.stat().st_size
+    rows.append(("timeline --format json (whole)", wall_tl, rss))
+    print(f"{'what':34} {'wall s':>8} {'lines/s':>12} {'peak MB':>9}")
+    for name, wall, rss in rows:
+        print(f"{name:34} {wall:8.2f} {n_lines / wall:12,.0f} {rss:9.0f}")
+    ratio = wall_tl / wall_ingest
+    print(f"timeline JSON: {size / 1e6:.1f} MB; timeline / ingestion = {ratio:.2f}x (target <= 2.00x: "
+          f"{'met' if ratio <= 2.0 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
