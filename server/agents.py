@@ -116,8 +116,8 @@ class StreamJsonAgent:
     """
 
     def __init__(self, command: str, working_dir: str, session_id: str):
-        self.argv = shlex.split(command)
-        self.command = command
+        self.argv = claude_argv(command)
+        self.command = shlex.join(self.argv)
         self.working_dir = working_dir
         self.session_id = session_id
         self.proc: asyncio.subprocess.Process | None = None
@@ -174,6 +174,15 @@ class StreamJsonAgent:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+def claude_argv(command: str) -> list[str]:
+    """The argv of ``--agent COMMAND``. A bare ``claude`` gets the stream-json flags the real
+    server passes (``-p --input-format stream-json ...``); any other command runs as given."""
+    argv = shlex.split(command)
+    if argv and os.path.basename(argv[0]) == "claude" and "--input-format" not in argv:
+        argv += STREAM_JSON_FLAGS.split()
+    return argv
 
 
 def translate_stream_json(obj: dict, block_types: dict[int, str]) -> list[dict]:

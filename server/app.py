@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 import socketio
@@ -62,7 +63,7 @@ def make_app(config: ServerConfig) -> web.Application:
     )
     chat = ChatService(sio, config, log, store)
     sio.register_namespace(ChatNamespace(chat, config.token or ""))
-    app = web.Application(client_max_size=MAX_HTTP_BUFFER)
+    app = web.Application(client_max_size=MAX_HTTP_BUFFER, middlewares=[_console_access_log])
     state = ServerState(config, log, store, sio, chat)
     app[STATE] = state
     sio.attach(app)
@@ -73,6 +74,38 @@ def make_app(config: ServerConfig) -> web.Application:
     app.on_shutdown.append(_on_shutdown)
     app.on_cleanup.append(_on_cleanup)
     return app
+
+
+def _peer(request: web.Request) -> tuple[str, int]:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return (str(peer[0]), int(peer[1])) if peer else ("-", 0)
+
+
+@web.middleware
+async def _console_access_log(request: web.Request, handler):
+    """uvicorn's console lines in backend.log: the WebSocket accept/open/close and the HTTP
+    request lines a deployment's captured stdout shows."""
+    log = request.app[STATE].log
+    host, port = _peer(request)
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        log.console("uv.ws_accepted", _peer=repr((host, port)), detail=request.path_qs)
+        log.console("uv.conn_open")
+        try:
+            return await handler(request)
+        finally:
+            log.console("uv.conn_closed")
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        log.console("uv.http", _peer=f"{host}:{port}", event=request.method, detail=request.path_qs,
+                    _v=f"{request.version.major}.{request.version.minor}", n=status, reason=reason)
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -93,7 +126,10 @@ async def _index(request: web.Request) -> web.StreamResponse:
     return web.Response(text="jarvis-diag reference server: Socket.IO at /socket.io/, health at /health\n")
 
 
-def log_startup(log: ServerLog) -> None:
+def log_startup(log: ServerLog, reloader: bool = False) -> None:
+    if reloader:
+        log.console("uv.will_watch", detail=repr([os.getcwd()]))
+        log.console("uv.reloader", n=os.getppid(), detail="WatchFiles")
     log.console("uv.started_process", n=os.getpid())
     log.console("uv.waiting_startup")
     log.log("app.db_init")
@@ -113,7 +149,7 @@ def log_shutdown(log: ServerLog) -> None:
 
 async def _on_startup(app: web.Application) -> None:
     state = app[STATE]
-    log_startup(state.log)
+    log_startup(state.log, reloader=state.config.has_bug(RELOAD))
     if state.config.has_bug(RELOAD) and state.config.reload_after:
         state.background.append(asyncio.ensure_future(_reload_loop(state)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from server.agents import sim_reply, sim_text, translate_stream_json
+from server.agents import claude_argv, sim_reply, sim_text, translate_stream_json
 from server.testing import Client, running_server
 
 
@@ -73,3 +73,9 @@ async def test_agent_that_cannot_start_reports_an_error():
         await c.sio.emit("chat:message", {"session_id": A, "content": "hi"})
         err = await c.wait("chat:error", since=mark, session=A)
         assert "agent failed to start" in err["content"]
+
+
+def test_claude_gets_the_stream_json_flags():
+    assert claude_argv("/usr/bin/claude")[:4] == ["/usr/bin/claude", "-p", "--input-format", "stream-json"]
+    assert claude_argv("claude -p --input-format stream-json") == ["claude", "-p", "--input-format", "stream-json"]
+    assert claude_argv("python -m x 'a b'") == ["python", "-m", "x", "a b"]
