@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES, Event
 
@@ -58,21 +59,44 @@ def time_column(values: Any, *, unit: str = "s") -> pd.Series:
 
 
 def _column(name: str, values: Any, length: int) -> pd.Series:
+    """One typed column from a list, a numpy array, a pyarrow array or a pandas array."""
+    dtype = _dtype(name)
     if values is None:
-        return pd.Series(pd.array([None] * length, dtype=_dtype(name))) if length else pd.Series([], dtype=_dtype(name))
+        if COLUMNS[name] == "category":
+            return pd.Series(pd.Categorical.from_codes(np.full(length, -1, dtype=np.int8),
+                                                       dtype=dtype if name in FIXED_CATEGORIES
+                                                       else pd.CategoricalDtype(pd.Index([], dtype="string"))))
+        return pd.Series(pd.array([None] * length, dtype=dtype))
     if name in TIME_COLUMNS:
         if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
             return values.reset_index(drop=True).astype(COLUMNS[name])
         return time_column(values)
-    dtype = _dtype(name)
     if isinstance(values, pd.Series):
-        return values.reset_index(drop=True).astype(dtype)
+        values = values.array
+    if COLUMNS[name] == "category":
+        if isinstance(values, pd.Categorical):
+            if name in FIXED_CATEGORIES:
+                return pd.Series(values.set_categories(FIXED_CATEGORIES[name]) if values.dtype != dtype else values)
+            # sorted categories of dtype "string", as astype("category") of a string column gives
+            cats = values.categories
+            order = np.argsort(cats.to_numpy(dtype=object)) if len(cats) else np.zeros(0, dtype=np.int64)
+            remap = np.empty(len(cats) + 1, dtype=np.int32)
+            remap[order] = np.arange(len(cats))
+            remap[-1] = -1
+            new_cats = pd.Index(cats.to_numpy(dtype=object)[order], dtype="string")
+            return pd.Series(pd.Categorical.from_codes(remap[values.codes], dtype=pd.CategoricalDtype(new_cats)))
+        if name in FIXED_CATEGORIES:
+            return pd.Series(pd.Categorical(values, dtype=dtype))
+        return pd.Series(pd.array(values, dtype="string")).astype("category")
     if dtype == "int64":
         return pd.Series(np.asarray(values, dtype="int64"))
     if dtype == "float64":
-        return pd.Series(np.asarray([math.nan if v is None else v for v in values] if isinstance(values, list)
-                                    else values, dtype="float64"))
-    return pd.Series(pd.array(values, dtype=dtype if dtype != "category" else "string")).astype(dtype)
+        if isinstance(values, list):
+            values = [math.nan if v is None else v for v in values]
+        return pd.Series(np.asarray(values, dtype="float64"))
+    if isinstance(values, pa.ChunkedArray | pa.Array) and dtype == "Int64":
+        return pd.Series(pd.array(values.to_pandas(types_mapper=pd.ArrowDtype), dtype="Int64"))
+    return pd.Series(pd.array(values, dtype=dtype))
 
 
 def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame:

@@ -19,11 +19,12 @@ from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
-from jarvis_diag.logs import FORMATS, detect, frontend, jsonl, utc_times
-from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns, parse_lines
+from jarvis_diag.logs import FORMATS, detect, frontend, jsonl, parse_raw, utc_times
+from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns
 from jarvis_diag.zone import ZoneInfo, format_offset, parse_tz, resolve_zone
 
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
@@ -188,60 +189,76 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
     return None
 
 
-def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warnings: list[str]) -> _Parsed | None:
-    text = decode(data)
-    lines, cut = split_lines(text)
+def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warnings: list[str],
+               engine: str) -> _Parsed | None:
     if fmt is None:
-        fmt = detect.detect_format(lines[:DETECT_LINES])
+        head, _ = split_lines(decode(data[:256 * 1024]))
+        fmt = detect.detect_format(head[:DETECT_LINES])
     if fmt == detect.SIM_RESULTS:
         warnings.append(f"{path}: skipped, a simulate-mobile results file is not a log")
         return None
-    info = SourceInfo(path=path, format=fmt, truncated=cut or gz_truncated)
+    info = SourceInfo(path=path, format=fmt)
     client = frontend.client_of(path) if path != "-" else None
     info.client = client
     if fmt == "jsonl":
+        lines, cut = split_lines(decode(data))
         raw, rows = jsonl.parse_lines(lines, path)
+        raw.truncated = cut
         parsed = _Parsed(info, raw=raw, frame=frames.events_from_records(rows))
     else:
-        raw = parse_lines(lines, fmt, path, client)
-        t = np.asarray(frames.nan_list(raw.columns.get("t_source", [])), dtype="float64")
-        parsed = _Parsed(info, raw=raw, raw_t=t, clock=np.asarray(raw.clock, dtype="int8"))
+        raw = parse_raw(data, fmt, path, client, engine=engine)
+        parsed = _Parsed(info, raw=raw, raw_t=_floats(raw.columns.get("t_source"), len(raw)),
+                         clock=np.asarray(raw.clock, dtype="int8"))
     info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
+    info.truncated = raw.truncated or gz_truncated
     return parsed
+
+
+def _floats(col: Any, n: int) -> np.ndarray:
+    """A column of either parser as float64 with NaN for nulls."""
+    if col is None:
+        return np.full(n, np.nan)
+    if isinstance(col, list):
+        return np.asarray(frames.nan_list(col), dtype="float64")
+    if isinstance(col, pa.Array | pa.ChunkedArray):
+        return col.to_numpy(zero_copy_only=False).astype("float64")
+    if isinstance(col, np.ndarray):
+        return col.astype("float64", copy=False)
+    return pd.array(col).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
     """(local-as-UTC, epoch) pairs: recv_ts of backend lines and the client epoch of
     uvicorn request lines next to a timestamped line."""
-    local: list[float] = []
-    utc: list[float] = []
+    local: list[np.ndarray] = []
+    utc: list[np.ndarray] = []
     for p in parsed:
-        if p.raw is None or p.clock is None or not len(p.raw):
+        if p.raw is None or p.clock is None or p.raw_t is None or not len(p.raw):
             continue
-        cols = p.raw.columns
-        recv = cols.get("recv_ts")
-        if recv is not None:
-            for i, v in enumerate(recv):
-                if v is not None and p.clock[i] == CLOCK_LOCAL and not np.isnan(p.raw_t[i]):
-                    local.append(float(p.raw_t[i]))
-                    utc.append(float(v))
-        epoch_ms = cols.get("client_ms")
-        shapes = cols.get("shape")
-        if epoch_ms is not None and shapes is not None:
-            for i, v in enumerate(epoch_ms):
-                if (v is not None and shapes[i] in ("uv.ws_accepted", "uv.http") and p.clock[i] == CLOCK_LOCAL
-                        and not np.isnan(p.raw_t[i])):
-                    local.append(float(p.raw_t[i]))
-                    utc.append(v / 1000)
-    return local, utc
+        n = len(p.raw)
+        usable = (p.clock == CLOCK_LOCAL) & ~np.isnan(p.raw_t)
+        recv = _floats(p.raw.columns.get("recv_ts"), n)
+        sel = usable & ~np.isnan(recv)
+        local.append(p.raw_t[sel])
+        utc.append(recv[sel])
+        shapes = p.raw.columns.get("shape")
+        if p.raw.columns.get("client_ms") is not None and shapes is not None:
+            epoch_ms = _floats(p.raw.columns["client_ms"], n)
+            is_request = pd.Series(shapes).isin(["uv.ws_accepted", "uv.http"]).to_numpy()
+            sel = usable & is_request & ~np.isnan(epoch_ms)
+            local.append(p.raw_t[sel])
+            utc.append(epoch_ms[sel] / 1000)
+    if not local:
+        return [], []
+    return np.concatenate(local).tolist(), np.concatenate(utc).tolist()
 
 
 def _first_local_time(parsed: list[_Parsed]) -> float | None:
     for p in parsed:
-        if p.clock is not None:
-            sel = (p.clock == CLOCK_LOCAL) & ~np.isnan(p.raw_t)
-            if sel.any():
-                return float(p.raw_t[sel][0])
+        if p.clock is not None and p.raw_t is not None:
+            sel = np.flatnonzero((p.clock == CLOCK_LOCAL) & ~np.isnan(p.raw_t))
+            if len(sel):
+                return float(p.raw_t[sel[0]])
     return None
 
 
@@ -299,12 +316,14 @@ def ingest(
     stdin: TextIO | BinaryIO | None = None,
     panel_date: str | None = None,
     panel_tz: str | None = None,
+    engine: str = "fast",
 ) -> Ingested:
     """Read logs into one events frame sorted by ``t_source`` (stable).
 
     ``tz``: the backend's zone when its logs carry no epochs (IANA name or ``+08:00``).
     ``format_of``: path -> format, overriding detection. ``panel_date`` (YYYY-MM-DD) and
     ``panel_tz``: the date and zone of debug-panel copies (default: from the other files).
+    ``engine="reference"`` parses one line at a time (slow; the fast parser is checked against it).
     """
     if isinstance(paths, str | Path):
         paths = [str(paths)]
@@ -329,7 +348,8 @@ def ingest(
     parsed: list[_Parsed] = []
     for path in expand_paths(list(paths)):
         data, gz_cut = read_bytes(path, stdin)
-        p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings)
+        p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings, engine)
+        del data
         if p is not None:
             parsed.append(p)
     return _assemble(parsed, warnings, tz=tz, panel_date=panel_date, panel_tz=panel_tz)
@@ -363,13 +383,14 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             continue
         assert p.raw is not None and p.raw_t is not None and p.clock is not None
         cols = dict(p.raw.columns)
+        p.raw.columns = {}
         if len(p.raw):
             cols["t_source"] = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
                                          panel_offset_minutes=panel_offset)
         frames_.append(frames.events_from_columns(cols, len(p.raw)) if len(p.raw) else frames.empty_events())
     df = frames.concat_events(frames_)
     df = _dedup(df, infos)
-    df = df.sort_values("t_source", kind="stable", na_position="last").reset_index(drop=True)
+    df = sort_events(df)
     _fill_counts(df, infos)
     for info in infos.values():
         if info.bad_lines:
@@ -379,6 +400,15 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         if info.truncated:
             warnings.append(f"{info.path}: the file ends in the middle of a line (cut short while written?)")
     return Ingested(df, list(infos.values()), zone, warnings)
+
+
+def sort_events(df: pd.DataFrame) -> pd.DataFrame:
+    """Stable sort by ``t_source`` (unknown times last); no copy when already in order."""
+    ns = df["t_source"].to_numpy(dtype="datetime64[ns]").view("int64")
+    key = np.where(ns == np.iinfo("int64").min, np.iinfo("int64").max, ns)
+    if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
+        return df
+    return df.take(np.argsort(key, kind="stable")).reset_index(drop=True)
 
 
 def _fill_counts(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from jarvis_diag import frames
 from jarvis_diag.events import Event
-from jarvis_diag.logs import jsonl
+from jarvis_diag.logs import fast, jsonl
 from jarvis_diag.logs.detect import FORMATS, detect_format
 from jarvis_diag.logs.text import (
     CLOCK_DAY,
@@ -30,7 +30,7 @@ from jarvis_diag.logs.text import (
     split_line,
 )
 
-__all__ = ["FORMATS", "detect_format", "parse_line", "parse_text", "raw_to_frame", "utc_times"]
+__all__ = ["ENGINES", "FORMATS", "parse_raw", "detect_format", "parse_line", "parse_text", "raw_to_frame", "utc_times"]
 
 _DAY_S = 86400
 
@@ -71,8 +71,9 @@ def raw_to_frame(raw: RawColumns, **clock_options) -> pd.DataFrame:
     """The events frame of parsed rows, with times made UTC (see :func:`utc_times`)."""
     cols = dict(raw.columns)
     if len(raw):
-        cols["t_source"] = utc_times(np.asarray(frames.nan_list(cols["t_source"]), dtype="float64"),
-                                     np.asarray(raw.clock), **clock_options)
+        t = cols["t_source"]
+        t = np.asarray(frames.nan_list(t) if isinstance(t, list) else t, dtype="float64")
+        cols["t_source"] = utc_times(t, np.asarray(raw.clock), **clock_options)
     return frames.events_from_columns(cols, len(raw)) if len(raw) else frames.empty_events()
 
 
@@ -82,21 +83,52 @@ def _as_lines(text_or_lines: str | Iterable[str]) -> Iterable[str]:
     return (line.rstrip("\n") for line in text_or_lines)
 
 
-def parse_text(text_or_lines: str | Iterable[str], fmt: str, path: str = "-", *, client: str | None = None,
+ENGINES = ("fast", "reference")
+
+
+def parse_raw(data: bytes, fmt: str, path: str = "-", client: str | None = None, *,
+              engine: str = "fast") -> RawColumns:
+    """Rows of a text log's bytes with raw times (see :mod:`logs.text`), by either parser."""
+    if engine == "fast":
+        return fast.parse_bytes(data, fmt, path, client)
+    if engine != "reference":
+        raise ValueError(f"unknown parser engine {engine!r} (one of {', '.join(ENGINES)})")
+    text = data.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    cut = lines[-1] != ""
+    if not cut:
+        lines.pop()
+    raw = parse_lines(lines, fmt, path, client)
+    raw.truncated = cut
+    return raw
+
+
+def parse_text(text_or_lines: str | bytes | Iterable[str], fmt: str, path: str = "-", *, client: str | None = None,
                offset_minutes: int = 0, panel_date: date | str | None = None,
-               panel_offset_minutes: int | None = None) -> pd.DataFrame:
-    """Parse a log's text (or its lines) of format ``fmt`` into the events DataFrame.
+               panel_offset_minutes: int | None = None, engine: str = "fast") -> pd.DataFrame:
+    """Parse a log's text (or its lines, or its bytes) of format ``fmt`` into the events DataFrame.
 
     Backend local times are shifted by ``offset_minutes`` (minutes east of UTC, default 0);
     panel times need ``panel_date``. Rows keep file order (no sorting, no dedup).
+    ``engine="reference"`` uses the one-line-at-a-time parser the fast one is checked against.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown log format {fmt!r} (one of {', '.join(FORMATS)})")
-    lines = _as_lines(text_or_lines)
     if fmt == "jsonl":
-        _, rows = jsonl.parse_lines(lines, path)
+        if isinstance(text_or_lines, bytes):
+            text_or_lines = text_or_lines.decode("utf-8", errors="replace")
+        _, rows = jsonl.parse_lines(_as_lines(text_or_lines), path)
         return frames.events_from_records(rows)
-    raw = parse_lines(lines, fmt, path, client)
+    if isinstance(text_or_lines, bytes):
+        data = text_or_lines
+    elif isinstance(text_or_lines, str):
+        data = text_or_lines.encode("utf-8", errors="replace")
+    else:
+        data = "".join(line if line.endswith("\n") else line + "\n" for line in text_or_lines).encode(
+            "utf-8", errors="replace")
+    raw = parse_raw(data, fmt, path, client, engine=engine)
     return raw_to_frame(raw, offset_minutes=offset_minutes, panel_date=panel_date,
                         panel_offset_minutes=panel_offset_minutes)
 

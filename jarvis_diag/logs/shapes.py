@@ -10,6 +10,8 @@ uvicorn WebSocket request line).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from jarvis_diag import lines
@@ -76,7 +78,77 @@ def derive(shape: str | None, fields: dict[str, Any]) -> None:
 
 def classify(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any]]:
     """(kind, shape name, typed fields) of a message, by the reference matcher."""
-    found = lines.match("frontend" if source == "panel" else source, message, logger)
+    found = lines.match("frontend" if source == "panel" else source, message, logger)  # the reference
+    if found is None:
+        return "unknown", None, {}
+    shape, groups = found
+    fields = {k: typed(k, v) for k, v in groups.items()}
+    derive(shape.name, fields)
+    return shape.kind, shape.name, fields
+
+
+# ---- the indexed matcher of the fast path -------------------------------------------------
+# A shape's regex starts with its template's literal prefix, so only shapes whose prefix
+# the message starts with can match. Indexing shapes by the first characters of that
+# prefix leaves a handful of candidates per message, tried in table order: the same first
+# match as lines.match, without trying every shape.
+
+_KEY_LEN = 6
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    order: int
+    shape: lines.Shape
+    prefix: str
+    regex: re.Pattern[str]
+
+
+def _literal_prefix(template: str) -> str:
+    i = template.find("{")
+    return template if i < 0 else template[:i]
+
+
+@cache
+def _index(source: str) -> tuple[dict[str, tuple[_Candidate, ...]], tuple[_Candidate, ...]]:
+    """(candidates by the first _KEY_LEN characters, candidates with a shorter prefix)."""
+    long: dict[str, list[_Candidate]] = {}
+    short: list[_Candidate] = []
+    for order, shape in enumerate(lines.SHAPES):
+        if shape.source != source:
+            continue
+        prefix = _literal_prefix(shape.template)
+        cand = _Candidate(order, shape, prefix, lines.shape_regex(shape))
+        if len(prefix) >= _KEY_LEN:
+            long.setdefault(prefix[:_KEY_LEN], []).append(cand)
+        else:
+            short.append(cand)
+    return {k: tuple(v) for k, v in long.items()}, tuple(short)
+
+
+@cache
+def _merged(source: str, key: str) -> tuple[_Candidate, ...]:
+    long, short = _index(source)
+    return tuple(sorted(long.get(key, ()) + short, key=lambda c: c.order))
+
+
+def match_indexed(source: str, message: str, logger: str | None = None) -> tuple[lines.Shape, dict[str, str]] | None:
+    """Same answer as :func:`jarvis_diag.lines.match`, trying only possible shapes."""
+    src = "frontend" if source == "panel" else source
+    for cand in _merged(src, message[:_KEY_LEN]):
+        shape = cand.shape
+        if not message.startswith(cand.prefix):
+            continue
+        if lines.needs_logger(shape) and shape.logger != logger:
+            continue
+        m = cand.regex.match(message)
+        if m:
+            return shape, {k: v for k, v in m.groupdict().items() if v is not None}
+    return None
+
+
+def classify_indexed(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any]]:
+    found = match_indexed(source, message, logger)
     if found is None:
         return "unknown", None, {}
     shape, groups = found

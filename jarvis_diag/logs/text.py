@@ -64,7 +64,15 @@ def clean(line: str) -> tuple[str, bool, bool]:
 
 
 def split_line(line: str) -> tuple[str, float | None, str | None, str | None, str] | None:
-    """(source, raw time, logger, level, message) of a line with a known prefix, else None."""
+    """(source, raw time, logger, level, message) of a line with a known prefix, else None
+    (also for an impossible date such as month 13: such a line is not what it looks like)."""
+    try:
+        return _split_line(line)
+    except ValueError:
+        return None
+
+
+def _split_line(line: str) -> tuple[str, float | None, str | None, str | None, str] | None:
     c = line[:1]
     if c.isdigit():
         parts = backend.split(line)

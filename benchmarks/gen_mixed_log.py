@@ -1,0 +1,137 @@
+"""Generate the benchmark's mixed log: 2,000,000 lines by default, deterministic.
+
+The file is what a user hands over after ``cat backend.log frontend/*.log > all.log``
+over a few days of use: blocks of captured backend stdout (app lines plus uvicorn console
+lines) alternating with blocks of frontend remote-log lines. The lines are the real
+fixtures' lines (so the mix of shapes is a real one) with fresh socket ids and times, plus
+about 1% lines of every other shape, about 1% lines no shape knows and a traceback now
+and then.
+
+    python benchmarks/gen_mixed_log.py [--lines N] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jarvis_diag import lines  # noqa: E402
+from jarvis_diag.logs import examples  # noqa: E402
+
+DEFAULT_OUT = ROOT / "benchmarks" / "_data" / "mixed_2m.log"
+FIXTURES = ROOT / "tests" / "fixtures"
+BLOCK = 5000
+_BACKEND_TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+_FRONTEND_TS = re.compile(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] ")
+_SIDS = ("LU4XadoC", "1oqN3Huv")
+# epochs logged next to a local time must stay consistent with it (the zone is found from them)
+_EPOCH = re.compile(r"(recv_ts=|&t=)\d{10}\.\d+")
+_NOISE = (
+    "DEBUG:asyncio:Using selector: EpollSelector",
+    "/srv/jarvis/app/main.py:12: DeprecationWarning: on_event is deprecated, use lifespan event handlers instead.",
+    "  @app.on_event(\"startup\")",
+    "Task exception was never retrieved",
+    "[2026-11-24 11:03:39] stray print from a debug session",
+    "Killed",
+    "{\"level\": \"info\", \"msg\": \"third-party json logger\"}",
+)
+_TRACEBACK = (
+    "Traceback (most recent call last):",
+    '  File "/srv/jarvis/app/api/socketio.py", line 412, in chat_connect',
+    "    await sio.emit('chat:ready', payload, to=sid)",
+    "ConnectionResetError: [Errno 104] Connection reset by peer",
+)
+
+
+def _templates() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(backend stdout lines, frontend lines) of the fixtures as (kind, rest) pairs."""
+    backend: list[tuple[str, str]] = []
+    frontend: list[tuple[str, str]] = []
+    for scenario in ("normal", "callback-desync"):
+        for line in (FIXTURES / scenario / "backend.log").read_text().splitlines():
+            m = _BACKEND_TS.match(line)
+            backend.append(("b", line[m.end():]) if m else ("c", line))
+        for f in sorted((FIXTURES / scenario / "frontend").glob("*.log")):
+            for line in f.read_text().splitlines():
+                m = _FRONTEND_TS.match(line)
+                frontend.append(("f", line[m.end():]) if m else ("x", line))
+    return backend, frontend
+
+
+def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
+    rng = random.Random(seed)
+    backend, frontend = _templates()
+    extra_backend = [s for s in lines.SHAPES if s.source in ("backend", "console")]
+    extra_frontend = [s for s in lines.SHAPES if s.source == "frontend"]
+    t = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    block = 0
+    with out.open("w", encoding="utf-8", newline="\n") as fp:
+        while written < n_lines:
+            is_backend = block % 2 == 0
+            source = backend if is_backend else frontend
+            extra = extra_backend if is_backend else extra_frontend
+            sid = examples.sid(rng)
+            buf: list[str] = []
+            i = rng.randrange(len(source))
+            while len(buf) < BLOCK and written + len(buf) < n_lines:
+                t += rng.random() * 0.02
+                roll = rng.random()
+                if roll < 0.01:
+                    shape = rng.choice(extra)
+                    line = examples.example_line(shape, rng, t + 3600 if is_backend else t)
+                    buf.append(_EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", line))
+                    continue
+                if roll < 0.02:
+                    buf.append(rng.choice(_NOISE))
+                    continue
+                if roll < 0.0202 and is_backend:
+                    buf.append(_stamp_backend(t, "jarvis - ERROR - [SocketIO] Client " + sid + " send error: reset"))
+                    buf.extend(_TRACEBACK)
+                    continue
+                kind, rest = source[i % len(source)]
+                i += 1
+                for old in _SIDS:
+                    rest = rest.replace(old, sid)
+                if "recv_ts=" in rest or "&t=" in rest:
+                    rest = _EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", rest)
+                if kind == "b":
+                    buf.append(_stamp_backend(t, rest))
+                elif kind == "f":
+                    buf.append(f"[{lines.iso_ms(t)}] {rest}")
+                else:
+                    buf.append(rest)
+            buf = buf[: n_lines - written]
+            fp.write("\n".join(buf) + "\n")
+            written += len(buf)
+            block += 1
+    return written
+
+
+def _stamp_backend(t: float, rest: str) -> str:
+    # the server's local time (UTC+1 in these fixtures) with no zone
+    d = datetime.fromtimestamp(t + 3600, tz=UTC)
+    return f"{d:%Y-%m-%d %H:%M:%S},{d.microsecond // 1000:03d} {rest}" if rest.startswith("- ") else \
+        f"{d:%Y-%m-%d %H:%M:%S},{d.microsecond // 1000:03d} - {rest}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lines", type=int, default=2_000_000)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = ap.parse_args(argv)
+    n = generate(args.lines, args.out)
+    print(f"wrote {n:,} lines to {args.out} ({args.out.stat().st_size / 1e6:.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The fast parser gives exactly the reference parser's rows (and counters)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jarvis_diag import lines
+from jarvis_diag.logs import examples, parse_raw, parse_text
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_FILES = sorted(p for p in FIXTURES.rglob("*.log"))
+
+
+def _same(data: bytes, fmt: str = "backend", client: str | None = "client-1") -> pd.DataFrame:
+    ref = parse_text(data, fmt, "f.log", client=client, engine="reference", panel_date="2026-11-24")
+    fast = parse_text(data, fmt, "f.log", client=client, engine="fast", panel_date="2026-11-24")
+    pd.testing.assert_frame_equal(fast, ref)
+    a, b = parse_raw(data, fmt, engine="reference"), parse_raw(data, fmt, engine="fast")
+    assert (a.lines, a.bad_lines, a.long_lines, a.truncated) == (b.lines, b.bad_lines, b.long_lines, b.truncated)
+    return fast
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fixtures(path: Path) -> None:
+    fmt = "frontend" if path.parent.name == "frontend" else "backend"
+    df = _same(path.read_bytes(), fmt)
+    assert len(df) == len(path.read_text().splitlines())
+
+
+def test_generated_lines_of_every_shape() -> None:
+    rng = random.Random(11)
+    out = []
+    t = 1795514619.0
+    for _ in range(4):
+        for shape in lines.SHAPES:
+            t += rng.random()
+            out.append(examples.example_line(shape, rng, t))
+    rng.shuffle(out)
+    df = _same(("\n".join(out) + "\n").encode())
+    assert set(df["shape"].dropna()) == {s.name for s in lines.SHAPES}
+
+
+def test_damaged_and_odd_lines() -> None:
+    rng = random.Random(3)
+    good = (FIXTURES / "normal" / "backend.log").read_bytes()[:20000]
+    odd = (
+        b"garbage before any timestamp\n  indented first\nINFO:     connection open\n\n"
+        + good
+        + b"\xff\xfe bad utf-8 \x80\nNUL\x00inside\n"
+        + b"2026-11-24 11:03:38,056 - jarvis - INFO - " + b"long " * 20000 + b"\n"
+        + rng.randbytes(4000) + b"\n   \n\r\n"
+        + b"2026-13-01 11:03:38,056 - jarvis - INFO - month 13\n"
+        + b"2026-11-24 11:03:38,056 - jarvis - NOTICE - odd level\n"
+        + b"\xd9\xa2026-11-24 11:03:38,056 - jarvis - INFO - arabic-indic digit\n"
+        + b"[2026-11-24T10:00:00.1Z] [DEBUG] [ConnMgr] Page hidden\n"
+        + b"[2026-11-24T10:00:00.123Z] [WARN] [ConnMgr] Page visible\r\n"
+        + b"[2026-11-24T10:00:00.123Z] no level\n"
+        + b"[10:00:00.123] [ConnMgr] Page visible\n[10:00:01.5] [INFO] [ConnMgr] Network online\n"
+        + b"2026-11-24 11:03:39,000 - jarvis - ERROR - [SocketIO] Client AAAAAAAA send error: x\n"
+        + b"Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: y\n\nmore after blank\n"
+        + b"\xef\xbb\xbfBOM in the middle\n"
+        + b"last line without newline"
+    )
+    df = _same(odd)
+    assert (df["kind"] == "unknown").sum() >= 5
+    _same(b"\xef\xbb\xbf" + good)
+    _same(b"")
+    _same(b"\n\n")
+    _same(b"only text, no newline")
+
+
+@pytest.mark.parametrize("fmt", ["frontend", "panel", "console"])
+def test_default_source_of_other_formats(fmt: str) -> None:
+    _same(b"noise first\n[2026-11-24T10:00:00.123Z] [DEBUG] [ConnMgr] Page hidden\nnoise after\n", fmt)
