@@ -27,6 +27,8 @@ Example:
 
     jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN --clients 20 --sessions 2 --cycles 3 --background 90s --fault freeze --client-profile legacy --out sim/
 
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN --browser --sessions 2 --background 90s --fault offline --client-profile connmgr --out sim-browser/
+
 Exit code: 0 when every cycle recovered with nothing lost or duplicated, 1 otherwise
 (or when the server died mid-run), 2 on bad usage or a server that cannot be used
 (unreachable, not Socket.IO, token refused), 130 when interrupted (results kept)."""
@@ -50,6 +52,11 @@ def simulate_mobile(
     time_scale: Annotated[float | None, typer.Option(help="Multiplies the profiles' reconnect delays")] = None,
     existing: Annotated[list[str] | None, typer.Option(help="Open this existing session id (repeatable)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text | json (the summary on stdout)")] = "text",
+    browser: Annotated[bool, typer.Option(
+        "--browser", help="Drive a real headless Chromium (the page at URL) instead of virtual clients")] = False,
+    browser_app: Annotated[Path | None, typer.Option(
+        help="With --browser: TOML/JSON saying how to drive your own app (login, sessions, ready)")] = None,
+    chromium: Annotated[str, typer.Option(help="With --browser: the Chromium binary")] = "/usr/bin/chromium",
 ) -> None:
     from jarvis_diag.simulate.faults import parse_duration
     from jarvis_diag.simulate.scenario import SimConfig, load_scenario
@@ -96,7 +103,12 @@ def simulate_mobile(
         raise DiagError(f"--out {out_dir}: exists and is not a directory")
     if (out_dir / "results.jsonl").exists():
         raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
-    result = _run(cfg, out_dir, run_id)
+    if browser or browser_app is not None:
+        from jarvis_diag.simulate.browser_command import run_browser
+
+        result = run_browser(cfg, out_dir, run_id, network or "good", browser_app, chromium)
+    else:
+        result = _run(cfg, out_dir, run_id)
     _report(result, fmt)
 
 

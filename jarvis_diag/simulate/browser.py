@@ -301,6 +301,9 @@ class _Page:
         await self.page.click(self.spec.submit_selector)
         if self.reference:
             async def authed() -> bool:
+                if await self.page.is_visible("#login-error"):
+                    reason = await self.page.text_content("#login-error")
+                    raise BrowserUnavailable(f"the page could not sign in: {reason}")
                 state = await self.page.evaluate("window.jarvisDiag.connection()")
                 return state["socket"] == "connected"
             if not await self.wait_for(authed, self.cfg.deadline_s):

@@ -109,7 +109,7 @@
     const tempId = `new-${Date.now()}`;
     const stamp = new Date().toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'});
     const base = workingDir.replace(/\/+$/, '').split('/').pop() || workingDir;
-    const session = newSessionRecord(tempId, workingDir, `${base} · ${stamp}`, true);
+    const session = newSessionRecord(tempId, workingDir, `#${app.sessions.size + 1} ${base} · ${stamp}`, true);
     connectSession(session, true);
     return session;
   }

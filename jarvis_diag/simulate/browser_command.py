@@ -1,0 +1,74 @@
+"""The ``--browser`` side of ``simulate-mobile``: options -> :mod:`browser` run, with progress."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from rich.console import Console
+
+from jarvis_diag.errors import DiagError
+from jarvis_diag.simulate.browser import AppSpec, BrowserConfig, BrowserUnavailable, run_browser_simulation
+from jarvis_diag.simulate.run import RunResult
+from jarvis_diag.simulate.scenario import SimConfig
+from jarvis_diag.simulate.verdict import cycle_ok
+
+
+def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium: str) -> BrowserConfig:
+    """The browser run of the options the virtual clients take (one profile: the page's)."""
+    try:
+        app = AppSpec.load(app_path) if app_path is not None else None
+    except ValueError as exc:
+        raise DiagError(str(exc)) from None
+    bcfg = BrowserConfig(url=cfg.url, token=cfg.token, profile=cfg.profiles[0].name, clients=cfg.clients,
+                         sessions=cfg.sessions, cycles=cfg.cycles, background_s=cfg.background_s, fault=cfg.fault,
+                         network=network, deadline_s=cfg.deadline_s, reaction_s=min(cfg.reaction_s, 1.0),
+                         working_dir=cfg.working_dir, seed=cfg.seed, app=app, executable=chromium)
+    try:
+        bcfg.validate()
+    except ValueError as exc:
+        raise DiagError(str(exc)) from None
+    return bcfg
+
+
+def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, network: str, app_path: Path | None,
+                chromium: str) -> RunResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bcfg = browser_config(cfg, network, app_path, chromium)
+    err = Console(stderr=True)
+    counts = {"ok": 0, "bad": 0}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/]"),
+                  TimeElapsedColumn(), console=err, disable=not err.is_terminal) as progress:
+        task = progress.add_task("starting Chromium", total=bcfg.clients * bcfg.cycles, ok=0, bad=0)
+
+        def on_record(record: dict) -> None:
+            counts["ok" if cycle_ok(record) else "bad"] += 1
+            progress.update(task, advance=1, ok=counts["ok"], bad=counts["bad"])
+
+        def on_phase(phase: str) -> None:
+            progress.update(task, description=phase)
+
+        async def main() -> RunResult:
+            sim = asyncio.ensure_future(run_browser_simulation(bcfg, out_dir, run_id=run_id, on_record=on_record,
+                                                               on_phase=on_phase))
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, sim.cancel)
+            try:
+                return await sim
+            finally:
+                loop.remove_signal_handler(signal.SIGINT)
+
+        try:
+            result = asyncio.run(main())
+        except BrowserUnavailable as exc:
+            raise DiagError(str(exc)) from None
+        except asyncio.CancelledError:
+            raise DiagError("interrupted before the browser started", exit_code=130) from None
+        except OSError as exc:
+            raise DiagError(f"{exc.filename or out_dir}: {exc.strerror or exc}", exit_code=1) from None
+    if not result.records and result.error:
+        raise DiagError(f"browser simulation failed: {result.error}", exit_code=1)
+    return result
