@@ -1,0 +1,143 @@
+"""Ingestion speed: the 2,000,000-line mixed log into the typed events DataFrame.
+
+Printed next to ``grep -c ''`` and lnav (``lnav -n -c ';SELECT count(*) FROM all_logs'``
+with a format file for both line shapes, benchmarks/lnav/jarvis_diag.json) on the same
+file, in the same run. Every figure is one child process: wall time, lines/s and its peak
+resident memory (``ru_maxrss``). The ingestion figure times the ``ingest()`` call inside
+its process (imports excluded; the whole process time is printed too).
+
+    python benchmarks/bench_ingest.py [--lines N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import gen_mixed_log  # noqa: E402
+
+TARGET_LINES_PER_S = 1_500_000
+TARGET_PEAK_MB = 1024
+LNAV_FORMAT = HERE / "lnav" / "jarvis_diag.json"
+
+_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from jarvis_diag.ingest import ingest
+t1 = time.perf_counter()
+result = ingest([sys.argv[1]], engine=sys.argv[2])
+t2 = time.perf_counter()
+info = result.sources[0]
+print(json.dumps({"import_s": t1 - t0, "ingest_s": t2 - t1, "rows": len(result.events), "lines": info.lines,
+                  "unknown": info.unknown, "zone": result.zone.offset_minutes}))
+"""
+
+
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``cmd`` under a small helper that reports the child's own rusage."""
+    helper = (
+        "import os, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "_, status, ru = os.wait4(p.pid, 0)\n"
+        "wall = time.perf_counter() - t\n"
+        "out = p.stdout.read().decode(); err = p.stderr.read().decode()\n"
+        "print(json.dumps({'wall': wall, 'maxrss_kb': ru.ru_maxrss, 'status': status, 'out': out, 'err': err}))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", helper, *cmd], capture_output=True, text=True, env=env, check=True)
+    got = json.loads(res.stdout)
+    if got["status"] != 0:
+        raise SystemExit(f"{cmd[0]} failed: {got['err'].strip()[:500]}")
+    return got["wall"], got["maxrss_kb"] / 1024, got["out"]
+
+
+def best(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    runs = [measured(cmd, env) for _ in range(repeat)]
+    return min(runs, key=lambda r: r[0])
+
+
+def lnav_env(tmp: Path) -> dict[str, str] | None:
+    if shutil.which("lnav") is None:
+        return None
+    env = dict(os.environ, HOME=str(tmp))
+    subprocess.run(["lnav", "-i", str(LNAV_FORMAT)], env=env, capture_output=True, check=True)
+    return env
+
+
+def row(name: str, wall: float, lines: int, peak_mb: float | None, note: str = "") -> None:
+    peak = f"{peak_mb:8.0f}" if peak_mb is not None else "       -"
+    print(f"{name:<34} {wall:8.2f} {lines / wall:14,.0f} {peak} {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lines", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=2, help="best of R runs per tool")
+    ap.add_argument("--reference-lines", type=int, default=50_000,
+                    help="also time the one-line-at-a-time reference parser on this many lines (0: skip)")
+    args = ap.parse_args(argv)
+
+    data = HERE / "_data" / f"mixed_{args.lines}.log"
+    if not data.exists():
+        print(f"generating {data} ...", flush=True)
+        gen_mixed_log.generate(args.lines, data)
+    n_lines = sum(1 for _ in data.open("rb"))
+    print(f"file: {data} ({data.stat().st_size / 1e6:.0f} MB, {n_lines:,} lines); machine: {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'tool':<34} {'wall s':>8} {'lines/s':>14} {'peak MB':>8}")
+
+    wall, peak, out = best(["grep", "-c", "", str(data)], args.repeat)
+    row("grep -c ''", wall, n_lines, peak, f"({out.strip()} lines)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = lnav_env(Path(tmp))
+        if env is None:
+            print("lnav: not installed, skipped (apt-get install lnav)")
+        else:
+            wall, peak, out = best(["lnav", "-n", "-c", ";SELECT count(*) FROM all_logs", str(data)], args.repeat, env)
+            count = out.split()[-1] if out.split() else "?"
+            row("lnav (count(*) FROM all_logs)", wall, n_lines, peak, f"({count} log messages)")
+
+    runs = []
+    for _ in range(args.repeat):
+        wall, peak, out = measured([sys.executable, "-c", _CHILD, str(data), "fast"])
+        runs.append((json.loads(out), wall, peak))
+    info, wall, peak = min(runs, key=lambda r: r[0]["ingest_s"])
+    row("jarvis-diag ingest() -> DataFrame", info["ingest_s"], n_lines, peak,
+        f"({info['rows']:,} events, {info['unknown']:,} unknown; whole process {wall:.2f} s "
+        f"incl. {info['import_s']:.2f} s imports)")
+    speed = n_lines / info["ingest_s"]
+    ingest_peak = peak
+
+    if args.reference_lines:
+        sample = HERE / "_data" / f"mixed_first_{args.reference_lines}.log"
+        with data.open("rb") as src, sample.open("wb") as dst:
+            for i, line in enumerate(src):
+                if i >= args.reference_lines:
+                    break
+                dst.write(line)
+        wall, peak, out = measured([sys.executable, "-c", _CHILD, str(sample), "reference"])
+        ref = json.loads(out)
+        row(f"  reference parser ({args.reference_lines:,} lines)", ref["ingest_s"], args.reference_lines, peak,
+            "(one Python step per line: what the fast path is checked against)")
+
+    met_speed = speed >= TARGET_LINES_PER_S
+    met_memory = ingest_peak < TARGET_PEAK_MB
+    print(f"target: >= {TARGET_LINES_PER_S:,} lines/s and peak < {TARGET_PEAK_MB} MB -> "
+          f"speed {'MET' if met_speed else 'MISSED'} ({speed:,.0f} lines/s), "
+          f"memory {'MET' if met_memory else 'MISSED'} ({ingest_peak:.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
