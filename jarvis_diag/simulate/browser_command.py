@@ -70,5 +70,5 @@ def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, network: str, app_pa
         except OSError as exc:
             raise DiagError(f"{exc.filename or out_dir}: {exc.strerror or exc}", exit_code=1) from None
     if not result.records and result.error:
-        raise DiagError(f"browser simulation failed: {result.error}", exit_code=1)
+        raise DiagError(f"browser simulation failed: {result.error}")  # nothing ran: the page or server is unusable
     return result
