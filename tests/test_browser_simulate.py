@@ -1,0 +1,168 @@
+"""simulate-mobile --browser: a real Chromium hidden, frozen and cut off, then measured."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jarvis_diag import lines
+from jarvis_diag.simulate.browser import (
+    AppSpec,
+    BrowserConfig,
+    frontend_log_text,
+    page_url,
+    run_browser_simulation,
+    view_counts,
+)
+from jarvis_diag.simulate.results import read_results
+from jarvis_diag.simulate.verdict import cycle_ok
+from server.testing import running_server
+
+# a 2 s ping window (1 + 1) so "past the ping window" takes seconds, not 85 s
+SERVER = {"ping_interval": 1.0, "ping_timeout": 1.0, "agent_pace": 0.01}
+
+
+def _frontend_lines_all_known(out: Path) -> None:
+    files = list((out / "frontend").glob("*.log"))
+    assert len(files) == 1, files
+    for text in files[0].read_text().splitlines():
+        message = re.match(r"^\[[^\]]+\] \[[A-Z]+\] (.*)$", text).group(1)
+        assert lines.match("frontend", message) is not None, text
+
+
+# ---- pure parts ------------------------------------------------------------------------
+def test_page_url_goes_through_the_proxy_and_keeps_the_query():
+    assert page_url("http://127.0.0.1:38010", "http://127.0.0.1:5000", {"profile": "legacy"}) == \
+        "http://127.0.0.1:5000/?profile=legacy"
+    assert page_url("http://h:1/app/?x=1", "http://127.0.0.1:5000", {}) == "http://127.0.0.1:5000/app/?x=1"
+
+
+def test_view_counts_lost_and_shown_twice():
+    bg, probe = "cycle 1 background s1 aa", "cycle 1 probe s1 bb"
+    good = [{"role": "user", "text": bg}, {"role": "assistant", "text": f"re {bg}", "final": True},
+            {"role": "user", "text": probe}, {"role": "assistant", "text": f"re {probe}", "final": True}]
+    assert view_counts(good, bg, probe) == (0, 0)
+    assert view_counts(good[:1] + good[2:], bg, probe) == (1, 0)  # the background reply never shown
+    unfinished = [good[0], {"role": "assistant", "text": "re cy", "final": False}] + good[2:]
+    assert view_counts(unfinished, bg, probe) == (1, 0)
+    replayed = good + good[:2]  # a re-attach that appended the replay
+    assert view_counts(replayed, bg, probe) == (0, 2)
+
+
+def test_frontend_log_text_is_the_server_line_form():
+    text = frontend_log_text([{"timestamp": "2026-01-30T01:29:39.290Z", "level": "DEBUG",
+                               "message": "[ConnMgr] Page hidden"}])
+    assert text == "[2026-01-30T01:29:39.290Z] [DEBUG] [ConnMgr] Page hidden\n"
+
+
+def test_app_spec_from_toml_and_json(tmp_path: Path):
+    toml = tmp_path / "app.toml"
+    toml.write_text('[app]\ntoken_selector = "#tok"\nready_log = "chat:ready"\nquery = {theme = "dark"}\n')
+    spec = AppSpec.load(toml)
+    assert spec.token_selector == "#tok" and spec.ready_log == "chat:ready" and spec.query == {"theme": "dark"}
+    js = tmp_path / "app.json"
+    js.write_text(json.dumps({"ready_selector": ".ready"}))
+    assert AppSpec.load(js).ready_selector == ".ready"
+    bad = tmp_path / "bad.toml"
+    for text, message in (("nope = 1", "unknown setting"), ("ready_log = '('", "not a regular expression"),
+                          ("[app", "not valid TOML")):
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            AppSpec.load(bad)
+    with pytest.raises(ValueError, match="No such file"):
+        AppSpec.load(tmp_path / "missing.toml")
+
+
+def test_config_rejects_what_a_browser_run_cannot_do():
+    for kwargs, message in (({"fault": "meteor"}, "unknown fault"), ({"clients": 50}, "--clients"),
+                            ({"profile": "custom"}, "no profile"), ({"url": "ws://x"}, "http://")):
+        cfg = BrowserConfig(**{"url": "http://127.0.0.1:1", "token": "t", **kwargs})
+        with pytest.raises(ValueError, match=message):
+            cfg.validate()
+
+
+# ---- real Chromium ---------------------------------------------------------------------
+@pytest.mark.browser
+async def test_connmgr_recovers_both_sessions_from_freeze_and_offline_with_nothing_lost(tmp_path: Path):
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", sessions=2, cycles=1,
+                            background_s=3.0, fault="offline", deadline_s=10.0)
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+    assert result.client_errors == []
+    [record] = read_results(tmp_path / "results.jsonl")
+    assert record == result.records[0]
+    assert cycle_ok(record), record["failure"]
+    assert record["recovered"] and record["lost"] == 0 and record["duplicated"] == 0
+    assert record["reconnected"]  # the connection really died: a new socket was made
+    assert 0 < record["times_ms"]["connected"] < 5000
+    assert len(record["sessions"]) == 2
+    for s in record["sessions"]:
+        assert s["live"] and s["ready_ms"] is not None and s["ready_ms"] < 5000
+        assert s["check"] == "content" and s["produced"] == 1
+    assert [a["kind"] for a in record["attaches"]].count("reconnect") >= 2
+    assert not list(tmp_path.glob("*.png"))  # screenshots only for failed cycles
+    _frontend_lines_all_known(tmp_path)
+    text = next((tmp_path / "frontend").glob("*.log")).read_text()
+    for expected in ("[ConnMgr] Page hidden", "[ConnMgr] Page visible", "[ConnMgr] Network offline",
+                     "Re-sending 2 subscriptions after reconnect"):
+        assert expected in text
+
+
+@pytest.mark.browser
+async def test_legacy_past_the_ping_window_fails_and_is_reported(tmp_path: Path):
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="legacy", sessions=2, cycles=1,
+                            background_s=3.5, fault="freeze", deadline_s=6.0)
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+        app_log = srv.app_log.read_text()
+    assert result.client_errors == []
+    [record] = result.records
+    assert not record["recovered"] and not cycle_ok(record)
+    assert "sent no chat:connect" in record["failure"]
+    assert record["reconnected"]  # Socket.IO's own reconnection worked; the sessions did not come back
+    assert all(s["ready_ms"] is None or s["ready_ms"] > record["times_ms"]["probe_sent"] for s in record["sessions"])
+    assert record["duplicated"] > 0  # the auto-connect's history replay appended to the view
+    assert (tmp_path / record["screenshot"]).stat().st_size > 10_000
+    # the server saw it the way the real one did: a message with no callback, then auto-connect
+    assert "has no callback for session" in app_log and "auto-connecting" in app_log
+    _frontend_lines_all_known(tmp_path)
+
+
+@pytest.mark.browser
+async def test_resume_checks_every_seq_through_an_offline_cycle(tmp_path: Path):
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="resume", sessions=1, cycles=1,
+                            background_s=1.0, fault="offline", deadline_s=8.0)
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+    [record] = result.records
+    assert cycle_ok(record), record["failure"]
+    [s] = record["sessions"]
+    assert s["check"] == "seq" and s["produced"] > 0 and s["lost_seqs"] == [] and s["duplicated_seqs"] == []
+
+
+@pytest.mark.browser
+def test_cli_browser_run_and_its_errors(tmp_path: Path):
+    from server.testing import ServerProcess
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "jarvis_diag", "simulate-mobile", *args], capture_output=True,
+                              text=True, timeout=120)
+
+    bad_app = tmp_path / "app.toml"
+    bad_app.write_text("nonsense = 1\n")
+    out = cli("http://127.0.0.1:9", "--token", "t", "--browser-app", str(bad_app), "--out", str(tmp_path / "a"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "unknown setting" in out.stderr
+    with ServerProcess(ping_interval=1.0, ping_timeout=1.0) as proc:
+        out = cli(proc.url, "--token", "wrong", "--browser", "--out", str(tmp_path / "b"))
+        assert out.returncode == 2 and "could not sign in" in out.stderr and "Traceback" not in out.stderr
+        out = cli(proc.url, "--token", proc.token, "--browser", "--sessions", "1", "--background", "1s",
+                  "--fault", "close", "--deadline", "8s", "--format", "json", "--out", str(tmp_path / "c"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["all_ok"] and summary["cycles"] == 1
+    assert read_results(tmp_path / "c" / "results.jsonl")[0]["fault"] == "close"
