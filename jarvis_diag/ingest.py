@@ -383,11 +383,19 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             continue
         assert p.raw is not None and p.raw_t is not None and p.clock is not None
         cols = dict(p.raw.columns)
-        p.raw.columns = {}
-        if len(p.raw):
-            cols["t_source"] = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
-                                         panel_offset_minutes=panel_offset)
-        frames_.append(frames.events_from_columns(cols, len(p.raw)) if len(p.raw) else frames.empty_events())
+        if not len(p.raw):
+            frames_.append(frames.empty_events())
+            continue
+        t = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
+                      panel_offset_minutes=panel_offset)
+        if p.raw.rows is not None:
+            # one file: build its columns already sorted, instead of sorting the frame after
+            order = time_order(t) if len(parsed) == 1 else None
+            cols = p.raw.rows.columns(order)
+            t = t if order is None else t[order]
+        cols["t_source"] = t
+        p.raw.columns, p.raw.rows = {}, None
+        frames_.append(frames.events_from_columns(cols, len(t)))
     df = frames.concat_events(frames_)
     df = _dedup(df, infos)
     df = sort_events(df)
@@ -402,13 +410,23 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
     return Ingested(df, list(infos.values()), zone, warnings)
 
 
-def sort_events(df: pd.DataFrame) -> pd.DataFrame:
-    """Stable sort by ``t_source`` (unknown times last); no copy when already in order."""
-    ns = df["t_source"].to_numpy(dtype="datetime64[ns]").view("int64")
+def time_order(t_s: np.ndarray) -> np.ndarray | None:
+    """The stable order of epoch seconds (NaN last) as the frame will hold them (microseconds),
+    or None when they already are in order."""
+    return _order(frames.seconds_to_ns(t_s))
+
+
+def _order(ns: np.ndarray) -> np.ndarray | None:
     key = np.where(ns == np.iinfo("int64").min, np.iinfo("int64").max, ns)
     if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
-        return df
-    return df.take(np.argsort(key, kind="stable")).reset_index(drop=True)
+        return None
+    return np.argsort(key, kind="stable")
+
+
+def sort_events(df: pd.DataFrame) -> pd.DataFrame:
+    """Stable sort by ``t_source`` (unknown times last); no copy when already in order."""
+    order = _order(df["t_source"].to_numpy(dtype="datetime64[ns]").view("int64"))
+    return df if order is None else df.take(order).reset_index(drop=True)
 
 
 def _fill_counts(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> None:

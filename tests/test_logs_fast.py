@@ -76,3 +76,18 @@ def test_damaged_and_odd_lines() -> None:
 @pytest.mark.parametrize("fmt", ["frontend", "panel", "console"])
 def test_default_source_of_other_formats(fmt: str) -> None:
     _same(b"noise first\n[2026-11-24T10:00:00.123Z] [DEBUG] [ConnMgr] Page hidden\nnoise after\n", fmt)
+
+
+def test_ingest_of_an_unsorted_concatenation_matches_the_reference(tmp_path: Path) -> None:
+    # what a user makes with `cat frontend/*.log backend.log > all.log`: out of time order
+    d = FIXTURES / "callback-desync"
+    f = tmp_path / "all.log"
+    f.write_bytes(b"".join(p.read_bytes() for p in [*sorted((d / "frontend").glob("*.log")), d / "backend.log"]))
+    from jarvis_diag.ingest import ingest
+
+    fast, ref = ingest([str(f)]), ingest([str(f)], engine="reference")
+    pd.testing.assert_frame_equal(fast.events, ref.events)
+    assert fast.events["t_source"].is_monotonic_increasing
+    assert fast.zone == ref.zone and [s.to_dict() for s in fast.sources] == [s.to_dict() for s in ref.sources]
+    both = ingest([str(d)]), ingest([str(d)], engine="reference")
+    pd.testing.assert_frame_equal(both[0].events, both[1].events)

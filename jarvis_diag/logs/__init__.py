@@ -70,6 +70,8 @@ def utc_times(raw_t: np.ndarray, clock: np.ndarray, *, offset_minutes: int = 0, 
 def raw_to_frame(raw: RawColumns, **clock_options) -> pd.DataFrame:
     """The events frame of parsed rows, with times made UTC (see :func:`utc_times`)."""
     cols = dict(raw.columns)
+    if raw.rows is not None:
+        cols = {**cols, **raw.rows.columns(None)}
     if len(raw):
         t = cols["t_source"]
         t = np.asarray(frames.nan_list(t) if isinstance(t, list) else t, dtype="float64")

@@ -137,8 +137,134 @@ def _record(source: str, logger: str | None, level: str | None, message: str) ->
     return fields
 
 
+_CHUNK_BITS = 30  # string views address the data in 1 GiB buffers (their offsets are int32)
+_OVERLAP = 4 * MAX_LINE + 16  # a (cut) line is at most this long, so it fits in its chunk
+
+
+def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Array:
+    """A string_view array of ``data[s[i]:e[i]]`` without copying the bytes.
+
+    Each view is 16 bytes: length, then the bytes inline (<= 12) or a 4-byte prefix, the
+    buffer index and the offset in that buffer."""
+    k = len(s)
+    length = (e - s).astype(np.int32)
+    views = np.zeros((k, 16), dtype=np.uint8)
+    last = len(buf) - 1
+    for j in range(4):
+        views[:, 4 + j] = buf[np.minimum(s + j, last)]
+    short = length <= 12
+    if short.any():
+        si = np.flatnonzero(short)
+        inline = np.zeros((len(si), 12), dtype=np.uint8)
+        for j in range(12):
+            inline[:, j] = np.where(j < length[si], buf[np.minimum(s[si] + j, last)], 0)
+        views[si, 4:16] = inline
+    ints = views.view(np.int32)
+    ints[:, 0] = length
+    long = ~short
+    chunk = (s[long] >> _CHUNK_BITS).astype(np.int32)
+    ints[long, 2] = chunk
+    ints[long, 3] = (s[long] - (chunk.astype(np.int64) << _CHUNK_BITS)).astype(np.int32)
+    size = 1 << _CHUNK_BITS
+    mv = memoryview(data)
+    chunks = [pa.py_buffer(mv[c * size: min(len(data), (c + 1) * size + _OVERLAP)])
+              for c in range(max(1, (len(data) + size - 1) // size))]
+    return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
+
+
+class FastRows:
+    """Rows of a parsed file whose columns are built on demand, in any row order, from
+    one record per distinct message (so sorting costs no string copies)."""
+
+    def __init__(self, *, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
+                 rrec: np.ndarray, records: list[dict[str, Any]], source: np.ndarray, path: str,
+                 client: str | None, tracebacks: dict[int, str]):
+        self.data, self.buf, self.starts, self.ends = data, buf, starts, ends
+        self.rows, self.rrec, self.source = rows, rrec, source
+        self.path, self.client, self.tracebacks = path, client, tracebacks
+        by_name: dict[str, list[Any]] = {}
+        for j, r in enumerate(records):
+            for key, v in r.items():
+                if v is not None:
+                    column = by_name.get(key)
+                    if column is None:
+                        column = by_name[key] = [None] * len(records)
+                    column[j] = v
+        self.by_name = by_name
+        self.n_records = len(records)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def values(self, name: str) -> list[Any]:
+        return self.by_name.get(name) or [None] * self.n_records
+
+    def eager(self) -> dict[str, Any]:
+        """The columns the zone detection reads before the order is known."""
+        out: dict[str, Any] = {}
+        for name in ("recv_ts", "client_ms"):
+            if name in self.by_name:
+                out[name] = np.array([np.nan if v is None else v for v in self.by_name[name]], dtype="float64")[
+                    self.rrec]
+        out["shape"] = _categorical(self.values("shape"), self.rrec)
+        return out
+
+    def columns(self, order: np.ndarray | None = None) -> dict[str, Any]:
+        """Every events column but t_source, rows taken in ``order`` (None: file order)."""
+        rrec = self.rrec if order is None else self.rrec[order]
+        rows = self.rows if order is None else self.rows[order]
+        source = self.source if order is None else self.source[order]
+        m = len(rows)
+        cols: dict[str, Any] = {}
+        cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
+        cols["path"] = pd.Categorical.from_codes(np.zeros(m, dtype=np.int8), categories=[self.path])
+        cols["line"] = rows + 1
+        kinds = np.array([_KIND_CODE[k] for k in self.values("kind")], dtype=np.int16)
+        cols["kind"] = pd.Categorical.from_codes(kinds[rrec], dtype=pd.CategoricalDtype(KIND_NAMES))
+        levels = np.array([_LEVEL_CODE.get(v, -1) if v is not None else -1 for v in self.values("level")],
+                          dtype=np.int8)
+        cols["level"] = pd.Categorical.from_codes(levels[rrec], dtype=pd.CategoricalDtype(LEVELS))
+        for name in ("logger", "tag", "shape"):
+            cols[name] = _categorical(self.values(name), rrec)
+        take_idx = pa.array(rrec.astype(np.int32, copy=False))
+        for name in _STRING_COLUMNS:
+            if name in self.by_name:
+                cols[name] = pa.array(self.by_name[name], type=pa.string()).take(take_idx)
+        for name in _NUMBER_COLUMNS:
+            if name in self.by_name:
+                values = self.by_name[name]
+                if COLUMNS[name] == "float64":
+                    cols[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")[rrec]
+                else:
+                    mask = np.array([v is None for v in values], dtype=bool)
+                    ints = np.array([0 if v is None else v for v in values], dtype="int64")
+                    cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
+        client_vals = pa.array(self.values("client"), type=pa.string()).take(take_idx)
+        if self.client is not None:
+            fill = pc.and_(pc.is_null(client_vals), pa.array((source == _SOURCE_CODE["frontend"])
+                                                             | (source == _SOURCE_CODE["panel"])))
+            client_vals = pc.if_else(fill, pa.scalar(self.client), client_vals)
+        cols["client"] = client_vals
+        big = len(self.data) >= 2**31 - 1
+        cols["text"] = _views(self.data, self.buf, self.starts[rows], self.ends[rows]).cast(
+            pa.large_string() if big else pa.string())
+        if self.tracebacks:
+            line_idx = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))
+            at = np.full(len(self.starts), -1, dtype=np.int64)
+            at[rows] = np.arange(m)
+            tb: list[str | None] = [None] * m
+            for j, text in zip(at[line_idx].tolist(), self.tracebacks.values(), strict=True):
+                tb[j] = text
+            cols["traceback"] = pa.array(tb, type=pa.string())
+        return cols
+
+
 def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = None) -> RawColumns:
-    """Parse a whole file's bytes; same rows as the reference parser. Columns are arrays."""
+    """Parse a whole file's bytes; same rows as the reference parser.
+
+    ``raw.columns`` holds ``t_source`` (raw) and the columns the zone detection needs;
+    ``raw.rows`` builds the rest in the order the caller wants (see :class:`FastRows`).
+    """
     data, buf, nl, bad_lines, long_lines, cut = _sanitise(data)
     n = len(nl)
     raw = RawColumns({}, [], lines=n, bad_lines=bad_lines, long_lines=long_lines, truncated=cut)
@@ -148,13 +274,6 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
     starts[1:] = nl[:-1] + 1
-    big = len(data) >= 2**31 - 1
-    offsets = np.empty(n + 1, dtype=np.int64 if big else np.int32)
-    offsets[0] = 0
-    offsets[1:] = nl + 1
-    whole = (pa.LargeStringArray if big else pa.StringArray).from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-    text = pc.utf8_slice_codeunits(whole, 0, -1)  # the lines without their newline
-    del whole
 
     # the first bytes of each line; past the end of the data, the final newline repeats
     mat = np.empty((n, _PREFIX), dtype=np.uint8)
@@ -180,9 +299,7 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     fast = is_b | is_f
     if fast.any():
         fast_idx = np.flatnonzero(fast)
-        keys = pc.utf8_slice_codeunits(text.take(pa.array(fast_idx)) if not fast.all() else text, _KEY_START)
-        encoded = pc.dictionary_encode(keys)
-        del keys
+        encoded = pc.dictionary_encode(_views(data, buf, starts[fast_idx] + _KEY_START, nl[fast_idx]))
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         to_record = np.full(len(encoded.dictionary), -1, dtype=np.int64)
         for u, key in enumerate(encoded.dictionary.to_pylist()):
@@ -199,6 +316,9 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
         rec[fast_idx] = to_record[codes]
         del encoded, codes
 
+    def line_text(i: int) -> str:
+        return data[starts[i]:nl[i]].decode("utf-8")
+
     # everything else: the reference splitter, once per distinct text
     slow_idx = np.flatnonzero(rec < 0)
     raw_t[slow_idx] = np.nan
@@ -206,8 +326,8 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     is_other = np.zeros(n, dtype=bool)
     if len(slow_idx):
         memo: dict[str, tuple[int, float]] = {}
-        slow_text = text.take(pa.array(slow_idx)).to_pylist()
-        for i, line in zip(slow_idx.tolist(), slow_text, strict=True):
+        for i in slow_idx.tolist():
+            line = line_text(i)
             got = memo.get(line)
             if got is None:
                 parts = split_line(line)
@@ -236,9 +356,8 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
         nonblank_prev = np.maximum.accumulate(np.where(~is_blank, np.arange(n), -1))
         cont_of: dict[int, bool] = {}
         last_unknown = -1
-        other_idx = np.flatnonzero(is_other)
-        other_text = text.take(pa.array(other_idx)).to_pylist()
-        for i, line in zip(other_idx.tolist(), other_text, strict=True):
+        for i in np.flatnonzero(is_other).tolist():
+            line = line_text(i)
             k = int(np.searchsorted(parsed_idx, i)) - 1
             prev_row = max(int(parsed_idx[k]) if k >= 0 else -1, last_unknown)
             prev_nb = int(nonblank_prev[i - 1]) if i > 0 else -1
@@ -260,25 +379,11 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     rt = raw_t[rows]
     m = len(rows)
 
-    # per-record columns, then one take per column
-    by_name: dict[str, list[Any]] = {}
-    for j, r in enumerate(records):
-        for k, v in r.items():
-            if v is not None:
-                column = by_name.get(k)
-                if column is None:
-                    column = by_name[k] = [None] * len(records)
-                column[j] = v
-
-    def rec_values(name: str) -> list[Any]:
-        return by_name.get(name) or [None] * len(records)
-
     rec_source = np.array([_SOURCE_CODE[r["source"]] for r in records], dtype=np.int8)
     source = rec_source[rrec]
     clock_of_source = np.array([SOURCE_CLOCK[s] for s in SOURCES], dtype=np.int8)
     timed = ~np.isnan(rt)
-    pos = np.arange(m)
-    last = np.maximum.accumulate(np.where(timed, pos, -1))
+    last = np.maximum.accumulate(np.where(timed, np.arange(m), -1))
     clock = np.full(m, SOURCE_CLOCK[default_source], dtype=np.int8)
     clock[timed] = clock_of_source[source[timed]]
     carried = ~timed & (last >= 0)
@@ -286,9 +391,8 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     clock[carried] = clock[last[carried]]
     # an unknown line takes the source of the timestamped line before it
     is_unknown_record = np.zeros(len(records), dtype=bool)
-    is_unknown_record[list(unknown_tags.values()) if is_other.any() else []] = True
-    unknown_rows = is_unknown_record[rrec]
-    moved = unknown_rows & (last >= 0)
+    is_unknown_record[list(unknown_tags.values())] = True
+    moved = is_unknown_record[rrec] & (last >= 0)
     source[moved] = source[last[moved]]
     if timed.any():
         first = int(np.argmax(timed))
@@ -296,45 +400,11 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
         rt[lead] = rt[first]
         clock[lead] = clock[first]
 
-    cols: dict[str, Any] = {}
-    cols["t_source"] = rt
-    cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
-    cols["path"] = pd.Categorical.from_codes(np.zeros(m, dtype=np.int8), categories=[path])
-    cols["line"] = rows + 1
-    cols["kind"] = pd.Categorical.from_codes(np.array([_KIND_CODE[k] for k in rec_values("kind")],
-                                                      dtype=np.int16)[rrec], dtype=pd.CategoricalDtype(KIND_NAMES))
-    level_codes = np.array([_LEVEL_CODE.get(v, -1) if v is not None else -1 for v in rec_values("level")],
-                           dtype=np.int8)
-    cols["level"] = pd.Categorical.from_codes(level_codes[rrec], dtype=pd.CategoricalDtype(LEVELS))
-    for name in ("logger", "tag", "shape"):
-        cols[name] = _categorical(rec_values(name), rrec)
-    take_idx = pa.array(rrec.astype(np.int32, copy=False))
-    for name in _STRING_COLUMNS:
-        if name in by_name:
-            cols[name] = pa.array(by_name[name], type=pa.string()).take(take_idx)
-    for name in _NUMBER_COLUMNS:
-        if name in by_name:
-            values = by_name[name]
-            if COLUMNS[name] == "float64":
-                cols[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")[rrec]
-            else:
-                mask = np.array([v is None for v in values], dtype=bool)
-                ints = np.array([0 if v is None else v for v in values], dtype="int64")
-                cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
-    client_vals = pa.array(rec_values("client"), type=pa.string()).take(take_idx)
-    if client is not None:
-        fill = pc.and_(pc.is_null(client_vals), pa.array((source == _SOURCE_CODE["frontend"])
-                                                         | (source == _SOURCE_CODE["panel"])))
-        client_vals = pc.if_else(fill, pa.scalar(client), client_vals)
-    cols["client"] = client_vals
-    cols["text"] = text if m == n else text.take(pa.array(rows))
-    if tracebacks:
-        line_idx = np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))
-        tb: list[str | None] = [None] * m
-        for j, parts in zip(np.searchsorted(rows, line_idx).tolist(), tracebacks.values(), strict=True):
-            tb[j] = "\n".join(parts)
-        cols["traceback"] = pa.array(tb, type=pa.string())
-    raw.columns = cols
+    fast_rows = FastRows(data=data, buf=buf, starts=starts, ends=nl, rows=rows, rrec=rrec, records=records,
+                         source=source, path=path, client=client,
+                         tracebacks={k: "\n".join(v) for k, v in tracebacks.items()})
+    raw.columns = {"t_source": rt, **fast_rows.eager()}
+    raw.rows = fast_rows
     raw.clock = clock
     return raw
 

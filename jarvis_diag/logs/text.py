@@ -47,6 +47,7 @@ class RawColumns:
     long_lines: int = 0
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    rows: Any = None  # the fast parser's FastRows: builds the other columns in a given order
 
     def __len__(self) -> int:
         return len(self.clock)
