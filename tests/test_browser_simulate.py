@@ -166,3 +166,27 @@ def test_cli_browser_run_and_its_errors(tmp_path: Path):
     summary = json.loads(out.stdout)
     assert summary["all_ok"] and summary["cycles"] == 1
     assert read_results(tmp_path / "c" / "results.jsonl")[0]["fault"] == "close"
+
+
+@pytest.mark.browser
+async def test_a_users_own_app_is_driven_by_its_config(tmp_path: Path):
+    # The reference page driven only through selectors and its console, as any app would be.
+    app_file = tmp_path / "app.toml"
+    app_file.write_text(
+        '[app]\n'
+        'ready_log = "RECEIVED chat:ready"\n'
+        'reply_selector = ".msg-assistant[data-final=\'1\']"\n'
+        'query = {profile = "connmgr"}\n')
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="my-app", sessions=2, cycles=1, background_s=1.0,
+                            fault="offline", deadline_s=8.0, app=AppSpec.load(app_file))
+        result = await run_browser_simulation(cfg, tmp_path / "out", run_id="t")
+        app_log = srv.app_log.read_text()
+    assert result.client_errors == []
+    [record] = result.records
+    assert record["recovered"], record["failure"]
+    assert record["profile"] == "my-app"
+    assert all(s["check"] == "none" and s["live"] for s in record["sessions"])
+    assert 0 < record["times_ms"]["recovery"] < 8000
+    assert app_log.count("Chat connect DONE") >= 4  # two sessions opened, both attached again after the cycle
+    assert not (tmp_path / "out" / "frontend").exists()  # an app's own log is not ours to write

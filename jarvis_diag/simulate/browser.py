@@ -76,8 +76,8 @@ class BrowserUnavailable(Exception):
 class AppSpec:
     """How to drive a page. The defaults drive the reference client (``jarvis-diag serve``)."""
 
-    token_selector: str = "#login-token"
-    submit_selector: str = "#login-submit"
+    token_selector: str | None = "#login-token"  # None: the app needs no login (or the URL carries it)
+    submit_selector: str | None = "#login-submit"  # None: press Enter in the token field
     workdir_selector: str | None = "#new-workdir"
     new_session_selector: str = "#new-session"
     # one element per open session, in order; clicking it switches to that session
@@ -297,8 +297,13 @@ class _Page:
 
     # ---- what a user does -------------------------------------------------------------
     async def login(self) -> None:
+        if not self.spec.token_selector:
+            return
         await self.page.fill(self.spec.token_selector, self.cfg.token)
-        await self.page.click(self.spec.submit_selector)
+        if self.spec.submit_selector:
+            await self.page.click(self.spec.submit_selector)
+        else:
+            await self.page.press(self.spec.token_selector, "Enter")
         if self.reference:
             async def authed() -> bool:
                 if await self.page.is_visible("#login-error"):
@@ -345,9 +350,17 @@ class _Page:
             texts[key] = text
         return texts
 
-    async def wait_replies(self, texts: dict[str, str], timeout: float) -> bool:
+    async def reply_count(self) -> int:
+        return await self.page.locator(self.spec.reply_selector).count() if self.spec.reply_selector else 0
+
+    async def wait_replies(self, texts: dict[str, str], timeout: float, replies_before: int = 0) -> bool:
         if not self.reference:
-            return True
+            if not self.spec.reply_selector:
+                return True
+
+            async def replied() -> bool:
+                return await self.reply_count() >= replies_before + len(texts)
+            return await self.wait_for(replied, timeout)
         wanted = set(texts.values())
 
         async def done() -> bool:
@@ -451,12 +464,14 @@ class _Page:
         probe_phase_at = time.time()
         probe_sent_at = None
         probes: dict[str, str] = {}
+        replied = False
         if time.time() < deadline_at:
+            replies_before = await self.reply_count() if not self.reference else 0
             probe_sent_at = time.time()
             probes = await self.say_to_each(f"cycle {cycle} probe")
-            await self.wait_replies(probes, max(0.0, deadline_at - time.time()))
+            replied = await self.wait_replies(probes, max(0.0, deadline_at - time.time()), replies_before)
         if not self.reference:
-            return self._dom_record(run_id, cycle, hidden_at, visible_at, settled_at, probe_sent_at)
+            return self._dom_record(run_id, cycle, hidden_at, visible_at, settled_at, probe_sent_at, replied)
         entries = await self.journal(mark)
         obs = journal_obs(entries, self.index)
         if settled_at is not None:
@@ -484,22 +499,31 @@ class _Page:
         return record
 
     def _dom_record(self, run_id: str, cycle: int, hidden_at: float, visible_at: float, settled_at: float | None,
-                    probe_sent_at: float | None) -> dict[str, Any]:
+                    probe_sent_at: float | None, replied: bool) -> dict[str, Any]:
+        """A user's app: readiness and replies are all the page shows; lost/duplicated are not checked."""
         from jarvis_diag.lines import iso_ms
         from jarvis_diag.simulate.verdict import SCHEMA
 
-        recovered = settled_at is not None
+        failures = []
+        if settled_at is None:
+            failures.append("the page did not show its sessions ready again")
+        if probe_sent_at is None:
+            failures.append("no message could be sent before the deadline")
+        elif not replied:
+            failures.append("a message sent after coming back got no reply")
+        recovered = not failures
         ready_ms = None if settled_at is None else round((settled_at - visible_at) * 1000, 1)
         return {
             "schema": SCHEMA, "run": run_id, "client": self.index, "client_id": self.client_id,
             "profile": self.cfg.profile, "fault": self.cfg.fault, "network": self.cfg.network, "cycle": cycle,
             "background_ms": round(self.cfg.background_s * 1000, 1), "hidden_at": iso_ms(hidden_at),
             "visible_at": iso_ms(visible_at), "recovered": recovered, "deadline_ms": round(self.cfg.deadline_s * 1000, 1),
-            "failure": None if recovered else "the page did not show its sessions ready again",
+            "reconnected": None,
+            "failure": None if recovered else "; ".join(failures),
             "times_ms": {"connected": None, "authenticated": None, "recovery": ready_ms,
                          "probe_sent": None if probe_sent_at is None else round((probe_sent_at - visible_at) * 1000, 1)},
             "sessions": [{"session": key, "temp_id": None, "ready_ms": ready_ms, "history_end_ms": None,
-                          "first_live_ms": None, "live": recovered, "produced": 0, "lost": 0, "duplicated": 0,
+                          "first_live_ms": None, "live": replied, "produced": 0, "lost": 0, "duplicated": 0,
                           "lost_seqs": [], "duplicated_seqs": [], "check": "none"} for key in self.sessions],
             "lost": 0, "duplicated": 0, "attaches": [], "errors": list(self.errors),
         }
