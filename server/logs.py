@@ -67,8 +67,7 @@ class ServerLog:
         self.backend_path = self.log_dir / "backend.log"
         self._app = open(self.app_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._backend = open(self.backend_path, "a", encoding="utf-8")  # noqa: SIM115
-        self._app_buf: list[str] = []
-        self._backend_buf: list[str] = []
+        self._pending: list[tuple[float | None, lines.Shape, str, dict]] = []
         self._flush_scheduled = False
         self.closed = False
 
@@ -81,22 +80,21 @@ class ServerLog:
         return datetime.fromtimestamp(t, self.tz).replace(tzinfo=None)
 
     # ---- writers ----------------------------------------------------------------------
-    def log(self, shape_name: str, *, level: str | None = None, **fields: object) -> str:
-        """Write one app line of shape ``shape_name`` (at its usual level unless ``level``)."""
-        shape = lines.SHAPES_BY_NAME[shape_name]
-        line = lines.backend_line(self.local(), shape.logger, level or shape.level, shape.render(**fields))
-        self._app_buf.append(line)
-        self._backend_buf.append(line)
-        self._schedule()
-        return line
+    def log(self, shape_name: str, *, level: str | None = None, **fields: object) -> None:
+        """Write one app line of shape ``shape_name`` (at its usual level unless ``level``).
 
-    def console(self, shape_name: str, **fields: object) -> str:
+        The time is taken now; the line is rendered when the buffer is flushed, after the
+        handler has queued its replies (rendering ~15 lines would otherwise delay chat:ready).
+        """
+        shape = lines.SHAPES_BY_NAME[shape_name]
+        self._pending.append((time.time(), shape, level or shape.level, fields))
+        self._schedule()
+
+    def console(self, shape_name: str, **fields: object) -> None:
         """Write one uvicorn-style console line (backend.log only, no timestamp)."""
         shape = lines.SHAPES_BY_NAME[shape_name]
-        line = lines.console_line(shape.level, shape.render(**fields))
-        self._backend_buf.append(line)
+        self._pending.append((None, shape, shape.level, fields))
         self._schedule()
-        return line
 
     def frontend(self, client_id: object, entries: list[tuple[str, str, str]]) -> Path:
         """Append ``(timestamp, LEVEL, message)`` entries to the client's frontend file."""
@@ -119,21 +117,36 @@ class ServerLog:
         self._flush_scheduled = True
         loop.call_soon(self.flush)
 
+    def render_pending(self) -> tuple[list[str], list[str]]:
+        """The buffered records as (app.log lines, backend.log lines)."""
+        app_lines: list[str] = []
+        backend_lines: list[str] = []
+        for epoch_s, shape, level, fields in self._pending:
+            message = shape.render(**fields)
+            if epoch_s is None:
+                backend_lines.append(lines.console_line(level, message))
+            else:
+                line = lines.backend_line(self.local(epoch_s), shape.logger, level, message)
+                app_lines.append(line)
+                backend_lines.append(line)
+        self._pending.clear()
+        return app_lines, backend_lines
+
     def flush(self) -> None:
         self._flush_scheduled = False
-        if self.closed:
+        if self.closed or not self._pending:
             return
-        if self._app_buf:
-            self._app.write("\n".join(self._app_buf) + "\n")
+        app_lines, backend_lines = self.render_pending()
+        if app_lines:
+            text = "\n".join(app_lines) + "\n"
+            self._app.write(text)
             self._app.flush()
             if self.echo:
-                sys.stdout.write("\n".join(self._app_buf) + "\n")
+                sys.stdout.write(text)
                 sys.stdout.flush()
-            self._app_buf.clear()
-        if self._backend_buf:
-            self._backend.write("\n".join(self._backend_buf) + "\n")
+        if backend_lines:
+            self._backend.write("\n".join(backend_lines) + "\n")
             self._backend.flush()
-            self._backend_buf.clear()
 
     def close(self) -> None:
         self.flush()
