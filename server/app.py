@@ -119,13 +119,6 @@ async def _health(request: web.Request) -> web.Response:
     })
 
 
-async def _index(request: web.Request) -> web.StreamResponse:
-    index = STATIC_DIR / "index.html"
-    if index.is_file():
-        return web.FileResponse(index)
-    return web.Response(text="jarvis-diag reference server: Socket.IO at /socket.io/, health at /health\n")
-
-
 def log_startup(log: ServerLog, reloader: bool = False) -> None:
     if reloader:
         log.console("uv.will_watch", detail=repr([os.getcwd()]))
