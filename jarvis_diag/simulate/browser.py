@@ -529,6 +529,20 @@ class _Page:
         }
 
 
+def failed_record(run_id: str, client: int, client_id: str, cfg: BrowserConfig, reason: str) -> dict[str, Any]:
+    """The one record of a page that could not get through its script (docs/formats.md)."""
+    from jarvis_diag.lines import iso_ms
+    from jarvis_diag.simulate.verdict import SCHEMA
+
+    now = iso_ms(time.time())
+    return {"schema": SCHEMA, "run": run_id, "client": client, "client_id": client_id, "profile": cfg.profile,
+            "fault": cfg.fault, "network": cfg.network, "cycle": 1, "background_ms": round(cfg.background_s * 1000, 1),
+            "hidden_at": now, "visible_at": now, "recovered": False, "deadline_ms": round(cfg.deadline_s * 1000, 1),
+            "failure": reason, "reconnected": None,
+            "times_ms": {"connected": None, "authenticated": None, "recovery": None, "probe_sent": None},
+            "sessions": [], "lost": 0, "duplicated": 0, "attaches": [], "errors": [reason]}
+
+
 async def _launch(playwright: Any, executable: str) -> Any:
     if not Path(executable).exists():
         raise BrowserUnavailable(f"no Chromium at {executable} (install Debian's package: apt-get install chromium)")
@@ -558,6 +572,7 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
                 pages = [_Page(cfg, i, browser, out_dir, random.Random(rng.random())) for i in range(cfg.clients)]
 
                 async def one(page: _Page) -> None:
+                    written = 0
                     try:
                         await page.start()
                         await page.login()
@@ -574,13 +589,18 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
                                 if shot is not None:
                                     record["screenshot"] = shot.name
                             writer.write(record)
+                            written += 1
                             if on_record:
                                 on_record(record)
-                    except BrowserUnavailable as exc:
-                        result.client_errors.append(f"client {page.index}: {exc}")
                     except Exception as exc:  # a page that broke: keep the others' results
-                        result.client_errors.append(f"client {page.index}: {type(exc).__name__}: "
-                                                    f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                        reason = str(exc) if isinstance(exc, BrowserUnavailable) else \
+                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                        result.client_errors.append(f"client {page.index}: {reason}")
+                        if written == 0:
+                            record = failed_record(run_id, page.index, page.client_id, cfg, reason)
+                            writer.write(record)
+                            if on_record:
+                                on_record(record)
                     finally:
                         await page.snapshot_lines()
                         await page.stop()

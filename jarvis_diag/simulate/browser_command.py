@@ -69,6 +69,6 @@ def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, network: str, app_pa
             raise DiagError("interrupted before the browser started", exit_code=130) from None
         except OSError as exc:
             raise DiagError(f"{exc.filename or out_dir}: {exc.strerror or exc}", exit_code=1) from None
-    if not result.records and result.error:
+    if result.error and all(not r["sessions"] for r in result.records):
         raise DiagError(f"browser simulation failed: {result.error}")  # nothing ran: the page or server is unusable
     return result
