@@ -184,3 +184,19 @@ async def test_polling_transport_works():
     async with running_server(ping_interval=0.5, ping_timeout=1) as srv, Client(srv.url, srv.token, transports=("polling",)) as c:
         sid = (await c.attach("new-1"))["session_id"]
         await c.say(sid, "over polling")
+
+
+async def test_attach_in_the_middle_of_a_stream_loses_nothing_and_repeats_nothing():
+    async with running_server(agent_pace=0.002) as srv, Client(srv.url, srv.token, "a") as a, \
+            Client(srv.url, srv.token, "b") as b:
+        A = (await a.attach("new-1"))["session_id"]
+        await a.sio.emit("chat:message", {"session_id": A, "content": "/stream 150"})
+        await a.wait("chat:stream", session=A, pred=lambda d: d["content"] == "chunk 20 ")
+        mark = b.mark()
+        ready = await b.attach(A, last_seq=0)  # replay from the start while the stream goes on
+        assert ready["resumed"] and ready["head_seq"] > 20
+        await b.wait("chat:result", since=mark, session=A)
+        seqs = [d["seq"] for e, d in b.since(mark, A) if e not in ("chat:ready", "chat:history_end")]
+        assert seqs == list(range(1, seqs[-1] + 1))
+        await a.wait("chat:result", session=A)
+        assert [d["seq"] for e, d in a.since(0, A) if "seq" in d and e not in ("chat:history_end",)] == seqs
