@@ -77,6 +77,32 @@ class _Index:
         self.conns_of: dict[str | None, list] = {}
         for c in corr.connections:
             self.conns_of.setdefault(c.client, []).append(c)
+        by_sid_key: dict[tuple, list[Attach]] = {}
+        for a in corr.attaches:
+            if a.started_at is not None:
+                by_sid_key.setdefault((a.sid, session_key(a.session)), []).append(a)
+        self._attaches_at = {k: (sorted(v, key=lambda a: a.started_at), None) for k, v in by_sid_key.items()}
+        self._attaches_at = {k: (v, np.array([a.started_at for a in v])) for k, (v, _) in self._attaches_at.items()}
+        cleared: dict[tuple, list[dict]] = {}
+        for r in corr.index.of_kind(("callback.cleared", "session.switched")):
+            gone = r.get("session") if r["kind"] == "callback.cleared" else r.get("from_session")
+            cleared.setdefault(((r.get("sid") or "")[:8], session_key(gone)), []).append(r)
+        self._cleared = {k: (v, np.array([r["t"] for r in v])) for k, v in cleared.items()}
+
+    def attaches_after(self, sid: str | None, key: str | None, t: float) -> list[Attach]:
+        """Attaches of this socket and session started after ``t``, in order."""
+        found = self._attaches_at.get((sid, key))
+        if found is None:
+            return []
+        return found[0][int(np.searchsorted(found[1], t, side="right")):]
+
+    def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
+        """The last line at or before ``t`` that took this session's live output off this socket."""
+        found = self._cleared.get((sid, key))
+        if found is None:
+            return None
+        i = int(np.searchsorted(found[1], t, side="right"))
+        return found[0][i - 1] if i else None
 
     def received_between(self, client: str, key: str | None, t0: float, t1: float | None) -> int:
         times = self.corr.received.get((client, key))
@@ -94,37 +120,40 @@ class _Index:
 
 # ---- lost live output: one live session per socket ------------------------------------------
 
+IN_FLIGHT_MAX_S = 600.0  # a reply not completed by then was never going to be (a crash, a reload)
+
+
 def _lost_replies(ix: _Index) -> list[dict]:
     """Replies cut off live: a message was being answered when the same socket attached
     another session (the server keeps one live session per socket)."""
     out = []
-    in_flight: list[dict] = []
-    for rec in ix.backend:
+    in_flight: list[dict] = []  # oldest first; "Message processing completed" ends the oldest
+    for rec in ix.corr.index.of_kind(("message.received", "message.processing", "session.switched",
+                                      "message.completed", "server.reload", "server.starting")):
         kind = rec["kind"]
+        if in_flight and rec["t"] - in_flight[0]["rec"]["t"] > IN_FLIGHT_MAX_S:
+            in_flight = [m for m in in_flight if rec["t"] - m["rec"]["t"] <= IN_FLIGHT_MAX_S]
         if kind == "message.received" and rec.get("sid"):
             in_flight.append({"rec": rec, "sid": rec["sid"][:8], "key": session_key(rec.get("session")),
-                              "switched": None, "delivered_after": 0})
+                              "switched": None, "resolved": False})
         elif kind == "message.processing" and in_flight:
             for m in reversed(in_flight):
-                if m["key"] and m["key"].startswith("new-") or m.get("resolved") is None:
+                if not m["resolved"]:
                     m["key"] = session_key(rec.get("session")) or m["key"]
                     m["resolved"] = True
                     break
-        elif kind == "session.switched" and rec.get("sid"):
+        elif kind == "session.switched" and rec.get("sid") and in_flight:
+            sid, key = rec["sid"][:8], session_key(rec.get("from_session"))
             for m in in_flight:
-                if m["sid"] == rec["sid"][:8] and m["key"] == session_key(rec.get("from_session")) \
-                        and m["switched"] is None:
+                if m["switched"] is None and m["sid"] == sid and m["key"] == key:
                     m["switched"] = rec
-        elif kind == "output.delivered":
-            for m in in_flight:
-                if m["switched"] is not None and m["sid"] == (rec.get("sid") or "")[:8] \
-                        and m["key"] == session_key(rec.get("session")):
-                    m["delivered_after"] += 1
         elif kind == "message.completed" and in_flight:
             m = in_flight.pop(0)
             m["completed"] = rec
             if m["switched"] is not None:
                 out.append(m)
+        elif kind in ("server.reload", "server.starting"):
+            in_flight = []  # the process restarted: its replies are gone (server-reload says so)
     return out
 
 
@@ -132,8 +161,7 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
     """What became of a reply cut off live: replayed in a later attach's history, or never."""
     sid, key = m["sid"], m["key"]
     t_switch = m["switched"]["t"]
-    later = [a for a in ix.attaches_of_sid.get(sid, []) if session_key(a.session) == key
-             and a.started_at is not None and a.started_at > t_switch]
+    later = ix.attaches_after(sid, key, t_switch)
     client = ix.client_of(sid)
     live = 0
     if client:
@@ -228,14 +256,11 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
             how = (f"the client switched back to it at {iso(t_back)} with its handler still in place and sent no "
                    f"chat:connect")
         else:
-            cleared = [r for r in ix.corr.index.be_by_sid.get(sid, []) if r["t"] <= rec["t"]
-                       and r["kind"] in ("callback.cleared", "session.switched")
-                       and session_key(r.get("session") if r["kind"] == "callback.cleared"
-                                       else r.get("from_session")) == key]
-            if cleared:
-                delay = (rec["t"] - cleared[-1]["t"]) * 1000
-                ev.insert(0, evidence(cleared[-1]))
-                how = (f"its callback on this socket was dropped at {iso(cleared[-1]['t'])} (no frontend log to "
+            cleared = ix.last_cleared(sid, key, rec["t"])
+            if cleared is not None:
+                delay = (rec["t"] - cleared["t"]) * 1000
+                ev.insert(0, evidence(cleared))
+                how = (f"its callback on this socket was dropped at {iso(cleared['t'])} (no frontend log to "
                        f"say when the user came back; the delay is an upper bound)")
         auto = next((a for a in ix.attaches_of_sid.get(sid, []) if a.auto and a.started_at is not None
                      and 0 <= a.started_at - rec["t"] <= 1.0), None)

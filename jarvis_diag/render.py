@@ -105,6 +105,7 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
         if marks:
             keep |= pd.Series([pl in marks for pl in path_line], index=ev.index)
         rows = ev[keep & (~quiet | pd.Series([pl in marks for pl in path_line], index=ev.index))]
+        rows = rows.sort_values("t", kind="stable")
         # live output floods the view: keep the first event of each burst
         is_output = rows["kind"].astype(str).isin(["output.delivered", "output.received"])
         burst = is_output & is_output.shift(1, fill_value=False) & (rows["source"] == rows["source"].shift(1))
