@@ -61,3 +61,21 @@ async def test_sigint_stops_the_process(tmp_path):
     async with ServerProcess(data_dir=tmp_path / "d", log_dir=tmp_path / "l") as proc:
         assert await asyncio.to_thread(proc.stop, signal.SIGINT) == 0
         assert "stopped" in "".join(proc.output)
+
+
+async def test_frozen_process_goes_silent_and_recovers_after_thaw(tmp_path):
+    async with ServerProcess(data_dir=tmp_path / "d", log_dir=tmp_path / "l", ping_interval=0.5,
+                             ping_timeout=0.5) as proc:
+        async with Client(proc.url, proc.token) as c:
+            A = (await c.attach("new-3"))["session_id"]
+            proc.freeze()
+            try:
+                for _ in range(200):  # no pings from a stopped process: the client gives up
+                    if not c.sio.connected:
+                        break
+                    await asyncio.sleep(0.02)
+                assert not c.sio.connected
+            finally:
+                proc.thaw()
+        async with Client(proc.url, proc.token) as c:
+            assert (await c.attach("new-3"))["session_id"] == A
