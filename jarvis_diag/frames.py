@@ -73,6 +73,9 @@ def _column(name: str, values: Any, length: int) -> pd.Series:
         return time_column(values)
     if isinstance(values, pd.Series):
         values = values.array
+    if (isinstance(values, pd.api.extensions.ExtensionArray) and COLUMNS[name] != "category"
+            and values.dtype == dtype):
+        return pd.Series(values, copy=False)
     if COLUMNS[name] == "category":
         if isinstance(values, pd.Categorical):
             if name in FIXED_CATEGORIES:
@@ -89,14 +92,14 @@ def _column(name: str, values: Any, length: int) -> pd.Series:
             return pd.Series(pd.Categorical(values, dtype=dtype))
         return pd.Series(pd.array(values, dtype="string")).astype("category")
     if dtype == "int64":
-        return pd.Series(np.asarray(values, dtype="int64"))
+        return pd.Series(np.asarray(values, dtype="int64"), copy=False)
     if dtype == "float64":
         if isinstance(values, list):
             values = [math.nan if v is None else v for v in values]
-        return pd.Series(np.asarray(values, dtype="float64"))
+        return pd.Series(np.asarray(values, dtype="float64"), copy=False)
     if isinstance(values, pa.ChunkedArray | pa.Array) and dtype == "Int64":
         return pd.Series(pd.array(values.to_pandas(types_mapper=pd.ArrowDtype), dtype="Int64"))
-    return pd.Series(pd.array(values, dtype=dtype))
+    return pd.Series(pd.array(values, dtype=dtype), copy=False)
 
 
 def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame:
@@ -111,7 +114,7 @@ def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame
     if cols.get("t") is None and cols.get("t_source") is not None:
         cols["t"] = cols["t_source"]
     data = {name: _column(name, cols.get(name), length) for name in COLUMNS}
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)
 
 
 def events_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -84,6 +84,22 @@ def _stamp_seconds(mat: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
     return whole + ms / 1000, valid
 
 
+def _valid_utf8(data: bytes) -> bool:
+    """Arrow's UTF-8 check of the whole buffer (no decoded copy)."""
+    if len(data) >= 2**31 - 1:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], dtype=np.int32)), pa.py_buffer(data))
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, bool]:
     """(clean UTF-8 bytes ending in a newline, its bytes as numpy, newline positions, bad lines,
     long lines, last line cut?) with the
@@ -94,9 +110,7 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
     cut = bool(data) and not data.endswith(b"\n")
     if cut:
         data += b"\n"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    if not _valid_utf8(data):
         data = data.decode("utf-8", errors="replace").encode("utf-8")
     if b"\r" in data:
         data = re.sub(rb"\r+\n", b"\n", data)
@@ -229,7 +243,7 @@ class FastRows:
         take_idx = pa.array(rrec.astype(np.int32, copy=False))
         for name in _STRING_COLUMNS:
             if name in self.by_name:
-                cols[name] = pa.array(self.by_name[name], type=pa.string()).take(take_idx)
+                cols[name] = pa.array(self.by_name[name], type=pa.large_string()).take(take_idx)
         for name in _NUMBER_COLUMNS:
             if name in self.by_name:
                 values = self.by_name[name]
@@ -239,15 +253,14 @@ class FastRows:
                     mask = np.array([v is None for v in values], dtype=bool)
                     ints = np.array([0 if v is None else v for v in values], dtype="int64")
                     cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
-        client_vals = pa.array(self.values("client"), type=pa.string()).take(take_idx)
+        client_vals = pa.array(self.values("client"), type=pa.large_string()).take(take_idx)
         if self.client is not None:
             fill = pc.and_(pc.is_null(client_vals), pa.array((source == _SOURCE_CODE["frontend"])
                                                              | (source == _SOURCE_CODE["panel"])))
             client_vals = pc.if_else(fill, pa.scalar(self.client), client_vals)
         cols["client"] = client_vals
-        big = len(self.data) >= 2**31 - 1
-        cols["text"] = _views(self.data, self.buf, self.starts[rows], self.ends[rows]).cast(
-            pa.large_string() if big else pa.string())
+        # large_string: what pandas' "string" dtype holds, so it takes the array as it is
+        cols["text"] = _views(self.data, self.buf, self.starts[rows], self.ends[rows]).cast(pa.large_string())
         if self.tracebacks:
             line_idx = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))
             at = np.full(len(self.starts), -1, dtype=np.int64)
@@ -255,7 +268,7 @@ class FastRows:
             tb: list[str | None] = [None] * m
             for j, text in zip(at[line_idx].tolist(), self.tracebacks.values(), strict=True):
                 tb[j] = text
-            cols["traceback"] = pa.array(tb, type=pa.string())
+            cols["traceback"] = pa.array(tb, type=pa.large_string())
         return cols
 
 
@@ -325,27 +338,25 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     is_blank = np.zeros(n, dtype=bool)
     is_other = np.zeros(n, dtype=bool)
     if len(slow_idx):
-        memo: dict[str, tuple[int, float]] = {}
-        for i in slow_idx.tolist():
-            line = line_text(i)
-            got = memo.get(line)
-            if got is None:
-                parts = split_line(line)
-                if parts is None:
-                    got = (-2, np.nan) if not line.strip() else (-1, np.nan)
-                else:
-                    source, t, logger, level, message = parts
-                    got = (len(records), np.nan if t is None else t)
-                    records.append(_record(source, logger, level, message))
-                memo[line] = got
-            r, t = got
-            if r == -2:
-                is_blank[i] = True
-            elif r == -1:
-                is_other[i] = True
+        encoded = pc.dictionary_encode(_views(data, buf, starts[slow_idx], nl[slow_idx]))
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        kind_of = np.empty(len(encoded.dictionary), dtype=np.int64)  # record, -1 other, -2 blank
+        time_of = np.full(len(encoded.dictionary), np.nan)
+        for u, line in enumerate(encoded.dictionary.to_pylist()):
+            parts = split_line(line)
+            if parts is None:
+                kind_of[u] = -2 if not line.strip() else -1
             else:
-                rec[i] = r
-                raw_t[i] = t
+                source, t, logger, level, message = parts
+                kind_of[u] = len(records)
+                time_of[u] = np.nan if t is None else t
+                records.append(_record(source, logger, level, message))
+        got = kind_of[codes]
+        rec[slow_idx] = np.where(got >= 0, got, -1)
+        raw_t[slow_idx] = time_of[codes]
+        is_blank[slow_idx[got == -2]] = True
+        is_other[slow_idx[got == -1]] = True
+        del encoded, codes
 
     # lines with no prefix: a traceback continuation or an unknown event
     default_source = FORMAT_SOURCE.get(fmt, "backend")
