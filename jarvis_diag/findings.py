@@ -342,7 +342,8 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
         per_client.setdefault(client, []).append(((b_t - f["t"]) * 1000, f["t"], [evidence(f), evidence(b)],
                                                   f.get("session")))
     for rec in ix.frontend:
-        if rec["kind"] == "chat.ready.received" and rec.get("server_ms") is not None and rec.get("client"):
+        if rec["kind"] == "chat.ready.received" and rec.get("server_ms") is not None and rec.get("client_ms") is not None \
+                and rec.get("client"):
             skew = corr.skews.get(rec["client"])
             if skew is None or not skew.applied:
                 continue

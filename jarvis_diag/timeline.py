@@ -65,27 +65,45 @@ def evidence(rec: dict) -> dict:
     return {"path": rec["path"], "line": int(rec["line"]), "text": rec["text"]}
 
 
+# Every record has these keys; the other RECORD_COLUMNS are set only where the line has a
+# value (most are sparse: a phase on phase lines, server_ms on chat:ready lines), so read
+# them with ``rec.get``. Building millions of dicts is the cost that matters on big logs.
+DENSE_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level")
+
+
+def _column_values(s: pd.Series) -> list:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    arr = s.to_numpy(dtype=object, na_value=None)
+    if s.dtype == "float64":
+        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in arr]
+    return list(arr)
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
-    """Plain dicts (None for missing) with ``t`` as epoch seconds, in time order."""
+    """Plain dicts with ``t`` as epoch seconds and a ``label`` (the row's index), in the
+    frame's order; sparse columns only where set."""
     if frame.empty:
         return []
-    cols = [c for c in RECORD_COLUMNS if c in frame.columns]
-    out = {}
-    for c in cols:
-        s = frame[c]
+    dense = [c for c in DENSE_COLUMNS if c in frame.columns]
+    values = [frame.index.tolist()]
+    for c in dense:
         if c == "t":
-            values = s.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
-            out[c] = values.tolist()
+            values.append((frame[c].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9).tolist())
+        else:
+            values.append(_column_values(frame[c]))
+    keys = ("label", *dense)
+    records = [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+    for c in RECORD_COLUMNS:
+        if c in dense or c not in frame.columns:
             continue
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype(object)
-        arr = s.to_numpy(dtype=object, na_value=None) if hasattr(s, "to_numpy") else list(s)
-        if s.dtype == "float64":
-            arr = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in arr]
-        out[c] = list(arr)
-    keys = ("label", *cols)
-    return [dict(zip(keys, row, strict=True)) for row in zip(frame.index.tolist(), *(out[c] for c in cols),
-                                                             strict=True)]
+        s = frame[c]
+        present = np.flatnonzero(s.notna().to_numpy())
+        if not len(present):
+            continue
+        for i, v in zip(present.tolist(), _column_values(s.iloc[present]), strict=True):
+            records[i][c] = v
+    return records
 
 
 @dataclass
@@ -220,9 +238,9 @@ class RecordIndex:
         for i, r in enumerate(records):
             positions.setdefault(r["kind"], []).append(i)
             if r["source"] in FRONTEND_SOURCES:
-                if r["client"]:
+                if r.get("client"):
                     self.fe_by_client.setdefault(r["client"], []).append(r)
-            elif r["sid"]:
+            elif r.get("sid"):
                 self.be_by_sid.setdefault(r["sid"][:8], []).append(r)
         self.by_kind = {k: [records[i] for i in v] for k, v in positions.items()}
         self._kind_times = {k: self.times[np.array(v, dtype="int64")] for k, v in positions.items()}
