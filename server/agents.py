@@ -115,11 +115,12 @@ class StreamJsonAgent:
     ``user`` (tool results) and ``result``, which ends a reply.
     """
 
-    def __init__(self, command: str, working_dir: str, session_id: str):
-        self.argv = claude_argv(command)
+    def __init__(self, command: str, working_dir: str, session_id: str, resume: str | None = None):
+        self.argv = claude_argv(command, resume)
         self.command = shlex.join(self.argv)
         self.working_dir = working_dir
         self.session_id = session_id
+        self.agent_session_id: str | None = resume  # the program's own session id, once it says it
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -157,6 +158,8 @@ class StreamJsonAgent:
                 continue  # not stream-json: the CLI's stray output
             if not isinstance(obj, dict):
                 continue
+            if isinstance(obj.get("session_id"), str) and obj["session_id"]:
+                self.agent_session_id = obj["session_id"]
             for item in translate_stream_json(obj, block_types):
                 yield item
             if obj.get("type") == "result":
@@ -176,12 +179,16 @@ class StreamJsonAgent:
             await proc.wait()
 
 
-def claude_argv(command: str) -> list[str]:
+def claude_argv(command: str, resume: str | None = None) -> list[str]:
     """The argv of ``--agent COMMAND``. A bare ``claude`` gets the stream-json flags the real
-    server passes (``-p --input-format stream-json ...``); any other command runs as given."""
+    server passes (``-p --input-format stream-json ...``) and ``--resume ID`` for a session it
+    answered before a restart; any other command runs as given."""
     argv = shlex.split(command)
-    if argv and os.path.basename(argv[0]) == "claude" and "--input-format" not in argv:
-        argv += STREAM_JSON_FLAGS.split()
+    if argv and os.path.basename(argv[0]) == "claude":
+        if "--input-format" not in argv:
+            argv += STREAM_JSON_FLAGS.split()
+        if resume and "--resume" not in argv:
+            argv += ["--resume", resume]
     return argv
 
 
@@ -237,7 +244,8 @@ def translate_stream_json(obj: dict, block_types: dict[int, str]) -> list[dict]:
     return []
 
 
-def make_agent(command: str, working_dir: str, session_id: str, startup_s: float, pace_s: float) -> Agent:
+def make_agent(command: str, working_dir: str, session_id: str, startup_s: float, pace_s: float,
+               resume: str | None = None) -> Agent:
     if command == SIM_COMMAND:
         return SimAgent(startup_s, pace_s)
-    return StreamJsonAgent(command, working_dir, session_id)
+    return StreamJsonAgent(command, working_dir, session_id, resume)

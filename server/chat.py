@@ -188,7 +188,7 @@ class ChatService:
                 "working_dir": session.working_dir,
                 "original_session_id": key,
                 "history_count": len(replay),
-                "claude_session_id": session.id,
+                "claude_session_id": session.agent_session_id or session.id,
                 "head_seq": session.head_seq,
                 "resumed": resumed,
                 "server_ts": int(time.time() * 1000),
@@ -229,7 +229,7 @@ class ChatService:
 
         if row is not None:
             log("sm.resuming_from", session=short(session_id))
-            session = Session(session_id, row.working_dir, closed=False)
+            session = Session(session_id, row.working_dir, closed=False, agent_session_id=row.agent_session_id)
             session.events = self.store.events(session_id)
             session.messages = self.store.messages(session_id)
             session.temp_ids.update(self.store.temp_ids(session_id))
@@ -274,7 +274,9 @@ class ChatService:
     def _start_agent(self, session: Session) -> AgentRuntime:
         cfg = self.config
         startup = max(cfg.agent_startup, cfg.slow_start) if self.slow_start else cfg.agent_startup
-        agent = make_agent(cfg.agent, session.working_dir, session.id, startup, cfg.agent_pace)
+        row = self.store.get_session(session.id)
+        agent = make_agent(cfg.agent, session.working_dir, session.id, startup, cfg.agent_pace,
+                           resume=row.agent_session_id if row else None)
         runtime = AgentRuntime(agent, asyncio.ensure_future(agent.start()))
         runtime.worker = asyncio.ensure_future(self._run_agent(session, runtime))
         self.runtimes[session.id] = runtime
@@ -315,6 +317,10 @@ class ChatService:
                 await self.deliver(session, "chat:error", f"agent failed: {exc}")
             finally:
                 runtime.busy = False
+            agent_session_id = getattr(runtime.agent, "agent_session_id", None)
+            if agent_session_id and agent_session_id != session.agent_session_id:
+                session.agent_session_id = agent_session_id
+                self.store.set_agent_session(session.id, agent_session_id)
             self.log.log("sio.completed", n=chunks)
 
     async def deliver(self, session: Session, event: str, content: str, extra: dict | None = None,

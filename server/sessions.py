@@ -39,6 +39,7 @@ class Session:
     subscribers: dict[str, None] = field(default_factory=dict)  # sids receiving live output, in order
     owner: str | None = None  # single-owner bug: the one live socket
     closed: bool = False
+    agent_session_id: str | None = None  # the agent program's own id (Claude CLI --resume)
 
     @property
     def head_seq(self) -> int:

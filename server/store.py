@@ -54,6 +54,7 @@ class SessionRow:
     working_dir: str
     created_at: float
     closed: bool
+    agent_session_id: str | None = None
 
 
 class Store:
@@ -64,6 +65,9 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(sessions)")}
+        if "agent_session_id" not in columns:  # databases written before the column existed
+            self.db.execute("ALTER TABLE sessions ADD COLUMN agent_session_id TEXT")
         self.db.commit()
         self._commit_handle: asyncio.TimerHandle | None = None
         self.closed = False
@@ -78,6 +82,11 @@ class Store:
 
     def set_closed(self, session_id: str, closed: bool) -> None:
         self.db.execute("UPDATE sessions SET closed = ? WHERE id = ?", (int(closed), session_id))
+        self._touch()
+
+    def set_agent_session(self, session_id: str, agent_session_id: str) -> None:
+        """The agent's own session id (Claude CLI's), to ``--resume`` it after a restart."""
+        self.db.execute("UPDATE sessions SET agent_session_id = ? WHERE id = ?", (agent_session_id, session_id))
         self._touch()
 
     def add_mapping(self, temp_id: str, session_id: str) -> None:
@@ -117,9 +126,9 @@ class Store:
 
     def get_session(self, session_id: str) -> SessionRow | None:
         row = self.db.execute(
-            "SELECT id, working_dir, created_at, closed FROM sessions WHERE id = ?", (session_id,)
+            "SELECT id, working_dir, created_at, closed, agent_session_id FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        return SessionRow(row[0], row[1], row[2], bool(row[3])) if row else None
+        return SessionRow(row[0], row[1], row[2], bool(row[3]), row[4]) if row else None
 
     def session_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM sessions ORDER BY created_at")]

@@ -64,6 +64,10 @@ async def test_stream_json_subprocess_agent(tmp_path):
         items = await c.say(A, "second turn")  # the same process answers again
         assert items[-1][1]["content"] == sim_text("second turn")
         assert f"Claude command: {command}" in srv.app_log.read_text()
+        row = srv.state.store.get_session(A)
+        assert row.agent_session_id and len(row.agent_session_id) == 36
+        ready = await c.attach(A)
+        assert ready["claude_session_id"] == row.agent_session_id
 
 
 async def test_agent_that_cannot_start_reports_an_error():
@@ -79,3 +83,5 @@ def test_claude_gets_the_stream_json_flags():
     assert claude_argv("/usr/bin/claude")[:4] == ["/usr/bin/claude", "-p", "--input-format", "stream-json"]
     assert claude_argv("claude -p --input-format stream-json") == ["claude", "-p", "--input-format", "stream-json"]
     assert claude_argv("python -m x 'a b'") == ["python", "-m", "x", "a b"]
+    assert claude_argv("claude", resume="abc")[-2:] == ["--resume", "abc"]
+    assert "--resume" not in claude_argv("python -m x", resume="abc")
