@@ -10,12 +10,9 @@ import typer
 
 from jarvis_diag.errors import DiagError
 
-HELP = """Run the reference Jarvis session server (Socket.IO), correct by default or with
-known incident-causing behaviours turned on with --bug.
+HELP = """Run the reference Jarvis session server (Socket.IO), correct by default or with known incident-causing behaviours turned on with --bug.
 
-It prints where it listens (first line: `listening on URL`), the token and where logs go.
-Logs: <log-dir>/app.log (the real app log format), <log-dir>/backend.log (captured console),
-<log-dir>/frontend/ (remote frontend logs).
+It prints where it listens (first line: `listening on URL`), the token and where logs go: <log-dir>/app.log (the real app log format), <log-dir>/backend.log (the captured console) and <log-dir>/frontend/ (remote frontend logs).
 
 Example: jarvis-diag serve --port 38010 --token secret --bug single-live-session
 """
