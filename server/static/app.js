@@ -409,7 +409,7 @@
     if (managerState === 'failed' || client.gaveUp) return {state: 'failed', label: 'Disconnected — tap to retry'};
     if (client.state === 'connecting' || client.state === 'authenticating' || managerState === 'reconnecting') {
       const attempt = app.manager ? app.manager.attempt : client.reconnectAttempt;
-      return {state: 'connecting', label: attempt > 0 ? `Reconnecting… (attempt ${attempt})` : 'Connecting…'};
+      return {state: 'connecting', label: attempt > 0 ? `Reconnecting… #${attempt}` : 'Connecting…'};
     }
     return {state: 'offline', label: 'Offline'};
   }
@@ -521,7 +521,7 @@
       journal,
       onAuthFailed: (reason) => {
         store.removeItem(TOKEN_KEY);
-        if (app.manager) app.manager.clearTimer();
+        if (app.manager) app.manager.stop();
         showLogin(`Sign-in refused: ${reason}`);
       },
     });

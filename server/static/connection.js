@@ -395,7 +395,14 @@
       this.fire(this.state === 'failed' ? 'connect' : 'resume');
     }
 
+    // Signed out (token refused): this manager never reconnects again.
+    stop() {
+      this.stopped = true;
+      this.clearTimer();
+    }
+
     fire(event) {
+      if (this.stopped) return;
       const prev = this.state;
       const next = (TRANSITIONS[prev] || {})[event];
       if (!next) {
