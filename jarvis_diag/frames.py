@@ -111,10 +111,12 @@ def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame
     if extra:
         raise ValueError(f"not events columns: {sorted(extra)}")
     cols = dict(columns)
-    if cols.get("t") is None and cols.get("t_source") is not None:
-        cols["t"] = cols["t_source"]
-    data = {name: _column(name, cols.get(name), length) for name in COLUMNS}
-    return pd.DataFrame(data, copy=False)
+    same_times = cols.get("t") is None and cols.get("t_source") is not None
+    data = {name: _column(name, cols.get(name), length) for name in COLUMNS if not (same_times and name == "t")}
+    if same_times:
+        # t starts equal to t_source; copy-on-write keeps the two apart once either changes
+        data["t"] = data["t_source"].copy(deep=False)
+    return pd.DataFrame({name: data[name] for name in COLUMNS}, copy=False)
 
 
 def events_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

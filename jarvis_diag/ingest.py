@@ -391,7 +391,10 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         if p.raw.rows is not None:
             # one file: build its columns already sorted, instead of sorting the frame after
             order = time_order(t) if len(parsed) == 1 else None
-            cols = p.raw.rows.columns(order)
+            rows, p.raw.rows = p.raw.rows, None
+            p.raw.columns, p.raw_t, cols = {}, None, {}
+            cols = rows.columns(order, release=True)
+            del rows
             t = t if order is None else t[order]
         cols["t_source"] = t
         p.raw.columns, p.raw.rows = {}, None

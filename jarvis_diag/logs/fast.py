@@ -41,6 +41,10 @@ _BAD_UTF8 = "\ufffd".encode()
 _B_SHAPE = "dddd-dd-dd dd:dd:dd,ddd - "
 _F_SHAPE = "[dddd-dd-ddTdd:dd:dd.dddZ] "
 
+# Big, short-lived buffers go to the system allocator, which hands freed memory straight
+# back to the OS; Arrow's default pool keeps it, and peak memory is what counts here.
+_POOL = pa.system_memory_pool()
+
 _SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 _KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
 _LEVEL_CODE = {v: i for i, v in enumerate(LEVELS)}
@@ -223,13 +227,22 @@ class FastRows:
         out["shape"] = _categorical(self.values("shape"), self.rrec)
         return out
 
-    def columns(self, order: np.ndarray | None = None) -> dict[str, Any]:
-        """Every events column but t_source, rows taken in ``order`` (None: file order)."""
+    def columns(self, order: np.ndarray | None = None, *, release: bool = False) -> dict[str, Any]:
+        """Every events column but t_source, rows taken in ``order`` (None: file order).
+
+        ``release``: drop the file's bytes as soon as the text column holds its copy (the
+        caller must not keep its own reference), so both never coexist with the other columns.
+        """
         rrec = self.rrec if order is None else self.rrec[order]
         rows = self.rows if order is None else self.rows[order]
         source = self.source if order is None else self.source[order]
         m = len(rows)
         cols: dict[str, Any] = {}
+        # large_string: what pandas' "string" dtype holds, so it takes the array as it is
+        cols["text"] = pc.cast(_views(self.data, self.buf, self.starts[rows], self.ends[rows]), pa.large_string(),
+                               memory_pool=_POOL)
+        if release:
+            self.data = self.buf = self.starts = self.ends = None  # type: ignore[assignment]
         cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
         cols["path"] = pd.Categorical.from_codes(np.zeros(m, dtype=np.int8), categories=[self.path])
         cols["line"] = rows + 1
@@ -241,9 +254,13 @@ class FastRows:
         for name in ("logger", "tag", "shape"):
             cols[name] = _categorical(self.values(name), rrec)
         take_idx = pa.array(rrec.astype(np.int32, copy=False))
+
+        def take(values: list[Any]) -> pa.Array:
+            return pc.take(pa.array(values, type=pa.large_string()), take_idx, memory_pool=_POOL)
+
         for name in _STRING_COLUMNS:
             if name in self.by_name:
-                cols[name] = pa.array(self.by_name[name], type=pa.large_string()).take(take_idx)
+                cols[name] = take(self.by_name[name])
         for name in _NUMBER_COLUMNS:
             if name in self.by_name:
                 values = self.by_name[name]
@@ -253,17 +270,16 @@ class FastRows:
                     mask = np.array([v is None for v in values], dtype=bool)
                     ints = np.array([0 if v is None else v for v in values], dtype="int64")
                     cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
-        client_vals = pa.array(self.values("client"), type=pa.large_string()).take(take_idx)
+        client_vals = take(self.values("client"))
         if self.client is not None:
             fill = pc.and_(pc.is_null(client_vals), pa.array((source == _SOURCE_CODE["frontend"])
                                                              | (source == _SOURCE_CODE["panel"])))
-            client_vals = pc.if_else(fill, pa.scalar(self.client), client_vals)
+            client_vals = pc.if_else(fill, pa.scalar(self.client, type=pa.large_string()), client_vals,
+                                     memory_pool=_POOL)
         cols["client"] = client_vals
-        # large_string: what pandas' "string" dtype holds, so it takes the array as it is
-        cols["text"] = _views(self.data, self.buf, self.starts[rows], self.ends[rows]).cast(pa.large_string())
         if self.tracebacks:
             line_idx = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))
-            at = np.full(len(self.starts), -1, dtype=np.int64)
+            at = np.full(int(self.rows[-1]) + 1, -1, dtype=np.int64)
             at[rows] = np.arange(m)
             tb: list[str | None] = [None] * m
             for j, text in zip(at[line_idx].tolist(), self.tracebacks.values(), strict=True):
@@ -312,7 +328,8 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     fast = is_b | is_f
     if fast.any():
         fast_idx = np.flatnonzero(fast)
-        encoded = pc.dictionary_encode(_views(data, buf, starts[fast_idx] + _KEY_START, nl[fast_idx]))
+        encoded = pc.dictionary_encode(_views(data, buf, starts[fast_idx] + _KEY_START, nl[fast_idx]),
+                                       memory_pool=_POOL)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         to_record = np.full(len(encoded.dictionary), -1, dtype=np.int64)
         for u, key in enumerate(encoded.dictionary.to_pylist()):
@@ -338,7 +355,7 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     is_blank = np.zeros(n, dtype=bool)
     is_other = np.zeros(n, dtype=bool)
     if len(slow_idx):
-        encoded = pc.dictionary_encode(_views(data, buf, starts[slow_idx], nl[slow_idx]))
+        encoded = pc.dictionary_encode(_views(data, buf, starts[slow_idx], nl[slow_idx]), memory_pool=_POOL)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         kind_of = np.empty(len(encoded.dictionary), dtype=np.int64)  # record, -1 other, -2 blank
         time_of = np.full(len(encoded.dictionary), np.nan)
