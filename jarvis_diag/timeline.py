@@ -805,10 +805,24 @@ def _ts(t: float | None) -> pd.Timestamp | None:
 
 
 def _frame(rows: list[dict], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
+    """A table; ``times`` columns arrive as epoch seconds (or None) and become UTC datetimes
+    (to the microsecond), converted a column at a time."""
     df = pd.DataFrame(rows, columns=columns)
     for c in times:
-        df[c] = pd.to_datetime(df[c], utc=True)
+        us = (pd.to_numeric(df[c], errors="coerce").astype("float64") * 1e6).round()
+        df[c] = pd.to_datetime(us, unit="us", utc=True)
     return df
+
+
+def _iso_column(col: pd.Series) -> list[str | None]:
+    """ISO 8601 UTC strings with milliseconds of a datetime column (None for NaT), vectorized."""
+    if not len(col):
+        return []
+    ns = col.to_numpy(dtype="datetime64[ns]")
+    missing = np.isnat(ns)
+    ms = ((ns.astype("int64") + 500_000) // 1_000_000).astype("datetime64[ms]")
+    text = np.char.add(np.datetime_as_string(ms, unit="ms"), "Z")
+    return [None if m else str(v) for v, m in zip(text.tolist(), missing.tolist(), strict=True)]
 
 
 class Timeline:
@@ -846,12 +860,21 @@ class Timeline:
         def opt(v: Any) -> Any:
             return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
 
-        connections = [{"sid": opt(r.sid), "client": opt(r.client), "connected_at": t(r.connected_at),
-                        "authenticated_at": t(r.authenticated_at), "disconnected_at": t(r.disconnected_at),
+        def with_iso(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+            return frame.assign(**{c: _iso_column(frame[c]) for c in columns}) if len(frame) else frame
+
+        def t_iso(v: Any) -> Any:
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+        conns = with_iso(self.connections, ("connected_at", "authenticated_at", "disconnected_at"))
+        connections = [{"sid": opt(r.sid), "client": opt(r.client), "connected_at": t_iso(r.connected_at),
+                        "authenticated_at": t_iso(r.authenticated_at), "disconnected_at": t_iso(r.disconnected_at),
                         "reason": opt(r.reason), "transport": opt(r.transport), "duration_ms": num(r.duration_ms)}
-                       for r in self.connections.itertuples(index=False)]
+                       for r in conns.itertuples(index=False)]
+        attaches = with_iso(self.attaches, ("requested_at", "received_at", "ready_sent_at", "ready_received_at",
+                                            "history_end_at"))
         sessions: dict[str, dict] = {}
-        for r in self.attaches.itertuples(index=False):
+        for r in attaches.itertuples(index=False):
             name = opt(r.session) or "unknown"
             entry = sessions.setdefault(name, {"session": name, "temp_ids": sorted(self.temp_ids.get(name, [])),
                                                "clients": [], "attaches": []})
@@ -859,10 +882,10 @@ class Timeline:
                 entry["clients"].append(r.client)
             entry["attaches"].append({
                 "client": opt(r.client), "sid": opt(r.sid), "kind": r.kind,
-                "requested_at": t(r.requested_at), "received_at": t(r.received_at),
+                "requested_at": t_iso(r.requested_at), "received_at": t_iso(r.received_at),
                 "phases": {k: num(v) for k, v in (r.phases or {}).items()}, "server_ms": num(r.server_ms),
-                "ready_sent_at": t(r.ready_sent_at), "ready_received_at": t(r.ready_received_at),
-                "history_end_at": t(r.history_end_at), "latency_ms": num(r.latency_ms),
+                "ready_sent_at": t_iso(r.ready_sent_at), "ready_received_at": t_iso(r.ready_received_at),
+                "history_end_at": t_iso(r.history_end_at), "latency_ms": num(r.latency_ms),
                 "transport_ms": num(r.transport_ms), "evidence": list(r.evidence)})
         episodes = [{"client": opt(r.client), "sid_before": opt(r.sid_before), "sid_after": opt(r.sid_after),
                      "trigger": r.trigger, "started_at": t(r.started_at), "visible_at": t(r.visible_at),
@@ -870,10 +893,11 @@ class Timeline:
                      "sessions": list(r.sessions), "ready_at": {k: t(v) for k, v in r.ready_at.items()},
                      "recovered": bool(r.recovered), "recovered_at": t(r.recovered_at),
                      "duration_ms": num(r.duration_ms)} for r in self.episodes.itertuples(index=False)]
-        findings = [{"id": r.id, "kind": r.kind, "severity": r.severity, "at": t(r.at), "session": opt(r.session),
+        found = with_iso(self.findings, ("at",))
+        findings = [{"id": r.id, "kind": r.kind, "severity": r.severity, "at": t_iso(r.at), "session": opt(r.session),
                      "client": opt(r.client), "sid": opt(r.sid), "delay_ms": num(r.delay_ms), "summary": r.summary,
                      "context": opt(r.context), "evidence": list(r.evidence)}
-                    for r in self.findings.itertuples(index=False)]
+                    for r in found.itertuples(index=False)]
         return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
                 "sessions": list(sessions.values()), "episodes": episodes, "findings": findings}
 
@@ -980,24 +1004,24 @@ def build_timeline(ingested: Any, *, no_skew: bool = False) -> Timeline:
     for key, temps in corr.ids.temps.items():
         full = [x for x in temps if len(x) > 8] or sorted(temps)
         temp_ids[corr.ids.canonical(key) or key] = sorted(set(full))
-    conns = [{"sid": c.sid, "client": c.client, "connected_at": _ts(c.connected_at),
-              "authenticated_at": _ts(c.authenticated_at), "disconnected_at": _ts(c.disconnected_at),
+    conns = [{"sid": c.sid, "client": c.client, "connected_at": c.connected_at,
+              "authenticated_at": c.authenticated_at, "disconnected_at": c.disconnected_at,
               "reason": c.reason, "transport": c.transport, "duration_ms": c.duration_ms,
-              "client_disconnected_at": _ts(c.client_disconnected_at), "evidence": c.evidence}
+              "client_disconnected_at": c.client_disconnected_at, "evidence": c.evidence}
              for c in corr.connections]
     attaches = [{"session": a.session, "temp_id": a.temp_id, "client": a.client, "sid": a.sid, "kind": a.kind,
-                 "requested_at": _ts(a.requested_at), "received_at": _ts(a.received_at), "phases": a.phases,
-                 "server_ms": a.server_ms, "ready_sent_at": _ts(a.ready_sent_at),
-                 "ready_received_at": _ts(a.ready_received_at), "history_end_at": _ts(a.history_end_at),
+                 "requested_at": a.requested_at, "received_at": a.received_at, "phases": a.phases,
+                 "server_ms": a.server_ms, "ready_sent_at": a.ready_sent_at,
+                 "ready_received_at": a.ready_received_at, "history_end_at": a.history_end_at,
                  "latency_ms": a.latency_ms, "transport_ms": a.transport_ms, "history_count": a.history_count,
                  "evidence": a.evidence} for a in corr.attaches]
     episodes = [{"client": e.client, "sid_before": e.sid_before, "sid_after": e.sid_after, "trigger": e.trigger,
-                 "started_at": _ts(e.started_at), "visible_at": _ts(e.visible_at), "connected_at": _ts(e.connected_at),
-                 "authenticated_at": _ts(e.authenticated_at), "sessions": e.sessions,
+                 "started_at": e.started_at, "visible_at": e.visible_at, "connected_at": e.connected_at,
+                 "authenticated_at": e.authenticated_at, "sessions": e.sessions,
                  "ready_at": {k: _ts(v) for k, v in e.ready_at.items()}, "recovered": e.recovered,
-                 "recovered_at": _ts(e.recovered_at), "duration_ms": e.duration_ms, "evidence": e.evidence}
+                 "recovered_at": e.recovered_at, "duration_ms": e.duration_ms, "evidence": e.evidence}
                 for e in corr.episodes]
-    finding_rows = [{**f, "at": _ts(f["at"])} for f in findings]
+    finding_rows = findings
     return Timeline(
         events=events, clock=clock, sources=sources,
         connections=_frame(conns, CONNECTION_COLUMNS, ("connected_at", "authenticated_at", "disconnected_at",
