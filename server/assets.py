@@ -141,8 +141,11 @@ def add_static_routes(app: web.Application, static_dir: Path) -> AssetTable:
             cache = NO_CACHE
         content_type = CONTENT_TYPES[Path(name).suffix]
         charset = "utf-8" if content_type.startswith("text/") else None
-        return web.Response(body=found.data, content_type=content_type, charset=charset,
-                            headers={"Cache-Control": cache, "ETag": f'"{found.digest}"'})
+        response = web.Response(body=found.data, content_type=content_type, charset=charset,
+                                headers={"Cache-Control": cache, "ETag": f'"{found.digest}"'})
+        if charset:
+            response.enable_compression()  # the Socket.IO bundle is 50 KB of text; phones are on slow links
+        return response
 
     app.router.add_get("/", index)
     app.router.add_get(ASSET_PREFIX + "{name:.+}", asset)

@@ -121,8 +121,10 @@ async def test_reference_server_serves_the_web_client_with_its_bundle():
         assert len(urls) == 5  # style, the Socket.IO client, debuglog, connection, app
         for url in urls:
             assert split_hashed(url.removeprefix("/static/")) is not None, url
-            async with http.get(srv.url + url) as resp:
+            async with http.get(srv.url + url, headers={"Accept-Encoding": "gzip"}) as resp:
                 assert resp.status == 200, url
                 assert resp.headers["Cache-Control"] == IMMUTABLE
+                assert resp.headers["Content-Encoding"] == "gzip"
+                assert len(await resp.read()) > 0
         async with http.get(srv.url + "/static/package.json") as resp:
             assert resp.status == 404
