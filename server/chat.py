@@ -28,6 +28,7 @@ NAMESPACE = "/"
 # agent output types the real server logs a "Callback:" line for (stream chunks are not logged)
 _LOGGED_CALLBACK_TYPES = frozenset({"system", "assistant", "result", "tool_call", "tool_result", "error"})
 _CONTENT_PREVIEW = 50
+_json_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(eq=False)
@@ -46,11 +47,18 @@ class Emitter:
     def __init__(self, sio: socketio.AsyncServer):
         self.sio = sio
 
-    async def send(self, sids, event: str, data: dict) -> int:
+    @staticmethod
+    def encode(event: str, data: dict) -> str:
         # A Socket.IO EVENT on the default namespace is "2" + JSON [event, data], as
         # socketio.Packet.encode writes it; built directly because its binary-attachment
         # scan of every payload costs more than the rest of the send (payloads here are JSON).
-        pkt = eio_packet.Packet(eio_packet.MESSAGE, "2" + json.dumps([event, data], separators=(",", ":")))
+        return "2" + _json_compact([event, data])
+
+    async def send(self, sids, event: str, data: dict) -> int:
+        return await self.send_encoded(sids, self.encode(event, data))
+
+    async def send_encoded(self, sids, encoded: str) -> int:
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
         manager = self.sio.manager
         eio = self.sio.eio
         sent = 0
@@ -177,7 +185,7 @@ class ChatService:
                 log("sio.resume", session=short(session.id), n=last_seq, total=len(replay))
             else:
                 window = session.history_window(self.config.history)
-                replay = [message_event(m, session.id) for m in window]
+                replay = window
                 log("sio.db_messages_desc", ms=0, n=len(window))
                 log("sio.db_message_count", ms=0, n=len(session.messages))
                 log("sio.history_loaded", n=len(window), total=len(session.messages), session=short(session.id))
@@ -201,18 +209,27 @@ class ChatService:
             log("sio.ready_emit", emit_ms=emit_ms, event="chat:ready")
             log("sio.connect_t5", phase="T5", ms=ms(), emit_ms=emit_ms)
             for item in replay:
-                event, payload = (item[1], item[2]) if resumed else item
-                await self.emitter.send((sid,), event, payload)
+                await self.emitter.send_encoded((sid,), self._replay_packet(session, item, resumed))
             log("sio.connect_phase", phase="T6", detail="history_sent", ms=ms())
             e0 = time.perf_counter()
             await self.emitter.send((sid,), "chat:history_end", {
                 "session_id": session.id, "count": len(replay), "total": len(session.messages),
                 "head_seq": session.head_seq,
-                "oldest_index": (replay[0][1]["index"] if replay and not resumed else len(session.messages)),
+                "oldest_index": (replay[0]["index"] if replay and not resumed else len(session.messages)),
             })
             log("sio.history_end", emit_ms=int((time.perf_counter() - e0) * 1000))
         log("sio.connect_done", ms=ms())
         return session
+
+    def _replay_packet(self, session: Session, item, resumed: bool) -> str:
+        """The encoded packet replaying a stored event (resume) or a history message. History
+        packets are cached: the same window is replayed on every attach."""
+        if resumed:
+            return self.emitter.encode(item[1], item[2])
+        encoded = session.packets.get(item["index"])
+        if encoded is None:
+            encoded = session.packets[item["index"]] = self.emitter.encode(*message_event(item, session.id))
+        return encoded
 
     async def _open_session(self, sock: SocketState, key: str, session_id: str | None, working_dir: str,
                             ms) -> Session:

@@ -40,6 +40,7 @@ class Session:
     owner: str | None = None  # single-owner bug: the one live socket
     closed: bool = False
     agent_session_id: str | None = None  # the agent program's own id (Claude CLI --resume)
+    packets: dict[int, str] = field(default_factory=dict, repr=False)  # history index -> encoded replay
 
     @property
     def head_seq(self) -> int:
