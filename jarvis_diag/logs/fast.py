@@ -52,6 +52,31 @@ _STRING_COLUMNS = [c for c, d in COLUMNS.items() if d == "string" and c not in (
 _NUMBER_COLUMNS = [c for c, d in COLUMNS.items() if d in ("float64", "Int64")]
 
 
+def _newlines(buf: np.ndarray) -> np.ndarray:
+    """Positions of the newline bytes, scanned in cache-sized chunks."""
+    step = 1 << 22
+    parts = [np.flatnonzero(buf[i:i + step] == 10) + i for i in range(0, len(buf), step)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _heads(buf: np.ndarray, s: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` bytes from each position in ``s`` as a (len(s), width) array, one
+    row copy per position (windows over the bytes, no per-column gathers). Past the end
+    of the data the last byte (a newline) repeats."""
+    out = np.empty((len(s), width), dtype=np.uint8)
+    if len(buf) >= width:
+        windows = np.lib.stride_tricks.as_strided(buf, shape=(len(buf) - width + 1, width), strides=(1, 1),
+                                                  writeable=False)
+        inside = s <= len(buf) - width
+        out[inside] = windows[s[inside]]
+    else:
+        inside = np.zeros(len(s), dtype=bool)
+    for i in np.flatnonzero(~inside).tolist():
+        tail = buf[s[i]:].tolist()
+        out[i] = (tail + [buf[-1]] * width)[:width]
+    return out
+
+
 def _shape_mask(mat: np.ndarray, shape: str) -> np.ndarray:
     ok = np.ones(len(mat), dtype=bool)
     for i, ch in enumerate(shape):
@@ -119,7 +144,7 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
     if b"\r" in data:
         data = re.sub(rb"\r+\n", b"\n", data)
     buf = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(buf == 10)
+    nl = _newlines(buf)
     starts = np.concatenate([[0], nl[:-1] + 1]) if len(nl) else np.zeros(0, dtype=np.int64)
     long_lines = 0
     if len(nl) and int((nl - starts).max()) > MAX_LINE:
@@ -133,11 +158,11 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
             pieces.append(line)
         data = b"\n".join(pieces) + b"\n"
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = np.flatnonzero(buf == 10)
+        nl = _newlines(buf)
     bad_lines = 0
     if b"\x00" in data or _BAD_UTF8 in data:
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = np.flatnonzero(buf == 10)
+        nl = _newlines(buf)
         hits = np.flatnonzero(buf == 0)
         for m in re.finditer(re.escape(_BAD_UTF8), data):
             hits = np.append(hits, m.start())
@@ -145,7 +170,7 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
         data = data.replace(b"\x00", b"")
     if len(buf) != len(data):
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = np.flatnonzero(buf == 10)
+        nl = _newlines(buf)
     return data, buf, nl, bad_lines, long_lines, cut
 
 
@@ -167,15 +192,12 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     k = len(s)
     length = (e - s).astype(np.int32)
     views = np.zeros((k, 16), dtype=np.uint8)
-    last = len(buf) - 1
-    for j in range(4):
-        views[:, 4 + j] = buf[np.minimum(s + j, last)]
+    views[:, 4:8] = _heads(buf, s, 4)
     short = length <= 12
     if short.any():
         si = np.flatnonzero(short)
-        inline = np.zeros((len(si), 12), dtype=np.uint8)
-        for j in range(12):
-            inline[:, j] = np.where(j < length[si], buf[np.minimum(s[si] + j, last)], 0)
+        inline = _heads(buf, s[si], 12)
+        inline[np.arange(12)[None, :] >= length[si, None]] = 0
         views[si, 4:16] = inline
     ints = views.view(np.int32)
     ints[:, 0] = length
@@ -305,10 +327,7 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     starts[1:] = nl[:-1] + 1
 
     # the first bytes of each line; past the end of the data, the final newline repeats
-    mat = np.empty((n, _PREFIX), dtype=np.uint8)
-    last_byte = len(buf) - 1
-    for k in range(_PREFIX):
-        mat[:, k] = buf[np.minimum(starts + k, last_byte)]
+    mat = _heads(buf, starts, _PREFIX)
     is_b = _shape_mask(mat, _B_SHAPE)
     is_f = _shape_mask(mat, _F_SHAPE)
     raw_t = np.full(n, np.nan)
