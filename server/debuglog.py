@@ -62,10 +62,15 @@ def add_routes(app: web.Application, log: ServerLog, max_bytes: int) -> None:
         if request.content_length is not None and request.content_length > max_bytes:
             log.log("debuglog.rejected", reason=f"body larger than {max_bytes} bytes")
             return web.json_response({"error": f"body larger than {max_bytes} bytes"}, status=413)
-        raw = await request.content.read(max_bytes + 1)
-        if len(raw) > max_bytes:
-            log.log("debuglog.rejected", reason=f"body larger than {max_bytes} bytes")
-            return web.json_response({"error": f"body larger than {max_bytes} bytes"}, status=413)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(65536):  # read() returns what has arrived so far
+            size += len(chunk)
+            if size > max_bytes:
+                log.log("debuglog.rejected", reason=f"body larger than {max_bytes} bytes")
+                return web.json_response({"error": f"body larger than {max_bytes} bytes"}, status=413)
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             client_id, entries = parse_batch(json.loads(raw))
         except (ValueError, UnicodeDecodeError) as exc:

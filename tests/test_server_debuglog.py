@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
 import aiohttp
@@ -52,6 +54,23 @@ async def test_http_upload_writes_real_lines_and_rejects_bad(tmp_path):
             assert r.status == 400
         async with http.post(srv.url + "/api/debug/logs", json={"clientId": "big", "logs": [ENTRY] * 200}) as r:
             assert r.status == 413
+
+        async def chunked():  # no Content-Length: the limit is enforced while reading
+            for _ in range(200):
+                yield b" " * 100
+            yield json.dumps({"clientId": "slow", "logs": [ENTRY]}).encode()
+
+        async with http.post(srv.url + "/api/debug/logs", data=chunked()) as r:
+            assert r.status == 413
+        small = json.dumps({"clientId": "split", "logs": [ENTRY] * 40}).encode()
+
+        async def split():
+            for i in range(0, len(small), 500):
+                yield small[i : i + 500]
+                await asyncio.sleep(0.001)
+
+        async with http.post(srv.url + "/api/debug/logs", data=split()) as r:
+            assert r.status == 200 and (await r.json())["received"] == 40
         assert "HTTP received 2 logs from Mozilla50iPhoneCPUiP" in srv.app_log.read_text()
 
 
