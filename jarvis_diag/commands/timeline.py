@@ -225,7 +225,8 @@ def timeline(
         else:
             console.print(tl)
     elif fmt == "json":
-        _emit(json.dumps(tl.to_json_dict(), indent=1, ensure_ascii=False) + "\n", output)
+        # compact: the indenting encoder is pure Python and costs more than the whole analysis on big logs
+        _emit(json.dumps(tl.to_json_dict(), ensure_ascii=False, separators=(",", ":")) + "\n", output)
     elif fmt == "perfetto":
         from jarvis_diag.perfetto import to_trace
 
