@@ -91,3 +91,13 @@ def test_ingest_of_an_unsorted_concatenation_matches_the_reference(tmp_path: Pat
     assert fast.zone == ref.zone and [s.to_dict() for s in fast.sources] == [s.to_dict() for s in ref.sources]
     both = ingest([str(d)]), ingest([str(d)], engine="reference")
     pd.testing.assert_frame_equal(both[0].events, both[1].events)
+
+
+def test_views_across_data_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # files over 1 GiB are addressed in several buffers; shrink the chunk to see it work
+    from jarvis_diag.logs import fast
+
+    data = (FIXTURES / "normal" / "backend.log").read_bytes()
+    expected = parse_text(data, "backend", engine="fast")
+    monkeypatch.setattr(fast, "_CHUNK_BITS", 7)
+    pd.testing.assert_frame_equal(parse_text(data, "backend", engine="fast"), expected)

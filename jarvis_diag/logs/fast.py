@@ -191,20 +191,19 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     buffer index and the offset in that buffer."""
     k = len(s)
     length = (e - s).astype(np.int32)
-    views = np.zeros((k, 16), dtype=np.uint8)
+    views = np.empty((k, 16), dtype=np.uint8)
+    ints = views.view(np.int32)
+    ints[:, 0] = length
     views[:, 4:8] = _heads(buf, s, 4)
+    chunk = s >> _CHUNK_BITS
+    ints[:, 2] = chunk
+    ints[:, 3] = s - (chunk << _CHUNK_BITS)
     short = length <= 12
-    if short.any():
+    if short.any():  # short strings are held inline instead
         si = np.flatnonzero(short)
         inline = _heads(buf, s[si], 12)
         inline[np.arange(12)[None, :] >= length[si, None]] = 0
         views[si, 4:16] = inline
-    ints = views.view(np.int32)
-    ints[:, 0] = length
-    long = ~short
-    chunk = (s[long] >> _CHUNK_BITS).astype(np.int32)
-    ints[long, 2] = chunk
-    ints[long, 3] = (s[long] - (chunk.astype(np.int64) << _CHUNK_BITS)).astype(np.int32)
     size = 1 << _CHUNK_BITS
     mv = memoryview(data)
     chunks = [pa.py_buffer(mv[c * size: min(len(data), (c + 1) * size + _OVERLAP)])
