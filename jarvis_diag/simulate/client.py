@@ -118,8 +118,9 @@ class VirtualClient:
             if remaining <= 0:
                 return False
             self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, 0.5)):
+                    await self._changed.wait()
         return True
 
     @property
@@ -374,8 +375,9 @@ class VirtualClient:
             s = SessionState(key=session_id, working_dir=working_dir, uuid=session_id)
         self.sessions[s.key] = s
         self._by_id[s.key] = s
-        self.log.log("page.session", detail=f"isNew={session_id is None}, workDir={working_dir}, "
-                                            f"sessionId={short(session_id)}, chatSid=undefined")
+        self.log.log("page.session", detail=f"isNew={str(session_id is None).lower()}, workDir={working_dir}, "
+                                            f"sessionId={short(session_id) if session_id else 'undefined'}, "
+                                            "chatSid=undefined")
         await self._connect_chat(s, switching=False)
         if not await self.wait_until(lambda: (s.ready_epoch == self.epoch and not s.in_replay) or s.error, timeout):
             raise ClientFailed(f"session {short(s.key)}: no chat:ready within {timeout:g}s")

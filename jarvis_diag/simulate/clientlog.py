@@ -47,7 +47,7 @@ def log_file_name(client_id: str, epoch_s: float) -> str:
 
 def short(session_id: str | None) -> str:
     """Ids in log messages are cut to 8 characters, as the real page prints them."""
-    return (session_id or "undefined")[:8]
+    return session_id[:8] if session_id else "undefined"
 
 
 class ClientLog:

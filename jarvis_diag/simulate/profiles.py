@@ -155,7 +155,7 @@ class ReconnectMachine:
         self.timer_pending = True
         acts = [Action("schedule", delay_s=delay, attempt=self.attempt)]
         if self.uses_connmgr:
-            ms = round(delay * 1000 / self.profile.time_scale)
+            ms = round(delay * 1000)  # what it really waits (time_scale applied)
             acts.insert(0, _log("cm.scheduling", ms=ms, attempt=self.attempt))
         return acts
 

@@ -172,14 +172,14 @@ class _Page:
     async def _send_and_wait_ack(self, step: Step) -> None:
         """Send like the user does before switching apps: the server has the message."""
         c = self.client
-        contents = {}
+        contents: dict[str, str] = {}
+        acked = self._watch(lambda o: o.kind == "ack" and contents.get(o.session) == o.content)
         for key in self._sessions(step):
             content = step.content or self._content("background", self.keys.index(key))
             contents[key] = content
             self.sent[key] = content
             await c.send_message(key, content)
-        await c.wait_until(lambda: all(any(o.kind == "ack" and o.content == m and o.session == k for o in self.obs)
-                                       for k, m in contents.items()), min(_ACK_TIMEOUT_S, self.cfg.deadline_s))
+        await c.wait_until(lambda: len(acked()) == len(contents), min(_ACK_TIMEOUT_S, self.cfg.deadline_s))
 
     async def _background(self, step: Step) -> None:
         c, proxy, cfg = self.client, self.proxy, self.cfg
@@ -229,16 +229,12 @@ class _Page:
         probes: dict[str, str] = {}
         if settled:
             probe_sent_at = time.time()
+            probes = {k: self._content("probe", i) for i, k in enumerate(self.keys)}
+            replied = self._watch(lambda o: o.kind == "chat" and o.event == "chat:result" and not o.replay
+                                  and o.session in probes and o.message in (probes[o.session], None))
             for k in self.keys:
-                probes[k] = self._content("probe", self.keys.index(k))
                 await c.send_message(k, probes[k], kind="probe")
-
-            def replied() -> bool:
-                return all(any(o.kind == "chat" and o.event == "chat:result" and not o.replay and o.session == k
-                               and o.t >= probe_sent_at and o.message in (m, None) for o in self.obs)
-                           for k, m in probes.items())
-
-            await c.wait_until(replied, max(0.0, deadline - time.time()))
+            await c.wait_until(lambda: len(replied()) == len(probes), max(0.0, deadline - time.time()))
         if c.failed_reason:
             errors.append(c.failed_reason)
         sessions = []
@@ -255,6 +251,22 @@ class _Page:
             probe_sent_at=probe_sent_at, errors=errors)
         self.writer.write(record)
         self.on_record(record)
+
+    def _watch(self, match: Callable[[Obs], bool]) -> Callable[[], set[str]]:
+        """The sessions with an observation matching ``match`` from now on; each call reads
+        only what was recorded since the last one."""
+        pos = len(self.obs)
+        found: set[str] = set()
+
+        def sessions() -> set[str]:
+            nonlocal pos
+            for o in self.obs[pos:]:
+                if o.session is not None and match(o):
+                    found.add(o.session)
+            pos = len(self.obs)
+            return found
+
+        return sessions
 
     async def _wait_settled(self, not_before: float, deadline: float) -> bool:
         """Wait until the page has re-attached and stays so until the user would type
