@@ -63,15 +63,15 @@ def _heads(buf: np.ndarray, s: np.ndarray, width: int) -> np.ndarray:
     """The ``width`` bytes from each position in ``s`` as a (len(s), width) array, one
     row copy per position (windows over the bytes, no per-column gathers). Past the end
     of the data the last byte (a newline) repeats."""
-    out = np.empty((len(s), width), dtype=np.uint8)
-    if len(buf) >= width:
-        windows = np.lib.stride_tricks.as_strided(buf, shape=(len(buf) - width + 1, width), strides=(1, 1),
-                                                  writeable=False)
-        inside = s <= len(buf) - width
-        out[inside] = windows[s[inside]]
+    limit = len(buf) - width
+    if limit < 0:
+        out = np.empty((len(s), width), dtype=np.uint8)
+        outside = np.arange(len(s))
     else:
-        inside = np.zeros(len(s), dtype=bool)
-    for i in np.flatnonzero(~inside).tolist():
+        windows = np.lib.stride_tricks.as_strided(buf, shape=(limit + 1, width), strides=(1, 1), writeable=False)
+        out = windows[np.minimum(s, limit)]
+        outside = np.flatnonzero(s > limit)  # the last few bytes: at most ``width`` positions
+    for i in outside.tolist():
         tail = buf[s[i]:].tolist()
         out[i] = (tail + [buf[-1]] * width)[:width]
     return out
