@@ -160,7 +160,8 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
         buf = np.frombuffer(data, dtype=np.uint8)
         nl = _newlines(buf)
     bad_lines = 0
-    if b"\x00" in data or _BAD_UTF8 in data:
+    # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
+    if b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data):
         buf = np.frombuffer(data, dtype=np.uint8)
         nl = _newlines(buf)
         hits = np.flatnonzero(buf == 0)
