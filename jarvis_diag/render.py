@@ -139,6 +139,33 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
         yield table
 
 
+def _sessions_table(tl: Timeline) -> RenderableType | None:
+    """Every attach of every session: how long chat:ready took and where the time went."""
+    at = tl.attaches
+    if at.empty:
+        return None
+    table = Table(title="Sessions: attaches (ms; wire = latency outside the server)", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("session", "client", "socket", "kind", "requested", "latency", "server", "wire", "history"):
+        table.add_column(col, justify="right" if col in ("latency", "server", "wire", "history") else "left",
+                         no_wrap=True)
+
+    def ms(v) -> str:
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
+
+    rows = at.assign(first_at=at["requested_at"].fillna(at["ready_sent_at"])).sort_values(["session", "first_at"])
+    for i, a in enumerate(rows.itertuples(index=False)):
+        if i >= MAX_ROWS_PER_CLIENT:
+            table.add_row(Text(f"... {len(rows) - i} more attaches (use --format json)", style="dim"))
+            break
+        # the clientId's page-load part (after the user agent) is what tells clients apart
+        client = a.client.split("-", 1)[-1] if isinstance(a.client, str) else ""
+        hist = "" if a.history_count is None or pd.isna(a.history_count) else str(int(a.history_count))
+        table.add_row(str(a.session)[:8] if isinstance(a.session, str) else "?", client[:20],
+                      a.sid if isinstance(a.sid, str) else "", Text(a.kind, style="yellow" if a.kind == "auto" else ""),
+                      _fmt_time(a.first_at), ms(a.latency_ms), ms(a.server_ms), ms(a.transport_ms), hist)
+    return table
+
+
 def _findings_table(tl: Timeline) -> RenderableType:
     if tl.findings.empty:
         return Text("No findings: nothing went wrong that these logs show.", style="green")
@@ -171,6 +198,10 @@ def render_timeline(tl: Timeline, width: int | None = None) -> Iterator[Renderab
     yield _clock_text(tl)
     for warning in tl.warnings[:10]:
         yield Text(f"warning: {warning}", style="yellow")
+    sessions = _sessions_table(tl)
+    if sessions is not None:
+        yield Text("")
+        yield sessions
     for view in _client_views(tl):
         yield Text("")
         yield view

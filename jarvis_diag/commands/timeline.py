@@ -7,6 +7,7 @@ import io
 import json
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -182,7 +183,8 @@ def timeline(
 
     Example: jarvis-diag timeline logs/app.log logs/frontend/ --session 453424df
     """
-    console = Console(soft_wrap=False)
+    # piped or redirected text gets a wide page instead of 80 columns
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
     if kinds:
         _print_kinds(console)
         return
@@ -209,12 +211,12 @@ def timeline(
     from jarvis_diag.timeline import build_timeline
 
     stdin = sys.stdin.buffer if "-" in paths else None
-    if fmt == "text" and sys.stderr.isatty():
-        with Console(stderr=True).status("reading logs..."):
-            ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin)
-    else:
+    # big logs take seconds: say what is going on (on stderr, only for a person watching)
+    with Console(stderr=True).status("reading logs...") if sys.stderr.isatty() else nullcontext() as status:
         ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin)
-    tl = build_timeline(ingested, no_skew=no_skew)
+        if status is not None:
+            status.update(f"correlating {len(ingested.events):,} events...")
+        tl = build_timeline(ingested, no_skew=no_skew)
     if session or client or since or until:
         tl = tl.filter(session=session, client=client, since=since, until=until)
     if fmt == "text":
