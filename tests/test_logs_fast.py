@@ -101,3 +101,15 @@ def test_views_across_data_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = parse_text(data, "backend", engine="fast")
     monkeypatch.setattr(fast, "_CHUNK_BITS", 7)
     pd.testing.assert_frame_equal(parse_text(data, "backend", engine="fast"), expected)
+
+
+def test_timestamps_across_days_months_and_leap_years() -> None:
+    days = ["2024-02-28", "2024-02-29", "2024-03-01", "1999-12-31", "2000-02-29", "2026-12-31", "2027-01-01",
+            "2100-03-01", "0001-01-01", "2026-02-31"]
+    text = "".join(
+        f"{day} 23:59:59,999 - jarvis - INFO - Application started successfully\n"
+        f"[{day}T00:00:00.001Z] [DEBUG] [ConnMgr] Page hidden\n"
+        for day in days for _ in range(2)
+    )
+    df = _same(text.encode())
+    assert df["t_source"].notna().all()

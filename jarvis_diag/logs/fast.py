@@ -85,13 +85,6 @@ def _shape_mask(mat: np.ndarray, shape: str) -> np.ndarray:
     return ok
 
 
-def _num(mat: np.ndarray, start: int, width: int) -> np.ndarray:
-    out = np.zeros(len(mat), dtype=np.int64)
-    for i in range(start, start + width):
-        out = out * 10 + (mat[:, i].astype(np.int64) - 48)
-    return out
-
-
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of a proleptic Gregorian date (linear in ``d``, like timegm)."""
     y = y - (m <= 2)
@@ -106,11 +99,25 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 def _stamp_seconds(mat: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
     """(epoch seconds as the reference computes them, valid) of ``YYYY-MM-DD?HH:MM:SS?mmm``
     starting at byte ``at``."""
-    y, mo, d = _num(mat, at, 4), _num(mat, at + 5, 2), _num(mat, at + 8, 2)
-    h, mi, s, ms = _num(mat, at + 11, 2), _num(mat, at + 14, 2), _num(mat, at + 17, 2), _num(mat, at + 20, 3)
+    dig = mat[:, at:at + 23].astype(np.int64) - 48
+
+    def num(start: int, width: int) -> np.ndarray:
+        out = dig[:, start]
+        for i in range(start + 1, start + width):
+            out = out * 10 + dig[:, i]
+        return out
+
+    y, mo, d = num(0, 4), num(5, 2), num(8, 2)
     valid = (y >= 1) & (mo >= 1) & (mo <= 12)
-    whole = _days_from_civil(y, np.clip(mo, 1, 12), d) * 86400 + h * 3600 + mi * 60 + s
-    return whole + ms / 1000, valid
+    # log lines come in runs of the same day: convert each run's date once
+    date_key = (y * 100 + mo) * 100 + d
+    change = np.ones(len(date_key), dtype=bool)
+    change[1:] = date_key[1:] != date_key[:-1]
+    at_change = np.flatnonzero(change)
+    days = _days_from_civil(y[at_change], np.clip(mo[at_change], 1, 12), d[at_change])
+    day = days[np.cumsum(change) - 1] if len(at_change) else np.zeros(0, dtype=np.int64)
+    whole = day * 86400 + num(11, 2) * 3600 + num(14, 2) * 60 + num(17, 2)
+    return whole + num(20, 3) / 1000, valid
 
 
 def _valid_utf8(data: bytes) -> bool:
