@@ -120,6 +120,7 @@ async def test_legacy_past_the_ping_window_fails_and_is_reported(tmp_path: Path)
                             background_s=3.5, fault="freeze", deadline_s=6.0)
         result = await run_browser_simulation(cfg, tmp_path, run_id="t")
         app_log = srv.app_log.read_text()
+    (tmp_path / "app.log").write_text(app_log)
     assert result.client_errors == []
     [record] = result.records
     assert not record["recovered"] and not cycle_ok(record)
@@ -131,6 +132,13 @@ async def test_legacy_past_the_ping_window_fails_and_is_reported(tmp_path: Path)
     # the server saw it the way the real one did: a message with no callback, then auto-connect
     assert "has no callback for session" in app_log and "auto-connecting" in app_log
     _frontend_lines_all_known(tmp_path)
+    # and the timeline tells the same story from the page's log and the server's
+    out = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(tmp_path / "frontend"),
+                          str(tmp_path / "app.log"), "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    timeline = json.loads(out.stdout)
+    assert all(s["unknown"] == 0 for s in timeline["sources"])
+    assert {"callback-desync", "missing-resubscribe"} & {f["kind"] for f in timeline["findings"]}
 
 
 @pytest.mark.browser
