@@ -3,13 +3,13 @@ its phase times are. Every figure is measured here, in this run, next to its ref
 
 1. Reference: bare python-socketio clients (connect + auth) against the same server,
    connects/s.
-2. Capacity: N virtual clients (1 session each, connmgr, `close` fault, 2 cycles of a 20 s background, wakes spread over it) through
+2. Capacity: N virtual clients (1 session each, connmgr, `close` fault, 2 cycles of a 30 s background, wakes spread over it) through
    their proxies; the largest N whose cycles all recover (target >= 2,000).
 3. Accuracy: the attach time the simulator measured (chat:connect sent -> chat:ready) next
    to the server's own `Chat connect DONE: N ms total` for the same attaches (app.log).
 
 The server runs as a separate process (`jarvis-diag serve`). Sizes: BENCH_SIM_LEVELS
-(default "1000,2000,3000"), BENCH_SIM_REF (default 1000), BENCH_SIM_ATTACHES (default 40).
+(default "2000,3000"), BENCH_SIM_REF (default 1000), BENCH_SIM_ATTACHES (default 40).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from server.testing import ServerProcess  # noqa: E402
 
 # Users do not all come back at the same instant: each client starts its cycles at a
 # random moment of one background period, so wakes are spread like a real population's.
-BACKGROUND_S = float(os.environ.get("BENCH_SIM_BACKGROUND", "20"))
+BACKGROUND_S = float(os.environ.get("BENCH_SIM_BACKGROUND", "30"))
 
 
 def _raise_fd_limit() -> None:
@@ -67,13 +67,26 @@ async def bare_connects(url: str, token: str, n: int) -> float:
     return rate
 
 
-async def capacity(url: str, token: str, n: int, out: Path) -> dict:
+async def capacity(url: str, token: str, n: int, out: Path, server_pid: int) -> dict:
     cfg = SimConfig(url=url, token=token, clients=n, sessions=1, cycles=2, background_s=BACKGROUND_S,
                     fault="close", deadline_s=30.0, reaction_s=0.5, time_scale=1.0, seed=1, ramp=100,
                     connect_timeout_s=20.0, stagger_s=BACKGROUND_S)
+    lags: list[float] = []
+
+    async def loop_lag() -> None:  # how late this process's event loop runs a 100 ms timer
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.1)
+            lags.append((time.perf_counter() - t - 0.1) * 1000)
+
+    probe = asyncio.ensure_future(loop_lag())
+    cpu0, server0 = _cpu_s(os.getpid()), _cpu_s(server_pid)
     t0 = time.perf_counter()
     result = await run_simulation(cfg, out)
     wall = time.perf_counter() - t0
+    probe.cancel()
+    cpu, server_cpu = _cpu_s(os.getpid()) - cpu0, _cpu_s(server_pid) - server0
+    lags.sort()
     recs = result.records
     ok = sum(1 for r in recs if cycle_ok(r))
     recov = sorted(r["times_ms"]["recovery"] for r in recs if r["times_ms"].get("recovery") is not None)
@@ -82,7 +95,14 @@ async def capacity(url: str, token: str, n: int, out: Path) -> dict:
         return recov[min(len(recov) - 1, int(q * len(recov)))] if recov else float("nan")
 
     return {"n": n, "planned": result.planned, "records": len(recs), "ok": ok, "wall_s": wall,
-            "p50": p(0.5), "p95": p(0.95), "errors": result.client_errors[:3]}
+            "p50": p(0.5), "p95": p(0.95), "errors": result.client_errors[:3], "cpu_s": cpu,
+            "server_cpu_s": server_cpu, "lag_p95": lags[int(0.95 * (len(lags) - 1))] if lags else float("nan")}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_done_times(app_log: Path) -> list[tuple[float, float]]:
@@ -120,7 +140,7 @@ async def accuracy(url: str, token: str, attaches: int, out: Path, app_log: Path
 
 async def main() -> None:
     _raise_fd_limit()
-    levels = [int(x) for x in os.environ.get("BENCH_SIM_LEVELS", "1000,2000,3000").split(",") if x]
+    levels = [int(x) for x in os.environ.get("BENCH_SIM_LEVELS", "2000,3000").split(",") if x]
     n_ref = int(os.environ.get("BENCH_SIM_REF", "1000"))
     n_attach = int(os.environ.get("BENCH_SIM_ATTACHES", "40"))
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp, \
@@ -135,12 +155,14 @@ async def main() -> None:
               f"[server ms are whole ms]")
         best = 0
         for n in levels:
-            cap = await capacity(srv.url, srv.token, n, tmpdir / f"cap{n}")
+            cap = await capacity(srv.url, srv.token, n, tmpdir / f"cap{n}", srv.pid)
             all_ok = cap["ok"] == cap["planned"]
             best = n if all_ok else best
-            print(f"capacity: {n} clients x 2 cycles (close, {BACKGROUND_S:g} s background): {cap['ok']}/{cap['planned']} ok, "
+            print(f"capacity: {n} clients x 2 cycles (close, {BACKGROUND_S:g} s background): "
+                  f"{cap['ok']}/{cap['planned']} ok, "
                   f"{cap['wall_s']:.1f} s wall, recovery p50 {cap['p50']:.0f} ms p95 {cap['p95']:.0f} ms, "
-                  f"virtual-client setup+cycles {n * 2 / cap['wall_s']:.0f} cycles/s"
+                  f"CPU: simulator {cap['cpu_s']:.0f} s, server {cap['server_cpu_s']:.0f} s, "
+                  f"simulator event-loop lag p95 {cap['lag_p95']:.0f} ms"
                   + (f"; first errors: {cap['errors']}" if cap["errors"] else ""))
             if not all_ok:
                 break

@@ -11,6 +11,7 @@ and no packet handled while suspended) make the client behave like the page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import aiohttp
@@ -25,6 +26,12 @@ class _Deadline:
     def __init__(self, awake_at: float):
         self.awake_at = awake_at
         self.scope: asyncio.Timeout | None = None
+
+
+def _reschedule(scope: asyncio.Timeout | None, when: float | None) -> None:
+    if scope is not None:
+        with contextlib.suppress(RuntimeError):  # already expiring: its timeout stands
+            scope.reschedule(when)
 
 
 class AwakeClock:
@@ -56,8 +63,7 @@ class AwakeClock:
             self._asleep_since = time.monotonic()
             self._awake.clear()
             for d in self._deadlines:
-                if d.scope is not None:
-                    d.scope.reschedule(None)
+                _reschedule(d.scope, None)
 
     def resume(self) -> None:
         if self._asleep_since is not None:
@@ -66,8 +72,7 @@ class AwakeClock:
             self._awake.set()
             loop_now = asyncio.get_running_loop().time()
             for d in self._deadlines:
-                if d.scope is not None:
-                    d.scope.reschedule(loop_now + max(0.0, d.awake_at - self.now()))
+                _reschedule(d.scope, loop_now + max(0.0, d.awake_at - self.now()))
 
     async def wait_awake(self) -> None:
         if self._asleep_since is not None:
