@@ -36,7 +36,7 @@ DELIBERATE_REASONS = ("io client disconnect",)
 # frontend log, are only counted, from the frame.)
 KINDS_USED = frozenset({
     "socket.connected", "socket.disconnected", "auth.ok", "auth.failed", "chat.connect.start",
-    "chat.connect.sent", "chat.connect.received", "chat.connect.phase", "chat.connect.done",
+    "chat.connect.sent", "chat.connect.received", "chat.connect.done",
     "chat.handler.exists", "chat.handler.remapped", "chat.ready.sent", "chat.ready.received",
     "chat.ready.handled", "history.loaded", "history.end", "session.creating", "session.created",
     "session.started", "session.mapped", "session.switched", "callback.missing", "callback.cleared",
@@ -46,6 +46,9 @@ KINDS_USED = frozenset({
     "server.stopped", "app.error",
 })
 # The columns correlation and the detectors read (fewer columns, faster records on big logs).
+# Lines of a used kind that correlation has no use for (they are many on big logs).
+SKIPPED_SHAPES = ("fe.calling_send", "sio.session_found", "sio.history_end")
+# T1..T6 timings are read column-wise (see _assign_phases), not as records.
 RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level", "client", "sid", "session",
                   "temp_id", "from_session", "phase", "transport", "reason", "detail", "ms", "n", "server_ms",
                   "client_ms", "recv_ts", "traceback")
@@ -130,6 +133,7 @@ class Attach:
     created: bool = False
     auto: bool = False
     done: bool = False
+    done_at: float | None = None
     evidence: list = field(default_factory=list)
 
     @property
@@ -365,10 +369,6 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             elif kind == "session.started":
                 ids.learn_full(rec.get("session"))
             continue
-        elif kind == "chat.connect.phase" and rec.get("phase"):
-            current.phases[rec["phase"]] = rec.get("ms")
-            if rec["phase"] == "T5" and current.ready_sent_at is None:
-                current.ready_sent_at = rec["t"]
         elif kind == "session.creating":
             current.key = session_key(rec.get("session"))
             current.created = True
@@ -402,11 +402,48 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             current.phases["DONE"] = rec.get("ms")
             current.server_ms = rec.get("ms")
             current.done = True
+            current.done_at = rec["t"]
             current.evidence.append(evidence(rec))
     for a in attaches:
         if a.temp_id and a.key and not a.key.startswith("new-"):
             ids.learn_temp(a.temp_id, a.key)
     return attaches, by_received
+
+
+def _phase_order(item: tuple[str, Any]) -> tuple:
+    """T1 < T1.1 < T1.2 < T2 < ... < T6 < DONE."""
+    name = item[0]
+    if name == "DONE":
+        return (1,)
+    try:
+        return (0, *(int(x) for x in name[1:].split(".")))
+    except ValueError:
+        return (0, 99, name)
+
+
+def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
+    """Give each server attach its ``Chat connect Tn`` timings: a timing line belongs to the
+    attach started last before it, until that attach's DONE. Read column-wise: there is one
+    such line per phase per attach, the bulk of a busy backend log."""
+    rows = events[(events["kind"] == "chat.connect.phase") & (events["source"] == "backend")
+                  & events["phase"].notna()]
+    if not attaches or rows.empty:
+        return
+    starts = np.array([a.started_at for a in attaches], dtype="float64")
+    times = rows["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
+    owner = np.searchsorted(starts, times, side="right") - 1
+    for i, t, phase, ms in zip(owner.tolist(), times.tolist(), rows["phase"].astype(object).tolist(),
+                               rows["ms"].tolist(), strict=True):
+        if i < 0:
+            continue
+        a = attaches[i]
+        if a.done_at is not None and t > a.done_at:
+            continue
+        a.phases[phase] = None if ms != ms else ms  # NaN -> None
+        if phase == "T5" and a.ready_sent_at is None:
+            a.ready_sent_at = t
+    for a in attaches:
+        a.phases = dict(sorted(a.phases.items(), key=_phase_order))
 
 
 def _client_side(records: list[dict], attaches: list[Attach], by_received: dict, pairs: pd.DataFrame,
@@ -719,7 +756,8 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
             s.applied = False
     events = events.copy(deep=False)  # a new "t" column, not a copy of every column
     events["t"] = apply_skews(events, skews)
-    used = events["kind"].isin(list(KINDS_USED)) | events["level"].isin(["WARNING", "ERROR", "CRITICAL"])
+    used = (events["kind"].isin(list(KINDS_USED)) & ~events["shape"].isin(SKIPPED_SHAPES)) \
+        | events["level"].isin(["WARNING", "ERROR", "CRITICAL"])
     rows = np.flatnonzero(used.to_numpy())
     t_ns = events["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
     rows = rows[np.argsort(t_ns[rows], kind="stable")]
@@ -731,6 +769,7 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
             rec["client"] = sid_client.get(rec["sid"][:8])
     ids = SessionIds()
     attaches, by_received = _server_attaches(records, ids)
+    _assign_phases(events, attaches)
     for a in attaches:
         a.client = sid_client.get(a.sid or "")
     client_only = _client_side(records, attaches, by_received, pairs, labels, sid_client, ids)
