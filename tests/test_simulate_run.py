@@ -6,6 +6,7 @@ tenth of their real delays keep each run to a few seconds.
 
 import asyncio
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,38 @@ async def test_a_3g_network_and_a_scripted_switch_still_recover(tmp_path: Path):
     # every attach crossed the shaped link twice (150 ms +/- 50 ms each way)
     assert all(a["ms"] >= 180 for a in record["attaches"])
 
+
+
+async def test_skewed_phone_clocks_are_what_the_timeline_measures(tmp_path: Path):
+    from jarvis_diag.timeline import load_timeline
+
+    async with running_server(**FAST) as srv:
+        steps = [{"action": "connect"}, {"action": "wait", "for": "0.3s"}, {"action": "open"},
+                 {"action": "send"}, {"action": "background", "for": "0.3s", "fault": "close"}]
+        cfg = config(srv, clients=2, cycles=2, clock_skew_ms=[-400, 400], steps=steps)
+        result = await run_simulation(cfg, tmp_path)
+        tl = load_timeline([tmp_path / "frontend", srv.app_log])
+    assert [cycle_ok(r) for r in result.records] == [True] * 4
+    # the verdict's times stay on the true clock: nothing negative, nothing near the skew
+    assert all(0 <= r["times_ms"]["recovery"] < 3000 for r in result.records)
+    skews = {r["client_id"]: None for r in result.records}
+    clients = tl.to_json_dict()["clock"]["clients"]
+    for index, client_id in enumerate(skews):
+        applied = random.Random(f"{cfg.seed}/{index}/clock").uniform(-400, 400)
+        assert abs(clients[client_id]["skew_ms"] - applied) < 15, (client_id, clients[client_id], applied)
+
+
+def test_a_scenario_rejects_a_bad_clock_skew():
+    with pytest.raises(ValueError, match="clock_skew_ms"):
+        scenario_from_dict({"clock_skew_ms": [1, "a"]})
+    with pytest.raises(ValueError, match="clock_skew_ms"):
+        scenario_from_dict({"clock_skew_ms": [400, -400]}).validate()
+
+
+def test_waits_between_connect_and_open_run_once_and_trailing_waits_belong_to_the_cycle():
+    from jarvis_diag.simulate.scenario import Step, split_steps
+
+    setup, cycle = split_steps([Step("connect"), Step("wait", for_s=1), Step("open"), Step("wait", for_s=2),
+                                Step("background", for_s=1, fault="close")])
+    assert [s.action for s in setup] == ["connect", "wait", "open"]
+    assert [(s.action, s.for_s) for s in cycle] == [("wait", 2), ("background", 1)]

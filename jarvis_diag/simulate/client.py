@@ -66,7 +66,7 @@ class VirtualClient:
 
     def __init__(self, index: int, url: str, token: str, profile: Profile, *, rng: random.Random,
                  log: ClientLog, record: Callable[[Obs], None], http: aiohttp.ClientSession | None = None,
-                 connect_timeout: float = 10.0, wall=time.time):
+                 connect_timeout: float = 10.0, wall=time.time, phone_clock=None):
         self.index = index
         self.url = url
         self.token = token
@@ -76,7 +76,8 @@ class VirtualClient:
         self.record = record
         self.http = http
         self.connect_timeout = connect_timeout
-        self.wall = wall
+        self.wall = wall  # the true time: what every measurement uses
+        self.phone_clock = phone_clock or wall  # the page's Date.now(), possibly off: what it writes
         self.clock = AwakeClock()
         self.machine = ReconnectMachine(profile, rng)
         self.sio: SuspendableClient | None = None
@@ -331,7 +332,7 @@ class VirtualClient:
             self.log.log("fe.no_handler", detail=f"chat:ready {short(data.get('session_id'))}")
             return
         uuid = data.get("session_id") or s.uuid
-        client_ms = int(self.wall() * 1000)
+        client_ms = int(self.phone_clock() * 1000)
         server_ms = data.get("server_ts") if isinstance(data.get("server_ts"), int) else client_ms
         self.log.log("fe.ready_delivered", ms=client_ms - server_ms, server_ms=server_ms, client_ms=client_ms)
         if uuid and s.uuid != uuid:
@@ -369,7 +370,7 @@ class VirtualClient:
         """Open a session like the page: a new one (temporary id) or an existing one."""
         self.log.log("page.session_start", ms=f"{self._perf_ms():.2f}")
         if session_id is None:
-            temp = new_temp_id(self.wall())
+            temp = new_temp_id(self.phone_clock())
             s = SessionState(key=temp, working_dir=working_dir, temp_id=temp)
         else:
             s = SessionState(key=session_id, working_dir=working_dir, uuid=session_id)

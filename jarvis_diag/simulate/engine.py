@@ -105,8 +105,11 @@ class SuspendableEngineIOClient(engineio.AsyncClient):
         # Handle a message in the read loop instead of a new task per message (the library's
         # default): in order, and far cheaper with thousands of clients. The handlers only
         # queue emits, so they never wait on this loop.
+        # A Socket.IO DISCONNECT (data "1...") is the exception: its handler closes this
+        # transport and waits for this very loop, so it runs as its own task.
         if pkt.packet_type == packet.MESSAGE:
-            await self._trigger_event("message", pkt.data, run_async=False)
+            server_disconnect = isinstance(pkt.data, str) and pkt.data.startswith("1")
+            await self._trigger_event("message", pkt.data, run_async=server_disconnect)
         else:
             await super()._receive_packet(pkt)
 

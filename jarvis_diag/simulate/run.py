@@ -105,8 +105,10 @@ class _Page:
         self.rng = random.Random(f"{cfg.seed}/{index}")
         self.profile = cfg.profile_for(index)
         self.proxy = FaultProxy(*upstream, shape=cfg.network, rng=random.Random(f"{cfg.seed}/{index}/net"))
-        self.client_id = make_client_id(MOBILE_UA, int(time.time() * 1000), self.rng)
-        self.log = ClientLog(self.client_id, out_dir / "frontend")
+        lo, hi = cfg.clock_skew_ms
+        self.skew_s = random.Random(f"{cfg.seed}/{index}/clock").uniform(lo, hi) / 1000 if hi > lo else lo / 1000
+        self.client_id = make_client_id(MOBILE_UA, int(self.phone_clock() * 1000), self.rng)
+        self.log = ClientLog(self.client_id, out_dir / "frontend", clock=self.phone_clock)
         self.obs: list[Obs] = []
         self.client: VirtualClient | None = None
         self.http = http
@@ -118,6 +120,10 @@ class _Page:
         self.seen_before: dict[str, set[int]] = {}
         self.error: str | None = None
 
+    def phone_clock(self) -> float:
+        """The phone's own clock: true time plus this page's skew (what its log lines say)."""
+        return time.time() + self.skew_s
+
     def _content(self, kind: str, k: int) -> str:
         # Unique per client, session and cycle: replies are matched to their message by it.
         return f"{kind} from client {self.index} session {k} cycle {self.cycle}: how is it going?"
@@ -126,7 +132,7 @@ class _Page:
         await self.proxy.start()
         self.client = VirtualClient(self.index, self.proxy.url, self.cfg.token, self.profile, rng=self.rng,
                                     log=self.log, record=self.obs.append, http=self.http,
-                                    connect_timeout=self.cfg.connect_timeout_s)
+                                    connect_timeout=self.cfg.connect_timeout_s, phone_clock=self.phone_clock)
         async with ramp:
             for step in steps:
                 if step.action == "connect":
@@ -135,6 +141,8 @@ class _Page:
                     existing = step.session if isinstance(step.session, str) else None
                     s = await self.client.open_session(existing, self.cfg.working_dir, self.cfg.deadline_s)
                     self.keys.append(s.key)
+                elif step.action == "wait":
+                    await asyncio.sleep(step.for_s)
         self.log.flush()
 
     def _sessions(self, step: Step) -> list[str]:

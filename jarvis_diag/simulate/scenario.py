@@ -11,6 +11,7 @@ profiles, network shapes and the page's steps::
     network = "3g"
     deadline = "20s"
     time_scale = 1.0                    # multiplies every reconnect delay of the profiles
+    clock_skew_ms = [-400, 400]         # each phone's clock is off by a seeded amount in this range
 
     [profiles.impatient]                # a custom profile: a preset plus overrides
     base = "connmgr"
@@ -38,7 +39,7 @@ profiles, network shapes and the page's steps::
     for = "30s"
     fault = "freeze"
 
-The leading ``connect`` / ``open`` steps run once; every step after them is the cycle,
+The leading ``connect`` / ``open`` steps (and waits between them) run once; every step after them is the cycle,
 repeated ``cycles`` times. Each ``background`` step yields one verdict record per client.
 """
 
@@ -88,6 +89,7 @@ class SimConfig:
     ramp: int = 200  # clients connecting at the same time at start
     flaky_mean_gap_s: float = 2.0
     stagger_s: float = 0.0  # each page starts its cycles after a random 0..stagger_s (users do not wake at once)
+    clock_skew_ms: tuple[float, float] = (0.0, 0.0)  # each phone's clock runs off by a seeded amount in this range
     steps: list[Step] | None = None  # None: the default script
     profile_table: dict[str, Profile] = field(default_factory=lambda: dict(PRESETS))  # names usable here
     network_table: dict[str, NetworkShape] = field(default_factory=lambda: dict(SHAPES))
@@ -105,6 +107,9 @@ class SimConfig:
             raise ValueError("time_scale must be > 0")
         if not self.profiles:
             raise ValueError("no client profile")
+        lo, hi = self.clock_skew_ms
+        if lo > hi or max(abs(lo), abs(hi)) > 3_600_000:
+            raise ValueError("clock_skew_ms must be [low, high] with low <= high, within an hour")
 
     def profile_for(self, client: int) -> Profile:
         return self.profiles[client % len(self.profiles)].scaled(self.time_scale)
@@ -121,10 +126,13 @@ class SimConfig:
 
 
 def split_steps(steps: list[Step]) -> tuple[list[Step], list[Step]]:
-    i = 0
-    while i < len(steps) and steps[i].action in SETUP_ACTIONS:
+    """(setup, cycle): the leading connect/open steps (with any waits between them) run once."""
+    i = end = 0
+    while i < len(steps) and steps[i].action in (*SETUP_ACTIONS, "wait"):
         i += 1
-    setup, cycle = steps[:i], steps[i:]
+        if steps[i - 1].action in SETUP_ACTIONS:
+            end = i
+    setup, cycle = steps[:end], steps[end:]
     if not setup or setup[0].action != "connect":
         setup.insert(0, Step("connect"))
     if not any(s.action == "background" for s in cycle):
@@ -174,7 +182,7 @@ def load_scenario(path: Path, base: SimConfig | None = None) -> SimConfig:
 def scenario_from_dict(data: dict[str, Any], base: SimConfig | None = None) -> SimConfig:
     cfg = replace(base) if base is not None else SimConfig()
     known = set(_SCALARS) | set(_DURATIONS) | {"profile", "network", "profiles", "networks", "steps",
-                                                "existing", "url", "token"}
+                                                "existing", "url", "token", "clock_skew_ms"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"scenario: unknown keys {', '.join(sorted(unknown))}")
@@ -187,6 +195,12 @@ def scenario_from_dict(data: dict[str, Any], base: SimConfig | None = None) -> S
     for key, attr in _DURATIONS.items():
         if key in data:
             setattr(cfg, attr, parse_duration(data[key]))
+    if "clock_skew_ms" in data:
+        skew = data["clock_skew_ms"]
+        if (not isinstance(skew, list) or len(skew) != 2
+                or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in skew)):
+            raise ValueError("scenario: clock_skew_ms must be [low, high] in milliseconds")
+        cfg.clock_skew_ms = (float(skew[0]), float(skew[1]))
     for key in ("url", "token"):
         if key in data and not getattr(cfg, key):
             setattr(cfg, key, str(data[key]))
