@@ -229,6 +229,7 @@
       session.replay = null;
       session.historyEndAt = Date.now();
       journal({kind: 'history_end', session: actualId(session)});
+      if (profile.mergeHistory) resendUnacknowledged(session);
       render();
       return;
     }
@@ -390,13 +391,32 @@
   function sendMessage(text) {
     const session = app.current;
     if (!session || !text.trim()) return;
-    addBubble(session, 'user', text, {final: true, pending: true});
+    const bubble = addBubble(session, 'user', text, {final: true, pending: true});
     session.lastUserText = text;
     journal({kind: 'message.sent', session: actualId(session), content: text});
+    emitMessage(session, bubble, text);
+    render();
+  }
+
+  function emitMessage(session, bubble, text) {
     const handler = app.client.handlerFor(actualId(session));
     log(`[SocketIO] [DIAG] chatMessage: sessionId=${short(session.id)}, actualSessionId=${short(actualId(session))}, handler=${handler ? 'found' : 'missing'}, state=${app.client.state}`);
-    app.client.send('chat:message', {session_id: actualId(session), content: text});
-    render();
+    const sent = app.client.send('chat:message', {session_id: actualId(session), content: text});
+    // Which socket carried it: a queued message leaves on the next socket, after its re-attach.
+    bubble.dataset.socket = sent ? String(app.client.authenticated) : 'queued';
+  }
+
+  // A message emitted on a socket that died before the server acknowledged it may never
+  // have arrived. Once the re-attach's replay is in (it holds every message the server
+  // did receive, which then lost its "pending" mark), send the others again.
+  function resendUnacknowledged(session) {
+    const current = app.client.authenticated;
+    for (const bubble of session.container.querySelectorAll('.msg-user.pending')) {
+      const socket = bubble.dataset.socket;
+      if (socket === 'queued' || Number(socket) >= current) continue;
+      journal({kind: 'message.resent', session: actualId(session), content: bubble.dataset.text});
+      emitMessage(session, bubble, bubble.dataset.text);
+    }
   }
 
   // ---- rendering ----------------------------------------------------------------------
