@@ -86,6 +86,8 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
                                                                    f"cycle {r['cycle']} done"))
     finally:
         await runner.stop()
+    if result.interrupted:  # Ctrl-C: the server is stopped; stop the whole demo, not just this run
+        raise KeyboardInterrupt
     records = result.records
     outcome.cycles = len(records)
     outcome.recovered = sum(1 for r in records if r.get("recovered"))

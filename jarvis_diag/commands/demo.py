@@ -85,8 +85,12 @@ def register(app: typer.Typer) -> None:
         if bug not in BUGS:
             raise DiagError(f"unknown bug {bug!r} (one of {', '.join(BUGS)})")
         console = Console()
-        with console.status("starting") as status:
-            outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text))
+        try:
+            with console.status("starting") as status:
+                outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text))
+        except KeyboardInterrupt:
+            raise DiagError(f"interrupted: the servers are stopped; the logs so far are in {out}",
+                            exit_code=130) from None
         console.print(_runs_table(outcome))
         for run in outcome.runs:
             console.print(_findings_table(run))
