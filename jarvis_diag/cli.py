@@ -9,6 +9,11 @@ import typer
 from jarvis_diag.commands import demo, report, samples, serve, simulate, timeline
 from jarvis_diag.errors import DiagError
 
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer depends on click itself
+    from click.exceptions import ClickException
+
 app = typer.Typer(
     name="jarvis-diag",
     help=(
@@ -25,13 +30,34 @@ for module in (timeline, serve, simulate, report, demo, samples):
     module.register(app)
 
 
+def usage_error_line(exc: ClickException) -> str:
+    """A bad option or argument as one line: what is wrong and where the help is."""
+    message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"jarvis-diag: error: {message}"
+    command = ctx.command_path[len(ctx.find_root().command_path):].strip()  # "" for jarvis-diag itself
+    where = f"{command}: " if command else ""
+    return f"jarvis-diag: error: {where}{message} (see '{ctx.command_path} --help')"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: a DiagError becomes one clean line and its exit code."""
+    """Console entry point: a DiagError or a usage error becomes one clean line and its exit code."""
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False)
+    except ClickException as exc:
+        # no_args_is_help has already printed the help; anything else is a usage error
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            print(usage_error_line(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("jarvis-diag: aborted", file=sys.stderr)
+        sys.exit(1)
     except DiagError as exc:
         print(f"jarvis-diag: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("jarvis-diag: interrupted", file=sys.stderr)
         sys.exit(130)
+    # without standalone mode a typer.Exit(n) comes back as n; the commands themselves return None
+    sys.exit(code if isinstance(code, int) else 0)

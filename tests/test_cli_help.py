@@ -1,0 +1,93 @@
+"""Every command's --help shows an example, and a bad option is one line on stderr, not a traceback.
+
+The commands are discovered from the typer app, so a new command is checked without editing
+this file. They run as the installed console script, the way a user meets them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from jarvis_diag.cli import app
+
+SCRIPT = Path(sys.executable).with_name("jarvis-diag")
+BASE = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "jarvis_diag"]
+
+
+def _command_paths(command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The root and every registered command below it (groups recursively), hidden ones left out."""
+    paths = [path]
+    for name, sub in getattr(command, "commands", {}).items():
+        if not getattr(sub, "hidden", False):
+            paths += _command_paths(sub, (*path, name))
+    return paths
+
+
+COMMANDS = _command_paths(typer.main.get_command(app))
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    return subprocess.run([*BASE, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def _flat(text: str) -> str:
+    """Help text without the panel borders and line wrapping."""
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text))
+
+
+def test_every_command_is_discovered():
+    names = {p[0] for p in COMMANDS if p}
+    assert {"timeline", "serve", "simulate-mobile", "report", "demo", "samples"} <= names
+    root_help = _run("--help").stdout
+    for name in names:
+        assert name in root_help
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "jarvis-diag")
+def test_help_has_an_example(path):
+    out = _run(*path, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    help_text = _flat(out.stdout)
+    assert "Example" in help_text, out.stdout
+    after = help_text.split("Example", 1)[1]
+    assert " ".join(("jarvis-diag", *path)) in after, f"the example does not run {' '.join(path)}"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "jarvis-diag")
+def test_bad_option_is_one_line_and_no_traceback(path):
+    out = _run(*path, "--no-such-option")
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("jarvis-diag: error:") and "--no-such-option" in lines[0]
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["report", "x.jsonl", "--format", "xml"], "'xml' is not one of"),
+    (["report", "x.jsonl", "--resamples", "5"], "--resamples"),
+    (["simulate-mobile", "http://127.0.0.1:9", "--clients", "many"], "--clients"),
+    (["no-such-command"], "no-such-command"),
+])
+def test_bad_values_and_commands_are_one_line(args, needle):
+    out = _run(*args)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+
+
+def test_exit_codes_pass_through():
+    """Help exits 0; no arguments show the help and exit 2, as before."""
+    assert _run("report", "--help").returncode == 0
+    out = _run()
+    assert out.returncode == 2 and "Usage" in out.stdout and out.stderr == ""
