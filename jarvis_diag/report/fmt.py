@@ -68,6 +68,20 @@ def small_n_note(metrics) -> str:
     return f"Small n (< {mx.SMALL_N} cases, tail percentiles mean little): {', '.join(small)}." if small else ""
 
 
+def latency_rows(metrics) -> tuple[list[tuple[object, list[str], str]], str]:
+    """(metric, its summary cells, its outcomes text) for each metric, and the note under the table."""
+    rows, flagged = [], False
+    for m in metrics:
+        cells = summary_cells(m.summary)
+        flagged = flagged or any("*" in c for c in cells)
+        outcomes = outcomes_text(m.outcomes)
+        if m.agent_start_share is not None:
+            outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
+        rows.append((m, cells, outcomes))
+    note = " ".join(n for n in (PERCENTILE_NOTE, UNRESOLVED_NOTE if flagged else "", small_n_note(metrics)) if n)
+    return rows, note
+
+
 UNRESOLVED_NOTE = "* fewer than 1 case above this percentile: it is the largest value seen (n too small)."
 PERCENTILE_NOTE = "Percentiles are exact (nearest rank: the value at rank ceil(q/100*n) of the sorted cases)."
 

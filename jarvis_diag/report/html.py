@@ -83,16 +83,9 @@ def _body(report: Report) -> str:
 def _latency(report: Report) -> str:
     if not report.metrics:
         return "<h2>Latency</h2><p>No latency data in the inputs.</p>"
-    rows, flagged = [], False
-    for m in report.metrics:
-        cells = fmt.summary_cells(m.summary)
-        flagged = flagged or any("*" in c for c in cells)
-        outcomes = fmt.outcomes_text(m.outcomes)
-        if m.agent_start_share is not None:
-            outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
-        rows.append([f'<code title="{_e(m.description)}">{_e(m.name)}</code>', *map(_e, cells), _e(outcomes)])
-    note = " ".join(n for n in (fmt.PERCENTILE_NOTE, fmt.UNRESOLVED_NOTE if flagged else "",
-                                fmt.small_n_note(report.metrics)) if n)
+    metric_rows, note = fmt.latency_rows(report.metrics)
+    rows = [[f'<code title="{_e(m.description)}">{_e(m.name)}</code>', *map(_e, cells), _e(outcomes)]
+            for m, cells, outcomes in metric_rows]
     cdfs = [charts.cdf_svg(_cdf_series(report, m), f"{m.name} (CDF)")
             for m in report.metrics if m.summary.n]
     return ('<h2 id="latency">Latency</h2>' + _table(["metric", *fmt.STATS, "outcomes"], rows, {1, 2, 3, 4, 5, 6})

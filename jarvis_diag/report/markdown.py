@@ -43,19 +43,10 @@ def to_markdown(report: Report) -> str:
     out.append("")
     if report.metrics:
         out += ["### Latency", ""]
-        rows = []
-        flagged = False
-        for m in report.metrics:
-            cells = fmt.summary_cells(m.summary)
-            flagged = flagged or any("*" in c for c in cells)
-            outcomes = fmt.outcomes_text(m.outcomes)
-            if m.agent_start_share is not None:
-                outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
-            rows.append([f"`{m.name}`", *cells, outcomes])
-        out += _table(["metric", *fmt.STATS, "outcomes"], rows, ["l"] + ["r"] * 6 + ["l"])
-        notes = [fmt.PERCENTILE_NOTE, fmt.UNRESOLVED_NOTE.replace("*", "\\*", 1) if flagged else "",
-                 fmt.small_n_note(report.metrics)]
-        out += [" ".join(n for n in notes if n), ""]
+        rows, note = fmt.latency_rows(report.metrics)
+        cells = [[f"`{m.name}`", *values, outcomes] for m, values, outcomes in rows]
+        out += _table(["metric", *fmt.STATS, "outcomes"], cells, ["l"] + ["r"] * 6 + ["l"])
+        out += [note.replace("* fewer", "\\* fewer", 1), ""]
     if report.counts:
         rows = [[f"`{c.name}`", f"{c.total:g}", f"{c.affected} of {c.units} {c.unit}", c.description]
                 for c in report.counts]

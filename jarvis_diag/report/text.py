@@ -48,17 +48,11 @@ def _latency(report: Report) -> Iterator[RenderableType]:
     for name in fmt.STATS:
         table.add_column(name, justify="right")
     table.add_column("outcomes")
-    flagged = False
-    for m in report.metrics:
-        cells = fmt.summary_cells(m.summary)
-        flagged = flagged or any("*" in c for c in cells)
-        outcomes = fmt.outcomes_text(m.outcomes)
-        if m.agent_start_share is not None:
-            outcomes += f"; agent start {m.agent_start_share:.0%} of the time"
+    rows, note = fmt.latency_rows(report.metrics)
+    for m, cells, outcomes in rows:
         table.add_row(m.name, *cells, outcomes)
     yield table
-    notes = [fmt.PERCENTILE_NOTE, fmt.UNRESOLVED_NOTE if flagged else "", fmt.small_n_note(report.metrics)]
-    yield Text(" ".join(n for n in notes if n), style="dim")
+    yield Text(note, style="dim")
 
 
 def _counts(report: Report) -> Iterator[RenderableType]:
