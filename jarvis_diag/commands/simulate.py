@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from jarvis_diag.commands.interrupt import run_interruptible
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json")
@@ -134,18 +134,9 @@ def _run(cfg, out_dir: Path, run_id: str):
         def on_phase(phase: str) -> None:
             progress.update(task, description=phase)
 
-        async def main():
-            sim = asyncio.ensure_future(run_simulation(cfg, out_dir, run_id=run_id, on_record=on_record,
-                                                       on_phase=on_phase))
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGINT, sim.cancel)
-            try:
-                return await sim
-            finally:
-                loop.remove_signal_handler(signal.SIGINT)
-
         try:
-            return asyncio.run(main())
+            return run_interruptible(run_simulation(cfg, out_dir, run_id=run_id, on_record=on_record,
+                                                    on_phase=on_phase))
         except ServerUnusable as exc:
             raise DiagError(str(exc)) from None
         except OSError as exc:  # e.g. --out not writable, out of file descriptors

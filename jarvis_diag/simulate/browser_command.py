@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 from rich.console import Console
 
+from jarvis_diag.commands.interrupt import run_interruptible
 from jarvis_diag.errors import DiagError
 from jarvis_diag.simulate.browser import AppSpec, BrowserConfig, BrowserUnavailable, run_browser_simulation
 from jarvis_diag.simulate.run import RunResult
@@ -51,18 +51,9 @@ def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, network: str, app_pa
         def on_phase(phase: str) -> None:
             progress.update(task, description=phase)
 
-        async def main() -> RunResult:
-            sim = asyncio.ensure_future(run_browser_simulation(bcfg, out_dir, run_id=run_id, on_record=on_record,
-                                                               on_phase=on_phase))
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGINT, sim.cancel)
-            try:
-                return await sim
-            finally:
-                loop.remove_signal_handler(signal.SIGINT)
-
         try:
-            result = asyncio.run(main())
+            result = run_interruptible(run_browser_simulation(bcfg, out_dir, run_id=run_id, on_record=on_record,
+                                                              on_phase=on_phase))
         except BrowserUnavailable as exc:
             raise DiagError(str(exc)) from None
         except asyncio.CancelledError:
