@@ -415,27 +415,27 @@ class ChatService:
         session_id = sock.temp_map.get(key, key)
         return self.sessions.get(session_id)
 
-    async def chat_disconnect(self, sid: str, key: str) -> None:
+    async def _detach(self, sid: str, key: str, shape: str) -> Session | None:
+        """Detach the socket from the session ``key`` names and log ``shape``; None (and a
+        ``chat:error``) when there is no such session."""
         sock = self.sockets.get(sid)
         if sock is None:
-            return
+            return None
         session = self._attached_session(sock, key)
         if session is None:
             await self.error(sid, f"session not found: {key[:64]}", key)
-            return
+            return None
         detach(session, sock)
-        self.log.log("sio.chat_disconnect", sid=short(sid), session=short(session.id))
+        self.log.log(shape, sid=short(sid), session=short(session.id))
+        return session
+
+    async def chat_disconnect(self, sid: str, key: str) -> None:
+        await self._detach(sid, key, "sio.chat_disconnect")
 
     async def chat_close(self, sid: str, key: str) -> None:
-        sock = self.sockets.get(sid)
-        if sock is None:
-            return
-        session = self._attached_session(sock, key)
+        session = await self._detach(sid, key, "sio.chat_close")
         if session is None:
-            await self.error(sid, f"session not found: {key[:64]}", key)
             return
-        detach(session, sock)
-        self.log.log("sio.chat_close", sid=short(sid), session=short(session.id))
         await self.stop_agent(session.id)
         session.closed = True
         self.store.set_closed(session.id, True)
