@@ -5,7 +5,7 @@ a known bug, once correct — runs the same simulated mobile clients against eac
 both timelines from the logs the run wrote, and compares the two runs in a report::
 
     from jarvis_diag.demo import run_demo
-    outcome = run_demo("demo-out")          # about a minute
+    outcome = run_demo("demo-out")          # about half a minute
     outcome.report_html                      # Path of the self-contained HTML report
 """
 
