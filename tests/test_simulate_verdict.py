@@ -104,6 +104,10 @@ def test_summary_groups_records():
     bad = verdict([*reconnect_obs()], [session()])
     s = summarize([ok, bad])
     assert s["cycles"] == 2 and s["ok"] == 1 and s["rows"][0]["recovered"] == 1
+    # only recovered cycles are timed: a failed one whose sessions were ready does not count
+    assert bad["times_ms"]["recovery"] is not None and not bad["recovered"]
+    assert s["rows"][0]["recovery_p50_ms"] == ok["times_ms"]["recovery"]
+    assert summarize([bad])["rows"][0]["recovery_p50_ms"] is None
 
 
 def test_client_id_and_log_file_have_the_real_shapes(tmp_path: Path):

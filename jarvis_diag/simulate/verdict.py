@@ -212,7 +212,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         groups.setdefault((r["profile"], r["fault"], r["network"]), []).append(r)
     rows = []
     for (profile, fault, network), rs in sorted(groups.items()):
-        recov = [r["times_ms"]["recovery"] for r in rs if r["times_ms"].get("recovery") is not None]
+        # recovery times of the cycles that recovered: a failed cycle's sessions may all have been
+        # ready while its live output never came, and that is no recovery to time
+        recov = [r["times_ms"]["recovery"] for r in rs if r["recovered"] and r["times_ms"].get("recovery") is not None]
         rows.append({
             "profile": profile, "fault": fault, "network": network, "cycles": len(rs),
             "recovered": sum(1 for r in rs if r["recovered"]), "ok": sum(1 for r in rs if cycle_ok(r)),
