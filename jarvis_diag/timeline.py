@@ -247,7 +247,8 @@ class RecordIndex:
             elif r.get("sid"):
                 self.be_by_sid.setdefault(r["sid"][:8], []).append(r)
         self.by_kind = {k: [records[i] for i in v] for k, v in positions.items()}
-        self._kind_times = {k: self.times[np.array(v, dtype="int64")] for k, v in positions.items()}
+        self._kind_rows = {k: np.array(v, dtype="int64") for k, v in positions.items()}
+        self._kind_times = {k: self.times[v] for k, v in self._kind_rows.items()}
 
     def between(self, t0: float, t1: float) -> list[dict]:
         """Records with ``t0 <= t <= t1``."""
@@ -255,17 +256,21 @@ class RecordIndex:
         return self.records[lo:hi]
 
     def of_kind(self, kinds: tuple[str, ...] | list[str], t0: float = -math.inf, t1: float = math.inf) -> list[dict]:
-        """Records of these kinds with ``t0 <= t <= t1``, in time order."""
-        out: list[dict] = []
+        """Records of these kinds with ``t0 <= t <= t1``, in time order; lines of the same
+        instant in the order they were read (a client's chat:ready before the line naming
+        its session)."""
+        parts = []
         for kind in kinds:
             times = self._kind_times.get(kind)
             if times is None:
                 continue
             lo, hi = np.searchsorted(times, t0, side="left"), np.searchsorted(times, t1, side="right")
-            out.extend(self.by_kind[kind][lo:hi])
-        if len(kinds) > 1:
-            out.sort(key=lambda r: r["t"])
-        return out
+            if len(kinds) == 1:
+                return self.by_kind[kind][lo:hi]
+            parts.append(self._kind_rows[kind][lo:hi])
+        if not parts:
+            return []
+        return [self.records[i] for i in np.sort(np.concatenate(parts)).tolist()]
 
 
 @dataclass
