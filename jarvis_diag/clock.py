@@ -95,13 +95,17 @@ def _ms(series: pd.Series) -> np.ndarray:
     return values
 
 
-def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float]) -> pd.DataFrame:
+def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
+               owner: dict[str, str] | None = None) -> pd.DataFrame:
     """Pair each frontend emit with the server line that logged receiving it.
 
     Returns one row per pair: ``client``, ``fe`` and ``be`` (row labels in ``events``),
     ``key`` (session join key), ``sid`` (the backend socket), ``fe_ms`` (client clock) and
     ``be_ms`` (server clock, ``recv_ts`` when logged). ``rough_skew`` (ms per client)
     narrows the search; a client without one gets a first guess from the median offset.
+    ``owner`` (8-char sid -> client, once sockets are joined to clients) keeps an emit
+    off another client's socket: the 8-char key alone is ambiguous, as every temporary
+    id made in the same ~3 hours prints as ``new-1795``.
     """
     columns = ["client", "fe", "be", "key", "sid", "fe_ms", "be_ms", "kind"]
     kinds = events["kind"]
@@ -145,14 +149,16 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float]) -> pd.DataFra
     # receipt at or after it (a slow one included), not the nearest one.
     out = []
     used: set[int] = set()
-    candidates.sort(key=lambda c: c[3])
+    owner = owner or {}
+    candidates.sort(key=lambda c: c[3] - guesses.get(c[0], 0.0))
     for client, label, key, ms, rows, kind in candidates:
         guess = guesses.get(client)
         if guess is None:
             continue
         sent = ms - guess
         for be_time, be_label, sid in rows:
-            if be_label in used or be_time < sent - PAIR_SLOP_MS:
+            if be_label in used or be_time < sent - PAIR_SLOP_MS \
+                    or (sid is not None and owner.get(sid[:8], client) != client):
                 continue
             if be_time - sent <= PAIR_WINDOW_MS:
                 used.add(be_label)

@@ -19,15 +19,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jarvis_diag.clock import SkewEstimate, estimate_skews, session_key
+from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, session_key
 
 SCHEMA = "jarvis-diag.timeline/1"
 FRONTEND_SOURCES = ("frontend", "panel")
 # A frontend connect and the backend's "Client X connected/authenticated" are the same
 # moment when they are this close on the corrected clock.
 JOIN_WINDOW_S = 1.0
+# An attach never seen to finish stops taking lines after this long (its DONE was not logged).
+OPEN_ATTACH_S = 120.0
 # A chat:ready's server_ts and the backend line that logged sending it.
 READY_MATCH_MS = 5.0
+# A chat:ready and the client's line naming the session it was for are written together.
+READY_HANDLED_S = 0.05
+# Frontend lines that name a session the client has (by its UUID once the server gave one).
+CLIENT_KEY_KINDS = ("chat.ready.handled", "chat.handler.remapped", "chat.connect.sent", "message.sent")
 # A disconnect closing the page on purpose is not a loss.
 DELIBERATE_REASONS = ("io client disconnect",)
 
@@ -293,35 +299,111 @@ class Correlation:
 
 # ---- joins -----------------------------------------------------------------------------
 
-def join_clients(records: list[dict], pairs: pd.DataFrame, labels: dict) -> dict[str, str]:
-    """Backend sid prefix -> frontend clientId, by votes: paired emits (chat:connect,
-    chat:message) and connect/auth lines close together on the corrected clock."""
+def _uuid_key(value: object) -> str | None:
+    """The 8-char join key of a session UUID (None for a temporary id: ``new-<ms>`` prefixes
+    repeat across sessions and clients, so they identify nothing on their own)."""
+    key = session_key(value)
+    return None if key is None or key.startswith("new-") else key
+
+
+def _client_keys(index: RecordIndex) -> dict[str, set[str]]:
+    """The sessions (UUID join keys) each frontend client named in its own lines."""
+    keys: dict[str, set[str]] = {}
+    for rec in index.of_kind(CLIENT_KEY_KINDS):
+        kind = rec["kind"]
+        if rec["source"] not in FRONTEND_SOURCES or not rec.get("client"):
+            continue
+        key = _uuid_key(rec.get("detail") if kind == "chat.ready.handled" else rec.get("session"))
+        if key:
+            keys.setdefault(rec["client"], set()).add(key)
+    return keys
+
+
+def _ready_keys(index: RecordIndex) -> dict:
+    """A frontend ``chat:ready`` line's label -> the session it was for: the client names it
+    on the ``triggering onConnect for chat:<id>`` line that follows it."""
+    out: dict = {}
+    waiting: dict[str, dict] = {}  # client -> its last chat:ready not yet handled
+    for rec in index.of_kind(("chat.ready.received", "chat.ready.handled")):
+        client = rec.get("client")
+        if rec["source"] not in FRONTEND_SOURCES or not client:
+            continue
+        if rec["kind"] == "chat.ready.received":
+            waiting[client] = rec
+        elif rec["kind"] == "chat.ready.handled" and client in waiting:
+            ready = waiting.pop(client)
+            key = _uuid_key(rec.get("detail"))
+            if key and rec["t"] - ready["t"] <= READY_HANDLED_S:
+                out[ready["label"]] = key
+    return out
+
+
+def join_clients(index: RecordIndex, pairs: pd.DataFrame, labels: dict, attaches: list[Attach] | None = None,
+                 ready_keys: dict | None = None) -> dict[str, str]:
+    """Backend sid prefix -> frontend clientId, by votes.
+
+    Each phone has its own sessions, and the same second's connects of several phones are
+    only milliseconds apart, so time alone cannot join them: a socket whose attaches name
+    sessions some client's own lines name is joined only to such a client (two devices on
+    one chat both qualify, and time decides). Votes: a ``chat:ready`` received by the
+    client for the session the socket attached, at the instant the server sent it (3);
+    paired emits (2); connect/auth lines close together on the corrected clock, each
+    frontend line given to at most one socket line and the other way round (1)."""
+    attaches = attaches or []
+    ready_keys = ready_keys or {}
+    sid_keys: dict[str, set[str]] = {}
+    for a in attaches:
+        key = _uuid_key(a.key)
+        if a.sid and key:
+            sid_keys.setdefault(a.sid, set()).add(key)
+    client_keys = _client_keys(index)
+    owners = {sid: {c for c, ck in client_keys.items() if ck & keys} for sid, keys in sid_keys.items()}
+
+    def allowed(sid: str, client: str) -> bool:
+        mine = owners.get(sid)
+        return not mine or client in mine
+
     votes: dict[tuple[str, str], int] = {}
+
+    def vote(sid: str, client: str, n: int) -> None:
+        if allowed(sid, client):
+            votes[(sid, client)] = votes.get((sid, client), 0) + n
+
+    ready = sorted((a.ready_sent_at * 1000, i) for i, a in enumerate(attaches) if a.ready_sent_at and a.sid)
+    ready_ms = np.array([m for m, _ in ready])
+    for rec in index.by_kind.get("chat.ready.received", []) if len(ready_ms) else []:
+        if rec["source"] not in FRONTEND_SOURCES or not rec.get("client") or rec.get("server_ms") is None:
+            continue
+        key = ready_keys.get(rec["label"])
+        lo, hi = np.searchsorted(ready_ms, [rec["server_ms"] - READY_MATCH_MS, rec["server_ms"] + READY_MATCH_MS])
+        sids = {attaches[i].sid for _m, i in ready[lo:hi]
+                if key is None or _uuid_key(attaches[i].key) in (None, key)}
+        if len(sids) == 1:
+            vote(sids.pop(), rec["client"], 3)
     for client, be_label in zip(pairs["client"], pairs["be"], strict=True):
         rec = labels.get(be_label)
         if rec is not None and rec.get("sid"):
-            key = (rec["sid"][:8], client)
-            votes[key] = votes.get(key, 0) + 2
-    fe_times: dict[str, list[tuple[float, str]]] = {"socket.connected": [], "auth.ok": []}
-    be_times: dict[str, list[tuple[float, str]]] = {"socket.connected": [], "auth.ok": []}
-    for rec in records:
-        if rec["kind"] in fe_times:
-            if rec["source"] in FRONTEND_SOURCES and rec.get("client"):
-                fe_times[rec["kind"]].append((rec["t"], rec["client"]))
-            elif rec["source"] == "backend" and rec.get("sid"):
-                be_times[rec["kind"]].append((rec["t"], rec["sid"][:8]))
-    for kind, fe_list in fe_times.items():
-        be_list = be_times[kind]
-        if not be_list:
+            vote(rec["sid"][:8], client, 2)
+    for kind in ("socket.connected", "auth.ok"):
+        of_kind = index.by_kind.get(kind, [])
+        fe_list = [(r["t"], r["client"]) for r in of_kind if r["source"] in FRONTEND_SOURCES and r.get("client")]
+        be_list = [(r["t"], r["sid"][:8]) for r in of_kind if r["source"] == "backend" and r.get("sid")]
+        if not fe_list or not be_list:
             continue
         be_t = np.array([t for t, _ in be_list])
-        for t, client in fe_list:
-            i = int(np.argmin(np.abs(be_t - t)))
-            if abs(be_t[i] - t) <= JOIN_WINDOW_S:
-                key = (be_list[i][1], client)
-                votes[key] = votes.get(key, 0) + 1
+        near: list[tuple[float, int, int]] = []
+        for i, (t, client) in enumerate(fe_list):
+            lo, hi = np.searchsorted(be_t, [t - JOIN_WINDOW_S, t + JOIN_WINDOW_S], side="left")
+            near += [(abs(be_t[j] - t), i, int(j)) for j in range(lo, hi) if allowed(be_list[j][1], client)]
+        fe_used: set[int] = set()
+        be_used: set[int] = set()
+        for _d, i, j in sorted(near):
+            if i not in fe_used and j not in be_used:
+                fe_used.add(i)
+                be_used.add(j)
+                vote(be_list[j][1], fe_list[i][1], 1)
     best: dict[str, tuple[int, str]] = {}
-    for (sid, client), n in votes.items():
+    for (sid, client), n in sorted(votes.items()):
         if sid not in best or n > best[sid][0]:
             best[sid] = (n, client)
     return {sid: client for sid, (_n, client) in best.items()}
@@ -329,17 +411,46 @@ def join_clients(records: list[dict], pairs: pd.DataFrame, labels: dict) -> dict
 
 # ---- building ----------------------------------------------------------------------------
 
+def _open_attach(open_attaches: list[Attach], current: Attach | None, rec: dict) -> Attach | None:
+    """The attach in progress that a line naming a session (or a socket) belongs to. The
+    server runs one handler at a time until it awaits, so attaches of several sockets can
+    interleave (a session start takes seconds); a line that names its session tells which
+    handler is running, and the lines without an id that follow are that handler's."""
+    if rec["kind"] == "session.switched":
+        sid = (rec.get("sid") or "")[:8]
+        if current is not None and not current.done and current.sid == sid:
+            return current
+        match = [a for a in open_attaches if sid and a.sid == sid]
+    else:
+        key = session_key(rec.get("session"))
+        if current is not None and not current.done and current.key == key:
+            return current
+        match = [a for a in open_attaches if key and a.key == key]
+    return match[-1] if match else current
+
+
+# Lines naming the session an attach in progress works on (see _open_attach).
+ROUTED_KINDS = ("session.created", "session.switched", "history.loaded")
+# The mapping lines written inside an attach that created the session, and the one written
+# just before an attach, when a temporary id's mapping is read back from the database.
+MAPPING_IN_ATTACH = ("sio.mapping_stored", "app.set_mapping")
+MAPPING_RESTORED = "sio.mapping_restored"
+
+
 def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach], dict]:
     """Backend attaches, in order, from ``Chat connect START`` to ``DONE``; and the map
     from a ``Received chat:connect`` line's label to its attach."""
     attaches: list[Attach] = []
     by_received: dict = {}
     pending: list[dict] = []  # Received chat:connect / has-no-callback lines not yet started
+    open_attaches: list[Attach] = []
     current: Attach | None = None
     for rec in records:
         if rec["source"] != "backend":
             continue
         kind = rec["kind"]
+        if kind in ROUTED_KINDS or (kind == "session.mapped" and rec.get("shape") in MAPPING_IN_ATTACH):
+            current = _open_attach(open_attaches, current, rec)
         if kind in ("chat.connect.received", "callback.missing"):
             pending.append(rec)
             if kind == "chat.connect.received":
@@ -366,6 +477,14 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                         current.temp_id = current.wire_id
                     by_received[trigger["label"]] = current
             attaches.append(current)
+            open_attaches = [a for a in open_attaches if rec["t"] - (a.started_at or 0) <= OPEN_ATTACH_S]
+            open_attaches.append(current)
+        elif kind == "session.mapped" and rec.get("shape") not in MAPPING_IN_ATTACH:
+            # read back before the attach starts: the full temporary id is on its Received line
+            if rec.get("shape") == MAPPING_RESTORED and rec.get("session") and rec.get("temp_id"):
+                wire = next((p.get("session") for p in reversed(pending) if p["kind"] == "chat.connect.received"
+                             and (p.get("session") or "").startswith(rec["temp_id"])), None)
+                ids.learn_temp(wire or rec["temp_id"], rec["session"])
         elif current is None or current.done:
             if kind == "session.created" and rec.get("session"):
                 ids.learn_full(rec["session"])
@@ -409,9 +528,14 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             current.done = True
             current.done_at = rec["t"]
             current.evidence.append(evidence(rec))
+            open_attaches = [a for a in open_attaches if a is not current]
     for a in attaches:
         if a.temp_id and a.key and not a.key.startswith("new-"):
             ids.learn_temp(a.temp_id, a.key)
+    for a in attaches:
+        # a re-attach by temporary id whose START line still shows the temporary id
+        if a.temp_id and (a.key is None or a.key.startswith("new-")):
+            a.key = _uuid_key(ids.canonical(a.temp_id)) or a.key
     return attaches, by_received
 
 
@@ -452,9 +576,13 @@ def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
 
 
 def _client_side(records: list[dict], attaches: list[Attach], by_received: dict, pairs: pd.DataFrame,
-                 labels: dict, sid_client: dict[str, str], ids: SessionIds) -> list[Attach]:
+                 labels: dict, sid_client: dict[str, str], ids: SessionIds, ready_keys: dict | None = None
+                 ) -> list[Attach]:
     """Attach the frontend's view (request, ready received, history end) to the server's
-    attaches; attaches the server never logged stay client-only."""
+    attaches; attaches the server never logged stay client-only. A chat:ready goes to the
+    server attach that sent it at that instant, of the session the client named for it
+    (``ready_keys``) on one of the client's own sockets."""
+    ready_keys = ready_keys or {}
     fe_to_be = dict(zip(pairs["fe"], pairs["be"], strict=True)) if not pairs.empty else {}
     ready_index = sorted(((a.ready_sent_at * 1000, i) for i, a in enumerate(attaches) if a.ready_sent_at),
                          key=lambda x: x[0])
@@ -497,16 +625,19 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
             attach = None
             server_ms = rec.get("server_ms")
             if server_ms is not None and len(ready_ms):
-                i = int(np.searchsorted(ready_ms, server_ms))
+                key = ready_keys.get(rec["label"])
+                lo, hi = np.searchsorted(ready_ms, [server_ms - READY_MATCH_MS, server_ms + READY_MATCH_MS])
                 best = None
-                for j in (i - 1, i):
-                    if 0 <= j < len(ready_ms):
-                        cand = attaches[ready_index[j][1]]
-                        gap = abs(ready_ms[j] - server_ms)
-                        owner = sid_client.get(cand.sid or "")
-                        if gap <= READY_MATCH_MS and owner in (None, client) and (best is None or gap < best[0]):
-                            best = (gap, cand)
-                if best is not None:
+                for j in range(lo, hi):
+                    cand = attaches[ready_index[j][1]]
+                    if cand.ready_received_at is not None or sid_client.get(cand.sid or "") not in (None, client):
+                        continue
+                    # a different session is a mismatch; then an unknown owner; then the gap
+                    rank = (key is not None and _uuid_key(cand.key) not in (None, key),
+                            sid_client.get(cand.sid or "") is None, abs(ready_ms[j] - server_ms))
+                    if best is None or rank < best[0]:
+                        best = (rank, cand)
+                if best is not None and not best[0][0]:
                     attach = best[1]
             if attach is None:
                 attach = last_request.get(client)
@@ -768,16 +899,21 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     rows = rows[np.argsort(t_ns[rows], kind="stable")]
     records = _records(events[[c for c in RECORD_COLUMNS if c in events.columns]].take(rows))
     labels = {r["label"]: r for r in records}
-    sid_client = join_clients(records, pairs, labels)
-    for rec in records:
-        if rec["source"] == "backend" and rec.get("sid") and not rec.get("client"):
-            rec["client"] = sid_client.get(rec["sid"][:8])
     ids = SessionIds()
     attaches, by_received = _server_attaches(records, ids)
     _assign_phases(events, attaches)
+    index = RecordIndex(records)
+    ready_keys = _ready_keys(index)
+    sid_client = join_clients(index, pairs, labels, attaches, ready_keys)
+    if sid_client and not pairs.empty:
+        # pair the emits again, each on its own client's sockets only
+        pairs = emit_pairs(events, {c: s.skew_ms for c, s in skews.items()}, owner=sid_client)
+    for rec in records:
+        if rec["source"] == "backend" and rec.get("sid") and not rec.get("client"):
+            rec["client"] = sid_client.get(rec["sid"][:8])
     for a in attaches:
         a.client = sid_client.get(a.sid or "")
-    client_only = _client_side(records, attaches, by_received, pairs, labels, sid_client, ids)
+    client_only = _client_side(records, attaches, by_received, pairs, labels, sid_client, ids, ready_keys)
     attaches = attaches + client_only
     for a in attaches:
         a.session = ids.canonical(a.key if a.key and not a.key.startswith("new-") else (a.temp_id or a.key))
@@ -788,7 +924,6 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     t_all = events["t"]
     first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
     last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None
-    index = RecordIndex(records)
     episodes = _episodes(index, conns, attaches, last_t)
     for ep in episodes:
         if not ep.recovered:

@@ -119,17 +119,24 @@ class LogSet:
 
     def attach(self, c: Client, sid: str, uuid: str, *, temp: str | None = None, existing: bool = False,
                prev: str | None = None, history: int = 0, create_ms: float = 5.0, handler_new: bool = True,
-               transport: str = "websocket") -> None:
-        """The client opens (or re-opens) a session with chat:connect; the server attaches."""
+               transport: str = "websocket", resubscribe: bool = False) -> None:
+        """The client opens (or re-opens) a session with chat:connect; the server attaches.
+
+        ``resubscribe``: the ConnectionManager's re-send after a reconnect (only
+        ``Re-subscribing to chat:<id>`` and the emit on the page; the server restores a
+        temporary id's mapping from its database, as the real one does)."""
         key = (temp or uuid)[:8]
         t = self.now
-        self.fe(c, t, "chat.mux_start", session=key, detail=WORK_DIR)
-        self.fe(c, t, "fe.connect_chat_start", session=key, state_from="connected")
-        if handler_new:
-            self.fe(c, t, "fe.handler_new", ms="0.0")
-            self.fe(c, t, "fe.subscribing", session=key)
+        if resubscribe:
+            self.fe(c, t, "fe.resubscribing", session=key)
         else:
-            self.fe(c, t, "fe.handler_exists_resend", detail=", sending connect to re-establish backend callback")
+            self.fe(c, t, "chat.mux_start", session=key, detail=WORK_DIR)
+            self.fe(c, t, "fe.connect_chat_start", session=key, state_from="connected")
+            if handler_new:
+                self.fe(c, t, "fe.handler_new", ms="0.0")
+                self.fe(c, t, "fe.subscribing", session=key)
+            else:
+                self.fe(c, t, "fe.handler_exists_resend", detail=", sending connect to re-establish backend callback")
         self.fe(c, t, "fe.emit_connect", session=key, transport=transport)
         t0 = t
         t += self.delay()
@@ -137,7 +144,11 @@ class LogSet:
         data = {"working_dir": WORK_DIR, "resume": wire, "session_id": wire}
         self.be(t, "sio.connect_received", sid=sid[:8], detail=repr(data), recv_ts=f"{t:.3f}")
         start = t
-        self.be(t, "sio.connect_start", session=key, detail=WORK_DIR)
+        if resubscribe and existing and temp:
+            self.be(t, "sio.mapping_restored", temp_id=key, session=uuid[:8])
+            self.be(t, "sio.connect_start", session=uuid[:8], detail=WORK_DIR)
+        else:
+            self.be(t, "sio.connect_start", session=key, detail=WORK_DIR)
         if existing:
             self.be(t, "sio.connect_t1", phase="T1", ms="0", detail="True")
         else:
@@ -173,7 +184,7 @@ class LogSet:
         client_ms = c.clock_ms(t_ready)
         self.fe(c, t_ready, "fe.ready_delivered", ms=str(client_ms - server_ms), server_ms=server_ms,
                 client_ms=client_ms)
-        if temp:
+        if temp and not resubscribe:
             self.fe(c, t_ready, "fe.remapping", temp_id=key, session=uuid[:8])
         self.fe(c, t_ready, "fe.ready_handled", detail=uuid[:10])
         self.fe(c, t_ready, "chat.on_connect", ms=f"{(t_ready - t0) * 1000:.1f}")

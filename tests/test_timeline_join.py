@@ -1,0 +1,142 @@
+"""Several phones at once: joining sockets, sessions and episodes to the right client.
+
+Phones that open their chats in the same second all name them ``new-1795...`` and print
+that as ``new-1795``; their connects and emits reach the server within milliseconds of
+each other. Written with tests/logbuilder.py (backend in UTC+8, each phone's clock a few
+hundred ms off), so each test knows the truth it checks against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+from logbuilder import Client, LogSet, uuid_of
+
+from jarvis_diag.timeline import load_timeline
+
+SKEWS_MS = (-294.0, -156.0, -22.0)
+FIRST_SIDS = ("RnHZXCW6AAAB", "0OkQ24HLAAAC", "JQ0A6WcUAAAD")
+SECOND_SIDS = ("SC8P8mNyAAAE", "rmbzD7XAAAAF", "kPL7-I_LAAAG")
+FREEZE_S = 2.0  # shorter than the server's ping window: the server does not drop the socket
+
+
+@dataclass
+class Phone:
+    client: Client
+    sids: tuple[str, str]
+    sessions: tuple[str, str]
+    temps: list[str]
+    hidden_at: float = 0.0
+    visible_at: float = 0.0
+
+
+def _together(logs: LogSet, phones: list[Phone], step) -> None:
+    """One protocol step on every phone, all starting within a millisecond."""
+    t0 = logs.now
+    ends = []
+    for i, phone in enumerate(phones):
+        logs.now = t0 + i * 0.0004
+        step(phone)
+        ends.append(logs.now)
+    logs.now = max(ends)
+
+
+def _freeze_day(logs: LogSet, n: int = 3, server_close_after_s: float = 0.002) -> list[Phone]:
+    """``n`` phones (ConnectionManager) open two chats each, freeze in the background for
+    FREEZE_S, come back, drop the stale socket, reconnect and re-send chat:connect for both
+    chats. The server logs the stale socket's close ``server_close_after_s`` after the page
+    is visible again."""
+    phones = [Phone(client=logs.client(skew_ms=SKEWS_MS[i], suffix=f"p{i}x9"), sids=(FIRST_SIDS[i], SECOND_SIDS[i]),
+                    sessions=(uuid_of(0xA0 + i), uuid_of(0xB0 + i)), temps=[]) for i in range(n)]
+    _together(logs, phones, lambda p: logs.connect(p.client, p.sids[0]))
+    for which in (0, 1):
+        def open_chat(p: Phone, which: int = which) -> None:
+            p.temps.append(logs.temp_id(p.client))
+            logs.attach(p.client, p.sids[0], p.sessions[which], temp=p.temps[which])
+        _together(logs, phones, open_chat)
+    logs.wait(1.0)
+
+    def hide(p: Phone) -> None:
+        p.hidden_at = logs.now
+        logs.page_hidden(p.client)
+    _together(logs, phones, hide)
+    logs.wait(FREEZE_S)
+
+    def show(p: Phone) -> None:
+        p.visible_at = logs.now
+        logs.page_visible(p.client)
+    _together(logs, phones, show)
+    if server_close_after_s < 0.05:
+        for p in phones:
+            logs.be(p.visible_at + server_close_after_s, "sio.client_disconnected", sid=p.sids[0][:8], n=2)
+    logs.wait(0.1)
+    _together(logs, phones, lambda p: logs.connect(p.client, p.sids[1]))
+
+    def reattach(p: Phone) -> None:
+        logs.fe(p.client, logs.now, "fe.resending", n=2, total=0)
+        for which in (0, 1):
+            logs.attach(p.client, p.sids[1], p.sessions[which], temp=p.temps[which], existing=True, history=2,
+                        resubscribe=True)
+    _together(logs, phones, reattach)
+    if server_close_after_s >= 0.05:
+        for p in phones:
+            logs.be(p.visible_at + server_close_after_s, "sio.client_disconnected", sid=p.sids[0][:8], n=2)
+    logs.wait(0.2)
+    for which in (0, 1):
+        _together(logs, phones, lambda p, which=which: logs.message(p.client, p.sids[1], p.sessions[which],
+                                                                     key=p.temps[which][:8]))
+    logs.wait(3.0)
+    return phones
+
+
+@pytest.fixture(scope="module")
+def freeze_day(tmp_path_factory):
+    logs = LogSet()
+    phones = _freeze_day(logs)
+    paths = logs.write(tmp_path_factory.mktemp("freeze-day"))
+    return phones, load_timeline([str(p) for p in paths]).to_json_dict()
+
+
+def _epoch(iso: str | None) -> float | None:
+    return None if iso is None else pd.Timestamp(iso).value / 1e9
+
+
+def test_the_phones_temporary_ids_share_their_printed_prefix(freeze_day):
+    phones, _doc = freeze_day
+    temps = [t for p in phones for t in p.temps]
+    assert len(set(temps)) == len(temps) and {t[:8] for t in temps} == {"new-1795"}
+
+
+def test_sessions_with_the_same_temp_prefix_stay_with_their_own_phone(freeze_day):
+    phones, doc = freeze_day
+    sessions = {s["session"]: s for s in doc["sessions"]}
+    assert set(sessions) == {u for p in phones for u in p.sessions}
+    for p in phones:
+        for uuid, temp in zip(p.sessions, p.temps, strict=True):
+            s = sessions[uuid]
+            assert s["clients"] == [p.client.id], uuid
+            assert s["temp_ids"] == [temp]
+            assert [a["sid"] for a in s["attaches"]] == [p.sids[0][:8], p.sids[1][:8]]
+            assert all(a["ready_received_at"] is not None for a in s["attaches"])
+    owner = {c["sid"]: c["client"] for c in doc["connections"]}
+    assert owner == {sid[:8]: p.client.id for p in phones for sid in p.sids}
+
+
+def test_a_freeze_shorter_than_the_ping_window_is_one_recovered_episode_per_phone(freeze_day):
+    phones, doc = freeze_day
+    for p in phones:
+        [ep] = [e for e in doc["episodes"] if e["client"] == p.client.id]
+        assert ep["trigger"] == "page.hidden" and ep["recovered"]
+        assert (ep["sid_before"], ep["sid_after"]) == (p.sids[0][:8], p.sids[1][:8])
+        assert sorted(ep["sessions"]) == sorted(p.sessions)
+        assert sorted(ep["ready_at"]) == sorted(p.sessions)
+        ready = [_epoch(v) for v in ep["ready_at"].values()]
+        assert all(r is not None and r >= _epoch(ep["authenticated_at"]) for r in ready)
+        # on the server's clock again: the phone's skew is corrected
+        assert _epoch(ep["started_at"]) == pytest.approx(p.hidden_at, abs=0.003)
+        assert _epoch(ep["visible_at"]) == pytest.approx(p.visible_at, abs=0.003)
+        assert _epoch(ep["recovered_at"]) == pytest.approx(max(ready))
+    assert [f for f in doc["findings"] if f["severity"] in ("warning", "critical")] == []
+
