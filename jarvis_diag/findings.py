@@ -411,7 +411,10 @@ def detect_half_open(ix: _Index) -> list[dict]:
             stale = [r for r in ix.corr.index.fe_by_client.get(c.client, []) if r["kind"] in (
                 "message.sent", "chat.connect.sent") and r["t"] > c.disconnected_at + 1
                 and (c.client_disconnected_at is None or r["t"] < c.client_disconnected_at)]
-            newer = next((d for d in conns if d.client == c.client and (d.connected_at or 0) > c.disconnected_at), None)
+            # emits on the client's next socket are not into this one, even when the server
+            # noticed this one's end only after the client had moved on
+            newer = next((d for d in conns if d.client == c.client and d is not c
+                          and (d.connected_at or 0) > (c.connected_at or 0)), None)
             if newer is not None:
                 stale = [r for r in stale if r["t"] < (newer.connected_at or 0)]
             noticed = c.client_disconnected_at

@@ -775,9 +775,14 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
                    or c.disconnected_at >= rec["t"] - 1) and c.sid for c in my_conns):
                 triggers.append((rec["t"], "server.reload", rec))
         for c in my_conns:
-            # the server lost the socket while the client logged nothing (a frozen page)
+            # the server lost the socket while the client logged nothing (a frozen page); not
+            # when the client was already on a newer socket (it had dropped this one itself,
+            # and the server noticed late: half-open's business, not a new loss)
             if c.disconnected_at is not None and c.client_disconnected_at is None \
-                    and (c.reason or "") not in DELIBERATE_REASONS:
+                    and (c.reason or "") not in DELIBERATE_REASONS \
+                    and not any(d is not c and d.connected_at is not None
+                                and (c.connected_at or -math.inf) < d.connected_at < c.disconnected_at
+                                for d in my_conns):
                 triggers.append((c.disconnected_at, "socket.disconnected", {"path": c.evidence[-1]["path"],
                                  "line": c.evidence[-1]["line"], "text": c.evidence[-1]["text"]}))
         triggers.sort(key=lambda x: x[0])

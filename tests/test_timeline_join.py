@@ -140,3 +140,18 @@ def test_a_freeze_shorter_than_the_ping_window_is_one_recovered_episode_per_phon
         assert _epoch(ep["recovered_at"]) == pytest.approx(max(ready))
     assert [f for f in doc["findings"] if f["severity"] in ("warning", "critical")] == []
 
+
+def test_a_stale_socket_closed_after_the_reconnect_starts_no_second_episode(tmp_path):
+    """The page dropped its stale socket, but the server noticed only later (its ping
+    timeout): the old socket's close is not a new loss for a client already back."""
+    logs = LogSet()
+    phones = _freeze_day(logs, n=2, server_close_after_s=2.5)
+    logs.wait(15.0)  # long enough after the late close for a failed recovery to show
+    for p in phones:
+        logs.message(p.client, p.sids[1], p.sessions[0], key=p.temps[0][:8])
+    doc = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()
+    for p in phones:
+        [ep] = [e for e in doc["episodes"] if e["client"] == p.client.id]
+        assert ep["recovered"] and sorted(ep["sessions"]) == sorted(p.sessions)
+    assert [f for f in doc["findings"] if f["severity"] in ("warning", "critical")] == []
+
