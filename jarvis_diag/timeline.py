@@ -34,6 +34,8 @@ READY_MATCH_MS = 5.0
 READY_HANDLED_S = 0.05
 # Frontend lines that name a session the client has (by its UUID once the server gave one).
 CLIENT_KEY_KINDS = ("chat.ready.handled", "chat.handler.remapped", "chat.connect.sent", "message.sent")
+# The callbacks a closing socket's clean-up clears are logged this close before its disconnect line.
+DISCONNECT_CLEANUP_S = 0.1
 # A disconnect closing the page on purpose is not a loss.
 DELIBERATE_REASONS = ("io client disconnect",)
 
@@ -815,13 +817,22 @@ def _live_sessions(index: RecordIndex, attaches: list[Attach], sid: str | None, 
                 out.append(a.session)
         return out
     ops: list[tuple[float, int, str | None]] = [(a.started_at, 1, session_key(a.session)) for a in server_side]
+    cleared: list[tuple[float, int, str | None]] = []
     for rec in index.be_by_sid.get(sid, []):
-        if rec["t"] > t:
+        if rec["t"] > t + DISCONNECT_CLEANUP_S:
             break
+        if rec["kind"] == "socket.disconnected":
+            # a closing socket's clean-up clears its callbacks: they were live until the loss
+            # (a switch just before it still counts: its "Switched session" line says so)
+            cleared = [op for op in cleared if op[0] < rec["t"] - DISCONNECT_CLEANUP_S]
+            break
+        if rec["t"] > t:
+            continue
         if rec["kind"] == "session.switched":
             ops.append((rec["t"], 0, session_key(rec.get("from_session"))))
         elif rec["kind"] == "callback.cleared":
-            ops.append((rec["t"], 0, session_key(rec.get("session"))))
+            cleared.append((rec["t"], 0, session_key(rec.get("session"))))
+    ops += cleared
     live: dict[str, None] = {}
     for _t, op, key in sorted(ops, key=lambda x: (x[0], x[1])):
         if key is None:

@@ -1,0 +1,64 @@
+"""Reconnect episodes: which sessions a client had when it lost its socket, and whether
+they came back. Written with tests/logbuilder.py, so each test knows the truth."""
+
+from __future__ import annotations
+
+from logbuilder import LogSet, uuid_of
+
+from jarvis_diag.timeline import load_timeline
+
+A, B = uuid_of(0xA1), uuid_of(0xB2)
+SID1, SID2 = "QEy5HbszAAAB", "T3TU_-YiAAAC"
+
+
+def test_a_closing_sockets_clean_up_does_not_hide_the_sessions_it_had(tmp_path):
+    """The server closes the socket (its ping timeout) and, closing it, clears the session's
+    callback in the same millisecond; the page hears of it a moment later. The session was
+    live until the loss, so a reconnect that does not re-attach it has not recovered."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=2)
+    logs.wait(8.0)
+    lost_at = logs.now
+    logs.be(lost_at, "sm.callback_cleared", session=A[:8], sid=SID1[:8])
+    logs.server_disconnect(SID1)
+    logs.now = lost_at + 0.004
+    logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
+    logs.wait(0.7)
+    logs.connect(c, SID2)  # ... and no chat:connect for A
+    logs.wait(12.0)
+    logs.be(logs.now, "app.db_init")  # the log goes on long enough to tell
+    doc = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()
+    [ep] = doc["episodes"]
+    assert ep["sessions"] == [A] and ep["sid_before"] == SID1[:8] and ep["sid_after"] == SID2[:8]
+    assert not ep["recovered"] and ep["ready_at"] == {A: None}
+    [missing] = [f for f in doc["findings"] if f["kind"] == "missing-resubscribe"]
+    assert missing["session"] == A and missing["sid"] == SID2[:8]
+
+
+def test_a_switch_just_before_the_close_still_counts(tmp_path):
+    """Only the close's own clean-up is discounted: a switch a moment before the socket
+    closed (one live session per socket: a message for B auto-connected it and took A's
+    callback) still left only B live."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(1.0)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.wait(1.0)
+    logs.attach(c, SID1, A, existing=True, prev=B)
+    logs.wait(1.0)
+    logs.message(c, SID1, B, missing_callback_prev=A, chunks=0, reply_s=0.01)
+    logs.wait(0.03)
+    logs.be(logs.now, "sm.callback_cleared", session=B[:8], sid=SID1[:8])
+    logs.server_disconnect(SID1)  # the page logged nothing: frozen
+    logs.wait(2.0)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, B, existing=True, handler_new=False)
+    logs.wait(3.0)
+    doc = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()
+    [ep] = doc["episodes"]
+    assert ep["trigger"] == "socket.disconnected"
+    assert ep["sessions"] == [B] and ep["recovered"]
