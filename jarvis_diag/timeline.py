@@ -1068,11 +1068,14 @@ class Timeline:
                        for r in conns.itertuples(index=False)]
         attaches = with_iso(self.attaches, ("requested_at", "received_at", "ready_sent_at", "ready_received_at",
                                             "history_end_at"))
-        sessions: dict[str, dict] = {}
+        sessions: dict[tuple, dict] = {}
         for r in attaches.itertuples(index=False):
             name = opt(r.session) or "unknown"
-            entry = sessions.setdefault(name, {"session": name, "temp_ids": sorted(self.temp_ids.get(name, [])),
-                                               "clients": [], "attaches": []})
+            # a temporary id never mapped to its UUID is known only by its printed prefix,
+            # which every session of the same ~3 hours shares: one entry per client, not one
+            group = (name, opt(r.client)) if name.startswith("new-") and len(name) <= 8 else (name, None)
+            entry = sessions.setdefault(group, {"session": name, "temp_ids": sorted(self.temp_ids.get(name, [])),
+                                                "clients": [], "attaches": []})
             if opt(r.client) and r.client not in entry["clients"]:
                 entry["clients"].append(r.client)
             entry["attaches"].append({

@@ -155,3 +155,24 @@ def test_a_stale_socket_closed_after_the_reconnect_starts_no_second_episode(tmp_
         assert ep["recovered"] and sorted(ep["sessions"]) == sorted(p.sessions)
     assert [f for f in doc["findings"] if f["severity"] in ("warning", "critical")] == []
 
+
+def test_chats_never_mapped_to_a_uuid_are_not_merged_across_phones(tmp_path):
+    """Each page opens a chat whose chat:connect never reaches the server: both are known
+    only as ``new-1795``, and stay two sessions of two phones."""
+    logs = LogSet()
+    phones = [logs.client(skew_ms=skew, suffix=f"p{i}x9") for i, skew in enumerate(SKEWS_MS[:2])]
+    for c, sid in zip(phones, FIRST_SIDS, strict=False):
+        logs.connect(c, sid)
+    for i, (c, sid) in enumerate(zip(phones, FIRST_SIDS, strict=False)):
+        logs.attach(c, sid, uuid_of(0xA0 + i), temp=logs.temp_id(c))
+    logs.wait(1.0)
+    for c in phones:
+        logs.fe(c, logs.now, "fe.emit_connect", session=logs.temp_id(c)[:8], transport="websocket")
+        logs.wait(0.001)
+    logs.wait(2.0)
+    doc = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()
+    unmapped = [s for s in doc["sessions"] if s["session"] == "new-1795"]
+    assert sorted(s["clients"][0] for s in unmapped) == sorted(c.id for c in phones)
+    assert all(len(s["clients"]) == 1 and len(s["attaches"]) == 1 for s in unmapped)
+    mapped = [s for s in doc["sessions"] if s["session"] != "new-1795"]
+    assert all(len(s["clients"]) == 1 for s in mapped) and len(mapped) == 2
