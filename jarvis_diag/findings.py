@@ -40,6 +40,28 @@ def _short(value: str | None, n: int = 8) -> str:
     return (value or "?")[:n]
 
 
+def _client_name(client: str | None) -> str | None:
+    """What tells a client apart in a sentence: a clientId's page-load part (after the user
+    agent, which every phone of a kind shares: ``Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u`` ->
+    ``mwuj2r4i-8t1u``)."""
+    if not client:
+        return None
+    return client.split("-", 1)[1] if "-" in client.strip("-") else client
+
+
+def _the_client(client: str | None, *, start: bool = False) -> str:
+    """``client mwuj2r4i-8t1u``, or ``the client`` when no frontend line or join names it
+    (``start``: capitalized, to begin a sentence)."""
+    name = _client_name(client)
+    text = f"client {name}" if name else "the client"
+    return text[0].upper() + text[1:] if start else text
+
+
+def _duration(ms: float) -> str:
+    """A wait as a reader takes it in: ms below a second (a 3 ms wait is not "0.0 s")."""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
 def _f(kind: str, severity: str, at: float | None, summary: str, *, session: str | None = None,
        client: str | None = None, sid: str | None = None, delay_ms: float | None = None,
        context: str | None = None, evidence_list: list | None = None) -> dict:
@@ -260,15 +282,19 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
             if cleared is not None:
                 delay = (rec["t"] - cleared["t"]) * 1000
                 ev.insert(0, evidence(cleared))
-                how = (f"its callback on this socket was dropped at {iso(cleared['t'])} (no frontend log to "
-                       f"say when the user came back; the delay is an upper bound)")
+                if client and client in ix.corr.index.fe_by_client:
+                    unknown = "the client's frontend log shows no switch back to it in between"
+                else:
+                    unknown = "no frontend log shows when the user came back to it"
+                how = (f"its callback on this socket was dropped at {iso(cleared['t'])}; {unknown}, so the wait is "
+                       f"counted from the drop and is an upper bound")
         auto = next((a for a in ix.attaches_of_sid.get(sid, []) if a.auto and a.started_at is not None
                      and 0 <= a.started_at - rec["t"] <= 1.0), None)
         if auto is not None:
             ev += auto.evidence[-2:]
-        wait = f"{delay / 1000:.1f} s" if delay is not None else "until then"
-        summary = (f"Session {_short(session)}: client {_short(client, 20)} believed it was attached but the server had "
-                   f"no callback for socket {sid}; live output waited {wait} until the next message auto-connected")
+        wait = f" {_duration(delay)}" if delay is not None else ""
+        summary = (f"Session {_short(session)}: {_the_client(client)} believed it was attached but the server had "
+                   f"no callback for socket {sid}; live output waited{wait} until the next message auto-connected")
         if how:
             summary += f" ({how})"
         # a reply cut off live since the previous desync of this socket+session reached the client in this replay
@@ -426,7 +452,7 @@ def detect_half_open(ix: _Index) -> list[dict]:
             if d is not None and d > HALF_OPEN_MS:
                 findings.append(_f(
                     "half-open", "critical" if stale else "warning", c.disconnected_at,
-                    f"The server closed socket {c.sid} ({c.reason or 'no reason'}) but client {_short(c.client, 20)} "
+                    f"The server closed socket {c.sid} ({c.reason or 'no reason'}) but {_the_client(c.client)} "
                     f"went on for {d / 1000:.1f} s believing it was connected ({len(stale)} emit(s) into the dead "
                     f"socket). {PING_WINDOW}: lower the client's ping timeout or check the socket on resume.",
                     client=c.client, sid=c.sid, delay_ms=d,
@@ -454,8 +480,8 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         delay = ((last_t or since) - ep.started_at) * 1000
         findings.append(_f(
             "reconnect-failed", "critical", ep.started_at,
-            f"Client {_short(ep.client, 20)} lost its connection ({ep.trigger} at {iso(ep.started_at)}) and did not "
-            f"recover: {why}. Reconnect on visibility/online and re-send chat:connect for every open session.",
+            f"{_the_client(ep.client, start=True)} lost its connection ({ep.trigger} at {iso(ep.started_at)}) and "
+            f"did not recover: {why}. Reconnect on visibility/online and re-send chat:connect for every open session.",
             session=ep.sessions[0] if len(ep.sessions) == 1 else None, client=ep.client, sid=ep.sid_before,
             delay_ms=delay, evidence_list=ep.evidence))
     return findings
@@ -478,8 +504,8 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
                       if session_key(r.get("session")) == session_key(s)][:3]
             findings.append(_f(
                 "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
-                f"Session {_short(s)} was attached before the loss but was not re-attached after client "
-                f"{_short(ep.client, 20)} reconnected (socket {ep.sid_after}); its output reaches no one "
+                f"Session {_short(s)} was attached before the loss but was not re-attached after "
+                f"{_the_client(ep.client)} reconnected (socket {ep.sid_after}); its output reaches no one "
                 + (f"until {iso(later.ready_at)}" if later else "for the rest of the log")
                 + ". Re-send chat:connect for every open session after a reconnect.",
                 session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,
@@ -497,8 +523,8 @@ def detect_polling(ix: _Index) -> list[dict]:
         sids = sorted({c.sid for c in ix.corr.connections if c.client == client and c.transport == "polling" and c.sid})
         findings.append(_f(
             "polling-fallback", "warning", recs[0]["t"],
-            f"Client {_short(client, 20)} fell back to HTTP long-polling ({len(recs)} line(s)): WebSocket upgrades "
-            f"fail on its network or proxy; every message now costs a request round trip and disconnects are "
+            f"{_the_client(client, start=True)} fell back to HTTP long-polling ({len(recs)} line(s)): WebSocket "
+            f"upgrades fail on its network or proxy; every message now costs a request round trip and disconnects are "
             f"noticed late. Check the proxy's WebSocket support.",
             client=client, sid=sids[0] if len(sids) == 1 else None, evidence_list=[evidence(r) for r in recs[:5]]))
     return findings

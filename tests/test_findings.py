@@ -220,6 +220,8 @@ def test_polling_fallback(tmp_path):
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     [f] = _findings(tl, "polling-fallback")
     assert f["client"] == c.id and f["severity"] == "warning"
+    # named by its page load, not by the user agent every iPhone shares
+    assert f["summary"].startswith(f"Client {c.id.split('-', 1)[1]} fell back")
     assert tl.connections.iloc[0]["transport"] == "polling"
 
 
@@ -265,3 +267,66 @@ def test_findings_are_ranked_and_numbered(tmp_path):
     ranks = [{"critical": 0, "warning": 1, "info": 2}[f["severity"]] for f in rows]
     assert ranks == sorted(ranks)
     assert rows[0]["kind"] == "slow-session-start"  # same severity, costlier first
+
+
+def _ping_pong(logs: LogSet):
+    """Two chats on one socket: B's attach drops A's callback, then a message to A
+    (sent without switching back to it) makes the server auto-connect A."""
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(1)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.wait(0.2)
+    logs.message(c, SID1, A, missing_callback_prev=B)
+    logs.wait(2)
+    return c
+
+
+def _well_formed(summary: str) -> None:
+    depth = 0
+    for ch in summary:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        assert 0 <= depth <= 1, summary  # no bracket inside a bracket
+    assert depth == 0, summary
+    assert "((" not in summary and "))" not in summary and " )" not in summary and ";;" not in summary
+    assert "until then" not in summary and "None" not in summary and "client ?" not in summary
+
+
+def test_callback_desync_says_the_frontend_log_shows_no_switch_back(tmp_path):
+    logs = LogSet()
+    c = _ping_pong(logs)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "callback-desync")
+    assert f["client"] == c.id and 200 <= f["delay_ms"] < 250  # from B's attach (the drop) to the auto-connect
+    assert f"client {c.id.split('-', 1)[1]} believed" in f["summary"]
+    assert "frontend log shows no switch back to it in between" in f["summary"]
+    assert "no frontend log" not in f["summary"]
+    assert "upper bound" in f["summary"]
+    assert f"waited {f['delay_ms']:.0f} ms until" in f["summary"]  # a sub-second wait in ms, not "0.2 s"
+    _well_formed(f["summary"])
+
+
+def test_callback_desync_without_a_frontend_log_says_so(tmp_path):
+    logs = LogSet()
+    _ping_pong(logs)
+    app_log = logs.write(tmp_path)[0]
+    tl = load_timeline([str(app_log)])
+    [f] = _findings(tl, "callback-desync")
+    assert "no frontend log shows when the user came back to it" in f["summary"]
+    _well_formed(f["summary"])
+
+
+def test_callback_desync_with_no_known_start_names_no_wait(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.wait(1)
+    # the server has no callback for A on this socket, and nothing says when it was lost
+    logs.message(c, SID1, A, missing_callback_prev=B)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "callback-desync")
+    assert f["delay_ms"] is None and f["severity"] == "critical"
+    assert "live output waited until the next message auto-connected." in f["summary"]
+    _well_formed(f["summary"])
