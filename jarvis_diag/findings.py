@@ -487,6 +487,12 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
     return findings
 
 
+def _new_socket(sid: str | None) -> str:
+    # the client logged its reconnect, but no backend socket was joined to it (the backend
+    # log does not cover that moment, or its connect lines could not be matched to this phone)
+    return f"socket {sid}" if sid else "on a socket not identified in the backend log"
+
+
 def detect_missing_resubscribe(ix: _Index) -> list[dict]:
     findings = []
     last_t = ix.corr.last_t
@@ -505,7 +511,7 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
             findings.append(_f(
                 "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
-                f"{_the_client(ep.client)} reconnected (socket {ep.sid_after}); its output reaches no one "
+                f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}); its output reaches no one "
                 + (f"until {iso(later.ready_at)}" if later else "for the rest of the log")
                 + ". Re-send chat:connect for every open session after a reconnect.",
                 session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,

@@ -330,3 +330,25 @@ def test_callback_desync_with_no_known_start_names_no_wait(tmp_path):
     assert f["delay_ms"] is None and f["severity"] == "critical"
     assert "live output waited until the next message auto-connected." in f["summary"]
     _well_formed(f["summary"])
+
+
+def test_missing_resubscribe_when_the_new_socket_is_not_in_the_backend_log(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    # the phone reconnects, but the backend log has no line of that socket
+    for name in ("fe.connecting", "fe.connected"):
+        logs.fe(c, logs.now, name)
+    logs.fe(c, logs.now, "fe.auth_ok", transport="websocket")
+    logs.fe(c, logs.now, "cm.connected")
+    logs.wait(20)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "missing-resubscribe")
+    assert f["session"] == A and f["sid"] is None
+    assert "socket None" not in f["summary"]
+    assert "(on a socket not identified in the backend log)" in f["summary"]
