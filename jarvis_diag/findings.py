@@ -593,7 +593,8 @@ CONTEXT_KINDS = ("server.reload", "server.starting", "server.stopping", "session
 
 
 def _window(items: list[tuple[float, str]], times: np.ndarray, t0: float, t1: float) -> list[tuple[float, str]]:
-    lo, hi = int(np.searchsorted(times, t0, side="left")), int(np.searchsorted(times, t1, side="right"))
+    """The items with ``t0 <= t < t1``."""
+    lo, hi = int(np.searchsorted(times, t0, side="left")), int(np.searchsorted(times, t1, side="left"))
     return items[lo:hi]
 
 
@@ -625,14 +626,16 @@ class _ContextNotes:
 
 
 def context_before(ix: _Index, t: float, client: str | None, sid: str | None, session: str | None) -> str | None:
-    """What this client / socket / session went through in the minute before ``t``."""
+    """What this client / socket / session went through in the minute before ``t``. Strictly
+    before: what happened at ``t`` is the finding itself (a switch that cut a reply off, the
+    auto-connect of a desync), which its summary already tells, not what led to it."""
     if ix.context is None:
         ix.context = _ContextNotes(ix)
     ctx = ix.context
     t0 = t - CONTEXT_WINDOW_S
     notes: list[tuple[float, str]] = list(_window(*ctx.server, t0, t))
     for ep in ix.episodes_of.get(client, []) if client else []:
-        if t0 <= ep.started_at <= t:
+        if t0 <= ep.started_at < t:
             state = "recovered" if ep.recovered_at is not None and ep.recovered_at <= t else "not yet recovered"
             notes.append((ep.started_at, f"{ep.trigger} (reconnect episode, {state})"))
     if sid and sid[:8] in ctx.by_sid:

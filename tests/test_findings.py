@@ -352,3 +352,28 @@ def test_missing_resubscribe_when_the_new_socket_is_not_in_the_backend_log(tmp_p
     assert f["session"] == A and f["sid"] is None
     assert "socket None" not in f["summary"]
     assert "(on a socket not identified in the backend log)" in f["summary"]
+
+
+def test_single_live_session_context_is_what_came_before_the_cut(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(1)
+    logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)
+    logs.wait(1)
+    logs.attach(c, SID1, A, existing=True, prev=B, handler_new=False)
+    logs.wait(1)
+    logs.message(c, SID1, A, reply_s=3.0)
+    logs.wait(0.5)
+    logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)  # cuts A's reply off live
+    logs.wait(5)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = [f for f in _findings(tl, "single-live-session") if f["session"] == A]
+    cut = f["at"]
+    assert f"socket {SID1[:8]} attached session {B[:8]} at {cut}" in f["summary"]
+    notes = [n.strip() for n in f["context"].split(";")]
+    assert len(notes) == len(set(notes)) == 2
+    # the switch that cut the reply is the finding itself, not what came before it
+    assert all(n.split(" ", 1)[0] < cut for n in notes), notes
+    assert notes[-1].endswith(f"switched {B[:8]} -> {A[:8]}")
