@@ -113,3 +113,18 @@ def test_timestamps_across_days_months_and_leap_years() -> None:
     )
     df = _same(text.encode())
     assert df["t_source"].notna().all()
+
+
+def test_line_heads_with_one_byte_off() -> None:
+    # the line-head check reads eight bytes at a time: every position, with bytes next to
+    # the digits and the separators, and multi-byte characters in place of as many bytes
+    heads = ["2026-11-24 10:00:01,234 - jarvis - INFO - Application started successfully",
+             "[2026-11-24T10:00:01.234Z] [DEBUG] [ConnMgr] Page hidden"]
+    out = []
+    for head in heads:
+        for i in range(27):
+            for sub in ("/", ":", "0", "9", "-", " ", ".", "\x7f", "\u00b0", "\u00c0", "\u0660",
+                        "\u4e00", "\U0001f600"):
+                out.append(head[:i] + sub + head[i + len(sub.encode()):])
+        out.append(head)
+    _same(("\n".join(out) + "\n").encode())

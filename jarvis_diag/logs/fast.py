@@ -35,7 +35,7 @@ from jarvis_diag.logs.text import _CONTINUATION_START, FORMAT_SOURCE, MAX_LINE, 
 _B_REST = re.compile(r"- (?P<logger>.+?) - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<message>.*)\Z", re.S)
 _F_REST = re.compile(r"Z\] \[(?P<level>[A-Z]+)\] (?P<message>.*)\Z", re.S)
 _KEY_START = 24  # backend: "- logger - ...", frontend: "Z] [LEVEL] ..."
-_PREFIX = 27
+_PREFIX = 32  # line heads: four 64-bit words
 _BAD_UTF8 = "\ufffd".encode()
 
 # Byte positions of the fixed-width timestamps (d = digit).
@@ -78,12 +78,38 @@ def _heads(buf: np.ndarray, s: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _shape_mask(mat: np.ndarray, shape: str, is_digit: np.ndarray) -> np.ndarray:
-    """Rows of ``mat`` (line heads) that have ``shape``'s digits and separators."""
-    digits = [i for i, ch in enumerate(shape) if ch == "d"]
-    seps = [i for i, ch in enumerate(shape) if ch != "d"]
-    ok = is_digit[:, digits].all(axis=1)
-    ok &= (mat[:, seps] == np.array([ord(shape[i]) for i in seps], dtype=np.uint8)).all(axis=1)
+def _word_masks(shape: str) -> list[tuple[int, np.uint64, np.uint64, np.uint64]]:
+    """Per 64-bit word of a line head: (word, digit bytes, separator bytes, separator values)
+    of ``shape`` (little-endian: byte i of the head is bits 8*(i % 8) of word i // 8)."""
+    out = []
+    for k in range((len(shape) + 7) // 8):
+        digits = seps = values = 0
+        for i, ch in enumerate(shape[8 * k: 8 * k + 8]):
+            if ch == "d":
+                digits |= 0xFF << (8 * i)
+            else:
+                seps |= 0xFF << (8 * i)
+                values |= ord(ch) << (8 * i)
+        out.append((k, np.uint64(digits), np.uint64(seps), np.uint64(values)))
+    return out
+
+
+_LOW7 = np.uint64(0x7676767676767676)
+_HIGH = np.uint64(0x8080808080808080)
+_ZEROS = np.uint64(0x3030303030303030)
+
+
+def _shape_mask(words: np.ndarray, shape: str) -> np.ndarray:
+    """Rows of ``words`` (line heads as 64-bit words) that have ``shape``'s digits
+    ("0"-"9") and separators, eight bytes at a time."""
+    ok = np.ones(len(words), dtype=bool)
+    for k, digits, seps, values in _word_masks(shape):
+        w = words[:, k]
+        ok &= (w & seps) == values
+        # a digit byte XOR "0" is 0-9; adding 0x76 sets the high bit of anything larger
+        # (a byte already >= 0x80 is caught by its own high bit)
+        y = (w & digits) ^ (_ZEROS & digits)
+        ok &= (((y + (_LOW7 & digits)) | y) & (_HIGH & digits)) == 0
     return ok
 
 
@@ -98,10 +124,18 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return era * 146097 + doe - 719468
 
 
-def _stamp_seconds(mat: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
+def _stamp_seconds(heads: np.ndarray, rows: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
     """(epoch seconds as the reference computes them, valid) of ``YYYY-MM-DD?HH:MM:SS?mmm``
-    starting at byte ``at``."""
-    dig = mat[:, at:at + 23].astype(np.int64) - 48
+    starting at byte ``at`` of the line heads ``heads[rows]`` (digits already checked)."""
+    words = heads.view("<u8")[rows]
+    # log lines come in runs of the same second: convert each run's date and time once
+    key_last = np.uint64((1 << (8 * (at + 3))) - 1)  # the bytes of word 2 up to the seconds
+    last = words[:, 2] & key_last
+    change = np.ones(len(rows), dtype=bool)
+    change[1:] = (words[1:, 0] != words[:-1, 0]) | (words[1:, 1] != words[:-1, 1]) | (last[1:] != last[:-1])
+    del last
+    at_change = np.flatnonzero(change)
+    dig = heads[rows[at_change], at:at + 19].astype(np.int64) - 48
 
     def num(start: int, width: int) -> np.ndarray:
         out = dig[:, start]
@@ -111,15 +145,19 @@ def _stamp_seconds(mat: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
 
     y, mo, d = num(0, 4), num(5, 2), num(8, 2)
     valid = (y >= 1) & (mo >= 1) & (mo <= 12)
-    # log lines come in runs of the same day: convert each run's date once
-    date_key = (y * 100 + mo) * 100 + d
-    change = np.ones(len(date_key), dtype=bool)
-    change[1:] = date_key[1:] != date_key[:-1]
-    at_change = np.flatnonzero(change)
-    days = _days_from_civil(y[at_change], np.clip(mo[at_change], 1, 12), d[at_change])
-    day = days[np.cumsum(change) - 1] if len(at_change) else np.zeros(0, dtype=np.int64)
-    whole = day * 86400 + num(11, 2) * 3600 + num(14, 2) * 60 + num(17, 2)
-    return whole + num(20, 3) / 1000, valid
+    days = _days_from_civil(y, np.clip(mo, 1, 12), d)
+    whole = days * 86400 + num(11, 2) * 3600 + num(14, 2) * 60 + num(17, 2)
+    run = np.cumsum(change) - 1
+    del change
+    # the milliseconds: bytes at+20..at+22, bytes 4+at..6+at of word 2
+    w2 = words[:, 2]
+    del words
+
+    def digit(byte: int) -> np.ndarray:
+        return ((w2 >> np.uint64(8 * byte)) & np.uint64(0xFF)).astype(np.int64) - 48
+
+    ms = (digit(4 + at) * 10 + digit(5 + at)) * 10 + digit(6 + at)
+    return whole[run] + ms / 1000, valid[run]
 
 
 def _valid_utf8(data: bytes) -> bool:
@@ -338,21 +376,19 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     starts[1:] = nl[:-1] + 1
 
     # the first bytes of each line; past the end of the data, the final newline repeats
-    mat = _heads(buf, starts, _PREFIX)
-    is_digit = (mat - np.uint8(48)) < 10  # uint8 wraps: bytes below "0" become large
-    is_b = _shape_mask(mat, _B_SHAPE, is_digit)
-    is_f = _shape_mask(mat, _F_SHAPE, is_digit)
-    del is_digit
+    heads = _heads(buf, starts, _PREFIX)
+    words = heads.view("<u8")
+    is_b = _shape_mask(words, _B_SHAPE)
+    is_f = _shape_mask(words, _F_SHAPE)
+    del words
     raw_t = np.full(n, np.nan)
-    if is_b.any():
-        t, ok = _stamp_seconds(mat[is_b], 0)
-        is_b[np.flatnonzero(is_b)[~ok]] = False
-        raw_t[is_b] = t[ok]
-    if is_f.any():
-        t, ok = _stamp_seconds(mat[is_f], 1)
-        is_f[np.flatnonzero(is_f)[~ok]] = False
-        raw_t[is_f] = t[ok]
-    del mat
+    for is_x, at in ((is_b, 0), (is_f, 1)):
+        if is_x.any():
+            idx = np.flatnonzero(is_x)
+            t, ok = _stamp_seconds(heads, idx, at)
+            is_x[idx[~ok]] = False
+            raw_t[is_x] = t[ok]
+    del heads
 
     # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet
     records: list[dict[str, Any]] = []
