@@ -64,10 +64,15 @@ def _duration(ms: float) -> str:
 
 def _f(kind: str, severity: str, at: float | None, summary: str, *, session: str | None = None,
        client: str | None = None, sid: str | None = None, delay_ms: float | None = None,
-       context: str | None = None, evidence_list: list | None = None) -> dict:
+       context: str | None = None, evidence_list: list | None = None, repeats: bool = False,
+       occurrences: int = 1, first_at: float | None = None, last_at: float | None = None) -> dict:
+    """A finding. ``repeats``: the same problem can recur on a socket (once per message, say),
+    and its lesser recurrences on one socket fold into one finding (see :func:`fold_repeats`)."""
     return {"id": "", "kind": kind, "severity": severity, "at": at, "session": session, "client": client, "sid": sid,
-            "delay_ms": None if delay_ms is None else round(float(delay_ms), 1), "summary": summary,
-            "context": context, "evidence": _dedupe(evidence_list or [])}
+            "delay_ms": None if delay_ms is None else round(float(delay_ms), 1), "occurrences": occurrences,
+            "first_at": at if first_at is None else first_at, "last_at": at if last_at is None else last_at,
+            "summary": summary, "context": context, "evidence": _dedupe(evidence_list or []),
+            "_fold": (kind, client, session, sid) if repeats and sid else None}
 
 
 def _dedupe(items: list[dict]) -> list[dict]:
@@ -216,7 +221,8 @@ def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
             "single-live-session", "warning" if replay_at else "critical", m["switched"]["t"],
             f"Session {_short(session)}: {text}. The server keeps one live session per socket: attach other "
             f"sessions on their own socket or re-send chat:connect when switching back.",
-            session=session, client=ix.client_of(m["sid"]), sid=m["sid"], delay_ms=delay, evidence_list=ev))
+            session=session, client=ix.client_of(m["sid"]), sid=m["sid"], delay_ms=delay, evidence_list=ev,
+            repeats=True))
     # after a reconnect, several sessions re-attached in turn on one socket: only the last stays live
     for ep in ix.corr.episodes:
         if not ep.sid_after or ep.authenticated_at is None:
@@ -305,7 +311,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         summary += ". Fix: always send chat:connect when switching back to a session."
         severity = "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning"
         findings.append(_f("callback-desync", severity, rec["t"], summary, session=session, client=client, sid=sid,
-                           delay_ms=delay, evidence_list=ev))
+                           delay_ms=delay, evidence_list=ev, repeats=True))
     return findings
 
 
@@ -696,7 +702,8 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
             context = context_before(ix, first["t"], client, sid, session)
             findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]} — {advice}",
                                session=session, client=client, sid=sid, context=context,
-                               evidence_list=[evidence(r) for r, _ in subset[:5]]))
+                               evidence_list=[evidence(r) for r, _ in subset[:5]], occurrences=len(subset),
+                               last_at=subset[-1][0]["t"]))
     return findings
 
 
@@ -706,9 +713,42 @@ DETECTORS: tuple[Callable[[_Index], list[dict]], ...] = (
 )
 
 
+def _worst_first(f: dict) -> tuple:
+    return SEVERITY_RANK[f["severity"]], -(f["delay_ms"] or 0.0), f["at"] or 0.0
+
+
+def fold_repeats(findings: list[dict]) -> list[dict]:
+    """One finding per problem and period: the recurrences of a warning of the same kind,
+    client, session and socket (a socket lives from one connect to the next loss, so a
+    reconnect starts a new period, with its own cause) become their worst one, which keeps
+    its evidence and says how many times and over what span; ``occurrences``, ``first_at``
+    and ``last_at`` give the same as data. A phone whose two chats share a socket on a
+    server with one live session per socket otherwise gets a warning per message. A
+    critical finding (output held back past the threshold, a reply never shown) is an
+    outage the user saw, each with its own time and lines: those stay one per incident."""
+    groups: dict[tuple, list[dict]] = {}
+    out = []
+    for f in findings:
+        key = f.pop("_fold", None)
+        if key is None or f["severity"] == "critical":
+            out.append(f)
+        else:
+            groups.setdefault(key, []).append(f)
+    for items in groups.values():
+        worst = min(items, key=_worst_first)
+        if len(items) > 1:
+            times = [t for f in items for t in (f["first_at"], f["last_at"]) if t is not None]
+            worst["occurrences"] = sum(f["occurrences"] for f in items)
+            worst["first_at"], worst["last_at"] = min(times), max(times)
+            worst["summary"] += (f" This happened {worst['occurrences']} times on socket {worst['sid']}, from "
+                                 f"{iso(worst['first_at'])} to {iso(worst['last_at'])}; the worst is described.")
+        out.append(worst)
+    return out
+
+
 def rank(findings: list[dict]) -> list[dict]:
     """Most severe first, then the costliest, then the earliest; ids follow the order."""
-    findings.sort(key=lambda f: (SEVERITY_RANK[f["severity"]], -(f["delay_ms"] or 0.0), f["at"] or 0.0))
+    findings.sort(key=_worst_first)
     for i, f in enumerate(findings, 1):
         f["id"] = f"F{i}"
     return findings
@@ -721,9 +761,10 @@ def detect(corr: Correlation) -> list[dict]:
     findings = detect_callback_desync(ix, lost) + single
     for detector in DETECTORS:
         findings += detector(ix)
+    # lines a named finding explains are no app-warning, whether or not their finding folds away
+    used = {(e["path"], e["line"]) for f in findings for e in f["evidence"]}
+    findings = fold_repeats(findings + detect_app_lines(ix, used))
     for f in findings:
         if f["context"] is None:
             f["context"] = context_before(ix, f["at"] or 0.0, f["client"], f["sid"], f["session"])
-    used = {(e["path"], e["line"]) for f in findings for e in f["evidence"]}
-    findings += detect_app_lines(ix, used)
     return rank(findings)

@@ -185,7 +185,11 @@ def _findings_table(tl: Timeline) -> RenderableType:
             body.append(f"\nbefore: {f.context}", style="dim")
         for e in list(f.evidence)[:4]:
             body.append(f"\n  {e['path']}:{e['line']}", style="dim")
-        table.add_row(f.id, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), f.kind, _fmt_time(f.at),
+        kind = Text(str(f.kind))
+        times = getattr(f, "occurrences", None)
+        if times is not None and pd.notna(times) and int(times) > 1:
+            kind.append(f"\n{int(times)} times", style="dim")
+        table.add_row(f.id, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), kind, _fmt_time(f.at),
                       delay, body)
     return table
 

@@ -991,8 +991,8 @@ ATTACH_COLUMNS = ["session", "temp_id", "client", "sid", "kind", "requested_at",
 EPISODE_COLUMNS = ["client", "sid_before", "sid_after", "trigger", "started_at", "visible_at", "connected_at",
                    "authenticated_at", "sessions", "ready_at", "recovered", "recovered_at", "duration_ms",
                    "evidence"]
-FINDING_COLUMNS = ["id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "summary", "context",
-                   "evidence"]
+FINDING_COLUMNS = ["id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "occurrences", "first_at",
+                   "last_at", "summary", "context", "evidence"]
 
 
 def _ts(t: float | None) -> pd.Timestamp | None:
@@ -1091,9 +1091,12 @@ class Timeline:
                      "sessions": list(r.sessions), "ready_at": {k: t(v) for k, v in r.ready_at.items()},
                      "recovered": bool(r.recovered), "recovered_at": t(r.recovered_at),
                      "duration_ms": num(r.duration_ms)} for r in self.episodes.itertuples(index=False)]
-        found = with_iso(self.findings, ("at",))
+        found = with_iso(self.findings, tuple(c for c in ("at", "first_at", "last_at") if c in self.findings))
         findings = [{"id": r.id, "kind": r.kind, "severity": r.severity, "at": t_iso(r.at), "session": opt(r.session),
-                     "client": opt(r.client), "sid": opt(r.sid), "delay_ms": num(r.delay_ms), "summary": r.summary,
+                     "client": opt(r.client), "sid": opt(r.sid), "delay_ms": num(r.delay_ms),
+                     "occurrences": int(opt(getattr(r, "occurrences", None)) or 1),
+                     "first_at": t_iso(getattr(r, "first_at", None)) or t_iso(r.at),
+                     "last_at": t_iso(getattr(r, "last_at", None)) or t_iso(r.at), "summary": r.summary,
                      "context": opt(r.context), "evidence": list(r.evidence)}
                     for r in found.itertuples(index=False)]
         return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
@@ -1113,6 +1116,17 @@ class Timeline:
                 keep &= col.isna() | (col >= since_ts)
             if until_ts is not None:
                 keep &= col.isna() | (col <= until_ts)
+            return keep
+
+        def overlaps(found: pd.DataFrame) -> pd.Series:
+            # a finding folded from several occurrences is in the window when any of its span is
+            first = found["first_at"].fillna(found["at"]) if "first_at" in found else found["at"]
+            last = found["last_at"].fillna(found["at"]) if "last_at" in found else found["at"]
+            keep = pd.Series(True, index=found.index)
+            if since_ts is not None:
+                keep &= last.isna() | (last >= since_ts)
+            if until_ts is not None:
+                keep &= first.isna() | (first <= until_ts)
             return keep
 
         def session_match(values: pd.Series) -> pd.Series:
@@ -1146,7 +1160,7 @@ class Timeline:
             co = _keep(co, in_window(co["connected_at"]))
             at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])))
             ep = _keep(ep, in_window(ep["started_at"]))
-            fi = _keep(fi, in_window(fi["at"]))
+            fi = _keep(fi, overlaps(fi))
         return Timeline(ev.reset_index(drop=True), self.clock, self.sources, co.reset_index(drop=True),
                         at.reset_index(drop=True), ep.reset_index(drop=True), fi.reset_index(drop=True),
                         self.warnings, self.temp_ids)
@@ -1228,7 +1242,7 @@ def build_timeline(ingested: Any, *, no_skew: bool = False) -> Timeline:
                                                    "ready_received_at", "history_end_at")),
         episodes=_frame(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
                                                     "recovered_at")),
-        findings=_frame(finding_rows, FINDING_COLUMNS, ("at",)),
+        findings=_frame(finding_rows, FINDING_COLUMNS, ("at", "first_at", "last_at")),
         warnings=list(getattr(ingested, "warnings", []) or []), temp_ids=temp_ids,
     )
 

@@ -377,3 +377,45 @@ def test_single_live_session_context_is_what_came_before_the_cut(tmp_path):
     # the switch that cut the reply is the finding itself, not what came before it
     assert all(n.split(" ", 1)[0] < cut for n in notes), notes
     assert notes[-1].endswith(f"switched {B[:8]} -> {A[:8]}")
+
+
+def test_a_desync_repeated_per_message_is_one_finding_per_socket(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    for wait in (0.3, 2.5, 6.0, 0.6):
+        logs.wait(wait)
+        # each chat's message finds its callback dropped by the other chat's last attach
+        logs.message(c, SID1, A, missing_callback_prev=B, reply_s=0.05)
+        logs.wait(0.2)
+        logs.message(c, SID1, B, missing_callback_prev=A, reply_s=0.05)
+    logs.wait(1)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.resubscribe(c, [A, B])
+    logs.attach(c, SID2, A, existing=True, handler_new=False)
+    logs.attach(c, SID2, B, existing=True, prev=A, handler_new=False)
+    logs.wait(0.4)
+    logs.message(c, SID2, A, missing_callback_prev=B, reply_s=0.05)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    desyncs = _findings(tl, "callback-desync")
+    by = {(f["session"], f["sid"], f["severity"]): f for f in desyncs}
+    # A's and B's warnings on the first socket, A's outage there on its own, A again on the new socket
+    assert len(by) == len(desyncs) == 4
+    a1, b1 = by[(A, SID1[:8], "warning")], by[(B, SID1[:8], "warning")]
+    outage, a2 = by[(A, SID1[:8], "critical")], by[(A, SID2[:8], "warning")]
+    assert a1["occurrences"] == 3 and b1["occurrences"] == 4 and a2["occurrences"] == outage["occurrences"] == 1
+    # the worst is kept, with its own time and evidence; the span covers every occurrence
+    assert 2500 <= a1["delay_ms"] < 3000 and outage["delay_ms"] >= 6000
+    assert a1["first_at"] < a1["at"] < a1["last_at"] and a1["first_at"] < outage["at"] < a1["last_at"]
+    assert sum("has no callback" in e["text"] for e in a1["evidence"]) == 1
+    assert f"This happened 3 times on socket {SID1[:8]}, from {a1['first_at']} to {a1['last_at']}" in a1["summary"]
+    assert a1["summary"].count("Fix:") == 1
+    for single in (outage, a2):
+        assert "times on socket" not in single["summary"] and single["first_at"] == single["at"] == single["last_at"]
+    # the lines of the folded occurrences are still no app-warning of their own
+    assert not [f for f in _serious(tl) if f["kind"] == "app-warning"]

@@ -79,7 +79,7 @@ def test_desync_two_callback_desync_findings_with_15_s_each(desync):
         assert f["session"].startswith("453424df")
         assert f["sid"] == "1oqN3Huv" and f["client"] == truth["ids"]["frontend_client_id"]
         assert f["delay_ms"] == pytest.approx(seconds * 1000, abs=3)
-        assert f["severity"] == "critical"
+        assert f["severity"] == "critical" and f["occurrences"] == 1 and f["first_at"] == f["at"] == f["last_at"]
     warn_times = [_epoch(w["t_iso"]) for w in truth["server_observed_from_app_log"]["no_callback_auto_connect_warnings"]]
     assert [_epoch(f["at"]) for f in sorted(found, key=lambda f: f["at"])] == pytest.approx(warn_times, abs=0.002)
 
@@ -116,9 +116,10 @@ def test_json_has_the_documented_shape(desync):
     assert d["schema"] == SCHEMA
     assert set(d) == {"schema", "clock", "sources", "connections", "sessions", "episodes", "findings"}
     assert set(d["clock"]) >= {"backend_utc_offset_minutes", "backend_zone_source", "backend_zone_pairs", "clients"}
-    finding_keys = {"id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "summary", "context",
-                    "evidence"}
+    finding_keys = {"id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "occurrences", "first_at",
+                    "last_at", "summary", "context", "evidence"}
     assert all(set(f) == finding_keys for f in d["findings"])
+    assert all(f["occurrences"] >= 1 and f["first_at"] <= f["at"] <= f["last_at"] for f in d["findings"])
     attach_keys = {"client", "sid", "kind", "requested_at", "received_at", "phases", "server_ms", "ready_sent_at",
                    "ready_received_at", "history_end_at", "latency_ms", "transport_ms", "evidence"}
     assert all(set(a) == attach_keys for s in d["sessions"] for a in s["attaches"])
@@ -150,3 +151,14 @@ def test_renders_in_the_terminal_and_in_notebooks(desync):
     html = desync._repr_html_()
     assert html.startswith("<!DOCTYPE html>") or "<pre" in html
     assert "callback-desync" in html
+
+
+def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
+    folded = desync.findings.copy()
+    folded.loc[0, "occurrences"] = 4
+    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
+                    desync.episodes, folded)
+    console = Console(file=io.StringIO(), width=160)
+    console.print(view)
+    text = console.file.getvalue()
+    assert "4 times" in text.split("Findings (worst first)", 1)[1]
