@@ -86,6 +86,12 @@ def _dedupe(items: list[dict]) -> list[dict]:
     return out
 
 
+def _attach_start(a: Attach) -> float:
+    """When an attach began: the server's START, else the client's request."""
+    t = a.started_at if a.started_at is not None else a.requested_at
+    return -np.inf if t is None else t
+
+
 class _Index:
     """Lookups the detectors share."""
 
@@ -110,6 +116,13 @@ class _Index:
                 by_sid_key.setdefault((a.sid, session_key(a.session)), []).append(a)
         self._attaches_at = {k: (sorted(v, key=lambda a: a.started_at), None) for k, v in by_sid_key.items()}
         self._attaches_at = {k: (v, np.array([a.started_at for a in v])) for k, (v, _) in self._attaches_at.items()}
+        # the attaches a phone got ready, on any of its sockets (a reconnect attaches again on a new one)
+        self._ready_of_client: dict[tuple, list[Attach]] = {}
+        for a in corr.attaches:
+            if a.client and a.ready_at is not None:
+                self._ready_of_client.setdefault((a.client, session_key(a.session)), []).append(a)
+        for v in self._ready_of_client.values():
+            v.sort(key=_attach_start)
         cleared: dict[tuple, list[dict]] = {}
         for r in corr.index.of_kind(("callback.cleared", "session.switched")):
             gone = r.get("session") if r["kind"] == "callback.cleared" else r.get("from_session")
@@ -122,6 +135,14 @@ class _Index:
         if found is None:
             return []
         return found[0][int(np.searchsorted(found[1], t, side="right")):]
+
+    def next_ready(self, sid: str, client: str | None, key: str | None, t: float) -> Attach | None:
+        """The first attach of this session after ``t`` that got ready: on this socket, or on
+        another socket of the same client (after a reconnect)."""
+        found = [a for a in self.attaches_after(sid, key, t) if a.ready_at is not None][:1]
+        if client:
+            found += [a for a in self._ready_of_client.get((client, key), []) if _attach_start(a) > t][:1]
+        return min(found, key=_attach_start, default=None)
 
     def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
         """The last line at or before ``t`` that took this session's live output off this socket."""
@@ -188,23 +209,22 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
     """What became of a reply cut off live: replayed in a later attach's history, or never."""
     sid, key = m["sid"], m["key"]
     t_switch = m["switched"]["t"]
-    later = ix.attaches_after(sid, key, t_switch)
     client = ix.client_of(sid)
+    later = ix.next_ready(sid, client, key, t_switch)
     live = 0
     if client:
-        nxt = later[0].ready_at if later else None
-        live = ix.received_between(client, key, t_switch, nxt)
+        live = ix.received_between(client, key, t_switch, later.ready_at if later else None)
     other = session_key(m["switched"].get("session"))
     text = (f"the reply to the message of {iso(m['rec']['t'])} was cut off live when socket {sid} attached session "
             f"{other} at {iso(t_switch)}; the client received {live} live event(s) of it")
     ev = [evidence(m["rec"]), evidence(m["switched"])]
     if "completed" in m:
         ev.append(evidence(m["completed"]))
-    if later:
-        a = later[0]
-        n = f" ({a.history_count} messages)" if a.history_count is not None else ""
-        text += f" and saw it only in the history replay{n} at {iso(a.ready_at)}"
-        return text, a.ready_at, ev
+    if later is not None:
+        n = f" ({later.history_count} messages)" if later.history_count is not None else ""
+        where = f" on its next socket {later.sid}" if later.sid and later.sid != sid else ""
+        text += f" and saw it only in the history replay{n}{where} at {iso(later.ready_at)}"
+        return text, later.ready_at, ev
     text += " and never saw it (the session was not attached again)"
     return text, None, ev
 

@@ -3,6 +3,8 @@ healthy log set that must give no warning or critical finding."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from logbuilder import LogSet, uuid_of
 
@@ -19,6 +21,10 @@ def _findings(tl, kind=None):
 
 def _serious(tl):
     return [f for f in _findings(tl) if f["severity"] in ("warning", "critical")]
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def healthy(logs: LogSet) -> None:
@@ -419,3 +425,31 @@ def test_a_desync_repeated_per_message_is_one_finding_per_socket(tmp_path):
         assert "times on socket" not in single["summary"] and single["first_at"] == single["at"] == single["last_at"]
     # the lines of the folded occurrences are still no app-warning of their own
     assert not [f for f in _serious(tl) if f["kind"] == "app-warning"]
+
+
+def test_a_reply_cut_off_then_replayed_on_the_next_socket_was_seen(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.attach(c, SID1, A, existing=True, prev=B, handler_new=False)
+    logs.message(c, SID1, A, reply_s=0.5)
+    logs.wait(0.2)
+    logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)  # cuts A's reply off live
+    logs.wait(1)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.resubscribe(c, [B, A])
+    logs.attach(c, SID2, B, existing=True, handler_new=False)
+    logs.attach(c, SID2, A, existing=True, prev=B, history=2, handler_new=False)
+    back = logs.now
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = [f for f in _findings(tl, "single-live-session") if f["sid"] == SID1[:8]]
+    assert f["session"] == A and f["severity"] == "warning"
+    assert "never saw it" not in f["summary"]
+    assert f"history replay (2 messages) on its next socket {SID2[:8]} at" in f["summary"]
+    assert f["delay_ms"] == pytest.approx((back - _epoch(f["at"])) * 1000, abs=20)
+
