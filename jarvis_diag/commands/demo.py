@@ -25,10 +25,18 @@ def _findings_table(run) -> Table:
         groups.setdefault((f["severity"], f["kind"]), []).append(f)
     for (severity, kind), items in sorted(groups.items(), key=lambda kv: (SEVERITY_ORDER.get(kv[0][0], 9), kv[0][1])):
         style = {"critical": "bold red", "warning": "yellow"}.get(severity, "dim")
-        table.add_row(f"[{style}]{severity}[/]", kind, str(len(items)), items[0]["summary"])
+        times = sum(int(f.get("occurrences") or 1) for f in items)
+        count = str(len(items)) if times == len(items) else f"{len(items)} ({times} times)"
+        table.add_row(f"[{style}]{severity}[/]", kind, count, _first_sentence(items[0]["summary"]))
     if not groups:
         table.add_row("[green]none[/]", "", "", "no finding: the logs show a healthy run")
     return table
+
+
+def _first_sentence(text: str) -> str:
+    """The finding's statement without its advice: `timeline` prints the whole of it."""
+    head, dot, _ = text.partition(". ")
+    return head + dot.strip()
 
 
 def _runs_table(outcome) -> Table:
