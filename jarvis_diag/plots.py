@@ -40,7 +40,13 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
     """The events a waterfall shows: ``t`` (corrected), ``ms`` from the window start,
     ``source``, ``kind``, ``text``, ``path``, ``line``. Choose the window by a finding
     (its index or id: from ``at - delay`` to ``at``, plus ``margin_s`` each side), or by
-    ``start``/``end``; narrow by ``client`` / ``session`` (8-character prefixes work)."""
+    ``start``/``end``; narrow by ``client`` / ``session`` (8-character prefixes work).
+
+    Example::
+
+        tl = jd.load_timeline(["sample_logs/callback-desync-switch-back"])
+        jd.waterfall_frame(tl, finding="F1")[["ms", "source", "kind", "text"]]
+    """
     events = timeline.events
     if finding is not None:
         findings = timeline.findings

@@ -33,7 +33,13 @@ def _records(path: str | Path) -> list[dict]:
 def load_results(path: str | Path) -> pd.DataFrame:
     """One row per virtual client and cycle: its settings, ``recovered``, ``lost``,
     ``duplicated`` and each phase time in ms (``connected_ms``, ``authenticated_ms``,
-    ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it."""
+    ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it.
+
+    Example::
+
+        cycles = jd.load_results("sample_logs/healthy-day")
+        cycles.groupby("profile")[["recovered", "recovery_ms"]].agg(["mean", "median"])
+    """
     rows = []
     for rec in _records(path):
         row = {k: rec.get(k) for k in CYCLE_COLUMNS}
@@ -53,7 +59,13 @@ def load_results(path: str | Path) -> pd.DataFrame:
 
 def session_results(path: str | Path) -> pd.DataFrame:
     """One row per session of each client-cycle: ready / history end / first live output
-    times, ``live``, ``lost``, ``duplicated`` and how they were checked (seq or content)."""
+    times, ``live``, ``lost``, ``duplicated`` and how they were checked (seq or content).
+
+    Example::
+
+        sessions = jd.session_results("sample_logs/single-live-session")
+        sessions[~sessions.live][["client_id", "session", "cycle"]]   # chats left silent
+    """
     rows = []
     for rec in _records(path):
         for s in rec.get("sessions") or []:

@@ -34,7 +34,15 @@ def make_report(
     resamples: int = DEFAULT_RESAMPLES,
 ) -> Report:
     """Read ``inputs`` (and the baseline ``compare``), check ``budgets`` such as
-    ``"recovery.p95<=500ms"``, and return the Report. Bad input raises DiagError."""
+    ``"recovery.p95<=500ms"``, and return the Report. Bad input raises DiagError.
+
+    Example::
+
+        report = jd.make_report(["after/results.jsonl"], compare=["before/results.jsonl"],
+                                budgets=["recovery.p95<=500ms"])
+        report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"]
+        Path("report.html").write_text(jd.report.to_html(report))
+    """
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []
     ds = load_dataset([str(p) for p in inputs], None, notes)
