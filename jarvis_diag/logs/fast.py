@@ -19,7 +19,8 @@ once per *distinct message* instead of once per line:
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -259,14 +260,39 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
 
 
+def _text_column(data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The lines ``data[starts[i]:ends[i]]`` as one large_string array: what pandas' "string"
+    dtype holds, so it takes the array as it is."""
+    return _large_strings(_views(data, buf, starts, ends))
+
+
+def _large_strings(views: pa.Array) -> pa.Array:
+    return pc.cast(views, pa.large_string(), memory_pool=_POOL)
+
+
+def _in_background(fn: Any, *args: Any) -> Future[Any]:
+    """``fn(*args)`` on a thread of its own (for work that releases the GIL)."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="jarvis-diag-text", daemon=True).start()
+    return future
+
+
 class FastRows:
     """Rows of a parsed file whose columns are built on demand, in any row order, from
     one record per distinct message (so sorting costs no string copies)."""
 
     def __init__(self, *, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
                  rrec: np.ndarray, records: list[dict[str, Any]], source: np.ndarray, path: str,
-                 client: str | None, tracebacks: dict[int, str]):
+                 client: str | None, tracebacks: dict[int, str], text: Future[pa.Array] | None = None):
         self.data, self.buf, self.starts, self.ends = data, buf, starts, ends
+        self.text = text  # the text column in file order, being built
         self.rows, self.rrec, self.source = rows, rrec, source
         self.path, self.client, self.tracebacks = path, client, tracebacks
         by_name: dict[str, list[Any]] = {}
@@ -307,9 +333,14 @@ class FastRows:
         source = self.source if order is None else self.source[order]
         m = len(rows)
         cols: dict[str, Any] = {}
-        # large_string: what pandas' "string" dtype holds, so it takes the array as it is
-        cols["text"] = pc.cast(_views(self.data, self.buf, self.starts[rows], self.ends[rows]), pa.large_string(),
-                               memory_pool=_POOL)
+        prepared, self.text = self.text, None
+        text = None if prepared is None else prepared.result()  # the copy in file order
+        if text is None or order is not None:
+            text = None
+            text = _text_column(self.data, self.buf, self.starts[rows], self.ends[rows])
+        elif not release:
+            self.text = prepared
+        cols["text"] = text
         if release:
             self.data = self.buf = self.starts = self.ends = None  # type: ignore[assignment]
         cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
@@ -390,8 +421,9 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
             raw_t[is_x] = t[ok]
     del heads
 
-    # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet
-    records: list[dict[str, Any]] = []
+    # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet. A record
+    # is (source, logger, level, message) until it is classified, once the rows are known.
+    records: list[Any] = []
     rec = np.full(n, -1, dtype=np.int64)
     fast = is_b | is_f
     if fast.any():
@@ -405,12 +437,12 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
                 m = _B_REST.match(key)
                 if m:
                     to_record[u] = len(records)
-                    records.append(_record("backend", m.group("logger"), m.group("level"), m.group("message")))
+                    records.append(("backend", m.group("logger"), m.group("level"), m.group("message")))
             else:
                 m = _F_REST.match(key)
                 if m:
                     to_record[u] = len(records)
-                    records.append(_record("frontend", None, fe.LEVELS.get(m.group("level")), m.group("message")))
+                    records.append(("frontend", None, fe.LEVELS.get(m.group("level")), m.group("message")))
         rec[fast_idx] = to_record[codes]
         del encoded, codes
 
@@ -435,7 +467,7 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
                 source, t, logger, level, message = parts
                 kind_of[u] = len(records)
                 time_of[u] = np.nan if t is None else t
-                records.append(_record(source, logger, level, message))
+                records.append((source, logger, level, message))
         got = kind_of[codes]
         rec[slow_idx] = np.where(got >= 0, got, -1)
         raw_t[slow_idx] = time_of[codes]
@@ -475,7 +507,8 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     rt = raw_t[rows]
     m = len(rows)
 
-    rec_source = np.array([_SOURCE_CODE[r["source"]] for r in records], dtype=np.int8)
+    rec_source = np.array([_SOURCE_CODE[r[0] if isinstance(r, tuple) else r["source"]] for r in records],
+                          dtype=np.int8)
     source = rec_source[rrec]
     clock_of_source = np.array([SOURCE_CLOCK[s] for s in SOURCES], dtype=np.int8)
     timed = ~np.isnan(rt)
@@ -496,9 +529,14 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
         rt[lead] = rt[first]
         clock[lead] = clock[first]
 
+    # The text column in file order (what a sorted file needs) is copied on another core
+    # while this one classifies the distinct messages.
+    # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
+    text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
+    records = [_record(*r) if isinstance(r, tuple) else r for r in records]
     fast_rows = FastRows(data=data, buf=buf, starts=starts, ends=nl, rows=rows, rrec=rrec, records=records,
                          source=source, path=path, client=client,
-                         tracebacks={k: "\n".join(v) for k, v in tracebacks.items()})
+                         tracebacks={k: "\n".join(v) for k, v in tracebacks.items()}, text=text)
     raw.columns = {"t_source": rt, **fast_rows.eager()}
     raw.rows = fast_rows
     raw.clock = clock
