@@ -435,6 +435,17 @@ def sort_events(df: pd.DataFrame) -> pd.DataFrame:
 def _fill_counts(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> None:
     if not len(df):
         return
+    paths = df["path"]
+    if len(paths.cat.categories) == 1 and not (paths.cat.codes.to_numpy() != 0).any():
+        # one file (the usual case): no grouping
+        info = infos.get(paths.cat.categories[0])
+        if info is not None:
+            t = df["t_source"]
+            info.events = len(df)
+            info.unknown = int((df["kind"] == "unknown").sum())
+            info.first = _iso(t.min())
+            info.last = _iso(t.max())
+        return
     g = df.groupby("path", observed=True, sort=False)
     events = g.size()
     unknown = (df["kind"] == "unknown").groupby(df["path"], observed=True).sum()

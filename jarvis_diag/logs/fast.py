@@ -193,9 +193,9 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
         data = re.sub(rb"\r+\n", b"\n", data)
     buf = np.frombuffer(data, dtype=np.uint8)
     nl = _newlines(buf)
-    starts = np.concatenate([[0], nl[:-1] + 1]) if len(nl) else np.zeros(0, dtype=np.int64)
     long_lines = 0
-    if len(nl) and int((nl - starts).max()) > MAX_LINE:
+    if len(nl) and max(int(nl[0]), int(np.diff(nl).max(initial=1)) - 1) > MAX_LINE:  # the longest line
+        starts = np.concatenate([[0], nl[:-1] + 1])
         pieces = []
         for i, line in enumerate(data.split(b"\n")[:-1]):
             if nl[i] - starts[i] > MAX_LINE:
