@@ -38,6 +38,7 @@ _F_REST = re.compile(r"Z\] \[(?P<level>[A-Z]+)\] (?P<message>.*)\Z", re.S)
 _KEY_START = 24  # backend: "- logger - ...", frontend: "Z] [LEVEL] ..."
 _PREFIX = 32  # line heads: four 64-bit words
 _BAD_UTF8 = "\ufffd".encode()
+_NO_TAG = object()
 
 # Byte positions of the fixed-width timestamps (d = digit).
 _B_SHAPE = "dddd-dd-dd dd:dd:dd,ddd - "
@@ -446,9 +447,6 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
         rec[fast_idx] = to_record[codes]
         del encoded, codes
 
-    def line_text(i: int) -> str:
-        return data[starts[i]:nl[i]].decode("utf-8")
-
     # everything else: the reference splitter, once per distinct text
     slow_idx = np.flatnonzero(rec < 0)
     raw_t[slow_idx] = np.nan
@@ -483,18 +481,27 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
         parsed_idx = np.flatnonzero(rec >= 0)
         nonblank_prev = np.maximum.accumulate(np.where(~is_blank, np.arange(n), -1))
         cont_of: dict[int, bool] = {}
+        tag_memo: dict[str, str | None] = {}
         last_unknown = -1
-        for i in np.flatnonzero(is_other).tolist():
-            line = line_text(i)
-            k = int(np.searchsorted(parsed_idx, i)) - 1
-            prev_row = max(int(parsed_idx[k]) if k >= 0 else -1, last_unknown)
-            prev_nb = int(nonblank_prev[i - 1]) if i > 0 else -1
+        other_idx = np.flatnonzero(is_other)
+        # for each such line: the parsed row before it and the non-blank line before it
+        k = np.searchsorted(parsed_idx, other_idx) - 1
+        prev_parsed = (np.where(k >= 0, parsed_idx[np.maximum(k, 0)], -1) if len(parsed_idx)
+                       else np.full(len(k), -1)).tolist()
+        prev_nonblank = np.where(other_idx > 0, nonblank_prev[np.maximum(other_idx - 1, 0)], -1).tolist()
+        del k
+        for i, before, prev_nb, a, b in zip(other_idx.tolist(), prev_parsed, prev_nonblank,
+                                             starts[other_idx].tolist(), nl[other_idx].tolist(), strict=True):
+            line = data[a:b].decode("utf-8")
+            prev_row = max(before, last_unknown)
             in_tb = cont_of.get(prev_nb, False)
             if prev_row >= 0 and (in_tb or _CONTINUATION_START.match(line)):
                 cont_of[i] = True
                 tracebacks.setdefault(prev_row, []).append(line)
                 continue
-            tag = tag_of(line)
+            tag = tag_memo.get(line, _NO_TAG)
+            if tag is _NO_TAG:
+                tag = tag_memo[line] = tag_of(line)
             if tag not in unknown_tags:
                 unknown_tags[tag] = len(records)
                 records.append({"kind": "unknown", "source": default_source, "logger": None, "level": None,
