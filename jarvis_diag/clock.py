@@ -88,6 +88,11 @@ def combine_bounds(lowers: list[float], uppers: list[float]) -> SkewEstimate | N
                         dropped=dropped)
 
 
+def select_rows(events: pd.DataFrame, mask: pd.Series, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The rows where ``mask`` holds, of only the columns read (not a copy of every column)."""
+    return events.loc[mask, [c for c in columns if c in events.columns]]
+
+
 def _ms(series: pd.Series) -> np.ndarray:
     """Epoch milliseconds (float) of a UTC datetime column; NaT becomes NaN."""
     values = series.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64") / 1e6
@@ -109,8 +114,10 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
     """
     columns = ["client", "fe", "be", "key", "sid", "fe_ms", "be_ms", "kind"]
     kinds = events["kind"]
-    fe = events[kinds.isin(list(EMIT_KINDS)) & events["source"].isin(["frontend", "panel"])]
-    be = events[kinds.isin(list(EMIT_KINDS.values())) & (events["source"] == "backend")]
+    fe = select_rows(events, kinds.isin(list(EMIT_KINDS)) & events["source"].isin(["frontend", "panel"]),
+                     ("kind", "session", "client", "t_source"))
+    be = select_rows(events, kinds.isin(list(EMIT_KINDS.values())) & (events["source"] == "backend"),
+                     ("kind", "session", "sid", "t_source", "recv_ts"))
     if fe.empty or be.empty:
         return pd.DataFrame(columns=columns)
     be_ms = _ms(be["t_source"])
@@ -169,8 +176,8 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
 
 def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:
     """Upper bounds per client from ``chat:ready`` lines (``client_ms - server_ms``)."""
-    ready = events[(events["kind"] == "chat.ready.received") & events["server_ms"].notna()
-                   & events["client_ms"].notna() & events["client"].notna()]
+    ready = select_rows(events, (events["kind"] == "chat.ready.received") & events["server_ms"].notna()
+                        & events["client_ms"].notna() & events["client"].notna(), ("client", "client_ms", "server_ms"))
     out: dict[str, list[float]] = {}
     diffs = ready["client_ms"].astype("float64") - ready["server_ms"].astype("float64")
     for client, diff in zip(ready["client"], diffs, strict=True):
@@ -186,10 +193,10 @@ def handshake_bounds(events: pd.DataFrame, guesses: dict[str, float]) -> tuple[d
     client logs the outcome after the server (upper bound)."""
     kinds = events["kind"]
     fe_mask = events["source"].isin(["frontend", "panel"]) & events["client"].notna()
-    fe_conn = events[fe_mask & (kinds == "socket.connected")]
-    fe_auth = events[fe_mask & kinds.isin(["auth.ok", "auth.failed"])]
-    be = events[(events["source"] == "backend") & events["sid"].notna()
-                & kinds.isin(["socket.connected", "auth.ok", "auth.failed"])]
+    fe_conn = select_rows(events, fe_mask & (kinds == "socket.connected"), ("client", "t_source"))
+    fe_auth = select_rows(events, fe_mask & kinds.isin(["auth.ok", "auth.failed"]), ("client", "t_source"))
+    be = select_rows(events, (events["source"] == "backend") & events["sid"].notna()
+                     & kinds.isin(["socket.connected", "auth.ok", "auth.failed"]), ("kind", "sid", "t_source"))
     lowers: dict[str, list[float]] = {}
     uppers: dict[str, list[float]] = {}
     if fe_conn.empty or be.empty:

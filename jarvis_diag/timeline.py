@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, session_key
+from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
 
 SCHEMA = "jarvis-diag.timeline/1"
 FRONTEND_SOURCES = ("frontend", "panel")
@@ -91,28 +91,44 @@ def _column_values(s: pd.Series) -> list:
     return list(arr)
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Plain dicts with ``t`` as epoch seconds and a ``label`` (the row's index), in the
-    frame's order; sparse columns only where set."""
-    if frame.empty:
+def _taken_values(s: pd.Series, rows: np.ndarray) -> list:
+    """The values of ``s`` at positions ``rows`` as Python objects (None where missing)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # the categories once, then an object take of the codes (-1, missing, is the last item)
+        cats = np.append(s.cat.categories.to_numpy(dtype=object), None)
+        return cats[s.cat.codes.to_numpy()[rows]].tolist()
+    return _column_values(s.take(rows))
+
+
+def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[dict]:
+    """Plain dicts of the rows at positions ``rows`` of ``events`` (a RangeIndex frame), in
+    that order, with ``t`` as epoch seconds (from ``t_ns``) and a ``label`` (the row's
+    index); sparse columns only where set. Only the rows' own values are taken from each
+    column, and a sparse column only where it has a value."""
+    if not len(rows):
         return []
-    dense = [c for c in DENSE_COLUMNS if c in frame.columns]
-    values = [frame.index.tolist()]
+    dense = [c for c in DENSE_COLUMNS if c in events.columns]
+    values = [events.index[rows].tolist()]
     for c in dense:
         if c == "t":
-            values.append((frame[c].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9).tolist())
+            values.append((t_ns[rows] / 1e9).tolist())
         else:
-            values.append(_column_values(frame[c]))
-    keys = ("label", *dense)
-    records = [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+            values.append(_taken_values(events[c], rows))
+    if tuple(dense) == DENSE_COLUMNS:
+        records = [{"label": label, "t": t, "source": source, "kind": kind, "shape": shape, "path": path,
+                    "line": line, "text": text, "level": level}
+                   for label, t, source, kind, shape, path, line, text, level in zip(*values, strict=True)]
+    else:
+        keys = ("label", *dense)
+        records = [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
     for c in RECORD_COLUMNS:
-        if c in dense or c not in frame.columns:
+        if c in dense or c not in events.columns:
             continue
-        s = frame[c]
-        present = np.flatnonzero(s.notna().to_numpy())
+        s = events[c]
+        present = np.flatnonzero(s.notna().to_numpy()[rows])
         if not len(present):
             continue
-        for i, v in zip(present.tolist(), _column_values(s.iloc[present]), strict=True):
+        for i, v in zip(present.tolist(), _taken_values(s, rows[present]), strict=True):
             records[i][c] = v
     return records
 
@@ -437,11 +453,19 @@ ROUTED_KINDS = ("session.created", "session.switched", "history.loaded")
 # just before an attach, when a temporary id's mapping is read back from the database.
 MAPPING_IN_ATTACH = ("sio.mapping_stored", "app.set_mapping")
 MAPPING_RESTORED = "sio.mapping_restored"
+# The kinds each pass over the records reads (the others pass through it untouched).
+SERVER_ATTACH_KINDS = ("chat.connect.received", "callback.missing", "chat.connect.start", "session.creating",
+                       "session.created", "session.started", "session.mapped", "session.switched", "history.loaded",
+                       "chat.ready.sent", "chat.connect.done")
+CLIENT_SIDE_KINDS = ("chat.connect.sent", "message.sent", "chat.ready.received", "chat.handler.remapped",
+                     "chat.ready.handled", "history.end")
+CONNECTION_KINDS = ("socket.connected", "auth.ok", "auth.failed", "socket.disconnected")
 
 
 def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach], dict]:
     """Backend attaches, in order, from ``Chat connect START`` to ``DONE``; and the map
-    from a ``Received chat:connect`` line's label to its attach."""
+    from a ``Received chat:connect`` line's label to its attach. ``records``: those of
+    SERVER_ATTACH_KINDS at least, in time order."""
     attaches: list[Attach] = []
     by_received: dict = {}
     pending: list[dict] = []  # Received chat:connect / has-no-callback lines not yet started
@@ -556,8 +580,8 @@ def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
     """Give each server attach its ``Chat connect Tn`` timings: a timing line belongs to the
     attach started last before it, until that attach's DONE. Read column-wise: there is one
     such line per phase per attach, the bulk of a busy backend log."""
-    rows = events[(events["kind"] == "chat.connect.phase") & (events["source"] == "backend")
-                  & events["phase"].notna()]
+    rows = select_rows(events, (events["kind"] == "chat.connect.phase") & (events["source"] == "backend")
+                       & events["phase"].notna(), ("t", "phase", "ms"))
     if not attaches or rows.empty:
         return
     starts = np.array([a.started_at for a in attaches], dtype="float64")
@@ -583,7 +607,8 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
     """Attach the frontend's view (request, ready received, history end) to the server's
     attaches; attaches the server never logged stay client-only. A chat:ready goes to the
     server attach that sent it at that instant, of the session the client named for it
-    (``ready_keys``) on one of the client's own sockets."""
+    (``ready_keys``) on one of the client's own sockets. ``records``: those of
+    CLIENT_SIDE_KINDS and ``message.received`` at least, in time order."""
     ready_keys = ready_keys or {}
     fe_to_be = dict(zip(pairs["fe"], pairs["be"], strict=True)) if not pairs.empty else {}
     ready_index = sorted(((a.ready_sent_at * 1000, i) for i, a in enumerate(attaches) if a.ready_sent_at),
@@ -669,7 +694,8 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
 
 
 def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connection]:
-    """Backend connections by sid prefix; frontend-only ones when the backend log is missing."""
+    """Backend connections by sid prefix; frontend-only ones when the backend log is missing.
+    ``records``: those of CONNECTION_KINDS at least, in time order."""
     conns: list[Connection] = []
     open_by_sid: dict[str, Connection] = {}
     fe_auth: dict[str, list[tuple[float, str | None, dict]]] = {}
@@ -913,12 +939,12 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     rows = np.flatnonzero(used.to_numpy())
     t_ns = events["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
     rows = rows[np.argsort(t_ns[rows], kind="stable")]
-    records = _records(events[[c for c in RECORD_COLUMNS if c in events.columns]].take(rows))
+    records = _records(events, rows, t_ns)
     labels = {r["label"]: r for r in records}
     ids = SessionIds()
-    attaches, by_received = _server_attaches(records, ids)
-    _assign_phases(events, attaches)
     index = RecordIndex(records)
+    attaches, by_received = _server_attaches(index.of_kind(SERVER_ATTACH_KINDS), ids)
+    _assign_phases(events, attaches)
     ready_keys = _ready_keys(index)
     sid_client = join_clients(index, pairs, labels, attaches, ready_keys)
     if sid_client and not pairs.empty:
@@ -929,14 +955,14 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
             rec["client"] = sid_client.get(rec["sid"][:8])
     for a in attaches:
         a.client = sid_client.get(a.sid or "")
-    client_only = _client_side(records, attaches, by_received, pairs, labels, sid_client, ids, ready_keys)
+    client_only = _client_side(index.of_kind((*CLIENT_SIDE_KINDS, "message.received")), attaches, by_received, pairs, labels, sid_client, ids, ready_keys)
     attaches = attaches + client_only
     for a in attaches:
         a.session = ids.canonical(a.key if a.key and not a.key.startswith("new-") else (a.temp_id or a.key))
     attaches.sort(key=lambda a: min(x for x in (a.requested_at, a.received_at, a.started_at, a.ready_at, math.inf)
                                     if x is not None))
     _attach_kinds(attaches)
-    conns = _connections(records, sid_client)
+    conns = _connections(index.of_kind(CONNECTION_KINDS), sid_client)
     t_all = events["t"]
     first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
     last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None
@@ -952,7 +978,8 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
 
 def _received_times(events: pd.DataFrame) -> dict:
     """(client, session key) -> sorted epoch seconds of the live events the client received."""
-    rec = events[(events["kind"] == "output.received") & events["client"].notna()]
+    rec = select_rows(events, (events["kind"] == "output.received") & events["client"].notna(),
+                      ("client", "session", "t"))
     if rec.empty:
         return {}
     keys = rec["session"].astype("string").str.slice(0, 8)
