@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import islice
 
 import numpy as np
 
-from jarvis_diag.clock import session_key
+from jarvis_diag.clock import EMIT_KINDS, session_key
 from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, evidence, iso
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -98,8 +99,6 @@ class _Index:
     def __init__(self, corr: Correlation):
         self.corr = corr
         self.records = corr.records
-        self.backend = [r for r in self.records if r["source"] == "backend"]
-        self.frontend = [r for r in self.records if r["source"] in FRONTEND_SOURCES]
         self.episodes_of: dict[str, list] = {}
         for ep in corr.episodes:
             self.episodes_of.setdefault(ep.client, []).append(ep)
@@ -139,9 +138,14 @@ class _Index:
     def next_ready(self, sid: str, client: str | None, key: str | None, t: float) -> Attach | None:
         """The first attach of this session after ``t`` that got ready: on this socket, or on
         another socket of the same client (after a reconnect)."""
-        found = [a for a in self.attaches_after(sid, key, t) if a.ready_at is not None][:1]
+        found = []
+        mine = self._attaches_at.get((sid, key))
+        if mine is not None:
+            after = islice(mine[0], int(np.searchsorted(mine[1], t, side="right")), None)
+            found += [a for a in [next((a for a in after if a.ready_at is not None), None)] if a is not None]
         if client:
-            found += [a for a in self._ready_of_client.get((client, key), []) if _attach_start(a) > t][:1]
+            ready = self._ready_of_client.get((client, key), [])
+            found += [a for a in [next((a for a in ready if _attach_start(a) > t), None)] if a is not None]
         return min(found, key=_attach_start, default=None)
 
     def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
@@ -274,7 +278,9 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
     # the client's switches back to a session without chat:connect (old frontend)
     switch_backs: dict[str, list[tuple[float, str | None, dict]]] = {}
     last_start: dict[str, dict] = {}
-    for rec in ix.frontend:
+    for rec in ix.corr.index.of_kind(("chat.connect.start", "chat.handler.exists", "chat.connect.sent")):
+        if rec["source"] not in FRONTEND_SOURCES:
+            continue
         client = rec.get("client")
         if rec["kind"] == "chat.connect.start":
             last_start[client] = rec
@@ -285,8 +291,8 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         elif rec["kind"] == "chat.connect.sent":
             key = session_key(rec.get("session"))
             switch_backs[client] = [s for s in switch_backs.get(client, []) if s[1] != key]
-    for rec in ix.backend:
-        if rec["kind"] != "callback.missing":
+    for rec in ix.corr.index.of_kind(["callback.missing"]):
+        if rec["source"] != "backend":
             continue
         sid = (rec.get("sid") or "")[:8]
         key = session_key(rec.get("session"))
@@ -338,17 +344,20 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
 def detect_server_reload(ix: _Index) -> list[dict]:
     findings = []
     groups: list[list[dict]] = []
-    for rec in ix.backend:
-        if rec["kind"] == "server.reload":
+    for rec in ix.corr.index.of_kind(["server.reload"]):
+        if rec["source"] == "backend":
             if groups and rec["t"] - groups[-1][-1]["t"] <= 5:
                 groups[-1].append(rec)
             else:
                 groups.append([rec])
     conns = ix.corr.connections
+    # the connections open at each reload, column-wise (many reloads, many connections)
+    opened = np.array([c.connected_at or -np.inf for c in conns], dtype="float64")
+    closed = np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64")
+    has_sid = np.array([bool(c.sid) for c in conns], dtype=bool)
     for group in groups:
         t = group[0]["t"]
-        cut = [c for c in conns if c.sid and (c.connected_at or -np.inf) <= t
-               and (c.disconnected_at is None or c.disconnected_at >= t - 1)]
+        cut = [conns[i] for i in np.flatnonzero(has_sid & (opened <= t) & (closed >= t - 1)).tolist()]
         restarted = next((r["t"] for r in ix.corr.index.of_kind(["server.started"], t)), None)
         ev = [evidence(r) for r in group[:3]]
         delays = []
@@ -385,7 +394,8 @@ def detect_server_reload(ix: _Index) -> list[dict]:
 def detect_transport_delay(ix: _Index) -> list[dict]:
     corr = ix.corr
     per_client: dict[str, list[tuple[float, float, list, str]]] = {}
-    labels = {r["label"]: r for r in corr.records}
+    # the emits and receipts paired (no other record is looked up)
+    labels = {r["label"]: r for r in corr.index.of_kind((*EMIT_KINDS, *EMIT_KINDS.values()))}
     for client, fe, be in zip(corr.pairs["client"], corr.pairs["fe"], corr.pairs["be"], strict=True):
         f, b = labels.get(fe), labels.get(be)
         if f is None or b is None:
@@ -393,8 +403,8 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
         b_t = b["recv_ts"] if b.get("recv_ts") else b["t"]
         per_client.setdefault(client, []).append(((b_t - f["t"]) * 1000, f["t"], [evidence(f), evidence(b)],
                                                   f.get("session")))
-    for rec in ix.frontend:
-        if rec["kind"] == "chat.ready.received" and rec.get("server_ms") is not None and rec.get("client_ms") is not None \
+    for rec in ix.corr.index.of_kind(["chat.ready.received"]):
+        if rec["source"] in FRONTEND_SOURCES and rec.get("server_ms") is not None and rec.get("client_ms") is not None \
                 and rec.get("client"):
             skew = corr.skews.get(rec["client"])
             if skew is None or not skew.applied:
@@ -547,8 +557,8 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
 
 def detect_polling(ix: _Index) -> list[dict]:
     by_client: dict[str, list[dict]] = {}
-    for rec in ix.frontend:
-        if rec.get("transport") == "polling" and rec.get("client"):
+    for rec in ix.records:
+        if rec.get("transport") == "polling" and rec["source"] in FRONTEND_SOURCES and rec.get("client"):
             by_client.setdefault(rec["client"], []).append(rec)
     findings = []
     for client, recs in by_client.items():
@@ -601,15 +611,12 @@ def _benign(ix: _Index, rec: dict) -> str | None:
     shape = rec.get("shape")
     t = rec["t"]
     if shape == "sio.result_not_dict":
-        done = next(iter(ix.corr.index.of_kind(["message.completed"], t, t + 2.0)), None)
-        if done is not None:
+        if ix.corr.index.has_kind(["message.completed"], t, t + 2.0):
             return "the agent's final 'result' record is not a stream chunk; the reply completed right after"
     if shape == "sm.file_missing" and (rec.get("session") or "").startswith("new-"):
         return "a brand-new session (temporary id) has no agent session file yet; one is created"
     if shape == "sm.reader_stopped":
-        stop = next(iter(ix.corr.index.of_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t)),
-                    None)
-        if stop is not None:
+        if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t):
             return "the agent readers stop because the server is shutting down"
     return None
 

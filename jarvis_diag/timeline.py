@@ -279,6 +279,14 @@ class RecordIndex:
         lo, hi = np.searchsorted(self.times, [t0, t1], side="left")[0], np.searchsorted(self.times, t1, side="right")
         return self.records[lo:hi]
 
+    def has_kind(self, kinds: tuple[str, ...] | list[str], t0: float, t1: float) -> bool:
+        """Whether any record of these kinds has ``t0 <= t <= t1`` (``of_kind`` without the list)."""
+        for kind in kinds:
+            times = self._kind_times.get(kind)
+            if times is not None and np.searchsorted(times, t1, side="right") > np.searchsorted(times, t0, side="left"):
+                return True
+        return False
+
     def of_kind(self, kinds: tuple[str, ...] | list[str], t0: float = -math.inf, t1: float = math.inf) -> list[dict]:
         """Records of these kinds with ``t0 <= t <= t1``, in time order; lines of the same
         instant in the order they were read (a client's chat:ready before the line naming
