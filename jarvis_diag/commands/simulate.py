@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from jarvis_diag.commands.interrupt import run_interruptible
+from jarvis_diag.commands.progress import cycle_progress
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json")
@@ -113,27 +114,11 @@ def simulate_mobile(
 
 
 def _run(cfg, out_dir: Path, run_id: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from jarvis_diag.simulate.run import ServerUnusable, run_simulation
-    from jarvis_diag.simulate.verdict import cycle_ok
 
-    err = Console(stderr=True)
     setup, cycle_steps = cfg.script()
     planned = cfg.clients * cfg.cycles * sum(1 for s in cycle_steps if s.action == "background")
-    counts = {"ok": 0, "bad": 0}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/]"),
-                  TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal) as progress:
-        task = progress.add_task("starting", total=planned, ok=0, bad=0)
-
-        def on_record(record: dict) -> None:
-            counts["ok" if cycle_ok(record) else "bad"] += 1
-            progress.update(task, advance=1, ok=counts["ok"], bad=counts["bad"])
-
-        def on_phase(phase: str) -> None:
-            progress.update(task, description=phase)
-
+    with cycle_progress(planned, "starting") as (on_record, on_phase):
         try:
             return run_interruptible(run_simulation(cfg, out_dir, run_id=run_id, on_record=on_record,
                                                     on_phase=on_phase))

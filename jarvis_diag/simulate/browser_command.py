@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from rich.console import Console
-
 from jarvis_diag.commands.interrupt import run_interruptible
+from jarvis_diag.commands.progress import cycle_progress
 from jarvis_diag.errors import DiagError
 from jarvis_diag.simulate.browser import AppSpec, BrowserConfig, BrowserUnavailable, run_browser_simulation
 from jarvis_diag.simulate.run import RunResult
 from jarvis_diag.simulate.scenario import SimConfig
-from jarvis_diag.simulate.verdict import cycle_ok
 
 
 def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium: str) -> BrowserConfig:
@@ -34,23 +32,8 @@ def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium
 
 def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, network: str, app_path: Path | None,
                 chromium: str) -> RunResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     bcfg = browser_config(cfg, network, app_path, chromium)
-    err = Console(stderr=True)
-    counts = {"ok": 0, "bad": 0}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/]"),
-                  TimeElapsedColumn(), console=err, disable=not err.is_terminal) as progress:
-        task = progress.add_task("starting Chromium", total=bcfg.clients * bcfg.cycles, ok=0, bad=0)
-
-        def on_record(record: dict) -> None:
-            counts["ok" if cycle_ok(record) else "bad"] += 1
-            progress.update(task, advance=1, ok=counts["ok"], bad=counts["bad"])
-
-        def on_phase(phase: str) -> None:
-            progress.update(task, description=phase)
-
+    with cycle_progress(bcfg.clients * bcfg.cycles, "starting Chromium") as (on_record, on_phase):
         try:
             result = run_interruptible(run_browser_simulation(bcfg, out_dir, run_id=run_id, on_record=on_record,
                                                               on_phase=on_phase))
