@@ -275,10 +275,16 @@ def apply_skews(events: pd.DataFrame, skews: dict[str, SkewEstimate]) -> pd.Seri
     t = events["t_source"].copy()
     if not skews:
         return t
-    offsets = events["client"].map({c: s.skew_ms for c, s in skews.items() if s.applied})
-    offsets = offsets.where(events["source"].isin(["frontend", "panel"]))
-    mask = offsets.notna().to_numpy()
+    applied = {c: s.skew_ms for c, s in skews.items() if s.applied}
+    client = events["client"]
+    if isinstance(client.dtype, pd.CategoricalDtype):  # one lookup per client, not per row
+        per_client = np.array([applied.get(c, np.nan) for c in client.cat.categories] + [np.nan], dtype="float64")
+        offsets = per_client[client.cat.codes.to_numpy()]
+    else:
+        offsets = client.map(applied).to_numpy(dtype="float64", na_value=np.nan)
+    offsets[~events["source"].isin(["frontend", "panel"]).to_numpy()] = np.nan
+    mask = ~np.isnan(offsets)
     if mask.any():
-        delta = pd.to_timedelta(offsets[mask].astype("float64"), unit="ms")
+        delta = pd.to_timedelta(offsets[mask], unit="ms")
         t.loc[mask] = t.loc[mask] - delta.to_numpy()
     return t

@@ -136,7 +136,9 @@ KIND_NAMES = tuple(KINDS)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # The typed columns of the events DataFrame, in order, with their pandas dtypes.
-# Template fields of :mod:`jarvis_diag.lines` map onto these names.
+# Template fields of :mod:`jarvis_diag.lines` map onto these names. Ids and other short
+# fields repeat from line to line, so they are categoricals (of strings); only the text of
+# a line and its traceback are plain strings.
 COLUMNS: dict[str, str] = {
     "t": "datetime64[ns, UTC]",  # best estimate of the true instant (zone + skew applied)
     "t_source": "datetime64[ns, UTC]",  # the instant by the writer's own clock (zone applied)
@@ -148,20 +150,20 @@ COLUMNS: dict[str, str] = {
     "tag": "category",  # leading bracket tags, e.g. "[SocketIO] [TIMING]"
     "kind": "category",  # one of KINDS
     "shape": "category",  # the name of the line shape that matched (lines.SHAPES)
-    "client": "string",  # frontend clientId
-    "sid": "string",  # socket sid (8-character prefix in backend lines)
-    "session": "string",  # session id: UUID, 8-char prefix or temporary new-<ms>
-    "temp_id": "string",  # temporary id (new-<ms> or its 8-char prefix)
-    "from_session": "string",  # session.switched: the session before
-    "to_sid": "string",  # callback.owner_changed: the new owner
-    "phase": "string",  # T1..T6, T1.1, S1.., L4.. (timings)
-    "event": "string",  # Socket.IO event name (chat:connect, chat:stream ...)
-    "state_from": "string",
-    "state_to": "string",
-    "trigger": "string",  # connection-manager event: connect, suspend, resume ...
-    "transport": "string",  # websocket / polling
-    "reason": "string",  # disconnect reason, error message, auth failure reason
-    "detail": "string",  # the rest worth keeping (label, content prefix, work dir ...)
+    "client": "category",  # frontend clientId
+    "sid": "category",  # socket sid (8-character prefix in backend lines)
+    "session": "category",  # session id: UUID, 8-char prefix or temporary new-<ms>
+    "temp_id": "category",  # temporary id (new-<ms> or its 8-char prefix)
+    "from_session": "category",  # session.switched: the session before
+    "to_sid": "category",  # callback.owner_changed: the new owner
+    "phase": "category",  # T1..T6, T1.1, S1.., L4.. (timings)
+    "event": "category",  # Socket.IO event name (chat:connect, chat:stream ...)
+    "state_from": "category",
+    "state_to": "category",
+    "trigger": "category",  # connection-manager event: connect, suspend, resume ...
+    "transport": "category",  # websocket / polling
+    "reason": "category",  # disconnect reason, error message, auth failure reason
+    "detail": "category",  # the rest worth keeping (label, content prefix, work dir ...)
     "ms": "float64",  # a duration in milliseconds
     "emit_ms": "float64",  # "emit took N ms"
     "n": "Int64",  # a count (subscriptions, messages, logs, chunks ...)

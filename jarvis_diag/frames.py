@@ -82,6 +82,8 @@ def _column(name: str, values: Any, length: int) -> pd.Series:
                 return pd.Series(values.set_categories(FIXED_CATEGORIES[name]) if values.dtype != dtype else values)
             # sorted categories of dtype "string", as astype("category") of a string column gives
             cats = values.categories
+            if str(cats.dtype) == "string" and cats.is_monotonic_increasing:
+                return pd.Series(values, copy=False)
             order = np.argsort(cats.to_numpy(dtype=object)) if len(cats) else np.zeros(0, dtype=np.int64)
             remap = np.empty(len(cats) + 1, dtype=np.int32)
             remap[order] = np.arange(len(cats))

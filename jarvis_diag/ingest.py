@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import io
+import os
 import sys
 import time
 import zlib
@@ -147,12 +148,26 @@ def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, bool]
             data = data.encode("utf-8", errors="surrogateescape")
     else:
         try:
-            data = Path(path).read_bytes()
+            data = _read_file(path)
         except OSError as exc:
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if data[:2] == b"\x1f\x8b":
         return gunzip(data)
     return data, False
+
+
+def _read_file(path: str) -> bytearray:
+    """The whole file in a buffer of our own (the parser reuses it for the text column)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        data = bytearray(size)
+        got = fh.readinto(data) if size else 0
+        if got < size:  # the file shrank meanwhile
+            del data[got:]
+        rest = fh.read()  # or grew
+        if rest:
+            data += rest
+    return data
 
 
 def split_lines(text: str) -> tuple[list[str], bool]:
@@ -206,7 +221,7 @@ def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warn
         raw.truncated = cut
         parsed = _Parsed(info, raw=raw, frame=frames.events_from_records(rows))
     else:
-        raw = parse_raw(data, fmt, path, client, engine=engine)
+        raw = parse_raw(data, fmt, path, client, engine=engine, consume=isinstance(data, bytearray))
         parsed = _Parsed(info, raw=raw, raw_t=_floats(raw.columns.get("t_source"), len(raw)),
                          clock=np.asarray(raw.clock, dtype="int8"))
     info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
@@ -287,9 +302,10 @@ def _panel_day(parsed: list[_Parsed], zone: ZoneInfo, panel_offset: int) -> str 
 def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
     """Drop lines another file already gave (same text, same client, same occurrence)."""
     cand = df["source"].isin(["backend", "frontend"]).to_numpy()
-    if df.loc[cand, "path"].nunique() < 2:
+    paths = df["path"].cat.codes.to_numpy()[cand]
+    if not len(paths) or (paths == paths[0]).all():  # lines of one file only
         return df
-    sub = df.loc[cand, ["path", "text", "client"]].astype({"path": "string"}).fillna({"client": ""})
+    sub = df.loc[cand, ["path", "text", "client"]].astype({"path": "string", "client": "string"}).fillna({"client": ""})
     occ = sub.groupby(["path", "text", "client"], sort=False).cumcount()
     dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first")
     if not dup_sub.any():

@@ -63,7 +63,7 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
         mask &= events["t"] <= pd.Timestamp(end) + margin
     if session:
         prefix = session[:8]
-        mask &= events["session"].isna() | events["session"].fillna("").str.startswith(prefix)
+        mask &= events["session"].isna() | events["session"].astype("string").fillna("").str.startswith(prefix)
     if client:
         mask &= (events["source"] != "frontend") | (events["client"] == client)
     frame = events.loc[mask, ["t", "source", "kind", "text", "path", "line"]].copy()

@@ -1180,7 +1180,7 @@ class Timeline:
             ep = _keep(ep, ep["sessions"].map(
                 lambda ss: bool(session_match(pd.Series(list(ss), dtype="string")).any())))
             sids = set(at["sid"].dropna())
-            ev = _keep(ev, session_match(ev["session"].fillna(ev["temp_id"]))
+            ev = _keep(ev, session_match(ev["session"].astype("string").fillna(ev["temp_id"].astype("string")))
                        | (ev["session"].isna() & ev["sid"].isin(sids)))
             co = _keep(co, co["sid"].isin(sids))
         if client:

@@ -85,14 +85,17 @@ def _as_lines(text_or_lines: str | Iterable[str]) -> Iterable[str]:
     return (line.rstrip("\n") for line in text_or_lines)
 
 
-ENGINES = ("fast", "reference")
+# fast: whole-file array work (with the compiled loops when built); numpy: the same without
+# them; reference: one line at a time, what the other two are checked against.
+ENGINES = ("fast", "numpy", "reference")
 
 
-def parse_raw(data: bytes, fmt: str, path: str = "-", client: str | None = None, *,
-              engine: str = "fast") -> RawColumns:
-    """Rows of a text log's bytes with raw times (see :mod:`logs.text`), by either parser."""
-    if engine == "fast":
-        return fast.parse_bytes(data, fmt, path, client)
+def parse_raw(data: bytes | bytearray, fmt: str, path: str = "-", client: str | None = None, *,
+              engine: str = "fast", consume: bool = False) -> RawColumns:
+    """Rows of a text log's bytes with raw times (see :mod:`logs.text`), by either parser.
+    ``consume``: the bytes may be reused for the rows (see :func:`fast.parse_bytes`)."""
+    if engine in ("fast", "numpy"):
+        return fast.parse_bytes(data, fmt, path, client, compiled=engine == "fast", consume=consume)
     if engine != "reference":
         raise ValueError(f"unknown parser engine {engine!r} (one of {', '.join(ENGINES)})")
     text = data.decode("utf-8", errors="replace")

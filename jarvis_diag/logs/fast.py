@@ -14,13 +14,17 @@ once per *distinct message* instead of once per line:
 4. the rare lines with no fixed-width timestamp (uvicorn console lines, panel copies,
    tracebacks, noise) go through the reference line splitter, memoised by text;
 5. times of untimestamped lines are carried forward with ``maximum.accumulate``.
+
+Steps 1 to 3 and the copy of the text column are loops over every line; when the package
+was built with a C compiler they run in :mod:`jarvis_diag.logs._scan` (one pass each, the
+GIL released), else in numpy. Both give the same rows.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -32,6 +36,13 @@ from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES
 from jarvis_diag.logs import frontend as fe
 from jarvis_diag.logs.shapes import classify_indexed, tag_of
 from jarvis_diag.logs.text import _CONTINUATION_START, FORMAT_SOURCE, MAX_LINE, SOURCE_CLOCK, RawColumns, split_line
+
+try:
+    from jarvis_diag.logs import _scan
+except ImportError:  # installed without a C compiler: the numpy steps do the same work
+    _scan = None
+
+COMPILED = _scan is not None
 
 _B_REST = re.compile(r"- (?P<logger>.+?) - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<message>.*)\Z", re.S)
 _F_REST = re.compile(r"Z\] \[(?P<level>[A-Z]+)\] (?P<message>.*)\Z", re.S)
@@ -51,12 +62,16 @@ _POOL = pa.system_memory_pool()
 _SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 _KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
 _LEVEL_CODE = {v: i for i, v in enumerate(LEVELS)}
-_STRING_COLUMNS = [c for c, d in COLUMNS.items() if d == "string" and c not in ("text", "traceback", "client")]
+_ID_COLUMNS = [c for c, d in COLUMNS.items() if d == "category" and c not in ("source", "path", "kind", "level", "logger",
+                                                                             "tag", "shape", "client")]
 _NUMBER_COLUMNS = [c for c, d in COLUMNS.items() if d in ("float64", "Int64")]
 
 
-def _newlines(buf: np.ndarray) -> np.ndarray:
+def _newlines(buf: np.ndarray, compiled: bool = False) -> np.ndarray:
     """Positions of the newline bytes, scanned in cache-sized chunks."""
+    if compiled:
+        ends, _longest = _scan.newlines(buf)
+        return np.frombuffer(ends, dtype=np.int64)
     step = 1 << 22
     parts = [np.flatnonzero(buf[i:i + step] == 10) + i for i in range(0, len(buf), step)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -178,7 +193,7 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
-def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, bool]:
+def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarray, int, int, bool]:
     """(clean UTF-8 bytes ending in a newline, its bytes as numpy, newline positions, bad lines,
     long lines, last line cut?) with the
     reference parser's rules: lines cut to MAX_LINE characters, NUL bytes dropped, undecodable
@@ -193,7 +208,7 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
     if b"\r" in data:
         data = re.sub(rb"\r+\n", b"\n", data)
     buf = np.frombuffer(data, dtype=np.uint8)
-    nl = _newlines(buf)
+    nl = _newlines(buf, compiled)
     long_lines = 0
     if len(nl) and max(int(nl[0]), int(np.diff(nl).max(initial=1)) - 1) > MAX_LINE:  # the longest line
         starts = np.concatenate([[0], nl[:-1] + 1])
@@ -207,12 +222,12 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
             pieces.append(line)
         data = b"\n".join(pieces) + b"\n"
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = _newlines(buf)
+        nl = _newlines(buf, compiled)
     bad_lines = 0
     # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
     if b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data):
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = _newlines(buf)
+        nl = _newlines(buf, compiled)
         hits = np.flatnonzero(buf == 0)
         for m in re.finditer(re.escape(_BAD_UTF8), data):
             hits = np.append(hits, m.start())
@@ -220,14 +235,35 @@ def _sanitise(data: bytes) -> tuple[bytes, np.ndarray, np.ndarray, int, int, boo
         data = data.replace(b"\x00", b"")
     if len(buf) != len(data):
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = _newlines(buf)
+        nl = _newlines(buf, compiled)
     return data, buf, nl, bad_lines, long_lines, cut
 
 
-def _record(source: str, logger: str | None, level: str | None, message: str) -> dict[str, Any]:
-    kind, shape, fields = classify_indexed(source, message, logger)
-    fields.update(kind=kind, shape=shape, source=source, logger=logger, level=level, tag=tag_of(message, logger))
-    return fields
+_FIXED = ("kind", "shape", "source", "logger", "level", "tag")
+
+
+def _record_columns(records: list[Any]) -> dict[str, list[Any]]:
+    """Per column, the value of each record (None: not set), classifying the records still
+    held as (source, logger, level, message)."""
+    n = len(records)
+    fixed: list[tuple[Any, ...]] = [()] * n
+    sparse: dict[str, list[Any]] = {}
+    for j, r in enumerate(records):
+        if isinstance(r, tuple):
+            source, logger, level, message = r
+            kind, shape, fields = classify_indexed(source, message, logger)
+            fixed[j] = (kind, shape, source, logger, level, tag_of(message, logger))
+            for key, v in fields.items():
+                if v is not None and key not in _FIXED:
+                    column = sparse.get(key)
+                    if column is None:
+                        column = sparse[key] = [None] * n
+                    column[j] = v
+        else:
+            fixed[j] = tuple(r[key] for key in _FIXED)
+    columns = zip(_FIXED, zip(*fixed, strict=True), strict=True) if n else ()
+    out = {key: list(values) for key, values in columns if any(v is not None for v in values)}
+    return {**out, **sparse}
 
 
 _CHUNK_BITS = 30  # string views address the data in 1 GiB buffers (their offsets are int32)
@@ -261,10 +297,22 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
 
 
-def _text_column(data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The lines ``data[starts[i]:ends[i]]`` as one large_string array: what pandas' "string"
-    dtype holds, so it takes the array as it is."""
-    return _large_strings(_views(data, buf, starts, ends))
+def _text_column(data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
+                 compiled: bool) -> pa.Array:
+    """The lines ``data[starts[r]:ends[r]]`` for ``r`` in ``rows`` as one large_string array:
+    what pandas' "string" dtype holds, so it takes the array as it is."""
+    if compiled:
+        offsets, values = _scan.gather(data, starts, ends, np.ascontiguousarray(rows, dtype=np.int64))
+        return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets),
+                                                                    pa.py_buffer(values)])
+    return _large_strings(_views(data, buf, starts[rows], ends[rows]))
+
+
+def _compacted_text(data: bytearray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray) -> pa.Array:
+    """:func:`_text_column` of rows in file order, made in place: the lines move to the start of
+    ``data``, which becomes the array's values (``data`` is not a log any more after this)."""
+    offsets = _scan.compact(data, starts, ends, np.ascontiguousarray(rows, dtype=np.int64))
+    return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _large_strings(views: pa.Array) -> pa.Array:
@@ -290,22 +338,16 @@ class FastRows:
     one record per distinct message (so sorting costs no string copies)."""
 
     def __init__(self, *, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
-                 rrec: np.ndarray, records: list[dict[str, Any]], source: np.ndarray, path: str,
-                 client: str | None, tracebacks: dict[int, str], text: Future[pa.Array] | None = None):
+                 rrec: np.ndarray, by_name: dict[str, list[Any]], n_records: int, source: np.ndarray, path: str,
+                 client: str | None, tracebacks: dict[int, str], text: Future[pa.Array] | None = None,
+                 compiled: bool = False):
         self.data, self.buf, self.starts, self.ends = data, buf, starts, ends
+        self.compiled = compiled
         self.text = text  # the text column in file order, being built
         self.rows, self.rrec, self.source = rows, rrec, source
         self.path, self.client, self.tracebacks = path, client, tracebacks
-        by_name: dict[str, list[Any]] = {}
-        for j, r in enumerate(records):
-            for key, v in r.items():
-                if v is not None:
-                    column = by_name.get(key)
-                    if column is None:
-                        column = by_name[key] = [None] * len(records)
-                    column[j] = v
-        self.by_name = by_name
-        self.n_records = len(records)
+        self.by_name = by_name  # column -> the value of each record (None: not set)
+        self.n_records = n_records
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -323,6 +365,21 @@ class FastRows:
         out["shape"] = _categorical(self.values("shape"), self.rrec)
         return out
 
+    def _client_column(self, rrec: np.ndarray, source: np.ndarray) -> pd.Categorical:
+        """The client of each row: its line's own, else (frontend and panel lines) the file's."""
+        values = self.values("client")
+        if self.client is None:
+            return _categorical(values, rrec)
+        column = _categorical([*values, self.client], rrec)
+        own = column.categories.get_loc(self.client)
+        codes = column.codes.copy()
+        fill = (codes < 0) & ((source == _SOURCE_CODE["frontend"]) | (source == _SOURCE_CODE["panel"]))
+        codes[fill] = own
+        filled = pd.Categorical.from_codes(codes, dtype=column.dtype)
+        if not fill.any() and self.client not in values:
+            filled = filled.remove_categories([self.client])
+        return filled
+
     def columns(self, order: np.ndarray | None = None, *, release: bool = False) -> dict[str, Any]:
         """Every events column but t_source, rows taken in ``order`` (None: file order).
 
@@ -336,9 +393,12 @@ class FastRows:
         cols: dict[str, Any] = {}
         prepared, self.text = self.text, None
         text = None if prepared is None else prepared.result()  # the copy in file order
-        if text is None or order is not None:
-            text = None
-            text = _text_column(self.data, self.buf, self.starts[rows], self.ends[rows])
+        if text is None:
+            text = _text_column(self.data, self.buf, self.starts, self.ends, rows, self.compiled)
+        elif order is not None:
+            text = pc.take(text, pa.array(order), memory_pool=_POOL)
+            if not release:
+                self.text = prepared
         elif not release:
             self.text = prepared
         cols["text"] = text
@@ -354,16 +414,9 @@ class FastRows:
         cols["level"] = pd.Categorical.from_codes(levels[rrec], dtype=pd.CategoricalDtype(LEVELS))
         for name in ("logger", "tag", "shape"):
             cols[name] = _categorical(self.values(name), rrec)
-        take_idx = pa.array(rrec.astype(np.int32, copy=False))
-
-        def take(values: list[Any]) -> pa.Array:
-            return pc.take(pa.array(values, type=pa.large_string()), take_idx, memory_pool=_POOL)
-
-        # Arrow releases the GIL while it copies: two columns at a time on two cores
-        names = [name for name in _STRING_COLUMNS if name in self.by_name]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for name, column in zip(names, pool.map(take, [self.by_name[name] for name in names]), strict=True):
-                cols[name] = column
+        for name in _ID_COLUMNS:
+            if name in self.by_name:
+                cols[name] = _categorical(self.by_name[name], rrec)
         for name in _NUMBER_COLUMNS:
             if name in self.by_name:
                 values = self.by_name[name]
@@ -373,31 +426,30 @@ class FastRows:
                     mask = np.array([v is None for v in values], dtype=bool)
                     ints = np.array([0 if v is None else v for v in values], dtype="int64")
                     cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
-        client_vals = take(self.values("client"))
-        if self.client is not None:
-            fill = pc.and_(pc.is_null(client_vals), pa.array((source == _SOURCE_CODE["frontend"])
-                                                             | (source == _SOURCE_CODE["panel"])))
-            client_vals = pc.if_else(fill, pa.scalar(self.client, type=pa.large_string()), client_vals,
-                                     memory_pool=_POOL)
-        cols["client"] = client_vals
+        cols["client"] = self._client_column(rrec, source)
         if self.tracebacks:
             line_idx = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))
             at = np.full(int(self.rows[-1]) + 1, -1, dtype=np.int64)
             at[rows] = np.arange(m)
-            tb: list[str | None] = [None] * m
-            for j, text in zip(at[line_idx].tolist(), self.tracebacks.values(), strict=True):
-                tb[j] = text
-            cols["traceback"] = pa.array(tb, type=pa.large_string())
+            which = np.full(m, -1, dtype=np.int64)  # row -> its traceback, -1: none
+            which[at[line_idx]] = np.arange(len(line_idx))
+            cols["traceback"] = pc.take(pa.array(list(self.tracebacks.values()), type=pa.large_string()),
+                                        pa.array(which, mask=which < 0), memory_pool=_POOL)
         return cols
 
 
-def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = None) -> RawColumns:
+def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str | None = None, *,
+                compiled: bool | None = None, consume: bool = False) -> RawColumns:
     """Parse a whole file's bytes; same rows as the reference parser.
 
     ``raw.columns`` holds ``t_source`` (raw) and the columns the zone detection needs;
     ``raw.rows`` builds the rest in the order the caller wants (see :class:`FastRows`).
+    ``compiled``: use the C loops (default: when they were built); False: numpy only.
+    ``consume``: ``data`` (a bytearray) is the caller's to give away; its bytes are reused
+    for the text column and are no longer the log afterwards.
     """
-    data, buf, nl, bad_lines, long_lines, cut = _sanitise(data)
+    compiled = COMPILED if compiled is None else bool(compiled) and COMPILED
+    data, buf, nl, bad_lines, long_lines, cut = _sanitise(data, compiled)
     n = len(nl)
     raw = RawColumns({}, [], lines=n, bad_lines=bad_lines, long_lines=long_lines, truncated=cut)
     if n == 0:
@@ -407,33 +459,18 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     starts[0] = 0
     starts[1:] = nl[:-1] + 1
 
-    # the first bytes of each line; past the end of the data, the final newline repeats
-    heads = _heads(buf, starts, _PREFIX)
-    words = heads.view("<u8")
-    is_b = _shape_mask(words, _B_SHAPE)
-    is_f = _shape_mask(words, _F_SHAPE)
-    del words
-    raw_t = np.full(n, np.nan)
-    for is_x, at in ((is_b, 0), (is_f, 1)):
-        if is_x.any():
-            idx = np.flatnonzero(is_x)
-            t, ok = _stamp_seconds(heads, idx, at)
-            is_x[idx[~ok]] = False
-            raw_t[is_x] = t[ok]
-    del heads
+    if compiled:
+        fast_idx, raw_t, keys, codes = _stamped_lines_compiled(data, starts, nl)
+    else:
+        fast_idx, raw_t, keys, codes = _stamped_lines(data, buf, starts, nl)
 
     # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet. A record
     # is (source, logger, level, message) until it is classified, once the rows are known.
     records: list[Any] = []
     rec = np.full(n, -1, dtype=np.int64)
-    fast = is_b | is_f
-    if fast.any():
-        fast_idx = np.flatnonzero(fast)
-        encoded = pc.dictionary_encode(_views(data, buf, starts[fast_idx] + _KEY_START, nl[fast_idx]),
-                                       memory_pool=_POOL)
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        to_record = np.full(len(encoded.dictionary), -1, dtype=np.int64)
-        for u, key in enumerate(encoded.dictionary.to_pylist()):
+    if len(fast_idx):
+        to_record = np.full(len(keys), -1, dtype=np.int64)
+        for u, key in enumerate(keys):
             if key.startswith("- "):
                 m = _B_REST.match(key)
                 if m:
@@ -445,7 +482,7 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
                     to_record[u] = len(records)
                     records.append(("frontend", None, fe.LEVELS.get(m.group("level")), m.group("message")))
         rec[fast_idx] = to_record[codes]
-        del encoded, codes
+    del codes, keys
 
     # everything else: the reference splitter, once per distinct text
     slow_idx = np.flatnonzero(rec < 0)
@@ -539,22 +576,70 @@ def parse_bytes(data: bytes, fmt: str, path: str = "-", client: str | None = Non
     # The text column in file order (what a sorted file needs) is copied on another core
     # while this one classifies the distinct messages.
     # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
-    text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
-    records = [_record(*r) if isinstance(r, tuple) else r for r in records]
-    fast_rows = FastRows(data=data, buf=buf, starts=starts, ends=nl, rows=rows, rrec=rrec, records=records,
+    if compiled and consume and isinstance(data, bytearray):
+        # the buffer is ours: move the lines down in place instead of copying them
+        text = _in_background(_compacted_text, data, starts, nl, rows)
+        data = buf = None  # the bytes are the text column's now; nothing else reads them
+    elif compiled:
+        text = _in_background(_text_column, data, buf, starts, nl, rows, True)
+    else:
+        text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
+    by_name = _record_columns(records)
+    fast_rows = FastRows(data=data, buf=buf, starts=starts, ends=nl, rows=rows, rrec=rrec, by_name=by_name,
+                         n_records=len(records),
                          source=source, path=path, client=client,
-                         tracebacks={k: "\n".join(v) for k, v in tracebacks.items()}, text=text)
+                         tracebacks={k: "\n".join(v) for k, v in tracebacks.items()}, text=text,
+                         compiled=compiled)
     raw.columns = {"t_source": rt, **fast_rows.eager()}
     raw.rows = fast_rows
     raw.clock = clock
     return raw
 
 
+def _stamped_lines(data: bytes, buf: np.ndarray, starts: np.ndarray, nl: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """(the lines with a backend or frontend stamp, every line's raw time (NaN: none), the
+    distinct messages after the stamps, each stamped line's message number), in numpy."""
+    # the first bytes of each line; past the end of the data, the final newline repeats
+    heads = _heads(buf, starts, _PREFIX)
+    words = heads.view("<u8")
+    is_b = _shape_mask(words, _B_SHAPE)
+    is_f = _shape_mask(words, _F_SHAPE)
+    del words
+    raw_t = np.full(len(starts), np.nan)
+    for is_x, at in ((is_b, 0), (is_f, 1)):
+        if is_x.any():
+            idx = np.flatnonzero(is_x)
+            t, ok = _stamp_seconds(heads, idx, at)
+            is_x[idx[~ok]] = False
+            raw_t[is_x] = t[ok]
+    del heads
+    fast_idx = np.flatnonzero(is_b | is_f)
+    if not len(fast_idx):
+        return fast_idx, raw_t, [], np.zeros(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(_views(data, buf, starts[fast_idx] + _KEY_START, nl[fast_idx]), memory_pool=_POOL)
+    return fast_idx, raw_t, encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False)
+
+
+def _stamped_lines_compiled(data: bytes, starts: np.ndarray, nl: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """:func:`_stamped_lines` in one pass of the C loop."""
+    shape, seconds, codes, firsts = _scan.scan(data, nl)
+    fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
+    raw_t = np.frombuffer(seconds, dtype=np.float64)
+    first = np.frombuffer(firsts, dtype=np.int64)
+    keys = [data[a:b].decode("utf-8") for a, b in zip((starts[first] + _KEY_START).tolist(), nl[first].tolist(),
+                                                        strict=True)]
+    return fast_idx, raw_t, keys, np.frombuffer(codes, dtype=np.int32)[fast_idx]
+
+
 def _categorical(values: list[str | None], codes: np.ndarray) -> pd.Categorical:
-    """A categorical with sorted categories (as ``astype("category")`` gives) from per-record
-    values and each row's record."""
+    """A categorical with sorted categories of dtype "string" (as ``astype("category")`` of a
+    string column gives) from per-record values and each row's record."""
     cats = sorted({v for v in values if v is not None})
     where = {v: i for i, v in enumerate(cats)}
-    rec_codes = np.array([where[v] if v is not None else -1 for v in values], dtype=np.int32)
-    return pd.Categorical.from_codes(rec_codes[codes] if len(codes) else np.zeros(0, dtype=np.int32),
-                                     categories=pd.Index(cats, dtype=object) if cats else pd.Index([], dtype=object))
+    small = np.int8 if len(cats) < 127 else np.int16 if len(cats) < 32767 else np.int32
+    rec_codes = np.array([where[v] if v is not None else -1 for v in values], dtype=small)
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="string"))
+    return pd.Categorical.from_codes(rec_codes[codes] if len(codes) else np.zeros(0, dtype=small), dtype=dtype,
+                                     validate=False)

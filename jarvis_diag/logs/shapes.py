@@ -126,22 +126,25 @@ def _index(source: str) -> tuple[dict[str, tuple[_Candidate, ...]], tuple[_Candi
     return {k: tuple(v) for k, v in long.items()}, tuple(short)
 
 
+_ANY_LOGGER = object()
+
+
 @cache
-def _merged(source: str, key: str) -> tuple[_Candidate, ...]:
+def _merged(source: str, key: str) -> tuple[tuple[str, Any, re.Pattern[str], lines.Shape], ...]:
+    """The candidates for messages starting with ``key``, in table order, as (literal prefix,
+    the logger the shape requires or _ANY_LOGGER, regex, shape)."""
     long, short = _index(source)
-    return tuple(sorted(long.get(key, ()) + short, key=lambda c: c.order))
+    return tuple((c.prefix, c.shape.logger if lines.needs_logger(c.shape) else _ANY_LOGGER, c.regex, c.shape)
+                 for c in sorted(long.get(key, ()) + short, key=lambda c: c.order))
 
 
 def match_indexed(source: str, message: str, logger: str | None = None) -> tuple[lines.Shape, dict[str, str]] | None:
     """Same answer as :func:`jarvis_diag.lines.match`, trying only possible shapes."""
     src = "frontend" if source == "panel" else source
-    for cand in _merged(src, message[:_KEY_LEN]):
-        shape = cand.shape
-        if not message.startswith(cand.prefix):
+    for prefix, required, regex, shape in _merged(src, message[:_KEY_LEN]):
+        if not message.startswith(prefix) or (required is not _ANY_LOGGER and required != logger):
             continue
-        if lines.needs_logger(shape) and shape.logger != logger:
-            continue
-        m = cand.regex.match(message)
+        m = regex.match(message)
         if m:
             return shape, {k: v for k, v in m.groupdict().items() if v is not None}
     return None

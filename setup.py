@@ -1,0 +1,10 @@
+"""The optional compiled part: the fast parser's per-line loops (jarvis_diag/logs/_scan.c).
+
+Without a C compiler the package still installs, and the parser does the same work with
+numpy instead (slower); everything else is in pyproject.toml.
+"""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("jarvis_diag.logs._scan", ["jarvis_diag/logs/_scan.c"], optional=True,
+                             extra_compile_args=["-O2", "-Wall"])])
