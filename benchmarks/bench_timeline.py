@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
     args = parser.parse_args(argv)
-    path = gen_mixed_log.DEFAULT_OUT
-    if args.lines != 2_000_000:
-        path = path.with_name(f"mixed_{args.lines}.log")
+    path = gen_mixed_log.DEFAULT_OUT.with_name(f"mixed_{args.lines}.log")  # the same file as bench_ingest.py
     if not path.exists():
         print(f"generating {path} ({args.lines:,} lines)...", flush=True)
         gen_mixed_log.generate(args.lines, path)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from jarvis_diag import lines  # noqa: E402
 from jarvis_diag.logs import examples  # noqa: E402
 
-DEFAULT_OUT = ROOT / "benchmarks" / "_data" / "mixed_2m.log"
+DEFAULT_OUT = ROOT / "benchmarks" / "_data" / "mixed_2000000.log"  # the file both benchmarks read
 FIXTURES = ROOT / "tests" / "fixtures"
 BLOCK = 5000
 _BACKEND_TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")

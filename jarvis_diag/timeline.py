@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
 
@@ -97,6 +98,11 @@ def _taken_values(s: pd.Series, rows: np.ndarray) -> list:
         # the categories once, then an object take of the codes (-1, missing, is the last item)
         cats = np.append(s.cat.categories.to_numpy(dtype=object), None)
         return cats[s.cat.codes.to_numpy()[rows]].tolist()
+    if s.dtype == "string" and isinstance(getattr(s.array, "_pa_array", None), pa.ChunkedArray):
+        # straight from Arrow: a third of the time of pandas' object conversion (text of every row)
+        return s.array._pa_array.take(pa.array(rows)).to_numpy(zero_copy_only=False).tolist()
+    if s.dtype == "int64":
+        return s.to_numpy()[rows].tolist()
     return _column_values(s.take(rows))
 
 

@@ -165,3 +165,19 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
         if needle in line:
             return out
     raise AssertionError(f"{needle!r} not seen within {timeout_s} s; got:\n{out}")
+
+
+SAMPLE_SETS = sorted(p for p in (Path(__file__).parent.parent / "sample_logs").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("logs", [FIXTURES / "callback-desync", *SAMPLE_SETS], ids=lambda p: p.name)
+def test_json_output_is_the_documented_document_byte_for_byte(logs: Path, tmp_path: Path):
+    # the CLI writes with a fast encoder; it must give exactly what json.dumps gives for the
+    # library's document (numbers from numpy included), as compact UTF-8 with one newline
+    from jarvis_diag.timeline import load_timeline
+
+    out = tmp_path / "t.json"
+    result = runner.invoke(app, ["timeline", str(logs), "--format", "json", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = json.dumps(load_timeline([logs]).to_json_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert out.read_bytes() == expected.encode("utf-8")

@@ -192,9 +192,12 @@ static int table_grow(Table *t) {
     return 1;
 }
 
+/* Where the message of line i starts: KEY_START bytes into the line. */
+static inline int64_t key_start(const int64_t *ends, int64_t i) { return (i == 0 ? 0 : ends[i - 1] + 1) + KEY_START; }
+
 /* The code of the message at p (n bytes), adding it when new; -2 when out of memory. */
-static int32_t table_code(Table *t, const unsigned char *base, const int64_t *starts_of_keys, const int64_t *ends,
-                          int64_t line, const unsigned char *p, Py_ssize_t n) {
+static int32_t table_code(Table *t, const unsigned char *base, const int64_t *ends, int64_t line,
+                          const unsigned char *p, Py_ssize_t n) {
     uint64_t h = hash_bytes(p, n);
     size_t j = h & t->mask;
     for (;;) {
@@ -204,8 +207,8 @@ static int32_t table_code(Table *t, const unsigned char *base, const int64_t *st
         }
         if (s->hash == h) {
             int64_t other = s->line;
-            const unsigned char *q = base + starts_of_keys[other];
-            Py_ssize_t m = ends[other] - starts_of_keys[other];
+            const unsigned char *q = base + key_start(ends, other);
+            Py_ssize_t m = ends[other] - key_start(ends, other);
             if (m == n && memcmp(p, q, (size_t)n) == 0) {
                 return s->code;
             }
@@ -240,18 +243,16 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     Py_ssize_t n = ends_buf.len / 8;
     const int64_t *ends = ends_buf.buf;
     const unsigned char *base = data.buf;
-    char *shape_raw, *sec_raw, *code_raw, *key_raw;
+    char *shape_raw, *sec_raw, *code_raw;
     PyObject *shape = bytearray_of(n, &shape_raw);
     PyObject *seconds = bytearray_of(n * 8, &sec_raw);
     PyObject *codes = bytearray_of(n * 4, &code_raw);
-    PyObject *key_starts = bytearray_of(n * 8, &key_raw);  /* scratch: where each message starts */
     Table table = {0};
-    int ok = shape && seconds && codes && key_starts && table_init(&table, 1 << 16);
+    int ok = shape && seconds && codes && table_init(&table, 1 << 16);
     if (!ok) {
         Py_XDECREF(shape);
         Py_XDECREF(seconds);
         Py_XDECREF(codes);
-        Py_XDECREF(key_starts);
         free(table.slots);
         free(table.firsts);
         PyBuffer_Release(&data);
@@ -261,7 +262,6 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     int8_t *shape_of = (int8_t *)shape_raw;
     double *sec = (double *)sec_raw;
     int32_t *code = (int32_t *)code_raw;
-    int64_t *key_at = (int64_t *)key_raw;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
     unsigned char last_stamp[19];
@@ -282,7 +282,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         if (kind) {
             const unsigned char *stamp = p + at;
             /* a stamp differs from the one before only in its milliseconds, most of the time */
-            if (have_last && memcmp(stamp, last_stamp, 11) == 0 && memcmp(stamp + 11, last_stamp + 11, 8) == 0) {
+            if (have_last && memcmp(stamp, last_stamp, 19) == 0) {
                 whole = last_whole;
             } else if (whole_seconds(stamp, &whole)) {
                 memcpy(last_stamp, stamp, 19);
@@ -293,10 +293,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             }
         }
         shape_of[i] = (int8_t)kind;
-        key_at[i] = start + KEY_START;
         if (kind) {
             sec[i] = (double)whole + (double)num(p + at + 20, 3) / 1000.0;
-            int32_t c = table_code(&table, base, key_at, ends, i, p + KEY_START, len - KEY_START);
+            int32_t c = table_code(&table, base, ends, i, p + KEY_START, len - KEY_START);
             if (c == -2) {
                 failed = 1;
                 break;
@@ -309,7 +308,6 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         start = ends[i] + 1;
     }
     Py_END_ALLOW_THREADS
-    Py_DECREF(key_starts);
     free(table.slots);
     PyBuffer_Release(&data);
     PyBuffer_Release(&ends_buf);

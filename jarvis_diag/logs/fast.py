@@ -429,10 +429,13 @@ class FastRows:
         cols["client"] = self._client_column(rrec, source)
         if self.tracebacks:
             line_idx = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))
-            at = np.full(int(self.rows[-1]) + 1, -1, dtype=np.int64)
-            at[rows] = np.arange(m)
-            which = np.full(m, -1, dtype=np.int64)  # row -> its traceback, -1: none
-            which[at[line_idx]] = np.arange(len(line_idx))
+            at = np.searchsorted(self.rows, line_idx)  # their rows in file order
+            if order is not None:
+                inverse = np.empty(m, dtype=np.int64)
+                inverse[order] = np.arange(m)
+                at = inverse[at]
+            which = np.full(m, -1, dtype=np.int32)  # row -> its traceback, -1: none
+            which[at] = np.arange(len(line_idx))
             cols["traceback"] = pc.take(pa.array(list(self.tracebacks.values()), type=pa.large_string()),
                                         pa.array(which, mask=which < 0), memory_pool=_POOL)
         return cols
@@ -457,7 +460,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
         return raw
     starts = np.empty(n, dtype=np.int64)
     starts[0] = 0
-    starts[1:] = nl[:-1] + 1
+    np.add(nl[:-1], 1, out=starts[1:])
 
     if compiled:
         fast_idx, raw_t, keys, codes = _stamped_lines_compiled(data, starts, nl)
@@ -467,9 +470,9 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet. A record
     # is (source, logger, level, message) until it is classified, once the rows are known.
     records: list[Any] = []
-    rec = np.full(n, -1, dtype=np.int64)
+    rec = np.full(n, -1, dtype=np.int32)  # (int32 and in-place steps: fresh memory is what costs here)
     if len(fast_idx):
-        to_record = np.full(len(keys), -1, dtype=np.int64)
+        to_record = np.full(len(keys), -1, dtype=np.int32)
         for u, key in enumerate(keys):
             if key.startswith("- "):
                 m = _B_REST.match(key)
@@ -516,7 +519,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     unknown_tags: dict[str | None, int] = {}
     if is_other.any():
         parsed_idx = np.flatnonzero(rec >= 0)
-        nonblank_prev = np.maximum.accumulate(np.where(~is_blank, np.arange(n), -1))
+        nonblank_prev = _carried_index(~is_blank)
         cont_of: dict[int, bool] = {}
         tag_memo: dict[str, str | None] = {}
         last_unknown = -1
@@ -556,7 +559,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     source = rec_source[rrec]
     clock_of_source = np.array([SOURCE_CLOCK[s] for s in SOURCES], dtype=np.int8)
     timed = ~np.isnan(rt)
-    last = np.maximum.accumulate(np.where(timed, np.arange(m), -1))
+    last = _carried_index(timed)
     clock = np.full(m, SOURCE_CLOCK[default_source], dtype=np.int8)
     clock[timed] = clock_of_source[source[timed]]
     carried = ~timed & (last >= 0)
@@ -594,6 +597,13 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     raw.rows = fast_rows
     raw.clock = clock
     return raw
+
+
+def _carried_index(mask: np.ndarray) -> np.ndarray:
+    """For each position, the last position at or before it where ``mask`` holds (-1: none)."""
+    idx = np.arange(len(mask), dtype=np.int32)
+    idx[~mask] = -1
+    return np.maximum.accumulate(idx, out=idx)
 
 
 def _stamped_lines(data: bytes, buf: np.ndarray, starts: np.ndarray, nl: np.ndarray
