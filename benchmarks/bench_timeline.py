@@ -31,7 +31,9 @@ TIMELINE_JSON = ("import sys; from jarvis_diag.cli import main; "
 def measure(argv: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit status) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
+    # a pipe, not /dev/null: GNU grep stops at the first match when its output is /dev/null
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE)
+    proc.stdout.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
