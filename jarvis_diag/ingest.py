@@ -339,7 +339,9 @@ def ingest(
     ``tz``: the backend's zone when its logs carry no epochs (IANA name or ``+08:00``).
     ``format_of``: path -> format, overriding detection. ``panel_date`` (YYYY-MM-DD) and
     ``panel_tz``: the date and zone of debug-panel copies (default: from the other files).
-    ``engine="reference"`` parses one line at a time (slow; the fast parser is checked against it).
+    ``engine="reference"`` parses one line at a time (slow; the fast parser is checked against it);
+    ``engine="numpy"`` is the fast parser without its compiled loops (what an install without a
+    C compiler runs).
     """
     if isinstance(paths, str | Path):
         paths = [str(paths)]
