@@ -66,6 +66,15 @@ def best(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tupl
     return min(runs, key=lambda r: r[0])
 
 
+def best_ingest(data: Path, engine: str, repeat: int) -> tuple[dict, float, float]:
+    """(what the child printed, its whole wall time, its peak MB) of the run whose ingest() was fastest."""
+    runs = []
+    for _ in range(repeat):
+        wall, peak, out = measured([sys.executable, "-c", _CHILD, str(data), engine])
+        runs.append((json.loads(out), wall, peak))
+    return min(runs, key=lambda r: r[0]["ingest_s"])
+
+
 def lnav_env(tmp: Path) -> dict[str, str] | None:
     if shutil.which("lnav") is None:
         return None
@@ -110,11 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             count = out.split()[-1] if out.split() else "?"
             row("lnav (count(*) FROM all_logs)", wall, n_lines, peak, f"({count} log messages)")
 
-    runs = []
-    for _ in range(args.repeat):
-        wall, peak, out = measured([sys.executable, "-c", _CHILD, str(data), "fast"])
-        runs.append((json.loads(out), wall, peak))
-    info, wall, peak = min(runs, key=lambda r: r[0]["ingest_s"])
+    info, wall, peak = best_ingest(data, "fast", args.repeat)
     row("jarvis-diag ingest() -> DataFrame", info["ingest_s"], n_lines, peak,
         f"({info['rows']:,} events, {info['unknown']:,} unknown; whole process {wall:.2f} s "
         f"incl. {info['import_s']:.2f} s imports)")
@@ -122,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest_peak = peak
 
     # the same parser without its compiled loops (what a machine with no C compiler gets)
-    runs = []
-    for _ in range(args.repeat):
-        wall, peak, out = measured([sys.executable, "-c", _CHILD, str(data), "numpy"])
-        runs.append((json.loads(out), wall, peak))
-    numpy_info, wall, peak = min(runs, key=lambda r: r[0]["ingest_s"])
+    numpy_info, wall, peak = best_ingest(data, "numpy", args.repeat)
     row("  same, numpy only (engine=numpy)", numpy_info["ingest_s"], n_lines, peak,
         f"({numpy_info['rows']:,} events; no compiled loops)")
 

@@ -12,14 +12,12 @@
  *       read as UTC (NaN for shape 0); codes = the number of the line's distinct message
  *       (the bytes from offset 24 to the newline; -1 for shape 0); firsts[k] = the first
  *       line whose message is number k.
- *   gather(data, starts, ends, rows) -> (offsets, values)
- *       The lines data[starts[r]:ends[r]] for r in rows as the two buffers of an Arrow
- *       large_string array.
  *   compact(data, starts, ends, rows) -> offsets
- *       The same lines moved, in place, to the start of a writable buffer (rows in file
- *       order): the buffer becomes the values of the large_string array, no second copy.
+ *       The lines data[starts[r]:ends[r]] for r in rows (file order) moved, in place, to
+ *       the start of the writable buffer: the buffer and the offsets are the values and
+ *       offsets of an Arrow large_string array, with no second copy.
  *
- * All three release the GIL while they run.
+ * Each releases the GIL while it runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -111,7 +109,7 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
     return era * 146097 + doe - 719468;
 }
 
-/* Whole epoch seconds of "YYYY-MM-DD?HH:MM:SS" at p, or -1 when the date is not one. */
+/* Whole epoch seconds of "YYYY-MM-DD?HH:MM:SS" at p into *out; 0 when the date is not one. */
 static int whole_seconds(const unsigned char *p, int64_t *out) {
     int64_t y = num(p, 4), mo = num(p + 5, 2), d = num(p + 8, 2);
     if (y < 1 || mo < 1 || mo > 12) {
@@ -329,63 +327,6 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NNNN)", shape, seconds, codes, firsts);
 }
 
-/* ---- gather -------------------------------------------------------------------------- */
-
-static PyObject *gather(PyObject *self, PyObject *args) {
-    Py_buffer data, starts_buf, ends_buf, rows_buf;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &data, &starts_buf, &ends_buf, &rows_buf)) {
-        return NULL;
-    }
-    const unsigned char *base = data.buf;
-    const int64_t *starts = starts_buf.buf, *ends = ends_buf.buf, *rows = rows_buf.buf;
-    Py_ssize_t m = rows_buf.len / 8, n = ends_buf.len / 8;
-    Py_ssize_t total = 0;
-    int bad = 0;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        int64_t r = rows[k];
-        if (r < 0 || r >= n || ends[r] < starts[r] || ends[r] > data.len) {
-            bad = 1;
-            break;
-        }
-        total += ends[r] - starts[r];
-    }
-    PyObject *offsets = NULL, *values = NULL;
-    char *off_raw, *val_raw;
-    if (!bad) {
-        offsets = bytearray_of((m + 1) * 8, &off_raw);
-        values = bytearray_of(total, &val_raw);
-    }
-    if (bad || offsets == NULL || values == NULL) {
-        Py_XDECREF(offsets);
-        Py_XDECREF(values);
-        PyBuffer_Release(&data);
-        PyBuffer_Release(&starts_buf);
-        PyBuffer_Release(&ends_buf);
-        PyBuffer_Release(&rows_buf);
-        if (bad) {
-            PyErr_SetString(PyExc_ValueError, "gather: a row outside the lines");
-        }
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    int64_t *off = (int64_t *)off_raw;
-    int64_t pos = 0;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        int64_t r = rows[k];
-        int64_t len = ends[r] - starts[r];
-        off[k] = pos;
-        memcpy(val_raw + pos, base + starts[r], (size_t)len);
-        pos += len;
-    }
-    off[m] = pos;
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&starts_buf);
-    PyBuffer_Release(&ends_buf);
-    PyBuffer_Release(&rows_buf);
-    return Py_BuildValue("(NN)", offsets, values);
-}
-
 /* ---- compact ------------------------------------------------------------------------- */
 
 static PyObject *compact(PyObject *self, PyObject *args) {
@@ -444,7 +385,6 @@ static PyMethodDef methods[] = {
     {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
     {"scan", scan, METH_VARARGS, "(shape, seconds, codes, firsts) of each line: stamp shape, time, message number."},
-    {"gather", gather, METH_VARARGS, "(offsets, values) of the chosen lines as an Arrow large_string."},
     {NULL, NULL, 0, NULL},
 };
 

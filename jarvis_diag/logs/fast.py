@@ -297,22 +297,15 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
 
 
-def _text_column(data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
-                 compiled: bool) -> pa.Array:
-    """The lines ``data[starts[r]:ends[r]]`` for ``r`` in ``rows`` as one large_string array:
-    what pandas' "string" dtype holds, so it takes the array as it is."""
-    if compiled:
-        offsets, values = _scan.gather(data, starts, ends, np.ascontiguousarray(rows, dtype=np.int64))
-        return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets),
-                                                                    pa.py_buffer(values)])
-    return _large_strings(_views(data, buf, starts[rows], ends[rows]))
-
-
-def _compacted_text(data: bytearray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray) -> pa.Array:
-    """:func:`_text_column` of rows in file order, made in place: the lines move to the start of
-    ``data``, which becomes the array's values (``data`` is not a log any more after this)."""
-    offsets = _scan.compact(data, starts, ends, np.ascontiguousarray(rows, dtype=np.int64))
-    return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+def _compacted_text(data: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
+                    in_place: bool) -> pa.Array:
+    """The lines ``data[starts[r]:ends[r]]`` for ``r`` in ``rows`` (file order) as one
+    large_string array, what pandas' "string" dtype holds as it is. The lines move down to the
+    start of the buffer, which becomes the array's values: ``data`` itself when ``in_place``
+    (it is not a log any more after this), else a copy."""
+    buffer = data if in_place else bytearray(data)
+    offsets = _scan.compact(buffer, starts, ends, np.ascontiguousarray(rows, dtype=np.int64))
+    return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(buffer)])
 
 
 def _large_strings(views: pa.Array) -> pa.Array:
@@ -337,12 +330,8 @@ class FastRows:
     """Rows of a parsed file whose columns are built on demand, in any row order, from
     one record per distinct message (so sorting costs no string copies)."""
 
-    def __init__(self, *, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
-                 rrec: np.ndarray, by_name: dict[str, list[Any]], n_records: int, source: np.ndarray, path: str,
-                 client: str | None, tracebacks: dict[int, str], text: Future[pa.Array] | None = None,
-                 compiled: bool = False):
-        self.data, self.buf, self.starts, self.ends = data, buf, starts, ends
-        self.compiled = compiled
+    def __init__(self, *, text: Future[pa.Array], rows: np.ndarray, rrec: np.ndarray, by_name: dict[str, list[Any]],
+                 n_records: int, source: np.ndarray, path: str, client: str | None, tracebacks: dict[int, str]):
         self.text = text  # the text column in file order, being built
         self.rows, self.rrec, self.source = rows, rrec, source
         self.path, self.client, self.tracebacks = path, client, tracebacks
@@ -383,27 +372,17 @@ class FastRows:
     def columns(self, order: np.ndarray | None = None, *, release: bool = False) -> dict[str, Any]:
         """Every events column but t_source, rows taken in ``order`` (None: file order).
 
-        ``release``: drop the file's bytes as soon as the text column holds its copy (the
-        caller must not keep its own reference), so both never coexist with the other columns.
+        ``release``: the caller takes the text column (no second copy is kept here).
         """
         rrec = self.rrec if order is None else self.rrec[order]
         rows = self.rows if order is None else self.rows[order]
         source = self.source if order is None else self.source[order]
         m = len(rows)
         cols: dict[str, Any] = {}
-        prepared, self.text = self.text, None
-        text = None if prepared is None else prepared.result()  # the copy in file order
-        if text is None:
-            text = _text_column(self.data, self.buf, self.starts, self.ends, rows, self.compiled)
-        elif order is not None:
-            text = pc.take(text, pa.array(order), memory_pool=_POOL)
-            if not release:
-                self.text = prepared
-        elif not release:
-            self.text = prepared
-        cols["text"] = text
+        text = self.text.result()  # in file order
         if release:
-            self.data = self.buf = self.starts = self.ends = None  # type: ignore[assignment]
+            self.text = None  # type: ignore[assignment]
+        cols["text"] = text if order is None else pc.take(text, pa.array(order), memory_pool=_POOL)
         cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
         cols["path"] = pd.Categorical.from_codes(np.zeros(m, dtype=np.int8), categories=[self.path])
         cols["line"] = rows + 1
@@ -576,23 +555,18 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
         rt[lead] = rt[first]
         clock[lead] = clock[first]
 
-    # The text column in file order (what a sorted file needs) is copied on another core
-    # while this one classifies the distinct messages.
-    # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
-    if compiled and consume and isinstance(data, bytearray):
-        # the buffer is ours: move the lines down in place instead of copying them
-        text = _in_background(_compacted_text, data, starts, nl, rows)
-        data = buf = None  # the bytes are the text column's now; nothing else reads them
-    elif compiled:
-        text = _in_background(_text_column, data, buf, starts, nl, rows, True)
+    # The text column in file order (what a sorted file needs) is made on another core while
+    # this one classifies the distinct messages; nothing else reads the bytes after this.
+    if compiled:
+        # a buffer that is ours (consume) becomes the column's values: the lines move down in place
+        text = _in_background(_compacted_text, data, starts, nl, rows, consume and isinstance(data, bytearray))
     else:
+        # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
         text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
+    del data, buf
     by_name = _record_columns(records)
-    fast_rows = FastRows(data=data, buf=buf, starts=starts, ends=nl, rows=rows, rrec=rrec, by_name=by_name,
-                         n_records=len(records),
-                         source=source, path=path, client=client,
-                         tracebacks={k: "\n".join(v) for k, v in tracebacks.items()}, text=text,
-                         compiled=compiled)
+    fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
+                         path=path, client=client, tracebacks={k: "\n".join(v) for k, v in tracebacks.items()})
     raw.columns = {"t_source": rt, **fast_rows.eager()}
     raw.rows = fast_rows
     raw.clock = clock
