@@ -557,8 +557,8 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
 
 def detect_polling(ix: _Index) -> list[dict]:
     by_client: dict[str, list[dict]] = {}
-    for rec in ix.records:
-        if rec.get("transport") == "polling" and rec["source"] in FRONTEND_SOURCES and rec.get("client"):
+    for rec in ix.corr.index.polling:
+        if rec["source"] in FRONTEND_SOURCES and rec.get("client"):
             by_client.setdefault(rec["client"], []).append(rec)
     findings = []
     for client, recs in by_client.items():
@@ -575,10 +575,9 @@ def detect_polling(ix: _Index) -> list[dict]:
 def detect_auth_failed(ix: _Index) -> list[dict]:
     findings = []
     groups: dict[str | None, list[dict]] = {}
-    for rec in ix.records:
-        if rec["kind"] == "auth.failed":
-            client = rec.get("client") if rec["source"] in FRONTEND_SOURCES else ix.client_of(rec.get("sid"))
-            groups.setdefault(client, []).append(rec)
+    for rec in ix.corr.index.of_kind(("auth.failed",)):
+        client = rec.get("client") if rec["source"] in FRONTEND_SOURCES else ix.client_of(rec.get("sid"))
+        groups.setdefault(client, []).append(rec)
     for client, recs in groups.items():
         last = recs[-1]["t"]
         ok_after = any(c.client == client and c.authenticated_at is not None and c.authenticated_at > last
@@ -599,10 +598,11 @@ def detect_auth_failed(ix: _Index) -> list[dict]:
 _NORMALIZE = re.compile(r"\b(?:[0-9a-f]{8}(?:-[0-9a-f-]{27})?|new-\d+|[A-Za-z0-9_-]{8}(?=[, )])|\d+(?:\.\d+)?)\b")
 
 
-def _signature(rec: dict) -> str:
+def _signature(ix: _Index, rec: dict) -> str:
     if rec.get("shape"):
         return rec["shape"]
-    message = rec["text"].split(" - ", 3)[-1] if rec["source"] == "backend" else rec["text"]
+    text = ix.corr.text(rec)
+    message = text.split(" - ", 3)[-1] if rec["source"] == "backend" else text
     return _NORMALIZE.sub("#", message)[:160]
 
 
@@ -696,14 +696,12 @@ def _session_at(ix: _Index, rec: dict) -> str | None:
 
 def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
     groups: dict[tuple[str, str], list[tuple[dict, str | None]]] = {}
-    for rec in ix.records:
+    for rec in ix.corr.index.alarms:
         level = rec.get("level")
-        if level not in ("WARNING", "ERROR", "CRITICAL") and rec["kind"] != "app.error":
-            continue
         if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
             continue
         kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
-        groups.setdefault((kind, _signature(rec)), []).append((rec, _benign(ix, rec)))
+        groups.setdefault((kind, _signature(ix, rec)), []).append((rec, _benign(ix, rec)))
     findings = []
     for (kind, _sig), items in groups.items():
         harmful = [(r, why) for r, why in items if why is None]
@@ -715,7 +713,8 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
             sid = (first.get("sid") or "")[:8] or None
             client = first.get("client") if first["source"] in FRONTEND_SOURCES else ix.client_of(sid)
             session = _session_at(ix, first)
-            message = first["text"].split(" - ", 3)[-1] if first["source"] == "backend" else first["text"]
+            text = ix.corr.text(first)
+            message = text.split(" - ", 3)[-1] if first["source"] == "backend" else text
             count = f"{len(subset)}x " if len(subset) > 1 else ""
             if is_benign:
                 severity = "info"

@@ -10,7 +10,10 @@ connection did not recover. :mod:`jarvis_diag.findings` names what went wrong.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +43,7 @@ DISCONNECT_CLEANUP_S = 0.1
 # A disconnect closing the page on purpose is not a loss.
 DELIBERATE_REASONS = ("io client disconnect",)
 
+ALARM_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 # The kinds correlation reads; everything else only shows in the event list.
 # (WARNING/ERROR lines of any kind are read too; the client's live events, the bulk of a
 # frontend log, are only counted, from the frame.)
@@ -63,6 +67,20 @@ RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level
                   "client_ms", "recv_ts", "traceback")
 
 
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused for the duration: correlating a big log makes millions
+    of dicts and lists, none of them garbage, and the collector would go over all of them
+    again and again (a fifth of the time). Reference counting still frees what is dropped."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def iso(t: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC with milliseconds (``2026-11-24T10:03:39.558Z``)."""
     if t is None or (isinstance(t, float) and math.isnan(t)):
@@ -72,15 +90,35 @@ def iso(t: float | None) -> str | None:
     return f"{d:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
+class Row(int):
+    """A line's row in the events, standing for its text in evidence until
+    :func:`fill_texts` reads the texts of every line used, in one take."""
+
+    __slots__ = ()
+
+
 def evidence(rec: dict) -> dict:
-    """A line used as evidence: where it is and what it says."""
-    return {"path": rec["path"], "line": int(rec["line"]), "text": rec["text"]}
+    """A line used as evidence: where it is and what it says (the text is read at the end)."""
+    return {"path": rec["path"], "line": int(rec["line"]), "text": rec["text"] if "text" in rec else Row(rec["label"])}
+
+
+def fill_texts(texts: pd.Series, items: list[list[dict]]) -> None:
+    """Put the text of each line in the evidence lists ``items`` (those still a :class:`Row`)."""
+    pending = [e for ev in items for e in ev if isinstance(e["text"], Row)]
+    if not pending:
+        return
+    rows = np.unique(np.array([e["text"] for e in pending], dtype=np.int64))
+    found = dict(zip(rows.tolist(), _taken_values(texts, rows), strict=True))
+    for e in pending:  # (one dict can be in several lists)
+        if isinstance(e["text"], Row):
+            e["text"] = found[e["text"]]
 
 
 # Every record has these keys; the other RECORD_COLUMNS are set only where the line has a
 # value (most are sparse: a phase on phase lines, server_ms on chat:ready lines), so read
 # them with ``rec.get``. Building millions of dicts is the cost that matters on big logs.
-DENSE_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level")
+# The text is not among them: only the lines used as evidence need it (see :class:`Row`).
+DENSE_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "level")
 
 
 def _column_values(s: pd.Series) -> list:
@@ -109,12 +147,12 @@ def _taken_values(s: pd.Series, rows: np.ndarray) -> list:
 def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[dict]:
     """Plain dicts of the rows at positions ``rows`` of ``events`` (a RangeIndex frame), in
     that order, with ``t`` as epoch seconds (from ``t_ns``) and a ``label`` (the row's
-    index); sparse columns only where set. Only the rows' own values are taken from each
+    position); sparse columns only where set. Only the rows' own values are taken from each
     column, and a sparse column only where it has a value."""
     if not len(rows):
         return []
     dense = [c for c in DENSE_COLUMNS if c in events.columns]
-    values = [events.index[rows].tolist()]
+    values = [rows.tolist()]
     for c in dense:
         if c == "t":
             values.append((t_ns[rows] / 1e9).tolist())
@@ -122,13 +160,13 @@ def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[d
             values.append(_taken_values(events[c], rows))
     if tuple(dense) == DENSE_COLUMNS:
         records = [{"label": label, "t": t, "source": source, "kind": kind, "shape": shape, "path": path,
-                    "line": line, "text": text, "level": level}
-                   for label, t, source, kind, shape, path, line, text, level in zip(*values, strict=True)]
+                    "line": line, "level": level}
+                   for label, t, source, kind, shape, path, line, level in zip(*values, strict=True)]
     else:
         keys = ("label", *dense)
         records = [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
     for c in RECORD_COLUMNS:
-        if c in dense or c not in events.columns:
+        if c in dense or c == "text" or c not in events.columns:
             continue
         s = events[c]
         present = np.flatnonzero(s.notna().to_numpy()[rows])
@@ -137,6 +175,28 @@ def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[d
         for i, v in zip(present.tolist(), _taken_values(s, rows[present]), strict=True):
             records[i][c] = v
     return records
+
+
+def _codes(s: pd.Series, rows: np.ndarray, prefix: int | None = None) -> np.ndarray:
+    """Per row of ``rows``, a number that is the same for equal values of ``s`` (-1: missing);
+    with ``prefix``, for equal first ``prefix`` characters."""
+    cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+    codes = cat.cat.codes.to_numpy()[rows].astype(np.int64)
+    if prefix is not None:
+        _, inverse = np.unique(np.array([str(v)[:prefix] for v in cat.cat.categories], dtype=object),
+                               return_inverse=True)
+        codes = np.where(codes >= 0, np.append(inverse, -1)[codes], -1)
+    return codes
+
+
+def _groups(codes: np.ndarray) -> list[np.ndarray]:
+    """The positions of each value of ``codes`` (>= 0), each in increasing order."""
+    keep = np.flatnonzero(codes >= 0)
+    if not len(keep):
+        return []
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    return np.split(order, cuts)
 
 
 @dataclass
@@ -263,22 +323,42 @@ class RecordIndex:
     """Records (in time order) grouped the ways the detectors look them up, so that no
     detector scans every record for every thing it checks."""
 
-    def __init__(self, records: list[dict]):
+    def __init__(self, records: list[dict], events: pd.DataFrame, rows: np.ndarray, times: np.ndarray):
+        """``records``: those of the rows at positions ``rows`` of ``events``, whose columns
+        group them (no pass over the records); ``times``: their ``t``."""
         self.records = records
-        self.times = np.array([r["t"] for r in records], dtype="float64")
-        positions: dict[str, list[int]] = {}
+        self.times = times
+        source = np.asarray(events["source"].astype(object).to_numpy()[rows], dtype=object)
+        frontend = np.isin(source, FRONTEND_SOURCES)
+        self.by_kind: dict[str, list[dict]] = {}
+        self._kind_rows: dict[str, np.ndarray] = {}
+        for group in _groups(_codes(events["kind"], rows)):
+            kind = records[group[0]]["kind"]
+            self._kind_rows[kind] = group
+            self.by_kind[kind] = [records[i] for i in group.tolist()]
+        self._kind_times = {k: times[v] for k, v in self._kind_rows.items()}
+        # WARNING/ERROR lines (and the client's errors) and lines naming the polling transport
+        alarm = events["level"].isin(ALARM_LEVELS).to_numpy()[rows] | (events["kind"] == "app.error").to_numpy()[rows]
+        self.alarms = [records[i] for i in np.flatnonzero(alarm).tolist()]
+        polling = (events["transport"] == "polling").fillna(False).to_numpy(dtype=bool)[rows] \
+            if "transport" in events.columns else np.zeros(len(rows), dtype=bool)
+        self.polling = [records[i] for i in np.flatnonzero(polling).tolist()]
         self.fe_by_client: dict[str, list[dict]] = {}
+        if "client" in events.columns:
+            codes = _codes(events["client"], rows)
+            codes[~frontend] = -1
+            for group in _groups(codes):
+                client = records[group[0]].get("client")
+                if client:
+                    self.fe_by_client[client] = [records[i] for i in group.tolist()]
         self.be_by_sid: dict[str, list[dict]] = {}
-        for i, r in enumerate(records):
-            positions.setdefault(r["kind"], []).append(i)
-            if r["source"] in FRONTEND_SOURCES:
-                if r.get("client"):
-                    self.fe_by_client.setdefault(r["client"], []).append(r)
-            elif r.get("sid"):
-                self.be_by_sid.setdefault(r["sid"][:8], []).append(r)
-        self.by_kind = {k: [records[i] for i in v] for k, v in positions.items()}
-        self._kind_rows = {k: np.array(v, dtype="int64") for k, v in positions.items()}
-        self._kind_times = {k: self.times[v] for k, v in self._kind_rows.items()}
+        if "sid" in events.columns:
+            codes = _codes(events["sid"], rows, prefix=8)
+            codes[frontend] = -1
+            for group in _groups(codes):
+                sid = records[group[0]].get("sid")
+                if sid:
+                    self.be_by_sid[sid[:8]] = [records[i] for i in group.tolist()]
 
     def between(self, t0: float, t1: float) -> list[dict]:
         """Records with ``t0 <= t <= t1``."""
@@ -327,6 +407,11 @@ class Correlation:
     last_t: float | None
     index: RecordIndex
     received: dict  # (client, session key) -> sorted times (epoch s) of live events it received
+    texts: pd.Series  # the events' text, by row (records carry a row, see Row)
+
+    def text(self, rec: dict) -> str:
+        """The text of a record's line."""
+        return rec["text"] if "text" in rec else _taken_values(self.texts, np.array([rec["label"]]))[0]
 
 
 # ---- joins -----------------------------------------------------------------------------
@@ -949,14 +1034,14 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     events = events.copy(deep=False)  # a new "t" column, not a copy of every column
     events["t"] = apply_skews(events, skews)
     used = (events["kind"].isin(list(KINDS_USED)) & ~events["shape"].isin(SKIPPED_SHAPES)) \
-        | events["level"].isin(["WARNING", "ERROR", "CRITICAL"])
+        | events["level"].isin(ALARM_LEVELS)
     rows = np.flatnonzero(used.to_numpy())
     t_ns = events["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
     rows = rows[np.argsort(t_ns[rows], kind="stable")]
     records = _records(events, rows, t_ns)
     labels = {r["label"]: r for r in records}
     ids = SessionIds()
-    index = RecordIndex(records)
+    index = RecordIndex(records, events, rows, t_ns[rows] / 1e9)
     attaches, by_received = _server_attaches(index.of_kind(SERVER_ATTACH_KINDS), ids)
     _assign_phases(events, attaches)
     ready_keys = _ready_keys(index)
@@ -986,7 +1071,7 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
             ep.ended_by_log = last_t
     corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
                        episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index,
-                       received=_received_times(events))
+                       received=_received_times(events), texts=events["text"])
     return events, corr
 
 
@@ -1084,6 +1169,10 @@ class Timeline:
     # ---- JSON ----------------------------------------------------------------------
     def to_json_dict(self) -> dict:
         """The timeline as ``jarvis-diag.timeline/1`` (docs/formats.md)."""
+        with no_cycle_collection():
+            return self._json_dict()
+
+    def _json_dict(self) -> dict:
         def t(v: Any) -> str | None:
             return None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else iso(
                 v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
@@ -1239,10 +1328,17 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
 
 def build_timeline(ingested: Any, *, no_skew: bool = False) -> Timeline:
     """The Timeline of already ingested logs (``jarvis_diag.ingest.ingest`` output)."""
+    with no_cycle_collection():
+        return _build_timeline(ingested, no_skew=no_skew)
+
+
+def _build_timeline(ingested: Any, *, no_skew: bool) -> Timeline:
     from jarvis_diag.findings import detect
 
     events, corr = correlate(ingested.events, no_skew=no_skew)
     findings = detect(corr)
+    fill_texts(corr.texts, [x.evidence for x in (*corr.connections, *corr.attaches, *corr.episodes)]
+               + [f["evidence"] for f in findings])
     zone = ingested.zone
     clock = {
         "backend_utc_offset_minutes": int(zone.offset_minutes) if zone is not None else 0,
