@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +329,8 @@ class RecordIndex:
         group them (no pass over the records); ``times``: their ``t``."""
         self.records = records
         self.times = times
+        self._by_row = np.argsort(rows, kind="stable")  # the records in row order
+        self._rows = rows[self._by_row]
         source = np.asarray(events["source"].astype(object).to_numpy()[rows], dtype=object)
         frontend = np.isin(source, FRONTEND_SOURCES)
         self.by_kind: dict[str, list[dict]] = {}
@@ -359,6 +362,14 @@ class RecordIndex:
                 sid = records[group[0]].get("sid")
                 if sid:
                     self.be_by_sid[sid[:8]] = [records[i] for i in group.tolist()]
+
+    def at_rows(self, labels: Any) -> list[dict | None]:
+        """The record of each row label (None: that row has no record)."""
+        labels = np.asarray(labels, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._rows, labels), max(len(self._rows) - 1, 0))
+        found = (self._rows[at] == labels) if len(self._rows) else np.zeros(len(labels), dtype=bool)
+        return [self.records[i] if ok else None for i, ok in zip(self._by_row[at].tolist(), found.tolist(),
+                                                                  strict=True)]
 
     def between(self, t0: float, t1: float) -> list[dict]:
         """Records with ``t0 <= t <= t1``."""
@@ -455,7 +466,7 @@ def _ready_keys(index: RecordIndex) -> dict:
     return out
 
 
-def join_clients(index: RecordIndex, pairs: pd.DataFrame, labels: dict, attaches: list[Attach] | None = None,
+def join_clients(index: RecordIndex, pairs: pd.DataFrame, attaches: list[Attach] | None = None,
                  ready_keys: dict | None = None) -> dict[str, str]:
     """Backend sid prefix -> frontend clientId, by votes.
 
@@ -497,8 +508,7 @@ def join_clients(index: RecordIndex, pairs: pd.DataFrame, labels: dict, attaches
                 if key is None or _uuid_key(attaches[i].key) in (None, key)}
         if len(sids) == 1:
             vote(sids.pop(), rec["client"], 3)
-    for client, be_label in zip(pairs["client"], pairs["be"], strict=True):
-        rec = labels.get(be_label)
+    for client, rec in zip(pairs["client"], index.at_rows(pairs["be"].to_numpy()), strict=True):
         if rec is not None and rec.get("sid"):
             vote(rec["sid"][:8], client, 2)
     for kind in ("socket.connected", "auth.ok"):
@@ -664,15 +674,19 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
     return attaches, by_received
 
 
-def _phase_order(item: tuple[str, Any]) -> tuple:
+@lru_cache(maxsize=256)
+def _phase_rank(name: str) -> tuple:
     """T1 < T1.1 < T1.2 < T2 < ... < T6 < DONE."""
-    name = item[0]
     if name == "DONE":
         return (1,)
     try:
         return (0, *(int(x) for x in name[1:].split(".")))
     except ValueError:
         return (0, 99, name)
+
+
+def _phase_order(item: tuple[str, Any]) -> tuple:
+    return _phase_rank(item[0])
 
 
 def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
@@ -701,7 +715,7 @@ def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
 
 
 def _client_side(records: list[dict], attaches: list[Attach], by_received: dict, pairs: pd.DataFrame,
-                 labels: dict, sid_client: dict[str, str], ids: SessionIds, ready_keys: dict | None = None
+                 sid_client: dict[str, str], ids: SessionIds, ready_keys: dict | None = None
                  ) -> list[Attach]:
     """Attach the frontend's view (request, ready received, history end) to the server's
     attaches; attaches the server never logged stay client-only. A chat:ready goes to the
@@ -1039,13 +1053,12 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     t_ns = events["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
     rows = rows[np.argsort(t_ns[rows], kind="stable")]
     records = _records(events, rows, t_ns)
-    labels = {r["label"]: r for r in records}
     ids = SessionIds()
     index = RecordIndex(records, events, rows, t_ns[rows] / 1e9)
     attaches, by_received = _server_attaches(index.of_kind(SERVER_ATTACH_KINDS), ids)
     _assign_phases(events, attaches)
     ready_keys = _ready_keys(index)
-    sid_client = join_clients(index, pairs, labels, attaches, ready_keys)
+    sid_client = join_clients(index, pairs, attaches, ready_keys)
     if sid_client and not pairs.empty:
         # pair the emits again, each on its own client's sockets only
         pairs = emit_pairs(events, {c: s.skew_ms for c, s in skews.items()}, owner=sid_client)
@@ -1054,7 +1067,8 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
             rec["client"] = sid_client.get(rec["sid"][:8])
     for a in attaches:
         a.client = sid_client.get(a.sid or "")
-    client_only = _client_side(index.of_kind((*CLIENT_SIDE_KINDS, "message.received")), attaches, by_received, pairs, labels, sid_client, ids, ready_keys)
+    client_only = _client_side(index.of_kind((*CLIENT_SIDE_KINDS, "message.received")), attaches, by_received, pairs, sid_client, ids,
+                               ready_keys)
     attaches = attaches + client_only
     for a in attaches:
         a.session = ids.canonical(a.key if a.key and not a.key.startswith("new-") else (a.temp_id or a.key))
@@ -1146,6 +1160,18 @@ def _iso_column(col: pd.Series) -> list[str | None]:
     return [None if m else str(v) for v, m in zip(text.tolist(), missing.tolist(), strict=True)]
 
 
+def _plain_column(frame: pd.DataFrame, name: str, as_iso: bool = False) -> list:
+    """A column as a list of Python values with None where missing (all None when the
+    frame has no such column); ``as_iso``: a datetime column as ISO text."""
+    if name not in frame.columns:
+        return [None] * len(frame)
+    col = frame[name]
+    if as_iso:
+        return _iso_column(col)
+    missing = col.isna().tolist()
+    return [None if m else v for v, m in zip(col.tolist(), missing, strict=True)]
+
+
 class Timeline:
     """The correlated view of a set of logs. Tables are pandas DataFrames; times are UTC.
 
@@ -1185,50 +1211,55 @@ class Timeline:
         def opt(v: Any) -> Any:
             return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
 
-        def with_iso(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-            return frame.assign(**{c: _iso_column(frame[c]) for c in columns}) if len(frame) else frame
+        def rows(frame: pd.DataFrame, names: tuple[str, ...], times: tuple[str, ...] = ()) -> Iterator[tuple]:
+            """The rows of these columns as Python values (None: missing; ``times`` as ISO text)."""
+            return zip(*(_plain_column(frame, c, c in times) for c in names), strict=True)
 
-        def t_iso(v: Any) -> Any:
-            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        def num1(v: Any) -> float | None:
+            return None if v is None else round(float(v), 1)
 
-        conns = with_iso(self.connections, ("connected_at", "authenticated_at", "disconnected_at"))
-        connections = [{"sid": opt(r.sid), "client": opt(r.client), "connected_at": t_iso(r.connected_at),
-                        "authenticated_at": t_iso(r.authenticated_at), "disconnected_at": t_iso(r.disconnected_at),
-                        "reason": opt(r.reason), "transport": opt(r.transport), "duration_ms": num(r.duration_ms)}
-                       for r in conns.itertuples(index=False)]
-        attaches = with_iso(self.attaches, ("requested_at", "received_at", "ready_sent_at", "ready_received_at",
-                                            "history_end_at"))
+        connections = [{"sid": sid, "client": client, "connected_at": connected, "authenticated_at": authenticated,
+                        "disconnected_at": disconnected, "reason": reason, "transport": transport,
+                        "duration_ms": num1(duration)}
+                       for sid, client, connected, authenticated, disconnected, reason, transport, duration
+                       in rows(self.connections, ("sid", "client", "connected_at", "authenticated_at",
+                                                  "disconnected_at", "reason", "transport", "duration_ms"),
+                               ("connected_at", "authenticated_at", "disconnected_at"))]
         sessions: dict[tuple, dict] = {}
-        for r in attaches.itertuples(index=False):
-            name = opt(r.session) or "unknown"
+        for (session, client, sid, kind, requested, received, phases, server_ms, ready_sent, ready_received,
+             history_end, latency, transport, evidence_list) in rows(
+                self.attaches, ("session", "client", "sid", "kind", "requested_at", "received_at", "phases",
+                                "server_ms", "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms",
+                                "transport_ms", "evidence"),
+                ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at")):
+            name = session or "unknown"
             # a temporary id never mapped to its UUID is known only by its printed prefix,
             # which every session of the same ~3 hours shares: one entry per client, not one
-            group = (name, opt(r.client)) if name.startswith("new-") and len(name) <= 8 else (name, None)
+            group = (name, client) if name.startswith("new-") and len(name) <= 8 else (name, None)
             entry = sessions.setdefault(group, {"session": name, "temp_ids": sorted(self.temp_ids.get(name, [])),
                                                 "clients": [], "attaches": []})
-            if opt(r.client) and r.client not in entry["clients"]:
-                entry["clients"].append(r.client)
+            if client and client not in entry["clients"]:
+                entry["clients"].append(client)
             entry["attaches"].append({
-                "client": opt(r.client), "sid": opt(r.sid), "kind": r.kind,
-                "requested_at": t_iso(r.requested_at), "received_at": t_iso(r.received_at),
-                "phases": {k: num(v) for k, v in (r.phases or {}).items()}, "server_ms": num(r.server_ms),
-                "ready_sent_at": t_iso(r.ready_sent_at), "ready_received_at": t_iso(r.ready_received_at),
-                "history_end_at": t_iso(r.history_end_at), "latency_ms": num(r.latency_ms),
-                "transport_ms": num(r.transport_ms), "evidence": list(r.evidence)})
+                "client": client, "sid": sid, "kind": kind, "requested_at": requested, "received_at": received,
+                "phases": {k: num(v) for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
+                "ready_sent_at": ready_sent, "ready_received_at": ready_received, "history_end_at": history_end,
+                "latency_ms": num1(latency), "transport_ms": num1(transport), "evidence": list(evidence_list)})
         episodes = [{"client": opt(r.client), "sid_before": opt(r.sid_before), "sid_after": opt(r.sid_after),
                      "trigger": r.trigger, "started_at": t(r.started_at), "visible_at": t(r.visible_at),
                      "connected_at": t(r.connected_at), "authenticated_at": t(r.authenticated_at),
                      "sessions": list(r.sessions), "ready_at": {k: t(v) for k, v in r.ready_at.items()},
                      "recovered": bool(r.recovered), "recovered_at": t(r.recovered_at),
                      "duration_ms": num(r.duration_ms)} for r in self.episodes.itertuples(index=False)]
-        found = with_iso(self.findings, tuple(c for c in ("at", "first_at", "last_at") if c in self.findings))
-        findings = [{"id": r.id, "kind": r.kind, "severity": r.severity, "at": t_iso(r.at), "session": opt(r.session),
-                     "client": opt(r.client), "sid": opt(r.sid), "delay_ms": num(r.delay_ms),
-                     "occurrences": int(opt(getattr(r, "occurrences", None)) or 1),
-                     "first_at": t_iso(getattr(r, "first_at", None)) or t_iso(r.at),
-                     "last_at": t_iso(getattr(r, "last_at", None)) or t_iso(r.at), "summary": r.summary,
-                     "context": opt(r.context), "evidence": list(r.evidence)}
-                    for r in found.itertuples(index=False)]
+        findings = [{"id": fid, "kind": kind, "severity": severity, "at": at, "session": session, "client": client,
+                     "sid": sid, "delay_ms": num1(delay), "occurrences": int(occurrences or 1),
+                     "first_at": first or at, "last_at": last or at, "summary": summary, "context": context,
+                     "evidence": list(evidence_list)}
+                    for fid, kind, severity, at, session, client, sid, delay, occurrences, first, last, summary,
+                    context, evidence_list
+                    in rows(self.findings, ("id", "kind", "severity", "at", "session", "client", "sid", "delay_ms",
+                                            "occurrences", "first_at", "last_at", "summary", "context", "evidence"),
+                            ("at", "first_at", "last_at"))]
         return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
                 "sessions": list(sessions.values()), "episodes": episodes, "findings": findings}
 
