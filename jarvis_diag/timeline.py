@@ -108,11 +108,10 @@ def fill_texts(texts: pd.Series, items: list[list[dict]]) -> None:
     pending = [e for ev in items for e in ev if isinstance(e["text"], Row)]
     if not pending:
         return
-    rows = np.unique(np.array([e["text"] for e in pending], dtype=np.int64))
-    found = dict(zip(rows.tolist(), _taken_values(texts, rows), strict=True))
-    for e in pending:  # (one dict can be in several lists)
-        if isinstance(e["text"], Row):
-            e["text"] = found[e["text"]]
+    # (a dict in several lists is here more than once, with the same row each time)
+    rows = np.fromiter((e["text"] for e in pending), dtype=np.int64, count=len(pending))
+    for e, text in zip(pending, _taken_values(texts, rows), strict=True):
+        e["text"] = text
 
 
 # Every record has these keys; the other RECORD_COLUMNS are set only where the line has a
@@ -742,7 +741,7 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
             attach = by_received.get(be_label) if be_label is not None else None
             if attach is None:
                 attach = Attach(session=None, key=session_key(rec.get("session")), client=client)
-                if rec.get("session", "").startswith("new-"):
+                if (rec.get("session") or "").startswith("new-"):
                     attach.temp_id = rec["session"]
                 client_only.append(attach)
             attach.client = client
