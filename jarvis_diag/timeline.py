@@ -1061,9 +1061,10 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     if sid_client and not pairs.empty:
         # pair the emits again, each on its own client's sockets only
         pairs = emit_pairs(events, {c: s.skew_ms for c, s in skews.items()}, owner=sid_client)
-    for rec in records:
-        if rec["source"] == "backend" and rec.get("sid") and not rec.get("client"):
-            rec["client"] = sid_client.get(rec["sid"][:8])
+    for sid, client in sid_client.items():  # a backend line's client is its socket's
+        for rec in index.be_by_sid.get(sid, []):
+            if rec["source"] == "backend" and not rec.get("client"):
+                rec["client"] = client
     for a in attaches:
         a.client = sid_client.get(a.sid or "")
     client_only = _client_side(index.of_kind((*CLIENT_SIDE_KINDS, "message.received")), attaches, by_received, pairs, sid_client, ids,
