@@ -103,6 +103,19 @@ def test_evidence_points_at_the_lines_as_written(desync):
             assert lines[e["line"] - 1] == e["text"]
 
 
+def test_every_table_cites_its_lines_as_written(desync):
+    # the texts are read once, at the end, for every line cited anywhere
+    files: dict[str, list[str]] = {}
+    cited = 0
+    for table in (desync.connections, desync.attaches, desync.episodes, desync.findings):
+        for items in table["evidence"]:
+            for e in items:
+                lines = files.setdefault(e["path"], Path(e["path"]).read_text().splitlines())
+                assert type(e["text"]) is str and lines[e["line"] - 1] == e["text"]
+                cited += 1
+    assert cited > 50
+
+
 def test_desync_attaches_kinds_and_temp_id_from_skewed_clock(desync):
     sessions = {s["session"][:8]: s for s in desync.to_json_dict()["sessions"]}
     assert [x["kind"] for x in sessions["453424df"]["attaches"]] == ["new", "auto", "auto"]
