@@ -133,7 +133,7 @@ class _Index:
         found = self._attaches_at.get((sid, key))
         if found is None:
             return []
-        return found[0][int(np.searchsorted(found[1], t, side="right")):]
+        return found[0][int(found[1].searchsorted(t, side="right")):]
 
     def next_ready(self, sid: str, client: str | None, key: str | None, t: float) -> Attach | None:
         """The first attach of this session after ``t`` that got ready: on this socket, or on
@@ -141,7 +141,7 @@ class _Index:
         found = []
         mine = self._attaches_at.get((sid, key))
         if mine is not None:
-            after = islice(mine[0], int(np.searchsorted(mine[1], t, side="right")), None)
+            after = islice(mine[0], int(mine[1].searchsorted(t, side="right")), None)
             found += [a for a in [next((a for a in after if a.ready_at is not None), None)] if a is not None]
         if client:
             ready = self._ready_of_client.get((client, key), [])
@@ -153,15 +153,15 @@ class _Index:
         found = self._cleared.get((sid, key))
         if found is None:
             return None
-        i = int(np.searchsorted(found[1], t, side="right"))
+        i = int(found[1].searchsorted(t, side="right"))
         return found[0][i - 1] if i else None
 
     def received_between(self, client: str, key: str | None, t0: float, t1: float | None) -> int:
         times = self.corr.received.get((client, key))
         if times is None:
             return 0
-        hi = len(times) if t1 is None else int(np.searchsorted(times, t1, side="left"))
-        return max(0, hi - int(np.searchsorted(times, t0, side="right")))
+        hi = len(times) if t1 is None else int(times.searchsorted(t1, side="left"))
+        return max(0, hi - int(times.searchsorted(t0, side="right")))
 
     def canonical(self, value: str | None) -> str | None:
         return self.corr.ids.canonical(value)
@@ -627,7 +627,7 @@ CONTEXT_KINDS = ("server.reload", "server.starting", "server.stopping", "session
 
 def _window(items: list[tuple[float, str]], times: np.ndarray, t0: float, t1: float) -> list[tuple[float, str]]:
     """The items with ``t0 <= t < t1``."""
-    lo, hi = int(np.searchsorted(times, t0, side="left")), int(np.searchsorted(times, t1, side="left"))
+    lo, hi = int(times.searchsorted(t0, side="left")), int(times.searchsorted(t1, side="left"))
     return items[lo:hi]
 
 

@@ -372,14 +372,14 @@ class RecordIndex:
 
     def between(self, t0: float, t1: float) -> list[dict]:
         """Records with ``t0 <= t <= t1``."""
-        lo, hi = np.searchsorted(self.times, [t0, t1], side="left")[0], np.searchsorted(self.times, t1, side="right")
+        lo, hi = self.times.searchsorted(t0, side="left"), self.times.searchsorted(t1, side="right")
         return self.records[lo:hi]
 
     def has_kind(self, kinds: tuple[str, ...] | list[str], t0: float, t1: float) -> bool:
         """Whether any record of these kinds has ``t0 <= t <= t1`` (``of_kind`` without the list)."""
         for kind in kinds:
             times = self._kind_times.get(kind)
-            if times is not None and np.searchsorted(times, t1, side="right") > np.searchsorted(times, t0, side="left"):
+            if times is not None and times.searchsorted(t1, side="right") > times.searchsorted(t0, side="left"):
                 return True
         return False
 
@@ -392,7 +392,7 @@ class RecordIndex:
             times = self._kind_times.get(kind)
             if times is None:
                 continue
-            lo, hi = np.searchsorted(times, t0, side="left"), np.searchsorted(times, t1, side="right")
+            lo, hi = times.searchsorted(t0, side="left"), times.searchsorted(t1, side="right")
             if len(kinds) == 1:
                 return self.by_kind[kind][lo:hi]
             parts.append(self._kind_rows[kind][lo:hi])
