@@ -341,6 +341,16 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
     return findings
 
 
+SIDS_NAMED = 8  # a sentence names this many sockets, then says how many more
+
+
+def _sid_list(sids: list[str]) -> str:
+    """Socket ids for a sentence: each once, the first few by name, then how many more."""
+    unique = list(dict.fromkeys(sids))
+    named = ", ".join(unique[:SIDS_NAMED])
+    return named if len(unique) <= SIDS_NAMED else f"{named} and {len(unique) - SIDS_NAMED} more"
+
+
 def detect_server_reload(ix: _Index) -> list[dict]:
     findings = []
     groups: list[list[dict]] = []
@@ -377,11 +387,13 @@ def detect_server_reload(ix: _Index) -> list[dict]:
             what = "no client was connected"
         else:
             severity = "critical" if never and (ix.corr.last_t or t) - t > RECOVERY_GRACE_S else "warning"
-            what = f"it cut {len(cut)} connection(s) ({', '.join(c.sid for c in cut)})"
+            what = f"it cut {len(cut)} connection(s) ({_sid_list([c.sid for c in cut])})"
             if delays:
                 what += f"; clients were back after {max(delays):.1f} s"
-            if never:
-                what += f"; {', '.join(never)} never came back"
+            if never and len(never) == len(cut):
+                what += "; none of them came back"
+            elif never:
+                what += f"; {_sid_list(never)} never came back"
         findings.append(_f(
             "server-reload", severity, t,
             f"The dev server reloaded on a file change at {iso(t)}: {what}. Do not run with auto-reload where "

@@ -113,6 +113,21 @@ def test_server_reload_names_the_cut_connections(tmp_path):
     assert eps[0]["trigger"] in ("server.reload", "socket.disconnected") and eps[0]["recovered"]
 
 
+def test_server_reload_that_cut_many_phones_names_a_few_and_counts_the_rest(tmp_path):
+    logs = LogSet()
+    sids = [f"Sock{i:04d}AAAA" for i in range(12)]
+    for i, sid in enumerate(sids):
+        logs.connect(logs.client(suffix=f"p{i:03d}"), sid)
+    logs.wait(2)
+    logs.server_reload()
+    logs.wait(30)  # long enough to know that nobody came back
+    logs.be(logs.now, "sio.client_connected", sid="LateSock")  # a line to end the log
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-reload")
+    assert f["severity"] == "critical"
+    assert "it cut 12 connection(s) (" + ", ".join(s[:8] for s in sids[:8]) + " and 4 more)" in f["summary"]
+    assert "none of them came back" in f["summary"] and sids[11][:8] not in f["summary"]
+
+
 def test_transport_delay_stands_out_after_skew_correction(tmp_path):
     logs = LogSet()
     c = logs.client(skew_ms=-4200.0)
