@@ -32,6 +32,9 @@ QUIET_KINDS = frozenset({
 })
 GAP_S = 2.0  # a silence this long gets its own row
 MAX_ROWS_PER_CLIENT = 400
+# The terminal lists the worst findings in full and counts the rest (a long log can name
+# hundreds; --format json has every one, and the filters narrow the view).
+MAX_FINDINGS_SHOWN = 50
 
 
 def _fmt_time(ts) -> str:
@@ -177,7 +180,10 @@ def _findings_table(tl: Timeline) -> RenderableType:
     table.add_column("at (UTC)")
     table.add_column("delay", justify="right")
     table.add_column("what happened")
-    for f in tl.findings.itertuples(index=False):
+    for i, f in enumerate(tl.findings.itertuples(index=False)):
+        if i >= MAX_FINDINGS_SHOWN:
+            table.add_row("...", "", "", "", "", Text(_more_findings(tl.findings.iloc[i:]), style="dim"))
+            break
         delay = "" if f.delay_ms is None or (isinstance(f.delay_ms, float) and math.isnan(f.delay_ms)) \
             else f"{f.delay_ms / 1000:.1f} s"
         body = Text(str(f.summary))
@@ -192,6 +198,19 @@ def _findings_table(tl: Timeline) -> RenderableType:
         table.add_row(f.id, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), kind, _fmt_time(f.at),
                       delay, body)
     return table
+
+
+def _more_findings(rest: pd.DataFrame) -> str:
+    """One line for the findings not listed: how many, of what severity and kind."""
+    counts = rest.groupby(["severity", "kind"], sort=False).size()
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    groups = sorted(counts.items(), key=lambda item: (rank.get(item[0][0], 3), -item[1], item[0][1]))
+    named = ", ".join(f"{n} {severity} {kind}" for (severity, kind), n in groups[:6])
+    others = sum(n for _key, n in groups[6:])
+    if others:
+        named += f", {others} other"
+    return (f"{len(rest)} more findings ({named}): --format json has every one; --session, --client, --since "
+            f"and --until narrow the view.")
 
 
 def render_timeline(tl: Timeline, width: int | None = None) -> Iterator[RenderableType]:

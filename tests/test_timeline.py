@@ -175,3 +175,19 @@ def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     console.print(view)
     text = console.file.getvalue()
     assert "4 times" in text.split("Findings (worst first)", 1)[1]
+
+
+def test_the_terminal_lists_the_worst_findings_and_counts_the_rest(desync):
+    # a long log can name hundreds of findings: the view lists the first 50 in full
+    many = pd.concat([desync.findings] * 20, ignore_index=True)
+    many["id"] = [f"F{i}" for i in range(1, len(many) + 1)]
+    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
+                    desync.episodes, many)
+    console = Console(file=io.StringIO(), width=160)
+    console.print(view)
+    text = console.file.getvalue().split("Findings (worst first)", 1)[1]
+    assert "F50 " in text and "F51 " not in text
+    rest = many.iloc[50:]
+    critical = int((rest["severity"] == "critical").sum())
+    assert f"{len(rest)} more findings ({critical} critical callback-desync" in " ".join(text.split())
+    assert len(view.to_json_dict()["findings"]) == len(many)
