@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -82,6 +83,17 @@ def _message(row) -> str:
     return text if len(text) <= 140 else text[:137] + "..."
 
 
+def _at_lines(ev: pd.DataFrame, marks: set[tuple[str, int]]) -> np.ndarray:
+    """Which events are at these (path, line) places."""
+    hit = np.zeros(len(ev), dtype=bool)
+    by_path: dict[str, list[int]] = {}
+    for path, line in marks:
+        by_path.setdefault(path, []).append(line)
+    for path, lines in by_path.items():
+        hit |= (ev["path"] == path).to_numpy(dtype=bool) & ev["line"].isin(lines).to_numpy(dtype=bool)
+    return hit
+
+
 def _client_views(tl: Timeline) -> Iterator[RenderableType]:
     ev = tl.events
     if ev.empty:
@@ -90,6 +102,8 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
     fe = ev["source"].isin(["frontend", "panel"])
     clients = {c for c in pd.unique(ev.loc[fe, "client"].dropna()) if c}
     clients |= {c for c in tl.connections["client"].dropna() if isinstance(c, str)}
+    if not clients:
+        return
     sids_of: dict[str, set] = {}
     for c in tl.connections.itertuples(index=False):
         if isinstance(c.client, str) and isinstance(c.sid, str):
@@ -98,16 +112,16 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
     for a in tl.attaches.itertuples(index=False):
         if isinstance(a.client, str):
             evidence_of.setdefault(a.client, set()).update((e["path"], e["line"]) for e in a.evidence)
-    sid8 = ev["sid"].astype("string").str.slice(0, 8)
-    path_line = list(zip(ev["path"].astype(str), ev["line"], strict=True))
-    quiet = ev["kind"].astype(str).isin(QUIET_KINDS)
+    sid = ev["sid"].astype("category")
+    sid_codes = sid.cat.codes.to_numpy()
+    sid8 = [str(c)[:8] for c in sid.cat.categories]
+    quiet = ev["kind"].isin(QUIET_KINDS).to_numpy()
     for client in sorted(clients):
         sids = sids_of.get(client, set())
-        keep = (ev["client"] == client).fillna(False) | sid8.isin(sids).fillna(False)
-        marks = evidence_of.get(client, set())
-        if marks:
-            keep |= pd.Series([pl in marks for pl in path_line], index=ev.index)
-        rows = ev[keep & (~quiet | pd.Series([pl in marks for pl in path_line], index=ev.index))]
+        keep = (ev["client"] == client).fillna(False).to_numpy(dtype=bool) \
+            | np.isin(sid_codes, [i for i, prefix in enumerate(sid8) if prefix in sids])
+        marked = _at_lines(ev, evidence_of.get(client, set()))
+        rows = ev[(keep & ~quiet) | marked]
         rows = rows.sort_values("t", kind="stable")
         # live output floods the view: keep the first event of each burst
         is_output = rows["kind"].astype(str).isin(["output.delivered", "output.received"])
