@@ -98,7 +98,6 @@ class _Index:
 
     def __init__(self, corr: Correlation):
         self.corr = corr
-        self.records = corr.records
         self.episodes_of: dict[str, list] = {}
         for ep in corr.episodes:
             self.episodes_of.setdefault(ep.client, []).append(ep)
