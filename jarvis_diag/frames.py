@@ -104,8 +104,8 @@ def _column(name: str, values: Any, length: int) -> pd.Series:
     return pd.Series(pd.array(values, dtype=dtype), copy=False)
 
 
-def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame:
-    """The events frame from columns keyed by name; missing columns are all null.
+def event_columns(columns: Mapping[str, Any], length: int) -> dict[str, pd.Series]:
+    """Every events column, typed, from columns keyed by name; missing columns are all null.
 
     ``t`` defaults to ``t_source``. Unknown keys are an error (a typo would lose data).
     """
@@ -118,7 +118,12 @@ def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame
     if same_times:
         # t starts equal to t_source; copy-on-write keeps the two apart once either changes
         data["t"] = data["t_source"].copy(deep=False)
-    return pd.DataFrame({name: data[name] for name in COLUMNS}, copy=False)
+    return {name: data[name] for name in COLUMNS}
+
+
+def events_from_columns(columns: Mapping[str, Any], length: int) -> pd.DataFrame:
+    """The events frame from columns keyed by name (see :func:`event_columns`)."""
+    return pd.DataFrame(event_columns(columns, length), copy=False)
 
 
 def events_from_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -147,21 +152,42 @@ def events_from_events(events: Iterable[Event]) -> pd.DataFrame:
     return events_from_records(event_to_record(e) for e in events)
 
 
-def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate events frames keeping every column's dtype (categories are unioned)."""
-    frames = [f for f in frames if len(f)]
+def concat_events(frames: list[pd.DataFrame | Mapping[str, pd.Series]]) -> pd.DataFrame:
+    """Concatenate events frames keeping every column's dtype (categories are unioned). A
+    part can also be the typed columns of a frame (:func:`event_columns`), which saves
+    making a frame per file when there are hundreds."""
+    frames = [f for f in frames if _length(f)]
     if not frames:
         return empty_events()
     if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+        only = frames[0]
+        return only.reset_index(drop=True) if isinstance(only, pd.DataFrame) else pd.DataFrame(only, copy=False)
     out = {}
     for name in COLUMNS:
         parts = [f[name] for f in frames]
         if COLUMNS[name] == "category" and name not in FIXED_CATEGORIES:
-            cats = pd.Index(pd.unique(np.concatenate([p.cat.categories.to_numpy(dtype=object) for p in parts])))
-            parts = [p.cat.set_categories(cats) for p in parts]
-        out[name] = pd.concat(parts, ignore_index=True)
+            out[name] = _concat_categorical(parts)
+        else:
+            out[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(out)
+
+
+def _length(part: pd.DataFrame | Mapping[str, pd.Series]) -> int:
+    return len(part) if isinstance(part, pd.DataFrame) else len(part["t_source"])
+
+
+def _concat_categorical(parts: list[pd.Series]) -> pd.Series:
+    """Categorical columns as one, over the union of their categories (in order of first
+    appearance): each part's codes renumbered into the union, then joined (one file per
+    frontend client makes hundreds of parts, too many to recategorize one by one)."""
+    union: dict[Any, int] = {}
+    codes = []
+    for p in parts:
+        cat = p.array
+        into = np.array([union.setdefault(c, len(union)) for c in cat.categories.tolist()] + [-1], dtype=np.int64)
+        codes.append(into[cat.codes])  # (-1, missing, stays missing)
+    cats = pd.Index(np.array(list(union), dtype=object))
+    return pd.Series(pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(cats)))
 
 
 # ---- our own JSONL ------------------------------------------------------------------------

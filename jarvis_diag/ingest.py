@@ -393,7 +393,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         else:
             warnings.append(f"debug-panel times read as {day} UTC{format_offset(panel_offset)} "
                             "(taken from the other logs)")
-    frames_: list[pd.DataFrame] = []
+    frames_: list[pd.DataFrame | dict[str, pd.Series]] = []
     infos = {p.info.path: p.info for p in parsed}
     for p in parsed:
         if p.frame is not None:
@@ -416,7 +416,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             t = t if order is None else t[order]
         cols["t_source"] = t
         p.raw.columns, p.raw.rows = {}, None
-        frames_.append(frames.events_from_columns(cols, len(t)))
+        frames_.append(frames.event_columns(cols, len(t)))
     df = frames.concat_events(frames_)
     df = _dedup(df, infos)
     df = sort_events(df)
