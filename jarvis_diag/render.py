@@ -36,6 +36,9 @@ MAX_ROWS_PER_CLIENT = 400
 # The terminal lists the worst findings in full and counts the rest (a long log can name
 # hundreds; --format json has every one, and the filters narrow the view).
 MAX_FINDINGS_SHOWN = 50
+# Likewise the clients: those the worst findings name first (a set with a log per page load
+# has hundreds); --client shows any one.
+MAX_CLIENTS_SHOWN = 8
 
 
 def _fmt_time(ts) -> str:
@@ -116,7 +119,8 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
     sid_codes = sid.cat.codes.to_numpy()
     sid8 = [str(c)[:8] for c in sid.cat.categories]
     quiet = ev["kind"].isin(QUIET_KINDS).to_numpy()
-    for client in sorted(clients):
+    shown_clients = _clients_to_show(tl, clients)
+    for client in shown_clients:
         sids = sids_of.get(client, set())
         keep = (ev["client"] == client).fillna(False).to_numpy(dtype=bool) \
             | np.isin(sid_codes, [i for i, prefix in enumerate(sid8) if prefix in sids])
@@ -154,6 +158,23 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
                           str(row.kind), Text(_message(row), style=style))
             shown += 1
         yield table
+    if len(clients) > len(shown_clients):
+        rest = sorted(clients - set(shown_clients))
+        named = ", ".join(rest[:3]) + (", ..." if len(rest) > 3 else "")
+        yield Text(f"... {len(rest)} more clients not shown ({named}): --client ID shows one; --format json or csv "
+                   f"has every event.", style="dim")
+
+
+def _clients_to_show(tl: Timeline, clients: set[str]) -> list[str]:
+    """At most MAX_CLIENTS_SHOWN clients, in name order: those the worst findings name
+    first, then the others by name."""
+    if len(clients) <= MAX_CLIENTS_SHOWN:
+        return sorted(clients)
+    named = [c for c in tl.findings["client"].tolist() if isinstance(c, str) and c in clients] \
+        if "client" in tl.findings.columns else []  # (findings come worst first)
+    chosen = list(dict.fromkeys(named))[:MAX_CLIENTS_SHOWN]
+    chosen += [c for c in sorted(clients) if c not in chosen][:MAX_CLIENTS_SHOWN - len(chosen)]
+    return sorted(chosen)
 
 
 def _sessions_table(tl: Timeline) -> RenderableType | None:

@@ -3,10 +3,12 @@ healthy log set that must give no warning or critical finding."""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import pytest
 from logbuilder import LogSet, uuid_of
+from rich.console import Console
 
 from jarvis_diag.timeline import load_timeline
 
@@ -468,3 +470,25 @@ def test_a_reply_cut_off_then_replayed_on_the_next_socket_was_seen(tmp_path):
     assert f"history replay (2 messages) on its next socket {SID2[:8]} at" in f["summary"]
     assert f["delay_ms"] == pytest.approx((back - _epoch(f["at"])) * 1000, abs=20)
 
+
+
+def test_the_terminal_shows_the_clients_findings_name_first(tmp_path):
+    # one frontend log per page load: the view shows 8 clients, those the findings name first
+    logs = LogSet()
+    quiet = []
+    for i in range(10):
+        c = logs.client(suffix=f"q{i:03d}")
+        logs.connect(c, f"Quiet{i:03d}AAAA")
+        quiet.append(c)
+        logs.wait(1)
+    slow = logs.client(suffix="zslow")  # made last, so its id sorts last
+    logs.connect(slow, SID1, transport="polling")
+    logs.wait(1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert [f["client"] for f in _findings(tl, "polling-fallback")] == [slow.id]
+    console = Console(file=io.StringIO(), width=200)
+    console.print(tl)
+    text = console.file.getvalue()
+    shown = [c.id for c in [*quiet, slow] if f"Client {c.id}" in text]
+    assert len(shown) == 8 and slow.id in shown and shown[:7] == [c.id for c in quiet[:7]]
+    assert "... 3 more clients not shown (" in text and "--client ID shows one" in text
