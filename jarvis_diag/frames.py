@@ -177,17 +177,16 @@ def _length(part: pd.DataFrame | Mapping[str, pd.Series]) -> int:
 
 
 def _concat_categorical(parts: list[pd.Series]) -> pd.Series:
-    """Categorical columns as one, over the union of their categories (in order of first
-    appearance): each part's codes renumbered into the union, then joined (one file per
-    frontend client makes hundreds of parts, too many to recategorize one by one)."""
-    union: dict[Any, int] = {}
-    codes = []
-    for p in parts:
-        cat = p.array
-        into = np.array([union.setdefault(c, len(union)) for c in cat.categories.tolist()] + [-1], dtype=np.int64)
-        codes.append(into[cat.codes])  # (-1, missing, stays missing)
-    cats = pd.Index(np.array(list(union), dtype=object))
-    return pd.Series(pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(cats)))
+    """Categorical columns as one, over the union of their categories, sorted and of dtype
+    "string" as one file's are: each part's codes renumbered into the union, then joined (a
+    set with a log per page load makes hundreds of parts, too many to recategorize)."""
+    own = [p.array.categories.tolist() for p in parts]
+    cats = sorted({c for part in own for c in part})
+    where = {c: i for i, c in enumerate(cats)}
+    codes = [np.array([where[c] for c in part] + [-1], dtype=np.int64)[p.array.codes]  # (-1, missing, stays)
+             for part, p in zip(own, parts, strict=True)]
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype="string"))
+    return pd.Series(pd.Categorical.from_codes(np.concatenate(codes), dtype=dtype))
 
 
 # ---- our own JSONL ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import pyarrow as pa
 from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
 from jarvis_diag.logs import FORMATS, detect, frontend, jsonl, parse_raw, utc_times
+from jarvis_diag.logs.fast import FastRows, merge_rows
 from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns
 from jarvis_diag.zone import ZoneInfo, format_offset, parse_tz, resolve_zone
 
@@ -395,28 +396,44 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
                             "(taken from the other logs)")
     frames_: list[pd.DataFrame | dict[str, pd.Series]] = []
     infos = {p.info.path: p.info for p in parsed}
+    # files parsed by the fast parser, one after the other, become one part: their columns
+    # are built once (a set can hold a frontend log per page load, hundreds of files)
+    run: list[tuple[FastRows, np.ndarray]] = []
+
+    def end_run() -> None:
+        if not run:
+            return
+        rows = merge_rows([r for r, _ in run])
+        t = np.concatenate([t for _, t in run])
+        run.clear()
+        # one file: build its columns already sorted, instead of sorting the frame after
+        order = time_order(t) if len(parsed) == 1 else None
+        cols = rows.columns(order, release=True)
+        cols["t_source"] = t if order is None else t[order]
+        frames_.append(frames.event_columns(cols, len(t)))
+
     for p in parsed:
         if p.frame is not None:
+            end_run()
             frames_.append(p.frame)
             continue
         assert p.raw is not None and p.raw_t is not None and p.clock is not None
         cols = dict(p.raw.columns)
         if not len(p.raw):
+            end_run()
             frames_.append(frames.empty_events())
             continue
         t = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
                       panel_offset_minutes=panel_offset)
         if p.raw.rows is not None:
-            # one file: build its columns already sorted, instead of sorting the frame after
-            order = time_order(t) if len(parsed) == 1 else None
-            rows, p.raw.rows = p.raw.rows, None
-            p.raw.columns, p.raw_t, cols = {}, None, {}
-            cols = rows.columns(order, release=True)
-            del rows
-            t = t if order is None else t[order]
+            run.append((p.raw.rows, t))
+            p.raw.columns, p.raw.rows, p.raw_t = {}, None, None
+            continue
+        end_run()
         cols["t_source"] = t
         p.raw.columns, p.raw.rows = {}, None
         frames_.append(frames.event_columns(cols, len(t)))
+    end_run()
     df = frames.concat_events(frames_)
     df = _dedup(df, infos)
     df = sort_events(df)

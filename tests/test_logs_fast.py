@@ -103,6 +103,29 @@ def test_ingest_of_an_unsorted_concatenation_matches_the_reference(tmp_path: Pat
     assert fast.zone == ref.zone and [s.to_dict() for s in fast.sources] == [s.to_dict() for s in ref.sources]
     both = ingest([str(d)]), ingest([str(d)], engine="reference")
     pd.testing.assert_frame_equal(both[0].events, both[1].events)
+    pd.testing.assert_frame_equal(ingest([str(d)], engine="numpy").events, both[1].events)
+
+
+def test_files_read_together_match_the_reference_with_an_export_between_them(tmp_path: Path) -> None:
+    # the fast parser builds the columns of consecutive files once; an events export (JSONL)
+    # read between two logs splits them, and every row, column and category stays as read
+    from jarvis_diag.cli import main
+    from jarvis_diag.ingest import ingest
+
+    src = FIXTURES / "callback-desync"
+    with pytest.raises(SystemExit) as done:
+        main(["timeline", str(FIXTURES / "normal"), "--format", "jsonl", "--output", str(tmp_path / "b_export.jsonl")])
+    assert done.value.code == 0
+    (tmp_path / "a_app.log").write_bytes((src / "app.log").read_bytes())
+    for f in sorted((src / "frontend").glob("*.log")):
+        (tmp_path / f"c_{f.name}").write_bytes(f.read_bytes())
+    paths = [str(tmp_path / "a_app.log"), str(tmp_path / "b_export.jsonl"), *sorted(
+        str(f) for f in tmp_path.glob("c_*.log"))]
+    fast, ref = ingest(paths), ingest(paths, engine="reference")
+    pd.testing.assert_frame_equal(fast.events, ref.events)
+    read = set(fast.events["path"].astype(str))  # (the export's rows keep the paths they were read from)
+    assert {paths[0], *paths[2:]} <= read and str(FIXTURES / "normal" / "app.log") in read
+    assert (fast.events["client"].astype("string").str.startswith("Mozilla")).any()
 
 
 def test_views_across_data_chunks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -327,14 +327,17 @@ def _in_background(fn: Any, *args: Any) -> Future[Any]:
 
 
 class FastRows:
-    """Rows of a parsed file whose columns are built on demand, in any row order, from
-    one record per distinct message (so sorting costs no string copies)."""
+    """Rows of one or more parsed files whose columns are built on demand, in any row
+    order, from one record per distinct message (so sorting costs no string copies)."""
 
     def __init__(self, *, text: Future[pa.Array], rows: np.ndarray, rrec: np.ndarray, by_name: dict[str, list[Any]],
                  n_records: int, source: np.ndarray, path: str, client: str | None, tracebacks: dict[int, str]):
         self.text = text  # the text column in file order, being built
-        self.rows, self.rrec, self.source = rows, rrec, source
-        self.path, self.client, self.tracebacks = path, client, tracebacks
+        self.rows, self.rrec, self.source = rows, rrec, source  # (rows: each row's line index in its file)
+        # each row's file (None: all in the first), and each file's path and clientId
+        self.file_of: np.ndarray | None = None
+        self.paths, self.clients = [path], [client]
+        self.tracebacks = tracebacks  # row (file order) -> the traceback lines after it
         self.by_name = by_name  # column -> the value of each record (None: not set)
         self.n_records = n_records
 
@@ -354,20 +357,22 @@ class FastRows:
         out["shape"] = _categorical(self.values("shape"), self.rrec)
         return out
 
-    def _client_column(self, rrec: np.ndarray, source: np.ndarray) -> pd.Categorical:
-        """The client of each row: its line's own, else (frontend and panel lines) the file's."""
+    def _client_column(self, rrec: np.ndarray, source: np.ndarray, files: np.ndarray | None) -> pd.Categorical:
+        """The client of each row: its line's own, else (frontend and panel lines) its file's."""
         values = self.values("client")
-        if self.client is None:
+        fills = [c for c in dict.fromkeys(self.clients) if c is not None]
+        if not fills:
             return _categorical(values, rrec)
-        column = _categorical([*values, self.client], rrec)
-        own = column.categories.get_loc(self.client)
-        codes = column.codes.copy()
-        fill = (codes < 0) & ((source == _SOURCE_CODE["frontend"]) | (source == _SOURCE_CODE["panel"]))
-        codes[fill] = own
+        column = _categorical([*values, *fills], rrec)
+        file_code = np.array([-1 if c is None else column.categories.get_loc(c) for c in self.clients], dtype=np.int64)
+        own = file_code[0] if files is None else file_code[files]
+        codes = column.codes.astype(np.int64)
+        fill = (codes < 0) & ((source == _SOURCE_CODE["frontend"]) | (source == _SOURCE_CODE["panel"])) & (own >= 0)
+        codes[fill] = own if files is None else own[fill]
         filled = pd.Categorical.from_codes(codes, dtype=column.dtype)
-        if not fill.any() and self.client not in values:
-            filled = filled.remove_categories([self.client])
-        return filled
+        named = set(values)
+        unused = [c for c in fills if c not in named and not (codes == column.categories.get_loc(c)).any()]
+        return filled.remove_categories(unused) if unused else filled
 
     def columns(self, order: np.ndarray | None = None, *, release: bool = False) -> dict[str, Any]:
         """Every events column but t_source, rows taken in ``order`` (None: file order).
@@ -384,7 +389,8 @@ class FastRows:
             self.text = None  # type: ignore[assignment]
         cols["text"] = text if order is None else pc.take(text, pa.array(order), memory_pool=_POOL)
         cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
-        cols["path"] = pd.Categorical.from_codes(np.zeros(m, dtype=np.int8), categories=[self.path])
+        files = None if self.file_of is None else (self.file_of if order is None else self.file_of[order])
+        cols["path"] = _categorical(self.paths, np.zeros(m, dtype=np.int8) if files is None else files)
         cols["line"] = rows + 1
         kinds = np.array([_KIND_CODE[k] for k in self.values("kind")], dtype=np.int16)
         cols["kind"] = pd.Categorical.from_codes(kinds[rrec], dtype=pd.CategoricalDtype(KIND_NAMES))
@@ -405,19 +411,44 @@ class FastRows:
                     mask = np.array([v is None for v in values], dtype=bool)
                     ints = np.array([0 if v is None else v for v in values], dtype="int64")
                     cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
-        cols["client"] = self._client_column(rrec, source)
+        cols["client"] = self._client_column(rrec, source, files)
         if self.tracebacks:
-            line_idx = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))
-            at = np.searchsorted(self.rows, line_idx)  # their rows in file order
+            at = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))  # rows in file order
             if order is not None:
                 inverse = np.empty(m, dtype=np.int64)
                 inverse[order] = np.arange(m)
                 at = inverse[at]
             which = np.full(m, -1, dtype=np.int32)  # row -> its traceback, -1: none
-            which[at] = np.arange(len(line_idx))
+            which[at] = np.arange(len(at))
             cols["traceback"] = pc.take(pa.array(list(self.tracebacks.values()), type=pa.large_string()),
                                         pa.array(which, mask=which < 0), memory_pool=_POOL)
         return cols
+
+
+def merge_rows(parts: list[FastRows]) -> FastRows:
+    """The rows of several files as one (their rows one file after the other), so that each
+    column is built once, not once per file: a user's set can hold a log per page load."""
+    if len(parts) == 1:
+        return parts[0]
+    row_at = np.cumsum([0, *(len(p) for p in parts)])
+    record_at = np.cumsum([0, *(p.n_records for p in parts)])
+    file_at = np.cumsum([0, *(len(p.paths) for p in parts)])
+    names = dict.fromkeys(name for p in parts for name in p.by_name)
+    texts = [p.text.result() for p in parts]
+    text: Future[pa.Array] = Future()
+    text.set_result(pa.concat_arrays(texts))
+    merged = FastRows(
+        text=text, rows=np.concatenate([p.rows for p in parts]),
+        rrec=np.concatenate([p.rrec.astype(np.int64) + at for p, at in zip(parts, record_at.tolist(), strict=False)]),
+        by_name={name: [v for p in parts for v in p.values(name)] for name in names},
+        n_records=int(record_at[-1]), source=np.concatenate([p.source for p in parts]), path="", client=None,
+        tracebacks={row + at: lines for p, at in zip(parts, row_at.tolist(), strict=False)
+                    for row, lines in p.tracebacks.items()})
+    merged.paths = [path for p in parts for path in p.paths]
+    merged.clients = [client for p in parts for client in p.clients]
+    merged.file_of = np.concatenate([(np.zeros(len(p), dtype=np.int32) if p.file_of is None else p.file_of) + at
+                                     for p, at in zip(parts, file_at.tolist(), strict=False)])
+    return merged
 
 
 def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str | None = None, *,
@@ -565,8 +596,10 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
         text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
     del data, buf
     by_name = _record_columns(records)
+    at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
-                         path=path, client=client, tracebacks={k: "\n".join(v) for k, v in tracebacks.items()})
+                         path=path, client=client,
+                         tracebacks={row: "\n".join(lines) for row, lines in zip(at, tracebacks.values(), strict=True)})
     raw.columns = {"t_source": rt, **fast_rows.eager()}
     raw.rows = fast_rows
     raw.clock = clock
