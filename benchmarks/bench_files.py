@@ -1,0 +1,92 @@
+"""Many files: a backend log and a frontend log per page load, as a real set arrives, next
+to the same lines in one file and `cat` of the files, measured in the same run.
+
+The set is the 200,000-line mixed log split the way it was made: its backend blocks go to
+app.log, each frontend block to 10 files named like the real system names them
+(frontend/<date>_<clientId>.log), 200 files in all. What the figures show is the cost of a
+file on its own: a set of many small files should read nearly as fast as one big file.
+
+    python benchmarks/bench_files.py [--lines N] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import gen_mixed_log  # noqa: E402
+from bench_timeline import measure  # noqa: E402
+
+FILES_PER_BLOCK = 10
+INGEST = "import sys; from jarvis_diag.ingest import ingest; ingest(sys.argv[1:])"
+TIMELINE_JSON = ("import sys; from jarvis_diag.cli import main; "
+                 "main(['timeline', *sys.argv[2:], '--format', 'json', '--output', sys.argv[1]])")
+
+
+def split_set(mixed: Path, out: Path) -> list[Path]:
+    """The mixed log's blocks as app.log and per-client frontend files (made once)."""
+    app = out / "app.log"
+    if app.exists():
+        return [app, out / "frontend"]
+    text = mixed.read_text(encoding="utf-8").split("\n")[:-1]
+    block = gen_mixed_log.BLOCK
+    (out / "frontend").mkdir(parents=True, exist_ok=True)
+    backend: list[str] = []
+    for k in range(0, len(text), block):
+        lines = text[k:k + block]
+        if (k // block) % 2 == 0:
+            backend += lines
+            continue
+        size = -(-len(lines) // FILES_PER_BLOCK)
+        for j in range(0, len(lines), size):
+            client = f"Mozilla50iPhoneCPUiP-{k // block:06d}-{j // size:04d}"
+            (out / "frontend" / f"20261124_{client}.log").write_text("\n".join(lines[j:j + size]) + "\n")
+    app.write_text("\n".join(backend) + "\n")
+    return [app, out / "frontend"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command (the best is shown)")
+    args = parser.parse_args(argv)
+    mixed = gen_mixed_log.DEFAULT_OUT.with_name(f"mixed_{args.lines}.log")
+    if not mixed.exists():
+        print(f"generating {mixed} ({args.lines:,} lines)...", flush=True)
+        gen_mixed_log.generate(args.lines, mixed)
+    paths = split_set(mixed, mixed.with_name(f"files_{args.lines}"))
+    files = [paths[0], *sorted(paths[1].glob("*.log"))]
+    print(f"set: {paths[0].parent.relative_to(ROOT)}  {len(files)} files, {args.lines:,} lines "
+          f"(the same lines as {mixed.name})")
+    out = paths[0].parent / "timeline.json"
+    commands = {
+        "cat of the files (reference)": ["cat", *map(str, files)],
+        "ingest, the one mixed file": [sys.executable, "-c", INGEST, str(mixed)],
+        f"ingest, the {len(files)} files": [sys.executable, "-c", INGEST, *map(str, paths)],
+        f"timeline --format json, {len(files)} files": [sys.executable, "-c", TIMELINE_JSON, str(out),
+                                                         *map(str, paths)],
+    }
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(args.repeat):  # rounds, each command once per round
+        for name, command in commands.items():
+            wall, rss, code = measure(command)
+            if code != 0:
+                print(f"{name} failed", file=sys.stderr)
+                return 1
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, rss)
+    print(f"best of {args.repeat} runs each")
+    print(f"{'what':40} {'wall s':>8} {'lines/s':>12} {'peak MB':>9}")
+    for name, (wall, rss) in best.items():
+        print(f"{name:40} {wall:8.2f} {args.lines / wall:12,.0f} {rss:9.0f}")
+    one, many = best["ingest, the one mixed file"][0], best[f"ingest, the {len(files)} files"][0]
+    print(f"cost of a file: {(many - one) / (len(files) - 1) * 1000:.1f} ms ({many / one:.2f}x the one file)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
