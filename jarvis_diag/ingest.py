@@ -403,14 +403,18 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
     def end_run() -> None:
         if not run:
             return
-        rows = merge_rows([r for r, _ in run])
-        t = np.concatenate([t for _, t in run])
+        parts = [r for r, _ in run]
+        t = run[0][1] if len(run) == 1 else np.concatenate([t for _, t in run])
         run.clear()
+        rows = merge_rows(parts)
+        del parts
         # one file: build its columns already sorted, instead of sorting the frame after
         order = time_order(t) if len(parsed) == 1 else None
         cols = rows.columns(order, release=True)
+        del rows  # (what the columns were built from, before the frame is made: memory is the cost here)
         cols["t_source"] = t if order is None else t[order]
-        frames_.append(frames.event_columns(cols, len(t)))
+        del t
+        frames_.append(frames.event_columns(cols, len(cols["t_source"])))
 
     for p in parsed:
         if p.frame is not None:
@@ -418,21 +422,22 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             frames_.append(p.frame)
             continue
         assert p.raw is not None and p.raw_t is not None and p.clock is not None
-        cols = dict(p.raw.columns)
         if not len(p.raw):
             end_run()
             frames_.append(frames.empty_events())
             continue
-        t = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
-                      panel_offset_minutes=panel_offset)
+        times = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
+                          panel_offset_minutes=panel_offset)
         if p.raw.rows is not None:
-            run.append((p.raw.rows, t))
-            p.raw.columns, p.raw.rows, p.raw_t = {}, None, None
+            run.append((p.raw.rows, times))
+            p.raw.columns, p.raw.rows, p.raw_t, times = {}, None, None, None
             continue
         end_run()
-        cols["t_source"] = t
+        cols = dict(p.raw.columns)
+        cols["t_source"] = times
         p.raw.columns, p.raw.rows = {}, None
-        frames_.append(frames.event_columns(cols, len(t)))
+        frames_.append(frames.event_columns(cols, len(times)))
+        del cols, times
     end_run()
     df = frames.concat_events(frames_)
     df = _dedup(df, infos)
