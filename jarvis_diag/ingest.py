@@ -206,7 +206,7 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
 
 
 def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warnings: list[str],
-               engine: str) -> _Parsed | None:
+               engine: str, memo: dict) -> _Parsed | None:
     if fmt is None:
         head, _ = split_lines(decode(data[:256 * 1024]))
         fmt = detect.detect_format(head[:DETECT_LINES])
@@ -222,7 +222,7 @@ def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warn
         raw.truncated = cut
         parsed = _Parsed(info, raw=raw, frame=frames.events_from_records(rows))
     else:
-        raw = parse_raw(data, fmt, path, client, engine=engine, consume=isinstance(data, bytearray))
+        raw = parse_raw(data, fmt, path, client, engine=engine, consume=isinstance(data, bytearray), memo=memo)
         parsed = _Parsed(info, raw=raw, raw_t=_floats(raw.columns.get("t_source"), len(raw)),
                          clock=np.asarray(raw.clock, dtype="int8"))
     info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
@@ -365,9 +365,10 @@ def ingest(
         raise DiagError("no log paths given")
     warnings: list[str] = []
     parsed: list[_Parsed] = []
+    memo: dict = {}  # message classifications, shared by the files
     for path in expand_paths(list(paths)):
         data, gz_cut = read_bytes(path, stdin)
-        p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings, engine)
+        p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings, engine, memo)
         del data
         if p is not None:
             parsed.append(p)

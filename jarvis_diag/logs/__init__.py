@@ -91,11 +91,12 @@ ENGINES = ("fast", "numpy", "reference")
 
 
 def parse_raw(data: bytes | bytearray, fmt: str, path: str = "-", client: str | None = None, *,
-              engine: str = "fast", consume: bool = False) -> RawColumns:
+              engine: str = "fast", consume: bool = False, memo: dict | None = None) -> RawColumns:
     """Rows of a text log's bytes with raw times (see :mod:`logs.text`), by either parser.
-    ``consume``: the bytes may be reused for the rows (see :func:`fast.parse_bytes`)."""
+    ``consume``: the bytes may be reused for the rows; ``memo``: message classifications
+    shared by the files of one reading (see :func:`fast.parse_bytes`)."""
     if engine in ("fast", "numpy"):
-        return fast.parse_bytes(data, fmt, path, client, compiled=engine == "fast", consume=consume)
+        return fast.parse_bytes(data, fmt, path, client, compiled=engine == "fast", consume=consume, memo=memo)
     if engine != "reference":
         raise ValueError(f"unknown parser engine {engine!r} (one of {', '.join(ENGINES)})")
     text = data.decode("utf-8", errors="replace")

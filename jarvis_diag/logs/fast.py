@@ -242,17 +242,23 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
 _FIXED = ("kind", "shape", "source", "logger", "level", "tag")
 
 
-def _record_columns(records: list[Any]) -> dict[str, list[Any]]:
+def _record_columns(records: list[Any], memo: dict | None = None) -> dict[str, list[Any]]:
     """Per column, the value of each record (None: not set), classifying the records still
-    held as (source, logger, level, message)."""
+    held as (source, logger, level, message). ``memo``: classifications by (source, logger,
+    message), shared by the files of one reading (a phone's logs repeat each other's lines)."""
+    memo = {} if memo is None else memo
     n = len(records)
     fixed: list[tuple[Any, ...]] = [()] * n
     sparse: dict[str, list[Any]] = {}
     for j, r in enumerate(records):
         if isinstance(r, tuple):
             source, logger, level, message = r
-            kind, shape, fields = classify_indexed(source, message, logger)
-            fixed[j] = (kind, shape, source, logger, level, tag_of(message, logger))
+            key = (source, logger, message)
+            known = memo.get(key)
+            if known is None:
+                known = memo[key] = (*classify_indexed(source, message, logger), tag_of(message, logger))
+            kind, shape, fields, tag = known
+            fixed[j] = (kind, shape, source, logger, level, tag)
             for key, v in fields.items():
                 if v is not None and key not in _FIXED:
                     column = sparse.get(key)
@@ -452,14 +458,15 @@ def merge_rows(parts: list[FastRows]) -> FastRows:
 
 
 def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str | None = None, *,
-                compiled: bool | None = None, consume: bool = False) -> RawColumns:
+                compiled: bool | None = None, consume: bool = False, memo: dict | None = None) -> RawColumns:
     """Parse a whole file's bytes; same rows as the reference parser.
 
     ``raw.columns`` holds ``t_source`` (raw) and the columns the zone detection needs;
     ``raw.rows`` builds the rest in the order the caller wants (see :class:`FastRows`).
     ``compiled``: use the C loops (default: when they were built); False: numpy only.
     ``consume``: ``data`` (a bytearray) is the caller's to give away; its bytes are reused
-    for the text column and are no longer the log afterwards.
+    for the text column and are no longer the log afterwards. ``memo``: the classifications
+    of messages, for the next files of the same reading (see :func:`_record_columns`).
     """
     compiled = COMPILED if compiled is None else bool(compiled) and COMPILED
     data, buf, nl, bad_lines, long_lines, cut = _sanitise(data, compiled)
@@ -595,7 +602,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
         # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
         text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
     del data, buf
-    by_name = _record_columns(records)
+    by_name = _record_columns(records, memo)
     at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
                          path=path, client=client,
