@@ -14,7 +14,9 @@ are epoch milliseconds (floats) so the arithmetic stays plain.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -130,42 +132,46 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
         if key is None or not np.isfinite(ms):
             continue
         be_table.setdefault((str(kind), key), []).append((ms, label, None if sid is pd.NA else sid))
-    for rows in be_table.values():
+    times_of: dict[tuple[str, str], list[float]] = {}
+    for table_key, rows in be_table.items():
         rows.sort()
+        times_of[table_key] = [r[0] for r in rows]  # (searched: a temporary id's key is shared by many)
     fe_ms = _ms(fe["t_source"])
     candidates = []
     for label, kind, session, client, ms in zip(fe.index, fe["kind"], fe["session"], fe["client"], fe_ms, strict=True):
         key = session_key(session)
         if key is None or client is pd.NA or client is None or not np.isfinite(ms):
             continue
-        rows = be_table.get((EMIT_KINDS[str(kind)], key))
+        table_key = (EMIT_KINDS[str(kind)], key)
+        rows = be_table.get(table_key)
         if rows:
-            candidates.append((str(client), label, key, ms, rows, str(kind)))
+            candidates.append((str(client), label, key, ms, rows, str(kind), times_of[table_key]))
     guesses = dict(rough_skew)
-    for client in {c[0] for c in candidates} - set(guesses):
-        offsets = []
-        for c, _label, _key, ms, rows, _kind in candidates:
-            if c != client:
-                continue
-            near = [ms - r[0] for r in rows if abs(ms - r[0]) <= SEARCH_WINDOW_MS]
+    offsets: dict[str, list[float]] = {client: [] for client in {c[0] for c in candidates} - set(guesses)}
+    for c, _label, _key, ms, _rows, _kind, times in candidates:
+        if c in offsets:
+            # the receipt nearest the emit within the window (the earlier one on a tie)
+            i = bisect_left(times, ms)
+            near = [ms - times[j] for j in (i - 1, i) if 0 <= j < len(times) and abs(ms - times[j]) <= SEARCH_WINDOW_MS]
             if near:
-                offsets.append(min(near, key=abs))
-        if offsets:
-            guesses[client] = float(np.median(offsets))
+                offsets[c].append(min(near, key=abs))
+    for client, values in offsets.items():
+        if values:
+            guesses[client] = float(np.median(values))
     # Socket.IO delivers a connection's packets in order: the n-th emit is the first unused
     # receipt at or after it (a slow one included), not the nearest one.
     out = []
     used: set[int] = set()
     owner = owner or {}
     candidates.sort(key=lambda c: c[3] - guesses.get(c[0], 0.0))
-    for client, label, key, ms, rows, kind in candidates:
+    for client, label, key, ms, rows, kind, times in candidates:
         guess = guesses.get(client)
         if guess is None:
             continue
         sent = ms - guess
-        for be_time, be_label, sid in rows:
-            if be_label in used or be_time < sent - PAIR_SLOP_MS \
-                    or (sid is not None and owner.get(sid[:8], client) != client):
+        # (receipts before sent - PAIR_SLOP_MS are never it: start past them)
+        for be_time, be_label, sid in islice(rows, bisect_left(times, sent - PAIR_SLOP_MS), None):
+            if be_label in used or (sid is not None and owner.get(sid[:8], client) != client):
                 continue
             if be_time - sent <= PAIR_WINDOW_MS:
                 used.add(be_label)
