@@ -251,7 +251,7 @@ def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
         if not ep.sid_after or ep.authenticated_at is None:
             continue
         end = ep.recovered_at or ix.corr.last_t or ep.authenticated_at
-        re_attached = [a for a in ix.corr.attaches if a.sid == ep.sid_after and a.started_at is not None
+        re_attached = [a for a in ix.attaches_of_sid.get(ep.sid_after, []) if a.started_at is not None
                        and ep.authenticated_at <= a.started_at <= end + 1 and not a.auto]
         sessions = []
         for a in re_attached:
@@ -462,10 +462,10 @@ def detect_half_open(ix: _Index) -> list[dict]:
         # the server kept a socket the client had already lost
         loss = c.client_disconnected_at
         if loss is None and c.client:
-            newer = next((d for d in conns if d.client == c.client and d is not c and d.authenticated_at is not None
+            newer = next((d for d in ix.conns_of.get(c.client, []) if d is not c and d.authenticated_at is not None
                           and (c.connected_at or 0) < (d.connected_at or 0)), None)
             if newer is not None and (c.disconnected_at is None or c.disconnected_at > newer.connected_at):
-                ep = next((e for e in ix.corr.episodes if e.client == c.client and e.started_at <= newer.connected_at
+                ep = next((e for e in ix.episodes_of.get(c.client, []) if e.started_at <= newer.connected_at
                            and e.sid_before == c.sid), None)
                 loss = ep.started_at if ep is not None else newer.connected_at
         if loss is not None and c.disconnected_at is not None and (c.disconnected_at - loss) * 1000 > HALF_OPEN_MS:
@@ -486,7 +486,7 @@ def detect_half_open(ix: _Index) -> list[dict]:
                 and (c.client_disconnected_at is None or r["t"] < c.client_disconnected_at)]
             # emits on the client's next socket are not into this one, even when the server
             # noticed this one's end only after the client had moved on
-            newer = next((d for d in conns if d.client == c.client and d is not c
+            newer = next((d for d in ix.conns_of.get(c.client, []) if d is not c
                           and (d.connected_at or 0) > (c.connected_at or 0)), None)
             if newer is not None:
                 stale = [r for r in stale if r["t"] < (newer.connected_at or 0)]

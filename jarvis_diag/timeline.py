@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import math
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -483,8 +484,11 @@ def join_clients(index: RecordIndex, pairs: pd.DataFrame, attaches: list[Attach]
         key = _uuid_key(a.key)
         if a.sid and key:
             sid_keys.setdefault(a.sid, set()).add(key)
-    client_keys = _client_keys(index)
-    owners = {sid: {c for c, ck in client_keys.items() if ck & keys} for sid, keys in sid_keys.items()}
+    clients_of_key: dict[str, set[str]] = {}
+    for client, keys in _client_keys(index).items():
+        for key in keys:
+            clients_of_key.setdefault(key, set()).add(client)
+    owners = {sid: set().union(*(clients_of_key.get(k, ()) for k in keys)) for sid, keys in sid_keys.items()}
 
     def allowed(sid: str, client: str) -> bool:
         mine = owners.get(sid)
@@ -731,6 +735,12 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
     awaiting_history: dict[str, Attach] = {}
     # a message emit that triggered a server auto-connect (message.received -> has no callback)
     msg_received = {rec["label"]: rec for rec in records if rec["kind"] == "message.received"}
+    auto_of_sid: dict[str, tuple[list[Attach], list[float]]] = {}  # socket -> its auto-connects by start
+    for a in attaches:
+        if a.auto and a.started_at is not None:
+            mine, starts = auto_of_sid.setdefault(a.sid or "", ([], []))
+            mine.append(a)
+            starts.append(a.started_at)
     for rec in records:
         client = rec.get("client")
         if rec["source"] not in FRONTEND_SOURCES or not client:
@@ -753,9 +763,11 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
             if be_label is not None and be_label in msg_received:
                 # an auto-connect right after the server received this message
                 be_rec = msg_received[be_label]
-                for a in attaches:
-                    if a.auto and a.requested_at is None and a.started_at is not None \
-                            and 0 <= a.started_at - be_rec["t"] <= 1.0 and (a.sid or "") == (be_rec.get("sid") or "")[:8]:
+                mine, starts = auto_of_sid.get((be_rec.get("sid") or "")[:8], ([], []))
+                for a in mine[bisect_left(starts, be_rec["t"]):]:
+                    if a.started_at - be_rec["t"] > 1.0:
+                        break
+                    if a.requested_at is None:
                         a.requested_at = rec["t"]
                         a.client = client
                         a.evidence.insert(0, evidence(rec))
@@ -846,8 +858,11 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                 fe_auth.setdefault(rec["client"], []).append((rec["t"], None, rec))
             elif kind == "socket.disconnected":
                 fe_disc.setdefault(rec["client"], []).append((rec["t"], rec.get("reason"), rec))
+    conns_of: dict[str | None, list[Connection]] = {}
+    for c in conns:
+        conns_of.setdefault(c.client, []).append(c)
     for client, auths in fe_auth.items():
-        mine = sorted((c for c in conns if c.client == client), key=lambda c: c.connected_at or 0)
+        mine = sorted(conns_of.get(client, []), key=lambda c: c.connected_at or 0)
         for t, transport, rec in auths:
             match = None
             for c in mine:
@@ -863,13 +878,14 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                     match.auth_failed_at = t
                     match.reason = rec.get("reason")
                 conns.append(match)
+                conns_of.setdefault(client, []).append(match)
                 mine.append(match)
                 mine.sort(key=lambda c: c.connected_at or 0)
             if transport:
                 match.transport = transport
             match.evidence.append(evidence(rec))
     for client, discs in fe_disc.items():
-        mine = sorted((c for c in conns if c.client == client), key=lambda c: c.connected_at or 0)
+        mine = sorted(conns_of.get(client, []), key=lambda c: c.connected_at or 0)
         for t, reason, rec in discs:
             live = [c for c in mine if (c.connected_at or 0) <= t and c.client_disconnected_at is None]
             if live:
