@@ -84,6 +84,17 @@ def test_damaged_and_odd_lines() -> None:
     _same(b"only text, no newline")
 
 
+def test_lines_over_the_limit_in_bytes_or_in_characters() -> None:
+    # the limit is in characters: a line of 2-byte characters can pass it in bytes only, and
+    # one of 4-byte characters past 4x the limit is cut without reading all of it
+    stamp = b"2026-11-24 11:03:38,056 - jarvis - INFO - [SocketIO] Session found: True, active sessions: "
+    df = _same(stamp + "é".encode() * 40_000 + b"\n"
+               + stamp + "😀".encode() * 70_000 + b"\n"
+               + stamp + b"x" * 65_400 + "中".encode() * 200 + b"\n"
+               + stamp + "中".encode() * 10 + b"\n")
+    assert df["text"].str.len().tolist()[1:3] == [64 * 1024, 64 * 1024]
+
+
 @pytest.mark.parametrize("fmt", ["frontend", "panel", "console"])
 def test_default_source_of_other_formats(fmt: str) -> None:
     _same(b"noise first\n[2026-11-24T10:00:00.123Z] [DEBUG] [ConnMgr] Page hidden\nnoise after\n", fmt)

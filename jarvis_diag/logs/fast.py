@@ -212,17 +212,21 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
     long_lines = 0
     if len(nl) and max(int(nl[0]), int(np.diff(nl).max(initial=1)) - 1) > MAX_LINE:  # the longest line
         starts = np.concatenate([[0], nl[:-1] + 1])
-        pieces = []
-        for i, line in enumerate(data.split(b"\n")[:-1]):
-            if nl[i] - starts[i] > MAX_LINE:
-                text = line.decode("utf-8")
-                if len(text) > MAX_LINE:
-                    long_lines += 1
-                    line = text[:MAX_LINE].encode("utf-8")
-            pieces.append(line)
-        data = b"\n".join(pieces) + b"\n"
-        buf = np.frombuffer(data, dtype=np.uint8)
-        nl = _newlines(buf, compiled)
+        over = np.flatnonzero(nl - starts > MAX_LINE)  # over MAX_LINE bytes: maybe over MAX_LINE characters
+        pieces: list[bytes | bytearray] = []
+        kept = 0  # the bytes before this are in pieces
+        for a, b in zip(starts[over].tolist(), nl[over].tolist(), strict=True):
+            # (the bytes are valid UTF-8 here; a character is at most 4 bytes, so this much
+            # decides it, and "ignore" only drops a character the slice cut in two at its end)
+            text = data[a:min(b, a + 4 * MAX_LINE + 4)].decode("utf-8", errors="ignore")
+            if len(text) > MAX_LINE:
+                long_lines += 1
+                pieces += [data[kept:a], text[:MAX_LINE].encode("utf-8")]
+                kept = b
+        if pieces:
+            data = b"".join([*pieces, data[kept:]])
+            buf = np.frombuffer(data, dtype=np.uint8)
+            nl = _newlines(buf, compiled)
     bad_lines = 0
     # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
     if b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data):
