@@ -306,16 +306,19 @@ def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
     paths = df["path"].cat.codes.to_numpy()[cand]
     if not len(paths) or (paths == paths[0]).all():  # lines of one file only
         return df
-    sub = df.loc[cand, ["path", "text", "client"]].astype({"path": "string", "client": "string"}).fillna({"client": ""})
-    occ = sub.groupby(["path", "text", "client"], sort=False).cumcount()
-    dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first")
+    # a number for each distinct text and client (the texts are hashed once: they are most of the data)
+    text, _ = pd.factorize(df.loc[cand, "text"])
+    client, _ = pd.factorize(df.loc[cand, "client"].astype("string").fillna(""))
+    sub = pd.DataFrame({"path": paths, "text": text, "client": client})
+    occ = sub.groupby(["path", "text", "client"], sort=False).cumcount().to_numpy()
+    dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first").to_numpy()
     if not dup_sub.any():
         return df
-    counts = sub.loc[dup_sub, "path"].value_counts()
-    for path, n in counts.items():
-        infos[str(path)].duplicates += int(n)
+    names = df["path"].cat.categories
+    for code, n in zip(*np.unique(paths[dup_sub], return_counts=True), strict=True):
+        infos[str(names[code])].duplicates += int(n)
     drop = np.zeros(len(df), dtype=bool)
-    drop[np.flatnonzero(cand)[dup_sub.to_numpy()]] = True
+    drop[np.flatnonzero(cand)[dup_sub]] = True
     return df.loc[~drop].reset_index(drop=True)
 
 

@@ -340,7 +340,7 @@ class FastRows:
     """Rows of one or more parsed files whose columns are built on demand, in any row
     order, from one record per distinct message (so sorting costs no string copies)."""
 
-    def __init__(self, *, text: Future[pa.Array], rows: np.ndarray, rrec: np.ndarray, by_name: dict[str, list[Any]],
+    def __init__(self, *, text: Future[pa.Array] | Future[pa.ChunkedArray], rows: np.ndarray, rrec: np.ndarray, by_name: dict[str, list[Any]],
                  n_records: int, source: np.ndarray, path: str, client: str | None, tracebacks: dict[int, str]):
         self.text = text  # the text column in file order, being built
         self.rows, self.rrec, self.source = rows, rrec, source  # (rows: each row's line index in its file)
@@ -444,9 +444,8 @@ def merge_rows(parts: list[FastRows]) -> FastRows:
     record_at = np.cumsum([0, *(p.n_records for p in parts)])
     file_at = np.cumsum([0, *(len(p.paths) for p in parts)])
     names = dict.fromkeys(name for p in parts for name in p.by_name)
-    texts = [p.text.result() for p in parts]
-    text: Future[pa.Array] = Future()
-    text.set_result(pa.concat_arrays(texts))
+    text: Future[pa.ChunkedArray] = Future()
+    text.set_result(pa.chunked_array([p.text.result() for p in parts]))  # (no copy of the texts)
     merged = FastRows(
         text=text, rows=np.concatenate([p.rows for p in parts]),
         rrec=np.concatenate([p.rrec.astype(np.int64) + at for p, at in zip(parts, record_at.tolist(), strict=False)]),
