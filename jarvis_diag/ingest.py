@@ -206,7 +206,7 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
 
 
 def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warnings: list[str],
-               engine: str, memo: dict) -> _Parsed | None:
+               engine: str, memo: dict | None) -> _Parsed | None:
     if fmt is None:
         head, _ = split_lines(decode(data[:256 * 1024]))
         fmt = detect.detect_format(head[:DETECT_LINES])
@@ -368,13 +368,17 @@ def ingest(
         raise DiagError("no log paths given")
     warnings: list[str] = []
     parsed: list[_Parsed] = []
-    memo: dict = {}  # message classifications, shared by the files
-    for path in expand_paths(list(paths)):
+    files = expand_paths(list(paths))
+    # message classifications shared by the files (one file has nothing to share them with,
+    # and keeping them costs memory)
+    memo: dict | None = {} if len(files) > 1 else None
+    for path in files:
         data, gz_cut = read_bytes(path, stdin)
         p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings, engine, memo)
         del data
         if p is not None:
             parsed.append(p)
+    memo = None  # (before the frame is made: memory is the cost there)
     return _assemble(parsed, warnings, tz=tz, panel_date=panel_date, panel_tz=panel_tz)
 
 

@@ -250,7 +250,6 @@ def _record_columns(records: list[Any], memo: dict | None = None) -> dict[str, l
     """Per column, the value of each record (None: not set), classifying the records still
     held as (source, logger, level, message). ``memo``: classifications by (source, logger,
     message), shared by the files of one reading (a phone's logs repeat each other's lines)."""
-    memo = {} if memo is None else memo
     n = len(records)
     fixed: list[tuple[Any, ...]] = [()] * n
     sparse: dict[str, list[Any]] = {}
@@ -258,9 +257,11 @@ def _record_columns(records: list[Any], memo: dict | None = None) -> dict[str, l
         if isinstance(r, tuple):
             source, logger, level, message = r
             key = (source, logger, message)
-            known = memo.get(key)
+            known = memo.get(key) if memo is not None else None
             if known is None:
-                known = memo[key] = (*classify_indexed(source, message, logger), tag_of(message, logger))
+                known = (*classify_indexed(source, message, logger), tag_of(message, logger))
+                if memo is not None:
+                    memo[key] = known
             kind, shape, fields, tag = known
             fixed[j] = (kind, shape, source, logger, level, tag)
             for key, v in fields.items():
