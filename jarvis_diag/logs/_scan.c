@@ -12,10 +12,13 @@
  *       read as UTC (NaN for shape 0); codes = the number of the line's distinct message
  *       (the bytes from offset 24 to the newline; -1 for shape 0); firsts[k] = the first
  *       line whose message is number k.
- *   compact(data, starts, ends, rows) -> offsets
- *       The lines data[starts[r]:ends[r]] for r in rows (file order) moved, in place, to
+ *   compact(data, ends, rows) -> offsets
+ *       The lines r in rows (file order; line r ends at ends[r]) moved, in place, to
  *       the start of the writable buffer: the buffer and the offsets are the values and
  *       offsets of an Arrow large_string array, with no second copy.
+ *   Stream(fd, size, max_line)
+ *       newlines() and scan() of a file while it is read, its distinct messages handed out
+ *       as they are found (see the Stream section).
  *
  * Each releases the GIL while it runs.
  */
@@ -25,6 +28,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 #define KEY_START 24
 #define B_WIDTH 26
@@ -119,6 +126,44 @@ static int whole_seconds(const unsigned char *p, int64_t *out) {
     return 1;
 }
 
+/* The last stamp converted: a stamp differs from the one before only in its milliseconds,
+ * most of the time. */
+typedef struct {
+    unsigned char last[19];
+    int64_t whole;
+    int have;
+} Stamps;
+
+/* The stamp shape of the line at p (1 backend, 2 frontend, 0 neither) and its epoch
+ * seconds read as UTC into *sec (NaN for 0). */
+static int line_stamp(Stamps *st, const unsigned char *p, Py_ssize_t len, double *sec) {
+    int kind = 0, at = 0;
+    if (has_shape(p, len, "dddd-dd-dd dd:dd:dd,ddd - ", B_WIDTH)) {
+        kind = 1;
+    } else if (has_shape(p, len, "[dddd-dd-ddTdd:dd:dd.dddZ] ", F_WIDTH)) {
+        kind = 2;
+        at = 1;
+    }
+    if (kind) {
+        const unsigned char *stamp = p + at;
+        int64_t whole = 0;
+        if (st->have && memcmp(stamp, st->last, 19) == 0) {
+            whole = st->whole;
+        } else if (whole_seconds(stamp, &whole)) {
+            memcpy(st->last, stamp, 19);
+            st->whole = whole;
+            st->have = 1;
+        } else {
+            *sec = NAN;
+            return 0;
+        }
+        *sec = (double)whole + (double)num(p + at + 20, 3) / 1000.0;
+        return kind;
+    }
+    *sec = NAN;
+    return 0;
+}
+
 static inline uint64_t hash_bytes(const unsigned char *p, Py_ssize_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
     while (n >= 8) {
@@ -190,8 +235,9 @@ static int table_grow(Table *t) {
     return 1;
 }
 
-/* Where the message of line i starts: KEY_START bytes into the line. */
-static inline int64_t key_start(const int64_t *ends, int64_t i) { return (i == 0 ? 0 : ends[i - 1] + 1) + KEY_START; }
+/* Where line i starts, and where its message starts: KEY_START bytes into the line. */
+static inline int64_t line_start(const int64_t *ends, int64_t i) { return i == 0 ? 0 : ends[i - 1] + 1; }
+static inline int64_t key_start(const int64_t *ends, int64_t i) { return line_start(ends, i) + KEY_START; }
 
 /* The code of the message at p (n bytes), adding it when new; -2 when out of memory. */
 static int32_t table_code(Table *t, const unsigned char *base, const int64_t *ends, int64_t line,
@@ -241,7 +287,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     Py_ssize_t n = ends_buf.len / 8;
     const int64_t *ends = ends_buf.buf;
     const unsigned char *base = data.buf;
-    char *shape_raw, *sec_raw, *code_raw;
+    char *shape_raw = NULL, *sec_raw = NULL, *code_raw = NULL;
     PyObject *shape = bytearray_of(n, &shape_raw);
     PyObject *seconds = bytearray_of(n * 8, &sec_raw);
     PyObject *codes = bytearray_of(n * 4, &code_raw);
@@ -262,37 +308,14 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     int32_t *code = (int32_t *)code_raw;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    unsigned char last_stamp[19];
-    int64_t last_whole = 0;
-    int have_last = 0;
+    Stamps stamps = {0};
     int64_t start = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         const unsigned char *p = base + start;
         Py_ssize_t len = ends[i] - start;
-        int kind = 0, at = 0;
-        if (has_shape(p, len, "dddd-dd-dd dd:dd:dd,ddd - ", B_WIDTH)) {
-            kind = 1;
-        } else if (has_shape(p, len, "[dddd-dd-ddTdd:dd:dd.dddZ] ", F_WIDTH)) {
-            kind = 2;
-            at = 1;
-        }
-        int64_t whole = 0;
-        if (kind) {
-            const unsigned char *stamp = p + at;
-            /* a stamp differs from the one before only in its milliseconds, most of the time */
-            if (have_last && memcmp(stamp, last_stamp, 19) == 0) {
-                whole = last_whole;
-            } else if (whole_seconds(stamp, &whole)) {
-                memcpy(last_stamp, stamp, 19);
-                last_whole = whole;
-                have_last = 1;
-            } else {
-                kind = 0;
-            }
-        }
+        int kind = line_stamp(&stamps, p, len, &sec[i]);
         shape_of[i] = (int8_t)kind;
         if (kind) {
-            sec[i] = (double)whole + (double)num(p + at + 20, 3) / 1000.0;
             int32_t c = table_code(&table, base, ends, i, p + KEY_START, len - KEY_START);
             if (c == -2) {
                 failed = 1;
@@ -300,7 +323,6 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             }
             code[i] = c;
         } else {
-            sec[i] = NAN;
             code[i] = -1;
         }
         start = ends[i] + 1;
@@ -330,19 +352,19 @@ static PyObject *scan(PyObject *self, PyObject *args) {
 /* ---- compact ------------------------------------------------------------------------- */
 
 static PyObject *compact(PyObject *self, PyObject *args) {
-    Py_buffer data, starts_buf, ends_buf, rows_buf;
-    if (!PyArg_ParseTuple(args, "w*y*y*y*", &data, &starts_buf, &ends_buf, &rows_buf)) {
+    Py_buffer data, ends_buf, rows_buf;
+    if (!PyArg_ParseTuple(args, "w*y*y*", &data, &ends_buf, &rows_buf)) {
         return NULL;
     }
     char *base = data.buf;
-    const int64_t *starts = starts_buf.buf, *ends = ends_buf.buf, *rows = rows_buf.buf;
+    const int64_t *ends = ends_buf.buf, *rows = rows_buf.buf;
     Py_ssize_t m = rows_buf.len / 8, n = ends_buf.len / 8;
     int bad = 0;
     int64_t previous = -1;
     for (Py_ssize_t k = 0; k < m; k++) {
         int64_t r = rows[k];
         /* rows in file order, each inside the data: every line moves down, never over one not yet moved */
-        if (r <= previous || r >= n || ends[r] < starts[r] || ends[r] > data.len) {
+        if (r <= previous || r >= n || ends[r] < line_start(ends, r) || ends[r] > data.len) {
             bad = 1;
             break;
         }
@@ -352,7 +374,6 @@ static PyObject *compact(PyObject *self, PyObject *args) {
     PyObject *offsets = bad ? NULL : bytearray_of((m + 1) * 8, &off_raw);
     if (offsets == NULL) {
         PyBuffer_Release(&data);
-        PyBuffer_Release(&starts_buf);
         PyBuffer_Release(&ends_buf);
         PyBuffer_Release(&rows_buf);
         if (bad) {
@@ -365,21 +386,541 @@ static PyObject *compact(PyObject *self, PyObject *args) {
     int64_t pos = 0;
     for (Py_ssize_t k = 0; k < m; k++) {
         int64_t r = rows[k];
-        int64_t len = ends[r] - starts[r];
+        int64_t start = line_start(ends, r);
+        int64_t len = ends[r] - start;
         off[k] = pos;
-        if (pos != starts[r]) {
-            memmove(base + pos, base + starts[r], (size_t)len);
+        if (pos != start) {
+            memmove(base + pos, base + start, (size_t)len);
         }
         pos += len;
     }
     off[m] = pos;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
-    PyBuffer_Release(&starts_buf);
     PyBuffer_Release(&ends_buf);
     PyBuffer_Release(&rows_buf);
     return offsets;
 }
+
+/* ---- Block: memory of ours handed to Python (numpy.frombuffer reads it in place) ------ */
+
+typedef struct {
+    PyObject_HEAD
+    void *ptr;
+    Py_ssize_t len;
+} Block;
+
+static int block_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    Block *b = (Block *)self;
+    return PyBuffer_FillInfo(view, self, b->ptr, b->len, 0, flags);
+}
+
+static void block_dealloc(PyObject *self) {
+    free(((Block *)self)->ptr);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyBufferProcs block_buffer = {block_getbuffer, NULL};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "jarvis_diag.logs._scan.Block",
+    .tp_basicsize = sizeof(Block),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Bytes owned by the parser (read them with numpy.frombuffer).",
+    .tp_dealloc = block_dealloc,
+    .tp_as_buffer = &block_buffer,
+};
+
+/* A Block that takes over ptr (freed with it), or NULL (ptr freed) on failure. */
+static PyObject *block_of(void *ptr, Py_ssize_t len) {
+    Block *b = PyObject_New(Block, &BlockType);
+    if (b == NULL) {
+        free(ptr);
+        return NULL;
+    }
+    b->ptr = ptr;
+    b->len = len;
+    return (PyObject *)b;
+}
+
+/* ---- Stream: read a file and scan its lines on one thread, hand out its messages on another
+ *
+ * Stream(fd, size, max_line) makes the buffer (``.data``, a bytearray of the file's size).
+ * ``run()`` (on a thread of its own; the GIL is released throughout) reads the file into
+ * it a piece at a time and does ``scan``'s work on every complete line as it arrives;
+ * meanwhile ``wait()`` and ``keys()`` give the distinct messages found so far, so that
+ * they can be classified while the rest of the file is still being read. ``result()``
+ * gives the arrays of ``newlines`` and ``scan``.
+ *
+ * Only clean text is scanned: at the first line that is not (a byte-order mark, a NUL,
+ * bytes that are not UTF-8, a U+FFFD, a carriage return before the newline, a line over
+ * max_line bytes, a last line with no newline) the scan stops, the rest is only read, and
+ * ``result()`` says "dirty": the caller parses the bytes the whole-buffer way instead.
+ */
+
+#define READ_PIECE (1 << 20)
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    PyObject *data; /* bytearray */
+    Py_ssize_t size, max_line;
+    pthread_mutex_t lock;
+    pthread_cond_t moved;
+    /* under the lock: progress, and the spans of the distinct messages */
+    Py_ssize_t got;
+    int32_t published;
+    int done, dirty, err, started;
+    int64_t *key_at;
+    int32_t *key_len;
+    size_t key_cap;
+    /* the reading thread's own until done */
+    int64_t *ends;
+    int8_t *shape;
+    double *sec;
+    int32_t *code;
+    size_t cap;
+    int64_t lines;
+    Table table;
+    int ready; /* made: the lock exists */
+} Stream;
+
+/* Is the line clean text (see above)? ASCII words are checked eight bytes at a time. */
+static int clean_line(const unsigned char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            /* no byte >= 0x80 and no zero byte: eight ASCII characters */
+            if (((w | ((w - 0x0101010101010101ull) & ~w)) & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if (c == 0) {
+                return 0;
+            }
+            i++;
+            continue;
+        }
+        int extra;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            if (c == 0xE0) {
+                lo = 0xA0;
+            } else if (c == 0xED) {
+                hi = 0x9F;
+            }
+            /* U+FFFD: the whole-buffer path counts those lines as undecodable */
+            if (c == 0xEF && i + 2 < n && p[i + 1] == 0xBF && p[i + 2] == 0xBD) {
+                return 0;
+            }
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            if (c == 0xF0) {
+                lo = 0x90;
+            } else if (c == 0xF4) {
+                hi = 0x8F;
+            }
+        } else {
+            return 0;
+        }
+        if (i + extra >= n) {
+            return 0;
+        }
+        if (p[i + 1] < lo || p[i + 1] > hi) {
+            return 0;
+        }
+        for (int k = 2; k <= extra; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+        }
+        i += extra + 1;
+    }
+    return 1;
+}
+
+/* Refuse a Stream whose __init__ did not succeed. */
+static int stream_ready(Stream *s) {
+    if (!s->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "Stream: not made");
+    }
+    return s->ready;
+}
+
+static int stream_grow_lines(Stream *s) {
+    size_t cap = s->cap ? s->cap * 2 : (size_t)1 << 16;
+    int64_t *ends = realloc(s->ends, cap * sizeof(int64_t));
+    if (ends != NULL) {
+        s->ends = ends;
+    }
+    int8_t *shape = realloc(s->shape, cap);
+    if (shape != NULL) {
+        s->shape = shape;
+    }
+    double *sec = realloc(s->sec, cap * sizeof(double));
+    if (sec != NULL) {
+        s->sec = sec;
+    }
+    int32_t *code = realloc(s->code, cap * sizeof(int32_t));
+    if (code != NULL) {
+        s->code = code;
+    }
+    if (ends == NULL || shape == NULL || sec == NULL || code == NULL) {
+        return 0;
+    }
+    s->cap = cap;
+    return 1;
+}
+
+/* Room for one more message span (the reader copies spans under the lock). */
+static int stream_grow_keys(Stream *s) {
+    if ((size_t)s->table.used < s->key_cap) {
+        return 1;
+    }
+    size_t cap = s->key_cap ? s->key_cap * 2 : 1024;
+    pthread_mutex_lock(&s->lock);
+    int64_t *at = realloc(s->key_at, cap * sizeof(int64_t));
+    if (at != NULL) {
+        s->key_at = at;
+    }
+    int32_t *len = realloc(s->key_len, cap * sizeof(int32_t));
+    if (len != NULL) {
+        s->key_len = len;
+    }
+    int ok = at != NULL && len != NULL;
+    if (ok) {
+        s->key_cap = cap;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+/* Scan the complete lines of buf[from:upto]; the offset after the last newline, or -1 when
+ * out of memory. Sets s->dirty at a line that is not clean text. */
+static int64_t stream_lines(Stream *s, Stamps *stamps, int64_t from, int64_t upto) {
+    const unsigned char *base = (const unsigned char *)PyByteArray_AS_STRING(s->data);
+    int64_t start = from;
+    const unsigned char *nl;
+    while (start < upto && (nl = memchr(base + start, '\n', (size_t)(upto - start))) != NULL) {
+        int64_t end = nl - base;
+        Py_ssize_t len = end - start;
+        const unsigned char *p = base + start;
+        if (len > s->max_line || (len > 0 && p[len - 1] == '\r') || !clean_line(p, len) ||
+            (start == 0 && len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)) {
+            s->dirty = 1;
+            return start;
+        }
+        if ((size_t)s->lines == s->cap && !stream_grow_lines(s)) {
+            return -1;
+        }
+        int64_t i = s->lines;
+        s->ends[i] = end;
+        int kind = line_stamp(stamps, p, len, &s->sec[i]);
+        s->shape[i] = (int8_t)kind;
+        s->code[i] = -1;
+        if (kind) {
+            if (!stream_grow_keys(s)) {
+                return -1;
+            }
+            int32_t before = s->table.used;
+            int32_t c = table_code(&s->table, base, s->ends, i, p + KEY_START, len - KEY_START);
+            if (c == -2) {
+                return -1;
+            }
+            if (s->table.used != before) { /* a new message: its span, for keys() */
+                s->key_at[c] = start + KEY_START;
+                s->key_len[c] = (int32_t)(len - KEY_START);
+            }
+            s->code[i] = c;
+        }
+        s->lines = i + 1;
+        start = end + 1;
+    }
+    return start;
+}
+
+static void stream_publish(Stream *s, Py_ssize_t got, int done) {
+    pthread_mutex_lock(&s->lock);
+    s->got = got;
+    s->published = s->table.used;
+    s->done = done;
+    pthread_cond_broadcast(&s->moved);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static PyObject *stream_run(PyObject *self, PyObject *unused) {
+    Stream *s = (Stream *)self;
+    if (!stream_ready(s)) {
+        return NULL;
+    }
+    if (s->started) {
+        PyErr_SetString(PyExc_RuntimeError, "Stream.run: already run");
+        return NULL;
+    }
+    s->started = 1;
+    char *buf = PyByteArray_AS_STRING(s->data);
+    int oom = 0, err = 0;
+    Py_ssize_t pos = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Stamps stamps = {0};
+    int64_t unscanned = 0;
+    while (pos < s->size) {
+        Py_ssize_t want = s->size - pos < READ_PIECE ? s->size - pos : READ_PIECE;
+        Py_ssize_t r = read(s->fd, buf + pos, (size_t)want);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            err = errno;
+            break;
+        }
+        if (r == 0) {
+            break; /* the file shrank meanwhile */
+        }
+        pos += r;
+        if (!s->dirty && !oom) {
+            int64_t next = stream_lines(s, &stamps, unscanned, pos);
+            if (next < 0) {
+                oom = 1;
+            } else {
+                unscanned = next;
+            }
+        }
+        stream_publish(s, pos, 0);
+    }
+    if (unscanned < pos) {
+        s->dirty = 1; /* a last line with no newline */
+    }
+    s->err = err;
+    close(s->fd);
+    s->fd = -1;
+    stream_publish(s, pos, 1);
+    Py_END_ALLOW_THREADS
+    if (oom) {
+        return PyErr_NoMemory();
+    }
+    if (err) {
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+/* wait(keys, nbytes, timeout) -> (keys found, bytes read, done): as soon as there are more
+ * than ``keys`` messages, at least ``nbytes`` bytes, the end, or the timeout (seconds). */
+static PyObject *stream_wait(PyObject *self, PyObject *args) {
+    Stream *s = (Stream *)self;
+    if (!stream_ready(s)) {
+        return NULL;
+    }
+    int keys;
+    Py_ssize_t nbytes;
+    double timeout;
+    if (!PyArg_ParseTuple(args, "ind", &keys, &nbytes, &timeout)) {
+        return NULL;
+    }
+    int32_t published;
+    Py_ssize_t got;
+    int done;
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = (long)((timeout - (double)(long)timeout) * 1e9) + until.tv_nsec;
+    until.tv_sec += (time_t)timeout + ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&s->lock);
+    while (!s->done && s->published <= keys && s->got < nbytes) {
+        if (pthread_cond_timedwait(&s->moved, &s->lock, &until) != 0) {
+            break;
+        }
+    }
+    published = s->published;
+    got = s->got;
+    done = s->done;
+    pthread_mutex_unlock(&s->lock);
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(inO)", published, got, done ? Py_True : Py_False);
+}
+
+/* keys(lo, hi) -> the messages number lo to hi - 1 (found already), as str. */
+static PyObject *stream_keys(PyObject *self, PyObject *args) {
+    Stream *s = (Stream *)self;
+    if (!stream_ready(s)) {
+        return NULL;
+    }
+    int lo, hi;
+    if (!PyArg_ParseTuple(args, "ii", &lo, &hi)) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    int ok = lo >= 0 && lo <= hi && hi <= s->published;
+    pthread_mutex_unlock(&s->lock);
+    if (!ok) {
+        PyErr_SetString(PyExc_IndexError, "Stream.keys: not found yet");
+        return NULL;
+    }
+    PyObject *out = PyList_New(hi - lo);
+    if (out == NULL) {
+        return NULL;
+    }
+    const char *base = PyByteArray_AS_STRING(s->data);
+    for (int k = lo; k < hi; k++) {
+        pthread_mutex_lock(&s->lock);
+        int64_t at = s->key_at[k];
+        int32_t len = s->key_len[k];
+        pthread_mutex_unlock(&s->lock);
+        PyObject *text = PyUnicode_DecodeUTF8(base + at, len, NULL);
+        if (text == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, k - lo, text);
+    }
+    return out;
+}
+
+/* result() -> (dirty, ends, shape, seconds, codes, firsts) once run() is over; the arrays
+ * (Blocks) are those of newlines() and scan(), None when dirty. */
+static PyObject *stream_result(PyObject *self, PyObject *unused) {
+    Stream *s = (Stream *)self;
+    if (!stream_ready(s)) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    int done = s->done;
+    pthread_mutex_unlock(&s->lock);
+    if (!done) {
+        PyErr_SetString(PyExc_RuntimeError, "Stream.result: still running");
+        return NULL;
+    }
+    if (s->dirty) {
+        return Py_BuildValue("(OOOOOO)", Py_True, Py_None, Py_None, Py_None, Py_None, Py_None);
+    }
+    Py_ssize_t n = (Py_ssize_t)s->lines;
+    PyObject *ends = block_of(s->ends, n * 8);
+    PyObject *shape = block_of(s->shape, n);
+    PyObject *sec = block_of(s->sec, n * 8);
+    PyObject *code = block_of(s->code, n * 4);
+    PyObject *firsts = block_of(s->table.firsts, (Py_ssize_t)s->table.used * 8);
+    s->ends = NULL;
+    s->shape = NULL;
+    s->sec = NULL;
+    s->code = NULL;
+    s->table.firsts = NULL;
+    s->cap = 0;
+    s->lines = 0;
+    if (ends == NULL || shape == NULL || sec == NULL || code == NULL || firsts == NULL) {
+        Py_XDECREF(ends);
+        Py_XDECREF(shape);
+        Py_XDECREF(sec);
+        Py_XDECREF(code);
+        Py_XDECREF(firsts);
+        return NULL;
+    }
+    return Py_BuildValue("(ONNNNN)", Py_False, ends, shape, sec, code, firsts);
+}
+
+static PyObject *stream_data(PyObject *self, void *closure) {
+    Stream *s = (Stream *)self;
+    if (!stream_ready(s)) {
+        return NULL;
+    }
+    Py_INCREF(s->data);
+    return s->data;
+}
+
+static int stream_init(PyObject *self, PyObject *args, PyObject *kwds) {
+    Stream *s = (Stream *)self;
+    int fd;
+    Py_ssize_t size, max_line;
+    if (s->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "Stream: already made");
+        return -1;
+    }
+    s->fd = -1;
+    if (!PyArg_ParseTuple(args, "inn", &fd, &size, &max_line)) {
+        return -1;
+    }
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "Stream: negative size");
+        return -1;
+    }
+    s->data = PyByteArray_FromStringAndSize(NULL, size); /* (not zeroed: read() fills it) */
+    if (s->data == NULL) {
+        return -1;
+    }
+    if (!table_init(&s->table, 1 << 16)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    s->fd = dup(fd); /* (its own: the caller may close the file while this still reads) */
+    if (s->fd < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    s->size = size;
+    s->max_line = max_line;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->moved, NULL);
+    s->ready = 1;
+    return 0;
+}
+
+static void stream_dealloc(PyObject *self) {
+    Stream *s = (Stream *)self;
+    if (s->ready) {
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->moved);
+    }
+    if (s->ready && s->fd >= 0) {
+        close(s->fd);
+    }
+    Py_XDECREF(s->data);
+    free(s->key_at);
+    free(s->key_len);
+    free(s->ends);
+    free(s->shape);
+    free(s->sec);
+    free(s->code);
+    free(s->table.slots);
+    free(s->table.firsts);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyMethodDef stream_methods[] = {
+    {"run", stream_run, METH_NOARGS, "read and scan the whole file (call on a thread of its own)"},
+    {"wait", stream_wait, METH_VARARGS, "(keys found, bytes read, done) once there is more than asked or the timeout"},
+    {"keys", stream_keys, METH_VARARGS, "the messages number lo to hi - 1, as str"},
+    {"result", stream_result, METH_NOARGS, "(dirty, ends, shape, seconds, codes, firsts) after run()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef stream_getset[] = {
+    {"data", stream_data, NULL, "the buffer the file is read into (a bytearray of its size)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject StreamType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "jarvis_diag.logs._scan.Stream",
+    .tp_basicsize = sizeof(Stream),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Stream(fd, size, max_line): read a file and scan its lines while its messages are handed out.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = stream_init,
+    .tp_dealloc = stream_dealloc,
+    .tp_methods = stream_methods,
+    .tp_getset = stream_getset,
+};
 
 static PyMethodDef methods[] = {
     {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
@@ -391,4 +932,17 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Per-line loops of the fast log parser.", -1,
                                     methods};
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__scan(void) {
+    if (PyType_Ready(&BlockType) < 0 || PyType_Ready(&StreamType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddType(m, &BlockType) < 0 || PyModule_AddType(m, &StreamType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

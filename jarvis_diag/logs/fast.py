@@ -17,15 +17,18 @@ once per *distinct message* instead of once per line:
 
 Steps 1 to 3 and the copy of the text column are loops over every line; when the package
 was built with a C compiler they run in :mod:`jarvis_diag.logs._scan` (one pass each, the
-GIL released), else in numpy. Both give the same rows.
+GIL released), else in numpy. Both give the same rows. With the C loops, a big file is read
+and scanned on a thread of its own while this one classifies the messages found so far
+(:func:`stream_parse`): the reading and the classifying, about equal halves, overlap.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -246,23 +249,32 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
 _FIXED = ("kind", "shape", "source", "logger", "level", "tag")
 
 
-def _record_columns(records: list[Any], memo: dict | None = None) -> dict[str, list[Any]]:
+def _classified(record: tuple[str, str | None, str | None, str], memo: dict | None) -> tuple[Any, ...]:
+    """(kind, shape, fields, tag) of a record (source, logger, level, message)."""
+    source, logger, _level, message = record
+    key = (source, logger, message)
+    known = memo.get(key) if memo is not None else None
+    if known is None:
+        known = (*classify_indexed(source, message, logger), tag_of(message, logger))
+        if memo is not None:
+            memo[key] = known
+    return known
+
+
+def _record_columns(records: list[Any], memo: dict | None = None, known: list[Any] | None = None
+                    ) -> dict[str, list[Any]]:
     """Per column, the value of each record (None: not set), classifying the records still
     held as (source, logger, level, message). ``memo``: classifications by (source, logger,
-    message), shared by the files of one reading (a phone's logs repeat each other's lines)."""
+    message), shared by the files of one reading (a phone's logs repeat each other's lines);
+    ``known``: the classifications of the first records, made already."""
     n = len(records)
     fixed: list[tuple[Any, ...]] = [()] * n
     sparse: dict[str, list[Any]] = {}
+    done = len(known) if known is not None else 0
     for j, r in enumerate(records):
         if isinstance(r, tuple):
-            source, logger, level, message = r
-            key = (source, logger, message)
-            known = memo.get(key) if memo is not None else None
-            if known is None:
-                known = (*classify_indexed(source, message, logger), tag_of(message, logger))
-                if memo is not None:
-                    memo[key] = known
-            kind, shape, fields, tag = known
+            source, logger, level, _message = r
+            kind, shape, fields, tag = known[j] if j < done else _classified(r, memo)  # type: ignore[index]
             fixed[j] = (kind, shape, source, logger, level, tag)
             for key, v in fields.items():
                 if v is not None and key not in _FIXED:
@@ -308,14 +320,13 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
 
 
-def _compacted_text(data: bytes | bytearray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray,
-                    in_place: bool) -> pa.Array:
-    """The lines ``data[starts[r]:ends[r]]`` for ``r`` in ``rows`` (file order) as one
+def _compacted_text(data: bytes | bytearray, ends: np.ndarray, rows: np.ndarray, in_place: bool) -> pa.Array:
+    """The lines ``r`` in ``rows`` (file order; line r ends at ``ends[r]``) as one
     large_string array, what pandas' "string" dtype holds as it is. The lines move down to the
     start of the buffer, which becomes the array's values: ``data`` itself when ``in_place``
     (it is not a log any more after this), else a copy."""
     buffer = data if in_place else bytearray(data)
-    offsets = _scan.compact(buffer, starts, ends, np.ascontiguousarray(rows, dtype=np.int64))
+    offsets = _scan.compact(buffer, ends, np.ascontiguousarray(rows, dtype=np.int64))
     return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(buffer)])
 
 
@@ -358,15 +369,25 @@ class FastRows:
     def values(self, name: str) -> list[Any]:
         return self.by_name.get(name) or [None] * self.n_records
 
-    def eager(self) -> dict[str, Any]:
-        """The columns the zone detection reads before the order is known."""
-        out: dict[str, Any] = {}
-        for name in ("recv_ts", "client_ms"):
-            if name in self.by_name:
-                out[name] = np.array([np.nan if v is None else v for v in self.by_name[name]], dtype="float64")[
-                    self.rrec]
-        out["shape"] = _categorical(self.values("shape"), self.rrec)
-        return out
+    def zone_pairs(self, raw_t: np.ndarray, clock: np.ndarray, local_clock: int, request_shapes: tuple[str, ...]
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """What the backend zone is found from (see ``ingest._zone_pairs``), read from the few
+        rows that have an epoch instead of whole columns: (local times, epoch seconds) of the
+        ``recv_ts`` lines, then of the request lines (``request_shapes``) with a ``client_ms``."""
+        local: list[np.ndarray] = []
+        utc: list[np.ndarray] = []
+        shapes = self.values("shape")
+        for name, only, scale in (("recv_ts", None, 1), ("client_ms", request_shapes, 1000)):
+            values = self.by_name.get(name)
+            if not values:
+                continue
+            per_record = np.array([np.nan if v is None or (only is not None and shape not in only) else v
+                                   for v, shape in zip(values, shapes, strict=True)], dtype="float64")
+            rows = np.flatnonzero(~np.isnan(per_record)[self.rrec])
+            rows = rows[(clock[rows] == local_clock) & ~np.isnan(raw_t[rows])]
+            local.append(raw_t[rows])
+            utc.append(per_record[self.rrec[rows]] / scale)
+        return local, utc
 
     def _client_column(self, rrec: np.ndarray, source: np.ndarray, files: np.ndarray | None) -> pd.Categorical:
         """The client of each row: its line's own, else (frontend and panel lines) its file's."""
@@ -390,7 +411,8 @@ class FastRows:
 
         ``release``: the caller takes the text column (no second copy is kept here).
         """
-        rrec = self.rrec if order is None else self.rrec[order]
+        # (as intp: numpy converts other index types for every take, and there are some thirty)
+        rrec = (self.rrec if order is None else self.rrec[order]).astype(np.intp, copy=False)
         rows = self.rows if order is None else self.rows[order]
         source = self.source if order is None else self.source[order]
         m = len(rows)
@@ -479,34 +501,66 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     if n == 0:
         raw.clock = np.zeros(0, dtype=np.int8)
         return raw
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    np.add(nl[:-1], 1, out=starts[1:])
-
     if compiled:
-        fast_idx, raw_t, keys, codes = _stamped_lines_compiled(data, starts, nl)
+        fast_idx, raw_t, keys, codes = _stamped_lines_compiled(data, nl)
     else:
-        fast_idx, raw_t, keys, codes = _stamped_lines(data, buf, starts, nl)
+        fast_idx, raw_t, keys, codes = _stamped_lines(data, buf, _starts(nl), nl)
+    records: list[Any] = []
+    to_record = _key_records(keys, records)
+    del keys
+    return _parse_lines(raw, data, buf, nl, fast_idx, raw_t, to_record[codes], records, fmt, path, client,
+                        compiled=compiled, consume=consume, memo=memo)
 
+
+def _starts(nl: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+    """Where each line starts (only lines ``idx``, when given), from where each ends."""
+    if idx is None:
+        starts = np.empty(len(nl), dtype=np.int64)
+        if len(nl):
+            starts[0] = 0
+            np.add(nl[:-1], 1, out=starts[1:])
+        return starts
+    starts = nl[np.maximum(idx - 1, 0)] + 1
+    starts[idx == 0] = 0
+    return starts
+
+
+def _record_of_key(key: str) -> tuple[str, str | None, str | None, str] | None:
+    """The record (source, logger, level, message) of what follows a stamp; None: it is not
+    the rest of a backend or frontend line."""
+    if key.startswith("- "):
+        m = _B_REST.match(key)
+        return ("backend", m.group("logger"), m.group("level"), m.group("message")) if m else None
+    m = _F_REST.match(key)
+    return ("frontend", None, fe.LEVELS.get(m.group("level")), m.group("message")) if m else None
+
+
+def _key_records(keys: list[str], records: list[Any]) -> np.ndarray:
+    """Each distinct message after a stamp as its record, appended to ``records``; the record
+    number of each key (-1: not a stamped line's rest)."""
+    to_record = np.full(len(keys), -1, dtype=np.int32)
+    for u, key in enumerate(keys):
+        record = _record_of_key(key)
+        if record is not None:
+            to_record[u] = len(records)
+            records.append(record)
+    return to_record
+
+
+def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: np.ndarray,
+                 fast_idx: np.ndarray, raw_t: np.ndarray, fast_rec: np.ndarray, records: list[Any], fmt: str,
+                 path: str, client: str | None, *, compiled: bool, consume: bool, memo: dict | None,
+                 known: list[Any] | None = None) -> RawColumns:
+    """The rows of clean bytes whose stamped lines are known: ``fast_rec``, the record of each
+    line in ``fast_idx`` (-1: parse it the slow way); ``known``: the classifications of the
+    first records, already made."""
+    n = len(nl)
     # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet. A record
     # is (source, logger, level, message) until it is classified, once the rows are known.
-    records: list[Any] = []
     rec = np.full(n, -1, dtype=np.int32)  # (int32 and in-place steps: fresh memory is what costs here)
     if len(fast_idx):
-        to_record = np.full(len(keys), -1, dtype=np.int32)
-        for u, key in enumerate(keys):
-            if key.startswith("- "):
-                m = _B_REST.match(key)
-                if m:
-                    to_record[u] = len(records)
-                    records.append(("backend", m.group("logger"), m.group("level"), m.group("message")))
-            else:
-                m = _F_REST.match(key)
-                if m:
-                    to_record[u] = len(records)
-                    records.append(("frontend", None, fe.LEVELS.get(m.group("level")), m.group("message")))
-        rec[fast_idx] = to_record[codes]
-    del codes, keys
+        rec[fast_idx] = fast_rec
+    del fast_rec
 
     # everything else: the reference splitter, once per distinct text
     slow_idx = np.flatnonzero(rec < 0)
@@ -514,7 +568,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     is_blank = np.zeros(n, dtype=bool)
     is_other = np.zeros(n, dtype=bool)
     if len(slow_idx):
-        encoded = pc.dictionary_encode(_views(data, buf, starts[slow_idx], nl[slow_idx]), memory_pool=_POOL)
+        encoded = pc.dictionary_encode(_views(data, buf, _starts(nl, slow_idx), nl[slow_idx]), memory_pool=_POOL)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         kind_of = np.empty(len(encoded.dictionary), dtype=np.int64)  # record, -1 other, -2 blank
         time_of = np.full(len(encoded.dictionary), np.nan)
@@ -552,7 +606,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
         prev_nonblank = np.where(other_idx > 0, nonblank_prev[np.maximum(other_idx - 1, 0)], -1).tolist()
         del k
         for i, before, prev_nb, a, b in zip(other_idx.tolist(), prev_parsed, prev_nonblank,
-                                             starts[other_idx].tolist(), nl[other_idx].tolist(), strict=True):
+                                             _starts(nl, other_idx).tolist(), nl[other_idx].tolist(), strict=True):
             line = data[a:b].decode("utf-8")
             prev_row = max(before, last_unknown)
             in_tb = cont_of.get(prev_nb, False)
@@ -601,20 +655,94 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     # this one classifies the distinct messages; nothing else reads the bytes after this.
     if compiled:
         # a buffer that is ours (consume) becomes the column's values: the lines move down in place
-        text = _in_background(_compacted_text, data, starts, nl, rows, consume and isinstance(data, bytearray))
+        text = _in_background(_compacted_text, data, nl, rows, consume and isinstance(data, bytearray))
     else:
         # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
-        text = _in_background(_large_strings, _views(data, buf, starts[rows], nl[rows]))
+        text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]))
     del data, buf
-    by_name = _record_columns(records, memo)
+    by_name = _record_columns(records, memo, known)
     at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
                          path=path, client=client,
                          tracebacks={row: "\n".join(lines) for row, lines in zip(at, tracebacks.values(), strict=True)})
-    raw.columns = {"t_source": rt, **fast_rows.eager()}
+    raw.columns = {"t_source": rt}
     raw.rows = fast_rows
     raw.clock = clock
     return raw
+
+
+STREAM_MIN_BYTES = 1 << 22  # smaller files are read whole first: there is little to overlap
+_HEAD_BYTES = 256 * 1024
+_ANY_KEYS = 2**31 - 1  # (Stream.wait for bytes only)
+_ALL_BYTES = 2**62  # (Stream.wait for messages only)
+
+
+def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_of: Callable[[bytes], str],
+                 memo: dict | None) -> tuple[str, RawColumns | None, bytearray | None]:
+    """Read an open file and parse it at once: a thread of the C loop reads it and finds
+    its lines, stamps and distinct messages (the GIL released) while this one classifies
+    the messages found so far, so the two halves of the work overlap.
+
+    ``format_of(head)``: the file's format from its first bytes. Returns (format, rows,
+    None), or (format, None, the file's bytes) for a format this parser does not read.
+    Bytes that are not clean text (see ``_scan.Stream``) are parsed by :func:`parse_bytes`,
+    with the classifications made meanwhile."""
+    stream = _scan.Stream(fh.fileno(), size, MAX_LINE)
+    running = _in_background(stream.run)
+    head = min(size, _HEAD_BYTES)
+    found, got, done = 0, 0, False
+    while got < head and not done:
+        found, got, done = stream.wait(_ANY_KEYS, head, 1.0)
+    fmt = format_of(bytes(stream.data[:min(got, head)]))
+    if fmt not in FORMAT_SOURCE:  # (JSONL, or not a log): the caller reads the bytes its way
+        running.result()
+        return fmt, None, _whole(stream, fh)
+    records: list[Any] = []
+    known: list[Any] = []
+    to_record: list[int] = []
+    have = 0
+    while True:
+        found, got, done = stream.wait(have, _ALL_BYTES, 1.0)
+        if found > have:
+            for key in stream.keys(have, found):
+                record = _record_of_key(key)
+                to_record.append(-1 if record is None else len(records))
+                if record is not None:
+                    records.append(record)
+                    known.append(_classified(record, memo))
+            have = found
+        elif done:
+            break
+    running.result()
+    dirty, ends, shape, seconds, codes, _firsts = stream.result()
+    data = _whole(stream, fh)
+    if dirty or len(data) != got:
+        if memo is None:
+            memo = {(r[0], r[1], r[3]): k for r, k in zip(records, known, strict=True)}
+        return fmt, parse_bytes(data, fmt, path, client, consume=True, memo=memo), None
+    nl = np.frombuffer(ends, dtype=np.int64)
+    raw = RawColumns({}, [], lines=len(nl))
+    if not len(nl):
+        raw.clock = np.zeros(0, dtype=np.int8)
+        return fmt, raw, None
+    fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
+    fast_rec = np.array(to_record, dtype=np.int32)[np.frombuffer(codes, dtype=np.int32)[fast_idx]]
+    del ends, shape, codes
+    return fmt, _parse_lines(raw, data, np.frombuffer(data, dtype=np.uint8), nl, fast_idx,
+                             np.frombuffer(seconds, dtype=np.float64), fast_rec, records, fmt, path, client,
+                             compiled=True, consume=True, memo=memo, known=known), None
+
+
+def _whole(stream: Any, fh: BinaryIO) -> bytearray:
+    """The stream's bytes once it has read them all, with what the file grew by since."""
+    data = stream.data
+    _found, got, _done = stream.wait(_ANY_KEYS, _ALL_BYTES, 0.0)
+    if got < len(data):  # the file shrank meanwhile
+        del data[got:]
+    rest = fh.read()
+    if rest:
+        data += rest
+    return data
 
 
 def _carried_index(mask: np.ndarray) -> np.ndarray:
@@ -649,14 +777,14 @@ def _stamped_lines(data: bytes, buf: np.ndarray, starts: np.ndarray, nl: np.ndar
     return fast_idx, raw_t, encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False)
 
 
-def _stamped_lines_compiled(data: bytes, starts: np.ndarray, nl: np.ndarray
+def _stamped_lines_compiled(data: bytes, nl: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """:func:`_stamped_lines` in one pass of the C loop."""
     shape, seconds, codes, firsts = _scan.scan(data, nl)
     fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
     raw_t = np.frombuffer(seconds, dtype=np.float64)
     first = np.frombuffer(firsts, dtype=np.int64)
-    keys = [data[a:b].decode("utf-8") for a, b in zip((starts[first] + _KEY_START).tolist(), nl[first].tolist(),
+    keys = [data[a:b].decode("utf-8") for a, b in zip((_starts(nl, first) + _KEY_START).tolist(), nl[first].tolist(),
                                                         strict=True)]
     return fast_idx, raw_t, keys, np.frombuffer(codes, dtype=np.int32)[fast_idx]
 
