@@ -40,22 +40,36 @@ def empty_events() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=_dtype(c)) for c in COLUMNS})
 
 
-def seconds_to_ns(values: Any) -> np.ndarray:
+def seconds_to_ns(values: Any, *, consume: bool = False) -> np.ndarray:
     """Epoch seconds (floats, NaN/None = unknown) as int64 nanoseconds rounded to the
-    microsecond; unknown becomes NaT's integer."""
+    microsecond; unknown becomes NaT's integer. ``consume``: ``values`` is a float64 array
+    the caller gives away (it is used as scratch space instead of new memory)."""
     arr = np.asarray(values, dtype="float64")
-    out = np.round(arr * 1e6)
+    if consume and arr.flags.writeable and arr is values:
+        out = np.multiply(arr, 1e6, out=arr)
+    else:
+        out = arr * 1e6
+    np.rint(out, out=out)  # (half to even, as round)
     bad = ~np.isfinite(out)
-    out[bad] = 0
-    ns = out.astype("int64") * 1000
-    ns[bad] = np.iinfo("int64").min
+    any_bad = bool(bad.any())
+    if any_bad:
+        out[bad] = 0
+    ns = out.astype("int64")
+    del out
+    np.multiply(ns, 1000, out=ns)
+    if any_bad:
+        ns[bad] = np.iinfo("int64").min
     return ns
 
 
 def time_column(values: Any, *, unit: str = "s") -> pd.Series:
     """A UTC datetime column from epoch seconds (``unit="s"``) or int64 nanoseconds."""
     ns = seconds_to_ns(values) if unit == "s" else np.asarray(values, dtype="int64")
-    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+    try:  # (the nanoseconds as they are: localizing to UTC would copy them)
+        utc = pd.arrays.DatetimeArray._simple_new(ns.view("datetime64[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    except (AttributeError, TypeError):  # a pandas without it
+        return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+    return pd.Series(utc, copy=False)
 
 
 def _column(name: str, values: Any, length: int) -> pd.Series:

@@ -24,7 +24,8 @@ import pyarrow as pa
 
 from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
-from jarvis_diag.logs import FORMATS, detect, frontend, jsonl, parse_raw, utc_times
+from jarvis_diag.gc_pause import no_cycle_collection
+from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
 from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns
 from jarvis_diag.zone import ZoneInfo, format_offset, parse_tz, resolve_zone
@@ -205,11 +206,36 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
     return None
 
 
-def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warnings: list[str],
-               engine: str, memo: dict | None) -> _Parsed | None:
+def _format_of_head(data: bytes | bytearray) -> str:
+    head, _ = split_lines(decode(data[:256 * 1024]))
+    return detect.detect_format(head[:DETECT_LINES])
+
+
+def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None, warnings: list[str],
+                    engine: str, memo: dict | None) -> _Parsed | None:
+    """A file read and parsed: big plain files by the streaming parser (reading and
+    classifying at once), everything else read whole first."""
+    if engine == "fast" and fast.COMPILED and path != "-":
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size >= fast.STREAM_MIN_BYTES and os.pread(fh.fileno(), 2, 0) != b"\x1f\x8b":
+                    client = frontend.client_of(path)
+                    found, raw, data = fast.stream_parse(fh, size, path, client,
+                                                         lambda head: fmt or _format_of_head(head), memo)
+                    return _parse_one(path, data, False, found, warnings, engine, memo, raw=raw)
+        except OSError as exc:
+            raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    data, gz_cut = read_bytes(path, stdin)
+    return _parse_one(path, data, gz_cut, fmt, warnings, engine, memo)
+
+
+def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fmt: str | None, warnings: list[str],
+               engine: str, memo: dict | None, raw: RawColumns | None = None) -> _Parsed | None:
+    """``raw``: the file's rows, parsed already (then ``data`` is not needed)."""
     if fmt is None:
-        head, _ = split_lines(decode(data[:256 * 1024]))
-        fmt = detect.detect_format(head[:DETECT_LINES])
+        assert data is not None
+        fmt = _format_of_head(data)
     if fmt == detect.SIM_RESULTS:
         warnings.append(f"{path}: skipped, a simulate-mobile results file is not a log")
         return None
@@ -217,12 +243,15 @@ def _parse_one(path: str, data: bytes, gz_truncated: bool, fmt: str | None, warn
     client = frontend.client_of(path) if path != "-" else None
     info.client = client
     if fmt == "jsonl":
+        assert data is not None
         lines, cut = split_lines(decode(data))
         raw, rows = jsonl.parse_lines(lines, path)
         raw.truncated = cut
         parsed = _Parsed(info, raw=raw, frame=frames.events_from_records(rows))
     else:
-        raw = parse_raw(data, fmt, path, client, engine=engine, consume=isinstance(data, bytearray), memo=memo)
+        if raw is None:
+            assert data is not None
+            raw = parse_raw(data, fmt, path, client, engine=engine, consume=isinstance(data, bytearray), memo=memo)
         parsed = _Parsed(info, raw=raw, raw_t=_floats(raw.columns.get("t_source"), len(raw)),
                          clock=np.asarray(raw.clock, dtype="int8"))
     info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
@@ -243,6 +272,10 @@ def _floats(col: Any, n: int) -> np.ndarray:
     return pd.array(col).to_numpy(dtype="float64", na_value=np.nan)
 
 
+# uvicorn request lines: the client's epoch in their query next to the backend's local time
+_REQUEST_SHAPES = ("uv.ws_accepted", "uv.http")
+
+
 def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
     """(local-as-UTC, epoch) pairs: recv_ts of backend lines and the client epoch of
     uvicorn request lines next to a timestamped line."""
@@ -250,6 +283,11 @@ def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
     utc: list[np.ndarray] = []
     for p in parsed:
         if p.raw is None or p.clock is None or p.raw_t is None or not len(p.raw):
+            continue
+        if p.raw.rows is not None:  # (the fast parser's rows: only those with an epoch are read)
+            got = p.raw.rows.zone_pairs(p.raw_t, p.clock, CLOCK_LOCAL, _REQUEST_SHAPES)
+            local += got[0]
+            utc += got[1]
             continue
         n = len(p.raw)
         usable = (p.clock == CLOCK_LOCAL) & ~np.isnan(p.raw_t)
@@ -260,7 +298,7 @@ def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
         shapes = p.raw.columns.get("shape")
         if p.raw.columns.get("client_ms") is not None and shapes is not None:
             epoch_ms = _floats(p.raw.columns["client_ms"], n)
-            is_request = pd.Series(shapes).isin(["uv.ws_accepted", "uv.http"]).to_numpy()
+            is_request = pd.Series(shapes).isin(_REQUEST_SHAPES).to_numpy()
             sel = usable & is_request & ~np.isnan(epoch_ms)
             local.append(p.raw_t[sel])
             utc.append(epoch_ms[sel] / 1000)
@@ -366,16 +404,20 @@ def ingest(
             raise DiagError(f"--panel-date {panel_date}: not a date (YYYY-MM-DD)") from exc
     if not paths:
         raise DiagError("no log paths given")
+    with no_cycle_collection():
+        return _ingest(expand_paths(list(paths)), tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
+                       panel_tz=panel_tz, engine=engine)
+
+
+def _ingest(files: list[str], *, tz: str | None, format_of: dict[str, str], stdin: TextIO | BinaryIO | None,
+            panel_date: str | None, panel_tz: str | None, engine: str) -> Ingested:
     warnings: list[str] = []
     parsed: list[_Parsed] = []
-    files = expand_paths(list(paths))
     # message classifications shared by the files (one file has nothing to share them with,
     # and keeping them costs memory)
     memo: dict | None = {} if len(files) > 1 else None
     for path in files:
-        data, gz_cut = read_bytes(path, stdin)
-        p = _parse_one(path, data, gz_cut, _format_for(path, format_of), warnings, engine, memo)
-        del data
+        p = _read_and_parse(path, _format_for(path, format_of), stdin, warnings, engine, memo)
         if p is not None:
             parsed.append(p)
     memo = None  # (before the frame is made: memory is the cost there)
@@ -416,12 +458,14 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         run.clear()
         rows = merge_rows(parts)
         del parts
+        ns = frames.seconds_to_ns(t, consume=True)  # (t is ours: its memory is reused)
+        del t
         # one file: build its columns already sorted, instead of sorting the frame after
-        order = time_order(t) if len(parsed) == 1 else None
+        order = _order(ns) if len(parsed) == 1 else None
         cols = rows.columns(order, release=True)
         del rows  # (what the columns were built from, before the frame is made: memory is the cost here)
-        cols["t_source"] = t if order is None else t[order]
-        del t
+        cols["t_source"] = frames.time_column(ns if order is None else ns[order], unit="ns")
+        del ns
         frames_.append(frames.event_columns(cols, len(cols["t_source"])))
 
     for p in parsed:
@@ -435,7 +479,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             frames_.append(frames.empty_events())
             continue
         times = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
-                          panel_offset_minutes=panel_offset)
+                          panel_offset_minutes=panel_offset, consume=True)
         if p.raw.rows is not None:
             run.append((p.raw.rows, times))
             p.raw.columns, p.raw.rows, p.raw_t, times = {}, None, None, None
@@ -461,14 +505,11 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
     return Ingested(df, list(infos.values()), zone, warnings)
 
 
-def time_order(t_s: np.ndarray) -> np.ndarray | None:
-    """The stable order of epoch seconds (NaN last) as the frame will hold them (microseconds),
-    or None when they already are in order."""
-    return _order(frames.seconds_to_ns(t_s))
-
-
 def _order(ns: np.ndarray) -> np.ndarray | None:
-    key = np.where(ns == np.iinfo("int64").min, np.iinfo("int64").max, ns)
+    """The stable order of int64 nanoseconds (NaT last), or None when they already are in order."""
+    unknown = ns == np.iinfo("int64").min
+    key = np.where(unknown, np.iinfo("int64").max, ns) if unknown.any() else ns
+    del unknown
     if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
         return None
     return np.argsort(key, kind="stable")

@@ -10,11 +10,9 @@ connection did not recover. :mod:`jarvis_diag.findings` names what went wrong.
 
 from __future__ import annotations
 
-import gc
 import math
 from bisect import bisect_left
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -26,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
+from jarvis_diag.gc_pause import no_cycle_collection
 
 SCHEMA = "jarvis-diag.timeline/1"
 FRONTEND_SOURCES = ("frontend", "panel")
@@ -67,20 +66,6 @@ SKIPPED_SHAPES = ("fe.calling_send", "sio.session_found", "sio.history_end")
 RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level", "client", "sid", "session",
                   "temp_id", "from_session", "phase", "transport", "reason", "detail", "ms", "n", "server_ms",
                   "client_ms", "recv_ts", "traceback")
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused for the duration: correlating a big log makes millions
-    of dicts and lists, none of them garbage, and the collector would go over all of them
-    again and again (a fifth of the time). Reference counting still frees what is dropped."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def iso(t: float | None) -> str | None:

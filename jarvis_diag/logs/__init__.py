@@ -43,16 +43,20 @@ def _midnight(day: date | str | None) -> float | None:
 
 
 def utc_times(raw_t: np.ndarray, clock: np.ndarray, *, offset_minutes: int = 0, panel_date: date | str | None = None,
-              panel_offset_minutes: int | None = None) -> np.ndarray:
+              panel_offset_minutes: int | None = None, consume: bool = False) -> np.ndarray:
     """UTC epoch seconds from raw times and their clock kinds (see :mod:`logs.text`).
 
     Panel times (time of day) get ``panel_date`` (a run past midnight moves to the next
     day) and ``panel_offset_minutes`` (default: the backend's); without a date they stay NaN.
+    ``consume``: ``raw_t`` (float64) is the caller's to give away: it is changed in place.
     """
-    t = np.asarray(raw_t, dtype="float64").copy()
+    t = np.asarray(raw_t, dtype="float64")
+    if not (consume and t is raw_t and t.flags.writeable):
+        t = t.copy()
     clock = np.asarray(clock, dtype="int8")
     local = clock == CLOCK_LOCAL
-    t[local] -= offset_minutes * 60
+    if offset_minutes:
+        np.subtract(t, offset_minutes * 60, out=t, where=local)
     day = clock == CLOCK_DAY
     if day.any():
         midnight = _midnight(panel_date)
