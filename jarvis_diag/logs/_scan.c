@@ -16,6 +16,8 @@
  *       The lines r in rows (file order; line r ends at ends[r]) moved, in place, to
  *       the start of the writable buffer: the buffer and the offsets are the values and
  *       offsets of an Arrow large_string array, with no second copy.
+ *   touch(buffer)
+ *       Zero one byte per page of a fresh buffer: its memory is taken now, on this thread.
  *   Stream(fd, size, max_line)
  *       newlines() and scan() of a file while it is read, its distinct messages handed out
  *       as they are found (see the Stream section).
@@ -400,6 +402,26 @@ static PyObject *compact(PyObject *self, PyObject *args) {
     PyBuffer_Release(&ends_buf);
     PyBuffer_Release(&rows_buf);
     return offsets;
+}
+
+/* ---- touch ---------------------------------------------------------------------------- */
+
+/* touch(buffer): write a zero into every page of a writable buffer whose contents do not matter
+ * yet, so that the system hands its pages over now, on this thread, not at its first use on
+ * another. */
+static PyObject *touch(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    if (!PyArg_ParseTuple(args, "w*", &buf)) {
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    volatile char *p = buf.buf;
+    for (Py_ssize_t i = 0; i < buf.len; i += 4096) {
+        p[i] = 0;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    Py_RETURN_NONE;
 }
 
 /* ---- Block: memory of ours handed to Python (numpy.frombuffer reads it in place) ------ */
@@ -924,6 +946,7 @@ static PyTypeObject StreamType = {
 
 static PyMethodDef methods[] = {
     {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
+    {"touch", touch, METH_VARARGS, "write a zero into every page of a fresh buffer (its memory, taken now)."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
     {"scan", scan, METH_VARARGS, "(shape, seconds, codes, firsts) of each line: stamp shape, time, message number."},
     {NULL, NULL, 0, NULL},

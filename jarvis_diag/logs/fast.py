@@ -353,7 +353,8 @@ class FastRows:
     order, from one record per distinct message (so sorting costs no string copies)."""
 
     def __init__(self, *, text: Future[pa.Array] | Future[pa.ChunkedArray], rows: np.ndarray, rrec: np.ndarray, by_name: dict[str, list[Any]],
-                 n_records: int, source: np.ndarray, path: str, client: str | None, tracebacks: dict[int, str]):
+                 n_records: int, source: np.ndarray, path: str, client: str | None, tracebacks: dict[int, str],
+                 spare: Future[dict[str, np.ndarray]] | None = None):
         self.text = text  # the text column in file order, being built
         self.rows, self.rrec, self.source = rows, rrec, source  # (rows: each row's line index in its file)
         # each row's file (None: all in the first), and each file's path and clientId
@@ -362,6 +363,7 @@ class FastRows:
         self.tracebacks = tracebacks  # row (file order) -> the traceback lines after it
         self.by_name = by_name  # column -> the value of each record (None: not set)
         self.n_records = n_records
+        self.spare = spare  # memory for some columns, taken on another core (see _spare_columns)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -417,6 +419,13 @@ class FastRows:
         source = self.source if order is None else self.source[order]
         m = len(rows)
         cols: dict[str, Any] = {}
+        spare = self.spare.result() if self.spare is not None else {}
+        self.spare = None
+
+        def into(name: str) -> np.ndarray | None:
+            buf = spare.get(name)
+            return buf[:m] if buf is not None and len(buf) >= m else None
+
         text = self.text.result()  # in file order
         if release:
             self.text = None  # type: ignore[assignment]
@@ -424,7 +433,7 @@ class FastRows:
         cols["source"] = pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES))
         files = None if self.file_of is None else (self.file_of if order is None else self.file_of[order])
         cols["path"] = _categorical(self.paths, np.zeros(m, dtype=np.int8) if files is None else files)
-        cols["line"] = rows + 1
+        cols["line"] = np.add(rows, 1, out=into("line"))
         kinds = np.array([_KIND_CODE[k] for k in self.values("kind")], dtype=np.int16)
         cols["kind"] = pd.Categorical.from_codes(kinds[rrec], dtype=pd.CategoricalDtype(KIND_NAMES))
         levels = np.array([_LEVEL_CODE.get(v, -1) if v is not None else -1 for v in self.values("level")],
@@ -439,11 +448,13 @@ class FastRows:
             if name in self.by_name:
                 values = self.by_name[name]
                 if COLUMNS[name] == "float64":
-                    cols[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")[rrec]
+                    per_record = np.array([np.nan if v is None else v for v in values], dtype="float64")
+                    cols[name] = np.take(per_record, rrec, out=into(name))
                 else:
                     mask = np.array([v is None for v in values], dtype=bool)
                     ints = np.array([0 if v is None else v for v in values], dtype="int64")
-                    cols[name] = pd.arrays.IntegerArray(ints[rrec], mask[rrec])
+                    cols[name] = pd.arrays.IntegerArray(np.take(ints, rrec, out=into(name)),
+                                                        np.take(mask, rrec, out=into(f"{name} mask")))
         cols["client"] = self._client_column(rrec, source, files)
         if self.tracebacks:
             at = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))  # rows in file order
@@ -456,6 +467,23 @@ class FastRows:
             cols["traceback"] = pc.take(pa.array(list(self.tracebacks.values()), type=pa.large_string()),
                                         pa.array(which, mask=which < 0), memory_pool=_POOL)
         return cols
+
+
+def _spare_columns(n: int, names: set[str]) -> dict[str, np.ndarray]:
+    """Memory for the biggest columns of ``n`` rows (line, and the number columns in
+    ``names``), its pages taken on this thread (another core) while the first one classifies:
+    fresh memory costs about as much as filling it."""
+    out = {"line": np.empty(n, dtype=np.int64)}
+    for name in _NUMBER_COLUMNS:
+        if name in names:
+            if COLUMNS[name] == "float64":
+                out[name] = np.empty(n, dtype=np.float64)
+            else:
+                out[name] = np.empty(n, dtype=np.int64)
+                out[f"{name} mask"] = np.empty(n, dtype=bool)
+    for buf in out.values():
+        _scan.touch(buf)
+    return out
 
 
 def merge_rows(parts: list[FastRows]) -> FastRows:
@@ -550,10 +578,10 @@ def _key_records(keys: list[str], records: list[Any]) -> np.ndarray:
 def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: np.ndarray,
                  fast_idx: np.ndarray, raw_t: np.ndarray, fast_rec: np.ndarray, records: list[Any], fmt: str,
                  path: str, client: str | None, *, compiled: bool, consume: bool, memo: dict | None,
-                 known: list[Any] | None = None) -> RawColumns:
+                 known: list[Any] | None = None, spare: Future[dict[str, np.ndarray]] | None = None) -> RawColumns:
     """The rows of clean bytes whose stamped lines are known: ``fast_rec``, the record of each
     line in ``fast_idx`` (-1: parse it the slow way); ``known``: the classifications of the
-    first records, already made."""
+    first records, already made; ``spare``: memory for some columns (see :func:`_spare_columns`)."""
     n = len(nl)
     # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet. A record
     # is (source, logger, level, message) until it is classified, once the rows are known.
@@ -663,7 +691,7 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     by_name = _record_columns(records, memo, known)
     at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
-                         path=path, client=client,
+                         path=path, client=client, spare=spare,
                          tracebacks={row: "\n".join(lines) for row, lines in zip(at, tracebacks.values(), strict=True)})
     raw.columns = {"t_source": rt}
     raw.rows = fast_rows
@@ -721,6 +749,7 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
             memo = {(r[0], r[1], r[3]): k for r, k in zip(records, known, strict=True)}
         return fmt, parse_bytes(data, fmt, path, client, consume=True, memo=memo), None
     nl = np.frombuffer(ends, dtype=np.int64)
+    spare = _in_background(_spare_columns, len(nl), {name for k in known for name in k[2]})
     raw = RawColumns({}, [], lines=len(nl))
     if not len(nl):
         raw.clock = np.zeros(0, dtype=np.int8)
@@ -730,7 +759,7 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
     del ends, shape, codes
     return fmt, _parse_lines(raw, data, np.frombuffer(data, dtype=np.uint8), nl, fast_idx,
                              np.frombuffer(seconds, dtype=np.float64), fast_rec, records, fmt, path, client,
-                             compiled=True, consume=True, memo=memo, known=known), None
+                             compiled=True, consume=True, memo=memo, known=known, spare=spare), None
 
 
 def _whole(stream: Any, fh: BinaryIO) -> bytearray:
