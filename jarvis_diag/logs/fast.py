@@ -413,8 +413,7 @@ class FastRows:
 
         ``release``: the caller takes the text column (no second copy is kept here).
         """
-        # (as intp: numpy converts other index types for every take, and there are some thirty)
-        rrec = (self.rrec if order is None else self.rrec[order]).astype(np.intp, copy=False)
+        rrec = self.rrec if order is None else self.rrec[order]
         rows = self.rows if order is None else self.rows[order]
         source = self.source if order is None else self.source[order]
         m = len(rows)
@@ -595,12 +594,16 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     raw_t[slow_idx] = np.nan
     is_blank = np.zeros(n, dtype=bool)
     is_other = np.zeros(n, dtype=bool)
+    texts: list[str] = []  # the distinct slow lines, and each slow line's number among them
+    codes = np.zeros(0, dtype=np.int32)
     if len(slow_idx):
         encoded = pc.dictionary_encode(_views(data, buf, _starts(nl, slow_idx), nl[slow_idx]), memory_pool=_POOL)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
-        kind_of = np.empty(len(encoded.dictionary), dtype=np.int64)  # record, -1 other, -2 blank
-        time_of = np.full(len(encoded.dictionary), np.nan)
-        for u, line in enumerate(encoded.dictionary.to_pylist()):
+        texts = encoded.dictionary.to_pylist()
+        del encoded
+        kind_of = np.empty(len(texts), dtype=np.int64)  # record, -1 other, -2 blank
+        time_of = np.full(len(texts), np.nan)
+        for u, line in enumerate(texts):
             parts = split_line(line)
             if parts is None:
                 kind_of[u] = -2 if not line.strip() else -1
@@ -614,7 +617,6 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         raw_t[slow_idx] = time_of[codes]
         is_blank[slow_idx[got == -2]] = True
         is_other[slow_idx[got == -1]] = True
-        del encoded, codes
 
     # lines with no prefix: a traceback continuation or an unknown event
     default_source = FORMAT_SOURCE.get(fmt, "backend")
@@ -624,27 +626,27 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         parsed_idx = np.flatnonzero(rec >= 0)
         nonblank_prev = _carried_index(~is_blank)
         cont_of: dict[int, bool] = {}
-        tag_memo: dict[str, str | None] = {}
+        tag_memo: dict[int, str | None] = {}
         last_unknown = -1
         other_idx = np.flatnonzero(is_other)
+        other_text = codes[np.searchsorted(slow_idx, other_idx)].tolist()  # (they are slow lines)
         # for each such line: the parsed row before it and the non-blank line before it
         k = np.searchsorted(parsed_idx, other_idx) - 1
         prev_parsed = (np.where(k >= 0, parsed_idx[np.maximum(k, 0)], -1) if len(parsed_idx)
                        else np.full(len(k), -1)).tolist()
         prev_nonblank = np.where(other_idx > 0, nonblank_prev[np.maximum(other_idx - 1, 0)], -1).tolist()
         del k
-        for i, before, prev_nb, a, b in zip(other_idx.tolist(), prev_parsed, prev_nonblank,
-                                             _starts(nl, other_idx).tolist(), nl[other_idx].tolist(), strict=True):
-            line = data[a:b].decode("utf-8")
+        for i, before, prev_nb, u in zip(other_idx.tolist(), prev_parsed, prev_nonblank, other_text, strict=True):
+            line = texts[u]
             prev_row = max(before, last_unknown)
             in_tb = cont_of.get(prev_nb, False)
             if prev_row >= 0 and (in_tb or _CONTINUATION_START.match(line)):
                 cont_of[i] = True
                 tracebacks.setdefault(prev_row, []).append(line)
                 continue
-            tag = tag_memo.get(line, _NO_TAG)
+            tag = tag_memo.get(u, _NO_TAG)
             if tag is _NO_TAG:
-                tag = tag_memo[line] = tag_of(line)
+                tag = tag_memo[u] = tag_of(line)
             if tag not in unknown_tags:
                 unknown_tags[tag] = len(records)
                 records.append({"kind": "unknown", "source": default_source, "logger": None, "level": None,
@@ -653,9 +655,8 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
             last_unknown = i
 
     rows = np.flatnonzero(rec >= 0)
-    rrec = rec[rows]
+    rrec = rec[rows].astype(np.intp)  # (intp: the columns are gathered with it; numpy converts other types each time)
     rt = raw_t[rows]
-    m = len(rows)
 
     rec_source = np.array([_SOURCE_CODE[r[0] if isinstance(r, tuple) else r["source"]] for r in records],
                           dtype=np.int8)
@@ -663,9 +664,10 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     clock_of_source = np.array([SOURCE_CLOCK[s] for s in SOURCES], dtype=np.int8)
     timed = ~np.isnan(rt)
     last = _carried_index(timed)
-    clock = np.full(m, SOURCE_CLOCK[default_source], dtype=np.int8)
-    clock[timed] = clock_of_source[source[timed]]
-    carried = ~timed & (last >= 0)
+    clock = clock_of_source[rec_source][rrec]
+    untimed = ~timed
+    clock[untimed] = SOURCE_CLOCK[default_source]
+    carried = untimed & (last >= 0)
     rt[carried] = rt[last[carried]]
     clock[carried] = clock[last[carried]]
     # an unknown line takes the source of the timestamped line before it
@@ -675,7 +677,7 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     source[moved] = source[last[moved]]
     if timed.any():
         first = int(np.argmax(timed))
-        lead = ~timed & (last < 0)
+        lead = untimed & (last < 0)
         rt[lead] = rt[first]
         clock[lead] = clock[first]
 
