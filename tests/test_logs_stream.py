@@ -142,3 +142,22 @@ def test_the_reader_refuses_misuse() -> None:
         stream.keys(0, 2)
     dirty, ends, *_ = stream.result()
     assert not dirty and bytes(ends) == (45).to_bytes(8, "little")  # (47 asked, 46 there: it stops at the end)
+
+
+def test_a_log_that_grows_while_read_keeps_its_new_lines(tmp_path: Path) -> None:
+    # the app writes on while it is read: what arrived after the size was taken is read too
+    path = tmp_path / "app.log"
+    path.write_bytes(_big_log())
+    more = b"2026-11-24 11:03:41,000 - jarvis - INFO - [Chat] written while read\n"
+
+    def format_of(head: bytes) -> str:  # (called once the first bytes are in, the rest still being read)
+        with open(path, "ab") as out:
+            out.write(more)
+        return "backend"
+
+    with open(path, "rb") as fh:
+        fmt, raw, data = fast.stream_parse(fh, os.fstat(fh.fileno()).st_size, str(path), None, format_of, None)
+    assert (fmt, data) == ("backend", None) and raw is not None
+    whole = ingest([str(path)], engine="numpy").events  # (the file as it is now)
+    assert path.read_bytes().endswith(more) and raw.lines == whole["line"].max()
+    assert raw.rows.text.result()[-1].as_py() == more.decode().rstrip("\n")
