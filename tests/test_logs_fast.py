@@ -32,7 +32,7 @@ def test_the_compiled_loops_are_built() -> None:
     # the parser still works, only slower, so a failed build must not pass unnoticed
     from jarvis_diag.logs import fast
 
-    assert fast.COMPILED, "jarvis_diag/logs/_scan.c was not compiled: reinstall with a C compiler"
+    assert fast.COMPILED, "jarvis_diag/logs/_scan.c was not compiled, or is out of date: reinstall with a C compiler"
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -963,7 +963,9 @@ PyMODINIT_FUNC PyInit__scan(void) {
     if (m == NULL) {
         return NULL;
     }
-    if (PyModule_AddType(m, &BlockType) < 0 || PyModule_AddType(m, &StreamType) < 0) {
+    /* (fast.py checks it: a module built from an older _scan.c is not used) */
+    if (PyModule_AddType(m, &BlockType) < 0 || PyModule_AddType(m, &StreamType) < 0 ||
+        PyModule_AddIntConstant(m, "VERSION", 2) < 0) {
         Py_DECREF(m);
         return NULL;
     }

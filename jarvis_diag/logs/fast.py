@@ -44,8 +44,8 @@ try:
     from jarvis_diag.logs import _scan
 except ImportError:  # installed without a C compiler: the numpy steps do the same work
     _scan = None
-
-COMPILED = _scan is not None
+# (a module compiled from an older _scan.c, left by an install that did not rebuild it, is not used)
+COMPILED = _scan is not None and getattr(_scan, "VERSION", 0) == 2
 
 _B_REST = re.compile(r"- (?P<logger>.+?) - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<message>.*)\Z", re.S)
 _F_REST = re.compile(r"Z\] \[(?P<level>[A-Z]+)\] (?P<message>.*)\Z", re.S)
