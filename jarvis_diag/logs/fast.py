@@ -723,6 +723,8 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
     found, got, done = 0, 0, False
     while got < head and not done:
         found, got, done = stream.wait(_ANY_KEYS, head, 1.0)
+        if running.done() and not done:
+            running.result()  # (the reading failed before it began: its error)
     fmt = format_of(bytes(stream.data[:min(got, head)]))
     if fmt not in FORMAT_SOURCE:  # (JSONL, or not a log): the caller reads the bytes its way
         running.result()
@@ -743,6 +745,8 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
             have = found
         elif done:
             break
+        elif running.done():
+            running.result()  # (the reading failed before it began: its error)
     running.result()
     dirty, ends, shape, seconds, codes, _firsts = stream.result()
     data = _whole(stream, fh)
