@@ -810,8 +810,8 @@ static PyObject *stream_keys(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* result() -> (dirty, ends, shape, seconds, codes, firsts) once run() is over; the arrays
- * (Blocks) are those of newlines() and scan(), None when dirty. */
+/* result() -> (dirty, ends, shape, seconds, codes) once run() is over; the arrays (Blocks)
+ * are those of newlines() and scan(), None when dirty. */
 static PyObject *stream_result(PyObject *self, PyObject *unused) {
     Stream *s = (Stream *)self;
     if (!stream_ready(s)) {
@@ -825,30 +825,27 @@ static PyObject *stream_result(PyObject *self, PyObject *unused) {
         return NULL;
     }
     if (s->dirty) {
-        return Py_BuildValue("(OOOOOO)", Py_True, Py_None, Py_None, Py_None, Py_None, Py_None);
+        return Py_BuildValue("(OOOOO)", Py_True, Py_None, Py_None, Py_None, Py_None);
     }
     Py_ssize_t n = (Py_ssize_t)s->lines;
     PyObject *ends = block_of(s->ends, n * 8);
     PyObject *shape = block_of(s->shape, n);
     PyObject *sec = block_of(s->sec, n * 8);
     PyObject *code = block_of(s->code, n * 4);
-    PyObject *firsts = block_of(s->table.firsts, (Py_ssize_t)s->table.used * 8);
     s->ends = NULL;
     s->shape = NULL;
     s->sec = NULL;
     s->code = NULL;
-    s->table.firsts = NULL;
     s->cap = 0;
     s->lines = 0;
-    if (ends == NULL || shape == NULL || sec == NULL || code == NULL || firsts == NULL) {
+    if (ends == NULL || shape == NULL || sec == NULL || code == NULL) {
         Py_XDECREF(ends);
         Py_XDECREF(shape);
         Py_XDECREF(sec);
         Py_XDECREF(code);
-        Py_XDECREF(firsts);
         return NULL;
     }
-    return Py_BuildValue("(ONNNNN)", Py_False, ends, shape, sec, code, firsts);
+    return Py_BuildValue("(ONNNN)", Py_False, ends, shape, sec, code);
 }
 
 static PyObject *stream_data(PyObject *self, void *closure) {
@@ -922,7 +919,7 @@ static PyMethodDef stream_methods[] = {
     {"run", stream_run, METH_NOARGS, "read and scan the whole file (call on a thread of its own)"},
     {"wait", stream_wait, METH_VARARGS, "(keys found, bytes read, done) once there is more than asked or the timeout"},
     {"keys", stream_keys, METH_VARARGS, "the messages number lo to hi - 1, as str"},
-    {"result", stream_result, METH_NOARGS, "(dirty, ends, shape, seconds, codes, firsts) after run()"},
+    {"result", stream_result, METH_NOARGS, "(dirty, ends, shape, seconds, codes) after run()"},
     {NULL, NULL, 0, NULL},
 };
 

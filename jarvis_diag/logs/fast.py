@@ -214,7 +214,7 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
     nl = _newlines(buf, compiled)
     long_lines = 0
     if len(nl) and max(int(nl[0]), int(np.diff(nl).max(initial=1)) - 1) > MAX_LINE:  # the longest line
-        starts = np.concatenate([[0], nl[:-1] + 1])
+        starts = _starts(nl)
         over = np.flatnonzero(nl - starts > MAX_LINE)  # over MAX_LINE bytes: maybe over MAX_LINE characters
         pieces: list[bytes | bytearray] = []
         kept = 0  # the bytes before this are in pieces
@@ -249,15 +249,19 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
 _FIXED = ("kind", "shape", "source", "logger", "level", "tag")
 
 
+def _memo_key(record: tuple[str, str | None, str | None, str]) -> tuple[str, str | None, str]:
+    """What a record's classification depends on: (source, logger, message)."""
+    return record[0], record[1], record[3]
+
+
 def _classified(record: tuple[str, str | None, str | None, str], memo: dict | None) -> tuple[Any, ...]:
     """(kind, shape, fields, tag) of a record (source, logger, level, message)."""
     source, logger, _level, message = record
-    key = (source, logger, message)
-    known = memo.get(key) if memo is not None else None
+    known = memo.get(_memo_key(record)) if memo is not None else None
     if known is None:
         known = (*classify_indexed(source, message, logger), tag_of(message, logger))
         if memo is not None:
-            memo[key] = known
+            memo[_memo_key(record)] = known
     return known
 
 
@@ -498,7 +502,7 @@ def merge_rows(parts: list[FastRows]) -> FastRows:
     text.set_result(pa.chunked_array([p.text.result() for p in parts]))  # (no copy of the texts)
     merged = FastRows(
         text=text, rows=np.concatenate([p.rows for p in parts]),
-        rrec=np.concatenate([p.rrec.astype(np.int64) + at for p, at in zip(parts, record_at.tolist(), strict=False)]),
+        rrec=np.concatenate([p.rrec + at for p, at in zip(parts, record_at.tolist(), strict=False)]),
         by_name={name: [v for p in parts for v in p.values(name)] for name in names},
         n_records=int(record_at[-1]), source=np.concatenate([p.source for p in parts]), path="", client=None,
         tracebacks={row + at: lines for p, at in zip(parts, row_at.tolist(), strict=False)
@@ -748,18 +752,18 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
         elif running.done():
             running.result()  # (the reading failed before it began: its error)
     running.result()
-    dirty, ends, shape, seconds, codes, _firsts = stream.result()
+    dirty, ends, shape, seconds, codes = stream.result()
     data = _whole(stream, fh)
     if dirty or len(data) != got:
         if memo is None:
-            memo = {(r[0], r[1], r[3]): k for r, k in zip(records, known, strict=True)}
+            memo = {_memo_key(r): k for r, k in zip(records, known, strict=True)}
         return fmt, parse_bytes(data, fmt, path, client, consume=True, memo=memo), None
     nl = np.frombuffer(ends, dtype=np.int64)
-    spare = _in_background(_spare_columns, len(nl), {name for k in known for name in k[2]})
     raw = RawColumns({}, [], lines=len(nl))
     if not len(nl):
         raw.clock = np.zeros(0, dtype=np.int8)
         return fmt, raw, None
+    spare = _in_background(_spare_columns, len(nl), {name for k in known for name in k[2]})
     fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
     fast_rec = np.array(to_record, dtype=np.int32)[np.frombuffer(codes, dtype=np.int32)[fast_idx]]
     del ends, shape, codes
