@@ -26,6 +26,13 @@ import pyarrow as pa
 from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
 from jarvis_diag.gc_pause import no_cycle_collection
 
+try:  # the records built in C (see _records.c); the same dicts are built in Python without it
+    from jarvis_diag import _records as _built
+except ImportError:  # pragma: no cover - a machine without a C compiler
+    _built = None
+if _built is not None and getattr(_built, "VERSION", 0) != 1:  # built from an older _records.c
+    _built = None
+
 SCHEMA = "jarvis-diag.timeline/1"
 FRONTEND_SOURCES = ("frontend", "panel")
 # A frontend connect and the backend's "Client X connected/authenticated" are the same
@@ -137,28 +144,23 @@ def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[d
     column, and a sparse column only where it has a value."""
     if not len(rows):
         return []
-    dense = [c for c in DENSE_COLUMNS if c in events.columns]
-    values = [rows.tolist()]
-    for c in dense:
-        if c == "t":
-            values.append((t_ns[rows] / 1e9).tolist())
-        else:
-            values.append(_taken_values(events[c], rows))
-    if tuple(dense) == DENSE_COLUMNS:
-        records = [{"label": label, "t": t, "source": source, "kind": kind, "shape": shape, "path": path,
-                    "line": line, "level": level}
-                   for label, t, source, kind, shape, path, line, level in zip(*values, strict=True)]
-    else:
-        keys = ("label", *dense)
-        records = [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+    keys = ("label", *(c for c in DENSE_COLUMNS if c in events.columns))
+    columns = [rows.tolist()]
+    for c in keys[1:]:
+        columns.append((t_ns[rows] / 1e9).tolist() if c == "t" else _taken_values(events[c], rows))
+    sparse = []
     for c in RECORD_COLUMNS:
-        if c in dense or c == "text" or c not in events.columns:
+        if c in keys or c == "text" or c not in events.columns:
             continue
         s = events[c]
         present = np.flatnonzero(s.notna().to_numpy()[rows])
-        if not len(present):
-            continue
-        for i, v in zip(present.tolist(), _taken_values(s, rows[present]), strict=True):
+        if len(present):
+            sparse.append((c, present.tolist(), _taken_values(s, rows[present])))
+    if _built is not None:
+        return _built.records(keys, columns, sparse)
+    records = [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+    for c, present, values in sparse:
+        for i, v in zip(present, values, strict=True):
             records[i][c] = v
     return records
 

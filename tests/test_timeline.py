@@ -191,3 +191,43 @@ def test_the_terminal_lists_the_worst_findings_and_counts_the_rest(desync):
     critical = int((rest["severity"] == "critical").sum())
     assert f"{len(rest)} more findings ({critical} critical callback-desync" in " ".join(text.split())
     assert len(view.to_json_dict()["findings"]) == len(many)
+
+
+def test_records_built_in_c_are_the_ones_built_in_python(monkeypatch):
+    import numpy as np
+
+    from jarvis_diag import timeline
+    from jarvis_diag.ingest import ingest
+
+    if timeline._built is None:
+        pytest.skip("the records module was not compiled here")
+    events = ingest([str(FIXTURES / "callback-desync")]).events
+    rows = np.arange(len(events))[::-1].copy()  # any order: the records follow the rows given
+    t_ns = events["t"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    built = timeline._records(events, rows, t_ns)
+    monkeypatch.setattr(timeline, "_built", None)
+    plain = timeline._records(events, rows, t_ns)
+    assert len(built) == len(events) > 100
+    assert built == plain
+    assert [list(r) for r in built] == [list(r) for r in plain]  # the same keys, in the same order
+    assert any("session" in r for r in built) and not all("session" in r for r in built)
+
+
+def test_the_records_builder_refuses_what_it_cannot_build():
+    from jarvis_diag import timeline
+
+    if timeline._built is None:
+        pytest.skip("the records module was not compiled here")
+    build = timeline._built.records
+    assert build(("a", "b"), [[1, 2], ["x", "y"]], [("c", [1], [None])]) == [{"a": 1, "b": "x"},
+                                                                             {"a": 2, "b": "y", "c": None}]
+    with pytest.raises(ValueError):
+        build(("a",), [[1], [2]], [])
+    with pytest.raises(ValueError):
+        build(("a", "b"), [[1, 2], [3]], [])
+    with pytest.raises(IndexError):
+        build(("a",), [[1]], [("c", [5], [0])])
+    with pytest.raises(ValueError):
+        build(("a",), [[1, 2]], [("c", [0, 1], [0])])
+    with pytest.raises(TypeError):
+        build(("a",), [[1]], [("c", 0)])
