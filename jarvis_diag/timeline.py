@@ -101,10 +101,13 @@ def fill_texts(texts: pd.Series, items: list[list[dict]]) -> None:
     pending = [e for ev in items for e in ev if isinstance(e["text"], Row)]
     if not pending:
         return
-    # (a dict in several lists is here more than once, with the same row each time)
+    # (a dict in several lists is here more than once, and a line can be the evidence of
+    # several things: each line's text is read once)
     rows = np.fromiter((e["text"] for e in pending), dtype=np.int64, count=len(pending))
-    for e, text in zip(pending, _taken_values(texts, rows), strict=True):
-        e["text"] = text
+    unique, inverse = np.unique(rows, return_inverse=True)
+    found = _taken_values(texts, unique)
+    for e, i in zip(pending, inverse.tolist(), strict=True):
+        e["text"] = found[i]
 
 
 # Every record has these keys; the other RECORD_COLUMNS are set only where the line has a
@@ -1245,7 +1248,8 @@ class Timeline:
                 entry["clients"].append(client)
             entry["attaches"].append({
                 "client": client, "sid": sid, "kind": kind, "requested_at": requested, "received_at": received,
-                "phases": {k: num(v) for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
+                "phases": {k: round(v, 1) if v.__class__ is float and v == v else num(v)  # (float: the usual)
+                           for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
                 "ready_sent_at": ready_sent, "ready_received_at": ready_received, "history_end_at": history_end,
                 "latency_ms": num1(latency), "transport_ms": num1(transport), "evidence": list(evidence_list)})
         episodes = [{"client": opt(r.client), "sid_before": opt(r.sid_before), "sid_after": opt(r.sid_after),
