@@ -84,6 +84,19 @@ def test_damaged_and_odd_lines() -> None:
     _same(b"only text, no newline")
 
 
+def test_thousands_of_damaged_lines_are_each_counted() -> None:
+    # a NUL, an undecodable byte or a U+FFFD written by the app: each damaged line counts
+    # once, however many damaged bytes it has (a file of binary garbage has them by the
+    # thousand, and counting them must not cost more than reading them)
+    stamp = b"2026-11-24 11:03:38,056 - jarvis - INFO - "
+    damage = [b"nul\x00here", b"bad \xff byte", "written \ufffd by the app".encode(), b"\x00\x00two \xfe\xff"]
+    data = b"".join(stamp + damage[i % 4] + b" %d\n" % i for i in range(4000))
+    df = _same(data)
+    assert len(df) == 4000
+    assert parse_raw(data, "backend", engine="fast").bad_lines == 4000
+    assert parse_raw(data + stamp + b"clean\n", "backend", engine="fast").bad_lines == 4000
+
+
 def test_lines_over_the_limit_in_bytes_or_in_characters() -> None:
     # the limit is in characters: a line of 2-byte characters can pass it in bytes only, and
     # one of 4-byte characters past 4x the limit is cut without reading all of it

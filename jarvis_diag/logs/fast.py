@@ -235,9 +235,9 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
     if b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data):
         buf = np.frombuffer(data, dtype=np.uint8)
         nl = _newlines(buf, compiled)
-        hits = np.flatnonzero(buf == 0)
-        for m in re.finditer(re.escape(_BAD_UTF8), data):
-            hits = np.append(hits, m.start())
+        # (each NUL, and each U+FFFD: its three bytes EF BF BD, which cannot overlap)
+        replaced = (buf[:-2] == 0xEF) & (buf[1:-1] == 0xBF) & (buf[2:] == 0xBD)
+        hits = np.concatenate([np.flatnonzero(buf == 0), np.flatnonzero(replaced)])
         bad_lines = len(np.unique(np.searchsorted(nl, hits)))
         data = data.replace(b"\x00", b"")
     if len(buf) != len(data):
