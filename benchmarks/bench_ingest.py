@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time the one-line-at-a-time reference parser on this many lines (0: skip)")
     args = ap.parse_args(argv)
 
-    data = HERE / "_data" / f"mixed_{args.lines}.log"
+    data = gen_mixed_log.data_path(args.lines)
     if not data.exists():
         print(f"generating {data} ...", flush=True)
         gen_mixed_log.generate(args.lines, data)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each command (the best is shown)")
     args = parser.parse_args(argv)
-    path = gen_mixed_log.DEFAULT_OUT.with_name(f"mixed_{args.lines}.log")  # the same file as bench_ingest.py
+    path = gen_mixed_log.data_path(args.lines)  # the same file as bench_ingest.py
     if not path.exists():
         print(f"generating {path} ({args.lines:,} lines)...", flush=True)
         gen_mixed_log.generate(args.lines, path)

@@ -5,7 +5,9 @@ over a few days of use: blocks of captured backend stdout (app lines plus uvicor
 lines) alternating with blocks of frontend remote-log lines. The lines are the real
 fixtures' lines (so the mix of shapes is a real one) with fresh socket ids and times, plus
 about 1% lines of every other shape, about 1% lines no shape knows and a traceback now
-and then.
+and then. What varies from line to line in a real log varies here too: each block has its
+own sessions (and temporary ids), each line its own durations and client ports, so that
+a line's text repeats about as often as in a real log rather than once per block.
 
     python benchmarks/gen_mixed_log.py [--lines N] [--out PATH]
 """
@@ -25,7 +27,16 @@ sys.path.insert(0, str(ROOT))
 from jarvis_diag import lines  # noqa: E402
 from jarvis_diag.logs import examples  # noqa: E402
 
-DEFAULT_OUT = ROOT / "benchmarks" / "_data" / "mixed_2000000.log"  # the file both benchmarks read
+# (the version is in the name: a file made by an older generator is made again)
+VERSION = 2
+
+
+def data_path(n_lines: int) -> Path:
+    """The generated log of ``n_lines`` lines the benchmarks share."""
+    return ROOT / "benchmarks" / "_data" / f"mixed_v{VERSION}_{n_lines}.log"
+
+
+DEFAULT_OUT = data_path(2_000_000)
 FIXTURES = ROOT / "tests" / "fixtures"
 BLOCK = 5000
 _BACKEND_TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
@@ -33,6 +44,10 @@ _FRONTEND_TS = re.compile(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] ")
 _SIDS = ("LU4XadoC", "1oqN3Huv")
 # epochs logged next to a local time must stay consistent with it (the zone is found from them)
 _EPOCH = re.compile(r"(recv_ts=|&t=)\d{10}\.\d+")
+_MS = re.compile(r"\b(\d+)ms\b")
+_PORT = re.compile(r"(127\.0\.0\.1:)\d{4,5}")
+_UUID = re.compile(r"\b[0-9a-f]{8}(?=-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)")
+_TEMP_ID = re.compile(r"new-1795\d{9}")
 _NOISE = (
     "DEBUG:asyncio:Using selector: EpollSelector",
     "/srv/jarvis/app/main.py:12: DeprecationWarning: on_event is deprecated, use lifespan event handlers instead.",
@@ -65,9 +80,29 @@ def _templates() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return backend, frontend
 
 
+def _ids(backend: list[tuple[str, str]], frontend: list[tuple[str, str]]) -> tuple[set[str], set[str]]:
+    """(session id prefixes, temporary ids) the fixtures' lines name."""
+    text = "\n".join(rest for _kind, rest in backend + frontend)
+    return set(_UUID.findall(text)), set(_TEMP_ID.findall(text))
+
+
+def _vary(rest: str, rng: random.Random, names: dict[str, str]) -> str:
+    """A line as another moment of the same use would write it: this block's sessions
+    (``names``: fixture id -> this block's), this line's durations and client port."""
+    for old, new in names.items():
+        if old in rest:
+            rest = rest.replace(old, new)
+    if "ms" in rest:
+        rest = _MS.sub(lambda m: f"{int(int(m.group(1)) * rng.uniform(0.6, 1.6)) + rng.randrange(3)}ms", rest)
+    if "127.0.0.1:" in rest:
+        rest = _PORT.sub(lambda m: f"{m.group(1)}{rng.randrange(32768, 61000)}", rest)
+    return rest
+
+
 def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
     rng = random.Random(seed)
     backend, frontend = _templates()
+    prefixes, temp_ids = _ids(backend, frontend)
     extra_backend = [s for s in lines.SHAPES if s.source in ("backend", "console")]
     extra_frontend = [s for s in lines.SHAPES if s.source == "frontend"]
     t = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
@@ -80,6 +115,9 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
             source = backend if is_backend else frontend
             extra = extra_backend if is_backend else extra_frontend
             sid = examples.sid(rng)
+            # a session keeps the rest of its UUID: its 8-character prefix is what the lines share
+            names = {p: f"{rng.getrandbits(32):08x}" for p in sorted(prefixes)}
+            names.update({x: f"new-1795{rng.randrange(10**9):09d}" for x in sorted(temp_ids)})
             buf: list[str] = []
             i = rng.randrange(len(source))
             while len(buf) < BLOCK and written + len(buf) < n_lines:
@@ -101,6 +139,7 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
                 i += 1
                 for old in _SIDS:
                     rest = rest.replace(old, sid)
+                rest = _vary(rest, rng, names)
                 if "recv_ts=" in rest or "&t=" in rest:
                     rest = _EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", rest)
                 if kind == "b":
