@@ -187,3 +187,33 @@ def test_line_heads_with_one_byte_off() -> None:
                 out.append(head[:i] + sub + head[i + len(sub.encode()):])
         out.append(head)
     _same(("\n".join(out) + "\n").encode())
+
+
+def test_the_fast_classifier_agrees_with_the_reference_on_every_message() -> None:
+    # classify_tagged works out a shape's tag and number fields once; every fixture message
+    # and generated line of every shape (with odd tags and prefixes around them) must get
+    # the reference's kind, shape, fields and tag
+    from jarvis_diag.logs import text
+    from jarvis_diag.logs.shapes import classify, classify_tagged, tag_of
+
+    rng = random.Random(5)
+    messages: set[tuple[str, str, str | None]] = set()
+    found = [line for path in FIXTURE_FILES for line in path.read_text().splitlines()]
+    found += [examples.example_line(shape, rng, 1795514619.0) for shape in lines.SHAPES for _ in range(3)]
+    for line in found:
+        parts = text.split_line(line)
+        if parts is not None:
+            source, _t, logger, _level, message = parts
+            messages.add((source, message, logger))
+    odd = {(s, prefix + m, logger) for s, m, logger in list(messages)[:200]
+           for prefix in ("[X] ", "[SocketIO][TIMING] ", "[A:b c] ", "[", "")}
+    odd |= {("backend", "[SocketIO]  Client AAAAAAAA connected", "jarvis"), ("backend", "plain text", "uvicorn"),
+            ("backend", "[SocketIO]", "jarvis"), ("frontend", "[ConnMgr] [", None),
+            # a template whose literal part ends with its tags: what follows can add more
+            ("frontend", "[Chat] [Foo] something else", None), ("frontend", "[Chat] [Foo:1] [Bar] x", None),
+            ("frontend", "[ConnMgr] [X] idle -> connecting (visible)", None), ("frontend", "[API] [Y]", None),
+            ("backend", "[ChatSession:abc] [Z] start() S1 before: 1ms", "app.services.chat_session_manager")}
+    assert len(messages) > 300
+    for source, message, logger in sorted(messages | odd, key=str):
+        assert classify_tagged(source, message, logger) == (*classify(source, message, logger),
+                                                            tag_of(message, logger)), message

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES
 from jarvis_diag.logs import frontend as fe
-from jarvis_diag.logs.shapes import classify_indexed, tag_of
+from jarvis_diag.logs.shapes import classify_tagged, tag_of
 from jarvis_diag.logs.text import _CONTINUATION_START, FORMAT_SOURCE, MAX_LINE, SOURCE_CLOCK, RawColumns, split_line
 
 try:
@@ -259,7 +259,7 @@ def _classified(record: tuple[str, str | None, str | None, str], memo: dict | No
     source, logger, _level, message = record
     known = memo.get(_memo_key(record)) if memo is not None else None
     if known is None:
-        known = (*classify_indexed(source, message, logger), tag_of(message, logger))
+        known = classify_tagged(source, message, logger)
         if memo is not None:
             memo[_memo_key(record)] = known
     return known

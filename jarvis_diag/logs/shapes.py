@@ -158,3 +158,76 @@ def classify_indexed(source: str, message: str, logger: str | None) -> tuple[str
     fields = {k: typed(k, v) for k, v in groups.items()}
     derive(shape.name, fields)
     return shape.kind, shape.name, fields
+
+
+# ---- the fast path's classifier: classify_indexed and tag_of in one step -----------------
+# The candidates of a 6-character key are split again on the first characters all their
+# prefixes have (a log's lines mostly start "[SocketIO] ": dozens of shapes share that
+# key), and what depends only on the shape is worked out once: which captured fields are
+# numbers, and the tag, when the literal prefix settles it.
+
+_VARIES = object()  # the tag depends on the message: tag_of() it
+_BY_LOGGER = object()  # the message cannot start with a tag: the logger's tag
+
+
+def _fixed_tag(prefix: str) -> Any:
+    """The tag of every message that starts with ``prefix`` (or _BY_LOGGER / _VARIES)."""
+    m = TAGS_RE.match(prefix)
+    if m is None:
+        return _BY_LOGGER if prefix and prefix[0] != "[" else _VARIES
+    # the tags end inside the prefix, before a character no tag starts with: a message with
+    # this prefix has these same tags
+    if m.end() < len(prefix) and prefix[m.end()] not in "[ ":
+        return " ".join(f"[{t}]" for t in _TAG_RE.findall(m.group(0)))
+    return _VARIES
+
+
+def _entries(cands: list[_Candidate]) -> tuple[tuple[Any, ...], ...]:
+    """(literal prefix, required logger or _ANY_LOGGER, regex, shape, numeric fields, tag)
+    of each candidate, in table order."""
+    out = []
+    for c in sorted(cands, key=lambda c: c.order):
+        numeric = tuple((name, int if name in _INT_COLUMNS else float) for name in c.regex.groupindex
+                        if name in _INT_COLUMNS or name in _FLOAT_COLUMNS)
+        out.append((c.prefix, c.shape.logger if lines.needs_logger(c.shape) else _ANY_LOGGER, c.regex, c.shape,
+                    numeric, _fixed_tag(c.prefix)))
+    return tuple(out)
+
+
+@cache
+def _tree(source: str) -> tuple[dict[str, tuple[int, dict[str, tuple], tuple]], tuple]:
+    """Per 6-character key: (length L all its prefixes have, the candidates by the first L
+    characters, the candidates for any other start); and the candidates of any other key."""
+    long, short = _index(source)
+    tree = {}
+    for key, cands in long.items():
+        size = min(len(c.prefix) for c in cands)
+        split: dict[str, list[_Candidate]] = {}
+        for c in cands:
+            split.setdefault(c.prefix[:size], []).append(c)
+        tree[key] = (size, {k: _entries(v + list(short)) for k, v in split.items()}, _entries(list(short)))
+    return tree, _entries(list(short))
+
+
+def classify_tagged(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any], str | None]:
+    """``(*classify_indexed(...), tag_of(message, logger))``, in one step."""
+    tree, other = _tree("frontend" if source == "panel" else source)
+    node = tree.get(message[:_KEY_LEN])
+    entries = other if node is None else node[1].get(message[:node[0]], node[2])
+    for prefix, required, regex, shape, numeric, tag in entries:
+        if not message.startswith(prefix) or (required is not _ANY_LOGGER and required != logger):
+            continue
+        m = regex.match(message)
+        if m is None:
+            continue
+        fields = {k: v for k, v in m.groupdict().items() if v is not None}
+        for name, convert in numeric:
+            if name in fields:
+                fields[name] = convert(fields[name])
+        derive(shape.name, fields)
+        if tag is _VARIES:
+            tag = tag_of(message, logger)
+        elif tag is _BY_LOGGER:
+            tag = LOGGER_TAGS.get(logger or "")
+        return shape.kind, shape.name, fields, tag
+    return "unknown", None, {}, tag_of(message, logger)
