@@ -1,10 +1,13 @@
-/* Building the correlation's records (jarvis_diag/timeline.py) in one pass.
+/* Building records and per-record columns in one pass (jarvis_diag/timeline.py, logs/fast.py).
  *
  *   records(keys, columns, sparse) -> list of dicts
  *       keys: tuple of str; columns: list of lists, one per key, all of one length n.
  *       Record i is {keys[k]: columns[k][i] for each k}. sparse: list of
  *       (key, positions, values): values[j] goes under key in record positions[j] (the
  *       columns that have a value on a few rows only).
+ *   codes(values) -> (categories, codes)
+ *       values: list. categories: its distinct values other than None, sorted; codes: each
+ *       value's position among them as int32 (-1 for None), in a bytearray.
  *
  * timeline.py builds the same dicts in Python when this module was not compiled; this
  * only makes it cheaper (hundreds of thousands of records on a big log).
@@ -99,8 +102,87 @@ fail:
     return NULL;
 }
 
+static PyObject *codes(PyObject *self, PyObject *args) {
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &values)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    PyObject *where = PyDict_New(), *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
+    PyObject *cats = NULL, *result = NULL;
+    int32_t *remap = NULL;
+    if (where == NULL || out == NULL) {
+        goto done;
+    }
+    int32_t *code = (int32_t *)PyByteArray_AS_STRING(out);
+    /* each value's number in the order first seen */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        if (v == Py_None) {
+            code[i] = -1;
+            continue;
+        }
+        PyObject *known = PyDict_GetItemWithError(where, v);
+        if (known != NULL) {
+            code[i] = (int32_t)PyLong_AsLong(known);
+            continue;
+        }
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        Py_ssize_t next = PyDict_GET_SIZE(where);
+        if (next >= INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "too many distinct values");
+            goto done;
+        }
+        PyObject *number = PyLong_FromSsize_t(next);
+        if (number == NULL || PyDict_SetItem(where, v, number) < 0) {
+            Py_XDECREF(number);
+            goto done;
+        }
+        Py_DECREF(number);
+        code[i] = (int32_t)next;
+    }
+    /* then renumbered in sorted order */
+    cats = PyDict_Keys(where);
+    if (cats == NULL || PyList_Sort(cats) < 0) {
+        goto done;
+    }
+    Py_ssize_t k = PyList_GET_SIZE(cats);
+    remap = PyMem_Malloc((k > 0 ? k : 1) * sizeof(int32_t));
+    if (remap == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *first = PyDict_GetItemWithError(where, PyList_GET_ITEM(cats, j));
+        if (first == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_RuntimeError, "a value changed while it was numbered");
+            }
+            goto done;
+        }
+        remap[PyLong_AsLong(first)] = (int32_t)j;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (code[i] >= 0) {
+            code[i] = remap[code[i]];
+        }
+    }
+    result = PyTuple_Pack(2, cats, out);
+done:
+    PyMem_Free(remap);
+    Py_XDECREF(cats);
+    Py_XDECREF(where);
+    Py_XDECREF(out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"records", records, METH_VARARGS, "records(keys, columns, sparse) -> list of dicts, one per row."},
+    {"codes", codes, METH_VARARGS,
+     "codes(values) -> (categories, codes): the distinct values but None, sorted, and each value's number "
+     "among them as int32 bytes (-1: None)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -109,7 +191,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_records", "The corr
 
 PyMODINIT_FUNC PyInit__records(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", 1) < 0) {
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", 2) < 0) {
         Py_DECREF(m);
         return NULL;
     }

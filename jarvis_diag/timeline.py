@@ -23,15 +23,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from jarvis_diag.built import compiled as _built  # (None: the records are built in Python)
 from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
 from jarvis_diag.gc_pause import no_cycle_collection
-
-try:  # the records built in C (see _records.c); the same dicts are built in Python without it
-    from jarvis_diag import _records as _built
-except ImportError:  # pragma: no cover - a machine without a C compiler
-    _built = None
-if _built is not None and getattr(_built, "VERSION", 0) != 1:  # built from an older _records.c
-    _built = None
 
 SCHEMA = "jarvis-diag.timeline/1"
 FRONTEND_SOURCES = ("frontend", "panel")

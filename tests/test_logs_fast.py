@@ -33,6 +33,9 @@ def test_the_compiled_loops_are_built() -> None:
     from jarvis_diag.logs import fast
 
     assert fast.COMPILED, "jarvis_diag/logs/_scan.c was not compiled, or is out of date: reinstall with a C compiler"
+    from jarvis_diag import built
+
+    assert built.compiled is not None, "jarvis_diag/_records.c was not compiled, or is out of date: reinstall"
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -217,3 +220,26 @@ def test_the_fast_classifier_agrees_with_the_reference_on_every_message() -> Non
     for source, message, logger in sorted(messages | odd, key=str):
         assert classify_tagged(source, message, logger) == (*classify(source, message, logger),
                                                             tag_of(message, logger)), message
+
+
+def test_categoricals_made_in_c_are_the_ones_made_in_python(monkeypatch) -> None:
+    import numpy as np
+
+    from jarvis_diag.logs import fast
+
+    if fast._built is None:
+        pytest.skip("the records module was not compiled here")
+    rng = random.Random(2)
+    values = [None if rng.random() < 0.4 else rng.choice(["b", "a", "ccc", "Ä", "a b", ""]) + str(rng.randrange(300))
+              for _ in range(5000)]
+    rows = np.array([rng.randrange(len(values)) for _ in range(20000)], dtype=np.intp)
+    for vals in (values, [None] * 10, [], ["only"] * 3):
+        made = fast._categorical(vals, rows[rows < len(vals)] if vals else rows[:0])
+        with monkeypatch.context() as m:
+            m.setattr(fast, "_built", None)
+            plain = fast._categorical(vals, rows[rows < len(vals)] if vals else rows[:0])
+        pd.testing.assert_extension_array_equal(made, plain)
+        assert made.codes.dtype == plain.codes.dtype
+    assert fast._built.codes(["b", None, "a", "b"]) == (["a", "b"], bytearray(np.array([1, -1, 0, 1], dtype=np.int32)))
+    with pytest.raises(TypeError):
+        fast._built.codes(["a", 1])  # (what sorted() says of them too)

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jarvis_diag.built import compiled as _built  # (None: per-record columns are made in Python)
 from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES
 from jarvis_diag.logs import frontend as fe
 from jarvis_diag.logs.shapes import classify_tagged, tag_of
@@ -831,10 +832,15 @@ def _stamped_lines_compiled(data: bytes, nl: np.ndarray
 def _categorical(values: list[str | None], codes: np.ndarray) -> pd.Categorical:
     """A categorical with sorted categories of dtype "string" (as ``astype("category")`` of a
     string column gives) from per-record values and each row's record."""
-    cats = sorted({v for v in values if v is not None})
-    where = {v: i for i, v in enumerate(cats)}
-    small = np.int8 if len(cats) < 127 else np.int16 if len(cats) < 32767 else np.int32
-    rec_codes = np.array([where[v] if v is not None else -1 for v in values], dtype=small)
+    if _built is not None:
+        cats, numbers = _built.codes(values)
+        small = np.int8 if len(cats) < 127 else np.int16 if len(cats) < 32767 else np.int32
+        rec_codes = np.frombuffer(numbers, dtype=np.int32).astype(small)
+    else:
+        cats = sorted({v for v in values if v is not None})
+        where = {v: i for i, v in enumerate(cats)}
+        small = np.int8 if len(cats) < 127 else np.int16 if len(cats) < 32767 else np.int32
+        rec_codes = np.array([where[v] if v is not None else -1 for v in values], dtype=small)
     dtype = pd.CategoricalDtype(pd.Index(cats, dtype="string"))
     return pd.Categorical.from_codes(rec_codes[codes] if len(codes) else np.zeros(0, dtype=small), dtype=dtype,
                                      validate=False)
