@@ -243,3 +243,22 @@ def test_categoricals_made_in_c_are_the_ones_made_in_python(monkeypatch) -> None
     assert fast._built.codes(["b", None, "a", "b"]) == (["a", "b"], bytearray(np.array([1, -1, 0, 1], dtype=np.int32)))
     with pytest.raises(TypeError):
         fast._built.codes(["a", 1])  # (what sorted() says of them too)
+
+
+def test_number_columns_made_in_c_are_the_ones_made_in_python(monkeypatch) -> None:
+    import numpy as np
+
+    from jarvis_diag.logs import fast
+
+    if fast._built is None:
+        pytest.skip("the records module was not compiled here")
+    cases = [([1, None, -5, 2**40, None], True), ([1.5, None, 2.0, 3], False), ([None, None], True), ([], False),
+             ([1, 2.5], True)]  # (a float among ints: the numpy path converts it, as before)
+    for values, integer in cases:
+        made = fast._numbers(values, integer)
+        with monkeypatch.context() as m:
+            m.setattr(fast, "_built", None)
+            plain = fast._numbers(values, integer)
+        np.testing.assert_array_equal(made[0], plain[0])
+        np.testing.assert_array_equal(made[1], plain[1])
+        assert made[0].dtype == plain[0].dtype and made[1].dtype == plain[1].dtype

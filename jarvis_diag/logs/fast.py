@@ -450,14 +450,11 @@ class FastRows:
                 cols[name] = _categorical(self.by_name[name], rrec)
         for name in _NUMBER_COLUMNS:
             if name in self.by_name:
-                values = self.by_name[name]
+                per_record, mask = _numbers(self.by_name[name], COLUMNS[name] != "float64")
                 if COLUMNS[name] == "float64":
-                    per_record = np.array([np.nan if v is None else v for v in values], dtype="float64")
                     cols[name] = np.take(per_record, rrec, out=into(name))
                 else:
-                    mask = np.array([v is None for v in values], dtype=bool)
-                    ints = np.array([0 if v is None else v for v in values], dtype="int64")
-                    cols[name] = pd.arrays.IntegerArray(np.take(ints, rrec, out=into(name)),
+                    cols[name] = pd.arrays.IntegerArray(np.take(per_record, rrec, out=into(name)),
                                                         np.take(mask, rrec, out=into(f"{name} mask")))
         cols["client"] = self._client_column(rrec, source, files)
         if self.tracebacks:
@@ -827,6 +824,21 @@ def _stamped_lines_compiled(data: bytes, nl: np.ndarray
     keys = [data[a:b].decode("utf-8") for a, b in zip((_starts(nl, first) + _KEY_START).tolist(), nl[first].tolist(),
                                                         strict=True)]
     return fast_idx, raw_t, keys, np.frombuffer(codes, dtype=np.int32)[fast_idx]
+
+
+def _numbers(values: list[Any], integer: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 with 0 for None, or float64 with NaN for None; where None) of per-record numbers."""
+    if _built is not None:
+        try:
+            numbers, missing = _built.numbers(values, integer)
+            return (np.frombuffer(numbers, dtype=np.int64 if integer else np.float64),
+                    np.frombuffer(missing, dtype=bool))
+        except TypeError:  # (an integer column's value that is not an int: numpy converts it below)
+            pass
+    mask = np.array([v is None for v in values], dtype=bool)
+    if integer:
+        return np.array([0 if v is None else v for v in values], dtype="int64"), mask
+    return np.array([np.nan if v is None else v for v in values], dtype="float64"), mask
 
 
 def _categorical(values: list[str | None], codes: np.ndarray) -> pd.Categorical:
