@@ -274,8 +274,9 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
     """The server found no callback for a socket+session and auto-connected on the next
     message: the client believed it was attached (handler exists) and sent no chat:connect."""
     findings = []
-    # the client's switches back to a session without chat:connect (old frontend)
-    switch_backs: dict[str, list[tuple[float, str | None, dict]]] = {}
+    # the client's switches back to a session without chat:connect (old frontend), per client
+    # and session key (a chat:connect for the session settles them)
+    switch_backs: dict[str | None, dict[str | None, list[tuple[float, dict]]]] = {}
     last_start: dict[str, dict] = {}
     for rec in ix.corr.index.of_kind(("chat.connect.start", "chat.handler.exists", "chat.connect.sent")):
         if rec["source"] not in FRONTEND_SOURCES:
@@ -286,10 +287,9 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         elif rec["kind"] == "chat.handler.exists":
             start = last_start.get(client)
             key = session_key(rec.get("session")) or (session_key(start.get("session")) if start else None)
-            switch_backs.setdefault(client, []).append((rec["t"], key, rec))
+            switch_backs.setdefault(client, {}).setdefault(key, []).append((rec["t"], rec))
         elif rec["kind"] == "chat.connect.sent":
-            key = session_key(rec.get("session"))
-            switch_backs[client] = [s for s in switch_backs.get(client, []) if s[1] != key]
+            switch_backs.get(client, {}).pop(session_key(rec.get("session")), None)
     for rec in ix.corr.index.of_kind(["callback.missing"]):
         if rec["source"] != "backend":
             continue
@@ -300,12 +300,13 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         ev = [evidence(rec)]
         delay = None
         how = ""
-        candidates = [s for s in switch_backs.get(client, []) if s[0] <= rec["t"] and s[1] == key] if client else []
+        backs = switch_backs.get(client, {}).get(key, []) if client else []
+        candidates = [s for s in backs if s[0] <= rec["t"]]
         if candidates:
-            t_back, _key, back = candidates[-1]
+            t_back, back = candidates[-1]
             delay = (rec["t"] - t_back) * 1000
             ev.insert(0, evidence(back))
-            switch_backs[client] = [s for s in switch_backs[client] if s[0] > rec["t"] or s[1] != key]
+            switch_backs[client][key] = [s for s in backs if s[0] > rec["t"]]
             how = (f"the client switched back to it at {iso(t_back)} with its handler still in place and sent no "
                    f"chat:connect")
         else:
