@@ -11,7 +11,7 @@ connection did not recover. :mod:`jarvis_diag.findings` names what went wrong.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -801,6 +801,18 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
     return client_only
 
 
+def _last_open(links: list[int], i: int) -> int:
+    """The last open item at or before ``i`` (-1: none), where ``links[j] == j`` for an open
+    item and points to an earlier item for a closed one (closing j: ``links[j] = j - 1``).
+    The links followed are shortened on the way, so that many look-ups stay quick."""
+    root = i
+    while root >= 0 and links[root] != root:
+        root = links[root]
+    while i >= 0 and links[i] != root:
+        links[i], i = root, links[i]
+    return root
+
+
 def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connection]:
     """Backend connections by sid prefix; frontend-only ones when the backend log is missing.
     ``records``: those of CONNECTION_KINDS at least, in time order."""
@@ -846,14 +858,18 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
     for c in conns:
         conns_of.setdefault(c.client, []).append(c)
     for client, auths in fe_auth.items():
-        mine = sorted(conns_of.get(client, []), key=lambda c: c.connected_at or 0)
+        # a client's auth line joins the first of its connections (by connect time, then as
+        # found) that authenticated within JOIN_WINDOW_S of it; else it is a connection the
+        # backend log does not show. The connections by that moment, to look up the window.
+        mine = conns_of.get(client, [])
+        rank = {id(c): (c.connected_at or 0, i) for i, c in enumerate(mine)}
+        by_at = sorted((at, id(c), c) for c in mine
+                       if (at := c.authenticated_at or c.auth_failed_at or c.connected_at) is not None)
         for t, transport, rec in auths:
-            match = None
-            for c in mine:
-                at = c.authenticated_at or c.auth_failed_at or c.connected_at
-                if at is not None and abs(at - t) <= JOIN_WINDOW_S:
-                    match = c
-                    break
+            lo = bisect_left(by_at, (t - JOIN_WINDOW_S - 1e-6,))
+            near = [c for at, _id, c in by_at[lo:bisect_left(by_at, (t + JOIN_WINDOW_S + 1e-6,))]
+                    if abs(at - t) <= JOIN_WINDOW_S]
+            match = min(near, key=lambda c: rank[id(c)]) if near else None
             if match is None:
                 match = Connection(sid=None, client=client, connected_at=t)
                 if rec["kind"] == "auth.ok":
@@ -863,17 +879,22 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                     match.reason = rec.get("reason")
                 conns.append(match)
                 conns_of.setdefault(client, []).append(match)
-                mine.append(match)
-                mine.sort(key=lambda c: c.connected_at or 0)
+                rank[id(match)] = (t, len(rank))
+                insort(by_at, (t, id(match), match))
             if transport:
                 match.transport = transport
             match.evidence.append(evidence(rec))
     for client, discs in fe_disc.items():
+        # a client's disconnect closes its latest connection (by connect time) opened by then
+        # and not closed by the client yet
         mine = sorted(conns_of.get(client, []), key=lambda c: c.connected_at or 0)
+        starts = [c.connected_at or 0 for c in mine]
+        links = list(range(len(mine)))  # see _last_open: every connection open
         for t, reason, rec in discs:
-            live = [c for c in mine if (c.connected_at or 0) <= t and c.client_disconnected_at is None]
-            if live:
-                conn = live[-1]
+            found = _last_open(links, bisect_right(starts, t) - 1)
+            if found >= 0:
+                conn = mine[found]
+                links[found] = found - 1
                 conn.client_disconnected_at = t
                 conn.evidence.append(evidence(rec))
                 if conn.sid is None:
