@@ -105,6 +105,8 @@ class _Index:
         for a in corr.attaches:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
+        self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
+        self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
         self.conns_of: dict[str | None, list] = {}
         for c in corr.connections:
             self.conns_of.setdefault(c.client, []).append(c)
@@ -126,6 +128,28 @@ class _Index:
             gone = r.get("session") if r["kind"] == "callback.cleared" else r.get("from_session")
             cleared.setdefault(((r.get("sid") or "")[:8], session_key(gone)), []).append(r)
         self._cleared = {k: (v, np.array([r["t"] for r in v])) for k, v in cleared.items()}
+
+    def attaches_of(self, session: str | None, client: str | None) -> list[Attach]:
+        """The attaches of this session by this client, in the correlation's order."""
+        if self._of_session_client is None:
+            self._of_session_client = {}
+            for a in self.corr.attaches:
+                self._of_session_client.setdefault((a.session, a.client), []).append(a)
+        return self._of_session_client.get((session, client), [])
+
+    def output_after(self, key: str | None, t: float, n: int) -> list[dict]:
+        """The first ``n`` lines at or after ``t`` that show the agent working on the session
+        with this key (processing a message, delivering output), in time order."""
+        if self._output is None:
+            by_key: dict[str | None, list[dict]] = {}
+            for r in self.corr.index.of_kind(("message.processing", "output.delivered")):
+                by_key.setdefault(session_key(r.get("session")), []).append(r)
+            self._output = {k: (v, np.array([r["t"] for r in v])) for k, v in by_key.items()}
+        found = self._output.get(key)
+        if found is None:
+            return []
+        lo = int(found[1].searchsorted(t, side="left"))
+        return found[0][lo:lo + n]
 
     def attaches_after(self, sid: str | None, key: str | None, t: float) -> list[Attach]:
         """Attaches of this socket and session started after ``t``, in order."""
@@ -551,11 +575,10 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
         if not missing or last_t is None or last_t - ep.authenticated_at < RECOVERY_GRACE_S / 2:
             continue
         for s in missing:
-            later: Attach | None = next((a for a in ix.corr.attaches if a.session == s and a.client == ep.client
-                                         and a.ready_at is not None and a.ready_at > ep.authenticated_at), None)
+            later: Attach | None = next((a for a in ix.attaches_of(s, ep.client)
+                                         if a.ready_at is not None and a.ready_at > ep.authenticated_at), None)
             delay = ((later.ready_at if later else last_t) - ep.authenticated_at) * 1000
-            output = [r for r in ix.corr.index.of_kind(("message.processing", "output.delivered"), ep.authenticated_at)
-                      if session_key(r.get("session")) == session_key(s)][:3]
+            output = ix.output_after(session_key(s), ep.authenticated_at, 3)
             findings.append(_f(
                 "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
