@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -172,7 +171,8 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
             continue
         sent = ms - guess
         # (receipts before sent - PAIR_SLOP_MS are never it: start past them)
-        for be_time, be_label, sid in islice(rows, bisect_left(times, sent - PAIR_SLOP_MS), None):
+        for j in range(bisect_left(times, sent - PAIR_SLOP_MS), len(rows)):  # (not islice: it walks from 0)
+            be_time, be_label, sid = rows[j]
             if be_label in used or (sid is not None and owner.get(sid[:8], client) != client):
                 continue
             if be_time - sent <= PAIR_WINDOW_MS:

@@ -11,8 +11,8 @@ also what tells a benign warning (severity ``info``) from a real one.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
-from itertools import islice
 
 import numpy as np
 
@@ -123,6 +123,7 @@ class _Index:
                 self._ready_of_client.setdefault((a.client, session_key(a.session)), []).append(a)
         for v in self._ready_of_client.values():
             v.sort(key=_attach_start)
+        self._ready_starts = {k: [_attach_start(a) for a in v] for k, v in self._ready_of_client.items()}
         cleared: dict[tuple, list[dict]] = {}
         for r in corr.index.of_kind(("callback.cleared", "session.switched")):
             gone = r.get("session") if r["kind"] == "callback.cleared" else r.get("from_session")
@@ -164,11 +165,14 @@ class _Index:
         found = []
         mine = self._attaches_at.get((sid, key))
         if mine is not None:
-            after = islice(mine[0], int(mine[1].searchsorted(t, side="right")), None)
+            attaches = mine[0]
+            after = (attaches[j] for j in range(int(mine[1].searchsorted(t, side="right")), len(attaches)))
             found += [a for a in [next((a for a in after if a.ready_at is not None), None)] if a is not None]
-        if client:
-            ready = self._ready_of_client.get((client, key), [])
-            found += [a for a in [next((a for a in ready if _attach_start(a) > t), None)] if a is not None]
+        if client and (client, key) in self._ready_of_client:
+            ready = self._ready_of_client[(client, key)]
+            i = bisect_right(self._ready_starts[(client, key)], t)
+            if i < len(ready):
+                found.append(ready[i])
         return min(found, key=_attach_start, default=None)
 
     def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
