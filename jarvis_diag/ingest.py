@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, TextIO
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
@@ -338,15 +339,39 @@ def _panel_day(parsed: list[_Parsed], zone: ZoneInfo, panel_offset: int) -> str 
     return None
 
 
+def _client_keys(client: pd.Categorical) -> np.ndarray:
+    """A number per line for its client, as :func:`_dedup` compares them (-1: none or "")."""
+    keys = client.codes.astype(np.int64)
+    if "" in client.categories:
+        keys[keys == client.categories.get_loc("")] = -1
+    return keys
+
+
+def _in_two_files(client: np.ndarray, paths: np.ndarray, n_paths: int) -> np.ndarray:
+    """For each line (its client key and file number): whether that client has lines in
+    two files or more. A line repeats another file's only for the same client (none, for
+    backend lines), so only those can (see :func:`_dedup`)."""
+    pairs = np.unique((client + 1) * n_paths + paths)  # each (client, file) once
+    owners, files = np.unique(pairs // n_paths - 1, return_counts=True)
+    return np.isin(client, owners[files > 1])
+
+
 def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
     """Drop lines another file already gave (same text, same client, same occurrence)."""
-    cand = df["source"].isin(["backend", "frontend"]).to_numpy()
+    cand = df["source"].isin(["backend", "frontend"]).to_numpy().copy()
     paths = df["path"].cat.codes.to_numpy()[cand]
     if not len(paths) or (paths == paths[0]).all():  # lines of one file only
         return df
-    # a number for each distinct text and client (the texts are hashed once: they are most of the data)
-    text, _ = pd.factorize(df.loc[cand, "text"])
-    client, _ = pd.factorize(df.loc[cand, "client"].astype("string").fillna(""))
+    # only the clients whose lines come from two files or more can have repeats (the texts,
+    # most of the data, are hashed only for theirs)
+    client = _client_keys(df["client"].array)[cand]
+    shared = _in_two_files(client, paths, len(df["path"].cat.categories))
+    if not shared.any():
+        return df
+    cand[cand] = shared
+    paths, client = paths[shared], client[shared]
+    # a number for each distinct text
+    text, _ = pd.factorize(df["text"].take(np.flatnonzero(cand)))
     sub = pd.DataFrame({"path": paths, "text": text, "client": client})
     occ = sub.groupby(["path", "text", "client"], sort=False).cumcount().to_numpy()
     dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first").to_numpy()
@@ -358,6 +383,15 @@ def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
     drop = np.zeros(len(df), dtype=bool)
     drop[np.flatnonzero(cand)[dup_sub]] = True
     return df.loc[~drop].reset_index(drop=True)
+
+
+def _may_repeat(rows: FastRows) -> bool:
+    """Whether lines of these files may repeat each other's (what :func:`_dedup` drops)."""
+    if rows.file_of is None or len(rows.paths) < 2:
+        return False
+    lines = np.isin(rows.source, [fast.SOURCE_CODE["backend"], fast.SOURCE_CODE["frontend"]])
+    client = _client_keys(rows.client_column(rows.rrec, rows.source, rows.file_of))[lines]
+    return bool(_in_two_files(client, rows.file_of[lines].astype(np.int64), len(rows.paths)).any())
 
 
 def _iso(ts: pd.Timestamp) -> str | None:
@@ -460,8 +494,9 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         del parts
         ns = frames.seconds_to_ns(t, consume=True)  # (t is ours: its memory is reused)
         del t
-        # one file: build its columns already sorted, instead of sorting the frame after
-        order = _order(ns) if len(parsed) == 1 else None
+        # build the columns already sorted, instead of sorting the frame after (a copy of it),
+        # unless lines of one file may repeat another's: those are found in file order
+        order = _order(ns) if len(parsed) == 1 or not _may_repeat(rows) else None
         cols = rows.columns(order, release=True)
         del rows  # (what the columns were built from, before the frame is made: memory is the cost here)
         cols["t_source"] = frames.time_column(ns if order is None else ns[order], unit="ns")
@@ -518,7 +553,23 @@ def _order(ns: np.ndarray) -> np.ndarray | None:
 def sort_events(df: pd.DataFrame) -> pd.DataFrame:
     """Stable sort by ``t_source`` (unknown times last); no copy when already in order."""
     order = _order(df["t_source"].to_numpy(dtype="datetime64[ns]").view("int64"))
-    return df if order is None else df.take(order).reset_index(drop=True)
+    return df if order is None else take_rows(df, order)
+
+
+def take_rows(df: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """``df.take(order)`` with a new RangeIndex; the text columns (Arrow) are taken by Arrow
+    itself, which costs a tenth of pandas' take of them (0.05 s, not 0.6 s, for 2M lines)."""
+    indices = None
+    columns = {}
+    for name in df.columns:
+        values = df[name].array
+        arrow = getattr(values, "_pa_array", None)
+        if isinstance(arrow, pa.ChunkedArray):
+            indices = pa.array(order) if indices is None else indices
+            columns[name] = pd.array(pa.compute.take(arrow, indices), dtype=values.dtype)
+        else:
+            columns[name] = values.take(order)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _fill_counts(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> None:

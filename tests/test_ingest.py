@@ -128,3 +128,32 @@ def test_events_jsonl_round_trip(tmp_path: Path) -> None:
     back = ingest([str(out)])
     assert back.sources[0].format == "jsonl"
     pd.testing.assert_frame_equal(back.events, original, check_categorical=False)
+
+
+def test_files_that_cannot_repeat_each_other_come_out_sorted_as_one(tmp_path: Path) -> None:
+    # an app log and a phone's frontend log (no line of one can be the other's): their rows
+    # are gathered in time order at once; the same rows, in the same order, as each file
+    # read alone, put together and sorted (stable: a file's own order kept on equal times)
+    d = FIXTURES / "callback-desync"
+    app, fe = d / "app.log", sorted((d / "frontend").glob("*.log"))[0]
+    (tmp_path / "frontend").mkdir()
+    (tmp_path / "app.log").write_bytes(app.read_bytes())
+    (tmp_path / "frontend" / fe.name).write_bytes(fe.read_bytes())
+    both = ingest([str(tmp_path / "app.log"), str(tmp_path / "frontend" / fe.name)]).events
+    alone = [ingest([str(p)]).events for p in (tmp_path / "app.log", tmp_path / "frontend" / fe.name)]
+    expected = frames.concat_events(alone)
+    expected = expected.iloc[expected["t_source"].argsort(kind="stable")]
+    assert both["t_source"].is_monotonic_increasing and len(both) == len(expected) > 300
+    assert both["text"].tolist() == expected["text"].tolist()
+    assert both["client"].astype(object).tolist() == expected["client"].astype(object).tolist()
+    assert {"backend", "frontend"} <= set(both["source"])
+
+
+def test_take_rows_is_a_take() -> None:
+    import numpy as np
+
+    from jarvis_diag.ingest import take_rows
+
+    df = ingest([str(FIXTURES / "normal")]).events
+    order = np.random.default_rng(3).permutation(len(df))
+    pd.testing.assert_frame_equal(take_rows(df, order), df.take(order).reset_index(drop=True))

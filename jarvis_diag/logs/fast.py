@@ -63,7 +63,7 @@ _F_SHAPE = "[dddd-dd-ddTdd:dd:dd.dddZ] "
 # back to the OS; Arrow's default pool keeps it, and peak memory is what counts here.
 _POOL = pa.system_memory_pool()
 
-_SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
+SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 _KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
 _LEVEL_CODE = {v: i for i, v in enumerate(LEVELS)}
 _ID_COLUMNS = [c for c, d in COLUMNS.items() if d == "category" and c not in ("source", "path", "kind", "level", "logger",
@@ -396,7 +396,7 @@ class FastRows:
             utc.append(per_record[self.rrec[rows]] / scale)
         return local, utc
 
-    def _client_column(self, rrec: np.ndarray, source: np.ndarray, files: np.ndarray | None) -> pd.Categorical:
+    def client_column(self, rrec: np.ndarray, source: np.ndarray, files: np.ndarray | None) -> pd.Categorical:
         """The client of each row: its line's own, else (frontend and panel lines) its file's."""
         values = self.values("client")
         fills = [c for c in dict.fromkeys(self.clients) if c is not None]
@@ -406,7 +406,7 @@ class FastRows:
         file_code = np.array([-1 if c is None else column.categories.get_loc(c) for c in self.clients], dtype=np.int64)
         own = file_code[0] if files is None else file_code[files]
         codes = column.codes.astype(np.int64)
-        fill = (codes < 0) & ((source == _SOURCE_CODE["frontend"]) | (source == _SOURCE_CODE["panel"])) & (own >= 0)
+        fill = (codes < 0) & ((source == SOURCE_CODE["frontend"]) | (source == SOURCE_CODE["panel"])) & (own >= 0)
         codes[fill] = own if files is None else own[fill]
         filled = pd.Categorical.from_codes(codes, dtype=column.dtype)
         named = set(values)
@@ -456,7 +456,7 @@ class FastRows:
                 else:
                     cols[name] = pd.arrays.IntegerArray(np.take(per_record, rrec, out=into(name)),
                                                         np.take(mask, rrec, out=into(f"{name} mask")))
-        cols["client"] = self._client_column(rrec, source, files)
+        cols["client"] = self.client_column(rrec, source, files)
         if self.tracebacks:
             at = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))  # rows in file order
             if order is not None:
@@ -660,7 +660,7 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     rrec = rec[rows].astype(np.intp)  # (intp: the columns are gathered with it; numpy converts other types each time)
     rt = raw_t[rows]
 
-    rec_source = np.array([_SOURCE_CODE[r[0] if isinstance(r, tuple) else r["source"]] for r in records],
+    rec_source = np.array([SOURCE_CODE[r[0] if isinstance(r, tuple) else r["source"]] for r in records],
                           dtype=np.int8)
     source = rec_source[rrec]
     clock_of_source = np.array([SOURCE_CLOCK[s] for s in SOURCES], dtype=np.int8)
