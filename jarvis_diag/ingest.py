@@ -390,7 +390,7 @@ def _may_repeat(rows: FastRows) -> bool:
     if rows.file_of is None or len(rows.paths) < 2:
         return False
     lines = np.isin(rows.source, [fast.SOURCE_CODE["backend"], fast.SOURCE_CODE["frontend"]])
-    client = _client_keys(rows.client_column(rows.rrec, rows.source, rows.file_of))[lines]
+    client = _client_keys(rows.client_column())[lines]
     return bool(_in_two_files(client, rows.file_of[lines].astype(np.int64), len(rows.paths)).any())
 
 

@@ -369,6 +369,7 @@ class FastRows:
         self.by_name = by_name  # column -> the value of each record (None: not set)
         self.n_records = n_records
         self.spare = spare  # memory for some columns, taken on another core (see _spare_columns)
+        self._client: pd.Categorical | None = None  # (see client_column)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -396,12 +397,17 @@ class FastRows:
             utc.append(per_record[self.rrec[rows]] / scale)
         return local, utc
 
-    def client_column(self, rrec: np.ndarray, source: np.ndarray, files: np.ndarray | None) -> pd.Categorical:
-        """The client of each row: its line's own, else (frontend and panel lines) its file's."""
+    def client_column(self) -> pd.Categorical:
+        """The client of each row, in file order: its line's own, else (frontend and panel
+        lines) its file's. (Made once: the reader asks before it builds the columns.)"""
+        if self._client is not None:
+            return self._client
+        rrec, source, files = self.rrec, self.source, self.file_of
         values = self.values("client")
         fills = [c for c in dict.fromkeys(self.clients) if c is not None]
         if not fills:
-            return _categorical(values, rrec)
+            self._client = _categorical(values, rrec)
+            return self._client
         column = _categorical([*values, *fills], rrec)
         file_code = np.array([-1 if c is None else column.categories.get_loc(c) for c in self.clients], dtype=np.int64)
         own = file_code[0] if files is None else file_code[files]
@@ -410,8 +416,11 @@ class FastRows:
         codes[fill] = own if files is None else own[fill]
         filled = pd.Categorical.from_codes(codes, dtype=column.dtype)
         named = set(values)
-        unused = [c for c in fills if c not in named and not (codes == column.categories.get_loc(c)).any()]
-        return filled.remove_categories(unused) if unused else filled
+        used = np.zeros(len(column.categories), dtype=bool)
+        used[codes[codes >= 0]] = True
+        unused = [c for c in fills if c not in named and not used[column.categories.get_loc(c)]]
+        self._client = filled.remove_categories(unused) if unused else filled
+        return self._client
 
     def columns(self, order: np.ndarray | None = None, *, release: bool = False) -> dict[str, Any]:
         """Every events column but t_source, rows taken in ``order`` (None: file order).
@@ -456,7 +465,9 @@ class FastRows:
                 else:
                     cols[name] = pd.arrays.IntegerArray(np.take(per_record, rrec, out=into(name)),
                                                         np.take(mask, rrec, out=into(f"{name} mask")))
-        cols["client"] = self.client_column(rrec, source, files)
+        client = self.client_column()
+        cols["client"] = client if order is None else client.take(order)
+        self._client = None
         if self.tracebacks:
             at = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))  # rows in file order
             if order is not None:
