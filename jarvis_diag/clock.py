@@ -162,24 +162,73 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
     # Socket.IO delivers a connection's packets in order: the n-th emit is the first unused
     # receipt at or after it (a slow one included), not the nearest one.
     out = []
-    used: set[int] = set()
     owner = owner or {}
+    receipts: dict[tuple[str, str], _Receipts] = {}
     candidates.sort(key=lambda c: c[3] - guesses.get(c[0], 0.0))
     for client, label, key, ms, rows, kind, times in candidates:
         guess = guesses.get(client)
         if guess is None:
             continue
         sent = ms - guess
+        table_key = (EMIT_KINDS[kind], key)
+        if table_key not in receipts:
+            receipts[table_key] = _Receipts(rows, owner)
+        # the first receipt not paired yet, on a socket not known to be another client's
         # (receipts before sent - PAIR_SLOP_MS are never it: start past them)
-        for j in range(bisect_left(times, sent - PAIR_SLOP_MS), len(rows)):  # (not islice: it walks from 0)
-            be_time, be_label, sid = rows[j]
-            if be_label in used or (sid is not None and owner.get(sid[:8], client) != client):
-                continue
-            if be_time - sent <= PAIR_WINDOW_MS:
-                used.add(be_label)
-                out.append((client, label, be_label, key, sid, ms, be_time, kind))
-            break
+        found = receipts[table_key].first_open(client, bisect_left(times, sent - PAIR_SLOP_MS))
+        if found is None:
+            continue
+        j, part = found
+        be_time, be_label, sid = rows[j]
+        if be_time - sent <= PAIR_WINDOW_MS:
+            receipts[table_key].close(part, j)
+            out.append((client, label, be_label, key, sid, ms, be_time, kind))
     return pd.DataFrame(out, columns=columns)
+
+
+class _Receipts:
+    """One key's receipts (in time order) for :func:`emit_pairs`, split by the client their
+    socket belongs to (None: not known), with the first one not yet paired found in a few
+    steps however many are paired or another client's (thousands of phones' temporary ids
+    share the key ``new-1795``)."""
+
+    def __init__(self, rows: list[tuple[float, int, str | None]], owner: dict[str, str]):
+        parts: dict[str | None, list[int]] = {}
+        for j, (_t, _label, sid) in enumerate(rows):
+            parts.setdefault(owner.get(sid[:8]) if sid is not None else None, []).append(j)
+        # per part: its receipts' positions, and links[i] == i while receipt i is not paired
+        # (else it points further on; links[len] == len stands for "none left")
+        self.parts = {k: (v, list(range(len(v) + 1))) for k, v in parts.items()}
+
+    def first_open(self, client: str, start: int) -> tuple[int, str | None] | None:
+        """(position, part) of the first receipt at or after position ``start`` not paired
+        yet, of this client's sockets or of sockets not known to be anyone's."""
+        best = None
+        for part in (client, None):
+            found = self.parts.get(part)
+            if found is None:
+                continue
+            positions, links = found
+            i = _first_open(links, bisect_left(positions, start))
+            if i < len(positions) and (best is None or positions[i] < best[0]):
+                best = (positions[i], part)
+        return best
+
+    def close(self, part: str | None, position: int) -> None:
+        positions, links = self.parts[part]
+        i = bisect_left(positions, position)
+        links[i] = i + 1
+
+
+def _first_open(links: list[int], i: int) -> int:
+    """The first open item at or after ``i`` (``links[j] == j``: open); shortens the links
+    followed on the way."""
+    root = i
+    while links[root] != root:
+        root = links[root]
+    while links[i] != root:
+        links[i], i = root, links[i]
+    return root
 
 
 def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:

@@ -103,3 +103,34 @@ def test_real_fixture_skew_is_350_ms():
         assert got["skew_ms"] == pytest.approx(350, abs=2), name
         assert got["upper_ms"] - got["lower_ms"] <= 3
         assert tl.clock["backend_utc_offset_minutes"] == 60
+
+
+def test_emits_of_many_phones_sharing_a_temporary_key_pair_with_their_own_sockets() -> None:
+    # every temporary id of the same hours prints as "new-1795": a phone's chat:connect
+    # must pair with the receipt on its own socket once sockets are known, and a receipt
+    # is used once; 300 phones, each emit 1 ms after the previous, the receipts out of order
+    from jarvis_diag import frames
+    from jarvis_diag.clock import emit_pairs
+
+    t0, rows, owner = 1795514619.0, [], {}
+    for i in range(300):
+        client, sid = f"phone-{i:03d}", f"S{i:07d}"
+        owner[sid] = client
+        rows.append({"t_source": t0 + i / 1000, "source": "frontend", "kind": "chat.connect.sent",
+                     "session": f"new-1795{i:09d}", "client": client})
+        # phone i's receipt comes after phone i+1's (2 ms late, the next one 1 ms late)
+        late = 0.002 if i % 2 == 0 else 0.0
+        rows.append({"t_source": t0 + i / 1000 + late, "source": "backend", "kind": "chat.connect.received",
+                     "session": "new-1795", "sid": sid})
+    events = frames.events_from_records({**r, "path": r["source"] + ".log", "line": n, "t": r["t_source"]}
+                                        for n, r in enumerate(rows, 1))
+    skew = {f"phone-{i:03d}": 0.0 for i in range(300)}
+    pairs = emit_pairs(events, skew, owner=owner)
+    assert len(pairs) == 300
+    assert (pairs["sid"].map(owner) == pairs["client"]).all()
+    assert pairs["be"].is_unique
+    # without knowing the sockets, the n-th emit takes the first receipt not used yet
+    blind = emit_pairs(events, skew)
+    assert len(blind) == 300 and blind["be"].is_unique
+    assert (blind["be_ms"] >= blind["fe_ms"] - 250).all()
+    assert (blind["sid"].map(owner) != blind["client"]).sum() > 100
