@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -931,9 +932,15 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
                 triggers.append((rec["t"], kind, rec))
             elif kind == "socket.disconnected" and (rec.get("reason") or "") not in DELIBERATE_REASONS:
                 triggers.append((rec["t"], kind, rec))
+        # a reload cuts the client when one of its sockets was open then (or closed in the
+        # second before): by connect time, the latest close (None: never) so far
+        opened = sorted(((c.connected_at or -math.inf), math.inf if c.disconnected_at is None else c.disconnected_at)
+                        for c in my_conns if c.sid)
+        starts = [start for start, _ in opened]
+        latest_end = list(accumulate((end for _, end in opened), max))
         for rec in reloads:
-            if any((c.connected_at or -math.inf) <= rec["t"] and (c.disconnected_at is None
-                   or c.disconnected_at >= rec["t"] - 1) and c.sid for c in my_conns):
+            k = bisect_right(starts, rec["t"])
+            if k and latest_end[k - 1] >= rec["t"] - 1:
                 triggers.append((rec["t"], "server.reload", rec))
         for c in my_conns:
             # the server lost the socket while the client logged nothing (a frozen page); not
