@@ -488,6 +488,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         if not run:
             return
         parts = [r for r, _ in run]
+        every_file = len(parts) == len(parsed)  # (else the frames are put together, then sorted)
         t = run[0][1] if len(run) == 1 else np.concatenate([t for _, t in run])
         run.clear()
         rows = merge_rows(parts)
@@ -496,7 +497,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         del t
         # build the columns already sorted, instead of sorting the frame after (a copy of it),
         # unless lines of one file may repeat another's: those are found in file order
-        order = _order(ns) if len(parsed) == 1 or not _may_repeat(rows) else None
+        order = _order(ns) if every_file and not _may_repeat(rows) else None
         cols = rows.columns(order, release=True)
         del rows  # (what the columns were built from, before the frame is made: memory is the cost here)
         cols["t_source"] = frames.time_column(ns if order is None else ns[order], unit="ns")
