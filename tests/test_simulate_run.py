@@ -174,3 +174,15 @@ def test_waits_between_connect_and_open_run_once_and_trailing_waits_belong_to_th
                                 Step("background", for_s=1, fault="close")])
     assert [s.action for s in setup] == ["connect", "wait", "open"]
     assert [(s.action, s.for_s) for s in cycle] == [("wait", 2), ("background", 1)]
+
+
+async def test_a_reply_that_starts_after_the_next_message_was_acknowledged_is_not_counted_lost(tmp_path: Path):
+    # new sessions whose agent is still starting when the page comes back: the reply to the
+    # message sent before the background only starts after the message sent on return was
+    # acknowledged. The agent answers in order, so it is the first message's reply.
+    async with running_server(agent_startup=1.5) as srv:
+        cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close", deadline="8s")
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    assert cycle_ok(record), (record["failure"], record["lost"])
+    assert [(s["produced"], s["lost"], s["live"]) for s in record["sessions"]] == [(1, 0, True), (1, 0, True)]

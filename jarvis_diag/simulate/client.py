@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,12 @@ class SessionState:
     connect_pending: bool = False
     last_seq: int = 0  # highest seq delivered
     current_message: str | None = None  # the message whose live reply is streaming
+    # the messages sent whose reply has not ended, oldest first: the agent answers them in
+    # order, so a live reply belongs to the first (a reply can start after the next message
+    # was acknowledged, when the page came back from the background meanwhile)
+    awaiting: deque[str] = field(default_factory=deque)
+    replay_open: list[str] = field(default_factory=list)  # replayed messages with no replayed reply yet
+    replay_full: bool = True  # the replay is the whole history (not resumed from a seq)
     error: str | None = None  # the last chat:error for the session
     seqs: set[int] = field(default_factory=set)
 
@@ -300,6 +307,11 @@ class VirtualClient:
         handler_key = (s.uuid or s.key)[:10]
         if event == "chat:history_end":
             s.in_replay = False
+            # a whole history says which messages are still waiting for their reply (a resumed
+            # replay went on from where the page was: it kept count as if live)
+            if s.replay_full:
+                s.awaiting = deque(s.replay_open)
+            s.replay_open = []
             self.log.log("chat.history_end", n=int(data.get("count", 0) or 0))
             self._obs("history_end", session=s.key, seq=seq)
             return
@@ -314,16 +326,25 @@ class VirtualClient:
             s.last_seq = max(s.last_seq, seq)
         if event == "chat:user_ack":
             s.current_message = str(data.get("content", ""))
+            s.awaiting.append(s.current_message)
             self.log.log("fe.user_ack", session=short(s.uuid or s.key))
             self._obs("ack", session=s.key, content=s.current_message, seq=seq)
             return
         self.log.log("fe.handle_message", event=event, session=short(s.uuid or s.key), detail=handler_key)
         replay = s.in_replay
         content = data.get("content")
+        history = replay and s.replay_full  # (a whole history, not events resumed from a seq)
         if event == "chat:user" and replay:
             s.current_message = str(content)  # replayed replies belong to this message
+            if history:
+                s.replay_open.append(s.current_message)
+        elif history and event == "chat:assistant" and s.replay_open:
+            s.replay_open.pop(0)  # (a history holds each turn's reply as one chat:assistant)
+        message = s.current_message if history or not s.awaiting else s.awaiting[0]
         self._obs("chat", session=s.key, event=event, seq=seq, replay=replay,
-                  content=content if isinstance(content, str) else None, message=s.current_message)
+                  content=content if isinstance(content, str) else None, message=message)
+        if event == "chat:result" and not history and s.awaiting:
+            s.awaiting.popleft()
         if event == "chat:result" and not replay:
             s.current_message = None
 
@@ -350,6 +371,8 @@ class VirtualClient:
         requested = s.connect_pending
         s.ready_epoch = self.epoch
         s.in_replay = True
+        s.replay_open = []
+        s.replay_full = not data.get("resumed")
         s.connect_pending = False
         self._obs("ready", session=s.key, sid=self.sid,
                   detail={"history_count": count, "resumed": bool(data.get("resumed")),
