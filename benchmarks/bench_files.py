@@ -5,6 +5,9 @@ The set is the 200,000-line mixed log split the way it was made: its backend blo
 app.log, each frontend block to 10 files named like the real system names them
 (frontend/<date>_<clientId>.log), 200 files in all. What the figures show is the cost of a
 file on its own: a set of many small files should read nearly as fast as one big file.
+The same lines are also read as one phone's set (app.log and one frontend log holding all
+the frontend blocks: a phone that stayed on one page for days), where every connection,
+disconnect and reconnect is that one client's.
 
     python benchmarks/bench_files.py [--lines N] [--repeat N]
 """
@@ -49,6 +52,24 @@ def split_set(mixed: Path, out: Path) -> list[Path]:
     return [app, out / "frontend"]
 
 
+def one_phone_set(mixed: Path, out: Path) -> list[Path]:
+    """The mixed log's backend blocks as app.log, all its frontend blocks as one client's
+    frontend log (made once)."""
+    app, frontend = out / "app.log", out / "frontend" / "20261124_Mozilla50iPhoneCPUiP-onephone-0001.log"
+    if app.exists() and frontend.exists():
+        return [app, frontend.parent]
+    text = mixed.read_text(encoding="utf-8").split("\n")[:-1]
+    block = gen_mixed_log.BLOCK
+    backend: list[str] = []
+    phone: list[str] = []
+    for k in range(0, len(text), block):
+        (backend if (k // block) % 2 == 0 else phone).extend(text[k:k + block])
+    frontend.parent.mkdir(parents=True, exist_ok=True)
+    app.write_text("\n".join(backend) + "\n")
+    frontend.write_text("\n".join(phone) + "\n")
+    return [app, frontend.parent]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000)
@@ -62,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     files = [paths[0], *sorted(paths[1].glob("*.log"))]
     print(f"set: {paths[0].parent.relative_to(ROOT)}  {len(files)} files, {args.lines:,} lines "
           f"(the same lines as {mixed.name})")
+    phone = one_phone_set(mixed, mixed.with_name(mixed.stem.replace("mixed", "onephone", 1)))
     out = paths[0].parent / "timeline.json"
     commands = {
         "cat of the files (reference)": ["cat", *map(str, files)],
@@ -69,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         f"ingest, the {len(files)} files": [sys.executable, "-c", INGEST, *map(str, paths)],
         f"timeline --format json, {len(files)} files": [sys.executable, "-c", TIMELINE_JSON, str(out),
                                                          *map(str, paths)],
+        "timeline --format json, one phone's set": [sys.executable, "-c", TIMELINE_JSON, str(out), *map(str, phone)],
+        "timeline --format json, the one mixed file": [sys.executable, "-c", TIMELINE_JSON, str(out), str(mixed)],
     }
     best: dict[str, tuple[float, float]] = {}
     for _ in range(args.repeat):  # rounds, each command once per round
@@ -80,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             if name not in best or wall < best[name][0]:
                 best[name] = (wall, rss)
     print(f"best of {args.repeat} runs each")
-    print(f"{'what':40} {'wall s':>8} {'lines/s':>12} {'peak MB':>9}")
+    print(f"{'what':44} {'wall s':>8} {'lines/s':>12} {'peak MB':>9}")
     for name, (wall, rss) in best.items():
-        print(f"{name:40} {wall:8.2f} {args.lines / wall:12,.0f} {rss:9.0f}")
+        print(f"{name:44} {wall:8.2f} {args.lines / wall:12,.0f} {rss:9.0f}")
     one, many = best["ingest, the one mixed file"][0], best[f"ingest, the {len(files)} files"][0]
     print(f"cost of a file: {(many - one) / (len(files) - 1) * 1000:.1f} ms ({many / one:.2f}x the one file)")
     return 0
