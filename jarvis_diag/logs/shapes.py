@@ -129,38 +129,6 @@ def _index(source: str) -> tuple[dict[str, tuple[_Candidate, ...]], tuple[_Candi
 _ANY_LOGGER = object()
 
 
-@cache
-def _merged(source: str, key: str) -> tuple[tuple[str, Any, re.Pattern[str], lines.Shape], ...]:
-    """The candidates for messages starting with ``key``, in table order, as (literal prefix,
-    the logger the shape requires or _ANY_LOGGER, regex, shape)."""
-    long, short = _index(source)
-    return tuple((c.prefix, c.shape.logger if lines.needs_logger(c.shape) else _ANY_LOGGER, c.regex, c.shape)
-                 for c in sorted(long.get(key, ()) + short, key=lambda c: c.order))
-
-
-def match_indexed(source: str, message: str, logger: str | None = None) -> tuple[lines.Shape, dict[str, str]] | None:
-    """Same answer as :func:`jarvis_diag.lines.match`, trying only possible shapes."""
-    src = "frontend" if source == "panel" else source
-    for prefix, required, regex, shape in _merged(src, message[:_KEY_LEN]):
-        if not message.startswith(prefix) or (required is not _ANY_LOGGER and required != logger):
-            continue
-        m = regex.match(message)
-        if m:
-            return shape, {k: v for k, v in m.groupdict().items() if v is not None}
-    return None
-
-
-def classify_indexed(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any]]:
-    found = match_indexed(source, message, logger)
-    if found is None:
-        return "unknown", None, {}
-    shape, groups = found
-    fields = {k: typed(k, v) for k, v in groups.items()}
-    derive(shape.name, fields)
-    return shape.kind, shape.name, fields
-
-
-# ---- the fast path's classifier: classify_indexed and tag_of in one step -----------------
 # The candidates of a 6-character key are split again on the first characters all their
 # prefixes have (a log's lines mostly start "[SocketIO] ": dozens of shapes share that
 # key), and what depends only on the shape is worked out once: which captured fields are
@@ -210,7 +178,8 @@ def _tree(source: str) -> tuple[dict[str, tuple[int, dict[str, tuple], tuple]], 
 
 
 def classify_tagged(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any], str | None]:
-    """``(*classify_indexed(...), tag_of(message, logger))``, in one step."""
+    """``(*classify(source, message, logger), tag_of(message, logger))``: the same answer,
+    trying only the shapes whose literal prefix the message starts with."""
     tree, other = _tree("frontend" if source == "panel" else source)
     node = tree.get(message[:_KEY_LEN])
     entries = other if node is None else node[1].get(message[:node[0]], node[2])
