@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from jarvis_diag.links import open_item
+
 # Log timestamps have 1 ms resolution: bounds that disagree by this much still agree.
 ROUNDING_MS = 2.0
 # An emit is paired with the server's receipt only within this window after it (on the
@@ -178,10 +180,10 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
         found = receipts[table_key].first_open(client, bisect_left(times, sent - PAIR_SLOP_MS))
         if found is None:
             continue
-        j, part = found
+        j, links, i = found
         be_time, be_label, sid = rows[j]
         if be_time - sent <= PAIR_WINDOW_MS:
-            receipts[table_key].close(part, j)
+            links[i] = i + 1  # (paired: closed)
             out.append((client, label, be_label, key, sid, ms, be_time, kind))
     return pd.DataFrame(out, columns=columns)
 
@@ -196,39 +198,24 @@ class _Receipts:
         parts: dict[str | None, list[int]] = {}
         for j, (_t, _label, sid) in enumerate(rows):
             parts.setdefault(owner.get(sid[:8]) if sid is not None else None, []).append(j)
-        # per part: its receipts' positions, and links[i] == i while receipt i is not paired
-        # (else it points further on; links[len] == len stands for "none left")
+        # per part: its receipts' positions, and their links (see open_item: open while not
+        # paired; links[len] == len stands for "none left")
         self.parts = {k: (v, list(range(len(v) + 1))) for k, v in parts.items()}
 
-    def first_open(self, client: str, start: int) -> tuple[int, str | None] | None:
-        """(position, part) of the first receipt at or after position ``start`` not paired
-        yet, of this client's sockets or of sockets not known to be anyone's."""
+    def first_open(self, client: str, start: int) -> tuple[int, list[int], int] | None:
+        """The first receipt at or after position ``start`` not paired yet, of this client's
+        sockets or of sockets not known to be anyone's: (its position, its part's links, its
+        place in them; ``links[place] = place + 1`` pairs it)."""
         best = None
         for part in (client, None):
             found = self.parts.get(part)
             if found is None:
                 continue
             positions, links = found
-            i = _first_open(links, bisect_left(positions, start))
+            i = open_item(links, bisect_left(positions, start))
             if i < len(positions) and (best is None or positions[i] < best[0]):
-                best = (positions[i], part)
+                best = (positions[i], links, i)
         return best
-
-    def close(self, part: str | None, position: int) -> None:
-        positions, links = self.parts[part]
-        i = bisect_left(positions, position)
-        links[i] = i + 1
-
-
-def _first_open(links: list[int], i: int) -> int:
-    """The first open item at or after ``i`` (``links[j] == j``: open); shortens the links
-    followed on the way."""
-    root = i
-    while links[root] != root:
-        root = links[root]
-    while links[i] != root:
-        links[i], i = root, links[i]
-    return root
 
 
 def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:

@@ -27,6 +27,7 @@ import pyarrow as pa
 from jarvis_diag.built import compiled as _built  # (None: the records are built in Python)
 from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
 from jarvis_diag.gc_pause import no_cycle_collection
+from jarvis_diag.links import open_item
 
 SCHEMA = "jarvis-diag.timeline/1"
 FRONTEND_SOURCES = ("frontend", "panel")
@@ -802,18 +803,6 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
     return client_only
 
 
-def _last_open(links: list[int], i: int) -> int:
-    """The last open item at or before ``i`` (-1: none), where ``links[j] == j`` for an open
-    item and points to an earlier item for a closed one (closing j: ``links[j] = j - 1``).
-    The links followed are shortened on the way, so that many look-ups stay quick."""
-    root = i
-    while root >= 0 and links[root] != root:
-        root = links[root]
-    while i >= 0 and links[i] != root:
-        links[i], i = root, links[i]
-    return root
-
-
 def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connection]:
     """Backend connections by sid prefix; frontend-only ones when the backend log is missing.
     ``records``: those of CONNECTION_KINDS at least, in time order."""
@@ -890,9 +879,9 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
         # and not closed by the client yet
         mine = sorted(conns_of.get(client, []), key=lambda c: c.connected_at or 0)
         starts = [c.connected_at or 0 for c in mine]
-        links = list(range(len(mine)))  # see _last_open: every connection open
+        links = list(range(len(mine)))  # (see open_item: every connection open)
         for t, reason, rec in discs:
-            found = _last_open(links, bisect_right(starts, t) - 1)
+            found = open_item(links, bisect_right(starts, t) - 1)
             if found >= 0:
                 conn = mine[found]
                 links[found] = found - 1
