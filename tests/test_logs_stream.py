@@ -81,6 +81,18 @@ def test_a_big_clean_log_is_streamed_and_reads_as_a_whole(tmp_path: Path) -> Non
     assert set(events["source"]) == {"backend", "frontend", "console"}
 
 
+def test_a_big_log_with_no_stamped_line_is_streamed_too(tmp_path: Path) -> None:
+    # uvicorn's console lines only (a captured stdout), read as a backend log: the reader
+    # finds no message after a stamp at all
+    path = tmp_path / "stdout.log"
+    path.write_bytes(b"".join(b'INFO:     127.0.0.1:%d - "GET /health HTTP/1.1" 200 OK\n' % (40000 + i % 9000)
+                              for i in range(fast.STREAM_MIN_BYTES // 50)))
+    dirty, keys = _stream_of(path)
+    assert not dirty and keys == []
+    events = _same_as_whole(path, format_of={str(path): "backend"})
+    assert len(events) == fast.STREAM_MIN_BYTES // 50 and set(events["source"]) == {"console"}
+
+
 DAMAGE = {
     "byte-order mark": lambda d: b"\xef\xbb\xbf" + d,
     "NUL byte": lambda d: d[:1000] + b"\x00" + d[1000:],

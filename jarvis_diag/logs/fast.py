@@ -744,17 +744,13 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
         return fmt, None, _whole(stream, fh)
     records: list[Any] = []
     known: list[Any] = []
-    to_record: list[int] = []
+    to_record: list[np.ndarray] = []
     have = 0
     while True:
         found, got, done = stream.wait(have, _ALL_BYTES, 1.0)
         if found > have:
-            for key in stream.keys(have, found):
-                record = _record_of_key(key)
-                to_record.append(-1 if record is None else len(records))
-                if record is not None:
-                    records.append(record)
-                    known.append(_classified(record, memo))
+            to_record.append(_key_records(stream.keys(have, found), records))
+            known += [_classified(r, memo) for r in records[len(known):]]
             have = found
         elif done:
             break
@@ -774,8 +770,9 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
         return fmt, raw, None
     spare = _in_background(_spare_columns, len(nl), {name for k in known for name in k[2]})
     fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
-    fast_rec = np.array(to_record, dtype=np.int32)[np.frombuffer(codes, dtype=np.int32)[fast_idx]]
-    del ends, shape, codes
+    to_record_all = np.concatenate(to_record) if to_record else np.zeros(0, dtype=np.int32)
+    fast_rec = to_record_all[np.frombuffer(codes, dtype=np.int32)[fast_idx]]
+    del ends, shape, codes, to_record_all
     return fmt, _parse_lines(raw, data, np.frombuffer(data, dtype=np.uint8), nl, fast_idx,
                              np.frombuffer(seconds, dtype=np.float64), fast_rec, records, fmt, path, client,
                              compiled=True, consume=True, memo=memo, known=known, spare=spare), None
