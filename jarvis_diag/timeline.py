@@ -1259,8 +1259,7 @@ class Timeline:
                 entry["clients"].append(client)
             entry["attaches"].append({
                 "client": client, "sid": sid, "kind": kind, "requested_at": requested, "received_at": received,
-                "phases": {k: round(v, 1) if v.__class__ is float and v == v else num(v)  # (float: the usual)
-                           for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
+                "phases": {k: num(v) for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
                 "ready_sent_at": ready_sent, "ready_received_at": ready_received, "history_end_at": history_end,
                 "latency_ms": num1(latency), "transport_ms": num1(transport), "evidence": list(evidence_list)})
         episodes = [{"client": opt(r.client), "sid_before": opt(r.sid_before), "sid_after": opt(r.sid_after),
