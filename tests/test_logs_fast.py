@@ -100,6 +100,21 @@ def test_thousands_of_damaged_lines_are_each_counted() -> None:
     assert parse_raw(data + stamp + b"clean\n", "backend", engine="fast").bad_lines == 4000
 
 
+def test_numbers_too_big_for_their_column_are_left_out() -> None:
+    # a count of 5,000 digits (past Python's int-from-text limit), one past int64 and a
+    # decimal past float64: the line keeps its kind and text, the number is not set
+    data = (b"[2026-11-24T10:00:00.123Z] [DEBUG] [SocketIO] Processing " + b"9" * 5000 + b" pending operations\n"
+            + b"[2026-11-24T10:00:00.124Z] [DEBUG] [SocketIO] Processing 9223372036854775808 pending operations\n"
+            + b"[2026-11-24T10:00:00.125Z] [DEBUG] [SocketIO] [TIMING] Socket.IO delivered chat:ready, network_delay=5ms"
+            + b" (server=-9223372036854775809, client=-9223372036854775808)\n"
+            + b"[2026-11-24T10:00:00.126Z] [DEBUG] [ConnMgr] Scheduling reconnect in 1" + b"0" * 400
+            + b"ms (attempt 2)\n")
+    df = _same(data, "frontend")
+    assert df["kind"].tolist() == ["message.flushed"] * 2 + ["chat.ready.received", "reconnect.scheduled"]
+    assert df["n"].isna().all()
+    assert pd.isna(df["server_ms"][2]) and df["client_ms"][2] == -(2**63) and df["ms"][2] == 5
+    assert pd.isna(df["ms"][3]) and df["attempt"][3] == 2
+
 def test_lines_over_the_limit_in_bytes_or_in_characters() -> None:
     # the limit is in characters: a line of 2-byte characters can pass it in bytes only, and
     # one of 4-byte characters past 4x the limit is cut without reading all of it

@@ -9,6 +9,7 @@ uvicorn WebSocket request line).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -40,12 +41,30 @@ def tag_of(message: str, logger: str | None = None) -> str | None:
     return LOGGER_TAGS.get(logger or "")
 
 
+_INT64 = 1 << 63
+
+
+def integer(text: str) -> int | None:
+    """A captured integer, or None when it does not fit the column's 64 bits (a count of
+    thousands of digits is damage, not a number: the event keeps its kind and its text)."""
+    if len(text) > 20:
+        return None
+    value = int(text)
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def decimal(text: str) -> float | None:
+    """A captured decimal, or None when it is too big to be finite."""
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 def typed(column: str, text: str) -> Any:
-    """A captured field converted to its column's Python type."""
+    """A captured field converted to its column's Python type (None: it does not fit)."""
     if column in _INT_COLUMNS:
-        return int(text)
+        return integer(text)
     if column in _FLOAT_COLUMNS:
-        return float(text)
+        return decimal(text)
     return text
 
 
@@ -82,7 +101,7 @@ def classify(source: str, message: str, logger: str | None) -> tuple[str, str | 
     if found is None:
         return "unknown", None, {}
     shape, groups = found
-    fields = {k: typed(k, v) for k, v in groups.items()}
+    fields = {k: v for k, v in ((k, typed(k, v)) for k, v in groups.items()) if v is not None}
     derive(shape.name, fields)
     return shape.kind, shape.name, fields
 
@@ -155,7 +174,7 @@ def _entries(cands: list[_Candidate]) -> tuple[tuple[Any, ...], ...]:
     of each candidate, in table order."""
     out = []
     for c in sorted(cands, key=lambda c: c.order):
-        numeric = tuple((name, int if name in _INT_COLUMNS else float) for name in c.regex.groupindex
+        numeric = tuple((name, integer if name in _INT_COLUMNS else decimal) for name in c.regex.groupindex
                         if name in _INT_COLUMNS or name in _FLOAT_COLUMNS)
         out.append((c.prefix, c.shape.logger if lines.needs_logger(c.shape) else _ANY_LOGGER, c.regex, c.shape,
                     numeric, _fixed_tag(c.prefix)))
@@ -192,7 +211,11 @@ def classify_tagged(source: str, message: str, logger: str | None) -> tuple[str,
         fields = {k: v for k, v in m.groupdict().items() if v is not None}
         for name, convert in numeric:
             if name in fields:
-                fields[name] = convert(fields[name])
+                value = convert(fields[name])
+                if value is None:
+                    del fields[name]
+                else:
+                    fields[name] = value
         derive(shape.name, fields)
         if tag is _VARIES:
             tag = tag_of(message, logger)
