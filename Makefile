@@ -13,7 +13,7 @@ WEB_BUNDLE := $(WEB)/vendor/socket.io.min.js
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml setup.py jarvis_diag/logs/_scan.c jarvis_diag/_records.c
+$(STAMP): $(PY) pyproject.toml setup.py jarvis_diag/logs/_scan.c jarvis_diag/logs/_match.c jarvis_diag/_records.c
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)

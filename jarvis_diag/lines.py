@@ -313,20 +313,29 @@ SHAPES_BY_NAME: dict[str, Shape] = {s.name: s for s in SHAPES}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def placeholders(shape: Shape) -> tuple[str, list[tuple[str, str, str]]]:
+    """(the template's literal prefix, then per placeholder: its name, the pattern it
+    matches and the literal text after it)."""
+    matches = list(_PLACEHOLDER.finditer(shape.template))
+    first = matches[0].start() if matches else len(shape.template)
+    out = []
+    for i, m in enumerate(matches):
+        name = m.group(1)
+        after = matches[i + 1].start() if i + 1 < len(matches) else len(shape.template)
+        last = i == len(matches) - 1 and m.end() == len(shape.template)
+        out.append((name, FIELDS.get(name.lstrip("_"), _GREEDY_AT_END if last else _LAZY),
+                    shape.template[m.end():after]))
+    return shape.template[:first], out
+
+
 @cache
 def shape_regex(shape: Shape) -> re.Pattern[str]:
     """The anchored regular expression of a shape; named groups are column names."""
-    parts: list[str] = []
-    pos = 0
-    matches = list(_PLACEHOLDER.finditer(shape.template))
-    for i, m in enumerate(matches):
-        parts.append(re.escape(shape.template[pos : m.start()]))
-        name = m.group(1)
-        last = i == len(matches) - 1 and m.end() == len(shape.template)
-        pattern = FIELDS.get(name.lstrip("_"), _GREEDY_AT_END if last else _LAZY)
+    prefix, fields = placeholders(shape)
+    parts = [re.escape(prefix)]
+    for name, pattern, literal in fields:
         parts.append(f"(?:{pattern})" if name.startswith("_") else f"(?P<{name}>{pattern})")
-        pos = m.end()
-    parts.append(re.escape(shape.template[pos:]))
+        parts.append(re.escape(literal))
     return re.compile("".join(parts) + r"\Z", re.S)
 
 

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from jarvis_diag.built import compiled as _built  # (None: per-record columns are made in Python)
 from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES
 from jarvis_diag.logs import frontend as fe
-from jarvis_diag.logs.shapes import classify_tagged, tag_of
+from jarvis_diag.logs.shapes import classify_records, split_consoles, split_keys, tag_of
 from jarvis_diag.logs.text import _CONTINUATION_START, FORMAT_SOURCE, MAX_LINE, SOURCE_CLOCK, RawColumns, split_line
 
 try:
@@ -255,15 +255,27 @@ def _memo_key(record: tuple[str, str | None, str | None, str]) -> tuple[str, str
     return record[0], record[1], record[3]
 
 
-def _classified(record: tuple[str, str | None, str | None, str], memo: dict | None) -> tuple[Any, ...]:
-    """(kind, shape, fields, tag) of a record (source, logger, level, message)."""
-    source, logger, _level, message = record
-    known = memo.get(_memo_key(record)) if memo is not None else None
-    if known is None:
-        known = classify_tagged(source, message, logger)
-        if memo is not None:
-            memo[_memo_key(record)] = known
-    return known
+def _classify_from(records: list[Any], start: int, memo: dict | None) -> list[tuple[Any, ...] | None]:
+    """(kind, shape, fields, tag) of each record from ``start`` held as (source, logger,
+    level, message); None for the others. ``memo``: classifications by (source, logger,
+    message), shared by the files of one reading."""
+    if memo is None:
+        return classify_records(records, start)
+    out: list[tuple[Any, ...] | None] = [None] * (len(records) - start)
+    todo: list[Any] = []
+    at: list[int] = []
+    for j in range(start, len(records)):
+        r = records[j]
+        if isinstance(r, tuple):
+            known = memo.get(_memo_key(r))
+            if known is None:
+                todo.append(r)
+                at.append(j - start)
+            else:
+                out[j - start] = known
+    for j, r, known in zip(at, todo, classify_records(todo), strict=True):
+        out[j] = memo[_memo_key(r)] = known
+    return out
 
 
 def _record_columns(records: list[Any], memo: dict | None = None, known: list[Any] | None = None
@@ -275,11 +287,13 @@ def _record_columns(records: list[Any], memo: dict | None = None, known: list[An
     n = len(records)
     fixed: list[tuple[Any, ...]] = [()] * n
     sparse: dict[str, list[Any]] = {}
-    done = len(known) if known is not None else 0
+    known = (known or []) + _classify_from(records, len(known or ()), memo)
+    if _built is not None:
+        return _built.parsed(records, known, _FIXED)
     for j, r in enumerate(records):
         if isinstance(r, tuple):
             source, logger, level, _message = r
-            kind, shape, fields, tag = known[j] if j < done else _classified(r, memo)  # type: ignore[index]
+            kind, shape, fields, tag = known[j]  # type: ignore[misc]
             fixed[j] = (kind, shape, source, logger, level, tag)
             for key, v in fields.items():
                 if v is not None and key not in _FIXED:
@@ -447,10 +461,9 @@ class FastRows:
         files = None if self.file_of is None else (self.file_of if order is None else self.file_of[order])
         cols["path"] = _categorical(self.paths, np.zeros(m, dtype=np.int8) if files is None else files)
         cols["line"] = np.add(rows, 1, out=into("line"))
-        kinds = np.array([_KIND_CODE[k] for k in self.values("kind")], dtype=np.int16)
+        kinds = _coded(self.values("kind"), _KIND_CODE, np.int16)
         cols["kind"] = pd.Categorical.from_codes(kinds[rrec], dtype=pd.CategoricalDtype(KIND_NAMES))
-        levels = np.array([_LEVEL_CODE.get(v, -1) if v is not None else -1 for v in self.values("level")],
-                          dtype=np.int8)
+        levels = _coded(self.values("level"), _LEVEL_CODE, np.int8)
         cols["level"] = pd.Categorical.from_codes(levels[rrec], dtype=pd.CategoricalDtype(LEVELS))
         for name in ("logger", "tag", "shape"):
             cols[name] = _categorical(self.values(name), rrec)
@@ -578,6 +591,9 @@ def _record_of_key(key: str) -> tuple[str, str | None, str | None, str] | None:
 def _key_records(keys: list[str], records: list[Any]) -> np.ndarray:
     """Each distinct message after a stamp as its record, appended to ``records``; the record
     number of each key (-1: not a stamped line's rest)."""
+    made = split_keys(keys, records, _record_of_key)
+    if made is not None:
+        return made
     to_record = np.full(len(keys), -1, dtype=np.int32)
     for u, key in enumerate(keys):
         record = _record_of_key(key)
@@ -616,8 +632,7 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         del encoded
         kind_of = np.empty(len(texts), dtype=np.int64)  # record, -1 other, -2 blank
         time_of = np.full(len(texts), np.nan)
-        for u, line in enumerate(texts):
-            parts = split_line(line)
+        for u, (line, parts) in enumerate(zip(texts, split_consoles(texts, split_line), strict=True)):
             if parts is None:
                 kind_of[u] = -2 if not line.strip() else -1
             else:
@@ -750,7 +765,7 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
         found, got, done = stream.wait(have, _ALL_BYTES, 1.0)
         if found > have:
             to_record.append(_key_records(stream.keys(have, found), records))
-            known += [_classified(r, memo) for r in records[len(known):]]
+            known += _classify_from(records, len(known), memo)
             have = found
         elif done:
             break
@@ -847,6 +862,15 @@ def _numbers(values: list[Any], integer: bool) -> tuple[np.ndarray, np.ndarray]:
     if integer:
         return np.array([0 if v is None else v for v in values], dtype="int64"), mask
     return np.array([np.nan if v is None else v for v in values], dtype="float64"), mask
+
+
+def _coded(values: list[str | None], code_of: dict[str, int], dtype: Any) -> np.ndarray:
+    """``code_of[v]`` of each per-record value, -1 for None or a value it does not know."""
+    if _built is not None:  # (each distinct value looked up once)
+        cats, numbers = _built.codes(values)
+        remap = np.array([code_of.get(c, -1) for c in cats] + [-1], dtype=dtype)  # (code -1 takes the last)
+        return remap[np.frombuffer(numbers, dtype=np.int32)]
+    return np.array([code_of.get(v, -1) if v is not None else -1 for v in values], dtype=dtype)
 
 
 def _categorical(values: list[str | None], codes: np.ndarray) -> pd.Categorical:

@@ -15,8 +15,20 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from jarvis_diag import lines
 from jarvis_diag.events import COLUMNS
+from jarvis_diag.logs.frontend import LEVELS as _FRONTEND_LEVELS
+
+try:
+    from jarvis_diag.logs import _match
+except ImportError:  # installed without a C compiler: classify_tagged does the same work
+    _match = None
+# (a module compiled from an older _match.c, left by an install that did not rebuild it, is not used)
+MATCH_VERSION = 1
+if _match is not None and getattr(_match, "VERSION", 0) != MATCH_VERSION:
+    _match = None
 
 # Leading "[Tag] [Tag:id] " groups; the ":id" part is dropped so tags stay a small set.
 TAGS_RE = re.compile(r"(?:\[[A-Za-z][A-Za-z0-9 _]*(?::[^\]\s]*)?\] ?)+")
@@ -74,8 +86,13 @@ IMPLIED_EVENT = {"fe.emit_connect": "chat:connect", "fe.emit_message": "chat:mes
                  "fe.ready_delivered": "chat:ready", "fe.ready_handled": "chat:ready"}
 
 
+# Shapes whose ids live inside a captured field (derive() finds them).
+DERIVED = frozenset({"sio.connect_received", "uv.ws_accepted", "uv.ws_rejected", "uv.http"})
+
+
 def derive(shape: str | None, fields: dict[str, Any]) -> None:
-    """Fill in ids that live inside a captured field (in place)."""
+    """Fill in ids that live inside a captured field, and the event a template implies
+    (in place)."""
     if shape in IMPLIED_EVENT:
         fields.setdefault("event", IMPLIED_EVENT[shape])
     if shape == "sio.connect_received":
@@ -223,3 +240,92 @@ def classify_tagged(source: str, message: str, logger: str | None) -> tuple[str,
             tag = LOGGER_TAGS.get(logger or "")
         return shape.kind, shape.name, fields, tag
     return "unknown", None, {}, tag_of(message, logger)
+
+
+# ---- the same matcher in C ------------------------------------------------------------
+# jarvis_diag/logs/_match.c matches the templates themselves (every placeholder pattern is
+# a class run, a number or any text) in the order re tries them: the same answer as
+# classify_tagged at a fraction of the cost, for every message of ASCII text.
+
+_LAZY, _GREEDY, _RUN, _NUMBER = range(4)
+_ASCII_WORD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+# pattern -> (kind, class characters, minus, letter, fraction)
+_PATTERNS: dict[str, tuple[int, str, bool, bool, bool]] = {
+    r"[A-Za-z0-9_-]+": (_RUN, _ASCII_WORD + "-", False, False, False),
+    r"[A-Za-z0-9_.-]+": (_RUN, _ASCII_WORD + ".-", False, False, False),
+    r"[A-Za-z0-9_:.-]+": (_RUN, _ASCII_WORD + ":.-", False, False, False),
+    r"\w+": (_RUN, _ASCII_WORD, False, False, False),  # (ASCII messages only: others go to Python)
+    r"\d+": (_NUMBER, "", False, False, False),
+    r"-?\d+": (_NUMBER, "", True, False, False),
+    r"\d+(?:\.\d+)?": (_NUMBER, "", False, False, True),
+    r"-?\d+(?:\.\d+)?": (_NUMBER, "", True, False, True),
+    r"[A-Z]\d+(?:\.\d+)?": (_NUMBER, "", False, True, True),
+    lines._LAZY: (_LAZY, "", False, False, False),
+    lines._GREEDY_AT_END: (_GREEDY, "", False, False, False),
+}
+_TABLE_OF_SOURCE = {"backend": 0, "frontend": 1, "panel": 1, "console": 2}
+
+
+def _c_entry(shape: lines.Shape) -> tuple[Any, ...] | None:
+    """A shape as _match.compile reads it (None: a placeholder pattern it does not know)."""
+    prefix, found = lines.placeholders(shape)
+    fields = []
+    for name, pattern, literal in found:
+        if pattern not in _PATTERNS:
+            return None
+        kind, chars, minus, letter, fraction = _PATTERNS[pattern]
+        convert = 1 if name in _INT_COLUMNS else 2 if name in _FLOAT_COLUMNS else 0
+        fields.append((None if name.startswith("_") else name, kind, chars, minus, letter, fraction, convert, literal))
+    tag = _fixed_tag(prefix)
+    mode, fixed = (1, None) if tag is _BY_LOGGER else (2, None) if tag is _VARIES else (0, tag)
+    return (prefix, shape.logger if lines.needs_logger(shape) else None, shape.kind, shape.name, mode, fixed,
+            IMPLIED_EVENT.get(shape.name), shape.name in DERIVED, tuple(fields))
+
+
+def c_spec(fallback: Any) -> tuple[Any, ...] | None:
+    """What _match.compile reads: every shape, and ``fallback`` for the messages it leaves
+    to Python (None: a shape has a placeholder pattern the C matcher does not know)."""
+    tables: list[list[tuple[Any, ...]]] = [[], [], []]
+    for shape in lines.SHAPES:
+        entry = _c_entry(shape)
+        if entry is None:
+            return None
+        tables[_TABLE_OF_SOURCE[shape.source]].append(entry)
+    return _TABLE_OF_SOURCE, [tuple(t) for t in tables], LOGGER_TAGS, fallback, derive
+
+
+@cache
+def _c_table() -> Any:
+    """The compiled table of every shape (None: no C matcher, or a shape it cannot read)."""
+    spec = c_spec(classify_tagged) if _match is not None else None
+    return None if spec is None else _match.compile(spec)
+
+
+def _classify_record(record: Any) -> tuple[str, str | None, dict[str, Any], str | None] | None:
+    if not isinstance(record, tuple):
+        return None
+    source, logger, _level, message = record
+    return classify_tagged(source, message, logger)
+
+
+def split_keys(keys: list[str], records: list[Any], record_of_key: Any) -> np.ndarray | None:
+    """_match.split's record numbers of ``keys`` (see there), or None without the C matcher."""
+    if _c_table() is None:
+        return None
+    return np.frombuffer(_match.split(keys, records, _FRONTEND_LEVELS, record_of_key), dtype=np.int32)
+
+
+def split_consoles(texts: list[str], split_line: Any) -> list[Any]:
+    """``split_line`` of each text, the console lines split in C when it was compiled."""
+    if _c_table() is None:
+        return [split_line(t) for t in texts]
+    return _match.consoles(texts, split_line)
+
+
+def classify_records(records: list[Any], start: int = 0) -> list[tuple[str, str | None, dict[str, Any], str | None] | None]:
+    """classify_tagged of each (source, logger, level, message) record from ``start`` (None
+    for a record that is not such a tuple), in C when it was compiled."""
+    table = _c_table()
+    if table is not None:
+        return _match.classify(table, records, start)
+    return [_classify_record(r) for r in records[start:]]
