@@ -9,7 +9,7 @@
  * the tests check it against the reference matcher.
  *
  *   compile(spec) -> table (a capsule)
- *       spec = (sources, tables, logger_tags, fallback, derive):
+ *       spec = (sources, tables, logger_tags, fallback, derived_ids):
  *       sources: {source name: table number}; tables: per number, the shapes in table
  *       order as (prefix, logger or None, kind, name, tag mode, tag, implied event or
  *       None, derive?, fields);
@@ -22,9 +22,9 @@
  *       For each record from ``start``: (kind, shape, fields, tag) of a (source, logger,
  *       level, message) tuple, None for anything else. A message with a non-ASCII
  *       character is handed to fallback(source, message, logger) (Unicode classes such as
- *       \w and \s are Python's business); a matched shape whose "derive?" is set is passed
- *       to derive(name, fields), which adds the ids its captures hold; a template that
- *       spells its event out gives it as the "event" field.
+ *       \w and \s are Python's business); a matched shape whose "derive?" is set gets the
+ *       fields derived_ids(name, detail) finds in its detail (asked once per distinct
+ *       detail); a template that spells its event out gives it as the "event" field.
  *   split(keys, records, frontend_levels, fallback) -> codes
  *       What follows the stamp of each backend line ("- logger - LEVEL - message") or
  *       frontend line ("Z] [LEVEL] message") as its record (source, logger, level, message)
@@ -59,6 +59,7 @@ typedef struct {
     const char *prefix;
     Py_ssize_t plen;
     PyObject *logger, *kind, *name, *tag, *implied; /* borrowed; logger/tag/implied may be NULL */
+    PyObject *derived;                            /* owned: derived_ids() by detail, when derive is set */
     int tag_mode, derive, nfields;
     Field fields[MAX_FIELDS];
 } Entry;
@@ -71,7 +72,7 @@ typedef struct {
 typedef struct {
     PyObject *spec; /* owns every borrowed object and string above */
     PyObject *sources, *logger_tags, *fallback, *derive;
-    PyObject *unknown, *event; /* "unknown" (the kind of a message no shape matches), "event" */
+    PyObject *unknown, *event, *detail; /* "unknown" (the kind of a message no shape matches), "event", "detail" */
     Table *tables;
     Py_ssize_t ntables;
 } Matcher;
@@ -83,12 +84,16 @@ static void matcher_free(Matcher *m) {
         return;
     }
     for (Py_ssize_t t = 0; t < m->ntables; t++) {
+        for (Py_ssize_t i = 0; m->tables[t].entries != NULL && i < m->tables[t].n; i++) {
+            Py_XDECREF(m->tables[t].entries[i].derived);
+        }
         PyMem_Free(m->tables[t].entries);
     }
     PyMem_Free(m->tables);
     Py_XDECREF(m->spec);
     Py_XDECREF(m->unknown);
     Py_XDECREF(m->event);
+    Py_XDECREF(m->detail);
     PyMem_Free(m);
 }
 
@@ -135,6 +140,9 @@ static int entry_of(PyObject *spec, Entry *e) {
         return -1;
     }
     e->implied = implied == Py_None ? NULL : implied;
+    if (e->derive && (e->derived = PyDict_New()) == NULL) {
+        return -1;
+    }
     if (ascii_of(prefix, &e->prefix, &e->plen) < 0) {
         return -1;
     }
@@ -172,7 +180,8 @@ static PyObject *compile(PyObject *self, PyObject *args) {
     m->derive = derive;
     m->unknown = PyUnicode_InternFromString("unknown");
     m->event = PyUnicode_InternFromString("event");
-    if (m->unknown == NULL || m->event == NULL) {
+    m->detail = PyUnicode_InternFromString("detail");
+    if (m->unknown == NULL || m->event == NULL || m->detail == NULL) {
         goto fail;
     }
     m->ntables = PyList_GET_SIZE(tables);
@@ -412,8 +421,37 @@ static PyObject *number(PyObject *text, int convert) {
     return value;
 }
 
+#define MAX_DERIVED 65536 /* distinct details remembered per shape */
+
+/* Add the ids derived_ids() finds in the detail (each distinct detail asked once). */
+static int derive_ids(const Matcher *m, Entry *e, PyObject *fields) {
+    PyObject *detail = PyDict_GetItemWithError(fields, m->detail), *empty = NULL;
+    if (detail == NULL) {
+        if (PyErr_Occurred() || (detail = empty = PyUnicode_FromString("")) == NULL) {
+            return -1;
+        }
+    }
+    PyObject *ids = PyDict_GetItemWithError(e->derived, detail);
+    int bad = 0;
+    if (ids != NULL) {
+        bad = PyDict_Update(fields, ids) < 0;
+    } else if (PyErr_Occurred()) {
+        bad = 1;
+    } else {
+        ids = PyObject_CallFunctionObjArgs(m->derive, e->name, detail, NULL);
+        bad = ids == NULL || !PyDict_Check(ids) || PyDict_Update(fields, ids) < 0 ||
+              (PyDict_GET_SIZE(e->derived) < MAX_DERIVED && PyDict_SetItem(e->derived, detail, ids) < 0);
+        if (ids != NULL && !PyDict_Check(ids) && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "derived_ids() returns a dict");
+        }
+        Py_XDECREF(ids);
+    }
+    Py_XDECREF(empty);
+    return bad ? -1 : 0;
+}
+
 /* (kind, shape, fields, tag) of an entry that matched, its placeholders ending at ends[]. */
-static PyObject *matched(const Matcher *m, const Entry *e, PyObject *message, const char *s, Py_ssize_t n,
+static PyObject *matched(const Matcher *m, Entry *e, PyObject *message, const char *s, Py_ssize_t n,
                          PyObject *logger, const Py_ssize_t *ends) {
     PyObject *fields = PyDict_New(), *tag = NULL, *out = NULL;
     if (fields == NULL) {
@@ -446,12 +484,8 @@ static PyObject *matched(const Matcher *m, const Entry *e, PyObject *message, co
     if (e->implied != NULL && PyDict_SetDefault(fields, m->event, e->implied) == NULL) {
         goto done;
     }
-    if (e->derive) {
-        PyObject *r = PyObject_CallFunctionObjArgs(m->derive, e->name, fields, NULL);
-        if (r == NULL) {
-            goto done;
-        }
-        Py_DECREF(r);
+    if (e->derive && derive_ids(m, e, fields) < 0) {
+        goto done;
     }
     if (e->tag_mode == TAG_FIXED) {
         tag = e->tag != NULL ? e->tag : Py_None;
@@ -494,7 +528,7 @@ static PyObject *classify_one(const Matcher *m, PyObject *record) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(message), ends[MAX_FIELDS];
     const Table *table = &m->tables[t];
     for (Py_ssize_t k = 0; k < table->n; k++) {
-        const Entry *e = &table->entries[k];
+        Entry *e = &table->entries[k];
         if (e->plen > n || (e->plen > 0 && (s[0] != e->prefix[0] || memcmp(s, e->prefix, e->plen) != 0))) {
             continue;
         }

@@ -466,11 +466,12 @@ static PyObject *block_of(void *ptr, Py_ssize_t len) {
     return (PyObject *)b;
 }
 
-/* ---- Stream: read a file and scan its lines on one thread, hand out its messages on another
+/* ---- Stream: read a file and scan its lines as it arrives, hand out its messages meanwhile
  *
  * Stream(fd, size, max_line) makes the buffer (``.data``, a bytearray of the file's size).
  * ``run()`` (on a thread of its own; the GIL is released throughout) reads the file into
- * it a piece at a time and does ``scan``'s work on every complete line as it arrives;
+ * it a piece at a time, on a second thread it starts, and does ``scan``'s work on every
+ * complete line as it arrives (reading and scanning cost about the same: they overlap);
  * meanwhile ``wait()`` and ``keys()`` give the distinct messages found so far, so that
  * they can be classified while the rest of the file is still being read. ``result()``
  * gives the arrays of ``newlines`` and ``scan``.
@@ -679,6 +680,50 @@ static void stream_publish(Stream *s, Py_ssize_t got, int done) {
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The reading half of run(): read() the file into the buffer on a thread of its own, a
+ * piece at a time, while run()'s thread scans the pieces already there. */
+typedef struct {
+    int fd;
+    char *buf;
+    Py_ssize_t size;
+    pthread_mutex_t lock;
+    pthread_cond_t arrived;
+    Py_ssize_t pos; /* under the lock: bytes read so far */
+    int done, err;
+} Reader;
+
+static void *reader_main(void *arg) {
+    Reader *r = arg;
+    Py_ssize_t pos = 0;
+    int err = 0;
+    while (pos < r->size) {
+        Py_ssize_t want = r->size - pos < READ_PIECE ? r->size - pos : READ_PIECE;
+        Py_ssize_t got = read(r->fd, r->buf + pos, (size_t)want);
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            err = errno;
+            break;
+        }
+        if (got == 0) {
+            break; /* the file shrank meanwhile */
+        }
+        pos += got;
+        pthread_mutex_lock(&r->lock);
+        r->pos = pos;
+        pthread_cond_signal(&r->arrived);
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_lock(&r->lock);
+    r->pos = pos;
+    r->err = err;
+    r->done = 1;
+    pthread_cond_signal(&r->arrived);
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
 static PyObject *stream_run(PyObject *self, PyObject *unused) {
     Stream *s = (Stream *)self;
     if (!stream_ready(s)) {
@@ -689,26 +734,28 @@ static PyObject *stream_run(PyObject *self, PyObject *unused) {
         return NULL;
     }
     s->started = 1;
-    char *buf = PyByteArray_AS_STRING(s->data);
+    Reader reader = {.fd = s->fd, .buf = PyByteArray_AS_STRING(s->data), .size = s->size};
     int oom = 0, err = 0;
     Py_ssize_t pos = 0;
     Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_init(&reader.lock, NULL);
+    pthread_cond_init(&reader.arrived, NULL);
+    pthread_t thread;
+    int threaded = pthread_create(&thread, NULL, reader_main, &reader) == 0;
+    if (!threaded) {
+        reader_main(&reader); /* (no thread to be had: read it all, then scan) */
+    }
     Stamps stamps = {0};
     int64_t unscanned = 0;
-    while (pos < s->size) {
-        Py_ssize_t want = s->size - pos < READ_PIECE ? s->size - pos : READ_PIECE;
-        Py_ssize_t r = read(s->fd, buf + pos, (size_t)want);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            err = errno;
-            break;
+    for (;;) {
+        pthread_mutex_lock(&reader.lock);
+        while (reader.pos == pos && !reader.done) {
+            pthread_cond_wait(&reader.arrived, &reader.lock);
         }
-        if (r == 0) {
-            break; /* the file shrank meanwhile */
-        }
-        pos += r;
+        int done = reader.done;
+        pos = reader.pos;
+        err = reader.err;
+        pthread_mutex_unlock(&reader.lock);
         if (!s->dirty && !oom) {
             int64_t next = stream_lines(s, &stamps, unscanned, pos);
             if (next < 0) {
@@ -717,8 +764,16 @@ static PyObject *stream_run(PyObject *self, PyObject *unused) {
                 unscanned = next;
             }
         }
+        if (done) {
+            break;
+        }
         stream_publish(s, pos, 0);
     }
+    if (threaded) {
+        pthread_join(thread, NULL);
+    }
+    pthread_mutex_destroy(&reader.lock);
+    pthread_cond_destroy(&reader.arrived);
     if (unscanned < pos) {
         s->dirty = 1; /* a last line with no newline */
     }

@@ -86,30 +86,37 @@ IMPLIED_EVENT = {"fe.emit_connect": "chat:connect", "fe.emit_message": "chat:mes
                  "fe.ready_delivered": "chat:ready", "fe.ready_handled": "chat:ready"}
 
 
-# Shapes whose ids live inside a captured field (derive() finds them).
+# Shapes whose ids live inside their captured detail (derived_ids() finds them).
 DERIVED = frozenset({"sio.connect_received", "uv.ws_accepted", "uv.ws_rejected", "uv.http"})
 
 
-def derive(shape: str | None, fields: dict[str, Any]) -> None:
-    """Fill in ids that live inside a captured field, and the event a template implies
-    (in place)."""
-    if shape in IMPLIED_EVENT:
-        fields.setdefault("event", IMPLIED_EVENT[shape])
+def derived_ids(shape: str, detail: str) -> dict[str, Any]:
+    """The ids inside the detail of a DERIVED shape: the session (and temporary id) in a
+    chat:connect's data; the transport and the client's epoch in a request's query."""
+    out: dict[str, Any] = {}
     if shape == "sio.connect_received":
-        m = _DATA_SESSION_RE.search(fields.get("detail", ""))
+        m = _DATA_SESSION_RE.search(detail)
         if m:
-            fields["session"] = m.group(1)
+            out["session"] = m.group(1)
             if m.group(1).startswith("new-"):
-                fields["temp_id"] = m.group(1)
-    elif shape in ("uv.ws_accepted", "uv.ws_rejected", "uv.http"):
-        detail = fields.get("detail", "")
+                out["temp_id"] = m.group(1)
+    else:
         m = _QUERY_TRANSPORT_RE.search(detail)
         if m:
-            fields["transport"] = m.group(1)
+            out["transport"] = m.group(1)
         m = _QUERY_EPOCH_RE.search(detail)
         if m:
             # the client's own epoch (seconds) of the request: an epoch next to a local time
-            fields["client_ms"] = int(round(float(m.group(1)) * 1000))
+            out["client_ms"] = int(round(float(m.group(1)) * 1000))
+    return out
+
+
+def derive(shape: str | None, fields: dict[str, Any]) -> None:
+    """Fill in the event a template implies and the ids inside its detail (in place)."""
+    if shape in IMPLIED_EVENT:
+        fields.setdefault("event", IMPLIED_EVENT[shape])
+    if shape in DERIVED:
+        fields.update(derived_ids(shape, fields.get("detail", "")))
 
 
 def classify(source: str, message: str, logger: str | None) -> tuple[str, str | None, dict[str, Any]]:
@@ -291,7 +298,7 @@ def c_spec(fallback: Any) -> tuple[Any, ...] | None:
         if entry is None:
             return None
         tables[_TABLE_OF_SOURCE[shape.source]].append(entry)
-    return _TABLE_OF_SOURCE, [tuple(t) for t in tables], LOGGER_TAGS, fallback, derive
+    return _TABLE_OF_SOURCE, [tuple(t) for t in tables], LOGGER_TAGS, fallback, derived_ids
 
 
 @cache
