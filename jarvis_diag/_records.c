@@ -12,12 +12,13 @@
  *       values: list of int (integer) or of numbers, with None; as int64 (0 for None) or
  *       float64 (NaN for None) in a bytearray, and a bytearray with 1 where a value is None.
  *
- *   parsed(records, known, fixed) -> {column: values}
- *       The fast parser's per-record columns (logs/fast.py _record_columns): record j is a
- *       (source, logger, level, message) tuple classified as known[j] = (kind, shape,
- *       fields, tag), or a dict with every key of ``fixed``. Each of the six ``fixed``
- *       columns (kind, shape, source, logger, level, tag) that has a value, then each
- *       field in the order first met (None where a record has none).
+ *   extend(columns, records, known, fixed, start)
+ *       The fast parser's per-record columns (logs/fast.py _extend_columns): ``columns``
+ *       ({column: list}, each list holding records[:start]) grows by records[start:].
+ *       Record j is a (source, logger, level, message) tuple classified as known[j] =
+ *       (kind, shape, fields, tag), or a dict with every key of ``fixed``; the six
+ *       ``fixed`` columns (kind, shape, source, logger, level, tag) are made first, then
+ *       each field's in the order first met (None where a record has none).
  *
  * timeline.py and fast.py build the same in Python when this module was not compiled;
  * this only makes it cheaper (hundreds of thousands of records on a big log).
@@ -237,39 +238,84 @@ fail:
     return NULL;
 }
 
-static PyObject *parsed(PyObject *self, PyObject *args) {
-    PyObject *records, *known, *fixed;
-    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &records, &PyList_Type, &known, &PyTuple_Type, &fixed)) {
+/* A list of n Nones. */
+static PyObject *nones(Py_ssize_t n) {
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(list, i, Py_None);
+    }
+    return list;
+}
+
+/* Make every list of ``columns`` (all of length ``start``) ``n`` long, with Nones. */
+static int pad(PyObject *columns, Py_ssize_t start, Py_ssize_t n) {
+    PyObject *key, *column;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(columns, &pos, &key, &column)) {
+        if (!PyList_Check(column) || PyList_GET_SIZE(column) != start) {
+            PyErr_SetString(PyExc_ValueError, "extend: every column holds the records before start");
+            return -1;
+        }
+        PyObject *more = nones(n - start);
+        if (more == NULL) {
+            return -1;
+        }
+        int bad = PyList_SetSlice(column, start, start, more) < 0;
+        Py_DECREF(more);
+        if (bad) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* columns[key][j] = v (new reference given; the slot held None). */
+static inline void put(PyObject *column, Py_ssize_t j, PyObject *v) {
+    PyObject *old = PyList_GET_ITEM(column, j);
+    PyList_SET_ITEM(column, j, v);
+    Py_DECREF(old);
+}
+
+static PyObject *extend(PyObject *self, PyObject *args) {
+    PyObject *columns, *records, *known, *fixed;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!n", &PyDict_Type, &columns, &PyList_Type, &records, &PyList_Type, &known,
+                          &PyTuple_Type, &fixed, &start)) {
         return NULL;
     }
     Py_ssize_t n = PyList_GET_SIZE(records);
-    if (PyList_GET_SIZE(known) != n || PyTuple_GET_SIZE(fixed) != 6) {
-        PyErr_SetString(PyExc_ValueError, "one classification per record, and six fixed columns");
+    if (PyList_GET_SIZE(known) != n || PyTuple_GET_SIZE(fixed) != 6 || start < 0 || start > n) {
+        PyErr_SetString(PyExc_ValueError, "extend: one classification per record, six fixed columns, start in range");
         return NULL;
     }
-    PyObject *cols[6] = {NULL}, *sparse = PyDict_New(), *out = NULL;
-    int used[6] = {0};
-    if (sparse == NULL) {
-        return NULL;
+    PyObject *fixed_set = PyFrozenSet_New(fixed), *cols[6] = {NULL};
+    if (fixed_set == NULL || pad(columns, start, n) < 0) {
+        goto fail;
     }
     for (int k = 0; k < 6; k++) {
-        if ((cols[k] = PyList_New(n)) == NULL) {
-            goto done;
-        }
-        for (Py_ssize_t j = 0; j < n; j++) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(cols[k], j, Py_None);
+        PyObject *key = PyTuple_GET_ITEM(fixed, k);
+        cols[k] = PyDict_GetItemWithError(columns, key);
+        if (cols[k] == NULL) {
+            if (PyErr_Occurred() || (cols[k] = nones(n)) == NULL) {
+                goto fail;
+            }
+            int bad = PyDict_SetItem(columns, key, cols[k]) < 0;
+            Py_DECREF(cols[k]); /* (the dict holds it) */
+            if (bad) {
+                goto fail;
+            }
         }
     }
-    for (Py_ssize_t j = 0; j < n; j++) {
+    for (Py_ssize_t j = start; j < n; j++) {
         PyObject *r = PyList_GET_ITEM(records, j), *values[6];
         if (PyTuple_Check(r)) {
             PyObject *c = PyList_GET_ITEM(known, j);
-            if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 4 || !PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 4 ||
+            if (PyTuple_GET_SIZE(r) != 4 || !PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 4 ||
                 !PyDict_Check(PyTuple_GET_ITEM(c, 2))) {
                 PyErr_SetString(PyExc_TypeError, "a record (source, logger, level, message) needs its (kind, shape, "
                                                  "fields, tag)");
-                goto done;
+                goto fail;
             }
             values[0] = PyTuple_GET_ITEM(c, 0);
             values[1] = PyTuple_GET_ITEM(c, 1);
@@ -283,32 +329,26 @@ static PyObject *parsed(PyObject *self, PyObject *args) {
                 if (v == Py_None) {
                     continue;
                 }
-                int is_fixed = PySequence_Contains(fixed, key);
+                int is_fixed = PySet_Contains(fixed_set, key);
                 if (is_fixed < 0) {
-                    goto done;
+                    goto fail;
                 }
                 if (is_fixed) {
                     continue;
                 }
-                PyObject *column = PyDict_GetItemWithError(sparse, key);
+                PyObject *column = PyDict_GetItemWithError(columns, key);
                 if (column == NULL) {
-                    if (PyErr_Occurred() || (column = PyList_New(n)) == NULL) {
-                        goto done;
+                    if (PyErr_Occurred() || (column = nones(n)) == NULL) {
+                        goto fail;
                     }
-                    for (Py_ssize_t i = 0; i < n; i++) {
-                        Py_INCREF(Py_None);
-                        PyList_SET_ITEM(column, i, Py_None);
-                    }
-                    int bad = PyDict_SetItem(sparse, key, column) < 0;
+                    int bad = PyDict_SetItem(columns, key, column) < 0;
                     Py_DECREF(column); /* (the dict holds it) */
                     if (bad) {
-                        goto done;
+                        goto fail;
                     }
                 }
                 Py_INCREF(v);
-                PyObject *old = PyList_GET_ITEM(column, j);
-                PyList_SET_ITEM(column, j, v);
-                Py_DECREF(old);
+                put(column, j, v);
             }
             for (int k = 0; k < 6; k++) {
                 Py_INCREF(values[k]);
@@ -316,7 +356,7 @@ static PyObject *parsed(PyObject *self, PyObject *args) {
         } else {
             if (!PyDict_Check(r)) {
                 PyErr_SetString(PyExc_TypeError, "a record is a tuple or a dict");
-                goto done;
+                goto fail;
             }
             for (int k = 0; k < 6; k++) {
                 values[k] = PyDict_GetItemWithError(r, PyTuple_GET_ITEM(fixed, k));
@@ -327,39 +367,20 @@ static PyObject *parsed(PyObject *self, PyObject *args) {
                     for (int i = 0; i < k; i++) {
                         Py_DECREF(values[i]);
                     }
-                    goto done;
+                    goto fail;
                 }
                 Py_INCREF(values[k]);
             }
         }
         for (int k = 0; k < 6; k++) {
-            used[k] |= values[k] != Py_None;
-            PyObject *old = PyList_GET_ITEM(cols[k], j);
-            PyList_SET_ITEM(cols[k], j, values[k]); /* (the reference taken above) */
-            Py_DECREF(old);
+            put(cols[k], j, values[k]);
         }
     }
-    out = PyDict_New();
-    if (out == NULL) {
-        goto done;
-    }
-    for (int k = 0; k < 6; k++) {
-        if (used[k] && PyDict_SetItem(out, PyTuple_GET_ITEM(fixed, k), cols[k]) < 0) {
-            goto fail;
-        }
-    }
-    if (PyDict_Update(out, sparse) < 0) {
-        goto fail;
-    }
-    goto done;
+    Py_DECREF(fixed_set);
+    Py_RETURN_NONE;
 fail:
-    Py_CLEAR(out);
-done:
-    for (int k = 0; k < 6; k++) {
-        Py_XDECREF(cols[k]);
-    }
-    Py_DECREF(sparse);
-    return out;
+    Py_XDECREF(fixed_set);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -370,8 +391,8 @@ static PyMethodDef methods[] = {
     {"numbers", numbers, METH_VARARGS,
      "numbers(values, integer) -> (values, missing): int64 (0 for None) or float64 (NaN for None) bytes, and "
      "one byte per value, 1 where it is None."},
-    {"parsed", parsed, METH_VARARGS,
-     "parsed(records, known, fixed) -> {column: per-record values}: the fast parser's record columns."},
+    {"extend", extend, METH_VARARGS,
+     "extend(columns, records, known, fixed, start): the fast parser's record columns, records[start:] added."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -380,7 +401,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_records", "The corr
 
 PyMODINIT_FUNC PyInit__records(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", 4) < 0) {
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", 5) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -141,15 +141,26 @@ def test_record_columns_made_in_c_are_the_ones_made_in_python(monkeypatch: pytes
                      ("frontend", None, "DEBUG", "[ConnMgr] Scheduling reconnect in 500ms (attempt 2)"),
                      {"kind": "unknown", "source": "backend", "logger": None, "level": None, "tag": None, "shape": None},
                      ("console", "uvicorn", "INFO", "connection open"), ("frontend", None, None, "no shape")]
+    known = [shapes.classify_records([r])[0] for r in records]
     made = fast._record_columns(records)
+    grown: dict = {}  # (as the reader makes them: the first records while the rest is read)
+    fast._extend_columns(grown, records[:2], known[:2], 0)
+    grown = fast._record_columns(records, None, known[:2], grown)
     with monkeypatch.context() as m:
         m.setattr(fast, "_built", None)
         plain = fast._record_columns(records)
-    assert made == plain and list(made) == list(plain)
+        plain_grown: dict = {}
+        fast._extend_columns(plain_grown, records[:2], known[:2], 0)
+        plain_grown = fast._record_columns(records, None, known[:2], plain_grown)
+    assert made == plain == grown == plain_grown
+    assert list(made) == list(plain) == list(grown) == list(plain_grown)
     assert made["attempt"] == [None, 2, None, None, None] and "logger" in made
     assert fast._record_columns([]) == {}
+    assert "logger" not in fast._record_columns(records[1:2])  # (a fixed column with no value is left out)
     with pytest.raises(ValueError):
-        fast._built.parsed(records, [], fast._FIXED)
+        fast._built.extend({}, records, [], fast._FIXED, 0)
+    with pytest.raises(ValueError):
+        fast._built.extend({"kind": [None]}, records, known, fast._FIXED, 2)  # (columns shorter than start)
     with pytest.raises(KeyError):
-        fast._built.parsed([{"kind": "x"}], [None], fast._FIXED)
+        fast._built.extend({}, [{"kind": "x"}], [None], fast._FIXED, 0)
     assert np.array_equal(fast._coded(["b", None, "zz", "a"], {"a": 0, "b": 1}, np.int8), [1, -1, -1, 0])

@@ -278,34 +278,51 @@ def _classify_from(records: list[Any], start: int, memo: dict | None) -> list[tu
     return out
 
 
-def _record_columns(records: list[Any], memo: dict | None = None, known: list[Any] | None = None
-                    ) -> dict[str, list[Any]]:
+def _record_columns(records: list[Any], memo: dict | None = None, known: list[Any] | None = None,
+                    columns: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
     """Per column, the value of each record (None: not set), classifying the records still
     held as (source, logger, level, message). ``memo``: classifications by (source, logger,
     message), shared by the files of one reading (a phone's logs repeat each other's lines);
-    ``known``: the classifications of the first records, made already."""
-    n = len(records)
-    fixed: list[tuple[Any, ...]] = [()] * n
-    sparse: dict[str, list[Any]] = {}
+    ``known``: the classifications of the first records, made already; ``columns``: those
+    of the first records, made already (see :func:`_extend_columns`)."""
     known = (known or []) + _classify_from(records, len(known or ()), memo)
+    columns = {} if columns is None else columns
+    _extend_columns(columns, records, known, len(next(iter(columns.values()))) if columns else 0)
+    for key in _FIXED:  # (a fixed column with no value is left out)
+        if key in columns and columns[key].count(None) == len(columns[key]):
+            del columns[key]
+    return columns
+
+
+def _extend_columns(columns: dict[str, list[Any]], records: list[Any], known: list[Any], start: int) -> None:
+    """Grow ``columns`` (each list holding records[:start]) by records[start:]: record j
+    is classified as known[j] (a dict record holds its fixed columns itself). The fixed
+    columns come first, then each field's in the order first met."""
     if _built is not None:
-        return _built.parsed(records, known, _FIXED)
-    for j, r in enumerate(records):
+        _built.extend(columns, records, known, _FIXED, start)
+        return
+    n = len(records)
+    for column in columns.values():
+        column.extend([None] * (n - start))
+    for key in _FIXED:
+        columns.setdefault(key, [None] * n)
+    fixed = [columns[key] for key in _FIXED]
+    for j in range(start, n):
+        r = records[j]
         if isinstance(r, tuple):
             source, logger, level, _message = r
-            kind, shape, fields, tag = known[j]  # type: ignore[misc]
-            fixed[j] = (kind, shape, source, logger, level, tag)
+            kind, shape, fields, tag = known[j]
+            values = (kind, shape, source, logger, level, tag)
             for key, v in fields.items():
                 if v is not None and key not in _FIXED:
-                    column = sparse.get(key)
+                    column = columns.get(key)
                     if column is None:
-                        column = sparse[key] = [None] * n
+                        column = columns[key] = [None] * n
                     column[j] = v
         else:
-            fixed[j] = tuple(r[key] for key in _FIXED)
-    columns = zip(_FIXED, zip(*fixed, strict=True), strict=True) if n else ()
-    out = {key: list(values) for key, values in columns if any(v is not None for v in values)}
-    return {**out, **sparse}
+            values = tuple(r[key] for key in _FIXED)
+        for column, v in zip(fixed, values, strict=True):
+            column[j] = v
 
 
 _CHUNK_BITS = 30  # string views address the data in 1 GiB buffers (their offsets are int32)
@@ -606,10 +623,12 @@ def _key_records(keys: list[str], records: list[Any]) -> np.ndarray:
 def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: np.ndarray,
                  fast_idx: np.ndarray, raw_t: np.ndarray, fast_rec: np.ndarray, records: list[Any], fmt: str,
                  path: str, client: str | None, *, compiled: bool, consume: bool, memo: dict | None,
-                 known: list[Any] | None = None, spare: Future[dict[str, np.ndarray]] | None = None) -> RawColumns:
+                 known: list[Any] | None = None, columns: dict[str, list[Any]] | None = None,
+                 spare: Future[dict[str, np.ndarray]] | None = None) -> RawColumns:
     """The rows of clean bytes whose stamped lines are known: ``fast_rec``, the record of each
-    line in ``fast_idx`` (-1: parse it the slow way); ``known``: the classifications of the
-    first records, already made; ``spare``: memory for some columns (see :func:`_spare_columns`)."""
+    line in ``fast_idx`` (-1: parse it the slow way); ``known`` and ``columns``: the
+    classifications and the columns of the first records, already made; ``spare``: memory
+    for some columns (see :func:`_spare_columns`)."""
     n = len(nl)
     # one record per distinct message; rec[i] is line i's record, -1 = not parsed yet. A record
     # is (source, logger, level, message) until it is classified, once the rows are known.
@@ -718,7 +737,7 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
         text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]))
     del data, buf
-    by_name = _record_columns(records, memo, known)
+    by_name = _record_columns(records, memo, known, columns)
     at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
                          path=path, client=client, spare=spare,
@@ -759,13 +778,18 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
         return fmt, None, _whole(stream, fh)
     records: list[Any] = []
     known: list[Any] = []
+    fields: set[str] = set()  # the fields of the messages classified (while the stream reads)
+    columns: dict[str, list[Any]] = {}  # and their columns (see _record_columns)
     to_record: list[np.ndarray] = []
     have = 0
     while True:
         found, got, done = stream.wait(have, _ALL_BYTES, 1.0)
         if found > have:
             to_record.append(_key_records(stream.keys(have, found), records))
-            known += _classify_from(records, len(known), memo)
+            batch = _classify_from(records, len(known), memo)
+            known += batch
+            _extend_columns(columns, records, known, len(known) - len(batch))
+            fields |= {name for k in batch for name in k[2]}  # type: ignore[index]
             have = found
         elif done:
             break
@@ -783,14 +807,15 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
     if not len(nl):
         raw.clock = np.zeros(0, dtype=np.int8)
         return fmt, raw, None
-    spare = _in_background(_spare_columns, len(nl), {name for k in known for name in k[2]})
+    spare = _in_background(_spare_columns, len(nl), fields)
     fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
     to_record_all = np.concatenate(to_record) if to_record else np.zeros(0, dtype=np.int32)
     fast_rec = to_record_all[np.frombuffer(codes, dtype=np.int32)[fast_idx]]
     del ends, shape, codes, to_record_all
     return fmt, _parse_lines(raw, data, np.frombuffer(data, dtype=np.uint8), nl, fast_idx,
                              np.frombuffer(seconds, dtype=np.float64), fast_rec, records, fmt, path, client,
-                             compiled=True, consume=True, memo=memo, known=known, spare=spare), None
+                             compiled=True, consume=True, memo=memo, known=known, columns=columns,
+                             spare=spare), None
 
 
 def _whole(stream: Any, fh: BinaryIO) -> bytearray:
