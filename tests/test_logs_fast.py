@@ -87,6 +87,36 @@ def test_damaged_and_odd_lines() -> None:
     _same(b"only text, no newline")
 
 
+def test_tracebacks_and_unknown_lines_in_any_order() -> None:
+    # lines with no known prefix continue the event before them (indented, a "Traceback"
+    # line, or after such a line with only blanks between) or are unknown events: random
+    # sequences of them, with and without a stamped line first, read as the reference reads them
+    rng = random.Random(8)
+    kinds = [b"2026-11-24 11:03:38,056 - jarvis - ERROR - [SocketIO] Client A send error: x",
+             b"[2026-11-24T10:00:00.123Z] [DEBUG] [ConnMgr] Page hidden", b"INFO:     connection open",
+             b"Traceback (most recent call last):", b'  File "x.py", line 1', b"\tat y", b"ValueError: bad",
+             b"[X] plain text", b"garbage", b"", b"   "]
+    for _ in range(60):
+        picked = [rng.choice(kinds) for _ in range(rng.randint(1, 40))]
+        _same(b"\n".join(picked) + b"\n")
+
+
+def test_distinct_lines_numbered_in_c_as_arrow_numbers_them() -> None:
+    import numpy as np
+
+    from jarvis_diag.logs import _scan, fast
+
+    data = "INFO:     a\nx\n\nINFO:     a\nx\n\u00e9\n".encode()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    nl = fast._newlines(buf)
+    for idx in (np.arange(len(nl)), np.array([5, 3, 0, 1]), np.zeros(0, dtype=np.int64)):
+        made = fast._distinct_lines(data, buf, nl, idx, True)
+        plain = fast._distinct_lines(data, buf, nl, idx, False)
+        assert made[0].tolist() == plain[0].tolist() and made[1] == plain[1]
+    with pytest.raises(ValueError):
+        _scan.distinct(data, nl, np.array([len(nl)], dtype=np.int64))
+
+
 def test_thousands_of_damaged_lines_are_each_counted() -> None:
     # a NUL, an undecodable byte or a U+FFFD written by the app: each damaged line counts
     # once, however many damaged bytes it has (a file of binary garbage has them by the

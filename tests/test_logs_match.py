@@ -106,13 +106,22 @@ def test_the_record_after_each_stamp_is_pythons() -> None:
     assert made == plain
 
 
-@needs_c
-def test_console_lines_are_split_as_python_splits_them() -> None:
+def test_untimed_lines_are_split_as_python_splits_them(monkeypatch: pytest.MonkeyPatch) -> None:
     base = ['INFO:     127.0.0.1:5000 - "GET / HTTP/1.1" 200 OK', "WARNING:  x", "TRACE:    y", "CRITICAL: z",
             "ERROR:x", "INFO:", "INFO:\x1c\x1dmsg", "info:     a", "DEBUG:\t\tt", "2026-01-01 x", "[x] y", "", "  ",
-            "Traceback (most recent call last):", "INFO:     é", "INFOX:  a"]
+            "Traceback (most recent call last):", "INFO:     é", "INFOX:  a", "\u3000\x85", "\x1c \t",
+            "2026-11-24 11:03:38,056 - jarvis - INFO - [SocketIO] Client A connected", "[10:00:00.123] [INFO] x",
+            "[2026-11-24T10:00:00.1Z] [DEBUG] odd stamp"]
     texts = base + _mutants(base, random.Random(3), 100)
-    assert shapes.split_consoles(texts, text.split_line) == [text.split_line(t) for t in texts]
+    made: list = [("before",)]
+    kinds, times = shapes.split_untimed(texts, made, text.split_line)
+    with monkeypatch.context() as m:
+        m.setattr(shapes, "_c_table", lambda: None)
+        plain: list = [("before",)]
+        plain_kinds, plain_times = shapes.split_untimed(texts, plain, text.split_line)
+    assert made == plain and kinds.tolist() == plain_kinds.tolist()
+    np.testing.assert_array_equal(times, plain_times)
+    assert {-2, -1} <= set(kinds.tolist()) and kinds.max() == len(made) - 1 and (~np.isnan(times)).any()
 
 
 @needs_c

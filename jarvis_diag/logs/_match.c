@@ -31,10 +31,13 @@
  *       appended to records; codes: int32 bytes, each key's record number (-1: it is
  *       neither). The frontend's level is read through frontend_levels; a key with a
  *       non-ASCII character is handed to fallback(key), which returns the record or None.
- *   consoles(texts, fallback) -> list
- *       text.split_line() of each text: a uvicorn console line ("LEVEL:" and spaces, then
- *       the message) as ("console", None, "uvicorn", level, message), other ASCII text
- *       not starting with a digit or "[" as None; any other text goes to fallback(text).
+ *   untimed(texts, records, fallback) -> (kinds, times)
+ *       The lines with no fixed-width stamp, by text.split_line(): a uvicorn console line
+ *       ("LEVEL:" and spaces, then the message) is read here, any text that is not ASCII
+ *       or starts with a digit or "[" goes to fallback(text) (split_line itself). Each
+ *       line split becomes a record (source, logger, level, message) appended to records;
+ *       kinds: int64 bytes, its record number, else -2 for a blank text and -1 for any
+ *       other; times: float64 bytes, the time split_line read (NaN: none).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -724,73 +727,116 @@ done:
 
 static const char *CONSOLE_LEVELS[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE"};
 
-static PyObject *consoles(PyObject *self, PyObject *args) {
-    PyObject *texts, *fallback, *out = NULL, *source = NULL, *logger = NULL, *levels[6] = {NULL};
-    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &texts, &fallback)) {
+/* Is the text empty once Python's str.strip() has taken its whitespace? */
+static int blank(PyObject *text) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0, n = PyUnicode_GET_LENGTH(text); i < n; i++) {
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* text.split_line() of an ASCII text that does not start with a digit or "[": a uvicorn
+ * console line ("(LEVEL):\s+(.*)": the level, a colon, then every space is taken) or None.
+ * A new reference. */
+static PyObject *console_parts(PyObject *text, PyObject *source, PyObject *logger, PyObject **levels) {
+    const char *s = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    for (int k = 0; k < 6; k++) {
+        Py_ssize_t l = (Py_ssize_t)strlen(CONSOLE_LEVELS[k]);
+        if (len > l + 1 && memcmp(s, CONSOLE_LEVELS[k], l) == 0 && s[l] == ':' && is_space((unsigned char)s[l + 1])) {
+            Py_ssize_t p = l + 1;
+            while (p < len && is_space((unsigned char)s[p])) {
+                p++;
+            }
+            PyObject *message = PyUnicode_Substring(text, p, len);
+            if (message == NULL) {
+                return NULL;
+            }
+            PyObject *parts = PyTuple_Pack(5, source, Py_None, logger, levels[k], message);
+            Py_DECREF(message);
+            return parts;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *untimed(PyObject *self, PyObject *args) {
+    PyObject *texts, *records, *fallback, *source = NULL, *logger = NULL, *levels[6] = {NULL};
+    PyObject *kinds = NULL, *times = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &texts, &PyList_Type, &records, &fallback)) {
         return NULL;
     }
+    Py_ssize_t n = PyList_GET_SIZE(texts);
     source = PyUnicode_InternFromString("console");
     logger = PyUnicode_InternFromString("uvicorn");
+    kinds = PyByteArray_FromStringAndSize(NULL, n * 8);
+    times = PyByteArray_FromStringAndSize(NULL, n * 8);
     for (int k = 0; k < 6; k++) {
         /* (uvicorn's TRACE is read as DEBUG, the level the events know) */
         if ((levels[k] = PyUnicode_InternFromString(k == 5 ? "DEBUG" : CONSOLE_LEVELS[k])) == NULL) {
             goto done;
         }
     }
-    Py_ssize_t n = PyList_GET_SIZE(texts);
-    if (source == NULL || logger == NULL || (out = PyList_New(n)) == NULL) {
+    if (source == NULL || logger == NULL || kinds == NULL || times == NULL) {
         goto done;
     }
+    int64_t *kind = (int64_t *)PyByteArray_AS_STRING(kinds);
+    double *time = (double *)PyByteArray_AS_STRING(times);
     for (Py_ssize_t u = 0; u < n; u++) {
-        PyObject *text = PyList_GET_ITEM(texts, u), *parts = NULL;
+        PyObject *text = PyList_GET_ITEM(texts, u), *parts;
         if (!PyUnicode_Check(text)) {
             PyErr_SetString(PyExc_TypeError, "texts are str");
-            goto fail;
+            goto done;
         }
         const char *s = (const char *)PyUnicode_DATA(text);
         Py_ssize_t len = PyUnicode_GET_LENGTH(text);
         if (!PyUnicode_IS_ASCII(text) || len == 0 || (s[0] >= '0' && s[0] <= '9') || s[0] == '[') {
             parts = PyObject_CallOneArg(fallback, text);
         } else {
-            /* "(LEVEL):\s+(.*)": the level, a colon, then every space is taken */
-            for (int k = 0; k < 6 && parts == NULL; k++) {
-                Py_ssize_t l = (Py_ssize_t)strlen(CONSOLE_LEVELS[k]);
-                if (len > l + 1 && memcmp(s, CONSOLE_LEVELS[k], l) == 0 && s[l] == ':' && is_space((unsigned char)s[l + 1])) {
-                    Py_ssize_t p = l + 1;
-                    while (p < len && is_space((unsigned char)s[p])) {
-                        p++;
-                    }
-                    PyObject *message = PyUnicode_Substring(text, p, len);
-                    if (message == NULL) {
-                        goto fail;
-                    }
-                    parts = PyTuple_Pack(5, source, Py_None, logger, levels[k], message);
-                    Py_DECREF(message);
-                    if (parts == NULL) {
-                        goto fail;
-                    }
-                }
-            }
-            if (parts == NULL) {
-                Py_INCREF(Py_None);
-                parts = Py_None;
-            }
+            parts = console_parts(text, source, logger, levels);
         }
         if (parts == NULL) {
-            goto fail;
+            goto done;
         }
-        PyList_SET_ITEM(out, u, parts);
+        time[u] = Py_NAN;
+        if (parts == Py_None) {
+            kind[u] = blank(text) ? -2 : -1;
+        } else {
+            PyObject *t, *record = NULL;
+            if (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) != 5) {
+                PyErr_SetString(PyExc_TypeError, "split_line() gives (source, time, logger, level, message)");
+            } else if ((t = PyTuple_GET_ITEM(parts, 1)) != Py_None && (time[u] = PyFloat_AsDouble(t)) == -1.0 &&
+                       PyErr_Occurred()) {
+                /* (its error) */
+            } else {
+                record = PyTuple_Pack(4, PyTuple_GET_ITEM(parts, 0), PyTuple_GET_ITEM(parts, 2),
+                                      PyTuple_GET_ITEM(parts, 3), PyTuple_GET_ITEM(parts, 4));
+            }
+            Py_DECREF(parts);
+            kind[u] = PyList_GET_SIZE(records);
+            if (record == NULL || PyList_Append(records, record) < 0) {
+                Py_XDECREF(record);
+                goto done;
+            }
+            Py_DECREF(record);
+            continue;
+        }
+        Py_DECREF(parts);
     }
-    goto done;
-fail:
-    Py_CLEAR(out);
+    result = PyTuple_Pack(2, kinds, times);
 done:
+    Py_XDECREF(kinds);
+    Py_XDECREF(times);
     Py_XDECREF(source);
     Py_XDECREF(logger);
     for (int k = 0; k < 6; k++) {
         Py_XDECREF(levels[k]);
     }
-    return out;
+    return result;
 }
 
 static PyMethodDef methods[] = {
@@ -799,8 +845,8 @@ static PyMethodDef methods[] = {
      "classify(table, records, start) -> list of (kind, shape, fields, tag), None for a record that is no tuple."},
     {"split", split, METH_VARARGS,
      "split(keys, records, frontend_levels, fallback) -> int32 bytes: each key's record, appended to records."},
-    {"consoles", consoles, METH_VARARGS,
-     "consoles(texts, fallback) -> list: split_line() of each text, console lines read here."},
+    {"untimed", untimed, METH_VARARGS,
+     "untimed(texts, records, fallback) -> (kinds, times): each text's record (appended), -1 other, -2 blank."},
     {NULL, NULL, 0, NULL},
 };
 

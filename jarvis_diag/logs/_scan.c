@@ -12,6 +12,10 @@
  *       read as UTC (NaN for shape 0); codes = the number of the line's distinct message
  *       (the bytes from offset 24 to the newline; -1 for shape 0); firsts[k] = the first
  *       line whose message is number k.
+ *   distinct(data, ends, rows) -> (codes, firsts)
+ *       The lines r in rows (line r ends at ends[r]) numbered by their text: codes[k] =
+ *       int32 number of line rows[k]'s text, in the order first met; firsts[j] = the
+ *       first line (int64) with text number j.
  *   compact(data, ends, rows) -> offsets
  *       The lines r in rows (file order; line r ends at ends[r]) moved, in place, to
  *       the start of the writable buffer: the buffer and the offsets are the values and
@@ -191,12 +195,14 @@ typedef struct {
 typedef struct {
     Slot *slots;
     size_t mask;
+    int64_t offset; /* a line's key starts this many bytes into it */
     int32_t used;
     int64_t *firsts;
     size_t firsts_cap;
 } Table;
 
-static int table_init(Table *t, size_t size) {
+static int table_init(Table *t, size_t size, int64_t offset) {
+    t->offset = offset;
     t->slots = malloc(size * sizeof(Slot));
     t->firsts_cap = 1024;
     t->firsts = malloc(t->firsts_cap * sizeof(int64_t));
@@ -253,8 +259,8 @@ static int32_t table_code(Table *t, const unsigned char *base, const int64_t *en
         }
         if (s->hash == h) {
             int64_t other = s->line;
-            const unsigned char *q = base + key_start(ends, other);
-            Py_ssize_t m = ends[other] - key_start(ends, other);
+            const unsigned char *q = base + line_start(ends, other) + t->offset;
+            Py_ssize_t m = ends[other] - (line_start(ends, other) + t->offset);
             if (m == n && memcmp(p, q, (size_t)n) == 0) {
                 return s->code;
             }
@@ -294,7 +300,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     PyObject *seconds = bytearray_of(n * 8, &sec_raw);
     PyObject *codes = bytearray_of(n * 4, &code_raw);
     Table table = {0};
-    int ok = shape && seconds && codes && table_init(&table, 1 << 16);
+    int ok = shape && seconds && codes && table_init(&table, 1 << 16, KEY_START);
     if (!ok) {
         Py_XDECREF(shape);
         Py_XDECREF(seconds);
@@ -349,6 +355,56 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         return NULL;
     }
     return Py_BuildValue("(NNNN)", shape, seconds, codes, firsts);
+}
+
+/* ---- distinct ------------------------------------------------------------------------ */
+
+static PyObject *distinct(PyObject *self, PyObject *args) {
+    Py_buffer data, ends_buf, rows_buf;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &data, &ends_buf, &rows_buf)) {
+        return NULL;
+    }
+    const int64_t *ends = ends_buf.buf, *rows = rows_buf.buf;
+    Py_ssize_t m = rows_buf.len / 8, n = ends_buf.len / 8;
+    int bad = 0;
+    for (Py_ssize_t k = 0; k < m && !bad; k++) {
+        bad = rows[k] < 0 || rows[k] >= n || ends[rows[k]] < line_start(ends, rows[k]) || ends[rows[k]] > data.len;
+    }
+    char *code_raw;
+    PyObject *codes = bad ? NULL : bytearray_of(m * 4, &code_raw);
+    Table table = {0};
+    int failed = codes == NULL || !table_init(&table, 1 << 12, 0);
+    if (!failed) {
+        int32_t *code = (int32_t *)code_raw;
+        const unsigned char *base = data.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < m; k++) {
+            int64_t start = line_start(ends, rows[k]);
+            code[k] = table_code(&table, base, ends, rows[k], base + start, ends[rows[k]] - start);
+            if (code[k] == -2) {
+                failed = 1;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *firsts = failed ? NULL : PyByteArray_FromStringAndSize((const char *)table.firsts,
+                                                                    (Py_ssize_t)table.used * 8);
+    free(table.slots);
+    free(table.firsts);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ends_buf);
+    PyBuffer_Release(&rows_buf);
+    if (firsts == NULL) {
+        Py_XDECREF(codes);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "distinct: rows must be lines of the data");
+        } else if (!PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", codes, firsts);
 }
 
 /* ---- compact ------------------------------------------------------------------------- */
@@ -932,7 +988,7 @@ static int stream_init(PyObject *self, PyObject *args, PyObject *kwds) {
     if (s->data == NULL) {
         return -1;
     }
-    if (!table_init(&s->table, 1 << 16)) {
+    if (!table_init(&s->table, 1 << 16, KEY_START)) {
         PyErr_NoMemory();
         return -1;
     }
@@ -997,6 +1053,7 @@ static PyTypeObject StreamType = {
 };
 
 static PyMethodDef methods[] = {
+    {"distinct", distinct, METH_VARARGS, "(codes, firsts): the chosen lines numbered by their text."},
     {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
     {"touch", touch, METH_VARARGS, "write a zero into every page of a fresh buffer (its memory, taken now)."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
@@ -1017,7 +1074,7 @@ PyMODINIT_FUNC PyInit__scan(void) {
     }
     /* (fast.py checks it: a module built from an older _scan.c is not used) */
     if (PyModule_AddType(m, &BlockType) < 0 || PyModule_AddType(m, &StreamType) < 0 ||
-        PyModule_AddIntConstant(m, "VERSION", 2) < 0) {
+        PyModule_AddIntConstant(m, "VERSION", 3) < 0) {
         Py_DECREF(m);
         return NULL;
     }

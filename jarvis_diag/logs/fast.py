@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from jarvis_diag.built import compiled as _built  # (None: per-record columns are made in Python)
 from jarvis_diag.events import COLUMNS, KIND_NAMES, LEVELS, SOURCES
 from jarvis_diag.logs import frontend as fe
-from jarvis_diag.logs.shapes import classify_records, split_consoles, split_keys, tag_of
+from jarvis_diag.logs.shapes import classify_records, split_keys, split_untimed, tag_of
 from jarvis_diag.logs.text import _CONTINUATION_START, FORMAT_SOURCE, MAX_LINE, SOURCE_CLOCK, RawColumns, split_line
 
 try:
@@ -46,14 +46,13 @@ try:
 except ImportError:  # installed without a C compiler: the numpy steps do the same work
     _scan = None
 # (a module compiled from an older _scan.c, left by an install that did not rebuild it, is not used)
-COMPILED = _scan is not None and getattr(_scan, "VERSION", 0) == 2
+COMPILED = _scan is not None and getattr(_scan, "VERSION", 0) == 3
 
 _B_REST = re.compile(r"- (?P<logger>.+?) - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<message>.*)\Z", re.S)
 _F_REST = re.compile(r"Z\] \[(?P<level>[A-Z]+)\] (?P<message>.*)\Z", re.S)
 _KEY_START = 24  # backend: "- logger - ...", frontend: "Z] [LEVEL] ..."
 _PREFIX = 32  # line heads: four 64-bit words
 _BAD_UTF8 = "\ufffd".encode()
-_NO_TAG = object()
 
 # Byte positions of the fixed-width timestamps (d = digit).
 _B_SHAPE = "dddd-dd-dd dd:dd:dd,ddd - "
@@ -582,6 +581,20 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
                         compiled=compiled, consume=consume, memo=memo)
 
 
+def _distinct_lines(data: bytes | bytearray, buf: np.ndarray, nl: np.ndarray, idx: np.ndarray, compiled: bool
+                    ) -> tuple[np.ndarray, list[str]]:
+    """(each line of ``idx``'s number among their distinct texts, those texts in the order
+    first met)."""
+    if compiled:
+        codes, firsts = _scan.distinct(data, nl, np.ascontiguousarray(idx, dtype=np.int64))
+        first = np.frombuffer(firsts, dtype=np.int64)
+        texts = [data[a:b].decode("utf-8") for a, b in zip(_starts(nl, first).tolist(), nl[first].tolist(),
+                                                             strict=True)]
+        return np.frombuffer(codes, dtype=np.int32), texts
+    encoded = pc.dictionary_encode(_views(data, buf, _starts(nl, idx), nl[idx]), memory_pool=_POOL)
+    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
+
+
 def _starts(nl: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
     """Where each line starts (only lines ``idx``, when given), from where each ends."""
     if idx is None:
@@ -645,20 +658,8 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     texts: list[str] = []  # the distinct slow lines, and each slow line's number among them
     codes = np.zeros(0, dtype=np.int32)
     if len(slow_idx):
-        encoded = pc.dictionary_encode(_views(data, buf, _starts(nl, slow_idx), nl[slow_idx]), memory_pool=_POOL)
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        texts = encoded.dictionary.to_pylist()
-        del encoded
-        kind_of = np.empty(len(texts), dtype=np.int64)  # record, -1 other, -2 blank
-        time_of = np.full(len(texts), np.nan)
-        for u, (line, parts) in enumerate(zip(texts, split_consoles(texts, split_line), strict=True)):
-            if parts is None:
-                kind_of[u] = -2 if not line.strip() else -1
-            else:
-                source, t, logger, level, message = parts
-                kind_of[u] = len(records)
-                time_of[u] = np.nan if t is None else t
-                records.append((source, logger, level, message))
+        codes, texts = _distinct_lines(data, buf, nl, slow_idx, compiled)
+        kind_of, time_of = split_untimed(texts, records, split_line)  # (record, -1 other, -2 blank)
         got = kind_of[codes]
         rec[slow_idx] = np.where(got >= 0, got, -1)
         raw_t[slow_idx] = time_of[codes]
@@ -671,35 +672,31 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     unknown_tags: dict[str | None, int] = {}
     if is_other.any():
         parsed_idx = np.flatnonzero(rec >= 0)
-        nonblank_prev = _carried_index(~is_blank)
-        cont_of: dict[int, bool] = {}
-        tag_memo: dict[int, str | None] = {}
-        last_unknown = -1
         other_idx = np.flatnonzero(is_other)
-        other_text = codes[np.searchsorted(slow_idx, other_idx)].tolist()  # (they are slow lines)
+        other_text = codes[np.searchsorted(slow_idx, other_idx)]  # (they are slow lines)
         # for each such line: the parsed row before it and the non-blank line before it
         k = np.searchsorted(parsed_idx, other_idx) - 1
         prev_parsed = (np.where(k >= 0, parsed_idx[np.maximum(k, 0)], -1) if len(parsed_idx)
-                       else np.full(len(k), -1)).tolist()
-        prev_nonblank = np.where(other_idx > 0, nonblank_prev[np.maximum(other_idx - 1, 0)], -1).tolist()
-        del k
-        for i, before, prev_nb, u in zip(other_idx.tolist(), prev_parsed, prev_nonblank, other_text, strict=True):
-            line = texts[u]
-            prev_row = max(before, last_unknown)
-            in_tb = cont_of.get(prev_nb, False)
-            if prev_row >= 0 and (in_tb or _CONTINUATION_START.match(line)):
-                cont_of[i] = True
-                tracebacks.setdefault(prev_row, []).append(line)
-                continue
-            tag = tag_memo.get(u, _NO_TAG)
-            if tag is _NO_TAG:
-                tag = tag_memo[u] = tag_of(line)
+                       else np.full(len(k), -1))
+        prev_nonblank = np.where(other_idx > 0, _carried_index(~is_blank)[np.maximum(other_idx - 1, 0)], -1)
+        distinct = np.unique(other_text)
+        starts = np.zeros(len(texts), dtype=bool)
+        starts[distinct] = [_CONTINUATION_START.match(texts[u]) is not None for u in distinct.tolist()]
+        cont, row = _continuations(other_idx, prev_parsed, prev_nonblank, starts[other_text])
+        for r, u in zip(row[cont].tolist(), other_text[cont].tolist(), strict=True):
+            tracebacks.setdefault(r, []).append(texts[u])
+        # the others are unknown events, one record per tag, made in the order first met
+        unknown_text = other_text[~cont]
+        seen, first = np.unique(unknown_text, return_index=True)
+        record_of_text = np.full(len(texts), -1, dtype=np.int32)
+        for u in seen[np.argsort(first)].tolist():
+            tag = tag_of(texts[u])
             if tag not in unknown_tags:
                 unknown_tags[tag] = len(records)
                 records.append({"kind": "unknown", "source": default_source, "logger": None, "level": None,
                                 "tag": tag, "shape": None})
-            rec[i] = unknown_tags[tag]
-            last_unknown = i
+            record_of_text[u] = unknown_tags[tag]
+        rec[other_idx[~cont]] = record_of_text[unknown_text]
 
     rows = np.flatnonzero(rec >= 0)
     rrec = rec[rows].astype(np.intp)  # (intp: the columns are gathered with it; numpy converts other types each time)
@@ -828,6 +825,35 @@ def _whole(stream: Any, fh: BinaryIO) -> bytearray:
     if rest:
         data += rest
     return data
+
+
+def _continuations(other: np.ndarray, before: np.ndarray, prev_nonblank: np.ndarray, starts: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the lines ``other`` (line numbers, ascending, of lines with no known prefix)
+    continue the event before them (a traceback), and the row each would belong to.
+
+    ``before``: the last parsed row before each (-1: none); ``prev_nonblank``: the non-blank
+    line before each (-1: none); ``starts``: does its text start a continuation (indented,
+    or "Traceback (most recent call last)"). A line continues when it starts one, or when
+    the non-blank line before it is a continuation, provided some row is before it: a
+    parsed one, or an other line that was not a continuation (an unknown event, also a row).
+    """
+    m = len(other)
+    at = np.arange(m)
+    has_row = np.ones(m, dtype=bool)
+    if m and before[0] < 0:
+        has_row[0] = False  # (only the first can lack one: it then becomes an unknown row itself)
+    # chains: runs of such lines with only blank lines between them
+    linked = np.zeros(m, dtype=bool)
+    linked[1:] = prev_nonblank[1:] == other[:-1]
+    chain_start = np.maximum.accumulate(np.where(linked, 0, at)) if m else at
+    # in a chain, every line from the first that starts a continuation on is one
+    last_start = np.maximum.accumulate(np.where(starts & has_row, at, -1)) if m else at
+    cont = last_start >= chain_start
+    unknown_before = np.full(m, -1, dtype=np.int64)
+    if m > 1:
+        unknown_before[1:] = np.maximum.accumulate(np.where(cont, -1, other))[:-1]
+    return cont, np.maximum(before, unknown_before)
 
 
 def _carried_index(mask: np.ndarray) -> np.ndarray:

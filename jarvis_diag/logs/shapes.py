@@ -322,11 +322,26 @@ def split_keys(keys: list[str], records: list[Any], record_of_key: Any) -> np.nd
     return np.frombuffer(_match.split(keys, records, _FRONTEND_LEVELS, record_of_key), dtype=np.int32)
 
 
-def split_consoles(texts: list[str], split_line: Any) -> list[Any]:
-    """``split_line`` of each text, the console lines split in C when it was compiled."""
-    if _c_table() is None:
-        return [split_line(t) for t in texts]
-    return _match.consoles(texts, split_line)
+def split_untimed(texts: list[str], records: list[Any], split_line: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The lines with no fixed-width stamp, split by ``split_line`` (the console lines in C
+    when it was compiled): each line split becomes a record (source, logger, level,
+    message) appended to ``records``. Returns (per text: its record, -2 blank, -1 other;
+    per text: the time split_line read, NaN for none)."""
+    if _c_table() is not None:
+        kinds, times = _match.untimed(texts, records, split_line)
+        return np.frombuffer(kinds, dtype=np.int64), np.frombuffer(times, dtype=np.float64)
+    kind_of = np.empty(len(texts), dtype=np.int64)
+    time_of = np.full(len(texts), np.nan)
+    for u, line in enumerate(texts):
+        parts = split_line(line)
+        if parts is None:
+            kind_of[u] = -2 if not line.strip() else -1
+        else:
+            source, t, logger, level, message = parts
+            kind_of[u] = len(records)
+            time_of[u] = np.nan if t is None else t
+            records.append((source, logger, level, message))
+    return kind_of, time_of
 
 
 def classify_records(records: list[Any], start: int = 0) -> list[tuple[str, str | None, dict[str, Any], str | None] | None]:
