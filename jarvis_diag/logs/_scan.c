@@ -12,10 +12,10 @@
  *       read as UTC (NaN for shape 0); codes = the number of the line's distinct message
  *       (the bytes from offset 24 to the newline; -1 for shape 0); firsts[k] = the first
  *       line whose message is number k.
- *   distinct(data, ends, rows) -> (codes, firsts)
+ *   distinct(data, ends, rows) -> (codes, texts)
  *       The lines r in rows (line r ends at ends[r]) numbered by their text: codes[k] =
- *       int32 number of line rows[k]'s text, in the order first met; firsts[j] = the
- *       first line (int64) with text number j.
+ *       int32 number of line rows[k]'s text, in the order first met; texts[j] = text number
+ *       j (UTF-8 decoded).
  *   compact(data, ends, rows) -> offsets
  *       The lines r in rows (file order; line r ends at ends[r]) moved, in place, to
  *       the start of the writable buffer: the buffer and the offsets are the values and
@@ -388,14 +388,22 @@ static PyObject *distinct(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    PyObject *firsts = failed ? NULL : PyByteArray_FromStringAndSize((const char *)table.firsts,
-                                                                    (Py_ssize_t)table.used * 8);
+    PyObject *texts = failed ? NULL : PyList_New(table.used);
+    for (int32_t j = 0; texts != NULL && j < table.used; j++) {
+        int64_t line = table.firsts[j], start = line_start(ends, line);
+        PyObject *text = PyUnicode_DecodeUTF8((const char *)data.buf + start, ends[line] - start, NULL);
+        if (text == NULL) {
+            Py_CLEAR(texts);
+            break;
+        }
+        PyList_SET_ITEM(texts, j, text);
+    }
     free(table.slots);
     free(table.firsts);
     PyBuffer_Release(&data);
     PyBuffer_Release(&ends_buf);
     PyBuffer_Release(&rows_buf);
-    if (firsts == NULL) {
+    if (texts == NULL) {
         Py_XDECREF(codes);
         if (bad) {
             PyErr_SetString(PyExc_ValueError, "distinct: rows must be lines of the data");
@@ -404,7 +412,7 @@ static PyObject *distinct(PyObject *self, PyObject *args) {
         }
         return NULL;
     }
-    return Py_BuildValue("(NN)", codes, firsts);
+    return Py_BuildValue("(NN)", codes, texts);
 }
 
 /* ---- compact ------------------------------------------------------------------------- */
@@ -1053,7 +1061,7 @@ static PyTypeObject StreamType = {
 };
 
 static PyMethodDef methods[] = {
-    {"distinct", distinct, METH_VARARGS, "(codes, firsts): the chosen lines numbered by their text."},
+    {"distinct", distinct, METH_VARARGS, "(codes, texts): the chosen lines numbered by their text."},
     {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
     {"touch", touch, METH_VARARGS, "write a zero into every page of a fresh buffer (its memory, taken now)."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},

@@ -419,8 +419,9 @@ class FastRows:
             values = self.by_name.get(name)
             if not values:
                 continue
-            per_record = np.array([np.nan if v is None or (only is not None and shape not in only) else v
-                                   for v, shape in zip(values, shapes, strict=True)], dtype="float64")
+            per_record = _numbers(values, False)[0].copy()
+            if only is not None:  # (only the request lines' epochs)
+                per_record[_coded(shapes, dict.fromkeys(only, 0), np.int8) < 0] = np.nan
             rows = np.flatnonzero(~np.isnan(per_record)[self.rrec])
             rows = rows[(clock[rows] == local_clock) & ~np.isnan(raw_t[rows])]
             local.append(raw_t[rows])
@@ -586,10 +587,7 @@ def _distinct_lines(data: bytes | bytearray, buf: np.ndarray, nl: np.ndarray, id
     """(each line of ``idx``'s number among their distinct texts, those texts in the order
     first met)."""
     if compiled:
-        codes, firsts = _scan.distinct(data, nl, np.ascontiguousarray(idx, dtype=np.int64))
-        first = np.frombuffer(firsts, dtype=np.int64)
-        texts = [data[a:b].decode("utf-8") for a, b in zip(_starts(nl, first).tolist(), nl[first].tolist(),
-                                                             strict=True)]
+        codes, texts = _scan.distinct(data, nl, np.ascontiguousarray(idx, dtype=np.int64))
         return np.frombuffer(codes, dtype=np.int32), texts
     encoded = pc.dictionary_encode(_views(data, buf, _starts(nl, idx), nl[idx]), memory_pool=_POOL)
     return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
@@ -699,11 +697,20 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         rec[other_idx[~cont]] = record_of_text[unknown_text]
 
     rows = np.flatnonzero(rec >= 0)
+    # The text column in file order (what a sorted file needs) is made on another core while
+    # this one classifies the distinct messages; nothing else reads the bytes after this.
+    if compiled:
+        # a buffer that is ours (consume) becomes the column's values: the lines move down in place
+        text = _in_background(_compacted_text, data, nl, rows, consume and isinstance(data, bytearray))
+    else:
+        # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
+        text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]))
+    del data, buf
+    by_name = _record_columns(records, memo, known, columns)
     rrec = rec[rows].astype(np.intp)  # (intp: the columns are gathered with it; numpy converts other types each time)
     rt = raw_t[rows]
 
-    rec_source = np.array([SOURCE_CODE[r[0] if isinstance(r, tuple) else r["source"]] for r in records],
-                          dtype=np.int8)
+    rec_source = _coded(by_name["source"], SOURCE_CODE, np.int8) if records else np.zeros(0, dtype=np.int8)
     source = rec_source[rrec]
     clock_of_source = np.array([SOURCE_CLOCK[s] for s in SOURCES], dtype=np.int8)
     timed = ~np.isnan(rt)
@@ -724,17 +731,6 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         lead = untimed & (last < 0)
         rt[lead] = rt[first]
         clock[lead] = clock[first]
-
-    # The text column in file order (what a sorted file needs) is made on another core while
-    # this one classifies the distinct messages; nothing else reads the bytes after this.
-    if compiled:
-        # a buffer that is ours (consume) becomes the column's values: the lines move down in place
-        text = _in_background(_compacted_text, data, nl, rows, consume and isinstance(data, bytearray))
-    else:
-        # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
-        text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]))
-    del data, buf
-    by_name = _record_columns(records, memo, known, columns)
     at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
                          path=path, client=client, spare=spare,
