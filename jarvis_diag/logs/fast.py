@@ -10,16 +10,17 @@ once per *distinct message* instead of once per line:
    (``[YYYY-MM-DDTHH:MM:SS.mmmZ]``) lines are recognised and converted in numpy;
 3. what follows the timestamp is dictionary-encoded: real logs repeat the same messages
    (the same socket ids, sessions and timings) so there are far fewer distinct ones than
-   lines, and each distinct one is classified once with the indexed shape matcher;
+   lines, and each distinct one is classified once (by the C template matcher,
+   :mod:`jarvis_diag.logs._match`, when compiled; else by the indexed shape matcher);
 4. the rare lines with no fixed-width timestamp (uvicorn console lines, panel copies,
-   tracebacks, noise) go through the reference line splitter, memoised by text;
+   tracebacks, noise) are numbered by their text and split once per distinct text;
 5. times of untimestamped lines are carried forward with ``maximum.accumulate``.
 
 Steps 1 to 3 and the copy of the text column are loops over every line; when the package
 was built with a C compiler they run in :mod:`jarvis_diag.logs._scan` (one pass each, the
 GIL released), else in numpy. Both give the same rows. With the C loops, a big file is read
-and scanned on a thread of its own while this one classifies the messages found so far
-(:func:`stream_parse`): the reading and the classifying, about equal halves, overlap.
+on one thread and scanned on another as it arrives, while this one classifies the messages
+found so far and builds their columns (:func:`stream_parse`).
 """
 
 from __future__ import annotations
