@@ -324,10 +324,14 @@ static inline int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c
 static inline int is_alpha(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 static inline int in_tag_name(unsigned char c) { return is_alpha(c) || (c >= '0' && c <= '9') || c == ' ' || c == '_'; }
 
-/* shapes.tag_of() of an ASCII message: its leading "[Tag] [Tag:id] " groups as "[Tag] [Tag]",
- * else the logger's tag. A new reference (None when there is neither). */
-static PyObject *tag_of(const Matcher *m, const char *s, Py_ssize_t n, PyObject *logger) {
-    char out[512];
+/* The tags shapes.tag_of() reads from an ASCII message: its leading "[Tag] [Tag:id] "
+ * groups as "[Tag] [Tag]" (a new reference), or NULL with no error set when there are none. */
+static PyObject *tags_of(const char *s, Py_ssize_t n) {
+    /* (each group of k >= 3 characters gives at most k + 1: out needs at most 2n) */
+    char small[512], *out = 2 * n <= (Py_ssize_t)sizeof(small) ? small : PyMem_Malloc(2 * n);
+    if (out == NULL) {
+        return PyErr_NoMemory();
+    }
     Py_ssize_t len = 0, pos = 0;
     while (pos < n && s[pos] == '[') {
         Py_ssize_t p = pos + 1, name = p;
@@ -347,10 +351,6 @@ static PyObject *tag_of(const Matcher *m, const char *s, Py_ssize_t n, PyObject 
         if (p >= n || s[p] != ']') {
             break;
         }
-        Py_ssize_t need = (name_end - name) + 2 + (len > 0);
-        if (len + need > (Py_ssize_t)sizeof(out)) {
-            return NULL; /* (no error set: the caller asks Python) */
-        }
         if (len > 0) {
             out[len++] = ' ';
         }
@@ -363,10 +363,11 @@ static PyObject *tag_of(const Matcher *m, const char *s, Py_ssize_t n, PyObject 
             pos++;
         }
     }
-    if (len > 0) {
-        return PyUnicode_FromStringAndSize(out, len);
+    PyObject *tags = len > 0 ? PyUnicode_FromStringAndSize(out, len) : NULL;
+    if (out != small) {
+        PyMem_Free(out);
     }
-    return NULL;
+    return tags;
 }
 
 static PyObject *logger_tag(const Matcher *m, PyObject *logger) {
@@ -382,21 +383,9 @@ static PyObject *logger_tag(const Matcher *m, PyObject *logger) {
 }
 
 /* The tag of an unmatched or TAG_READ message: read from it, else the logger's. */
-static PyObject *read_tag(const Matcher *m, const char *s, Py_ssize_t n, PyObject *message, PyObject *logger) {
-    PyObject *tag = tag_of(m, s, n, logger);
-    if (tag != NULL || PyErr_Occurred()) {
-        return tag;
-    }
-    if (n > 0 && s[0] == '[') { /* maybe a tag list too long for the buffer: let Python say */
-        PyObject *shapes = PyImport_ImportModule("jarvis_diag.logs.shapes");
-        if (shapes == NULL) {
-            return NULL;
-        }
-        tag = PyObject_CallMethod(shapes, "tag_of", "OO", message, logger);
-        Py_DECREF(shapes);
-        return tag;
-    }
-    return logger_tag(m, logger);
+static PyObject *read_tag(const Matcher *m, const char *s, Py_ssize_t n, PyObject *logger) {
+    PyObject *tag = tags_of(s, n);
+    return tag != NULL || PyErr_Occurred() ? tag : logger_tag(m, logger);
 }
 
 static PyObject *number(PyObject *text, int convert) {
@@ -496,7 +485,7 @@ static PyObject *matched(const Matcher *m, Entry *e, PyObject *message, const ch
     } else if (e->tag_mode == TAG_BY_LOGGER) {
         tag = logger_tag(m, logger);
     } else {
-        tag = read_tag(m, s, n, message, logger);
+        tag = read_tag(m, s, n, logger);
     }
     if (tag != NULL) {
         out = PyTuple_Pack(4, e->kind, e->name, fields, tag);
@@ -548,7 +537,7 @@ static PyObject *classify_one(const Matcher *m, PyObject *record) {
             return matched(m, e, message, s, n, logger, ends);
         }
     }
-    PyObject *tag = read_tag(m, s, n, message, logger);
+    PyObject *tag = read_tag(m, s, n, logger);
     if (tag == NULL) {
         return NULL;
     }
