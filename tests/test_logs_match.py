@@ -87,8 +87,7 @@ def test_every_message_gets_the_python_matchers_answer() -> None:
     assert shapes.classify_records(ordered[:50], 10) == made[10:50]
 
 
-@needs_c
-def test_the_record_after_each_stamp_is_pythons() -> None:
+def test_the_record_after_each_stamp_is_pythons(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = []
     for line in _fixture_lines():
         if line[:1].isdigit():
@@ -104,6 +103,10 @@ def test_the_record_after_each_stamp_is_pythons() -> None:
     expected = [-1 if (r := fast._record_of_key(k)) is None else (plain.append(r) or len(plain) - 1) for k in keys]
     assert codes.tolist() == expected
     assert made == plain
+    with monkeypatch.context() as m:  # (and the same without the C matcher)
+        m.setattr(shapes, "_c_table", lambda: None)
+        again: list = []
+        assert shapes.split_keys(keys, again, fast._record_of_key).tolist() == expected and again == plain
 
 
 def test_untimed_lines_are_split_as_python_splits_them(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -420,7 +420,7 @@ class FastRows:
             values = self.by_name.get(name)
             if not values:
                 continue
-            per_record = _numbers(values, False)[0].copy()
+            per_record = _numbers(values, False)[0]  # (a fresh array: ours to change)
             if only is not None:  # (only the request lines' epochs)
                 per_record[_coded(shapes, dict.fromkeys(only, 0), np.int8) < 0] = np.nan
             rows = np.flatnonzero(~np.isnan(per_record)[self.rrec])
@@ -577,7 +577,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     else:
         fast_idx, raw_t, keys, codes = _stamped_lines(data, buf, _starts(nl), nl)
     records: list[Any] = []
-    to_record = _key_records(keys, records)
+    to_record = split_keys(keys, records, _record_of_key)
     del keys
     return _parse_lines(raw, data, buf, nl, fast_idx, raw_t, to_record[codes], records, fmt, path, client,
                         compiled=compiled, consume=consume, memo=memo)
@@ -615,21 +615,6 @@ def _record_of_key(key: str) -> tuple[str, str | None, str | None, str] | None:
         return ("backend", m.group("logger"), m.group("level"), m.group("message")) if m else None
     m = _F_REST.match(key)
     return ("frontend", None, fe.LEVELS.get(m.group("level")), m.group("message")) if m else None
-
-
-def _key_records(keys: list[str], records: list[Any]) -> np.ndarray:
-    """Each distinct message after a stamp as its record, appended to ``records``; the record
-    number of each key (-1: not a stamped line's rest)."""
-    made = split_keys(keys, records, _record_of_key)
-    if made is not None:
-        return made
-    to_record = np.full(len(keys), -1, dtype=np.int32)
-    for u, key in enumerate(keys):
-        record = _record_of_key(key)
-        if record is not None:
-            to_record[u] = len(records)
-            records.append(record)
-    return to_record
 
 
 def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: np.ndarray,
@@ -772,18 +757,16 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
         return fmt, None, _whole(stream, fh)
     records: list[Any] = []
     known: list[Any] = []
-    fields: set[str] = set()  # the fields of the messages classified (while the stream reads)
-    columns: dict[str, list[Any]] = {}  # and their columns (see _record_columns)
+    columns: dict[str, list[Any]] = {}  # the columns of the messages classified (see _record_columns)
     to_record: list[np.ndarray] = []
     have = 0
     while True:
         found, got, done = stream.wait(have, _ALL_BYTES, 1.0)
         if found > have:
-            to_record.append(_key_records(stream.keys(have, found), records))
+            to_record.append(split_keys(stream.keys(have, found), records, _record_of_key))
             batch = _classify_from(records, len(known), memo)
             known += batch
             _extend_columns(columns, records, known, len(known) - len(batch))
-            fields |= {name for k in batch for name in k[2]}  # type: ignore[index]
             have = found
         elif done:
             break
@@ -801,7 +784,7 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
     if not len(nl):
         raw.clock = np.zeros(0, dtype=np.int8)
         return fmt, raw, None
-    spare = _in_background(_spare_columns, len(nl), fields)
+    spare = _in_background(_spare_columns, len(nl), set(columns))
     fast_idx = np.flatnonzero(np.frombuffer(shape, dtype=np.int8))
     to_record_all = np.concatenate(to_record) if to_record else np.zeros(0, dtype=np.int32)
     fast_rec = to_record_all[np.frombuffer(codes, dtype=np.int32)[fast_idx]]
@@ -843,9 +826,9 @@ def _continuations(other: np.ndarray, before: np.ndarray, prev_nonblank: np.ndar
     # chains: runs of such lines with only blank lines between them
     linked = np.zeros(m, dtype=bool)
     linked[1:] = prev_nonblank[1:] == other[:-1]
-    chain_start = np.maximum.accumulate(np.where(linked, 0, at)) if m else at
+    chain_start = np.maximum.accumulate(np.where(linked, 0, at))
     # in a chain, every line from the first that starts a continuation on is one
-    last_start = np.maximum.accumulate(np.where(starts & has_row, at, -1)) if m else at
+    last_start = np.maximum.accumulate(np.where(starts & has_row, at, -1))
     cont = last_start >= chain_start
     unknown_before = np.full(m, -1, dtype=np.int64)
     if m > 1:

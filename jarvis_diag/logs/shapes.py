@@ -315,11 +315,19 @@ def _classify_record(record: Any) -> tuple[str, str | None, dict[str, Any], str 
     return classify_tagged(source, message, logger)
 
 
-def split_keys(keys: list[str], records: list[Any], record_of_key: Any) -> np.ndarray | None:
-    """_match.split's record numbers of ``keys`` (see there), or None without the C matcher."""
-    if _c_table() is None:
-        return None
-    return np.frombuffer(_match.split(keys, records, _FRONTEND_LEVELS, record_of_key), dtype=np.int32)
+def split_keys(keys: list[str], records: list[Any], record_of_key: Any) -> np.ndarray:
+    """What follows each stamp (``keys``) as its record (source, logger, level, message),
+    appended to ``records`` (``record_of_key``, in C when it was compiled): each key's record
+    number, -1 when it is no backend or frontend line's rest."""
+    if _c_table() is not None:
+        return np.frombuffer(_match.split(keys, records, _FRONTEND_LEVELS, record_of_key), dtype=np.int32)
+    to_record = np.full(len(keys), -1, dtype=np.int32)
+    for u, key in enumerate(keys):
+        record = record_of_key(key)
+        if record is not None:
+            to_record[u] = len(records)
+            records.append(record)
+    return to_record
 
 
 def split_untimed(texts: list[str], records: list[Any], split_line: Any) -> tuple[np.ndarray, np.ndarray]:
