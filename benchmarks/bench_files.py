@@ -22,12 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gen_mixed_log  # noqa: E402
-from bench_timeline import measure  # noqa: E402
+from bench_timeline import JARVIS_DIAG, measure  # noqa: E402
 
 FILES_PER_BLOCK = 10
 INGEST = "import sys; from jarvis_diag.ingest import ingest; ingest(sys.argv[1:])"
-TIMELINE_JSON = ("import sys; from jarvis_diag.cli import main; "
-                 "main(['timeline', *sys.argv[2:], '--format', 'json', '--output', sys.argv[1]])")
 
 
 def split_set(mixed: Path, out: Path) -> list[Path]:
@@ -85,14 +83,14 @@ def main(argv: list[str] | None = None) -> int:
           f"(the same lines as {mixed.name})")
     phone = one_phone_set(mixed, mixed.with_name(mixed.stem.replace("mixed", "onephone", 1)))
     out = paths[0].parent / "timeline.json"
+    timeline = [*JARVIS_DIAG, "timeline", "--format", "json", "--output", str(out)]
     commands = {
         "cat of the files (reference)": ["cat", *map(str, files)],
         "ingest, the one mixed file": [sys.executable, "-c", INGEST, str(mixed)],
         f"ingest, the {len(files)} files": [sys.executable, "-c", INGEST, *map(str, paths)],
-        f"timeline --format json, {len(files)} files": [sys.executable, "-c", TIMELINE_JSON, str(out),
-                                                         *map(str, paths)],
-        "timeline --format json, one phone's set": [sys.executable, "-c", TIMELINE_JSON, str(out), *map(str, phone)],
-        "timeline --format json, the one mixed file": [sys.executable, "-c", TIMELINE_JSON, str(out), str(mixed)],
+        f"timeline --format json, {len(files)} files": [*timeline, *map(str, paths)],
+        "timeline --format json, one phone's set": [*timeline, *map(str, phone)],
+        "timeline --format json, the one mixed file": [*timeline, str(mixed)],
     }
     best: dict[str, tuple[float, float]] = {}
     for _ in range(args.repeat):  # rounds, each command once per round

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import gen_mixed_log  # noqa: E402
 
 INGEST_ONLY = "import sys; from jarvis_diag.ingest import ingest; ingest([sys.argv[1]])"
-TIMELINE_VIEW = "import sys; from jarvis_diag.cli import main; main(['timeline', sys.argv[1]])"
-TIMELINE_JSON = ("import sys; from jarvis_diag.cli import main; "
-                 "main(['timeline', sys.argv[1], '--format', 'json', '--output', sys.argv[2]])")
+# the command as a user runs it: the installed script (``python -m jarvis_diag`` without one)
+_SCRIPT = Path(sys.executable).with_name("jarvis-diag")
+JARVIS_DIAG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jarvis_diag"]
 
 
 def measure(argv: list[str]) -> tuple[float, float, int]:
@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "grep -c (reference)": ["grep", "-c", "", str(path)],
             "ingest -> events DataFrame": [sys.executable, "-c", INGEST_ONLY, str(path)],
-            "timeline --format json (whole)": [sys.executable, "-c", TIMELINE_JSON, str(path), str(out)],
-            "timeline (terminal view, piped)": [sys.executable, "-c", TIMELINE_VIEW, str(path)],
+            "timeline --format json (whole)": [*JARVIS_DIAG, "timeline", str(path), "--format", "json",
+                                               "--output", str(out)],
+            "timeline (terminal view, piped)": [*JARVIS_DIAG, "timeline", str(path)],
         }
         if not shutil.which("grep"):
             del commands["grep -c (reference)"]

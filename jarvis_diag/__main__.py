@@ -1,3 +1,3 @@
-from jarvis_diag.cli import main
+from jarvis_diag.cli import run
 
-main()
+run()

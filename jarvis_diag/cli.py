@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -61,3 +62,28 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     # without standalone mode a typer.Exit(n) comes back as n; the commands themselves return None
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def run() -> None:
+    """The installed ``jarvis-diag`` command: :func:`main`, then leave at once.
+
+    A big log leaves hundreds of thousands of small objects behind; freeing them one by
+    one and tearing the interpreter down takes a tenth of the whole run, and nothing is
+    gained by it once the output is written. So the output streams are flushed and the
+    process ends with ``os._exit`` (``main`` itself stays a plain function for callers in
+    the same process)."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # sys.exit("message")
+            print(exc.code, file=sys.stderr)
+            code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, or a closed stream
+            code = code or 1
+    os._exit(code)

@@ -91,3 +91,26 @@ def test_exit_codes_pass_through():
     assert _run("report", "--help").returncode == 0
     out = _run()
     assert out.returncode == 2 and "Usage" in out.stdout and out.stderr == ""
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("base", [BASE, [sys.executable, "-m", "jarvis_diag"]], ids=["script", "module"])
+def test_output_is_whole_when_the_process_leaves_early(base, tmp_path):
+    """The command ends its process without tearing the interpreter down (cli.run): what
+    it wrote to a pipe must all be there, the same bytes as the file it writes."""
+    out_file = tmp_path / "t.json"
+    args = ["timeline", str(FIXTURES / "callback-desync"), "--format", "json"]
+    assert subprocess.run([*base, *args, "--output", str(out_file)], timeout=120).returncode == 0
+    piped = subprocess.run([*base, *args], capture_output=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert len(piped.stdout) > 10_000 and piped.stdout == out_file.read_bytes()
+    text = subprocess.run([*base, "timeline", str(FIXTURES / "callback-desync")], capture_output=True, timeout=120)
+    assert text.returncode == 0 and b"callback-desync" in text.stdout
+
+
+def test_an_error_keeps_its_exit_code_when_the_process_leaves_early(tmp_path):
+    out = _run("timeline", str(tmp_path / "missing.log"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("jarvis-diag: error:") and len(out.stderr.strip().splitlines()) == 1

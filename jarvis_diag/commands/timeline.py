@@ -22,6 +22,11 @@ FOLLOW_POLL_S = 0.25
 FOLLOW_REBUILD_S = 1.0
 
 
+# What a run leaves for the process exit to drop instead of freeing it object by object
+# (see jarvis_diag.cli.run).
+_HELD: list = []
+
+
 def _formats() -> tuple[str, ...]:
     # the Perfetto export is offered once its module exists
     return FORMATS + (("perfetto",) if importlib.util.find_spec("jarvis_diag.perfetto") else ())
@@ -235,7 +240,9 @@ def timeline(
         ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin)
         if status is not None:
             status.update(f"correlating {len(ingested.events):,} events...")
-        tl = build_timeline(ingested, no_skew=no_skew)
+        _HELD.clear()  # (one run's worth at most, for callers in the same process)
+        tl = build_timeline(ingested, no_skew=no_skew, keep=_HELD)
+        _HELD.append(tl)
     if session or client or since or until:
         tl = tl.filter(session=session, client=client, since=since, until=until)
     if fmt == "text":
