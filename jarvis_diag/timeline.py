@@ -315,6 +315,9 @@ class RecordIndex:
         group them (no pass over the records); ``times``: their ``t``."""
         self.records = records
         self.times = times
+        # the same records as an object array: taking a list of them by positions is one step
+        self._array = np.empty(len(records), dtype=object)
+        self._array[:] = records
         self._by_row = np.argsort(rows, kind="stable")  # the records in row order
         self._rows = rows[self._by_row]
         source = np.asarray(events["source"].astype(object).to_numpy()[rows], dtype=object)
@@ -324,14 +327,14 @@ class RecordIndex:
         for group in _groups(_codes(events["kind"], rows)):
             kind = records[group[0]]["kind"]
             self._kind_rows[kind] = group
-            self.by_kind[kind] = [records[i] for i in group.tolist()]
+            self.by_kind[kind] = self.take(group)
         self._kind_times = {k: times[v] for k, v in self._kind_rows.items()}
         # WARNING/ERROR lines (and the client's errors) and lines naming the polling transport
         alarm = events["level"].isin(ALARM_LEVELS).to_numpy()[rows] | (events["kind"] == "app.error").to_numpy()[rows]
-        self.alarms = [records[i] for i in np.flatnonzero(alarm).tolist()]
+        self.alarms = self.take(np.flatnonzero(alarm))
         polling = (events["transport"] == "polling").fillna(False).to_numpy(dtype=bool)[rows] \
             if "transport" in events.columns else np.zeros(len(rows), dtype=bool)
-        self.polling = [records[i] for i in np.flatnonzero(polling).tolist()]
+        self.polling = self.take(np.flatnonzero(polling))
         self.fe_by_client: dict[str, list[dict]] = {}
         if "client" in events.columns:
             codes = _codes(events["client"], rows)
@@ -339,7 +342,7 @@ class RecordIndex:
             for group in _groups(codes):
                 client = records[group[0]].get("client")
                 if client:
-                    self.fe_by_client[client] = [records[i] for i in group.tolist()]
+                    self.fe_by_client[client] = self.take(group)
         self.be_by_sid: dict[str, list[dict]] = {}
         if "sid" in events.columns:
             codes = _codes(events["sid"], rows, prefix=8)
@@ -347,7 +350,11 @@ class RecordIndex:
             for group in _groups(codes):
                 sid = records[group[0]].get("sid")
                 if sid:
-                    self.be_by_sid[sid[:8]] = [records[i] for i in group.tolist()]
+                    self.be_by_sid[sid[:8]] = self.take(group)
+
+    def take(self, positions: np.ndarray) -> list[dict]:
+        """The records at these positions (of the time-ordered list), in that order."""
+        return self._array[positions].tolist()
 
     def at_rows(self, labels: Any) -> list[dict | None]:
         """The record of each row label (None: that row has no record)."""
@@ -385,7 +392,7 @@ class RecordIndex:
             parts.append(self._kind_rows[kind][lo:hi])
         if not parts:
             return []
-        return [self.records[i] for i in np.sort(np.concatenate(parts)).tolist()]
+        return self.take(np.sort(np.concatenate(parts)))
 
 
 @dataclass

@@ -221,6 +221,9 @@ def test_the_records_builder_refuses_what_it_cannot_build():
     build = timeline._built.records
     assert build(("a", "b"), [[1, 2], ["x", "y"]], [("c", [1], [None])]) == [{"a": 1, "b": "x"},
                                                                              {"a": 2, "b": "y", "c": None}]
+    # each record's sparse keys in the order of the sparse columns, whatever the positions' order
+    made = build(("a",), [[1, 2]], [("c", [1, 0], [5, 6]), ("b", [1], [7])])
+    assert made == [{"a": 1, "c": 6}, {"a": 2, "c": 5, "b": 7}] and list(made[1]) == ["a", "c", "b"]
     with pytest.raises(ValueError):
         build(("a",), [[1], [2]], [])
     with pytest.raises(ValueError):
