@@ -1228,6 +1228,8 @@ class Timeline:
                 v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
 
         def num(v: Any) -> float | None:
+            if type(v) is float and v.is_integer():  # its own value rounded (round() is the slow part)
+                return v
             if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
                 return None
             return round(float(v), 1)
@@ -1240,6 +1242,8 @@ class Timeline:
             return zip(*(_plain_column(frame, c, c in times) for c in names), strict=True)
 
         def num1(v: Any) -> float | None:
+            if type(v) is float and v.is_integer():
+                return v
             return None if v is None else round(float(v), 1)
 
         connections = [{"sid": sid, "client": client, "connected_at": connected, "authenticated_at": authenticated,
