@@ -36,6 +36,8 @@ FRONTEND_SOURCES = ("frontend", "panel")
 JOIN_WINDOW_S = 1.0
 # An attach never seen to finish stops taking lines after this long (its DONE was not logged).
 OPEN_ATTACH_S = 120.0
+# A ``Chat connect Tn: <ms>`` line is <ms> after its attach's START (both logged to the ms).
+PHASE_MATCH_S = 0.005
 # A chat:ready's server_ts and the backend line that logged sending it.
 READY_MATCH_MS = 5.0
 # A chat:ready and the client's line naming the session it was for are written together.
@@ -200,6 +202,7 @@ class Attach:
     requested_at: float | None = None
     received_at: float | None = None
     started_at: float | None = None
+    start_row: int | None = None  # the row of the server's START line
     phases: dict = field(default_factory=dict)
     server_ms: float | None = None
     ready_sent_at: float | None = None
@@ -592,7 +595,8 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                 pending.pop()
             if pending:
                 trigger = pending.pop()
-            current = Attach(session=None, key=session_key(rec.get("session")), started_at=rec["t"])
+            current = Attach(session=None, key=session_key(rec.get("session")), started_at=rec["t"],
+                             start_row=rec["label"])
             current.evidence.append(evidence(rec))
             if trigger is not None:
                 current.sid = (trigger.get("sid") or "")[:8] or None
@@ -685,24 +689,62 @@ def _phase_order(item: tuple[str, Any]) -> tuple:
     return _phase_rank(item[0])
 
 
+def _phase_owners(starts: np.ndarray, start_rows: np.ndarray, done: np.ndarray, times: np.ndarray,
+                  rows: np.ndarray, ms: np.ndarray) -> np.ndarray:
+    """Per timing line (the line read at ``rows``, written at ``times``, ``ms`` after its
+    START), the position of its attach among those whose START line was read at
+    ``start_rows``, written at ``starts`` (in that order), done at ``done`` (inf: never seen
+    done); -1 for none.
+
+    The attach whose START came last before the line (in time, then in the order read: a
+    fast server logs several attaches in one millisecond), until its DONE; but when that
+    START is not ``ms`` before the line (within PHASE_MATCH_S) and the START of another
+    attach in progress is, that one: a session start takes seconds, and other sockets'
+    attaches start and finish meanwhile."""
+    n = len(starts)
+
+    def started_before(i: np.ndarray) -> np.ndarray:
+        at = np.clip(i, 0, max(n - 1, 0))
+        return (i >= 0) & ((starts[at] < times) | ((starts[at] == times) & (start_rows[at] < rows)))
+
+    # how many STARTs came before each line: both sorted together by (time, row read)
+    order = np.lexsort((np.concatenate([start_rows, rows]), np.concatenate([starts, times])))
+    seen = np.empty(len(order), dtype=np.int64)
+    seen[order] = np.cumsum(order < n)
+    last = seen[n:] - 1
+    owner = np.where((last >= 0) & (times <= done[np.maximum(last, 0)]), last, -1)
+    implied = times - ms / 1000.0  # (NaN where the line has no ms: nothing fits)
+    fits = (owner >= 0) & (np.abs(starts[np.maximum(owner, 0)] - implied) <= PHASE_MATCH_S)
+    latest = np.searchsorted(starts, implied + PHASE_MATCH_S, side="right") - 1
+    found = np.full(len(times), -1)
+    for back in range(4):  # the latest in progress of the few STARTs that can share a moment
+        c = latest - back
+        at = np.clip(c, 0, max(n - 1, 0))
+        ok = (found < 0) & started_before(c) & (np.abs(starts[at] - implied) <= PHASE_MATCH_S) \
+            & (times <= done[at])
+        found = np.where(ok, c, found)
+    return np.where(fits | (found < 0), owner, found)
+
+
 def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
-    """Give each server attach its ``Chat connect Tn`` timings: a timing line belongs to the
-    attach started last before it, until that attach's DONE. Read column-wise: there is one
-    such line per phase per attach, the bulk of a busy backend log."""
+    """Give each server attach its ``Chat connect Tn`` timings (see :func:`_phase_owners`).
+    Read column-wise: there is one such line per phase per attach, the bulk of a busy
+    backend log. ``attaches``: the server's, in the order their START lines were read."""
     rows = select_rows(events, (events["kind"] == "chat.connect.phase") & (events["source"] == "backend")
                        & events["phase"].notna(), ("t", "phase", "ms"))
     if not attaches or rows.empty:
         return
     starts = np.array([a.started_at for a in attaches], dtype="float64")
+    start_rows = np.array([a.start_row for a in attaches], dtype="int64")
+    done = np.array([math.inf if a.done_at is None else a.done_at for a in attaches], dtype="float64")
     times = rows["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
-    owner = np.searchsorted(starts, times, side="right") - 1
+    owner = _phase_owners(starts, start_rows, done, times, rows.index.to_numpy(dtype="int64"),
+                          rows["ms"].to_numpy(dtype="float64", na_value=np.nan))
     for i, t, phase, ms in zip(owner.tolist(), times.tolist(), rows["phase"].astype(object).tolist(),
                                rows["ms"].tolist(), strict=True):
         if i < 0:
             continue
         a = attaches[i]
-        if a.done_at is not None and t > a.done_at:
-            continue
         a.phases[phase] = None if ms != ms else ms  # NaN -> None
         if phase == "T5" and a.ready_sent_at is None:
             a.ready_sent_at = t

@@ -176,3 +176,52 @@ def test_chats_never_mapped_to_a_uuid_are_not_merged_across_phones(tmp_path):
     assert all(len(s["clients"]) == 1 and len(s["attaches"]) == 1 for s in unmapped)
     mapped = [s for s in doc["sessions"] if s["session"] != "new-1795"]
     assert all(len(s["clients"]) == 1 for s in mapped) and len(mapped) == 2
+
+
+def test_timings_of_interleaved_attaches_go_to_their_own_attach(tmp_path):
+    """Two phones attach at once: A's new session takes 2 s to create, and B's attach starts
+    and finishes meanwhile. A's ``Chat connect T2..T6`` lines carry no id; each says how long
+    after its START it was written, which names A, not B (the attach started last)."""
+    ls = LogSet()
+    a, b = ls.client(skew_ms=1200.0, suffix="aaaa"), ls.client(skew_ms=-800.0, suffix="bbbb")
+    ls.connect(a, "SidAAAAA1")
+    ls.connect(b, "SidBBBBB1")
+    t0 = ls.now
+    ls.attach(a, "SidAAAAA1", uuid_of(1), temp=ls.temp_id(a), create_ms=2000.0)
+    after_a = ls.now
+    ls.now = t0 + 0.5
+    ls.attach(b, "SidBBBBB1", uuid_of(2), existing=True, history=3)
+    ls.now = after_a
+    tl = load_timeline(ls.write(tmp_path))
+    sessions = {s["session"]: s for s in tl.to_json_dict()["sessions"]}
+    [first] = sessions[uuid_of(1)]["attaches"]
+    [second] = sessions[uuid_of(2)]["attaches"]
+    assert list(first["phases"]) == ["T1", "T1.1", "T1.2", "T2", "T3", "T4", "T5", "T6", "DONE"]
+    assert first["phases"]["T2"] >= 2000 and first["phases"]["T6"] >= first["phases"]["T2"]
+    assert first["phases"]["DONE"] == first["server_ms"]
+    assert list(second["phases"]) == ["T1", "T2", "T3", "T4", "T5", "T6", "DONE"]
+    assert second["phases"]["T6"] < 50 and second["phases"]["DONE"] == second["server_ms"]
+
+
+def test_a_timing_line_goes_to_the_attach_its_ms_points_at():
+    import numpy as np
+
+    from jarvis_diag.timeline import _phase_owners
+
+    inf = np.inf
+    # A starts at 10.000 (a 2 s session start, row 10), B at 10.500 (row 20) and is done at
+    # 10.510; C (row 30) and D (row 40) start in the same ms at 20.000, C done in that ms
+    starts, start_rows = np.array([10.0, 10.5, 20.0, 20.0]), np.array([10, 20, 30, 40])
+    done = np.array([12.010, 10.510, 20.0, inf])
+    lines = [  # (time, row, ms) -> the attach expected
+        (10.501, 21, 1.0, 1),  # B's own line: B started last and fits
+        (12.004, 50, 2004.0, 0),  # A's T2 after B is done: 2004 ms after A's START
+        (12.004, 51, np.nan, -1),  # no ms: as before (the last started, B, is done)
+        (12.004, 52, 69926.4, -1),  # ms measured from elsewhere: as before
+        (20.0, 31, 0.0, 2),  # read between C's START and D's: C's, though D starts in the same ms
+        (20.0, 41, 0.0, 3),  # read after D's START: D's
+        (30.0, 60, 10000.0, 3),  # 10 s after D's START, D still in progress
+        (5.0, 1, 0.0, -1),  # before any START
+    ]
+    times, rows, ms, expected = (np.array(x) for x in zip(*lines, strict=True))
+    assert _phase_owners(starts, start_rows, done, times, rows, ms).tolist() == expected.tolist()
