@@ -10,6 +10,7 @@ import pytest
 
 from jarvis_diag import lines
 from jarvis_diag.logs import examples, parse_raw, parse_text
+from jarvis_diag.logs import fast as fast_module
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_FILES = sorted(p for p in FIXTURES.rglob("*.log"))
@@ -22,6 +23,11 @@ def _same(data: bytes, fmt: str = "backend", client: str | None = "client-1") ->
     for engine in ("fast", "numpy"):
         fast = parse_text(data, fmt, "f.log", client=client, engine=engine, panel_date="2026-11-24")
         pd.testing.assert_frame_equal(fast, ref)
+        # the text column made on a thread of its own, as for a big file
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(fast_module, "BACKGROUND_MIN_BYTES", 0)
+            threaded = parse_text(data, fmt, "f.log", client=client, engine=engine, panel_date="2026-11-24")
+        pd.testing.assert_frame_equal(threaded, ref)
         b = parse_raw(data, fmt, engine=engine)
         assert (a.lines, a.bad_lines, a.long_lines, a.truncated) == (b.lines, b.bad_lines, b.long_lines, b.truncated)
     return fast

@@ -370,9 +370,21 @@ def _large_strings(views: pa.Array) -> pa.Array:
     return pc.cast(views, pa.large_string(), memory_pool=_POOL)
 
 
-def _in_background(fn: Any, *args: Any) -> Future[Any]:
-    """``fn(*args)`` on a thread of its own (for work that releases the GIL)."""
+# Below this many bytes a file's text column is made at once: starting and joining a
+# thread costs more than the overlap gains (a directory of small per-phone logs).
+BACKGROUND_MIN_BYTES = 1 << 20
+
+
+def _in_background(fn: Any, *args: Any, now: bool = False) -> Future[Any]:
+    """``fn(*args)`` on a thread of its own (for work that releases the GIL); ``now``: here,
+    before returning (the same Future, already done)."""
     future: Future[Any] = Future()
+    if now:
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # handed to whoever waits for the result, as from the thread
+            future.set_exception(exc)
+        return future
 
     def run() -> None:
         try:
@@ -685,12 +697,13 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
     rows = np.flatnonzero(rec >= 0)
     # The text column in file order (what a sorted file needs) is made on another core while
     # this one classifies the distinct messages; nothing else reads the bytes after this.
+    small = len(data) < BACKGROUND_MIN_BYTES
     if compiled:
         # a buffer that is ours (consume) becomes the column's values: the lines move down in place
-        text = _in_background(_compacted_text, data, nl, rows, consume and isinstance(data, bytearray))
+        text = _in_background(_compacted_text, data, nl, rows, consume and isinstance(data, bytearray), now=small)
     else:
         # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
-        text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]))
+        text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]), now=small)
     del data, buf
     by_name = _record_columns(records, memo, known, columns)
     rrec = rec[rows].astype(np.intp)  # (intp: the columns are gathered with it; numpy converts other types each time)
