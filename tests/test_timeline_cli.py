@@ -181,3 +181,12 @@ def test_json_output_is_the_documented_document_byte_for_byte(logs: Path, tmp_pa
     assert result.exit_code == 0, result.output
     expected = json.dumps(load_timeline([logs]).to_json_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
     assert out.read_bytes() == expected.encode("utf-8")
+
+
+@pytest.mark.parametrize(("columns", "widest"), [(None, 160), ("100", 100)])
+def test_the_piped_view_is_a_wide_page_unless_columns_says_otherwise(columns, widest):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+    out = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", DESYNC], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) == widest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import sys
 import time
 from contextlib import nullcontext
@@ -25,6 +26,15 @@ FOLLOW_REBUILD_S = 1.0
 # What a run leaves for the process exit to drop instead of freeing it object by object
 # (see jarvis_diag.cli.run).
 _HELD: list = []
+
+
+def _page_width(terminal: bool) -> int | None:
+    """The text view's width: $COLUMNS when set, else the terminal's; piped or written to a
+    file, a wide page (160) instead of rich's 80 columns."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if terminal else 160
 
 
 def _formats() -> tuple[str, ...]:
@@ -207,8 +217,7 @@ def timeline(
 
     Example: jarvis-diag timeline logs/app.log logs/frontend/ --session 453424df
     """
-    # piped or redirected text gets a wide page instead of 80 columns
-    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    console = Console(soft_wrap=False, width=_page_width(sys.stdout.isatty()))
     if kinds:
         _print_kinds(console)
         return
@@ -247,7 +256,7 @@ def timeline(
         tl = tl.filter(session=session, client=client, since=since, until=until)
     if fmt == "text":
         if output is not None:
-            out = Console(file=io.StringIO(), width=160, soft_wrap=False)
+            out = Console(file=io.StringIO(), width=_page_width(False), soft_wrap=False)
             out.print(tl)
             _emit(out.file.getvalue(), output)
         else:
