@@ -555,6 +555,24 @@ def _open_attach(open_attaches: list[Attach], current: Attach | None, rec: dict)
     return match[-1] if match else current
 
 
+def _timed_attach(open_attaches: list[Attach], current: Attach | None, rec: dict) -> Attach | None:
+    """The attach in progress a line ``<ms>`` after its START belongs to (``Chat connect
+    DONE: <ms>ms total`` names no session): ``current`` when it fits, or when no other
+    attach in progress does (the server awaits inside an attach, so another one's lines
+    can come between a START and its DONE)."""
+    ms = rec.get("ms")
+    if ms is None:
+        return current
+
+    def fits(a: Attach) -> bool:
+        return a.started_at is not None and abs(rec["t"] - ms / 1000.0 - a.started_at) <= PHASE_MATCH_S
+
+    if current is not None and not current.done and fits(current):
+        return current
+    match = [a for a in open_attaches if not a.done and fits(a)]
+    return match[-1] if match else current
+
+
 # Lines naming the session an attach in progress works on (see _open_attach).
 ROUTED_KINDS = ("session.created", "session.switched", "history.loaded")
 # The mapping lines written inside an attach that created the session, and the one written
@@ -620,6 +638,17 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                 wire = next((p.get("session") for p in reversed(pending) if p["kind"] == "chat.connect.received"
                              and (p.get("session") or "").startswith(rec["temp_id"])), None)
                 ids.learn_temp(wire or rec["temp_id"], rec["session"])
+        elif kind == "chat.connect.done":
+            # (the one line of the attach's end that says which attach it is: by its ms)
+            done = _timed_attach(open_attaches, current, rec)
+            if done is None or done.done:
+                continue
+            done.phases["DONE"] = rec.get("ms")
+            done.server_ms = rec.get("ms")
+            done.done = True
+            done.done_at = rec["t"]
+            done.evidence.append(evidence(rec))
+            open_attaches = [a for a in open_attaches if a is not done]
         elif current is None or current.done:
             if kind == "session.created" and rec.get("session"):
                 ids.learn_full(rec["session"])
@@ -657,13 +686,6 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
         elif kind == "chat.ready.sent":
             current.ready_sent_at = rec["t"]
             current.evidence.append(evidence(rec))
-        elif kind == "chat.connect.done":
-            current.phases["DONE"] = rec.get("ms")
-            current.server_ms = rec.get("ms")
-            current.done = True
-            current.done_at = rec["t"]
-            current.evidence.append(evidence(rec))
-            open_attaches = [a for a in open_attaches if a is not current]
     for a in attaches:
         if a.temp_id and a.key and not a.key.startswith("new-"):
             ids.learn_temp(a.temp_id, a.key)

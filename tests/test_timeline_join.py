@@ -225,3 +225,47 @@ def test_a_timing_line_goes_to_the_attach_its_ms_points_at():
     ]
     times, rows, ms, expected = (np.array(x) for x in zip(*lines, strict=True))
     assert _phase_owners(starts, start_rows, done, times, rows, ms).tolist() == expected.tolist()
+
+
+def _t(iso: str) -> float:
+    return pd.Timestamp(iso).value / 1e9
+
+
+def test_a_done_line_goes_to_the_attach_its_ms_points_at(tmp_path):
+    """The server awaits inside an attach: A's session creation finishes (its ``Session
+    created`` line names A) between B's START and B's last lines, which name no session.
+    B's ``DONE: 1ms`` belongs to B (1 ms after B's START), not to A, which stays open and
+    gets its own DONE."""
+    ls = LogSet()
+    a8, b8 = uuid_of(1)[:8], uuid_of(2)[:8]
+    t = ls.now
+
+    def attach_lines(at: float, sid: str, uuid: str) -> None:
+        data = {"working_dir": "/w", "resume": uuid, "session_id": uuid}
+        ls.be(at, "sio.connect_received", sid=sid, detail=repr(data), recv_ts=f"{at:.3f}")
+        ls.be(at, "sio.connect_start", session=uuid[:8], detail="/w")
+
+    def rest(at: float, start: float, found: bool) -> None:
+        ms = f"{(at - start) * 1000:.0f}"
+        for phase in ("T2", "T3", "T4"):
+            ls.be(at, "sio.connect_phase", phase=phase, detail="x", ms=ms)
+        ls.be(at, "sio.ready_emit", emit_ms="0", event="chat:ready")
+        ls.be(at, "sio.connect_t5", phase="T5", ms=ms, emit_ms="0")
+        ls.be(at, "sio.connect_phase", phase="T6", detail="history_sent", ms=ms)
+        ls.be(at, "sio.connect_done", ms=ms)
+
+    attach_lines(t, "SidAAAAA", uuid_of(1))
+    ls.be(t, "sio.connect_t1", phase="T1", ms="0", detail="False")
+    ls.be(t, "sio.creating_session", session=a8, phase="T1.1", ms="0")
+    attach_lines(t + 1.0, "SidBBBBB", uuid_of(2))
+    ls.be(t + 1.001, "sio.session_created", session=a8, phase="T1.2", ms="1001")  # A, while B runs
+    ls.be(t + 1.001, "sio.connect_t1", phase="T1", ms="1", detail="True")  # B
+    rest(t + 1.001, t + 1.0, True)  # B's, naming no session
+    rest(t + 1.003, t, False)  # A's
+    tl = load_timeline(ls.write(tmp_path))
+    sessions = {s["session"][:8]: s for s in tl.to_json_dict()["sessions"]}
+    [first], [second] = sessions[a8]["attaches"], sessions[b8]["attaches"]
+    assert first["server_ms"] == 1003.0 and first["phases"]["DONE"] == 1003.0 and first["phases"]["T5"] == 1003.0
+    assert second["server_ms"] == 1.0 and list(second["phases"]) == ["T1", "T2", "T3", "T4", "T5", "T6", "DONE"]
+    assert _t(first["ready_sent_at"]) == pytest.approx(t + 1.003, abs=0.002)
+    assert _t(second["ready_sent_at"]) == pytest.approx(t + 1.001, abs=0.002)
