@@ -28,6 +28,8 @@ KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-st
 DESYNC_CRITICAL_MS = 5000.0  # output held back this long is an outage, not a hiccup
 TRANSPORT_FLOOR_MS = 1000.0  # an emit->receive below this is never "far above the usual"
 TRANSPORT_FACTOR = 10.0  # ... nor below this many times the client's median
+# A receipt this soon after the DONE of an attach of its own socket waited behind that attach.
+QUEUED_BEHIND_S = 0.05
 SLOW_START_MS = 1000.0  # T1.1 -> T1.2 (session creation) above this delays chat:ready
 HALF_OPEN_MS = 5000.0  # one side outliving the other's loss by more than this
 RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
@@ -442,7 +444,7 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
             continue
         b_t = b["recv_ts"] if b.get("recv_ts") else b["t"]
         per_client.setdefault(client, []).append(((b_t - f["t"]) * 1000, f["t"], [evidence(f), evidence(b)],
-                                                  f.get("session")))
+                                                  f.get("session"), b))
     for rec in ix.corr.index.of_kind(["chat.ready.received"]):
         if rec["source"] in FRONTEND_SOURCES and rec.get("server_ms") is not None and rec.get("client_ms") is not None \
                 and rec.get("client"):
@@ -450,20 +452,46 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
             if skew is None or not skew.applied:
                 continue
             d = rec["client_ms"] - skew.skew_ms - rec["server_ms"]
-            per_client.setdefault(rec["client"], []).append((d, rec["server_ms"] / 1000, [evidence(rec)], None))
+            per_client.setdefault(rec["client"], []).append((d, rec["server_ms"] / 1000, [evidence(rec)], None, None))
     findings = []
     for client, items in per_client.items():
         usual = float(np.median([d for d, *_ in items]))
         limit = max(TRANSPORT_FLOOR_MS, TRANSPORT_FACTOR * max(usual, 1.0))
-        for d, t, ev, session in items:
-            if d > limit:
-                findings.append(_f(
-                    "transport-delay", "critical" if d > 10_000 else "warning", t,
-                    f"A message took {d / 1000:.1f} s on the wire (usual {usual:.0f} ms for this client, after clock "
-                    f"correction): the network or a stalled socket held it; check for a half-open connection or a "
-                    f"queued emit around {iso(t)}.",
-                    session=ix.canonical(session), client=client, delay_ms=d, evidence_list=ev))
+        for d, t, ev, session, receipt in items:
+            if d <= limit:
+                continue
+            ahead = _attach_ahead(ix, receipt, t) if receipt is not None else None
+            if ahead is None:
+                summary = (f"A message took {d / 1000:.1f} s on the wire (usual {usual:.0f} ms for this client, after "
+                           f"clock correction): the network or a stalled socket held it; check for a half-open "
+                           f"connection or a queued emit around {iso(t)}.")
+            else:
+                ran = (ahead.done_at - ahead.started_at) * 1000
+                event = {"chat.connect.received": "chat:connect", "message.received": "chat:message"}.get(
+                    receipt["kind"], "message")
+                summary = (f"A {event} sent at {iso(t)} was received {d / 1000:.1f} s later (usual {usual:.0f} ms for "
+                           f"this client): it waited on the server behind socket {ahead.sid}'s attach of session "
+                           f"{session_key(ahead.session or ahead.key)}, which ran {_duration(ran)} from its START to "
+                           f"its DONE, not on the wire (the server takes one socket's events one at a time). Let "
+                           f"chat:connect return before its slow part (the agent's start-up), or handle a socket's "
+                           f"events concurrently.")
+                ev = ev + [evidence(r) for r in ix.corr.index.at_rows([ahead.start_row, ahead.done_row]) if r]
+            findings.append(_f("transport-delay", "critical" if d > 10_000 else "warning", t, summary,
+                               session=ix.canonical(session), client=client, delay_ms=d, evidence_list=ev))
     return findings
+
+
+def _attach_ahead(ix: _Index, receipt: dict, sent: float) -> Attach | None:
+    """The attach of the receiving socket that the server was running when an emit sent at
+    ``sent`` reached it (started by then, give or take the clocks' milliseconds), and whose
+    DONE came just before the emit's receipt: the server takes one socket's events in
+    order, so the emit waited behind that attach."""
+    received = receipt["recv_ts"] if receipt.get("recv_ts") else receipt["t"]
+    for a in ix.attaches_of_sid.get((receipt.get("sid") or "")[:8] or None, []):
+        if a.started_at is not None and a.done_at is not None and a.done_row is not None \
+                and a.started_at <= sent + QUEUED_BEHIND_S and 0 <= received - a.done_at <= QUEUED_BEHIND_S:
+            return a
+    return None
 
 
 def detect_slow_session_start(ix: _Index) -> list[dict]:

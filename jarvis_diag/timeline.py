@@ -203,6 +203,7 @@ class Attach:
     received_at: float | None = None
     started_at: float | None = None
     start_row: int | None = None  # the row of the server's START line
+    done_row: int | None = None  # ... and of its DONE line
     phases: dict = field(default_factory=dict)
     server_ms: float | None = None
     ready_sent_at: float | None = None
@@ -647,6 +648,7 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             done.server_ms = rec.get("ms")
             done.done = True
             done.done_at = rec["t"]
+            done.done_row = rec["label"]
             done.evidence.append(evidence(rec))
             open_attaches = [a for a in open_attaches if a is not done]
         elif current is None or current.done:

@@ -119,8 +119,9 @@ class LogSet:
 
     def attach(self, c: Client, sid: str, uuid: str, *, temp: str | None = None, existing: bool = False,
                prev: str | None = None, history: int = 0, create_ms: float = 5.0, handler_new: bool = True,
-               transport: str = "websocket", resubscribe: bool = False) -> None:
+               transport: str = "websocket", resubscribe: bool = False, received_at: float | None = None) -> None:
         """The client opens (or re-opens) a session with chat:connect; the server attaches.
+        ``received_at``: when the server logs receiving it (default: a network delay later).
 
         ``resubscribe``: the ConnectionManager's re-send after a reconnect (only
         ``Re-subscribing to chat:<id>`` and the emit on the page; the server restores a
@@ -139,7 +140,7 @@ class LogSet:
                 self.fe(c, t, "fe.handler_exists_resend", detail=", sending connect to re-establish backend callback")
         self.fe(c, t, "fe.emit_connect", session=key, transport=transport)
         t0 = t
-        t += self.delay()
+        t = t + self.delay() if received_at is None else received_at
         wire = temp or uuid
         data = {"working_dir": WORK_DIR, "resume": wire, "session_id": wire}
         self.be(t, "sio.connect_received", sid=sid[:8], detail=repr(data), recv_ts=f"{t:.3f}")

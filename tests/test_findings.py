@@ -147,6 +147,35 @@ def test_transport_delay_stands_out_after_skew_correction(tmp_path):
     assert f["client"] == c.id
 
 
+def test_a_connect_queued_behind_a_slow_attach_is_named_for_what_it_waited_on(tmp_path):
+    """The phone opens A (its agent takes 3 s to start) and switches to B half a second
+    later: the server runs one socket's events in order, so B's chat:connect is received
+    only when A's attach is done. The delay is the server's queue, not the network."""
+    logs = LogSet()
+    c = logs.client(skew_ms=900.0)
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, C, existing=True)
+    logs.wait(2)
+    t0 = logs.now
+    logs.attach(c, SID1, A, temp=logs.temp_id(c), create_ms=3000)
+    done_a = max(t for t, line in logs.backend if "Chat connect DONE" in line)
+    end = logs.now
+    logs.now = t0 + 0.5
+    logs.attach(c, SID1, B, existing=True, prev=A, received_at=done_a + 0.002)
+    logs.now = max(logs.now, end) + 2
+    logs.message(c, SID1, B)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "transport-delay")
+    assert f["delay_ms"] == pytest.approx((done_a + 0.002 - t0 - 0.5) * 1000, abs=10)
+    assert f["session"] == B and f["client"] == c.id
+    assert f"waited on the server behind socket {SID1[:8]}'s attach of session {A[:8]}" in f["summary"]
+    texts = [e["text"] for e in f["evidence"]]
+    assert any("Chat connect START: session_id=new-" in t for t in texts)  # A's START and DONE, as it
+    assert any("Chat connect DONE: 300" in t for t in texts)  # ran while B's connect waited
+    # a delay on the wire itself is still told as one (see above): only a receipt right
+    # after a DONE on its own socket is put down to the queue
+
+
 def test_slow_session_start(tmp_path):
     logs = LogSet()
     c = logs.client()
