@@ -186,3 +186,22 @@ async def test_a_reply_that_starts_after_the_next_message_was_acknowledged_is_no
     (record,) = result.records
     assert cycle_ok(record), (record["failure"], record["lost"])
     assert [(s["produced"], s["lost"], s["live"]) for s in record["sessions"]] == [(1, 0, True), (1, 0, True)]
+
+
+async def test_a_server_restarting_after_a_failed_run_is_not_reported_dead(tmp_path: Path, monkeypatch):
+    from jarvis_diag.simulate import run as sim_run
+
+    async with running_server(**FAST) as srv:
+        cfg = config(srv)
+        await srv.stop()
+
+        async def back_later() -> None:
+            await asyncio.sleep(1.0)
+            await srv.start()  # (the same port: a dev server's reload)
+
+        coming_back = asyncio.ensure_future(back_later())
+        assert await sim_run._server_gone(cfg) is None
+        await coming_back
+        await srv.stop()
+        monkeypatch.setattr(sim_run, "RESTART_GRACE_S", 0.5)
+        assert "stopped answering" in (await sim_run._server_gone(cfg) or "")

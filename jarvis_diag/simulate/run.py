@@ -31,6 +31,11 @@ from jarvis_diag.simulate.verdict import SCHEMA, Obs, SessionCycle, cycle_verdic
 _ACK_TIMEOUT_S = 10.0
 
 
+# After a run with failures, how long a server that does not answer is given to come back
+# before the run reports it dead (a restart takes a few seconds).
+RESTART_GRACE_S = 6.0
+
+
 class ServerUnusable(Exception):
     """The server cannot be simulated against (unreachable, not Socket.IO, bad token)."""
 
@@ -372,8 +377,20 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
         await http.close()
         writer.close()
     if not result.interrupted and any(not r["recovered"] for r in result.records):
-        try:  # a server that died mid-run explains every failure at once: say so
-            await preflight(cfg.url, cfg.token, timeout=3.0)
-        except ServerUnusable as exc:
-            result.error = f"the server stopped answering during the run ({exc})"
+        # a server that died mid-run explains every failure at once: say so (one that is
+        # only restarting, a dev server reloading say, answers again within a few seconds)
+        result.error = await _server_gone(cfg)
     return result
+
+
+async def _server_gone(cfg: SimConfig) -> str | None:
+    """Why the server is not answering after RESTART_GRACE_S of asking, or None."""
+    deadline = time.monotonic() + RESTART_GRACE_S
+    while True:
+        try:
+            await preflight(cfg.url, cfg.token, timeout=2.0)
+            return None
+        except ServerUnusable as exc:
+            if time.monotonic() >= deadline:
+                return f"the server stopped answering during the run ({exc})"
+        await asyncio.sleep(0.5)
