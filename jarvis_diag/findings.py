@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from jarvis_diag.clock import EMIT_KINDS, session_key
-from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, evidence, iso
+from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, Episode, evidence, iso
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-start", "half-open",
@@ -332,7 +332,18 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         how = ""
         backs = switch_backs.get(client, {}).get(key, []) if client else []
         candidates = [s for s in backs if s[0] <= rec["t"]]
-        if candidates:
+        fix = "always send chat:connect when switching back to a session"
+        reconnect = _reconnected_without(ix, client, sid, session, key, rec["t"])
+        if reconnect is not None:
+            delay = (rec["t"] - reconnect.authenticated_at) * 1000
+            ev = reconnect.evidence[-2:] + ev
+            if candidates:
+                switch_backs[client][key] = [s for s in backs if s[0] > rec["t"]]
+            how = (f"socket {sid} is the one {_the_client(client)} reconnected on at "
+                   f"{iso(reconnect.authenticated_at)}, and the session was never attached on it: the page kept its "
+                   f"handler through the reconnect and sent no chat:connect")
+            fix = "re-send chat:connect for every open session after a reconnect"
+        elif candidates:
             t_back, back = candidates[-1]
             delay = (rec["t"] - t_back) * 1000
             ev.insert(0, evidence(back))
@@ -364,11 +375,27 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         if extra:
             summary += f"; {extra[-1]}"
             lost[(sid, key)] = [x for x in lost[(sid, key)] if x[0] > rec["t"]]
-        summary += ". Fix: always send chat:connect when switching back to a session."
+        summary += f". Fix: {fix}."
         severity = "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning"
         findings.append(_f("callback-desync", severity, rec["t"], summary, session=session, client=client, sid=sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))
     return findings
+
+
+def _reconnected_without(ix: _Index, client: str | None, sid: str, session: str | None, key: str | None,
+                         t: float) -> Episode | None:
+    """The reconnect episode of ``client`` that brought socket ``sid`` (authenticated
+    before ``t``), when the session was never attached on that socket before ``t`` (an
+    auto-connect is the server's, not an attach the client asked for)."""
+    found = next((ep for ep in ix.episodes_of.get(client, []) if client and ep.sid_after == sid
+                  and ep.authenticated_at is not None and ep.authenticated_at <= t), None)
+    if found is None:
+        return None
+    for a in ix.attaches_of_sid.get(sid, []):
+        start = a.started_at if a.started_at is not None else a.requested_at
+        if not a.auto and start is not None and start < t and (a.session == session or a.key == key):
+            return None
+    return found
 
 
 SIDS_NAMED = 8  # a sentence names this many sockets, then says how many more

@@ -345,6 +345,33 @@ def _well_formed(summary: str) -> None:
     assert "until then" not in summary and "None" not in summary and "client ?" not in summary
 
 
+def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path):
+    """A page that kept its handlers through a reconnect and sent no chat:connect on the new
+    socket: the server never had a callback for the session there. The advice is the
+    re-send after a reconnect, not the one for switching back between sessions."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=4)
+    logs.wait(3)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.wait(1.2)
+    back = logs.now
+    logs.connect(c, SID2)
+    logs.switch_back_without_connect(c, A)
+    logs.wait(4)
+    received = logs.message(c, SID2, A, missing_callback_prev=B, history=6)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "callback-desync")
+    assert f["sid"] == SID2[:8] and f["session"] == A
+    assert "reconnected on at" in f["summary"] and "never attached on it" in f["summary"]
+    assert "Fix: re-send chat:connect for every open session after a reconnect" in f["summary"]
+    assert "switching back" not in f["summary"]
+    assert f["delay_ms"] == pytest.approx((received - back) * 1000, abs=50)
+    _well_formed(f["summary"])
+
+
 def test_callback_desync_says_the_frontend_log_shows_no_switch_back(tmp_path):
     logs = LogSet()
     c = _ping_pong(logs)
