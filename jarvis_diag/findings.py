@@ -330,7 +330,12 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         ev = [evidence(rec)]
         delay = None
         how = ""
-        backs = switch_backs.get(client, {}).get(key, []) if client else []
+        mine = switch_backs.get(client, {}) if client else {}
+        # the page names a new session by its temporary id until it is told the UUID (and
+        # then still, where it kept that name): its switch backs may be under that prefix
+        slot = key if mine.get(key) else next(
+            (t[:8] for t in sorted(ix.corr.ids.temps.get(key or "", ())) if mine.get(t[:8])), key)
+        backs = mine.get(slot, [])
         candidates = [s for s in backs if s[0] <= rec["t"]]
         fix = "always send chat:connect when switching back to a session"
         reconnect = _reconnected_without(ix, client, sid, session, key, rec["t"])
@@ -338,7 +343,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
             delay = (rec["t"] - reconnect.authenticated_at) * 1000
             ev = reconnect.evidence[-2:] + ev
             if candidates:
-                switch_backs[client][key] = [s for s in backs if s[0] > rec["t"]]
+                mine[slot] = [s for s in backs if s[0] > rec["t"]]
             how = (f"socket {sid} is the one {_the_client(client)} reconnected on at "
                    f"{iso(reconnect.authenticated_at)}, and the session was never attached on it: the page kept its "
                    f"handler through the reconnect and sent no chat:connect")
@@ -347,7 +352,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
             t_back, back = candidates[-1]
             delay = (rec["t"] - t_back) * 1000
             ev.insert(0, evidence(back))
-            switch_backs[client][key] = [s for s in backs if s[0] > rec["t"]]
+            mine[slot] = [s for s in backs if s[0] > rec["t"]]
             how = (f"the client switched back to it at {iso(t_back)} with its handler still in place and sent no "
                    f"chat:connect")
         else:
@@ -361,6 +366,9 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                     unknown = "no frontend log shows when the user came back to it"
                 how = (f"its callback on this socket was dropped at {iso(cleared['t'])}; {unknown}, so the wait is "
                        f"counted from the drop and is an upper bound")
+                # (dropped by this socket's attach of another session, not by the page leaving it)
+                fix = ("the server keeps one live session per socket: attach each open session on its own socket, or "
+                       "re-send chat:connect before using a session again")
         auto = next((a for a in ix.attaches_of_sid.get(sid, []) if a.auto and a.started_at is not None
                      and 0 <= a.started_at - rec["t"] <= 1.0), None)
         if auto is not None:

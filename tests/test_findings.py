@@ -345,6 +345,33 @@ def _well_formed(summary: str) -> None:
     assert "until then" not in summary and "None" not in summary and "client ?" not in summary
 
 
+def test_a_switch_back_by_temporary_id_is_found(tmp_path):
+    """An older page still names a new chat by its temporary id's prefix (``new-1795``) when
+    it switches back to it; the server's warning names the UUID."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    temp_a = logs.temp_id(c)
+    logs.attach(c, SID1, A, temp=temp_a)
+    logs.wait(3)
+    logs.attach(c, SID1, B, temp=logs.temp_id(c), prev=A)
+    logs.wait(5)
+    back = logs.now
+    for name, fields in (("chat.mux_start", {"session": temp_a[:8], "detail": "/w"}),
+                         ("fe.connect_chat_start", {"session": temp_a[:8], "state_from": "connected"}),
+                         ("fe.handler_exists", {"ms": "0.0"}), ("fe.already_connected", {"session": temp_a[:8]})):
+        logs.fe(c, back, name, **fields)
+    logs.wait(12)
+    received = logs.message(c, SID1, A, key=temp_a[:8], missing_callback_prev=B)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "callback-desync")
+    assert f["session"] == A and f["delay_ms"] == pytest.approx((received - back) * 1000, abs=5)
+    assert "switched back to it at" in f["summary"] and "Fix: always send chat:connect when switching back" \
+        in f["summary"]
+    assert any("already connected" in e["text"] for e in f["evidence"])
+
+
 def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path):
     """A page that kept its handlers through a reconnect and sent no chat:connect on the new
     socket: the server never had a callback for the session there. The advice is the
@@ -381,6 +408,9 @@ def test_callback_desync_says_the_frontend_log_shows_no_switch_back(tmp_path):
     assert f"client {c.id.split('-', 1)[1]} believed" in f["summary"]
     assert "frontend log shows no switch back to it in between" in f["summary"]
     assert "no frontend log" not in f["summary"]
+    # the page never left the session: the advice is about the socket the sessions share
+    assert "Fix: the server keeps one live session per socket: attach each open session on its own socket" \
+        in f["summary"] and "switching back" not in f["summary"]
     assert "upper bound" in f["summary"]
     assert f"waited {f['delay_ms']:.0f} ms until" in f["summary"]  # a sub-second wait in ms, not "0.2 s"
     _well_formed(f["summary"])
