@@ -347,6 +347,13 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
             how = (f"socket {sid} is the one {_the_client(client)} reconnected on at "
                    f"{iso(reconnect.authenticated_at)}, and the session was never attached on it: the page kept its "
                    f"handler through the reconnect and sent no chat:connect")
+            # the page's own account of its re-subscription, when it logs one
+            said = [r for r in ix.corr.index.of_kind(["chat.resubscribe.batch"], reconnect.started_at, rec["t"])
+                    if r.get("client") == client]
+            if said:
+                ev.insert(len(ev) - 1, evidence(said[-1]))
+                how += (f"; its log says it re-sent {said[-1].get('n')} subscriptions after the reconnect and "
+                        f"skipped {said[-1].get('total')}")
             fix = "re-send chat:connect for every open session after a reconnect"
         elif candidates:
             t_back, back = candidates[-1]

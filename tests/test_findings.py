@@ -385,6 +385,7 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     logs.wait(1.2)
     back = logs.now
     logs.connect(c, SID2)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
     logs.switch_back_without_connect(c, A)
     logs.wait(4)
     received = logs.message(c, SID2, A, missing_callback_prev=B, history=6)
@@ -392,6 +393,9 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     [f] = _findings(tl, "callback-desync")
     assert f["sid"] == SID2[:8] and f["session"] == A
+    # the page's own account of the re-subscription it did not do
+    assert "its log says it re-sent 0 subscriptions after the reconnect and skipped 1" in f["summary"]
+    assert any("Re-sending 0 subscriptions after reconnect (skipped 1)" in e["text"] for e in f["evidence"])
     assert "reconnected on at" in f["summary"] and "never attached on it" in f["summary"]
     assert "Fix: re-send chat:connect for every open session after a reconnect" in f["summary"]
     assert "switching back" not in f["summary"]
