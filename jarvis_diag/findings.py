@@ -127,8 +127,8 @@ class _Index:
             v.sort(key=_attach_start)
         self._ready_starts = {k: [_attach_start(a) for a in v] for k, v in self._ready_of_client.items()}
         cleared: dict[tuple, list[dict]] = {}
-        for r in corr.index.of_kind(("callback.cleared", "session.switched")):
-            gone = r.get("session") if r["kind"] == "callback.cleared" else r.get("from_session")
+        for r in corr.index.of_kind(("callback.cleared", "session.switched", "callback.owner_changed")):
+            gone = r.get("from_session") if r["kind"] == "session.switched" else r.get("session")
             cleared.setdefault(((r.get("sid") or "")[:8], session_key(gone)), []).append(r)
         self._cleared = {k: (v, np.array([r["t"] for r in v])) for k, v in cleared.items()}
 
@@ -371,11 +371,19 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                     unknown = "the client's frontend log shows no switch back to it in between"
                 else:
                     unknown = "no frontend log shows when the user came back to it"
-                how = (f"its callback on this socket was dropped at {iso(cleared['t'])}; {unknown}, so the wait is "
-                       f"counted from the drop and is an upper bound")
-                # (dropped by this socket's attach of another session, not by the page leaving it)
-                fix = ("the server keeps one live session per socket: attach each open session on its own socket, or "
-                       "re-send chat:connect before using a session again")
+                if cleared["kind"] == "callback.owner_changed":
+                    # another socket (another device, or this page's next socket) attached the session
+                    how = (f"socket {(cleared.get('to_sid') or '?')[:8]} took over its live output at "
+                           f"{iso(cleared['t'])}; {unknown}, so the wait is counted from the takeover and is an upper "
+                           f"bound")
+                    fix = ("the server keeps one live owner per session: send a session's output to every socket "
+                           "attached to it, or re-send chat:connect before using a session again")
+                else:
+                    how = (f"its callback on this socket was dropped at {iso(cleared['t'])}; {unknown}, so the wait is "
+                           f"counted from the drop and is an upper bound")
+                    # (dropped by this socket's attach of another session, not by the page leaving it)
+                    fix = ("the server keeps one live session per socket: attach each open session on its own socket, "
+                           "or re-send chat:connect before using a session again")
         auto = next((a for a in ix.attaches_of_sid.get(sid, []) if a.auto and a.started_at is not None
                      and 0 <= a.started_at - rec["t"] <= 1.0), None)
         if auto is not None:

@@ -62,13 +62,13 @@ KINDS_USED = frozenset({
     "message.sent", "message.received", "message.processing", "message.completed", "output.delivered",
     "page.hidden", "page.visible", "network.online", "network.offline", "cm.force_disconnect",
     "reconnect.exhausted", "server.reload", "server.starting", "server.started", "server.stopping",
-    "server.stopped", "app.error", "chat.resubscribe.batch",
+    "server.stopped", "app.error", "chat.resubscribe.batch", "callback.owner_changed",
 })
 # The columns correlation and the detectors read (fewer columns, faster records on big logs).
 # Lines of a used kind that correlation has no use for (they are many on big logs).
 SKIPPED_SHAPES = ("fe.calling_send", "sio.session_found", "sio.history_end")
 # T1..T6 timings are read column-wise (see _assign_phases), not as records.
-RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level", "client", "sid", "session",
+RECORD_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "text", "level", "client", "sid", "to_sid", "session",
                   "temp_id", "from_session", "phase", "transport", "reason", "detail", "ms", "n", "total", "server_ms",
                   "client_ms", "recv_ts", "traceback")
 

@@ -372,6 +372,31 @@ def test_a_switch_back_by_temporary_id_is_found(tmp_path):
     assert any("already connected" in e["text"] for e in f["evidence"])
 
 
+def test_callback_desync_after_another_device_took_the_session_names_it(tmp_path):
+    """Two devices on one chat, on a server that gives a session one live owner: the tablet
+    attaching the chat takes its output from the phone, which still shows it."""
+    logs = LogSet()
+    phone, tablet = logs.client(suffix="phon"), logs.client(skew_ms=-1500.0, suffix="tabl")
+    logs.connect(phone, SID1)
+    logs.attach(phone, SID1, A, existing=True, history=2)
+    logs.wait(2)
+    logs.connect(tablet, SID2)
+    logs.attach(tablet, SID2, A, existing=True, history=2)
+    taken = logs.now
+    logs.be(taken, "sm.owner_changed", session=A[:8], sid=SID1[:8], to_sid=SID2[:8])
+    logs.wait(9)
+    received = logs.message(phone, SID1, A, missing_callback_prev=B, history=4)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "callback-desync")
+    assert f["sid"] == SID1[:8] and f["client"] == phone.id and f["session"] == A
+    assert f["delay_ms"] == pytest.approx((received - taken) * 1000, abs=5)
+    assert f"socket {SID2[:8]} took over its live output at" in f["summary"]
+    assert "Fix: the server keeps one live owner per session" in f["summary"]
+    assert any("Callback owner:" in e["text"] for e in f["evidence"])
+    _well_formed(f["summary"])
+
+
 def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path):
     """A page that kept its handlers through a reconnect and sent no chat:connect on the new
     socket: the server never had a callback for the session there. The advice is the
