@@ -62,7 +62,7 @@ static PyObject *records(PyObject *self, PyObject *args) {
      * sparse columns), so that each record is made whole at once: going over every record
      * once per sparse column instead costs a cache miss per value on a big log. */
     Py_ssize_t *first = PyMem_Calloc(n + 1, sizeof(Py_ssize_t)), *fill = NULL;
-    PyObject **entry_key = NULL, **entry_value = NULL, *out = NULL;
+    PyObject **entry_key = NULL, **entry_value = NULL, *out = NULL, *result = NULL;
     if (first == NULL) {
         return PyErr_NoMemory();
     }
@@ -123,18 +123,15 @@ static PyObject *records(PyObject *self, PyObject *args) {
             }
         }
     }
-    PyMem_Free(first);
-    PyMem_Free(fill);
-    PyMem_Free(entry_key);
-    PyMem_Free(entry_value);
-    return out;
+    result = out;
+    out = NULL;
 fail:
     PyMem_Free(first);
     PyMem_Free(fill);
     PyMem_Free(entry_key);
     PyMem_Free(entry_value);
     Py_XDECREF(out);
-    return NULL;
+    return result;
 }
 
 static PyObject *codes(PyObject *self, PyObject *args) {
