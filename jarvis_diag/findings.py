@@ -485,7 +485,9 @@ def detect_server_reload(ix: _Index) -> list[dict]:
 
 def detect_transport_delay(ix: _Index) -> list[dict]:
     corr = ix.corr
-    per_client: dict[str, list[tuple[float, float, list, str]]] = {}
+    # per client: (delay ms, sent at, evidence, session, the receipt's record and time; None
+    # for a chat:ready, whose receipt is the client's)
+    per_client: dict[str, list[tuple]] = {}
     # the emits and receipts paired (no other record is looked up)
     labels = {r["label"]: r for r in corr.index.of_kind((*EMIT_KINDS, *EMIT_KINDS.values()))}
     for client, fe, be in zip(corr.pairs["client"], corr.pairs["fe"], corr.pairs["be"], strict=True):
@@ -494,7 +496,7 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
             continue
         b_t = b["recv_ts"] if b.get("recv_ts") else b["t"]
         per_client.setdefault(client, []).append(((b_t - f["t"]) * 1000, f["t"], [evidence(f), evidence(b)],
-                                                  f.get("session"), b))
+                                                  f.get("session"), b, b_t))
     for rec in ix.corr.index.of_kind(["chat.ready.received"]):
         if rec["source"] in FRONTEND_SOURCES and rec.get("server_ms") is not None and rec.get("client_ms") is not None \
                 and rec.get("client"):
@@ -502,15 +504,16 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
             if skew is None or not skew.applied:
                 continue
             d = rec["client_ms"] - skew.skew_ms - rec["server_ms"]
-            per_client.setdefault(rec["client"], []).append((d, rec["server_ms"] / 1000, [evidence(rec)], None, None))
+            per_client.setdefault(rec["client"], []).append((d, rec["server_ms"] / 1000, [evidence(rec)], None, None,
+                                                             None))
     findings = []
     for client, items in per_client.items():
         usual = float(np.median([d for d, *_ in items]))
         limit = max(TRANSPORT_FLOOR_MS, TRANSPORT_FACTOR * max(usual, 1.0))
-        for d, t, ev, session, receipt in items:
+        for d, t, ev, session, receipt, received in items:
             if d <= limit:
                 continue
-            ahead = _attach_ahead(ix, receipt, t) if receipt is not None else None
+            ahead = _attach_ahead(ix, receipt.get("sid"), t, received) if receipt is not None else None
             if ahead is None:
                 summary = (f"A message took {d / 1000:.1f} s on the wire (usual {usual:.0f} ms for this client, after "
                            f"clock correction): the network or a stalled socket held it; check for a half-open "
@@ -531,13 +534,12 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
     return findings
 
 
-def _attach_ahead(ix: _Index, receipt: dict, sent: float) -> Attach | None:
-    """The attach of the receiving socket that the server was running when an emit sent at
+def _attach_ahead(ix: _Index, sid: str | None, sent: float, received: float) -> Attach | None:
+    """The attach of socket ``sid`` that the server was running when an emit sent at
     ``sent`` reached it (started by then, give or take the clocks' milliseconds), and whose
-    DONE came just before the emit's receipt: the server takes one socket's events in
-    order, so the emit waited behind that attach."""
-    received = receipt["recv_ts"] if receipt.get("recv_ts") else receipt["t"]
-    for a in ix.attaches_of_sid.get((receipt.get("sid") or "")[:8] or None, []):
+    DONE came just before the emit's receipt at ``received``: the server takes one socket's
+    events in order, so the emit waited behind that attach."""
+    for a in ix.attaches_of_sid.get((sid or "")[:8] or None, []):
         if a.started_at is not None and a.done_at is not None and a.done_row is not None \
                 and a.started_at <= sent + QUEUED_BEHIND_S and 0 <= received - a.done_at <= QUEUED_BEHIND_S:
             return a
