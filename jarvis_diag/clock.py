@@ -105,6 +105,11 @@ def _ms(series: pd.Series) -> np.ndarray:
     return values
 
 
+def _objects(series: pd.Series, keep: np.ndarray) -> list:
+    """The values of ``series`` where ``keep`` holds, as Python objects (None where missing)."""
+    return series.to_numpy(dtype=object, na_value=None)[keep].tolist()
+
+
 def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
                owner: dict[str, str] | None = None) -> pd.DataFrame:
     """Pair each frontend emit with the server line that logged receiving it.
@@ -130,25 +135,30 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
         recv = be["recv_ts"].to_numpy(dtype="float64") * 1000.0
         be_ms = np.where(np.isfinite(recv), recv, be_ms)
     be_table: dict[tuple[str, str], list[tuple[float, int, str | None]]] = {}
-    for label, kind, session, sid, ms in zip(be.index, be["kind"], be["session"], be["sid"], be_ms, strict=True):
+    keep = np.isfinite(be_ms) & be["session"].notna().to_numpy()
+    for label, kind, session, sid, ms in zip(be.index.to_numpy()[keep].tolist(), _objects(be["kind"], keep),
+                                             _objects(be["session"], keep), _objects(be["sid"], keep),
+                                             be_ms[keep].tolist(), strict=True):
         key = session_key(session)
-        if key is None or not np.isfinite(ms):
-            continue
-        be_table.setdefault((str(kind), key), []).append((ms, label, None if sid is pd.NA else sid))
+        if key is not None:
+            be_table.setdefault((kind, key), []).append((ms, label, sid))
     times_of: dict[tuple[str, str], list[float]] = {}
     for table_key, rows in be_table.items():
         rows.sort()
         times_of[table_key] = [r[0] for r in rows]  # (searched: a temporary id's key is shared by many)
     fe_ms = _ms(fe["t_source"])
     candidates = []
-    for label, kind, session, client, ms in zip(fe.index, fe["kind"], fe["session"], fe["client"], fe_ms, strict=True):
+    keep = np.isfinite(fe_ms) & fe["session"].notna().to_numpy() & fe["client"].notna().to_numpy()
+    for label, kind, session, client, ms in zip(fe.index.to_numpy()[keep].tolist(), _objects(fe["kind"], keep),
+                                                _objects(fe["session"], keep), _objects(fe["client"], keep),
+                                                fe_ms[keep].tolist(), strict=True):
         key = session_key(session)
-        if key is None or client is pd.NA or client is None or not np.isfinite(ms):
+        if key is None:
             continue
-        table_key = (EMIT_KINDS[str(kind)], key)
+        table_key = (EMIT_KINDS[kind], key)
         rows = be_table.get(table_key)
         if rows:
-            candidates.append((str(client), label, key, ms, rows, str(kind), times_of[table_key]))
+            candidates.append((str(client), label, key, ms, rows, kind, times_of[table_key]))
     guesses = dict(rough_skew)
     offsets: dict[str, list[float]] = {client: [] for client in {c[0] for c in candidates} - set(guesses)}
     for c, _label, _key, ms, _rows, _kind, times in candidates:
