@@ -73,6 +73,35 @@ def test_connmgr_gives_up_after_20_failed_attempts():
     assert "schedule" in kinds(m.on("visible"))
 
 
+@pytest.mark.parametrize("name", ["connmgr", "legacy"])
+def test_an_attempt_that_drops_before_authenticating_is_a_failed_attempt(name):
+    # a flaky network: the reconnect's socket opens, then closes before auth_success.
+    # Before, the machine waited for a connect_error that never comes and stayed
+    # "reconnecting" with no timer: the client never tried again.
+    m = ReconnectMachine(PRESETS[name], random.Random(0))
+    m.on("connect")
+    m.on("connected")
+    assert kinds(m.on("disconnected"))[-1] == "schedule"
+    assert kinds(m.on("timer"))[-1] == "open"
+    acts = m.on("disconnected")
+    schedule = [a for a in acts if a.kind == "schedule"]
+    assert m.state == "reconnecting" and len(schedule) == 1 and schedule[0].attempt == 2
+    assert m.on("disconnected") == []  # (a retry is already scheduled)
+    m.on("timer")
+    assert "resubscribe" in kinds(m.on("connected")) and m.state == "connected"
+
+
+def test_connmgr_attempt_dropped_while_hidden_suspends():
+    m = ReconnectMachine(PRESETS["connmgr"], random.Random(0))
+    m.on("connect")
+    m.on("connected")
+    m.on("disconnected")
+    m.on("timer")
+    m.on("hidden")
+    assert m.state == "suspended"
+    assert m.on("disconnected") == []
+
+
 def test_legacy_ignores_page_visibility_and_logs_no_connmgr_lines():
     m = ReconnectMachine(PRESETS["legacy"], random.Random(0))
     m.on("connect")

@@ -191,7 +191,9 @@ class ReconnectMachine:
         if self.uses_connmgr and self.hidden and self.profile.suspend_when_hidden:
             return self._to("suspended", "suspend")
         if self.state == "reconnecting":
-            return []  # a failed attempt reports connect_error, not this
+            # an attempt whose socket opened and then closed before it was authenticated
+            # (a flaky network): it failed like one that never opened
+            return [] if self.timer_pending else self._on_connect_error()
         return self._start_reconnecting("disconnected")
 
     def _on_connect_error(self) -> list[Action]:
