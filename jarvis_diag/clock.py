@@ -14,7 +14,8 @@ are epoch milliseconds (floats) so the arithmetic stays plain.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,29 +68,40 @@ def session_key(value: object) -> str | None:
     return text[:8] if text else None
 
 
-def combine_bounds(lowers: list[float], uppers: list[float]) -> SkewEstimate | None:
+def combine_bounds(lowers: list[float], uppers: list[float], loose_uppers: list[float] = ()) -> SkewEstimate | None:
     """The tightest consistent interval of a set of bounds and the estimate inside it.
 
-    Upper bounds from ``chat:ready`` are exact pairs of one message and are trusted; a
-    lower bound above the tightest upper bound (beyond timestamp rounding) came from a
-    mis-paired emit and is dropped, not allowed to drag the estimate.
+    ``uppers`` (from ``chat:ready``: exact pairs of one message) are trusted. ``lowers``
+    (from emits) and ``loose_uppers`` (from the connect handshake) come from pairing a
+    client's line with a server line, and a busy log pairs some wrongly (every phone's
+    temporary id prints the same, many phones reconnect in the same second): of those,
+    the largest set consistent with each other and with ``uppers`` is kept. That is the
+    cut with the fewest of them on its wrong side; on a tie the lowest cut, so that a
+    lower bound goes before an upper one.
     """
-    if not lowers and not uppers:
+    if not lowers and not uppers and not loose_uppers:
         return None
-    upper = min(uppers) if uppers else None
-    dropped = 0
-    if upper is not None:
-        kept = [v for v in lowers if v <= upper + ROUNDING_MS]
-        dropped = len(lowers) - len(kept)
-        lowers = kept
-    lower = max(lowers) if lowers else None
+    low, loose = sorted(lowers), sorted(loose_uppers)
+    cap = min(uppers) if uppers else math.inf
+    cuts = sorted({v - ROUNDING_MS for v in low} | {v + ROUNDING_MS for v in loose} | ({cap} if uppers else set()))
+    cuts = [x for x in cuts if x <= cap] or [cap]
+
+    def wrong(x: float) -> int:
+        return len(low) - bisect_right(low, x + ROUNDING_MS) + bisect_left(loose, x - ROUNDING_MS)
+
+    cut = min(cuts, key=lambda x: (wrong(x), x))
+    kept_low = low[:bisect_right(low, cut + ROUNDING_MS)]
+    kept_up = [*uppers, *loose[bisect_left(loose, cut - ROUNDING_MS):]]
+    dropped = len(low) + len(loose) - len(kept_low) - (len(kept_up) - len(uppers))
+    upper = min(kept_up) if kept_up else None
+    lower = max(kept_low) if kept_low else None
     if lower is not None and upper is not None:
         skew = (lower + upper) / 2
     elif upper is not None:
         skew = upper  # the fastest reply took ~0 ms: the best a one-sided bound gives
     else:
         skew = lower
-    return SkewEstimate(skew_ms=float(skew), lower_ms=lower, upper_ms=upper, pairs=len(lowers) + len(uppers),
+    return SkewEstimate(skew_ms=float(skew), lower_ms=lower, upper_ms=upper, pairs=len(kept_low) + len(kept_up),
                         dropped=dropped)
 
 
@@ -314,11 +326,9 @@ def estimate_skews(events: pd.DataFrame) -> tuple[dict[str, SkewEstimate], pd.Da
     hs_lowers, hs_uppers = handshake_bounds(events, guesses)
     for client, values in hs_lowers.items():
         lowers.setdefault(client, []).extend(values)
-    for client, values in hs_uppers.items():
-        uppers.setdefault(client, []).extend(values)
     out = {}
-    for client in sorted(set(uppers) | set(lowers)):
-        estimate = combine_bounds(lowers.get(client, []), uppers.get(client, []))
+    for client in sorted(set(uppers) | set(lowers) | set(hs_uppers)):
+        estimate = combine_bounds(lowers.get(client, []), uppers.get(client, []), hs_uppers.get(client, []))
         if estimate is not None:
             out[client] = estimate
     return out, pairs
