@@ -34,6 +34,9 @@ FRONTEND_SOURCES = ("frontend", "panel")
 # A frontend connect and the backend's "Client X connected/authenticated" are the same
 # moment when they are this close on the corrected clock.
 JOIN_WINDOW_S = 1.0
+# A client's auth line with no server auth within JOIN_WINDOW_S: the server's auth_success can
+# take this long to arrive on a bad mobile network.
+SLOW_AUTH_S = 30.0
 # An attach never seen to finish stops taking lines after this long (its DONE was not logged).
 OPEN_ATTACH_S = 120.0
 # A ``Chat connect Tn: <ms>`` line is <ms> after its attach's START (both logged to the ms).
@@ -920,6 +923,7 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
     conns_of: dict[str | None, list[Connection]] = {}
     for c in conns:
         conns_of.setdefault(c.client, []).append(c)
+    opened: dict[int, float] = {}  # id(connection) -> when its client's auth line says it was ready
     for client, auths in fe_auth.items():
         # a client's auth line joins the first of its connections (by connect time, then as
         # found) that authenticated within JOIN_WINDOW_S of it; else it is a connection the
@@ -928,11 +932,20 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
         rank = {id(c): (c.connected_at or 0, i) for i, c in enumerate(mine)}
         by_at = sorted((at, id(c), c) for c in mine
                        if (at := c.authenticated_at or c.auth_failed_at or c.connected_at) is not None)
+        claimed: set[int] = set()
         for t, transport, rec in auths:
             lo = bisect_left(by_at, (t - JOIN_WINDOW_S - 1e-6,))
             near = [c for at, _id, c in by_at[lo:bisect_left(by_at, (t + JOIN_WINDOW_S + 1e-6,))]
                     if abs(at - t) <= JOIN_WINDOW_S]
             match = min(near, key=lambda c: rank[id(c)]) if near else None
+            if match is None and rec["kind"] == "auth.ok":
+                # a slow network: the server's auth_success took longer than the window to
+                # arrive. The last socket of the client the server authenticated before,
+                # still open there and not yet the client's
+                slow = [c for c in mine if c.sid and c.authenticated_at is not None and id(c) not in claimed
+                        and 0 <= t - c.authenticated_at <= SLOW_AUTH_S
+                        and (c.disconnected_at is None or c.disconnected_at >= t)]
+                match = max(slow, key=lambda c: c.authenticated_at) if slow else None
             if match is None:
                 match = Connection(sid=None, client=client, connected_at=t)
                 if rec["kind"] == "auth.ok":
@@ -944,14 +957,18 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                 conns_of.setdefault(client, []).append(match)
                 rank[id(match)] = (t, len(rank))
                 insort(by_at, (t, id(match), match))
+            claimed.add(id(match))
+            opened.setdefault(id(match), t)
             if transport:
                 match.transport = transport
             match.evidence.append(evidence(rec))
     for client, discs in fe_disc.items():
-        # a client's disconnect closes its latest connection (by connect time) opened by then
-        # and not closed by the client yet
-        mine = sorted(conns_of.get(client, []), key=lambda c: c.connected_at or 0)
-        starts = [c.connected_at or 0 for c in mine]
+        # a client's disconnect closes its latest connection opened by then and not closed by
+        # the client yet; opened when the client says it authenticated on it (its current
+        # socket, however late the server's auth_success arrived), else when the server
+        # logged its connect
+        mine = sorted(conns_of.get(client, []), key=lambda c: opened.get(id(c), c.connected_at or 0))
+        starts = [opened.get(id(c), c.connected_at or 0) for c in mine]
         links = list(range(len(mine)))  # (see open_item: every connection open)
         for t, reason, rec in discs:
             found = open_item(links, bisect_right(starts, t) - 1)

@@ -269,3 +269,57 @@ def test_a_done_line_goes_to_the_attach_its_ms_points_at(tmp_path):
     assert second["server_ms"] == 1.0 and list(second["phases"]) == ["T1", "T2", "T3", "T4", "T5", "T6", "DONE"]
     assert _t(first["ready_sent_at"]) == pytest.approx(t + 1.003, abs=0.002)
     assert _t(second["ready_sent_at"]) == pytest.approx(t + 1.001, abs=0.002)
+
+
+def _slow_connect(logs: LogSet, c: Client, sid: str, ack_s: float, stray_sid: str | None = None) -> None:
+    """A connect on a bad mobile network: the server's packets take ``ack_s`` to reach the
+    phone. ``stray_sid``: another socket, no one's, connects and drops (unauthenticated)
+    just as the phone hears of its own connect."""
+    t = logs.now
+    logs.fe(c, t, "fe.sio_state", state_from="disconnected", state_to="connecting")
+    logs.fe(c, t, "fe.connecting")
+    logs.be(t + 0.05, "sio.client_connected", sid=sid[:8])
+    logs.be(t + 0.06, "sio.client_authenticated", sid=sid[:8])
+    logs.fe(c, t + 0.05 + ack_s, "fe.connected")
+    if stray_sid:
+        logs.be(t + 0.1 + ack_s, "sio.client_connected", sid=stray_sid[:8])
+        logs.be(t + 0.15 + ack_s, "sio.client_disconnected", sid=stray_sid[:8], n=0)
+    logs.fe(c, t + 0.06 + 2 * ack_s, "fe.auth_ok", transport="websocket")
+    logs.fe(c, t + 0.06 + 2 * ack_s, "fe.sio_state", state_from="authenticating", state_to="connected")
+    logs.now = t + 0.07 + 2 * ack_s
+
+
+def test_a_slow_network_socket_is_the_phones_until_both_sides_close_it(tmp_path):
+    # The server's auth_success took 2.4 s to arrive (more than the 1 s join window) and a
+    # stray socket connected meanwhile. Before, the phone's auth line made a connection of
+    # its own, the stray socket took the phone's later disconnect, and the real socket was
+    # reported half-open ("stayed open on the server 10 s after the client lost it").
+    logs = LogSet()
+    c = logs.client(skew_ms=-180.0)
+    a = uuid_of(0xC1)
+    logs.connect(c, SID_A)
+    logs.attach(c, SID_A, a)
+    logs.wait(1.0)
+    logs.client_disconnect(c, SID_A)
+    logs.wait(0.1)
+    _slow_connect(logs, c, SID_B, ack_s=1.2, stray_sid=SID_STRAY)
+    logs.attach(c, SID_B, a, existing=True, history=2, handler_new=False, resubscribe=True)
+    logs.message(c, SID_B, a)
+    logs.wait(8.0)
+    logs.client_disconnect(c, SID_B)
+    logs.wait(0.1)
+    logs.connect(c, SID_C)
+    logs.attach(c, SID_C, a, existing=True, history=3, handler_new=False, resubscribe=True)
+    logs.wait(2.0)
+    doc = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()
+    mine = [x for x in doc["connections"] if x["client"] == c.id]
+    assert None not in [x["sid"] for x in mine]  # (the phone's auth line made no socket-less connection)
+    # (the stray socket, the only phone's by time, may be joined to it: it is no matter)
+    assert [x["sid"] for x in mine if x["sid"] != SID_STRAY[:8]] == [SID_A[:8], SID_B[:8], SID_C[:8]]
+    slow = mine[1]
+    assert slow["transport"] == "websocket" and slow["reason"] == "transport close"
+    assert not [f for f in doc["findings"] if f["kind"] == "half-open"]
+    assert not [f for f in doc["findings"] if f["severity"] != "info"]
+
+
+SID_A, SID_B, SID_C, SID_STRAY = "Ak9sPq2xAAAA", "Bm3tRw7yAAAB", "Cn5uSv1zAAAC", "Dq8vTx4wAAAD"
