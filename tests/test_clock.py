@@ -32,6 +32,23 @@ def test_rounding_disagreement_is_tolerated():
     assert est.skew_ms == pytest.approx(350.5) and est.dropped == 0
 
 
+def test_combine_outvotes_mis_paired_handshake_uppers():
+    # true skew 0: emits (lowers) -60..-20, chat:ready (exact) <= 25, handshake uppers mostly
+    # >= 0 but three paired with another phone's connect a few hundred ms later
+    lowers = [-60.0, -48.0, -35.0, -31.0, -20.0]
+    loose = [4.0, 12.0, 30.0, -754.0, -506.0, -414.0]
+    est = combine_bounds(lowers, [25.0, 40.0], loose)
+    assert (est.lower_ms, est.upper_ms) == (-20.0, 4.0) and est.dropped == 3
+    assert est.pairs == len(lowers) + 2 + 3
+    # trusted like chat:ready's, the same uppers would have dragged the clock by ~-400 ms
+    assert combine_bounds(lowers, [25.0, 40.0, *loose]).skew_ms < -300
+
+
+def test_combine_on_a_tie_drops_the_lower_bound():
+    est = combine_bounds([360.0], [], [350.0])
+    assert (est.lower_ms, est.upper_ms, est.dropped) == (None, 350.0, 1)
+
+
 def test_session_key():
     assert session_key("977bcd1b-92d4-4b16-832f-db55897da081") == "977bcd1b"
     assert session_key("new-1795514619908") == "new-1795"
