@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from jarvis_diag.clock import EMIT_KINDS, session_key
-from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, Episode, evidence, iso
+from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, evidence, iso
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-start", "half-open",
@@ -341,7 +342,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         reconnect = _reconnected_without(ix, client, sid, session, key, rec["t"])
         if reconnect is not None:
             delay = (rec["t"] - reconnect.authenticated_at) * 1000
-            ev = reconnect.evidence[-2:] + ev
+            ev = reconnect.evidence + ev
             if candidates:
                 mine[slot] = [s for s in backs if s[0] > rec["t"]]
             how = (f"socket {sid} is the one {_the_client(client)} reconnected on at "
@@ -405,20 +406,45 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
     return findings
 
 
+@dataclass(frozen=True, slots=True)
+class _Reconnect:
+    """How a socket came from a reconnect: when the loss began, when the socket was
+    authenticated, and the lines that show it."""
+
+    started_at: float
+    authenticated_at: float
+    evidence: list[dict]
+
+
 def _reconnected_without(ix: _Index, client: str | None, sid: str, session: str | None, key: str | None,
-                         t: float) -> Episode | None:
-    """The reconnect episode of ``client`` that brought socket ``sid`` (authenticated
-    before ``t``), when the session was never attached on that socket before ``t`` (an
-    auto-connect is the server's, not an attach the client asked for)."""
-    found = next((ep for ep in ix.episodes_of.get(client, []) if client and ep.sid_after == sid
-                  and ep.authenticated_at is not None and ep.authenticated_at <= t), None)
-    if found is None:
+                         t: float) -> _Reconnect | None:
+    """How socket ``sid`` came from a reconnect of ``client`` (authenticated before ``t``),
+    when the session was never attached on that socket before ``t`` (an auto-connect is the
+    server's, not an attach the client asked for)."""
+    if not client:
         return None
     for a in ix.attaches_of_sid.get(sid, []):
         start = a.started_at if a.started_at is not None else a.requested_at
         if not a.auto and start is not None and start < t and (a.session == session or a.key == key):
             return None
-    return found
+    found = next((ep for ep in ix.episodes_of.get(client, []) if ep.sid_after == sid
+                  and ep.authenticated_at is not None and ep.authenticated_at <= t), None)
+    if found is not None:
+        return _Reconnect(found.started_at, found.authenticated_at, found.evidence[-2:])
+    # a later reconnect of an episode that never recovered (the page lost this socket's
+    # predecessor too): its own loss and connect
+    conn = next((c for c in ix.conns_of.get(client, []) if c.sid == sid and c.authenticated_at is not None
+                 and c.authenticated_at <= t and c.connected_at is not None), None)
+    if conn is None or not any(ep.started_at < conn.connected_at and (ep.recovered_at is None
+                                                                      or ep.recovered_at > conn.connected_at)
+                               for ep in ix.episodes_of.get(client, [])):
+        return None
+    ends = [(end, c) for c in ix.conns_of.get(client, []) if c is not conn
+            for end in [c.client_disconnected_at or c.disconnected_at] if end is not None and end <= conn.connected_at]
+    if not ends:
+        return None
+    lost_at, before = max(ends, key=lambda x: x[0])
+    return _Reconnect(lost_at, conn.authenticated_at, before.evidence[-1:] + conn.evidence[:2])
 
 
 SIDS_NAMED = 8  # a sentence names this many sockets, then says how many more

@@ -13,7 +13,7 @@ from rich.console import Console
 from jarvis_diag.timeline import load_timeline
 
 A, B, C = uuid_of(0xA1), uuid_of(0xB2), uuid_of(0xC3)
-SID1, SID2 = "QEy5HbszAAAB", "T3TU_-YiAAAC"
+SID1, SID2, SID3 = "QEy5HbszAAAB", "T3TU_-YiAAAC", "Vh2kW9pqAAAD"
 
 
 def _findings(tl, kind=None):
@@ -426,6 +426,40 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     assert "switching back" not in f["summary"]
     assert f["delay_ms"] == pytest.approx((received - back) * 1000, abs=50)
     _well_formed(f["summary"])
+
+
+def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so(tmp_path):
+    """The same page loses its socket again before it ever re-attached (the server's
+    auto-connects are no recovery): the second reconnect's socket is a reconnect too."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=4)
+    logs.wait(3)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.wait(1.2)
+    logs.connect(c, SID2)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    logs.wait(2)
+    logs.message(c, SID2, A, missing_callback_prev=B, history=6)
+    logs.wait(5)
+    logs.client_disconnect(c, SID2, reason="transport close")
+    logs.wait(1.5)
+    back = logs.now
+    logs.connect(c, SID3)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    logs.wait(3)
+    received = logs.message(c, SID3, A, missing_callback_prev=B, history=7)
+    logs.wait(3)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    first, second = sorted(_findings(tl, "callback-desync"), key=lambda f: f["at"])
+    assert (first["sid"], second["sid"]) == (SID2[:8], SID3[:8])
+    for f in (first, second):
+        assert "Fix: re-send chat:connect for every open session after a reconnect" in f["summary"], f["summary"]
+        assert "its log says it re-sent 0 subscriptions after the reconnect and skipped 1" in f["summary"]
+        _well_formed(f["summary"])
+    assert second["delay_ms"] == pytest.approx((received - back) * 1000, abs=50)
+    assert any(f"Client {SID3[:8]} authenticated" in e["text"] for e in second["evidence"])
 
 
 def test_callback_desync_says_the_frontend_log_shows_no_switch_back(tmp_path):
