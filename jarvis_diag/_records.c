@@ -1,10 +1,11 @@
 /* Building records and per-record columns in one pass (jarvis_diag/timeline.py, logs/fast.py).
  *
- *   records(keys, columns, sparse) -> list of dicts
+ *   records(keys, columns, sparse) -> list of Records
  *       keys: tuple of str; columns: list of lists, one per key, all of one length n.
- *       Record i is {keys[k]: columns[k][i] for each k}. sparse: list of
- *       (key, positions, values): values[j] goes under key in record positions[j] (the
- *       columns that have a value on a few rows only).
+ *       Record i reads as {keys[k]: columns[k][i] for each k}. sparse: list of
+ *       (key, positions, values): values[j] is under key in record positions[j] (the
+ *       columns that have a value on a few rows only). A Record is a mapping (see below)
+ *       that keeps no values of its own: it costs one small object, not a dict.
  *   codes(values) -> (categories, codes)
  *       values: list. categories: its distinct values other than None, sorted; codes: each
  *       value's position among them as int32 (-1 for None), in a bytearray.
@@ -26,6 +27,243 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+
+/* ---- records: one small object per row over shared columns ------------------------------
+ *
+ * A Record reads like the dict {keys[k]: columns[k][i], plus its sparse entries}: r[key],
+ * r.get(key, default), key in r, len(r), iteration over its keys, keys(), items(),
+ * values(), copy() (a dict). r[key] = value keeps value in the record's own dict, read first.
+ * The values stay in the columns and in the sparse lists (one Table holds them for every
+ * record): a record costs one small allocation instead of a dict of ten entries. */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n, nk;
+    PyObject *keys;    /* tuple of the dense keys */
+    PyObject *columns; /* list of nk lists of n values */
+    PyObject *sparse;  /* the (key, positions, values) list: keeps the entries alive */
+    Py_ssize_t *first; /* record i's sparse entries are first[i] .. first[i + 1] - 1 */
+    PyObject **entry_key, **entry_value; /* borrowed from sparse */
+} Table;
+
+typedef struct {
+    PyObject_HEAD
+    Table *table;
+    Py_ssize_t i;
+    PyObject *extra; /* keys set after building (NULL: none) */
+} Record;
+
+static void table_dealloc(Table *t) {
+    PyMem_Free(t->first);
+    PyMem_Free(t->entry_key);
+    PyMem_Free(t->entry_value);
+    Py_XDECREF(t->keys);
+    Py_XDECREF(t->columns);
+    Py_XDECREF(t->sparse);
+    PyObject_Free(t);
+}
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "jarvis_diag._records.Table",
+    .tp_basicsize = sizeof(Table),
+    .tp_dealloc = (destructor)table_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The columns a list of Records reads.",
+};
+
+/* The value under key (borrowed), or NULL: not there (no error set) or an error. */
+static PyObject *record_find(Record *r, PyObject *key) {
+    if (r->extra != NULL) {
+        PyObject *v = PyDict_GetItemWithError(r->extra, key);
+        if (v != NULL || PyErr_Occurred()) {
+            return v;
+        }
+    }
+    Table *t = r->table;
+    Py_ssize_t i = r->i;
+    for (Py_ssize_t k = 0; k < t->nk; k++) { /* (keys are interned: the same object, usually) */
+        if (PyTuple_GET_ITEM(t->keys, k) == key) {
+            return PyList_GET_ITEM(PyList_GET_ITEM(t->columns, k), i);
+        }
+    }
+    for (Py_ssize_t e = t->first[i]; e < t->first[i + 1]; e++) {
+        if (t->entry_key[e] == key) {
+            return t->entry_value[e];
+        }
+    }
+    if (!PyUnicode_Check(key)) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < t->nk; k++) {
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(t->keys, k), key) == 0) {
+            return PyList_GET_ITEM(PyList_GET_ITEM(t->columns, k), i);
+        }
+    }
+    for (Py_ssize_t e = t->first[i]; e < t->first[i + 1]; e++) {
+        if (PyUnicode_Compare(t->entry_key[e], key) == 0) {
+            return t->entry_value[e];
+        }
+    }
+    return NULL;
+}
+
+/* A new dict of the record's keys and values. */
+static PyObject *record_dict(Record *r) {
+    Table *t = r->table;
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < t->nk; k++) {
+        if (PyDict_SetItem(d, PyTuple_GET_ITEM(t->keys, k), PyList_GET_ITEM(PyList_GET_ITEM(t->columns, k), r->i)) < 0) {
+            goto fail;
+        }
+    }
+    for (Py_ssize_t e = t->first[r->i]; e < t->first[r->i + 1]; e++) {
+        if (PyDict_SetItem(d, t->entry_key[e], t->entry_value[e]) < 0) {
+            goto fail;
+        }
+    }
+    if (r->extra != NULL && PyDict_Update(d, r->extra) < 0) {
+        goto fail;
+    }
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+static void record_dealloc(Record *r) {
+    Py_DECREF(r->table);
+    Py_XDECREF(r->extra);
+    PyObject_Free(r);
+}
+
+static PyObject *record_subscript(Record *r, PyObject *key) {
+    PyObject *v = record_find(r, key);
+    if (v == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, key);
+        }
+        return NULL;
+    }
+    return Py_NewRef(v);
+}
+
+static int record_ass_subscript(Record *r, PyObject *key, PyObject *value) {
+    if (value == NULL) {
+        if (r->extra != NULL && PyDict_GetItemWithError(r->extra, key) != NULL) {
+            return PyDict_DelItem(r->extra, key);
+        }
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "a record's own keys cannot be deleted");
+        }
+        return -1;
+    }
+    if (r->extra == NULL && (r->extra = PyDict_New()) == NULL) {
+        return -1;
+    }
+    return PyDict_SetItem(r->extra, key, value);
+}
+
+static int record_contains(Record *r, PyObject *key) {
+    if (record_find(r, key) != NULL) {
+        return 1;
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static Py_ssize_t record_length(Record *r) {
+    PyObject *d = record_dict(r);
+    if (d == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyDict_GET_SIZE(d);
+    Py_DECREF(d);
+    return n;
+}
+
+static PyObject *record_get(Record *r, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "get(key, default=None)");
+        return NULL;
+    }
+    PyObject *v = record_find(r, args[0]);
+    if (v == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        v = nargs == 2 ? args[1] : Py_None;
+    }
+    return Py_NewRef(v);
+}
+
+static PyObject *record_via_dict(Record *r, const char *method) {
+    PyObject *d = record_dict(r);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyObject_CallMethod(d, method, NULL);
+    Py_DECREF(d);
+    return out;
+}
+
+static PyObject *record_keys(Record *r, PyObject *unused) { return record_via_dict(r, "keys"); }
+static PyObject *record_items(Record *r, PyObject *unused) { return record_via_dict(r, "items"); }
+static PyObject *record_values(Record *r, PyObject *unused) { return record_via_dict(r, "values"); }
+static PyObject *record_copy(Record *r, PyObject *unused) { return record_dict(r); }
+
+static PyObject *record_iter(Record *r) {
+    PyObject *d = record_dict(r);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(d);
+    Py_DECREF(d);
+    return it;
+}
+
+static PyObject *record_repr(Record *r) {
+    PyObject *d = record_dict(r);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyUnicode_FromFormat("Record(%R)", d);
+    Py_DECREF(d);
+    return out;
+}
+
+static PyMethodDef record_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))record_get, METH_FASTCALL, "get(key, default=None)"},
+    {"keys", (PyCFunction)record_keys, METH_NOARGS, "The keys, as a dict's."},
+    {"items", (PyCFunction)record_items, METH_NOARGS, "The (key, value) pairs, as a dict's."},
+    {"values", (PyCFunction)record_values, METH_NOARGS, "The values, as a dict's."},
+    {"copy", (PyCFunction)record_copy, METH_NOARGS, "The record as a new dict."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMappingMethods record_mapping = {
+    .mp_length = (lenfunc)record_length,
+    .mp_subscript = (binaryfunc)record_subscript,
+    .mp_ass_subscript = (objobjargproc)record_ass_subscript,
+};
+
+static PySequenceMethods record_sequence = {
+    .sq_contains = (objobjproc)record_contains,
+};
+
+static PyTypeObject RecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "jarvis_diag._records.Record",
+    .tp_basicsize = sizeof(Record),
+    .tp_dealloc = (destructor)record_dealloc,
+    .tp_repr = (reprfunc)record_repr,
+    .tp_as_sequence = &record_sequence,
+    .tp_as_mapping = &record_mapping,
+    .tp_iter = (getiterfunc)record_iter,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One row of the correlation's records: reads like a dict of its line's values.",
+    .tp_methods = record_methods,
+};
 
 static PyObject *records(PyObject *self, PyObject *args) {
     PyObject *keys, *columns, *sparse;
@@ -58,17 +296,39 @@ static PyObject *records(PyObject *self, PyObject *args) {
             return NULL;
         }
     }
-    /* The sparse values are put in record order first (each record's in the order of the
-     * sparse columns), so that each record is made whole at once: going over every record
-     * once per sparse column instead costs a cache miss per value on a big log. */
-    Py_ssize_t *first = PyMem_Calloc(n + 1, sizeof(Py_ssize_t)), *fill = NULL;
-    PyObject **entry_key = NULL, **entry_value = NULL, *out = NULL, *result = NULL;
-    if (first == NULL) {
-        return PyErr_NoMemory();
+    /* The table owns copies of the column and sparse lists (their items are shared), so that
+     * a caller changing its lists afterwards changes no record. */
+    Table *t = PyObject_New(Table, &TableType);
+    if (t == NULL) {
+        return NULL;
     }
+    t->n = n;
+    t->nk = nk;
+    t->keys = Py_NewRef(keys);
+    t->columns = PyList_New(nk);
+    t->sparse = PyList_GetSlice(sparse, 0, ns);
+    t->first = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
+    t->entry_key = NULL;
+    t->entry_value = NULL;
+    PyObject *out = NULL;
+    Py_ssize_t *fill = NULL;
+    if (t->columns == NULL || t->sparse == NULL || t->first == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < nk; k++) {
+        PyObject *col = PyList_GetSlice(PyList_GET_ITEM(columns, k), 0, n);
+        if (col == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(t->columns, k, col);
+    }
+    /* the sparse values in record order (a CSR layout: record i's are first[i] ..) */
     Py_ssize_t total = 0;
     for (Py_ssize_t s = 0; s < ns; s++) {
-        PyObject *positions = PyTuple_GET_ITEM(PyList_GET_ITEM(sparse, s), 1);
+        PyObject *positions = PyTuple_GET_ITEM(PyList_GET_ITEM(t->sparse, s), 1);
         for (Py_ssize_t j = 0; j < PyList_GET_SIZE(positions); j++) {
             Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(positions, j));
             if (at < 0 || at >= n) {
@@ -77,29 +337,29 @@ static PyObject *records(PyObject *self, PyObject *args) {
                 }
                 goto fail;
             }
-            first[at + 1]++;
+            t->first[at + 1]++;
             total++;
         }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        first[i + 1] += first[i];
+        t->first[i + 1] += t->first[i];
     }
     fill = PyMem_Malloc((n > 0 ? n : 1) * sizeof(Py_ssize_t));
-    entry_key = PyMem_Malloc((total > 0 ? total : 1) * sizeof(PyObject *));
-    entry_value = PyMem_Malloc((total > 0 ? total : 1) * sizeof(PyObject *));
-    if (fill == NULL || entry_key == NULL || entry_value == NULL) {
+    t->entry_key = PyMem_Malloc((total > 0 ? total : 1) * sizeof(PyObject *));
+    t->entry_value = PyMem_Malloc((total > 0 ? total : 1) * sizeof(PyObject *));
+    if (fill == NULL || t->entry_key == NULL || t->entry_value == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
-    memcpy(fill, first, n * sizeof(Py_ssize_t));
+    memcpy(fill, t->first, n * sizeof(Py_ssize_t));
     for (Py_ssize_t s = 0; s < ns; s++) {
-        PyObject *item = PyList_GET_ITEM(sparse, s);
+        PyObject *item = PyList_GET_ITEM(t->sparse, s);
         PyObject *key = PyTuple_GET_ITEM(item, 0), *positions = PyTuple_GET_ITEM(item, 1);
         PyObject *values = PyTuple_GET_ITEM(item, 2);
         for (Py_ssize_t j = 0; j < PyList_GET_SIZE(positions); j++) {
             Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(positions, j)); /* (checked above) */
-            entry_key[fill[at]] = key;
-            entry_value[fill[at]++] = PyList_GET_ITEM(values, j);
+            t->entry_key[fill[at]] = key;
+            t->entry_value[fill[at]++] = PyList_GET_ITEM(values, j);
         }
     }
     out = PyList_New(n);
@@ -107,31 +367,20 @@ static PyObject *records(PyObject *self, PyObject *args) {
         goto fail;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *d = _PyDict_NewPresized(nk + first[i + 1] - first[i]);
-        if (d == NULL) {
+        Record *r = PyObject_New(Record, &RecordType);
+        if (r == NULL) {
+            Py_CLEAR(out);
             goto fail;
         }
-        PyList_SET_ITEM(out, i, d);
-        for (Py_ssize_t k = 0; k < nk; k++) {
-            if (PyDict_SetItem(d, PyTuple_GET_ITEM(keys, k), PyList_GET_ITEM(PyList_GET_ITEM(columns, k), i)) < 0) {
-                goto fail;
-            }
-        }
-        for (Py_ssize_t e = first[i]; e < first[i + 1]; e++) {
-            if (PyDict_SetItem(d, entry_key[e], entry_value[e]) < 0) {
-                goto fail;
-            }
-        }
+        r->table = (Table *)Py_NewRef(t);
+        r->i = i;
+        r->extra = NULL;
+        PyList_SET_ITEM(out, i, (PyObject *)r);
     }
-    result = out;
-    out = NULL;
 fail:
-    PyMem_Free(first);
     PyMem_Free(fill);
-    PyMem_Free(entry_key);
-    PyMem_Free(entry_value);
-    Py_XDECREF(out);
-    return result;
+    Py_DECREF(t);
+    return out;
 }
 
 static PyObject *codes(PyObject *self, PyObject *args) {
@@ -405,7 +654,7 @@ fail:
 }
 
 static PyMethodDef methods[] = {
-    {"records", records, METH_VARARGS, "records(keys, columns, sparse) -> list of dicts, one per row."},
+    {"records", records, METH_VARARGS, "records(keys, columns, sparse) -> list of Records, one per row."},
     {"codes", codes, METH_VARARGS,
      "codes(values) -> (categories, codes): the distinct values but None, sorted, and each value's number "
      "among them as int32 bytes (-1: None)."},
@@ -421,8 +670,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_records", "The corr
                                     methods};
 
 PyMODINIT_FUNC PyInit__records(void) {
+    if (PyType_Ready(&TableType) < 0 || PyType_Ready(&RecordType) < 0) {
+        return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", 6) < 0) {
+    if (m != NULL && (PyModule_AddIntConstant(m, "VERSION", 7) < 0
+                      || PyModule_AddObjectRef(m, "Record", (PyObject *)&RecordType) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-RECORDS_VERSION = 6  # the VERSION of the _records.c this code expects
+RECORDS_VERSION = 7  # the VERSION of the _records.c this code expects
 
 compiled: ModuleType | None
 try:

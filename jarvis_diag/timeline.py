@@ -113,7 +113,9 @@ def fill_texts(texts: pd.Series, items: list[list[dict]]) -> None:
 
 # Every record has these keys; the other RECORD_COLUMNS are set only where the line has a
 # value (most are sparse: a phase on phase lines, server_ms on chat:ready lines), so read
-# them with ``rec.get``. Building millions of dicts is the cost that matters on big logs.
+# them with ``rec.get``. Building hundreds of thousands of them is a cost that matters on
+# big logs: the compiled module's records are mappings over the shared columns, one small
+# object each, that read like these dicts (and take a key set later, as a dict does).
 # The text is not among them: only the lines used as evidence need it (see :class:`Row`).
 DENSE_COLUMNS = ("t", "source", "kind", "shape", "path", "line", "level")
 
@@ -142,8 +144,8 @@ def _taken_values(s: pd.Series, rows: np.ndarray) -> list:
 
 
 def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[dict]:
-    """Plain dicts of the rows at positions ``rows`` of ``events`` (a RangeIndex frame), in
-    that order, with ``t`` as epoch seconds (from ``t_ns``) and a ``label`` (the row's
+    """The rows at positions ``rows`` of ``events`` (a RangeIndex frame) as dicts (or the
+    compiled module's records, which read the same), in that order, with ``t`` as epoch seconds (from ``t_ns``) and a ``label`` (the row's
     position); sparse columns only where set. Only the rows' own values are taken from each
     column, and a sparse column only where it has a value."""
     if not len(rows):
