@@ -76,10 +76,11 @@ def _is_log_name(name: str) -> bool:
     return num.isdigit() and stem.endswith(".log")
 
 
-def expand_paths(paths: list[str]) -> list[str]:
+def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given; directories recursively (``*.log``, ``*.log.N``,
     ``*.gz``, ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
-    does not exist or matches nothing."""
+    does not exist or matches nothing (``allow_empty``: a directory with no log file yet
+    or a glob matching none gives none, as when following logs about to be written)."""
     out: list[str] = []
     seen: set[str] = set()
 
@@ -97,7 +98,7 @@ def expand_paths(paths: list[str]) -> list[str]:
         path = Path(p)
         if path.is_dir():
             found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_log_name(f.name))
-            if not found:
+            if not found and not allow_empty:
                 raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
             for f in found:
                 add(f)
@@ -105,7 +106,7 @@ def expand_paths(paths: list[str]) -> list[str]:
             add(p)
         elif any(c in p for c in _GLOB_CHARS):
             matches = sorted(m for m in glob.glob(p, recursive=True) if Path(m).is_file())
-            if not matches:
+            if not matches and not allow_empty:
                 raise DiagError(f"{p}: matches no file")
             for m in matches:
                 add(m)

@@ -147,6 +147,62 @@ def test_follow_prints_new_events_and_findings(tmp_path):
     assert proc.returncode == 0
 
 
+def test_follow_waits_for_logs_not_written_yet(tmp_path):
+    # started before any phone connected: the app log is empty and the frontend directory
+    # has no file yet (the server makes one per phone). Before, this was an error.
+    logs = LogSet()
+    c = logs.client(skew_ms=120.0)
+    sid = "QEy5HbszAAAB"
+    a, b = uuid_of(1), uuid_of(2)
+    logs.connect(c, sid)
+    logs.attach(c, sid, a, existing=True)
+    logs.wait(2)
+    logs.attach(c, sid, b, existing=True, prev=a)
+    logs.wait(2)
+    logs.switch_back_without_connect(c, a)
+    logs.wait(10)
+    logs.message(c, sid, a, missing_callback_prev=b, history=2)
+    paths = logs.write(tmp_path / "full")
+    app_log = tmp_path / "app.log"
+    app_log.write_text("")
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(app_log), str(fe_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        out = _read_until(proc, "following", 20)
+        assert "waiting for log files" not in out  # (the app log is there, empty)
+        (fe_dir / paths[1].name).write_text(paths[1].read_text())
+        app_log.write_text(paths[0].read_text())
+        out += _read_until(proc, "callback-desync", 30)
+        assert "chat.ready.received" in out and "callback.missing" in out
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0, proc.stderr.read()
+
+
+def test_follow_of_only_an_empty_directory_says_it_waits(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        assert "following 0 file(s) (waiting for log files to appear)" in _read_until(proc, "following", 20)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0
+
+
 def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
     """Lines of the child's stdout until one holds ``needle`` (bounded by ``timeout_s``)."""
     import selectors

@@ -124,19 +124,23 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     from jarvis_diag.logs import frontend, parse_line
     from jarvis_diag.timeline import iso, load_timeline
 
-    def build():
-        tl = load_timeline(paths, tz=tz, format_of=format_of, no_skew=no_skew)
+    def build(files: list[str]):
+        tl = load_timeline(files, tz=tz, format_of=format_of, no_skew=no_skew)
         return tl.filter(session=session, client=client) if session or client else tl
 
-    tl = build()
-    formats = {s["path"]: s["format"] for s in tl.sources}
+    # (a directory the app has written no log into yet is followed all the same: the
+    # frontend's files appear as phones connect)
+    files = expand_paths(paths, allow_empty=True)
+    tl = build(files) if files else None
+    formats = {s["path"]: s["format"] for s in tl.sources} if tl is not None else {}
     offsets = {p: Path(p).stat().st_size for p in formats if p != "-"}
     line_numbers = {p: int(next((s.get("lines") or 0 for s in tl.sources if s["path"] == p), 0)) for p in offsets}
     seen = set()
-    for f in tl.to_json_dict()["findings"]:
+    for f in tl.to_json_dict()["findings"] if tl is not None else []:
         seen.add((f["kind"], f["at"], f["session"]))
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
-    console.print(f"following {len(offsets)} file(s); Ctrl-C to stop", style="dim")
+    console.print(f"following {len(offsets)} file(s)" + ("" if offsets else " (waiting for log files to appear)")
+                  + "; Ctrl-C to stop", style="dim")
     pending: dict[str, str] = {p: "" for p in offsets}
     dirty_since = None
     try:
@@ -156,11 +160,12 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 offsets[path] = size
                 text = pending[path] + chunk.decode("utf-8", errors="replace")
                 *complete, pending[path] = text.split("\n")
-                skew_of = tl.clock.get("clients", {})
+                clock = tl.clock if tl is not None else {}
+                skew_of = clock.get("clients", {})
                 for raw in complete:
                     line_numbers[path] += 1
                     ev = parse_line(raw, formats[path], path, line_numbers[path], client=frontend.client_of(path),
-                                    offset_minutes=int(tl.clock.get("backend_utc_offset_minutes") or 0))
+                                    offset_minutes=int(clock.get("backend_utc_offset_minutes") or 0))
                     if ev is None:
                         continue
                     t = ev.t_source
@@ -171,13 +176,13 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                                   markup=False, soft_wrap=True)
                 dirty_since = dirty_since or time.monotonic()
             # new paths matching the arguments (a new frontend file) join the follow
-            for p in expand_paths(paths):
+            for p in expand_paths(paths, allow_empty=True):
                 if p not in offsets and p != "-":
                     offsets[p], line_numbers[p], pending[p] = 0, 0, ""
                     formats[p] = "frontend" if frontend.client_of(p) else "backend"
             if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
                 dirty_since = None
-                tl = build()
+                tl = build(list(offsets))
                 for f in tl.to_json_dict()["findings"]:
                     key = (f["kind"], f["at"], f["session"])
                     if key not in seen:
@@ -208,8 +213,9 @@ def timeline(
     no_skew: Annotated[bool, typer.Option("--no-skew", help="Do not correct frontend clocks.")] = False,
     format_of: Annotated[list[str] | None, typer.Option("--format-of", help="Force a file's format: PATH=KIND "
                                                         "(backend, frontend, panel, console, jsonl).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", help="Keep reading growing files; print events and findings "
-                                         "as they appear (Ctrl-C stops).")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep reading growing files, and new files "
+                                         "in the directories given; print events and findings as they appear "
+                                         "(Ctrl-C stops).")] = False,
     kinds: Annotated[bool, typer.Option("--kinds", help="List the event kinds and exit.")] = False,
 ) -> None:
     """Correlate frontend and backend logs into one clock-aligned timeline per client and
