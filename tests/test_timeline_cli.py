@@ -187,6 +187,44 @@ def test_follow_waits_for_logs_not_written_yet(tmp_path):
     assert proc.returncode == 0, proc.stderr.read()
 
 
+def test_follow_prints_a_finding_again_when_more_logs_change_it(tmp_path):
+    # the server's log first: the desync is told without the phone's side; the phone's log
+    # then names the switch back and the wait
+    logs = LogSet()
+    c = logs.client(skew_ms=120.0)
+    sid = "QEy5HbszAAAB"
+    a, b = uuid_of(1), uuid_of(2)
+    logs.connect(c, sid)
+    logs.attach(c, sid, a, existing=True)
+    logs.wait(2)
+    logs.attach(c, sid, b, existing=True, prev=a)
+    logs.wait(2)
+    logs.switch_back_without_connect(c, a)
+    logs.wait(10)
+    logs.message(c, sid, a, missing_callback_prev=b, history=2)
+    paths = logs.write(tmp_path / "full")
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(paths[0]), str(fe_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "400"})
+    try:
+        out = _read_until(proc, "following", 20)
+        [first] = [line for line in out.splitlines() if "callback-desync" in line]
+        assert "switched back" not in first
+        (fe_dir / paths[1].name).write_text(paths[1].read_text())
+        revised = _read_until(proc, "callback-desync (+", 30).splitlines()[-1]
+        assert "(revised: more of the logs came in)" in revised and "switched back to it at" in revised
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0, proc.stderr.read()
+
+
 def test_follow_of_only_an_empty_directory_says_it_waits(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

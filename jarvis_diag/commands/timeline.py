@@ -111,10 +111,11 @@ def _json_number(value: object) -> float | int:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def _finding_line(f: dict) -> str:
+def _finding_line(f: dict, revised: bool = False) -> str:
     delay = f" (+{f['delay_ms'] / 1000:.1f} s)" if f.get("delay_ms") else ""
     where = ", ".join(f"{e['path']}:{e['line']}" for e in f["evidence"][:3])
-    return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}: {f['summary']}  [{where}]"
+    again = " (revised: more of the logs came in)" if revised else ""
+    return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}{again}: {f['summary']}  [{where}]"
 
 
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
@@ -135,9 +136,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     formats = {s["path"]: s["format"] for s in tl.sources} if tl is not None else {}
     offsets = {p: Path(p).stat().st_size for p in formats if p != "-"}
     line_numbers = {p: int(next((s.get("lines") or 0 for s in tl.sources if s["path"] == p), 0)) for p in offsets}
-    seen = set()
+    # what each finding said when last printed: a finding told from part of the logs (a
+    # phone's lines not read yet) is printed again when what it says changes
+    seen: dict[tuple, tuple] = {}
     for f in tl.to_json_dict()["findings"] if tl is not None else []:
-        seen.add((f["kind"], f["at"], f["session"]))
+        seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
     console.print(f"following {len(offsets)} file(s)" + ("" if offsets else " (waiting for log files to appear)")
                   + "; Ctrl-C to stop", style="dim")
@@ -184,11 +187,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 dirty_since = None
                 tl = build(list(offsets))
                 for f in tl.to_json_dict()["findings"]:
-                    key = (f["kind"], f["at"], f["session"])
-                    if key not in seen:
-                        seen.add(key)
-                        console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True,
-                                      style="bold")
+                    key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
+                    if seen.get(key) != said:
+                        console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
+                                      soft_wrap=True, style="bold")
+                        seen[key] = said
             time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
         console.print("stopped", style="dim")
