@@ -386,3 +386,10 @@ def test_breakdown_uses_only_cases_with_phases():
     assert reattach.summary.n == 2 and reattach.summary.max == 99.0
     assert reattach.breakdown["slowest 5%"] == reattach.breakdown["all"]
     assert reattach.breakdown["all"]["T5"] == 1.0 and reattach.breakdown["all"]["downlink"] == 2.0
+
+
+def test_counts_read_as_people_write_them():
+    assert [fmt.fmt_value(v, "count") for v in (0, 12.0, 0.363636, 1234.5678, 0.004)] == \
+        ["0", "12", "0.36", "1234.57", "0.004"]
+    assert fmt.fmt_signed(0.363636, "count") == "+0.36" and fmt.fmt_signed(-0.25, "count") == "−0.25"
+    assert fmt.fmt_value(0.363636, "ms") == "0.4 ms"

@@ -9,11 +9,15 @@ STATS = ("n", "p50", "p90", "p95", "p99", "max")
 
 def fmt_value(value: float | None, unit: str) -> str:
     """A value for people: ms with one decimal below 100 ms, whole ms below 10 s, then
-    seconds; counts as plain numbers."""
+    seconds; counts as plain numbers, a mean per cycle to two decimals (0.36, not 0.363636)."""
     if value is None:
         return "—"
     if unit != "ms":
-        return f"{value:g}"
+        if float(value).is_integer():
+            return f"{int(value)}"
+        if abs(value) < 0.01:  # (a small rate is not 0)
+            return f"{value:.1g}"
+        return f"{value:.2f}".rstrip("0").rstrip(".")
     if abs(value) >= 10_000:
         return f"{value / 1000:.2f} s"
     if abs(value) >= 100:
