@@ -205,3 +205,27 @@ async def test_a_server_restarting_after_a_failed_run_is_not_reported_dead(tmp_p
         await srv.stop()
         monkeypatch.setattr(sim_run, "RESTART_GRACE_S", 0.5)
         assert "stopped answering" in (await sim_run._server_gone(cfg) or "")
+
+
+@pytest.mark.parametrize("profile", ["legacy", "connmgr"])
+async def test_sessions_opened_after_the_first_connect_are_not_re_sent(tmp_path: Path, profile: str):
+    # the page's re-subscription after a connect is for the sessions it had then. Taken
+    # when its task ran instead, a session opened right after the first connect was
+    # 'Re-sent after reconnect' (a second chat:connect) or, on the old page, logged as a
+    # switch back with its handler in place, which timeline reads as a desync's cause.
+    steps = [{"action": "connect"}, {"action": "open"}, {"action": "open"},
+             {"action": "send"}, {"action": "background", "for": "0.5s", "fault": "close"}]
+    async with running_server(**FAST) as srv:
+        result = await run_simulation(config(srv, profile=profile, steps=steps), tmp_path)
+        app_log = srv.app_log.read_text()
+    (record,) = result.records
+    [page] = (tmp_path / "frontend").glob("*.log")
+    lines = page.read_text().splitlines()
+    first_loss = next(i for i, line in enumerate(lines) if "Disconnected:" in line)
+    before = lines[:first_loss]
+    assert not [line for line in before if "Re-sending" in line or "handler EXISTS" in line]
+    assert sum("send EMIT: chat:connect" in line for line in before) == 2
+    # after the reconnect: one batch for the two sessions
+    assert sum("Re-sending" in line for line in lines[first_loss:]) == 1
+    received = app_log.count("Received chat:connect")
+    assert received == (4 if profile == "connmgr" else 2), record["failure"]

@@ -154,7 +154,11 @@ class VirtualClient:
             elif act.kind == "cancel_timer":
                 self._cancel_timer()
             elif act.kind == "resubscribe":
-                self._spawn(self._resubscribe(self.epoch))
+                # the sessions the page had when the socket came up: one it opens meanwhile
+                # sends its own chat:connect (taken when the task runs, a session opened
+                # right after the first connect was re-sent, or logged as 'skipped')
+                had = [s for s in self.sessions.values() if s.handler]
+                self._spawn(self._resubscribe(self.epoch, had))
             elif act.kind == "failed":
                 self.failed_reason = "reconnect attempts exhausted"
                 self._obs("reconnect.exhausted")
@@ -443,9 +447,8 @@ class VirtualClient:
         self._obs("connect.sent", session=s.key, seq=payload.get("last_seq"))
         await self._emit("chat:connect", payload)
 
-    async def _resubscribe(self, epoch: int) -> None:
-        """After a (re)connect: what the page does for the sessions it already has."""
-        sessions = [s for s in self.sessions.values() if s.handler]
+    async def _resubscribe(self, epoch: int, sessions: list[SessionState]) -> None:
+        """After a (re)connect: what the page does for ``sessions``, those it already had."""
         if sessions and self.profile.resend_connect:
             self.log.log("fe.resending", n=len(sessions), total=0)
             for s in sessions:
