@@ -32,7 +32,8 @@
  *
  * A Record reads like the dict {keys[k]: columns[k][i], plus its sparse entries}: r[key],
  * r.get(key, default), key in r, len(r), iteration over its keys, keys(), items(),
- * values(), copy() (a dict). r[key] = value keeps value in the record's own dict, read first.
+ * values(), copy() (a dict), == with a dict or another record; unhashable, as a dict is.
+ * r[key] = value keeps value in the record's own dict, read first.
  * The values stay in the columns and in the sparse lists (one Table holds them for every
  * record): a record costs one small allocation instead of a dict of ten entries. */
 
@@ -233,6 +234,24 @@ static PyObject *record_repr(Record *r) {
     return out;
 }
 
+/* == and != compare the keys and values, with another record or a dict (as dicts do). */
+static PyObject *record_richcompare(Record *r, PyObject *other, int op) {
+    if ((op != Py_EQ && op != Py_NE) || !(PyDict_Check(other) || Py_IS_TYPE(other, Py_TYPE(r)))) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *mine = record_dict(r), *theirs = NULL, *out = NULL;
+    if (mine == NULL) {
+        return NULL;
+    }
+    theirs = PyDict_Check(other) ? Py_NewRef(other) : record_dict((Record *)other);
+    if (theirs != NULL) {
+        out = PyObject_RichCompare(mine, theirs, op);
+    }
+    Py_DECREF(mine);
+    Py_XDECREF(theirs);
+    return out;
+}
+
 static PyMethodDef record_methods[] = {
     {"get", (PyCFunction)(void (*)(void))record_get, METH_FASTCALL, "get(key, default=None)"},
     {"keys", (PyCFunction)record_keys, METH_NOARGS, "The keys, as a dict's."},
@@ -260,6 +279,7 @@ static PyTypeObject RecordType = {
     .tp_as_sequence = &record_sequence,
     .tp_as_mapping = &record_mapping,
     .tp_iter = (getiterfunc)record_iter,
+    .tp_richcompare = (richcmpfunc)record_richcompare,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "One row of the correlation's records: reads like a dict of its line's values.",
     .tp_methods = record_methods,

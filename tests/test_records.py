@@ -40,6 +40,9 @@ def test_a_record_reads_like_its_dict():
             with pytest.raises(KeyError):
                 rec[missing]
         assert 3 not in rec and rec.get(3) is None
+    assert records == _as_dicts() and records[0] != records[1] and records[0] != "x"
+    with pytest.raises(TypeError):
+        hash(records[0])  # (as a dict)
     first = records[0]
     first["client"] = "phone-1"  # (correlation names a backend line's client)
     first["kind"] = "socket.closed"  # a key set later is read first
