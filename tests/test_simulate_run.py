@@ -225,7 +225,16 @@ async def test_sessions_opened_after_the_first_connect_are_not_re_sent(tmp_path:
     before = lines[:first_loss]
     assert not [line for line in before if "Re-sending" in line or "handler EXISTS" in line]
     assert sum("send EMIT: chat:connect" in line for line in before) == 2
-    # after the reconnect: one batch for the two sessions
-    assert sum("Re-sending" in line for line in lines[first_loss:]) == 1
-    received = app_log.count("Received chat:connect")
-    assert received == (4 if profile == "connmgr" else 2), record["failure"]
+    # after each reconnect (one, or more on a busy machine): a batch for the two sessions
+    batches = [line for line in lines[first_loss:] if "Re-sending" in line]
+    said = "Re-sending 2 subscriptions after reconnect (skipped 0)" if profile == "connmgr" else \
+        "Re-sending 0 subscriptions after reconnect (skipped 2)"
+    assert batches and all(said in line for line in batches), batches
+    # the server got one chat:connect per session until the page's first socket closed
+    received: list[str] = []
+    for line in app_log.splitlines():
+        if "Received chat:connect from " in line:
+            received.append(line.split("Received chat:connect from ", 1)[1][:8])
+        elif received and f"Client {received[0]} disconnected" in line:
+            break
+    assert len(received) == 2, record["failure"]
