@@ -123,7 +123,7 @@ def _objects(series: pd.Series, keep: np.ndarray) -> list:
 
 
 def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
-               owner: dict[str, str] | None = None) -> pd.DataFrame:
+               owner: dict[str, str] | None = None, sockets: dict[str, Sockets] | None = None) -> pd.DataFrame:
     """Pair each frontend emit with the server line that logged receiving it.
 
     Returns one row per pair: ``client``, ``fe`` and ``be`` (row labels in ``events``),
@@ -133,6 +133,10 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
     ``owner`` (8-char sid -> client, once sockets are joined to clients) keeps an emit
     off another client's socket: the 8-char key alone is ambiguous, as every temporary
     id made in the same ~3 hours prints as ``new-1795``.
+    ``sockets`` (client -> its sockets over time, on the corrected clock, once known) keeps
+    an emit on the socket the client had when it sent it: an emit lost with its socket is
+    then left unpaired instead of taking the next socket's receipt, and every later emit
+    with it.
     """
     columns = ["client", "fe", "be", "key", "sid", "fe_ms", "be_ms", "kind"]
     kinds = events["kind"]
@@ -197,9 +201,15 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
         table_key = (EMIT_KINDS[kind], key)
         if table_key not in receipts:
             receipts[table_key] = _Receipts(rows, owner)
-        # the first receipt not paired yet, on a socket not known to be another client's
-        # (receipts before sent - PAIR_SLOP_MS are never it: start past them)
-        found = receipts[table_key].first_open(client, bisect_left(times, sent - PAIR_SLOP_MS))
+        # the first receipt not paired yet, on the socket the client had (or, not known, on a
+        # socket not known to be another client's); receipts before sent - PAIR_SLOP_MS are
+        # never it: start past them
+        start = bisect_left(times, sent - PAIR_SLOP_MS)
+        if sockets and client in sockets:
+            sid = sockets[client].at(sent / 1000.0)
+            found = receipts[table_key].first_on(sid, start) if sid is not None else None
+        else:
+            found = receipts[table_key].first_open(client, start)
         if found is None:
             continue
         j, links, i = found
@@ -208,6 +218,26 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
             links[i] = i + 1  # (paired: closed)
             out.append((client, label, be_label, key, sid, ms, be_time, kind))
     return pd.DataFrame(out, columns=columns)
+
+
+class Sockets:
+    """One client's sockets over time (corrected epoch seconds): which one it had at a moment."""
+
+    def __init__(self, spans: list[tuple[float, float, str]]):
+        """``spans``: (opened, closed or inf, 8-char sid) of each socket."""
+        spans = sorted(spans)
+        self.starts = [x[0] for x in spans]
+        self.spans = spans
+
+    def at(self, t: float) -> str | None:
+        """The socket opened last at or before ``t`` and not closed before it."""
+        i = bisect_right(self.starts, t) - 1
+        while i >= 0:
+            _opened, closed, sid = self.spans[i]
+            if closed >= t:
+                return sid
+            i -= 1
+        return None
 
 
 class _Receipts:
@@ -223,6 +253,24 @@ class _Receipts:
         # per part: its receipts' positions, and their links (see open_item: open while not
         # paired; links[len] == len stands for "none left")
         self.parts = {k: (v, list(range(len(v) + 1))) for k, v in parts.items()}
+        self._rows = rows
+        self._by_sid: dict[str, tuple[list[int], list[int]]] | None = None
+
+    def first_on(self, sid: str, start: int) -> tuple[int, list[int], int] | None:
+        """As :meth:`first_open`, of the receipts on this socket only. (A client whose
+        sockets are known pairs only this way, so no receipt is paired from both sides.)"""
+        if self._by_sid is None:
+            by_sid: dict[str, list[int]] = {}
+            for j, (_t, _label, sid_j) in enumerate(self._rows):
+                if sid_j is not None:
+                    by_sid.setdefault(sid_j[:8], []).append(j)
+            self._by_sid = {k: (v, list(range(len(v) + 1))) for k, v in by_sid.items()}
+        found = self._by_sid.get(sid)
+        if found is None:
+            return None
+        positions, links = found
+        i = open_item(links, bisect_left(positions, start))
+        return (positions[i], links, i) if i < len(positions) else None
 
     def first_open(self, client: str, start: int) -> tuple[int, list[int], int] | None:
         """The first receipt at or after position ``start`` not paired yet, of this client's

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jarvis_diag.built import compiled as _built  # (None: the records are built in Python)
-from jarvis_diag.clock import SkewEstimate, emit_pairs, estimate_skews, select_rows, session_key
+from jarvis_diag.clock import SkewEstimate, Sockets, emit_pairs, estimate_skews, select_rows, session_key
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.links import open_item
 
@@ -988,6 +988,18 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
     return conns
 
 
+def _sockets(conns: list[Connection]) -> dict[str, Sockets]:
+    """Each client's sockets over time: from the server's connect to the client's own
+    disconnect line (its emits go into the socket until it notices), else the server's."""
+    spans: dict[str, list[tuple[float, float, str]]] = {}
+    for c in conns:
+        if c.client and c.sid:
+            closed = c.client_disconnected_at if c.client_disconnected_at is not None else c.disconnected_at
+            spans.setdefault(c.client, []).append((-math.inf if c.connected_at is None else c.connected_at,
+                                                   math.inf if closed is None else closed, c.sid))
+    return {client: Sockets(v) for client, v in spans.items()}
+
+
 def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach], last_t: float | None
               ) -> list[Episode]:
     """Reconnect episodes per client: from the first sign of loss to every session the
@@ -1167,9 +1179,11 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     _assign_phases(events, attaches)
     ready_keys = _ready_keys(index)
     sid_client = join_clients(index, pairs, attaches, ready_keys)
+    conns = _connections(index.of_kind(CONNECTION_KINDS), sid_client)
     if sid_client and not pairs.empty:
-        # pair the emits again, each on its own client's sockets only
-        pairs = emit_pairs(events, {c: s.skew_ms for c, s in skews.items()}, owner=sid_client)
+        # pair the emits again, each on the socket its client had when it sent it
+        pairs = emit_pairs(events, {c: s.skew_ms for c, s in skews.items()}, owner=sid_client,
+                           sockets=_sockets(conns))
     for sid, client in sid_client.items():  # a backend line's client is its socket's
         for rec in index.be_by_sid.get(sid, []):
             if rec["source"] == "backend" and not rec.get("client"):
@@ -1184,7 +1198,6 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     attaches.sort(key=lambda a: min(x for x in (a.requested_at, a.received_at, a.started_at, a.ready_at, math.inf)
                                     if x is not None))
     _attach_kinds(attaches)
-    conns = _connections(index.of_kind(CONNECTION_KINDS), sid_client)
     t_all = events["t"]
     first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
     last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None

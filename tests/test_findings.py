@@ -641,3 +641,34 @@ def test_the_terminal_shows_the_clients_findings_name_first(tmp_path):
     shown = [c.id for c in [*quiet, slow] if f"Client {c.id}" in text]
     assert len(shown) == 8 and slow.id in shown and shown[:7] == [c.id for c in quiet[:7]]
     assert "... 3 more clients not shown (" in text and "--client ID shows one" in text
+
+
+def test_an_emit_lost_with_its_socket_is_no_transport_delay(tmp_path):
+    """A flaky network: the page re-sends chat:connect on a new socket that dies before the
+    server reads it, then re-sends on the next socket, where it arrives at once. The lost
+    emit was paired with the next socket's receipt: a 'transport-delay' of the time between."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=2)
+    for _ in range(3):  # the usual: a few ms on the wire
+        logs.wait(1)
+        logs.message(c, SID1, A)
+    logs.wait(1)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.wait(0.2)
+    logs.connect(c, SID2)
+    logs.fe(c, logs.now, "fe.resending", n=1, total=0)
+    logs.fe(c, logs.now, "fe.resubscribing", session=A[:8])
+    logs.fe(c, logs.now, "fe.emit_connect", session=A[:8], transport="websocket")  # never read by the server
+    logs.wait(1.5)
+    logs.client_disconnect(c, SID2, reason="transport close")
+    logs.wait(0.2)
+    logs.connect(c, SID3)
+    logs.attach(c, SID3, A, existing=True, history=4, handler_new=False, resubscribe=True)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert _findings(tl, "transport-delay") == []
+    # the re-send on the last socket is paired with its own receipt
+    [attach] = [a for a in tl.to_json_dict()["sessions"][0]["attaches"] if a["sid"] == SID3[:8]]
+    assert attach["transport_ms"] is not None and attach["transport_ms"] < 100
