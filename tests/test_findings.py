@@ -397,6 +397,18 @@ def test_callback_desync_after_another_device_took_the_session_names_it(tmp_path
     _well_formed(f["summary"])
 
 
+def _reconnect_keeping_handlers(logs: LogSet, c, old_sid: str, new_sid: str, after_s: float = 1.2) -> float:
+    """The page loses ``old_sid`` and, ``after_s`` later, reconnects on ``new_sid`` keeping
+    its handler for its one chat: it re-sends no chat:connect and logs that it skipped it.
+    Returns when the reconnect began."""
+    logs.client_disconnect(c, old_sid, reason="transport close")
+    logs.wait(after_s)
+    back = logs.now
+    logs.connect(c, new_sid)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    return back
+
+
 def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path):
     """A page that kept its handlers through a reconnect and sent no chat:connect on the new
     socket: the server never had a callback for the session there. The advice is the
@@ -406,11 +418,7 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     logs.connect(c, SID1)
     logs.attach(c, SID1, A, existing=True, history=4)
     logs.wait(3)
-    logs.client_disconnect(c, SID1, reason="transport close")
-    logs.wait(1.2)
-    back = logs.now
-    logs.connect(c, SID2)
-    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    back = _reconnect_keeping_handlers(logs, c, SID1, SID2)
     logs.switch_back_without_connect(c, A)
     logs.wait(4)
     received = logs.message(c, SID2, A, missing_callback_prev=B, history=6)
@@ -436,18 +444,11 @@ def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so
     logs.connect(c, SID1)
     logs.attach(c, SID1, A, existing=True, history=4)
     logs.wait(3)
-    logs.client_disconnect(c, SID1, reason="transport close")
-    logs.wait(1.2)
-    logs.connect(c, SID2)
-    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    _reconnect_keeping_handlers(logs, c, SID1, SID2)
     logs.wait(2)
     logs.message(c, SID2, A, missing_callback_prev=B, history=6)
     logs.wait(5)
-    logs.client_disconnect(c, SID2, reason="transport close")
-    logs.wait(1.5)
-    back = logs.now
-    logs.connect(c, SID3)
-    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    back = _reconnect_keeping_handlers(logs, c, SID2, SID3, after_s=1.5)
     logs.wait(3)
     received = logs.message(c, SID3, A, missing_callback_prev=B, history=7)
     logs.wait(3)

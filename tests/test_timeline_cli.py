@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -104,8 +106,11 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
 
 
-def test_follow_prints_new_events_and_findings(tmp_path):
-    logs = LogSet(zone="Europe/Berlin")
+def _desync_set(folder: Path, **logset: object) -> tuple[list[Path], int]:
+    """A phone switching back to a chat without chat:connect, 10 s before its next message
+    auto-connects it: the written (app.log, frontend log) and how many backend lines come
+    before that message."""
+    logs = LogSet(**logset)
     c = logs.client(skew_ms=350.0)
     sid = "QEy5HbszAAAB"
     a, b = uuid_of(1), uuid_of(2)
@@ -118,7 +123,29 @@ def test_follow_prints_new_events_and_findings(tmp_path):
     logs.wait(10)
     first = len(logs.backend)
     logs.message(c, sid, a, missing_callback_prev=b, history=2)
-    paths = logs.write(tmp_path / "full")
+    return logs.write(folder), first
+
+
+@contextmanager
+def _following(*paths: Path, columns: int = 200) -> Iterator[subprocess.Popen]:
+    """``timeline --follow`` on these paths, stopped with Ctrl-C at the end (exit 0)."""
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", *map(str, paths)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": str(columns)})
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0, proc.stderr.read()
+
+
+def test_follow_prints_new_events_and_findings(tmp_path):
+    paths, first = _desync_set(tmp_path / "full", zone="Europe/Berlin")
     # start with everything up to the desync, append the rest while following
     app_log = tmp_path / "app.log"
     full_lines = paths[0].read_text().splitlines(keepends=True)
@@ -126,10 +153,7 @@ def test_follow_prints_new_events_and_findings(tmp_path):
     fe_dir = tmp_path / "frontend"
     fe_dir.mkdir()
     (fe_dir / paths[1].name).write_text(paths[1].read_text())
-    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(app_log), str(fe_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ,
-                                                                                            "COLUMNS": "200"})
-    try:
+    with _following(app_log, fe_dir) as proc:
         out = _read_until(proc, "following", 20)
         assert "callback-desync" not in out
         with app_log.open("a") as fh:
@@ -137,108 +161,43 @@ def test_follow_prints_new_events_and_findings(tmp_path):
         out += _read_until(proc, "callback-desync", 20)
         assert "callback.missing" in out  # the new line, printed as an event
         assert "CRITICAL callback-desync" in out or "WARNING  callback-desync" in out
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    assert proc.returncode == 0
 
 
 def test_follow_waits_for_logs_not_written_yet(tmp_path):
     # started before any phone connected: the app log is empty and the frontend directory
     # has no file yet (the server makes one per phone). Before, this was an error.
-    logs = LogSet()
-    c = logs.client(skew_ms=120.0)
-    sid = "QEy5HbszAAAB"
-    a, b = uuid_of(1), uuid_of(2)
-    logs.connect(c, sid)
-    logs.attach(c, sid, a, existing=True)
-    logs.wait(2)
-    logs.attach(c, sid, b, existing=True, prev=a)
-    logs.wait(2)
-    logs.switch_back_without_connect(c, a)
-    logs.wait(10)
-    logs.message(c, sid, a, missing_callback_prev=b, history=2)
-    paths = logs.write(tmp_path / "full")
+    paths, _ = _desync_set(tmp_path / "full")
     app_log = tmp_path / "app.log"
     app_log.write_text("")
     fe_dir = tmp_path / "frontend"
     fe_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(app_log), str(fe_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    try:
+    with _following(app_log, fe_dir) as proc:
         out = _read_until(proc, "following", 20)
         assert "waiting for log files" not in out  # (the app log is there, empty)
         (fe_dir / paths[1].name).write_text(paths[1].read_text())
         app_log.write_text(paths[0].read_text())
         out += _read_until(proc, "callback-desync", 30)
         assert "chat.ready.received" in out and "callback.missing" in out
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    assert proc.returncode == 0, proc.stderr.read()
 
 
 def test_follow_prints_a_finding_again_when_more_logs_change_it(tmp_path):
     # the server's log first: the desync is told without the phone's side; the phone's log
     # then names the switch back and the wait
-    logs = LogSet()
-    c = logs.client(skew_ms=120.0)
-    sid = "QEy5HbszAAAB"
-    a, b = uuid_of(1), uuid_of(2)
-    logs.connect(c, sid)
-    logs.attach(c, sid, a, existing=True)
-    logs.wait(2)
-    logs.attach(c, sid, b, existing=True, prev=a)
-    logs.wait(2)
-    logs.switch_back_without_connect(c, a)
-    logs.wait(10)
-    logs.message(c, sid, a, missing_callback_prev=b, history=2)
-    paths = logs.write(tmp_path / "full")
+    paths, _ = _desync_set(tmp_path / "full")
     fe_dir = tmp_path / "frontend"
     fe_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(paths[0]), str(fe_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "400"})
-    try:
+    with _following(paths[0], fe_dir, columns=400) as proc:
         out = _read_until(proc, "following", 20)
         [first] = [line for line in out.splitlines() if "callback-desync" in line]
         assert "switched back" not in first
         (fe_dir / paths[1].name).write_text(paths[1].read_text())
         revised = _read_until(proc, "callback-desync (+", 30).splitlines()[-1]
         assert "(revised: more of the logs came in)" in revised and "switched back to it at" in revised
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    assert proc.returncode == 0, proc.stderr.read()
 
 
 def test_follow_of_only_an_empty_directory_says_it_waits(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
-    try:
+    with _following(tmp_path) as proc:
         assert "following 0 file(s) (waiting for log files to appear)" in _read_until(proc, "following", 20)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    assert proc.returncode == 0
 
 
 def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
