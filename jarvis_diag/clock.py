@@ -230,13 +230,16 @@ class Sockets:
         self.spans = spans
 
     def at(self, t: float) -> str | None:
-        """The socket opened last at or before ``t`` and not closed before it."""
-        i = bisect_right(self.starts, t) - 1
-        while i >= 0:
+        """The socket opened last at or before ``t`` and not closed before it; else one opened
+        at most PAIR_SLOP_MS after ``t`` (the corrected clocks agree to some ms only, and a
+        page emits the moment it is authenticated)."""
+        after = bisect_right(self.starts, t)
+        for i in range(after - 1, -1, -1):
             _opened, closed, sid = self.spans[i]
             if closed >= t:
                 return sid
-            i -= 1
+        if after < len(self.spans) and self.starts[after] - t <= PAIR_SLOP_MS / 1000.0:
+            return self.spans[after][2]
         return None
 
 

@@ -3,6 +3,8 @@ and backend zone from log sets written in that zone with that skew."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from logbuilder import LogSet, uuid_of
 
@@ -151,3 +153,14 @@ def test_emits_of_many_phones_sharing_a_temporary_key_pair_with_their_own_socket
     assert len(blind) == 300 and blind["be"].is_unique
     assert (blind["be_ms"] >= blind["fe_ms"] - 250).all()
     assert (blind["sid"].map(owner) != blind["client"]).sum() > 100
+
+
+def test_the_socket_a_phone_had_when_it_emitted():
+    from jarvis_diag.clock import Sockets
+
+    sockets = Sockets([(12.5, 20.0, "B"), (10.0, 12.0, "A"), (30.0, math.inf, "C")])
+    assert [sockets.at(t) for t in (11.0, 12.0, 15.0, 30.5)] == ["A", "A", "B", "C"]
+    assert sockets.at(21.0) is None and sockets.at(5.0) is None  # between sockets, before any
+    # an emit the moment the page is authenticated can read a few ms before the server's
+    # connect on the corrected clocks: the socket opened just after is it
+    assert sockets.at(29.9) == "C" and sockets.at(12.45) == "B"
