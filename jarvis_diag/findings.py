@@ -642,6 +642,30 @@ def detect_half_open(ix: _Index) -> list[dict]:
     return findings
 
 
+def _last_attempt(ix: _Index, client: str | None, t0: float) -> list[dict] | None:
+    """The client's last reconnect attempt after ``t0`` that came to nothing, as its lines:
+    [its 'Connection error'], or [its 'Connected, authenticating...', the 'Disconnected'
+    that closed it before it was authenticated]. None when there was none, or the last
+    one was authenticated."""
+    last: list[dict] | None = None
+    for rec in ix.corr.index.fe_by_client.get(client, []) if client else []:
+        if rec["t"] <= t0:
+            continue
+        kind = rec["kind"]
+        if kind == "socket.error":
+            last = [rec]
+        elif kind == "socket.connected":
+            last = [rec]
+        elif kind == "auth.ok":
+            last = None
+        elif kind == "socket.disconnected" and last is not None and last[0]["kind"] == "socket.connected" \
+                and len(last) == 1:
+            last = [last[0], rec]
+    if last is not None and last[0]["kind"] == "socket.connected" and len(last) == 1:
+        return None  # (still authenticating when the log ends)
+    return last
+
+
 def detect_reconnect_failed(ix: _Index) -> list[dict]:
     findings = []
     last_t = ix.corr.last_t
@@ -659,13 +683,29 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
             why = f"it never reconnected in the {last_t - since:.0f} s of log that follow"
         else:
             continue
+        fix = "Reconnect on visibility/online and re-send chat:connect for every open session."
+        evidence_list = list(ep.evidence)
+        attempt = _last_attempt(ix, ep.client, ep.started_at) if ep.exhausted_at is None else None
+        if attempt is not None and last_t is not None:
+            lines = [evidence(r) for r in attempt]
+            evidence_list += [e for e in lines if e not in evidence_list]
+            end = attempt[-1]["t"]
+            if attempt[0]["kind"] == "socket.error":
+                why = f"its last attempt failed at {iso(end)} ({attempt[0].get('reason') or 'connection error'})"
+            else:
+                why = (f"its reconnect at {iso(attempt[0]['t'])} opened a socket that closed before it was "
+                       f"authenticated ({iso(end)})")
+            if last_t - end >= RECOVERY_GRACE_S:
+                why += f", and it tried no more in the {last_t - end:.0f} s of log that follow"
+                fix = ("Schedule the next attempt whenever one fails, a socket that closes before auth_success "
+                       "included, and re-send chat:connect for every open session once connected.")
         delay = ((last_t or since) - ep.started_at) * 1000
         findings.append(_f(
             "reconnect-failed", "critical", ep.started_at,
             f"{_the_client(ep.client, start=True)} lost its connection ({ep.trigger} at {iso(ep.started_at)}) and "
-            f"did not recover: {why}. Reconnect on visibility/online and re-send chat:connect for every open session.",
+            f"did not recover: {why}. {fix}",
             session=ep.sessions[0] if len(ep.sessions) == 1 else None, client=ep.client, sid=ep.sid_before,
-            delay_ms=delay, evidence_list=ep.evidence))
+            delay_ms=delay, evidence_list=evidence_list))
     return findings
 
 

@@ -65,7 +65,7 @@ KINDS_USED = frozenset({
     "message.sent", "message.received", "message.processing", "message.completed", "output.delivered",
     "page.hidden", "page.visible", "network.online", "network.offline", "cm.force_disconnect",
     "reconnect.exhausted", "server.reload", "server.starting", "server.started", "server.stopping",
-    "server.stopped", "app.error", "chat.resubscribe.batch", "callback.owner_changed",
+    "server.stopped", "app.error", "chat.resubscribe.batch", "callback.owner_changed", "socket.error",
 })
 # The columns correlation and the detectors read (fewer columns, faster records on big logs).
 # Lines of a used kind that correlation has no use for (they are many on big logs).

@@ -226,6 +226,39 @@ def test_reconnect_failed_when_retries_run_out(tmp_path):
     assert f["severity"] == "critical" and "gave up" in f["summary"]
 
 
+@pytest.mark.parametrize("attempt", ["dropped", "failed"])
+def test_reconnect_failed_names_the_attempt_after_which_the_page_stopped_trying(tmp_path, attempt):
+    """The page's reconnect machine stalled: its last attempt came to nothing (a socket that
+    closed before auth_success, or a connection error) and no retry followed. Before, the
+    finding said 'it never reconnected', and advised reconnecting on visibility."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.wait(0.1)
+    logs.fe(c, logs.now, "fe.connecting")
+    if attempt == "dropped":
+        logs.be(logs.now + 0.002, "sio.client_connected", sid=SID2[:8])
+        logs.fe(c, logs.now + 0.004, "fe.connected")
+        logs.fe(c, logs.now + 0.02, "fe.disconnected", reason="transport close")
+        logs.be(logs.now + 0.021, "sio.client_disconnected", sid=SID2[:8], n=0)
+    else:
+        logs.fe(c, logs.now + 0.3, "fe.connect_error", reason="xhr poll error")
+    logs.wait(40)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "reconnect-failed")
+    said = "opened a socket that closed before it was authenticated" if attempt == "dropped" else \
+        "its last attempt failed at"
+    assert said in f["summary"] and "it tried no more in the 40 s of log that follow" in f["summary"]
+    assert "Schedule the next attempt whenever one fails" in f["summary"]
+    texts = [e["text"] for e in f["evidence"]]
+    assert any(("Connected, authenticating" if attempt == "dropped" else "Connection error") in t for t in texts)
+    _well_formed(f["summary"])
+
+
 def test_missing_resubscribe_after_reconnect(tmp_path):
     logs = LogSet()
     c = logs.client()
