@@ -31,9 +31,14 @@ def _item(event_type: str, content: str = "", extra: dict | None = None) -> dict
     return item
 
 
+# The sim agent's answer names the message it answers (a simulated page uses it to tell
+# which of its messages a reply is for when one was cut off by a restart).
+SIM_REPLY_PREFIX = "sim reply to: "
+
+
 def sim_text(text: str) -> str:
     """The sim agent's answer text for a user message."""
-    return f"sim reply to: {text.strip()}"
+    return f"{SIM_REPLY_PREFIX}{text.strip()}"
 
 
 def sim_reply(text: str) -> list[dict]:

@@ -42,3 +42,21 @@ async def test_a_result_arriving_in_time_is_returned():
         return 42
 
     assert await clock.wait_for(soon(), 1.0) == 42
+
+
+def test_a_reply_cut_off_by_a_restart_leaves_the_next_reply_to_its_own_message():
+    # the page sent "bg" (its reply cut off when the server restarted) and then "probe":
+    # the next reply, which names "probe", is the probe's, not the abandoned one's
+    from collections import deque
+
+    from jarvis_diag.simulate.client import _drop_abandoned
+    from server.agents import sim_text
+
+    awaiting = deque(["bg", "probe"])
+    _drop_abandoned(awaiting, sim_text("probe"))
+    assert list(awaiting) == ["probe"]
+    # a reply that names no message (a real agent) keeps the order
+    awaiting = deque(["bg", "probe"])
+    _drop_abandoned(awaiting, "Here is what I found.")
+    _drop_abandoned(awaiting, None)
+    assert list(awaiting) == ["bg", "probe"]

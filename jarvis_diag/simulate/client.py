@@ -23,6 +23,7 @@ from jarvis_diag.simulate.clientlog import ClientLog, short
 from jarvis_diag.simulate.engine import AwakeClock, SuspendableClient
 from jarvis_diag.simulate.profiles import Action, Profile, ReconnectMachine
 from jarvis_diag.simulate.verdict import Obs
+from server.agents import SIM_REPLY_PREFIX
 
 _ENGINE_REASONS = {
     "client disconnect": "io client disconnect",
@@ -66,6 +67,21 @@ class SessionState:
     replay_full: bool = True  # the replay is the whole history (not resumed from a seq)
     error: str | None = None  # the last chat:error for the session
     seqs: set[int] = field(default_factory=set)
+
+
+def _drop_abandoned(awaiting: deque[str], result: object) -> None:
+    """Replies come in the order of the messages, but a restart of the server stops an agent
+    mid-reply, and that message is never answered: the next reply is the next message's.
+    A reply that names its message (the reference server's sim agent does) shows which;
+    the messages before it in ``awaiting`` are dropped."""
+    if not isinstance(result, str) or not result.startswith(SIM_REPLY_PREFIX):
+        return
+    answered = result[len(SIM_REPLY_PREFIX):]
+    for i, message in enumerate(awaiting):
+        if message.strip() == answered:
+            for _ in range(i):
+                awaiting.popleft()
+            return
 
 
 class VirtualClient:
@@ -344,6 +360,8 @@ class VirtualClient:
                 s.replay_open.append(s.current_message)
         elif history and event == "chat:assistant" and s.replay_open:
             s.replay_open.pop(0)  # (a history holds each turn's reply as one chat:assistant)
+        if event in ("chat:assistant", "chat:result") and not history:
+            _drop_abandoned(s.awaiting, content)  # (both carry the whole answer)
         message = s.current_message if history or not s.awaiting else s.awaiting[0]
         self._obs("chat", session=s.key, event=event, seq=seq, replay=replay,
                   content=content if isinstance(content, str) else None, message=message)
