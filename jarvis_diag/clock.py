@@ -30,6 +30,8 @@ ROUNDING_MS = 2.0
 # imprecise first guess.
 PAIR_WINDOW_MS = 30_000.0
 PAIR_SLOP_MS = 250.0
+# A client's connect line is paired with a server connect only when no other is this near.
+HANDSHAKE_AMBIGUOUS_MS = 250.0
 # Without any chat:ready line, a first guess of the skew takes emit/receive pairs this far apart.
 SEARCH_WINDOW_MS = 120_000.0
 
@@ -50,9 +52,9 @@ class SkewEstimate:
 
     def to_dict(self) -> dict:
         return {
-            "skew_ms": round(self.skew_ms, 1),
-            "lower_ms": None if self.lower_ms is None else round(self.lower_ms, 1),
-            "upper_ms": None if self.upper_ms is None else round(self.upper_ms, 1),
+            "skew_ms": round(float(self.skew_ms), 1),
+            "lower_ms": None if self.lower_ms is None else round(float(self.lower_ms), 1),
+            "upper_ms": None if self.upper_ms is None else round(float(self.upper_ms), 1),
             "pairs": self.pairs,
             "applied": self.applied,
         }
@@ -349,6 +351,9 @@ def handshake_bounds(events: pd.DataFrame, guesses: dict[str, float]) -> tuple[d
             i = int(np.argmin(np.abs(conn_ms - (t - guess))))
             if abs(conn_ms[i] - (t - guess)) > ROUNDING_MS * 250:
                 continue
+            near = np.searchsorted(conn_ms, [t - guess - HANDSHAKE_AMBIGUOUS_MS, t - guess + HANDSHAKE_AMBIGUOUS_MS])
+            if near[1] - near[0] > 1:
+                continue  # other phones' connects as near: which one is this phone's is a guess
             b_conn, sid = connects[i]
             uppers.setdefault(client, []).append(t - b_conn)
             b_auth = next((a for a in sorted(auths.get(sid, [])) if a >= b_conn), None)

@@ -164,3 +164,34 @@ def test_the_socket_a_phone_had_when_it_emitted():
     # an emit the moment the page is authenticated can read a few ms before the server's
     # connect on the corrected clocks: the socket opened just after is it
     assert sockets.at(29.9) == "C" and sockets.at(12.45) == "B"
+
+
+def test_a_handshake_with_another_phones_connect_as_near_gives_no_bound(tmp_path):
+    # Phone A is on a slow link (50 ms down, 30 ms up); phone B's server connect comes 5 ms
+    # after A has already heard of its own. Paired with B's (the nearest), A's 'Connected'
+    # line said A's clock was at least 5 ms behind; with A's emits (>= 30 ms up) that made
+    # a consistent, wrong interval [-30, -5] around a true skew of 0.
+    logs = LogSet(zone="UTC")
+    a, b = logs.client(skew_ms=0.0, suffix="aaaa"), logs.client(skew_ms=0.0, suffix="bbbb")
+    for round_ in range(3):
+        t0 = logs.now
+        sid_a, sid_b = f"AaaaAaa{round_}xxxx", f"BbbbBbb{round_}xxxx"
+        logs.be(t0, "sio.client_connected", sid=sid_a[:8])
+        logs.be(t0 + 0.001, "sio.client_authenticated", sid=sid_a[:8])
+        logs.fe(a, t0 + 0.050, "fe.connected")
+        logs.be(t0 + 0.055, "sio.client_connected", sid=sid_b[:8])
+        logs.fe(b, t0 + 0.056, "fe.connected")
+        logs.be(t0 + 0.057, "sio.client_authenticated", sid=sid_b[:8])
+        logs.fe(b, t0 + 0.058, "fe.auth_ok", transport="websocket")
+        logs.fe(a, t0 + 0.051 + 0.050, "fe.auth_ok", transport="websocket")
+        logs.now = t0 + 0.2
+        logs.attach(a, sid_a, uuid_of(0xA0 + round_), existing=True, received_at=logs.now + 0.030)
+        logs.attach(b, sid_b, uuid_of(0xB0 + round_), existing=True)
+        logs.wait(5)
+        logs.client_disconnect(a, sid_a)
+        logs.client_disconnect(b, sid_b)
+        logs.wait(1)
+    doc = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()
+    est = doc["clock"]["clients"][a.id]
+    assert est["lower_ms"] <= 0.0 <= est["upper_ms"], est
+    assert abs(est["skew_ms"]) < 20, est
