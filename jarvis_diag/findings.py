@@ -23,7 +23,7 @@ from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, evidence
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-start", "half-open",
          "reconnect-failed", "missing-resubscribe", "single-live-session", "polling-fallback", "auth-failed",
-         "app-warning", "app-error")
+         "history-window", "app-warning", "app-error")
 
 # Thresholds, in ms unless said otherwise.
 DESYNC_CRITICAL_MS = 5000.0  # output held back this long is an outage, not a hiccup
@@ -918,9 +918,34 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
     return findings
 
 
+def detect_history_window(ix: _Index) -> list[dict]:
+    """The page asked to resume after a seq (chat:connect with ``last_seq``, the seq
+    extension) and the server replayed its history window instead of the events after it."""
+    findings = []
+    for a in ix.corr.attaches:
+        if a.last_seq is None or a.resumed or a.history_count is None:
+            continue
+        total = a.history_total if a.history_total is not None else a.history_count
+        cut = a.history_count < total
+        lines = [r for r in ix.corr.index.at_rows([x for x in (a.received_row, a.history_row) if x is not None])
+                 if r is not None]
+        replay = f"the last {a.history_count} of its {total} history messages" if cut else \
+            f"its whole history ({total} message{'' if total == 1 else 's'})"
+        what = ("what was made while the page was away and is not among them is lost to it, and what it already "
+                "had is shown again" if cut else "what the page already had is shown again")
+        findings.append(_f(
+            "history-window", "critical" if cut else "warning", a.received_at or a.started_at or 0.0,
+            f"Session {_short(a.session)}: {_the_client(a.client)} asked to resume after seq {a.last_seq} "
+            f"(chat:connect with last_seq), but the server ignored it and replayed {replay}: {what}. Fix: "
+            f"replay the events after last_seq, or a window that covers everything since the page's last one.",
+            session=a.session, client=a.client, sid=a.sid, evidence_list=[evidence(r) for r in lines],
+            repeats=True))
+    return findings
+
+
 DETECTORS: tuple[Callable[[_Index], list[dict]], ...] = (
     detect_server_reload, detect_transport_delay, detect_slow_session_start, detect_half_open,
-    detect_reconnect_failed, detect_missing_resubscribe, detect_polling, detect_auth_failed,
+    detect_reconnect_failed, detect_missing_resubscribe, detect_polling, detect_auth_failed, detect_history_window,
 )
 
 

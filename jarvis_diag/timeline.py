@@ -11,6 +11,7 @@ connection did not recover. :mod:`jarvis_diag.findings` names what went wrong.
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ KINDS_USED = frozenset({
     "page.hidden", "page.visible", "network.online", "network.offline", "cm.force_disconnect",
     "reconnect.exhausted", "server.reload", "server.starting", "server.started", "server.stopping",
     "server.stopped", "app.error", "chat.resubscribe.batch", "callback.owner_changed", "socket.error",
+    "chat.connect.reconnect",
 })
 # The columns correlation and the detectors read (fewer columns, faster records on big logs).
 # Lines of a used kind that correlation has no use for (they are many on big logs).
@@ -215,6 +217,11 @@ class Attach:
     ready_received_at: float | None = None
     history_end_at: float | None = None
     history_count: int | None = None
+    history_total: int | None = None  # the session's messages when the server replayed history_count
+    history_row: int | None = None  # the row of the server's 'Loaded n/total history messages' line
+    last_seq: int | None = None  # the seq the client asked to resume after (the seq extension)
+    received_row: int | None = None  # the row of the server's 'Received chat:connect' line
+    resumed: bool = False  # the server replayed the events after last_seq
     switched_from: str | None = None
     created: bool = False
     auto: bool = False
@@ -588,10 +595,19 @@ MAPPING_RESTORED = "sio.mapping_restored"
 # The kinds each pass over the records reads (the others pass through it untouched).
 SERVER_ATTACH_KINDS = ("chat.connect.received", "callback.missing", "chat.connect.start", "session.creating",
                        "session.created", "session.started", "session.mapped", "session.switched", "history.loaded",
-                       "chat.ready.sent", "chat.connect.done")
+                       "chat.ready.sent", "chat.connect.done", "chat.connect.reconnect")
 CLIENT_SIDE_KINDS = ("chat.connect.sent", "message.sent", "chat.ready.received", "chat.handler.remapped",
                      "chat.ready.handled", "history.end")
 CONNECTION_KINDS = ("socket.connected", "auth.ok", "auth.failed", "socket.disconnected")
+
+
+_LAST_SEQ = re.compile(r"['\"]last_seq['\"]:\s*(\d+)")
+
+
+def _last_seq(data: object) -> int | None:
+    """The ``last_seq`` of a logged chat:connect payload (``data={...}``), when it has one."""
+    found = _LAST_SEQ.search(data) if isinstance(data, str) else None
+    return int(found.group(1)) if found else None
 
 
 def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach], dict]:
@@ -631,6 +647,8 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                     current.key = session_key(trigger.get("session")) or current.key
                 else:
                     current.received_at = trigger["recv_ts"] if trigger.get("recv_ts") else trigger["t"]
+                    current.received_row = trigger["label"]
+                    current.last_seq = _last_seq(trigger.get("detail"))
                     current.wire_id = trigger.get("session")
                     if current.wire_id and current.wire_id.startswith("new-"):
                         current.temp_id = current.wire_id
@@ -644,6 +662,12 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                 wire = next((p.get("session") for p in reversed(pending) if p["kind"] == "chat.connect.received"
                              and (p.get("session") or "").startswith(rec["temp_id"])), None)
                 ids.learn_temp(wire or rec["temp_id"], rec["session"])
+        elif kind == "chat.connect.reconnect":
+            # (the attach in progress of the session it names; the lines that follow are not routed by it)
+            key = session_key(rec.get("session"))
+            resumed = _open_attach(open_attaches, None, rec) if key else None
+            if resumed is not None and not resumed.done:
+                resumed.resumed = True
         elif kind == "chat.connect.done":
             # (the one line of the attach's end that says which attach it is: by its ms)
             done = _timed_attach(open_attaches, current, rec)
@@ -690,6 +714,9 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             current.evidence.append(evidence(rec))
         elif kind == "history.loaded":
             current.history_count = rec.get("n")
+            current.history_total = rec.get("total")
+            current.history_row = rec["label"]
+
         elif kind == "chat.ready.sent":
             current.ready_sent_at = rec["t"]
             current.evidence.append(evidence(rec))

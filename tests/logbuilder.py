@@ -119,9 +119,13 @@ class LogSet:
 
     def attach(self, c: Client, sid: str, uuid: str, *, temp: str | None = None, existing: bool = False,
                prev: str | None = None, history: int = 0, create_ms: float = 5.0, handler_new: bool = True,
-               transport: str = "websocket", resubscribe: bool = False, received_at: float | None = None) -> None:
+               transport: str = "websocket", resubscribe: bool = False, received_at: float | None = None,
+               last_seq: int | None = None, history_total: int | None = None, resumed: bool = False) -> None:
         """The client opens (or re-opens) a session with chat:connect; the server attaches.
         ``received_at``: when the server logs receiving it (default: a network delay later).
+        ``last_seq``: the page asks to resume after it (the seq extension); ``resumed``: the
+        server replays the events after it (else its history window: ``history`` of
+        ``history_total`` messages)
 
         ``resubscribe``: the ConnectionManager's re-send after a reconnect (only
         ``Re-subscribing to chat:<id>`` and the emit on the page; the server restores a
@@ -143,6 +147,8 @@ class LogSet:
         t = t + self.delay() if received_at is None else received_at
         wire = temp or uuid
         data = {"working_dir": WORK_DIR, "resume": wire, "session_id": wire}
+        if last_seq is not None:
+            data["last_seq"] = last_seq
         self.be(t, "sio.connect_received", sid=sid[:8], detail=repr(data), recv_ts=f"{t:.3f}")
         start = t
         if resubscribe and existing and temp:
@@ -170,8 +176,10 @@ class LogSet:
             self.be(t, "sm.callback_cleared", session=prev[:8], sid=sid[:8])
             self.be(t, "sio.switched", sid=sid[:8], from_session=prev[:8], session=uuid[:8])
         self.be(t, "sio.connect_phase", phase="T3", detail="callback_set", ms=ms())
-        if history:
-            self.be(t, "sio.history_loaded", n=history, total=history, session=uuid[:8])
+        if resumed:
+            self.be(t, "sio.resume", session=uuid[:8], n=last_seq, total=history)
+        elif history:
+            self.be(t, "sio.history_loaded", n=history, total=history_total or history, session=uuid[:8])
         self.be(t, "sio.connect_phase", phase="T4", detail="history_loaded", ms=ms())
         self.be(t, "sio.consumer_started", sid=sid[:8], session=uuid[:8])
         t += 0.001

@@ -706,3 +706,45 @@ def test_an_emit_lost_with_its_socket_is_no_transport_delay(tmp_path):
     # the re-send on the last socket is paired with its own receipt
     [attach] = [a for a in tl.to_json_dict()["sessions"][0]["attaches"] if a["sid"] == SID3[:8]]
     assert attach["transport_ms"] is not None and attach["transport_ms"] < 100
+
+
+@pytest.mark.parametrize(("total", "severity"), [(9, "critical"), (3, "warning")])
+def test_history_window_when_the_server_ignores_last_seq(tmp_path, total, severity):
+    """A page on the seq extension asks to resume after seq 40; the server replays its
+    history window (3 of ``total`` messages) instead of the events after 40."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=2)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.wait(1)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=3, history_total=total, last_seq=40, handler_new=False,
+                resubscribe=True)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "history-window")
+    assert f["severity"] == severity and f["session"] == A and f["sid"] == SID2[:8]
+    assert "asked to resume after seq 40" in f["summary"]
+    assert ("the last 3 of its 9 history messages" if total == 9 else "its whole history (3 messages)") in f["summary"]
+    texts = [e["text"] for e in f["evidence"]]
+    assert any("'last_seq': 40" in t for t in texts) and any(f"Loaded 3/{total} history" in t for t in texts)
+    _well_formed(f["summary"])
+
+
+def test_no_history_window_when_the_server_resumes(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=2)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.wait(1)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=3, last_seq=40, resumed=True, handler_new=False,
+                resubscribe=True)
+    logs.wait(2)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert _findings(tl, "history-window") == []
+    assert [f for f in tl.to_json_dict()["findings"] if f["severity"] != "info"] == []
