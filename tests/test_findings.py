@@ -226,17 +226,23 @@ def test_reconnect_failed_when_retries_run_out(tmp_path):
     assert f["severity"] == "critical" and "gave up" in f["summary"]
 
 
+def _lost_after_attach(**attach) -> tuple[LogSet, object]:
+    """A page attached to session A on SID1, which it loses 2 s later (transport close)."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, **attach)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    return logs, c
+
+
 @pytest.mark.parametrize("attempt", ["dropped", "failed"])
 def test_reconnect_failed_names_the_attempt_after_which_the_page_stopped_trying(tmp_path, attempt):
     """The page's reconnect machine stalled: its last attempt came to nothing (a socket that
     closed before auth_success, or a connection error) and no retry followed. Before, the
     finding said 'it never reconnected', and advised reconnecting on visibility."""
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.wait(2)
-    logs.client_disconnect(c, SID1, reason="transport close")
+    logs, c = _lost_after_attach()
     logs.wait(0.1)
     logs.fe(c, logs.now, "fe.connecting")
     if attempt == "dropped":
@@ -260,12 +266,7 @@ def test_reconnect_failed_names_the_attempt_after_which_the_page_stopped_trying(
 
 
 def test_missing_resubscribe_after_reconnect(tmp_path):
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.wait(2)
-    logs.client_disconnect(c, SID1, reason="transport close")
+    logs, c = _lost_after_attach()
     logs.reconnect_attempts(c, 1)
     logs.connect(c, SID2)
     logs.wait(20)
@@ -708,22 +709,22 @@ def test_an_emit_lost_with_its_socket_is_no_transport_delay(tmp_path):
     assert attach["transport_ms"] is not None and attach["transport_ms"] < 100
 
 
+def _resumed_after_seq_40(tmp_path, **reattach):
+    """The timeline of a page that loses its socket and re-attaches its chat asking to
+    resume after seq 40 (``reattach``: how the server answers, see LogSet.attach)."""
+    logs, c = _lost_after_attach(history=2)
+    logs.wait(1)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=3, last_seq=40, handler_new=False, resubscribe=True, **reattach)
+    logs.wait(2)
+    return load_timeline([str(p) for p in logs.write(tmp_path)])
+
+
 @pytest.mark.parametrize(("total", "severity"), [(9, "critical"), (3, "warning")])
 def test_history_window_when_the_server_ignores_last_seq(tmp_path, total, severity):
     """A page on the seq extension asks to resume after seq 40; the server replays its
     history window (3 of ``total`` messages) instead of the events after 40."""
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True, history=2)
-    logs.wait(2)
-    logs.client_disconnect(c, SID1, reason="transport close")
-    logs.wait(1)
-    logs.connect(c, SID2)
-    logs.attach(c, SID2, A, existing=True, history=3, history_total=total, last_seq=40, handler_new=False,
-                resubscribe=True)
-    logs.wait(2)
-    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    tl = _resumed_after_seq_40(tmp_path, history_total=total)
     [f] = _findings(tl, "history-window")
     assert f["severity"] == severity and f["session"] == A and f["sid"] == SID2[:8]
     assert "asked to resume after seq 40" in f["summary"]
@@ -734,17 +735,6 @@ def test_history_window_when_the_server_ignores_last_seq(tmp_path, total, severi
 
 
 def test_no_history_window_when_the_server_resumes(tmp_path):
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True, history=2)
-    logs.wait(2)
-    logs.client_disconnect(c, SID1, reason="transport close")
-    logs.wait(1)
-    logs.connect(c, SID2)
-    logs.attach(c, SID2, A, existing=True, history=3, last_seq=40, resumed=True, handler_new=False,
-                resubscribe=True)
-    logs.wait(2)
-    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    tl = _resumed_after_seq_40(tmp_path, resumed=True)
     assert _findings(tl, "history-window") == []
     assert [f for f in tl.to_json_dict()["findings"] if f["severity"] != "info"] == []
