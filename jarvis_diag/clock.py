@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -252,45 +253,40 @@ class _Receipts:
     share the key ``new-1795``)."""
 
     def __init__(self, rows: list[tuple[float, int, str | None]], owner: dict[str, str]):
-        parts: dict[str | None, list[int]] = {}
-        for j, (_t, _label, sid) in enumerate(rows):
-            parts.setdefault(owner.get(sid[:8]) if sid is not None else None, []).append(j)
-        # per part: its receipts' positions, and their links (see open_item: open while not
-        # paired; links[len] == len stands for "none left")
-        self.parts = {k: (v, list(range(len(v) + 1))) for k, v in parts.items()}
         self._rows = rows
-        self._by_sid: dict[str, tuple[list[int], list[int]]] | None = None
+        self.parts = self._split(lambda sid: owner.get(sid[:8]) if sid is not None else None)
+        self._by_sid: dict[str | None, tuple[list[int], list[int]]] | None = None
 
-    def first_on(self, sid: str, start: int) -> tuple[int, list[int], int] | None:
-        """As :meth:`first_open`, of the receipts on this socket only. (A client whose
-        sockets are known pairs only this way, so no receipt is paired from both sides.)"""
-        if self._by_sid is None:
-            by_sid: dict[str, list[int]] = {}
-            for j, (_t, _label, sid_j) in enumerate(self._rows):
-                if sid_j is not None:
-                    by_sid.setdefault(sid_j[:8], []).append(j)
-            self._by_sid = {k: (v, list(range(len(v) + 1))) for k, v in by_sid.items()}
-        found = self._by_sid.get(sid)
+    def _split(self, part_of: Callable[[str | None], str | None]) -> dict[str | None, tuple[list[int], list[int]]]:
+        """The receipts by ``part_of`` their socket: per part, their positions and their links
+        (see open_item: open while not paired; links[len] == len stands for "none left")."""
+        parts: dict[str | None, list[int]] = {}
+        for j, (_t, _label, sid) in enumerate(self._rows):
+            parts.setdefault(part_of(sid), []).append(j)
+        return {k: (v, list(range(len(v) + 1))) for k, v in parts.items()}
+
+    @staticmethod
+    def _first(found: tuple[list[int], list[int]] | None, start: int) -> tuple[int, list[int], int] | None:
+        """A part's first receipt at or after position ``start`` not paired yet."""
         if found is None:
             return None
         positions, links = found
         i = open_item(links, bisect_left(positions, start))
         return (positions[i], links, i) if i < len(positions) else None
 
+    def first_on(self, sid: str, start: int) -> tuple[int, list[int], int] | None:
+        """As :meth:`first_open`, of the receipts on this socket only. (A client whose
+        sockets are known pairs only this way, so no receipt is paired from both sides.)"""
+        if self._by_sid is None:
+            self._by_sid = self._split(lambda sid_j: sid_j[:8] if sid_j is not None else None)
+        return self._first(self._by_sid.get(sid), start)
+
     def first_open(self, client: str, start: int) -> tuple[int, list[int], int] | None:
         """The first receipt at or after position ``start`` not paired yet, of this client's
         sockets or of sockets not known to be anyone's: (its position, its part's links, its
         place in them; ``links[place] = place + 1`` pairs it)."""
-        best = None
-        for part in (client, None):
-            found = self.parts.get(part)
-            if found is None:
-                continue
-            positions, links = found
-            i = open_item(links, bisect_left(positions, start))
-            if i < len(positions) and (best is None or positions[i] < best[0]):
-                best = (positions[i], links, i)
-        return best
+        found = [f for f in (self._first(self.parts.get(part), start) for part in (client, None)) if f is not None]
+        return min(found, key=lambda f: f[0], default=None)
 
 
 def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:
