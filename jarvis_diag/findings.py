@@ -652,9 +652,7 @@ def _last_attempt(ix: _Index, client: str | None, t0: float) -> list[dict] | Non
         if rec["t"] <= t0:
             continue
         kind = rec["kind"]
-        if kind == "socket.error":
-            last = [rec]
-        elif kind == "socket.connected":
+        if kind in ("socket.error", "socket.connected"):
             last = [rec]
         elif kind == "auth.ok":
             last = None
@@ -687,8 +685,7 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         evidence_list = list(ep.evidence)
         attempt = _last_attempt(ix, ep.client, ep.started_at) if ep.exhausted_at is None else None
         if attempt is not None and last_t is not None:
-            lines = [evidence(r) for r in attempt]
-            evidence_list += [e for e in lines if e not in evidence_list]
+            evidence_list += [evidence(r) for r in attempt]  # (_f drops a line cited twice)
             end = attempt[-1]["t"]
             if attempt[0]["kind"] == "socket.error":
                 why = f"its last attempt failed at {iso(end)} ({attempt[0].get('reason') or 'connection error'})"

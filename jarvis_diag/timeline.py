@@ -147,9 +147,10 @@ def _taken_values(s: pd.Series, rows: np.ndarray) -> list:
 
 def _records(events: pd.DataFrame, rows: np.ndarray, t_ns: np.ndarray) -> list[dict]:
     """The rows at positions ``rows`` of ``events`` (a RangeIndex frame) as dicts (or the
-    compiled module's records, which read the same), in that order, with ``t`` as epoch seconds (from ``t_ns``) and a ``label`` (the row's
-    position); sparse columns only where set. Only the rows' own values are taken from each
-    column, and a sparse column only where it has a value."""
+    compiled module's records, which read the same), in that order, with ``t`` as epoch
+    seconds (from ``t_ns``) and a ``label`` (the row's position); sparse columns only where
+    set. Only the rows' own values are taken from each column, and a sparse column only
+    where it has a value."""
     if not len(rows):
         return []
     keys = ("label", *(c for c in DENSE_COLUMNS if c in events.columns))
@@ -664,8 +665,7 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                 ids.learn_temp(wire or rec["temp_id"], rec["session"])
         elif kind == "chat.connect.reconnect":
             # (the attach in progress of the session it names; the lines that follow are not routed by it)
-            key = session_key(rec.get("session"))
-            resumed = _open_attach(open_attaches, None, rec) if key else None
+            resumed = _open_attach(open_attaches, None, rec)
             if resumed is not None and not resumed.done:
                 resumed.resumed = True
         elif kind == "chat.connect.done":
@@ -716,7 +716,6 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             current.history_count = rec.get("n")
             current.history_total = rec.get("total")
             current.history_row = rec["label"]
-
         elif kind == "chat.ready.sent":
             current.ready_sent_at = rec["t"]
             current.evidence.append(evidence(rec))
@@ -1513,7 +1512,7 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
 def build_timeline(ingested: Any, *, no_skew: bool = False, keep: list | None = None) -> Timeline:
     """The Timeline of already ingested logs (``jarvis_diag.ingest.ingest`` output).
 
-    ``keep``: a list the correlation's working state (a dict per line read, hundreds of
+    ``keep``: a list the correlation's working state (a record per line read, hundreds of
     thousands on a big log) is put in instead of being freed here; a caller about to exit
     passes one and never frees it (freeing costs about a tenth of the whole run)."""
     with no_cycle_collection():
