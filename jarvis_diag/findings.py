@@ -108,6 +108,8 @@ class _Index:
         for a in corr.attaches:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
+        self.replies: _Replies | None = None  # (made when first asked)
+        self._away: dict[str, tuple[list[bool], np.ndarray]] | None = None
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
         self.conns_of: dict[str | None, list] = {}
@@ -199,19 +201,73 @@ class _Index:
     def client_of(self, sid: str | None) -> str | None:
         return self.corr.sid_client.get((sid or "")[:8])
 
+    def _away_of(self, client: str | None) -> tuple[list[bool], np.ndarray] | None:
+        """A page's background/offline changes: after each, whether it was away, and when."""
+        if self._away is None:
+            flags: dict[str, tuple[set[str], list[bool], list[float]]] = {}
+            for r in self.corr.index.of_kind(tuple(AWAY_KINDS)):
+                if r["source"] not in FRONTEND_SOURCES or not r.get("client"):
+                    continue
+                state, away, times = flags.setdefault(r["client"], (set(), [], []))
+                what, gone = AWAY_KINDS[r["kind"]]
+                (state.add if gone else state.discard)(what)
+                away.append(bool(state))
+                times.append(r["t"])
+            self._away = {c: (away, np.array(times)) for c, (_s, away, times) in flags.items()}
+        return self._away.get(client or "")
+
+    def away_at(self, client: str | None, t: float) -> bool:
+        """Whether the page was in the background or offline at ``t``."""
+        found = self._away_of(client)
+        if found is None:
+            return False
+        i = int(found[1].searchsorted(t, side="right"))
+        return bool(i) and found[0][i - 1]
+
+    def came_back(self, client: str | None, t0: float, t1: float) -> float | None:
+        """When the page last came back (visible and online) between ``t0`` and ``t1``, having
+        been in the background or offline; None when it was not away meanwhile."""
+        found = self._away_of(client)
+        if found is None:
+            return None
+        away, times = found
+        lo, hi = int(times.searchsorted(t0, side="right")), int(times.searchsorted(t1, side="right"))
+        back = None
+        for j in range(max(lo, 1), hi):
+            if away[j - 1] and not away[j]:
+                back = float(times[j])
+        if back is None and lo and away[lo - 1] and lo < hi and not away[lo]:
+            back = float(times[lo])
+        return back
+
 
 # ---- lost live output: one live session per socket ------------------------------------------
 
+# what takes a page away (True) or brings it back (False): hidden or offline, either one
+AWAY_KINDS = {"page.hidden": ("hidden", True), "page.visible": ("hidden", False),
+              "network.offline": ("offline", True), "network.online": ("offline", False)}
 IN_FLIGHT_MAX_S = 600.0  # a reply not completed by then was never going to be (a crash, a reload)
 
 
-def _lost_replies(ix: _Index) -> list[dict]:
-    """Replies cut off live: a message was being answered when the same socket attached
-    another session (the server keeps one live session per socket)."""
-    out = []
+@dataclass
+class _Replies:
+    """Messages whose reply was cut: live, when their socket attached another session
+    (``cut_live``); for good, when the server reloaded while the agent was answering them
+    (``stopped``: by the label of the reload line)."""
+
+    cut_live: list[dict]
+    stopped: dict[int, list[dict]]
+
+
+def _replies(ix: _Index) -> _Replies:
+    """The messages in flight, followed through the log once (see :class:`_Replies`)."""
+    if ix.replies is not None:
+        return ix.replies
+    cut_live = []
+    stopped: dict[int, list[dict]] = {}
     in_flight: list[dict] = []  # oldest first; "Message processing completed" ends the oldest
     for rec in ix.corr.index.of_kind(("message.received", "message.processing", "session.switched",
-                                      "message.completed", "server.reload", "server.starting")):
+                                      "message.completed", "chat.error", "server.reload", "server.starting")):
         kind = rec["kind"]
         if in_flight and rec["t"] - in_flight[0]["rec"]["t"] > IN_FLIGHT_MAX_S:
             in_flight = [m for m in in_flight if rec["t"] - m["rec"]["t"] <= IN_FLIGHT_MAX_S]
@@ -229,14 +285,26 @@ def _lost_replies(ix: _Index) -> list[dict]:
             for m in in_flight:
                 if m["switched"] is None and m["sid"] == sid and m["key"] == key:
                     m["switched"] = rec
+        elif kind == "chat.error" and rec["source"] == "backend" and rec.get("sid") and in_flight:
+            # the server gave up on that socket's last message: no reply is coming
+            sid = rec["sid"][:8]
+            mine = [i for i, m in enumerate(in_flight) if m["sid"] == sid]
+            if mine:
+                del in_flight[mine[-1]]
         elif kind == "message.completed" and in_flight:
             m = in_flight.pop(0)
             m["completed"] = rec
             if m["switched"] is not None:
-                out.append(m)
+                cut_live.append(m)
         elif kind in ("server.reload", "server.starting"):
-            in_flight = []  # the process restarted: its replies are gone (server-reload says so)
-    return out
+            # the process restarted: the agent stopped answering (only a message the server
+            # began to process had an answer coming)
+            answering = [m for m in in_flight if m["resolved"]]
+            if kind == "server.reload" and answering:
+                stopped[rec["label"]] = answering
+            in_flight = []
+    ix.replies = _Replies(cut_live, stopped)
+    return ix.replies
 
 
 def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
@@ -266,7 +334,7 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
 def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
     findings = []
     lost_by_session: dict[tuple[str, str], list[tuple[float, str]]] = {}
-    for m in _lost_replies(ix):
+    for m in _replies(ix).cut_live:
         text, replay_at, ev = _describe_lost(ix, m)
         session = ix.canonical(m["key"])
         lost_by_session.setdefault((m["sid"], m["key"]), []).append((m["switched"]["t"], text))
@@ -478,16 +546,27 @@ def detect_server_reload(ix: _Index) -> list[dict]:
         ev = [evidence(r) for r in group[:3]]
         delays = []
         never = []
+        away = 0  # clients counted from their page's return, not from the restart
+        still_away = []
         for c in cut:
             ev += c.evidence[:1]
             back = next((d for d in ix.conns_of.get(c.client, []) if (d.connected_at or 0) > t
                          and d.authenticated_at is not None), None) if c.client else None
             if back is not None:
-                delays.append(back.authenticated_at - t)
+                # (a page away until after the restart is counted from its return)
+                returned = ix.came_back(c.client, t, back.connected_at or back.authenticated_at)
+                since = t
+                if returned is not None and returned > (restarted or t):
+                    since = min(returned, back.authenticated_at)
+                    away += 1
+                delays.append(back.authenticated_at - since)
                 ev += back.evidence[:1]
+            elif ix.away_at(c.client, ix.corr.last_t or t):
+                still_away.append(c.sid)
             else:
                 never.append(c.sid)
         delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted else None)
+        answering = [m for r in group for m in _replies(ix).stopped.get(r["label"], [])]
         if not cut:
             severity = "info"
             what = "no client was connected"
@@ -496,10 +575,22 @@ def detect_server_reload(ix: _Index) -> list[dict]:
             what = f"it cut {len(cut)} connection(s) ({_sid_list([c.sid for c in cut])})"
             if delays:
                 what += f"; clients were back after {max(delays):.1f} s"
+                if away:
+                    what += (f" ({away} of them counted from when their page came back: it was in the background "
+                             f"or offline until after the restart)")
             if never and len(never) == len(cut):
                 what += "; none of them came back"
             elif never:
                 what += f"; {_sid_list(never)} never came back"
+            if still_away:
+                what += f"; {_sid_list(still_away)} belonged to pages still in the background or offline when the log ends"
+        if answering:
+            severity = "critical"
+            sessions = list(dict.fromkeys(_short(ix.canonical(m["key"])) for m in answering))
+            what += (f"; it stopped the agent while it was answering {len(answering)} message(s) (session(s) "
+                     f"{', '.join(sessions[:5])}{' ...' if len(sessions) > 5 else ''}): those replies were never "
+                     f"finished, and no reconnect brings them back")
+            ev += [evidence(m["rec"]) for m in answering[:3]]
         findings.append(_f(
             "server-reload", severity, t,
             f"The dev server reloaded on a file change at {iso(t)}: {what}. Do not run with auto-reload where "

@@ -214,11 +214,13 @@ class LogSet:
     def message(self, c: Client, sid: str, uuid: str, *, key: str | None = None, chunks: int = 3,
                 missing_callback_prev: str | None = None, history: int = 0, cut_at: int | None = None,
                 reply_s: float = 1.0, deliver: bool = True, transport: str = "websocket",
-                wire_delay_s: float | None = None) -> float:
+                wire_delay_s: float | None = None, completes: bool = True) -> float:
         """The client sends a message; the server replies with ``chunks`` stream events.
 
         ``missing_callback_prev`` makes the server find no callback and auto-connect first
-        (switching from that session). Returns the true time the server received it."""
+        (switching from that session); ``completes=False`` ends the log of the reply after its
+        first ``cut_at`` chunks (the agent was stopped). Returns the true time the server
+        received it."""
         key = key or uuid[:8]
         t = self.now
         self.fe(c, t, "fe.chat_message", temp_id=key, session=key, detail="found", state_from="connected")
@@ -269,7 +271,8 @@ class LogSet:
         if cut_at is None:
             self.be(t_end, "sio.callback", sid=sid[:8], session=uuid[:8], event="result")
             self.be(t_end, "sio.result_not_dict")
-        self.be(t_end, "sio.completed", n=chunks)
+        if completes:
+            self.be(t_end, "sio.completed", n=chunks)
         self.now = max(self.now, t + 0.01)
         return received
 

@@ -14,6 +14,7 @@ from jarvis_diag.timeline import load_timeline
 
 A, B, C = uuid_of(0xA1), uuid_of(0xB2), uuid_of(0xC3)
 SID1, SID2, SID3 = "QEy5HbszAAAB", "T3TU_-YiAAAC", "Vh2kW9pqAAAD"
+SID4 = "Zp0q7RwkAAAE"
 
 
 def _findings(tl, kind=None):
@@ -128,6 +129,63 @@ def test_server_reload_that_cut_many_phones_names_a_few_and_counts_the_rest(tmp_
     assert f["severity"] == "critical"
     assert "it cut 12 connection(s) (" + ", ".join(s[:8] for s in sids[:8]) + " and 4 more)" in f["summary"]
     assert "none of them came back" in f["summary"] and sids[11][:8] not in f["summary"]
+
+
+def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.message(c, SID1, A, reply_s=0.5)  # answered before the reload
+    logs.wait(1)
+    t = logs.now  # refused: no reply was coming
+    logs.be(t, "sio.message_received", sid=SID1[:8], session=A[:8], detail="hello")
+    logs.be(t, "sio.processing", session=A[:8], detail="hello")
+    logs.be(t + 0.01, "sio.chat_error", sid=SID1[:8], reason="Session is busy")
+    logs.wait(1)
+    logs.message(c, SID1, A, chunks=5, reply_s=4.0, cut_at=1, completes=False)
+    logs.wait(1)
+    logs.server_reload()
+    logs.client_disconnect(c, SID1, server_sees=False)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=3, handler_new=False)
+    logs.wait(3)
+    paths = logs.write(tmp_path)
+    [f] = _findings(load_timeline([str(p) for p in paths]), "server-reload")
+    assert f["severity"] == "critical"
+    assert f"it stopped the agent while it was answering 1 message(s) (session(s) {A[:8]})" in f["summary"]
+    assert "never finished" in f["summary"]
+    received = [e for e in f["evidence"] if "Chat message received" in e["text"]]
+    messages = [(str(p), i) for p in paths for i, line in enumerate(p.read_text().splitlines(), 1)
+                if "Chat message received" in line]
+    assert [(e["path"], e["line"]) for e in received] == messages[-1:]  # the last message, not the others
+
+
+def test_server_reload_counts_a_page_away_meanwhile_from_its_return(tmp_path):
+    logs = LogSet()
+    here, away = logs.client(suffix="here"), logs.client(suffix="away", skew_ms=-900.0)
+    logs.connect(here, SID1)
+    logs.attach(here, SID1, A, existing=True)
+    logs.connect(away, SID2)
+    logs.attach(away, SID2, B, existing=True)
+    logs.wait(2)
+    t_reload = logs.now
+    logs.server_reload()
+    logs.now = t_reload + 0.3
+    logs.page_hidden(away)  # (its socket is already gone: the reload cut it)
+    logs.client_disconnect(here, SID1, server_sees=False)
+    logs.now = t_reload + 1.8
+    logs.connect(here, SID3)
+    logs.attach(here, SID3, A, existing=True, history=1, handler_new=False)
+    logs.now = t_reload + 12.0
+    logs.page_visible(away)
+    logs.connect(away, SID4)
+    logs.attach(away, SID4, B, existing=True, history=1, handler_new=False)
+    logs.wait(3)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-reload")
+    assert f["severity"] == "warning"
+    assert 1500 < f["delay_ms"] < 2500  # the phone in view; not the 12 s the other was away
+    assert "(1 of them counted from when their page came back: it was in the background or offline until after the restart)" in f["summary"]
 
 
 def test_transport_delay_stands_out_after_skew_correction(tmp_path):
