@@ -160,6 +160,19 @@ async def test_skewed_phone_clocks_are_what_the_timeline_measures(tmp_path: Path
         assert abs(clients[client_id]["skew_ms"] - applied) < 15, (client_id, clients[client_id], applied)
 
 
+async def test_a_page_that_gave_up_while_offline_and_reconnected_online_recovered(tmp_path: Path):
+    steps = [{"action": "connect"}, {"action": "open"}, {"action": "send"},
+             {"action": "background", "for": "1.0s", "fault": "offline"}]
+    impatient = {"base": "connmgr", "max_attempts": 2, "suspend_when_hidden": False, "reconnect_on_visible": False}
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="impatient", profiles={"impatient": impatient}, steps=steps)
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    assert cycle_ok(record), record["failure"]
+    [log] = (tmp_path / "frontend").glob("*.log")
+    assert "[ConnMgr] Max retries reached" in log.read_text()  # it did give up, and came back online
+
+
 def test_a_scenario_rejects_a_bad_clock_skew():
     with pytest.raises(ValueError, match="clock_skew_ms"):
         scenario_from_dict({"clock_skew_ms": [1, "a"]})

@@ -98,6 +98,18 @@ def test_not_connected_again_and_no_probe():
     assert r["failure"].startswith("not connected again") and "exhausted" in r["failure"]
 
 
+def test_a_page_that_gave_up_while_offline_and_came_back_online_is_judged_by_its_recovery():
+    obs = [Obs(HIDE, "hidden"), Obs(HIDE + 0.1, "socket.disconnected"), Obs(HIDE + 2, "reconnect.exhausted"),
+           *reconnect_obs()[1:],
+           chat(SHOW + 0.136, "chat:assistant", replay=True, content="m1"),
+           chat(SHOW + 0.9, "chat:result", message="p1")]
+    r = verdict(obs, [session()])
+    assert r["recovered"] and r["failure"] is None
+    # gave up again after its last socket: a failure
+    r = verdict([*obs, Obs(SHOW + 5, "socket.disconnected"), Obs(SHOW + 8, "reconnect.exhausted")], [session()])
+    assert not r["recovered"] and "exhausted" in r["failure"]
+
+
 def test_summary_groups_records():
     ok = verdict([*reconnect_obs(), chat(SHOW + 0.136, "chat:assistant", replay=True, content="r"),
                   chat(SHOW + 0.9, "chat:result", message="p1")], [session()])

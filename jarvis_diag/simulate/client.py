@@ -25,6 +25,8 @@ from jarvis_diag.simulate.profiles import Action, Profile, ReconnectMachine
 from jarvis_diag.simulate.verdict import Obs
 from server.agents import SIM_REPLY_PREFIX
 
+EXHAUSTED = "reconnect attempts exhausted"  # (the page's failure until a later socket authenticates)
+
 _ENGINE_REASONS = {
     "client disconnect": "io client disconnect",
     "server disconnect": "io server disconnect",
@@ -176,7 +178,7 @@ class VirtualClient:
                 had = [s for s in self.sessions.values() if s.handler]
                 self._spawn(self._resubscribe(self.epoch, had))
             elif act.kind == "failed":
-                self.failed_reason = "reconnect attempts exhausted"
+                self.failed_reason = EXHAUSTED
                 self._obs("reconnect.exhausted")
 
     def _cancel_timer(self) -> None:
@@ -301,6 +303,8 @@ class VirtualClient:
             self.log.log("fe.auth_ok", transport="websocket")
             self._sio_state("authenticating", "connected")
             self._obs("auth.ok", sid=self.sid)
+            if self.failed_reason == EXHAUSTED:  # (an 'online' or a user's tap brought it back)
+                self.failed_reason = None
             self._apply(self.machine.on("connected"))
             if self._pending:
                 pending, self._pending = self._pending, []

@@ -116,7 +116,9 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
     authenticated = _first(after_visible, lambda o: o.kind == "auth.ok", t0)
     reconnected = any(o.kind == "socket.connected" for o in obs if o.t >= hidden_at)
     failures: list[str] = []
-    if any(o.kind == "reconnect.exhausted" for o in obs):
+    gave_up = [o.t for o in obs if o.kind == "reconnect.exhausted"]
+    if gave_up and not any(o.kind == "auth.ok" and o.t >= gave_up[-1] for o in obs):
+        # (a page that gave up and was brought back, by 'online' or a tap, is judged by the rest)
         failures.append("gave up reconnecting (attempts exhausted)")
     if any(o.kind == "auth.failed" for o in obs):
         failures.append("authentication failed")
