@@ -1135,14 +1135,23 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
     """Fill in when the episode's client came back, reconnected and had its sessions ready."""
     t0 = ep.started_at
     lost = False
+    away: set[str] | None = None  # what keeps the page away: "page" (hidden), "network" (offline)
+    came_back = None
     for rec in mine:
+        kind = rec["kind"]
+        if kind in ("page.hidden", "network.offline"):
+            away = (away or set()) | {kind.split(".")[0]}
+        elif kind in ("page.visible", "network.online"):
+            was_away = away is None or bool(away)  # (the first such line of the log: it was away)
+            away = (away or set()) - {kind.split(".")[0]}
+            # (back from the background or offline; not a visible page's own redundant event)
+            if rec["t"] >= t0 and was_away and not away and ep.visible_at is None:
+                ep.visible_at = rec["t"]
+                came_back = evidence(rec)
+                ep.evidence.append(came_back)
         if rec["t"] < t0:
             continue
-        kind = rec["kind"]
-        if kind in ("page.visible", "network.online") and ep.visible_at is None:
-            ep.visible_at = rec["t"]
-            ep.evidence.append(evidence(rec))
-        elif kind in ("socket.disconnected", "cm.force_disconnect"):
+        if kind in ("socket.disconnected", "cm.force_disconnect"):
             lost = True
         elif kind == "reconnect.exhausted" and ep.exhausted_at is None:
             ep.exhausted_at = rec["t"]
@@ -1177,6 +1186,10 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
         return
     if all(v is not None for v in ep.ready_at.values()):
         ep.recovered_at = max([ep.authenticated_at, *[v for v in ep.ready_at.values() if v is not None]])
+        if ep.visible_at is not None and ep.visible_at > ep.recovered_at:
+            # the page went away again after this episode ended: that is the next one's return
+            ep.visible_at = None
+            ep.evidence.remove(came_back)
     del last_t
 
 

@@ -204,6 +204,17 @@ def test_timeline_metrics_by_hand():
     assert any(x.startswith("client: chat:connect 977bcd1b") for x in labels)
 
 
+def test_an_episode_ready_before_its_visible_time_adds_no_negative_phase():
+    doc = json.loads(json.dumps(TIMELINE))
+    [ep] = doc["episodes"]
+    ep["visible_at"] = "2026-11-24T10:00:31.000Z"  # (a timeline that took a later return for this one)
+    ds = Dataset()
+    add_timeline(ds, "timeline.json", doc)
+    rec = build_report(ds).metric("recovery")
+    assert rec.summary.max == 0.0
+    assert all(v >= 0 for v in rec.breakdown["all"].values()) and sum(rec.breakdown["all"].values()) == 0.0
+
+
 def test_json_is_the_documented_schema():
     doc = timeline_report(budgets=budgets("reattach.p95<=10ms")).to_json_dict()
     assert doc["schema"] == SCHEMA == "jarvis-diag.report/1"

@@ -3,12 +3,18 @@ they came back. Written with tests/logbuilder.py, so each test knows the truth."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from logbuilder import LogSet, uuid_of
 
 from jarvis_diag.timeline import load_timeline
 
 A, B = uuid_of(0xA1), uuid_of(0xB2)
-SID1, SID2 = "QEy5HbszAAAB", "T3TU_-YiAAAC"
+SID1, SID2, SID3 = "QEy5HbszAAAB", "T3TU_-YiAAAC", "Vh2kW9pqAAAD"
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_a_closing_sockets_clean_up_does_not_hide_the_sessions_it_had(tmp_path):
@@ -62,3 +68,30 @@ def test_a_switch_just_before_the_close_still_counts(tmp_path):
     [ep] = doc["episodes"]
     assert ep["trigger"] == "socket.disconnected"
     assert ep["sessions"] == [B] and ep["recovered"]
+
+
+def test_a_page_in_view_through_a_reload_was_never_visible_again_until_its_next_background(tmp_path):
+    """A reload cuts a page that stays in view: its episode has no 'visible again'. The page's
+    return from a later background belongs to the later episode."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    logs.server_reload()
+    logs.client_disconnect(c, SID1, server_sees=False)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=1, handler_new=False)
+    logs.wait(5)
+    logs.page_hidden(c)
+    logs.client_disconnect(c, SID2)
+    logs.wait(6)
+    logs.page_visible(c)
+    back = logs.now - 0.01
+    logs.connect(c, SID3)
+    logs.attach(c, SID3, A, existing=True, history=1, handler_new=False)
+    logs.wait(2)
+    first, second = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()["episodes"]
+    assert first["trigger"] == "server.reload" and first["recovered"] and first["visible_at"] is None
+    assert second["trigger"] == "page.hidden" and second["recovered"]
+    assert abs(_epoch(second["visible_at"]) - back) < 0.01

@@ -368,9 +368,10 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
         ds.counts["unrecovered"].add(0 if ok else 1, ref)
         total = _ms(ep.get("recovered_at"), origin)
         if ok and total is not None:
+            total = max(total, 0.0)  # (ready again before the page was visible: no wait, no phases)
             conn = _nz(_ms(ep.get("connected_at"), origin))
             auth = max(_nz(_ms(ep.get("authenticated_at"), origin)), conn)
-            m["recovery"].add(max(total, 0.0), ref._replace(at=origin), {
+            m["recovery"].add(total, ref._replace(at=origin), {
                 "connect": min(conn, total), "authenticate": min(auth - conn, max(total - conn, 0.0)),
                 "attach sessions": _nz(total - auth)})
         # an episode that never recovered is worse than any that did
