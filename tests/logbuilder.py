@@ -202,6 +202,18 @@ class LogSet:
         self.fe(c, t_ready, "chat.history_end", n=history)
         self.now = t_ready + 0.01
 
+    def open_on(self, c: Client, sid: str, uuid: str) -> None:
+        """The page connects on ``sid`` and attaches the existing session ``uuid``."""
+        self.connect(c, sid)
+        self.attach(c, sid, uuid, existing=True)
+
+    def reattach(self, c: Client, lost: str, sid: str, uuid: str, history: int = 1) -> None:
+        """The page hears that ``lost`` is gone (the server dropped it already), reconnects on
+        ``sid`` and re-attaches ``uuid`` with its handler still in place."""
+        self.client_disconnect(c, lost, server_sees=False)
+        self.connect(c, sid)
+        self.attach(c, sid, uuid, existing=True, history=history, handler_new=False)
+
     def switch_back_without_connect(self, c: Client, uuid: str) -> None:
         """The old frontend: a handler exists, so no chat:connect is sent."""
         t = self.now

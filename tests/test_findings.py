@@ -134,8 +134,7 @@ def test_server_reload_that_cut_many_phones_names_a_few_and_counts_the_rest(tmp_
 def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
     logs = LogSet()
     c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
+    logs.open_on(c, SID1, A)
     logs.message(c, SID1, A, reply_s=0.5)  # answered before the reload
     logs.wait(1)
     t = logs.now  # refused: no reply was coming
@@ -146,9 +145,7 @@ def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
     logs.message(c, SID1, A, chunks=5, reply_s=4.0, cut_at=1, completes=False)
     logs.wait(1)
     logs.server_reload()
-    logs.client_disconnect(c, SID1, server_sees=False)
-    logs.connect(c, SID2)
-    logs.attach(c, SID2, A, existing=True, history=3, handler_new=False)
+    logs.reattach(c, SID1, SID2, A, history=3)
     logs.wait(3)
     paths = logs.write(tmp_path)
     [f] = _findings(load_timeline([str(p) for p in paths]), "server-reload")
@@ -164,19 +161,15 @@ def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
 def test_server_reload_counts_a_page_away_meanwhile_from_its_return(tmp_path):
     logs = LogSet()
     here, away = logs.client(suffix="here"), logs.client(suffix="away", skew_ms=-900.0)
-    logs.connect(here, SID1)
-    logs.attach(here, SID1, A, existing=True)
-    logs.connect(away, SID2)
-    logs.attach(away, SID2, B, existing=True)
+    logs.open_on(here, SID1, A)
+    logs.open_on(away, SID2, B)
     logs.wait(2)
     t_reload = logs.now
     logs.server_reload()
     logs.now = t_reload + 0.3
     logs.page_hidden(away)  # (its socket is already gone: the reload cut it)
-    logs.client_disconnect(here, SID1, server_sees=False)
     logs.now = t_reload + 1.8
-    logs.connect(here, SID3)
-    logs.attach(here, SID3, A, existing=True, history=1, handler_new=False)
+    logs.reattach(here, SID1, SID3, A)
     logs.now = t_reload + 12.0
     logs.page_visible(away)
     logs.connect(away, SID4)
