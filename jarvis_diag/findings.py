@@ -33,6 +33,7 @@ TRANSPORT_FACTOR = 10.0  # ... nor below this many times the client's median
 QUEUED_BEHIND_S = 0.05
 SLOW_START_MS = 1000.0  # T1.1 -> T1.2 (session creation) above this delays chat:ready
 HALF_OPEN_MS = 5000.0  # one side outliving the other's loss by more than this
+RESUBSCRIBE_WINDOW_S = 2.0  # a page re-sends its subscriptions right after it authenticates
 RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
 CONTEXT_WINDOW_S = 60.0
 # Socket.IO's heartbeat on the real server and uvicorn's WebSocket keepalive: who notices a dead peer, when.
@@ -812,6 +813,12 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
         missing = [s for s, v in ep.ready_at.items() if v is None]
         if not missing or last_t is None or last_t - ep.authenticated_at < RECOVERY_GRACE_S / 2:
             continue
+        # the page's own word on what it re-sent (the ConnectionManager's re-subscription)
+        said = [r for r in ix.corr.index.of_kind(["chat.resubscribe.batch"], ep.authenticated_at,
+                                                 ep.authenticated_at + RESUBSCRIBE_WINDOW_S)
+                if r.get("client") == ep.client][:1]
+        own = (f"; its log says it re-sent {said[0].get('n')} subscription(s) after the reconnect and skipped "
+               f"{said[0].get('total')}") if said else ""
         for s in missing:
             later: Attach | None = next((a for a in ix.attaches_of(s, ep.client)
                                          if a.ready_at is not None and a.ready_at > ep.authenticated_at), None)
@@ -820,11 +827,11 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
             findings.append(_f(
                 "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
-                f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}); its output reaches no one "
+                f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}){own}; its output reaches no one "
                 + (f"until {iso(later.ready_at)}" if later else "for the rest of the log")
                 + ". Re-send chat:connect for every open session after a reconnect.",
                 session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,
-                evidence_list=ep.evidence + [evidence(r) for r in output]))
+                evidence_list=ep.evidence + [evidence(r) for r in said + output]))
     return findings
 
 

@@ -814,14 +814,16 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
     attaches; attaches the server never logged stay client-only. A chat:ready goes to the
     server attach that sent it at that instant, of the session the client named for it
     (``ready_keys``) on one of the client's own sockets. ``records``: those of
-    CLIENT_SIDE_KINDS and ``message.received`` at least, in time order."""
+    CLIENT_SIDE_KINDS, ``message.received`` and ``socket.disconnected`` at least, in time order."""
     ready_keys = ready_keys or {}
     fe_to_be = dict(zip(pairs["fe"], pairs["be"], strict=True)) if not pairs.empty else {}
     ready_index = sorted(((a.ready_sent_at * 1000, i) for i, a in enumerate(attaches) if a.ready_sent_at),
                          key=lambda x: x[0])
     ready_ms = np.array([m for m, _ in ready_index]) if ready_index else np.array([])
     client_only: list[Attach] = []
-    last_request: dict[str, Attach] = {}  # client -> attach awaiting its chat:ready
+    # client -> its attaches awaiting their chat:ready, oldest first (a page re-attaching its
+    # sessions after a reconnect sends every chat:connect before the first answer comes)
+    requests: dict[str, list[Attach]] = {}
     awaiting_history: dict[str, Attach] = {}
     # a message emit that triggered a server auto-connect (message.received -> has no callback)
     msg_received = {rec["label"]: rec for rec in records if rec["kind"] == "message.received"}
@@ -831,6 +833,10 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
             mine, starts = auto_of_sid.setdefault(a.sid or "", ([], []))
             mine.append(a)
             starts.append(a.started_at)
+    # pages whose log shows their chat:connect emits: a chat:ready none of them asked for is the
+    # server's own (an auto-connect on a message), also when no server log says so
+    requesters = {rec.get("client") for rec in records
+                  if rec["kind"] == "chat.connect.sent" and rec["source"] in FRONTEND_SOURCES}
     for rec in records:
         client = rec.get("client")
         if rec["source"] not in FRONTEND_SOURCES or not client:
@@ -847,7 +853,9 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
             attach.client = client
             attach.requested_at = rec["t"]
             attach.evidence.insert(0, evidence(rec))
-            last_request[client] = attach
+            requests.setdefault(client, []).append(attach)
+        elif kind == "socket.disconnected":
+            requests.pop(client, None)  # (the requests not answered yet died with the socket)
         elif kind == "message.sent":
             be_label = fe_to_be.get(rec["label"])
             if be_label is not None and be_label in msg_received:
@@ -880,17 +888,18 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
                         best = (rank, cand)
                 if best is not None and not best[0][0]:
                     attach = best[1]
+            waiting = [a for a in requests.get(client, ()) if a.ready_received_at is None]
             if attach is None:
-                attach = last_request.get(client)
-                if attach is None or attach.ready_received_at is not None:
-                    attach = Attach(session=None, key=None, client=client)
+                if waiting:
+                    attach = waiting[0]
+                else:
+                    attach = Attach(session=None, key=None, client=client, auto=client in requesters)
                     client_only.append(attach)
             attach.client = client
             attach.ready_received_at = rec["t"]
             attach.evidence.append(evidence(rec))
             awaiting_history[client] = attach
-            if last_request.get(client) is attach:
-                del last_request[client]
+            requests[client] = [a for a in waiting if a is not attach]
         elif kind == "chat.handler.remapped":
             ids.learn_temp(rec.get("temp_id"), rec.get("session"))
             attach = awaiting_history.get(client)
@@ -1229,8 +1238,8 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
                 rec["client"] = client
     for a in attaches:
         a.client = sid_client.get(a.sid or "")
-    client_only = _client_side(index.of_kind((*CLIENT_SIDE_KINDS, "message.received")), attaches, by_received, pairs, sid_client, ids,
-                               ready_keys)
+    client_only = _client_side(index.of_kind((*CLIENT_SIDE_KINDS, "message.received", "socket.disconnected")), attaches,
+                               by_received, pairs, sid_client, ids, ready_keys)
     attaches = attaches + client_only
     for a in attaches:
         a.session = ids.canonical(a.key if a.key and not a.key.startswith("new-") else (a.temp_id or a.key))

@@ -92,3 +92,51 @@ def test_a_page_in_view_through_a_reload_was_never_visible_again_until_its_next_
     assert first["trigger"] == "server.reload" and first["recovered"] and first["visible_at"] is None
     assert second["trigger"] == "page.hidden" and second["recovered"]
     assert abs(_epoch(second["visible_at"]) - back) < 0.01
+
+
+def _two_sessions_then_reconnect(logs: LogSet):
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1)
+    logs.wait(1)
+    logs.connect(c, SID2)
+    return c
+
+
+def _frontend_only(logs: LogSet, tmp_path):
+    paths = [p for p in logs.write(tmp_path) if p.name != "app.log"]
+    return load_timeline([str(p) for p in paths]).to_json_dict()
+
+
+def test_frontend_only_a_page_re_sending_every_session_before_the_first_answer_recovered(tmp_path):
+    logs = LogSet()
+    c = _two_sessions_then_reconnect(logs)
+    logs.resubscribe(c, [A, B])
+    t = logs.now
+    logs.attach(c, SID2, A, existing=True, history=1, resubscribe=True)
+    logs.now = t + 0.001  # (both chat:connects leave before the first chat:ready comes back)
+    logs.attach(c, SID2, B, existing=True, history=1, resubscribe=True)
+    logs.wait(3)
+    [ep] = _frontend_only(logs, tmp_path)["episodes"]
+    assert ep["recovered"] and set(ep["ready_at"]) == {A[:8], B[:8]}
+
+
+def test_frontend_only_a_chat_ready_the_page_never_asked_for_is_no_recovery(tmp_path):
+    """The page re-sent nothing after the reconnect; its chat:ready came from the server
+    auto-connecting on the user's next message. Its own log is enough to tell."""
+    logs = LogSet()
+    c = _two_sessions_then_reconnect(logs)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=2)  # (it kept both handlers, so it skipped both)
+    logs.wait(4)
+    logs.message(c, SID2, B, missing_callback_prev=A, history=2)
+    logs.wait(12)
+    logs.message(c, SID2, B)  # (the log goes on long enough to tell)
+    doc = _frontend_only(logs, tmp_path)
+    [ep] = doc["episodes"]
+    assert not ep["recovered"] and ep["ready_at"] == {A[:8]: None, B[:8]: None}
+    missing = [f for f in doc["findings"] if f["kind"] == "missing-resubscribe"]
+    assert {f["session"] for f in missing} == {A[:8], B[:8]}
+    assert all("its log says it re-sent 0 subscription(s) after the reconnect and skipped 2" in f["summary"]
+               and any("Re-sending 0 subscriptions" in e["text"] for e in f["evidence"]) for f in missing)
