@@ -110,6 +110,7 @@ class _Index:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
+        self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
         self._away: dict[str, tuple[list[bool], np.ndarray]] | None = None
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
@@ -180,6 +181,22 @@ class _Index:
             if i < len(ready):
                 found.append(ready[i])
         return min(found, key=_attach_start, default=None)
+
+    def next_ready_anywhere(self, key: str | None, t: float) -> Attach | None:
+        """The first attach of the session with this key, on any socket, started after ``t``
+        that got ready."""
+        if self._ready_of_key is None:
+            by_key: dict[str | None, list[Attach]] = {}
+            for a in self.corr.attaches:
+                if a.ready_at is not None:
+                    by_key.setdefault(session_key(a.session), []).append(a)
+            self._ready_of_key = {k: (v, [_attach_start(a) for a in v]) for k, v in
+                                  ((k, sorted(v, key=_attach_start)) for k, v in by_key.items())}
+        found = self._ready_of_key.get(key)
+        if found is None:
+            return None
+        i = bisect_right(found[1], t)
+        return found[0][i] if i < len(found[0]) else None
 
     def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
         """The last line at or before ``t`` that took this session's live output off this socket."""
@@ -314,15 +331,24 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
     t_switch = m["switched"]["t"]
     client = ix.client_of(sid)
     later = ix.next_ready(sid, client, key, t_switch)
-    live = 0
-    if client:
-        live = ix.received_between(client, key, t_switch, later.ready_at if later else None)
     other = session_key(m["switched"].get("session"))
     text = (f"the reply to the message of {iso(m['rec']['t'])} was cut off live when socket {sid} attached session "
-            f"{other} at {iso(t_switch)}; the client received {live} live event(s) of it")
+            f"{other} at {iso(t_switch)}")
     ev = [evidence(m["rec"]), evidence(m["switched"])]
     if "completed" in m:
         ev.append(evidence(m["completed"]))
+    if client is None:
+        # no page is joined to the socket: what reached it is unknown; the server's next attach
+        # of the session (on any socket: a page's next one cannot be told from another's) is known
+        later = later or ix.next_ready_anywhere(key, t_switch)
+        text += f"; no frontend log joins socket {sid} to a page, so what reached it live is unknown"
+        if later is None:
+            return text + ", and the session was not attached again in the log", None, ev
+        n = f" with a history replay of {later.history_count} messages" if later.history_count is not None else ""
+        where = f" on socket {later.sid}" if later.sid and later.sid != sid else ""
+        return text + f"; the session was next attached{where} at {iso(later.ready_at)}{n}", later.ready_at, ev
+    live = ix.received_between(client, key, t_switch, later.ready_at if later else None)
+    text += f"; the client received {live} live event(s) of it"
     if later is not None:
         n = f" ({later.history_count} messages)" if later.history_count is not None else ""
         where = f" on its next socket {later.sid}" if later.sid and later.sid != sid else ""

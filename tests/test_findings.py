@@ -679,7 +679,7 @@ def test_a_desync_repeated_per_message_is_one_finding_per_socket(tmp_path):
     assert not [f for f in _serious(tl) if f["kind"] == "app-warning"]
 
 
-def test_a_reply_cut_off_then_replayed_on_the_next_socket_was_seen(tmp_path):
+def _cut_off_then_replayed_on_the_next_socket() -> tuple[LogSet, float]:
     logs = LogSet()
     c = logs.client()
     logs.connect(c, SID1)
@@ -698,12 +698,29 @@ def test_a_reply_cut_off_then_replayed_on_the_next_socket_was_seen(tmp_path):
     logs.attach(c, SID2, A, existing=True, prev=B, history=2, handler_new=False)
     back = logs.now
     logs.wait(3)
+    return logs, back
+
+
+def test_a_reply_cut_off_then_replayed_on_the_next_socket_was_seen(tmp_path):
+    logs, back = _cut_off_then_replayed_on_the_next_socket()
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     [f] = [f for f in _findings(tl, "single-live-session") if f["sid"] == SID1[:8]]
     assert f["session"] == A and f["severity"] == "warning"
     assert "never saw it" not in f["summary"]
     assert f"history replay (2 messages) on its next socket {SID2[:8]} at" in f["summary"]
     assert f["delay_ms"] == pytest.approx((back - _epoch(f["at"])) * 1000, abs=20)
+
+
+def test_with_the_server_log_alone_a_cut_reply_names_the_next_attach_and_claims_nothing_of_the_page(tmp_path):
+    logs, back = _cut_off_then_replayed_on_the_next_socket()
+    [app] = [p for p in logs.write(tmp_path) if p.name == "app.log"]
+    [f] = [f for f in _findings(load_timeline([str(app)]), "single-live-session") if f["sid"] == SID1[:8]]
+    assert f["session"] == A and f["severity"] == "warning"
+    assert "live event(s)" not in f["summary"] and "never saw it" not in f["summary"]
+    assert f"no frontend log joins socket {SID1[:8]} to a page, so what reached it live is unknown" in f["summary"]
+    assert f"next attached on socket {SID2[:8]} at" in f["summary"] and "history replay of 2 messages" in f["summary"]
+    # (the server sent chat:ready a network delay before the page had it)
+    assert f["delay_ms"] == pytest.approx((back - _epoch(f["at"])) * 1000, abs=150)
 
 
 
