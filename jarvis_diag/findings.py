@@ -254,8 +254,6 @@ class _Index:
         for j in range(max(lo, 1), hi):
             if away[j - 1] and not away[j]:
                 back = float(times[j])
-        if back is None and lo and away[lo - 1] and lo < hi and not away[lo]:
-            back = float(times[lo])
         return back
 
 
