@@ -173,6 +173,19 @@ async def test_a_page_that_gave_up_while_offline_and_reconnected_online_recovere
     assert "[ConnMgr] Max retries reached" in log.read_text()  # it did give up, and came back online
 
 
+async def test_two_phones_on_one_session_each_see_their_own_reply_after_a_freeze(tmp_path: Path):
+    # both send, then freeze: the history they get back holds both messages, then both replies
+    async with running_server(**FAST) as srv:
+        first = await run_simulation(config(srv, background="0.3s", fault="close"), tmp_path / "first")
+        shared = first.records[0]["sessions"][0]["session"]
+        steps = [{"action": "connect"}, {"action": "open", "session": shared}, {"action": "send"},
+                 {"action": "background", "for": "1.6s", "fault": "freeze"}]
+        result = await run_simulation(config(srv, clients=2, steps=steps), tmp_path / "shared")
+    assert [r["sessions"][0]["session"] for r in result.records] == [shared, shared]
+    bad = [(r["client"], r["failure"], r["lost"], r["duplicated"]) for r in result.records if not cycle_ok(r)]
+    assert bad == []
+
+
 def test_a_scenario_rejects_a_bad_clock_skew():
     with pytest.raises(ValueError, match="clock_skew_ms"):
         scenario_from_dict({"clock_skew_ms": [1, "a"]})

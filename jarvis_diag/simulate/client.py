@@ -358,15 +358,20 @@ class VirtualClient:
         replay = s.in_replay
         content = data.get("content")
         history = replay and s.replay_full  # (a whole history, not events resumed from a seq)
+        message = None
         if event == "chat:user" and replay:
             s.current_message = str(content)  # replayed replies belong to this message
             if history:
                 s.replay_open.append(s.current_message)
         elif history and event == "chat:assistant" and s.replay_open:
-            s.replay_open.pop(0)  # (a history holds each turn's reply as one chat:assistant)
+            # a history holds each turn's reply as one chat:assistant, in the order of the
+            # messages: messages sent together (several pages on one session) come first,
+            # then their replies, so a reply is the oldest unanswered message's
+            message = s.replay_open.pop(0)
         if event in ("chat:assistant", "chat:result") and not history:
             _drop_abandoned(s.awaiting, content)  # (both carry the whole answer)
-        message = s.current_message if history or not s.awaiting else s.awaiting[0]
+        if message is None:
+            message = s.current_message if history or not s.awaiting else s.awaiting[0]
         self._obs("chat", session=s.key, event=event, seq=seq, replay=replay,
                   content=content if isinstance(content, str) else None, message=message)
         if event == "chat:result" and not history and s.awaiting:

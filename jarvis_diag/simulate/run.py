@@ -130,8 +130,9 @@ class _Page:
         return time.time() + self.skew_s
 
     def _content(self, kind: str, k: int) -> str:
-        # Unique per client, session and cycle: replies are matched to their message by it.
-        return f"{kind} from client {self.index} session {k} cycle {self.cycle}: how is it going?"
+        # Unique per run, client, session and cycle: replies are matched to their message by it
+        # (a session opened with --existing holds earlier runs' messages too)
+        return f"{kind} from client {self.index} session {k} cycle {self.cycle} of run {self.run_id}: how is it going?"
 
     async def setup(self, steps: list[Step], ramp: asyncio.Semaphore) -> None:
         await self.proxy.start()
@@ -330,7 +331,9 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     """
     cfg.validate()
     upstream = split_url(cfg.url)
-    run_id = run_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
+    if run_id is None:  # (to the millisecond: the messages a run sends carry it, see _content)
+        now = time.time()
+        run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}-{cfg.seed}"
     on_phase("checking the server")
     await preflight(cfg.url, cfg.token, timeout=min(cfg.connect_timeout_s, 10.0))
     setup_steps, cycle_steps = cfg.script()
