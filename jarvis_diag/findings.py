@@ -33,6 +33,7 @@ TRANSPORT_FACTOR = 10.0  # ... nor below this many times the client's median
 QUEUED_BEHIND_S = 0.05
 SLOW_START_MS = 1000.0  # T1.1 -> T1.2 (session creation) above this delays chat:ready
 HALF_OPEN_MS = 5000.0  # one side outliving the other's loss by more than this
+WAKE_SLACK_S = 1.0  # a page coming back from the background logs its missed events this close to it
 RESUBSCRIBE_WINDOW_S = 2.0  # a page re-sends its subscriptions right after it authenticates
 RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
 CONTEXT_WINDOW_S = 60.0
@@ -742,17 +743,22 @@ def detect_half_open(ix: _Index) -> list[dict]:
             if newer is not None:
                 stale = [r for r in stale if r["t"] < (newer.connected_at or 0)]
             noticed = c.client_disconnected_at
+            # a page in the background or offline meanwhile could not notice: count from its return
+            # (a woken page logs what it missed a moment before it logs being visible again)
+            back = ix.came_back(c.client, c.disconnected_at, noticed + WAKE_SLACK_S) if noticed is not None else None
+            since = c.disconnected_at if back is None else min(back, noticed)
             d = None
-            if noticed is not None and (noticed - c.disconnected_at) * 1000 > HALF_OPEN_MS:
-                d = (noticed - c.disconnected_at) * 1000
+            if noticed is not None and (noticed - since) * 1000 > HALF_OPEN_MS:
+                d = (noticed - since) * 1000
             elif stale:
                 d = (stale[-1]["t"] - c.disconnected_at) * 1000
             if d is not None and d > HALF_OPEN_MS:
+                after = f" after its page came back at {iso(back)}" if back is not None and not stale else ""
                 findings.append(_f(
                     "half-open", "critical" if stale else "warning", c.disconnected_at,
                     f"The server closed socket {c.sid} ({c.reason or 'no reason'}) but {_the_client(c.client)} "
-                    f"went on for {d / 1000:.1f} s believing it was connected ({len(stale)} emit(s) into the dead "
-                    f"socket). {PING_WINDOW}: lower the client's ping timeout or check the socket on resume.",
+                    f"went on for {d / 1000:.1f} s{after} believing it was connected ({len(stale)} emit(s) into the "
+                    f"dead socket). {PING_WINDOW}: lower the client's ping timeout or check the socket on resume.",
                     client=c.client, sid=c.sid, delay_ms=d,
                     evidence_list=c.evidence[-1:] + [evidence(r) for r in stale[:3]]))
     return findings

@@ -238,6 +238,29 @@ def test_slow_session_start(tmp_path):
     assert f["delay_ms"] == pytest.approx(2600, abs=2) and f["session"] == A
 
 
+def test_a_page_that_hears_of_its_closed_socket_as_it_wakes_is_not_half_open(tmp_path):
+    """The server closed the socket while the page was in the background; the page's JS,
+    woken, logs the disconnect a moment before it logs being visible. A page in view that
+    hears of it as late is half-open."""
+    logs = LogSet()
+    away, here = logs.client(suffix="away"), logs.client(suffix="here", skew_ms=-500.0)
+    logs.open_on(away, SID1, A)
+    logs.open_on(here, SID2, B)
+    logs.page_hidden(away)
+    logs.wait(1)
+    logs.server_disconnect(SID1)
+    logs.server_disconnect(SID2)
+    logs.wait(8)
+    logs.client_disconnect(away, SID1, server_sees=False)
+    logs.client_disconnect(here, SID2, server_sees=False)
+    logs.now += 0.005
+    logs.page_visible(away)
+    logs.wait(2)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "half-open")
+    assert f["sid"] == SID2[:8] and f["client"] == here.id and f["severity"] == "warning"
+    assert "went on for 8.0 s believing it was connected" in f["summary"]
+
+
 def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
     logs = LogSet()
     c = logs.client()
