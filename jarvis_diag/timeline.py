@@ -1070,11 +1070,14 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
             k = bisect_right(starts, rec["t"])
             if k and latest_end[k - 1] >= rec["t"] - 1:
                 triggers.append((rec["t"], "server.reload", rec))
+        page_ends = mine[-1]["t"] if mine else -math.inf  # the page's last line
         for c in my_conns:
             # the server lost the socket while the client logged nothing (a frozen page); not
             # when the client was already on a newer socket (it had dropped this one itself,
-            # and the server noticed late: half-open's business, not a new loss)
+            # and the server noticed late: half-open's business, not a new loss), nor when the
+            # page logged nothing after it (closed: a tab closed or reloaded is a new page)
             if c.disconnected_at is not None and c.client_disconnected_at is None \
+                    and c.disconnected_at < page_ends \
                     and (c.reason or "") not in DELIBERATE_REASONS \
                     and not any(d is not c and d.connected_at is not None
                                 and (c.connected_at or -math.inf) < d.connected_at < c.disconnected_at

@@ -140,3 +140,20 @@ def test_frontend_only_a_chat_ready_the_page_never_asked_for_is_no_recovery(tmp_
     assert {f["session"] for f in missing} == {A[:8], B[:8]}
     assert all("its log says it re-sent 0 subscription(s) after the reconnect and skipped 2" in f["summary"]
                and any("Re-sending 0 subscriptions" in e["text"] for e in f["evidence"]) for f in missing)
+
+
+def test_a_page_that_logs_nothing_after_the_server_lost_its_socket_was_closed_not_lost(tmp_path):
+    """A tab closed (or reloaded: a new page, a new client id) leaves the server a 'transport
+    close' and the page's log ends. A frozen page's log goes on when it wakes: that is a loss."""
+    logs = LogSet()
+    closed, frozen = logs.client(suffix="shut"), logs.client(suffix="froz", skew_ms=-700.0)
+    logs.open_on(closed, SID1, A)
+    logs.open_on(frozen, SID2, B)
+    logs.wait(2)
+    logs.server_disconnect(SID1)
+    logs.server_disconnect(SID2)
+    logs.wait(5)
+    logs.reattach(frozen, SID2, SID3, B)  # (woken: it hears of the loss, reconnects)
+    logs.wait(2)
+    [ep] = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()["episodes"]
+    assert ep["client"] == frozen.id and ep["sid_before"] == SID2[:8] and ep["recovered"]
