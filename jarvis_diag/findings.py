@@ -273,7 +273,7 @@ class _Replies:
     (``stopped``: by the label of the reload line)."""
 
     cut_live: list[dict]
-    stopped: dict[int, list[dict]]
+    stopped: dict[int, list[dict]]  # (by a reload line, or by the shutdown line of a plain stop)
 
 
 def _replies(ix: _Index) -> _Replies:
@@ -284,7 +284,8 @@ def _replies(ix: _Index) -> _Replies:
     stopped: dict[int, list[dict]] = {}
     in_flight: list[dict] = []  # oldest first; "Message processing completed" ends the oldest
     for rec in ix.corr.index.of_kind(("message.received", "message.processing", "session.switched",
-                                      "message.completed", "chat.error", "server.reload", "server.starting")):
+                                      "message.completed", "chat.error", "server.reload", "server.stopping",
+                                      "server.starting")):
         kind = rec["kind"]
         if in_flight and rec["t"] - in_flight[0]["rec"]["t"] > IN_FLIGHT_MAX_S:
             in_flight = [m for m in in_flight if rec["t"] - m["rec"]["t"] <= IN_FLIGHT_MAX_S]
@@ -313,11 +314,11 @@ def _replies(ix: _Index) -> _Replies:
             m["completed"] = rec
             if m["switched"] is not None:
                 cut_live.append(m)
-        elif kind in ("server.reload", "server.starting"):
-            # the process restarted: the agent stopped answering (only a message the server
-            # began to process had an answer coming)
+        elif kind in ("server.reload", "server.stopping", "server.starting"):
+            # the process ended: the agent stopped answering (only a message the server began
+            # to process had an answer coming)
             answering = [m for m in in_flight if m["resolved"]]
-            if kind == "server.reload" and answering:
+            if kind != "server.starting" and answering:
                 stopped[rec["label"]] = answering
             in_flight = []
     ix.replies = _Replies(cut_live, stopped)
@@ -926,8 +927,33 @@ def _benign(ix: _Index, rec: dict) -> str | None:
     if shape == "sm.file_missing" and (rec.get("session") or "").startswith("new-"):
         return "a brand-new session (temporary id) has no agent session file yet; one is created"
     if shape == "sm.reader_stopped":
-        if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t):
+        if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t) \
+                and not _stopped_replies(ix, rec):
             return "the agent readers stop because the server is shutting down"
+    return None
+
+
+def _stopped_replies(ix: _Index, rec: dict) -> list[dict]:
+    """The messages of this reader's session the agent was answering when a plain shutdown
+    (no reload: server-reload tells of those) stopped it just before."""
+    t = rec["t"]
+    if ix.corr.index.has_kind(("server.reload",), t - 5.0, t):
+        return []
+    key = session_key(rec.get("session"))
+    stops = _replies(ix).stopped
+    return [m for r in ix.corr.index.of_kind(("server.stopping",), t - 5.0, t)
+            for m in stops.get(r["label"], []) if m["key"] == key]
+
+
+def _harm(ix: _Index, rec: dict) -> str | None:
+    """What a warning cost, when its context says (else None)."""
+    if rec.get("shape") == "sm.reader_stopped":
+        cut = _stopped_replies(ix, rec)
+        if cut:
+            return (f"The server shut down while the agent was answering {len(cut)} message(s) of this session "
+                    f"(received {', '.join(iso(m['rec']['t']) for m in cut[:3])}): those replies were never "
+                    f"finished, and no reconnect brings them back. Stop the server when no reply is streaming, or "
+                    f"let the agent finish before it exits.")
     return None
 
 
@@ -1005,15 +1031,18 @@ def _session_at(ix: _Index, rec: dict) -> str | None:
 
 
 def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
-    groups: dict[tuple[str, str], list[tuple[dict, str | None]]] = {}
+    groups: dict[tuple[str, str, str | None], list[tuple[dict, str | None]]] = {}
     for rec in ix.corr.index.alarms:
         level = rec.get("level")
         if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
             continue
         kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
-        groups.setdefault((kind, _signature(ix, rec)), []).append((rec, _benign(ix, rec)))
+        why = _benign(ix, rec)
+        # (a line that cost something is told per session: each has its own cost)
+        apart = session_key(rec.get("session")) if why is None and _harm(ix, rec) is not None else None
+        groups.setdefault((kind, _signature(ix, rec), apart), []).append((rec, why))
     findings = []
-    for (kind, _sig), items in groups.items():
+    for (kind, _sig, _apart), items in groups.items():
         harmful = [(r, why) for r, why in items if why is None]
         benign = [(r, why) for r, why in items if why is not None]
         for subset, is_benign in ((harmful, False), (benign, True)):
@@ -1035,11 +1064,16 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
             else:
                 severity = "warning"
                 advice = "A warning of the application: the context says what led to it."
+            harm = None if is_benign else _harm(ix, first)
+            if harm is not None:
+                severity, advice = "critical", harm
+            ev = [evidence(r) for r, _ in subset[:5]]
+            if harm is not None and first.get("shape") == "sm.reader_stopped":
+                ev += [evidence(m["rec"]) for m in _stopped_replies(ix, first)[:3]]
             context = context_before(ix, first["t"], client, sid, session)
             findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]} — {advice}",
                                session=session, client=client, sid=sid, context=context,
-                               evidence_list=[evidence(r) for r, _ in subset[:5]], occurrences=len(subset),
-                               last_at=subset[-1][0]["t"]))
+                               evidence_list=ev, occurrences=len(subset), last_at=subset[-1][0]["t"]))
     return findings
 
 

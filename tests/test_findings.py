@@ -158,6 +158,30 @@ def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
     assert [(e["path"], e["line"]) for e in received] == messages[-1:]  # the last message, not the others
 
 
+def test_a_plain_shutdown_that_stops_a_reply_is_no_harmless_reader_stop(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    for key in (B, C):
+        logs.attach(c, SID1, key, existing=True, prev=A)
+        logs.message(c, SID1, key, chunks=5, reply_s=4.0, cut_at=1, completes=False)
+    logs.wait(1)
+    t = logs.now
+    logs.be(t, "app.shutting_down")
+    logs.be(t, "app.stopped")
+    for key in (A, B, C):  # (A had no reply streaming: its reader's stop is harmless)
+        logs.be_raw(t, "app.services.chat_session_manager", "WARNING", f"Chat session {key[:8]} reader stopped, "
+                    "_is_running=False")
+    paths = logs.write(tmp_path)
+    stops = [f for f in _findings(load_timeline([str(p) for p in paths])) if "reader stopped" in f["summary"]]
+    # one finding per session whose reply was cut; the harmless stops together
+    assert sorted((f["severity"], f["session"]) for f in stops) == sorted([("critical", B), ("critical", C),
+                                                                          ("info", A)])
+    for cut in (f for f in stops if f["severity"] == "critical"):
+        assert "shut down while the agent was answering 1 message(s) of this session" in cut["summary"]
+        assert any("Chat message received" in e["text"] for e in cut["evidence"])
+
+
 def test_server_reload_counts_a_page_away_meanwhile_from_its_return(tmp_path):
     logs = LogSet()
     here, away = logs.client(suffix="here"), logs.client(suffix="away", skew_ms=-900.0)
