@@ -11,7 +11,7 @@ also what tells a benign warning (severity ``info``) from a real one.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -111,6 +111,7 @@ class _Index:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
+        self.stop_times: tuple[list[float], list[dict]] | None = None  # (see _stopped_replies)
         self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
         self._away: dict[str, tuple[list[bool], np.ndarray]] | None = None
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
@@ -936,13 +937,17 @@ def _benign(ix: _Index, rec: dict) -> str | None:
 def _stopped_replies(ix: _Index, rec: dict) -> list[dict]:
     """The messages of this reader's session the agent was answering when a plain shutdown
     (no reload: server-reload tells of those) stopped it just before."""
+    stops = _replies(ix).stopped
+    if ix.stop_times is None:  # the shutdown lines that stopped a reply, by time
+        cut = [r for r in ix.corr.index.of_kind(("server.stopping",)) if r["label"] in stops]
+        ix.stop_times = ([r["t"] for r in cut], cut)
+    times, cut = ix.stop_times
     t = rec["t"]
-    if ix.corr.index.has_kind(("server.reload",), t - 5.0, t):
+    lo, hi = bisect_left(times, t - 5.0), bisect_right(times, t)
+    if lo == hi or ix.corr.index.has_kind(("server.reload",), t - 5.0, t):
         return []
     key = session_key(rec.get("session"))
-    stops = _replies(ix).stopped
-    return [m for r in ix.corr.index.of_kind(("server.stopping",), t - 5.0, t)
-            for m in stops.get(r["label"], []) if m["key"] == key]
+    return [m for r in cut[lo:hi] for m in stops[r["label"]] if m["key"] == key]
 
 
 def _harm(ix: _Index, rec: dict) -> str | None:
