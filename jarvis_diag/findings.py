@@ -928,8 +928,7 @@ def _benign(ix: _Index, rec: dict) -> str | None:
     if shape == "sm.file_missing" and (rec.get("session") or "").startswith("new-"):
         return "a brand-new session (temporary id) has no agent session file yet; one is created"
     if shape == "sm.reader_stopped":
-        if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t) \
-                and not _stopped_replies(ix, rec):
+        if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t):
             return "the agent readers stop because the server is shutting down"
     return None
 
@@ -950,15 +949,16 @@ def _stopped_replies(ix: _Index, rec: dict) -> list[dict]:
     return [m for r in cut[lo:hi] for m in stops[r["label"]] if m["key"] == key]
 
 
-def _harm(ix: _Index, rec: dict) -> str | None:
-    """What a warning cost, when its context says (else None)."""
+def _harm(ix: _Index, rec: dict) -> tuple[str, list[dict]] | None:
+    """What a warning cost, when its context says (else None: then it may be harmless, see
+    :func:`_benign`), and the lines that show it."""
     if rec.get("shape") == "sm.reader_stopped":
         cut = _stopped_replies(ix, rec)
         if cut:
             return (f"The server shut down while the agent was answering {len(cut)} message(s) of this session "
                     f"(received {', '.join(iso(m['rec']['t']) for m in cut[:3])}): those replies were never "
                     f"finished, and no reconnect brings them back. Stop the server when no reply is streaming, or "
-                    f"let the agent finish before it exits.")
+                    f"let the agent finish before it exits.", [m["rec"] for m in cut[:3]])
     return None
 
 
@@ -1036,20 +1036,22 @@ def _session_at(ix: _Index, rec: dict) -> str | None:
 
 
 def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
-    groups: dict[tuple[str, str, str | None], list[tuple[dict, str | None]]] = {}
+    # (line, why it is harmless or None, what it cost or None)
+    groups: dict[tuple[str, str, str | None], list[tuple[dict, str | None, tuple[str, list[dict]] | None]]] = {}
     for rec in ix.corr.index.alarms:
         level = rec.get("level")
         if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
             continue
         kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
-        why = _benign(ix, rec)
+        harm = _harm(ix, rec)  # (a line that cost something is no harmless one)
+        why = None if harm is not None else _benign(ix, rec)
         # (a line that cost something is told per session: each has its own cost)
-        apart = session_key(rec.get("session")) if why is None and _harm(ix, rec) is not None else None
-        groups.setdefault((kind, _signature(ix, rec), apart), []).append((rec, why))
+        apart = session_key(rec.get("session")) if harm is not None else None
+        groups.setdefault((kind, _signature(ix, rec), apart), []).append((rec, why, harm))
     findings = []
     for (kind, _sig, _apart), items in groups.items():
-        harmful = [(r, why) for r, why in items if why is None]
-        benign = [(r, why) for r, why in items if why is not None]
+        harmful = [item for item in items if item[1] is None]
+        benign = [item for item in items if item[1] is not None]
         for subset, is_benign in ((harmful, False), (benign, True)):
             if not subset:
                 continue
@@ -1069,12 +1071,11 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
             else:
                 severity = "warning"
                 advice = "A warning of the application: the context says what led to it."
-            harm = None if is_benign else _harm(ix, first)
+            ev = [evidence(item[0]) for item in subset[:5]]
+            harm = subset[0][2]
             if harm is not None:
-                severity, advice = "critical", harm
-            ev = [evidence(r) for r, _ in subset[:5]]
-            if harm is not None and first.get("shape") == "sm.reader_stopped":
-                ev += [evidence(m["rec"]) for m in _stopped_replies(ix, first)[:3]]
+                severity, advice = "critical", harm[0]
+                ev += [evidence(r) for r in harm[1]]
             context = context_before(ix, first["t"], client, sid, session)
             findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]} — {advice}",
                                session=session, client=client, sid=sid, context=context,
