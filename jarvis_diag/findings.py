@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jarvis_diag.clock import EMIT_KINDS, session_key
-from jarvis_diag.timeline import FRONTEND_SOURCES, Attach, Correlation, evidence, iso
+from jarvis_diag.timeline import AWAY_KINDS, FRONTEND_SOURCES, Attach, Correlation, evidence, iso
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-start", "half-open",
@@ -261,9 +261,6 @@ class _Index:
 
 # ---- lost live output: one live session per socket ------------------------------------------
 
-# what takes a page away (True) or brings it back (False): hidden or offline, either one
-AWAY_KINDS = {"page.hidden": ("hidden", True), "page.visible": ("hidden", False),
-              "network.offline": ("offline", True), "network.online": ("offline", False)}
 IN_FLIGHT_MAX_S = 600.0  # a reply not completed by then was never going to be (a crash, a reload)
 
 

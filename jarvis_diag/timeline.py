@@ -38,6 +38,9 @@ JOIN_WINDOW_S = 1.0
 # A client's auth line with no server auth within JOIN_WINDOW_S: the server's auth_success can
 # take this long to arrive on a bad mobile network.
 SLOW_AUTH_S = 30.0
+# What takes a page away (True) or brings it back (False): hidden or offline, either one.
+AWAY_KINDS = {"page.hidden": ("hidden", True), "page.visible": ("hidden", False),
+              "network.offline": ("offline", True), "network.online": ("offline", False)}
 # An attach never seen to finish stops taking lines after this long (its DONE was not logged).
 OPEN_ATTACH_S = 120.0
 # A ``Chat connect Tn: <ms>`` line is <ms> after its attach's START (both logged to the ms).
@@ -1147,17 +1150,16 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
     """Fill in when the episode's client came back, reconnected and had its sessions ready."""
     t0 = ep.started_at
     lost = False
-    away: set[str] | None = None  # what keeps the page away: "page" (hidden), "network" (offline)
+    away: set[str] | None = None  # what keeps the page away (see AWAY_KINDS); None: not known yet
     came_back = None
     for rec in mine:
         kind = rec["kind"]
-        if kind in ("page.hidden", "network.offline"):
-            away = (away or set()) | {kind.split(".")[0]}
-        elif kind in ("page.visible", "network.online"):
+        if kind in AWAY_KINDS:
+            what, gone = AWAY_KINDS[kind]
             was_away = away is None or bool(away)  # (the first such line of the log: it was away)
-            away = (away or set()) - {kind.split(".")[0]}
+            away = (away or set()) | {what} if gone else (away or set()) - {what}
             # (back from the background or offline; not a visible page's own redundant event)
-            if rec["t"] >= t0 and was_away and not away and ep.visible_at is None:
+            if not gone and rec["t"] >= t0 and was_away and not away and ep.visible_at is None:
                 ep.visible_at = rec["t"]
                 came_back = evidence(rec)
                 ep.evidence.append(came_back)
