@@ -15,6 +15,7 @@ import sys
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -29,7 +30,7 @@ from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
 from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns
-from jarvis_diag.zone import ZoneInfo, format_offset, parse_tz, resolve_zone
+from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, parse_tz, resolve_zone
 
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
 
@@ -318,6 +319,29 @@ def _first_local_time(parsed: list[_Parsed]) -> float | None:
     return None
 
 
+def _local_span(parsed: list[_Parsed]) -> tuple[float | None, float | None]:
+    """The earliest and latest backend local times (read as UTC) of all the files."""
+    lows, highs = [], []
+    for p in parsed:
+        if p.clock is not None and p.raw_t is not None and len(p.raw_t):
+            local = p.raw_t[(p.clock == CLOCK_LOCAL) & ~np.isnan(p.raw_t)]
+            if len(local):
+                lows.append(float(local.min()))
+                highs.append(float(local.max()))
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
+def _machine_zone_name() -> str | None:
+    """This machine's zone as named in ``TZ`` or by the /etc/localtime link, when it says."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            name = os.path.realpath("/etc/localtime").partition("/zoneinfo/")[2]
+        except OSError:
+            name = ""
+    return name or None
+
+
 def _machine_offset_minutes(at_utc_s: float | None) -> int:
     at = time.time() if at_utc_s is None else at_utc_s
     return time.localtime(at).tm_gmtoff // 60
@@ -463,8 +487,10 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
               panel_tz: str | None) -> Ingested:
     local, utc = _zone_pairs(parsed)
     first_local = _first_local_time(parsed)
+    low, high = _local_span(parsed)
     machine = _machine_offset_minutes(None if first_local is None else first_local)
-    zone = resolve_zone(local, utc, tz=tz, machine_offset_minutes=machine, at_utc_s=first_local)
+    zone = resolve_zone(local, utc, tz=tz, machine_offset_minutes=machine, at_utc_s=low, end_utc_s=high,
+                        machine=machine_rule(_machine_zone_name()))
     has_backend = first_local is not None
     if zone.warning and (has_backend or zone.source != "machine"):
         warnings.append(zone.warning)
@@ -479,6 +505,8 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         else:
             warnings.append(f"debug-panel times read as {day} UTC{format_offset(panel_offset)} "
                             "(taken from the other logs)")
+    if panel_tz is None and zone.changes and day is not None:  # (the offset in force that day)
+        panel_offset = zone.offset_at(datetime.fromisoformat(str(day)).replace(tzinfo=UTC).timestamp() + 43200)
     frames_: list[pd.DataFrame | dict[str, pd.Series]] = []
     infos = {p.info.path: p.info for p in parsed}
     # files parsed by the fast parser, one after the other, become one part: their columns
@@ -515,8 +543,8 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             end_run()
             frames_.append(frames.empty_events())
             continue
-        times = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, panel_date=day,
-                          panel_offset_minutes=panel_offset, consume=True)
+        times = utc_times(p.raw_t, p.clock, offset_minutes=zone.offset_minutes, offset_changes=zone.changes,
+                          panel_date=day, panel_offset_minutes=panel_offset, consume=True)
         if p.raw.rows is not None:
             run.append((p.raw.rows, times))
             p.raw.columns, p.raw.rows, p.raw_t, times = {}, None, None, None

@@ -69,6 +69,12 @@ def _clock_text(tl: Timeline) -> Table:
     table.add_row("backend (local time)", f"UTC{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}",
                   f"{clock.get('backend_zone_source')} ({clock.get('backend_zone_pairs', 0)} pairs)"
                   + (f" — {clock['warning']}" if clock.get("warning") else ""))
+    for change in clock.get("backend_utc_offset_changes") or []:
+        minutes = change["offset_minutes"]
+        sign = "+" if minutes >= 0 else "-"
+        table.add_row(f"  from {change['at']}", f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+                      f"when {change['zone']} changes its clocks" if change.get("zone")
+                      else "half-way between the epochs either side (no zone rule says when)")
     for client, s in (clock.get("clients") or {}).items():
         lower = "?" if s.get("lower_ms") is None else f"{s['lower_ms']:.0f}"
         upper = "?" if s.get("upper_ms") is None else f"{s['upper_ms']:.0f}"

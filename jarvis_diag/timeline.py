@@ -1560,6 +1560,8 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None) -> Timel
         "backend_utc_offset_minutes": int(zone.offset_minutes) if zone is not None else 0,
         "backend_zone_source": getattr(zone, "source", None),
         "backend_zone_pairs": int(getattr(zone, "pairs", 0) or 0),
+        "backend_utc_offset_changes": [{"at": iso(c.at), "offset_minutes": c.offset_minutes, "zone": c.zone}
+                                       for c in getattr(zone, "changes", ())],
         "clients": {c: s.to_dict() for c, s in sorted(corr.skews.items())},
     }
     if getattr(zone, "warning", None):

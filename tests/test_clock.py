@@ -90,6 +90,43 @@ def test_injected_skew_and_zone_are_recovered(tmp_path, zone, offset, skew_ms):
     assert got["applied"] and got["pairs"] >= 8
 
 
+def test_a_log_across_the_change_back_to_winter_time_stays_aligned(tmp_path):
+    # Europe/Berlin goes from UTC+02:00 to UTC+01:00 at 01:00 UTC: the server writes 02:10..02:59,
+    # then 02:00..03:10; one chat:connect before the change, two after, a message every 5 minutes
+    change = 1792890000.0  # 2026-10-25T01:00:00Z
+    logs = LogSet(zone="Europe/Berlin", start=change - 50 * 60, one_way_ms=1.0)
+    c = logs.client(skew_ms=350.0)
+    sid = "QEy5HbszAAAB"
+    logs.connect(c, sid)
+    logs.wait(1.2)
+    temp = logs.temp_id(c)
+    logs.attach(c, sid, uuid_of(1), temp=temp)
+    for _ in range(12):
+        logs.wait(300)
+        logs.message(c, sid, uuid_of(1), key=temp[:8])
+    logs.wait(2.0)
+    logs.attach(c, sid, uuid_of(2), existing=True, prev=uuid_of(1))
+    logs.wait(5.0)
+    logs.attach(c, sid, uuid_of(1), existing=True, prev=uuid_of(2))
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    clock = tl.clock
+    assert clock["backend_utc_offset_minutes"] == 120 and "warning" not in clock
+    [moved] = clock["backend_utc_offset_changes"]
+    assert moved["at"] == "2026-10-25T01:00:00.000Z" and moved["offset_minutes"] == 60
+    assert moved["zone"].startswith("Europe/")
+    assert clock["clients"][c.id]["skew_ms"] == pytest.approx(350, abs=5)
+    # every backend line at its true instant: the messages' receipts 1-3 ms after their emits
+    ev = tl.events
+    sent = ev[ev["kind"] == "message.sent"]["t"].reset_index(drop=True)
+    received = ev[ev["kind"] == "message.received"]["t"].reset_index(drop=True)
+    assert len(sent) == len(received) == 12
+    gaps = (received - sent).dt.total_seconds() * 1000
+    assert ((gaps > -3) & (gaps < 10)).all()
+    attaches = [(a["kind"], a["received_at"] is not None, a["latency_ms"] is not None)
+                for s in tl.to_json_dict()["sessions"] for a in s["attaches"]]
+    assert sorted(attaches) == [("new", True, True), ("new", True, True), ("switch", True, True)]
+
+
 def test_no_skew_reports_the_estimate_but_leaves_times(tmp_path):
     logs = LogSet()
     client = _session_log(logs, 2734.0)

@@ -1,27 +1,58 @@
-"""The backend zone from epoch/local pairs, --tz, or the machine."""
+"""The backend zone from epoch/local pairs, --tz, or the machine, and its daylight-saving
+changes."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo as IanaZone
+
+import numpy as np
 import pytest
 
-from jarvis_diag.zone import format_offset, offset_from_pairs, parse_tz, resolve_zone
+from jarvis_diag.zone import (
+    OffsetChange,
+    format_offset,
+    local_offsets,
+    offset_changes,
+    parse_tz,
+    resolve_zone,
+    zone_rule,
+)
 
 UTC_S = 1795514619.560  # 2026-11-24 10:03:39.560 UTC
+BACK = 1792890000.0  # 2026-10-25 01:00 UTC: Europe/Berlin from UTC+02:00 to UTC+01:00
+FORWARD = 1774746000.0  # 2026-03-29 01:00 UTC: Europe/Berlin from UTC+01:00 to UTC+02:00
+
+
+def offset_from_pairs(local, utc):
+    """(offset, pairs used, disagreeing) of pairs that show one offset."""
+    runs, changes, disagree, stray = offset_changes(local, utc)
+    assert len(runs) == 1 and not changes
+    return runs[0].offset, runs[0].pairs, disagree + stray
+
+
+def _local(t: float, zone: str = "Europe/Berlin") -> float:
+    """The local time a server in ``zone`` writes at ``t``, read as UTC (as the parser does)."""
+    local = datetime.fromtimestamp(t, tz=IanaZone(zone)).replace(tzinfo=None)
+    return (local - datetime(1970, 1, 1)).total_seconds()
 
 
 def test_offset_rounds_to_a_quarter_hour() -> None:
     # a line logged 1 ms before its recv_ts in UTC+1, and one 3 s after a client epoch
-    offset, pairs, warning = offset_from_pairs([UTC_S + 3600 - 0.001, UTC_S + 3603], [UTC_S, UTC_S])
-    assert (offset, pairs, warning) == (60, 2, None)
+    offset, pairs, disagree = offset_from_pairs([UTC_S + 3600 - 0.001, UTC_S + 3603], [UTC_S, UTC_S])
+    assert (offset, pairs, disagree) == (60, 2, 0)
     assert offset_from_pairs([UTC_S + 5.75 * 3600], [UTC_S])[0] == 345  # Nepal, UTC+05:45
     assert offset_from_pairs([UTC_S - 8 * 3600], [UTC_S])[0] == -480
 
 
 def test_disagreeing_pairs_are_reported() -> None:
+    # a pair an hour off among pairs of one instant is no daylight-saving change: no zone
+    # changes its clocks twice within a second
     local = [UTC_S + 3600] * 3 + [UTC_S + 7200, UTC_S + 1500]
-    offset, pairs, warning = offset_from_pairs(local, [UTC_S] * 5)
-    assert (offset, pairs) == (60, 3)
-    assert warning is not None and "2 of 5" in warning
+    assert offset_from_pairs(local, [UTC_S] * 5) == (60, 3, 2)
+    z = resolve_zone(local, [UTC_S] * 5, tz=None, machine_offset_minutes=0)
+    assert (z.offset_minutes, z.pairs, z.changes) == (60, 3, ())
+    assert z.warning is not None and "2 of 5" in z.warning
 
 
 def test_no_pairs_then_tz_then_machine() -> None:
@@ -51,3 +82,68 @@ def test_parse_tz_refuses_nonsense(tz: str) -> None:
 
 def test_format_offset() -> None:
     assert (format_offset(60), format_offset(-330), format_offset(0)) == ("+01:00", "-05:30", "+00:00")
+
+
+def test_pairs_either_side_of_a_change_back_place_it_at_the_zone_rule() -> None:
+    # one pair in summer time, two in winter time, an hour apart: no --tz, a machine in UTC
+    utc = [BACK - 1800, BACK + 1800, BACK + 3600]
+    z = resolve_zone([_local(t) for t in utc], utc, tz=None, machine_offset_minutes=0)
+    assert (z.offset_minutes, z.source, z.pairs, z.warning) == (120, "recv_ts", 3, None)
+    [change] = z.changes
+    assert (change.at, change.offset_minutes) == (BACK, 60)
+    assert change.zone is not None and change.zone.startswith("Europe/")
+    assert z.last_offset_minutes == 60 and z.offset_at(BACK - 1) == 120 and z.offset_at(BACK) == 60
+
+
+def test_a_named_zone_that_agrees_with_the_pairs_gives_changes_beyond_them() -> None:
+    # pairs only in the spring's summer time; the log runs on into the autumn
+    utc = [FORWARD + 3600, FORWARD + 7200]
+    local = [_local(t) for t in utc]
+    z = resolve_zone(local, utc, tz="Europe/Berlin", machine_offset_minutes=0, at_utc_s=_local(FORWARD - 600),
+                     end_utc_s=_local(BACK + 600))
+    assert z.offset_minutes == 60 and z.warning is None
+    assert [(c.at, c.offset_minutes, c.zone) for c in z.changes] == [(FORWARD, 120, "Europe/Berlin"),
+                                                                   (BACK, 60, "Europe/Berlin")]
+
+
+def test_tz_option_without_pairs_gives_its_changes() -> None:
+    z = resolve_zone([], [], tz="Europe/Berlin", machine_offset_minutes=0, at_utc_s=_local(BACK - 7200),
+                     end_utc_s=_local(BACK + 7200))
+    assert (z.offset_minutes, z.source) == (120, "tz-option")
+    assert [(c.at, c.offset_minutes) for c in z.changes] == [(BACK, 60)]
+    assert resolve_zone([], [], tz="+02:00", machine_offset_minutes=0, at_utc_s=_local(BACK - 7200),
+                        end_utc_s=_local(BACK + 7200)).changes == ()
+    assert zone_rule("+02:00") is None and zone_rule("UTC") is None
+    with pytest.raises(ValueError):
+        zone_rule("Mars/Olympus")
+
+
+def test_a_change_no_zone_makes_is_believed_only_with_many_pairs_each_side() -> None:
+    # UTC+08:00 to UTC+03:00 (a server restarted with another TZ): half-way, with a warning
+    utc = [UTC_S + i * 60 for i in range(4)] + [UTC_S + 3600 + i * 60 for i in range(4)]
+    local = [t + 480 * 60 for t in utc[:4]] + [t + 180 * 60 for t in utc[4:]]
+    z = resolve_zone(local, utc, tz=None, machine_offset_minutes=0)
+    [change] = z.changes
+    assert change.zone is None and change.offset_minutes == 180
+    assert change.at == pytest.approx((utc[3] + utc[4]) / 2)
+    assert z.warning is not None and "half-way" in z.warning
+    # two pairs after it: taken as pairs that disagree
+    z = resolve_zone(local[:6], utc[:6], tz=None, machine_offset_minutes=0)
+    assert (z.offset_minutes, z.changes) == (480, ())
+    assert z.warning is not None and "2 of 6" in z.warning
+
+
+def test_the_repeated_hour_takes_the_new_offset_where_the_file_goes_back() -> None:
+    # a line every 10 minutes from 00:00 to 02:00 UTC: 02:00..02:50 local twice
+    truth = np.arange(BACK - 3600, BACK + 3601, 600.0)
+    local = np.array([_local(t) for t in truth])
+    offsets = local_offsets(local, 120, [OffsetChange(BACK, 60)])
+    assert (local - offsets * 60).tolist() == truth.tolist()
+    # a line with no time of its own (NaN) between does not hide where the clock went back
+    with_gap = np.insert(local, 7, np.nan)
+    got = with_gap - local_offsets(with_gap, 120, [OffsetChange(BACK, 60)]) * 60
+    assert np.isnan(got[7]) and np.delete(got, 7).tolist() == truth.tolist()
+    # clocks going forward: nothing is read twice
+    truth = np.arange(FORWARD - 3600, FORWARD + 3601, 600.0)
+    local = np.array([_local(t) for t in truth])
+    assert (local - local_offsets(local, 60, [OffsetChange(FORWARD, 120)]) * 60).tolist() == truth.tolist()

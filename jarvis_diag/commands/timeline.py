@@ -164,11 +164,14 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 text = pending[path] + chunk.decode("utf-8", errors="replace")
                 *complete, pending[path] = text.split("\n")
                 clock = tl.clock if tl is not None else {}
+                # (new lines are written after the logs read: the offset in force at their end)
+                changes = clock.get("backend_utc_offset_changes") or []
+                offset = int(changes[-1]["offset_minutes"] if changes else clock.get("backend_utc_offset_minutes") or 0)
                 skew_of = clock.get("clients", {})
                 for raw in complete:
                     line_numbers[path] += 1
                     ev = parse_line(raw, formats[path], path, line_numbers[path], client=frontend.client_of(path),
-                                    offset_minutes=int(clock.get("backend_utc_offset_minutes") or 0))
+                                    offset_minutes=offset)
                     if ev is None:
                         continue
                     t = ev.t_source

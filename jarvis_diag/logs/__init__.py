@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import numpy as np
@@ -29,6 +29,7 @@ from jarvis_diag.logs.text import (
     row_of,
     split_line,
 )
+from jarvis_diag.zone import OffsetChange, local_offsets
 
 __all__ = ["ENGINES", "FORMATS", "parse_raw", "detect_format", "parse_line", "parse_text", "raw_to_frame", "utc_times"]
 
@@ -42,9 +43,14 @@ def _midnight(day: date | str | None) -> float | None:
     return float(calendar.timegm((d.year, d.month, d.day, 0, 0, 0, 0, 0, 0)))
 
 
-def utc_times(raw_t: np.ndarray, clock: np.ndarray, *, offset_minutes: int = 0, panel_date: date | str | None = None,
+def utc_times(raw_t: np.ndarray, clock: np.ndarray, *, offset_minutes: int = 0,
+              offset_changes: Sequence[OffsetChange] = (), panel_date: date | str | None = None,
               panel_offset_minutes: int | None = None, consume: bool = False) -> np.ndarray:
     """UTC epoch seconds from raw times and their clock kinds (see :mod:`logs.text`).
+
+    Backend local times are ``offset_minutes`` east of UTC, then each of ``offset_changes``'s
+    offset from its instant on (the rows are one file's, in its order: see
+    :func:`zone.local_offsets`).
 
     Panel times (time of day) get ``panel_date`` (a run past midnight moves to the next
     day) and ``panel_offset_minutes`` (default: the backend's); without a date they stay NaN.
@@ -55,7 +61,10 @@ def utc_times(raw_t: np.ndarray, clock: np.ndarray, *, offset_minutes: int = 0, 
         t = t.copy()
     clock = np.asarray(clock, dtype="int8")
     local = clock == CLOCK_LOCAL
-    if offset_minutes:
+    if offset_changes:
+        rows = np.flatnonzero(local)
+        t[rows] -= local_offsets(t[rows], offset_minutes, offset_changes) * 60
+    elif offset_minutes:
         np.subtract(t, offset_minutes * 60, out=t, where=local)
     day = clock == CLOCK_DAY
     if day.any():
