@@ -11,17 +11,26 @@ also what tells a benign warning (severity ``info``) from a real one.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from jarvis_diag.clock import EMIT_KINDS, session_key
-from jarvis_diag.timeline import AWAY_KINDS, FRONTEND_SOURCES, Attach, Correlation, evidence, iso
+from jarvis_diag.timeline import (
+    AWAY_KINDS,
+    DELIBERATE_REASONS,
+    FRONTEND_SOURCES,
+    Attach,
+    Connection,
+    Correlation,
+    evidence,
+    iso,
+)
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-KINDS = ("callback-desync", "server-reload", "transport-delay", "slow-session-start", "half-open",
+KINDS = ("callback-desync", "server-reload", "server-restart", "transport-delay", "slow-session-start", "half-open",
          "reconnect-failed", "missing-resubscribe", "single-live-session", "polling-fallback", "auth-failed",
          "history-window", "app-warning", "app-error")
 
@@ -35,6 +44,13 @@ SLOW_START_MS = 1000.0  # T1.1 -> T1.2 (session creation) above this delays chat
 HALF_OPEN_MS = 5000.0  # one side outliving the other's loss by more than this
 WAKE_SLACK_S = 1.0  # a page coming back from the background logs its missed events this close to it
 RESUBSCRIBE_WINDOW_S = 2.0  # a page re-sends its subscriptions right after it authenticates
+# A socket closed this long before a reload's line was cut by it (the lines of the two
+# processes can interleave by that much)...
+RELOAD_CLOSE_S = 1.0
+# ... and before a shutdown line: the server closes its sockets, then the app's shutdown runs
+# and logs 'Application shutting down...' (a socket closed earlier closed for its own reasons).
+STOP_CLOSE_S = 0.1
+CUT_EVIDENCE = 20  # connections cited (with the client's next one) of those a stop cut
 RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
 CONTEXT_WINDOW_S = 60.0
 # Socket.IO's heartbeat on the real server and uvicorn's WebSocket keepalive: who notices a dead peer, when.
@@ -111,14 +127,15 @@ class _Index:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
-        self.stop_times: tuple[list[float], list[dict]] | None = None  # (see _stopped_replies)
+        self.open_spans: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (see _cut)
         self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
         self._away: dict[str, tuple[list[bool], np.ndarray]] | None = None
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
-        self.conns_of: dict[str | None, list] = {}
+        self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
         for c in corr.connections:
             self.conns_of.setdefault(c.client, []).append(c)
+        self._conn_starts: dict[str | None, list[float]] = {}
         by_sid_key: dict[tuple, list[Attach]] = {}
         for a in corr.attaches:
             if a.started_at is not None:
@@ -236,6 +253,17 @@ class _Index:
             self._away = {c: (away, np.array(times)) for c, (_s, away, times) in flags.items()}
         return self._away.get(client or "")
 
+    def authenticated_after(self, client: str | None, t: float):
+        """The client's first connection that connected after ``t`` and was authenticated."""
+        mine = self.conns_of.get(client, [])
+        starts = self._conn_starts.get(client)
+        if starts is None:
+            starts = self._conn_starts[client] = [c.connected_at or 0 for c in mine]
+        for i in range(bisect_right(starts, t), len(mine)):
+            if mine[i].authenticated_at is not None:
+                return mine[i]
+        return None
+
     def away_at(self, client: str | None, t: float) -> bool:
         """Whether the page was in the background or offline at ``t``."""
         found = self._away_of(client)
@@ -271,7 +299,8 @@ class _Replies:
     (``stopped``: by the label of the reload line)."""
 
     cut_live: list[dict]
-    stopped: dict[int, list[dict]]  # (by a reload line, or by the shutdown line of a plain stop)
+    stopped: dict[int, list[dict]]  # (by a reload line, the shutdown line of a plain stop, or the start
+    # line after a process that ended with no shutdown)
 
 
 def _replies(ix: _Index) -> _Replies:
@@ -313,10 +342,11 @@ def _replies(ix: _Index) -> _Replies:
             if m["switched"] is not None:
                 cut_live.append(m)
         elif kind in ("server.reload", "server.stopping", "server.starting"):
-            # the process ended: the agent stopped answering (only a message the server began
-            # to process had an answer coming)
+            # the process ended (a start with messages still in flight: it was killed or
+            # died): the agent stopped answering (only a message the server began to process
+            # had an answer coming)
             answering = [m for m in in_flight if m["resolved"]]
-            if kind != "server.starting" and answering:
+            if answering:
                 stopped[rec["label"]] = answering
             in_flight = []
     ix.replies = _Replies(cut_live, stopped)
@@ -550,6 +580,112 @@ def _sid_list(sids: list[str]) -> str:
     return named if len(unique) <= SIDS_NAMED else f"{named} and {len(unique) - SIDS_NAMED} more"
 
 
+def _fate(ix: _Index, client: str, t: float, restarted: float | None) -> tuple:
+    """What became of a client whose socket a server's stop at ``t`` cut: ("back", seconds
+    until its next authenticated socket, 1 when counted from its page's return (it was away
+    until after the restart) else 0, that connection), ("away",) when its page was still in
+    the background or offline when the log ends, else ("never",)."""
+    back = ix.authenticated_after(client, t)
+    if back is not None:
+        returned = ix.came_back(client, t, back.connected_at or back.authenticated_at)
+        if returned is not None and returned > (restarted or t):
+            return "back", back.authenticated_at - min(returned, back.authenticated_at), 1, back
+        return "back", back.authenticated_at - t, 0, back
+    if ix.away_at(client, ix.corr.last_t or t):
+        return ("away",)
+    return ("never",)
+
+
+@dataclass
+class _Cut:
+    """What a server's stop did to the connections open then (see :func:`_cut`)."""
+
+    what: str  # for the summary
+    severity: str
+    delay_ms: float | None
+    evidence: list[dict]
+    count: int  # connections cut
+    names: str  # their socket ids, for a sentence
+    only: Connection | None = None  # the connection, when one was cut
+
+
+def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
+    """What a server's process ending at ``t`` (up again at ``restarted``) did to the
+    connections open then, or closed less than ``slack`` seconds before. A connection its page
+    closed on purpose is not cut. (Column-wise: a log can hold many stops, each with many
+    connections, and a connection no client is joined to is only counted.)"""
+    conns = ix.corr.connections
+    if ix.open_spans is None:
+        sids = np.array([c.sid or "" for c in conns], dtype=object)
+        ix.open_spans = (
+            np.array([c.connected_at or -np.inf for c in conns], dtype="float64"),
+            np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64"),
+            np.array([bool(c.sid) and c.reason not in DELIBERATE_REASONS for c in conns], dtype=bool),
+            np.array([c.client is not None for c in conns], dtype=bool),
+            np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64))
+    opened, closed, cuttable, joined, sid_codes = ix.open_spans
+    cut = np.flatnonzero(cuttable & (opened <= t) & (closed >= t - slack))
+    fate = np.zeros(len(cut), dtype=np.int8)  # 0: never came back, 1: back, 2: still away
+    delays = []
+    away = 0  # clients counted from their page's return, not from the restart
+    backs: dict[int, Connection] = {}  # (the next connection of the first few cut, to cite)
+    fates: dict[str, tuple] = {}  # (one look per client)
+    for j in np.flatnonzero(joined[cut]).tolist():
+        client = conns[cut[j]].client
+        found = fates.get(client)
+        if found is None:
+            found = fates[client] = _fate(ix, client, t, restarted)
+        if found[0] == "back":
+            fate[j] = 1
+            delays.append(found[1])
+            away += found[2]
+            if j < CUT_EVIDENCE:
+                backs[j] = found[3]
+        elif found[0] == "away":
+            fate[j] = 2
+    ev: list[dict] = []
+    for j, i in enumerate(cut[:CUT_EVIDENCE].tolist()):
+        ev += conns[i].evidence[:1] + (backs[j].evidence[:1] if j in backs else [])
+    delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted else None)
+
+    def names(rows: np.ndarray) -> str:  # (as _sid_list says them)
+        unique = len(np.unique(sid_codes[rows]))
+        first = list(dict.fromkeys(conns[i].sid for i in rows[:SIDS_NAMED * 4].tolist()))[:SIDS_NAMED]
+        return ", ".join(first) + (f" and {unique - len(first)} more" if unique > len(first) else "")
+
+    if not len(cut):
+        return _Cut("no client was connected", "info", delay, ev, 0, "")
+    never = cut[fate == 0]
+    still_away = cut[fate == 2]
+    severity = "critical" if len(never) and (ix.corr.last_t or t) - t > RECOVERY_GRACE_S else "warning"
+    all_names = names(cut)
+    what = f"it cut {len(cut)} connection(s) ({all_names})"
+    if delays:
+        what += f"; clients were back after {max(delays):.1f} s"
+        if away:
+            what += (f" ({away} of them counted from when their page came back: it was in the background "
+                     f"or offline until after the restart)")
+    if len(never) and len(never) == len(cut):
+        what += "; none of them came back"
+    elif len(never):
+        what += f"; {names(never)} never came back"
+    if len(still_away):
+        what += f"; {names(still_away)} belonged to pages still in the background or offline when the log ends"
+    return _Cut(what, severity, delay, ev, len(cut), all_names, conns[cut[0]] if len(cut) == 1 else None)
+
+
+def _answering(ix: _Index, lines: list[dict]) -> tuple[str, list[dict]]:
+    """The replies a process's end stopped (told by these lines): what to add to the summary
+    ("" when none) and their ``Chat message received`` lines."""
+    answering = [m for r in lines for m in _replies(ix).stopped.get(r["label"], [])]
+    if not answering:
+        return "", []
+    sessions = list(dict.fromkeys(_short(ix.canonical(m["key"])) for m in answering))
+    return (f"; it stopped the agent while it was answering {len(answering)} message(s) (session(s) "
+            f"{', '.join(sessions[:5])}{' ...' if len(sessions) > 5 else ''}): those replies were never "
+            f"finished, and no reconnect brings them back"), [m["rec"] for m in answering[:3]]
+
+
 def detect_server_reload(ix: _Index) -> list[dict]:
     findings = []
     groups: list[list[dict]] = []
@@ -559,69 +695,83 @@ def detect_server_reload(ix: _Index) -> list[dict]:
                 groups[-1].append(rec)
             else:
                 groups.append([rec])
-    conns = ix.corr.connections
-    # the connections open at each reload, column-wise (many reloads, many connections)
-    opened = np.array([c.connected_at or -np.inf for c in conns], dtype="float64")
-    closed = np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64")
-    has_sid = np.array([bool(c.sid) for c in conns], dtype=bool)
     for group in groups:
         t = group[0]["t"]
-        cut = [conns[i] for i in np.flatnonzero(has_sid & (opened <= t) & (closed >= t - 1)).tolist()]
         restarted = next((r["t"] for r in ix.corr.index.of_kind(["server.started"], t)), None)
-        ev = [evidence(r) for r in group[:3]]
-        delays = []
-        never = []
-        away = 0  # clients counted from their page's return, not from the restart
-        still_away = []
-        for c in cut:
-            ev += c.evidence[:1]
-            back = next((d for d in ix.conns_of.get(c.client, []) if (d.connected_at or 0) > t
-                         and d.authenticated_at is not None), None) if c.client else None
-            if back is not None:
-                # (a page away until after the restart is counted from its return)
-                returned = ix.came_back(c.client, t, back.connected_at or back.authenticated_at)
-                since = t
-                if returned is not None and returned > (restarted or t):
-                    since = min(returned, back.authenticated_at)
-                    away += 1
-                delays.append(back.authenticated_at - since)
-                ev += back.evidence[:1]
-            elif ix.away_at(c.client, ix.corr.last_t or t):
-                still_away.append(c.sid)
-            else:
-                never.append(c.sid)
-        delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted else None)
-        answering = [m for r in group for m in _replies(ix).stopped.get(r["label"], [])]
-        if not cut:
-            severity = "info"
-            what = "no client was connected"
-        else:
-            severity = "critical" if never and (ix.corr.last_t or t) - t > RECOVERY_GRACE_S else "warning"
-            what = f"it cut {len(cut)} connection(s) ({_sid_list([c.sid for c in cut])})"
-            if delays:
-                what += f"; clients were back after {max(delays):.1f} s"
-                if away:
-                    what += (f" ({away} of them counted from when their page came back: it was in the background "
-                             f"or offline until after the restart)")
-            if never and len(never) == len(cut):
-                what += "; none of them came back"
-            elif never:
-                what += f"; {_sid_list(never)} never came back"
-            if still_away:
-                what += f"; {_sid_list(still_away)} belonged to pages still in the background or offline when the log ends"
-        if answering:
-            severity = "critical"
-            sessions = list(dict.fromkeys(_short(ix.canonical(m["key"])) for m in answering))
-            what += (f"; it stopped the agent while it was answering {len(answering)} message(s) (session(s) "
-                     f"{', '.join(sessions[:5])}{' ...' if len(sessions) > 5 else ''}): those replies were never "
-                     f"finished, and no reconnect brings them back")
-            ev += [evidence(m["rec"]) for m in answering[:3]]
+        cut = _cut(ix, t, restarted, RELOAD_CLOSE_S)
+        lost, received = _answering(ix, group)
         findings.append(_f(
-            "server-reload", severity, t,
-            f"The dev server reloaded on a file change at {iso(t)}: {what}. Do not run with auto-reload where "
-            f"phones are connected (or exclude log/data directories from the watcher).",
-            client=cut[0].client if len(cut) == 1 else None, sid=cut[0].sid if len(cut) == 1 else None,
-            delay_ms=delay, evidence_list=ev))
+            "server-reload", "critical" if lost else cut.severity, t,
+            f"The dev server reloaded on a file change at {iso(t)}: {cut.what}{lost}. Do not run with auto-reload "
+            f"where phones are connected (or exclude log/data directories from the watcher).",
+            client=cut.only.client if cut.only else None, sid=cut.only.sid if cut.only else None,
+            delay_ms=cut.delay_ms,
+            evidence_list=[evidence(r) for r in group[:3]] + cut.evidence + [evidence(r) for r in received]))
+    return findings
+
+
+def _process_ends(ix: _Index) -> list[tuple[str, dict, float | None]]:
+    """The ends of the server's process that no file change caused: ("stop", its shutdown
+    line, when it started again) for a shutdown, ("crash", the start line, its time) for a
+    start with no shutdown logged since the start before (the process was killed or died)."""
+    ends: list[tuple[str, dict, float | None]] = []
+    reload_t = None
+    stopped = False  # (a log's first start ends a process only when it cuts what it shows)
+    for rec in ix.corr.index.of_kind(("server.reload", "server.stopping", "server.starting")):
+        if rec["source"] != "backend":
+            continue
+        kind, t = rec["kind"], rec["t"]
+        if kind == "server.reload":
+            reload_t, stopped = t, True
+        elif kind == "server.stopping":
+            if not stopped and (reload_t is None or t - reload_t > 5):
+                ends.append(("stop", rec, None))
+            stopped = True
+        else:
+            if not stopped:
+                ends.append(("crash", rec, t))
+            elif ends and ends[-1][0] == "stop" and ends[-1][2] is None:
+                ends[-1] = ("stop", ends[-1][1], t)
+            stopped = False
+    return ends
+
+
+def detect_server_restart(ix: _Index) -> list[dict]:
+    """The server's process ended with no file change behind it (a restart, a deploy, a
+    crash) while phones were connected or the agent was answering."""
+    findings = []
+    for how, rec, restarted in _process_ends(ix):
+        t = rec["t"]
+        lost, received = _answering(ix, [rec])
+        tail = (ix.corr.last_t or t) - t
+        # (a crash's sockets end at the new start, the first moment they are known gone)
+        cut = _cut(ix, t, t if how == "crash" else restarted, STOP_CLOSE_S)
+        if not cut.count and not lost:
+            continue
+        severity, delay = cut.severity, cut.delay_ms
+        if how == "crash":
+            summary = (f"The server started again at {iso(t)} with no shutdown logged since its last start (its "
+                       f"process was killed or died): {cut.what}{lost}. Find out why it ended (its stdout/stderr, "
+                       f"the system journal, the OOM killer); phones must reconnect and re-attach their sessions "
+                       f"after it.")
+        elif restarted is None and tail <= RECOVERY_GRACE_S:
+            # a log that ends with the server stopped: most often how it was captured
+            severity, delay = "info", None
+            summary = (f"The server was shut down at {iso(t)}, {tail:.1f} s before the logs end, with "
+                       f"{cut.count} connection(s) open ({cut.names}){lost}."
+                       + (" Stop the server when no reply is streaming." if lost else ""))
+        else:
+            if restarted is None:
+                severity = "warning"
+            back = f"started again {restarted - t:.1f} s later" if restarted is not None else \
+                f"not started again in the {tail:.1f} s the logs go on"
+            summary = (f"The server was shut down at {iso(t)} with no file change behind it (a restart or a deploy), "
+                       f"{back}: {cut.what}{lost}. A restart cuts every connection: restart when no reply is "
+                       f"streaming.")
+        findings.append(_f(
+            "server-restart", "critical" if lost else severity, t, summary,
+            client=cut.only.client if cut.only else None, sid=cut.only.sid if cut.only else None,
+            delay_ms=delay, evidence_list=[evidence(rec)] + cut.evidence + [evidence(r) for r in received]))
     return findings
 
 
@@ -926,36 +1076,8 @@ def _benign(ix: _Index, rec: dict) -> str | None:
         return "a brand-new session (temporary id) has no agent session file yet; one is created"
     if shape == "sm.reader_stopped":
         if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t):
-            return "the agent readers stop because the server is shutting down"
-    return None
-
-
-def _stopped_replies(ix: _Index, rec: dict) -> list[dict]:
-    """The messages of this reader's session the agent was answering when a plain shutdown
-    (no reload: server-reload tells of those) stopped it just before."""
-    stops = _replies(ix).stopped
-    if ix.stop_times is None:  # the shutdown lines that stopped a reply, by time
-        cut = [r for r in ix.corr.index.of_kind(("server.stopping",)) if r["label"] in stops]
-        ix.stop_times = ([r["t"] for r in cut], cut)
-    times, cut = ix.stop_times
-    t = rec["t"]
-    lo, hi = bisect_left(times, t - 5.0), bisect_right(times, t)
-    if lo == hi or ix.corr.index.has_kind(("server.reload",), t - 5.0, t):
-        return []
-    key = session_key(rec.get("session"))
-    return [m for r in cut[lo:hi] for m in stops[r["label"]] if m["key"] == key]
-
-
-def _harm(ix: _Index, rec: dict) -> tuple[str, list[dict]] | None:
-    """What a warning cost, when its context says (else None: then it may be harmless, see
-    :func:`_benign`), and the lines that show it."""
-    if rec.get("shape") == "sm.reader_stopped":
-        cut = _stopped_replies(ix, rec)
-        if cut:
-            return (f"The server shut down while the agent was answering {len(cut)} message(s) of this session "
-                    f"(received {', '.join(iso(m['rec']['t']) for m in cut[:3])}): those replies were never "
-                    f"finished, and no reconnect brings them back. Stop the server when no reply is streaming, or "
-                    f"let the agent finish before it exits.", [m["rec"] for m in cut[:3]])
+            return ("the agent readers stop because the server is shutting down (what the shutdown cut, "
+                    "replies included, is told by its server-reload or server-restart finding)")
     return None
 
 
@@ -1033,20 +1155,16 @@ def _session_at(ix: _Index, rec: dict) -> str | None:
 
 
 def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
-    # (line, why it is harmless or None, what it cost or None)
-    groups: dict[tuple[str, str, str | None], list[tuple[dict, str | None, tuple[str, list[dict]] | None]]] = {}
+    # (line, why it is harmless or None)
+    groups: dict[tuple[str, str], list[tuple[dict, str | None]]] = {}
     for rec in ix.corr.index.alarms:
         level = rec.get("level")
         if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
             continue
         kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
-        harm = _harm(ix, rec)  # (a line that cost something is no harmless one)
-        why = None if harm is not None else _benign(ix, rec)
-        # (a line that cost something is told per session: each has its own cost)
-        apart = session_key(rec.get("session")) if harm is not None else None
-        groups.setdefault((kind, _signature(ix, rec), apart), []).append((rec, why, harm))
+        groups.setdefault((kind, _signature(ix, rec)), []).append((rec, _benign(ix, rec)))
     findings = []
-    for (kind, _sig, _apart), items in groups.items():
+    for (kind, _sig), items in groups.items():
         harmful = [item for item in items if item[1] is None]
         benign = [item for item in items if item[1] is not None]
         for subset, is_benign in ((harmful, False), (benign, True)):
@@ -1069,10 +1187,6 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
                 severity = "warning"
                 advice = "A warning of the application: the context says what led to it."
             ev = [evidence(item[0]) for item in subset[:5]]
-            harm = subset[0][2]
-            if harm is not None:
-                severity, advice = "critical", harm[0]
-                ev += [evidence(r) for r in harm[1]]
             context = context_before(ix, first["t"], client, sid, session)
             findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]} — {advice}",
                                session=session, client=client, sid=sid, context=context,
@@ -1106,7 +1220,7 @@ def detect_history_window(ix: _Index) -> list[dict]:
 
 
 DETECTORS: tuple[Callable[[_Index], list[dict]], ...] = (
-    detect_server_reload, detect_transport_delay, detect_slow_session_start, detect_half_open,
+    detect_server_reload, detect_server_restart, detect_transport_delay, detect_slow_session_start, detect_half_open,
     detect_reconnect_failed, detect_missing_resubscribe, detect_polling, detect_auth_failed, detect_history_window,
 )
 

@@ -602,7 +602,10 @@ SERVER_ATTACH_KINDS = ("chat.connect.received", "callback.missing", "chat.connec
                        "chat.ready.sent", "chat.connect.done", "chat.connect.reconnect")
 CLIENT_SIDE_KINDS = ("chat.connect.sent", "message.sent", "chat.ready.received", "chat.handler.remapped",
                      "chat.ready.handled", "history.end")
-CONNECTION_KINDS = ("socket.connected", "auth.ok", "auth.failed", "socket.disconnected")
+CONNECTION_KINDS = ("socket.connected", "auth.ok", "auth.failed", "socket.disconnected", "server.starting")
+# What closed a connection the server never logged the disconnect of: its process ended
+# (killed or crashed) and a new one started.
+RESTART_REASON = "server restarted"
 
 
 _LAST_SEQ = re.compile(r"['\"]last_seq['\"]:\s*(\d+)")
@@ -929,6 +932,14 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
     for rec in records:
         kind = rec["kind"]
         if rec["source"] == "backend":
+            if kind == "server.starting":
+                # a new process: no socket of the one before lives on (those it logged no
+                # disconnect of end here, when it is certain they had)
+                for conn in open_by_sid.values():
+                    conn.disconnected_at = rec["t"]
+                    conn.reason = RESTART_REASON
+                open_by_sid.clear()
+                continue
             sid = (rec.get("sid") or "")[:8]
             if not sid:
                 continue

@@ -158,7 +158,22 @@ def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
     assert [(e["path"], e["line"]) for e in received] == messages[-1:]  # the last message, not the others
 
 
-def test_a_plain_shutdown_that_stops_a_reply_is_no_harmless_reader_stop(tmp_path):
+def _stop(logs: LogSet, sids: list[str]) -> None:
+    """A plain shutdown (no file change): the server closes its sockets, then the app stops."""
+    for sid in sids:
+        logs.be(logs.now, "sio.client_disconnected", sid=sid[:8], n=1)
+    logs.be(logs.now + 0.002, "app.shutting_down")
+    logs.be(logs.now + 0.003, "app.stopped")
+    logs.now += 0.01
+
+
+def _start(logs: LogSet) -> None:
+    logs.be(logs.now, "app.starting")
+    logs.be(logs.now + 0.001, "app.started")
+    logs.now += 0.01
+
+
+def test_a_plain_shutdown_that_stops_a_reply_says_so_once(tmp_path):
     logs = LogSet()
     c = logs.client()
     logs.open_on(c, SID1, A)
@@ -169,17 +184,82 @@ def test_a_plain_shutdown_that_stops_a_reply_is_no_harmless_reader_stop(tmp_path
     t = logs.now
     logs.be(t, "app.shutting_down")
     logs.be(t, "app.stopped")
-    for key in (A, B, C):  # (A had no reply streaming: its reader's stop is harmless)
+    for key in (A, B, C):
         logs.be_raw(t, "app.services.chat_session_manager", "WARNING", f"Chat session {key[:8]} reader stopped, "
                     "_is_running=False")
     paths = logs.write(tmp_path)
-    stops = [f for f in _findings(load_timeline([str(p) for p in paths])) if "reader stopped" in f["summary"]]
-    # one finding per session whose reply was cut; the harmless stops together
-    assert sorted((f["severity"], f["session"]) for f in stops) == sorted([("critical", B), ("critical", C),
-                                                                          ("info", A)])
-    for cut in (f for f in stops if f["severity"] == "critical"):
-        assert "shut down while the agent was answering 1 message(s) of this session" in cut["summary"]
-        assert any("Chat message received" in e["text"] for e in cut["evidence"])
+    tl = load_timeline([str(p) for p in paths])
+    # the log ends with the server stopped (how logs are often captured), but two replies were cut
+    [f] = _findings(tl, "server-restart")
+    assert f["severity"] == "critical" and f["sid"] == SID1[:8]
+    assert f"with 1 connection(s) open ({SID1[:8]})" in f["summary"]
+    assert "it stopped the agent while it was answering 2 message(s)" in f["summary"]
+    assert B[:8] in f["summary"] and C[:8] in f["summary"] and "never finished" in f["summary"]
+    received = [e for e in f["evidence"] if "Chat message received" in e["text"]]
+    assert len(received) == 2
+    # the readers' stops are what the shutdown did: told by that finding, not again
+    stops = [f for f in _findings(tl) if "reader stopped" in f["summary"]]
+    assert [(f["severity"], f["occurrences"]) for f in stops] == [("info", 3)]
+
+
+def test_a_restart_while_phones_are_connected_and_their_return(tmp_path):
+    logs = LogSet()
+    here, quiet = logs.client(suffix="here"), logs.client(suffix="quit", skew_ms=-900.0)
+    logs.open_on(here, SID1, A)
+    logs.open_on(quiet, SID2, B)
+    logs.wait(2)
+    logs.client_disconnect(quiet, SID2, reason="io client disconnect")  # (closed on purpose, just before)
+    logs.wait(0.05)
+    logs.client_disconnect(here, SID1, server_sees=False)
+    t_stop = logs.now + 0.002  # (the shutdown line)
+    _stop(logs, [SID1])
+    logs.wait(3.0)
+    _start(logs)
+    logs.wait(0.8)
+    logs.connect(here, SID3)
+    logs.attach(here, SID3, A, existing=True, history=1, handler_new=False)
+    logs.wait(20)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-restart")
+    assert f["severity"] == "warning" and f["sid"] == SID1[:8] and f["client"] == here.id
+    assert _epoch(f["at"]) == pytest.approx(t_stop, abs=0.01)
+    assert "with no file change behind it (a restart or a deploy), started again 3.0 s later" in f["summary"]
+    assert f"it cut 1 connection(s) ({SID1[:8]}); clients were back after 3.8 s" in f["summary"]
+    assert f["delay_ms"] == pytest.approx(3800, abs=50)
+
+
+def test_a_process_that_died_closes_its_sockets_at_the_next_start(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    logs.message(c, SID1, A, chunks=5, reply_s=4.0, cut_at=1, completes=False)
+    logs.wait(1)
+    logs.client_disconnect(c, SID1, server_sees=False)  # (killed: no line from the server)
+    logs.wait(5)
+    t_start = logs.now
+    _start(logs)
+    logs.wait(0.5)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=1, handler_new=False)
+    logs.wait(20)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [conn] = [x for x in tl.to_json_dict()["connections"] if x["sid"] == SID1[:8]]
+    assert conn["reason"] == "server restarted"
+    assert _epoch(conn["disconnected_at"]) == pytest.approx(t_start, abs=0.002)
+    [f] = _findings(tl, "server-restart")
+    assert f["severity"] == "critical"
+    assert "with no shutdown logged since its last start (its process was killed or died)" in f["summary"]
+    assert f"it cut 1 connection(s) ({SID1[:8]})" in f["summary"]
+    assert "answering 1 message(s)" in f["summary"]
+
+
+def test_a_log_that_ends_with_the_server_stopped_is_no_incident(tmp_path):
+    logs = LogSet()
+    healthy(logs)
+    _stop(logs, [SID2])
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert _serious(tl) == []
+    [f] = _findings(tl, "server-restart")
+    assert f["severity"] == "info" and "before the logs end, with 1 connection(s) open" in f["summary"]
 
 
 def test_server_reload_counts_a_page_away_meanwhile_from_its_return(tmp_path):
