@@ -50,7 +50,7 @@ RELOAD_CLOSE_S = 1.0
 # ... and before a shutdown line: the server closes its sockets, then the app's shutdown runs
 # and logs 'Application shutting down...' (a socket closed earlier closed for its own reasons).
 STOP_CLOSE_S = 0.1
-CUT_EVIDENCE = 20  # connections cited (with the client's next one) of those a stop cut
+CUT_EVIDENCE = 10  # connections cited (with the client's next one) of those a stop cut
 RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
 CONTEXT_WINDOW_S = 60.0
 # Socket.IO's heartbeat on the real server and uvicorn's WebSocket keepalive: who notices a dead peer, when.
