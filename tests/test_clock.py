@@ -57,15 +57,18 @@ def test_session_key():
     assert session_key(None) is None and session_key("") is None
 
 
-def _session_log(logs: LogSet, skew_ms: float) -> str:
+SID = "QEy5HbszAAAB"
+
+
+def _session_log(logs: LogSet, skew_ms: float, messages: int = 3, gap_s: float = 1.7) -> str:
     c = logs.client(skew_ms=skew_ms)
-    sid = "QEy5HbszAAAB"
+    sid = SID
     logs.connect(c, sid)
     logs.wait(1.2)
     temp = logs.temp_id(c)
     logs.attach(c, sid, uuid_of(1), temp=temp)
-    for _ in range(3):
-        logs.wait(1.7)
+    for _ in range(messages):
+        logs.wait(gap_s)
         logs.message(c, sid, uuid_of(1), key=temp[:8])
     logs.wait(2.0)
     logs.attach(c, sid, uuid_of(2), existing=True, prev=uuid_of(1))
@@ -95,26 +98,16 @@ def test_a_log_across_the_change_back_to_winter_time_stays_aligned(tmp_path):
     # then 02:00..03:10; one chat:connect before the change, two after, a message every 5 minutes
     change = 1792890000.0  # 2026-10-25T01:00:00Z
     logs = LogSet(zone="Europe/Berlin", start=change - 50 * 60, one_way_ms=1.0)
-    c = logs.client(skew_ms=350.0)
-    sid = "QEy5HbszAAAB"
-    logs.connect(c, sid)
-    logs.wait(1.2)
-    temp = logs.temp_id(c)
-    logs.attach(c, sid, uuid_of(1), temp=temp)
-    for _ in range(12):
-        logs.wait(300)
-        logs.message(c, sid, uuid_of(1), key=temp[:8])
-    logs.wait(2.0)
-    logs.attach(c, sid, uuid_of(2), existing=True, prev=uuid_of(1))
+    client = _session_log(logs, 350.0, messages=12, gap_s=300)
     logs.wait(5.0)
-    logs.attach(c, sid, uuid_of(1), existing=True, prev=uuid_of(2))
+    logs.attach(logs.clients[0], SID, uuid_of(1), existing=True, prev=uuid_of(2))
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     clock = tl.clock
     assert clock["backend_utc_offset_minutes"] == 120 and "warning" not in clock
     [moved] = clock["backend_utc_offset_changes"]
     assert moved["at"] == "2026-10-25T01:00:00.000Z" and moved["offset_minutes"] == 60
     assert moved["zone"].startswith("Europe/")
-    assert clock["clients"][c.id]["skew_ms"] == pytest.approx(350, abs=5)
+    assert clock["clients"][client]["skew_ms"] == pytest.approx(350, abs=5)
     # every backend line at its true instant: the messages' receipts 1-3 ms after their emits
     ev = tl.events
     sent = ev[ev["kind"] == "message.sent"]["t"].reset_index(drop=True)
