@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from jarvis_diag.built import compiled as _built  # (None: the records are built in Python)
 from jarvis_diag.clock import SkewEstimate, Sockets, emit_pairs, estimate_skews, select_rows, session_key
+from jarvis_diag.forked import Forked
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.links import open_item
 
@@ -1319,6 +1320,10 @@ EPISODE_COLUMNS = ["client", "sid_before", "sid_after", "trigger", "started_at",
                    "evidence"]
 FINDING_COLUMNS = ["id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "occurrences", "first_at",
                    "last_at", "summary", "context", "evidence"]
+FINDING_TIMES = ("at", "first_at", "last_at")
+# Records from which a process about to end names the findings in a forked child (the fork
+# and the findings' way back cost tens of ms; a big log's findings take a second).
+FORK_MIN_RECORDS = 100_000
 
 
 def _ts(t: float | None) -> pd.Timestamp | None:
@@ -1339,11 +1344,64 @@ def _iso_column(col: pd.Series) -> list[str | None]:
     """ISO 8601 UTC strings with milliseconds of a datetime column (None for NaT), vectorized."""
     if not len(col):
         return []
-    ns = col.to_numpy(dtype="datetime64[ns]")
+    return _iso_ns(col.to_numpy(dtype="datetime64[ns]"))
+
+
+def _iso_ns(ns: np.ndarray) -> list[str | None]:
+    """:func:`_iso_column` of datetime64[ns] values."""
     missing = np.isnat(ns)
     ms = ((ns.astype("int64") + 500_000) // 1_000_000).astype("datetime64[ms]")
     text = np.char.add(np.datetime_as_string(ms, unit="ms"), "Z")
     return [None if m else str(v) for v, m in zip(text.tolist(), missing.tolist(), strict=True)]
+
+
+def _frame_ns(values: list) -> np.ndarray:
+    """Epoch seconds (None: missing) as the datetime64[ns] :func:`_frame` makes of them."""
+    us = np.round(np.array([np.nan if v is None else v for v in values], dtype="float64") * 1e6)
+    ns = np.full(len(us), np.datetime64("NaT"), dtype="datetime64[ns]")
+    known = ~np.isnan(us)
+    ns[known] = (us[known].astype("int64") * 1000).astype("datetime64[ns]")
+    return ns
+
+
+def _plain(v: Any) -> Any:
+    """A table value as the frames give it: None where missing."""
+    return None if v is None or (v.__class__ is float and v != v) else v
+
+
+class _Pending:
+    """A table still being made (the findings, in a forked child): its rows when first needed."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], _Rows]):
+        self.make = make
+
+
+class _Rows:
+    """A table's rows as built (dicts; the ``times`` columns in epoch seconds), not yet a
+    DataFrame: the JSON is written from them, and the frame is made the first time it is
+    asked for (it is the same table; a big log's frames cost a tenth of a second or more)."""
+
+    __slots__ = ("rows", "columns", "times")
+
+    def __init__(self, rows: list[dict], columns: list[str], times: tuple[str, ...]):
+        self.rows, self.columns, self.times = rows, columns, times
+
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.rows, self.columns, self.times)
+
+    def column(self, name: str, as_iso: bool = False) -> list:
+        """What :func:`_plain_column` gives of the frame's column."""
+        if as_iso:
+            return _iso_ns(_frame_ns([r.get(name) for r in self.rows])) if self.rows else []
+        return [_plain(r.get(name)) for r in self.rows]
+
+    def stamps(self, name: str) -> list[str | None]:
+        """The column's times as the episodes' JSON writes those of the frame (see Timeline._json_dict)."""
+        ns = _frame_ns([r.get(name) for r in self.rows])
+        return [None if m else iso(v / 1e9) for v, m in zip(ns.astype("int64").tolist(), np.isnat(ns).tolist(),
+                                                             strict=True)]
 
 
 def _plain_column(frame: pd.DataFrame, name: str, as_iso: bool = False) -> list:
@@ -1365,18 +1423,44 @@ class Timeline:
     ``attaches``, ``episodes`` and ``findings`` are one row per thing; ``clock`` and
     ``sources`` are plain data; ``to_json_dict()`` is the documented JSON."""
 
-    def __init__(self, events: pd.DataFrame, clock: dict, sources: list[dict], connections: pd.DataFrame,
-                 attaches: pd.DataFrame, episodes: pd.DataFrame, findings: pd.DataFrame,
+    def __init__(self, events: pd.DataFrame, clock: dict, sources: list[dict], connections: pd.DataFrame | _Rows,
+                 attaches: pd.DataFrame | _Rows, episodes: pd.DataFrame | _Rows, findings: pd.DataFrame | _Rows,
                  warnings: list[str] | None = None, temp_ids: dict[str, list[str]] | None = None):
         self.events = events
         self.clock = clock
         self.sources = sources
-        self.connections = connections
-        self.attaches = attaches
-        self.episodes = episodes
-        self.findings = findings
+        self._tables = {"connections": connections, "attaches": attaches, "episodes": episodes, "findings": findings}
         self.warnings = list(warnings or [])
         self.temp_ids = dict(temp_ids or {})
+
+    def _rows(self, name: str) -> pd.DataFrame | _Rows:
+        """A table as it is now (its rows when no frame was made of them yet)."""
+        table = self._tables[name]
+        if isinstance(table, _Pending):
+            table = self._tables[name] = table.make()
+        return table
+
+    def _table(self, name: str) -> pd.DataFrame:
+        table = self._rows(name)
+        if isinstance(table, _Rows):
+            table = self._tables[name] = table.frame()
+        return table
+
+    @property
+    def connections(self) -> pd.DataFrame:
+        return self._table("connections")
+
+    @property
+    def attaches(self) -> pd.DataFrame:
+        return self._table("attaches")
+
+    @property
+    def episodes(self) -> pd.DataFrame:
+        return self._table("episodes")
+
+    @property
+    def findings(self) -> pd.DataFrame:
+        return self._table("findings")
 
     # ---- JSON ----------------------------------------------------------------------
     def to_json_dict(self) -> dict:
@@ -1399,9 +1483,13 @@ class Timeline:
         def opt(v: Any) -> Any:
             return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
 
-        def rows(frame: pd.DataFrame, names: tuple[str, ...], times: tuple[str, ...] = ()) -> Iterator[tuple]:
-            """The rows of these columns as Python values (None: missing; ``times`` as ISO text)."""
-            return zip(*(_plain_column(frame, c, c in times) for c in names), strict=True)
+        def rows(name: str, names: tuple[str, ...], times: tuple[str, ...] = ()) -> Iterator[tuple]:
+            """The rows of these columns of a table as Python values (None: missing; ``times`` as
+            ISO text), from its frame or, when none was made, from its rows."""
+            table = self._rows(name)
+            if isinstance(table, _Rows):
+                return zip(*(table.column(c, c in times) for c in names), strict=True)
+            return zip(*(_plain_column(table, c, c in times) for c in names), strict=True)
 
         def num1(v: Any) -> float | None:
             if type(v) is float and v.is_integer():
@@ -1412,13 +1500,13 @@ class Timeline:
                         "disconnected_at": disconnected, "reason": reason, "transport": transport,
                         "duration_ms": num1(duration)}
                        for sid, client, connected, authenticated, disconnected, reason, transport, duration
-                       in rows(self.connections, ("sid", "client", "connected_at", "authenticated_at",
+                       in rows("connections", ("sid", "client", "connected_at", "authenticated_at",
                                                   "disconnected_at", "reason", "transport", "duration_ms"),
                                ("connected_at", "authenticated_at", "disconnected_at"))]
         sessions: dict[tuple, dict] = {}
         for (session, client, sid, kind, requested, received, phases, server_ms, ready_sent, ready_received,
              history_end, latency, transport, evidence_list) in rows(
-                self.attaches, ("session", "client", "sid", "kind", "requested_at", "received_at", "phases",
+                "attaches", ("session", "client", "sid", "kind", "requested_at", "received_at", "phases",
                                 "server_ms", "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms",
                                 "transport_ms", "evidence"),
                 ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at")):
@@ -1435,19 +1523,27 @@ class Timeline:
                 "phases": {k: num(v) for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
                 "ready_sent_at": ready_sent, "ready_received_at": ready_received, "history_end_at": history_end,
                 "latency_ms": num1(latency), "transport_ms": num1(transport), "evidence": list(evidence_list)})
-        episodes = [{"client": opt(r.client), "sid_before": opt(r.sid_before), "sid_after": opt(r.sid_after),
-                     "trigger": r.trigger, "started_at": t(r.started_at), "visible_at": t(r.visible_at),
-                     "connected_at": t(r.connected_at), "authenticated_at": t(r.authenticated_at),
-                     "sessions": list(r.sessions), "ready_at": {k: t(v) for k, v in r.ready_at.items()},
-                     "recovered": bool(r.recovered), "recovered_at": t(r.recovered_at),
-                     "duration_ms": num(r.duration_ms)} for r in self.episodes.itertuples(index=False)]
+        episode_times = ("started_at", "visible_at", "connected_at", "authenticated_at", "recovered_at")
+        table = self._rows("episodes")
+        if isinstance(table, _Rows):
+            stamps = {c: table.stamps(c) for c in episode_times}
+            plain = [dict(r, **{c: stamps[c][i] for c in episode_times}) for i, r in enumerate(table.rows)]
+        else:
+            plain = [dict(r._asdict(), **{c: t(getattr(r, c)) for c in episode_times})
+                     for r in table.itertuples(index=False)]
+        episodes = [{"client": opt(r["client"]), "sid_before": opt(r["sid_before"]), "sid_after": opt(r["sid_after"]),
+                     "trigger": r["trigger"], "started_at": r["started_at"], "visible_at": r["visible_at"],
+                     "connected_at": r["connected_at"], "authenticated_at": r["authenticated_at"],
+                     "sessions": list(r["sessions"]), "ready_at": {k: t(v) for k, v in r["ready_at"].items()},
+                     "recovered": bool(r["recovered"]), "recovered_at": r["recovered_at"],
+                     "duration_ms": num(r["duration_ms"])} for r in plain]
         findings = [{"id": fid, "kind": kind, "severity": severity, "at": at, "session": session, "client": client,
                      "sid": sid, "delay_ms": num1(delay), "occurrences": int(occurrences or 1),
                      "first_at": first or at, "last_at": last or at, "summary": summary, "context": context,
                      "evidence": list(evidence_list)}
                     for fid, kind, severity, at, session, client, sid, delay, occurrences, first, last, summary,
                     context, evidence_list
-                    in rows(self.findings, ("id", "kind", "severity", "at", "session", "client", "sid", "delay_ms",
+                    in rows("findings", ("id", "kind", "severity", "at", "session", "client", "sid", "delay_ms",
                                             "occurrences", "first_at", "last_at", "summary", "context", "evidence"),
                             ("at", "first_at", "last_at"))]
         return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
@@ -1547,25 +1643,34 @@ def _parse_time(value: Any) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def build_timeline(ingested: Any, *, no_skew: bool = False, keep: list | None = None) -> Timeline:
+def build_timeline(ingested: Any, *, no_skew: bool = False, keep: list | None = None,
+                   parallel: bool = False) -> Timeline:
     """The Timeline of already ingested logs (``jarvis_diag.ingest.ingest`` output).
 
     ``keep``: a list the correlation's working state (a record per line read, hundreds of
     thousands on a big log) is put in instead of being freed here; a caller about to exit
-    passes one and never frees it (freeing costs about a tenth of the whole run)."""
+    passes one and never frees it (freeing costs about a tenth of the whole run).
+    ``parallel``: on a big log, name the findings in a forked child (see
+    :mod:`jarvis_diag.forked`) while this process writes out the rest; for a command-line
+    run, which reads the findings last and runs nothing else meanwhile that a fork could
+    catch half-way (not for a notebook's kernel)."""
     with no_cycle_collection():
-        return _build_timeline(ingested, no_skew=no_skew, keep=keep)
+        return _build_timeline(ingested, no_skew=no_skew, keep=keep, parallel=parallel)
 
 
-def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None) -> Timeline:
-    from jarvis_diag.findings import detect
-
+def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel: bool) -> Timeline:
     events, corr = correlate(ingested.events, no_skew=no_skew)
     if keep is not None:
         keep.append(corr)
-    findings = detect(corr)
-    fill_texts(corr.texts, [x.evidence for x in (*corr.connections, *corr.attaches, *corr.episodes)]
-               + [f["evidence"] for f in findings])
+    # The findings are the last table the output reads: they can be named on the other core
+    # while this one writes out the rest (the child shares the correlation as it is, and
+    # detect only reads it).
+    if parallel and len(corr.records) >= FORK_MIN_RECORDS:
+        child = Forked(_findings, corr)
+        findings: _Rows | _Pending = _Pending(lambda: _Rows(child.result(), FINDING_COLUMNS, FINDING_TIMES))
+    else:
+        findings = _Rows(_findings(corr), FINDING_COLUMNS, FINDING_TIMES)
+    fill_texts(corr.texts, [x.evidence for x in (*corr.connections, *corr.attaches, *corr.episodes)])
     zone = ingested.zone
     clock = {
         "backend_utc_offset_minutes": int(zone.offset_minutes) if zone is not None else 0,
@@ -1599,18 +1704,26 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None) -> Timel
                  "ready_at": {k: _ts(v) for k, v in e.ready_at.items()}, "recovered": e.recovered,
                  "recovered_at": e.recovered_at, "duration_ms": e.duration_ms, "evidence": e.evidence}
                 for e in corr.episodes]
-    finding_rows = findings
     return Timeline(
         events=events, clock=clock, sources=sources,
-        connections=_frame(conns, CONNECTION_COLUMNS, ("connected_at", "authenticated_at", "disconnected_at",
-                                                        "client_disconnected_at")),
-        attaches=_frame(attaches, ATTACH_COLUMNS, ("requested_at", "received_at", "ready_sent_at",
-                                                   "ready_received_at", "history_end_at")),
-        episodes=_frame(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
-                                                    "recovered_at")),
-        findings=_frame(finding_rows, FINDING_COLUMNS, ("at", "first_at", "last_at")),
+        connections=_Rows(conns, CONNECTION_COLUMNS, ("connected_at", "authenticated_at", "disconnected_at",
+                                                       "client_disconnected_at")),
+        attaches=_Rows(attaches, ATTACH_COLUMNS, ("requested_at", "received_at", "ready_sent_at",
+                                                  "ready_received_at", "history_end_at")),
+        episodes=_Rows(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
+                                                   "recovered_at")),
+        findings=findings,
         warnings=list(getattr(ingested, "warnings", []) or []), temp_ids=temp_ids,
     )
+
+
+def _findings(corr: Correlation) -> list[dict]:
+    """The findings of a correlation, their evidence with its text."""
+    from jarvis_diag.findings import detect
+
+    findings = detect(corr)
+    fill_texts(corr.texts, [f["evidence"] for f in findings])
+    return findings
 
 
 def _source_dict(source: Any) -> dict:

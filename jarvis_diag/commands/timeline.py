@@ -262,7 +262,8 @@ def timeline(
         if status is not None:
             status.update(f"correlating {len(ingested.events):,} events...")
         _HELD.clear()  # (one run's worth at most, for callers in the same process)
-        tl = build_timeline(ingested, no_skew=no_skew, keep=_HELD)
+        # (the output formats of the events alone need no findings)
+        tl = build_timeline(ingested, no_skew=no_skew, keep=_HELD, parallel=fmt in ("text", "json", "perfetto"))
         _HELD.append(tl)
     if session or client or since or until:
         tl = tl.filter(session=session, client=client, since=since, until=until)
