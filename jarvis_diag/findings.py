@@ -618,7 +618,11 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
     if ix.open_spans is None:
         sids = np.array([c.sid or "" for c in conns], dtype=object)
         ix.open_spans = (
-            np.array([c.connected_at or -np.inf for c in conns], dtype="float64"),
+            # (a socket of unknown connect time connected after the start of the process that
+            # logged it, a moment later: it was open at no earlier stop, nor at that start)
+            np.array([c.connected_at if c.connected_at is not None else
+                      -np.inf if c.started_after is None else np.nextafter(c.started_after, np.inf) for c in conns],
+                     dtype="float64"),
             np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64"),
             np.array([bool(c.sid) and c.reason not in DELIBERATE_REASONS for c in conns], dtype=bool),
             np.array([c.client is not None for c in conns], dtype=bool),

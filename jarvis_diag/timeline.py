@@ -262,6 +262,9 @@ class Connection:
     auth_failed_at: float | None = None
     disconnected_at: float | None = None
     client_disconnected_at: float | None = None  # when the frontend logged losing it
+    # (no connect line: the start of the server process that logged it, when the log shows
+    # one; a socket does not outlive its process, so it connected after that)
+    started_after: float | None = None
     reason: str | None = None
     transport: str | None = None
     evidence: list = field(default_factory=list)
@@ -930,6 +933,7 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
     open_by_sid: dict[str, Connection] = {}
     fe_auth: dict[str, list[tuple[float, str | None, dict]]] = {}
     fe_disc: dict[str, list[tuple[float, str | None, dict]]] = {}
+    process_start = None
     for rec in records:
         kind = rec["kind"]
         if rec["source"] == "backend":
@@ -940,6 +944,7 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                     conn.disconnected_at = rec["t"]
                     conn.reason = RESTART_REASON
                 open_by_sid.clear()
+                process_start = rec["t"]
                 continue
             sid = (rec.get("sid") or "")[:8]
             if not sid:
@@ -951,8 +956,8 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                 open_by_sid[sid] = conn
             elif kind in ("auth.ok", "auth.failed", "socket.disconnected"):
                 conn = open_by_sid.get(sid)
-                if conn is None:  # the log starts mid-connection
-                    conn = Connection(sid=sid, client=sid_client.get(sid))
+                if conn is None:  # the log starts mid-connection (or lacks its connect line)
+                    conn = Connection(sid=sid, client=sid_client.get(sid), started_after=process_start)
                     conns.append(conn)
                     open_by_sid[sid] = conn
                 conn.evidence.append(evidence(rec))

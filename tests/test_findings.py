@@ -252,6 +252,27 @@ def test_a_process_that_died_closes_its_sockets_at_the_next_start(tmp_path):
     assert "answering 1 message(s)" in f["summary"]
 
 
+def test_a_socket_whose_connect_line_is_missing_was_not_cut_by_a_stop_before_its_process(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, server_sees=False)
+    _stop(logs, [SID1])
+    logs.wait(2)
+    _start(logs)
+    # (a gap in the log: the new process's socket shows only from its authentication on)
+    logs.wait(1)
+    logs.be(logs.now, "sio.client_authenticated", sid=SID2[:8])
+    logs.wait(5)
+    logs.server_disconnect(SID2)
+    logs.wait(20)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "server-restart")
+    assert f"it cut 1 connection(s) ({SID1[:8]})" in f["summary"]
+    assert SID2[:8] not in f["summary"] and not any(SID2[:8] in e["text"] for e in f["evidence"])
+
+
 def test_a_log_that_ends_with_the_server_stopped_is_no_incident(tmp_path):
     logs = LogSet()
     healthy(logs)
