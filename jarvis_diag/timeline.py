@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 
@@ -1421,6 +1422,38 @@ def _plain_column(frame: pd.DataFrame, name: str, as_iso: bool = False) -> list:
     return [None if m else v for v, m in zip(col.tolist(), missing, strict=True)]
 
 
+def _json_time(v: Any) -> str | None:
+    return None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else iso(
+        v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
+
+
+def _json_num(v: Any) -> float | None:
+    if type(v) is float and v.is_integer():  # its own value rounded (round() is the slow part)
+        return v
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return round(float(v), 1)
+
+
+def _json_num1(v: Any) -> float | None:
+    if type(v) is float and v.is_integer():
+        return v
+    return None if v is None else round(float(v), 1)
+
+
+def _json_opt(v: Any) -> Any:
+    return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _json_number(value: object) -> float | int:
+    """numpy scalars in the JSON document as the Python numbers json.dumps writes for them."""
+    if isinstance(value, float):  # numpy.float64 is a float subclass
+        return float(value)
+    if hasattr(value, "item") and isinstance(value.item(), int | float):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 class Timeline:
     """The correlated view of a set of logs. Tables are pandas DataFrames; times are UTC.
 
@@ -1471,49 +1504,40 @@ class Timeline:
     def to_json_dict(self) -> dict:
         """The timeline as ``jarvis-diag.timeline/1`` (docs/formats.md)."""
         with no_cycle_collection():
-            return self._json_dict()
+            return {**self._json_head(), "findings": self._json_findings()}
 
-    def _json_dict(self) -> dict:
-        def t(v: Any) -> str | None:
-            return None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else iso(
-                v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
+    def to_json_bytes(self) -> bytes:
+        """:meth:`to_json_dict` as compact UTF-8 JSON with a final newline (what ``json.dumps``
+        with ``ensure_ascii=False, separators=(",", ":")`` writes). All but the findings are
+        encoded before the findings are asked for: while a forked child still names them."""
+        with no_cycle_collection():
+            head = orjson.dumps(self._json_head(), default=_json_number, option=orjson.OPT_NON_STR_KEYS)
+            findings = orjson.dumps(self._json_findings(), default=_json_number, option=orjson.OPT_NON_STR_KEYS)
+        return b"".join((head[:-1], b',"findings":', findings, b"}\n"))
 
-        def num(v: Any) -> float | None:
-            if type(v) is float and v.is_integer():  # its own value rounded (round() is the slow part)
-                return v
-            if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-                return None
-            return round(float(v), 1)
+    def _columns(self, name: str, names: tuple[str, ...], times: tuple[str, ...] = ()) -> Iterator[tuple]:
+        """The rows of these columns of a table as Python values (None: missing; ``times`` as
+        ISO text), from its frame or, when none was made, from its rows."""
+        table = self._rows(name)
+        if isinstance(table, _Rows):
+            return zip(*(table.column(c, c in times) for c in names), strict=True)
+        return zip(*(_plain_column(table, c, c in times) for c in names), strict=True)
 
-        def opt(v: Any) -> Any:
-            return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
-
-        def rows(name: str, names: tuple[str, ...], times: tuple[str, ...] = ()) -> Iterator[tuple]:
-            """The rows of these columns of a table as Python values (None: missing; ``times`` as
-            ISO text), from its frame or, when none was made, from its rows."""
-            table = self._rows(name)
-            if isinstance(table, _Rows):
-                return zip(*(table.column(c, c in times) for c in names), strict=True)
-            return zip(*(_plain_column(table, c, c in times) for c in names), strict=True)
-
-        def num1(v: Any) -> float | None:
-            if type(v) is float and v.is_integer():
-                return v
-            return None if v is None else round(float(v), 1)
-
+    def _json_head(self) -> dict:
+        """The documented JSON but its findings."""
         connections = [{"sid": sid, "client": client, "connected_at": connected, "authenticated_at": authenticated,
                         "disconnected_at": disconnected, "reason": reason, "transport": transport,
-                        "duration_ms": num1(duration)}
+                        "duration_ms": _json_num1(duration)}
                        for sid, client, connected, authenticated, disconnected, reason, transport, duration
-                       in rows("connections", ("sid", "client", "connected_at", "authenticated_at",
-                                                  "disconnected_at", "reason", "transport", "duration_ms"),
-                               ("connected_at", "authenticated_at", "disconnected_at"))]
+                       in self._columns("connections", ("sid", "client", "connected_at", "authenticated_at",
+                                                        "disconnected_at", "reason", "transport", "duration_ms"),
+                                        ("connected_at", "authenticated_at", "disconnected_at"))]
         sessions: dict[tuple, dict] = {}
         for (session, client, sid, kind, requested, received, phases, server_ms, ready_sent, ready_received,
-             history_end, latency, transport, evidence_list) in rows(
+             history_end, latency, transport, evidence_list) in self._columns(
                 "attaches", ("session", "client", "sid", "kind", "requested_at", "received_at", "phases",
-                                "server_ms", "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms",
-                                "transport_ms", "evidence"),
+                             "server_ms", "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms",
+                             "transport_ms", "evidence"),
                 ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at")):
             name = session or "unknown"
             # a temporary id never mapped to its UUID is known only by its printed prefix,
@@ -1525,34 +1549,38 @@ class Timeline:
                 entry["clients"].append(client)
             entry["attaches"].append({
                 "client": client, "sid": sid, "kind": kind, "requested_at": requested, "received_at": received,
-                "phases": {k: num(v) for k, v in (phases or {}).items()}, "server_ms": num1(server_ms),
+                "phases": {k: _json_num(v) for k, v in (phases or {}).items()}, "server_ms": _json_num1(server_ms),
                 "ready_sent_at": ready_sent, "ready_received_at": ready_received, "history_end_at": history_end,
-                "latency_ms": num1(latency), "transport_ms": num1(transport), "evidence": list(evidence_list)})
-        episode_times = ("started_at", "visible_at", "connected_at", "authenticated_at", "recovered_at")
+                "latency_ms": _json_num1(latency), "transport_ms": _json_num1(transport),
+                "evidence": list(evidence_list)})
+        times = ("started_at", "visible_at", "connected_at", "authenticated_at", "recovered_at")
         table = self._rows("episodes")
         if isinstance(table, _Rows):
-            stamps = {c: table.stamps(c) for c in episode_times}
-            plain = [dict(r, **{c: stamps[c][i] for c in episode_times}) for i, r in enumerate(table.rows)]
+            stamps = {c: table.stamps(c) for c in times}
+            plain = [dict(r, **{c: stamps[c][i] for c in times}) for i, r in enumerate(table.rows)]
         else:
-            plain = [dict(r._asdict(), **{c: t(getattr(r, c)) for c in episode_times})
+            plain = [dict(r._asdict(), **{c: _json_time(getattr(r, c)) for c in times})
                      for r in table.itertuples(index=False)]
-        episodes = [{"client": opt(r["client"]), "sid_before": opt(r["sid_before"]), "sid_after": opt(r["sid_after"]),
-                     "trigger": r["trigger"], "started_at": r["started_at"], "visible_at": r["visible_at"],
-                     "connected_at": r["connected_at"], "authenticated_at": r["authenticated_at"],
-                     "sessions": list(r["sessions"]), "ready_at": {k: t(v) for k, v in r["ready_at"].items()},
+        episodes = [{"client": _json_opt(r["client"]), "sid_before": _json_opt(r["sid_before"]),
+                     "sid_after": _json_opt(r["sid_after"]), "trigger": r["trigger"], "started_at": r["started_at"],
+                     "visible_at": r["visible_at"], "connected_at": r["connected_at"],
+                     "authenticated_at": r["authenticated_at"], "sessions": list(r["sessions"]),
+                     "ready_at": {k: _json_time(v) for k, v in r["ready_at"].items()},
                      "recovered": bool(r["recovered"]), "recovered_at": r["recovered_at"],
-                     "duration_ms": num(r["duration_ms"])} for r in plain]
-        findings = [{"id": fid, "kind": kind, "severity": severity, "at": at, "session": session, "client": client,
-                     "sid": sid, "delay_ms": num1(delay), "occurrences": int(occurrences or 1),
-                     "first_at": first or at, "last_at": last or at, "summary": summary, "context": context,
-                     "evidence": list(evidence_list)}
-                    for fid, kind, severity, at, session, client, sid, delay, occurrences, first, last, summary,
-                    context, evidence_list
-                    in rows("findings", ("id", "kind", "severity", "at", "session", "client", "sid", "delay_ms",
-                                            "occurrences", "first_at", "last_at", "summary", "context", "evidence"),
-                            ("at", "first_at", "last_at"))]
+                     "duration_ms": _json_num(r["duration_ms"])} for r in plain]
         return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
-                "sessions": list(sessions.values()), "episodes": episodes, "findings": findings}
+                "sessions": list(sessions.values()), "episodes": episodes}
+
+    def _json_findings(self) -> list[dict]:
+        """The documented JSON's findings."""
+        return [{"id": fid, "kind": kind, "severity": severity, "at": at, "session": session, "client": client,
+                 "sid": sid, "delay_ms": _json_num1(delay), "occurrences": int(occurrences or 1),
+                 "first_at": first or at, "last_at": last or at, "summary": summary, "context": context,
+                 "evidence": list(evidence_list)}
+                for fid, kind, severity, at, session, client, sid, delay, occurrences, first, last, summary, context,
+                evidence_list in self._columns("findings", ("id", "kind", "severity", "at", "session", "client", "sid",
+                                                            "delay_ms", "occurrences", "first_at", "last_at",
+                                                            "summary", "context", "evidence"), FINDING_TIMES)]
 
     # ---- filtering -------------------------------------------------------------------
     def filter(self, session: str | None = None, client: str | None = None, since: Any = None,

@@ -12,7 +12,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 
@@ -100,15 +99,6 @@ def _emit(text: str | bytes, output: Path | None) -> None:
                 output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
-
-
-def _json_number(value: object) -> float | int:
-    """numpy scalars in the JSON document as the Python numbers json.dumps writes for them."""
-    if isinstance(value, float):  # numpy.float64 is a float subclass
-        return float(value)
-    if hasattr(value, "item") and isinstance(value.item(), int | float):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
@@ -275,10 +265,7 @@ def timeline(
         else:
             console.print(tl)
     elif fmt == "json":
-        # compact UTF-8, the same bytes as json.dumps(..., ensure_ascii=False, separators=(",", ":"))
-        # in a quarter of the time (the encoder is a visible share of the whole command on big logs)
-        _emit(orjson.dumps(tl.to_json_dict(), default=_json_number,
-                           option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE), output)
+        _emit(tl.to_json_bytes(), output)
     elif fmt == "perfetto":
         from jarvis_diag.perfetto import to_trace
 
