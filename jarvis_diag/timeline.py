@@ -88,8 +88,24 @@ def iso(t: float | None) -> str | None:
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return None
     ms = int(round(t * 1000))
-    d = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{d:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    seconds, milli = divmod(ms, 1000)
+    day, second = divmod(seconds, 86400)
+    if not 0 <= day < _LAST_DAY:  # (before 1970 or after 9999: the calendar's own way)
+        d = datetime.fromtimestamp(seconds, tz=UTC)
+        return f"{d:%Y-%m-%dT%H:%M:%S}.{milli:03d}Z"
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    # (a big log's findings write tens of thousands of times: the date once per day)
+    return f"{_iso_day(day)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
+
+
+_LAST_DAY = (datetime(9999, 12, 31, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).days
+
+
+@lru_cache(maxsize=4096)
+def _iso_day(day: int) -> str:
+    """The date ``day`` days after 1970-01-01, as YYYY-MM-DD."""
+    return f"{datetime.fromtimestamp(day * 86400, tz=UTC):%Y-%m-%d}"
 
 
 class Row(int):

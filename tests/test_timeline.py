@@ -234,3 +234,16 @@ def test_the_records_builder_refuses_what_it_cannot_build():
         build(("a",), [[1, 2]], [("c", [0, 1], [0])])
     with pytest.raises(TypeError):
         build(("a",), [[1]], [("c", 0)])
+
+
+@pytest.mark.parametrize("t", [0.0, 1764000000.0, 1764000000.0005, 1764086399.9996, -0.0004, -1.5, 951782400.25,
+                               253402300799.999, -62135596800.0, 4102444800.123])
+def test_iso_writes_the_calendar_instant_to_the_millisecond(t):
+    from datetime import UTC, datetime
+
+    from jarvis_diag.timeline import iso
+
+    ms = int(round(t * 1000))
+    want = f"{datetime.fromtimestamp(ms // 1000, tz=UTC):%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    assert iso(t) == want
+    assert iso(None) is None and iso(float("nan")) is None
