@@ -11,7 +11,7 @@ also what tells a benign warning (severity ``info``) from a real one.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -127,10 +127,11 @@ class _Index:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
-        self.open_spans: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (see _cut)
+        self.open_spans: tuple[np.ndarray, np.ndarray, list[bool], list[int]] | None = None  # (see _cut)
         self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
         self._away: dict[str, tuple[list[bool], np.ndarray]] | None = None
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
+        self._autos: dict[str | None, tuple[list, list[float]]] | None = None
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
         self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
         for c in corr.connections:
@@ -155,6 +156,25 @@ class _Index:
             gone = r.get("from_session") if r["kind"] == "session.switched" else r.get("session")
             cleared.setdefault(((r.get("sid") or "")[:8], session_key(gone)), []).append(r)
         self._cleared = {k: (v, np.array([r["t"] for r in v])) for k, v in cleared.items()}
+
+    def auto_connect_after(self, sid: str, t: float) -> Attach | None:
+        """The server's auto-connect on this socket started within a second after ``t`` (the
+        first in the attaches' order)."""
+        if self._autos is None:
+            autos: dict[str | None, list[tuple[float, int, Attach]]] = {}
+            for i, a in enumerate(self.corr.attaches):
+                if a.auto and a.started_at is not None:
+                    autos.setdefault(a.sid, []).append((a.started_at, i, a))
+            for v in autos.values():
+                v.sort(key=lambda x: x[:2])
+            self._autos = {k: (v, [x[0] for x in v]) for k, v in autos.items()}
+        found = self._autos.get(sid)
+        if found is None:
+            return None
+        items, starts = found
+        near = items[bisect_left(starts, t):bisect_right(starts, t + 1.0)]
+        near = [x for x in near if 0 <= x[0] - t <= 1.0]
+        return min(near, key=lambda x: x[1])[2] if near else None
 
     def attaches_of(self, session: str | None, client: str | None) -> list[Attach]:
         """The attaches of this session by this client, in the correlation's order."""
@@ -433,9 +453,9 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
     switch_backs: dict[str | None, dict[str | None, list[tuple[float, dict]]]] = {}
     last_start: dict[str, dict] = {}
     for rec in ix.corr.index.of_kind(("chat.connect.start", "chat.handler.exists", "chat.connect.sent")):
-        if rec["source"] not in FRONTEND_SOURCES:
-            continue
         client = rec.get("client")
+        if not client or rec["source"] not in FRONTEND_SOURCES:  # (a line of no page joins no socket)
+            continue
         if rec["kind"] == "chat.connect.start":
             last_start[client] = rec
         elif rec["kind"] == "chat.handler.exists":
@@ -508,8 +528,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                     # (dropped by this socket's attach of another session, not by the page leaving it)
                     fix = ("the server keeps one live session per socket: attach each open session on its own socket, "
                            "or re-send chat:connect before using a session again")
-        auto = next((a for a in ix.attaches_of_sid.get(sid, []) if a.auto and a.started_at is not None
-                     and 0 <= a.started_at - rec["t"] <= 1.0), None)
+        auto = ix.auto_connect_after(sid, rec["t"])
         if auto is not None:
             ev += auto.evidence[-2:]
         wait = f" {_duration(delay)}" if delay is not None else ""
@@ -617,25 +636,28 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
     conns = ix.corr.connections
     if ix.open_spans is None:
         sids = np.array([c.sid or "" for c in conns], dtype=object)
+        cuttable = np.array([bool(c.sid) and c.reason not in DELIBERATE_REASONS for c in conns], dtype=bool)
+        # (a socket of unknown connect time connected after the start of the process that
+        # logged it, a moment later: it was open at no earlier stop, nor at that start)
+        opened = np.array([c.connected_at if c.connected_at is not None else
+                           -np.inf if c.started_after is None else np.nextafter(c.started_after, np.inf)
+                           for c in conns], dtype="float64")
         ix.open_spans = (
-            # (a socket of unknown connect time connected after the start of the process that
-            # logged it, a moment later: it was open at no earlier stop, nor at that start)
-            np.array([c.connected_at if c.connected_at is not None else
-                      -np.inf if c.started_after is None else np.nextafter(c.started_after, np.inf) for c in conns],
-                     dtype="float64"),
+            np.where(cuttable, opened, np.inf),  # (one that cannot be cut never opened)
             np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64"),
-            np.array([bool(c.sid) and c.reason not in DELIBERATE_REASONS for c in conns], dtype=bool),
-            np.array([c.client is not None for c in conns], dtype=bool),
-            np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64))
-    opened, closed, cuttable, joined, sid_codes = ix.open_spans
-    cut = np.flatnonzero(cuttable & (opened <= t) & (closed >= t - slack))
-    fate = np.zeros(len(cut), dtype=np.int8)  # 0: never came back, 1: back, 2: still away
+            [c.client is not None for c in conns],
+            (np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64)).tolist())
+    opened, closed, joined, sid_codes = ix.open_spans
+    cut = np.flatnonzero((opened <= t) & (closed >= t - slack)).tolist()  # (a stop cuts a few: lists from here)
+    fate = [0] * len(cut)  # 0: never came back, 1: back, 2: still away
     delays = []
     away = 0  # clients counted from their page's return, not from the restart
     backs: dict[int, Connection] = {}  # (the next connection of the first few cut, to cite)
     fates: dict[str, tuple] = {}  # (one look per client)
-    for j in np.flatnonzero(joined[cut]).tolist():
-        client = conns[cut[j]].client
+    for j, i in enumerate(cut):
+        if not joined[i]:
+            continue
+        client = conns[i].client
         found = fates.get(client)
         if found is None:
             found = fates[client] = _fate(ix, client, t, restarted)
@@ -648,20 +670,20 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
         elif found[0] == "away":
             fate[j] = 2
     ev: list[dict] = []
-    for j, i in enumerate(cut[:CUT_EVIDENCE].tolist()):
+    for j, i in enumerate(cut[:CUT_EVIDENCE]):
         ev += conns[i].evidence[:1] + (backs[j].evidence[:1] if j in backs else [])
     delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted else None)
 
-    def names(rows: np.ndarray) -> str:  # (as _sid_list says them)
-        unique = len(np.unique(sid_codes[rows]))
-        first = list(dict.fromkeys(conns[i].sid for i in rows[:SIDS_NAMED * 4].tolist()))[:SIDS_NAMED]
+    def names(rows: list[int]) -> str:  # (as _sid_list says them)
+        unique = len({sid_codes[i] for i in rows})
+        first = list(dict.fromkeys(conns[i].sid for i in rows[:SIDS_NAMED * 4]))[:SIDS_NAMED]
         return ", ".join(first) + (f" and {unique - len(first)} more" if unique > len(first) else "")
 
-    if not len(cut):
+    if not cut:
         return _Cut("no client was connected", "info", delay, ev, 0, "")
-    never = cut[fate == 0]
-    still_away = cut[fate == 2]
-    severity = "critical" if len(never) and (ix.corr.last_t or t) - t > RECOVERY_GRACE_S else "warning"
+    never = [i for i, f in zip(cut, fate, strict=True) if f == 0]
+    still_away = [i for i, f in zip(cut, fate, strict=True) if f == 2]
+    severity = "critical" if never and (ix.corr.last_t or t) - t > RECOVERY_GRACE_S else "warning"
     all_names = names(cut)
     what = f"it cut {len(cut)} connection(s) ({all_names})"
     if delays:
@@ -669,11 +691,11 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
         if away:
             what += (f" ({away} of them counted from when their page came back: it was in the background "
                      f"or offline until after the restart)")
-    if len(never) and len(never) == len(cut):
+    if never and len(never) == len(cut):
         what += "; none of them came back"
-    elif len(never):
+    elif never:
         what += f"; {names(never)} never came back"
-    if len(still_away):
+    if still_away:
         what += f"; {names(still_away)} belonged to pages still in the background or offline when the log ends"
     return _Cut(what, severity, delay, ev, len(cut), all_names, conns[cut[0]] if len(cut) == 1 else None)
 
