@@ -214,6 +214,33 @@ async def test_a_reply_that_starts_after_the_next_message_was_acknowledged_is_no
     assert [(s["produced"], s["lost"], s["live"]) for s in record["sessions"]] == [(1, 0, True), (1, 0, True)]
 
 
+async def test_a_reply_a_restart_cut_off_does_not_shift_the_replayed_replies_after_it(tmp_path: Path):
+    # the server restarts while the agent answers the page's first message: that message
+    # stays unanswered in the history. The next message's reply, replayed after the page's
+    # next loss, is that message's (it names it), not the unanswered one's.
+    steps = [{"action": "connect"}, {"action": "open"}, {"action": "send"}, {"action": "wait", "for": "4s"},
+             {"action": "send"}, {"action": "background", "for": "2.5s", "fault": "close"}]
+    async with running_server(agent_pace=0.05) as srv:
+
+        async def restart_mid_reply() -> None:
+            for _ in range(100):
+                if "Processing chat message for" in srv.app_log.read_text():
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            await srv.restart()
+
+        restarting = asyncio.ensure_future(restart_mid_reply())
+        result = await run_simulation(config(srv, profile="connmgr", steps=steps, deadline="8s"), tmp_path)
+        await restarting
+        app_log = srv.app_log.read_text()
+    assert app_log.count("Application starting") == 2
+    (record,) = result.records
+    [session] = record["sessions"]
+    assert (session["produced"], session["lost"], session["duplicated"]) == (1, 0, 0), record["failure"]
+    assert cycle_ok(record), record["failure"]
+
+
 async def test_a_server_restarting_after_a_failed_run_is_not_reported_dead(tmp_path: Path, monkeypatch):
     from jarvis_diag.simulate import run as sim_run
 

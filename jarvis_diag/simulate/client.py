@@ -65,7 +65,7 @@ class SessionState:
     # order, so a live reply belongs to the first (a reply can start after the next message
     # was acknowledged, when the page came back from the background meanwhile)
     awaiting: deque[str] = field(default_factory=deque)
-    replay_open: list[str] = field(default_factory=list)  # replayed messages with no replayed reply yet
+    replay_open: deque[str] = field(default_factory=deque)  # replayed messages with no replayed reply yet
     replay_full: bool = True  # the replay is the whole history (not resumed from a seq)
     error: str | None = None  # the last chat:error for the session
     seqs: set[int] = field(default_factory=set)
@@ -335,7 +335,7 @@ class VirtualClient:
             # replay went on from where the page was: it kept count as if live)
             if s.replay_full:
                 s.awaiting = deque(s.replay_open)
-            s.replay_open = []
+            s.replay_open = deque()
             self.log.log("chat.history_end", n=int(data.get("count", 0) or 0))
             self._obs("history_end", session=s.key, seq=seq)
             return
@@ -366,8 +366,10 @@ class VirtualClient:
         elif history and event == "chat:assistant" and s.replay_open:
             # a history holds each turn's reply as one chat:assistant, in the order of the
             # messages: messages sent together (several pages on one session) come first,
-            # then their replies, so a reply is the oldest unanswered message's
-            message = s.replay_open.pop(0)
+            # then their replies, so a reply is the oldest unanswered message's; past a
+            # message a restart left unanswered, when the reply names its own
+            _drop_abandoned(s.replay_open, content)
+            message = s.replay_open.popleft()
         if event in ("chat:assistant", "chat:result") and not history:
             _drop_abandoned(s.awaiting, content)  # (both carry the whole answer)
         if message is None:
@@ -402,7 +404,7 @@ class VirtualClient:
         requested = s.connect_pending
         s.ready_epoch = self.epoch
         s.in_replay = True
-        s.replay_open = []
+        s.replay_open = deque()
         s.replay_full = not data.get("resumed")
         s.connect_pending = False
         self._obs("ready", session=s.key, sid=self.sid,

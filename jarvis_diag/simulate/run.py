@@ -122,6 +122,7 @@ class _Page:
         self.keys: list[str] = []
         self.cycle = 0
         self.sent: dict[str, str] = {}
+        self.messages = 0  # (sent by this client)
         self.seen_before: dict[str, set[int]] = {}
         self.error: str | None = None
 
@@ -130,9 +131,11 @@ class _Page:
         return time.time() + self.skew_s
 
     def _content(self, kind: str, k: int) -> str:
-        # Unique per run, client, session and cycle: replies are matched to their message by it
-        # (a session opened with --existing holds earlier runs' messages too)
-        return f"{kind} from client {self.index} session {k} cycle {self.cycle} of run {self.run_id}: how is it going?"
+        # Unique per run, client and message: replies are matched to their message by it (a
+        # cycle can send more than one; a session opened with --existing holds earlier runs')
+        self.messages += 1
+        return (f"{kind} from client {self.index} session {k} cycle {self.cycle} of run {self.run_id} "
+                f"(message {self.messages}): how is it going?")
 
     async def setup(self, steps: list[Step], ramp: asyncio.Semaphore) -> None:
         await self.proxy.start()
