@@ -599,17 +599,18 @@ def _sid_list(sids: list[str]) -> str:
     return named if len(unique) <= SIDS_NAMED else f"{named} and {len(unique) - SIDS_NAMED} more"
 
 
-def _fate(ix: _Index, client: str, t: float, restarted: float | None) -> tuple:
-    """What became of a client whose socket a server's stop at ``t`` cut: ("back", seconds
-    until its next authenticated socket, 1 when counted from its page's return (it was away
-    until after the restart) else 0, that connection), ("away",) when its page was still in
-    the background or offline when the log ends, else ("never",)."""
+def _fate(ix: _Index, client: str, t: float, restarted: float | None, lost: float | None = None) -> tuple:
+    """What became of a client whose socket a server's stop at ``t`` cut (``lost``: when the
+    client lost it, when that is known to be earlier): ("back", seconds until its next
+    authenticated socket, 1 when counted from its page's return (it was away until after the
+    restart) else 0, that connection), ("away",) when its page was still in the background or
+    offline when the log ends, else ("never",)."""
     back = ix.authenticated_after(client, t)
     if back is not None:
         returned = ix.came_back(client, t, back.connected_at or back.authenticated_at)
         if returned is not None and returned > (restarted or t):
             return "back", back.authenticated_at - min(returned, back.authenticated_at), 1, back
-        return "back", back.authenticated_at - t, 0, back
+        return "back", back.authenticated_at - (t if lost is None else lost), 0, back
     if ix.away_at(client, ix.corr.last_t or t):
         return ("away",)
     return ("never",)
@@ -626,13 +627,16 @@ class _Cut:
     count: int  # connections cut
     names: str  # their socket ids, for a sentence
     only: Connection | None = None  # the connection, when one was cut
+    lost_at: float | None = None  # (a crash) the first loss of a socket a phone logged before the start line
 
 
-def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
+def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: bool = False) -> _Cut:
     """What a server's process ending at ``t`` (up again at ``restarted``) did to the
     connections open then, or closed less than ``slack`` seconds before. A connection its page
     closed on purpose is not cut. (Column-wise: a log can hold many stops, each with many
-    connections, and a connection no client is joined to is only counted.)"""
+    connections, and a connection no client is joined to is only counted.) ``crash``: ``t``
+    is the next start (a process that died logs nothing): a phone's own loss of its socket
+    before it, when its log shows one, is when that phone's outage began."""
     conns = ix.corr.connections
     if ix.open_spans is None:
         sids = np.array([c.sid or "" for c in conns], dtype=object)
@@ -654,13 +658,17 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
     away = 0  # clients counted from their page's return, not from the restart
     backs: dict[int, Connection] = {}  # (the next connection of the first few cut, to cite)
     fates: dict[str, tuple] = {}  # (one look per client)
+    lost_at = None
     for j, i in enumerate(cut):
         if not joined[i]:
             continue
-        client = conns[i].client
+        client, lost = conns[i].client, conns[i].client_disconnected_at
+        lost = lost if crash and lost is not None and lost < t else None
+        if lost is not None and (lost_at is None or lost < lost_at):
+            lost_at = lost
         found = fates.get(client)
         if found is None:
-            found = fates[client] = _fate(ix, client, t, restarted)
+            found = fates[client] = _fate(ix, client, t, restarted, lost)
         if found[0] == "back":
             fate[j] = 1
             delays.append(found[1])
@@ -697,7 +705,7 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float) -> _Cut:
         what += f"; {names(never)} never came back"
     if still_away:
         what += f"; {names(still_away)} belonged to pages still in the background or offline when the log ends"
-    return _Cut(what, severity, delay, ev, len(cut), all_names, conns[cut[0]] if len(cut) == 1 else None)
+    return _Cut(what, severity, delay, ev, len(cut), all_names, conns[cut[0]] if len(cut) == 1 else None, lost_at)
 
 
 def _answering(ix: _Index, lines: list[dict]) -> tuple[str, list[dict]]:
@@ -770,16 +778,24 @@ def detect_server_restart(ix: _Index) -> list[dict]:
         t = rec["t"]
         lost, received = _answering(ix, [rec])
         tail = (ix.corr.last_t or t) - t
-        # (a crash's sockets end at the new start, the first moment they are known gone)
-        cut = _cut(ix, t, t if how == "crash" else restarted, STOP_CLOSE_S)
+        # (a crash's sockets end at the new start, the first moment the server's log knows them gone)
+        cut = _cut(ix, t, t if how == "crash" else restarted, STOP_CLOSE_S, crash=how == "crash")
         if not cut.count and not lost:
             continue
         severity, delay = cut.severity, cut.delay_ms
+        ev = [evidence(rec)]
         if how == "crash":
+            died = ""
+            if cut.lost_at is not None:
+                # the phones' logs tell when it ended: their sockets closed then
+                died = (f", {t - cut.lost_at:.1f} s before: its phones lost their sockets from "
+                        f"{iso(cut.lost_at)}")
+                ev += [evidence(r) for r in ix.corr.index.of_kind(["socket.disconnected"], cut.lost_at, cut.lost_at)
+                       if r["source"] in FRONTEND_SOURCES][:1]
             summary = (f"The server started again at {iso(t)} with no shutdown logged since its last start (its "
-                       f"process was killed or died): {cut.what}{lost}. Find out why it ended (its stdout/stderr, "
-                       f"the system journal, the OOM killer); phones must reconnect and re-attach their sessions "
-                       f"after it.")
+                       f"process was killed or died{died}): {cut.what}{lost}. Find out why it ended (its "
+                       f"stdout/stderr, the system journal, the OOM killer); phones must reconnect and re-attach "
+                       f"their sessions after it.")
         elif restarted is None and tail <= RECOVERY_GRACE_S:
             # a log that ends with the server stopped: most often how it was captured
             severity, delay = "info", None
@@ -797,7 +813,7 @@ def detect_server_restart(ix: _Index) -> list[dict]:
         findings.append(_f(
             "server-restart", "critical" if lost else severity, t, summary,
             client=cut.only.client if cut.only else None, sid=cut.only.sid if cut.only else None,
-            delay_ms=delay, evidence_list=[evidence(rec)] + cut.evidence + [evidence(r) for r in received]))
+            delay_ms=delay, evidence_list=ev + cut.evidence + [evidence(r) for r in received]))
     return findings
 
 

@@ -233,6 +233,7 @@ def test_a_process_that_died_closes_its_sockets_at_the_next_start(tmp_path):
     logs.open_on(c, SID1, A)
     logs.message(c, SID1, A, chunks=5, reply_s=4.0, cut_at=1, completes=False)
     logs.wait(1)
+    t_lost = logs.now
     logs.client_disconnect(c, SID1, server_sees=False)  # (killed: no line from the server)
     logs.wait(5)
     t_start = logs.now
@@ -247,8 +248,12 @@ def test_a_process_that_died_closes_its_sockets_at_the_next_start(tmp_path):
     assert _epoch(conn["disconnected_at"]) == pytest.approx(t_start, abs=0.002)
     [f] = _findings(tl, "server-restart")
     assert f["severity"] == "critical"
-    assert "with no shutdown logged since its last start (its process was killed or died)" in f["summary"]
-    assert f"it cut 1 connection(s) ({SID1[:8]})" in f["summary"]
+    # the phone's log tells when the process ended; its outage is counted from then
+    assert "with no shutdown logged since its last start (its process was killed or died, 5.0 s before: its " \
+           "phones lost their sockets from " in f["summary"]
+    assert f"it cut 1 connection(s) ({SID1[:8]}); clients were back after 5." in f["summary"]
+    assert f["delay_ms"] == pytest.approx((t_start - t_lost + 0.5) * 1000, abs=100)
+    assert any("Disconnected" in e["text"] for e in f["evidence"])
     assert "answering 1 message(s)" in f["summary"]
 
 
