@@ -78,8 +78,9 @@ def _is_log_name(name: str) -> bool:
 
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
-    """Files in the order given; directories recursively (``*.log``, ``*.log.N``,
-    ``*.gz``, ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
+    """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
+    ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``,
+    ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
     does not exist or matches nothing (``allow_empty``: a directory with no log file yet
     or a glob matching none gives none, as when following logs about to be written)."""
     out: list[str] = []
@@ -113,6 +114,35 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 add(m)
         else:
             raise DiagError(f"{p}: no such file or directory")
+    return _oldest_rotation_first(out)
+
+
+def _rotation(path: str) -> tuple[str, int] | None:
+    """(the current file's path, how many rotations old) of a rotated log (``app.log.2`` or
+    ``app.log.2.gz``: the current ``app.log``, 2); None for any other file."""
+    stem = path[:-3] if path.endswith(".gz") else path
+    base, _, number = stem.rpartition(".")
+    return (base, int(number)) if number.isdigit() and base.endswith(".log") else None
+
+
+def _oldest_rotation_first(paths: list[str]) -> list[str]:
+    """``paths`` with the files of each rotated log (``app.log.2``, ``app.log.1``, ``app.log``,
+    in whatever order the names or the shell's glob put them) oldest first, in the places
+    they held: lines of the same millisecond on either side of a rotation keep the order
+    they were written in."""
+    family: dict[int, tuple[str, int]] = {}
+    for i, p in enumerate(paths):
+        if p != "-":
+            rotated = _rotation(p)
+            family[i] = rotated if rotated is not None else ((p[:-3] if p.endswith(".gz") else p), 0)
+    members: dict[str, list[int]] = {}
+    for i, (base, _age) in family.items():
+        members.setdefault(str(Path(base).resolve()), []).append(i)
+    out = list(paths)
+    for slots in members.values():
+        if len(slots) > 1:
+            for slot, i in zip(slots, sorted(slots, key=lambda i: -family[i][1]), strict=True):
+                out[slot] = paths[i]
     return out
 
 

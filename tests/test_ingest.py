@@ -157,3 +157,32 @@ def test_take_rows_is_a_take() -> None:
     df = ingest([str(FIXTURES / "normal")]).events
     order = np.random.default_rng(3).permutation(len(df))
     pd.testing.assert_frame_equal(take_rows(df, order), df.take(order).reset_index(drop=True))
+
+
+def _timeline_without_places(paths: list[str]) -> dict:
+    """The timeline's JSON with each line cited by its text alone (not its file and number)."""
+    from jarvis_diag.timeline import load_timeline
+
+    def strip(x: object) -> object:
+        if isinstance(x, dict):
+            return {"text": x["text"]} if set(x) == {"path", "line", "text"} else {k: strip(v) for k, v in x.items()}
+        return [strip(v) for v in x] if isinstance(x, list) else x
+
+    doc = load_timeline(paths).to_json_dict()
+    del doc["sources"]
+    return strip(doc)
+
+
+@pytest.mark.parametrize("paths", [["{dir}"], ["{dir}/app.log", "{dir}/app.log.1"]], ids=["directory", "shell-glob"])
+def test_a_rotated_log_reads_as_the_file_it_was(tmp_path: Path, paths: list[str]) -> None:
+    # cut inside a burst of lines of one millisecond (an attach's timings): the rotated-out
+    # part, app.log.1, is the older one, whatever its name sorts as
+    lines = (FIXTURES / "callback-desync" / "app.log").read_text().splitlines(keepends=True)
+    cut = next(i for i in range(len(lines) // 2, len(lines)) if lines[i][:23] == lines[i - 1][:23]
+               and "Chat connect T" in lines[i])
+    (tmp_path / "app.log.1").write_text("".join(lines[:cut]))
+    (tmp_path / "app.log").write_text("".join(lines[cut:]))
+    frontend = [str(p) for p in (FIXTURES / "callback-desync" / "frontend").glob("*.log")]
+    whole = _timeline_without_places([str(FIXTURES / "callback-desync" / "app.log"), *frontend])
+    rotated = _timeline_without_places([p.format(dir=tmp_path) for p in paths] + frontend)
+    assert rotated == whole
