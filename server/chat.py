@@ -12,6 +12,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import socketio
@@ -42,10 +43,13 @@ class AgentRuntime:
 
 class Emitter:
     """Sends Socket.IO events straight to Engine.IO sockets: the packet is encoded once and
-    queued on each socket without a task per recipient (fan-out and attach latency)."""
+    queued on each socket without a task per recipient (fan-out and attach latency).
+    ``durable``: called before anything is sent (the store's pending writes committed, so
+    that no client ever holds a ``seq`` the database could lose)."""
 
-    def __init__(self, sio: socketio.AsyncServer):
+    def __init__(self, sio: socketio.AsyncServer, durable: Callable[[], None] | None = None):
         self.sio = sio
+        self.durable = durable
 
     @staticmethod
     def encode(event: str, data: dict) -> str:
@@ -58,6 +62,8 @@ class Emitter:
         return await self.send_encoded(sids, self.encode(event, data))
 
     async def send_encoded(self, sids, encoded: str) -> int:
+        if self.durable is not None:
+            self.durable()
         pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
         manager = self.sio.manager
         eio = self.sio.eio
@@ -77,7 +83,9 @@ class ChatService:
         self.config = config
         self.log = log
         self.store = store
-        self.emitter = Emitter(sio)
+        # (a seq a client has seen must survive a crash: a process killed with writes pending
+        # would otherwise give the same seq to its next event after the restart)
+        self.emitter = Emitter(sio, durable=store.flush)
         self.sessions: dict[str, Session] = {}
         self.sockets: dict[str, SocketState] = {}
         self.runtimes: dict[str, AgentRuntime] = {}

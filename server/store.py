@@ -2,8 +2,10 @@
 and the history messages.
 
 Writes run on the event loop (each is a few microseconds) and are committed in batches
-by a timer, so a burst of streamed chunks costs one commit; ``close()`` commits what is
-left (graceful shutdown loses nothing).
+by a timer, so a burst of writes costs one commit; ``flush()`` commits what is pending
+at once, and the server calls it before it sends anything, so that whatever a client has
+been sent is in the database even if the process is killed the next moment (the next
+event's ``seq`` then follows it). ``close()`` commits what is left.
 """
 
 from __future__ import annotations
@@ -167,6 +169,12 @@ class Store:
         self._commit_handle = None
         if not self.closed:
             self.db.commit()
+
+    def flush(self) -> None:
+        """Commit the pending writes now (nothing to do when there are none)."""
+        if self._commit_handle is not None:
+            self._commit_handle.cancel()
+            self.commit()
 
     def close(self) -> None:
         if self.closed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sqlite3
 
@@ -79,3 +80,36 @@ async def test_frozen_process_goes_silent_and_recovers_after_thaw(tmp_path):
                 proc.thaw()
         async with Client(proc.url, proc.token) as c:
             assert (await c.attach("new-3"))["session_id"] == A
+
+
+async def test_a_seq_a_client_was_sent_is_never_given_again_after_a_crash(tmp_path):
+    # whatever a client was sent is in the store the moment it has it: stopped then (five
+    # times, each right after a reply's last event), the database holds every seq seen; and
+    # killed then, the events after the restart follow them (a resuming client would
+    # otherwise take the next event for one it already had, and drop it)
+    proc = ServerProcess(data_dir=tmp_path / "data", log_dir=tmp_path / "logs", agent_pace=0.01)
+    await asyncio.to_thread(proc.start)
+    try:
+        async with Client(proc.url, proc.token) as c:
+            A = (await c.attach("new-7"))["session_id"]
+            for n in range(5):
+                mark = c.mark()
+                await c.sio.emit("chat:message", {"session_id": A, "content": f"/stream {10 + n}"})
+                await c.wait("chat:result", since=mark, session=A)
+                proc.freeze()  # (stopped at once, a few ms after sending: its commit timer does not run)
+                seen = max(d["seq"] for _e, d in c.since(0, A) if isinstance(d.get("seq"), int))
+                with contextlib.closing(sqlite3.connect(tmp_path / "data" / "jarvis.db")) as db:
+                    (stored,) = db.execute("SELECT max(seq) FROM events WHERE session_id = ?", (A,)).fetchone()
+                assert stored >= seen, f"message {n + 1}: seq {seen} was sent, the database holds up to {stored}"
+                if n < 4:
+                    proc.thaw()
+        await asyncio.to_thread(proc.kill)
+        await asyncio.to_thread(proc.start)
+        async with Client(proc.url, proc.token) as c:
+            mark = c.mark()
+            await c.attach(A, last_seq=seen)
+            await c.say(A, "after the crash")
+            after = [d["seq"] for _e, d in c.since(mark, A) if isinstance(d.get("seq"), int)]
+            assert after and min(after) == seen + 1
+    finally:
+        await asyncio.to_thread(proc.close)
