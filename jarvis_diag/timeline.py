@@ -1420,7 +1420,7 @@ class _Rows:
         return [_plain(r.get(name)) for r in self.rows]
 
     def stamps(self, name: str) -> list[str | None]:
-        """The column's times as the episodes' JSON writes those of the frame (see Timeline._json_dict)."""
+        """The column's times as the episodes' JSON writes those of the frame (see Timeline._json_head)."""
         ns = _frame_ns([r.get(name) for r in self.rows])
         return [None if m else iso(v / 1e9) for v, m in zip(ns.astype("int64").tolist(), np.isnat(ns).tolist(),
                                                              strict=True)]
@@ -1439,11 +1439,13 @@ def _plain_column(frame: pd.DataFrame, name: str, as_iso: bool = False) -> list:
 
 
 def _json_time(v: Any) -> str | None:
+    """A time of a table (Timestamp, epoch seconds or missing) as the JSON writes it."""
     return None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else iso(
         v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
 
 
 def _json_num(v: Any) -> float | None:
+    """A number of a table to a tenth (None where missing)."""
     if type(v) is float and v.is_integer():  # its own value rounded (round() is the slow part)
         return v
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
@@ -1452,12 +1454,14 @@ def _json_num(v: Any) -> float | None:
 
 
 def _json_num1(v: Any) -> float | None:
+    """:func:`_json_num` of a value that is a number or None."""
     if type(v) is float and v.is_integer():
         return v
     return None if v is None else round(float(v), 1)
 
 
 def _json_opt(v: Any) -> Any:
+    """A value of a table, None where missing."""
     return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
 
 
@@ -1478,8 +1482,9 @@ class Timeline:
     ``sources`` are plain data; ``to_json_dict()`` is the documented JSON."""
 
     def __init__(self, events: pd.DataFrame, clock: dict, sources: list[dict], connections: pd.DataFrame | _Rows,
-                 attaches: pd.DataFrame | _Rows, episodes: pd.DataFrame | _Rows, findings: pd.DataFrame | _Rows,
-                 warnings: list[str] | None = None, temp_ids: dict[str, list[str]] | None = None):
+                 attaches: pd.DataFrame | _Rows, episodes: pd.DataFrame | _Rows,
+                 findings: pd.DataFrame | _Rows | _Pending, warnings: list[str] | None = None,
+                 temp_ids: dict[str, list[str]] | None = None):
         self.events = events
         self.clock = clock
         self.sources = sources
@@ -1524,12 +1529,17 @@ class Timeline:
 
     def to_json_bytes(self) -> bytes:
         """:meth:`to_json_dict` as compact UTF-8 JSON with a final newline (what ``json.dumps``
-        with ``ensure_ascii=False, separators=(",", ":")`` writes). All but the findings are
-        encoded before the findings are asked for: while a forked child still names them."""
+        with ``ensure_ascii=False, separators=(",", ":")`` writes)."""
+        return b"".join(self.to_json_chunks())
+
+    def to_json_chunks(self) -> list[bytes]:
+        """:meth:`to_json_bytes` in the pieces it is made of, to write one after the other (a
+        big log's document is tens of MB). All but the findings are encoded before the
+        findings are asked for: while a forked child may still be naming them."""
         with no_cycle_collection():
             head = orjson.dumps(self._json_head(), default=_json_number, option=orjson.OPT_NON_STR_KEYS)
             findings = orjson.dumps(self._json_findings(), default=_json_number, option=orjson.OPT_NON_STR_KEYS)
-        return b"".join((head[:-1], b',"findings":', findings, b"}\n"))
+        return [memoryview(head)[:-1], b',"findings":', findings, b"}\n"]
 
     def _columns(self, name: str, names: tuple[str, ...], times: tuple[str, ...] = ()) -> Iterator[tuple]:
         """The rows of these columns of a table as Python values (None: missing; ``times`` as

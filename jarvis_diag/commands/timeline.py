@@ -81,20 +81,24 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
     _emit(text, output)
 
 
-def _emit(text: str | bytes, output: Path | None) -> None:
-    """Write the output (bytes: already UTF-8) to stdout or ``output``."""
+def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
+    """Write the output (bytes, or a list of byte strings: already UTF-8) to stdout or ``output``."""
+    chunks = text if isinstance(text, list) else [text] if isinstance(text, bytes) else None
     if output is None:
-        if isinstance(text, bytes):
+        if chunks is not None:
             sys.stdout.flush()
-            sys.stdout.buffer.write(text)
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
     else:
         try:
-            if isinstance(text, bytes):
-                output.write_bytes(text)
+            if chunks is not None:
+                with output.open("wb") as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
             else:
                 output.write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -265,7 +269,7 @@ def timeline(
         else:
             console.print(tl)
     elif fmt == "json":
-        _emit(tl.to_json_bytes(), output)
+        _emit(tl.to_json_chunks(), output)
     elif fmt == "perfetto":
         from jarvis_diag.perfetto import to_trace
 
