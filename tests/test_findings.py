@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 
 import pytest
-from logbuilder import LogSet, uuid_of
+from logbuilder import Client, LogSet, uuid_of
 from rich.console import Console
 
 from jarvis_diag.timeline import load_timeline
@@ -202,12 +202,19 @@ def test_a_plain_shutdown_that_stops_a_reply_says_so_once(tmp_path):
     assert [(f["severity"], f["occurrences"]) for f in stops] == [("info", 3)]
 
 
-def test_a_restart_while_phones_are_connected_and_their_return(tmp_path):
+def _two_phones(other: str) -> tuple[LogSet, Client, Client]:
+    """Two phones, each on its own socket and session ("here" on SID1 and A, ``other`` on
+    SID2 and B), two seconds in."""
     logs = LogSet()
-    here, quiet = logs.client(suffix="here"), logs.client(suffix="quit", skew_ms=-900.0)
+    here, there = logs.client(suffix="here"), logs.client(suffix=other, skew_ms=-900.0)
     logs.open_on(here, SID1, A)
-    logs.open_on(quiet, SID2, B)
+    logs.open_on(there, SID2, B)
     logs.wait(2)
+    return logs, here, there
+
+
+def test_a_restart_while_phones_are_connected_and_their_return(tmp_path):
+    logs, here, quiet = _two_phones("quit")
     logs.client_disconnect(quiet, SID2, reason="io client disconnect")  # (closed on purpose, just before)
     logs.wait(0.05)
     logs.client_disconnect(here, SID1, server_sees=False)
@@ -289,11 +296,7 @@ def test_a_log_that_ends_with_the_server_stopped_is_no_incident(tmp_path):
 
 
 def test_server_reload_counts_a_page_away_meanwhile_from_its_return(tmp_path):
-    logs = LogSet()
-    here, away = logs.client(suffix="here"), logs.client(suffix="away", skew_ms=-900.0)
-    logs.open_on(here, SID1, A)
-    logs.open_on(away, SID2, B)
-    logs.wait(2)
+    logs, here, away = _two_phones("away")
     t_reload = logs.now
     logs.server_reload()
     logs.now = t_reload + 0.3
