@@ -71,10 +71,7 @@ class Ingested:
 # ---- finding the files ---------------------------------------------------------------------
 
 def _is_log_name(name: str) -> bool:
-    if name.endswith(_LOG_SUFFIXES):
-        return True
-    stem, _, num = name.rpartition(".")
-    return num.isdigit() and stem.endswith(".log")
+    return name.endswith(_LOG_SUFFIXES) or _rotation(name) is not None
 
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:

@@ -1357,8 +1357,7 @@ def _frame(rows: list[dict], columns: list[str], times: tuple[str, ...]) -> pd.D
     (to the microsecond), converted a column at a time."""
     df = pd.DataFrame(rows, columns=columns)
     for c in times:
-        us = (pd.to_numeric(df[c], errors="coerce").astype("float64") * 1e6).round()
-        df[c] = pd.to_datetime(us, unit="us", utc=True)
+        df[c] = pd.Series(_frame_ns(df[c].tolist()), index=df.index).dt.tz_localize("UTC")
     return df
 
 
@@ -1378,7 +1377,8 @@ def _iso_ns(ns: np.ndarray) -> list[str | None]:
 
 
 def _frame_ns(values: list) -> np.ndarray:
-    """Epoch seconds (None: missing) as the datetime64[ns] :func:`_frame` makes of them."""
+    """Epoch seconds (None or NaN: missing) as datetime64[ns], to the microsecond: the times
+    of a table, in its frame and in the JSON written from its rows."""
     us = np.round(np.array([np.nan if v is None else v for v in values], dtype="float64") * 1e6)
     ns = np.full(len(us), np.datetime64("NaT"), dtype="datetime64[ns]")
     known = ~np.isnan(us)
@@ -1527,15 +1527,12 @@ class Timeline:
         with no_cycle_collection():
             return {**self._json_head(), "findings": self._json_findings()}
 
-    def to_json_bytes(self) -> bytes:
-        """:meth:`to_json_dict` as compact UTF-8 JSON with a final newline (what ``json.dumps``
-        with ``ensure_ascii=False, separators=(",", ":")`` writes)."""
-        return b"".join(self.to_json_chunks())
-
     def to_json_chunks(self) -> list[bytes]:
-        """:meth:`to_json_bytes` in the pieces it is made of, to write one after the other (a
-        big log's document is tens of MB). All but the findings are encoded before the
-        findings are asked for: while a forked child may still be naming them."""
+        """:meth:`to_json_dict` as compact UTF-8 JSON with a final newline (what ``json.dumps``
+        with ``ensure_ascii=False, separators=(",", ":")`` writes), in the pieces it is made of,
+        to write one after the other (a big log's document is tens of MB). All but the findings
+        are encoded before the findings are asked for: while a forked child may still be naming
+        them."""
         with no_cycle_collection():
             head = orjson.dumps(self._json_head(), default=_json_number, option=orjson.OPT_NON_STR_KEYS)
             findings = orjson.dumps(self._json_findings(), default=_json_number, option=orjson.OPT_NON_STR_KEYS)
