@@ -29,7 +29,7 @@ from jarvis_diag.errors import DiagError
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
-from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns
+from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns, strip_terminal_codes
 from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, parse_tz, resolve_zone
 
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
@@ -249,7 +249,9 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
         try:
             with open(path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                if size >= fast.STREAM_MIN_BYTES and os.pread(fh.fileno(), 2, 0) != b"\x1f\x8b":
+                head = os.pread(fh.fileno(), fast.HEAD_BYTES, 0)
+                # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
+                if size >= fast.STREAM_MIN_BYTES and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
                     client = frontend.client_of(path)
                     found, raw, data = fast.stream_parse(fh, size, path, client,
                                                          lambda head: fmt or _format_of_head(head), memo)
@@ -263,6 +265,10 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
 def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fmt: str | None, warnings: list[str],
                engine: str, memo: dict | None, raw: RawColumns | None = None) -> _Parsed | None:
     """``raw``: the file's rows, parsed already (then ``data`` is not needed)."""
+    if data is not None and raw is None:
+        data, codes = strip_terminal_codes(data)
+        if codes:
+            warnings.append(f"{path}: {codes:,} terminal colour code(s) removed (a capture of a terminal)")
     if fmt is None:
         assert data is not None
         fmt = _format_of_head(data)

@@ -7,11 +7,14 @@ import random
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from jarvis_diag.ingest import ingest
+from jarvis_diag.logs import fast, parse_line
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP = (FIXTURES / "normal" / "app.log").read_bytes()
+BACKEND = (FIXTURES / "callback-desync" / "backend.log").read_bytes()
 LINE = b"2026-11-24 11:03:38,055 - jarvis - INFO - [SocketIO] Client LU4XadoC connected\n"
 
 
@@ -93,3 +96,36 @@ def test_console_lines_carry_the_time_before_them(tmp_path: Path) -> None:
     assert df["line"].tolist() == [1, 2, 3, 4]
     assert df["t_source"].tolist() == [pd.Timestamp("2026-11-24T10:00:00Z")] * 3 + [
         pd.Timestamp("2026-11-24T10:00:05Z")]
+
+
+def _coloured(text: bytes) -> bytes:
+    """A log as a terminal showed it: the level coloured (as uvicorn and colouring log
+    handlers write to a terminal), a status code in bold green."""
+    text = text.replace(b" - INFO - ", b" - \x1b[32mINFO\x1b[0m - ").replace(b" - WARNING - ", b" - \x1b[33mWARNING\x1b[0m - ")
+    text = text.replace(b"\nINFO:     ", b"\n\x1b[32mINFO\x1b[0m:     ").replace(b" 200 OK", b" \x1b[1;32m200 OK\x1b[0m")
+    return text
+
+
+def _events(result) -> list[tuple]:
+    df = result.events
+    return list(zip(df["kind"].astype(str), df["line"], df["t"], df["text"], strict=True))
+
+
+@pytest.mark.parametrize("copies", [1, fast.STREAM_MIN_BYTES // len(BACKEND) + 2], ids=["small", "streamed size"])
+def test_a_terminal_capture_reads_as_the_plain_log(tmp_path: Path, copies: int) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "colour").mkdir()
+    (tmp_path / "plain" / "backend.log").write_bytes(BACKEND * copies)
+    coloured = _coloured(BACKEND) * copies
+    assert coloured.count(b"\x1b[") > 200 * copies
+    (tmp_path / "colour" / "backend.log").write_bytes(coloured)
+    plain = ingest([str(tmp_path / "plain" / "backend.log")])
+    colour = ingest([str(tmp_path / "colour" / "backend.log")])
+    assert _events(colour) == _events(plain)
+    assert (colour.events["kind"] == "unknown").sum() == 0
+    codes = coloured.count(b"\x1b[")
+    assert [w for w in colour.warnings if "terminal colour" in w] == \
+        [f"{tmp_path / 'colour' / 'backend.log'}: {codes:,} terminal colour code(s) removed (a capture of a terminal)"]
+    line = _coloured(b"\nINFO:     127.0.0.1:57692 - \"GET /health HTTP/1.1\" 200 OK")[1:].decode()
+    assert parse_line(line, "console").text == parse_line(line.replace("\x1b[32m", "").replace("\x1b[1;32m", "")
+                                                          .replace("\x1b[0m", ""), "console").text

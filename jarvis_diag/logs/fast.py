@@ -741,7 +741,7 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
 
 
 STREAM_MIN_BYTES = 1 << 22  # smaller files are read whole first: there is little to overlap
-_HEAD_BYTES = 256 * 1024
+HEAD_BYTES = 256 * 1024
 _ANY_KEYS = 2**31 - 1  # (Stream.wait for bytes only)
 _ALL_BYTES = 2**62  # (Stream.wait for messages only)
 
@@ -758,7 +758,7 @@ def stream_parse(fh: BinaryIO, size: int, path: str, client: str | None, format_
     with the classifications made meanwhile."""
     stream = _scan.Stream(fh.fileno(), size, MAX_LINE)
     running = _in_background(stream.run)
-    head = min(size, _HEAD_BYTES)
+    head = min(size, HEAD_BYTES)
     found, got, done = 0, 0, False
     while got < head and not done:
         found, got, done = stream.wait(_ANY_KEYS, head, 1.0)

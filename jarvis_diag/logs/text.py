@@ -32,6 +32,11 @@ SOURCE_CLOCK = {"backend": CLOCK_LOCAL, "console": CLOCK_LOCAL, "frontend": CLOC
 FORMAT_SOURCE = {"backend": "backend", "console": "console", "frontend": "frontend", "panel": "panel"}
 
 MAX_LINE = 64 * 1024  # longer lines keep their first MAX_LINE characters
+# A terminal's colour and style codes (ECMA-48 CSI sequences: ``ESC [ ... m``): a log captured
+# from a terminal has them (uvicorn and colouring log handlers colour the level when they
+# write to one). They say how a line looked, not what it says: they are removed before parsing.
+_TERMINAL_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_TERMINAL_CODE_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
 _CONTINUATION_START = re.compile(r"[ \t]|Traceback \(most recent call last\)")
 
 
@@ -53,8 +58,20 @@ class RawColumns:
         return len(self.clock)
 
 
+def strip_terminal_codes(data: bytes | bytearray) -> tuple[bytes | bytearray, int]:
+    """(``data`` without terminal colour codes, how many there were); ``data`` itself when
+    it has none."""
+    if b"\x1b[" not in data:
+        return data, 0
+    out, n = _TERMINAL_CODE_BYTES.subn(b"", data)
+    return (bytearray(out) if isinstance(data, bytearray) else out), n
+
+
 def clean(line: str) -> tuple[str, bool, bool]:
-    """(text to keep, was it bad: NUL/undecodable bytes, was it cut to MAX_LINE)."""
+    """(text to keep, was it bad: NUL/undecodable bytes, was it cut to MAX_LINE); terminal
+    colour codes removed."""
+    if "\x1b[" in line:
+        line = _TERMINAL_CODE.sub("", line)
     long = len(line) > MAX_LINE
     if long:
         line = line[:MAX_LINE]
