@@ -78,8 +78,9 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
     ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``,
     ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
-    does not exist or matches nothing (``allow_empty``: a directory with no log file yet
-    or a glob matching none gives none, as when following logs about to be written)."""
+    does not exist or matches nothing (``allow_empty``: a directory with no log file yet,
+    a glob matching none, or a file not there yet in a directory that is, gives none, as when
+    following logs about to be written or rotated)."""
     out: list[str] = []
     seen: set[str] = set()
 
@@ -109,6 +110,8 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 raise DiagError(f"{p}: matches no file")
             for m in matches:
                 add(m)
+        elif allow_empty and path.parent.is_dir():
+            continue
         else:
             raise DiagError(f"{p}: no such file or directory")
     return _oldest_rotation_first(out)

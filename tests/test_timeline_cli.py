@@ -195,6 +195,23 @@ def test_follow_prints_a_finding_again_when_more_logs_change_it(tmp_path):
         assert "(revised: more of the logs came in)" in revised and "switched back to it at" in revised
 
 
+def test_follow_waits_for_a_file_not_written_yet_as_tail_does(tmp_path):
+    # started before the server: its log file is not there yet, its directory is
+    paths, _ = _desync_set(tmp_path / "full")
+    app_log = tmp_path / "logs" / "app.log"
+    app_log.parent.mkdir()
+    with _following(app_log) as proc:
+        out = _read_until(proc, "following", 20)
+        assert f"following 0 file(s) (waiting for {app_log} to appear)" in out
+        app_log.write_text(paths[0].read_text())
+        out += _read_until(proc, "callback-desync", 30)
+        assert "callback.missing" in out
+    # a directory that is not there either is a mistyped path
+    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(tmp_path / "nope" / "a.log")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.strip().endswith("a.log: no such file or directory")
+
+
 def test_follow_of_only_an_empty_directory_says_it_waits(tmp_path):
     with _following(tmp_path) as proc:
         assert "following 0 file(s) (waiting for log files to appear)" in _read_until(proc, "following", 20)

@@ -126,6 +126,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     # (a directory the app has written no log into yet is followed all the same: the
     # frontend's files appear as phones connect)
     files = expand_paths(paths, allow_empty=True)
+    # (a file not written yet is waited for, as tail -F does, when its directory is there)
+    not_yet = [p for p in paths if p != "-" and not any(c in p for c in "*?[") and not Path(p).exists()]
     tl = build(files) if files else None
     formats = {s["path"]: s["format"] for s in tl.sources} if tl is not None else {}
     offsets = {p: Path(p).stat().st_size for p in formats if p != "-"}
@@ -136,8 +138,9 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     for f in tl.to_json_dict()["findings"] if tl is not None else []:
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
-    console.print(f"following {len(offsets)} file(s)" + ("" if offsets else " (waiting for log files to appear)")
-                  + "; Ctrl-C to stop", style="dim")
+    waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
+        "" if offsets else " (waiting for log files to appear)"
+    console.print(f"following {len(offsets)} file(s){waiting}; Ctrl-C to stop", style="dim")
     pending: dict[str, str] = {p: "" for p in offsets}
     dirty_since = None
     try:
