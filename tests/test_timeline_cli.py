@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -212,28 +213,62 @@ def test_follow_waits_for_a_file_not_written_yet_as_tail_does(tmp_path):
     assert result.returncode == 2 and result.stderr.strip().endswith("a.log: no such file or directory")
 
 
+def test_follow_reads_on_through_a_rotation(tmp_path):
+    # the server's log handler renames app.log to app.log.1 and starts a new app.log; the
+    # directory is followed, so app.log.1 shows up as a new name of a file already read
+    paths, first = _desync_set(tmp_path / "full")
+    lines = paths[0].read_text().splitlines(keepends=True)
+    logs = tmp_path / "logs"
+    (logs / "frontend").mkdir(parents=True)
+    (logs / "frontend" / paths[1].name).write_text(paths[1].read_text())
+    app_log = logs / "app.log"
+    app_log.write_text("".join(lines[:first]))
+    with _following(logs) as proc:
+        out = _read_until(proc, "following", 20)
+        with app_log.open("a") as fh:  # written just before the rotation, not read yet
+            fh.write("".join(lines[first:first + 2]))
+        app_log.rename(logs / "app.log.1")
+        app_log.write_text("".join(lines[first + 2:]))
+        out += _read_until(proc, lines[first + 1].rstrip("\n"), 20)  # (read under its new name)
+        if "callback-desync" not in out:
+            out += _read_until(proc, "callback-desync", 30)
+    for line in lines[first:]:  # every line written while following: printed once
+        assert out.count(line.rstrip("\n")) == 1, line
+    assert lines[0].rstrip("\n") not in out  # read before following: not printed again
+
+
 def test_follow_of_only_an_empty_directory_says_it_waits(tmp_path):
     with _following(tmp_path) as proc:
         assert "following 0 file(s) (waiting for log files to appear)" in _read_until(proc, "following", 20)
 
 
-def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
-    """Lines of the child's stdout until one holds ``needle`` (bounded by ``timeout_s``)."""
-    import selectors
+# What _read_until read from a child's stdout past the line it returned at, by pid.
+_UNREAD: dict[int, bytes] = {}
 
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+
+def _read_until(proc: subprocess.Popen, needle: str, timeout_s: float) -> str:
+    """Lines of the child's stdout until one holds ``needle`` (bounded by ``timeout_s``).
+    Read from the pipe itself: a buffered reader can hold the awaited line while the pipe
+    it waits on stays empty."""
+    fd = proc.stdout.fileno()
+    buf = _UNREAD.pop(proc.pid, b"")
     out = ""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+    while True:
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            line = raw.decode("utf-8", errors="replace") + "\n"
+            out += line
+            if needle in line:
+                _UNREAD[proc.pid] = buf
+                return out
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
             break
-        line = proc.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
             break
-        out += line
-        if needle in line:
-            return out
+        buf += chunk
     raise AssertionError(f"{needle!r} not seen within {timeout_s} s; got:\n{out}")
 
 

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -112,6 +113,27 @@ def _finding_line(f: dict, revised: bool = False) -> str:
     return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}{again}: {f['summary']}  [{where}]"
 
 
+@dataclass
+class _Tail:
+    """How far ``--follow`` has read a file: the file itself (device, inode), whatever name it
+    has now (a rotation renames ``app.log`` to ``app.log.1`` and starts a new ``app.log``)."""
+
+    format: str
+    offset: int = 0
+    line: int = 0
+    pending: str = ""  # the start of a line not ended yet
+    ident: tuple[int, int] | None = None
+
+
+def _ident(path: str) -> tuple[tuple[int, int], int] | None:
+    """((device, inode), size) of a file, None when it is not there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino), st.st_size
+
+
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
             session: str | None, client: str | None) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C."""
@@ -129,9 +151,14 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     # (a file not written yet is waited for, as tail -F does, when its directory is there)
     not_yet = [p for p in paths if p != "-" and not any(c in p for c in "*?[") and not Path(p).exists()]
     tl = build(files) if files else None
-    formats = {s["path"]: s["format"] for s in tl.sources} if tl is not None else {}
-    offsets = {p: Path(p).stat().st_size for p in formats if p != "-"}
-    line_numbers = {p: int(next((s.get("lines") or 0 for s in tl.sources if s["path"] == p), 0)) for p in offsets}
+    tails: dict[str, _Tail] = {}
+    for source in tl.sources if tl is not None else []:
+        found = _ident(source["path"]) if source["path"] != "-" else None
+        if found is not None:
+            tails[source["path"]] = _Tail(format=source["format"], offset=found[1], line=int(source.get("lines") or 0),
+                                          ident=found[0])
+    # files renamed away by a rotation, by (device, inode), until they show up under their new name
+    moved: dict[tuple[int, int], _Tail] = {}
     # what each finding said when last printed: a finding told from part of the logs (a
     # phone's lines not read yet) is printed again when what it says changes
     seen: dict[tuple, tuple] = {}
@@ -139,35 +166,40 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
-        "" if offsets else " (waiting for log files to appear)"
-    console.print(f"following {len(offsets)} file(s){waiting}; Ctrl-C to stop", style="dim")
-    pending: dict[str, str] = {p: "" for p in offsets}
+        "" if tails else " (waiting for log files to appear)"
     dirty_since = None
     try:
+        # (inside: a Ctrl-C once this is printed is a stop, not an interrupted start)
+        console.print(f"following {len(tails)} file(s){waiting}; Ctrl-C to stop", style="dim")
         while True:
-            for path in list(offsets):
-                try:
-                    size = Path(path).stat().st_size
-                except OSError:
+            for path, tail in list(tails.items()):
+                found = _ident(path)
+                if found is None:
                     continue
-                if size < offsets[path]:  # rotated or truncated: start over
-                    offsets[path], line_numbers[path], pending[path] = 0, 0, ""
-                if size == offsets[path]:
+                ident, size = found
+                if tail.ident is not None and ident != tail.ident:
+                    # another file under this name: the one read so far goes on under its new name
+                    moved[tail.ident] = tail
+                    tail = tails[path] = _Tail(format=tail.format)
+                tail.ident = ident
+                if size < tail.offset:  # truncated: start over
+                    tail.offset, tail.line, tail.pending = 0, 0, ""
+                if size == tail.offset:
                     continue
                 with open(path, "rb") as fh:
-                    fh.seek(offsets[path])
-                    chunk = fh.read(size - offsets[path])
-                offsets[path] = size
-                text = pending[path] + chunk.decode("utf-8", errors="replace")
-                *complete, pending[path] = text.split("\n")
+                    fh.seek(tail.offset)
+                    chunk = fh.read(size - tail.offset)
+                tail.offset += len(chunk)
+                text = tail.pending + chunk.decode("utf-8", errors="replace")
+                *complete, tail.pending = text.split("\n")
                 clock = tl.clock if tl is not None else {}
                 # (new lines are written after the logs read: the offset in force at their end)
                 changes = clock.get("backend_utc_offset_changes") or []
                 offset = int(changes[-1]["offset_minutes"] if changes else clock.get("backend_utc_offset_minutes") or 0)
                 skew_of = clock.get("clients", {})
                 for raw in complete:
-                    line_numbers[path] += 1
-                    ev = parse_line(raw, formats[path], path, line_numbers[path], client=frontend.client_of(path),
+                    tail.line += 1
+                    ev = parse_line(raw, tail.format, path, tail.line, client=frontend.client_of(path),
                                     offset_minutes=offset)
                     if ev is None:
                         continue
@@ -178,14 +210,18 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     console.print(f"{iso(t) or '-':24} {ev.source:8} {ev.kind:22} {ev.text}", highlight=False,
                                   markup=False, soft_wrap=True)
                 dirty_since = dirty_since or time.monotonic()
-            # new paths matching the arguments (a new frontend file) join the follow
+            # new paths matching the arguments (a new frontend file, a rotated file) join the follow
             for p in expand_paths(paths, allow_empty=True):
-                if p not in offsets and p != "-":
-                    offsets[p], line_numbers[p], pending[p] = 0, 0, ""
-                    formats[p] = "frontend" if frontend.client_of(p) else "backend"
+                if p in tails or p == "-" or (found := _ident(p)) is None:
+                    continue
+                ident = found[0]
+                # a file already read, renamed by a rotation: read on from where it was
+                renamed = moved.pop(ident, None) or next(
+                    (tails.pop(q) for q, t in list(tails.items()) if t.ident == ident and _ident(q) is None), None)
+                tails[p] = renamed or _Tail(format="frontend" if frontend.client_of(p) else "backend", ident=ident)
             if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
                 dirty_since = None
-                tl = build(list(offsets))
+                tl = build(list(tails))
                 for f in tl.to_json_dict()["findings"]:
                     key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
                     if seen.get(key) != said:
