@@ -572,7 +572,10 @@ def _reconnected_without(ix: _Index, client: str | None, sid: str, session: str 
     found = next((ep for ep in ix.episodes_of.get(client, []) if ep.sid_after == sid
                   and ep.authenticated_at is not None and ep.authenticated_at <= t), None)
     if found is not None:
-        return _Reconnect(found.started_at, found.authenticated_at, found.evidence[-2:])
+        # (the loss, and the new socket's connect and authentication)
+        conn = next((c for c in ix.conns_of.get(client, []) if c.sid == sid), None)
+        return _Reconnect(found.started_at, found.authenticated_at,
+                          found.evidence[-2:] + (conn.evidence[:2] if conn is not None else []))
     # a later reconnect of an episode that never recovered (the page lost this socket's
     # predecessor too): its own loss and connect
     conn = next((c for c in ix.conns_of.get(client, []) if c.sid == sid and c.authenticated_at is not None
@@ -1032,24 +1035,33 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
         if ep.authenticated_at is None or ep.recovered:
             continue
         missing = [s for s, v in ep.ready_at.items() if v is None]
-        if not missing or last_t is None or last_t - ep.authenticated_at < RECOVERY_GRACE_S / 2:
+        # (the time it had to re-attach: until the log ends, or it lost the new socket too)
+        end = ep.lost_again_at if ep.lost_again_at is not None else last_t
+        if not missing or end is None:
             continue
         # the page's own word on what it re-sent (the ConnectionManager's re-subscription)
         said = [r for r in ix.corr.index.of_kind(["chat.resubscribe.batch"], ep.authenticated_at,
-                                                 ep.authenticated_at + RESUBSCRIBE_WINDOW_S)
+                                                 min(end, ep.authenticated_at + RESUBSCRIBE_WINDOW_S))
                 if r.get("client") == ep.client][:1]
+        # too soon to tell; but a page that lost the new socket soon after can have said
+        # already that its re-subscription skipped sessions
+        if end - ep.authenticated_at < RECOVERY_GRACE_S / 2 and not (
+                ep.lost_again_at is not None and said and (said[0].get("total") or 0) > 0):
+            continue
         own = (f"; its log says it re-sent {said[0].get('n')} subscription(s) after the reconnect and skipped "
                f"{said[0].get('total')}") if said else ""
         for s in missing:
-            later: Attach | None = next((a for a in ix.attaches_of(s, ep.client)
-                                         if a.ready_at is not None and a.ready_at > ep.authenticated_at), None)
-            delay = ((later.ready_at if later else last_t) - ep.authenticated_at) * 1000
+            later: Attach | None = next((a for a in ix.attaches_of(s, ep.client) if a.ready_at is not None
+                                         and ep.authenticated_at < a.ready_at <= end), None)
+            delay = ((later.ready_at if later else end) - ep.authenticated_at) * 1000
             output = ix.output_after(session_key(s), ep.authenticated_at, 3)
             findings.append(_f(
                 "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
                 f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}){own}; its output reaches no one "
-                + (f"until {iso(later.ready_at)}" if later else "for the rest of the log")
+                + (f"until {iso(later.ready_at)}" if later else
+                   f"until the client lost that socket too at {iso(end)}" if ep.lost_again_at is not None else
+                   "for the rest of the log")
                 + ". Re-send chat:connect for every open session after a reconnect.",
                 session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,
                 evidence_list=ep.evidence + [evidence(r) for r in said + output]))

@@ -307,6 +307,9 @@ class Episode:
     ready_at: dict = field(default_factory=dict)
     recovered_at: float | None = None
     ended_by_log: float | None = None  # the last line of the logs, when never recovered
+    # when never recovered: the next loss, after its reconnect (the next episode's start)
+    lost_again_at: float | None = None
+    came_back: dict | None = None  # (the evidence of its ``visible_at``)
     exhausted_at: float | None = None
     evidence: list = field(default_factory=list)
 
@@ -1125,9 +1128,18 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
         episode: Episode | None = None
         for t, trigger, rec in triggers:
             if episode is not None and (episode.recovered_at is None or t <= episode.recovered_at):
-                if len(episode.evidence) < 6:
-                    episode.evidence.append(evidence(rec))
-                continue
+                # (losses before the reconnect are its retries; one after a reconnect that
+                # never got the sessions back is the next background cycle: a new episode)
+                if episode.recovered_at is not None or episode.authenticated_at is None \
+                        or t <= episode.authenticated_at:
+                    if len(episode.evidence) < 6:
+                        episode.evidence.append(evidence(rec))
+                    continue
+                episode.lost_again_at = t
+                if episode.visible_at is not None and episode.visible_at > t:
+                    # (the page's return after that loss is the next episode's)
+                    episode.evidence = [e for e in episode.evidence if e is not episode.came_back]
+                    episode.visible_at = episode.came_back = None
             before = [c for c in my_conns if (c.connected_at or -math.inf) <= t]
             sessions = _live_sessions(index, my_attaches, before[-1].sid if before else None, t)
             episode = Episode(client=client, trigger=trigger, started_at=t, sessions=sessions,
@@ -1197,6 +1209,7 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
                 ep.visible_at = rec["t"]
                 came_back = evidence(rec)
                 ep.evidence.append(came_back)
+                ep.came_back = came_back
         if rec["t"] < t0:
             continue
         if kind in ("socket.disconnected", "cm.force_disconnect"):
@@ -1236,7 +1249,7 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
         ep.recovered_at = max([ep.authenticated_at, *[v for v in ep.ready_at.values() if v is not None]])
         if ep.visible_at is not None and ep.visible_at > ep.recovered_at:
             # the page went away again after this episode ended: that is the next one's return
-            ep.visible_at = None
+            ep.visible_at = ep.came_back = None
             ep.evidence.remove(came_back)
     del last_t
 

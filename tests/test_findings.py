@@ -485,6 +485,54 @@ def test_missing_resubscribe_after_reconnect(tmp_path):
     assert f["delay_ms"] > 15_000
 
 
+def test_each_cycle_a_page_never_recovers_from_is_an_episode_of_its_own(tmp_path):
+    # a legacy page re-attaches nothing after a reconnect, cycle after cycle. Before, the
+    # first episode never ended: the second cycle's loss, reconnect and missing re-attach
+    # were not told.
+    logs, c = _lost_after_attach()
+    for lost, new in ((SID1, SID2), (SID2, SID3)):
+        if lost != SID1:
+            logs.client_disconnect(c, lost, reason="transport close")
+        logs.reconnect_attempts(c, 1)
+        logs.connect(c, new)
+        logs.resubscribe(c, [])  # ("Re-sending 0 subscriptions after reconnect")
+        logs.wait(8)
+        logs.message(c, new, A)
+        logs.wait(4)
+    logs.wait(10)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    episodes = tl.to_json_dict()["episodes"]
+    assert [(e["sid_before"], e["sid_after"], e["recovered"]) for e in episodes] == \
+        [(SID1[:8], SID2[:8], False), (SID2[:8], SID3[:8], False)]
+    first, second = sorted(_findings(tl, "missing-resubscribe"), key=lambda f: f["at"])
+    assert (first["session"], first["sid"], second["session"], second["sid"]) == (A, SID2[:8], A, SID3[:8])
+    # the first cycle's cost ends where the page lost that socket too; the second's with the log
+    lost_again = episodes[1]["started_at"]
+    assert f"its output reaches no one until the client lost that socket too at {lost_again}" in first["summary"]
+    assert first["delay_ms"] == pytest.approx((_epoch(lost_again) - _epoch(first["at"])) * 1000, abs=1)
+    assert "for the rest of the log" in second["summary"]
+
+
+@pytest.mark.parametrize("skipped", [1, 0])
+def test_a_socket_lost_again_soon_tells_a_missing_reattach_only_when_the_page_said_it_skipped(tmp_path, skipped):
+    # lost again 3 s after the reconnect: too soon to tell, unless the page's own log said
+    # its re-subscription skipped the session
+    logs, c = _lost_after_attach()
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=skipped)
+    logs.wait(3)
+    logs.client_disconnect(c, SID2, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID3)
+    logs.wait(15)
+    logs.message(c, SID3, A)  # (the log goes on long enough to tell this one)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert [e["sid_after"] for e in tl.to_json_dict()["episodes"]] == [SID2[:8], SID3[:8]]
+    missing = sorted(_findings(tl, "missing-resubscribe"), key=lambda f: f["at"])
+    assert [f["sid"] for f in missing] == ([SID2[:8]] if skipped else []) + [SID3[:8]]
+
+
 def test_single_live_session_after_reattaching_two_sessions(tmp_path):
     logs = LogSet()
     c = logs.client()
