@@ -309,7 +309,6 @@ class Episode:
     ended_by_log: float | None = None  # the last line of the logs, when never recovered
     # when never recovered: the next loss, after its reconnect (the next episode's start)
     lost_again_at: float | None = None
-    came_back: dict | None = None  # (the evidence of its ``visible_at``)
     exhausted_at: float | None = None
     evidence: list = field(default_factory=list)
 
@@ -1075,10 +1074,10 @@ def _sockets(conns: list[Connection]) -> dict[str, Sockets]:
     return {client: Sockets(v) for client, v in spans.items()}
 
 
-def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach], last_t: float | None
-              ) -> list[Episode]:
+def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach]) -> list[Episode]:
     """Reconnect episodes per client: from the first sign of loss to every session the
-    client had being ready again (or never)."""
+    client had being ready again (or never, until the log ends or a loss after its
+    reconnect begins the next one)."""
     episodes: list[Episode] = []
     clients = sorted(set(index.fe_by_client) | {c.client for c in conns if c.client})
     reloads = index.by_kind.get("server.reload", [])
@@ -1126,29 +1125,42 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
                                  "line": c.evidence[-1]["line"], "text": c.evidence[-1]["text"]}))
         triggers.sort(key=lambda x: x[0])
         episode: Episode | None = None
+        opened: tuple[float, str, dict] | None = None
+        retries: list[dict] = []  # the evidence of the losses the episode took in
         for t, trigger, rec in triggers:
-            if episode is not None and (episode.recovered_at is None or t <= episode.recovered_at):
+            if episode is not None and opened is not None \
+                    and (episode.recovered_at is None or t <= episode.recovered_at):
                 # (losses before the reconnect are its retries; one after a reconnect that
                 # never got the sessions back is the next background cycle: a new episode)
                 if episode.recovered_at is not None or episode.authenticated_at is None \
                         or t <= episode.authenticated_at:
                     if len(episode.evidence) < 6:
                         episode.evidence.append(evidence(rec))
+                        retries.append(episode.evidence[-1])
                     continue
-                episode.lost_again_at = t
-                if episode.visible_at is not None and episode.visible_at > t:
-                    # (the page's return after that loss is the next episode's)
-                    episode.evidence = [e for e in episode.evidence if e is not episode.came_back]
-                    episode.visible_at = episode.came_back = None
-            before = [c for c in my_conns if (c.connected_at or -math.inf) <= t]
-            sessions = _live_sessions(index, my_attaches, before[-1].sid if before else None, t)
-            episode = Episode(client=client, trigger=trigger, started_at=t, sessions=sessions,
-                              sid_before=before[-1].sid if before else None)
-            episode.evidence.append(evidence(rec))
-            _recover(episode, mine, my_conns, my_attaches, last_t)
+                # it ends at this loss: told again from what came before it (a return, a
+                # give-up after it are the next episode's)
+                ended = _start_episode(index, client, mine, my_conns, my_attaches, *opened, until=t)
+                ended.evidence += retries[:max(0, 6 - len(ended.evidence))]
+                ended.lost_again_at = t
+                episodes[-1] = ended
+            episode = _start_episode(index, client, mine, my_conns, my_attaches, t, trigger, rec)
+            opened, retries = (t, trigger, rec), []
             episodes.append(episode)
     episodes.sort(key=lambda e: e.started_at)
     return episodes
+
+
+def _start_episode(index: RecordIndex, client: str, mine: list[dict], conns: list[Connection],
+                   attaches: list[Attach], t: float, trigger: str, rec: dict, until: float | None = None) -> Episode:
+    """A client's episode from its loss at ``t`` (told from what came before ``until``)."""
+    before = [c for c in conns if (c.connected_at or -math.inf) <= t]
+    sid = before[-1].sid if before else None
+    ep = Episode(client=client, trigger=trigger, started_at=t, sessions=_live_sessions(index, attaches, sid, t),
+                 sid_before=sid)
+    ep.evidence.append(evidence(rec))
+    _recover(ep, mine, conns, attaches, until)
+    return ep
 
 
 def _live_sessions(index: RecordIndex, attaches: list[Attach], sid: str | None, t: float) -> list[str]:
@@ -1192,13 +1204,17 @@ def _live_sessions(index: RecordIndex, attaches: list[Attach], sid: str | None, 
 
 
 def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: list[Attach],
-             last_t: float | None) -> None:
-    """Fill in when the episode's client came back, reconnected and had its sessions ready."""
+             until: float | None = None) -> None:
+    """Fill in when the episode's client came back, reconnected and had its sessions ready
+    (before ``until``: the next loss, when the episode ends there)."""
     t0 = ep.started_at
+    end = math.inf if until is None else until
     lost = False
     away: set[str] | None = None  # what keeps the page away (see AWAY_KINDS); None: not known yet
     came_back = None
     for rec in mine:
+        if rec["t"] >= end:
+            break
         kind = rec["kind"]
         if kind in AWAY_KINDS:
             what, gone = AWAY_KINDS[kind]
@@ -1209,7 +1225,6 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
                 ep.visible_at = rec["t"]
                 came_back = evidence(rec)
                 ep.evidence.append(came_back)
-                ep.came_back = came_back
         if rec["t"] < t0:
             continue
         if kind in ("socket.disconnected", "cm.force_disconnect"):
@@ -1221,7 +1236,8 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
     if ep.trigger != "page.hidden" or (before is not None and before.disconnected_at is not None
                                        and before.disconnected_at >= t0):
         lost = True
-    after = next((c for c in conns if (c.connected_at or -math.inf) > t0 and c.authenticated_at is not None), None)
+    after = next((c for c in conns if t0 < (c.connected_at or -math.inf) < end and c.authenticated_at is not None),
+                 None)
     if after is not None:
         ep.sid_after = after.sid
         ep.connected_at = after.connected_at
@@ -1241,7 +1257,8 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
         # an auto-connect is the server covering for a missing re-attach, not a recovery
         if a.auto:
             continue
-        if a.ready_at is not None and a.ready_at >= since and a.session in ep.ready_at and ep.ready_at[a.session] is None:
+        if a.ready_at is not None and since <= a.ready_at < end and a.session in ep.ready_at \
+                and ep.ready_at[a.session] is None:
             ep.ready_at[a.session] = a.ready_at
     if ep.authenticated_at is None:
         return
@@ -1249,9 +1266,8 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
         ep.recovered_at = max([ep.authenticated_at, *[v for v in ep.ready_at.values() if v is not None]])
         if ep.visible_at is not None and ep.visible_at > ep.recovered_at:
             # the page went away again after this episode ended: that is the next one's return
-            ep.visible_at = ep.came_back = None
+            ep.visible_at = None
             ep.evidence.remove(came_back)
-    del last_t
 
 
 def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFrame, Correlation]:
@@ -1301,7 +1317,7 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     t_all = events["t"]
     first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
     last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None
-    episodes = _episodes(index, conns, attaches, last_t)
+    episodes = _episodes(index, conns, attaches)
     for ep in episodes:
         if not ep.recovered:
             ep.ended_by_log = last_t

@@ -513,6 +513,26 @@ def test_each_cycle_a_page_never_recovers_from_is_an_episode_of_its_own(tmp_path
     assert "for the rest of the log" in second["summary"]
 
 
+def test_a_give_up_after_the_next_loss_is_the_next_episodes(tmp_path):
+    # reconnected without re-attaching, lost again, then gave up: the give-up ends the
+    # second episode only (the first ended with the second loss)
+    logs, c = _lost_after_attach()
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.wait(8)
+    logs.client_disconnect(c, SID2, reason="transport close")
+    logs.reconnect_attempts(c, 3, exhausted=True)
+    logs.wait(15)
+    logs.message(c, SID2, A, deliver=False)  # (the server's log goes on)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    first, second = tl.to_json_dict()["episodes"]
+    assert (first["sid_after"], second["sid_before"], second["sid_after"]) == (SID2[:8], SID2[:8], None)
+    [failed] = _findings(tl, "reconnect-failed")
+    assert failed["at"] == second["started_at"] and "it gave up after its retries" in failed["summary"]
+    [missing] = _findings(tl, "missing-resubscribe")
+    assert missing["sid"] == SID2[:8] and f"lost that socket too at {second['started_at']}" in missing["summary"]
+
+
 @pytest.mark.parametrize("skipped", [1, 0])
 def test_a_socket_lost_again_soon_tells_a_missing_reattach_only_when_the_page_said_it_skipped(tmp_path, skipped):
     # lost again 3 s after the reconnect: too soon to tell, unless the page's own log said
