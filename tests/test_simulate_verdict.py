@@ -57,6 +57,23 @@ def test_recovered_with_times_from_visible_and_content_check():
     assert r["attaches"][0]["kind"] == "reconnect" and r["attaches"][0]["ms"] == pytest.approx(10)
 
 
+def test_live_again_counts_from_the_attach_not_from_what_the_dead_socket_still_held():
+    # a frozen legacy page wakes, reads the output its old socket buffered, reconnects and
+    # re-attaches nothing: its message at +600 ms auto-connects the session, the reply is live
+    obs = [Obs(HIDE, "hidden"), Obs(SHOW, "visible"), chat(SHOW + 0.001, "chat:stream", message="m1"),
+           Obs(SHOW + 0.1, "socket.connected"), Obs(SHOW + 0.11, "auth.ok"),
+           Obs(SHOW + 0.61, "ready", session="A", detail={"requested": False}),
+           chat(SHOW + 0.7, "chat:stream", message="p1"), chat(SHOW + 0.9, "chat:result", message="p1")]
+    r = verdict(obs, [session(attached_before_probe=False)])
+    s = r["sessions"][0]
+    assert s["ready_ms"] == pytest.approx(610) and s["first_live_ms"] == pytest.approx(700) and s["live"]
+    assert "attached only when a message auto-connected it" in r["failure"]
+    # a socket that lived through the background needs no attach: live from the page's return
+    alive = verdict([Obs(HIDE, "hidden"), Obs(SHOW, "visible"), chat(SHOW + 0.05, "chat:stream", message="m1"),
+                     chat(SHOW + 0.9, "chat:result", message="p1")], [session()])
+    assert alive["sessions"][0]["first_live_ms"] == pytest.approx(50)
+
+
 def test_content_check_counts_a_missing_reply_as_lost_and_a_reply_shown_twice_as_duplicated():
     probe = [chat(SHOW + 0.9, "chat:result", message="p1")]
     lost = verdict([*reconnect_obs(), *probe], [session()])

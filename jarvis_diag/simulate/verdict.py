@@ -130,7 +130,10 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
         mine = [o for o in obs if o.session == s.key]
         ready = _first(mine, lambda o: o.kind == "ready", t0)
         hist_end = _first(mine, lambda o: o.kind == "history_end", ready.t) if ready else None
-        first_live = _first(mine, lambda o: o.kind == "chat" and not o.replay and o.event in OUTPUT_EVENTS, t0)
+        # (once the session is attached again, when it was: what a woken page reads from its
+        # dead socket's buffers before that was sent while it was away, not live output again)
+        first_live = _first(mine, lambda o: o.kind == "chat" and not o.replay and o.event in OUTPUT_EVENTS,
+                            ready.t if ready else t0)
         live = False
         if probe_sent_at is not None and s.probe_message is not None:
             probe = s.probe_message
