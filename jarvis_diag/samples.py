@@ -110,7 +110,8 @@ INCIDENTS: tuple[Incident, ...] = (
             "A `server-reload` finding: `watchfiles.main - 1 change detected`, the connections it cut, and the "
             "time until the phone's sessions were ready again (about 3.3 s)."
         ),
-        server={"bugs": ("reload",), "reload_after": 2.0, "reload_downtime": 3.0},
+        # (one reload: a run that ended during a later one left the phone reconnecting)
+        server={"bugs": ("reload",), "reload_after": 2.0, "reload_downtime": 3.0, "reload_count": 1},
         sim={"profiles": ["connmgr"], "sessions": 1, "background_s": 1.0, "fault": "close", "deadline_s": 10.0},
         steps=_steps(("connect",), ("wait", None, 1.9), ("open",), ("wait", None, 5.0),
                      ("background", None, 1.0, "close")),
@@ -248,6 +249,8 @@ def _server_flags(incident: Incident) -> str:
     flags = [f"--bug {b}" for b in incident.server.get("bugs", ())]
     if "reload_after" in incident.server:
         flags.append(f"--reload-after {incident.server['reload_after']}")
+    if "reload_count" in incident.server:
+        flags.append(f"--reload-count {incident.server['reload_count']}")
     flags.append(f"--ping-interval {BASE_SERVER['ping_interval']} --ping-timeout {BASE_SERVER['ping_timeout']}")
     flags.append(f"--log-tz {LOG_TZ}")
     return "jarvis-diag serve " + " ".join(flags)

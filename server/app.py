@@ -197,6 +197,7 @@ async def simulate_reload(state: ServerState) -> None:
 
 
 async def _reload_loop(state: ServerState) -> None:
-    while True:
+    count = state.config.reload_count
+    while count is None or state.reloads < count:
         await asyncio.sleep(state.config.reload_after or 0)
         await simulate_reload(state)

@@ -23,6 +23,7 @@ class ServerConfig:
     bugs: tuple[str, ...] = ()
     reload_after: float | None = None  # bug "reload": seconds before each simulated reload
     reload_downtime: float = 3.0  # bug "reload": seconds connections are refused
+    reload_count: int | None = None  # bug "reload": how many reloads (None: until stopped)
     slow_start: float = 6.0  # bug "slow-start": agent start-up that chat:connect waits for
     log_tz: str | None = None  # zone of app.log times; None: the machine's local zone
     echo: bool = False  # also print app.log lines on stdout, like the real app does

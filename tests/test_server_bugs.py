@@ -124,6 +124,16 @@ async def test_reload_drops_sockets_refuses_then_comes_back():
         assert "WARNING:  WatchFiles detected changes in 'app/main.py'. Reloading..." in srv.backend_log.read_text()
 
 
+async def test_reload_count_stops_the_reloads():
+    async with running_server(bugs=["reload"], reload_after=0.2, reload_downtime=0.1, reload_count=2) as srv:
+        deadline = time.monotonic() + 5
+        while srv.state.reloads < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # (three more periods)
+        assert srv.state.reloads == 2
+        assert srv.app_log.read_text().count("1 change detected") == 2
+
+
 def test_bug_catalogue():
     assert set(BUGS) == {"single-live-session", "single-owner", "history-window", "reload", "slow-start"}
     assert check(["reload", "reload"]) == ("reload",)

@@ -39,6 +39,7 @@ def serve(
     bugs: list[str] = typer.Option(None, "--bugs", hidden=True),
     reload_after: float = typer.Option(None, help="Bug reload: seconds between simulated reloads (default 30)."),
     reload_downtime: float = typer.Option(3.0, help="Bug reload: seconds connections are refused."),
+    reload_count: int = typer.Option(None, help="Bug reload: how many reloads (default: until stopped)."),
     slow_start: float = typer.Option(6.0, help="Bug slow-start: agent start-up chat:connect waits for, seconds."),
     log_tz: str = typer.Option(None, help="Time zone of app.log times, e.g. Europe/Berlin (default: local)."),
     echo: bool = typer.Option(False, help="Also print app.log lines on stdout."),
@@ -70,11 +71,13 @@ def serve(
         reload_after = 30.0
     if reload_after is not None and reload_after <= 0:
         raise DiagError("--reload-after must be positive")
+    if reload_count is not None and reload_count < 1:
+        raise DiagError("--reload-count must be 1 or more")
     config = ServerConfig(
         host=host, port=port, token=token or None, data_dir=data_dir, log_dir=log_dir,
         ping_interval=ping_interval, ping_timeout=ping_timeout, history=history, agent=agent,
         agent_startup=agent_startup, agent_pace=agent_pace, bugs=chosen, reload_after=reload_after,
-        reload_downtime=reload_downtime, slow_start=slow_start, log_tz=log_tz, echo=echo,
+        reload_downtime=reload_downtime, reload_count=reload_count, slow_start=slow_start, log_tz=log_tz, echo=echo,
     )
     asyncio.run(_run(config))
 
