@@ -253,7 +253,8 @@ def timeline(
     format_of: Annotated[list[str] | None, typer.Option("--format-of", help="Force a file's format: PATH=KIND "
                                                         "(backend, frontend, panel, console, jsonl).")] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep reading growing files, and new files "
-                                         "in the directories given; print events and findings as they appear "
+                                         "in the directories given (a file not written yet is waited for; a "
+                                         "rotated one is read on); print events and findings as they appear "
                                          "(Ctrl-C stops).")] = False,
     kinds: Annotated[bool, typer.Option("--kinds", help="List the event kinds and exit.")] = False,
 ) -> None:
