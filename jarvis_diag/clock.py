@@ -36,6 +36,11 @@ HANDSHAKE_AMBIGUOUS_MS = 250.0
 # Without any chat:ready line, a first guess of the skew takes emit/receive pairs this far apart.
 SEARCH_WINDOW_MS = 120_000.0
 
+# A chat:ready line's ``client=`` is the page's clock when it logged the line: one further
+# than this from the line's own time (a line pasted from another log, a mangled number)
+# bounds nothing; one such line days off once moved a phone's whole timeline by months.
+READY_CLOCK_MS = 60_000.0
+
 EMIT_KINDS = {"chat.connect.sent": "chat.connect.received", "message.sent": "message.received"}
 
 
@@ -290,13 +295,18 @@ class _Receipts:
 
 
 def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:
-    """Upper bounds per client from ``chat:ready`` lines (``client_ms - server_ms``)."""
+    """Upper bounds per client from ``chat:ready`` lines (``client_ms - server_ms``); not from
+    a line whose ``client=`` is not the time the line itself was written at (see READY_CLOCK_MS)."""
     ready = select_rows(events, (events["kind"] == "chat.ready.received") & events["server_ms"].notna()
-                        & events["client_ms"].notna() & events["client"].notna(), ("client", "client_ms", "server_ms"))
+                        & events["client_ms"].notna() & events["client"].notna(),
+                        ("client", "client_ms", "server_ms", "t_source"))
     out: dict[str, list[float]] = {}
-    diffs = ready["client_ms"].astype("float64") - ready["server_ms"].astype("float64")
-    for client, diff in zip(ready["client"], diffs, strict=True):
-        out.setdefault(str(client), []).append(float(diff))
+    client_ms = ready["client_ms"].to_numpy(dtype="float64", na_value=np.nan)
+    diffs = client_ms - ready["server_ms"].to_numpy(dtype="float64", na_value=np.nan)
+    off = np.abs(client_ms - _ms(ready["t_source"])) > READY_CLOCK_MS  # (False where the line has no time)
+    for client, diff, bad in zip(ready["client"], diffs.tolist(), off.tolist(), strict=True):
+        if not bad:
+            out.setdefault(str(client), []).append(diff)
     return out
 
 

@@ -4,6 +4,7 @@ and backend zone from log sets written in that zone with that skew."""
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 from logbuilder import LogSet, uuid_of
@@ -152,6 +153,20 @@ def test_real_fixture_skew_is_350_ms():
         assert got["skew_ms"] == pytest.approx(350, abs=2), name
         assert got["upper_ms"] - got["lower_ms"] <= 3
         assert tl.clock["backend_utc_offset_minutes"] == 60
+
+
+def test_a_chat_ready_line_whose_client_time_is_not_its_own_bounds_nothing(tmp_path):
+    # a line with another day's numbers in the phone's log (pasted from elsewhere, or a
+    # mangled number): taken as a pair, it said the phone ran 5 s behind the server, where
+    # its other pairs say 350 ms ahead
+    shutil.copytree("tests/fixtures/callback-desync", tmp_path / "set")
+    [fe] = (tmp_path / "set" / "frontend").glob("*.log")
+    with fe.open("a") as fh:
+        fh.write("[2026-11-24T10:05:32.400Z] [DEBUG] [SocketIO] [TIMING] Socket.IO delivered chat:ready, "
+                 "network_delay=-5000ms (server=1769736584344, client=1769736579344)\n")
+    tl = load_timeline([str(tmp_path / "set")])
+    [(_client, got)] = tl.clock["clients"].items()
+    assert got["skew_ms"] == pytest.approx(350, abs=2) and got["upper_ms"] - got["lower_ms"] <= 3
 
 
 def test_emits_of_many_phones_sharing_a_temporary_key_pair_with_their_own_sockets() -> None:
