@@ -28,7 +28,7 @@ from jarvis_diag import lines  # noqa: E402
 from jarvis_diag.logs import examples  # noqa: E402
 
 # (the version is in the name: a file made by an older generator is made again)
-VERSION = 2
+VERSION = 3
 
 
 def data_path(n_lines: int) -> Path:
@@ -44,6 +44,8 @@ _FRONTEND_TS = re.compile(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] ")
 _SIDS = ("LU4XadoC", "1oqN3Huv")
 # epochs logged next to a local time must stay consistent with it (the zone is found from them)
 _EPOCH = re.compile(r"(recv_ts=|&t=)\d{10}\.\d+")
+# and a chat:ready's client= is the page's clock as it logged the line (server= keeps its distance)
+_READY_MS = re.compile(r"\(server=(\d+), client=(\d+)\)")
 _MS = re.compile(r"\b(\d+)ms\b")
 _PORT = re.compile(r"(127\.0\.0\.1:)\d{4,5}")
 _UUID = re.compile(r"\b[0-9a-f]{8}(?=-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)")
@@ -126,7 +128,7 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
                 if roll < 0.01:
                     shape = rng.choice(extra)
                     line = examples.example_line(shape, rng, t + 3600 if is_backend else t)
-                    buf.append(_EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", line))
+                    buf.append(_epochs_at(t, _EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", line)))
                     continue
                 if roll < 0.02:
                     buf.append(rng.choice(_NOISE))
@@ -142,6 +144,7 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
                 rest = _vary(rest, rng, names)
                 if "recv_ts=" in rest or "&t=" in rest:
                     rest = _EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", rest)
+                rest = _epochs_at(t, rest)
                 if kind == "b":
                     buf.append(_stamp_backend(t, rest))
                 elif kind == "f":
@@ -153,6 +156,18 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
             written += len(buf)
             block += 1
     return written
+
+
+def _epochs_at(t: float, line: str) -> str:
+    """A chat:ready line's epochs moved to ``t``, the time its line is written at."""
+    if "(server=" not in line:
+        return line
+
+    def moved(m: re.Match) -> str:
+        client = int(round(t * 1000))
+        return f"(server={client - (int(m.group(2)) - int(m.group(1)))}, client={client})"
+
+    return _READY_MS.sub(moved, line)
 
 
 def _stamp_backend(t: float, rest: str) -> str:
