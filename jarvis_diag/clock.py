@@ -38,7 +38,8 @@ SEARCH_WINDOW_MS = 120_000.0
 
 # A chat:ready line's ``client=`` is the page's clock when it logged the line: one further
 # than this from the line's own time (a line pasted from another log, a mangled number)
-# bounds nothing; one such line days off once moved a phone's whole timeline by months.
+# bounds nothing, nor one whose bound is this far below the client's middle one (its
+# server= is not the sending time); one such line once moved a phone's timeline by months.
 READY_CLOCK_MS = 60_000.0
 
 EMIT_KINDS = {"chat.connect.sent": "chat.connect.received", "message.sent": "message.received"}
@@ -296,7 +297,8 @@ class _Receipts:
 
 def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:
     """Upper bounds per client from ``chat:ready`` lines (``client_ms - server_ms``); not from
-    a line whose ``client=`` is not the time the line itself was written at (see READY_CLOCK_MS)."""
+    a line whose ``client=`` is not the time the line itself was written at, nor one far below
+    the client's other bounds (see READY_CLOCK_MS)."""
     ready = select_rows(events, (events["kind"] == "chat.ready.received") & events["server_ms"].notna()
                         & events["client_ms"].notna() & events["client"].notna(),
                         ("client", "client_ms", "server_ms", "t_source"))
@@ -307,6 +309,12 @@ def ready_bounds(events: pd.DataFrame) -> dict[str, list[float]]:
     for client, diff, bad in zip(ready["client"], diffs.tolist(), off.tolist(), strict=True):
         if not bad:
             out.setdefault(str(client), []).append(diff)
+    for client, values in out.items():
+        # each bound is the skew plus that chat:ready's trip: one over a minute below the
+        # middle one would make the middle one's trip take minutes (a mangled server=)
+        if len(values) >= 3:
+            middle = float(np.median(values))
+            out[client] = [v for v in values if v >= middle - READY_CLOCK_MS]
     return out
 
 

@@ -167,6 +167,13 @@ def test_a_chat_ready_line_whose_client_time_is_not_its_own_bounds_nothing(tmp_p
     tl = load_timeline([str(tmp_path / "set")])
     [(_client, got)] = tl.clock["clients"].items()
     assert got["skew_ms"] == pytest.approx(350, abs=2) and got["upper_ms"] - got["lower_ms"] <= 3
+    # the page's own time in client=, another day's in server=: a bound 298 days below the others
+    with fe.open("a") as fh:
+        fh.write("[2026-11-24T10:05:32.500Z] [DEBUG] [SocketIO] [TIMING] Socket.IO delivered chat:ready, "
+                 "network_delay=0ms (server=1821292732500, client=1795514732500)\n")
+    tl = load_timeline([str(tmp_path / "set")])
+    [(_client, got)] = tl.clock["clients"].items()
+    assert got["skew_ms"] == pytest.approx(350, abs=2) and got["upper_ms"] - got["lower_ms"] <= 3
 
 
 def test_emits_of_many_phones_sharing_a_temporary_key_pair_with_their_own_sockets() -> None:
