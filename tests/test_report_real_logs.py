@@ -81,3 +81,23 @@ def test_real_logs_to_html_and_markdown(tmp_path):
     assert md.returncode == 0, md.stderr
     assert check_markdown_tables(md.stdout) >= 2
     assert "`callback-desync`" in md.stdout
+
+
+def test_detection_is_not_compared_between_logs_that_show_the_loss_from_different_moments():
+    # the ConnectionManager's page logs going to the background; the legacy page does not, so
+    # its episodes start only at the disconnect it logs on waking: 0 ms to "notice" it
+    samples = Path(__file__).parent.parent / "sample_logs"
+    logs = [str(samples / name / part) for name in ("connmgr-frozen-past-ping", "legacy-frozen-past-ping")
+            for part in ("app.log", "frontend")]
+    p = run_cli(*logs[:2], "--compare", *logs[2:], "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    rows = doc["comparison"]["metrics"]
+    assert {rows[m]["verdict"] for m in ("detection", "detection-client", "detection-server")} == {"not comparable"}
+    assert rows["unrecovered"]["verdict"] == "fewer"  # (the rest is compared as before)
+    assert doc["notes"] == ["detection: not comparable: the baseline's cases are timed from a disconnect, the "
+                            "candidate's from the page leaving (hidden or offline), the first sign of loss each "
+                            "one's logs show"]
+    # alike on both sides: compared
+    same = run_cli(*logs[:2], "--compare", *logs[:2], "--format", "json")
+    assert json.loads(same.stdout)["comparison"]["metrics"]["detection"]["verdict"] == "no clear difference"

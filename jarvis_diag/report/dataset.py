@@ -127,6 +127,8 @@ class Dataset:
     findings: list[dict] = field(default_factory=list)
     waterfall: Waterfall | None = None
     timeline_hint: dict[str, str] = field(default_factory=dict)  # path -> command that shows it
+    # what the detection cases start from: "the page left" (hidden, offline) or "a disconnect"
+    detection_starts: Counter = field(default_factory=Counter)
 
     @property
     def label(self) -> str:
@@ -386,6 +388,12 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
         ds.waterfall = _timeline_waterfall(path, worst[1], conns, attaches_by_sid, worst[0][1])
 
 
+# What a detection case starts from, the first sign of loss its logs show: a page that logs
+# going away (hidden, offline) shows it from then; one that does not, only from a disconnect.
+LEFT, DISCONNECT = "the page leaving (hidden or offline)", "a disconnect"
+DETECTION_METRICS = ("detection", "detection-client", "detection-server")
+
+
 def _add_detection(ds: Dataset, ep: dict, conn_before: dict | None, ref: Ref) -> None:
     """Time from the first sign of loss until each side had noticed the connection was gone.
     The server noticed when it logged the old sid's disconnect; the client noticed at its own
@@ -397,6 +405,7 @@ def _add_detection(ds: Dataset, ep: dict, conn_before: dict | None, ref: Ref) ->
         started if ep.get("trigger") in ("socket.disconnected", "network.offline") else ep.get("visible_at"))
     server_at = ep.get("server_noticed_at") or (conn_before or {}).get("disconnected_at")
     det = ds.metrics["detection"]
+    ds.detection_starts[LEFT if ep.get("trigger") in ("page.hidden", "network.offline") else DISCONNECT] += 1
     client_ms, server_ms = _ms(client_at, started), _ms(server_at, started)
     if client_ms is not None:
         ds.metrics["detection-client"].add(_nz(client_ms), ref)

@@ -10,7 +10,16 @@ import numpy as np
 
 from jarvis_diag.report import metrics as mx
 from jarvis_diag.report.budgets import Budget, BudgetResult, evaluate
-from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset, Ref, Samples, Waterfall, ref_json
+from jarvis_diag.report.dataset import (
+    COUNTS,
+    DETECTION_METRICS,
+    METRICS,
+    Dataset,
+    Ref,
+    Samples,
+    Waterfall,
+    ref_json,
+)
 
 SCHEMA = "jarvis-diag.report/1"
 SLOWEST = 5  # slowest cases listed per metric
@@ -188,12 +197,14 @@ def _rank_findings(findings: list[dict]) -> list[dict]:
 
 def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int) -> Comparison:
     rows: list[CompareRow] = []
+    starts = _detection_starts(ds, base)
     for name in METRICS:
         b, c = base.metrics[name].values, ds.metrics[name].values
         if not b and not c:
             continue
         diff = mx.compare(b, c, "p50", resamples, seed)
-        rows.append(CompareRow(name, "ms", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "ms"),
+        verdict = NOT_COMPARABLE if name in DETECTION_METRICS and starts is not None else _verdict(diff, "ms")
+        rows.append(CompareRow(name, "ms", mx.summarize(b), mx.summarize(c), diff, verdict,
                                np.sort(np.asarray(b, dtype=float))))
     for name in COUNTS:
         b, c = base.counts[name].per_unit, ds.counts[name].per_unit
@@ -202,6 +213,19 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int) -> Compariso
         diff = mx.compare(b, c, "mean", resamples, seed)
         rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count")))
     return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed)
+
+
+NOT_COMPARABLE = "not comparable"
+
+
+def _detection_starts(ds: Dataset, base: Dataset) -> tuple[str, str] | None:
+    """(the baseline's, the candidate's) usual start of a detection case when they differ:
+    a page that logs going away is timed from then, one that does not from a later
+    disconnect, so their detection times measure from different moments; None when alike."""
+    if not ds.detection_starts or not base.detection_starts:
+        return None
+    b, c = base.detection_starts.most_common(1)[0][0], ds.detection_starts.most_common(1)[0][0]
+    return None if b == c else (b, c)
 
 
 def _verdict(diff: mx.Difference, unit: str) -> str:
@@ -236,6 +260,10 @@ def build_report(
         comparison=None if baseline is None else _compare(ds, baseline, resamples, seed),
         notes=list(notes or []),
     )
+    starts = None if baseline is None else _detection_starts(ds, baseline)
+    if starts is not None:
+        report.notes.append(f"detection: not comparable: the baseline's cases are timed from {starts[0]}, the "
+                            f"candidate's from {starts[1]}, the first sign of loss each one's logs show")
     report.budgets = [check_budget(report, b) for b in budgets]
     return report
 
