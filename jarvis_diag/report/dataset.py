@@ -127,7 +127,7 @@ class Dataset:
     findings: list[dict] = field(default_factory=list)
     waterfall: Waterfall | None = None
     timeline_hint: dict[str, str] = field(default_factory=dict)  # path -> command that shows it
-    # what the detection cases start from: "the page left" (hidden, offline) or "a disconnect"
+    # what the detection cases start from: LEFT or DISCONNECT (see _add_detection), how many of each
     detection_starts: Counter = field(default_factory=Counter)
 
     @property
