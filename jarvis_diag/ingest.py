@@ -36,7 +36,7 @@ __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read
 
 DETECT_LINES = 50
 _LOG_SUFFIXES = (".log", ".gz", ".jsonl")
-_GLOB_CHARS = "*?["
+GLOB_CHARS = "*?["
 
 
 @dataclass
@@ -104,7 +104,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 add(f)
         elif path.is_file():
             add(p)
-        elif any(c in p for c in _GLOB_CHARS):
+        elif any(c in p for c in GLOB_CHARS):
             matches = sorted(m for m in glob.glob(p, recursive=True) if Path(m).is_file())
             if not matches and not allow_empty:
                 raise DiagError(f"{p}: matches no file")
@@ -240,7 +240,7 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
 
 
 def _format_of_head(data: bytes | bytearray) -> str:
-    head, _ = split_lines(decode(data[:256 * 1024]))
+    head, _ = split_lines(decode(data[:fast.HEAD_BYTES]))
     return detect.detect_format(head[:DETECT_LINES])
 
 
@@ -252,9 +252,9 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
         try:
             with open(path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                head = os.pread(fh.fileno(), fast.HEAD_BYTES, 0)
+                head = os.pread(fh.fileno(), fast.HEAD_BYTES, 0) if size >= fast.STREAM_MIN_BYTES else b""
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
-                if size >= fast.STREAM_MIN_BYTES and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
+                if head and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
                     client = frontend.client_of(path)
                     found, raw, data = fast.stream_parse(fh, size, path, client,
                                                          lambda head: fmt or _format_of_head(head), memo)

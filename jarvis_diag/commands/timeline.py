@@ -137,7 +137,7 @@ def _ident(path: str) -> tuple[tuple[int, int], int] | None:
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
             session: str | None, client: str | None) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C."""
-    from jarvis_diag.ingest import expand_paths
+    from jarvis_diag.ingest import GLOB_CHARS, expand_paths
     from jarvis_diag.logs import frontend, parse_line
     from jarvis_diag.timeline import iso, load_timeline
 
@@ -149,7 +149,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     # frontend's files appear as phones connect)
     files = expand_paths(paths, allow_empty=True)
     # (a file not written yet is waited for, as tail -F does, when its directory is there)
-    not_yet = [p for p in paths if p != "-" and not any(c in p for c in "*?[") and not Path(p).exists()]
+    not_yet = [p for p in paths if p != "-" and not any(c in p for c in GLOB_CHARS) and not Path(p).exists()]
     tl = build(files) if files else None
     tails: dict[str, _Tail] = {}
     for source in tl.sources if tl is not None else []:
