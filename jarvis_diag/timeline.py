@@ -1125,11 +1125,9 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
                                  "line": c.evidence[-1]["line"], "text": c.evidence[-1]["text"]}))
         triggers.sort(key=lambda x: x[0])
         episode: Episode | None = None
-        opened: tuple[float, str, dict] | None = None
         retries: list[dict] = []  # the evidence of the losses the episode took in
         for t, trigger, rec in triggers:
-            if episode is not None and opened is not None \
-                    and (episode.recovered_at is None or t <= episode.recovered_at):
+            if episode is not None and (episode.recovered_at is None or t <= episode.recovered_at):
                 # (losses before the reconnect are its retries; one after a reconnect that
                 # never got the sessions back is the next background cycle: a new episode)
                 if episode.recovered_at is not None or episode.authenticated_at is None \
@@ -1140,12 +1138,14 @@ def _episodes(index: RecordIndex, conns: list[Connection], attaches: list[Attach
                     continue
                 # it ends at this loss: told again from what came before it (a return, a
                 # give-up after it are the next episode's)
-                ended = _start_episode(index, client, mine, my_conns, my_attaches, *opened, until=t)
+                # (its first evidence is the line of the loss it began with)
+                ended = _start_episode(index, client, mine, my_conns, my_attaches, episode.started_at,
+                                       episode.trigger, episode.evidence[0], until=t)
                 ended.evidence += retries[:max(0, 6 - len(ended.evidence))]
                 ended.lost_again_at = t
                 episodes[-1] = ended
             episode = _start_episode(index, client, mine, my_conns, my_attaches, t, trigger, rec)
-            opened, retries = (t, trigger, rec), []
+            retries = []
             episodes.append(episode)
     episodes.sort(key=lambda e: e.started_at)
     return episodes
@@ -1467,19 +1467,21 @@ def _plain_column(frame: pd.DataFrame, name: str, as_iso: bool = False) -> list:
     return [None if m else v for v, m in zip(col.tolist(), missing, strict=True)]
 
 
+def _missing(v: Any) -> bool:
+    """Whether a value of a table is missing: None, NA, NaT or NaN."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
 def _json_time(v: Any) -> str | None:
     """A time of a table (Timestamp, epoch seconds or missing) as the JSON writes it."""
-    return None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)) else iso(
-        v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
+    return None if _missing(v) else iso(v.value / 1e9 if isinstance(v, pd.Timestamp) else v)
 
 
 def _json_num(v: Any) -> float | None:
     """A number of a table to a tenth (None where missing)."""
     if type(v) is float and v.is_integer():  # its own value rounded (round() is the slow part)
         return v
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    return round(float(v), 1)
+    return None if _missing(v) else round(float(v), 1)
 
 
 def _json_num1(v: Any) -> float | None:
@@ -1491,7 +1493,7 @@ def _json_num1(v: Any) -> float | None:
 
 def _json_opt(v: Any) -> Any:
     """A value of a table, None where missing."""
-    return None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+    return None if _missing(v) else v
 
 
 def _json_number(value: object) -> float | int:
