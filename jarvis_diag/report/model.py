@@ -195,9 +195,9 @@ def _rank_findings(findings: list[dict]) -> list[dict]:
     return [dict(f, rank=i + 1) for i, f in enumerate(ranked)]
 
 
-def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int) -> Comparison:
+def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tuple[str, str] | None) -> Comparison:
+    """``starts``: see :func:`_detection_starts` (not None: the detection metrics are not comparable)."""
     rows: list[CompareRow] = []
-    starts = _detection_starts(ds, base)
     for name in METRICS:
         b, c = base.metrics[name].values, ds.metrics[name].values
         if not b and not c:
@@ -249,6 +249,7 @@ def build_report(
     """Compute the report of ``ds`` (the candidate), compared with ``baseline`` when given,
     with ``budgets`` checked against the candidate."""
     metric_reports = [_metric_report(ds, name, s) for name, s in ds.metrics.items() if s.values or s.outcomes]
+    starts = None if baseline is None else _detection_starts(ds, baseline)
     count_reports = [_count_report(ds, name) for name in COUNTS if ds.counts[name].per_unit]
     report = Report(
         title=title or "Connection recovery report",
@@ -257,10 +258,9 @@ def build_report(
         counts=count_reports,
         findings=_rank_findings(ds.findings),
         waterfall=ds.waterfall,
-        comparison=None if baseline is None else _compare(ds, baseline, resamples, seed),
+        comparison=None if baseline is None else _compare(ds, baseline, resamples, seed, starts),
         notes=list(notes or []),
     )
-    starts = None if baseline is None else _detection_starts(ds, baseline)
     if starts is not None:
         report.notes.append(f"detection: not comparable: the baseline's cases are timed from {starts[0]}, the "
                             f"candidate's from {starts[1]}, the first sign of loss each one's logs show")
