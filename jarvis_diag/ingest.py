@@ -597,6 +597,14 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
     df = sort_events(df)
     _fill_counts(df, infos)
     for info in infos.values():
+        if not info.lines:
+            warnings.append(f"{info.path}: empty")
+        elif info.events and info.unknown == info.events:
+            # a wrong file given (another program's log): its lines are kept, but nothing in it
+            # can be checked, and "no findings" alone would read as an all-clear
+            which = f"none of its {info.lines:,} lines is" if info.lines > 1 else "its one line is not"
+            warnings.append(f"{info.path}: {which} one the Jarvis backend or frontend writes (kept as unknown "
+                            f"events): not a Jarvis log? (timeline --format-of PATH=KIND forces a format)")
         if info.bad_lines:
             warnings.append(f"{info.path}: {info.bad_lines} lines with undecodable or NUL bytes (kept as read)")
         if info.long_lines:

@@ -212,6 +212,11 @@ def _sessions_table(tl: Timeline) -> RenderableType | None:
 
 def _findings_table(tl: Timeline) -> RenderableType:
     if tl.findings.empty:
+        if tl.selection:
+            return Text(f"No findings in the selection ({tl.selection}).", style="green")
+        if not (tl.events["kind"] != "unknown").any():
+            return Text("No findings, but no line of these logs was recognised: nothing could be checked.",
+                        style="yellow")
         return Text("No findings: nothing went wrong that these logs show.", style="green")
     table = Table(title="Findings (worst first)", title_justify="left", show_edge=False, pad_edge=False,
                   show_lines=True)

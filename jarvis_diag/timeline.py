@@ -1515,13 +1515,14 @@ class Timeline:
     def __init__(self, events: pd.DataFrame, clock: dict, sources: list[dict], connections: pd.DataFrame | _Rows,
                  attaches: pd.DataFrame | _Rows, episodes: pd.DataFrame | _Rows,
                  findings: pd.DataFrame | _Rows | _Pending, warnings: list[str] | None = None,
-                 temp_ids: dict[str, list[str]] | None = None):
+                 temp_ids: dict[str, list[str]] | None = None, selection: str | None = None):
         self.events = events
         self.clock = clock
         self.sources = sources
         self._tables = {"connections": connections, "attaches": attaches, "episodes": episodes, "findings": findings}
         self.warnings = list(warnings or [])
         self.temp_ids = dict(temp_ids or {})
+        self.selection = selection  # what filter() kept ("session 453424df, since ..."), None: everything
 
     def _rows(self, name: str) -> pd.DataFrame | _Rows:
         """A table as it is now (its rows when no frame was made of them yet)."""
@@ -1622,7 +1623,8 @@ class Timeline:
                      "ready_at": {k: _json_time(v) for k, v in r["ready_at"].items()},
                      "recovered": bool(r["recovered"]), "recovered_at": r["recovered_at"],
                      "duration_ms": _json_num(r["duration_ms"])} for r in plain]
-        return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "connections": connections,
+        return {"schema": SCHEMA, "clock": self.clock, "sources": self.sources, "warnings": list(self.warnings),
+                "connections": connections,
                 "sessions": list(sessions.values()), "episodes": episodes}
 
     def _json_findings(self) -> list[dict]:
@@ -1695,9 +1697,15 @@ class Timeline:
             at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])))
             ep = _keep(ep, in_window(ep["started_at"]))
             fi = _keep(fi, overlaps(fi))
+        chosen = [f"{name} {value}" for name, value in (
+            ("session", session), ("client", client),
+            ("since", since_ts and since_ts.isoformat().replace("+00:00", "Z")),
+            ("until", until_ts and until_ts.isoformat().replace("+00:00", "Z"))) if value]
+        if self.selection:
+            chosen.insert(0, self.selection)
         return Timeline(ev.reset_index(drop=True), self.clock, self.sources, co.reset_index(drop=True),
                         at.reset_index(drop=True), ep.reset_index(drop=True), fi.reset_index(drop=True),
-                        self.warnings, self.temp_ids)
+                        self.warnings, self.temp_ids, selection=", ".join(chosen) or self.selection)
 
     def _aliases(self, session: str) -> list[str]:
         aliases = {session}

@@ -365,6 +365,21 @@ def test_cli_bad_inputs_are_one_line(tmp_path):
     assert p.returncode == 2 and "is a report" in p.stderr
 
 
+def test_cli_notes_what_reading_the_logs_warned_of(tmp_path):
+    # a wrong file given: its report has no data, and says why instead of a bare "none"
+    other = tmp_path / "syslog.log"
+    other.write_text("Nov 24 10:00:00 host cron[42]: (root) CMD (run-parts /etc/cron.hourly)\n")
+    p = run_cli(str(other), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    [note] = json.loads(p.stdout)["notes"]
+    assert note.startswith(f"{other}: its one line is not one the Jarvis backend or frontend writes")
+    timeline = tmp_path / "timeline.json"
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(other), "-f", "json", "-o",
+                           str(timeline)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0 and "warning: " in made.stderr
+    assert json.loads(run_cli(str(timeline), "--format", "json").stdout)["notes"] == [note]
+
+
 def test_cli_compare_without_inputs(tmp_path):
     results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
     for args in (["--compare"], ["--compare", "--format", "json"]):

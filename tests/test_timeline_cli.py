@@ -77,8 +77,48 @@ def test_filters_narrow_the_json():
     kinds = [f["kind"] for f in data["findings"]]
     assert kinds.count("callback-desync") == 1
     assert all(f["session"].startswith("453424df") for f in data["findings"] if f["session"])
-    result = runner.invoke(app, ["timeline", DESYNC, "-f", "json", "--client", "nobody"])
-    assert json.loads(result.output)["findings"] == []
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("--session", "453424dx", "sessions: 453424df, 9342a748, aa50ecc2)"),
+    ("--client", "nobody", "clients: Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u"),
+])
+def test_a_session_or_client_the_logs_lack_is_an_error(option, value, named):
+    # a typo must not read as "no findings": the error names what the logs have
+    result = _run("timeline", DESYNC, "-f", "json", option, value)
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert f"{option} {value}: no " in line and named in line
+
+
+def test_an_empty_time_window_says_so_and_where_the_logs_are():
+    result = _run("timeline", DESYNC, "-f", "json", "--since", "2026-11-25T00:00:00Z")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert data["findings"] == [] and data["sessions"] == []
+    [warning] = data["warnings"]
+    assert warning == ("no events in the selection (since 2026-11-25T00:00:00Z); these logs run from "
+                       "2026-11-24T10:04:29.391Z to 2026-11-24T10:05:33.250Z")
+    assert result.stderr.strip() == f"warning: {warning}"
+    text = _run("timeline", DESYNC, "--session", "453424df", "--since", "2026-11-25T00:00:00Z").stdout
+    assert "No findings in the selection (session 453424df, since 2026-11-25T00:00:00Z)." in text
+    assert "nothing went wrong" not in text
+
+
+def test_a_file_that_is_no_jarvis_log_is_not_an_all_clear(tmp_path):
+    other = tmp_path / "dpkg.log"
+    other.write_text("2026-11-24 10:00:00 startup archives unpack\n"
+                     "2026-11-24 10:00:01 install libfoo:amd64 <none> 1.2-3\n")
+    (tmp_path / "empty.log").write_text("")
+    result = _run("timeline", str(tmp_path))
+    assert result.returncode == 0
+    assert (f"{other}: none of its 2 lines is one the Jarvis backend or frontend writes"
+            in " ".join(result.stdout.split()))
+    assert f"{tmp_path / 'empty.log'}: empty" in result.stdout
+    assert "no line of these logs was recognised: nothing could be checked" in result.stdout
+    assert "nothing went wrong" not in result.stdout
+    data = json.loads(_run("timeline", str(other), "-f", "json").stdout)
+    assert [w.split(":")[0] for w in data["warnings"]] == [str(other)]
 
 
 def test_no_skew_and_tz_options():

@@ -106,6 +106,38 @@ def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
             raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
 
+def _some(values: set[str], n: int = 6) -> str:
+    shown = sorted(values)[:n]
+    return ", ".join(shown) + (f" and {len(values) - n} more" if len(values) > n else "")
+
+
+def _select(tl, session: str | None, client: str | None, since: str | None, until: str | None):
+    """``tl`` filtered; a session or client the logs do not have is an error (a typo, most
+    likely), an empty time window a warning (nothing happened then)."""
+    import pandas as pd
+
+    from jarvis_diag.timeline import iso
+
+    chosen = tl.filter(session=session, client=client, since=since, until=until)
+    if not chosen.events.empty or tl.events.empty:
+        return chosen
+    if session and tl.filter(session=session).events.empty:
+        known = {str(s)[:8] for s in tl.attaches["session"].dropna()}
+        raise DiagError(f"--session {session}: no session in these logs matches it "
+                        f"({'sessions: ' + _some(known) if known else 'they name no session'})")
+    if client and tl.filter(client=client).events.empty:
+        known = set(tl.clock.get("clients", {})) | {str(c) for c in tl.connections["client"].dropna()}
+        raise DiagError(f"--client {client}: no client in these logs matches it "
+                        f"({'clients: ' + _some(known, 4) if known else 'they name no client'})")
+    first, last = tl.events["t"].min(), tl.events["t"].max()
+    if pd.notna(first):
+        chosen.warnings.append(f"no events in the selection ({chosen.selection}); these logs run from "
+                               f"{iso(first.value / 1e9)} to {iso(last.value / 1e9)}")
+    else:
+        chosen.warnings.append(f"no events in the selection ({chosen.selection})")
+    return chosen
+
+
 def _finding_line(f: dict, revised: bool = False) -> str:
     delay = f" (+{f['delay_ms'] / 1000:.1f} s)" if f.get("delay_ms") else ""
     where = ", ".join(f"{e['path']}:{e['line']}" for e in f["evidence"][:3])
@@ -300,7 +332,11 @@ def timeline(
         tl = build_timeline(ingested, no_skew=no_skew, keep=_HELD, parallel=fmt in ("text", "json", "perfetto"))
         _HELD.append(tl)
     if session or client or since or until:
-        tl = tl.filter(session=session, client=client, since=since, until=until)
+        tl = _select(tl, session, client, since, until)
+    if fmt != "text":  # (the text view shows them itself)
+        for warning in tl.warnings:
+            Console(stderr=True, soft_wrap=True, highlight=False).print(f"warning: {warning}", style="yellow",
+                                                                         markup=False)
     if fmt == "text":
         if output is not None:
             out = Console(file=io.StringIO(), width=_page_width(False), soft_wrap=False)

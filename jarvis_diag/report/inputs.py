@@ -130,6 +130,7 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
             with open(path, encoding="utf-8") as fh:
                 doc = json.load(fh)
             add_timeline(ds, path, doc)
+            _note_warnings(doc, notes)
         else:
             raw.append(path)
     if raw:
@@ -137,4 +138,11 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
         label = raw[0] if len(raw) == 1 else os.path.commonpath([os.path.abspath(r) for r in raw])
         add_timeline(ds, label, doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in raw))
         ds.inputs[-1].kind = "logs"
+        _note_warnings(doc, notes)
     return ds
+
+
+def _note_warnings(doc: dict, notes: list[str] | None) -> None:
+    """What reading the logs warned of (a file that is no Jarvis log, a guessed zone...)."""
+    if notes is not None:
+        notes.extend(w for w in doc.get("warnings", []) if w not in notes)
