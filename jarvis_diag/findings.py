@@ -475,10 +475,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         delay = None
         how = ""
         mine = switch_backs.get(client, {}) if client else {}
-        # the page names a new session by its temporary id until it is told the UUID (and
-        # then still, where it kept that name): its switch backs may be under that prefix
-        slot = key if mine.get(key) else next(
-            (t[:8] for t in sorted(ix.corr.ids.temps.get(key or "", ())) if mine.get(t[:8])), key)
+        slot = _switch_back_slot(ix, mine, key)
         backs = mine.get(slot, [])
         candidates = [s for s in backs if s[0] <= rec["t"]]
         fix = "always send chat:connect when switching back to a session"
@@ -544,6 +541,62 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         summary += f". Fix: {fix}."
         severity = "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning"
         findings.append(_f("callback-desync", severity, rec["t"], summary, session=session, client=client, sid=sid,
+                           delay_ms=delay, evidence_list=ev, repeats=True))
+    return findings + _desync_seen_by_the_page(ix, switch_backs)
+
+
+def _switch_back_slot(ix: _Index, mine: dict, key: str | None) -> str | None:
+    """Where a client's switch backs to a session are kept: the page names a new session by
+    its temporary id until it is told the UUID (and then still, where it kept that name), so
+    they may be under that prefix."""
+    if mine.get(key):
+        return key
+    return next((t[:8] for t in sorted(ix.corr.ids.temps.get(key or "", ())) if mine.get(t[:8])), key)
+
+
+def _backend_span(ix: _Index) -> tuple[float, float] | None:
+    """The first and last time of the backend's lines (None: no backend log)."""
+    times = [r["t"] for r in ix.corr.records if r["source"] == "backend"]
+    return (min(times), max(times)) if times else None
+
+
+def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
+    """The same incident from a page's log alone, where no backend log covers it: the page
+    switched back to a session with its handler in place and sent no chat:connect, then got a
+    chat:ready it had not asked for right after its next message (the server's auto-connect,
+    which it makes only on finding no callback). The wait runs from the switch back."""
+    autos = [a for a in ix.corr.attaches
+             if a.kind == "auto" and a.received_at is None and a.ready_sent_at is None and a.client
+             and a.ready_received_at is not None and switch_backs.get(a.client)]
+    if not autos:
+        return []
+    span = _backend_span(ix)
+    findings = []
+    for a in autos:
+        t = a.ready_received_at
+        if span is not None and span[0] <= t <= span[1]:
+            continue  # the server's log tells it (or tells that it was no desync)
+        key = session_key(a.session)
+        mine = switch_backs[a.client]
+        slot = _switch_back_slot(ix, mine, key)
+        backs = mine.get(slot, [])
+        candidates = [b for b in backs if b[0] <= t]
+        if not candidates:
+            continue
+        t_back, back = candidates[-1]
+        mine[slot] = [b for b in backs if b[0] > t]
+        delay = (t - t_back) * 1000
+        sent = [r for r in ix.corr.index.of_kind(["message.sent"], t_back, t)
+                if r.get("client") == a.client and session_key(r.get("session")) in (key, slot)]
+        ev = [evidence(back), *([evidence(sent[-1])] if sent else []), *a.evidence]
+        after = f"its next message at {iso(sent[-1]['t'])}" if sent else "its next message"
+        summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
+                   f"output reached it for {_duration(delay)}: it switched back at {iso(t_back)} with its handler "
+                   f"still in place and sent no chat:connect; the chat:ready it got at {iso(t)} without asking is the "
+                   f"server's auto-connect on {after}, made only when the server has no callback (inferred: no "
+                   f"backend log covers this time). Fix: always send chat:connect when switching back to a session.")
+        severity = "critical" if delay >= DESYNC_CRITICAL_MS else "warning"
+        findings.append(_f("callback-desync", severity, t, summary, session=a.session, client=a.client, sid=a.sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))
     return findings
 

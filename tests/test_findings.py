@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from logbuilder import Client, LogSet, uuid_of
@@ -15,6 +16,7 @@ from jarvis_diag.timeline import load_timeline
 A, B, C = uuid_of(0xA1), uuid_of(0xB2), uuid_of(0xC3)
 SID1, SID2, SID3 = "QEy5HbszAAAB", "T3TU_-YiAAAC", "Vh2kW9pqAAAD"
 SID4 = "Zp0q7RwkAAAE"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _findings(tl, kind=None):
@@ -679,6 +681,52 @@ def test_a_switch_back_by_temporary_id_is_found(tmp_path):
     assert "switched back to it at" in f["summary"] and "Fix: always send chat:connect when switching back" \
         in f["summary"]
     assert any("already connected" in e["text"] for e in f["evidence"])
+
+
+@pytest.mark.parametrize("by_temporary_id", [False, True])
+def test_callback_desync_from_the_page_log_alone(tmp_path, by_temporary_id):
+    """No backend log: the page's switch back without chat:connect, then a chat:ready it did not
+    ask for right after its next message, is the same incident, with the same wait."""
+    logs = LogSet()
+    c = logs.client(skew_ms=250.0)
+    logs.connect(c, SID1)
+    temp_a = logs.temp_id(c)
+    logs.attach(c, SID1, A, temp=temp_a)
+    logs.wait(3)
+    logs.attach(c, SID1, B, temp=logs.temp_id(c), prev=A)
+    logs.wait(5)
+    back = logs.now
+    if by_temporary_id:
+        for name, fields in (("chat.mux_start", {"session": temp_a[:8], "detail": "/w"}),
+                             ("fe.connect_chat_start", {"session": temp_a[:8], "state_from": "connected"}),
+                             ("fe.handler_exists", {"ms": "0.0"}), ("fe.already_connected", {"session": temp_a[:8]})):
+            logs.fe(c, back, name, **fields)
+    else:
+        logs.switch_back_without_connect(c, A)
+    logs.wait(12)
+    received = logs.message(c, SID1, A, key=temp_a[:8] if by_temporary_id else None, missing_callback_prev=B)
+    logs.wait(3)
+    app, page = logs.write(tmp_path)
+    [f] = _findings(load_timeline([str(page)]), "callback-desync")
+    assert f["session"].startswith(A[:8]) and f["client"] == c.id and f["severity"] == "critical"
+    assert f["delay_ms"] == pytest.approx((received - back) * 1000, abs=10)
+    assert "switched back at" in f["summary"] and "no backend log covers this time" in f["summary"]
+    assert [e["path"] for e in f["evidence"]] == [str(page)] * 3
+    assert "already connected" in f["evidence"][0]["text"] and "chat:ready" in f["evidence"][-1]["text"]
+    # with the server's log, the server's account alone (no second finding from the page)
+    [both] = _findings(load_timeline([str(app), str(page)]), "callback-desync")
+    assert both["delay_ms"] == pytest.approx(f["delay_ms"], abs=10) and "inferred" not in both["summary"]
+
+
+def test_the_real_page_log_alone_tells_the_callback_desync():
+    page = FIXTURES / "callback-desync" / "frontend"
+    found = _findings(load_timeline([str(page)]))
+    assert [(f["kind"], f["severity"]) for f in found] == [("callback-desync", "critical")] * 2
+    assert sorted(round(f["delay_ms"] / 1000, 1) for f in found) == [15.0, 15.0]  # the server's: 15.007, 15.005
+    # a server log of another hour covers none of it: the page's account stands
+    other = FIXTURES / "normal" / "app.log"
+    assert len(_findings(load_timeline([str(other), str(page)]), "callback-desync")) == 2
+    assert _serious(load_timeline([str(FIXTURES / "normal" / "frontend")])) == []
 
 
 def test_callback_desync_after_another_device_took_the_session_names_it(tmp_path):

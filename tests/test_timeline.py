@@ -127,7 +127,8 @@ def test_desync_attaches_kinds_and_temp_id_from_skewed_clock(desync):
 def test_json_has_the_documented_shape(desync):
     d = desync.to_json_dict()
     assert d["schema"] == SCHEMA
-    assert set(d) == {"schema", "clock", "sources", "connections", "sessions", "episodes", "findings"}
+    assert set(d) == {"schema", "clock", "sources", "warnings", "connections", "sessions", "episodes", "findings"}
+    assert d["warnings"] == []  # (the real logs read cleanly)
     assert set(d["clock"]) >= {"backend_utc_offset_minutes", "backend_zone_source", "backend_zone_pairs", "clients"}
     finding_keys = {"id", "kind", "severity", "at", "session", "client", "sid", "delay_ms", "occurrences", "first_at",
                     "last_at", "summary", "context", "evidence"}

@@ -193,12 +193,18 @@ def test_follow_prints_new_events_and_findings(tmp_path):
     app_log.write_text("".join(full_lines[:first]))
     fe_dir = tmp_path / "frontend"
     fe_dir.mkdir()
-    (fe_dir / paths[1].name).write_text(paths[1].read_text())
+    # the page's log too, up to its message (its next lines alone would tell the desync)
+    fe_lines = paths[1].read_text().splitlines(keepends=True)
+    cut = max(i for i, line in enumerate(fe_lines) if "send EMIT: chat:message" in line)
+    page = fe_dir / paths[1].name
+    page.write_text("".join(fe_lines[:cut]))
     with _following(app_log, fe_dir) as proc:
         out = _read_until(proc, "following", 20)
         assert "callback-desync" not in out
         with app_log.open("a") as fh:
             fh.write("".join(full_lines[first:]))
+        with page.open("a") as fh:
+            fh.write("".join(fe_lines[cut:]))
         out += _read_until(proc, "callback-desync", 20)
         assert "callback.missing" in out  # the new line, printed as an event
         assert "CRITICAL callback-desync" in out or "WARNING  callback-desync" in out
