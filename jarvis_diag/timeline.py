@@ -306,7 +306,6 @@ class Episode:
     sessions: list = field(default_factory=list)
     ready_at: dict = field(default_factory=dict)
     recovered_at: float | None = None
-    ended_by_log: float | None = None  # the last line of the logs, when never recovered
     # when never recovered: the next loss, after its reconnect (the next episode's start)
     lost_again_at: float | None = None
     exhausted_at: float | None = None
@@ -1318,9 +1317,6 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     first_t = float(t_all.min().value / 1e9) if len(t_all) and pd.notna(t_all.min()) else None
     last_t = float(t_all.max().value / 1e9) if len(t_all) and pd.notna(t_all.max()) else None
     episodes = _episodes(index, conns, attaches)
-    for ep in episodes:
-        if not ep.recovered:
-            ep.ended_by_log = last_t
     corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
                        episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index,
                        received=_received_times(events), texts=events["text"])
