@@ -584,17 +584,29 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         if not candidates:
             continue
         t_back, back = candidates[-1]
-        mine[slot] = [b for b in backs if b[0] > t]
+        # (a temporary id's prefix may stand for several of the page's sessions: only the one used goes)
+        mine[slot] = [b for b in backs if b[0] > t or (slot != key and b is not candidates[-1])]
         delay = (t - t_back) * 1000
+        # the page's own re-subscription right after a reconnect, not the user coming back
+        rejoin = [r for ep in ix.episodes_of.get(a.client, [])
+                  if ep.authenticated_at is not None and t_back - 1.0 <= ep.authenticated_at <= t_back
+                  for r in ix.corr.index.of_kind(["auth.ok", "chat.resubscribe.batch"], ep.authenticated_at, t_back)
+                  if r.get("client") == a.client and r["source"] in FRONTEND_SOURCES]
         sent = [r for r in ix.corr.index.of_kind(["message.sent"], t_back, t)
                 if r.get("client") == a.client and session_key(r.get("session")) in (key, slot)]
         ev = [evidence(back), *([evidence(sent[-1])] if sent else []), *a.evidence]
         after = f"its next message at {iso(sent[-1]['t'])}" if sent else "its next message"
+        if rejoin:
+            ev.insert(0, evidence(rejoin[-1]))
+            how = f"it reconnected at {iso(rejoin[0]['t'])}, kept its handler"
+            fix = "re-send chat:connect for every open session after a reconnect"
+        else:
+            how = f"it switched back at {iso(t_back)} with its handler still in place"
+            fix = "always send chat:connect when switching back to a session"
         summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
-                   f"output reached it for {_duration(delay)}: it switched back at {iso(t_back)} with its handler "
-                   f"still in place and sent no chat:connect; the chat:ready it got at {iso(t)} without asking is the "
-                   f"server's auto-connect on {after}, made only when the server has no callback (inferred: no "
-                   f"backend log covers this time). Fix: always send chat:connect when switching back to a session.")
+                   f"output reached it for {_duration(delay)}: {how} and sent no chat:connect; the chat:ready it got "
+                   f"at {iso(t)} without asking is the server's auto-connect on {after}, made only when the server "
+                   f"has no callback (inferred: no backend log covers this time). Fix: {fix}.")
         severity = "critical" if delay >= DESYNC_CRITICAL_MS else "warning"
         findings.append(_f("callback-desync", severity, t, summary, session=a.session, client=a.client, sid=a.sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))

@@ -729,6 +729,21 @@ def test_the_real_page_log_alone_tells_the_callback_desync():
     assert _serious(load_timeline([str(FIXTURES / "normal" / "frontend")])) == []
 
 
+def test_the_page_log_alone_of_a_simulated_phone_tells_what_the_server_log_does():
+    # a legacy page: a switch back, then a reconnect with no re-subscription, on two chats
+    # whose temporary ids share their printed prefix
+    sample = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
+
+    def desyncs(paths):
+        found = _findings(load_timeline([str(p) for p in paths]), "callback-desync")
+        return sorted((f["session"][:8], f["severity"], "reconnect" in f["summary"], f["delay_ms"]) for f in found)
+
+    both = desyncs([sample / "app.log", sample / "frontend"])
+    page = desyncs([sample / "frontend"])
+    assert len(both) == 3 and [x[:3] for x in page] == [x[:3] for x in both]
+    assert [x[3] for x in page] == pytest.approx([x[3] for x in both], abs=20)
+
+
 def test_callback_desync_after_another_device_took_the_session_names_it(tmp_path):
     """Two devices on one chat, on a server that gives a session one live owner: the tablet
     attaching the chat takes its output from the phone, which still shows it."""
@@ -791,6 +806,13 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     assert "switching back" not in f["summary"]
     assert f["delay_ms"] == pytest.approx((received - back) * 1000, abs=50)
     _well_formed(f["summary"])
+    # the page's log alone tells the same
+    [page] = _findings(load_timeline([str(tmp_path / "frontend")]), "callback-desync")
+    assert page["session"].startswith(A[:8]) and page["delay_ms"] == pytest.approx(f["delay_ms"], abs=50)
+    assert "reconnected at" in page["summary"] and "switched back" not in page["summary"]
+    assert "Fix: re-send chat:connect for every open session after a reconnect" in page["summary"]
+    assert any("Re-sending 0 subscriptions after reconnect" in e["text"] for e in page["evidence"])
+    _well_formed(page["summary"])
 
 
 def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so(tmp_path):
