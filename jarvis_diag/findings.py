@@ -133,6 +133,8 @@ class _Index:
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
         self._autos: dict[str | None, tuple[list, list[float]]] | None = None
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
+        self._asked_of_key: dict[str | None, list[tuple[float, Attach]]] | None = None  # (made when first asked)
+        self._conn_of_sid: dict[str, Connection] | None = None  # (made when first asked)
         self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
         for c in corr.connections:
             self.conns_of.setdefault(c.client, []).append(c)
@@ -257,6 +259,28 @@ class _Index:
 
     def client_of(self, sid: str | None) -> str | None:
         return self.corr.sid_client.get((sid or "")[:8])
+
+    def last_attach_elsewhere(self, sid: str, session: str | None, key: str | None, t: float) -> Attach | None:
+        """The session's last attach a client asked for on another socket, started before ``t``."""
+        if self._asked_of_key is None:
+            self._asked_of_key = {}
+            for a in self.corr.attaches:
+                start = _attach_start(a)
+                if not a.auto and a.sid and start > -np.inf:
+                    self._asked_of_key.setdefault(session_key(a.session) or a.key, []).append((start, a))
+            for v in self._asked_of_key.values():
+                v.sort(key=lambda x: x[0])
+        found = [a for start, a in self._asked_of_key.get(key, []) if start < t and a.sid[:8] != sid[:8]
+                 and (a.session == session or a.key == key)]
+        return found[-1] if found else None
+
+    def connection(self, sid: str | None) -> Connection | None:
+        """The server's connection of this socket (the first, should the prefix repeat)."""
+        if self._conn_of_sid is None:
+            self._conn_of_sid = {}
+            for c in self.corr.connections:
+                self._conn_of_sid.setdefault((c.sid or "")[:8], c)
+        return self._conn_of_sid.get((sid or "")[:8])
 
     def _away_of(self, client: str | None) -> tuple[list[bool], np.ndarray] | None:
         """A page's background/offline changes: after each, whether it was away, and when."""
@@ -525,6 +549,19 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                     # (dropped by this socket's attach of another session, not by the page leaving it)
                     fix = ("the server keeps one live session per socket: attach each open session on its own socket, "
                            "or re-send chat:connect before using a session again")
+            elif not client or client not in ix.corr.index.fe_by_client:
+                lost_socket = _new_socket_of_a_lost_one(ix, sid, session, key, rec["t"])
+                if lost_socket is not None:
+                    conn, before, prev = lost_socket
+                    since = conn.authenticated_at if conn.authenticated_at is not None else conn.connected_at
+                    delay = (rec["t"] - since) * 1000
+                    ev = prev.evidence[-1:] + conn.evidence[:2] + ev
+                    how = (f"socket {sid} connected at {iso(conn.connected_at)} and never attached the session, last "
+                           f"attached on socket {before.sid[:8]}, which the server lost at {iso(prev.disconnected_at)}: "
+                           f"most likely the same page reconnected and "
+                           f"re-sent no chat:connect, which no frontend log confirms; the wait is counted from the new "
+                           f"socket's connect")
+                    fix = "re-send chat:connect for every open session after a reconnect"
         auto = ix.auto_connect_after(sid, rec["t"])
         if auto is not None:
             ev += auto.evidence[-2:]
@@ -611,6 +648,25 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         findings.append(_f("callback-desync", severity, t, summary, session=a.session, client=a.client, sid=a.sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))
     return findings
+
+
+def _new_socket_of_a_lost_one(ix: _Index, sid: str, session: str | None, key: str | None,
+                              t: float) -> tuple[Connection, Attach, Connection] | None:
+    """From the server's log alone: socket ``sid`` (connected before ``t``) never attached the
+    session, whose last attach was on a socket the server had lost by ``t``: (this socket's
+    connection, that attach, that socket's connection). The page behind both is not known."""
+    conn = ix.connection(sid)
+    if conn is None or conn.connected_at is None or conn.connected_at > t:
+        return None
+    for a in ix.attaches_of_sid.get(sid, []):
+        start = a.started_at if a.started_at is not None else a.requested_at
+        if not a.auto and start is not None and start < t and (a.session == session or a.key == key):
+            return None
+    before = ix.last_attach_elsewhere(sid, session, key, conn.connected_at)
+    prev = ix.connection(before.sid) if before is not None else None
+    if prev is None or prev.disconnected_at is None or prev.disconnected_at > t or not prev.evidence:
+        return None
+    return conn, before, prev
 
 
 @dataclass(frozen=True, slots=True)

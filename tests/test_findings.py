@@ -813,6 +813,15 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     assert "Fix: re-send chat:connect for every open session after a reconnect" in page["summary"]
     assert any("Re-sending 0 subscriptions after reconnect" in e["text"] for e in page["evidence"])
     _well_formed(page["summary"])
+    # and the server's log alone: a new socket that never attached the session, whose last
+    # attach was on a socket the server had lost
+    [server] = _findings(load_timeline([str(tmp_path / "app.log")]), "callback-desync")
+    assert server["delay_ms"] == pytest.approx(f["delay_ms"], abs=50) and server["severity"] == f["severity"]
+    assert (f"socket {SID2[:8]} connected at" in server["summary"] and f"last attached on socket {SID1[:8]}"
+            in server["summary"] and "which no frontend log confirms" in server["summary"])
+    assert "Fix: re-send chat:connect for every open session after a reconnect" in server["summary"]
+    assert any("has no callback" in e["text"] for e in server["evidence"])
+    _well_formed(server["summary"])
 
 
 def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so(tmp_path):
