@@ -598,13 +598,14 @@ def _backend_span(ix: _Index) -> tuple[float, float] | None:
 
 
 def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
-    """The same incident from a page's log alone, where no backend log covers it: the page
-    switched back to a session with its handler in place and sent no chat:connect, then got a
-    chat:ready it had not asked for right after its next message (the server's auto-connect,
-    which it makes only on finding no callback). The wait runs from the switch back."""
+    """The same incident from a page's log alone, where no backend log covers it: a chat:ready
+    the page had not asked for, right after its next message (the server's auto-connect,
+    which it makes only on finding no callback), for a session it kept its handler for and
+    sent no chat:connect: through a reconnect (the wait runs from the reconnect), or when
+    switching back to it (from the switch back)."""
     autos = [a for a in ix.corr.attaches
              if a.kind == "auto" and a.received_at is None and a.ready_sent_at is None and a.client
-             and a.ready_received_at is not None and switch_backs.get(a.client)]
+             and a.ready_received_at is not None]
     if not autos:
         return []
     span = _backend_span(ix)
@@ -614,32 +615,31 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         if span is not None and span[0] <= t <= span[1]:
             continue  # the server's log tells it (or tells that it was no desync)
         key = session_key(a.session)
-        mine = switch_backs[a.client]
+        mine = switch_backs.get(a.client, {})
         slot = _switch_back_slot(ix, mine, key)
         backs = mine.get(slot, [])
         candidates = [b for b in backs if b[0] <= t]
-        if not candidates:
+        if candidates:
+            # (a temporary id's prefix may stand for several of the page's sessions: only the one used goes)
+            mine[slot] = [b for b in backs if b[0] > t or (slot != key and b is not candidates[-1])]
+        rejoined = _kept_through_a_reconnect(ix, a, t)
+        if rejoined is None and not candidates:
             continue
-        t_back, back = candidates[-1]
-        # (a temporary id's prefix may stand for several of the page's sessions: only the one used goes)
-        mine[slot] = [b for b in backs if b[0] > t or (slot != key and b is not candidates[-1])]
-        delay = (t - t_back) * 1000
-        # the page's own re-subscription right after a reconnect, not the user coming back
-        rejoin = [r for ep in ix.episodes_of.get(a.client, [])
-                  if ep.authenticated_at is not None and t_back - 1.0 <= ep.authenticated_at <= t_back
-                  for r in ix.corr.index.of_kind(["auth.ok", "chat.resubscribe.batch"], ep.authenticated_at, t_back)
-                  if r.get("client") == a.client and r["source"] in FRONTEND_SOURCES]
-        sent = [r for r in ix.corr.index.of_kind(["message.sent"], t_back, t)
+        sent = [r for r in ix.corr.index.of_kind(["message.sent"], (candidates[-1][0] if candidates else t) - 60.0, t)
                 if r.get("client") == a.client and session_key(r.get("session")) in (key, slot)]
-        ev = [evidence(back), *([evidence(sent[-1])] if sent else []), *a.evidence]
         after = f"its next message at {iso(sent[-1]['t'])}" if sent else "its next message"
-        if rejoin:
-            ev.insert(0, evidence(rejoin[-1]))
-            how = f"it reconnected at {iso(rejoin[0]['t'])}, kept its handler"
+        ev = [*([evidence(candidates[-1][1])] if candidates else []), *([evidence(sent[-1])] if sent else []),
+              *a.evidence]
+        if rejoined is not None:
+            since, lines = rejoined
+            ev = lines + ev
+            how = f"it reconnected at {iso(since)}, kept its handler"
             fix = "re-send chat:connect for every open session after a reconnect"
         else:
-            how = f"it switched back at {iso(t_back)} with its handler still in place"
+            since = candidates[-1][0]
+            how = f"it switched back at {iso(since)} with its handler still in place"
             fix = "always send chat:connect when switching back to a session"
+        delay = (t - since) * 1000
         summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
                    f"output reached it for {_duration(delay)}: {how} and sent no chat:connect; the chat:ready it got "
                    f"at {iso(t)} without asking is the server's auto-connect on {after}, made only when the server "
@@ -648,6 +648,30 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         findings.append(_f("callback-desync", severity, t, summary, session=a.session, client=a.client, sid=a.sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))
     return findings
+
+
+def _kept_through_a_reconnect(ix: _Index, auto: Attach, t: float) -> tuple[float, list[dict]] | None:
+    """When the page got ``auto`` on a socket it reconnected on (its last authentication
+    before ``t`` follows a disconnect), having had the session ready before that loss and
+    asked for it on no attach since: (when it was authenticated again, the lines that show the
+    loss, the reconnect and its re-subscription)."""
+    lines = ix.corr.index.fe_by_client.get(auto.client or "", [])
+    end = bisect_right([r["t"] for r in lines], t)
+    auth = lost = None
+    for r in reversed(lines[:end]):
+        if auth is None and r["kind"] == "auth.ok":
+            auth = r
+        elif auth is not None and r["kind"] == "socket.disconnected":
+            lost = r
+            break
+    if auth is None or lost is None:
+        return None
+    back = auth["t"]
+    mine = [a for a in ix.attaches_of(auto.session, auto.client) if not a.auto and a.ready_at is not None]
+    if not any(a.ready_at <= lost["t"] for a in mine) or any(back <= _attach_start(a) <= t for a in mine):
+        return None
+    said = [r for r in lines[:end] if r["kind"] == "chat.resubscribe.batch" and r["t"] >= back][:1]
+    return back, [evidence(lost), evidence(auth), *(evidence(r) for r in said)]
 
 
 def _new_socket_of_a_lost_one(ix: _Index, sid: str, session: str | None, key: str | None,

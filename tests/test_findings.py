@@ -824,6 +824,30 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     _well_formed(server["summary"])
 
 
+def test_from_the_page_log_a_reconnect_without_resubscribe_counts_from_the_reconnect(tmp_path):
+    """The user opens the chat again just before writing, long after the page reconnected
+    without re-subscribing: the chat was dead since the reconnect, not since that click."""
+    logs = LogSet()
+    c = logs.client(skew_ms=-700.0)
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=4)
+    logs.wait(3)
+    _reconnect_keeping_handlers(logs, c, SID1, SID2)
+    logs.wait(6)
+    logs.switch_back_without_connect(c, A)
+    logs.wait(0.05)
+    logs.message(c, SID2, A, missing_callback_prev=B, history=6)
+    logs.wait(3)
+    app, page = logs.write(tmp_path)
+    [server] = _findings(load_timeline([str(app), str(page)]), "callback-desync")
+    [alone] = _findings(load_timeline([str(page)]), "callback-desync")
+    assert server["delay_ms"] > 6000 and alone["delay_ms"] == pytest.approx(server["delay_ms"], abs=50)
+    assert "reconnected at" in alone["summary"] and "switched back" not in alone["summary"]
+    assert [e["text"].split("] ")[-1] for e in alone["evidence"][:2]] == [
+        "Disconnected: transport close", "Authentication successful, transport=websocket"]
+    _well_formed(alone["summary"])
+
+
 def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so(tmp_path):
     """The same page loses its socket again before it ever re-attached (the server's
     auto-connects are no recovery): the second reconnect's socket is a reconnect too."""
