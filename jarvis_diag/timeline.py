@@ -1010,8 +1010,9 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
         claimed: set[int] = set()
         for t, transport, rec in auths:
             lo = bisect_left(by_at, (t - JOIN_WINDOW_S - 1e-6,))
+            # (not a connection an earlier auth line of the page made: each such line is a socket of its own)
             near = [c for at, _id, c in by_at[lo:bisect_left(by_at, (t + JOIN_WINDOW_S + 1e-6,))]
-                    if abs(at - t) <= JOIN_WINDOW_S]
+                    if abs(at - t) <= JOIN_WINDOW_S and c.sid is not None]
             match = min(near, key=lambda c: rank[id(c)]) if near else None
             if match is None and rec["kind"] == "auth.ok":
                 # a slow network: the server's auth_success took longer than the window to

@@ -142,6 +142,30 @@ def test_frontend_only_a_chat_ready_the_page_never_asked_for_is_no_recovery(tmp_
                and any("Re-sending 0 subscriptions" in e["text"] for e in f["evidence"]) for f in missing)
 
 
+def test_frontend_only_sockets_a_second_apart_are_two_sockets(tmp_path):
+    """A dev-server reload: the page reconnects within a second of its first connect, and
+    again after. With no server log to join them to, each authentication the page logs is a
+    socket of its own (they were one, so the first loss after the reconnect was a retry)."""
+    logs = LogSet()
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    logs.client_disconnect(c, SID1)
+    logs.wait(0.9)
+    logs.connect(c, SID2)
+    back = logs.now
+    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    logs.wait(4)
+    logs.client_disconnect(c, SID2)
+    logs.wait(2)
+    logs.connect(c, SID3)
+    logs.wait(4)
+    doc = _frontend_only(logs, tmp_path)
+    assert len(doc["connections"]) == 3
+    first, second = doc["episodes"]
+    assert _epoch(first["authenticated_at"]) < back and _epoch(second["started_at"]) > back + 3
+    assert not first["recovered"] and not second["recovered"]
+
+
 def test_a_page_that_logs_nothing_after_the_server_lost_its_socket_was_closed_not_lost(tmp_path):
     """A tab closed (or reloaded: a new page, a new client id) leaves the server a 'transport
     close' and the page's log ends. A frozen page's log goes on when it wakes: that is a loss."""
