@@ -44,6 +44,7 @@ SLOW_START_MS = 1000.0  # T1.1 -> T1.2 (session creation) above this delays chat
 HALF_OPEN_MS = 5000.0  # one side outliving the other's loss by more than this
 WAKE_SLACK_S = 1.0  # a page coming back from the background logs its missed events this close to it
 RESUBSCRIBE_WINDOW_S = 2.0  # a page re-sends its subscriptions right after it authenticates
+CLOCK_SLACK_S = 0.5  # a corrected page clock can put a line this much before the server's line of the same moment
 # A socket closed this long before a reload's line was cut by it (the lines of the two
 # processes can interleave by that much)...
 RELOAD_CLOSE_S = 1.0
@@ -1184,8 +1185,10 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
         end = ep.lost_again_at if ep.lost_again_at is not None else last_t
         if not missing or end is None:
             continue
-        # the page's own word on what it re-sent (the ConnectionManager's re-subscription)
-        said = [r for r in ix.corr.index.of_kind(["chat.resubscribe.batch"], ep.authenticated_at,
+        # the page's own word on what it re-sent (the ConnectionManager's re-subscription), which it
+        # logs the moment it is authenticated: by its corrected clock, a little before the server's line
+        said = [r for r in ix.corr.index.of_kind(["chat.resubscribe.batch"],
+                                                 max(ep.started_at, ep.authenticated_at - CLOCK_SLACK_S),
                                                  min(end, ep.authenticated_at + RESUBSCRIBE_WINDOW_S))
                 if r.get("client") == ep.client][:1]
         # too soon to tell; but a page that lost the new socket soon after can have said
