@@ -129,6 +129,8 @@ class _Index:
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
         self.open_spans: tuple[np.ndarray, np.ndarray, list[bool], list[int]] | None = None  # (see _cut)
+        self.anonymous_auths: np.ndarray | None = None  # (see _cut)
+        self.stop_times: np.ndarray | None = None  # (see _cut)
         self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
         self._away: dict[str, tuple[list[bool], np.ndarray]] | None = None
         self._of_session_client: dict[tuple, list[Attach]] | None = None  # (made when first asked)
@@ -800,6 +802,11 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
             np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64"),
             [c.client is not None for c in conns],
             (np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64)).tolist())
+        # when the server authenticated the sockets no page is joined to (no frontend log for them)
+        ix.anonymous_auths = np.sort(np.array([c.authenticated_at for c in conns if c.sid and c.client is None
+                                               and c.authenticated_at is not None], dtype="float64"))
+        ix.stop_times = np.array([r["t"] for r in ix.corr.index.of_kind(PROCESS_LINES) if r["source"] == "backend"],
+                                 dtype="float64")
     opened, closed, joined, sid_codes = ix.open_spans
     cut = np.flatnonzero((opened <= t) & (closed >= t - slack)).tolist()  # (a stop cuts a few: lists from here)
     fate = [0] * len(cut)  # 0: never came back, 1: back, 2: still away
@@ -826,6 +833,18 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
                 backs[j] = found[3]
         elif found[0] == "away":
             fate[j] = 2
+    # sockets no page is joined to: the server's log shows new sockets authenticated after the
+    # stop (and before the process after it ends in turn), not whose they are; each page has
+    # one socket, so as many come back as there are new ones (the first, in order), the rest not
+    anonymous = [j for j, i in enumerate(cut) if not joined[i]]
+    returns: np.ndarray | tuple = ()
+    if anonymous and restarted is not None:
+        stops, auths = ix.stop_times, ix.anonymous_auths
+        bound = stops[stops.searchsorted(restarted, side="right")] if stops[-1] > restarted else np.inf
+        returns = auths[auths.searchsorted(t, side="right"):auths.searchsorted(bound)][:len(anonymous)]
+    for j, at in zip(anonymous, returns, strict=False):
+        fate[j] = 1
+        delays.append(float(at) - t)
     ev: list[dict] = []
     for j, i in enumerate(cut[:CUT_EVIDENCE]):
         ev += conns[i].evidence[:1] + (backs[j].evidence[:1] if j in backs else [])
@@ -845,13 +864,18 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
     what = f"it cut {len(cut)} connection(s) ({all_names})"
     if delays:
         what += f"; clients were back after {max(delays):.1f} s"
+        if len(returns):
+            what += (f" ({len(returns)} by the new sockets the server authenticated after it, whose pages no "
+                     f"frontend log tells)")
         if away:
             what += (f" ({away} of them counted from when their page came back: it was in the background "
                      f"or offline until after the restart)")
     if never and len(never) == len(cut):
         what += "; none of them came back"
-    elif never:
+    elif never and all(joined[i] for i in never):
         what += f"; {names(never)} never came back"
+    elif never:  # (which of the sockets no page is joined to came back is not known: how many did is)
+        what += f"; {len(never)} of them never came back"
     if still_away:
         what += f"; {names(still_away)} belonged to pages still in the background or offline when the log ends"
     return _Cut(what, severity, delay, ev, len(cut), all_names, conns[cut[0]] if len(cut) == 1 else None, lost_at)
@@ -893,6 +917,9 @@ def detect_server_reload(ix: _Index) -> list[dict]:
     return findings
 
 
+PROCESS_LINES = ("server.reload", "server.stopping", "server.starting")  # (a process's end, or the next one's start)
+
+
 def _process_ends(ix: _Index) -> list[tuple[str, dict, float | None]]:
     """The ends of the server's process that no file change caused: ("stop", its shutdown
     line, when it started again) for a shutdown, ("crash", the start line, its time) for a
@@ -900,7 +927,7 @@ def _process_ends(ix: _Index) -> list[tuple[str, dict, float | None]]:
     ends: list[tuple[str, dict, float | None]] = []
     reload_t = None
     stopped = False  # (a log's first start ends a process only when it cuts what it shows)
-    for rec in ix.corr.index.of_kind(("server.reload", "server.stopping", "server.starting")):
+    for rec in ix.corr.index.of_kind(PROCESS_LINES):
         if rec["source"] != "backend":
             continue
         kind, t = rec["kind"], rec["t"]

@@ -133,6 +133,54 @@ def test_server_reload_that_cut_many_phones_names_a_few_and_counts_the_rest(tmp_
     assert "none of them came back" in f["summary"] and sids[11][:8] not in f["summary"]
 
 
+@pytest.mark.parametrize("returning", [3, 2])
+def test_server_reload_from_the_server_log_alone_counts_the_new_sockets_as_returns(tmp_path, returning):
+    """No frontend log joins the sockets to pages, but the server's log shows new sockets
+    authenticated after the restart: as many pages came back (one socket each), not 'none'."""
+    logs = LogSet()
+    phones = [logs.client(suffix=f"p{i}") for i in range(3)]
+    for i, c in enumerate(phones):
+        logs.connect(c, f"Old{i:05d}AAAA")
+    logs.wait(2)
+    t_reload = logs.now
+    logs.server_reload()
+    for i, c in enumerate(phones):
+        logs.client_disconnect(c, f"Old{i:05d}AAAA", server_sees=False)
+    logs.wait(1.0)
+    for i, c in enumerate(phones[:returning]):
+        logs.connect(c, f"New{i:05d}AAAA")
+        logs.wait(0.5)
+    back = logs.now - 0.5
+    logs.wait(30)
+    logs.be(logs.now, "sio.client_connected", sid="LateSock")  # (a line to end the log: never authenticated)
+    app, *pages = logs.write(tmp_path)
+    [full] = _findings(load_timeline([str(app), *map(str, pages)]), "server-reload")
+    [alone] = _findings(load_timeline([str(app)]), "server-reload")
+    assert alone["severity"] == full["severity"] == ("warning" if returning == 3 else "critical")
+    assert alone["delay_ms"] == pytest.approx(full["delay_ms"], abs=50)
+    assert alone["delay_ms"] == pytest.approx((back - t_reload) * 1000, abs=50)
+    assert f"({returning} by the new sockets the server authenticated after it" in alone["summary"]
+    assert ("1 of them never came back" in alone["summary"]) == (returning == 2)
+    assert "none of them came back" not in alone["summary"]
+
+
+def test_a_new_socket_after_the_next_reload_is_no_return_from_the_one_before(tmp_path):
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, "Old00000AAAA")
+    logs.wait(2)
+    logs.server_reload()
+    logs.wait(20)
+    logs.server_reload()  # (no socket was open: it cut nothing)
+    logs.wait(1)
+    logs.connect(c, "New00000AAAA")
+    logs.wait(15)
+    first, second = sorted(_findings(load_timeline([str(logs.write(tmp_path)[0])]), "server-reload"),
+                           key=lambda f: f["at"])
+    assert "none of them came back" in first["summary"] and first["severity"] == "critical"
+    assert "no client was connected" in second["summary"]
+
+
 def test_server_reload_that_stops_a_reply_says_the_reply_is_lost(tmp_path):
     logs = LogSet()
     c = logs.client()
