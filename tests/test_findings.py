@@ -706,22 +706,35 @@ def _well_formed(summary: str) -> None:
     assert "until then" not in summary and "None" not in summary and "client ?" not in summary
 
 
-def test_a_switch_back_by_temporary_id_is_found(tmp_path):
-    """An older page still names a new chat by its temporary id's prefix (``new-1795``) when
-    it switches back to it; the server's warning names the UUID."""
-    logs = LogSet()
-    c = logs.client()
+def _two_new_chats(logs: LogSet, c) -> str:
+    """Chats A then B opened as new ones (temporary ids) on SID1; A's temporary id."""
     logs.connect(c, SID1)
     temp_a = logs.temp_id(c)
     logs.attach(c, SID1, A, temp=temp_a)
     logs.wait(3)
     logs.attach(c, SID1, B, temp=logs.temp_id(c), prev=A)
     logs.wait(5)
+    return temp_a
+
+
+def _switch_back_by_temporary_id(logs: LogSet, c, temp_a: str) -> float:
+    """An older page's switch back to chat A, named by its temporary id's prefix, with its
+    handler in place and no chat:connect; when."""
     back = logs.now
     for name, fields in (("chat.mux_start", {"session": temp_a[:8], "detail": "/w"}),
                          ("fe.connect_chat_start", {"session": temp_a[:8], "state_from": "connected"}),
                          ("fe.handler_exists", {"ms": "0.0"}), ("fe.already_connected", {"session": temp_a[:8]})):
         logs.fe(c, back, name, **fields)
+    return back
+
+
+def test_a_switch_back_by_temporary_id_is_found(tmp_path):
+    """An older page still names a new chat by its temporary id's prefix (``new-1795``) when
+    it switches back to it; the server's warning names the UUID."""
+    logs = LogSet()
+    c = logs.client()
+    temp_a = _two_new_chats(logs, c)
+    back = _switch_back_by_temporary_id(logs, c, temp_a)
     logs.wait(12)
     received = logs.message(c, SID1, A, key=temp_a[:8], missing_callback_prev=B)
     logs.wait(3)
@@ -739,18 +752,10 @@ def test_callback_desync_from_the_page_log_alone(tmp_path, by_temporary_id):
     ask for right after its next message, is the same incident, with the same wait."""
     logs = LogSet()
     c = logs.client(skew_ms=250.0)
-    logs.connect(c, SID1)
-    temp_a = logs.temp_id(c)
-    logs.attach(c, SID1, A, temp=temp_a)
-    logs.wait(3)
-    logs.attach(c, SID1, B, temp=logs.temp_id(c), prev=A)
-    logs.wait(5)
+    temp_a = _two_new_chats(logs, c)
     back = logs.now
     if by_temporary_id:
-        for name, fields in (("chat.mux_start", {"session": temp_a[:8], "detail": "/w"}),
-                             ("fe.connect_chat_start", {"session": temp_a[:8], "state_from": "connected"}),
-                             ("fe.handler_exists", {"ms": "0.0"}), ("fe.already_connected", {"session": temp_a[:8]})):
-            logs.fe(c, back, name, **fields)
+        _switch_back_by_temporary_id(logs, c, temp_a)
     else:
         logs.switch_back_without_connect(c, A)
     logs.wait(12)
