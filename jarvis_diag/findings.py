@@ -138,6 +138,7 @@ class _Index:
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
         self._asked_of_key: dict[str | None, list[tuple[float, Attach]]] | None = None  # (made when first asked)
         self._conn_of_sid: dict[str, Connection] | None = None  # (made when first asked)
+        self._asked_ready: dict[str, list[Attach]] | None = None  # (made when first asked)
         self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
         for c in corr.connections:
             self.conns_of.setdefault(c.client, []).append(c)
@@ -259,6 +260,18 @@ class _Index:
 
     def canonical(self, value: str | None) -> str | None:
         return self.corr.ids.canonical(value)
+
+    def ready_of_client(self, client: str | None) -> list[Attach]:
+        """The attaches a client got ready (the server's auto-connects too), by ready time, of
+        every session."""
+        if self._asked_ready is None:
+            self._asked_ready = {}
+            for a in self.corr.attaches:
+                if a.client and a.ready_at is not None:
+                    self._asked_ready.setdefault(a.client, []).append(a)
+            for v in self._asked_ready.values():
+                v.sort(key=lambda a: a.ready_at)
+        return self._asked_ready.get(client or "", [])
 
     def client_of(self, sid: str | None) -> str | None:
         return self.corr.sid_client.get((sid or "")[:8])
@@ -626,7 +639,8 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
             # (a temporary id's prefix may stand for several of the page's sessions: only the one used goes)
             mine[slot] = [b for b in backs if b[0] > t or (slot != key and b is not candidates[-1])]
         rejoined = _kept_through_a_reconnect(ix, a, t)
-        if rejoined is None and not candidates:
+        dropped = _dropped_by_another_attach(ix, a, t) if rejoined is None and not candidates else None
+        if rejoined is None and not candidates and dropped is None:
             continue
         sent = [r for r in ix.corr.index.of_kind(["message.sent"], (candidates[-1][0] if candidates else t) - 60.0, t)
                 if r.get("client") == a.client and session_key(r.get("session")) in (key, slot)]
@@ -636,21 +650,56 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         if rejoined is not None:
             since, lines = rejoined
             ev = lines + ev
-            how = f"it reconnected at {iso(since)}, kept its handler"
+            how = f"it reconnected at {iso(since)}, kept its handler and sent no chat:connect"
             fix = "re-send chat:connect for every open session after a reconnect"
-        else:
+        elif candidates:
             since = candidates[-1][0]
-            how = f"it switched back at {iso(since)} with its handler still in place"
+            how = f"it switched back at {iso(since)} with its handler still in place and sent no chat:connect"
             fix = "always send chat:connect when switching back to a session"
+        else:
+            other = dropped
+            since = other.ready_at
+            ev = other.evidence[-1:] + ev
+            how = (f"it attached session {_short(other.session)} on the same socket at {iso(since)}, which drops "
+                   f"this one's callback on a server that keeps one live session per socket")
+            fix = ("the server keeps one live session per socket: attach each open session on its own socket, or "
+                   "re-send chat:connect before using a session again")
         delay = (t - since) * 1000
         summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
-                   f"output reached it for {_duration(delay)}: {how} and sent no chat:connect; the chat:ready it got "
-                   f"at {iso(t)} without asking is the server's auto-connect on {after}, made only when the server "
-                   f"has no callback (inferred: no backend log covers this time). Fix: {fix}.")
+                   f"output reached it for {_duration(delay)}: {how}; the chat:ready it got at {iso(t)} without "
+                   f"asking is the server's auto-connect on {after}, made only when the server has no callback "
+                   f"(inferred: no backend log covers this time). Fix: {fix}.")
         severity = "critical" if delay >= DESYNC_CRITICAL_MS else "warning"
-        findings.append(_f("callback-desync", severity, t, summary, session=a.session, client=a.client, sid=a.sid,
-                           delay_ms=delay, evidence_list=ev, repeats=True))
+        found = _f("callback-desync", severity, t, summary, session=a.session, client=a.client, sid=a.sid,
+                   delay_ms=delay, evidence_list=ev, repeats=True)
+        if found["_fold"] is None:  # (no socket id: the page's socket is the one it authenticated last)
+            found["_fold"] = ("callback-desync", a.client, a.session, ("page socket", _last_auth(ix, a.client, t)))
+        findings.append(found)
     return findings
+
+
+def _last_auth(ix: _Index, client: str | None, t: float) -> float | None:
+    """When the page last logged its socket authenticated, at or before ``t``."""
+    auths = [r["t"] for r in ix.corr.index.fe_by_client.get(client or "", []) if r["kind"] == "auth.ok" and r["t"] <= t]
+    return auths[-1] if auths else None
+
+
+def _dropped_by_another_attach(ix: _Index, auto: Attach, t: float) -> Attach | None:
+    """When the page had ``auto``'s session ready on the socket it got ``auto`` on (no
+    authentication of the page in between) and then another session was attached there (by
+    the page, or by the server's auto-connect): that attach (the first such), which a server
+    with one live session per socket drops the session's callback at."""
+    since = _last_auth(ix, auto.client, t)
+    if since is None:
+        return None
+    # (the session's last time ready there, an earlier auto-connect's included)
+    mine = [a for a in ix.attaches_of(auto.session, auto.client)
+            if a is not auto and a.ready_at is not None and since <= a.ready_at < t]
+    if not mine:
+        return None
+    others = [a for a in ix.ready_of_client(auto.client) if a.session != auto.session
+              and mine[-1].ready_at < a.ready_at < t]
+    return others[0] if others else None
 
 
 def _kept_through_a_reconnect(ix: _Index, auto: Attach, t: float) -> tuple[float, list[dict]] | None:
@@ -1481,7 +1530,8 @@ def fold_repeats(findings: list[dict]) -> list[dict]:
             times = [t for f in items for t in (f["first_at"], f["last_at"]) if t is not None]
             worst["occurrences"] = sum(f["occurrences"] for f in items)
             worst["first_at"], worst["last_at"] = min(times), max(times)
-            worst["summary"] += (f" This happened {worst['occurrences']} times on socket {worst['sid']}, from "
+            where = f"socket {worst['sid']}" if worst["sid"] else "the same socket of the page"
+            worst["summary"] += (f" This happened {worst['occurrences']} times on {where}, from "
                                  f"{iso(worst['first_at'])} to {iso(worst['last_at'])}; the worst is described.")
         out.append(worst)
     return out

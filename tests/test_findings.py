@@ -773,6 +773,34 @@ def test_callback_desync_from_the_page_log_alone(tmp_path, by_temporary_id):
     assert both["delay_ms"] == pytest.approx(f["delay_ms"], abs=10) and "inferred" not in both["summary"]
 
 
+def test_from_the_page_log_a_desync_after_attaching_another_chat_on_the_socket(tmp_path):
+    """The page attached A, then B on the same socket, and never left A: on a server with one
+    live session per socket, B's attach dropped A's callback. Its next message to A gets a
+    chat:ready it did not ask for, which drops B in turn, and so on: each time again on the
+    same socket is the same problem (one finding per session that says how many times)."""
+    logs = LogSet()
+    c = logs.client(skew_ms=120.0)
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=2)
+    logs.wait(1)
+    logs.attach(c, SID1, B, existing=True, prev=A, history=2)
+    logs.wait(2)
+    for session, other in ((A, B), (B, A), (A, B), (B, A)):
+        logs.message(c, SID1, session, missing_callback_prev=other, history=2)
+        logs.wait(1)
+    logs.wait(3)
+    app, page = logs.write(tmp_path)
+    full = sorted(_findings(load_timeline([str(app), str(page)]), "callback-desync"), key=lambda f: f["session"])
+    alone = sorted(_findings(load_timeline([str(page)]), "callback-desync"), key=lambda f: f["session"])
+    assert [(f["session"][:8], f["severity"], f["occurrences"]) for f in alone] == \
+        [(f["session"][:8], f["severity"], f["occurrences"]) for f in full] == [(A[:8], "warning", 2), (B[:8], "warning", 2)]
+    assert [f["delay_ms"] for f in alone] == pytest.approx([f["delay_ms"] for f in full], abs=50)
+    assert f"it attached session {B[:8]} on the same socket at" in alone[0]["summary"]
+    assert "Fix: the server keeps one live session per socket" in alone[0]["summary"]
+    for f in alone:
+        _well_formed(f["summary"])
+
+
 def test_the_real_page_log_alone_tells_the_callback_desync():
     page = FIXTURES / "callback-desync" / "frontend"
     found = _findings(load_timeline([str(page)]))
