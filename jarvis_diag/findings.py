@@ -139,6 +139,7 @@ class _Index:
         self._asked_of_key: dict[str | None, list[tuple[float, Attach]]] | None = None  # (made when first asked)
         self._conn_of_sid: dict[str, Connection] | None = None  # (made when first asked)
         self._asked_ready: dict[str, list[Attach]] | None = None  # (made when first asked)
+        self._page_lines: dict[str, dict[str, tuple[list[dict], np.ndarray]]] = {}  # (see page_lines)
         self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
         for c in corr.connections:
             self.conns_of.setdefault(c.client, []).append(c)
@@ -272,6 +273,17 @@ class _Index:
             for v in self._asked_ready.values():
                 v.sort(key=lambda a: a.ready_at)
         return self._asked_ready.get(client or "", [])
+
+    def page_lines(self, client: str | None, kind: str) -> tuple[list[dict], np.ndarray]:
+        """A page's own lines of one of PAGE_SOCKET_KINDS, and their times."""
+        if client not in self._page_lines:
+            found: dict[str, list[dict]] = {k: [] for k in PAGE_SOCKET_KINDS}
+            for r in self.corr.index.fe_by_client.get(client or "", []):
+                if r["kind"] in found:
+                    found[r["kind"]].append(r)
+            self._page_lines[client] = {k: (v, np.array([r["t"] for r in v], dtype="float64"))
+                                        for k, v in found.items()}
+        return self._page_lines[client][kind]
 
     def client_of(self, sid: str | None) -> str | None:
         return self.corr.sid_client.get((sid or "")[:8])
@@ -618,7 +630,9 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
     the page had not asked for, right after its next message (the server's auto-connect,
     which it makes only on finding no callback), for a session it kept its handler for and
     sent no chat:connect: through a reconnect (the wait runs from the reconnect), or when
-    switching back to it (from the switch back)."""
+    switching back to it (from the switch back); or for a session ready on its socket when
+    another was attached there, on a server with one live session per socket (from that
+    attach)."""
     autos = [a for a in ix.corr.attaches
              if a.kind == "auto" and a.received_at is None and a.ready_sent_at is None and a.client
              and a.ready_received_at is not None]
@@ -678,10 +692,20 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
     return findings
 
 
+PAGE_SOCKET_KINDS = ("auth.ok", "socket.disconnected", "chat.resubscribe.batch")  # (see _Index.page_lines)
+
+
+def _last_of(ix: _Index, client: str | None, kind: str, t: float) -> dict | None:
+    """The page's last line of this kind at or before ``t``."""
+    lines, times = ix.page_lines(client, kind)
+    i = int(times.searchsorted(t, side="right"))
+    return lines[i - 1] if i else None
+
+
 def _last_auth(ix: _Index, client: str | None, t: float) -> float | None:
     """When the page last logged its socket authenticated, at or before ``t``."""
-    auths = [r["t"] for r in ix.corr.index.fe_by_client.get(client or "", []) if r["kind"] == "auth.ok" and r["t"] <= t]
-    return auths[-1] if auths else None
+    auth = _last_of(ix, client, "auth.ok", t)
+    return None if auth is None else auth["t"]
 
 
 def _dropped_by_another_attach(ix: _Index, auto: Attach, t: float) -> Attach | None:
@@ -707,23 +731,16 @@ def _kept_through_a_reconnect(ix: _Index, auto: Attach, t: float) -> tuple[float
     before ``t`` follows a disconnect), having had the session ready before that loss and
     asked for it on no attach since: (when it was authenticated again, the lines that show the
     loss, the reconnect and its re-subscription)."""
-    lines = ix.corr.index.fe_by_client.get(auto.client or "", [])
-    end = bisect_right([r["t"] for r in lines], t)
-    auth = lost = None
-    for r in reversed(lines[:end]):
-        if auth is None and r["kind"] == "auth.ok":
-            auth = r
-        elif auth is not None and r["kind"] == "socket.disconnected":
-            lost = r
-            break
+    auth = _last_of(ix, auto.client, "auth.ok", t)
+    lost = _last_of(ix, auto.client, "socket.disconnected", auth["t"]) if auth is not None else None
     if auth is None or lost is None:
         return None
     back = auth["t"]
     mine = [a for a in ix.attaches_of(auto.session, auto.client) if not a.auto and a.ready_at is not None]
     if not any(a.ready_at <= lost["t"] for a in mine) or any(back <= _attach_start(a) <= t for a in mine):
         return None
-    said = [r for r in lines[:end] if r["kind"] == "chat.resubscribe.batch" and r["t"] >= back][:1]
-    return back, [evidence(lost), evidence(auth), *(evidence(r) for r in said)]
+    said = _last_of(ix, auto.client, "chat.resubscribe.batch", t)
+    return back, [evidence(lost), evidence(auth), *([evidence(said)] if said is not None and said["t"] >= back else [])]
 
 
 def _new_socket_of_a_lost_one(ix: _Index, sid: str, session: str | None, key: str | None,
