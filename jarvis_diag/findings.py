@@ -614,7 +614,7 @@ def _switch_back_slot(ix: _Index, mine: dict, key: str | None) -> str | None:
     """Where a client's switch backs to a session are kept: the page names a new session by
     its temporary id until it is told the UUID (and then still, where it kept that name), so
     they may be under that prefix."""
-    if mine.get(key):
+    if not mine or mine.get(key):
         return key
     return next((t[:8] for t in sorted(ix.corr.ids.temps.get(key or "", ())) if mine.get(t[:8])), key)
 
