@@ -139,6 +139,7 @@ class _Index:
         self._asked_of_key: dict[str | None, list[tuple[float, Attach]]] | None = None  # (made when first asked)
         self._conn_of_sid: dict[str, Connection] | None = None  # (made when first asked)
         self._asked_ready: dict[str, list[Attach]] | None = None  # (made when first asked)
+        self._session_ready: dict[str | None, list[Attach]] | None = None  # (made when first asked)
         self._page_lines: dict[str, dict[str, tuple[list[dict], np.ndarray]]] = {}  # (see page_lines)
         self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
         for c in corr.connections:
@@ -284,6 +285,17 @@ class _Index:
             self._page_lines[client] = {k: (v, np.array([r["t"] for r in v], dtype="float64"))
                                         for k, v in found.items()}
         return self._page_lines[client][kind]
+
+    def ready_of_session(self, session: str | None) -> list[Attach]:
+        """The attaches of a session that got ready (on any page, auto-connects too), by ready time."""
+        if self._session_ready is None:
+            self._session_ready = {}
+            for a in self.corr.attaches:
+                if a.ready_at is not None:
+                    self._session_ready.setdefault(a.session, []).append(a)
+            for v in self._session_ready.values():
+                v.sort(key=lambda a: a.ready_at)
+        return self._session_ready.get(session, [])
 
     def client_of(self, sid: str | None) -> str | None:
         return self.corr.sid_client.get((sid or "")[:8])
@@ -674,10 +686,16 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
             other = dropped
             since = other.ready_at
             ev = other.evidence[-1:] + ev
-            how = (f"it attached session {_short(other.session)} on the same socket at {iso(since)}, which drops "
-                   f"this one's callback on a server that keeps one live session per socket")
-            fix = ("the server keeps one live session per socket: attach each open session on its own socket, or "
-                   "re-send chat:connect before using a session again")
+            if other.client == a.client:
+                how = (f"it attached session {_short(other.session)} on the same socket at {iso(since)}, which drops "
+                       f"this one's callback on a server that keeps one live session per socket")
+                fix = ("the server keeps one live session per socket: attach each open session on its own socket, or "
+                       "re-send chat:connect before using a session again")
+            else:
+                how = (f"{_the_client(other.client)} attached the same session at {iso(since)}, which takes its live "
+                       f"output on a server that keeps one live owner per session")
+                fix = ("the server keeps one live owner per session: send a session's output to every socket attached "
+                       "to it, or re-send chat:connect before using a session again")
         delay = (t - since) * 1000
         summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
                    f"output reached it for {_duration(delay)}: {how}; the chat:ready it got at {iso(t)} without "
@@ -711,8 +729,9 @@ def _last_auth(ix: _Index, client: str | None, t: float) -> float | None:
 def _dropped_by_another_attach(ix: _Index, auto: Attach, t: float) -> Attach | None:
     """When the page had ``auto``'s session ready on the socket it got ``auto`` on (no
     authentication of the page in between) and then another session was attached there (by
-    the page, or by the server's auto-connect): that attach (the first such), which a server
-    with one live session per socket drops the session's callback at."""
+    the page, or by the server's auto-connect), or another page attached this session: that
+    attach (the first such), where a server with one live session per socket, or one live
+    owner per session, took the session's output off this socket."""
     since = _last_auth(ix, auto.client, t)
     if since is None:
         return None
@@ -721,9 +740,15 @@ def _dropped_by_another_attach(ix: _Index, auto: Attach, t: float) -> Attach | N
             if a is not auto and a.ready_at is not None and since <= a.ready_at < t]
     if not mine:
         return None
-    others = [a for a in ix.ready_of_client(auto.client) if a.session != auto.session
-              and mine[-1].ready_at < a.ready_at < t]
-    return others[0] if others else None
+    after = mine[-1].ready_at
+    # another session on this socket (one live session per socket), or this session on another
+    # page's socket (one live owner per session): the first of either took its output
+    same_socket = next((a for a in ix.ready_of_client(auto.client)
+                        if a.session != auto.session and after < a.ready_at < t), None)
+    other_page = next((a for a in ix.ready_of_session(auto.session)
+                       if a.client != auto.client and after < a.ready_at < t), None)
+    found = [a for a in (same_socket, other_page) if a is not None]
+    return min(found, key=lambda a: a.ready_at) if found else None
 
 
 def _kept_through_a_reconnect(ix: _Index, auto: Attach, t: float) -> tuple[float, list[dict]] | None:

@@ -850,6 +850,12 @@ def test_callback_desync_after_another_device_took_the_session_names_it(tmp_path
     assert "Fix: the server keeps one live owner per session" in f["summary"]
     assert any("Callback owner:" in e["text"] for e in f["evidence"])
     _well_formed(f["summary"])
+    # the two pages' logs alone: the tablet's attach of the chat is when the phone's output stopped
+    [page] = _findings(load_timeline([str(tmp_path / "frontend")]), "callback-desync")
+    assert page["client"] == phone.id and page["delay_ms"] == pytest.approx(f["delay_ms"], abs=50)
+    assert f"client {tablet.id.split('-', 1)[-1]} attached the same session at" in page["summary"]
+    assert "Fix: the server keeps one live owner per session" in page["summary"]
+    _well_formed(page["summary"])
 
 
 def _reconnect_keeping_handlers(logs: LogSet, c, old_sid: str, new_sid: str, after_s: float = 1.2) -> float:
