@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,13 @@ from jarvis_diag.timeline import (
 )
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+# What to change, for each way a client comes to believe it is attached when the server has no callback
+FIX_SWITCH_BACK = "always send chat:connect when switching back to a session"
+FIX_RECONNECT = "re-send chat:connect for every open session after a reconnect"
+FIX_ONE_PER_SOCKET = ("the server keeps one live session per socket: attach each open session on its own socket, "
+                      "or re-send chat:connect before using a session again")
+FIX_ONE_OWNER = ("the server keeps one live owner per session: send a session's output to every socket attached to "
+                 "it, or re-send chat:connect before using a session again")
 KINDS = ("callback-desync", "server-reload", "server-restart", "transport-delay", "slow-session-start", "half-open",
          "reconnect-failed", "missing-resubscribe", "single-live-session", "polling-fallback", "auth-failed",
          "history-window", "app-warning", "app-error")
@@ -115,6 +123,21 @@ def _attach_start(a: Attach) -> float:
     return -np.inf if t is None else t
 
 
+def _ready_time(a: Attach) -> float:
+    return a.ready_at
+
+
+def _sorted_groups(items: Iterable[Attach], key: Callable[[Attach], Any], order: Callable[[Attach], float]
+                   ) -> dict[Any, list[Attach]]:
+    """``items`` grouped by ``key``, each group sorted by ``order``."""
+    groups: dict[Any, list[Attach]] = {}
+    for a in items:
+        groups.setdefault(key(a), []).append(a)
+    for v in groups.values():
+        v.sort(key=order)
+    return groups
+
+
 class _Index:
     """Lookups the detectors share."""
 
@@ -138,7 +161,7 @@ class _Index:
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
         self._asked_of_key: dict[str | None, list[tuple[float, Attach]]] | None = None  # (made when first asked)
         self._conn_of_sid: dict[str, Connection] | None = None  # (made when first asked)
-        self._asked_ready: dict[str, list[Attach]] | None = None  # (made when first asked)
+        self._client_ready: dict[str, list[Attach]] | None = None  # (made when first asked)
         self._session_ready: dict[str | None, list[Attach]] | None = None  # (made when first asked)
         self._page_lines: dict[str, dict[str, tuple[list[dict], np.ndarray]]] = {}  # (see page_lines)
         self.conns_of: dict[str | None, list] = {}  # (in the order they connected)
@@ -152,12 +175,9 @@ class _Index:
         self._attaches_at = {k: (sorted(v, key=lambda a: a.started_at), None) for k, v in by_sid_key.items()}
         self._attaches_at = {k: (v, np.array([a.started_at for a in v])) for k, (v, _) in self._attaches_at.items()}
         # the attaches a phone got ready, on any of its sockets (a reconnect attaches again on a new one)
-        self._ready_of_client: dict[tuple, list[Attach]] = {}
-        for a in corr.attaches:
-            if a.client and a.ready_at is not None:
-                self._ready_of_client.setdefault((a.client, session_key(a.session)), []).append(a)
-        for v in self._ready_of_client.values():
-            v.sort(key=_attach_start)
+        self._ready_of_client: dict[tuple, list[Attach]] = _sorted_groups(
+            (a for a in corr.attaches if a.client and a.ready_at is not None),
+            lambda a: (a.client, session_key(a.session)), _attach_start)
         self._ready_starts = {k: [_attach_start(a) for a in v] for k, v in self._ready_of_client.items()}
         cleared: dict[tuple, list[dict]] = {}
         for r in corr.index.of_kind(("callback.cleared", "session.switched", "callback.owner_changed")):
@@ -266,14 +286,10 @@ class _Index:
     def ready_of_client(self, client: str | None) -> list[Attach]:
         """The attaches a client got ready (the server's auto-connects too), by ready time, of
         every session."""
-        if self._asked_ready is None:
-            self._asked_ready = {}
-            for a in self.corr.attaches:
-                if a.client and a.ready_at is not None:
-                    self._asked_ready.setdefault(a.client, []).append(a)
-            for v in self._asked_ready.values():
-                v.sort(key=lambda a: a.ready_at)
-        return self._asked_ready.get(client or "", [])
+        if self._client_ready is None:
+            self._client_ready = _sorted_groups((a for a in self.corr.attaches if a.client and a.ready_at is not None),
+                                                lambda a: a.client, _ready_time)
+        return self._client_ready.get(client or "", [])
 
     def page_lines(self, client: str | None, kind: str) -> tuple[list[dict], np.ndarray]:
         """A page's own lines of one of PAGE_SOCKET_KINDS, and their times."""
@@ -289,12 +305,8 @@ class _Index:
     def ready_of_session(self, session: str | None) -> list[Attach]:
         """The attaches of a session that got ready (on any page, auto-connects too), by ready time."""
         if self._session_ready is None:
-            self._session_ready = {}
-            for a in self.corr.attaches:
-                if a.ready_at is not None:
-                    self._session_ready.setdefault(a.session, []).append(a)
-            for v in self._session_ready.values():
-                v.sort(key=lambda a: a.ready_at)
+            self._session_ready = _sorted_groups((a for a in self.corr.attaches if a.ready_at is not None),
+                                                 lambda a: a.session, _ready_time)
         return self._session_ready.get(session, [])
 
     def client_of(self, sid: str | None) -> str | None:
@@ -542,7 +554,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         slot = _switch_back_slot(ix, mine, key)
         backs = mine.get(slot, [])
         candidates = [s for s in backs if s[0] <= rec["t"]]
-        fix = "always send chat:connect when switching back to a session"
+        fix = FIX_SWITCH_BACK
         reconnect = _reconnected_without(ix, client, sid, session, key, rec["t"])
         if reconnect is not None:
             delay = (rec["t"] - reconnect.authenticated_at) * 1000
@@ -559,7 +571,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                 ev.insert(len(ev) - 1, evidence(said[-1]))
                 how += (f"; its log says it re-sent {said[-1].get('n')} subscriptions after the reconnect and "
                         f"skipped {said[-1].get('total')}")
-            fix = "re-send chat:connect for every open session after a reconnect"
+            fix = FIX_RECONNECT
         elif candidates:
             t_back, back = candidates[-1]
             delay = (rec["t"] - t_back) * 1000
@@ -581,14 +593,12 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                     how = (f"socket {(cleared.get('to_sid') or '?')[:8]} took over its live output at "
                            f"{iso(cleared['t'])}; {unknown}, so the wait is counted from the takeover and is an upper "
                            f"bound")
-                    fix = ("the server keeps one live owner per session: send a session's output to every socket "
-                           "attached to it, or re-send chat:connect before using a session again")
+                    fix = FIX_ONE_OWNER
                 else:
                     how = (f"its callback on this socket was dropped at {iso(cleared['t'])}; {unknown}, so the wait is "
                            f"counted from the drop and is an upper bound")
                     # (dropped by this socket's attach of another session, not by the page leaving it)
-                    fix = ("the server keeps one live session per socket: attach each open session on its own socket, "
-                           "or re-send chat:connect before using a session again")
+                    fix = FIX_ONE_PER_SOCKET
             elif not client or client not in ix.corr.index.fe_by_client:
                 lost_socket = _new_socket_of_a_lost_one(ix, sid, session, key, rec["t"])
                 if lost_socket is not None:
@@ -601,7 +611,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                            f"most likely the same page reconnected and "
                            f"re-sent no chat:connect, which no frontend log confirms; the wait is counted from the new "
                            f"socket's connect")
-                    fix = "re-send chat:connect for every open session after a reconnect"
+                    fix = FIX_RECONNECT
         auto = ix.auto_connect_after(sid, rec["t"])
         if auto is not None:
             ev += auto.evidence[-2:]
@@ -668,34 +678,34 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         dropped = _dropped_by_another_attach(ix, a, t) if rejoined is None and not candidates else None
         if rejoined is None and not candidates and dropped is None:
             continue
-        sent = [r for r in ix.corr.index.of_kind(["message.sent"], (candidates[-1][0] if candidates else t) - 60.0, t)
-                if r.get("client") == a.client and session_key(r.get("session")) in (key, slot)]
-        after = f"its next message at {iso(sent[-1]['t'])}" if sent else "its next message"
-        ev = [*([evidence(candidates[-1][1])] if candidates else []), *([evidence(sent[-1])] if sent else []),
-              *a.evidence]
+        lead: list[dict] = []  # (the lines of what took its output, before the switch back's)
         if rejoined is not None:
-            since, lines = rejoined
-            ev = lines + ev
+            since, lead = rejoined
             how = f"it reconnected at {iso(since)}, kept its handler and sent no chat:connect"
-            fix = "re-send chat:connect for every open session after a reconnect"
+            fix = FIX_RECONNECT
         elif candidates:
             since = candidates[-1][0]
             how = f"it switched back at {iso(since)} with its handler still in place and sent no chat:connect"
-            fix = "always send chat:connect when switching back to a session"
+            fix = FIX_SWITCH_BACK
         else:
             other = dropped
             since = other.ready_at
-            ev = other.evidence[-1:] + ev
+            lead = other.evidence[-1:]
             if other.client == a.client:
                 how = (f"it attached session {_short(other.session)} on the same socket at {iso(since)}, which drops "
                        f"this one's callback on a server that keeps one live session per socket")
-                fix = ("the server keeps one live session per socket: attach each open session on its own socket, or "
-                       "re-send chat:connect before using a session again")
+                fix = FIX_ONE_PER_SOCKET
             else:
                 how = (f"{_the_client(other.client)} attached the same session at {iso(since)}, which takes its live "
                        f"output on a server that keeps one live owner per session")
-                fix = ("the server keeps one live owner per session: send a session's output to every socket attached "
-                       "to it, or re-send chat:connect before using a session again")
+                fix = FIX_ONE_OWNER
+        # the message the server auto-connected on: the page's last to the session (by the pages' clocks
+        # it can come a moment before another page's takeover)
+        sent = [r for r in ix.corr.index.of_kind(["message.sent"], (candidates[-1][0] if candidates else t) - 60.0, t)
+                if r.get("client") == a.client and session_key(r.get("session")) in (key, slot)]
+        after = f"its next message at {iso(sent[-1]['t'])}" if sent else "its next message"
+        ev = [*lead, *([evidence(candidates[-1][1])] if candidates else []), *([evidence(sent[-1])] if sent else []),
+              *a.evidence]
         delay = (t - since) * 1000
         summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
                    f"output reached it for {_duration(delay)}: {how}; the chat:ready it got at {iso(t)} without "
