@@ -1702,7 +1702,7 @@ class Timeline:
             chosen.insert(0, self.selection)
         return Timeline(ev.reset_index(drop=True), self.clock, self.sources, co.reset_index(drop=True),
                         at.reset_index(drop=True), ep.reset_index(drop=True), fi.reset_index(drop=True),
-                        self.warnings, self.temp_ids, selection=", ".join(chosen) or self.selection)
+                        self.warnings, self.temp_ids, selection=", ".join(chosen) or None)
 
     def _aliases(self, session: str) -> list[str]:
         aliases = {session}

@@ -333,10 +333,10 @@ def timeline(
         _HELD.append(tl)
     if session or client or since or until:
         tl = _select(tl, session, client, since, until)
-    if fmt != "text":  # (the text view shows them itself)
+    if fmt != "text" and tl.warnings:  # (the text view shows them itself)
+        errors = Console(stderr=True, soft_wrap=True, highlight=False)
         for warning in tl.warnings:
-            Console(stderr=True, soft_wrap=True, highlight=False).print(f"warning: {warning}", style="yellow",
-                                                                         markup=False)
+            errors.print(f"warning: {warning}", style="yellow", markup=False)
     if fmt == "text":
         if output is not None:
             out = Console(file=io.StringIO(), width=_page_width(False), soft_wrap=False)

@@ -36,7 +36,7 @@ MAX_LINE = 64 * 1024  # longer lines keep their first MAX_LINE characters
 # from a terminal has them (uvicorn and colouring log handlers colour the level when they
 # write to one). They say how a line looked, not what it says: they are removed before parsing.
 _TERMINAL_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-_TERMINAL_CODE_BYTES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
+_TERMINAL_CODE_BYTES = re.compile(_TERMINAL_CODE.pattern.encode())  # (the same, for bytes)
 _CONTINUATION_START = re.compile(r"[ \t]|Traceback \(most recent call last\)")
 
 
