@@ -102,21 +102,27 @@ def combine_bounds(lowers: list[float], uppers: list[float], loose_uppers: list[
     kept_low = low[:bisect_right(low, cut + ROUNDING_MS)]
     kept_up = [*uppers, *loose[bisect_left(loose, cut - ROUNDING_MS):]]
     dropped = len(low) + len(loose) - len(kept_low) - (len(kept_up) - len(uppers))
-    upper = min(kept_up) if kept_up else None
-    lower = max(kept_low) if kept_low else None
+    # (epoch ms as float64 carry a few hundred ns of rounding: the logs' times are whole µs at best)
+    upper = _whole_us(min(kept_up)) if kept_up else None
+    lower = _whole_us(max(kept_low)) if kept_low else None
     if lower is not None and upper is not None:
         skew = (lower + upper) / 2
     elif upper is not None:
         skew = upper  # the fastest reply took ~0 ms: the best a one-sided bound gives
     else:
         skew = lower
-    return SkewEstimate(skew_ms=float(skew), lower_ms=lower, upper_ms=upper, pairs=len(kept_low) + len(kept_up),
+    return SkewEstimate(skew_ms=_whole_us(skew), lower_ms=lower, upper_ms=upper, pairs=len(kept_low) + len(kept_up),
                         dropped=dropped)
 
 
 def select_rows(events: pd.DataFrame, mask: pd.Series, columns: tuple[str, ...]) -> pd.DataFrame:
     """The rows where ``mask`` holds, of only the columns read (not a copy of every column)."""
     return events.loc[mask, [c for c in columns if c in events.columns]]
+
+
+def _whole_us(ms: float) -> float:
+    """``ms`` rounded to a whole microsecond."""
+    return round(float(ms), 3)
 
 
 def _ms(series: pd.Series) -> np.ndarray:

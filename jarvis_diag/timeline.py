@@ -217,6 +217,12 @@ def _groups(codes: np.ndarray) -> list[np.ndarray]:
     return np.split(order, cuts)
 
 
+def span_ms(t0: float, t1: float) -> float:
+    """The ms from ``t0`` to ``t1`` (epoch seconds), to the microsecond: epoch seconds as
+    floats carry a few hundred ns of rounding, and the logs' times are whole µs at best."""
+    return round((t1 - t0) * 1000, 3)
+
+
 @dataclass
 class Attach:
     """One attach of a socket to a session, seen from both sides when both were logged."""
@@ -255,7 +261,7 @@ class Attach:
     def latency_ms(self) -> float | None:
         if self.requested_at is None or self.ready_received_at is None:
             return None
-        return (self.ready_received_at - self.requested_at) * 1000
+        return span_ms(self.requested_at, self.ready_received_at)
 
     @property
     def transport_ms(self) -> float | None:
@@ -263,7 +269,7 @@ class Attach:
         latency = self.latency_ms
         if latency is None or self.received_at is None or self.ready_sent_at is None:
             return None
-        return max(0.0, latency - (self.ready_sent_at - self.received_at) * 1000)
+        return max(0.0, round(latency - span_ms(self.received_at, self.ready_sent_at), 3))
 
     @property
     def ready_at(self) -> float | None:
@@ -290,7 +296,7 @@ class Connection:
     def duration_ms(self) -> float | None:
         if self.connected_at is None or self.disconnected_at is None:
             return None
-        return (self.disconnected_at - self.connected_at) * 1000
+        return span_ms(self.connected_at, self.disconnected_at)
 
 
 @dataclass
@@ -318,7 +324,7 @@ class Episode:
     @property
     def duration_ms(self) -> float | None:
         end = self.recovered_at
-        return None if end is None else (end - self.started_at) * 1000
+        return None if end is None else span_ms(self.started_at, end)
 
 
 class SessionIds:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 
+import pandas as pd
 import pytest
 from logbuilder import LogSet, uuid_of
 
@@ -144,6 +145,18 @@ def test_corrected_times_put_each_emit_before_its_receipt(tmp_path):
     received = ev[ev["kind"] == "message.received"]["t"].reset_index(drop=True)
     gaps = (received - sent).dt.total_seconds() * 1000
     assert ((gaps > -3) & (gaps < 10)).all()
+
+
+def test_corrected_times_and_spans_are_whole_microseconds():
+    # the logs' times are whole ms: a correction of -22 ms must not leave a row 122 ns early,
+    # which an exact comparison (``t >= start`` in a notebook) would drop
+    tl = load_timeline(["sample_logs/callback-desync-switch-back"])
+    [got] = tl.clock["clients"].values()
+    assert got["skew_ms"] == -22.0
+    fe = tl.events[tl.events["source"] == "frontend"]
+    assert ((fe["t_source"] - fe["t"]) == pd.Timedelta(milliseconds=-22)).all()
+    spans = pd.concat([tl.attaches["latency_ms"], tl.connections["duration_ms"]]).dropna()
+    assert len(spans) and (spans == spans.round(3)).all()
 
 
 def test_real_fixture_skew_is_350_ms():
