@@ -275,8 +275,7 @@ def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fm
     if fmt is None:
         assert data is not None
         fmt = _format_of_head(data)
-    if fmt == detect.SIM_RESULTS:
-        warnings.append(f"{path}: skipped, a simulate-mobile results file is not a log")
+    if fmt == detect.SIM_RESULTS:  # (not a log: the caller says so when it was named)
         return None
     info = SourceInfo(path=path, format=fmt)
     client = frontend.client_of(path) if path != "-" else None
@@ -501,13 +500,22 @@ def ingest(
         raise DiagError("no log paths given")
     with no_cycle_collection():
         return _ingest(expand_paths(list(paths)), tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
-                       panel_tz=panel_tz, engine=engine)
+                       panel_tz=panel_tz, engine=engine, named=_named_files(paths))
+
+
+def _named_files(paths: list[str] | tuple[str, ...]) -> set[str]:
+    """The files among ``paths`` named one by one (not found in a directory), resolved."""
+    return {str(Path(p).resolve()) for p in map(str, paths) if p != "-" and Path(p).is_file()}
 
 
 def _ingest(files: list[str], *, tz: str | None, format_of: dict[str, str], stdin: TextIO | BinaryIO | None,
-            panel_date: str | None, panel_tz: str | None, engine: str) -> Ingested:
+            panel_date: str | None, panel_tz: str | None, engine: str, named: set[str] = frozenset()) -> Ingested:
+    """``named``: the files the user named one by one (resolved); a simulate-mobile
+    results file among them is said to be skipped (one found in a directory, next to the
+    logs of its run, is skipped quietly, as any other file that is not a log)."""
     warnings: list[str] = []
     parsed: list[_Parsed] = []
+    results: list[str] = []  # the named files that are simulate-mobile results
     # message classifications shared by the files (one file has nothing to share them with,
     # and keeping them costs memory)
     memo: dict | None = {} if len(files) > 1 else None
@@ -515,6 +523,12 @@ def _ingest(files: list[str], *, tz: str | None, format_of: dict[str, str], stdi
         p = _read_and_parse(path, _format_for(path, format_of), stdin, warnings, engine, memo)
         if p is not None:
             parsed.append(p)
+        elif path == "-" or str(Path(path).resolve()) in named:
+            results.append(path)
+    if results and not parsed:
+        raise DiagError(f"{results[0]}: a simulate-mobile results file, not a log "
+                        f"(`jarvis-diag report {results[0]}` reads it)")
+    warnings.extend(f"{path}: skipped, a simulate-mobile results file is not a log" for path in results)
     memo = None  # (before the frame is made: memory is the cost there)
     return _assemble(parsed, warnings, tz=tz, panel_date=panel_date, panel_tz=panel_tz)
 

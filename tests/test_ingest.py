@@ -117,7 +117,14 @@ def test_sim_results_in_a_directory_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_bytes((FIXTURES / "normal" / "app.log").read_bytes())
     result = ingest([str(tmp_path)])
     assert [Path(s.path).name for s in result.sources] == ["app.log"]
-    assert any("results.jsonl" in w and "not a log" in w for w in result.warnings)
+    # found next to the logs of its run, it goes unmentioned, as any other file that is not a log
+    assert not result.warnings
+    # named, it is said to be skipped; named alone, it is an error that says what reads it
+    named = ingest([str(tmp_path / "app.log"), str(tmp_path / "results.jsonl")])
+    assert [Path(s.path).name for s in named.sources] == ["app.log"]
+    assert [w for w in named.warnings if "results.jsonl" in w and "not a log" in w]
+    with pytest.raises(DiagError, match="results.jsonl: a simulate-mobile results file, not a log.*report"):
+        ingest([str(tmp_path / "results.jsonl")])
 
 
 def test_events_jsonl_round_trip(tmp_path: Path) -> None:
