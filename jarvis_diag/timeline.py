@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from jarvis_diag.built import compiled as _built  # (None: the records are built in Python)
 from jarvis_diag.clock import SkewEstimate, Sockets, emit_pairs, estimate_skews, select_rows, session_key
+from jarvis_diag.errors import DiagError
 from jarvis_diag.forked import Forked
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.links import open_item
@@ -1645,9 +1646,17 @@ class Timeline:
     def filter(self, session: str | None = None, client: str | None = None, since: Any = None,
                until: Any = None) -> Timeline:
         """A Timeline restricted to one session (any alias or prefix), one client (id or
-        prefix) and/or a time window (ISO strings, datetimes or Timestamps, UTC)."""
-        since_ts = _parse_time(since)
-        until_ts = _parse_time(until)
+        prefix) and/or a time window (ISO strings, UTC unless they say; a time of day alone,
+        ``10:05:00``, is on the logs' day; datetimes or Timestamps).
+
+        A session or client the logs do not have, a time that is none and a window that
+        ends before it starts raise DiagError (its message starts with the parameter's
+        name); a selection with no event in it is said in ``warnings``."""
+        span = (self.events["t"].min(), self.events["t"].max()) if len(self.events) else None
+        since_ts = parse_instant(since, "since", span)
+        until_ts = parse_instant(until, "until", span)
+        if since_ts is not None and until_ts is not None and until_ts < since_ts:
+            raise DiagError(f"until {until}: before since {since}")
 
         def in_window(col: pd.Series) -> pd.Series:
             keep = pd.Series(True, index=col.index)
@@ -1669,13 +1678,10 @@ class Timeline:
             return keep
 
         def session_match(values: pd.Series) -> pd.Series:
-            aliases = self._aliases(session)
-            return values.astype("string").fillna("").map(
-                lambda v: any(v == a or (len(v) >= 8 and (v.startswith(a) or a.startswith(v))) for a in aliases)
-                if v else False).astype(bool)
+            return self.session_mask(values, session)
 
         def client_match(values: pd.Series) -> pd.Series:
-            return values.astype("string").fillna("").str.startswith(client).astype(bool)
+            return client_mask(values, client)
 
         ev, co, at, ep, fi = self.events, self.connections, self.attaches, self.episodes, self.findings
         if session:
@@ -1706,9 +1712,40 @@ class Timeline:
             ("until", until_ts and until_ts.isoformat().replace("+00:00", "Z"))) if value]
         if self.selection:
             chosen.insert(0, self.selection)
+        selection = ", ".join(chosen) or None
+        warnings = list(self.warnings)
+        if ev.empty and span is not None:
+            # a name the logs lack is a typo, most likely, not "nothing happened"
+            names = [(name, value) for name, value in (("session", session), ("client", client)) if value]
+            for name, value in names:
+                if len(names) + (since_ts is not None) + (until_ts is not None) > 1:
+                    self.filter(**{name: value})  # (raises for a name the logs lack)
+                else:
+                    raise DiagError(self.unknown(name, value))
+            warnings.append(f"no events in the selection ({selection}); these logs run from "
+                            f"{iso(span[0].value / 1e9)} to {iso(span[1].value / 1e9)}")
         return Timeline(ev.reset_index(drop=True), self.clock, self.sources, co.reset_index(drop=True),
                         at.reset_index(drop=True), ep.reset_index(drop=True), fi.reset_index(drop=True),
-                        self.warnings, self.temp_ids, selection=", ".join(chosen) or None)
+                        warnings, self.temp_ids, selection=selection)
+
+    def unknown(self, name: str, value: str) -> str:
+        """What to say of a session or client the logs do not have: what they have."""
+        if name == "session":
+            known = {str(s)[:8] for s in self.attaches["session"].dropna()}
+        else:
+            known = set(self.clock.get("clients", {})) | {str(c) for c in self.connections["client"].dropna()}
+        shown = sorted(known)[:6 if name == "session" else 4]
+        listed = ", ".join(shown) + (f" and {len(known) - len(shown)} more" if len(known) > len(shown) else "")
+        return (f"{name} {value}: no {name} in these logs matches it "
+                f"({f'{name}s: {listed}' if known else f'they name no {name}'})")
+
+    def session_mask(self, values: pd.Series, session: str) -> pd.Series:
+        """Where ``values`` (session ids as logged: full, 8-char prefixes, temporary ids)
+        name ``session`` (any of its aliases, or a prefix of one)."""
+        aliases = self._aliases(session)
+        return values.astype("string").fillna("").map(
+            lambda v: any(v == a or (len(v) >= 8 and (v.startswith(a) or a.startswith(v))) for a in aliases)
+            if v else False).astype(bool)
 
     def _aliases(self, session: str) -> list[str]:
         aliases = {session}
@@ -1729,15 +1766,46 @@ class Timeline:
         return timeline_html(self)
 
 
+def client_mask(values: pd.Series, client: str) -> pd.Series:
+    """Where ``values`` (client ids) start with ``client``, or their part after the
+    browser's name does (``mwuj2r4i-8t1u`` of ``Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u``, as
+    the views show them)."""
+    text = values.astype("string").fillna("")
+    return (text.str.startswith(client) | text.str.split("-", n=1).str[-1].str.startswith(client)).astype(bool)
+
+
 def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     """Rows where ``mask`` holds (an empty mask must not be read as a column list)."""
     return frame.loc[mask.fillna(False).astype(bool).to_numpy()] if len(frame) else frame
 
 
-def _parse_time(value: Any) -> pd.Timestamp | None:
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d\d(:\d\d([.,]\d+)?)?")
+
+
+def parse_instant(value: Any, name: str = "time", span: tuple[pd.Timestamp, pd.Timestamp] | None = None
+                  ) -> pd.Timestamp | None:
+    """A UTC Timestamp of an ISO 8601 string (UTC unless it says), a datetime or a
+    Timestamp; a time of day alone (``10:05:00``, as the terminal view shows) is on the day
+    of ``span`` (the logs' first and last instants), an error when they cover several days.
+    DiagError (starting with ``name``) for anything else."""
     if value is None or value == "":
         return None
-    ts = pd.Timestamp(value)
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and _TIME_OF_DAY.fullmatch(text):
+        if span is None:  # (syntax only: no logs to take the day from)
+            return None
+        first, last = (t.tz_convert("UTC") for t in span)
+        if first.date() != last.date():
+            raise DiagError(f"{name} {text}: a time of day, but these logs run from {first.date()} to "
+                            f"{last.date()}; give the date too ({first.date()}T{text}Z)")
+        value = f"{first.date()}T{text.replace(',', '.')}"
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DiagError(f"{name} {value}: not a time (ISO 8601 such as 2026-11-24T10:05:00Z, "
+                        f"or a time of day such as 10:05:00)") from exc
+    if ts is pd.NaT:
+        raise DiagError(f"{name} {value}: not a time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -1847,10 +1915,12 @@ def _source_dict(source: Any) -> dict:
     return data
 
 
-def load_timeline(paths: list[str] | list[Path], *, tz: str | None = None, format_of: dict | None = None,
-                  no_skew: bool = False, stdin: Any = None) -> Timeline:
-    """Read logs (files, directories, globs, ``-``) and build their Timeline."""
+def load_timeline(paths: str | Path | list[str] | list[Path], *, tz: str | None = None,
+                  format_of: dict | None = None, no_skew: bool = False, stdin: Any = None) -> Timeline:
+    """Read logs (files, directories, globs, ``-``; one path or a list) and build their Timeline."""
     from jarvis_diag.ingest import ingest
 
+    if isinstance(paths, str | Path):
+        paths = [paths]
     ingested = ingest([str(p) for p in paths], tz=tz, format_of=format_of, stdin=stdin)
     return build_timeline(ingested, no_skew=no_skew)

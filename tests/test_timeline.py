@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from jarvis_diag.errors import DiagError
 from jarvis_diag.timeline import SCHEMA, Timeline, load_timeline
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -147,8 +148,21 @@ def test_filter_by_session_client_and_time(desync):
     assert len(only_a.events) < len(desync.events)
     by_temp = desync.filter(session="new-1795514708246")
     assert set(by_temp.attaches["session"].str[:8]) == {"9342a748"}
-    nobody = desync.filter(client="Android")
-    assert nobody.findings.empty and nobody.connections.empty
+    # a client or session the logs lack is a typo, most likely: an error naming what they have
+    with pytest.raises(DiagError, match=r"client Android: no client in these logs matches it \(clients: Mozilla"):
+        desync.filter(client="Android")
+    with pytest.raises(DiagError, match=r"session zzz: no session .*\(sessions: 453424df, 9342a748, aa50ecc2\)"):
+        desync.filter(session="zzz", since="2026-11-24T10:05:20Z")
+    # the client as the views show it, without the browser's name
+    assert len(desync.filter(client="mwuj2r4i-8t1u").connections) == len(desync.connections) > 0
+    # a time of day is on the logs' day; a window that ends before it starts is an error
+    assert desync.filter(since="10:05:20").selection == "since 2026-11-24T10:05:20Z"
+    with pytest.raises(DiagError, match="until 10:05:00: before since 10:05:20"):
+        desync.filter(since="10:05:20", until="10:05:00")
+    with pytest.raises(DiagError, match="since garbage: not a time"):
+        desync.filter(since="garbage")
+    empty = desync.filter(since="2026-11-25T00:00:00Z")
+    assert empty.events.empty and "no events in the selection" in empty.warnings[-1]
     late = desync.filter(since="2026-11-24T10:05:20Z")
     assert len(late.findings[late.findings["kind"] == "callback-desync"]) == 1
     assert (late.events["t"] >= pd.Timestamp("2026-11-24T10:05:20Z")).all()

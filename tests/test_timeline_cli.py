@@ -91,6 +91,26 @@ def test_a_session_or_client_the_logs_lack_is_an_error(option, value, named):
     assert f"{option} {value}: no " in line and named in line
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "10:05:20", "--until", "10:05:00"], "--until 10:05:00: before since 10:05:20"),
+    (["--since", "yesterday-ish"], "--since yesterday-ish: not a time"),
+    (["--client", "nobody", "--since", "10:05:00"], "--client nobody: no client in these logs matches it"),
+])
+def test_a_window_or_name_that_cannot_be_is_an_error(args, message):
+    result = _run("timeline", DESYNC, "-f", "json", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert message in line
+
+
+def test_a_time_of_day_is_on_the_logs_day_and_a_client_as_the_views_show_it():
+    result = _run("timeline", DESYNC, "-f", "json", "--since", "10:05:20", "--client", "mwuj2r4i-8t1u")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [f["kind"] for f in data["findings"]].count("callback-desync") == 1
+    assert data["warnings"] == []
+
+
 def test_an_empty_time_window_says_so_and_where_the_logs_are():
     result = _run("timeline", DESYNC, "-f", "json", "--since", "2026-11-25T00:00:00Z")
     assert result.returncode == 0

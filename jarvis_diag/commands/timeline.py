@@ -106,36 +106,12 @@ def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
             raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
 
-def _some(values: set[str], n: int = 6) -> str:
-    shown = sorted(values)[:n]
-    return ", ".join(shown) + (f" and {len(values) - n} more" if len(values) > n else "")
-
-
 def _select(tl, session: str | None, client: str | None, since: str | None, until: str | None):
-    """``tl`` filtered; a session or client the logs do not have is an error (a typo, most
-    likely), an empty time window a warning (nothing happened then)."""
-    import pandas as pd
-
-    from jarvis_diag.timeline import iso
-
-    chosen = tl.filter(session=session, client=client, since=since, until=until)
-    if not chosen.events.empty or tl.events.empty:
-        return chosen
-    if session and tl.filter(session=session).events.empty:
-        known = {str(s)[:8] for s in tl.attaches["session"].dropna()}
-        raise DiagError(f"--session {session}: no session in these logs matches it "
-                        f"({'sessions: ' + _some(known) if known else 'they name no session'})")
-    if client and tl.filter(client=client).events.empty:
-        known = set(tl.clock.get("clients", {})) | {str(c) for c in tl.connections["client"].dropna()}
-        raise DiagError(f"--client {client}: no client in these logs matches it "
-                        f"({'clients: ' + _some(known, 4) if known else 'they name no client'})")
-    first, last = tl.events["t"].min(), tl.events["t"].max()
-    if pd.notna(first):
-        chosen.warnings.append(f"no events in the selection ({chosen.selection}); these logs run from "
-                               f"{iso(first.value / 1e9)} to {iso(last.value / 1e9)}")
-    else:
-        chosen.warnings.append(f"no events in the selection ({chosen.selection})")
-    return chosen
+    """``tl`` filtered (see Timeline.filter: a name the logs lack is an error, an empty window a warning)."""
+    try:
+        return tl.filter(session=session, client=client, since=since, until=until)
+    except DiagError as exc:
+        raise DiagError(f"--{exc}") from None
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
@@ -276,9 +252,9 @@ def timeline(
     session: Annotated[str | None, typer.Option(help="Only this session (UUID, 8-char prefix or new-... id).")]
     = None,
     client: Annotated[str | None, typer.Option(help="Only this frontend clientId (or a prefix of it).")] = None,
-    since: Annotated[str | None, typer.Option(help="Only from this instant (ISO 8601, UTC unless it says).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only up to this instant (ISO 8601, UTC unless it says).")]
-    = None,
+    since: Annotated[str | None, typer.Option(help="Only from this instant (ISO 8601, UTC unless it says; or a "
+                                              "time of day, 10:05:00, on the logs' day).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only up to this instant (as --since).")] = None,
     tz: Annotated[str | None, typer.Option(help="Backend zone when the logs carry no epochs (Europe/Berlin, +08:00).")]
     = None,
     no_skew: Annotated[bool, typer.Option("--no-skew", help="Do not correct frontend clocks.")] = False,
@@ -305,14 +281,13 @@ def timeline(
     if fmt not in formats:
         raise DiagError(f"--format {fmt}: unknown (one of {', '.join(formats)})")
     fmt_of = _parse_format_of(format_of)
-    for name, value in (("--since", since), ("--until", until)):
-        if value:
-            try:
-                import pandas as pd
+    from jarvis_diag.timeline import parse_instant
 
-                pd.Timestamp(value)
-            except ValueError as exc:
-                raise DiagError(f"{name} {value}: not an ISO 8601 time") from exc
+    for name, value in (("since", since), ("until", until)):
+        try:
+            parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
+        except DiagError as exc:
+            raise DiagError(f"--{exc}") from None
     if follow:
         if "-" in paths:
             raise DiagError("--follow reads files, not stdin")
