@@ -15,6 +15,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from jarvis_diag.errors import DiagError
+from jarvis_diag.timeline import client_mask
+
 # Kinds worth a row of their own in a waterfall: the transport, the attach and the page.
 WATERFALL_KINDS = (
     "page.hidden", "page.visible", "network.offline", "network.online",
@@ -49,8 +52,7 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
     """
     events = timeline.events
     if finding is not None:
-        findings = timeline.findings
-        row = findings[findings["id"] == finding].iloc[0] if isinstance(finding, str) else findings.iloc[finding]
+        row = _finding_row(timeline.findings, finding)
         delay = pd.Timedelta(milliseconds=float(row["delay_ms"]) if pd.notna(row["delay_ms"]) else 0.0)
         start, end = row["at"] - delay, row["at"]
         client = client or (row["client"] if isinstance(row["client"], str) else None)
@@ -62,14 +64,30 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
     if end is not None:
         mask &= events["t"] <= pd.Timestamp(end) + margin
     if session:
-        prefix = session[:8]
-        mask &= events["session"].isna() | events["session"].astype("string").fillna("").str.startswith(prefix)
+        named = timeline.session_mask(events["session"], session)
+        if not named.any():
+            raise DiagError(timeline.unknown("session", session))
+        mask &= events["session"].isna().to_numpy() | named.to_numpy()
     if client:
-        mask &= (events["source"] != "frontend") | (events["client"] == client)
+        mine = client_mask(events["client"], client)
+        if not mine.any():
+            raise DiagError(timeline.unknown("client", client))
+        mask &= (events["source"] != "frontend").to_numpy() | mine.to_numpy()
     frame = events.loc[mask, ["t", "source", "kind", "text", "path", "line"]].copy()
     origin = frame["t"].min() if start is None else pd.Timestamp(start)
     frame["ms"] = (frame["t"] - origin).dt.total_seconds() * 1000.0
     return frame.reset_index(drop=True)
+
+
+def _finding_row(findings: pd.DataFrame, finding: int | str) -> pd.Series:
+    """A finding by its id (``"F1"``) or its position; DiagError naming the ids there are."""
+    ids = findings["id"].tolist()
+    if isinstance(finding, str) and finding in ids:
+        return findings.iloc[ids.index(finding)]
+    if isinstance(finding, int | np.integer) and -len(ids) <= finding < len(ids):
+        return findings.iloc[int(finding)]
+    there = f"F1..F{len(ids)}, or 0..{len(ids) - 1}" if ids else "this timeline has no finding"
+    raise DiagError(f"finding {finding!r}: no such finding ({there})")
 
 
 def plot_waterfall(timeline, *, finding: int | str | None = None, client: str | None = None,

@@ -19,15 +19,53 @@ CYCLE_COLUMNS = ("run", "client", "client_id", "profile", "fault", "network", "c
                  "hidden_at", "visible_at", "recovered", "lost", "duplicated", "failure")
 
 
+# The columns of every frame, whatever the run: a run where no cycle recovered still has a
+# float recovery_ms (all NaN), an empty run still has the columns.
+CYCLE_TYPES = {"run": "string", "client": "Int64", "client_id": "string", "profile": "category",
+               "fault": "category", "network": "category", "cycle": "Int64", "background_ms": "float64",
+               "hidden_at": "datetime64[ns, UTC]", "visible_at": "datetime64[ns, UTC]", "recovered": "boolean",
+               "lost": "Int64", "duplicated": "Int64", "failure": "string"}
+SESSION_TYPES = {"client": "Int64", "client_id": "string", "profile": "category", "fault": "category",
+                 "cycle": "Int64", "session": "string", "temp_id": "string", "live": "boolean", "produced": "Int64",
+                 "lost": "Int64", "duplicated": "Int64", "check": "string"}
+
+
 def _records(path: str | Path) -> list[dict]:
     from jarvis_diag.simulate import read_results
+    from jarvis_diag.simulate.verdict import SCHEMA
 
     p = Path(path)
     if p.is_dir():
         p = p / "results.jsonl"
     if not p.is_file():
         raise DiagError(f"{path}: no results.jsonl there")
-    return read_results(p)
+    records = read_results(p)
+    if not records and p.read_bytes().strip():
+        raise DiagError(f"{p}: not a simulate-mobile results file (no {SCHEMA} record in it)")
+    return records
+
+
+def _typed(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
+    """``rows`` as a frame with at least the columns of ``types``, of those types; the
+    ``*_ms`` columns float (NaN where a time was not reached)."""
+    frame = pd.DataFrame(rows)
+    for col, dtype in types.items():
+        if col not in frame:
+            frame[col] = pd.Series([None] * len(frame), dtype="object")
+        if dtype.startswith("datetime64"):
+            frame[col] = pd.to_datetime(frame[col], utc=True).astype(dtype)
+        elif dtype == "float64":
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+        elif dtype in ("Int64", "boolean"):
+            frame[col] = pd.array(frame[col].tolist(), dtype=dtype)
+        elif dtype == "category":
+            frame[col] = frame[col].astype("string").astype("category")
+        else:
+            frame[col] = frame[col].astype(dtype)
+    for col in frame.columns:
+        if col.endswith("_ms") and col not in types:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
@@ -47,14 +85,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
             row[f"{name}_ms"] = value
         row["sessions"] = len(rec.get("sessions") or [])
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    for col in ("hidden_at", "visible_at"):
-        if col in frame:
-            frame[col] = pd.to_datetime(frame[col], utc=True)
-    for col in ("profile", "fault", "network"):
-        if col in frame:
-            frame[col] = frame[col].astype("category")
-    return frame
+    return _typed(rows, {**CYCLE_TYPES, "sessions": "Int64"})
 
 
 def session_results(path: str | Path) -> pd.DataFrame:
@@ -72,4 +103,4 @@ def session_results(path: str | Path) -> pd.DataFrame:
             rows.append({"client": rec.get("client"), "client_id": rec.get("client_id"),
                          "profile": rec.get("profile"), "fault": rec.get("fault"), "cycle": rec.get("cycle"),
                          **{k: v for k, v in s.items() if not isinstance(v, list)}})
-    return pd.DataFrame(rows)
+    return _typed(rows, SESSION_TYPES)

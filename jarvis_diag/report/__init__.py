@@ -12,6 +12,7 @@ The Report renders itself in a terminal (rich) and in Jupyter; ``to_markdown``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from jarvis_diag.report.budgets import parse_budget
 from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset
@@ -26,15 +27,16 @@ __all__ = ["Dataset", "Report", "build_report", "load_dataset", "make_report", "
 
 
 def make_report(
-    inputs: Sequence[str],
-    compare: Sequence[str] | None = None,
-    budgets: Sequence[str] = (),
+    inputs: str | Path | Sequence[str],
+    compare: str | Path | Sequence[str] | None = None,
+    budgets: str | Sequence[str] = (),
     title: str | None = None,
     seed: int = DEFAULT_SEED,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> Report:
     """Read ``inputs`` (and the baseline ``compare``), check ``budgets`` such as
-    ``"recovery.p95<=500ms"``, and return the Report. Bad input raises DiagError.
+    ``"recovery.p95<=500ms"``, and return the Report (each argument one item or a list).
+    Bad input raises DiagError.
 
     Example::
 
@@ -43,6 +45,7 @@ def make_report(
         report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"]
         Path("report.html").write_text(jd.report.to_html(report))
     """
+    inputs, compare, budgets = ([x] if isinstance(x, str | Path) else x for x in (inputs, compare, budgets))
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []
     ds = load_dataset([str(p) for p in inputs], None, notes)

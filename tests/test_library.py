@@ -1,0 +1,71 @@
+"""The library API as a notebook uses it: one path or a list, clear errors naming what is
+there, and columns whose types do not depend on the run."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import jarvis_diag as jd
+
+DESYNC = "tests/fixtures/callback-desync"
+SWITCH_BACK = "sample_logs/callback-desync-switch-back"
+
+
+@pytest.fixture(scope="module")
+def switch_back():
+    return jd.load_timeline(SWITCH_BACK)  # (one path, not a list)
+
+
+def test_one_path_is_one_path_not_its_characters():
+    assert len(jd.load_timeline(f"{DESYNC}/app.log").events) == 220
+    report = jd.make_report("sample_logs/healthy-day", budgets="recovery.p95<=60s")
+    [budget] = report.to_json_dict()["budgets"]
+    assert budget["budget"] == "recovery.p95<=60s" and budget["passed"] is True
+
+
+def test_waterfall_of_a_session_has_the_pages_lines_under_its_temporary_id(switch_back):
+    frame = jd.waterfall_frame(switch_back, session="b2fbb0ed")
+    # the page names the chat by its temporary id until the server maps it
+    handler = frame[frame["kind"] == "chat.handler.exists"]
+    assert len(handler) and (handler["source"] == "frontend").all()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"finding": "F99"}, r"finding 'F99': no such finding \(F1\.\.F8, or 0\.\.7\)"),
+    ({"finding": 99}, r"finding 99: no such finding"),
+    ({"session": "zzz"}, r"session zzz: no session in these logs matches it \(sessions: a5bc9f03, b2fbb0ed\)"),
+    ({"client": "zzz"}, r"client zzz: no client in these logs matches it \(clients: Mozilla"),
+])
+def test_waterfall_of_what_the_logs_lack_is_an_error_naming_what_they_have(switch_back, kwargs, message):
+    with pytest.raises(jd.DiagError, match=message):
+        jd.waterfall_frame(switch_back, **kwargs)
+
+
+def test_results_of_a_file_that_is_not_results_is_an_error(tmp_path):
+    with pytest.raises(jd.DiagError, match="not a simulate-mobile results file"):
+        jd.load_results(f"{DESYNC}/app.log")
+    other = tmp_path / "results.jsonl"
+    other.write_text(json.dumps({"schema": "jarvis-diag.timeline/1"}) + "\n")
+    with pytest.raises(jd.DiagError, match="not a simulate-mobile results file"):
+        jd.load_results(tmp_path)
+
+
+def test_result_columns_have_one_type_whatever_the_run(tmp_path):
+    # no cycle of the legacy run recovered: its recovery times are NaN, not None in an object column
+    legacy = jd.load_results("sample_logs/legacy-frozen-past-ping")
+    healthy = jd.load_results("sample_logs/healthy-day")
+    assert legacy["recovery_ms"].isna().all() and healthy["recovery_ms"].notna().any()
+    for frame in (legacy, healthy):
+        assert frame["recovery_ms"].dtype == "float64"
+        assert str(frame["hidden_at"].dtype) == "datetime64[ns, UTC]"
+        assert frame["recovered"].dtype == "boolean" and frame["profile"].dtype == "category"
+    assert pd.concat([legacy, healthy])["recovery_ms"].dtype == "float64"
+    # an empty run still has the columns, so that grouping by them works
+    (tmp_path / "results.jsonl").write_text("")
+    empty = jd.load_results(tmp_path)
+    assert empty.empty and empty.groupby("profile", observed=True)["recovered"].mean().empty
+    sessions = jd.session_results("sample_logs/healthy-day")
+    assert sessions["profile"].dtype == "category" and sessions["live"].dtype == "boolean"
