@@ -16,7 +16,7 @@ import time
 import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO, TextIO
 
 import numpy as np
@@ -255,14 +255,23 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 head = os.pread(fh.fileno(), fast.HEAD_BYTES, 0) if size >= fast.STREAM_MIN_BYTES else b""
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
                 if head and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
-                    client = frontend.client_of(path)
-                    found, raw, data = fast.stream_parse(fh, size, path, client,
-                                                         lambda head: fmt or _format_of_head(head), memo)
+                    fmt = fmt or _format_of_head(head)
+                    found, raw, data = fast.stream_parse(fh, size, path, _page_of(path, fmt), lambda head: fmt, memo)
                     return _parse_one(path, data, False, found, warnings, engine, memo, raw=raw)
         except OSError as exc:
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     data, gz_cut = read_bytes(path, stdin)
     return _parse_one(path, data, gz_cut, fmt, warnings, engine, memo)
+
+
+def _page_of(path: str, fmt: str) -> str | None:
+    """The clientId of a page's log: from its file name, as the server names it; else, for a
+    frontend log read from stdin or renamed, its file name's stem (``stdin``), so that its
+    lines are still one page's."""
+    client = frontend.client_of(path) if path != "-" else None
+    if client is None and fmt == "frontend":
+        client = "stdin" if path == "-" else PurePath(path).name.split(".")[0] or "page"
+    return client
 
 
 def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fmt: str | None, warnings: list[str],
@@ -278,7 +287,10 @@ def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fm
     if fmt == detect.SIM_RESULTS:  # (not a log: the caller says so when it was named)
         return None
     info = SourceInfo(path=path, format=fmt)
-    client = frontend.client_of(path) if path != "-" else None
+    client = _page_of(path, fmt)
+    if client is not None and frontend.client_of(path) is None:
+        warnings.append(f"{path}: a page's log whose name does not give its clientId (YYYYMMDD_<clientId>.log, "
+                        f"as the server writes it): its lines are taken as one page, named {client!r}")
     info.client = client
     if fmt == "jsonl":
         assert data is not None

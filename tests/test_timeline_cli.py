@@ -361,3 +361,21 @@ def test_the_piped_view_is_a_wide_page_unless_columns_says_otherwise(columns, wi
                          timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert max(len(line) for line in out.stdout.splitlines()) == widest
+
+
+def test_a_pages_log_from_stdin_or_renamed_is_still_one_page(tmp_path):
+    # the page is named by its file (YYYYMMDD_<clientId>.log); piped or renamed, its lines
+    # must still make one page, not a silent "nothing went wrong"
+    [page] = (FIXTURES / "callback-desync" / "frontend").glob("*.log")
+    renamed = tmp_path / "phone.log"
+    renamed.write_bytes(page.read_bytes())
+    piped = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "-", "-f", "json"],
+                           input=page.read_bytes(), capture_output=True, timeout=60)
+    for result, name in ((piped, "stdin"), (_run("timeline", str(renamed), "-f", "json"), "phone")):
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        desyncs = [f for f in data["findings"] if f["kind"] == "callback-desync"]
+        assert [f["severity"] for f in desyncs] == ["critical", "critical"]
+        assert all(f["client"] == name for f in desyncs)
+        [warning] = data["warnings"]
+        assert "does not give its clientId" in warning and f"named '{name}'" in warning
