@@ -49,7 +49,8 @@ class SourceInfo:
     events: int = 0
     unknown: int = 0
     bad_lines: int = 0  # undecodable bytes / NUL bytes
-    truncated: bool = False  # last line cut short or a gzip stream that ends early
+    truncated: bool = False  # last line cut short, or a gzip stream that ends early or is damaged
+    damaged: str | None = None  # what is wrong with a gzip stream
     duplicates: int = 0  # lines already read from another file
     client: str | None = None
     first: str | None = None
@@ -148,22 +149,39 @@ def _oldest_rotation_first(paths: list[str]) -> list[str]:
 
 # ---- reading bytes -------------------------------------------------------------------------
 
-def gunzip(data: bytes) -> tuple[bytes, bool]:
-    """(decompressed bytes, truncated?) of gzip data, keeping what a cut stream gives."""
+# gzip data is decompressed this much at a time: what comes before a damaged block is kept
+GZIP_PIECE = 1 << 16
+
+
+def gunzip(data: bytes | bytearray) -> tuple[bytes, str | None]:
+    """(decompressed bytes, what is wrong with the stream or None) of gzip data (one member
+    or several), keeping all that comes before a cut or a damaged part: a piece that fails
+    is fed again in smaller pieces, down to the byte where it fails."""
     chunks: list[bytes] = []
-    while data:
+    view = memoryview(data)
+    start = 0
+    while start < len(view):
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            chunks.append(d.decompress(data))
-        except zlib.error:
-            return b"".join(chunks), True
+        at, step = start, GZIP_PIECE
+        while at < len(view) and not d.eof:
+            piece = view[at:at + step]
+            before = d.copy()
+            try:
+                chunks.append(d.decompress(piece))
+            except zlib.error as exc:
+                if step > 1:
+                    d, step = before, max(1, step // 16)
+                    continue
+                reason = str(exc).removeprefix("Error -3 while decompressing data: ")
+                return b"".join(chunks), f"damaged gzip data ({reason}); what came before it is read"
+            at += len(piece)
         if not d.eof:
             chunks.append(d.flush())
-            return b"".join(chunks), True
-        data = d.unused_data
-        if data[:2] != b"\x1f\x8b":
+            return b"".join(chunks), "the gzip stream ends early (a copy cut short?); what it holds is read"
+        start = at - len(d.unused_data)  # (the next member, if any)
+        if bytes(view[start:start + 2]) != b"\x1f\x8b":
             break
-    return b"".join(chunks), False
+    return b"".join(chunks), None
 
 
 def decode(data: bytes) -> str:
@@ -174,8 +192,8 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, bool]:
-    """(plain bytes, gzip truncated?) of a path or ``-``."""
+def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, str | None]:
+    """(plain bytes, what is wrong with its gzip stream or None) of a path or ``-``."""
     if path == "-":
         stream: Any = stdin if stdin is not None else sys.stdin
         data = stream.read()
@@ -188,7 +206,7 @@ def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, bool]
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if data[:2] == b"\x1f\x8b":
         return gunzip(data)
-    return data, False
+    return data, None
 
 
 def _read_file(path: str) -> bytearray:
@@ -257,11 +275,11 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 if head and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
                     fmt = fmt or _format_of_head(head)
                     found, raw, data = fast.stream_parse(fh, size, path, _page_of(path, fmt), lambda head: fmt, memo)
-                    return _parse_one(path, data, False, found, warnings, engine, memo, raw=raw)
+                    return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)
         except OSError as exc:
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    data, gz_cut = read_bytes(path, stdin)
-    return _parse_one(path, data, gz_cut, fmt, warnings, engine, memo)
+    data, damaged = read_bytes(path, stdin)
+    return _parse_one(path, data, damaged, fmt, warnings, engine, memo)
 
 
 def _page_of(path: str, fmt: str) -> str | None:
@@ -274,7 +292,7 @@ def _page_of(path: str, fmt: str) -> str | None:
     return client
 
 
-def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fmt: str | None, warnings: list[str],
+def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, fmt: str | None, warnings: list[str],
                engine: str, memo: dict | None, raw: RawColumns | None = None) -> _Parsed | None:
     """``raw``: the file's rows, parsed already (then ``data`` is not needed)."""
     if data is not None and raw is None:
@@ -305,7 +323,8 @@ def _parse_one(path: str, data: bytes | bytearray | None, gz_truncated: bool, fm
         parsed = _Parsed(info, raw=raw, raw_t=_floats(raw.columns.get("t_source"), len(raw)),
                          clock=np.asarray(raw.clock, dtype="int8"))
     info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
-    info.truncated = raw.truncated or gz_truncated
+    info.truncated = raw.truncated or damaged is not None
+    info.damaged = damaged
     return parsed
 
 
@@ -469,7 +488,7 @@ def _may_repeat(rows: FastRows) -> bool:
 def _iso(ts: pd.Timestamp) -> str | None:
     if ts is pd.NaT or pd.isna(ts):
         return None
-    return ts.isoformat().replace("+00:00", "Z")
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"  # (ms, as the rest of the JSON)
 
 
 def ingest(
@@ -635,7 +654,9 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
             warnings.append(f"{info.path}: {info.bad_lines} lines with undecodable or NUL bytes (kept as read)")
         if info.long_lines:
             warnings.append(f"{info.path}: {info.long_lines} lines over 64 KiB cut to their first 64 KiB")
-        if info.truncated:
+        if info.damaged:
+            warnings.append(f"{info.path}: {info.damaged}")
+        elif info.truncated:
             warnings.append(f"{info.path}: the file ends in the middle of a line (cut short while written?)")
     return Ingested(df, list(infos.values()), zone, warnings)
 

@@ -44,7 +44,26 @@ def test_truncated_gzip_and_cut_last_line(tmp_path: Path) -> None:
     by_name = {Path(s.path).name: s for s in result.sources}
     assert by_name["app.log.2.gz"].truncated and by_name["app.log.2.gz"].lines > 10
     assert by_name["app.log.1"].truncated and by_name["app.log.1"].lines == 165
-    assert sum(1 for w in result.warnings if "middle of a line" in w) == 2
+    assert [w for w in result.warnings if "middle of a line" in w] == [f"{cut}: the file ends in the middle of a "
+                                                                        "line (cut short while written?)"]
+    assert [w for w in result.warnings if ": the gzip" in w or ": damaged gzip" in w] == [f"{tmp_path / 'app.log.2.gz'}: the gzip stream ends "
+                                                           "early (a copy cut short?); what it holds is read"]
+
+
+@pytest.mark.parametrize(("where", "kept", "reason"), [
+    (-6, 165, "incorrect data check"),  # the checksum at the end: every line is there
+    (0.5, 10, "invalid"),  # a block in the middle: the lines before it
+])
+def test_damaged_gzip_keeps_what_comes_before_the_damage(tmp_path: Path, where, kept, reason) -> None:
+    packed = bytearray(gzip.compress(APP))
+    packed[where if isinstance(where, int) else int(len(packed) * where)] ^= 0xFF
+    (tmp_path / "app.log.gz").write_bytes(bytes(packed))
+    result = ingest([str(tmp_path / "app.log.gz")])
+    [info] = result.sources
+    assert info.lines >= kept and info.truncated and info.damaged.startswith(f"damaged gzip data ({reason}")
+    assert result.events["text"].iloc[0] == APP.split(b"\n")[0].decode()
+    assert [w for w in result.warnings if ": the gzip" in w or ": damaged gzip" in w] == [f"{info.path}: {info.damaged}"]
+    assert not [w for w in result.warnings if "empty" in w or "middle of a line" in w]
 
 
 def test_empty_and_blank_files(tmp_path: Path) -> None:
