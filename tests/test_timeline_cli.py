@@ -65,6 +65,8 @@ def test_csv_parquet_jsonl_hold_the_events(tmp_path):
     assert runner.invoke(app, ["timeline", DESYNC, "-f", "parquet", "-o", str(parquet)]).exit_code == 0
     frame = pd.read_parquet(parquet)
     assert len(frame) == n_csv and list(frame.columns) == list(COLUMNS)
+    # the events' own types, as documented: categories stay categories
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {c: str(t) for c, t in COLUMNS.items()}
     result = runner.invoke(app, ["timeline", DESYNC, "-f", "jsonl"])
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert len(rows) == n_csv and rows[0]["kind"]
@@ -159,6 +161,8 @@ def test_kinds_lists_the_vocabulary():
     (["timeline", DESYNC, "--since", "yesterday-ish"], "--since"),
     (["timeline", DESYNC, "--format-of", "nokind"], "--format-of"),
     (["timeline"], "give log files"),
+    (["timeline", DESYNC, "-f", "parquet", "-o", "/no/such/dir/x.parquet"], "no directory /no/such/dir"),
+    (["timeline", DESYNC, "-f", "json", "-o", "/tmp"], "is a directory"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     result = _run(*args)
@@ -379,3 +383,22 @@ def test_a_pages_log_from_stdin_or_renamed_is_still_one_page(tmp_path):
         assert all(f["client"] == name for f in desyncs)
         [warning] = data["warnings"]
         assert "does not give its clientId" in warning and f"named '{name}'" in warning
+
+
+def test_a_reader_that_stops_early_ends_it_quietly():
+    # `timeline ... -f json | head -c 100`, with more output than a pipe holds: as for the other
+    # formats, no error and exit 0
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "sample_logs", "-f", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(100).startswith(b"{")
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"Traceback" not in err and b"error" not in err
+
+
+def test_an_output_that_is_one_of_the_logs_is_refused(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes((FIXTURES / "callback-desync" / "app.log").read_bytes())
+    result = _run("timeline", str(tmp_path), "-f", "json", "-o", str(log))
+    assert result.returncode == 2 and "is one of the logs given; writing it would destroy it" in result.stderr
+    assert log.read_bytes() == (FIXTURES / "callback-desync" / "app.log").read_bytes()

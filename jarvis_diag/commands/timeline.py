@@ -65,11 +65,10 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
     if fmt == "parquet":
         if output is None:
             raise DiagError("--format parquet writes a binary file: give --output FILE")
-        frame = events.copy()
-        for col in frame.columns:
-            if str(frame[col].dtype) == "category":
-                frame[col] = frame[col].astype("string")
-        frame.to_parquet(output, index=False)
+        try:
+            events.to_parquet(output, index=False)  # (the events' own types, categories kept)
+        except OSError as exc:
+            raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
         return
     if fmt == "csv":
         text = events.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
@@ -82,18 +81,39 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
     _emit(text, output)
 
 
+def _check_output(output: Path | None, paths: list[str]) -> None:
+    """An --output that cannot be written, or that is one of the logs to read (writing it
+    would destroy it), is an error before anything is read."""
+    from jarvis_diag.ingest import expand_paths
+
+    if output is None:
+        return
+    if output.is_dir():
+        raise DiagError(f"--output {output}: is a directory (give a file name)")
+    if not output.parent.is_dir():
+        raise DiagError(f"--output {output}: no directory {output.parent} to write it in")
+    target = output.resolve()
+    if any(p != "-" and Path(p).resolve() == target for p in expand_paths(paths, allow_empty=True)):
+        raise DiagError(f"--output {output}: is one of the logs given; writing it would destroy it")
+
+
 def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
     """Write the output (bytes, or a list of byte strings: already UTF-8) to stdout or ``output``."""
     chunks = text if isinstance(text, list) else [text] if isinstance(text, bytes) else None
     if output is None:
-        if chunks is not None:
-            sys.stdout.flush()
-            for chunk in chunks:
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        try:
+            if chunks is not None:
+                sys.stdout.flush()
+                for chunk in chunks:
+                    sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        except BrokenPipeError:
+            # the reader stopped reading (``| head``): a quiet end, whatever the format; the rest
+            # goes nowhere, so that flushing it on the way out fails no more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         try:
             if chunks is not None:
@@ -288,6 +308,7 @@ def timeline(
             parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
         except DiagError as exc:
             raise DiagError(f"--{exc}") from None
+    _check_output(output, paths)
     if follow:
         if "-" in paths:
             raise DiagError("--follow reads files, not stdin")
