@@ -98,6 +98,11 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
             continue
         path = Path(p)
         if path.is_dir():
+            try:  # (a directory that cannot be listed would read as one with no logs)
+                with os.scandir(path) as entries:
+                    next(entries, None)
+            except OSError as exc:
+                raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
             found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_log_name(f.name))
             if not found and not allow_empty:
                 raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
@@ -529,8 +534,13 @@ def ingest(
             raise DiagError(f"--panel-date {panel_date}: not a date (YYYY-MM-DD)") from exc
     if not paths:
         raise DiagError("no log paths given")
+    files = expand_paths(list(paths))
+    for key in format_of:  # (a path that is none of the files would be ignored: a typo, most likely)
+        if not any(_format_for(f, {key: "-"}) for f in files):
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            raise DiagError(f"--format-of {key}: not one of the files read ({shown})")
     with no_cycle_collection():
-        return _ingest(expand_paths(list(paths)), tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
+        return _ingest(files, tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
                        panel_tz=panel_tz, engine=engine, named=_named_files(paths))
 
 

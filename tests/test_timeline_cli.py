@@ -7,6 +7,7 @@ import io
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,6 +164,7 @@ def test_kinds_lists_the_vocabulary():
     (["timeline"], "give log files"),
     (["timeline", DESYNC, "-f", "parquet", "-o", "/no/such/dir/x.parquet"], "no directory /no/such/dir"),
     (["timeline", DESYNC, "-f", "json", "-o", "/tmp"], "is a directory"),
+    (["timeline", DESYNC, "--format-of", "app.log=backend"], "--format-of app.log: not one of the files read"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     result = _run(*args)
@@ -402,3 +404,22 @@ def test_an_output_that_is_one_of_the_logs_is_refused(tmp_path):
     result = _run("timeline", str(tmp_path), "-f", "json", "-o", str(log))
     assert result.returncode == 2 and "is one of the logs given; writing it would destroy it" in result.stderr
     assert log.read_bytes() == (FIXTURES / "callback-desync" / "app.log").read_bytes()
+
+
+def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_bytes((FIXTURES / "callback-desync" / "app.log").read_bytes())
+    logs.chmod(0)
+    command = [sys.executable, "-m", "jarvis_diag", "timeline", str(logs)]
+    if os.geteuid() == 0:  # (root reads it all the same: run without that privilege)
+        if not shutil.which("setpriv"):
+            pytest.skip("needs setpriv to drop root's read-anything privilege")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                   "--inh-caps=-dac_override,-dac_read_search", *command]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    finally:
+        logs.chmod(0o755)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"jarvis-diag: error: {logs}: cannot read (Permission denied)"
