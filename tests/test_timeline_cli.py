@@ -165,6 +165,7 @@ def test_kinds_lists_the_vocabulary():
     (["timeline", DESYNC, "-f", "parquet", "-o", "/no/such/dir/x.parquet"], "no directory /no/such/dir"),
     (["timeline", DESYNC, "-f", "json", "-o", "/tmp"], "is a directory"),
     (["timeline", DESYNC, "--format-of", "app.log=backend"], "--format-of app.log: not one of the files read"),
+    (["timeline", DESYNC, "--follow", "-f", "json", "--since", "10:05"], "it takes no --format or --since"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     result = _run(*args)

@@ -312,6 +312,12 @@ def timeline(
     if follow:
         if "-" in paths:
             raise DiagError("--follow reads files, not stdin")
+        # (it prints lines as they come, from now on: an option it would ignore is an error)
+        ignored = [name for name, given in (("--format", fmt != "text"), ("--output", output is not None),
+                                            ("--since", since), ("--until", until)) if given]
+        if ignored:
+            raise DiagError(f"--follow prints new lines and findings as text, from now on: it takes no "
+                            f"{' or '.join(ignored)} (run without --follow for those)")
         _follow(paths, tz, fmt_of, no_skew, console, session, client)
         return
     from jarvis_diag.ingest import ingest
