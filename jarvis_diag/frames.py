@@ -208,8 +208,8 @@ def _concat_categorical(parts: list[pd.Series]) -> pd.Series:
 def _json_value(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, pd.Timestamp):  # (always µs: a whole second keeps its ".000000")
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, np.integer):

@@ -129,12 +129,17 @@ def test_sim_results_in_a_directory_are_skipped(tmp_path: Path) -> None:
 
 def test_events_jsonl_round_trip(tmp_path: Path) -> None:
     original = read_events([str(FIXTURES / "callback-desync")])
+    original.loc[0, ["t", "t_source"]] = pd.Timestamp("2026-11-24T10:04:29Z")  # (a whole second)
     out = tmp_path / "events.jsonl"
     with out.open("w") as fp:
         frames.events_to_jsonl(original, fp)
     back = ingest([str(out)])
     assert back.sources[0].format == "jsonl"
     pd.testing.assert_frame_equal(back.events, original, check_categorical=False)
+    # every time in one shape, as documented (a whole second keeps its fraction)
+    times = [json.loads(line)["t"] for line in out.read_text().splitlines()]
+    assert all(len(t) == len("2026-11-24T10:04:59.000000Z") and t.endswith("Z") for t in times)
+    assert any(t.endswith(".000000Z") for t in times)
 
 
 def test_files_that_cannot_repeat_each_other_come_out_sorted_as_one(tmp_path: Path) -> None:
