@@ -419,3 +419,26 @@ def test_counts_read_as_people_write_them():
         ["0", "12", "0.36", "1234.57", "0.004"]
     assert fmt.fmt_signed(0.363636, "count") == "+0.36" and fmt.fmt_signed(-0.25, "count") == "−0.25"
     assert fmt.fmt_value(0.363636, "ms") == "0.4 ms"
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"recovered": "yes", "times_ms": {"recovery": "fast"}}, "'recovered' must be true or false, not \"yes\""),
+    ({"times_ms": {"recovery": "fast"}}, "'times_ms.recovery' must be a number or null, not \"fast\""),
+    ({"lost": "2"}, "'lost' must be a number, not \"2\""),
+    ({"sessions": [{"ready_ms": [1]}]}, "'sessions[0].ready_ms' must be a number or null, not [1]"),
+    ({"attaches": [{"kind": "switch", "ms": "3"}]}, "'attaches[0].ms' must be a number or null, not \"3\""),
+])
+def test_cli_a_record_of_wrong_types_is_one_line_naming_the_field(tmp_path, change, says):
+    results = write_jsonl(tmp_path / "results.jsonl", [TWENTY[0], TWENTY[1] | change])
+    p = run_cli(str(results))
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip() == f"jarvis-diag: error: {results}:2: {says}"
+
+
+def test_cli_a_record_missing_its_fields_is_an_error(tmp_path):
+    results = write_jsonl(tmp_path / "results.jsonl", [{"schema": "jarvis-diag.sim/1"}])
+    p = run_cli(str(results))
+    assert p.returncode == 2 and "None" not in p.stdout
+    assert p.stderr.startswith(f"jarvis-diag: error: {results}:1: not a complete jarvis-diag.sim/1 record: "
+                               "no 'client', 'client_id', 'profile'")
+    assert len(p.stderr.strip().splitlines()) == 1

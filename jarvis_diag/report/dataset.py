@@ -7,11 +7,14 @@ Inputs follow the documented shapes of docs/formats.md: ``jarvis-diag.sim/1`` re
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
+
+from jarvis_diag.errors import DiagError
 
 # name -> (what it measures, phases of its stacked breakdown in order)
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -157,8 +160,59 @@ class _SimFailures:
         self.groups.setdefault(failure, []).append((ref, rec))
 
 
+_NUMBER = (int, float)
+# The fields of a jarvis-diag.sim/1 record the report reads, and the JSON type each must have.
+_SIM_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "client": ((int,), "a number"), "client_id": ((str,), "a string"), "profile": ((str,), "a string"),
+    "fault": ((str,), "a string"), "network": ((str,), "a string"), "cycle": ((int,), "a number"),
+    "background_ms": (_NUMBER, "a number"), "visible_at": ((str,), "a string"),
+    "recovered": ((bool,), "true or false"), "deadline_ms": (_NUMBER, "a number"),
+    "times_ms": ((dict,), "an object"), "sessions": ((list,), "a list"), "lost": ((int,), "a number"),
+    "duplicated": ((int,), "a number"), "attaches": ((list,), "a list"),
+}
+_SESSION_TIMES = ("ready_ms", "history_end_ms", "first_live_ms")
+
+
+def _wrong(value, types: tuple[type, ...]) -> bool:
+    # (JSON true/false are Python ints: a bool is a number here only where a bool is asked for)
+    return not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+
+
+def sim_record_problem(rec: dict) -> str | None:
+    """What makes ``rec`` no usable ``jarvis-diag.sim/1`` record (a missing field, a field
+    of the wrong type), or None."""
+    for name, (types, what) in _SIM_FIELDS.items():
+        if name in rec and _wrong(rec[name], types):
+            return f"{name!r} must be {what}, not {json.dumps(rec[name])}"
+    missing = [name for name in _SIM_FIELDS if name not in rec]
+    if missing:
+        return f"not a complete jarvis-diag.sim/1 record: no {', '.join(repr(m) for m in missing)}"
+    if rec.get("failure") is not None and not isinstance(rec["failure"], str):
+        return f"'failure' must be a string or null, not {json.dumps(rec['failure'])}"
+    for key, value in rec["times_ms"].items():
+        if value is not None and _wrong(value, _NUMBER):
+            return f"'times_ms.{key}' must be a number or null, not {json.dumps(value)}"
+    for i, s in enumerate(rec["sessions"]):
+        if not isinstance(s, dict):
+            return f"'sessions[{i}]' must be an object, not {json.dumps(s)}"
+        for key in _SESSION_TIMES:
+            if s.get(key) is not None and _wrong(s[key], _NUMBER):
+                return f"'sessions[{i}].{key}' must be a number or null, not {json.dumps(s[key])}"
+        for key in ("lost_seqs", "duplicated_seqs"):
+            if s.get(key) is not None and not isinstance(s[key], list):
+                return f"'sessions[{i}].{key}' must be a list, not {json.dumps(s[key])}"
+    for i, att in enumerate(rec["attaches"]):
+        if not isinstance(att, dict):
+            return f"'attaches[{i}]' must be an object, not {json.dumps(att)}"
+        if att.get("ms") is not None and _wrong(att["ms"], _NUMBER):
+            return f"'attaches[{i}].ms' must be a number or null, not {json.dumps(att['ms'])}"
+    return None
+
+
 def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> None:
-    """Add ``jarvis-diag.sim/1`` records (with their 1-based line numbers) read from ``path``."""
+    """Add ``jarvis-diag.sim/1`` records (with their 1-based line numbers) read from ``path``.
+    A record that lacks a field the report reads, or holds one of the wrong type, is a
+    DiagError naming its line and the field."""
     m = ds.metrics
     recovery, live = m["recovery"], m["live"]
     lost, duplicated, unrecovered = ds.counts["lost"], ds.counts["duplicated"], ds.counts["unrecovered"]
@@ -170,6 +224,9 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
     worst: tuple[float, Ref, dict] | None = None
     n = 0
     for line_no, rec in records:
+        problem = sim_record_problem(rec)
+        if problem is not None:
+            raise DiagError(f"{path}:{line_no}: {problem}")
         n += 1
         ref = Ref(path, line_no, f"client {rec.get('client')} cycle {rec.get('cycle')}",
                   rec.get("visible_at"), rec.get("client_id"))
