@@ -1332,7 +1332,10 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
             delay = ((later.ready_at if later else end) - ep.authenticated_at) * 1000
             output = ix.output_after(session_key(s), ep.authenticated_at, 3)
             findings.append(_f(
-                "missing-resubscribe", "critical" if output or later is None else "warning", ep.authenticated_at,
+                # (re-attached later: an outage when output waited as long as a desync's critical one)
+                "missing-resubscribe",
+                "critical" if later is None or (output and delay >= DESYNC_CRITICAL_MS) else "warning",
+                ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
                 f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}){own}; its output reaches no one "
                 + (f"until {iso(later.ready_at)}" if later else
@@ -1406,8 +1409,8 @@ def _benign(ix: _Index, rec: dict) -> str | None:
         return "a brand-new session (temporary id) has no agent session file yet; one is created"
     if shape == "sm.reader_stopped":
         if ix.corr.index.has_kind(("server.stopping", "server.stopped", "server.reload"), t - 5.0, t):
-            return ("the agent readers stop because the server is shutting down (what the shutdown cut, "
-                    "replies included, is told by its server-reload or server-restart finding)")
+            return ("the agent readers stop because the server is shutting down; a shutdown that cut a "
+                    "connection or a reply has a server-reload or server-restart finding of its own")
     return None
 
 

@@ -535,6 +535,23 @@ def test_missing_resubscribe_after_reconnect(tmp_path):
     assert f["delay_ms"] > 15_000
 
 
+def test_missing_resubscribe_is_an_outage_only_when_output_waited_long(tmp_path):
+    # re-attached (auto-connected by the next message) 8 s after the reconnect: an outage
+    logs, c = _lost_after_attach()
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.wait(8.0)
+    logs.message(c, SID2, A, missing_callback_prev=A)
+    logs.wait(20)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "missing-resubscribe")
+    assert f["severity"] == "critical" and f["delay_ms"] == pytest.approx(8000, abs=50)
+    # 0.6 s: a hiccup (what the user saw of it, a reply cut off, is its own critical finding)
+    tl = load_timeline("sample_logs/callback-desync-switch-back")
+    [f] = _findings(tl, "missing-resubscribe")
+    assert f["severity"] == "warning" and f["delay_ms"] == pytest.approx(600, abs=50)
+    assert [x["severity"] for x in _findings(tl, "single-live-session")] == ["critical"]
+
+
 def test_each_cycle_a_page_never_recovers_from_is_an_episode_of_its_own(tmp_path):
     # a legacy page re-attaches nothing after a reconnect, cycle after cycle. Before, the
     # first episode never ended: the second cycle's loss, reconnect and missing re-attach
