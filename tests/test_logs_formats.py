@@ -1,4 +1,4 @@
-"""Each log format, line by line, with real-shaped lines from LOG_FORMATS.md."""
+"""Each log format, line by line, with real-shaped lines of the real system."""
 
 from __future__ import annotations
 

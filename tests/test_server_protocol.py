@@ -1,4 +1,4 @@
-"""The protocol of shared/PROTOCOL.md against the reference server, with real clients."""
+"""The protocol of docs/protocol.md against the reference server, with real clients."""
 
 from __future__ import annotations
 

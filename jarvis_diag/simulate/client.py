@@ -1,6 +1,6 @@
 """The virtual mobile client: a pump around a reconnect profile and a Socket.IO client.
 
-It speaks only the wire protocol of PROTOCOL.md (``auth``, ``chat:connect``,
+It speaks only the wire protocol of docs/protocol.md (``auth``, ``chat:connect``,
 ``chat:message`` ...), so it works against any Jarvis server. What it sees is recorded as
 :class:`~jarvis_diag.simulate.verdict.Obs` records for the verdict, and what the real page
 would have logged is written to its frontend log in the real line shapes.

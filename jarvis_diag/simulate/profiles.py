@@ -6,7 +6,7 @@ A :class:`Profile` is the data (delays, attempts, what is re-sent); a
 the client pump must take (open a socket, schedule a timer, log a line). No sockets and
 no clock reads: the pump passes nothing but events in, and tests drive it by hand.
 
-The presets copy the real frontends of PROTOCOL.md:
+The presets copy the real frontends of docs/protocol.md:
 
 * ``legacy``: Socket.IO's own reconnection (1 s growing to 5 s, randomised by 0.5,
   10 attempts), blind to page visibility; on reconnect it sends no ``chat:connect`` for a
