@@ -32,6 +32,27 @@ for module in (timeline, serve, simulate, report, demo, samples):
     module.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"jarvis-diag {version('jarvis-diag')}")
+        except PackageNotFoundError:  # (run from a source tree that was never installed)
+            print("jarvis-diag (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Find out why WebSocket / Socket.IO long connections in multi-session chat apps fail
+    to recover.
+
+    Example: jarvis-diag timeline logs/app.log logs/frontend/
+    """
+
+
 def usage_error_line(exc: ClickException) -> str:
     """A bad option or argument as one line: what is wrong and where the help is."""
     message = " ".join(line.strip() for line in exc.format_message().splitlines() if line.strip())

@@ -114,3 +114,10 @@ def test_an_error_keeps_its_exit_code_when_the_process_leaves_early(tmp_path):
     out = _run("timeline", str(tmp_path / "missing.log"))
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith("jarvis-diag: error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"jarvis-diag {version('jarvis-diag')}"

@@ -167,6 +167,8 @@ def test_parse_line_streams_one_event() -> None:
     assert odd is not None and odd.kind == "unknown" and odd.t_source is None
     console = parse_line("INFO:     connection open", "backend")
     assert console is not None and console.kind == "ws.open" and console.source == "console"
+    with pytest.raises(ValueError, match="unknown log format 'nosuchfmt'"):  # (as parse_text says)
+        parse_line("x", "nosuchfmt")
 
 
 @pytest.mark.parametrize(

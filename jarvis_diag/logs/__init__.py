@@ -160,6 +160,8 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
 
     ``t_source`` is UTC epoch seconds, or None for a line with no time of its own.
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r} (one of {', '.join(FORMATS)})")
     text, _, _ = clean(line.rstrip("\r\n"))
     if fmt == "jsonl":
         _, rows = jsonl.parse_lines([text], path)
