@@ -63,6 +63,11 @@ class SourceInfo:
 
 @dataclass
 class Ingested:
+    """What ``ingest()`` read: ``events``, one typed row per line (events.COLUMNS, sorted by
+    ``t_source``); ``sources``, what was read from each file; ``zone``, the backend's time
+    zone and how it was found; ``warnings``, what the reader should know (bad bytes, cut
+    lines, a file that is no Jarvis log, a guessed zone), one sentence each."""
+
     events: pd.DataFrame
     sources: list[SourceInfo]
     zone: ZoneInfo
