@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -366,18 +368,99 @@ def test_cli_bad_inputs_are_one_line(tmp_path):
 
 
 def test_cli_notes_what_reading_the_logs_warned_of(tmp_path):
-    # a wrong file given: its report has no data, and says why instead of a bare "none"
-    other = tmp_path / "syslog.log"
-    other.write_text("Nov 24 10:00:00 host cron[42]: (root) CMD (run-parts /etc/cron.hourly)\n")
-    p = run_cli(str(other), "--format", "json")
+    run = sample_copy(tmp_path)
+    app = run / "app.log"
+    app.write_bytes(app.read_bytes()[:-20])  # the last line cut while written
+    p = run_cli(str(app), "--format", "json")
     assert p.returncode == 0, p.stderr
-    [note] = json.loads(p.stdout)["notes"]
-    assert note.startswith(f"{other}: its one line is not one the Jarvis backend or frontend writes")
+    notes = json.loads(p.stdout)["notes"]
+    assert any(n.startswith(f"{app}: the file ends in the middle of a line") for n in notes), notes
     timeline = tmp_path / "timeline.json"
-    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(other), "-f", "json", "-o",
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(app), "-f", "json", "-o",
                            str(timeline)], capture_output=True, text=True, timeout=60)
     assert made.returncode == 0 and "warning: " in made.stderr
-    assert json.loads(run_cli(str(timeline), "--format", "json").stdout)["notes"] == [note]
+    assert json.loads(run_cli(str(timeline), "--format", "json").stdout)["notes"] == notes
+
+
+SAMPLE = Path(__file__).parent.parent / "sample_logs" / "single-live-session"
+NOT_READ = "neither a simulate-mobile results file nor a log jarvis-diag reads"
+
+
+def sample_copy(tmp_path) -> Path:
+    """A run folder as simulate-mobile and the server leave it: results.jsonl, app.log, frontend/."""
+    return Path(shutil.copytree(SAMPLE, tmp_path / "run"))
+
+
+def test_cli_input_that_is_no_log_and_no_results_is_an_error(tmp_path):
+    run = sample_copy(tmp_path)
+    garbage = write_jsonl(tmp_path / "garbage.jsonl", [{"id": i, "name": "x"} for i in range(3)])
+    other = tmp_path / "package.json"
+    other.write_text(json.dumps({"name": "app", "version": "1.0.0", "dependencies": {}}, indent=2))
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(bytes(range(256)) * 4)
+    syslog = tmp_path / "syslog.log"
+    syslog.write_text("Nov 24 10:00:00 host cron[42]: (root) CMD (run-parts /etc/cron.hourly)\n")
+    for bad in (garbage, other, noise, syslog):
+        for args in ([str(bad)], [str(run / "app.log"), str(bad)], [str(run), str(bad)]):
+            p = run_cli(*args)
+            assert p.returncode == 2, (args, p.stdout)
+            assert p.stderr.startswith(f"jarvis-diag: error: {bad}: {NOT_READ} ("), p.stderr
+            assert len(p.stderr.strip().splitlines()) == 1 and "Findings" not in p.stdout
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    p = run_cli(str(empty))
+    assert p.returncode == 2 and p.stderr.strip() == f"jarvis-diag: error: {empty}: empty, nothing to report"
+    # a timeline made from such a file says so too
+    timeline = tmp_path / "timeline.json"
+    subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(syslog), "-f", "json", "-o", str(timeline)],
+                   capture_output=True, timeout=60, check=True)
+    p = run_cli(str(timeline))
+    assert p.returncode == 2 and f"{timeline}: a timeline of {syslog}: {NOT_READ}" in p.stderr
+
+
+def test_cli_reads_its_own_events_jsonl(tmp_path):
+    run = sample_copy(tmp_path)
+    events = tmp_path / "events.jsonl"
+    subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(run / "app.log"), str(run / "frontend"),
+                    "-f", "jsonl", "-o", str(events)], capture_output=True, timeout=60, check=True)
+    p = run_cli(str(events), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    from_logs = json.loads(run_cli(str(run / "app.log"), str(run / "frontend"), "-f", "json").stdout)
+
+    def figures(doc):  # (the slowest cases cite the input they come from)
+        return {name: {k: v for k, v in m.items() if k != "slowest"} for name, m in doc["metrics"].items()}
+
+    assert figures(json.loads(p.stdout)) == figures(from_logs) and from_logs["metrics"]
+
+
+def test_cli_logs_are_shown_by_the_paths_given(tmp_path):
+    run = sample_copy(tmp_path)
+    p = run_cli("app.log", "frontend/", cwd=run)
+    assert p.returncode == 0, p.stderr
+    assert "Inputs: app.log, frontend/ (logs, " in p.stdout
+    assert str(run) not in p.stdout and "(app.log, frontend/)" in p.stdout  # the slowest cases
+    doc = json.loads(run_cli("app.log", "frontend/", "-f", "json", cwd=run).stdout)
+    assert [(i["path"], i["paths"], i["kind"]) for i in doc["inputs"]] == \
+        [("app.log, frontend/", ["app.log", "frontend/"], "logs")]
+    assert {c["path"] for m in doc["metrics"].values() for c in m["slowest"]} == {"app.log, frontend/"}
+    assert all(c["timeline"].startswith("jarvis-diag timeline app.log frontend/")
+               for m in doc["metrics"].values() for c in m["slowest"])
+
+
+def test_cli_the_same_input_twice_is_read_once(tmp_path):
+    run = sample_copy(tmp_path)
+    once = json.loads(run_cli(str(run), "-f", "json").stdout)
+    for args in ([str(run), str(run / "results.jsonl")], [str(run / "results.jsonl"), str(run / ".." / "run")],
+                 [str(run / "app.log"), str(run / "app.log")]):
+        p = run_cli(*args, "-f", "json")
+        assert p.returncode == 0, p.stderr
+        doc = json.loads(p.stdout)
+        assert len(doc["inputs"]) == 1
+        assert doc["notes"][-1] == f"{args[1]}: the same input as {args[0]}, read once"
+        if args[0].endswith("app.log"):
+            continue
+        assert doc["inputs"][0]["records"] == once["inputs"][0]["records"] == 1
+        assert doc["counts"] == once["counts"]
 
 
 def test_cli_compare_without_inputs(tmp_path):

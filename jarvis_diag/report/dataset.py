@@ -118,6 +118,7 @@ class InputInfo:
     path: str
     kind: str  # sim | timeline | logs
     records: int  # sim records, or timeline attaches + episodes
+    paths: list[str] = field(default_factory=list)  # logs read together: each path given (else just path)
 
 
 @dataclass

@@ -5,7 +5,6 @@ timeline is built on the fly."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from jarvis_diag.report.dataset import Dataset, add_sim_records, add_timeline
 SIM_SCHEMA = "jarvis-diag.sim/1"
 TIMELINE_SCHEMA = "jarvis-diag.timeline/1"
 REPORT_SCHEMA = "jarvis-diag.report/1"
+EVENT_SCHEMA = "jarvis-diag.event/1"
 
 Progress = Callable[[int], None]  # called with bytes read since the last call
 
@@ -42,6 +42,8 @@ def classify(path: str) -> str:
         schema = None
     if schema == SIM_SCHEMA:
         return "sim"
+    if schema == EVENT_SCHEMA:
+        return "logs"  # our own JSONL events, read by the timeline builder
     if schema is None and b'"schema"' in head[:4096]:
         schema = _document_schema(p)
     if schema == TIMELINE_SCHEMA:
@@ -50,7 +52,7 @@ def classify(path: str) -> str:
         raise DiagError(f"{path} is a report: it keeps no per-case data; give the inputs it was made from")
     if schema and str(schema).startswith("jarvis-diag."):
         raise DiagError(f"{path}: unsupported schema {schema!r} (expected {SIM_SCHEMA} or {TIMELINE_SCHEMA})")
-    return "logs"  # our own JSONL events, read by the timeline builder
+    return "logs"  # whether it is one is known once read (see _check_read)
 
 
 def _document_schema(p: Path) -> str | None:
@@ -115,31 +117,62 @@ def input_size(paths: list[str]) -> int:
 def load_dataset(paths: list[str], progress: Progress | None = None,
                  notes: list[str] | None = None) -> Dataset:
     """Read every input into one Dataset. Raw logs are read together, as one timeline,
-    since a backend log and its frontend logs only make sense side by side."""
+    since a backend log and its frontend logs only make sense side by side. A file given
+    twice (``run`` and ``run/results.jsonl``) is read once; a file that is neither results,
+    a timeline nor a log jarvis-diag reads is a DiagError."""
     if not paths:
         raise DiagError("no input given")
     ds = Dataset()
     raw: list[str] = []
+    seen: dict[str, str] = {}  # resolved file -> the path it was given as
     for path in paths:
         kind = classify(path)
+        p = Path(path)
+        f = p / "results.jsonl" if kind == "sim" and p.is_dir() else p
+        key = str(f.resolve())
+        if key in seen:
+            if notes is not None:
+                notes.append(f"{path}: the same input as {seen[key]}, read once")
+            continue
+        seen[key] = path
         if kind == "sim":
-            p = Path(path)
-            f = p / "results.jsonl" if p.is_dir() else p
             add_sim_records(ds, str(f), read_sim_records(f, progress, notes))
         elif kind == "timeline":
             with open(path, encoding="utf-8") as fh:
                 doc = json.load(fh)
+            _check_read(doc, f"{path}: a timeline of ")
             add_timeline(ds, path, doc)
             _note_warnings(doc, notes)
         else:
             raw.append(path)
     if raw:
         doc = _timeline_doc(raw)
-        label = raw[0] if len(raw) == 1 else os.path.commonpath([os.path.abspath(r) for r in raw])
-        add_timeline(ds, label, doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in raw))
+        _check_read(doc, "")
+        add_timeline(ds, ", ".join(raw), doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in raw))
         ds.inputs[-1].kind = "logs"
+        ds.inputs[-1].paths = list(raw)
         _note_warnings(doc, notes)
     return ds
+
+
+NOT_READ = "neither a simulate-mobile results file nor a log jarvis-diag reads"
+
+
+def _check_read(doc: dict, prefix: str) -> None:
+    """A DiagError when a log of ``doc`` (a timeline) has lines but none jarvis-diag reads
+    (another program's log, some other JSON, binary data), or when every log is empty: a
+    report of them would say "no findings" of what was never read."""
+    sources = doc.get("sources") or []
+    unread = [s for s in sources if s.get("events") and s.get("unknown") == s.get("events")]
+    if unread:
+        s = unread[0]
+        lines = "its one line is not one" if s["lines"] == 1 else f"none of its {s['lines']} lines is one"
+        more = f" (and {len(unread) - 1} more such files)" if len(unread) > 1 else ""
+        raise DiagError(f"{prefix}{s.get('path')}: {NOT_READ} ({lines} the Jarvis backend or frontend writes)"
+                        f"{more}")
+    if sources and not any(s.get("lines") for s in sources):
+        names = ", ".join(str(s.get("path")) for s in sources)
+        raise DiagError(f"{prefix}{names}: empty, nothing to report")
 
 
 def _note_warnings(doc: dict, notes: list[str] | None) -> None:

@@ -234,7 +234,7 @@ def _verdict(diff: mx.Difference, unit: str) -> str:
 
 
 def _input_json(info) -> dict:
-    return {"path": info.path, "kind": info.kind, "records": info.records}
+    return {"path": info.path, "paths": info.paths or [info.path], "kind": info.kind, "records": info.records}
 
 
 def build_report(
