@@ -525,3 +525,31 @@ def test_cli_a_record_missing_its_fields_is_an_error(tmp_path):
     assert p.stderr.startswith(f"jarvis-diag: error: {results}:1: not a complete jarvis-diag.sim/1 record: "
                                "no 'client', 'client_id', 'profile'")
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def documented_report() -> tuple[dict, str]:
+    """The report JSON example of docs/formats.md, and that section's text."""
+    text = (Path(__file__).parent.parent / "docs" / "formats.md").read_text()
+    section = text[text.index("## Report (`report --format json`)"):]
+    section = section[:section.index("\n## ", 1)]
+    return json.loads(section.split("```json", 1)[1].split("```", 1)[0]), section
+
+
+def test_cli_json_of_simulation_results_is_the_documented_schema(tmp_path):
+    run = sample_copy(tmp_path)  # a cycle that did not recover
+    with open(run / "results.jsonl", "a") as f:
+        f.write(json.dumps(sim_record(5, 80.0, lost=2)) + "\n" + json.dumps(sim_record(6, 90.0, duplicated=1)) + "\n")
+    doc = json.loads(run_cli(str(run), "-f", "json").stdout)
+    example, section = documented_report()
+    kinds = {f["kind"] for f in doc["findings"]}
+    assert kinds == {"not-recovered", "lost-output", "duplicated-output"}
+    for kind in kinds:
+        assert f"`{kind}`" in section
+    for finding in doc["findings"]:
+        assert set(example["findings"][0]) <= set(finding), finding
+        assert finding["source"] == str(run / "results.jsonl")
+    for name, count in doc["counts"].items():
+        assert set(count) == set(example["counts"]["lost"])
+        assert type(count["count"]) is type(example["counts"]["lost"]["count"]) is int, (name, count)
+    assert {name: c["count"] for name, c in doc["counts"].items()} == {"lost": 2, "duplicated": 1, "unrecovered": 1}
+    assert set(doc["inputs"][0]) == set(example["inputs"][0])

@@ -89,10 +89,10 @@ class CountTotals:
     """A count per cycle (or episode): total, how many cycles had any, and where."""
 
     unit: str = "cycles"
-    per_unit: list[float] = field(default_factory=list)
+    per_unit: list[int] = field(default_factory=list)
     affected: list[Ref] = field(default_factory=list)
 
-    def add(self, count: float, ref: Ref) -> None:
+    def add(self, count: int, ref: Ref) -> None:
         self.per_unit.append(count)
         if count:
             self.affected.append(ref)
@@ -287,7 +287,7 @@ def _sim_findings(path, n, failures: _SimFailures, lost_groups, dup_groups) -> l
             "client": ref0.client, "sid": None, "delay_ms": rec0.get("deadline_ms"),
             "summary": f"{len(items)} of {n} cycles did not recover: {failure}",
             "context": _profile_context(rec0), "count": len(items),
-            "evidence": _sim_evidence(items, lambda r: r.get("failure") or "not recovered"),
+            "evidence": _sim_evidence(items, lambda r: r.get("failure") or "not recovered"), "source": path,
         })
     for kind, groups, word, severity in (("lost-output", lost_groups, "lost", "critical"),
                                          ("duplicated-output", dup_groups, "duplicated", "warning")):
@@ -304,7 +304,7 @@ def _sim_findings(path, n, failures: _SimFailures, lost_groups, dup_groups) -> l
                 "sid": None, "delay_ms": None, "count": total,
                 "summary": f"{total} messages {word} in {len(items)} of {n} cycles "
                            f"(profile {key[0]}, fault {key[1]}, network {key[2]})",
-                "context": _profile_context(rec0), "evidence": _sim_evidence(items, what),
+                "context": _profile_context(rec0), "evidence": _sim_evidence(items, what), "source": path,
             })
     return out
 

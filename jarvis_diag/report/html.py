@@ -61,7 +61,7 @@ def _body(report: Report) -> str:
         parts.append("<p>Compared with the baseline:</p><ul>" + "".join(items) + "</ul>")
     parts.append(_latency(report))
     if report.counts:
-        rows = [[f"<code>{_e(c.name)}</code>", f'<span class="{"bad" if c.total else "good"}">{c.total:g}</span>',
+        rows = [[f"<code>{_e(c.name)}</code>", f'<span class="{"bad" if c.total else "good"}">{c.total}</span>',
                  f"{c.affected} of {c.units} {_e(c.unit)}", _e(c.description)] for c in report.counts]
         parts += ['<h2 id="counts">Lost, duplicated, unrecovered</h2>',
                   _table(["count", "total", "affected", "meaning"], rows, {1, 2})]

@@ -48,7 +48,7 @@ def to_markdown(report: Report) -> str:
         out += _table(["metric", *fmt.STATS, "outcomes"], cells, ["l"] + ["r"] * 6 + ["l"])
         out += [note.replace("* fewer", "\\* fewer", 1), ""]
     if report.counts:
-        rows = [[f"`{c.name}`", f"{c.total:g}", f"{c.affected} of {c.units} {c.unit}", c.description]
+        rows = [[f"`{c.name}`", f"{c.total}", f"{c.affected} of {c.units} {c.unit}", c.description]
                 for c in report.counts]
         out += ["### Lost, duplicated, unrecovered", ""] + _table(["count", "total", "affected", "meaning"], rows,
                                                                    ["l", "r", "r", "l"])

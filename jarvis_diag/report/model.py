@@ -56,7 +56,7 @@ class CountReport:
     name: str
     description: str
     unit: str  # what one count is per: cycles / episodes
-    total: float
+    total: int
     units: int
     affected: int
     where: list[dict]  # the first few cycles/episodes with a non-zero count
@@ -185,7 +185,7 @@ def _metric_report(ds: Dataset, name: str, samples: Samples) -> MetricReport:
 
 def _count_report(ds: Dataset, name: str) -> CountReport:
     c = ds.counts[name]
-    return CountReport(name, COUNTS[name], c.unit, float(sum(c.per_unit)), len(c.per_unit), len(c.affected),
+    return CountReport(name, COUNTS[name], c.unit, int(sum(c.per_unit)), len(c.per_unit), len(c.affected),
                        [ref_json(r) for r in c.affected[:SLOWEST]])
 
 
@@ -274,7 +274,7 @@ def check_budget(report: Report, budget: Budget) -> BudgetResult:
         c = next((c for c in report.counts if c.name == budget.metric), None)
         if c is None:
             return evaluate(budget, None, "count")
-        return evaluate(budget, c.total if budget.stat == "count" else float(c.affected), "count")
+        return evaluate(budget, float(c.total if budget.stat == "count" else c.affected), "count")
     m = report.metric(budget.metric)
     if m is None or m.summary.n == 0:
         return evaluate(budget, None, "count" if budget.stat == "n" else "ms")

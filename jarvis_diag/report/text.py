@@ -63,7 +63,7 @@ def _counts(report: Report) -> Iterator[RenderableType]:
         table.add_column(col, justify=justify)
     for c in report.counts:
         style = "bold red" if c.total else "green"
-        table.add_row(c.name, Text(f"{c.total:g}", style=style), f"{c.affected} of {c.units} {c.unit}", c.description)
+        table.add_row(c.name, Text(f"{c.total}", style=style), f"{c.affected} of {c.units} {c.unit}", c.description)
     yield table
 
 
