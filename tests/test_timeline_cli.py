@@ -302,9 +302,9 @@ def test_follow_reads_on_through_a_rotation(tmp_path):
             fh.write("".join(lines[first:first + 2]))
         app_log.rename(logs / "app.log.1")
         app_log.write_text("".join(lines[first + 2:]))
-        out += _read_until(proc, lines[first + 1].rstrip("\n"), 20)  # (read under its new name)
-        if "callback-desync" not in out:
-            out += _read_until(proc, "callback-desync", 30)
+        out += _read_until(proc, lines[first + 1].rstrip("\n"), 20)  # (read before it was renamed)
+        if lines[-1].rstrip("\n") not in out:
+            out += _read_until(proc, lines[-1].rstrip("\n"), 20)  # (the new app.log)
     for line in lines[first:]:  # every line written while following: printed once
         assert out.count(line.rstrip("\n")) == 1, line
     assert lines[0].rstrip("\n") not in out  # read before following: not printed again
@@ -424,3 +424,22 @@ def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path):
         logs.chmod(0o755)
     assert result.returncode == 2
     assert result.stderr.strip() == f"jarvis-diag: error: {logs}: cannot read (Permission denied)"
+
+
+def test_follow_of_one_file_reads_what_was_written_just_before_its_rotation(tmp_path):
+    # app.log alone is followed (not its directory): the lines written to it just before it
+    # was renamed must still be printed, then the new app.log's, as tail -F does
+    paths, first = _desync_set(tmp_path / "full")
+    lines = paths[0].read_text().splitlines(keepends=True)
+    app_log = tmp_path / "app.log"
+    app_log.write_text("".join(lines[:first]))
+    with _following(app_log) as proc:
+        out = _read_until(proc, "following", 20)
+        with app_log.open("a") as fh:
+            fh.write("".join(lines[first:first + 3]))
+        app_log.rename(tmp_path / "app.log.1")
+        time.sleep(0.6)  # (more than a poll: the name is gone a while, as between a rename and a reopen)
+        app_log.write_text("".join(lines[first + 3:]))
+        out += _read_until(proc, lines[-1].rstrip("\n"), 20)
+    for line in lines[first:]:
+        assert out.count(line.rstrip("\n")) == 1, line

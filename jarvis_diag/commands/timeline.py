@@ -11,7 +11,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -151,6 +151,32 @@ class _Tail:
     line: int = 0
     pending: str = ""  # the start of a line not ended yet
     ident: tuple[int, int] | None = None
+    # the file, held open: what was written to it just before it was renamed or removed is
+    # still read (tail -F reads a rotated file to its end before it moves on)
+    fh: Any = None
+
+    def open(self, path: str) -> bool:
+        """Open ``path`` as this tail's file; False when it is not there."""
+        try:
+            self.fh = open(path, "rb")  # noqa: SIM115 - held for as long as the follow runs
+        except OSError:
+            return False
+        st = os.fstat(self.fh.fileno())
+        self.ident = (st.st_dev, st.st_ino)
+        return True
+
+    def read_new(self) -> str:
+        """What was written since the last read ("" for nothing); a file cut shorter than
+        what was read (truncated, as copytruncate does) is read again from its start."""
+        size = os.fstat(self.fh.fileno()).st_size
+        if size < self.offset:
+            self.offset, self.line, self.pending = 0, 0, ""
+        if size == self.offset:
+            return ""
+        self.fh.seek(self.offset)
+        chunk = self.fh.read(size - self.offset)
+        self.offset += len(chunk)
+        return chunk.decode("utf-8", errors="replace")
 
 
 def _ident(path: str) -> tuple[tuple[int, int], int] | None:
@@ -173,6 +199,31 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         tl = load_timeline(files, tz=tz, format_of=format_of, no_skew=no_skew)
         return tl.filter(session=session, client=client) if session or client else tl
 
+    def _print_lines(tail: _Tail, path: str, text: str) -> bool:
+        """Print the complete lines of ``text`` (new in ``tail``'s file) as events; True when
+        anything was new."""
+        if not text:
+            return False
+        *complete, tail.pending = (tail.pending + text).split("\n")
+        clock = tl.clock if tl is not None else {}
+        # (new lines are written after the logs read: the offset in force at their end)
+        changes = clock.get("backend_utc_offset_changes") or []
+        offset = int(changes[-1]["offset_minutes"] if changes else clock.get("backend_utc_offset_minutes") or 0)
+        skew_of = clock.get("clients", {})
+        for raw in complete:
+            tail.line += 1
+            ev = parse_line(raw, tail.format, path, tail.line, client=frontend.client_of(path),
+                            offset_minutes=offset)
+            if ev is None:
+                continue
+            t = ev.t_source
+            who = ev.fields.get("client") or ""
+            if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
+                t -= skew_of[who]["skew_ms"] / 1000.0
+            console.print(f"{iso(t) or '-':24} {ev.source:8} {ev.kind:22} {ev.text}", highlight=False,
+                          markup=False, soft_wrap=True)
+        return True
+
     # (a directory the app has written no log into yet is followed all the same: the
     # frontend's files appear as phones connect)
     files = expand_paths(paths, allow_empty=True)
@@ -181,10 +232,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     tl = build(files) if files else None
     tails: dict[str, _Tail] = {}
     for source in tl.sources if tl is not None else []:
-        found = _ident(source["path"]) if source["path"] != "-" else None
-        if found is not None:
-            tails[source["path"]] = _Tail(format=source["format"], offset=found[1], line=int(source.get("lines") or 0),
-                                          ident=found[0])
+        tail = _Tail(format=source["format"], line=int(source.get("lines") or 0))
+        if source["path"] != "-" and tail.open(source["path"]):
+            tail.offset = os.fstat(tail.fh.fileno()).st_size
+            tails[source["path"]] = tail
     # files renamed away by a rotation, by (device, inode), until they show up under their new name
     moved: dict[tuple[int, int], _Tail] = {}
     # what each finding said when last printed: a finding told from part of the logs (a
@@ -202,42 +253,19 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         while True:
             for path, tail in list(tails.items()):
                 found = _ident(path)
-                if found is None:
-                    continue
-                ident, size = found
-                if tail.ident is not None and ident != tail.ident:
+                if tail.fh is not None and (found is None or found[0] != tail.ident):
+                    # renamed or removed: first what was written to it until then
+                    if _print_lines(tail, path, tail.read_new()):
+                        dirty_since = dirty_since or time.monotonic()
+                    if found is None:
+                        continue
                     # another file under this name: the one read so far goes on under its new name
                     moved[tail.ident] = tail
                     tail = tails[path] = _Tail(format=tail.format)
-                tail.ident = ident
-                if size < tail.offset:  # truncated: start over
-                    tail.offset, tail.line, tail.pending = 0, 0, ""
-                if size == tail.offset:
+                if tail.fh is None and not tail.open(path):
                     continue
-                with open(path, "rb") as fh:
-                    fh.seek(tail.offset)
-                    chunk = fh.read(size - tail.offset)
-                tail.offset += len(chunk)
-                text = tail.pending + chunk.decode("utf-8", errors="replace")
-                *complete, tail.pending = text.split("\n")
-                clock = tl.clock if tl is not None else {}
-                # (new lines are written after the logs read: the offset in force at their end)
-                changes = clock.get("backend_utc_offset_changes") or []
-                offset = int(changes[-1]["offset_minutes"] if changes else clock.get("backend_utc_offset_minutes") or 0)
-                skew_of = clock.get("clients", {})
-                for raw in complete:
-                    tail.line += 1
-                    ev = parse_line(raw, tail.format, path, tail.line, client=frontend.client_of(path),
-                                    offset_minutes=offset)
-                    if ev is None:
-                        continue
-                    t = ev.t_source
-                    who = ev.fields.get("client") or ""
-                    if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
-                        t -= skew_of[who]["skew_ms"] / 1000.0
-                    console.print(f"{iso(t) or '-':24} {ev.source:8} {ev.kind:22} {ev.text}", highlight=False,
-                                  markup=False, soft_wrap=True)
-                dirty_since = dirty_since or time.monotonic()
+                if _print_lines(tail, path, tail.read_new()):
+                    dirty_since = dirty_since or time.monotonic()
             # new paths matching the arguments (a new frontend file, a rotated file) join the follow
             for p in expand_paths(paths, allow_empty=True):
                 if p in tails or p == "-" or (found := _ident(p)) is None:
