@@ -24,7 +24,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
                     ("uplink", "T1", "agent start", "T2", "T3", "T4", "T5", "downlink", "other")),
     "reattach": ("re-attach a session after a reconnect: request -> chat:ready received",
                  ("uplink", "T1", "T2", "T3", "T4", "T5", "downlink", "other")),
-    "recovery": ("visible again -> every session ready", ("connect", "authenticate", "attach sessions")),
+    "recovery": ("visible again -> every session ready, in the cycles / episodes that recovered",
+                 ("connect", "authenticate", "attach sessions")),
     "live": ("visible again -> every session shows live output again", ("ready", "first output")),
     "detection": ("connection lost -> both sides noticed", ("first side", "second side")),
     "detection-client": ("connection lost -> the client noticed", ()),
@@ -40,8 +41,23 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
 COUNTS: dict[str, str] = {
     "lost": "messages produced while away that the client never saw",
     "duplicated": "messages the client saw twice",
-    "unrecovered": "cycles / episodes that never got every session ready again",
+    "unrecovered": "cycles / episodes that did not recover",
 }
+# What "did not recover" means for each kind of input (see unrecovered_description).
+UNRECOVERED = {
+    "cycles": "simulated cycles that did not recover (recovered: every session re-attached by the client "
+              "and a reply sent after coming back arriving live, within the deadline)",
+    "episodes": "episodes (read from logs) that never got every session ready again",
+}
+# A simulated cycle whose sessions were all ready again (times_ms.recovery) that still did not
+# recover: its time is no recovery time, as in simulate-mobile's own table.
+READY_NOT_RECOVERED = "ready, not recovered"
+
+
+def unrecovered_description(unit: str) -> str:
+    """The meaning of the ``unrecovered`` count for inputs counted in ``unit``: cycles,
+    episodes or cycles/episodes."""
+    return "; ".join(UNRECOVERED[u] for u in unit.split("/"))
 _ATTACH_METRIC = {"new": "new-session", "switch": "switch", "reconnect": "reattach"}
 _SERVER_PHASES = ("T1", "T2", "T3", "T4", "T5", "T6")
 
@@ -241,7 +257,7 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
                                        "attach sessions": max(rec_ms - auth, 0.0)})
             if worst is None or rec_ms > worst[0]:
                 worst = (rec_ms, ref, rec)
-        recovery.outcomes["recovered" if ok else "not recovered"] += 1
+        recovery.outcomes["recovered" if ok else READY_NOT_RECOVERED if rec_ms is not None else "not recovered"] += 1
         unrecovered.add(0 if ok else 1, ref)
         if not ok:
             failures.add(str(rec.get("failure") or "not recovered (no reason given)"), ref, rec)

@@ -14,11 +14,13 @@ from jarvis_diag.report.dataset import (
     COUNTS,
     DETECTION_METRICS,
     METRICS,
+    READY_NOT_RECOVERED,
     Dataset,
     Ref,
     Samples,
     Waterfall,
     ref_json,
+    unrecovered_description,
 )
 
 SCHEMA = "jarvis-diag.report/1"
@@ -185,7 +187,8 @@ def _metric_report(ds: Dataset, name: str, samples: Samples) -> MetricReport:
 
 def _count_report(ds: Dataset, name: str) -> CountReport:
     c = ds.counts[name]
-    return CountReport(name, COUNTS[name], c.unit, int(sum(c.per_unit)), len(c.per_unit), len(c.affected),
+    description = unrecovered_description(c.unit) if name == "unrecovered" else COUNTS[name]
+    return CountReport(name, description, c.unit, int(sum(c.per_unit)), len(c.per_unit), len(c.affected),
                        [ref_json(r) for r in c.affected[:SLOWEST]])
 
 
@@ -261,6 +264,12 @@ def build_report(
         comparison=None if baseline is None else _compare(ds, baseline, resamples, seed, starts),
         notes=list(notes or []),
     )
+    ready = ds.metrics["recovery"].outcomes.get(READY_NOT_RECOVERED)
+    if ready:
+        cycles, times = ("cycle", "its time is") if ready == 1 else ("cycles", "their times are")
+        report.notes.append(f"recovery: {ready} {cycles} had every session ready again but did not recover "
+                            f"(simulate-mobile also needs the replies to arrive live): {times} left out of the "
+                            "recovery figures, as in simulate-mobile's table")
     if starts is not None:
         report.notes.append(f"detection: not comparable: the baseline's cases are timed from {starts[0]}, the "
                             f"candidate's from {starts[1]}, the first sign of loss each one's logs show")
