@@ -578,3 +578,24 @@ def test_cli_unrecovered_says_what_it_counts_for_each_input(tmp_path):
     description = both["counts"]["unrecovered"]["description"]
     assert "arriving live" in description and "episodes (read from logs)" in description
     assert "| ready, not recovered 1 |" in run_cli(str(run), "-f", "md").stdout
+
+
+@pytest.mark.parametrize(("name", "starts"), [
+    ("out.json", '{\n  "schema": "jarvis-diag.report/1"'), ("out.md", "## Connection recovery report"),
+    ("out.HTML", "<!DOCTYPE html>"), ("out.htm", "<!DOCTYPE html>"), ("out.txt", "─"), ("out", "─"),
+])
+def test_cli_output_format_follows_its_suffix(tmp_path, name, starts):
+    results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
+    out = tmp_path / name
+    p = run_cli(str(results), "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    assert out.read_text().startswith(starts)
+
+
+def test_cli_format_option_beats_the_suffix(tmp_path):
+    results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
+    out = tmp_path / "report.json"
+    assert run_cli(str(results), "-o", str(out), "-f", "md").returncode == 0
+    assert out.read_text().startswith("## Connection recovery report")
+    assert run_cli(str(results), "-f", "json").stdout.startswith("{")  # no -o: stdout in the format given
+    assert "suffix" in " ".join(run_cli("--help").stdout.split())

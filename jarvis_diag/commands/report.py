@@ -21,9 +21,11 @@ HELP = (
     "logs / folders of logs (a timeline is built from them on the fly).\n\n"
     "--compare takes the baseline's inputs (every path up to the next option); the report says, metric by "
     "metric, whether INPUT is faster, slower or not clearly different (bootstrap 95% interval, seeded).\n\n"
+    "-o FILE writes the report to FILE, in the format its name ends in (.json, .md, .html or .htm; any other: "
+    "text) unless --format says otherwise.\n\n"
     "--budget makes the report a CI gate: exit code 3 and the list of failed budgets when one fails.\n\n"
     "Example:\n\n"
-    "  jarvis-diag report after/ --compare before/ --format md -o report.md "
+    "  jarvis-diag report after/ --compare before/ -o report.md "
     "--budget 'recovery.p95<=500ms' --budget 'lost.count<=0'"
 )
 
@@ -33,6 +35,19 @@ class ReportFormat(StrEnum):
     md = "md"
     html = "html"
     json = "json"
+
+
+_SUFFIX_FORMAT = {".json": ReportFormat.json, ".md": ReportFormat.md, ".html": ReportFormat.html,
+                  ".htm": ReportFormat.html}
+
+
+def output_format(fmt: ReportFormat | None, output: Path | None) -> ReportFormat:
+    """--format when given, else the one the output file's name ends in (text for any other)."""
+    if fmt is not None:
+        return fmt
+    if output is None:
+        return ReportFormat.text
+    return _SUFFIX_FORMAT.get(output.suffix.lower(), ReportFormat.text)
 
 
 def expand_compare(args: list[str]) -> list[str]:
@@ -98,8 +113,11 @@ def register(app: typer.Typer) -> None:
         inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="results.jsonl, timeline JSON, or logs"),
         compare: list[str] = typer.Option(None, "--compare", metavar="INPUT...",
                                           help="the baseline's inputs: INPUT is compared with them"),
-        fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="text, md, html or json"),
-        output: Path = typer.Option(None, "--output", "-o", help="write the report to this file"),
+        fmt: ReportFormat = typer.Option(None, "--format", "-f", show_default=False,
+                                         help="text, md, html or json (default: text, or with -o the one "
+                                              "its suffix names: .json, .md, .html)"),
+        output: Path = typer.Option(None, "--output", "-o",
+                                    help="write the report to this file (its suffix picks the format)"),
         budget: list[str] = typer.Option(None, "--budget", metavar="'METRIC.STAT<=VALUE'",
                                          help="e.g. 'recovery.p95<=500ms', 'lost.count<=0' (repeatable)"),
         title: str = typer.Option(None, "--title", help="the report's title"),
@@ -117,7 +135,7 @@ def register(app: typer.Typer) -> None:
         ds = _load(inputs, notes, "inputs")
         baseline = _load(compare, notes, "baseline") if compare else None
         report = build_report(ds, baseline, budgets, title, seed=seed, resamples=resamples, notes=notes)
-        out = render(report, fmt, output is not None)
+        out = render(report, output_format(fmt, output), output is not None)
         if output is not None:
             try:
                 output.write_text(out or "", encoding="utf-8")
