@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO, TextIO
@@ -30,7 +30,7 @@ from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
 from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns, strip_terminal_codes
-from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, parse_tz, resolve_zone
+from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, offset_from_pages, parse_tz, resolve_zone
 
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
 
@@ -655,6 +655,8 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
     df = frames.concat_events(frames_)
     df = _dedup(df, infos)
     df = sort_events(df)
+    if zone.source != "recv_ts":  # (no epochs in the backend's log: the pages' may say more)
+        df, zone = _zone_by_pages(df, zone, tz, warnings, panel_too=panel_tz is None)
     _fill_counts(df, infos)
     for info in infos.values():
         if not info.lines:
@@ -684,6 +686,39 @@ def _order(ns: np.ndarray) -> np.ndarray | None:
     if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
         return None
     return np.argsort(key, kind="stable")
+
+
+def _zone_by_pages(df: pd.DataFrame, zone: ZoneInfo, tz: str | None, warnings: list[str], *,
+                   panel_too: bool) -> tuple[pd.DataFrame, ZoneInfo]:
+    """The events and zone, by the pages' ``chat:ready`` lines when the backend's log has no
+    epoch: each carries the server's clock as it sent it, and the server logged sending it.
+    A zone they contradict (the machine's guess, or --tz) is corrected, the backend's lines
+    moved with it (and the debug panel's, read in the same zone unless ``panel_too`` is
+    False), and said; one they confirm is no longer a guess."""
+    kinds, source = df["kind"], df["source"]
+    sent = df.loc[((kinds == "chat.ready.sent") & (source == "backend")).to_numpy(), "t_source"]
+    server = df.loc[((kinds == "chat.ready.received") & df["server_ms"].notna()).to_numpy(), "server_ms"]
+    found = offset_from_pages(np.sort(sent.dropna().to_numpy(dtype="datetime64[ns]").view("int64") / 1e9),
+                              server.to_numpy(dtype="float64") / 1000.0)
+    if found is None:
+        return df, zone
+    off_by, votes = found
+    if not off_by and zone.source == "tz-option":  # (the zone named, confirmed)
+        return df, zone
+    offset = zone.offset_minutes + off_by
+    how = f"from {votes} of the pages' chat:ready lines (the server's clock as it sent them)"
+    if zone.warning in warnings:
+        warnings.remove(zone.warning)
+    if not off_by:  # (the machine's zone, confirmed: no longer a guess)
+        return df, replace(zone, source="pages", pairs=votes, warning=None)
+    said = f"--tz {tz}" if zone.source == "tz-option" else f"this machine's zone (UTC{format_offset(zone.offset_minutes)})"
+    warnings.append(f"the backend's log has no epoch to tell its zone, and {said} contradicts the pages: "
+                    f"its times are read as UTC{format_offset(offset)}, {how}")
+    local = source.isin(["backend", "console", "panel"] if panel_too else ["backend", "console"]).to_numpy()
+    t = df["t_source"].copy()
+    t.loc[local] = t.loc[local] - pd.Timedelta(minutes=off_by)
+    df = sort_events(df.assign(t_source=t))
+    return df, ZoneInfo(offset_minutes=offset, source="pages", pairs=votes)
 
 
 def sort_events(df: pd.DataFrame) -> pd.DataFrame:

@@ -57,7 +57,7 @@ class ZoneInfo:
     where the offset changes after that (daylight saving)."""
 
     offset_minutes: int
-    source: str  # "recv_ts" (pairs in the logs) | "tz-option" | "machine"
+    source: str  # "recv_ts" (pairs in the logs) | "tz-option" | "machine" | "pages" (their chat:ready lines)
     pairs: int = 0
     warning: str | None = None
     changes: tuple[OffsetChange, ...] = field(default=())
@@ -370,3 +370,40 @@ def _utc_span(offset_at: OffsetAt, first_local: float | None, last_local: float 
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# A page's chat:ready line carries the server's clock (server_ts, epoch ms) as it sent it, and
+# the server logged sending it in local time, within this of it.
+PAGE_PAIR_S = 2.0
+PAGE_PAIRS_MAX = 200  # (page lines weighed: evenly spread, enough for a vote)
+_QUARTER_HOUR_S = 900.0
+_DAY_HALF_S = 14 * 3600.0  # (no zone is further from UTC)
+
+
+def offset_from_pages(sent_s: np.ndarray, server_s: np.ndarray) -> tuple[int, int] | None:
+    """What the backend's offset is off by, in minutes, by the pages' ``chat:ready``
+    lines, and how many say so; None when they do not settle it.
+
+    ``sent_s``: the times of the server's ``chat:ready`` sent lines, sorted (epoch seconds,
+    as read with the offset in use); ``server_s``: the server's own epoch in each page's
+    ``chat:ready`` line. Each page line votes for every whole quarter hour that puts a
+    sent line within PAGE_PAIR_S of it; the shift most of them agree on wins, when at least
+    half of them and twice as many as any other do."""
+    if not len(sent_s) or not len(server_s):
+        return None
+    picks = server_s[np.linspace(0, len(server_s) - 1, min(len(server_s), PAGE_PAIRS_MAX)).astype(int)]
+    votes: dict[float, int] = {}
+    for s in picks:
+        lo, hi = np.searchsorted(sent_s, [s - _DAY_HALF_S, s + _DAY_HALF_S])
+        gaps = sent_s[lo:hi] - s
+        quarters = np.round(gaps / _QUARTER_HOUR_S) * _QUARTER_HOUR_S
+        for q in set(quarters[np.abs(gaps - quarters) <= PAGE_PAIR_S].tolist()):
+            votes[q] = votes.get(q, 0) + 1
+    if not votes:
+        return None
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    best, n = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0
+    if n * 2 < len(picks) or n < 2 * runner_up:
+        return None
+    return int(round(best / 60)), n

@@ -3,12 +3,16 @@ changes."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo as IanaZone
 
 import numpy as np
 import pytest
 
+from jarvis_diag.timeline import load_timeline
 from jarvis_diag.zone import (
     OffsetChange,
     format_offset,
@@ -147,3 +151,23 @@ def test_the_repeated_hour_takes_the_new_offset_where_the_file_goes_back() -> No
     truth = np.arange(FORWARD - 3600, FORWARD + 3601, 600.0)
     local = np.array([_local(t) for t in truth])
     assert (local - local_offsets(local, 60, [OffsetChange(FORWARD, 120)]) * 60).tolist() == truth.tolist()
+
+
+@pytest.mark.parametrize(("tz", "warned"), [(None, "this machine's zone"), ("Asia/Tokyo", "--tz Asia/Tokyo"),
+                                            ("Europe/Berlin", None)])
+def test_a_backend_log_without_epochs_takes_its_zone_from_the_pages(tmp_path, tz, warned):
+    # the real fixture with its recv_ts removed: the pages' chat:ready lines carry the server's
+    # clock, and must give the same timeline as the epochs did (not the same desync twice)
+    fixture = Path(__file__).parent / "fixtures" / "callback-desync"
+    (tmp_path / "app.log").write_text(re.sub(r", recv_ts=[0-9.]+", "", (fixture / "app.log").read_text()))
+    shutil.copytree(fixture / "frontend", tmp_path / "frontend")
+    assert "recv_ts" not in (tmp_path / "app.log").read_text()
+    tl = load_timeline([str(tmp_path)], tz=tz)
+    full = load_timeline([str(fixture / "app.log"), str(fixture / "frontend")])
+    assert tl.clock["backend_utc_offset_minutes"] == 60
+    assert tl.clock["backend_zone_source"] == ("tz-option" if tz == "Europe/Berlin" else "pages")
+    said = [w for w in tl.warnings if "contradicts the pages" in w]
+    assert bool(said) == bool(warned) and all(warned in w and "UTC+01:00" in w for w in said)
+    kept = ("kind", "severity", "at", "delay_ms", "session")
+    assert [{k: f[k] for k in kept} for f in tl.to_json_dict()["findings"]] == \
+        [{k: f[k] for k in kept} for f in full.to_json_dict()["findings"]]
