@@ -166,6 +166,7 @@ def test_kinds_lists_the_vocabulary():
     (["timeline", DESYNC, "-f", "json", "-o", "/tmp"], "is a directory"),
     (["timeline", DESYNC, "--format-of", "app.log=backend"], "--format-of app.log: not one of the files read"),
     (["timeline", DESYNC, "--follow", "-f", "json", "--since", "10:05"], "it takes no --format or --since"),
+    (["timeline", DESYNC, "--session", ""], "--session: empty"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, needle):
     result = _run(*args)
@@ -443,3 +444,17 @@ def test_follow_of_one_file_reads_what_was_written_just_before_its_rotation(tmp_
         out += _read_until(proc, lines[-1].rstrip("\n"), 20)
     for line in lines[first:]:
         assert out.count(line.rstrip("\n")) == 1, line
+
+
+def test_follow_says_when_a_file_is_cut_short_and_reads_it_again(tmp_path):
+    # copytruncate: the log is copied away and emptied in place, then written on
+    paths, first = _desync_set(tmp_path / "full")
+    lines = paths[0].read_text().splitlines(keepends=True)
+    app_log = tmp_path / "app.log"
+    app_log.write_text("".join(lines[:first]))
+    with _following(app_log) as proc:
+        _read_until(proc, "following", 20)
+        app_log.write_text("".join(lines[first:first + 2]))  # (shorter than what was read)
+        out = _read_until(proc, lines[first + 1].rstrip("\n"), 20)
+    assert f"{app_log} was cut short (a copytruncate rotation?): read again from its start" in out
+    assert out.count(lines[first].rstrip("\n")) == 1

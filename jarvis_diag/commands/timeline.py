@@ -154,6 +154,7 @@ class _Tail:
     # the file, held open: what was written to it just before it was renamed or removed is
     # still read (tail -F reads a rotated file to its end before it moves on)
     fh: Any = None
+    truncated: bool = False  # (the last read found the file cut shorter)
 
     def open(self, path: str) -> bool:
         """Open ``path`` as this tail's file; False when it is not there."""
@@ -167,9 +168,11 @@ class _Tail:
 
     def read_new(self) -> str:
         """What was written since the last read ("" for nothing); a file cut shorter than
-        what was read (truncated, as copytruncate does) is read again from its start."""
+        what was read (truncated, as copytruncate does) is read again from its start, and
+        ``truncated`` says so."""
         size = os.fstat(self.fh.fileno()).st_size
-        if size < self.offset:
+        self.truncated = size < self.offset
+        if self.truncated:
             self.offset, self.line, self.pending = 0, 0, ""
         if size == self.offset:
             return ""
@@ -264,7 +267,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     tail = tails[path] = _Tail(format=tail.format)
                 if tail.fh is None and not tail.open(path):
                     continue
-                if _print_lines(tail, path, tail.read_new()):
+                text = tail.read_new()
+                if tail.truncated:
+                    console.print(f"{path} was cut short (a copytruncate rotation?): read again from its start",
+                                  style="dim", highlight=False, markup=False)
+                if _print_lines(tail, path, text):
                     dirty_since = dirty_since or time.monotonic()
             # new paths matching the arguments (a new frontend file, a rotated file) join the follow
             for p in expand_paths(paths, allow_empty=True):
@@ -331,6 +338,9 @@ def timeline(
     fmt_of = _parse_format_of(format_of)
     from jarvis_diag.timeline import parse_instant
 
+    for name, value in (("session", session), ("client", client), ("since", since), ("until", until)):
+        if value is not None and not value.strip():  # (an empty variable in a script, most likely)
+            raise DiagError(f"--{name}: empty; leave the option out to keep every {name}")
     for name, value in (("since", since), ("until", until)):
         try:
             parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
