@@ -599,3 +599,28 @@ def test_cli_format_option_beats_the_suffix(tmp_path):
     assert out.read_text().startswith("## Connection recovery report")
     assert run_cli(str(results), "-f", "json").stdout.startswith("{")  # no -o: stdout in the format given
     assert "suffix" in " ".join(run_cli("--help").stdout.split())
+
+
+def test_a_zero_difference_has_no_sign():
+    assert [fmt.fmt_signed(v, "count") for v in (0, 0.0, -0.0, 1, -1, 0.004)] == ["0", "0", "0", "+1", "−1", "+0.004"]
+    assert [fmt.fmt_signed(v, "ms") for v in (0.0, 0.04, -0.04, 0.3)] == ["0.0 ms", "0.0 ms", "0.0 ms", "+0.3 ms"]
+
+
+def test_cli_wording_of_the_footnote_the_inputs_and_a_zero_difference(tmp_path):
+    one = write_jsonl(tmp_path / "one.jsonl", TWENTY[:1])
+    assert f"Inputs: {one} (sim, 1 record)" in " ".join(run_cli(str(one)).stdout.split())
+    two = write_jsonl(tmp_path / "two.jsonl", TWENTY[:2])
+    base = write_jsonl(tmp_path / "base.jsonl", TWENTY)
+    p = run_cli(str(two), "--compare", str(base), "--resamples", "200")
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    assert f"Inputs: {two} (sim, 2 records)" in text
+    assert "* no case lies above this percentile, so it is just the largest value seen (too few cases)." in text
+    assert "fewer than 1" not in text and "±" not in text
+    md = run_cli(str(two), "--compare", str(base), "--resamples", "200", "-f", "md").stdout
+    assert "| `lost` | mean | 0 | 0 | 0 | [0, 0] | no clear difference |" in md
+    assert "\\* no case lies above" in md and "±" not in md
+    html = run_cli(str(two), "--compare", str(base), "--resamples", "200", "-f", "html").stdout
+    assert "<td class=\"num\">[0, 0]</td>" in html and "±" not in html
+    assert "(sim, 1 record)" in run_cli(str(one), "-f", "md").stdout
+    assert "(sim, 1 record)" in run_cli(str(one), "-f", "html").stdout

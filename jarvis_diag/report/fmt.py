@@ -26,10 +26,13 @@ def fmt_value(value: float | None, unit: str) -> str:
 
 
 def fmt_signed(value: float | None, unit: str) -> str:
+    """A difference: '+4.2 ms', '−1'; one that reads as zero has no sign ('0', '0.0 ms')."""
     if value is None:
         return "—"
     text = fmt_value(abs(value), unit)
-    return ("+" if value > 0 else "−" if value < 0 else "±") + text
+    if not any(c in "123456789" for c in text):
+        return text
+    return ("+" if value > 0 else "−") + text
 
 
 def summary_cells(summary: mx.Summary) -> list[str]:
@@ -46,6 +49,12 @@ def summary_cells(summary: mx.Summary) -> list[str]:
 
 def outcomes_text(outcomes: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in outcomes.items()) or "—"
+
+
+def records_text(info: dict) -> str:
+    """'sim, 1 record' / 'logs, 18 records': what an input held."""
+    n = info["records"]
+    return f"{info['kind']}, {n} record{'' if n == 1 else 's'}"
 
 
 def breakdown_text(phases: dict[str, float]) -> str:
@@ -86,7 +95,7 @@ def latency_rows(metrics) -> tuple[list[tuple[object, list[str], str]], str]:
     return rows, note
 
 
-UNRESOLVED_NOTE = "* fewer than 1 case above this percentile: it is the largest value seen (n too small)."
+UNRESOLVED_NOTE = "* no case lies above this percentile, so it is just the largest value seen (too few cases)."
 PERCENTILE_NOTE = "Percentiles are exact (nearest rank: the value at rank ceil(q/100*n) of the sorted cases)."
 
 

@@ -43,8 +43,8 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
 
 def _body(report: Report) -> str:
     parts = [f"<h1>{_e(report.title)}</h1>",
-             '<p class="dim">Inputs: ' + "; ".join(f"<code>{_e(i['path'])}</code> ({_e(i['kind'])}, "
-                                                     f"{i['records']} records)" for i in report.inputs) + "</p>"]
+             '<p class="dim">Inputs: ' + "; ".join(f"<code>{_e(i['path'])}</code> ({_e(fmt.records_text(i))})"
+                                                     for i in report.inputs) + "</p>"]
     if report.budgets:
         failed = report.budgets_failed
         head = f"{len(failed)} of {len(report.budgets)} budgets failed" if failed else "All budgets passed"

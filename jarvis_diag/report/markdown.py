@@ -38,15 +38,14 @@ def to_markdown(report: Report) -> str:
     if report.comparison is not None:
         out += ["**Compared with the baseline:**", ""]
         out += [f"- {line}" for line in fmt.comparison_headlines(report.comparison)] + [""]
-    out.append("Inputs: " + "; ".join(f"{_code(i['path'])} ({i['kind']}, {i['records']} records)"
-                                       for i in report.inputs))
+    out.append("Inputs: " + "; ".join(f"{_code(i['path'])} ({fmt.records_text(i)})" for i in report.inputs))
     out.append("")
     if report.metrics:
         out += ["### Latency", ""]
         rows, note = fmt.latency_rows(report.metrics)
         cells = [[f"`{m.name}`", *values, outcomes] for m, values, outcomes in rows]
         out += _table(["metric", *fmt.STATS, "outcomes"], cells, ["l"] + ["r"] * 6 + ["l"])
-        out += [note.replace("* fewer", "\\* fewer", 1), ""]
+        out += [note.replace(fmt.UNRESOLVED_NOTE, "\\" + fmt.UNRESOLVED_NOTE), ""]
     if report.counts:
         rows = [[f"`{c.name}`", f"{c.total}", f"{c.affected} of {c.units} {c.unit}", c.description]
                 for c in report.counts]

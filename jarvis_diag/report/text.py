@@ -21,8 +21,7 @@ SLOWEST_SHOWN = 3
 def renderables(report: Report) -> Iterator[RenderableType]:
     """Everything the report shows, top to bottom."""
     yield Rule(Text(report.title, style="bold"))
-    yield Text("Inputs: " + "; ".join(f"{i['path']} ({i['kind']}, {i['records']} records)"
-                                      for i in report.inputs), style="dim")
+    yield Text("Inputs: " + "; ".join(f"{i['path']} ({fmt.records_text(i)})" for i in report.inputs), style="dim")
     if report.comparison is not None:
         for line in fmt.comparison_headlines(report.comparison):
             word = line.split(": ", 1)[1].split(",", 1)[0] if ": " in line else ""
