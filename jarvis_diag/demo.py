@@ -72,8 +72,10 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
     from server.config import ServerConfig
     from server.runner import ServerRunner
 
-    if directory.exists():
+    if directory.is_dir() and not directory.is_symlink():
         shutil.rmtree(directory)
+    elif directory.exists() or directory.is_symlink():  # a file in the demo's folder: the run's folder goes there
+        directory.unlink()
     config = ServerConfig.from_kwargs(**SERVER_OPTIONS, bugs=bugs, data_dir=directory / "data",
                                       log_dir=directory)
     runner = ServerRunner(config)

@@ -283,8 +283,10 @@ def generate(out_dir: str | Path, names: list[str] | None = None, seed: int = 7,
     folders = []
     for incident in chosen:
         folder = Path(out_dir) / incident.name
-        if folder.exists():
+        if folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder)
+        elif folder.exists() or folder.is_symlink():  # a file where the set goes: the set replaces it
+            folder.unlink()
         folder.mkdir(parents=True)
         records = asyncio.run(_run(incident, folder, seed, on_phase))
         expected = expected_findings(incident, records)

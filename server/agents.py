@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -195,6 +196,20 @@ def claude_argv(command: str, resume: str | None = None) -> list[str]:
         if resume and "--resume" not in argv:
             argv += ["--resume", resume]
     return argv
+
+
+def check_agent_command(command: str) -> None:
+    """Whether ``--agent COMMAND`` can run: a ValueError saying why not (before the server
+    starts, rather than a failed start for every session)."""
+    try:
+        argv = claude_argv(command)
+    except ValueError as exc:  # shlex: an unclosed quote
+        raise ValueError(f"cannot be split into words: {exc}") from None
+    if not argv:
+        raise ValueError("no command")
+    if shutil.which(argv[0]) is None:
+        where = "is not an executable file" if os.sep in argv[0] else "is not found on $PATH or not executable"
+        raise ValueError(f"{argv[0]} {where}")
 
 
 def translate_stream_json(obj: dict, block_types: dict[int, str]) -> list[dict]:

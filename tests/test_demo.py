@@ -44,3 +44,15 @@ def test_ctrl_c_stops_the_demo_and_its_servers_at_once(tmp_path: Path):
     # it stopped within the timeout above (its servers run in-process, so they stopped with it)
     assert proc.returncode == 130
     assert "Traceback" not in err and err.strip().startswith("jarvis-diag: error: interrupted")
+
+
+def test_an_out_that_cannot_be_a_directory_is_one_line_before_any_server_starts(tmp_path: Path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for out, needle in (("/proc/nope", "--out /proc/nope: cannot create the directory: No such file or directory"),
+                        (str(afile), f"--out {afile}: exists and is not a directory")):
+        proc = subprocess.run([sys.executable, "-m", "jarvis_diag", "demo", "--out", out], capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 2 and proc.stderr == f"jarvis-diag: error: {needle}\n", proc.stderr
+        assert "Simulated phones" not in proc.stdout
+    assert afile.read_text() == "mine"

@@ -79,3 +79,14 @@ def test_samples_command_lists_and_rejects_unknown_sets(tmp_path: Path):
     assert bad.returncode != 0 and "unknown sample set 'nope'" in bad.stderr
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_samples_into_a_folder_that_cannot_be_one_is_one_line_before_any_work(tmp_path: Path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for out, needle in ((afile, f"sample folder {afile}: exists and is not a directory"),
+                        (afile / "sub", f"sample folder {afile / 'sub'}: cannot create the directory: Not a directory")):
+        proc = subprocess.run([*CLI, "samples", str(out), "--only", "healthy-day"], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 2 and proc.stderr == f"jarvis-diag: error: {needle}\n", proc.stderr
+    assert afile.read_text() == "mine"

@@ -57,3 +57,41 @@ def test_prints_url_token_and_logs(tmp_path):
     with ServerProcess(data_dir=tmp_path / "d", log_dir=tmp_path / "l", token="tok") as proc:
         text = "".join(proc.output)
         assert text.startswith(f"listening on {proc.url}") and "token: tok" in text and str(tmp_path / "l") in text
+
+
+def serve_cli(*args: str) -> subprocess.CompletedProcess:
+    # (a subprocess: a server that starts anyway is stopped by the timeout instead of hanging the test)
+    return subprocess.run([sys.executable, "-m", "jarvis_diag", "serve", "--port", "0", *args], capture_output=True,
+                          text=True, timeout=20)
+
+
+def test_a_data_or_log_dir_that_cannot_be_a_directory_is_named(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    (tmp_path / "logs" / "app.log").mkdir(parents=True)
+    (tmp_path / "db" / "jarvis.db").mkdir(parents=True)
+    for args, needle in ((["--data-dir", str(afile)], f"--data-dir {afile}: exists and is not a directory"),
+                         (["--data-dir", "/proc/nope"], "--data-dir /proc/nope: cannot create the directory: No such"),
+                         (["--data-dir", str(tmp_path / "d"), "--log-dir", "/proc/x"],
+                          "--log-dir /proc/x: cannot create the directory"),
+                         (["--data-dir", str(tmp_path / "d"), "--log-dir", str(tmp_path / "logs")],
+                          f"cannot open {tmp_path / 'logs' / 'app.log'}: Is a directory"),
+                         (["--data-dir", str(tmp_path / "db")], f"cannot open the database {tmp_path / 'db' / 'jarvis.db'}")):
+        out = serve_cli(*args)
+        assert out.returncode == 2 and needle in out.stderr, out.stderr
+        assert "cannot listen" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_negative_slow_start_and_an_agent_that_cannot_run_are_refused_at_start(tmp_path):
+    for args, needle in ((["--slow-start", "-1"], "--slow-start -1: must be >= 0"),
+                         (["--reload-downtime", "-2"], "--reload-downtime -2: must be >= 0"),
+                         (["--agent", "/nonexistent/agent"], "--agent '/nonexistent/agent': /nonexistent/agent is not"),
+                         (["--agent", "no-such-agent-command --flag"], "no-such-agent-command is not found on $PATH"),
+                         (["--agent", str(tmp_path)], "is not an executable file"),
+                         (["--agent", "claude 'unclosed"], "cannot be split into words")):
+        out = serve_cli(*args, "--data-dir", str(tmp_path / "d"))
+        assert out.returncode == 2 and needle in out.stderr, out.stderr
+        assert "listening on" not in out.stdout and len(out.stderr.strip().splitlines()) == 1
+    # a command on $PATH with its arguments is accepted
+    with ServerProcess("--agent", f"{sys.executable} -m server.standin_agent", data_dir=tmp_path / "ok") as proc:
+        assert "".join(proc.output).startswith("listening on")

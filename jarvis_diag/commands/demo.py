@@ -88,10 +88,15 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, "--seed", help="Makes the simulated clients repeatable."),
     ) -> None:
         from jarvis_diag.demo import run_demo
+        from jarvis_diag.simulate.results import make_output_dir
         from server.bugs import BUGS
 
         if bug not in BUGS:
             raise DiagError(f"unknown bug {bug!r} (one of {', '.join(BUGS)})")
+        try:
+            make_output_dir(out, "--out")
+        except ValueError as exc:
+            raise DiagError(str(exc)) from None
         console = Console()
         try:
             with console.status("starting") as status:

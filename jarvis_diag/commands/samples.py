@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         list_sets: bool = typer.Option(False, "--list", help="List the sets and exit."),
     ) -> None:
         from jarvis_diag.samples import INCIDENTS, INCIDENTS_BY_NAME, generate
+        from jarvis_diag.simulate.results import make_output_dir
 
         console = Console()
         if list_sets:
@@ -36,6 +37,10 @@ def register(app: typer.Typer) -> None:
         unknown = [n for n in only or [] if n not in INCIDENTS_BY_NAME]
         if unknown:
             raise DiagError(f"unknown sample set {unknown[0]!r} (see `jarvis-diag samples --list`)")
+        try:
+            make_output_dir(out, "sample folder")
+        except ValueError as exc:
+            raise DiagError(str(exc)) from None
         with console.status("starting") as status:
             folders = generate(out, only or None, seed=seed, on_phase=status.update)
         for folder in folders:

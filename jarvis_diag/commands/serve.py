@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 from pathlib import Path
 
 import typer
@@ -44,7 +45,9 @@ def serve(
     log_tz: str = typer.Option(None, help="Time zone of app.log times, e.g. Europe/Berlin (default: local)."),
     echo: bool = typer.Option(False, help="Also print app.log lines on stdout."),
 ) -> None:
+    from jarvis_diag.simulate.results import make_output_dir
     from server import bugs as bug_catalogue
+    from server.agents import check_agent_command
     from server.config import ServerConfig
     from server.logs import zone
 
@@ -73,12 +76,25 @@ def serve(
         raise DiagError("--reload-after must be positive")
     if reload_count is not None and reload_count < 1:
         raise DiagError("--reload-count must be 1 or more")
+    for name, value in (("reload-downtime", reload_downtime), ("slow-start", slow_start)):
+        if not value >= 0:
+            raise DiagError(f"--{name} {value:g}: must be >= 0")
+    if agent != "sim":
+        try:
+            check_agent_command(agent)
+        except ValueError as exc:
+            raise DiagError(f"--agent {agent!r}: {exc}") from None
     config = ServerConfig(
         host=host, port=port, token=token or None, data_dir=data_dir, log_dir=log_dir,
         ping_interval=ping_interval, ping_timeout=ping_timeout, history=history, agent=agent,
         agent_startup=agent_startup, agent_pace=agent_pace, bugs=chosen, reload_after=reload_after,
         reload_downtime=reload_downtime, reload_count=reload_count, slow_start=slow_start, log_tz=log_tz, echo=echo,
     )
+    for option, directory in (("--data-dir", config.data_dir), ("--log-dir", config.log_dir)):
+        try:
+            make_output_dir(directory, option)
+        except ValueError as exc:
+            raise DiagError(str(exc)) from None
     asyncio.run(_run(config))
 
 
@@ -93,7 +109,11 @@ async def _run(config) -> None:
     try:
         url = await runner.start()
     except OSError as exc:
+        if exc.filename:  # a log or data file, not the address
+            raise DiagError(f"cannot open {exc.filename}: {exc.strerror or exc}") from None
         raise DiagError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:  # jarvis.db is a directory, or a file that is no database
+        raise DiagError(f"cannot open the database {config.data_dir / 'jarvis.db'}: {exc}") from None
     print(f"listening on {url}", flush=True)
     print(f"token: {config.token}", flush=True)
     print(f"logs: {config.log_dir / 'app.log'}, {config.log_dir / 'backend.log'}, {config.log_dir / 'frontend'}/",
