@@ -105,3 +105,43 @@ async def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path):
     lines = results.read_text().splitlines()
     assert 1 <= len(lines) < 50 and all(json.loads(line)["schema"] == "jarvis-diag.sim/1" for line in lines)
     assert list((out / "frontend").glob("*.log"))
+
+
+async def test_a_scenario_of_wrong_types_is_one_line_naming_file_table_key_and_type(tmp_path: Path):
+    cases = (("[networks.edge]\nlatency_ms = \"fast\"\n", "[networks.edge] latency_ms must be a number, not 'fast'"),
+             ("[profiles.x]\nmax_attempts = \"x\"\n", "[profiles.x] max_attempts must be an integer, not 'x'"),
+             ("[networks.edge]\nstall_ms = 5\n", "[networks.edge] stall_ms must be [low, high]"),
+             ("clients = \"many\"\n", "clients must be an integer, not 'many'"),
+             ("background = [1]\n", "background: [1] is not a duration"))
+    for n, (text, needle) in enumerate(cases):
+        scenario = tmp_path / f"s{n}.toml"
+        scenario.write_text(text)
+        code, _, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", "--scenario", str(scenario))
+        assert code == 2 and err.startswith(f"jarvis-diag: error: scenario {scenario}: {needle}"), err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "not supported" not in err
+
+
+async def test_a_step_on_a_session_never_opened_is_refused_before_connecting(tmp_path: Path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[[steps]]\naction = "connect"\n[[steps]]\naction = "open"\n'
+                        '[[steps]]\naction = "switch"\nsession = 7\n[[steps]]\naction = "background"\nfor = "1s"\n')
+    # (port 9: nothing listens there, so a run that got as far as connecting would say "cannot reach")
+    code, _, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", "--scenario", str(scenario),
+                             "--out", str(tmp_path / "o"))
+    assert code == 2 and f"scenario {scenario}: [[steps]] 3: `switch` session = 7" in err and "0..0" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+async def test_an_out_that_cannot_be_a_directory_and_bad_option_values_are_named(tmp_path: Path):
+    (tmp_path / "afile").write_text("")
+    for out, needle in (("/proc/nope", "--out /proc/nope: cannot create the directory"),
+                        (str(tmp_path / "afile"), "exists and is not a directory"),
+                        (str(tmp_path / "afile" / "sub"), "cannot create the directory: Not a directory")):
+        code, _, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", "--out", out)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    for args, needle in ((["--time-scale", "0"], "error: --time-scale 0: must be > 0"),
+                         (["--background", "-5s"], "error: --background '-5s': a duration must not be negative"),
+                         (["--deadline", "soon"], "error: --deadline 'soon' is not a duration")):
+        code, _, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", *args)
+        assert code == 2 and needle in err, err
+        assert "e.g. 30s" in err or "time-scale" in args[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -59,7 +60,7 @@ def simulate_mobile(
         help="With --browser: TOML/JSON saying how to drive your own app (login, sessions, ready)")] = None,
     chromium: Annotated[str, typer.Option(help="With --browser: the Chromium binary")] = "/usr/bin/chromium",
 ) -> None:
-    from jarvis_diag.simulate.faults import parse_duration
+    from jarvis_diag.simulate.results import make_output_dir
     from jarvis_diag.simulate.scenario import SimConfig, load_scenario
 
     if fmt not in FORMATS:
@@ -73,9 +74,9 @@ def simulate_mobile(
             if value is not None:
                 setattr(cfg, name, value)
         if background is not None:
-            cfg.background_s = parse_duration(background)
+            cfg.background_s = _duration("--background", background)
         if deadline is not None:
-            cfg.deadline_s = parse_duration(deadline)
+            cfg.deadline_s = _duration("--deadline", deadline)
         if client_profile is not None:
             if client_profile not in cfg.profile_table:
                 raise ValueError(f"unknown client profile {client_profile!r} (one of {', '.join(cfg.profile_table)})")
@@ -100,17 +101,35 @@ def simulate_mobile(
 
     run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
     out_dir = out or Path(f"sim-{run_id}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DiagError(f"--out {out_dir}: exists and is not a directory")
-    if (out_dir / "results.jsonl").exists():
+    if out_dir.is_dir() and (out_dir / "results.jsonl").exists():
         raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
-    if browser or browser_app is not None:
-        from jarvis_diag.simulate.browser_command import run_browser
+    created = not out_dir.exists()
+    try:
+        make_output_dir(out_dir, "--out")
+    except ValueError as exc:
+        raise DiagError(str(exc)) from None
+    try:
+        if browser or browser_app is not None:
+            from jarvis_diag.simulate.browser_command import run_browser
 
-        result = run_browser(cfg, out_dir, run_id, network or "good", browser_app, chromium)
-    else:
-        result = _run(cfg, out_dir, run_id)
+            result = run_browser(cfg, out_dir, run_id, network or "good", browser_app, chromium)
+        else:
+            result = _run(cfg, out_dir, run_id)
+    except DiagError:
+        if created:  # nothing ran (the server cannot be used): leave no empty directory behind
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
     _report(result, fmt)
+
+
+def _duration(option: str, text: str) -> float:
+    from jarvis_diag.simulate.faults import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ValueError(f"{option} {exc}") from None
 
 
 def _run(cfg, out_dir: Path, run_id: str):

@@ -63,11 +63,14 @@ def fault_schedule(fault: str, background_s: float, rng: random.Random,
     return steps
 
 
+DURATION_FORMS = "a number with s, ms, m or h, e.g. 30s, 250ms, 1.5m; a bare number is seconds"
+
+
 def parse_duration(text: str | float | int) -> float:
     """``30s``, ``1.5m``, ``250ms``, ``2h`` or a bare number of seconds -> seconds."""
-    if isinstance(text, int | float):
+    if isinstance(text, int | float) and not isinstance(text, bool):
         value = float(text)
-    else:
+    elif isinstance(text, str):
         s = text.strip().lower()
         number, factor = s, 1.0
         for suffix, unit in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
@@ -77,7 +80,11 @@ def parse_duration(text: str | float | int) -> float:
         try:
             value = float(number) * factor
         except ValueError:
-            raise ValueError(f"not a duration: {text!r} (e.g. 30s, 250ms, 2m)") from None
-    if value < 0 or value != value:
-        raise ValueError(f"not a duration: {text!r}")
+            raise ValueError(f"{text!r} is not a duration ({DURATION_FORMS})") from None
+    else:
+        raise ValueError(f"{text!r} is not a duration ({DURATION_FORMS})")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a duration ({DURATION_FORMS})")
+    if value < 0:
+        raise ValueError(f"{text!r}: a duration must not be negative ({DURATION_FORMS})")
     return value

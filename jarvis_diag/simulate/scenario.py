@@ -52,7 +52,7 @@ from typing import Any
 
 from jarvis_diag.simulate.faults import FAULTS, parse_duration
 from jarvis_diag.simulate.network import SHAPES, NetworkShape, shape_from_dict
-from jarvis_diag.simulate.profiles import PRESETS, Profile, profile_from_dict
+from jarvis_diag.simulate.profiles import PRESETS, PROFILE_KEYS, Profile, profile_from_dict
 
 ACTIONS = ("connect", "open", "switch", "send", "wait", "background")
 SETUP_ACTIONS = ("connect", "open")
@@ -102,14 +102,16 @@ class SimConfig:
         if self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r} (one of {', '.join(FAULTS)})")
         if self.deadline_s <= 0:
-            raise ValueError("the deadline must be > 0")
-        if self.time_scale <= 0:
-            raise ValueError("time_scale must be > 0")
+            raise ValueError(f"--deadline {self.deadline_s:g}s: must be > 0")
+        if not self.time_scale > 0:  # (NaN too)
+            raise ValueError(f"--time-scale {self.time_scale:g}: must be > 0")
         if not self.profiles:
             raise ValueError("no client profile")
         lo, hi = self.clock_skew_ms
         if lo > hi or max(abs(lo), abs(hi)) > 3_600_000:
             raise ValueError("clock_skew_ms must be [low, high] with low <= high, within an hour")
+        if self.steps is not None:
+            check_sessions(self.steps)
 
     def profile_for(self, client: int) -> Profile:
         return self.profiles[client % len(self.profiles)].scaled(self.time_scale)
@@ -142,96 +144,162 @@ def split_steps(steps: list[Step]) -> tuple[list[Step], list[Step]]:
     return setup, cycle
 
 
+def check_sessions(steps: list[Step]) -> None:
+    """Each `switch` / `send` names a session the page has opened by then (their index, from 0):
+    said before anything connects, not as a failed cycle."""
+    setup, _ = split_steps(steps)
+    opened = sum(1 for s in setup if s.action == "open")
+    for n, step in enumerate(steps, 1):
+        if step.action in ("switch", "send") and step.session is not None:
+            if not isinstance(step.session, int) or not 0 <= step.session < opened:
+                have = f"sessions 0..{opened - 1}" if opened else "no session"
+                raise ValueError(f"[[steps]] {n}: `{step.action}` session = {step.session!r}, but the steps "
+                                 f"before the cycle open {have}")
+
+
 def _step(raw: dict[str, Any], n: int, default_fault: str) -> Step:
+    where = f"[[steps]] {n}"
     action = raw.get("action")
     if action not in ACTIONS:
-        raise ValueError(f"step {n}: action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        raise ValueError(f"{where}: action must be one of {', '.join(ACTIONS)}, not {_shown(action)}")
     unknown = set(raw) - {"action", "session", "for", "fault", "content"}
     if unknown:
-        raise ValueError(f"step {n}: unknown keys {', '.join(sorted(unknown))}")
-    fault = raw.get("fault", default_fault if action == "background" else None)
+        raise ValueError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    fault = _typed(raw["fault"], "string", f"{where} fault") if "fault" in raw else None
+    fault = fault or (default_fault if action == "background" else None)
     if fault is not None and fault not in FAULTS:
-        raise ValueError(f"step {n}: unknown fault {fault!r} (one of {', '.join(FAULTS)})")
+        raise ValueError(f"{where}: unknown fault {fault!r} (one of {', '.join(FAULTS)})")
     session = raw.get("session")
-    if session is not None and not isinstance(session, int | str):
-        raise ValueError(f"step {n}: session must be an index or an id")
-    for_s = parse_duration(raw["for"]) if "for" in raw else 0.0
+    if session is not None and (isinstance(session, bool) or not isinstance(session, int | str)):
+        raise ValueError(f"{where} session must be an integer (the index of an opened session) or a "
+                         f"string (an id to open), not {_shown(session)}")
+    for_s = _duration(raw["for"], f"{where} for") if "for" in raw else 0.0
     if action in ("background", "wait") and "for" not in raw:
-        raise ValueError(f"step {n}: `{action}` needs `for` (e.g. for = \"30s\")")
-    return Step(action, session=session, for_s=for_s, fault=fault, content=raw.get("content"))
+        raise ValueError(f"{where}: `{action}` needs `for` (e.g. for = \"30s\")")
+    content = _typed(raw["content"], "string", f"{where} content") if "content" in raw else None
+    return Step(action, session=session, for_s=for_s, fault=fault, content=content)
 
 
-_SCALARS = {"clients": int, "sessions": int, "cycles": int, "seed": int, "fault": str, "working_dir": str,
-            "ramp": int, "time_scale": float}
+_SCALARS = {"clients": "integer", "sessions": "integer", "cycles": "integer", "seed": "integer", "fault": "string",
+            "working_dir": "string", "ramp": "integer", "time_scale": "number"}
 _DURATIONS = {"background": "background_s", "deadline": "deadline_s", "reaction": "reaction_s",
               "connect_timeout": "connect_timeout_s", "flaky_mean_gap": "flaky_mean_gap_s",
               "stagger": "stagger_s"}
+_KINDS = {"integer": (int,), "number": (int, float), "string": (str,), "boolean": (bool,)}
+_PROFILE_KINDS = {key: {bool: "boolean", int: "integer", float: "number", str: "string"}[
+    type(getattr(PRESETS["connmgr"], key))] for key in PROFILE_KEYS}
+_NETWORK_KINDS = {"latency_ms": "number", "jitter_ms": "number", "bandwidth_kbps": "number",
+                  "stall_probability": "number"}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _typed(value: Any, kind: str, where: str) -> Any:
+    """``value`` when it is of the TOML ``kind``; else a ValueError naming ``where`` and the kind."""
+    ok = isinstance(value, _KINDS[kind]) and (kind == "boolean" or not isinstance(value, bool))
+    if not ok:
+        article = "an" if kind == "integer" else "a"
+        raise ValueError(f"{where} must be {article} {kind}, not {_shown(value)}")
+    return float(value) if kind == "number" else value
+
+
+def _duration(value: Any, where: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _pair(value: Any, where: str, unit: str) -> tuple[float, float]:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)):
+        raise ValueError(f"{where} must be [low, high] in {unit}, not {_shown(value)}")
+    return float(value[0]), float(value[1])
 
 
 def load_scenario(path: Path, base: SimConfig | None = None) -> SimConfig:
-    """Read a scenario file over ``base``; raises ValueError with a one-line reason."""
+    """Read a scenario file over ``base``; raises ValueError with a one-line reason that names the file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read scenario {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"scenario {path} is not valid TOML: {exc}") from None
-    return scenario_from_dict(data, base)
+    return scenario_from_dict(data, base, source=f"scenario {path}")
 
 
-def scenario_from_dict(data: dict[str, Any], base: SimConfig | None = None) -> SimConfig:
-    cfg = replace(base) if base is not None else SimConfig()
+def scenario_from_dict(data: dict[str, Any], base: SimConfig | None = None, source: str = "scenario") -> SimConfig:
+    """The settings of a scenario over ``base``; raises ValueError "<source>: what is wrong"."""
+    try:
+        return _from_dict(data, replace(base) if base is not None else SimConfig())
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+
+
+def _from_dict(data: dict[str, Any], cfg: SimConfig) -> SimConfig:
     known = set(_SCALARS) | set(_DURATIONS) | {"profile", "network", "profiles", "networks", "steps",
                                                 "existing", "url", "token", "clock_skew_ms"}
     unknown = set(data) - known
     if unknown:
-        raise ValueError(f"scenario: unknown keys {', '.join(sorted(unknown))}")
-    for key, typ in _SCALARS.items():
+        raise ValueError(f"unknown keys {', '.join(sorted(unknown))}")
+    for key, kind in _SCALARS.items():
         if key in data:
-            try:
-                setattr(cfg, key, typ(data[key]))
-            except (TypeError, ValueError):
-                raise ValueError(f"scenario: {key} must be a {typ.__name__}") from None
+            setattr(cfg, key, _typed(data[key], kind, key))
     for key, attr in _DURATIONS.items():
         if key in data:
-            setattr(cfg, attr, parse_duration(data[key]))
+            setattr(cfg, attr, _duration(data[key], key))
     if "clock_skew_ms" in data:
-        skew = data["clock_skew_ms"]
-        if (not isinstance(skew, list) or len(skew) != 2
-                or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in skew)):
-            raise ValueError("scenario: clock_skew_ms must be [low, high] in milliseconds")
-        cfg.clock_skew_ms = (float(skew[0]), float(skew[1]))
+        cfg.clock_skew_ms = _pair(data["clock_skew_ms"], "clock_skew_ms", "milliseconds")
     for key in ("url", "token"):
         if key in data and not getattr(cfg, key):
-            setattr(cfg, key, str(data[key]))
+            setattr(cfg, key, _typed(data[key], "string", key))
     profiles = dict(cfg.profile_table)
-    for name, spec in (data.get("profiles") or {}).items():
-        if not isinstance(spec, dict):
-            raise ValueError(f"scenario: [profiles.{name}] must be a table")
-        try:
-            profiles[name] = profile_from_dict(name, spec)
-        except TypeError as exc:
-            raise ValueError(f"scenario: profile {name}: {exc}") from None
+    for name, spec in _tables(data, "profiles"):
+        for key, value in spec.items():
+            kind = "string" if key == "base" else _PROFILE_KINDS.get(key)
+            if kind is not None:  # (unknown keys: profile_from_dict says which)
+                _typed(value, kind, f"[profiles.{name}] {key}")
+        profiles[name] = profile_from_dict(name, spec)
     networks = dict(cfg.network_table)
-    for name, spec in (data.get("networks") or {}).items():
-        if not isinstance(spec, dict):
-            raise ValueError(f"scenario: [networks.{name}] must be a table")
+    for name, spec in _tables(data, "networks"):
+        for key, value in spec.items():
+            if key == "stall_ms":
+                _pair(value, f"[networks.{name}] stall_ms", "milliseconds")
+            elif key in _NETWORK_KINDS:
+                _typed(value, _NETWORK_KINDS[key], f"[networks.{name}] {key}")
         networks[name] = shape_from_dict(name, spec)
     if "profile" in data:
         names = data["profile"] if isinstance(data["profile"], list) else [data["profile"]]
-        cfg.profiles = [_pick(profiles, str(n), "profile") for n in names]
+        cfg.profiles = [_pick(profiles, _typed(n, "string", "profile"), "profile") for n in names]
     if "network" in data:
-        cfg.network = _pick(networks, str(data["network"]), "network")
+        cfg.network = _pick(networks, _typed(data["network"], "string", "network"), "network")
     if "existing" in data:
-        cfg.existing = [str(x) for x in data["existing"]]
+        existing = data["existing"]
+        if not isinstance(existing, list) or not all(isinstance(x, str) for x in existing):
+            raise ValueError(f"existing must be a list of session ids (strings), not {_shown(existing)}")
+        cfg.existing = list(existing)
     if "steps" in data:
         raw_steps = data["steps"]
         if not isinstance(raw_steps, list) or not all(isinstance(s, dict) for s in raw_steps):
-            raise ValueError("scenario: steps must be an array of tables ([[steps]])")
+            raise ValueError("steps must be an array of tables ([[steps]])")
         cfg.steps = [_step(s, i + 1, cfg.fault) for i, s in enumerate(raw_steps)]
-        split_steps(cfg.steps)
+        check_sessions(cfg.steps)
     cfg.profile_table, cfg.network_table = profiles, networks
     return cfg
+
+
+def _tables(data: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
+    """The named tables of ``[key.NAME]``."""
+    tables = data.get(key) or {}
+    if not isinstance(tables, dict):
+        raise ValueError(f"{key} must be tables ([{key}.NAME]), not {_shown(tables)}")
+    for name, spec in tables.items():
+        if not isinstance(spec, dict):
+            raise ValueError(f"[{key}.{name}] must be a table, not {_shown(spec)}")
+    return list(tables.items())
 
 
 def _pick(table: dict[str, Any], name: str, what: str):
