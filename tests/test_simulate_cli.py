@@ -3,8 +3,11 @@ and output that `jarvis-diag timeline` reads together with the server's app.log.
 
 import asyncio
 import json
+import os
+import re
 import signal
 import sys
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -98,12 +101,15 @@ async def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path):
         return results.exists() and results.read_text().count("\n") >= 1
 
     async with running_server(**FAST) as srv:
-        code, _, err = await cli(*sim_args(srv.url, srv.token, out, "--cycles", "50", "--background", "0.3s",
-                                           "--fault", "close"), interrupt_when=one_record_written)
+        code, stdout, err = await cli(*sim_args(srv.url, srv.token, out, "--cycles", "50", "--background", "0.3s",
+                                                "--fault", "close"), interrupt_when=one_record_written)
     assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     lines = results.read_text().splitlines()
     assert 1 <= len(lines) < 50 and all(json.loads(line)["schema"] == "jarvis-diag.sim/1" for line in lines)
+    # the summary says the run was cut short, and counts the cycles it finished, not the ones it planned
+    n = len(lines)
+    assert re.search(rf"interrupted after {n} of 50 cycles: \d+/{n} finished cycles recovered", stdout), stdout
     assert list((out / "frontend").glob("*.log"))
 
 
@@ -145,3 +151,28 @@ async def test_an_out_that_cannot_be_a_directory_and_bad_option_values_are_named
         code, _, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", *args)
         assert code == 2 and needle in err, err
         assert "e.g. 30s" in err or "time-scale" in args[0]
+
+
+async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_line(tmp_path: Path):
+    out = tmp_path / "sim"
+    results = out / "results.jsonl"
+    async with running_server(**FAST) as srv:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jarvis_diag", *sim_args(srv.url, srv.token, out, "--cycles", "4", "--background",
+                                                           "0.5s", "--deadline", "30s", "--fault", "close"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
+        for _ in range(400):  # the first cycle is done: the server dies
+            if results.exists() and results.read_text().count("\n") >= 1:
+                break
+            await asyncio.sleep(0.05)
+        await srv.stop()
+        t0 = time.monotonic()
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    # the cycle under way would have waited out its 30 s deadline
+    assert time.monotonic() - t0 < 15
+    out_text, err = stdout.decode(), stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert err.strip().startswith("jarvis-diag: error: the server stopped answering during the run")
+    assert len(err.strip().splitlines()) == 1 and "Connection refused" in err
+    assert "stopped after 1 of 4 cycles: 1/1 finished cycles recovered" in out_text
+    assert len(results.read_text().splitlines()) == 1

@@ -154,26 +154,43 @@ def _report(result, fmt: str) -> None:
 
     summary = summary_json(result.records, run=result.run_id, out_dir=result.out_dir,
                            interrupted=result.interrupted, error=result.error, planned=result.planned)
-    err = Console(stderr=True)
     if fmt == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
         console = Console()
         if result.records:
             console.print(summary_table(result.records))
-        for line in failure_lines(result.records):
-            console.print(f"  [red]x[/] {line}", highlight=False)
-        console.print(f"{summary['ok']}/{summary['planned']} cycles recovered with nothing lost or duplicated; "
-                      f"results in {result.out_dir}/results.jsonl, frontend logs in {result.out_dir}/frontend/",
-                      highlight=False)
+        lines, more = failure_lines(result.records)
+        for line in lines:
+            console.print(f"  [red]x[/] {line}", highlight=False, soft_wrap=True)
+        if more:
+            console.print(f"  ... and {more} more failed cycles in {result.out_dir}/results.jsonl", highlight=False)
+        console.print(_outcome_line(summary, result), highlight=False, soft_wrap=True)
     if result.interrupted:
-        err.print(f"jarvis-diag: interrupted: {len(result.records)} records kept in {result.out_dir}/results.jsonl")
+        _stderr(f"interrupted: {len(result.records)} records kept in {result.out_dir}/results.jsonl")
         raise typer.Exit(130)
     if result.error:
-        err.print(f"jarvis-diag: error: {result.error}; partial results in {result.out_dir}/results.jsonl")
+        _stderr(f"error: {result.error}; partial results in {result.out_dir}/results.jsonl")
         raise typer.Exit(1)
     if not summary["all_ok"]:
         raise typer.Exit(1)
+
+
+def _outcome_line(summary: dict, result) -> str:
+    """One line: how many cycles came through; a run cut short says after how many."""
+    where = f"results in {result.out_dir}/results.jsonl, frontend logs in {result.out_dir}/frontend/"
+    done, ok = summary["cycles"], summary["ok"]
+    if result.interrupted or result.error:
+        how = "interrupted" if result.interrupted else "stopped"
+        return (f"{how} after {done} of {summary['planned']} cycles: {ok}/{done} finished cycles recovered "
+                f"with nothing lost or duplicated; {where}")
+    return f"{ok}/{summary['planned']} cycles recovered with nothing lost or duplicated; {where}"
+
+
+def _stderr(message: str) -> None:
+    # plain text, one line whatever the terminal's width (a wrapped message is hard to grep)
+    sys.stderr.write(f"jarvis-diag: {message}\n")
+    sys.stderr.flush()
 
 
 def register(app: typer.Typer) -> None:

@@ -82,9 +82,13 @@ def summary_json(records: list[dict[str, Any]], *, run: str, out_dir: Path, inte
 
 
 def summary_table(records: list[dict[str, Any]]) -> Table:
-    table = Table(title="simulate-mobile: recovery per profile, fault and network")
-    for col in ("profile", "fault", "network", "cycles", "recovered", "lost", "dup", "recovery p50", "p95"):
-        table.add_column(col, justify="left" if col in ("profile", "fault", "network") else "right")
+    # borderless like the other commands' tables, and the unit in the header: it fits 80 columns
+    table = Table(title="simulate-mobile: recovery per profile, fault and network",
+                  title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("profile", "fault", "network"):
+        table.add_column(col, overflow="fold")
+    for col in ("cycles", "recovered", "lost", "dup", "p50 ms", "p95 ms"):
+        table.add_column(col, justify="right", no_wrap=True)
     for row in summarize(records)["rows"]:
         ok = row["ok"] == row["cycles"]
         style = "green" if ok else "red"
@@ -94,17 +98,15 @@ def summary_table(records: list[dict[str, Any]]) -> Table:
     return table
 
 
-def failure_lines(records: list[dict[str, Any]], limit: int = 10) -> list[str]:
-    """The first few failures, one line each, for the end of the run."""
-    out = []
-    for r in records:
-        if not cycle_ok(r):
-            why = r.get("failure") or f"lost {r['lost']}, duplicated {r['duplicated']}"
-            out.append(f"client {r['client']} ({r['profile']}, {r['fault']}) cycle {r['cycle']}: {why}")
-            if len(out) >= limit:
-                break
-    return out
+def failure_lines(records: list[dict[str, Any]], limit: int = 10) -> tuple[list[str], int]:
+    """The first ``limit`` failures, one line each, for the end of the run, and how many more there are."""
+    failed = [r for r in records if not cycle_ok(r)]
+    lines = []
+    for r in failed[:limit]:
+        why = r.get("failure") or f"lost {r['lost']}, duplicated {r['duplicated']}"
+        lines.append(f"client {r['client']} ({r['profile']}, {r['fault']}) cycle {r['cycle']}: {why}")
+    return lines, len(failed) - len(lines)
 
 
 def _fmt_ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f} ms"
+    return "-" if v is None else f"{v:.0f}"

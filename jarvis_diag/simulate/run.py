@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ _ACK_TIMEOUT_S = 10.0
 # After a run with failures, how long a server that does not answer is given to come back
 # before the run reports it dead (a restart takes a few seconds).
 RESTART_GRACE_S = 6.0
+# How often the run checks that the server still accepts connections.
+WATCH_INTERVAL_S = 1.0
 
 
 class ServerUnusable(Exception):
@@ -370,23 +373,55 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
 
     on_phase("running")
     tasks = [asyncio.ensure_future(page_main(p)) for p in pages]
+    pages_done = asyncio.gather(*tasks)
+    watch = asyncio.ensure_future(_watch_server(*upstream))
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.wait([pages_done, watch], return_when=asyncio.FIRST_COMPLETED)
+        if pages_done.done():
+            pages_done.result()
+        else:  # the server is gone: the cycles under way would only wait out their deadlines
+            result.error = watch.result()
     except asyncio.CancelledError:
         result.interrupted = True
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        watch.cancel()
+        pages_done.cancel()  # (and every page with it)
+        await asyncio.gather(pages_done, watch, return_exceptions=True)
         on_phase("stopping")
         await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
         await http.close()
         writer.close()
-    if not result.interrupted and any(not r["recovered"] for r in result.records):
+    if not result.interrupted and result.error is None and any(not r["recovered"] for r in result.records):
         # a server that died mid-run explains every failure at once: say so (one that is
         # only restarting, a dev server reloading say, answers again within a few seconds)
         result.error = await _server_gone(cfg)
     return result
+
+
+async def _watch_server(host: str, port: int) -> str:
+    """Return (why) once the server has refused connections for RESTART_GRACE_S on end.
+
+    A refused or unreachable connect is the clear sign the server is down; a slow one is not
+    (a busy server's full backlog), so only those count. Runs as long as the run does."""
+    refused_since: float | None = None
+    while True:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), WATCH_INTERVAL_S * 2)
+        except TimeoutError:
+            pass
+        except OSError as exc:
+            now = time.monotonic()
+            refused_since = refused_since or now
+            if now - refused_since >= RESTART_GRACE_S:
+                why = os.strerror(exc.errno) if exc.errno else "cannot connect"  # (asyncio's text adds the address)
+                return (f"the server stopped answering during the run ({host}:{port}: {why} "
+                        f"for {now - refused_since:.0f} s)")
+        else:
+            refused_since = None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        await asyncio.sleep(WATCH_INTERVAL_S)
 
 
 async def _server_gone(cfg: SimConfig) -> str | None:

@@ -22,6 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from jarvis_diag.report.metrics import percentile
+
 SCHEMA = "jarvis-diag.sim/1"
 
 # Server -> client chat events that carry agent output (live or replayed).
@@ -230,10 +232,5 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    v = sorted(values)
-    k = (len(v) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(v) - 1)
-    return round(v[lo] + (v[hi] - v[lo]) * (k - lo), 1)
+    # the report's nearest-rank percentile: an observed value, the same figure `report` gives
+    return percentile(values, p) if values else None

@@ -1,0 +1,56 @@
+"""The end of a run: the summary table, the failures listed, the summary's percentiles."""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+from rich.console import Console
+
+from jarvis_diag.report import make_report
+from jarvis_diag.simulate.results import ResultWriter, failure_lines, summary_json, summary_table
+from jarvis_diag.simulate.verdict import SCHEMA
+
+
+def record(client: int, recovery_ms: float | None, profile: str = "connmgr", fault: str = "offline",
+           network: str = "lossy") -> dict:
+    recovered = recovery_ms is not None
+    return {"schema": SCHEMA, "run": "r1", "client": client, "client_id": f"c{client}", "profile": profile,
+            "fault": fault, "network": network, "cycle": 1, "background_ms": 1000.0,
+            "hidden_at": "2026-11-24T10:00:00.000Z", "visible_at": "2026-11-24T10:00:01.000Z",
+            "recovered": recovered, "deadline_ms": 30000.0,
+            "failure": None if recovered else "not connected again within the deadline",
+            "reconnected": recovered, "times_ms": {"connected": 100.0 if recovered else None,
+                                                   "authenticated": 101.0 if recovered else None,
+                                                   "recovery": recovery_ms, "probe_sent": None},
+            "sessions": [], "lost": 0, "duplicated": 0, "attaches": [], "errors": []}
+
+
+def test_the_summary_percentiles_are_the_reports_observed_values(tmp_path: Path):
+    with ResultWriter(tmp_path) as writer:
+        for client, ms in enumerate((112.1, 114.0)):
+            writer.write(record(client, ms))
+    (group,) = summary_json(writer.records, run="r1", out_dir=tmp_path)["groups"]
+    report = make_report([str(tmp_path / "results.jsonl")]).to_json_dict()
+    recovery = report["metrics"]["recovery"]
+    # nearest rank: values seen, not 113.0 interpolated between them
+    assert (group["recovery_p50_ms"], group["recovery_p95_ms"]) == (recovery["p50"], recovery["p95"]) == (112.1, 114.0)
+
+
+def test_more_than_ten_failures_say_how_many_more():
+    records = [record(i, None) for i in range(13)] + [record(13, 120.0)]
+    lines, more = failure_lines(records)
+    assert len(lines) == 10 and more == 3 and lines[0].startswith("client 0 (connmgr, offline) cycle 1: not connected")
+    assert failure_lines(records[:4]) == (failure_lines(records)[0][:4], 0)
+
+
+def test_the_summary_table_fits_80_columns_without_cutting_a_header():
+    records = [record(i, 12345.0 + i) for i in range(1000)] + [record(1000, None, "legacy", "freeze", "good")]
+    console = Console(file=StringIO(), width=80)
+    console.print(summary_table(records))
+    text = console.file.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    header = next(line for line in text.splitlines() if "cycles" in line)
+    for name in ("profile", "fault", "network", "cycles", "recovered", "lost", "dup", "p50 ms", "p95 ms"):
+        assert name in header
+    assert "connmgr" in text and "offline" in text and "lossy" in text and "12844" in text
