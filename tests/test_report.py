@@ -508,6 +508,8 @@ def test_counts_read_as_people_write_them():
     ({"recovered": "yes", "times_ms": {"recovery": "fast"}}, "'recovered' must be true or false, not \"yes\""),
     ({"times_ms": {"recovery": "fast"}}, "'times_ms.recovery' must be a number or null, not \"fast\""),
     ({"lost": "2"}, "'lost' must be a number, not \"2\""),
+    ({"lost": True}, "'lost' must be a number, not true"),
+    ({"recovered": 1}, "'recovered' must be true or false, not 1"),
     ({"sessions": [{"ready_ms": [1]}]}, "'sessions[0].ready_ms' must be a number or null, not [1]"),
     ({"attaches": [{"kind": "switch", "ms": "3"}]}, "'attaches[0].ms' must be a number or null, not \"3\""),
 ])

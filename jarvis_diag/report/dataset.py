@@ -177,51 +177,52 @@ class _SimFailures:
         self.groups.setdefault(failure, []).append((ref, rec))
 
 
-_NUMBER = (int, float)
-# The fields of a jarvis-diag.sim/1 record the report reads, and the JSON type each must have.
-_SIM_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
-    "client": ((int,), "a number"), "client_id": ((str,), "a string"), "profile": ((str,), "a string"),
-    "fault": ((str,), "a string"), "network": ((str,), "a string"), "cycle": ((int,), "a number"),
-    "background_ms": (_NUMBER, "a number"), "visible_at": ((str,), "a string"),
-    "recovered": ((bool,), "true or false"), "deadline_ms": (_NUMBER, "a number"),
-    "times_ms": ((dict,), "an object"), "sessions": ((list,), "a list"), "lost": ((int,), "a number"),
-    "duplicated": ((int,), "a number"), "attaches": ((list,), "a list"),
+# The fields of a jarvis-diag.sim/1 record the report reads, and the JSON types each may have
+# (exact types, as json.loads gives them: true/false are no numbers, 1 is no boolean).
+_NUMBER, _OPTIONAL_NUMBER = {int, float}, {int, float, type(None)}
+_SIM_FIELDS: dict[str, tuple[set[type], str]] = {
+    "client": ({int}, "a number"), "client_id": ({str}, "a string"), "profile": ({str}, "a string"),
+    "fault": ({str}, "a string"), "network": ({str}, "a string"), "cycle": ({int}, "a number"),
+    "background_ms": (_NUMBER, "a number"), "visible_at": ({str}, "a string"),
+    "recovered": ({bool}, "true or false"), "deadline_ms": (_NUMBER, "a number"),
+    "times_ms": ({dict}, "an object"), "sessions": ({list}, "a list"), "lost": ({int}, "a number"),
+    "duplicated": ({int}, "a number"), "attaches": ({list}, "a list"),
 }
+_SIM_FIELD_ITEMS = tuple(_SIM_FIELDS.items())
 _SESSION_TIMES = ("ready_ms", "history_end_ms", "first_live_ms")
-
-
-def _wrong(value, types: tuple[type, ...]) -> bool:
-    # (JSON true/false are Python ints: a bool is a number here only where a bool is asked for)
-    return not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+_MISSING = object()
 
 
 def sim_record_problem(rec: dict) -> str | None:
     """What makes ``rec`` no usable ``jarvis-diag.sim/1`` record (a missing field, a field
     of the wrong type), or None."""
-    for name, (types, what) in _SIM_FIELDS.items():
-        if name in rec and _wrong(rec[name], types):
-            return f"{name!r} must be {what}, not {json.dumps(rec[name])}"
-    missing = [name for name in _SIM_FIELDS if name not in rec]
+    missing = []
+    for name, (types, what) in _SIM_FIELD_ITEMS:
+        value = rec.get(name, _MISSING)
+        if value is _MISSING:
+            missing.append(name)
+        elif type(value) not in types:
+            return f"{name!r} must be {what}, not {json.dumps(value)}"
     if missing:
         return f"not a complete jarvis-diag.sim/1 record: no {', '.join(repr(m) for m in missing)}"
-    if rec.get("failure") is not None and not isinstance(rec["failure"], str):
+    if type(rec.get("failure")) not in (str, type(None)):
         return f"'failure' must be a string or null, not {json.dumps(rec['failure'])}"
     for key, value in rec["times_ms"].items():
-        if value is not None and _wrong(value, _NUMBER):
+        if type(value) not in _OPTIONAL_NUMBER:
             return f"'times_ms.{key}' must be a number or null, not {json.dumps(value)}"
-    for i, s in enumerate(rec["sessions"]):
-        if not isinstance(s, dict):
-            return f"'sessions[{i}]' must be an object, not {json.dumps(s)}"
+    for i, sess in enumerate(rec["sessions"]):
+        if type(sess) is not dict:
+            return f"'sessions[{i}]' must be an object, not {json.dumps(sess)}"
         for key in _SESSION_TIMES:
-            if s.get(key) is not None and _wrong(s[key], _NUMBER):
-                return f"'sessions[{i}].{key}' must be a number or null, not {json.dumps(s[key])}"
+            if type(sess.get(key)) not in _OPTIONAL_NUMBER:
+                return f"'sessions[{i}].{key}' must be a number or null, not {json.dumps(sess[key])}"
         for key in ("lost_seqs", "duplicated_seqs"):
-            if s.get(key) is not None and not isinstance(s[key], list):
-                return f"'sessions[{i}].{key}' must be a list, not {json.dumps(s[key])}"
+            if type(sess.get(key, [])) is not list:
+                return f"'sessions[{i}].{key}' must be a list, not {json.dumps(sess[key])}"
     for i, att in enumerate(rec["attaches"]):
-        if not isinstance(att, dict):
+        if type(att) is not dict:
             return f"'attaches[{i}]' must be an object, not {json.dumps(att)}"
-        if att.get("ms") is not None and _wrong(att["ms"], _NUMBER):
+        if type(att.get("ms")) not in _OPTIONAL_NUMBER:
             return f"'attaches[{i}].ms' must be a number or null, not {json.dumps(att['ms'])}"
     return None
 
