@@ -33,7 +33,7 @@ def serve(
     ping_interval: float = typer.Option(25.0, help="Socket.IO ping interval, seconds."),
     ping_timeout: float = typer.Option(60.0, help="Socket.IO ping timeout, seconds."),
     history: int = typer.Option(15, help="Messages replayed on chat:connect."),
-    agent: str = typer.Option("sim", help='"sim", or a command speaking Claude CLI stream-json (a bare "claude" gets the stream-json flags).'),
+    agent: str = typer.Option("sim", help='"sim", or a command speaking Claude CLI stream-json, found on $PATH or a path to an executable (a bare "claude" gets the stream-json flags).'),
     agent_startup: float = typer.Option(2.0, help="Sim agent start-up delay, seconds."),
     agent_pace: float = typer.Option(0.05, help="Sim agent delay between streamed events, seconds."),
     bug: list[str] = typer.Option(None, "--bug", help="Reproduce a known behaviour; repeatable. `--bug list` explains each."),
