@@ -69,3 +69,10 @@ def test_result_columns_have_one_type_whatever_the_run(tmp_path):
     assert empty.empty and empty.groupby("profile", observed=True)["recovered"].mean().empty
     sessions = jd.session_results("sample_logs/healthy-day")
     assert sessions["profile"].dtype == "category" and sessions["live"].dtype == "boolean"
+
+
+def test_a_report_at_a_glance():
+    report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
+                            budgets="recovery.p95<=60s")
+    assert repr(report) == ("<Report 'Connection recovery report': 1 input(s), metrics ['reattach', 'recovery', "
+                            "'live'], 0 finding(s), compared with a baseline, budgets 1/1 passed>")

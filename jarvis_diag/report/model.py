@@ -97,8 +97,14 @@ class Comparison:
                 "metrics": {r.metric: r.to_json_dict() for r in self.rows}}
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
+    """A latency report: per metric (``metrics``: percentiles, phases, slowest cases) and per
+    count (``counts``), the findings of its inputs, the worst episode's waterfall, and, with
+    a baseline, the ``comparison``; ``budgets`` checked. It renders itself in a terminal
+    (rich) and in a notebook (HTML); ``to_json_dict()`` is the ``report --format json``
+    document (docs/formats.md)."""
+
     title: str
     inputs: list[dict]
     metrics: list[MetricReport]
@@ -114,9 +120,19 @@ class Report:
         return [b for b in self.budgets if not b.passed]
 
     def metric(self, name: str) -> MetricReport | None:
+        """The metric of that name (``recovery``, ``switch``, ``T1`` ...), None when the
+        inputs have no data for it."""
         return next((m for m in self.metrics if m.name == name), None)
 
+    def __repr__(self) -> str:  # (a glance, not the whole dataclass: print(report) or to_json_dict() for that)
+        budgets = f", budgets {len(self.budgets) - len(self.budgets_failed)}/{len(self.budgets)} passed" \
+            if self.budgets else ""
+        compared = ", compared with a baseline" if self.comparison is not None else ""
+        return (f"<Report {self.title!r}: {len(self.inputs)} input(s), metrics {[m.name for m in self.metrics]}, "
+                f"{len(self.findings)} finding(s){compared}{budgets}>")
+
     def to_json_dict(self) -> dict:
+        """The ``report --format json`` document (schema jarvis-diag.report/1)."""
         return {
             "schema": SCHEMA,
             "title": self.title,
