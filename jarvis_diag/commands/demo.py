@@ -51,23 +51,22 @@ def _runs_table(outcome) -> Table:
     return table
 
 
-def _value(v: float | None, unit: str) -> str:
-    if v is None:
-        return "—"
-    return f"{v:g}" if unit in ("", "count") else f"{v:g} {unit}"
 
 
 def _comparison_table(report_json: dict, bug: str) -> Table:
     table = Table(title=f"Comparison: correct server vs server with {bug} (baseline)", title_justify="left")
     for col in ("metric", "with bug", "correct", "difference (95% CI)", "verdict"):
         table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    from jarvis_diag.report.fmt import fmt_signed, fmt_value
+
     for name, m in report_json["comparison"]["metrics"].items():
         d, unit = m["difference"], m["unit"]
-
         ci = d.get("ci95")
-        diff = "—" if d.get("diff") is None else f"{d['diff']:+g} [{ci[0]:+g}, {ci[1]:+g}]"
-        table.add_row(f"{name} {d['statistic']}", _value(d.get("baseline"), unit), _value(d.get("candidate"), unit), diff,
-                      m["verdict"])
+        # (as `report` writes them: one figure the same way in both)
+        diff = "—" if d.get("diff") is None else \
+            f"{fmt_signed(d['diff'], unit)} [{fmt_signed(ci[0], unit)}, {fmt_signed(ci[1], unit)}]"
+        table.add_row(f"{name} {d['statistic']}", fmt_value(d.get("baseline"), unit),
+                      fmt_value(d.get("candidate"), unit), diff, m["verdict"])
     return table
 
 
