@@ -626,3 +626,14 @@ def test_cli_wording_of_the_footnote_the_inputs_and_a_zero_difference(tmp_path):
     assert "<td class=\"num\">[0, 0]</td>" in html and "±" not in html
     assert "(sim, 1 record)" in run_cli(str(one), "-f", "md").stdout
     assert "(sim, 1 record)" in run_cli(str(one), "-f", "html").stdout
+
+
+def test_the_live_metric_says_output_seen_not_live():
+    from jarvis_diag.report import make_report
+
+    # a session whose first output came back but whose probe reply did not is not "live" in
+    # its own record: the metric's outcome must not say it is
+    live = make_report(["sample_logs/healthy-day"]).to_json_dict()["metrics"]["live"]
+    assert live["outcomes"] == {"output seen": 9}
+    assert make_report(["sample_logs/single-live-session"]).to_json_dict()["metrics"]["live"]["outcomes"] == \
+        {"no output seen": 1}

@@ -109,7 +109,7 @@ async def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path):
     assert 1 <= len(lines) < 50 and all(json.loads(line)["schema"] == "jarvis-diag.sim/1" for line in lines)
     # the summary says the run was cut short, and counts the cycles it finished, not the ones it planned
     n = len(lines)
-    assert re.search(rf"interrupted after {n} of 50 cycles: \d+/{n} finished cycles recovered", stdout), stdout
+    assert re.search(rf"interrupted after {n} of 50 cycles: \d+/{n} finished cycles recovered cleanly", stdout), stdout
     assert list((out / "frontend").glob("*.log"))
 
 
@@ -174,5 +174,5 @@ async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_
     assert proc.returncode == 1 and "Traceback" not in err
     assert err.strip().startswith("jarvis-diag: error: the server stopped answering during the run")
     assert len(err.strip().splitlines()) == 1 and "Connection refused" in err
-    assert "stopped after 1 of 4 cycles: 1/1 finished cycles recovered" in out_text
+    assert "stopped after 1 of 4 cycles: 1/1 finished cycles recovered cleanly" in out_text
     assert len(results.read_text().splitlines()) == 1

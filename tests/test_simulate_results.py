@@ -54,3 +54,15 @@ def test_the_summary_table_fits_80_columns_without_cutting_a_header():
     for name in ("profile", "fault", "network", "cycles", "recovered", "lost", "dup", "p50 ms", "p95 ms"):
         assert name in header
     assert "connmgr" in text and "offline" in text and "lossy" in text and "12844" in text
+
+
+def test_the_last_line_says_what_was_lost_when_a_cycle_lost_output(tmp_path: Path):
+    # "0/2 cycles recovered with nothing lost or duplicated" read as "nothing was lost"
+    from types import SimpleNamespace
+
+    from jarvis_diag.commands.simulate import _outcome_line
+
+    records = [{**record(i, None), "lost": 1} for i in range(2)]
+    summary = summary_json(records, run="r1", out_dir=tmp_path, planned=2)
+    line = _outcome_line(summary, SimpleNamespace(out_dir=tmp_path, interrupted=False, error=None))
+    assert line.startswith("0/2 cycles recovered cleanly (nothing lost or duplicated); 2 lost and 0 duplicated in all;")

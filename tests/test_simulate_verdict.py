@@ -115,6 +115,14 @@ def test_not_connected_again_and_no_probe():
     assert r["failure"].startswith("not connected again") and "exhausted" in r["failure"]
 
 
+def test_connected_again_then_lost_again_is_not_called_never_connected():
+    # a reloading server drops the socket again while the probe's reply is under way
+    obs = [*reconnect_obs(), Obs(SHOW + 0.7, "socket.disconnected")]
+    r = verdict(obs, [session()])
+    assert r["failure"].startswith("connected again after 110 ms, then lost the connection again before the "
+                                   "cycle ended")
+
+
 def test_a_page_that_gave_up_while_offline_and_came_back_online_is_judged_by_its_recovery():
     obs = [Obs(HIDE, "hidden"), Obs(HIDE + 0.1, "socket.disconnected"), Obs(HIDE + 2, "reconnect.exhausted"),
            *reconnect_obs()[1:],

@@ -180,11 +180,15 @@ def _outcome_line(summary: dict, result) -> str:
     """One line: how many cycles came through; a run cut short says after how many."""
     where = f"results in {result.out_dir}/results.jsonl, frontend logs in {result.out_dir}/frontend/"
     done, ok = summary["cycles"], summary["ok"]
+    lost = sum(int(g.get("lost") or 0) for g in summary["groups"])
+    dup = sum(int(g.get("duplicated") or 0) for g in summary["groups"])
+    # (what "cleanly" means, then what was lost: "0/4 cycles recovered with nothing lost" read as "nothing lost")
+    clean = "recovered cleanly (nothing lost or duplicated)" + (f"; {lost} lost and {dup} duplicated in all"
+                                                                 if lost or dup else "")
     if result.interrupted or result.error:
         how = "interrupted" if result.interrupted else "stopped"
-        return (f"{how} after {done} of {summary['planned']} cycles: {ok}/{done} finished cycles recovered "
-                f"with nothing lost or duplicated; {where}")
-    return f"{ok}/{summary['planned']} cycles recovered with nothing lost or duplicated; {where}"
+        return f"{how} after {done} of {summary['planned']} cycles: {ok}/{done} finished cycles {clean}; {where}"
+    return f"{ok}/{summary['planned']} cycles {clean}; {where}"
 
 
 def _stderr(message: str) -> None:

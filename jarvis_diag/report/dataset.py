@@ -268,9 +268,10 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
             last_live = max(firsts)
             ready = max((s.get("ready_ms") or 0.0) for s in sessions)
             live.add(last_live, ref, {"ready": min(ready, last_live), "first output": max(last_live - ready, 0.0)})
-            live.outcomes["live"] += 1
+            # (the first output seen again: not the record's "live", a whole reply to a message sent after)
+            live.outcomes["output seen"] += 1
         elif sessions:
-            live.outcomes["not live"] += 1
+            live.outcomes["no output seen"] += 1
         n_lost, n_dup = rec.get("lost") or 0, rec.get("duplicated") or 0
         lost.add(n_lost, ref)
         duplicated.add(n_dup, ref)

@@ -183,7 +183,11 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
     transport = [o.kind for o in obs if o.t >= hidden_at and o.kind in ("auth.ok", "socket.disconnected",
                                                                         "socket.error")]
     if transport and transport[-1] != "auth.ok":
-        failures.insert(0, "not connected again")
+        # (connected again, then lost again before the end, as when a reloading server drops it: not the same)
+        again = next((o for o in obs if o.t >= t0 and o.kind == "auth.ok"), None)
+        failures.insert(0, "not connected again" if again is None else
+                        f"connected again after {_ms(again.t, t0):.0f} ms, then lost the connection again "
+                        "before the cycle ended")
     if probe_sent_at is None and sessions:
         failures.append(f"not settled within the {deadline_s:g}s deadline: no message could be sent")
     all_ready = all(s.attached_before_probe for s in sessions)
