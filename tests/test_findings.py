@@ -522,14 +522,20 @@ def test_reconnect_failed_names_the_attempt_after_which_the_page_stopped_trying(
     _well_formed(f["summary"])
 
 
-def test_missing_resubscribe_after_reconnect(tmp_path):
+def _back_without_reattach(tmp_path, wait_s: float, auto_connect: bool, after_s: float):
+    """A page reconnected (on SID2) that re-attached nothing; ``wait_s`` later it sends a
+    message (which auto-connects the chat, or not); the log goes on ``after_s``."""
     logs, c = _lost_after_attach()
     logs.reconnect_attempts(c, 1)
     logs.connect(c, SID2)
-    logs.wait(20)
-    logs.message(c, SID2, A, missing_callback_prev=None)
-    logs.wait(2)
-    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    logs.wait(wait_s)
+    logs.message(c, SID2, A, missing_callback_prev=A if auto_connect else None)
+    logs.wait(after_s)
+    return load_timeline([str(p) for p in logs.write(tmp_path)])
+
+
+def test_missing_resubscribe_after_reconnect(tmp_path):
+    tl = _back_without_reattach(tmp_path, 20, auto_connect=False, after_s=2)
     [f] = _findings(tl, "missing-resubscribe")
     assert f["session"] == A and f["sid"] == SID2[:8]
     assert f["delay_ms"] > 15_000
@@ -537,13 +543,7 @@ def test_missing_resubscribe_after_reconnect(tmp_path):
 
 def test_missing_resubscribe_is_an_outage_only_when_output_waited_long(tmp_path):
     # re-attached (auto-connected by the next message) 8 s after the reconnect: an outage
-    logs, c = _lost_after_attach()
-    logs.reconnect_attempts(c, 1)
-    logs.connect(c, SID2)
-    logs.wait(8.0)
-    logs.message(c, SID2, A, missing_callback_prev=A)
-    logs.wait(20)
-    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "missing-resubscribe")
+    [f] = _findings(_back_without_reattach(tmp_path, 8.0, auto_connect=True, after_s=20), "missing-resubscribe")
     assert f["severity"] == "critical" and f["delay_ms"] == pytest.approx(8000, abs=50)
     # 0.6 s: a hiccup (what the user saw of it, a reply cut off, is its own critical finding)
     tl = load_timeline("sample_logs/callback-desync-switch-back")

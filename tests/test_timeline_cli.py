@@ -427,13 +427,20 @@ def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path):
     assert result.stderr.strip() == f"jarvis-diag: error: {logs}: cannot read (Permission denied)"
 
 
-def test_follow_of_one_file_reads_what_was_written_just_before_its_rotation(tmp_path):
-    # app.log alone is followed (not its directory): the lines written to it just before it
-    # was renamed must still be printed, then the new app.log's, as tail -F does
+def _app_log_so_far(tmp_path: Path) -> tuple[list[str], int, Path]:
+    """(the desync set's app.log lines, how many come before its message, an app.log of
+    those lines alone, to follow)."""
     paths, first = _desync_set(tmp_path / "full")
     lines = paths[0].read_text().splitlines(keepends=True)
     app_log = tmp_path / "app.log"
     app_log.write_text("".join(lines[:first]))
+    return lines, first, app_log
+
+
+def test_follow_of_one_file_reads_what_was_written_just_before_its_rotation(tmp_path):
+    # app.log alone is followed (not its directory): the lines written to it just before it
+    # was renamed must still be printed, then the new app.log's, as tail -F does
+    lines, first, app_log = _app_log_so_far(tmp_path)
     with _following(app_log) as proc:
         out = _read_until(proc, "following", 20)
         with app_log.open("a") as fh:
@@ -448,10 +455,7 @@ def test_follow_of_one_file_reads_what_was_written_just_before_its_rotation(tmp_
 
 def test_follow_says_when_a_file_is_cut_short_and_reads_it_again(tmp_path):
     # copytruncate: the log is copied away and emptied in place, then written on
-    paths, first = _desync_set(tmp_path / "full")
-    lines = paths[0].read_text().splitlines(keepends=True)
-    app_log = tmp_path / "app.log"
-    app_log.write_text("".join(lines[:first]))
+    lines, first, app_log = _app_log_so_far(tmp_path)
     with _following(app_log) as proc:
         _read_until(proc, "following", 20)
         app_log.write_text("".join(lines[first:first + 2]))  # (shorter than what was read)
