@@ -374,7 +374,9 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     on_phase("running")
     tasks = [asyncio.ensure_future(page_main(p)) for p in pages]
     pages_done = asyncio.gather(*tasks)
-    watch = asyncio.ensure_future(_watch_server(*upstream))
+    # (down for as long as a cycle may wait, the server fails every cycle; a shorter restart,
+    # a dev server reloading or a restart the run measures, is waited out)
+    watch = asyncio.ensure_future(_watch_server(*upstream, grace_s=max(RESTART_GRACE_S, cfg.deadline_s)))
     try:
         await asyncio.wait([pages_done, watch], return_when=asyncio.FIRST_COMPLETED)
         if pages_done.done():
@@ -398,8 +400,8 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     return result
 
 
-async def _watch_server(host: str, port: int) -> str:
-    """Return (why) once the server has refused connections for RESTART_GRACE_S on end.
+async def _watch_server(host: str, port: int, grace_s: float) -> str:
+    """Return (why) once the server has refused connections for ``grace_s`` on end.
 
     A refused or unreachable connect is the clear sign the server is down; a slow one is not
     (a busy server's full backlog), so only those count. Runs as long as the run does."""
@@ -412,7 +414,7 @@ async def _watch_server(host: str, port: int) -> str:
         except OSError as exc:
             now = time.monotonic()
             refused_since = refused_since or now
-            if now - refused_since >= RESTART_GRACE_S:
+            if now - refused_since >= grace_s:
                 why = os.strerror(exc.errno) if exc.errno else "cannot connect"  # (asyncio's text adds the address)
                 return (f"the server stopped answering during the run ({host}:{port}: {why} "
                         f"for {now - refused_since:.0f} s)")
