@@ -199,4 +199,6 @@ def _stderr(message: str) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add this command to the application."""
-    app.command("simulate-mobile", help=HELP)(simulate_mobile)
+    app.command("simulate-mobile", help=HELP,
+                short_help="Virtual mobile clients go to the background and come back through a fault proxy; "
+                "each cycle gets a verdict: recovered or not, phase times, lost / duplicated output.")(simulate_mobile)

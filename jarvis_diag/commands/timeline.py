@@ -396,4 +396,5 @@ def timeline(
 
 def register(app: typer.Typer) -> None:
     """Add this command to the application."""
-    app.command("timeline")(timeline)
+    app.command("timeline", short_help="Correlate frontend and backend logs into one clock-aligned timeline per "
+                "client and session, and name what went wrong (findings with evidence).")(timeline)
