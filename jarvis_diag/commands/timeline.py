@@ -191,11 +191,23 @@ def _ident(path: str) -> tuple[tuple[int, int], int] | None:
     return (st.st_dev, st.st_ino), st.st_size
 
 
+def _allow_open_files(n: int) -> None:
+    """Raise this process's limit of open files to ``n``, as far as the system lets it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
             session: str | None, client: str | None) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C."""
     from jarvis_diag.ingest import GLOB_CHARS, expand_paths
     from jarvis_diag.logs import frontend, parse_line
+
+    _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
     from jarvis_diag.timeline import iso, load_timeline
 
     def build(files: list[str]):
