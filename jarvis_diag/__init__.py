@@ -12,21 +12,26 @@ The library API (the ``jarvis-diag`` CLI is a thin layer over it), for scripts a
     jd.plot_waterfall(tl, finding="F1"); jd.plot_cdf({"switch": tl.attaches.latency_ms})
 
 ``jarvis_diag.ingest`` stays the module (``jarvis_diag.ingest.ingest``); the function is
-also re-exported here as ``ingest_logs``. The heavier parts (timeline, report, plots) load
-on first use, so ``import jarvis_diag`` stays quick.
+also re-exported here as ``ingest_logs``. Everything that needs pandas (ingest, timeline,
+report, plots) loads on first use, so ``import jarvis_diag`` stays quick.
 """
 
 from importlib import import_module
 
 from jarvis_diag.errors import DiagError
 from jarvis_diag.events import COLUMNS, KINDS, Event
-from jarvis_diag.ingest import Ingested, SourceInfo, read_events
-from jarvis_diag.ingest import ingest as ingest_logs
-from jarvis_diag.logs import detect_format, parse_line, parse_text
-from jarvis_diag.zone import ZoneInfo
 
-# name -> module that defines it, imported when first asked for
+# name -> module that defines it (or (module, its name there)), imported when first asked
+# for: the command line starts without pandas, and a Ctrl-C while it loads is a clean stop
 _LAZY = {
+    "Ingested": "jarvis_diag.ingest",
+    "SourceInfo": "jarvis_diag.ingest",
+    "read_events": "jarvis_diag.ingest",
+    "ingest_logs": ("jarvis_diag.ingest", "ingest"),
+    "detect_format": "jarvis_diag.logs",
+    "parse_line": "jarvis_diag.logs",
+    "parse_text": "jarvis_diag.logs",
+    "ZoneInfo": "jarvis_diag.zone",
     "Timeline": "jarvis_diag.timeline",
     "build_timeline": "jarvis_diag.timeline",
     "load_timeline": "jarvis_diag.timeline",
@@ -42,10 +47,14 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
+        module, attr = _LAZY[name] if isinstance(_LAZY[name], tuple) else (_LAZY[name], name)
+        value = getattr(import_module(module), attr)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'jarvis_diag' has no attribute {name!r}")
+    try:  # a submodule: ``jarvis_diag.ingest`` stays the module
+        return import_module(f"jarvis_diag.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'jarvis_diag' has no attribute {name!r}") from None
 
 
 __all__ = [

@@ -121,3 +121,18 @@ def test_version():
 
     result = _run("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"jarvis-diag {version('jarvis-diag')}"
+
+
+def test_a_ctrl_c_while_the_command_loads_is_a_clean_stop():
+    # the installed command (or python -m) interrupted at any moment of its start: no traceback
+    import signal
+    import time
+
+    for delay in (0.05, 0.1, 0.2, 0.3, 0.5):
+        proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "tests/fixtures/callback-desync"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, err)
