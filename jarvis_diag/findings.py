@@ -397,6 +397,9 @@ class _Replies:
     cut_live: list[dict]
     stopped: dict[int, list[dict]]  # (by a reload line, the shutdown line of a plain stop, or the start
     # line after a process that ended with no shutdown)
+    # every message, with ``until``: when its reply stopped being written (completed, given
+    # up, cut by the process's end; None: still being written when the log ends)
+    messages: list[dict]
 
 
 def _replies(ix: _Index) -> _Replies:
@@ -405,16 +408,23 @@ def _replies(ix: _Index) -> _Replies:
         return ix.replies
     cut_live = []
     stopped: dict[int, list[dict]] = {}
+    messages: list[dict] = []
     in_flight: list[dict] = []  # oldest first; "Message processing completed" ends the oldest
+
+    def ended(gone: list[dict], t: float) -> None:
+        for m in gone:
+            m["until"] = t
     for rec in ix.corr.index.of_kind(("message.received", "message.processing", "session.switched",
                                       "message.completed", "chat.error", "server.reload", "server.stopping",
                                       "server.starting")):
         kind = rec["kind"]
         if in_flight and rec["t"] - in_flight[0]["rec"]["t"] > IN_FLIGHT_MAX_S:
+            ended([m for m in in_flight if rec["t"] - m["rec"]["t"] > IN_FLIGHT_MAX_S], rec["t"])
             in_flight = [m for m in in_flight if rec["t"] - m["rec"]["t"] <= IN_FLIGHT_MAX_S]
         if kind == "message.received" and rec.get("sid"):
             in_flight.append({"rec": rec, "sid": rec["sid"][:8], "key": session_key(rec.get("session")),
-                              "switched": None, "resolved": False})
+                              "switched": None, "resolved": False, "until": None})
+            messages.append(in_flight[-1])
         elif kind == "message.processing" and in_flight:
             for m in reversed(in_flight):
                 if not m["resolved"]:
@@ -431,10 +441,12 @@ def _replies(ix: _Index) -> _Replies:
             sid = rec["sid"][:8]
             mine = [i for i, m in enumerate(in_flight) if m["sid"] == sid]
             if mine:
+                ended([in_flight[mine[-1]]], rec["t"])
                 del in_flight[mine[-1]]
         elif kind == "message.completed" and in_flight:
             m = in_flight.pop(0)
             m["completed"] = rec
+            m["until"] = rec["t"]
             if m["switched"] is not None:
                 cut_live.append(m)
         elif kind in ("server.reload", "server.stopping", "server.starting"):
@@ -444,8 +456,9 @@ def _replies(ix: _Index) -> _Replies:
             answering = [m for m in in_flight if m["resolved"]]
             if answering:
                 stopped[rec["label"]] = answering
+            ended(in_flight, rec["t"])
             in_flight = []
-    ix.replies = _Replies(cut_live, stopped)
+    ix.replies = _Replies(cut_live, stopped, messages)
     return ix.replies
 
 
@@ -1542,8 +1555,18 @@ def detect_history_window(ix: _Index) -> list[dict]:
             f"its whole history ({total} message{'' if total == 1 else 's'})"
         what = ("what was made while the page was away and is not among them is lost to it, and what it already "
                 "had is shown again" if cut else "what the page already had is shown again")
+        at = a.received_at or a.started_at or 0.0
+        # a reply being written as it came back: the history holds finished messages only
+        writing = [m for m in _replies(ix).messages if m["key"] == a.key and m["rec"]["t"] < at
+                   and (m["until"] is None or m["until"] > at)]
+        if writing:
+            what += (f". A reply was being written as it came back (to the message of "
+                     f"{iso(writing[-1]['rec']['t'])}): what the agent wrote of it while the page was away is in "
+                     "neither the replay nor the live output, so the page shows that reply from the middle until "
+                     "its final message")
+            lines.insert(0, writing[-1]["rec"])
         findings.append(_f(
-            "history-window", "critical" if cut else "warning", a.received_at or a.started_at or 0.0,
+            "history-window", "critical" if cut else "warning", at,
             f"Session {_short(a.session)}: {_the_client(a.client)} asked to resume after seq {a.last_seq} "
             f"(chat:connect with last_seq), but the server ignored it and replayed {replay}: {what}. Fix: "
             f"replay the events after last_seq, or a window that covers everything since the page's last one.",

@@ -1235,6 +1235,29 @@ def test_history_window_when_the_server_ignores_last_seq(tmp_path, total, severi
     _well_formed(f["summary"])
 
 
+@pytest.mark.parametrize("writing", [True, False])
+def test_history_window_of_a_reply_being_written_as_the_page_came_back(tmp_path, writing):
+    # the page asked a question, lost its socket while the agent answered, and came back
+    # asking to resume: the history holds finished messages only, so what the agent wrote
+    # meanwhile is in no replay (the page shows the reply from the middle)
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=1)
+    logs.message(c, SID1, A, reply_s=8.0 if writing else 0.5, deliver=False)
+    logs.wait(1.0)
+    logs.client_disconnect(c, SID1)
+    logs.wait(1.5)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=1, last_seq=2, handler_new=False, resubscribe=True)
+    logs.wait(10)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "history-window")
+    assert ("A reply was being written as it came back" in f["summary"]) is writing
+    assert any("Processing chat message" in e["text"] or "Chat message received" in e["text"]
+               for e in f["evidence"]) is writing
+    _well_formed(f["summary"])
+
+
 def test_no_history_window_when_the_server_resumes(tmp_path):
     tl = _resumed_after_seq_40(tmp_path, resumed=True)
     assert _findings(tl, "history-window") == []
