@@ -637,3 +637,12 @@ def test_the_live_metric_says_output_seen_not_live():
     assert live["outcomes"] == {"output seen": 9}
     assert make_report(["sample_logs/single-live-session"]).to_json_dict()["metrics"]["live"]["outcomes"] == \
         {"no output seen": 1}
+
+
+def test_a_comparison_with_too_few_cases_says_so_not_no_difference():
+    from jarvis_diag.report import make_report
+
+    report = make_report(["sample_logs/single-live-session"], compare=["sample_logs/reload-during-open"])
+    assert {r.verdict for r in report.comparison.rows} == {"not enough data"}
+    assert fmt.comparison_headlines(report.comparison) == [
+        "not enough data to compare: too few cases on one side or both"]

@@ -104,10 +104,13 @@ CLEAR_VERDICTS = ("faster", "slower", "fewer", "more")
 
 def comparison_headlines(comparison) -> list[str]:
     """One line per metric whose difference is clear, e.g. 'recovery: faster, p50 88.7 ms ->
-    68.5 ms (−20.2 ms, 95% CI [−22.8 ms, −17.3 ms])'; 'no clear difference' when none is."""
+    68.5 ms (−20.2 ms, 95% CI [−22.8 ms, −17.3 ms])'; 'no clear difference' when none is, and
+    'not enough data' when no metric has enough cases to compare."""
     if comparison is None:
         return []
     lines = []
+    if comparison.rows and all(r.verdict == "not enough data" for r in comparison.rows):
+        return ["not enough data to compare: too few cases on one side or both"]
     for r in comparison.rows:
         if r.verdict not in CLEAR_VERDICTS:
             continue
