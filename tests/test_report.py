@@ -141,13 +141,13 @@ TIMELINE = {
              "phases": {"T1": 0, "T1.1": 0, "T1.2": 5, "T2": 11, "T3": 11, "T4": 11, "T5": 12, "T6": 12},
              "server_ms": 12.0, "ready_sent_at": "2026-11-24T10:00:01.014Z",
              "ready_received_at": "2026-11-24T10:00:01.017Z", "history_end_at": None, "latency_ms": 17.0,
-             "transport_ms": 3.0, "evidence": []},
+             "transport_ms": 5.0, "evidence": []},  # (both ways: 2 up, 3 down)
             {"client": "phone", "sid": "BBBBBBBB", "kind": "reconnect", "requested_at": "2026-11-24T10:00:30.120Z",
              "received_at": "2026-11-24T10:00:30.121Z",
              "phases": {"T1": 0, "T2": 1, "T3": 1, "T4": 3, "T5": 4, "T6": 5},
              "server_ms": 5.0, "ready_sent_at": "2026-11-24T10:00:30.125Z",
              "ready_received_at": "2026-11-24T10:00:30.127Z", "history_end_at": "2026-11-24T10:00:30.128Z",
-             "latency_ms": 7.0, "transport_ms": 2.0, "evidence": []},
+             "latency_ms": 7.0, "transport_ms": 3.0, "evidence": []},  # (1 up, 2 down)
         ]}],
     "episodes": [
         {"client": "phone", "sid_before": "AAAAAAAA", "sid_after": "BBBBBBBB", "trigger": "page.hidden",
@@ -646,3 +646,17 @@ def test_a_comparison_with_too_few_cases_says_so_not_no_difference():
     assert {r.verdict for r in report.comparison.rows} == {"not enough data"}
     assert fmt.comparison_headlines(report.comparison) == [
         "not enough data to compare: too few cases on one side or both"]
+
+
+def test_an_attachs_phases_add_up_to_its_latency():
+    # the wire time is both ways: the downlink is what the uplink leaves of it (it was counted
+    # whole, so the slowest case's phases came to 24 ms of a 23 ms latency)
+    from jarvis_diag.report.dataset import _attach_phases
+    from jarvis_diag.timeline import load_timeline
+
+    doc = load_timeline("tests/fixtures/callback-desync").to_json_dict()
+    attaches = [a for s in doc["sessions"] for a in s["attaches"] if a["latency_ms"] and a["transport_ms"] is not None]
+    assert attaches
+    for a in attaches:
+        phases = _attach_phases(a, "new-session" if a["kind"] == "new" else a["kind"])
+        assert sum(phases.values()) == pytest.approx(a["latency_ms"], abs=0.01), (a, phases)
