@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_report import TIMELINE, sim_record
 
@@ -93,3 +94,16 @@ def test_html_renders_in_headless_chromium(tmp_path):
     assert ink > 20_000  # text and tables
     assert blue > 500  # the charts' first colour is on the page
     shutil.copy(png, Path(os.environ.get("REPORT_SCREENSHOT", tmp_path / "kept.png")))
+
+
+def test_a_cdf_of_values_bunched_far_from_zero_spans_them():
+    # 118-121 ms on an axis from 0 was one vertical line at the right edge
+    from jarvis_diag.report.charts import cdf_svg
+
+    svg = cdf_svg([("recovery", np.array([118.1, 118.3, 119.0, 121.0, 121.3]))], "recovery")
+    ticks = re.findall(r'text-anchor="middle" fill="#666">([^<]+)</text>', svg)
+    assert ticks and "0 ms" not in ticks and all(118 <= float(t.split()[0]) <= 122 for t in ticks)
+    xs = [float(x) for x in re.findall(r"([\d.]+),[\d.]+", re.search(r'points="([^"]+)"', svg).group(1))]
+    assert max(xs) - min(xs) > 300  # (the plot is 458 px wide)
+    # values near zero keep their axis from zero
+    assert ">0 ms<" in cdf_svg([("switch", np.array([1.0, 2.0, 5.0]))], "switch")

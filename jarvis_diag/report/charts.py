@@ -80,7 +80,14 @@ def cdf_svg(series: list[tuple[str, np.ndarray]], title: str, width: int = 520, 
             return left + pw * (math.log10(max(v, lo)) - llo) / max(lhi - llo, 1e-9)
         ticks = _log_ticks(lo, hi)
     else:
-        lo = min(lo, 0.0)
+        span = hi - lo
+        if lo > 0 and lo > span:
+            # values bunched far from zero (119-121 ms): the axis spans them, not 0..121,
+            # where they would be one line at the edge
+            pad = span * 0.1 if span > 0 else max(lo * 0.01, 0.5)
+            lo, hi = max(lo - pad, 0.0), hi + pad
+        else:
+            lo = min(lo, 0.0)
         hi = hi if hi > lo else lo + 1
 
         def x_of(v: float) -> float:

@@ -15,7 +15,7 @@ _CSS = """
  border-bottom:1px solid #ddd}
 .jd-report table{border-collapse:collapse;margin:.4em 0;font-size:.9em}
 .jd-report th,.jd-report td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-.jd-report td.num{text-align:right;font-variant-numeric:tabular-nums}.jd-report th{background:#f4f4f4}
+.jd-report td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.jd-report th{background:#f4f4f4}
 .jd-report .dim{color:#666;font-size:.88em}.jd-report code{background:#f4f4f4;padding:0 3px;border-radius:3px}
 .jd-report .critical{color:#b00020;font-weight:bold}.jd-report .warning{color:#a66300;font-weight:bold}
 .jd-report .info{color:#0a6}.jd-report .pass{color:#0a6}.jd-report .fail{color:#b00020;font-weight:bold}
