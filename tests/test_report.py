@@ -660,3 +660,15 @@ def test_an_attachs_phases_add_up_to_its_latency():
     for a in attaches:
         phases = _attach_phases(a, "new-session" if a["kind"] == "new" else a["kind"])
         assert sum(phases.values()) == pytest.approx(a["latency_ms"], abs=0.01), (a, phases)
+
+
+def test_the_breakdown_says_what_its_server_phases_mean():
+    # T2 is a time since START in the latency table, and a phase's own length in the breakdown
+    import html
+
+    from jarvis_diag.report import make_report, to_html, to_markdown
+
+    report = make_report(["tests/fixtures/callback-desync"])
+    assert fmt.PHASES_NOTE in to_markdown(report)
+    assert html.escape(fmt.PHASES_NOTE.replace("`", "")) in to_html(report)
+    assert fmt.phases_note(make_report(["sample_logs/healthy-day"]).metrics) == ""

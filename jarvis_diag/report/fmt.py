@@ -119,3 +119,14 @@ def comparison_headlines(comparison) -> list[str]:
         lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
                      f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
     return lines or ["no clear difference in any metric"]
+
+
+# Said under "Where the time goes" when a breakdown has server phases: the same names mean a
+# time since START in the latency table and a phase's own length in the breakdown.
+PHASES_NOTE = ("In these phases, T1..T5 are each server phase's own length (from the mark before it to its "
+               "own); in the latency table, T1..T6 are times since `Chat connect START`.")
+
+
+def phases_note(metrics) -> str:
+    """PHASES_NOTE when a breakdown has server phases, else ''."""
+    return PHASES_NOTE if any("T1" in seg for m in metrics for seg in m.breakdown.values()) else ""

@@ -128,6 +128,8 @@ def _where(report: Report) -> str:
     parts = ['<h2 id="where">Where the time goes</h2><div class="charts">']
     parts += [charts.stacked_svg(f"{m.name}: mean ms per phase", m.breakdown) for m in items]
     parts.append("</div>")
+    if note := fmt.phases_note(items):
+        parts.append(f'<p class="dim">{_e(note.replace("`", ""))}</p>')
     for m in items:
         rows = [[_e(fmt.fmt_value(c["value_ms"], "ms")), _e(c["label"]), _e(c["at"] or ""),
                  f"<code>{_e(c['path'] + (':' + str(c['line']) if c['line'] else ''))}</code>",

@@ -69,6 +69,8 @@ def to_markdown(report: Report) -> str:
     rows = [[f"`{m.name}`", k, fmt.breakdown_text(seg)] for m in report.metrics for k, seg in m.breakdown.items()]
     if rows:
         out += ["### Where the time goes", ""] + _table(["metric", "cases", "mean ms per phase"], rows)
+        if note := fmt.phases_note(report.metrics):
+            out += [note, ""]
     slow = [(m, c) for m in report.metrics if m.breakdown for c in m.slowest[:3]]
     if slow:
         rows = [[f"`{m.name}`", fmt.fmt_value(c["value_ms"], "ms"), c["label"], c["at"] or "",

@@ -78,6 +78,8 @@ def _breakdown(report: Report) -> Iterator[RenderableType]:
     for m, k, seg in rows:
         table.add_row(m.name, k, fmt.breakdown_text(seg))
     yield table
+    if note := fmt.phases_note(report.metrics):
+        yield Text(note.replace("`", ""), style="dim")
 
 
 def _slowest(report: Report) -> Iterator[RenderableType]:
