@@ -51,8 +51,6 @@ def _runs_table(outcome) -> Table:
     return table
 
 
-
-
 def _comparison_table(report_json: dict, bug: str) -> Table:
     table = Table(title=f"Comparison: correct server vs server with {bug} (baseline)", title_justify="left")
     for col in ("metric", "with bug", "correct", "difference (95% CI)", "verdict"):
@@ -92,10 +90,7 @@ def register(app: typer.Typer) -> None:
 
         if bug not in BUGS:
             raise DiagError(f"unknown bug {bug!r} (one of {', '.join(BUGS)})")
-        try:
-            make_output_dir(out, "--out")
-        except ValueError as exc:
-            raise DiagError(str(exc)) from None
+        make_output_dir(out, "--out")
         console = Console()
         try:
             with console.status("starting") as status:

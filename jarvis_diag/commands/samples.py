@@ -37,10 +37,7 @@ def register(app: typer.Typer) -> None:
         unknown = [n for n in only or [] if n not in INCIDENTS_BY_NAME]
         if unknown:
             raise DiagError(f"unknown sample set {unknown[0]!r} (see `jarvis-diag samples --list`)")
-        try:
-            make_output_dir(out, "sample folder")
-        except ValueError as exc:
-            raise DiagError(str(exc)) from None
+        make_output_dir(out, "sample folder")
         with console.status("starting") as status:
             folders = generate(out, only or None, seed=seed, on_phase=status.update)
         for folder in folders:

@@ -91,10 +91,7 @@ def serve(
         reload_downtime=reload_downtime, reload_count=reload_count, slow_start=slow_start, log_tz=log_tz, echo=echo,
     )
     for option, directory in (("--data-dir", config.data_dir), ("--log-dir", config.log_dir)):
-        try:
-            make_output_dir(directory, option)
-        except ValueError as exc:
-            raise DiagError(str(exc)) from None
+        make_output_dir(directory, option)
     asyncio.run(_run(config))
 
 

@@ -104,10 +104,7 @@ def simulate_mobile(
     if out_dir.is_dir() and (out_dir / "results.jsonl").exists():
         raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
     created = not out_dir.exists()
-    try:
-        make_output_dir(out_dir, "--out")
-    except ValueError as exc:
-        raise DiagError(str(exc)) from None
+    make_output_dir(out_dir, "--out")
     try:
         if browser or browser_app is not None:
             from jarvis_diag.simulate.browser_command import run_browser

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
+from jarvis_diag.errors import DiagError
 from jarvis_diag.simulate.verdict import SCHEMA, cycle_ok, summarize
 
 SUMMARY_SCHEMA = "jarvis-diag.sim-summary/1"
@@ -21,15 +22,15 @@ SUMMARY_SCHEMA = "jarvis-diag.sim-summary/1"
 
 def make_output_dir(path: Path, what: str) -> None:
     """Create the directory ``path`` (and its parents) to write into, before any work starts;
-    a ValueError says in one line why it cannot be (``what`` names it: an option, say)."""
+    a DiagError says in one line why it cannot be (``what`` names it: an option, say)."""
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path}: exists and is not a directory")
+        raise DiagError(f"{what} {path}: exists and is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"{what} {path}: cannot create the directory: {exc.strerror or exc}") from None
+        raise DiagError(f"{what} {path}: cannot create the directory: {exc.strerror or exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} {path}: the directory is not writable")
+        raise DiagError(f"{what} {path}: the directory is not writable")
 
 
 class ResultWriter:
