@@ -15,10 +15,6 @@ import pandas as pd
 
 from jarvis_diag.errors import DiagError
 
-CYCLE_COLUMNS = ("run", "client", "client_id", "profile", "fault", "network", "cycle", "background_ms",
-                 "hidden_at", "visible_at", "recovered", "lost", "duplicated", "failure")
-
-
 # The columns of every frame, whatever the run: a run where no cycle recovered still has a
 # float recovery_ms (all NaN), an empty run still has the columns.
 CYCLE_TYPES = {"run": "string", "client": "Int64", "client_id": "string", "profile": "category",
@@ -28,6 +24,7 @@ CYCLE_TYPES = {"run": "string", "client": "Int64", "client_id": "string", "profi
 SESSION_TYPES = {"client": "Int64", "client_id": "string", "profile": "category", "fault": "category",
                  "cycle": "Int64", "session": "string", "temp_id": "string", "live": "boolean", "produced": "Int64",
                  "lost": "Int64", "duplicated": "Int64", "check": "string"}
+CYCLE_COLUMNS = tuple(CYCLE_TYPES)  # (a cycle record's own fields, in this order)
 
 
 def _records(path: str | Path) -> list[dict]:
