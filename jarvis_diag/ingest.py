@@ -27,6 +27,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
 from jarvis_diag.gc_pause import no_cycle_collection
+from jarvis_diag.lines import iso_ms
 from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
 from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns, strip_terminal_codes
@@ -284,7 +285,7 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
                 if head and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
                     fmt = fmt or _format_of_head(head)
-                    found, raw, data = fast.stream_parse(fh, size, path, _page_of(path, fmt), lambda head: fmt, memo)
+                    found, raw, data = fast.stream_parse(fh, size, path, page_client(path, fmt), lambda head: fmt, memo)
                     return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)
         except OSError as exc:
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
@@ -292,7 +293,7 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
     return _parse_one(path, data, damaged, fmt, warnings, engine, memo)
 
 
-def _page_of(path: str, fmt: str) -> str | None:
+def page_client(path: str, fmt: str) -> str | None:
     """The clientId of a page's log: from its file name, as the server names it; else, for a
     frontend log read from stdin or renamed, its file name's stem (``stdin``), so that its
     lines are still one page's."""
@@ -315,7 +316,7 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
     if fmt == detect.SIM_RESULTS:  # (not a log: the caller says so when it was named)
         return None
     info = SourceInfo(path=path, format=fmt)
-    client = _page_of(path, fmt)
+    client = page_client(path, fmt)
     if client is not None and frontend.client_of(path) is None:
         warnings.append(f"{path}: a page's log whose name does not give its clientId (YYYYMMDD_<clientId>.log, "
                         f"as the server writes it): its lines are taken as one page, named {client!r}")
@@ -496,9 +497,8 @@ def _may_repeat(rows: FastRows) -> bool:
 
 
 def _iso(ts: pd.Timestamp) -> str | None:
-    if ts is pd.NaT or pd.isna(ts):
-        return None
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"  # (ms, as the rest of the JSON)
+    """``ts`` in ms, as the rest of the JSON."""
+    return None if ts is pd.NaT or pd.isna(ts) else iso_ms(ts.value / 1e9)
 
 
 def ingest(

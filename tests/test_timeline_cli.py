@@ -462,3 +462,20 @@ def test_follow_says_when_a_file_is_cut_short_and_reads_it_again(tmp_path):
         out = _read_until(proc, lines[first + 1].rstrip("\n"), 20)
     assert f"{app_log} was cut short (a copytruncate rotation?): read again from its start" in out
     assert out.count(lines[first].rstrip("\n")) == 1
+
+
+def test_follow_of_a_renamed_page_log_corrects_its_new_lines_as_the_timeline_does(tmp_path):
+    # a page's log not named YYYYMMDD_<clientId>.log is one page, named after its file: its
+    # lines written while following are that page's too, corrected by its clock skew (350 ms)
+    paths, _ = _desync_set(tmp_path / "full")
+    page = tmp_path / "phone.log"
+    fe_lines = paths[1].read_text().splitlines(keepends=True)
+    page.write_text("".join(fe_lines[:-1]))
+    with _following(tmp_path / "full" / "app.log", page) as proc:
+        _read_until(proc, "following", 20)
+        with page.open("a") as fh:
+            fh.write(fe_lines[-1])
+        stamp = fe_lines[-1][1:25]  # (the page's own clock: [2026-...Z])
+        corrected = (pd.Timestamp(stamp) - pd.Timedelta(milliseconds=350)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        out = _read_until(proc, fe_lines[-1].rstrip("\n")[27:60], 20)
+    assert f"{corrected}Z frontend" in out

@@ -204,11 +204,11 @@ def _allow_open_files(n: int) -> None:
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
             session: str | None, client: str | None) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C."""
-    from jarvis_diag.ingest import GLOB_CHARS, expand_paths
+    from jarvis_diag.ingest import GLOB_CHARS, expand_paths, page_client
     from jarvis_diag.logs import frontend, parse_line
+    from jarvis_diag.timeline import iso, load_timeline
 
     _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
-    from jarvis_diag.timeline import iso, load_timeline
 
     def build(files: list[str]):
         tl = load_timeline(files, tz=tz, format_of=format_of, no_skew=no_skew)
@@ -227,7 +227,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         skew_of = clock.get("clients", {})
         for raw in complete:
             tail.line += 1
-            ev = parse_line(raw, tail.format, path, tail.line, client=frontend.client_of(path),
+            # (the page the timeline read this file as: a renamed page log is still one page)
+            ev = parse_line(raw, tail.format, path, tail.line, client=page_client(path, tail.format),
                             offset_minutes=offset)
             if ev is None:
                 continue
