@@ -1544,6 +1544,7 @@ def detect_history_window(ix: _Index) -> list[dict]:
     """The page asked to resume after a seq (chat:connect with ``last_seq``, the seq
     extension) and the server replayed its history window instead of the events after it."""
     findings = []
+    messages: dict[str | None, list[dict]] | None = None
     for a in ix.corr.attaches:
         if a.last_seq is None or a.resumed or a.history_count is None:
             continue
@@ -1557,8 +1558,11 @@ def detect_history_window(ix: _Index) -> list[dict]:
                 "had is shown again" if cut else "what the page already had is shown again")
         at = a.received_at or a.started_at or 0.0
         # a reply being written as it came back: the history holds finished messages only
-        writing = [m for m in _replies(ix).messages if m["key"] == a.key and m["rec"]["t"] < at
-                   and (m["until"] is None or m["until"] > at)]
+        if messages is None:  # (the session's messages, grouped once: not a pass over all per attach)
+            messages = {}
+            for m in _replies(ix).messages:
+                messages.setdefault(m["key"], []).append(m)
+        writing = [m for m in messages.get(a.key, ()) if m["rec"]["t"] < at and (m["until"] is None or m["until"] > at)]
         if writing:
             what += (f". A reply was being written as it came back (to the message of "
                      f"{iso(writing[-1]['rec']['t'])}): what the agent wrote of it while the page was away is in "
