@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
+import threading
 
 import typer
 
@@ -64,10 +66,36 @@ def usage_error_line(exc: ClickException) -> str:
     return f"jarvis-diag: error: {where}{message} (see '{ctx.command_path} --help')"
 
 
+class _Interrupts:
+    """Notes a Ctrl-C while a command runs. Typer turns the ``KeyboardInterrupt`` into a bare
+    exit 130, which would end the command without a word; a command that says it was
+    interrupted itself (simulate-mobile, demo) handles the signal its own way."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._before = None
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: a DiagError or a usage error becomes one clean line and its exit code."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        with _Interrupts() as interrupts:
+            code = app(args=argv, standalone_mode=False)
+        if code == 130 and interrupts.seen:
+            raise KeyboardInterrupt
     except ClickException as exc:
         # no_args_is_help has already printed the help; anything else is a usage error
         if type(exc).__name__ != "NoArgsIsHelpError":

@@ -37,12 +37,18 @@ class Forked(Generic[T]):
             read, write = os.pipe()
         except OSError:
             return
+        # a Ctrl-C that lands during the fork is held until it is over: in the middle of it,
+        # the interpreter's own fork hooks would swallow the KeyboardInterrupt, and the
+        # command would go on as if nothing was pressed
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             pid = os.fork()
         except OSError:  # (no process to be had: the work is done here)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read)
             os.close(write)
             return
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if pid == 0:  # pragma: no cover - the child (its coverage is not collected)
             _child(write, read, fn, args)
         os.close(write)

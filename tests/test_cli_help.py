@@ -136,3 +136,30 @@ def test_a_ctrl_c_while_the_command_loads_is_a_clean_stop():
         _, err = proc.communicate(timeout=60)
         assert "Traceback" not in err, (delay, err)
         assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, err)
+
+
+def test_a_ctrl_c_while_a_command_runs_says_it_was_interrupted():
+    # typer turns a Ctrl-C inside a command into a bare exit 130: the user saw the command end
+    # without a word
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("[2026-01-30T01:29:39.290Z] [DEBUG] [ConnMgr] Page hidden\n")
+        proc.stdin.flush()
+        syscall = f"/proc/{proc.pid}/syscall"
+        for _ in range(600):  # until the command waits on its standard input (read(0, ...))
+            with open(syscall) as fh:
+                if fh.read().startswith("0 0x0 "):
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the command never read its standard input")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err == "jarvis-diag: interrupted\n"
