@@ -77,8 +77,9 @@ def add_routes(app: web.Application, log: ServerLog, max_bytes: int) -> None:
             reason = str(exc) if isinstance(exc, BadUpload) else "body is not JSON"
             log.log("debuglog.rejected", reason=reason)
             return web.json_response({"error": reason}, status=400)
-        log.frontend(client_id, entries)
-        log.log("debuglog.http", n=len(entries), client=_log_name(client_id))
+        if entries:  # (an empty batch leaves no file and no line, as the real server does)
+            log.frontend(client_id, entries)
+            log.log("debuglog.http", n=len(entries), client=_log_name(client_id))
         return web.json_response({"status": "ok", "received": len(entries)})
 
     async def ws_logs(request: web.Request) -> web.WebSocketResponse:
@@ -93,8 +94,9 @@ def add_routes(app: web.Application, log: ServerLog, max_bytes: int) -> None:
                     log.log("debuglog.rejected", reason=reason)
                     await ws.send_json({"error": reason})
                     continue
-                log.frontend(client_id, entries)
-                log.log("debuglog.ws", n=len(entries), client=_log_name(client_id))
+                if entries:
+                    log.frontend(client_id, entries)
+                    log.log("debuglog.ws", n=len(entries), client=_log_name(client_id))
                 await ws.send_json({"status": "ok", "received": len(entries)})
             elif msg.type == WSMsgType.BINARY:
                 log.log("debuglog.rejected", reason="binary message")

@@ -156,3 +156,37 @@ async def test_wrong_token_is_refused_on_the_login_form():
         finally:
             await browser.close()
         assert failures == []
+
+
+async def test_a_page_that_never_signs_in_leaves_no_log_file_and_signing_in_sends_what_it_kept():
+    from playwright.async_api import async_playwright
+
+    async with running_server() as srv, async_playwright() as pw:
+        browser, page, failures = await _open_page(pw, f"{srv.url}/")
+        try:
+            await _wait(page, "window.jarvisDiag.lines().length > 0")
+            await page.evaluate("window.jarvisDiag.flushLogs()")  # what the 2 s timer does
+            assert list(srv.frontend_dir.iterdir()) == []
+            # a refused token is not signing in either
+            await page.fill("#login-token", "not-the-token")
+            await page.click("#login-submit")
+            await page.wait_for_selector("#login-error:not([hidden])", timeout=10_000)
+            await page.evaluate("window.jarvisDiag.flushLogs()")
+            assert list(srv.frontend_dir.iterdir()) == []
+            kept = [e["message"] for e in await page.evaluate("window.jarvisDiag.lines()")]
+            assert any(m.startswith("[SocketIO] Authentication failed") for m in kept)
+
+            await page.fill("#login-token", srv.token)
+            await page.click("#login-submit")
+            await _wait(page, "window.jarvisDiag.connection().socket === 'connected'")
+            await page.evaluate("window.jarvisDiag.flushLogs()")
+            deadline = time.monotonic() + 10
+            written: list[str] = []
+            while time.monotonic() < deadline and len(written) < len(kept):
+                files = list(srv.frontend_dir.glob("*.log"))
+                written = [FRONTEND_LINE.match(t).group(3) for t in files[0].read_text().splitlines()] if files else []
+                await asyncio.sleep(0.05)
+        finally:
+            await browser.close()
+        assert failures == []
+        assert written[:len(kept)] == kept  # nothing written before signing in was lost

@@ -95,3 +95,14 @@ async def test_health_and_index():
             assert r.status == 200 and body["status"] == "ok" and body["sockets"] == 0
         async with http.get(srv.url + "/") as r:
             assert r.status == 200
+
+
+async def test_an_empty_batch_leaves_no_file():
+    async with running_server() as srv, aiohttp.ClientSession() as http:
+        async with http.post(srv.url + "/api/debug/logs", json={"clientId": "empty-http", "logs": []}) as r:
+            assert r.status == 200 and (await r.json())["received"] == 0
+        async with http.ws_connect(srv.url + "/ws/debug") as ws:
+            await ws.send_json({"clientId": "empty-ws", "logs": []})
+            assert (await ws.receive_json(timeout=5))["received"] == 0
+        assert list(srv.frontend_dir.iterdir()) == []
+        assert "received 0 logs" not in srv.app_log.read_text()

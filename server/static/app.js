@@ -545,7 +545,10 @@
         showLogin(`Sign-in refused: ${reason}`);
       },
     });
-    app.client.onState(() => render());
+    app.client.onState((prev, next) => {
+      if (next === 'connected') debugLog.startRemote(); // signed in: the remote log may start
+      render();
+    });
     app.client.onUnroutedError = (message) => log.error(`chat:error without session: ${message}`);
     if (profile.connMgr) {
       app.manager = new ConnectionManager({log, client: app.client, profile});

@@ -1,6 +1,10 @@
 /* The page's debug log: every line is shown in the debug panel and posted in batches to
  * the server's remote-log endpoint, in the shapes of the real frontend (see
- * docs: LOG_FORMATS.md §2), so `jarvis-diag timeline` reads them like field logs. */
+ * docs: LOG_FORMATS.md §2), so `jarvis-diag timeline` reads them like field logs.
+ *
+ * Posting starts only once the page has signed in (startRemote): a visitor who never
+ * does leaves no log file on the server. The lines written before are kept and go with
+ * the first batch after signing in. */
 (function (global) {
   'use strict';
 
@@ -35,6 +39,7 @@
       this.unsent = [];
       this.listeners = [];
       this.sending = false;
+      this.remote = Boolean(opts.remote); // posting allowed (the page signed in)
       this.sent = 0;
       this.failedPosts = 0;
       this.timer = global.setInterval(() => this.flush(), opts.flushEveryMs || FLUSH_EVERY_MS);
@@ -65,10 +70,17 @@
       return this.entries.map((e) => `[${panelTime(new Date(e.timestamp))}] ${e.message}`).join('\n');
     }
 
+    // The page signed in: post what was kept so far, and every line from now on.
+    startRemote() {
+      if (this.remote) return;
+      this.remote = true;
+      this.flush();
+    }
+
     // One batch in flight at a time; a failed batch goes back to the front of the queue,
     // so lines written while offline arrive (late) once the network is back.
     async flush() {
-      if (this.sending || this.unsent.length === 0) return;
+      if (!this.remote || this.sending || this.unsent.length === 0) return;
       const batch = this.unsent.splice(0, BATCH_MAX);
       this.sending = true;
       try {
