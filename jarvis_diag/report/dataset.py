@@ -397,15 +397,19 @@ def _attach_phases(att: dict, kind: str) -> dict[str, float]:
         create = _nz(ph["T1.2"] - (ph.get("T1.1") or 0.0))
         seg["agent start"] = min(create, seg.get("T2", 0.0))
         seg["T2"] = seg.get("T2", 0.0) - seg["agent start"]
+    latency = att.get("latency_ms") or 0.0
     wire = att.get("transport_ms")  # (both ways: the latency less the server's time)
     if wire is not None:
+        # the server's marks and its received / ready-sent lines are whole milliseconds apart
+        # from each other: the wire time is at most what the server phases leave of the latency
+        server = sum(v for k, v in seg.items() if k != "uplink")
+        wire = min(_nz(wire), _nz(latency - server))
         # the uplink is measured across the two clocks, the wire time on the page's alone: the
         # downlink is the rest of it, and the phases add up to the latency
-        seg["uplink"] = min(seg["uplink"], _nz(wire))
+        seg["uplink"] = min(seg["uplink"], wire)
         seg["downlink"] = _nz(wire - seg["uplink"])
     else:
         seg["downlink"] = 0.0
-    latency = att.get("latency_ms") or 0.0
     seg["other"] = _nz(latency - sum(seg.values()))
     return seg
 
