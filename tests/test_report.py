@@ -676,3 +676,22 @@ def test_the_breakdown_says_what_its_server_phases_mean():
     assert fmt.PHASES_NOTE in to_markdown(report)
     assert html.escape(fmt.PHASES_NOTE.replace("`", "")) in to_html(report)
     assert fmt.phases_note(make_report(["sample_logs/healthy-day"]).metrics) == ""
+
+
+def test_the_transport_metric_says_what_it_measures_both_ways():
+    # it is the latency less the server's time (uplink + downlink), not chat:ready emit -> receive
+    from datetime import datetime
+
+    from jarvis_diag.report import make_report
+    from jarvis_diag.timeline import load_timeline
+
+    def ms(later, earlier):
+        return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds() * 1000
+
+    doc = load_timeline("tests/fixtures/callback-desync").to_json_dict()
+    attaches = [a for s in doc["sessions"] for a in s["attaches"] if a["transport_ms"] is not None]
+    wire = sorted(a["latency_ms"] - ms(a["ready_sent_at"], a["received_at"]) for a in attaches)
+    downlink = sorted(ms(a["ready_received_at"], a["ready_sent_at"]) for a in attaches)
+    transport = make_report(["tests/fixtures/callback-desync"]).metric("transport")
+    assert list(transport.values) == pytest.approx(wire) and wire != pytest.approx(downlink)
+    assert "both ways" in transport.description and "latency less the server's time" in transport.description

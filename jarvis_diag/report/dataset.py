@@ -30,7 +30,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "detection": ("connection lost -> both sides noticed", ("first side", "second side")),
     "detection-client": ("connection lost -> the client noticed", ()),
     "detection-server": ("connection lost -> the server noticed (logged the disconnect)", ()),
-    "transport": ("chat:ready emit -> receive, clocks corrected", ()),
+    "transport": ("an attach's time on the wire, both ways: its latency less the server's time (chat:connect "
+                  "received -> chat:ready sent)", ()),
     "T1": ("server attach phase T1 get_session (ms since Chat connect START)", ()),
     "T2": ("server attach phase T2 session_ready (ms since START)", ()),
     "T3": ("server attach phase T3 callback_set (ms since START)", ()),
