@@ -695,3 +695,25 @@ def test_the_transport_metric_says_what_it_measures_both_ways():
     transport = make_report(["tests/fixtures/callback-desync"]).metric("transport")
     assert list(transport.values) == pytest.approx(wire) and wire != pytest.approx(downlink)
     assert "both ways" in transport.description and "latency less the server's time" in transport.description
+
+
+def test_a_comparison_of_logs_counts_per_episode_not_per_cycle():
+    # logs have reconnect episodes, not simulated cycles: every format said "per cycle"
+    import html
+
+    from jarvis_diag.report import make_report, to_html, to_markdown
+
+    def logs(name):
+        return [f"sample_logs/{name}/app.log", f"sample_logs/{name}/frontend"]
+
+    report = make_report(logs("connmgr-frozen-past-ping"), compare=logs("legacy-frozen-past-ping"))
+    assert "unrecovered: fewer, per episode 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(
+        report.comparison)
+    said = "p50 for times, mean per episode for counts"
+    assert report.to_json_dict()["comparison"]["method"] == f"percentile bootstrap of candidate - baseline ({said})"
+    for text in (to_text(report), to_markdown(report), html.unescape(to_html(report))):
+        assert said in text and "per cycle" not in text
+    # simulated cycles stay per cycle
+    sims = make_report(["sample_logs/connmgr-frozen-past-ping"], compare=["sample_logs/legacy-frozen-past-ping"])
+    assert "unrecovered: fewer, per cycle 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(sims.comparison)
+    assert "mean per cycle for counts" in to_markdown(sims)

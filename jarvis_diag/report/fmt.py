@@ -115,7 +115,7 @@ def comparison_headlines(comparison) -> list[str]:
         if r.verdict not in CLEAR_VERDICTS:
             continue
         d = r.difference
-        stat = "per cycle" if d.statistic == "mean" else d.statistic
+        stat = f"per {r.per or 'cycle'}" if d.statistic == "mean" else d.statistic
         lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
                      f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
     return lines or ["no clear difference in any metric"]

@@ -118,7 +118,7 @@ def _comparison(report: Report) -> str:
             + _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,
                      {2, 3, 4, 5})
             + f'<p class="dim">Bootstrap 95% interval of candidate − baseline, {cmp.resamples} resamples, '
-              f"seed {cmp.seed} (p50 for times, mean per cycle for counts).</p>")
+              f"seed {cmp.seed} ({_e(cmp.statistics)}).</p>")
 
 
 def _where(report: Report) -> str:

@@ -65,7 +65,7 @@ def to_markdown(report: Report) -> str:
         out += _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,
                       ["l", "l", "r", "r", "r", "r", "l"])
         out += [f"Bootstrap 95% interval of candidate − baseline, {cmp.resamples} resamples, seed {cmp.seed} "
-                "(p50 for times, mean per cycle for counts).", ""]
+                f"({cmp.statistics}).", ""]
     rows = [[f"`{m.name}`", k, fmt.breakdown_text(seg)] for m in report.metrics for k, seg in m.breakdown.items()]
     if rows:
         out += ["### Where the time goes", ""] + _table(["metric", "cases", "mean ms per phase"], rows)

@@ -77,6 +77,7 @@ class CompareRow:
     difference: mx.Difference
     verdict: str  # faster | slower | fewer | more | no clear difference | not enough data
     baseline_values: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    per: str = ""  # a count's mean is per: "cycle", "episode" or "cycle or episode"
 
     def to_json_dict(self) -> dict:
         return {"unit": self.unit, "baseline": self.baseline.to_json_dict(),
@@ -91,10 +92,21 @@ class Comparison:
     resamples: int
     seed: int
 
+    @property
+    def statistics(self) -> str:
+        """What is compared: 'p50 for times, mean per cycle for counts' (per episode for logs)."""
+        pers = {r.per for r in self.rows if r.unit == "count"}
+        per = pers.pop() if len(pers) == 1 else _PER["cycles/episodes"] if pers else _PER["cycles"]
+        return f"p50 for times, mean per {per} for counts"
+
     def to_json_dict(self) -> dict:
         return {"baseline_inputs": self.baseline_inputs, "resamples": self.resamples, "seed": self.seed,
-                "method": "percentile bootstrap of candidate - baseline (p50 for times, mean per cycle for counts)",
+                "method": f"percentile bootstrap of candidate - baseline ({self.statistics})",
                 "metrics": {r.metric: r.to_json_dict() for r in self.rows}}
+
+
+# what one count is per (CountTotals.unit) -> the word after "mean per"
+_PER = {"cycles": "cycle", "episodes": "episode", "cycles/episodes": "cycle or episode"}
 
 
 @dataclass(repr=False)
@@ -230,7 +242,10 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         if not b and not c:
             continue
         diff = mx.compare(b, c, "mean", resamples, seed)
-        rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count")))
+        units = {side.counts[name].unit for side in (base, ds) if side.counts[name].per_unit}
+        per = _PER[units.pop()] if len(units) == 1 else _PER["cycles/episodes"]
+        rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count"),
+                               per=per))
     return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed)
 
 

@@ -139,8 +139,7 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
                       fmt.fmt_signed(d.diff, r.unit), fmt.interval_text(d, r.unit),
                       Text(r.verdict, style=_VERDICT_STYLE.get(r.verdict, "")))
     yield table
-    yield Text(f"Bootstrap: {cmp.resamples} resamples, seed {cmp.seed}; p50 for times, mean per cycle for counts.",
-               style="dim")
+    yield Text(f"Bootstrap: {cmp.resamples} resamples, seed {cmp.seed}; {cmp.statistics}.", style="dim")
 
 
 def _budgets(report: Report) -> Iterator[RenderableType]:
