@@ -190,3 +190,26 @@ async def test_a_page_that_never_signs_in_leaves_no_log_file_and_signing_in_send
             await browser.close()
         assert failures == []
         assert written[:len(kept)] == kept  # nothing written before signing in was lost
+
+
+async def test_a_tap_on_the_chat_on_screen_does_not_attach_it_again():
+    from playwright.async_api import async_playwright
+
+    async with running_server(agent_pace=0.005) as srv, async_playwright() as pw:
+        browser, page, failures = await _open_page(pw, f"{srv.url}/?profile=connmgr")
+        try:
+            await _login_and_chat(page, srv.token, ["/tmp/a", "/tmp/b"])
+            mark = await page.evaluate("window.jarvisDiag.journalLength()")
+            tabs = page.locator("#session-list li .session-open")
+            await tabs.nth(1).click()  # the chat on screen: nothing to switch to
+            await tabs.nth(0).click()  # a real switch: one chat:connect, answered in order after any other
+            await _wait(page, "window.jarvisDiag.sessions()[0].readyCount >= 2")
+            await _wait(page, "window.jarvisDiag.sessions()[0].historyEndAt !== null")
+            journal = await page.evaluate("(n) => window.jarvisDiag.journal(n)", mark)
+            sessions = await page.evaluate("window.jarvisDiag.sessions()")
+        finally:
+            await browser.close()
+        assert failures == []
+        sent = [(e["session"], e["detail"]["cause"]) for e in journal if e["kind"] == "connect.sent"]
+        assert sent == [(sessions[0]["uuid"], "switch")]
+        assert sessions[1]["readyCount"] == 1 and [s["current"] for s in sessions] == [True, False]

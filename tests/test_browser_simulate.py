@@ -142,6 +142,24 @@ async def test_legacy_past_the_ping_window_fails_and_is_reported(tmp_path: Path)
 
 
 @pytest.mark.browser
+async def test_a_browser_cycle_records_the_attaches_the_virtual_client_records(tmp_path: Path):
+    from jarvis_diag.simulate.run import run_simulation
+    from jarvis_diag.simulate.scenario import SimConfig
+
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", sessions=1, cycles=1,
+                            background_s=1.0, fault="close", deadline_s=8.0)
+        browser = await run_browser_simulation(cfg, tmp_path / "browser", run_id="b")
+        virtual = await run_simulation(SimConfig(url=srv.url, token=srv.token, sessions=1, background_s=1.0,
+                                                 fault="close", deadline_s=8.0, seed=1), tmp_path / "virtual")
+    [b], [v] = browser.records, virtual.records
+    assert cycle_ok(b) and cycle_ok(v), (b["failure"], v["failure"])
+    # the page came back and attached its one chat again; the probe typed into the chat on
+    # screen needs no tap on its tab, nor a second chat:connect
+    assert [a["kind"] for a in b["attaches"]] == [a["kind"] for a in v["attaches"]] == ["reconnect"]
+
+
+@pytest.mark.browser
 async def test_resume_checks_every_seq_through_an_offline_cycle(tmp_path: Path):
     async with running_server(**SERVER) as srv:
         cfg = BrowserConfig(url=srv.url, token=srv.token, profile="resume", sessions=1, cycles=1,

@@ -83,6 +83,15 @@ def test_content_check_counts_a_missing_reply_as_lost_and_a_reply_shown_twice_as
     assert verdict(twice, [session()])["duplicated"] == 1
 
 
+def test_a_users_switch_after_coming_back_is_a_switch_not_a_reconnect():
+    switch = [Obs(SHOW + 0.5, "connect.sent", session="A", detail={"cause": "switch"}),
+              Obs(SHOW + 0.51, "ready", session="A", detail={"requested": True})]
+    r = verdict([*reconnect_obs(), *switch, chat(SHOW + 0.9, "chat:result", message="p1")], [session()])
+    assert [(a["kind"], a["ms"]) for a in r["attaches"]] == [("reconnect", pytest.approx(10)),
+                                                            ("switch", pytest.approx(10))]
+    assert r["sessions"][0]["ready_ms"] == pytest.approx(130)  # recovery is the first attach
+
+
 def test_seq_check_finds_gaps_and_repeats():
     obs = [*reconnect_obs()] + [chat(SHOW + 0.2, "chat:stream", seq=q, replay=True) for q in (11, 12, 12, 14)]
     obs.append(chat(SHOW + 0.9, "chat:result", seq=15, message="p1"))

@@ -224,6 +224,7 @@ class _Page:
         self.console: list[tuple[float, str]] = []
         self.client_id = f"page-{index}"
         self.sessions: list[str] = []  # the session keys of the journal (UUIDs), in list order
+        self.current: int | None = None  # the session on screen (the last opened or switched to)
         self.temp_ids: dict[str, str | None] = {}
         self.errors: list[str] = []
         self.last_lines: list[dict[str, Any]] = []
@@ -318,6 +319,7 @@ class _Page:
         if self.spec.workdir_selector:
             await self.page.fill(self.spec.workdir_selector, f"{self.cfg.working_dir}")
         await self.page.click(self.spec.new_session_selector)
+        self.current = n
         if self.reference:
             async def ready() -> bool:
                 sessions = await self.page.evaluate("window.jarvisDiag.sessions()")
@@ -332,7 +334,12 @@ class _Page:
             await self.wait_ready_dom(n + 1, time.time() - 60, self.cfg.deadline_s)
 
     async def switch_to(self, n: int) -> None:
+        """Open session ``n`` from the list; the one on screen needs no tap (a user types
+        into it: the page must not re-attach a chat it shows, nor the run count that)."""
+        if n == self.current:
+            return
         await self.page.locator(self.spec.session_selector).nth(n).click()
+        self.current = n
 
     async def send(self, text: str) -> None:
         await self.page.fill(self.spec.input_selector, text)
@@ -342,8 +349,13 @@ class _Page:
             await self.page.press(self.spec.input_selector, "Enter")
 
     async def say_to_each(self, label: str) -> dict[str, str]:
+        """A message to every session: the one on screen first, then the others in list
+        order. Each other one takes a switch (the page has one composer); a virtual
+        client's message names its session and needs none."""
         texts = {}
-        for n, key in enumerate(self.sessions):
+        order = sorted(range(len(self.sessions)), key=lambda n: n != self.current)
+        for n in order:
+            key = self.sessions[n]
             text = f"{label} s{n + 1} {secrets.token_hex(3)}"
             await self.switch_to(n)
             await self.send(text)

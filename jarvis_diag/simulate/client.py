@@ -465,15 +465,16 @@ class VirtualClient:
             self.log.log("fe.handler_new", ms="0.0")
             self.log.log("fe.subscribing", session=short(s.key))
         self.log.log("fe.calling_send", ms="0.0")
-        await self._send_connect(s)
+        await self._send_connect(s, "switch" if switching else "open")
         self.log.log("fe.connect_chat_end", ms=f"{self._perf_ms() - s.mux_started:.1f}")
 
-    async def _send_connect(self, s: SessionState) -> None:
+    async def _send_connect(self, s: SessionState, cause: str) -> None:
+        """``cause``: why the page attaches: ``open``, ``switch`` (the user), ``resubscribe``."""
         payload: dict[str, Any] = {"session_id": s.key, "working_dir": s.working_dir}
         if self.profile.last_seq and s.last_seq:
             payload["last_seq"] = s.last_seq
         s.connect_pending = True
-        self._obs("connect.sent", session=s.key, seq=payload.get("last_seq"))
+        self._obs("connect.sent", session=s.key, seq=payload.get("last_seq"), detail={"cause": cause})
         await self._emit("chat:connect", payload)
 
     async def _resubscribe(self, epoch: int, sessions: list[SessionState]) -> None:
@@ -482,7 +483,7 @@ class VirtualClient:
             self.log.log("fe.resending", n=len(sessions), total=0)
             for s in sessions:
                 self.log.log("fe.resubscribing", session=short(s.key))
-                await self._send_connect(s)
+                await self._send_connect(s, "resubscribe")
         elif sessions:
             self.log.log("fe.resending", n=0, total=len(sessions))
             for s in sessions:  # the old page: the handlers exist, nothing is sent

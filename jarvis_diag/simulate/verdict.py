@@ -158,17 +158,22 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
         if auto and probe_sent_at is not None and auto[0].t >= probe_sent_at:
             failures.append(f"session {short}: attached only when a message auto-connected it")
         # Attach latencies: each chat:connect sent in the cycle to the chat:ready that answered it.
+        # A user's switch to the session stays a switch after the page came back; other
+        # attaches then are the recovery (a client that does not say why: by time).
         pending: float | None = None
+        cause = None
         for o in mine:
             if o.kind == "connect.sent":
                 pending = o.t
+                cause = (o.detail or {}).get("cause") if isinstance(o.detail, dict) else None
             elif o.kind == "ready":
                 requested = (o.detail or {}).get("requested", True)
-                kind = "auto" if not requested else ("reconnect" if o.t >= hidden_at else "switch")
+                kind = "auto" if not requested else \
+                    ("switch" if cause == "switch" or o.t < hidden_at else "reconnect")
                 start = pending if pending is not None else o.t
                 attaches.append({"session": s.uuid or s.key, "kind": kind, "ms": round((o.t - start) * 1000, 1),
                                  "at": iso_ms(o.t)})
-                pending = None
+                pending = cause = None
         session_records.append({
             "session": s.uuid or s.key, "temp_id": s.temp_id,
             "ready_ms": _ms(ready.t if ready else None, t0),

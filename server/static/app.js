@@ -128,6 +128,17 @@
     chatConnect(session);
   }
 
+  // A tap on a session in the list. The chat already on screen, attached on the current
+  // socket, has nothing to switch to: no chat:connect (it would be a needless re-attach
+  // and a history replay). One that is not attached is attached again, as a switch would.
+  function openFromList(session) {
+    if (session === app.current && session.attached && app.client && app.client.state === 'connected') {
+      $('#composer-input').focus({preventScroll: true});
+      return;
+    }
+    connectSession(session, false);
+  }
+
   // The chat view ("[Chat]" lines): show the session's container and attach it.
   function chatConnect(session) {
     const previous = app.current;
@@ -470,7 +481,7 @@
         badge.textContent = session.unread > 99 ? '99+' : String(session.unread);
         open.append(badge);
       }
-      open.addEventListener('click', () => connectSession(session, false));
+      open.addEventListener('click', () => openFromList(session));
       const close = doc.createElement('button');
       close.className = 'session-close';
       close.type = 'button';

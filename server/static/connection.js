@@ -212,7 +212,7 @@
           return;
         }
         this.log(`[SocketIO] [TIMING] connectChat: handler EXISTS, sending connect to re-establish backend callback at +${at()}ms`);
-        this.emitConnect(existing);
+        this.emitConnect(existing, 'switch');
         this.log(`[SocketIO] [TIMING] connectChat END at +${at()}ms`);
         return;
       }
@@ -221,16 +221,17 @@
       this.handlers.set(`chat:${sessionId}`, handler);
       this.log(`[SocketIO] Subscribing to chat:${short(sessionId)}`);
       this.log(`[SocketIO] [TIMING] connectChat: calling send() at +${at()}ms`);
-      this.emitConnect(handler);
+      this.emitConnect(handler, 'open');
       this.log(`[SocketIO] [TIMING] connectChat END at +${at()}ms`);
     }
 
-    emitConnect(handler) {
+    // cause: why the page attaches (open, switch: the user; resubscribe: after a reconnect)
+    emitConnect(handler, cause) {
       const payload = {session_id: handler.sessionId, working_dir: handler.workingDir, resume: null};
       const lastSeq = handler.callbacks.lastSeq ? handler.callbacks.lastSeq() : 0;
       if (this.profile.resume && lastSeq > 0) payload.last_seq = lastSeq;
       handler.awaitingReady = true; // the next chat:ready answers this page's own request
-      this.send('chat:connect', payload);
+      this.send('chat:connect', payload, {cause});
     }
 
     removeChat(sessionId) {
@@ -249,21 +250,21 @@
       for (const handler of toSend) {
         this.log(`[SocketIO] Re-subscribing to chat:${short(handler.sessionId)}`);
         if (handler.callbacks.onResubscribe) handler.callbacks.onResubscribe();
-        this.emitConnect(handler);
+        this.emitConnect(handler, 'resubscribe');
       }
     }
 
-    send(event, payload) {
+    send(event, payload, meta) {
       if (this.state === 'connected' && this.socket) {
         const target = payload && payload.session_id ? this.resolve(payload.session_id) : null;
         const body = target ? {...payload, session_id: target} : payload;
         if (target) this.log(`[SocketIO] [DIAG] send EMIT: ${event} to ${short(target)}, transport=${this.transport()}`);
         this.socket.emit(event, body);
-        if (event === 'chat:connect') this.journal({kind: 'connect.sent', session: target});
+        if (event === 'chat:connect') this.journal({kind: 'connect.sent', session: target, detail: meta || {}});
         return true;
       }
       this.log(`[SocketIO] [DIAG] send QUEUED: ${event} (state=${this.state}, pendingCount=${this.pending.length})`);
-      this.pending.push({event, payload});
+      this.pending.push({event, payload, meta});
       return false;
     }
 
@@ -271,7 +272,7 @@
       if (this.pending.length === 0) return;
       const ops = this.pending.splice(0);
       this.log(`[SocketIO] Processing ${ops.length} pending operations`);
-      for (const op of ops) this.send(op.event, op.payload);
+      for (const op of ops) this.send(op.event, op.payload, op.meta);
     }
 
     handleChatEvent(event, payload) {
