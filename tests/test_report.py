@@ -717,3 +717,52 @@ def test_a_comparison_of_logs_counts_per_episode_not_per_cycle():
     sims = make_report(["sample_logs/connmgr-frozen-past-ping"], compare=["sample_logs/legacy-frozen-past-ping"])
     assert "unrecovered: fewer, per cycle 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(sims.comparison)
     assert "mean per cycle for counts" in to_markdown(sims)
+
+
+def _documented_report_example() -> dict:
+    text = Path("docs/formats.md").read_text(encoding="utf-8")
+    section = text.split("## Report (`report --format json`)", 1)[1]
+    return json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+
+
+# objects keyed by a name (each value shaped as the documented one) and free-form mappings
+_BY_NAME = {"report.metrics", "report.counts", "report.comparison.metrics"}
+_FREE = {"outcomes", "phases"}  # (phases: {} when no case has any)
+
+
+def _same_keys(documented, actual, where: str, problems: list[str]) -> None:
+    """Every object of the documented example has exactly the keys of the real one ("..."
+    stands for more keys as shown elsewhere; agent_start_share is only on new-session)."""
+    if where in _BY_NAME:
+        shape = next(iter(documented.values()))
+        for name, value in actual.items():
+            _same_keys(shape, value, f"{where}.{name}", problems)
+    elif where.rsplit(".", 1)[-1] in _FREE:
+        return
+    elif isinstance(documented, dict) and isinstance(actual, dict):
+        if "..." not in documented:
+            extra = set(actual) - set(documented) - {"agent_start_share"}
+            missing = set(documented) - set(actual) - {"agent_start_share"}
+            if extra or missing:
+                problems.append(f"{where}: undocumented {sorted(extra)}, documented but absent {sorted(missing)}")
+        for key in set(documented) & set(actual):
+            _same_keys(documented[key], actual[key], f"{where}.{key}", problems)
+    elif isinstance(documented, list) and isinstance(actual, list) and documented and actual:
+        _same_keys(documented[0], actual[0], f"{where}[0]", problems)
+
+
+def test_the_json_has_exactly_the_keys_docs_formats_shows():
+    from jarvis_diag.report import make_report
+
+    example = _documented_report_example()
+    report = make_report(["sample_logs/connmgr-frozen-past-ping"], compare=["sample_logs/legacy-frozen-past-ping"],
+                         budgets=["recovery.p95<=500ms"]).to_json_dict()
+    lost = make_report(["sample_logs/legacy-frozen-past-ping"]).to_json_dict()["counts"]["unrecovered"]
+    report["counts"]["lost"] = lost  # (a count with a case in "where")
+    report["findings"] = make_report(["tests/fixtures/callback-desync"]).to_json_dict()["findings"]
+    problems: list[str] = []
+    # findings: the timeline's own fields (docs: "kinds and fields as in the timeline's findings")
+    documented_finding = example.pop("findings")[0]
+    assert set(documented_finding) <= set(report.pop("findings")[0])
+    _same_keys(example, report, "report", problems)
+    assert not problems, problems
