@@ -864,21 +864,42 @@ def _sid_list(sids: list[str]) -> str:
     return named if len(unique) <= SIDS_NAMED else f"{named} and {len(unique) - SIDS_NAMED} more"
 
 
-def _fate(ix: _Index, client: str, t: float, restarted: float | None, lost: float | None = None) -> tuple:
-    """What became of a client whose socket a server's stop at ``t`` cut (``lost``: when the
-    client lost it, when that is known to be earlier): ("back", seconds until its next
-    authenticated socket, 1 when counted from its page's return (it was away until after the
-    restart) else 0, that connection), ("away",) when its page was still in the background or
-    offline when the log ends, else ("never",)."""
+def _fate(ix: _Index, client: str, t: float, restarted: float | None, lost: float | None = None,
+          cut: Connection | None = None) -> tuple:
+    """What became of a client whose socket ``cut`` a server's stop at ``t`` cut (``lost``:
+    when the client lost it, when that is known to be earlier): ("back", seconds until its
+    next authenticated socket, how that is counted, that connection), ("away",) when its page
+    was still in the background or offline when the log ends, else ("never",). Counted from
+    the stop (0), or from the page's return: 1 when it was away until after the restart, 2
+    when it was away when the server went down and came back while it was down (it waited
+    from then, not from the stop)."""
     back = ix.authenticated_after(client, t)
     if back is not None:
         returned = ix.came_back(client, t, back.connected_at or back.authenticated_at)
         if returned is not None and returned > (restarted or t):
             return "back", back.authenticated_at - min(returned, back.authenticated_at), 1, back
+        if returned is not None and ix.away_at(client, t):
+            return "back", back.authenticated_at - min(returned, back.authenticated_at), 2, back
+        woke = _woke_to_a_dead_server(ix, client, t, cut) if restarted == t and lost is None else None
+        if woke is not None:
+            return "back", back.authenticated_at - woke, 2, back
         return "back", back.authenticated_at - (t if lost is None else lost), 0, back
     if ix.away_at(client, ix.corr.last_t or t):
         return ("away",)
     return ("never",)
+
+
+def _woke_to_a_dead_server(ix: _Index, client: str, start: float, cut: Connection | None) -> float | None:
+    """A process that died logs nothing; the next ``start`` is the first the server's log
+    knows of it. A page that logged no loss of its socket ``cut`` yet came back from the
+    background or offline before that start, after the server's last line of that socket, was
+    away when the process died (a page in view logs its socket closing): it found the server
+    gone when it came back. When it came back, or None."""
+    if cut is None or not cut.sid:
+        return None
+    seen = [r["t"] for r in ix.corr.index.be_by_sid.get(cut.sid, []) if r["t"] < start]
+    since = max([x for x in (cut.connected_at, cut.authenticated_at, *seen) if x is not None], default=None)
+    return None if since is None else ix.came_back(client, since, start)
 
 
 @dataclass
@@ -925,7 +946,8 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
     cut = np.flatnonzero((opened <= t) & (closed >= t - slack)).tolist()  # (a stop cuts a few: lists from here)
     fate = [0] * len(cut)  # 0: never came back, 1: back, 2: still away
     delays = []
-    away = 0  # clients counted from their page's return, not from the restart
+    away = 0  # clients counted from their page's return after the restart, not from the stop
+    woke = 0  # ... and from their page's return while the server was down
     backs: dict[int, Connection] = {}  # (the next connection of the first few cut, to cite)
     fates: dict[str, tuple] = {}  # (one look per client)
     lost_at = None
@@ -938,11 +960,12 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
             lost_at = lost
         found = fates.get(client)
         if found is None:
-            found = fates[client] = _fate(ix, client, t, restarted, lost)
+            found = fates[client] = _fate(ix, client, t, restarted, lost, conns[i])
         if found[0] == "back":
             fate[j] = 1
             delays.append(found[1])
-            away += found[2]
+            away += found[2] == 1
+            woke += found[2] == 2
             if j < CUT_EVIDENCE:
                 backs[j] = found[3]
         elif found[0] == "away":
@@ -984,6 +1007,9 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
         if away:
             what += (f" ({away} of them counted from when their page came back: it was in the background "
                      f"or offline until after the restart)")
+        if woke:
+            what += (f" ({woke} of them counted from when their page came back: it was in the background "
+                     f"or offline when the server went down, and came back before it was up again)")
     if never and len(never) == len(cut):
         what += "; none of them came back"
     elif never and all(joined[i] for i in never):

@@ -314,6 +314,82 @@ def test_a_process_that_died_closes_its_sockets_at_the_next_start(tmp_path):
     assert "answering 1 message(s)" in f["summary"]
 
 
+def _away_through_a_stop(logs: LogSet, c: Client, stop) -> tuple[float, float]:
+    """The page goes to the background (frozen: it logs nothing more), the server's process
+    ends meanwhile (``stop()``, which logs what it logs and returns when it was started
+    again), and the page comes back 2 s before that: its reconnects are refused until then.
+    Returns (when it came back, when its new socket was authenticated)."""
+    logs.page_hidden(c)
+    logs.wait(1)
+    restart_in = stop()
+    logs.wait(restart_in - 2.0)
+    came_back = logs.now
+    logs.page_visible(c)
+    logs.reconnect_attempts(c, 4)  # (refused: 1.5 s of retries)
+    logs.wait(max(0.0, came_back + 2.0 - logs.now))
+    _start(logs)
+    logs.wait(0.3)
+    logs.connect(c, SID2)
+    back = max(t for t, line in logs.backend if f"Client {SID2[:8]} authenticated" in line)
+    logs.attach(c, SID2, A, existing=True, history=1, handler_new=False)
+    logs.wait(20)
+    return came_back, back
+
+
+@pytest.mark.parametrize("end", ["killed", "shut down"])
+def test_a_page_away_when_the_server_went_down_counts_from_its_return(tmp_path, end):
+    """The phone was in the background when the server's process ended and came back while it
+    was still down: the user waited from then until a new socket, not from the end (a killed
+    process logs no end at all: from its next start, 0.3 s, the outage read as nothing; a
+    shutdown 6 s before the return read as 8 s). As simulate-mobile measures it."""
+    logs = LogSet()
+    c = logs.client(skew_ms=-1200.0)
+    logs.open_on(c, SID1, A)
+    logs.wait(2)
+
+    def stop() -> float:
+        logs.wait(1)
+        if end == "shut down":
+            _stop(logs, [SID1])
+        logs.wait(1)
+        return 6.0
+
+    came_back, back = _away_through_a_stop(logs, c, stop)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "server-restart")
+    assert f["delay_ms"] == pytest.approx((back - came_back) * 1000, abs=20)
+    assert f"clients were back after {back - came_back:.1f} s (1 of them counted from when their page came back: " \
+           "it was in the background or offline when the server went down, and came back before it was up " \
+           "again)" in f["summary"]
+    [ep] = tl.to_json_dict()["episodes"]
+    assert ep["visible_at"] is not None and _epoch(ep["visible_at"]) == pytest.approx(came_back, abs=0.002)
+
+
+def test_a_page_in_view_when_the_process_died_counts_from_its_own_loss_not_an_earlier_return(tmp_path):
+    # it had been in the background and back, and was using its socket when the process
+    # died: its log says when it lost it, and the wait runs from there
+    logs = LogSet()
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    logs.page_hidden(c)
+    logs.wait(3)
+    logs.page_visible(c)  # (the page re-uses its socket: a frozen page's socket can live on)
+    logs.wait(2)
+    logs.message(c, SID1, A)
+    logs.wait(3)
+    lost = logs.now
+    logs.client_disconnect(c, SID1, server_sees=False)
+    logs.wait(4)
+    _start(logs)
+    logs.wait(0.5)
+    logs.connect(c, SID2)
+    back = max(t for t, line in logs.backend if f"Client {SID2[:8]} authenticated" in line)
+    logs.wait(20)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-restart")
+    assert f["delay_ms"] == pytest.approx((back - lost) * 1000, abs=20)
+    assert "counted from when their page came back" not in f["summary"]
+
+
 def test_a_socket_whose_connect_line_is_missing_was_not_cut_by_a_stop_before_its_process(tmp_path):
     logs = LogSet()
     c = logs.client()
