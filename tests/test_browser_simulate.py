@@ -160,6 +160,24 @@ async def test_a_browser_cycle_records_the_attaches_the_virtual_client_records(t
 
 
 @pytest.mark.browser
+async def test_legacy_duplicates_are_counted_alike_by_the_browser_and_the_virtual_client(tmp_path: Path):
+    from jarvis_diag.simulate.run import run_simulation
+    from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
+
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="legacy", sessions=1, cycles=1,
+                            background_s=1.0, fault="close", deadline_s=6.0)
+        browser = await run_browser_simulation(cfg, tmp_path / "browser", run_id="b")
+        sim = scenario_from_dict({"profile": "legacy"}, SimConfig(url=srv.url, token=srv.token, background_s=1.0,
+                                                                   fault="close", deadline_s=6.0, seed=1))
+        virtual = await run_simulation(sim, tmp_path / "virtual")
+    [b], [v] = browser.records, virtual.records
+    # both pages show the message sent before the background twice once the message after
+    # it auto-connects the session and its history replay is appended
+    assert b["duplicated"] >= 1 and v["duplicated"] >= 1
+
+
+@pytest.mark.browser
 async def test_resume_checks_every_seq_through_an_offline_cycle(tmp_path: Path):
     async with running_server(**SERVER) as srv:
         cfg = BrowserConfig(url=srv.url, token=srv.token, profile="resume", sessions=1, cycles=1,

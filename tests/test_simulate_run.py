@@ -82,6 +82,19 @@ async def test_legacy_frozen_past_the_ping_window_fails_the_way_the_field_did(tm
     assert "send EMIT: chat:connect" not in after_reconnect.split("send EMIT: chat:message")[0]
 
 
+async def test_legacy_shows_the_background_message_twice_after_the_auto_connects_replay(tmp_path: Path):
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="legacy", background="0.5s", fault="close")
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    # the old page appends the replay to what it shows (its log: "History loading ...
+    # isReconnect=true" then the replayed messages rendered): the message sent before the
+    # background is on screen twice
+    assert record["duplicated"] >= 1 and not cycle_ok(record)
+    (log,) = (tmp_path / "frontend").glob("*.log")
+    assert "isReconnect=true" in log.read_text()
+
+
 async def test_single_live_session_bug_loses_live_output_of_one_of_two_sessions(tmp_path: Path):
     async with running_server(bugs=["single-live-session"], **FAST) as srv:
         cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")

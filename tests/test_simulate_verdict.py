@@ -92,6 +92,23 @@ def test_a_users_switch_after_coming_back_is_a_switch_not_a_reconnect():
     assert r["sessions"][0]["ready_ms"] == pytest.approx(130)  # recovery is the first attach
 
 
+def test_a_page_that_appends_the_replay_shows_what_it_showed_before_twice():
+    # the old frontend: no chat:connect after the reconnect, the message auto-connects it, and
+    # the replay of the history is appended after the background message already on screen
+    obs = [Obs(HIDE - 0.2, "message.sent", session="A", content="m1"), Obs(HIDE - 0.1, "ack", session="A", content="m1"),
+           Obs(HIDE, "hidden"), Obs(SHOW, "visible"), Obs(SHOW + 1.1, "socket.connected"),
+           Obs(SHOW + 1.11, "auth.ok"), Obs(SHOW + 1.12, "connect.skipped", session="A"),
+           Obs(SHOW + 1.6, "probe.sent", session="A", content="p1"),
+           Obs(SHOW + 1.7, "ready", session="A", detail={"requested": False}),
+           chat(SHOW + 1.71, "chat:user", replay=True, content="m1"),
+           chat(SHOW + 1.72, "chat:assistant", replay=True, content="r1"),
+           chat(SHOW + 1.9, "chat:assistant", message="p1", content="rp"), chat(SHOW + 1.91, "chat:result", message="p1")]
+    appends = verdict(obs, [session(attached_before_probe=False, replay_appends=True)], probe_at=SHOW + 1.6)
+    assert (appends["lost"], appends["duplicated"]) == (0, 1)
+    merges = verdict(obs, [session(attached_before_probe=False)], probe_at=SHOW + 1.6)
+    assert (merges["lost"], merges["duplicated"]) == (0, 0)
+
+
 def test_seq_check_finds_gaps_and_repeats():
     obs = [*reconnect_obs()] + [chat(SHOW + 0.2, "chat:stream", seq=q, replay=True) for q in (11, 12, 12, 14)]
     obs.append(chat(SHOW + 0.9, "chat:result", seq=15, message="p1"))

@@ -492,7 +492,8 @@ class _Page:
         sessions = [SessionCycle(key=key, temp_id=self.temp_ids.get(key), uuid=key,
                                  background_message=background.get(key), probe_message=probes.get(key),
                                  attached_before_probe=ready_after(obs, key, visible_at, probe_phase_at),
-                                 seq_check=cfg.profile == "resume", seen_before=seen_before[key])
+                                 seq_check=cfg.profile == "resume", seen_before=seen_before[key],
+                                 replay_appends=cfg.profile == "legacy")
                     for key in self.sessions]
         record = cycle_verdict(obs, sessions, run=run_id, client=self.index, client_id=self.client_id,
                                profile=cfg.profile, fault=cfg.fault, network=cfg.network, cycle=cycle,

@@ -10,7 +10,8 @@ The presets copy the real frontends of docs/protocol.md:
 
 * ``legacy``: Socket.IO's own reconnection (1 s growing to 5 s, randomised by 0.5,
   10 attempts), blind to page visibility; on reconnect it sends no ``chat:connect`` for a
-  session it already has a handler for (the field bug);
+  session it already has a handler for (the field bug), and it appends a replayed history
+  to the conversation it shows;
 * ``connmgr``: the ConnectionManager: suspended while hidden, reconnects at once when
   visible, ``min(100 ms * 2^attempt, 2000 ms)``, 20 attempts, re-sends ``chat:connect``;
 * ``resume``: connmgr plus ``last_seq`` on ``chat:connect``.
@@ -39,6 +40,9 @@ class Profile:
     last_seq: bool = False  # the gap-free resume extension
     suspend_when_hidden: bool = True  # no retries while the page is hidden
     reconnect_on_visible: bool = True  # drop the (maybe stale) socket and reconnect when visible
+    # merge a replayed history into the conversation shown; False: append it (the old
+    # frontend: what it showed before a re-attach is shown twice)
+    merge_history: bool = True
     time_scale: float = 1.0  # multiplies every delay (tests run the same machine faster)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,7 @@ PRESETS: dict[str, Profile] = {
     "legacy": Profile(
         "legacy", manager="socketio", base_delay_ms=1000, max_delay_ms=5000, max_attempts=10,
         randomization=0.5, resend_connect=False, suspend_when_hidden=False, reconnect_on_visible=False,
+        merge_history=False,
     ),
     "connmgr": Profile("connmgr"),
     "resume": Profile("resume", last_seq=True),

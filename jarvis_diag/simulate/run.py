@@ -263,7 +263,8 @@ class _Page:
             sessions.append(SessionCycle(
                 key=k, temp_id=s.temp_id, uuid=s.uuid, background_message=self.sent.get(k),
                 probe_message=probes.get(k), attached_before_probe=attached[k],
-                seq_check=self.profile.last_seq and bool(s.seqs), seen_before=self.seen_before.get(k, set())))
+                seq_check=self.profile.last_seq and bool(s.seqs), seen_before=self.seen_before.get(k, set()),
+                replay_appends=not self.profile.merge_history))
         record = cycle_verdict(
             list(self.obs), sessions, run=self.run_id, client=self.index, client_id=self.client_id,
             profile=self.profile.name, fault=fault, network=cfg.network.name, cycle=self.cycle,

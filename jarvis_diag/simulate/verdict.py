@@ -62,6 +62,9 @@ class SessionCycle:
     attached_before_probe: bool  # chat:ready on the current socket, requested by the client
     seq_check: bool  # the server sent seq and the client resumed with last_seq
     seen_before: set[int] = field(default_factory=set)  # seqs delivered before the cycle
+    # the page appends a replayed history to what it shows (the old frontend) instead of
+    # merging it: a message it showed before the re-attach is then shown twice
+    replay_appends: bool = False
 
 
 def _ms(t: float | None, t0: float) -> float | None:
@@ -84,14 +87,21 @@ def _seq_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
 
 
 def _content_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
-    """The page's view: a replay (chat:ready) replaces it, live replies are appended."""
+    """The page's view. A page that merges a replay shows what the replay holds (a
+    chat:ready replaces the view), live replies are appended; one that appends it shows
+    the replayed messages and replies again after those it already showed."""
     view: list[tuple[str | None, str]] = []
+    users: Counter[str] = Counter()  # the user's messages shown (an appending page)
     ever: set[str | None] = set()
     for o in obs:
         if o.session != s.key:
             continue
-        if o.kind == "ready":
+        if o.kind == "ready" and not s.replay_appends:
             view = []
+        elif o.kind in ("message.sent", "probe.sent") and o.content is not None:
+            users[o.content] += 1
+        elif o.kind == "chat" and o.event == "chat:user" and o.content is not None:
+            users[o.content] += 1
         elif o.kind == "chat" and o.event == "chat:assistant" and o.content is not None:
             view.append((o.message, o.content))
             ever.add(o.message)
@@ -99,6 +109,8 @@ def _content_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
     lost = [m for m in tracked if m not in ever]
     items = Counter(item for item in view if item[0] in tracked or item[0] == s.probe_message)
     duplicated = [m for (m, _), c in items.items() for _ in range(c - 1)]
+    if s.replay_appends:
+        duplicated += [m for m in (*tracked, s.probe_message) if m is not None for _ in range(users[m] - 1)]
     return {"produced": len(tracked), "lost_seqs": [], "duplicated_seqs": [], "check": "content",
             "_lost": len(lost), "_dup": len(duplicated)}
 
