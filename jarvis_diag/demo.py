@@ -47,6 +47,7 @@ class RunOutcome:
     lost: int = 0
     duplicated: int = 0
     findings: list[dict] = field(default_factory=list)  # the timeline's findings (JSON form)
+    interrupted: bool = False  # Ctrl-C stopped the run
 
     @property
     def healthy(self) -> bool:
@@ -88,8 +89,9 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
                                                                    f"cycle {r['cycle']} done"))
     finally:
         await runner.stop()
-    if result.interrupted:  # Ctrl-C: the server is stopped; stop the whole demo, not just this run
-        raise KeyboardInterrupt
+    if result.interrupted:  # Ctrl-C: the server is stopped; the caller stops the whole demo, outside the
+        outcome.interrupted = True  # event loop (raised in this task, it was also logged with a traceback
+        return outcome  # as a task exception never retrieved)
     records = result.records
     outcome.cycles = len(records)
     outcome.recovered = sum(1 for r in records if r.get("recovered"))
@@ -115,6 +117,8 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
     runs: list[RunOutcome] = []
     for label, bugs, name in ((f"with bug {bug}", (bug,), "with-bug"), ("correct", (), "correct")):
         runs.append(asyncio.run(_one_run(label, bugs, out / name, seed, on_phase)))
+        if runs[-1].interrupted:
+            raise KeyboardInterrupt
         on_phase(f"{label}: building the timeline")
         _diagnose(runs[-1])
     on_phase("writing the report")
