@@ -83,12 +83,22 @@ def add_routes(app: web.Application, log: ServerLog, max_bytes: int) -> None:
         return web.json_response({"status": "ok", "received": len(entries)})
 
     async def ws_logs(request: web.Request) -> web.WebSocketResponse:
+        # The real frontend opens /ws/debug?client_id=<clientId>, may send {type: "auth", token}
+        # first, then {type: "logs", logs: [...]}: the real server answers auth_ok and ack.
+        query_client = request.query.get("client_id") or None
         ws = web.WebSocketResponse(max_msg_size=max_bytes, heartbeat=30)
         await ws.prepare(request)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 try:
-                    client_id, entries = parse_batch(json.loads(msg.data))
+                    body = json.loads(msg.data)
+                    kind = body.get("type") if isinstance(body, dict) else None
+                    if kind == "auth":
+                        await ws.send_json({"type": "auth_ok"})
+                        continue
+                    if kind == "logs" and query_client and not body.get("clientId"):
+                        body = {**body, "clientId": query_client}
+                    client_id, entries = parse_batch(body)
                 except ValueError as exc:
                     reason = str(exc) if isinstance(exc, BadUpload) else "message is not JSON"
                     log.log("debuglog.rejected", reason=reason)
@@ -97,7 +107,8 @@ def add_routes(app: web.Application, log: ServerLog, max_bytes: int) -> None:
                 if entries:
                     log.frontend(client_id, entries)
                     log.log("debuglog.ws", n=len(entries), client=_log_name(client_id))
-                await ws.send_json({"status": "ok", "received": len(entries)})
+                reply = {"status": "ok", "received": len(entries)}
+                await ws.send_json({"type": "ack", **reply} if kind == "logs" else reply)
             elif msg.type == WSMsgType.BINARY:
                 log.log("debuglog.rejected", reason="binary message")
                 await ws.send_json({"error": "binary messages are not accepted"})

@@ -106,3 +106,17 @@ async def test_an_empty_batch_leaves_no_file():
             assert (await ws.receive_json(timeout=5))["received"] == 0
         assert list(srv.frontend_dir.iterdir()) == []
         assert "received 0 logs" not in srv.app_log.read_text()
+
+
+async def test_ws_speaks_the_real_frontends_messages():
+    """/ws/debug?client_id=X, {type: auth} then {type: logs} without clientId (the real page)."""
+    async with running_server() as srv, aiohttp.ClientSession() as http:
+        async with http.ws_connect(srv.url + "/ws/debug?client_id=Mozilla50iPhoneCPUiP-mwuj1maq-u1k8") as ws:
+            await ws.send_json({"type": "auth", "token": "whatever"})
+            assert await ws.receive_json(timeout=5) == {"type": "auth_ok"}
+            entry = {k: v for k, v in ENTRY.items() if k != "clientId"}
+            await ws.send_json({"type": "logs", "logs": [entry]})
+            assert await ws.receive_json(timeout=5) == {"type": "ack", "status": "ok", "received": 1}
+        assert _today_file(srv, "Mozilla50iPhoneCPUiP-mwuj1maq-u1k8").read_text() == \
+            "[2026-01-30T01:29:39.290Z] [DEBUG] [ConnMgr] Page hidden\n"
+        assert "rejected" not in srv.app_log.read_text().lower()
