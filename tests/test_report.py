@@ -766,3 +766,25 @@ def test_the_json_has_exactly_the_keys_docs_formats_shows():
     assert set(documented_finding) <= set(report.pop("findings")[0])
     _same_keys(example, report, "report", problems)
     assert not problems, problems
+
+
+def test_a_narrow_terminal_cuts_no_metric_name_verdict_or_evidence_line_number():
+    # at 80 columns detection-client and detection-server both read "detection…", a verdict
+    # "not comparab…", and an evidence line lost its line number with the end of its path
+    from jarvis_diag.report import make_report
+
+    def logs(name):
+        return [f"sample_logs/{name}/app.log", f"sample_logs/{name}/frontend"]
+
+    report = make_report(logs("legacy-frozen-past-ping"), compare=logs("connmgr-frozen-past-ping"))
+    text = to_text(report, width=80)
+    assert "…" not in text.split("Comparison: candidate vs baseline", 1)[1]
+    firsts = [line.split()[0] for line in text.splitlines() if line.strip()]
+    for m in report.metrics:
+        assert firsts.count(m.name) >= 2, m.name  # the latency table and the comparison, whole
+    assert "not comparable" in text
+    evidence = make_report(["tests/fixtures/callback-desync"])
+    unfolded = to_text(evidence, width=80).replace("\n", "")
+    for f in evidence.findings:
+        for ev in f["evidence"][:5]:
+            assert f"{ev['path']}:{ev['line']}" in unfolded

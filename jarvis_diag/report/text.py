@@ -38,12 +38,18 @@ def renderables(report: Report) -> Iterator[RenderableType]:
         yield Text(f"note: {note}", style="dim")
 
 
+def _name_column(table: Table, header: str, names: list[str], style: str = "") -> None:
+    """A first column of metric (or count) names, never cut: detection-client and
+    detection-server both read "detection…" in a narrow terminal."""
+    table.add_column(header, style=style, no_wrap=True, min_width=max(map(len, names), default=len(header)))
+
+
 def _latency(report: Report) -> Iterator[RenderableType]:
     if not report.metrics:
         yield Text("No latency data in the inputs.", style="yellow")
         return
     table = Table(title="Latency", title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("metric", style="bold")
+    _name_column(table, "metric", [m.name for m in report.metrics], style="bold")
     for name in fmt.STATS:
         table.add_column(name, justify="right")
     table.add_column("outcomes")
@@ -58,7 +64,8 @@ def _counts(report: Report) -> Iterator[RenderableType]:
     if not report.counts:
         return
     table = Table(title="Lost, duplicated, unrecovered", title_justify="left", show_edge=False, pad_edge=False)
-    for col, justify in (("count", "left"), ("total", "right"), ("affected", "right"), ("meaning", "left")):
+    _name_column(table, "count", [c.name for c in report.counts])
+    for col, justify in (("total", "right"), ("affected", "right"), ("meaning", "left")):
         table.add_column(col, justify=justify)
     for c in report.counts:
         style = "bold red" if c.total else "green"
@@ -72,7 +79,7 @@ def _breakdown(report: Report) -> Iterator[RenderableType]:
         return
     table = Table(title="Where the time goes (mean ms per phase)", title_justify="left", show_edge=False,
                   pad_edge=False)
-    table.add_column("metric", style="bold")
+    _name_column(table, "metric", [m.name for m, _, _ in rows], style="bold")
     table.add_column("cases")
     table.add_column("phases")
     for m, k, seg in rows:
@@ -105,8 +112,29 @@ def _findings(report: Report) -> Iterator[RenderableType]:
         if f.get("context"):
             yield Text(f"      context: {f['context']}", style="dim")
         for ev in (f.get("evidence") or [])[:5]:
-            yield Text(f"      {ev.get('path')}:{ev.get('line')}  {ev.get('text')}", style="dim", overflow="ellipsis",
-                       no_wrap=True)
+            yield _Evidence(f"{ev.get('path')}:{ev.get('line')}", str(ev.get("text")))
+
+
+class _Evidence:
+    """One evidence line: ``path:line`` whole (where to look), then as much of the log line
+    as the width leaves; on its own line when the path alone fills the width."""
+
+    INDENT = "      "
+
+    def __init__(self, where: str, text: str) -> None:
+        self.where, self.text = where, text
+
+    def __rich_console__(self, console, options):
+        room = options.max_width - len(self.INDENT) - len(self.where) - 2
+        if room >= 20:
+            line = Text(f"{self.INDENT}{self.where}  {self.text}", style="dim", no_wrap=True, overflow="ellipsis")
+            line.truncate(options.max_width, overflow="ellipsis")
+            yield line
+            return
+        yield Text(f"{self.INDENT}{self.where}", style="dim", overflow="fold")
+        text = Text(f"{self.INDENT}  {self.text}", style="dim", no_wrap=True, overflow="ellipsis")
+        text.truncate(options.max_width, overflow="ellipsis")
+        yield text
 
 
 def _waterfall(report: Report) -> Iterator[RenderableType]:
@@ -131,13 +159,20 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
         return
     table = Table(title="Comparison: candidate vs baseline (" + "; ".join(i["path"] for i in cmp.baseline_inputs)
                   + ")", title_justify="left", show_edge=False, pad_edge=False)
-    for col in ("metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"):
-        table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+    # it fits 80 columns with the longest metric name, and nothing is cut ("detection-c…",
+    # "not comparab…"): the difference and its interval share a column, one value a line
+    _name_column(table, "metric", [r.metric for r in cmp.rows])
+    for col in ("stat", "baseline", "candidate"):
+        table.add_column(col, justify="right")
+    table.add_column("difference\n(95% CI)", justify="right")
+    table.add_column("verdict", min_width=max(len(w) for r in cmp.rows for w in r.verdict.split()))
     for r in cmp.rows:
         d = r.difference
+        diff, ci = fmt.fmt_signed(d.diff, r.unit), fmt.interval_text(d, r.unit)
+        if d.ci_low is not None:
+            diff += "\n" + (ci.replace(", ", ",\n") if len(ci) > len("difference") else ci)
         table.add_row(r.metric, d.statistic, fmt.fmt_value(d.baseline, r.unit), fmt.fmt_value(d.candidate, r.unit),
-                      fmt.fmt_signed(d.diff, r.unit), fmt.interval_text(d, r.unit),
-                      Text(r.verdict, style=_VERDICT_STYLE.get(r.verdict, "")))
+                      diff, Text(r.verdict, style=_VERDICT_STYLE.get(r.verdict, "")))
     yield table
     yield Text(f"Bootstrap: {cmp.resamples} resamples, seed {cmp.seed}; {cmp.statistics}.", style="dim")
 
