@@ -124,7 +124,7 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
     on_phase("writing the report")
     report = make_report([str(runs[1].directory / "results.jsonl")],
                          compare=[str(runs[0].directory / "results.jsonl")],
-                         title=f"Reconnect recovery: server with `{bug}` (baseline) vs correct server")
+                         title=f"Reconnect recovery: server with {bug} (baseline) vs correct server")
     html_path, md_path = out / "report.html", out / "report.md"
     html_path.write_text(to_html(report), encoding="utf-8")
     md_path.write_text(to_markdown(report), encoding="utf-8")

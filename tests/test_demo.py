@@ -15,6 +15,8 @@ def test_demo_reproduces_the_bug_shows_the_fix_and_writes_the_report(tmp_path: P
     text = html.read_text()
     assert "<script src=" not in text and "http://" not in text.split("<body", 1)[-1].replace("http://127.0.0.1", "")
     assert (out / "report.md").read_text().startswith("#")
+    # the title is plain text: HTML and a terminal show a Markdown backtick as it is
+    assert "<h1>Reconnect recovery: server with single-live-session (baseline) vs correct server</h1>" in text
     # both runs' logs are there for `timeline` to read again
     runs = [d for d in out.iterdir() if d.is_dir()]
     assert len(runs) == 2 and all((d / "app.log").is_file() and (d / "results.jsonl").is_file() for d in runs)
