@@ -265,6 +265,10 @@ class _Index:
         i = bisect_right(found[1], t)
         return found[0][i] if i < len(found[0]) else None
 
+    def ready_of_page_session(self, client: str, key: str | None) -> list[Attach]:
+        """The attaches of the session with this key that a client got ready, by start."""
+        return self._ready_of_client.get((client, key), [])
+
     def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
         """The last line at or before ``t`` that took this session's live output off this socket."""
         found = self._cleared.get((sid, key))
@@ -484,7 +488,10 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
         n = f" with a history replay of {later.history_count} messages" if later.history_count is not None else ""
         where = f" on socket {later.sid}" if later.sid and later.sid != sid else ""
         return text + f"; the session was next attached{where} at {iso(later.ready_at)}{n}", later.ready_at, ev
-    live = ix.received_between(client, key, t_switch, later.ready_at if later else None)
+    # (a history replay of an attach made before the cut, still arriving at it, is no output of the reply)
+    since = max([t_switch, *(a.history_end_at for a in ix.ready_of_page_session(client, key)
+                             if a.history_end_at is not None and _attach_start(a) <= t_switch < a.history_end_at)])
+    live = ix.received_between(client, key, since, later.ready_at if later else None)
     text += f"; the client received {live} live event(s) of it"
     if later is not None:
         n = f" ({later.history_count} messages)" if later.history_count is not None else ""

@@ -1338,3 +1338,30 @@ def test_no_history_window_when_the_server_resumes(tmp_path):
     tl = _resumed_after_seq_40(tmp_path, resumed=True)
     assert _findings(tl, "history-window") == []
     assert [f for f in tl.to_json_dict()["findings"] if f["severity"] != "info"] == []
+
+
+def test_a_history_replay_still_arriving_at_a_cut_is_no_live_output_of_the_cut_reply(tmp_path):
+    """A message auto-connects A (its chat:ready and history replay on their way to the page)
+    and the page's next chat:connect, for B, cuts A's reply off live a few ms later: the
+    replayed messages the page logs after the cut are history, not the reply. Before, they
+    were counted as live events of it ('the client received 4 live event(s) of it')."""
+    logs = LogSet()
+    c = logs.client(skew_ms=-430.0)
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.wait(2)
+    logs.message(c, SID1, A, missing_callback_prev=B, history=4, reply_s=3.0, deliver=False)
+    # the page logs the end of A's replay only after the cut below, the replay with it
+    [end] = [x for x in c.lines if "_handleHistoryEnd" in x[1]][-1:]
+    c.lines.remove(end)
+    logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)
+    cut = max(t for t, line in logs.backend if f"{A[:8]} -> {B[:8]}" in line)
+    for i in range(4):  # (on the wire before B's chat:ready, logged after the server's switch)
+        logs.fe(c, cut + 0.001, "fe.handle_message", event="chat:user" if i % 2 == 0 else "chat:assistant",
+                session=A[:8], detail=A[:10])
+    logs.fe(c, cut + 0.0015, "chat.history_end", n=4)
+    logs.wait(5)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = [f for f in _findings(tl, "single-live-session") if f["session"] == A and "cut off live" in f["summary"]]
+    assert "the client received 0 live event(s) of it" in f["summary"], f["summary"]
