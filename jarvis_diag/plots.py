@@ -58,11 +58,12 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
         client = client or (row["client"] if isinstance(row["client"], str) else None)
         session = session or (row["session"] if isinstance(row["session"], str) else None)
     margin = pd.Timedelta(seconds=margin_s)
+    start, end = _utc(start), _utc(end)
     mask = events["kind"].isin(list(kinds))
     if start is not None:
-        mask &= events["t"] >= pd.Timestamp(start) - margin
+        mask &= events["t"] >= start - margin
     if end is not None:
-        mask &= events["t"] <= pd.Timestamp(end) + margin
+        mask &= events["t"] <= end + margin
     if session:
         named = timeline.session_mask(events["session"], session)
         if not named.any():
@@ -74,9 +75,21 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
             raise DiagError(timeline.unknown("client", client))
         mask &= (events["source"] != "frontend").to_numpy() | mine.to_numpy()
     frame = events.loc[mask, ["t", "source", "kind", "text", "path", "line"]].copy()
-    origin = frame["t"].min() if start is None else pd.Timestamp(start)
+    origin = frame["t"].min() if start is None else start
     frame["ms"] = (frame["t"] - origin).dt.total_seconds() * 1000.0
     return frame.reset_index(drop=True)
+
+
+def _utc(when) -> pd.Timestamp | None:
+    """A start or end as a UTC Timestamp; one with no zone is read as UTC, as every time of
+    the timeline is (compared as it was, it was a TypeError about dtypes)."""
+    if when is None:
+        return None
+    try:
+        stamp = pd.Timestamp(when)
+    except (ValueError, TypeError) as exc:
+        raise DiagError(f"{when!r}: not a time (an ISO 8601 instant, a datetime or a Timestamp)") from exc
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _finding_row(findings: pd.DataFrame, finding: int | str) -> pd.Series:

@@ -76,3 +76,14 @@ def test_a_report_at_a_glance():
                             budgets="recovery.p95<=60s")
     assert repr(report) == ("<Report 'Connection recovery report': 1 input(s), metrics ['reattach', 'recovery', "
                             "'live'], 0 finding(s), compared with a baseline, budgets 1/1 passed>")
+
+
+def test_a_waterfall_window_with_no_zone_is_utc_as_the_timeline_is(switch_back):
+    # a naive start / end was a TypeError: "Invalid comparison between dtype=datetime64[ns, UTC] and Timestamp"
+    utc = jd.waterfall_frame(switch_back, start="2026-12-06T15:02:03Z", end="2026-12-06T15:02:20Z")
+    naive = jd.waterfall_frame(switch_back, start="2026-12-06 15:02:03", end="2026-12-06 15:02:20")
+    assert len(utc) and utc.equals(naive)
+    berlin = jd.waterfall_frame(switch_back, start="2026-12-06T16:02:03+01:00", end="2026-12-06T16:02:20+01:00")
+    assert utc.equals(berlin)
+    with pytest.raises(jd.DiagError, match="'yesterday': not a time"):
+        jd.waterfall_frame(switch_back, start="yesterday")
