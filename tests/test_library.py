@@ -87,3 +87,10 @@ def test_a_waterfall_window_with_no_zone_is_utc_as_the_timeline_is(switch_back):
     assert utc.equals(berlin)
     with pytest.raises(jd.DiagError, match="'yesterday': not a time"):
         jd.waterfall_frame(switch_back, start="yesterday")
+
+
+@pytest.mark.parametrize("resamples", [0, -5, 2.5, "2000"])
+def test_a_report_with_no_resamples_is_an_error_that_says_so(resamples):
+    # 0 was a bare ValueError "no values" from deep in the bootstrap
+    with pytest.raises(jd.DiagError, match=f"resamples must be a whole number of at least 1, not {resamples!r}"):
+        jd.make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=resamples)

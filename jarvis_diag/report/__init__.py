@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from jarvis_diag.errors import DiagError
 from jarvis_diag.report.budgets import parse_budget
 from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset
 from jarvis_diag.report.html import to_html
@@ -45,6 +46,8 @@ def make_report(
         report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"]
         Path("report.html").write_text(jd.report.to_html(report))
     """
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise DiagError(f"resamples must be a whole number of at least 1, not {resamples!r}")
     inputs, compare, budgets = ([x] if isinstance(x, str | Path) else x for x in (inputs, compare, budgets))
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []
