@@ -788,3 +788,12 @@ def test_a_narrow_terminal_cuts_no_metric_name_verdict_or_evidence_line_number()
     for f in evidence.findings:
         for ev in f["evidence"][:5]:
             assert f"{ev['path']}:{ev['line']}" in unfolded
+
+
+def test_the_worst_cycle_of_a_flaky_network_is_not_called_hidden():
+    # flaky keeps the page visible and in use (docs/formats.md): its window is a bad network
+    flaky = [dict(sim_record(i, 100.0 + i), fault="flaky", background_ms=8000) for i in range(3)]
+    rows = build_report(dataset_of(flaky)).waterfall.rows
+    assert rows[0]["label"] == "bad network (flaky, 8000 ms before)" and rows[0]["start_ms"] == -8000.0
+    frozen = build_report(dataset_of([sim_record(0, 100.0)])).waterfall.rows
+    assert frozen[0]["label"] == "hidden (freeze, 30000 ms before)"

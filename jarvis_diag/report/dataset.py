@@ -336,7 +336,9 @@ def _profile_context(rec: dict) -> str:
 
 def _sim_waterfall(total: float, ref: Ref, rec: dict) -> Waterfall:
     t = rec.get("times_ms") or {}
-    rows = [{"side": "client", "label": f"hidden ({rec.get('fault')}, {rec.get('background_ms')} ms before)",
+    # (a flaky network keeps the page in use: its window is no time in the background)
+    away = "bad network" if rec.get("fault") == "flaky" else "hidden"
+    rows = [{"side": "client", "label": f"{away} ({rec.get('fault')}, {rec.get('background_ms')} ms before)",
              "start_ms": -float(rec.get("background_ms") or 0), "end_ms": 0.0}]
     if t.get("connected") is not None:
         rows.append({"side": "client", "label": "socket connected", "start_ms": 0.0, "end_ms": t["connected"]})
