@@ -1219,6 +1219,18 @@ def detect_slow_session_start(ix: _Index) -> list[dict]:
     return findings
 
 
+def _with_close_lines(ix: _Index, c: Connection, lines: list[dict], otherwise: list[dict]) -> list[dict]:
+    """Evidence of a half-open socket: the lines that show its two ends (the server logging
+    it closed, the page logging it lost) with ``lines``, in time order; ``otherwise`` (the
+    connection's last lines) go first when the page logged no loss of it."""
+    server = [r for r in ix.corr.index.be_by_sid.get(c.sid or "", [])
+              if r["kind"] == "socket.disconnected" and r["t"] == c.disconnected_at][:1]
+    page = [r for r in ix.corr.index.fe_by_client.get(c.client or "", [])
+            if r["kind"] == "socket.disconnected" and r["t"] == c.client_disconnected_at][:1]
+    shown = [evidence(r) for r in sorted(server + page + lines, key=lambda r: r["t"])]
+    return shown if page else otherwise + shown
+
+
 def detect_half_open(ix: _Index) -> list[dict]:
     findings = []
     conns = ix.corr.connections
@@ -1244,7 +1256,7 @@ def detect_half_open(ix: _Index) -> list[dict]:
                 f"(closed: {c.reason or 'unknown'}); {len(lost_output)} output event(s) went into the dead socket. "
                 f"{PING_WINDOW}: shorten the heartbeat or have the client re-attach on resume.",
                 client=c.client, sid=c.sid, delay_ms=d,
-                evidence_list=c.evidence[-2:] + [evidence(r) for r in lost_output[:3]]))
+                evidence_list=_with_close_lines(ix, c, lost_output[:3], c.evidence[-2:])))
         # the client kept using a socket the server had already closed
         if c.disconnected_at is not None and c.client:
             stale = [r for r in ix.corr.index.fe_by_client.get(c.client, []) if r["kind"] in (
@@ -1274,7 +1286,7 @@ def detect_half_open(ix: _Index) -> list[dict]:
                     f"went on for {d / 1000:.1f} s{after} believing it was connected ({len(stale)} emit(s) into the "
                     f"dead socket). {PING_WINDOW}: lower the client's ping timeout or check the socket on resume.",
                     client=c.client, sid=c.sid, delay_ms=d,
-                    evidence_list=c.evidence[-1:] + [evidence(r) for r in stale[:3]]))
+                    evidence_list=_with_close_lines(ix, c, stale[:3], c.evidence[-1:])))
     return findings
 
 

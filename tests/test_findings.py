@@ -518,6 +518,10 @@ def test_a_page_that_hears_of_its_closed_socket_as_it_wakes_is_not_half_open(tmp
     [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "half-open")
     assert f["sid"] == SID2[:8] and f["client"] == here.id and f["severity"] == "warning"
     assert "went on for 8.0 s believing it was connected" in f["summary"]
+    # both ends are cited: when the server closed it, and when the page heard of it (before,
+    # only the page's line: nothing showed the server's close the 8 s run from)
+    texts = [e["text"] for e in f["evidence"]]
+    assert f"Client {SID2[:8]} disconnected" in texts[0] and "Disconnected: transport close" in texts[1]
 
 
 def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
@@ -541,6 +545,11 @@ def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
     assert f["sid"] == SID1[:8] and f["severity"] == "critical"
     assert f["delay_ms"] == pytest.approx(70_000, abs=50)
     assert "85 s" in f["summary"]
+    # the page's loss, the output into the dead socket, and the server's close at its ping
+    # timeout 70 s later, in that order (before, the server's close was not cited)
+    texts = [e["text"] for e in f["evidence"]]
+    assert "Disconnected: transport close" in texts[0] and "type=stream" in texts[1]
+    assert f"Client {SID1[:8]} disconnected (ping timeout)" in texts[2] and len(texts) == 3
 
 
 def test_reconnect_failed_when_retries_run_out(tmp_path):
