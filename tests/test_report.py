@@ -797,3 +797,37 @@ def test_the_worst_cycle_of_a_flaky_network_is_not_called_hidden():
     assert rows[0]["label"] == "bad network (flaky, 8000 ms before)" and rows[0]["start_ms"] == -8000.0
     frozen = build_report(dataset_of([sim_record(0, 100.0)])).waterfall.rows
     assert frozen[0]["label"] == "hidden (freeze, 30000 ms before)"
+
+
+def test_markdown_of_logs_given_one_by_one_keeps_its_findings(tmp_path):
+    # a shell glob of 300 page logs: every slowest case repeated the whole list twice, the
+    # comment was cut inside the slowest cases (an unclosed <details>) and lost its findings
+    from jarvis_diag.report import make_report
+
+    frontend = tmp_path / "frontend"
+    frontend.mkdir()
+    shutil.copy("tests/fixtures/callback-desync/app.log", tmp_path / "app.log")
+    [page] = Path("tests/fixtures/callback-desync/frontend").glob("*.log")
+    shutil.copy(page, frontend / page.name)
+    for i in range(300):  # pages loaded and left at once
+        (frontend / f"20261124_Mozilla50iPhoneCPUiP-page{i:03d}-{'x' * 40}.log").write_text(
+            f"[2026-11-24T10:04:{i % 60:02d}.314Z] [DEBUG] initKeyboardHandler: visualViewport listener added\n")
+    paths = [str(tmp_path / "app.log"), *sorted(str(p) for p in frontend.glob("*.log"))]
+    md = to_markdown(make_report(paths))
+    assert len(md) < 65_536 and "cut to fit a comment" not in md
+    assert "### Findings (6)" in md and "callback-desync" in md.split("### Findings", 1)[1]
+    assert md.count("<details>") == md.count("</details>") and md.count("```") % 2 == 0
+    assert "… (300 more)" in md.split("\n")[2] and max(len(line) for line in md.splitlines()) < 2000
+    check_markdown_tables(md)
+
+
+def test_markdown_cut_to_fit_a_comment_closes_what_it_opened(monkeypatch):
+    from jarvis_diag.report import make_report, markdown
+
+    report = make_report(["tests/fixtures/callback-desync"])
+    whole = markdown.to_markdown(report)
+    cut_in_evidence = whole.index("   ```text") + 200
+    monkeypatch.setattr(markdown, "MAX_CHARS", cut_in_evidence)
+    md = markdown.to_markdown(report)
+    assert md.endswith("… (cut to fit a comment; see the HTML or JSON report)\n")
+    assert md.count("<details>") == md.count("</details>") and md.count("```") % 2 == 0
