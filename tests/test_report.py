@@ -831,3 +831,14 @@ def test_markdown_cut_to_fit_a_comment_closes_what_it_opened(monkeypatch):
     md = markdown.to_markdown(report)
     assert md.endswith("… (cut to fit a comment; see the HTML or JSON report)\n")
     assert md.count("<details>") == md.count("</details>") and md.count("```") % 2 == 0
+
+
+def test_cli_a_dash_says_report_reads_files_not_stdin(tmp_path):
+    # "-" is standard input to timeline; report said "no such file or directory: -"
+    results = Path("sample_logs/healthy-day/results.jsonl").read_text()
+    for args in (["-"], ["sample_logs/healthy-day", "--compare", "-"]):
+        p = subprocess.run([sys.executable, "-m", "jarvis_diag", "report", *args], input=results,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2 and p.stdout == ""
+        assert p.stderr == ("jarvis-diag: error: -: report reads files, not standard input (a report names the "
+                            "file and line of each case): save it to a file and give that\n")

@@ -23,6 +23,9 @@ Progress = Callable[[int], None]  # called with bytes read since the last call
 def classify(path: str) -> str:
     """``sim``, ``timeline`` or ``logs`` for one input path."""
     p = Path(path)
+    if path == "-" and not p.exists():
+        raise DiagError("-: report reads files, not standard input (a report names the file and line of each "
+                        "case): save it to a file and give that")
     if not p.exists():
         raise DiagError(f"no such file or directory: {path}")
     if p.is_dir():
