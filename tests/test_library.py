@@ -94,3 +94,23 @@ def test_a_report_with_no_resamples_is_an_error_that_says_so(resamples):
     # 0 was a bare ValueError "no values" from deep in the bootstrap
     with pytest.raises(jd.DiagError, match=f"resamples must be a whole number of at least 1, not {resamples!r}"):
         jd.make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=resamples)
+
+
+def test_events_dtypes_are_those_docs_formats_names():
+    # docs/formats.md: times datetime64[ns, UTC], numbers float64 / Int64 (line int64), text and
+    # traceback string, every other field a category
+    from pathlib import Path
+
+    doc = Path("docs/formats.md").read_text(encoding="utf-8").split("## Events JSONL", 1)[0]
+    assert "(`line`, which every row has, `int64`)" in doc
+    events = jd.read_events([DESYNC])
+    for column, dtype in events.dtypes.items():
+        if column in ("t", "t_source"):
+            assert str(dtype) == "datetime64[ns, UTC]"
+        elif column == "line":
+            assert str(dtype) == "int64"
+        elif column in ("text", "traceback"):
+            assert str(dtype) == "string"
+        else:
+            assert str(dtype) in ("float64", "Int64", "category"), (column, dtype)
+            assert (str(dtype) == "category") == (jd.COLUMNS[column] == "category"), column
