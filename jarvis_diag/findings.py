@@ -88,7 +88,7 @@ def _the_client(client: str | None, *, start: bool = False) -> str:
     return text[0].upper() + text[1:] if start else text
 
 
-def _duration(ms: float) -> str:
+def duration_text(ms: float) -> str:
     """A wait as a reader takes it in: ms below a second (a 3 ms wait is not "0.0 s")."""
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
@@ -635,7 +635,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         auto = ix.auto_connect_after(sid, rec["t"])
         if auto is not None:
             ev += auto.evidence[-2:]
-        wait = f" {_duration(delay)}" if delay is not None else ""
+        wait = f" {duration_text(delay)}" if delay is not None else ""
         summary = (f"Session {_short(session)}: {_the_client(client)} believed it was attached but the server had "
                    f"no callback for socket {sid}; live output waited{wait} until the next message auto-connected")
         if how:
@@ -728,7 +728,7 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
               *a.evidence]
         delay = (t - since) * 1000
         summary = (f"Session {_short(a.session)}: {_the_client(a.client)} believed it was attached, but no live "
-                   f"output reached it for {_duration(delay)}: {how}; the chat:ready it got at {iso(t)} without "
+                   f"output reached it for {duration_text(delay)}: {how}; the chat:ready it got at {iso(t)} without "
                    f"asking is the server's auto-connect on {after}, made only when the server has no callback "
                    f"(inferred: no backend log covers this time). Fix: {fix}.")
         severity = "critical" if delay >= DESYNC_CRITICAL_MS else "warning"
@@ -1181,7 +1181,7 @@ def detect_transport_delay(ix: _Index) -> list[dict]:
                     receipt["kind"], "message")
                 summary = (f"A {event} sent at {iso(t)} was received {d / 1000:.1f} s later (usual {usual:.0f} ms for "
                            f"this client): it waited on the server behind socket {ahead.sid}'s attach of session "
-                           f"{session_key(ahead.session or ahead.key)}, which ran {_duration(ran)} from its START to "
+                           f"{session_key(ahead.session or ahead.key)}, which ran {duration_text(ran)} from its START to "
                            f"its DONE, not on the wire (the server takes one socket's events one at a time). Let "
                            f"chat:connect return before its slow part (the agent's start-up), or handle a socket's "
                            f"events concurrently.")

@@ -211,6 +211,8 @@ def _sessions_table(tl: Timeline) -> RenderableType | None:
 
 
 def _findings_table(tl: Timeline) -> RenderableType:
+    from jarvis_diag.findings import duration_text
+
     if tl.findings.empty:
         if tl.selection:
             return Text(f"No findings in the selection ({tl.selection}).", style="green")
@@ -230,8 +232,9 @@ def _findings_table(tl: Timeline) -> RenderableType:
         if i >= MAX_FINDINGS_SHOWN:
             table.add_row("...", "", "", "", "", Text(_more_findings(tl.findings.iloc[i:]), style="dim"))
             break
+        # (as the summaries say it: a 3 ms wait is not "0.0 s")
         delay = "" if f.delay_ms is None or (isinstance(f.delay_ms, float) and math.isnan(f.delay_ms)) \
-            else f"{f.delay_ms / 1000:.1f} s"
+            else duration_text(f.delay_ms)
         body = Text(str(f.summary))
         if isinstance(f.context, str) and f.context:
             body.append(f"\nbefore: {f.context}", style="dim")

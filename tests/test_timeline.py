@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -190,6 +191,25 @@ def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     console.print(view)
     text = console.file.getvalue()
     assert "4 times" in text.split("Findings (worst first)", 1)[1]
+
+
+def test_a_wait_under_a_second_reads_in_ms_in_the_findings_table_and_follow_lines(desync):
+    # a 3 ms callback-desync showed "0.0 s" in the delay column (and "+0.0 s" in --follow's
+    # line) while its summary said "3 ms"
+    from jarvis_diag.commands.timeline import _finding_line
+
+    short = desync.findings.copy()
+    short.loc[0, "delay_ms"] = 3.0
+    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
+                    desync.episodes, short)
+    console = Console(file=io.StringIO(), width=160)
+    console.print(view)
+    table = console.file.getvalue().split("Findings (worst first)", 1)[1]
+    first = table.split("F1", 1)[1].splitlines()[0]
+    assert "3 ms" in first and not re.search(r"(?<![\d.])0\.0 s", table)
+    assert "15.0 s" in table.split("F2", 1)[1].splitlines()[0]  # (a second and more: as before)
+    row = view.to_json_dict()["findings"][0]
+    assert " (+3 ms): " in _finding_line(row) and " (+15.0 s): " in _finding_line(desync.to_json_dict()["findings"][1])
 
 
 def test_the_terminal_lists_the_worst_findings_and_counts_the_rest(desync):

@@ -135,7 +135,9 @@ def _select(tl, session: str | None, client: str | None, since: str | None, unti
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
-    delay = f" (+{f['delay_ms'] / 1000:.1f} s)" if f.get("delay_ms") else ""
+    from jarvis_diag.findings import duration_text
+
+    delay = f" (+{duration_text(f['delay_ms'])})" if f.get("delay_ms") else ""
     where = ", ".join(f"{e['path']}:{e['line']}" for e in f["evidence"][:3])
     again = " (revised: more of the logs came in)" if revised else ""
     return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}{again}: {f['summary']}  [{where}]"
