@@ -175,6 +175,31 @@ async def test_legacy_duplicates_are_counted_alike_by_the_browser_and_the_virtua
     # both pages show the message sent before the background twice once the message after
     # it auto-connects the session and its history replay is appended
     assert b["duplicated"] >= 1 and v["duplicated"] >= 1
+    # and both say, after the reconnect, that they keep their handler and send nothing
+    for out in (tmp_path / "browser", tmp_path / "virtual"):
+        (log,) = (out / "frontend").glob("*.log")
+        assert "Re-sending 0 subscriptions after reconnect (skipped 1)" in log.read_text()
+    assert "the page kept its handler" in b["failure"] and "the page kept its handler" in v["failure"]
+
+
+@pytest.mark.browser
+async def test_each_fault_does_to_the_page_what_it_does_to_a_virtual_client(tmp_path: Path):
+    async with running_server(**SERVER) as srv:
+        # a freeze shorter than the ping window: the socket lives, the old page has nothing to do
+        short_freeze = BrowserConfig(url=srv.url, token=srv.token, profile="legacy", sessions=1, cycles=1,
+                                     background_s=0.5, fault="freeze", deadline_s=6.0)
+        frozen = await run_browser_simulation(short_freeze, tmp_path / "freeze", run_id="f")
+        # flaky: the page stays in use (never hidden, never frozen) while its connections drop
+        flaky_cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", sessions=1, cycles=1,
+                                  background_s=3.0, fault="flaky", deadline_s=6.0, seed=5)
+        flaky = await run_browser_simulation(flaky_cfg, tmp_path / "flaky", run_id="k")
+    [f], [k] = frozen.records, flaky.records
+    assert cycle_ok(f), f["failure"]
+    assert not f["reconnected"] and f["attaches"] == []
+    assert cycle_ok(k), k["failure"]
+    assert k["reconnected"]  # (seed 5: three resets in the window, as a virtual client gets them)
+    (log,) = (tmp_path / "flaky" / "frontend").glob("*.log")
+    assert "[ConnMgr] Page hidden" not in log.read_text()
 
 
 @pytest.mark.browser

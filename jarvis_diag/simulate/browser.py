@@ -1,11 +1,13 @@
 """``simulate-mobile --browser``: a real headless Chromium goes through what a phone does to a page.
 
-Per cycle, each part really happens to the page:
+Per cycle, what the fault does to a virtual client (:mod:`~jarvis_diag.simulate.faults`)
+really happens to the page:
 
-* hidden: ``document.visibilityState`` / ``hidden`` are overridden and ``visibilitychange``
-  is dispatched (a headless page never fires it by itself);
-* frozen: CDP ``Page.setWebLifecycleState`` ``frozen``, later ``active``. Chromium honours it
-  only for a hidden page, and Playwright's focus emulation keeps every page it drives
+* hidden (every fault but ``flaky``, a page in use on a bad network):
+  ``document.visibilityState`` / ``hidden`` are overridden and ``visibilitychange`` is
+  dispatched (a headless page never fires it by itself);
+* frozen (``freeze`` only): CDP ``Page.setWebLifecycleState`` ``frozen``, later ``active``.
+  Chromium honours it only for a hidden page, and Playwright's focus emulation keeps every page it drives
   visible to the browser, so the call alone is a no-op here; the page's script is also
   paused with CDP ``Debugger.pause`` (no timer, no socket event, no log flush runs until
   ``Debugger.resume``), which is what a frozen phone page goes through;
@@ -42,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from jarvis_diag.simulate.clientlog import MOBILE_UA, log_file_name
+from jarvis_diag.simulate.faults import fault_schedule, page_hides
 from jarvis_diag.simulate.network import SHAPES
 from jarvis_diag.simulate.proxy import FaultProxy
 from jarvis_diag.simulate.results import ResultWriter
@@ -193,12 +196,6 @@ def view_counts(messages: list[dict[str, Any]], background: str | None, probe: s
     lost = 1 if background is not None and background not in answered else 0
     duplicated = sum(c - 1 for c in users.values() if c > 1) + sum(c - 1 for c in replies.values() if c > 1)
     return lost, duplicated
-
-
-def ready_after(obs: list[Obs], session: str, t0: float, until: float) -> bool:
-    """The page asked for and got a chat:ready for ``session`` in [t0, until] (pure)."""
-    return any(o.kind == "ready" and o.session == session and t0 <= o.t <= until
-               and (o.detail or {}).get("requested", True) for o in obs)
 
 
 def frontend_log_text(entries: list[dict[str, Any]]) -> str:
@@ -381,6 +378,38 @@ class _Page:
             return wanted <= finished
         return await self.wait_for(done, timeout)
 
+    async def attached(self) -> dict[str, bool]:
+        """Each session: attached on the page's current socket (its last chat:ready came on it)."""
+        if (await self.page.evaluate("window.jarvisDiag.connection()"))["socket"] != "connected":
+            return {key: False for key in self.sessions}
+        views = await self.page.evaluate("window.jarvisDiag.sessions()")
+        return {s["uuid"] or s["id"]: bool(s["attached"]) for s in views}
+
+    async def page_settled(self, mark: int) -> bool:
+        """Connected, and every session attached on the current socket or, for a page that
+        sends no chat:connect after a reconnect, believed attached (it said so after its
+        last authentication): what a virtual client calls settled."""
+        attached = await self.attached()
+        obs = journal_obs(await self.journal(mark), self.index)
+        last_auth = max((o.t for o in obs if o.kind == "auth.ok"), default=None)
+        kept = {o.session for o in obs if o.kind == "connect.skipped" and last_auth is not None and o.t >= last_auth}
+        return all(attached.get(key) or key in kept for key in self.sessions)
+
+    async def wait_settled(self, mark: int, not_before: float, until: float) -> float | None:
+        """When the page settled and stayed so until the user would type (``not_before``):
+        a stale socket looks fine for a moment after waking. None: not by ``until``."""
+        settled_at = None
+        for _ in range(1000):  # bounded: each turn waits for a change or the end
+            if not await self.wait_for(lambda: self.page_settled(mark), max(0.0, until - time.time())):
+                return None
+            settled_at = settled_at or time.time()
+            if time.time() >= not_before:
+                return settled_at
+            await asyncio.sleep(not_before - time.time())
+            if not await self.page_settled(mark):
+                settled_at = None
+        return None
+
     async def wait_ready_dom(self, count: int, since: float, timeout: float) -> float | None:
         """A user's app: the moment ``count`` sessions look ready (selector or log line)."""
         spec = self.spec
@@ -398,12 +427,16 @@ class _Page:
             await asyncio.sleep(_POLL_S)
 
     # ---- what a phone does ----------------------------------------------------------
-    async def go_background(self) -> None:
-        await self.page.evaluate("window.__jarvisSetHidden(true)")
-        await self.cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
-        await self.cdp.send("Debugger.enable")
-        await self.cdp.send("Debugger.pause")
+    async def go_background(self, cycle: int) -> None:
+        """What the fault does to the page, as for a virtual client (:mod:`.faults`): hidden
+        unless ``flaky`` (a page in use on a bad network), frozen only for ``freeze``."""
         fault = self.cfg.fault
+        if page_hides(fault):
+            await self.page.evaluate("window.__jarvisSetHidden(true)")
+        if fault == "freeze":
+            await self.cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+            await self.cdp.send("Debugger.enable")
+            await self.cdp.send("Debugger.pause")
         if fault == "freeze":
             self.proxy.freeze()
         elif fault == "offline":
@@ -412,19 +445,27 @@ class _Page:
         elif fault == "close":
             self.proxy.close_connections()
         elif fault == "flaky":
-            self.proxy.reset_connections()
-            self._flaky = asyncio.ensure_future(self._flaky_drops())
+            self._flaky = asyncio.ensure_future(self._flaky_drops(cycle))
 
-    async def _flaky_drops(self) -> None:
-        while True:
-            await asyncio.sleep(self.rng.expovariate(1 / 2.0))
+    async def _flaky_drops(self, cycle: int) -> None:
+        """The resets of a flaky window at the moments a virtual client with the same seed,
+        index and cycle gets them (:func:`~jarvis_diag.simulate.faults.fault_schedule`)."""
+        rng = random.Random(f"{self.cfg.seed}/{self.index}/{cycle}")
+        start = time.monotonic()
+        for step in fault_schedule("flaky", self.cfg.background_s, rng):
+            await asyncio.sleep(max(0.0, start + step.at_s - time.monotonic()))
             self.proxy.reset_connections()
 
     async def come_back(self) -> float:
-        await self.cdp.send("Debugger.resume")
-        await self.cdp.send("Debugger.disable")
-        await self.cdp.send("Page.setWebLifecycleState", {"state": "active"})
         fault = self.cfg.fault
+        if fault == "freeze":
+            try:
+                await self.cdp.send("Debugger.resume")
+            except Exception as exc:  # (Playwright's Error) a page that ran no script while frozen never paused
+                if "while paused" not in str(exc):
+                    raise
+            await self.cdp.send("Debugger.disable")
+            await self.cdp.send("Page.setWebLifecycleState", {"state": "active"})
         if fault == "freeze":
             self.proxy.thaw()
         elif fault == "offline":
@@ -434,7 +475,8 @@ class _Page:
             self._flaky.cancel()
             self._flaky = None
         visible_at = time.time()
-        await self.page.evaluate("window.__jarvisSetHidden(false)")
+        if page_hides(fault):
+            await self.page.evaluate("window.__jarvisSetHidden(false)")
         return visible_at
 
     async def screenshot(self, cycle: int) -> Path | None:
@@ -454,7 +496,7 @@ class _Page:
         background = await self.say_to_each(f"cycle {cycle} background")
         await asyncio.sleep(0.05)  # the emits leave before the page freezes
         hidden_at = time.time()
-        await self.go_background()
+        await self.go_background(cycle)
         await asyncio.sleep(cfg.background_s)
         visible_at = await self.come_back()
         deadline_at = visible_at + cfg.deadline_s
@@ -462,18 +504,18 @@ class _Page:
         settle_wait = max(cfg.reaction_s, min(cfg.deadline_s / 2, 10.0))
         settled_at = None
         if self.reference:
-            async def settled() -> bool:
-                obs = journal_obs(await self.journal(mark), self.index)
-                return all(ready_after(obs, key, visible_at, time.time()) for key in self.sessions)
-            if await self.wait_for(settled, settle_wait):
-                # the page's own time of the last session's chat:ready, not when we looked
-                obs = journal_obs(await self.journal(mark), self.index)
-                settled_at = max(min(o.t for o in obs if o.kind == "ready" and o.session == key and o.t >= visible_at
-                                     and (o.detail or {}).get("requested", True)) for key in self.sessions)
+            settled_at = await self.wait_settled(mark, visible_at + cfg.reaction_s, visible_at + settle_wait)
+            obs = journal_obs(await self.journal(mark), self.index)
+            readies = [[o.t for o in obs if o.kind == "ready" and o.session == key and o.t >= visible_at
+                        and (o.detail or {}).get("requested", True)] for key in self.sessions]
+            if settled_at is not None and all(readies):
+                settled_at = max(min(ts) for ts in readies)  # the page's own time of the last attach
+            if settled_at is None:
+                await asyncio.sleep(cfg.reaction_s)
         else:
             settled_at = await self.wait_ready_dom(len(self.sessions), visible_at, settle_wait)
-        await asyncio.sleep(cfg.reaction_s)
-        probe_phase_at = time.time()
+            await asyncio.sleep(cfg.reaction_s)
+        attached = await self.attached() if self.reference else {}
         probe_sent_at = None
         probes: dict[str, str] = {}
         replied = False
@@ -491,7 +533,7 @@ class _Page:
             obs.sort(key=lambda o: o.t)
         sessions = [SessionCycle(key=key, temp_id=self.temp_ids.get(key), uuid=key,
                                  background_message=background.get(key), probe_message=probes.get(key),
-                                 attached_before_probe=ready_after(obs, key, visible_at, probe_phase_at),
+                                 attached_before_probe=attached.get(key, False),
                                  seq_check=cfg.profile == "resume", seen_before=seen_before[key],
                                  replay_appends=cfg.profile == "legacy")
                     for key in self.sessions]

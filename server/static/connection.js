@@ -154,7 +154,10 @@
       this.journal({kind: 'auth.ok', detail: {sid: socket.id}});
       this.reconnectAttempt = 0;
       this.setState('connected');
-      if (this.authenticated > 1 && this.profile.resubscribe) this.resubscribeAll();
+      if (this.authenticated > 1) {
+        if (this.profile.resubscribe) this.resubscribeAll();
+        else this.keepHandlers();
+      }
       this.flushPending();
     }
 
@@ -251,6 +254,20 @@
         this.log(`[SocketIO] Re-subscribing to chat:${short(handler.sessionId)}`);
         if (handler.callbacks.onResubscribe) handler.callbacks.onResubscribe();
         this.emitConnect(handler, 'resubscribe');
+      }
+    }
+
+    // After a reconnect, the old frontend (legacy): every handler exists, so it believes
+    // each session is still attached and sends nothing (the field bug).
+    keepHandlers() {
+      const handlers = [...this.handlers.values()];
+      if (handlers.length === 0) return;
+      this.log(`[SocketIO] Re-sending 0 subscriptions after reconnect (skipped ${handlers.length})`);
+      for (const handler of handlers) {
+        this.log(`[SocketIO] [TIMING] connectChat START: sessionId=${short(handler.sessionId)}, state=${this.state}`);
+        this.log('[SocketIO] [TIMING] connectChat: handler EXISTS, updating callbacks at +0.0ms');
+        this.log(`[SocketIO] Chat ${short(handler.sessionId)} already connected, updating callbacks`);
+        this.journal({kind: 'connect.skipped', session: handler.sessionId, detail: {cause: 'resubscribe'}});
       }
     }
 
