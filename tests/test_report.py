@@ -799,7 +799,7 @@ def test_the_worst_cycle_of_a_flaky_network_is_not_called_hidden():
     assert frozen[0]["label"] == "hidden (freeze, 30000 ms before)"
 
 
-def test_markdown_of_logs_given_one_by_one_keeps_its_findings(tmp_path):
+def test_logs_given_one_by_one_are_named_once_and_markdown_keeps_its_findings(tmp_path):
     # a shell glob of 300 page logs: every slowest case repeated the whole list twice, the
     # comment was cut inside the slowest cases (an unclosed <details>) and lost its findings
     from jarvis_diag.report import make_report
@@ -813,12 +813,19 @@ def test_markdown_of_logs_given_one_by_one_keeps_its_findings(tmp_path):
         (frontend / f"20261124_Mozilla50iPhoneCPUiP-page{i:03d}-{'x' * 40}.log").write_text(
             f"[2026-11-24T10:04:{i % 60:02d}.314Z] [DEBUG] initKeyboardHandler: visualViewport listener added\n")
     paths = [str(tmp_path / "app.log"), *sorted(str(p) for p in frontend.glob("*.log"))]
-    md = to_markdown(make_report(paths))
+    report = make_report(paths)
+    md = to_markdown(report)
     assert len(md) < 65_536 and "cut to fit a comment" not in md
     assert "### Findings (6)" in md and "callback-desync" in md.split("### Findings", 1)[1]
     assert md.count("<details>") == md.count("</details>") and md.count("```") % 2 == 0
     assert "… (300 more)" in md.split("\n")[2] and max(len(line) for line in md.splitlines()) < 2000
     check_markdown_tables(md)
+    # the terminal and the HTML name them once too (the JSON keeps every path)
+    from jarvis_diag.report import to_html
+
+    for shown in (to_text(report, width=120), to_html(report)):
+        assert shown.count(Path(paths[-1]).name) == 0 and "(300 more)" in shown and "it names every log given" in shown
+    assert report.to_json_dict()["inputs"][0]["paths"] == paths
 
 
 def test_markdown_cut_to_fit_a_comment_closes_what_it_opened(monkeypatch):

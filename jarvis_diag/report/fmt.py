@@ -57,6 +57,29 @@ def records_text(info: dict) -> str:
     return f"{info['kind']}, {n} record{'' if n == 1 else 's'}"
 
 
+MAX_PATHS_CHARS = 300  # logs given one by one (a shell glob of 300 page logs) make a path list this long at most
+CUT_COMMAND = "cut: it names every log given"
+
+
+def short_paths(text: str) -> str:
+    """A list of input paths ("a, b, c") as a report shows it: cut with how many more there
+    are (the JSON report keeps them all), so that 300 page logs given one by one do not
+    fill the report, once per case."""
+    if len(text) <= MAX_PATHS_CHARS:
+        return text
+    head = text[:MAX_PATHS_CHARS]
+    head = head.rsplit(", ", 1)[0] if ", " in head else head
+    more = text[len(head):].count(", ")
+    return f"{head} … ({more} more)" if more else head + "…"
+
+
+def cut_command(command: str) -> tuple[str, bool]:
+    """(the command, False), or the start of one naming too many logs to show and True."""
+    if len(command) <= MAX_PATHS_CHARS:
+        return command, False
+    return command[:MAX_PATHS_CHARS].rsplit(" ", 1)[0] + " …", True
+
+
 def breakdown_text(phases: dict[str, float]) -> str:
     """'connect 55.0 ms (80%) + authenticate 3.0 ms (4%) + ...'."""
     total = sum(phases.values())

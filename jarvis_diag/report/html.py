@@ -43,7 +43,8 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
 
 def _body(report: Report) -> str:
     parts = [f"<h1>{_e(report.title)}</h1>",
-             '<p class="dim">Inputs: ' + "; ".join(f"<code>{_e(i['path'])}</code> ({_e(fmt.records_text(i))})"
+             '<p class="dim">Inputs: ' + "; ".join(f"<code>{_e(fmt.short_paths(i['path']))}</code> "
+                                                     f"({_e(fmt.records_text(i))})"
                                                      for i in report.inputs) + "</p>"]
     if report.budgets:
         failed = report.budgets_failed
@@ -73,7 +74,7 @@ def _body(report: Report) -> str:
         rows = [[f"{r['start_ms']:.1f}", "" if r["end_ms"] is None else f"{r['end_ms']:.1f}", _e(r["side"]),
                  _e(r["label"])] for r in w.rows]
         parts += ['<h2 id="worst-episode">Worst episode</h2>', charts.waterfall_svg(w),
-                  f'<p class="dim">Source: <code>{_e(w.ref.path)}</code> ({_e(w.ref.label)})</p>',
+                  f'<p class="dim">Source: <code>{_e(fmt.short_paths(w.ref.path))}</code> ({_e(w.ref.label)})</p>',
                   "<details><summary>events</summary>", _table(["ms", "until", "side", "event"], rows, {0, 1}),
                   "</details>"]
     parts += [f'<p class="dim">note: {_e(n)}</p>' for n in report.notes]
@@ -112,7 +113,7 @@ def _comparison(report: Report) -> str:
         rows.append([f"<code>{_e(r.metric)}</code>", _e(d.statistic), _e(fmt.fmt_value(d.baseline, r.unit)),
                      _e(fmt.fmt_value(d.candidate, r.unit)), _e(fmt.fmt_signed(d.diff, r.unit)),
                      _e(fmt.interval_text(d, r.unit)), f'<span class="{cls}">{_e(r.verdict)}</span>'])
-    base = "; ".join(f"<code>{_e(i['path'])}</code>" for i in cmp.baseline_inputs)
+    base = "; ".join(f"<code>{_e(fmt.short_paths(i['path']))}</code>" for i in cmp.baseline_inputs)
     return ('<h2 id="comparison">Comparison with the baseline</h2>'
             f"<p>Baseline: {base}</p>"
             + _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,
@@ -132,11 +133,16 @@ def _where(report: Report) -> str:
         parts.append(f'<p class="dim">{_e(note.replace("`", ""))}</p>')
     for m in items:
         rows = [[_e(fmt.fmt_value(c["value_ms"], "ms")), _e(c["label"]), _e(c["at"] or ""),
-                 f"<code>{_e(c['path'] + (':' + str(c['line']) if c['line'] else ''))}</code>",
-                 f"<code>{_e(c['timeline'])}</code>"] for c in m.slowest]
+                 f"<code>{_e(fmt.short_paths(c['path']) + (':' + str(c['line']) if c['line'] else ''))}</code>",
+                 _timeline_cell(c["timeline"])] for c in m.slowest]
         parts += [f"<h3>Slowest {_e(m.name)} cases</h3>", _table(["time", "case", "at", "source", "timeline"], rows,
                                                                  {0})]
     return "\n".join(parts)
+
+
+def _timeline_cell(command: str) -> str:
+    shown, cut = fmt.cut_command(command)
+    return f"<code>{_e(shown)}</code>" + (f' <span class="dim">({_e(fmt.CUT_COMMAND)})</span>' if cut else "")
 
 
 def _findings(report: Report) -> str:

@@ -27,24 +27,10 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-MAX_PATHS_CHARS = 300  # logs given one by one (a shell glob of 300 page logs) make a path list this long at most
-
-
-def _paths(text: str) -> str:
-    """A list of input paths as a comment shows it: cut with how many more there are (the
-    JSON report keeps them all), so that 300 page logs do not fill the comment by themselves."""
-    if len(text) <= MAX_PATHS_CHARS:
-        return text
-    head = text[:MAX_PATHS_CHARS].rsplit(", ", 1)[0] if ", " in text[:MAX_PATHS_CHARS] else text[:MAX_PATHS_CHARS]
-    more = text[len(head):].count(", ")
-    return f"{head} … ({more} more)" if more else head + "…"
-
-
 def _timeline_cell(command: str) -> str:
     """The command that shows a case; a command naming too many logs to quote is cut, and says so."""
-    if len(command) <= MAX_PATHS_CHARS:
-        return _code(command)
-    return _code(command[:MAX_PATHS_CHARS].rsplit(" ", 1)[0] + " …") + " (cut: it names every log given)"
+    shown, cut = fmt.cut_command(command)
+    return _code(shown) + (f" ({fmt.CUT_COMMAND})" if cut else "")
 
 
 def to_markdown(report: Report) -> str:
@@ -58,7 +44,7 @@ def to_markdown(report: Report) -> str:
     if report.comparison is not None:
         out += ["**Compared with the baseline:**", ""]
         out += [f"- {line}" for line in fmt.comparison_headlines(report.comparison)] + [""]
-    out.append("Inputs: " + "; ".join(f"{_code(_paths(i['path']))} ({fmt.records_text(i)})" for i in report.inputs))
+    out.append("Inputs: " + "; ".join(f"{_code(fmt.short_paths(i['path']))} ({fmt.records_text(i)})" for i in report.inputs))
     out.append("")
     if report.metrics:
         out += ["### Latency", ""]
@@ -74,7 +60,7 @@ def to_markdown(report: Report) -> str:
     if report.comparison is not None:
         cmp = report.comparison
         out += ["### Comparison with the baseline", "",
-                "Baseline: " + "; ".join(_code(_paths(i["path"])) for i in cmp.baseline_inputs), ""]
+                "Baseline: " + "; ".join(_code(fmt.short_paths(i["path"])) for i in cmp.baseline_inputs), ""]
         rows = []
         for r in cmp.rows:
             d = r.difference
@@ -94,7 +80,7 @@ def to_markdown(report: Report) -> str:
     slow = [(m, c) for m in report.metrics if m.breakdown for c in m.slowest[:3]]
     if slow:
         rows = [[f"`{m.name}`", fmt.fmt_value(c["value_ms"], "ms"), c["label"], c["at"] or "",
-                 _code(_paths(c["path"]) + (f":{c['line']}" if c["line"] else "")), _timeline_cell(c["timeline"])]
+                 _code(fmt.short_paths(c["path"]) + (f":{c['line']}" if c["line"] else "")), _timeline_cell(c["timeline"])]
                 for m, c in slow]
         out += ["<details><summary>Slowest cases</summary>", ""]
         out += _table(["metric", "time", "case", "at", "source", "timeline"], rows, ["l", "r", "l", "l", "l", "l"])

@@ -21,7 +21,8 @@ SLOWEST_SHOWN = 3
 def renderables(report: Report) -> Iterator[RenderableType]:
     """Everything the report shows, top to bottom."""
     yield Rule(Text(report.title, style="bold"))
-    yield Text("Inputs: " + "; ".join(f"{i['path']} ({fmt.records_text(i)})" for i in report.inputs), style="dim")
+    yield Text("Inputs: " + "; ".join(f"{fmt.short_paths(i['path'])} ({fmt.records_text(i)})" for i in report.inputs),
+               style="dim")
     if report.comparison is not None:
         for line in fmt.comparison_headlines(report.comparison):
             word = line.split(": ", 1)[1].split(",", 1)[0] if ": " in line else ""
@@ -96,9 +97,11 @@ def _slowest(report: Report) -> Iterator[RenderableType]:
     yield Text("Slowest cases", style="bold italic")
     for m in items:
         for case in m.slowest[:SLOWEST_SHOWN]:
-            where = case["path"] + (f":{case['line']}" if case["line"] else "")
+            where = fmt.short_paths(case["path"]) + (f":{case['line']}" if case["line"] else "")
+            command, cut = fmt.cut_command(case["timeline"])
             yield Text.assemble((f"  {m.name:<12} ", "bold"), (f"{fmt.fmt_value(case['value_ms'], 'ms'):>10}  ", ""),
-                                f"{case['label']} at {case['at']}  ({where})  ", (case["timeline"], "dim"))
+                                f"{case['label']} at {case['at']}  ({where})  ",
+                                (command + (f" ({fmt.CUT_COMMAND})" if cut else ""), "dim"))
 
 
 def _findings(report: Report) -> Iterator[RenderableType]:
@@ -150,14 +153,15 @@ def _waterfall(report: Report) -> Iterator[RenderableType]:
         end = "" if row["end_ms"] is None else f"{row['end_ms']:.1f}"
         table.add_row(f"{row['start_ms']:.1f}", end, row["side"], row["label"])
     yield table
-    yield Text(f"  0 ms = {w.origin}; {w.ref.path}", style="dim")
+    yield Text(f"  0 ms = {w.origin}; {fmt.short_paths(w.ref.path)}", style="dim")
 
 
 def _comparison(report: Report) -> Iterator[RenderableType]:
     cmp = report.comparison
     if cmp is None:
         return
-    table = Table(title="Comparison: candidate vs baseline (" + "; ".join(i["path"] for i in cmp.baseline_inputs)
+    table = Table(title="Comparison: candidate vs baseline ("
+                  + "; ".join(fmt.short_paths(i["path"]) for i in cmp.baseline_inputs)
                   + ")", title_justify="left", show_edge=False, pad_edge=False)
     # it fits 80 columns with the longest metric name, and nothing is cut ("detection-c…",
     # "not comparab…"): the difference and its interval share a column, one value a line
