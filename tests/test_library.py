@@ -34,13 +34,15 @@ def test_waterfall_of_a_session_has_the_pages_lines_under_its_temporary_id(switc
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"finding": "F99"}, r"finding 'F99': no such finding \(F1\.\.F8, or 0\.\.7\)"),
+    ({"finding": "F99"}, r"finding 'F99': no such finding \(F1\.\.F{n}, or 0\.\.{last}\)"),
     ({"finding": 99}, r"finding 99: no such finding"),
     ({"session": "zzz"}, r"session zzz: no session in these logs matches it \(sessions: a5bc9f03, b2fbb0ed\)"),
     ({"client": "zzz"}, r"client zzz: no client in these logs matches it \(clients: Mozilla"),
 ])
 def test_waterfall_of_what_the_logs_lack_is_an_error_naming_what_they_have(switch_back, kwargs, message):
-    with pytest.raises(jd.DiagError, match=message):
+    n = len(switch_back.findings)  # (how many the sample has is the findings' business, not this test's)
+    assert n > 1
+    with pytest.raises(jd.DiagError, match=message.replace("{n}", str(n)).replace("{last}", str(n - 1))):
         jd.waterfall_frame(switch_back, **kwargs)
 
 
