@@ -849,3 +849,17 @@ def test_cli_a_dash_says_report_reads_files_not_stdin(tmp_path):
         assert p.returncode == 2 and p.stdout == ""
         assert p.stderr == ("jarvis-diag: error: -: report reads files, not standard input (a report names the "
                             "file and line of each case): save it to a file and give that\n")
+
+
+def test_markdown_keeps_the_words_of_a_summary_that_quotes_angle_brackets():
+    # "<Task pending name='Task-3' ...>" read as an HTML tag: a pull request page drops it
+    import copy
+
+    doc = copy.deepcopy(TIMELINE)
+    doc["findings"][0]["summary"] = "2x Task was destroyed but it is pending! task: <Task pending name='Task-3'>"
+    ds = Dataset()
+    add_timeline(ds, "timeline.json", doc)
+    md = to_markdown(build_report(ds, title="After <the fix>"))
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    assert "&lt;Task pending name='Task-3'&gt;" in rendered or "&lt;Task pending name=&#x27;Task-3&#x27;" in rendered
+    assert "<h2>After &lt;the fix&gt;</h2>" in rendered

@@ -23,6 +23,12 @@ def _table(header: list[str], rows: list[list[str]], align: list[str] | None = N
     return lines + [""]
 
 
+def _text(text: object) -> str:
+    """Prose from the logs (a summary quoting `<Task pending ...>`, a title): a `<` would open
+    an HTML tag that a pull request's page drops with the words after it."""
+    return str(text).replace("<", "&lt;")
+
+
 def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
@@ -34,7 +40,7 @@ def _timeline_cell(command: str) -> str:
 
 
 def to_markdown(report: Report) -> str:
-    out: list[str] = [f"## {report.title}", ""]
+    out: list[str] = [f"## {_text(report.title)}", ""]
     failed = report.budgets_failed
     if report.budgets:
         verdict = f"**Budgets: {len(failed)} of {len(report.budgets)} failed**" if failed else "**Budgets: all passed**"
@@ -91,7 +97,7 @@ def to_markdown(report: Report) -> str:
     for f in report.findings[:MAX_FINDINGS]:
         delay = f", cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") else ""
         out.append(f"{f['rank']}. **{f.get('severity')}** `{f.get('kind')}` at {f.get('at')}{delay}: "
-                   f"{f.get('summary')}")
+                   f"{_text(f.get('summary'))}")
         evidence = (f.get("evidence") or [])[:5]
         if f.get("context") or evidence:
             out.append("   <details><summary>evidence</summary>")
@@ -108,13 +114,14 @@ def to_markdown(report: Report) -> str:
     out.append("")
     w = report.waterfall
     if w is not None:
-        out += [f"<details><summary>Worst episode: {w.title}</summary>", "", f"0 ms = {w.origin}", ""]
-        rows = [[f"{r['start_ms']:.1f}", "" if r["end_ms"] is None else f"{r['end_ms']:.1f}", r["side"], r["label"]]
+        out += [f"<details><summary>Worst episode: {_text(w.title)}</summary>", "", f"0 ms = {w.origin}", ""]
+        rows = [[f"{r['start_ms']:.1f}", "" if r["end_ms"] is None else f"{r['end_ms']:.1f}", r["side"],
+                 _text(r["label"])]
                 for r in w.rows]
         out += _table(["ms", "until", "side", "event"], rows, ["r", "r", "l", "l"])
         out += ["</details>", ""]
     for note in report.notes:
-        out.append(f"> {note}")
+        out.append(f"> {_text(note)}")
     text = "\n".join(out).rstrip() + "\n"
     if len(text) > MAX_CHARS:  # keep the head (budgets, tables) and say what was cut
         text = text[:MAX_CHARS].rsplit("\n", 1)[0]
