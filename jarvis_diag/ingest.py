@@ -30,7 +30,7 @@ from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.lines import iso_ms
 from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
-from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, RawColumns, strip_terminal_codes
+from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, MAX_LINE_NAME, RawColumns, strip_terminal_codes
 from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, offset_from_pages, parse_tz, resolve_zone
 
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
@@ -56,7 +56,7 @@ class SourceInfo:
     client: str | None = None
     first: str | None = None
     last: str | None = None
-    long_lines: int = 0  # lines over 64 KiB whose text was cut
+    long_lines: int = 0  # lines over text.MAX_LINE (64 Mi characters: binary data, no newlines) cut to that
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -670,7 +670,10 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         if info.bad_lines:
             warnings.append(f"{info.path}: {info.bad_lines} lines with undecodable or NUL bytes (kept as read)")
         if info.long_lines:
-            warnings.append(f"{info.path}: {info.long_lines} lines over 64 KiB cut to their first 64 KiB")
+            which = "1 line" if info.long_lines == 1 else f"{info.long_lines} lines"
+            whose = "its" if info.long_lines == 1 else "their"
+            warnings.append(f"{info.path}: {which} over {MAX_LINE_NAME} cut to {whose} first {MAX_LINE_NAME} "
+                            f"(no log writes such lines: binary data, or a file with no newlines?)")
         if info.damaged:
             warnings.append(f"{info.path}: {info.damaged}")
         elif info.truncated:

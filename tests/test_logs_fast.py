@@ -11,6 +11,7 @@ import pytest
 from jarvis_diag import lines
 from jarvis_diag.logs import examples, parse_raw, parse_text
 from jarvis_diag.logs import fast as fast_module
+from jarvis_diag.logs import text as text_module
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_FILES = sorted(p for p in FIXTURES.rglob("*.log"))
@@ -152,14 +153,25 @@ def test_numbers_too_big_for_their_column_are_left_out() -> None:
     assert pd.isna(df["ms"][3]) and df["attempt"][3] == 2
 
 def test_lines_over_the_limit_in_bytes_or_in_characters() -> None:
-    # the limit is in characters: a line of 2-byte characters can pass it in bytes only, and
-    # one of 4-byte characters past 4x the limit is cut without reading all of it
+    # lines past 64 KiB are kept whole (a chat message can be that long): every reader alike
     stamp = b"2026-11-24 11:03:38,056 - jarvis - INFO - [SocketIO] Session found: True, active sessions: "
-    df = _same(stamp + "é".encode() * 40_000 + b"\n"
-               + stamp + "😀".encode() * 70_000 + b"\n"
-               + stamp + b"x" * 65_400 + "中".encode() * 200 + b"\n"
-               + stamp + "中".encode() * 10 + b"\n")
-    assert df["text"].str.len().tolist()[1:3] == [64 * 1024, 64 * 1024]
+    data = (stamp + "é".encode() * 40_000 + b"\n"
+            + stamp + "😀".encode() * 70_000 + b"\n"
+            + stamp + b"x" * 65_400 + "中".encode() * 200 + b"\n"
+            + stamp + "中".encode() * 10 + b"\n")
+    df = _same(data)
+    assert df["text"].str.len().tolist() == [len(stamp) + n for n in (40_000, 70_000, 65_600, 10)]
+    assert parse_raw(data, "backend").long_lines == 0
+    # The limit (MAX_LINE) is in characters: a line of 2-byte characters can pass it in bytes
+    # only, and one of 4-byte characters past 4x the limit is cut without reading all of it.
+    # (Checked with the limit lowered to 64 KiB: at its 64 Mi characters such lines are
+    # hundreds of megabytes.)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(text_module, "MAX_LINE", 64 * 1024)
+        m.setattr(fast_module, "MAX_LINE", 64 * 1024)
+        df = _same(data)
+        assert parse_raw(data, "backend").long_lines == 2
+    assert df["text"].str.len().tolist() == [len(stamp) + 40_000, 64 * 1024, 64 * 1024, len(stamp) + 10]
 
 
 @pytest.mark.parametrize("fmt", ["frontend", "panel", "console"])

@@ -100,7 +100,7 @@ DAMAGE = {
     "a cut 3-byte character": lambda d: d[:3000] + "中".encode()[:2] + b"\n" + d[3000:],
     "U+FFFD in the text": lambda d: d[:5000] + "\ufffd".encode() + d[5000:],
     "CRLF endings": lambda d: d.replace(b"\n", b"\r\n"),
-    "a line over 64 KiB": lambda d: d + b"2026-11-24 11:03:40,000 - jarvis - INFO - " + b"x" * (MAX_LINE + 10) + b"\n",
+    "a line over MAX_LINE bytes": lambda d: d + b"2026-11-24 11:03:40,000 - jarvis - INFO - " + "é".encode() * (MAX_LINE // 2 + 10) + b"\n",
     "no newline at the end": lambda d: d + b"2026-11-24 11:03:40,000 - jarvis - INFO - cut sh",
 }
 

@@ -197,6 +197,20 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
+def _character_at(buf: np.ndarray, a: int, b: int, k: int) -> int | None:
+    """Where character ``k`` (0-based) of the UTF-8 text ``buf[a:b]`` starts; None when it has
+    no more than ``k`` characters. (Counted a piece at a time: no decoded copy of the line.)"""
+    step = 1 << 24
+    count = 0
+    for lo in range(a, b, step):
+        starts = (buf[lo:min(b, lo + step)] & 0xC0) != 0x80  # (every byte but a continuation byte)
+        here = int(np.count_nonzero(starts))
+        if count + here > k:
+            return lo + int(np.flatnonzero(starts)[k - count])
+        count += here
+    return None
+
+
 def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarray, int, int, bool]:
     """(clean UTF-8 bytes ending in a newline, its bytes as numpy, newline positions, bad lines,
     long lines, last line cut?) with the
@@ -220,12 +234,10 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
         pieces: list[bytes | bytearray] = []
         kept = 0  # the bytes before this are in pieces
         for a, b in zip(starts[over].tolist(), nl[over].tolist(), strict=True):
-            # (the bytes are valid UTF-8 here; a character is at most 4 bytes, so this much
-            # decides it, and "ignore" only drops a character the slice cut in two at its end)
-            text = data[a:min(b, a + 4 * MAX_LINE + 4)].decode("utf-8", errors="ignore")
-            if len(text) > MAX_LINE:
+            end = _character_at(buf, a, b, MAX_LINE)
+            if end is not None:
                 long_lines += 1
-                pieces += [data[kept:a], text[:MAX_LINE].encode("utf-8")]
+                pieces += [data[kept:end]]
                 kept = b
         if pieces:
             data = b"".join([*pieces, data[kept:]])

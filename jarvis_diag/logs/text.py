@@ -31,7 +31,12 @@ CLOCK_DAY = 2  # seconds since local midnight: add the date, subtract the zone o
 SOURCE_CLOCK = {"backend": CLOCK_LOCAL, "console": CLOCK_LOCAL, "frontend": CLOCK_UTC, "panel": CLOCK_DAY}
 FORMAT_SOURCE = {"backend": "backend", "console": "console", "frontend": "frontend", "panel": "panel"}
 
-MAX_LINE = 64 * 1024  # longer lines keep their first MAX_LINE characters
+# A line is kept whole up to MAX_LINE characters: a message padded to megabytes (a pasted file,
+# an image as a data URL) is still one line of a log, and is read and classified as such. Only
+# what no log line is (a file with no newline at all, binary data) is longer: such a line keeps
+# its first MAX_LINE characters, and is counted (``long_lines``) and warned about.
+MAX_LINE = 64 * 1024 * 1024
+MAX_LINE_NAME = "64 MiB"  # (MAX_LINE as the warning says it)
 # A terminal's colour and style codes (ECMA-48 CSI sequences: ``ESC [ ... m``): a log captured
 # from a terminal has them (uvicorn and colouring log handlers colour the level when they
 # write to one). They say how a line looked, not what it says: they are removed before parsing.
