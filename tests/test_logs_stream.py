@@ -114,6 +114,33 @@ def test_damaged_big_logs_are_read_the_whole_buffer_way(tmp_path: Path, damage: 
     _same_as_whole(path)
 
 
+def test_a_big_log_with_lines_of_megabytes_is_streamed_whole(tmp_path: Path) -> None:
+    # a chat message of megabytes, and the traceback of its failed send that quotes it: a
+    # realistic log, clean text: read as it arrives, every line whole
+    path = tmp_path / "app.log"
+    content = "data:image/png;base64," + "iVBORw0KGgo" * 300_000
+    quoted = ["Traceback (most recent call last):", '  File "/app/socketio_handler.py", line 1, in send',
+              *(f"    payload[{i}] = {content[:40_000]!r}" for i in range(400)), f"ValueError: {content}"]
+    long = ("2026-11-24 11:03:41,578 - jarvis - INFO - [SocketIO] Chat message received: sid=LU4XadoC, "
+            f"session=new-1795, content={content}...\n"
+            f"2026-11-24 11:03:41,600 - jarvis - ERROR - [SocketIO] Client LU4XadoC send error: {content}\n"
+            + "\n".join(quoted) + "\n").encode()
+    d = FIXTURES / "callback-desync"
+    real = b"".join(p.read_bytes() for p in [d / "backend.log", *sorted((d / "frontend").glob("*.log"))])
+    real *= fast.STREAM_MIN_BYTES // len(real) + 2
+    path.write_bytes(real + long + real)
+    dirty, keys = _stream_of(path)
+    assert not dirty and any(content in k for k in keys)
+    events = _same_as_whole(path)
+    # (its only traceback: the column was taken with Arrow, which reserved the mean length of
+    # the tracebacks for every row, 19 MB times 80,000 rows: more memory than there is)
+    assert events["traceback"].notna().sum() == 1
+    [received] = events[events["kind"] == "message.received"].query("text.str.len() > 1000000").itertuples()
+    assert received.text == long.decode().split("\n")[0]
+    [failed] = events[events["text"].str.contains(content, regex=False) & (events["kind"] == "emit.error")].itertuples()
+    assert failed.traceback == "\n".join(quoted)
+
+
 def test_big_exports_gzip_and_forced_formats_keep_their_readers(tmp_path: Path) -> None:
     log = tmp_path / "all.log"
     log.write_bytes(_big_log())

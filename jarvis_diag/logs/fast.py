@@ -529,11 +529,25 @@ class FastRows:
                 inverse = np.empty(m, dtype=np.int64)
                 inverse[order] = np.arange(m)
                 at = inverse[at]
-            which = np.full(m, -1, dtype=np.int32)  # row -> its traceback, -1: none
-            which[at] = np.arange(len(at))
-            cols["traceback"] = pc.take(pa.array(list(self.tracebacks.values()), type=pa.large_string()),
-                                        pa.array(which, mask=which < 0), memory_pool=_POOL)
+            cols["traceback"] = _sparse_strings(m, at, list(self.tracebacks.values()))
         return cols
+
+
+def _sparse_strings(m: int, at: np.ndarray, texts: list[str]) -> pa.Array:
+    """A large_string array of ``m`` rows: ``texts[k]`` at row ``at[k]``, null elsewhere. (Made
+    from its buffers: Arrow's take reserves the mean length of what it takes for every row,
+    null or not, so one long traceback in a big file asked for terabytes.)"""
+    by_row = np.argsort(at, kind="stable")
+    encoded = [texts[k].encode("utf-8") for k in by_row.tolist()]
+    lengths = np.zeros(m, dtype=np.int64)
+    lengths[at[by_row]] = [len(e) for e in encoded]
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    valid = np.zeros(m, dtype=bool)
+    valid[at] = True
+    return pa.Array.from_buffers(pa.large_string(), m, [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                                        pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+                                 null_count=m - len(at))
 
 
 def _spare_columns(n: int, names: set[str]) -> dict[str, np.ndarray]:
