@@ -135,6 +135,7 @@ def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | N
     last_clock = SOURCE_CLOCK[default_source]
     last_source = default_source
     in_traceback = False
+    tracebacks: dict[int, list[str]] = {}  # row -> the lines that continue it (joined once, at the end)
     lineno = 0
     for lineno, line in enumerate(lines, 1):  # noqa: B007 - lineno is the count after the loop
         text, bad, long = clean(line.rstrip("\r"))
@@ -145,8 +146,7 @@ def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | N
             if not text.strip():
                 continue
             if rows and (in_traceback or _CONTINUATION_START.match(text)):
-                prev = rows[-1]
-                prev["traceback"] = text if prev.get("traceback") is None else prev["traceback"] + "\n" + text
+                tracebacks.setdefault(len(rows) - 1, []).append(text)
                 in_traceback = True
                 continue
             row = {"kind": "unknown", "source": last_source, "logger": None, "level": None,
@@ -171,6 +171,8 @@ def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | N
             row["client"] = client
         rows.append(row)
     raw.lines = lineno
+    for i, more in tracebacks.items():
+        rows[i]["traceback"] = "\n".join(more)
     _backfill_times(rows, clocks)
     names = {k for r in rows for k in r}
     raw.columns = {k: [r.get(k) for r in rows] for k in names}
