@@ -863,3 +863,14 @@ def test_markdown_keeps_the_words_of_a_summary_that_quotes_angle_brackets():
     rendered = MarkdownIt("commonmark").enable("table").render(md)
     assert "&lt;Task pending name='Task-3'&gt;" in rendered or "&lt;Task pending name=&#x27;Task-3&#x27;" in rendered
     assert "<h2>After &lt;the fix&gt;</h2>" in rendered
+
+
+def test_the_worst_episode_that_never_recovered_is_not_said_to_end_after_0_ms():
+    from jarvis_diag.report import make_report
+
+    report = make_report(["sample_logs/legacy-frozen-past-ping/app.log", "sample_logs/legacy-frozen-past-ping/frontend"])
+    w = report.waterfall
+    assert w.title.endswith("NOT recovered (a session never ready again)") and "after 0 ms" not in w.title
+    last = max(r["end_ms"] if r["end_ms"] is not None else r["start_ms"] for r in w.rows)
+    never = [r for r in w.rows if r["label"].endswith("never ready")]
+    assert never and w.total_ms == last > 0 and all(r["start_ms"] == last for r in never)

@@ -548,12 +548,15 @@ def _timeline_waterfall(path: str, ep: dict, conns: dict, attaches_by_sid: dict,
         span("server", f"server: chat:connect {s8} (T5 {((att.get('phases') or {}).get('T5'))} ms)",
              att.get("received_at"), att.get("ready_sent_at"))
         span("client", f"client: history end {s8}", att.get("history_end_at"))
+    if not ep.get("recovered"):  # (no time of recovery: it runs as far as its events go)
+        total = max([0.0, *(r["end_ms"] if r["end_ms"] is not None else r["start_ms"] for r in rows)])
     for session, at in (ep.get("ready_at") or {}).items():
         if at is None:
             rows.append({"side": "client", "label": f"session {str(session)[:8]} never ready", "start_ms": total,
                          "end_ms": None})
     rows.sort(key=lambda r: r["start_ms"])
-    state = "recovered" if ep.get("recovered") else "NOT recovered"
+    # an episode that did not recover has no time "after" which it did not: it said "after 0 ms"
+    state = f"recovered after {total:.0f} ms" if ep.get("recovered") else "NOT recovered (a session never ready again)"
     ref = Ref(path, None, f"episode of client {ep.get('client')}", ep.get("started_at"), ep.get("client"))
-    return Waterfall(f"slowest episode: client {ep.get('client')}, {ep.get('trigger')}, {state} "
-                     f"after {total:.0f} ms", ref, origin or "", rows, total)
+    return Waterfall(f"slowest episode: client {ep.get('client')}, {ep.get('trigger')}, {state}", ref, origin or "",
+                     rows, total)
