@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from jarvis_diag.frames import events_to_jsonl
 from jarvis_diag.ingest import ingest
 from jarvis_diag.logs.text import MAX_LINE
 from jarvis_diag.timeline import build_timeline
@@ -123,3 +125,15 @@ def test_a_line_over_the_limit_is_cut_alike_by_every_reader_and_said(tmp_path: P
         assert df["text"].str.len().tolist()[1] == MAX_LINE
         texts.append(df["text"].iloc[1])
     assert texts[0] == texts[1] == texts[2] and texts[0].startswith(head.decode())
+
+
+def test_an_events_export_of_long_lines_reads_back_whole(tmp_path: Path) -> None:
+    # our own JSONL: its line for a long event is longer still (the text, and its fields)
+    logs = _real_pair(tmp_path / "logs", PAD)
+    original = ingest(logs).events
+    out = tmp_path / "events.jsonl"
+    with out.open("w") as fp:
+        events_to_jsonl(original, fp)
+    back = ingest([str(out)])
+    assert back.sources[0].bad_lines == 0 and back.sources[0].long_lines == 0
+    pd.testing.assert_frame_equal(back.events, original, check_categorical=False)
