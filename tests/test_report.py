@@ -874,3 +874,20 @@ def test_the_worst_episode_that_never_recovered_is_not_said_to_end_after_0_ms():
     last = max(r["end_ms"] if r["end_ms"] is not None else r["start_ms"] for r in w.rows)
     never = [r for r in w.rows if r["label"].endswith("never ready")]
     assert never and w.total_ms == last > 0 and all(r["start_ms"] == last for r in never)
+
+
+def test_the_worst_episode_does_not_call_an_auto_attach_a_chat_connect():
+    # the legacy page re-sent no chat:connect: its message made the server attach the chat
+    from jarvis_diag.report import make_report
+
+    legacy = make_report(["sample_logs/legacy-frozen-past-ping/app.log",
+                          "sample_logs/legacy-frozen-past-ping/frontend"]).waterfall.rows
+    labels = [r["label"] for r in legacy]
+    assert any(re.fullmatch(r"client: message to \w{8} -> auto-attached, ready", x) for x in labels), labels
+    assert not any("chat:connect" in x for x in labels)
+    connmgr = make_report(["sample_logs/connmgr-frozen-past-ping/app.log",
+                           "sample_logs/connmgr-frozen-past-ping/frontend"]).waterfall.rows
+    labels = [r["label"] for r in connmgr]
+    assert any(re.fullmatch(r"client: chat:connect \w{8} -> ready", x) for x in labels)
+    assert any(re.fullmatch(r"server: chat:connect \w{8} \(T5 [\d.]+ ms\)", x) for x in labels)
+    assert not any("None" in x for x in labels)

@@ -544,9 +544,16 @@ def _timeline_waterfall(path: str, ep: dict, conns: dict, attaches_by_sid: dict,
         if t is None or lo is None or hi is None or not (lo - 1 <= t <= hi + 1):
             continue
         s8 = str(session)[:8]
-        span("client", f"client: chat:connect {s8} -> ready", att.get("requested_at"), att.get("ready_received_at"))
-        span("server", f"server: chat:connect {s8} (T5 {((att.get('phases') or {}).get('T5'))} ms)",
-             att.get("received_at"), att.get("ready_sent_at"))
+        t5 = (att.get("phases") or {}).get("T5")
+        t5 = "" if t5 is None else f" (T5 {t5} ms)"
+        if att.get("kind") == "auto":  # the client sent no chat:connect: a message made the server attach it
+            span("client", f"client: message to {s8} -> auto-attached, ready", att.get("requested_at"),
+                 att.get("ready_received_at"))
+            span("server", f"server: auto-connect {s8} on a message{t5}", att.get("received_at"),
+                 att.get("ready_sent_at"))
+        else:
+            span("client", f"client: chat:connect {s8} -> ready", att.get("requested_at"), att.get("ready_received_at"))
+            span("server", f"server: chat:connect {s8}{t5}", att.get("received_at"), att.get("ready_sent_at"))
         span("client", f"client: history end {s8}", att.get("history_end_at"))
     if not ep.get("recovered"):  # (no time of recovery: it runs as far as its events go)
         total = max([0.0, *(r["end_ms"] if r["end_ms"] is not None else r["start_ms"] for r in rows)])
