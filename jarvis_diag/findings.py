@@ -649,6 +649,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         severity = "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning"
         findings.append(_f("callback-desync", severity, rec["t"], summary, session=session, client=client, sid=sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))
+        findings[-1]["_reconnect"] = fix == FIX_RECONNECT
     return findings + _desync_seen_by_the_page(ix, switch_backs)
 
 
@@ -736,6 +737,7 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
                    delay_ms=delay, evidence_list=ev, repeats=True)
         if found["_fold"] is None:  # (no socket id: the page's socket is the one it authenticated last)
             found["_fold"] = ("callback-desync", a.client, a.session, ("page socket", _last_auth(ix, a.client, t)))
+        found["_reconnect"] = fix == FIX_RECONNECT
         findings.append(found)
     return findings
 
@@ -1360,6 +1362,16 @@ def _new_socket(sid: str | None) -> str:
     return f"socket {sid}" if sid else "on a socket not identified in the backend log"
 
 
+def _no_callback(ix: _Index, auto: Attach | None) -> list[dict]:
+    """The server's ``has no callback ... auto-connecting`` line that began an auto-connect
+    (none for another attach, or one the server's log does not show)."""
+    if auto is None or not auto.auto or auto.started_at is None or not auto.sid:
+        return []
+    return [r for r in ix.corr.index.of_kind(["callback.missing"], auto.started_at - 1.0, auto.started_at)
+            if r["source"] == "backend" and (r.get("sid") or "")[:8] == auto.sid[:8]
+            and session_key(r.get("session")) == session_key(auto.session or auto.key)][-1:]
+
+
 def detect_missing_resubscribe(ix: _Index) -> list[dict]:
     findings = []
     last_t = ix.corr.last_t
@@ -1387,21 +1399,28 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
         for s in missing:
             later: Attach | None = next((a for a in ix.attaches_of(s, ep.client) if a.ready_at is not None
                                          and ep.authenticated_at < a.ready_at <= end), None)
+            auto = later is not None and later.auto
             delay = ((later.ready_at if later else end) - ep.authenticated_at) * 1000
             output = ix.output_after(session_key(s), ep.authenticated_at, 3)
-            findings.append(_f(
+            found = _f(
                 # (re-attached later: an outage when output waited as long as a desync's critical one)
                 "missing-resubscribe",
                 "critical" if later is None or (output and delay >= DESYNC_CRITICAL_MS) else "warning",
                 ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
                 f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}){own}; its output reaches no one "
-                + (f"until {iso(later.ready_at)}" if later else
+                + (f"until its next message made the server auto-connect it at {iso(later.ready_at)}, having no "
+                   f"callback for it" if auto else
+                   f"until {iso(later.ready_at)}" if later else
                    f"until the client lost that socket too at {iso(end)}" if ep.lost_again_at is not None else
                    "for the rest of the log")
                 + ". Re-send chat:connect for every open session after a reconnect.",
                 session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,
-                evidence_list=ep.evidence + [evidence(r) for r in said + output]))
+                evidence_list=ep.evidence + [evidence(r) for r in said + output + _no_callback(ix, later)]
+                + (later.evidence[-1:] if auto else []))
+            if auto:  # (the callback-desync of the same socket and session that auto-connect ends, told here)
+                found["_auto"] = (ep.client, session_key(s), ep.authenticated_at, later.ready_at)
+            findings.append(found)
     return findings
 
 
@@ -1630,6 +1649,31 @@ DETECTORS: tuple[Callable[[_Index], list[dict]], ...] = (
 )
 
 
+def _told_once(findings: list[dict]) -> list[dict]:
+    """A session a page did not re-attach after a reconnect until its next message made the
+    server auto-connect it is one problem, with one fix: its ``missing-resubscribe`` (from the
+    reconnect to that auto-connect) and the ``callback-desync`` of the same page, socket and
+    session that auto-connect ends (its wait counted from the reconnect too) were two findings.
+    The missing-resubscribe tells it (with the server's ``has no callback`` line), at the
+    worse of the two severities; the desync is not told again."""
+    merged = [f for f in findings if f.get("_auto")]
+    out = []
+    for f in findings:
+        twin = None
+        if f["kind"] == "callback-desync" and f.get("_reconnect"):
+            twin = next((m for m in merged if m["client"] == f["client"] and m["_auto"][1] == session_key(f["session"])
+                         and (m["sid"] == f["sid"] or not m["sid"] or not f["sid"])
+                         and m["_auto"][2] - CLOCK_SLACK_S <= f["at"] <= m["_auto"][3] + CLOCK_SLACK_S), None)
+        f.pop("_reconnect", None)
+        if twin is None:
+            out.append(f)
+        elif SEVERITY_RANK[f["severity"]] < SEVERITY_RANK[twin["severity"]]:
+            twin["severity"] = f["severity"]
+    for f in merged:
+        f.pop("_auto", None)
+    return out
+
+
 def _worst_first(f: dict) -> tuple:
     return SEVERITY_RANK[f["severity"]], -(f["delay_ms"] or 0.0), f["at"] or 0.0
 
@@ -1681,7 +1725,7 @@ def detect(corr: Correlation) -> list[dict]:
         findings += detector(ix)
     # lines a named finding explains are no app-warning, whether or not their finding folds away
     used = {(e["path"], e["line"]) for f in findings for e in f["evidence"]}
-    findings = fold_repeats(findings + detect_app_lines(ix, used))
+    findings = fold_repeats(_told_once(findings) + detect_app_lines(ix, used))
     for f in findings:
         if f["context"] is None:
             f["context"] = context_before(ix, f["at"] or 0.0, f["client"], f["sid"], f["session"])

@@ -919,12 +919,16 @@ def test_the_page_log_alone_of_a_simulated_phone_tells_what_the_server_log_does(
     # whose temporary ids share their printed prefix
     sample = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
 
-    def desyncs(paths):
-        found = _findings(load_timeline([str(p) for p in paths]), "callback-desync")
+    def waits(paths):
+        # (a session not re-attached until an auto-connect is one missing-resubscribe, or, where the
+        # page's log alone does not show it was live on the lost socket, its callback-desync)
+        found = [f for f in _findings(load_timeline([str(p) for p in paths]))
+                 if f["kind"] in ("callback-desync", "missing-resubscribe")]
         return sorted((f["session"][:8], f["severity"], "reconnect" in f["summary"], f["delay_ms"]) for f in found)
 
-    both = desyncs([sample / "app.log", sample / "frontend"])
-    page = desyncs([sample / "frontend"])
+    both = waits([sample / "app.log", sample / "frontend"])
+    page = waits([sample / "frontend"])
+    # each session's wait after the switch back and after the reconnect, told once each
     assert len(both) == 3 and [x[:3] for x in page] == [x[:3] for x in both]
     assert [x[3] for x in page] == pytest.approx([x[3] for x in both], abs=20)
 
@@ -983,10 +987,13 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     logs.wait(3)
     back = _reconnect_keeping_handlers(logs, c, SID1, SID2)
     logs.switch_back_without_connect(c, A)
-    logs.wait(4)
-    received = logs.message(c, SID2, A, missing_callback_prev=B, history=6)
     logs.wait(3)
+    received = logs.message(c, SID2, A, missing_callback_prev=B, history=6)
+    # (the logs end soon after: too soon for a missing-resubscribe, which would tell this
+    # auto-connect itself, see test_a_session_not_reattached_until_an_auto_connect_is_told_once)
+    logs.wait(0.5)
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert not _findings(tl, "missing-resubscribe")
     [f] = _findings(tl, "callback-desync")
     assert f["sid"] == SID2[:8] and f["session"] == A
     # the page's own account of the re-subscription it did not do
@@ -1015,6 +1022,43 @@ def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path)
     _well_formed(server["summary"])
 
 
+@pytest.mark.parametrize("logs_given", ["both", "page"])
+def test_a_session_not_reattached_until_an_auto_connect_is_told_once(tmp_path, logs_given):
+    """A page reconnected, re-sent no chat:connect, and its next message, 8 s later, made the
+    server auto-connect the session. One problem with one fix: it was told twice, as a
+    missing-resubscribe (from the reconnect to that auto-connect) and as the callback-desync
+    of the same socket and session (from the reconnect to the server's 'has no callback'),
+    with the same wait, from both logs and from the page's alone."""
+    logs = LogSet()
+    c = logs.client(skew_ms=-700.0)
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=4)
+    logs.wait(3)
+    _reconnect_keeping_handlers(logs, c, SID1, SID2)
+    back = max(t for t, line in logs.backend if f"Client {SID2[:8]} authenticated" in line)
+    logs.wait(8)
+    logs.message(c, SID2, A, missing_callback_prev=B, history=6)
+    auto_ready = max(t for t, line in c.lines if "delivered chat:ready" in line)
+    logs.wait(10)
+    app, page = logs.write(tmp_path)
+    tl = load_timeline([str(app), str(page)] if logs_given == "both" else [str(page)])
+    assert not _findings(tl, "callback-desync")
+    [f] = _findings(tl, "missing-resubscribe")
+    assert f["session"].startswith(A[:8]) and f["client"] == c.id and f["severity"] == "critical"
+    assert f["delay_ms"] == pytest.approx((auto_ready - back) * 1000, abs=50)
+    assert (f"its output reaches no one until its next message made the server auto-connect it at "
+            f"{f['at'][:11]}") in f["summary"]
+    assert "re-sent 0 subscription(s) after the reconnect and skipped 1" in f["summary"]
+    assert f["summary"].endswith("Re-send chat:connect for every open session after a reconnect.")
+    texts = [e["text"] for e in f["evidence"]]
+    assert any("delivered chat:ready" in t for t in texts)  # (the auto-connect's chat:ready)
+    if logs_given == "both":
+        assert any(f"Client {SID2[:8]} has no callback for session {A[:8]}" in t for t in texts)
+        # (the server's warning is told by this finding: no app-warning of it)
+        assert not [w for w in _findings(tl, "app-warning") if "has no callback" in w["summary"]]
+    _well_formed(f["summary"])
+
+
 def test_from_the_page_log_a_reconnect_without_resubscribe_counts_from_the_reconnect(tmp_path):
     """The user opens the chat again just before writing, long after the page reconnected
     without re-subscribing: the chat was dead since the reconnect, not since that click."""
@@ -1024,15 +1068,17 @@ def test_from_the_page_log_a_reconnect_without_resubscribe_counts_from_the_recon
     logs.attach(c, SID1, A, existing=True, history=4)
     logs.wait(3)
     _reconnect_keeping_handlers(logs, c, SID1, SID2)
-    logs.wait(6)
+    logs.wait(3.5)
     logs.switch_back_without_connect(c, A)
     logs.wait(0.05)
     logs.message(c, SID2, A, missing_callback_prev=B, history=6)
-    logs.wait(3)
+    # (the logs end soon after: too soon for a missing-resubscribe, which would tell this wait
+    # itself, see test_a_session_not_reattached_until_an_auto_connect_is_told_once)
+    logs.wait(0.4)
     app, page = logs.write(tmp_path)
     [server] = _findings(load_timeline([str(app), str(page)]), "callback-desync")
     [alone] = _findings(load_timeline([str(page)]), "callback-desync")
-    assert server["delay_ms"] > 6000 and alone["delay_ms"] == pytest.approx(server["delay_ms"], abs=50)
+    assert server["delay_ms"] > 3500 and alone["delay_ms"] == pytest.approx(server["delay_ms"], abs=50)
     assert "reconnected at" in alone["summary"] and "switched back" not in alone["summary"]
     assert [e["text"].split("] ")[-1] for e in alone["evidence"][:2]] == [
         "Disconnected: transport close", "Authentication successful, transport=websocket"]
@@ -1054,13 +1100,18 @@ def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so
     back = _reconnect_keeping_handlers(logs, c, SID2, SID3, after_s=1.5)
     logs.wait(3)
     received = logs.message(c, SID3, A, missing_callback_prev=B, history=7)
-    logs.wait(3)
+    logs.wait(0.5)  # (the log ends soon after: too soon for a missing-resubscribe of the second socket)
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
-    first, second = sorted(_findings(tl, "callback-desync"), key=lambda f: f["at"])
+    # the first socket's wait is told once, as its missing-resubscribe (see
+    # test_a_session_not_reattached_until_an_auto_connect_is_told_once); the second's as a desync
+    [first] = _findings(tl, "missing-resubscribe")
+    [second] = _findings(tl, "callback-desync")
     assert (first["sid"], second["sid"]) == (SID2[:8], SID3[:8])
+    assert "until its next message made the server auto-connect it" in first["summary"]
+    assert "Re-send chat:connect for every open session after a reconnect" in first["summary"]
+    assert "Fix: re-send chat:connect for every open session after a reconnect" in second["summary"]
+    assert "its log says it re-sent 0 subscriptions after the reconnect and skipped 1" in second["summary"]
     for f in (first, second):
-        assert "Fix: re-send chat:connect for every open session after a reconnect" in f["summary"], f["summary"]
-        assert "its log says it re-sent 0 subscriptions after the reconnect and skipped 1" in f["summary"]
         _well_formed(f["summary"])
     assert second["delay_ms"] == pytest.approx((received - back) * 1000, abs=50)
     assert any(f"Client {SID3[:8]} authenticated" in e["text"] for e in second["evidence"])
