@@ -9,7 +9,8 @@ The library API (the ``jarvis-diag`` CLI is a thin layer over it), for scripts a
     tl.connections, tl.attaches, tl.episodes, tl.findings   # DataFrames
     cycles = jd.load_results("sim-out/")      # simulate-mobile results, one row per cycle
     jd.make_report(["sim-out/"], compare=["before/"])        # latency report (renders itself)
-    jd.plot_waterfall(tl, finding="F1"); jd.plot_cdf({"switch": tl.attaches.latency_ms})
+    jd.plot_waterfall(tl, finding="F1")
+    jd.plot_cdf({kind: a.latency_ms for kind, a in tl.attaches.groupby("kind", observed=True)})
 
 ``jarvis_diag.ingest`` stays the module (``jarvis_diag.ingest.ingest``); the function is
 also re-exported here as ``ingest_logs``. Everything that needs pandas (ingest, timeline,

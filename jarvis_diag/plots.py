@@ -5,7 +5,7 @@ Both return the matplotlib ``Axes`` they drew on, so a notebook can add to them:
     import jarvis_diag as jd
     tl = jd.load_timeline(["sample_logs/callback-desync-switch-back"])
     jd.plot_waterfall(tl, finding=0)            # the first finding, both sides' lines around it
-    jd.plot_cdf({"switch": tl.attaches.latency_ms})
+    jd.plot_cdf({kind: a.latency_ms for kind, a in tl.attaches.groupby("kind", observed=True)})  # one curve a kind
 """
 
 from __future__ import annotations

@@ -116,3 +116,23 @@ def test_events_dtypes_are_those_docs_formats_names():
         else:
             assert str(dtype) in ("float64", "Int64", "category"), (column, dtype)
             assert (str(dtype) == "category") == (jd.COLUMNS[column] == "category"), column
+
+
+def test_the_plots_example_runs_and_labels_each_curve_by_its_kind():
+    # it labelled every attach's latency "switch", new sessions and reconnects too
+    import textwrap
+
+    import matplotlib
+
+    import jarvis_diag.plots
+
+    matplotlib.use("Agg")
+    example = textwrap.dedent(jarvis_diag.plots.__doc__.split("::", 1)[1])
+    scope: dict = {}
+    exec(example, scope)  # noqa: S102 (the docstring's own example)
+    import matplotlib.pyplot as plt
+
+    legend = plt.gca().get_legend()
+    kinds = scope["tl"].attaches["kind"].value_counts()
+    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(f"{k} (n={n})" for k, n in kinds.items() if n)
+    plt.close("all")
