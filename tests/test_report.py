@@ -891,3 +891,37 @@ def test_the_worst_episode_does_not_call_an_auto_attach_a_chat_connect():
     assert any(re.fullmatch(r"client: chat:connect \w{8} -> ready", x) for x in labels)
     assert any(re.fullmatch(r"server: chat:connect \w{8} \(T5 [\d.]+ ms\)", x) for x in labels)
     assert not any("None" in x for x in labels)
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (lambda d: d.update(sessions="x"), "'sessions' must be a list, not \"x\""),
+    (lambda d: d["sessions"][0]["attaches"].insert(0, "oops"), "'sessions[0].attaches[0]' must be an object"),
+    (lambda d: d["sessions"][0]["attaches"][0].update(latency_ms="fast"),
+     "'sessions[0].attaches[0].latency_ms' must be a number or null, not \"fast\""),
+    (lambda d: d["sessions"][0]["attaches"][0].update(requested_at="yesterday"),
+     "'sessions[0].attaches[0].requested_at' must be an ISO 8601 instant or null, not \"yesterday\""),
+    (lambda d: d["findings"][0].update(delay_ms="15 s"), "'findings[0].delay_ms' must be a number or null"),
+    (lambda d: d["connections"].insert(0, None), "'connections[0]' must be an object, not null"),
+])
+def test_cli_a_timeline_json_of_the_wrong_shape_is_one_line_naming_the_field(tmp_path, change, says):
+    # a hand-edited timeline: AttributeError: 'str' object has no attribute 'get', a traceback
+    from jarvis_diag.report.dataset import timeline_problem
+    from jarvis_diag.timeline import load_timeline
+
+    doc = load_timeline("tests/fixtures/callback-desync").to_json_dict()
+    assert timeline_problem(doc) is None
+    change(doc)
+    path = tmp_path / "timeline.json"
+    path.write_text(json.dumps(doc))
+    p = run_cli(str(path))
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.startswith(f"jarvis-diag: error: {path}: {says}") and len(p.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("logs", ["tests/fixtures/normal", *sorted(str(p) for p in Path("sample_logs").iterdir()
+                                                                   if p.is_dir())])
+def test_every_timeline_the_timeline_command_writes_has_the_shape_the_report_reads(logs):
+    from jarvis_diag.report.dataset import timeline_problem
+    from jarvis_diag.timeline import load_timeline
+
+    assert timeline_problem(json.loads(json.dumps(load_timeline(logs).to_json_dict()))) is None

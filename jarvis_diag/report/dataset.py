@@ -362,6 +362,75 @@ def _sim_waterfall(total: float, ref: Ref, rec: dict) -> Waterfall:
 
 # ---- timeline JSON ------------------------------------------------------------------
 
+# The parts of a jarvis-diag.timeline/1 document the report reads: each list's items and the
+# fields of them it reads, instants (ISO strings or null) and numbers (or null).
+_TIMELINE_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sources": ((), ("lines", "events", "unknown")),
+    "connections": (("connected_at", "authenticated_at", "disconnected_at"), ()),
+    "episodes": (("started_at", "visible_at", "connected_at", "authenticated_at", "recovered_at",
+                  "client_noticed_at", "server_noticed_at"), ()),
+    "findings": (("at",), ("delay_ms", "count")),
+}
+_ATTACH_INSTANTS = ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at")
+_ATTACH_NUMBERS = ("latency_ms", "transport_ms")
+
+
+def _instant_problem(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            _dt(value)
+            return None
+        except ValueError:
+            pass
+    return f"must be an ISO 8601 instant or null, not {json.dumps(value)}"
+
+
+def _fields_problem(item, where: str, instants: tuple[str, ...], numbers: tuple[str, ...]) -> str | None:
+    if type(item) is not dict:
+        return f"'{where}' must be an object, not {json.dumps(item)}"
+    for key in instants:
+        if (problem := _instant_problem(item.get(key))) is not None:
+            return f"'{where}.{key}' {problem}"
+    for key in numbers:
+        if type(item.get(key)) not in _OPTIONAL_NUMBER:
+            return f"'{where}.{key}' must be a number or null, not {json.dumps(item[key])}"
+    return None
+
+
+def timeline_problem(doc: dict) -> str | None:
+    """What makes ``doc`` no usable ``jarvis-diag.timeline/1`` document for a report (a part
+    that is not a list of objects, an instant that is no ISO time, a number that is none), or None."""
+    lists = [(name, *fields) for name, fields in _TIMELINE_PARTS.items()] + [("sessions", (), ())]
+    for name, instants, numbers in lists:
+        items = doc.get(name)
+        if items is None:
+            continue
+        if type(items) is not list:
+            return f"'{name}' must be a list, not {json.dumps(items)[:80]}"
+        for i, item in enumerate(items):
+            if (problem := _fields_problem(item, f"{name}[{i}]", instants, numbers)) is not None:
+                return problem
+    for i, sess in enumerate(doc.get("sessions") or ()):
+        attaches = sess.get("attaches")
+        if attaches is not None and type(attaches) is not list:
+            return f"'sessions[{i}].attaches' must be a list, not {json.dumps(attaches)[:80]}"
+        for j, att in enumerate(attaches or ()):
+            where = f"sessions[{i}].attaches[{j}]"
+            if (problem := _fields_problem(att, where, _ATTACH_INSTANTS, _ATTACH_NUMBERS)) is not None:
+                return problem
+            phases = att.get("phases")
+            if phases is not None and (type(phases) is not dict
+                                       or any(type(v) not in _OPTIONAL_NUMBER for v in phases.values())):
+                return f"'{where}.phases' must be an object of numbers, not {json.dumps(phases)[:80]}"
+    for i, ep in enumerate(doc.get("episodes") or ()):
+        ready = ep.get("ready_at")
+        if ready is not None and (type(ready) is not dict
+                                  or any(_instant_problem(v) is not None for v in ready.values())):
+            return f"'episodes[{i}].ready_at' must be an object of ISO instants or null, not {json.dumps(ready)[:80]}"
+    return None
+
 
 def _ts(iso: str | None) -> float | None:
     """ISO instant -> epoch seconds (None stays None)."""

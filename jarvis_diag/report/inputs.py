@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from jarvis_diag.errors import DiagError
-from jarvis_diag.report.dataset import Dataset, add_sim_records, add_timeline
+from jarvis_diag.report.dataset import Dataset, add_sim_records, add_timeline, timeline_problem
 
 SIM_SCHEMA = "jarvis-diag.sim/1"
 TIMELINE_SCHEMA = "jarvis-diag.timeline/1"
@@ -143,6 +143,9 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
         elif kind == "timeline":
             with open(path, encoding="utf-8") as fh:
                 doc = json.load(fh)
+            if (problem := timeline_problem(doc)) is not None:
+                raise DiagError(f"{path}: {problem} (not a {TIMELINE_SCHEMA} document as timeline --format json "
+                                "writes it)")
             _check_read(doc, f"{path}: a timeline of ")
             add_timeline(ds, path, doc)
             _note_warnings(doc, notes)
