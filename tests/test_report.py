@@ -512,6 +512,7 @@ def test_counts_read_as_people_write_them():
     ({"recovered": 1}, "'recovered' must be true or false, not 1"),
     ({"sessions": [{"ready_ms": [1]}]}, "'sessions[0].ready_ms' must be a number or null, not [1]"),
     ({"attaches": [{"kind": "switch", "ms": "3"}]}, "'attaches[0].ms' must be a number or null, not \"3\""),
+    ({"attaches": [{"kind": ["switch"], "ms": 3}]}, "'attaches[0].kind' must be a string, not [\"switch\"]"),
 ])
 def test_cli_a_record_of_wrong_types_is_one_line_naming_the_field(tmp_path, change, says):
     results = write_jsonl(tmp_path / "results.jsonl", [TWENTY[0], TWENTY[1] | change])

@@ -225,6 +225,8 @@ def sim_record_problem(rec: dict) -> str | None:
             return f"'attaches[{i}]' must be an object, not {json.dumps(att)}"
         if type(att.get("ms")) not in _OPTIONAL_NUMBER:
             return f"'attaches[{i}].ms' must be a number or null, not {json.dumps(att['ms'])}"
+        if type(att.get("kind")) not in (str, type(None)):
+            return f"'attaches[{i}].kind' must be a string, not {json.dumps(att['kind'])}"
     return None
 
 
