@@ -56,8 +56,9 @@ def make_app(config: ServerConfig) -> web.Application:
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
         max_http_buffer_size=MAX_HTTP_BUFFER,
-        # one socket's events run in order (a message right after chat:connect sees the attach)
-        async_handlers=False,
+        # each event in its own task, so a slow handler (an agent start-up) does not stop the
+        # socket's heartbeat; ChatNamespace keeps one socket's events in order
+        async_handlers=True,
         logger=False,
         engineio_logger=False,
     )

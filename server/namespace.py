@@ -3,6 +3,7 @@ anything about sessions; bad input becomes a ``chat:error`` or a log line, never
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 import socketio
@@ -97,16 +98,26 @@ class ChatNamespace(socketio.AsyncNamespace):
             "chat:load_more_history": self.on_load_more_history,
             "system:ping": self.on_ping,
         }
+        # One socket's events run one at a time, in the order they arrived (a message right
+        # after chat:connect sees the attach), its disconnect after them: each event is a task
+        # of its own (the heartbeat goes on meanwhile) that waits for this FIFO lock first.
+        self._in_order: dict[str, asyncio.Lock] = {}
 
     async def trigger_event(self, event, *args):
         if event == "connect":
             self.chat.socket_connected(args[0])
             return True
-        if event == "disconnect":
-            self.chat.socket_disconnected(args[0])
-            return None
         sid = args[0]
-        data = args[1] if len(args) > 1 else None
+        if sid not in self._in_order and sid not in self.chat.sockets:
+            return None  # (an event of a socket already gone)
+        async with self._in_order.setdefault(sid, asyncio.Lock()):
+            if event == "disconnect":
+                self._in_order.pop(sid, None)
+                self.chat.socket_disconnected(sid)
+                return None
+            return await self._handle(event, sid, args[1] if len(args) > 1 else None)
+
+    async def _handle(self, event: str, sid: str, data: object) -> None:
         log = self.chat.log.log
         handler = self.handlers.get(event)
         if handler is None:

@@ -92,6 +92,23 @@ async def test_slow_start(bug):
             assert attach_s < 0.3 and reply_s >= 0.3  # the wait is in the first reply
 
 
+async def test_a_slow_start_longer_than_the_ping_window_keeps_the_socket_and_its_order():
+    # the heartbeat goes on while chat:connect waits for the agent; the socket's next
+    # events wait for it, in order
+    async with running_server(bugs=["slow-start"], slow_start=3.0, agent_startup=0.1,
+                              ping_interval=1.0, ping_timeout=1.0) as srv, Client(srv.url, srv.token) as c:
+        mark = c.mark()
+        await c.sio.emit("chat:connect", {"session_id": "new-slow", "working_dir": "/tmp"})
+        await c.sio.emit("chat:message", {"session_id": "new-slow", "content": "right behind the connect"})
+        await c.sio.emit("system:ping", {})
+        ready = await c.wait("chat:ready", since=mark, timeout=10)
+        await c.wait("chat:result", since=mark, session=ready["session_id"], timeout=10)
+        names = [e for e, _ in c.since(mark)]
+        assert names.index("chat:ready") < names.index("chat:user_ack") < names.index("system:pong")
+        assert c.sio.connected
+        assert "disconnected" not in srv.app_log.read_text()
+
+
 async def test_reload_drops_sockets_refuses_then_comes_back():
     async with running_server(bugs=["reload"], reload_after=0.6, reload_downtime=0.6) as srv:
         c = Client(srv.url, srv.token)
