@@ -23,6 +23,7 @@ from jarvis_diag.timeline import (
     AWAY_KINDS,
     DELIBERATE_REASONS,
     FRONTEND_SOURCES,
+    RESTART_REASON,
     Attach,
     Connection,
     Correlation,
@@ -151,7 +152,7 @@ class _Index:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
-        self.open_spans: tuple[np.ndarray, np.ndarray, list[bool], list[int]] | None = None  # (see _cut)
+        self.open_spans: tuple[np.ndarray, np.ndarray, list[bool], list[int], np.ndarray] | None = None  # (see _cut)
         self.anonymous_auths: np.ndarray | None = None  # (see _cut)
         self.stop_times: np.ndarray | None = None  # (see _cut)
         self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
@@ -945,14 +946,17 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
             np.where(cuttable, opened, np.inf),  # (one that cannot be cut never opened)
             np.array([np.inf if c.disconnected_at is None else c.disconnected_at for c in conns], dtype="float64"),
             [c.client is not None for c in conns],
-            (np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64)).tolist())
+            (np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64)).tolist(),
+            # (closed at a start line: its process had died; a later stop did not close it)
+            np.array([c.reason == RESTART_REASON for c in conns], dtype=bool))
         # when the server authenticated the sockets no page is joined to (no frontend log for them)
         ix.anonymous_auths = np.sort(np.array([c.authenticated_at for c in conns if c.sid and c.client is None
                                                and c.authenticated_at is not None], dtype="float64"))
         ix.stop_times = np.array([r["t"] for r in ix.corr.index.of_kind(PROCESS_LINES) if r["source"] == "backend"],
                                  dtype="float64")
-    opened, closed, joined, sid_codes = ix.open_spans
-    cut = np.flatnonzero((opened <= t) & (closed >= t - slack)).tolist()  # (a stop cuts a few: lists from here)
+    opened, closed, joined, sid_codes, died = ix.open_spans
+    # (a stop cuts a few: lists from here)
+    cut = np.flatnonzero((opened <= t) & (closed >= t - slack) & ~(died & (closed < t))).tolist()
     fate = [0] * len(cut)  # 0: never came back, 1: back, 2: still away
     delays = []
     away = 0  # clients counted from their page's return after the restart, not from the stop
@@ -994,7 +998,9 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
     ev: list[dict] = []
     for j, i in enumerate(cut[:CUT_EVIDENCE]):
         ev += conns[i].evidence[:1] + (backs[j].evidence[:1] if j in backs else [])
-    delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted else None)
+    # (none back: the time the server was down, when known; a crash's start is its restart)
+    delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted is not None and restarted > t
+                                               else None)
 
     def names(rows: list[int]) -> str:  # (as _sid_list says them)
         unique = len({sid_codes[i] for i in rows})
@@ -1111,6 +1117,8 @@ def detect_server_restart(ix: _Index) -> list[dict]:
         ev = [evidence(rec)]
         if how == "crash":
             died = ""
+            if cut.lost_at is not None and delay is None:  # (none came back: down that long at least)
+                delay = (t - cut.lost_at) * 1000
             if cut.lost_at is not None:
                 # the phones' logs tell when it ended: their sockets closed then
                 died = (f", {t - cut.lost_at:.1f} s before: its phones lost their sockets from "
@@ -1248,7 +1256,10 @@ def detect_half_open(ix: _Index) -> list[dict]:
                 ep = next((e for e in ix.episodes_of.get(c.client, []) if e.started_at <= newer.connected_at
                            and e.sid_before == c.sid), None)
                 loss = ep.started_at if ep is not None else newer.connected_at
-        if loss is not None and c.disconnected_at is not None and (c.disconnected_at - loss) * 1000 > HALF_OPEN_MS:
+        # (a socket of a process that died "closed" at the next start: the server had no socket
+        # left open meanwhile, it had no process; its server-restart finding tells that)
+        if loss is not None and c.disconnected_at is not None and c.reason != RESTART_REASON \
+                and (c.disconnected_at - loss) * 1000 > HALF_OPEN_MS:
             d = (c.disconnected_at - loss) * 1000
             lost_output = [r for r in ix.corr.index.be_by_sid.get(c.sid, []) if r["kind"] == "output.delivered"
                            and loss < r["t"] <= c.disconnected_at]

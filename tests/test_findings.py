@@ -314,6 +314,34 @@ def test_a_process_that_died_closes_its_sockets_at_the_next_start(tmp_path):
     assert "answering 1 message(s)" in f["summary"]
 
 
+def test_a_process_that_died_while_its_phone_gave_up_is_one_restart(tmp_path):
+    """The server's process was killed; the phone tried three times and gave up; the server
+    was started 14 s later, and stopped again at once. Before: its socket was also
+    'half-open' ('stayed open on the server 14 s after the client lost it (closed: server
+    restarted)': it had no process), the crash's delay read 0 ms, and the stop right after
+    the start said that dead socket was open then."""
+    logs = LogSet()
+    c = logs.client()
+    logs.open_on(c, SID1, A)
+    logs.wait(2)
+    t_lost = logs.now
+    logs.client_disconnect(c, SID1, server_sees=False)  # (killed: no line from the server)
+    logs.reconnect_attempts(c, 3, exhausted=True)
+    logs.wait(14)
+    t_start = logs.now
+    _start(logs)
+    logs.wait(0.04)
+    _stop(logs, [])
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    assert not _findings(tl, "half-open")
+    [f] = _findings(tl, "server-restart")
+    assert f["sid"] == SID1[:8] and "its process was killed or died" in f["summary"]
+    assert "none of them came back" in f["summary"]
+    assert f["delay_ms"] == pytest.approx((t_start - t_lost) * 1000, abs=50)  # (down that long at least)
+    [failed] = _findings(tl, "reconnect-failed")
+    assert failed["client"] == c.id and "it gave up after its retries" in failed["summary"]
+
+
 def _away_through_a_stop(logs: LogSet, c: Client, stop) -> tuple[float, float]:
     """The page goes to the background (frozen: it logs nothing more), the server's process
     ends meanwhile (``stop()``, which logs what it logs and returns when it was started
