@@ -28,18 +28,51 @@ CYCLE_COLUMNS = tuple(CYCLE_TYPES)  # (a cycle record's own fields, in this orde
 
 
 def _records(path: str | Path) -> list[dict]:
-    from jarvis_diag.simulate import read_results
-    from jarvis_diag.simulate.verdict import SCHEMA
+    """The records of a results.jsonl, read as ``report`` reads them: a cut last line (a run
+    stopped while writing) is skipped with a warning; any other damaged line, or a record
+    with a field of the wrong type, is a DiagError naming its line (they were skipped, or
+    failed later in pandas with no line named)."""
+    import warnings
+
+    from jarvis_diag.report.dataset import sim_record_problem
+    from jarvis_diag.report.inputs import SIM_SCHEMA, read_sim_records
 
     p = Path(path)
     if p.is_dir():
         p = p / "results.jsonl"
     if not p.is_file():
         raise DiagError(f"{path}: no results.jsonl there")
-    records = read_results(p)
-    if not records and p.read_bytes().strip():
-        raise DiagError(f"{p}: not a simulate-mobile results file (no {SCHEMA} record in it)")
-    return records
+    records: list[tuple[int, dict]] = []
+    notes: list[str] = []
+    try:
+        records.extend(read_sim_records(p, None, notes))
+    except DiagError:
+        if records:
+            raise
+        raise DiagError(f"{p}: not a simulate-mobile results file (no {SIM_SCHEMA} record in it)") from None
+    except UnicodeDecodeError:
+        raise DiagError(f"{p}: not a simulate-mobile results file (not UTF-8 text)") from None
+    for line_no, rec in records:
+        problem = sim_record_problem(rec) or _instants_problem(rec)
+        if problem is not None:
+            raise DiagError(f"{p}:{line_no}: {problem}")
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
+    return [rec for _, rec in records]
+
+
+def _instants_problem(rec: dict) -> str | None:
+    from datetime import datetime
+
+    for key in ("hidden_at", "visible_at"):
+        value = rec.get(key)
+        if value is None:
+            continue
+        try:
+            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return f"{key!r} must be an ISO 8601 instant, not {value!r}"
+    return None
 
 
 def _typed(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
@@ -68,7 +101,10 @@ def _typed(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
 def load_results(path: str | Path) -> pd.DataFrame:
     """One row per virtual client and cycle: its settings, ``recovered``, ``lost``,
     ``duplicated`` and each phase time in ms (``connected_ms``, ``authenticated_ms``,
-    ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it.
+    ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it. Read as
+    ``jarvis-diag report`` reads it: a damaged line or a field of the wrong type is a
+    DiagError naming its line; a cut last line (a run stopped while writing) is skipped
+    with a warning.
 
     Example::
 

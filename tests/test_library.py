@@ -136,3 +136,26 @@ def test_the_plots_example_runs_and_labels_each_curve_by_its_kind():
     kinds = scope["tl"].attaches["kind"].value_counts()
     assert sorted(t.get_text() for t in legend.get_texts()) == sorted(f"{k} (n={n})" for k, n in kinds.items() if n)
     plt.close("all")
+
+
+def test_results_read_as_the_report_reads_them_naming_the_line(tmp_path):
+    # a damaged line mid-file was skipped without a word, and a field of the wrong type failed
+    # later in pandas ("Need to pass bool-like values") with no line named
+    lines = open("sample_logs/healthy-day/results.jsonl", encoding="utf-8").read().splitlines()
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text(lines[0] + "\n{oops\n" + lines[1] + "\n")
+    with pytest.raises(jd.DiagError, match=f"{damaged}:2: not a JSON record"):
+        jd.load_results(damaged)
+    for field, value, says in (("recovered", "yes", "'recovered' must be true or false, not \"yes\""),
+                               ("lost", "2", "'lost' must be a number, not \"2\""),
+                               ("visible_at", "soon", "'visible_at' must be an ISO 8601 instant, not 'soon'")):
+        bad = tmp_path / f"{field}.jsonl"
+        bad.write_text(lines[0] + "\n" + json.dumps({**json.loads(lines[1]), field: value}) + "\n")
+        for load in (jd.load_results, jd.session_results):
+            with pytest.raises(jd.DiagError) as caught:
+                load(bad)
+            assert str(caught.value) == f"{bad}:2: {says}"
+    cut = tmp_path / "cut.jsonl"  # a run stopped while writing: its finished cycles, and a warning
+    cut.write_text(lines[0] + "\n" + lines[1][:50])
+    with pytest.warns(UserWarning, match="cut.jsonl:2: the last line is cut off"):
+        assert len(jd.load_results(cut)) == 1
