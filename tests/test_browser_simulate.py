@@ -226,9 +226,12 @@ def test_cli_browser_run_and_its_errors(tmp_path: Path):
     bad_app.write_text("nonsense = 1\n")
     out = cli("http://127.0.0.1:9", "--token", "t", "--browser-app", str(bad_app), "--out", str(tmp_path / "a"))
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "unknown setting" in out.stderr
+    # a server that cannot be used is said as for virtual clients, naming the URL given
+    out = cli("http://127.0.0.1:9", "--token", "t", "--browser", "--out", str(tmp_path / "u"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "cannot reach http://127.0.0.1:9" in out.stderr
     with ServerProcess(ping_interval=1.0, ping_timeout=1.0) as proc:
         out = cli(proc.url, "--token", "wrong", "--browser", "--out", str(tmp_path / "b"))
-        assert out.returncode == 2 and "could not sign in" in out.stderr and "Traceback" not in out.stderr
+        assert out.returncode == 2 and "refused the token" in out.stderr and "Traceback" not in out.stderr
         out = cli(proc.url, "--token", proc.token, "--browser", "--sessions", "1", "--background", "1s",
                   "--fault", "close", "--deadline", "8s", "--format", "json", "--out", str(tmp_path / "c"))
     assert out.returncode == 0, out.stderr

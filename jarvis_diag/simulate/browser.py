@@ -48,7 +48,7 @@ from jarvis_diag.simulate.faults import fault_schedule, page_hides
 from jarvis_diag.simulate.network import SHAPES
 from jarvis_diag.simulate.proxy import FaultProxy
 from jarvis_diag.simulate.results import ResultWriter
-from jarvis_diag.simulate.run import RunResult
+from jarvis_diag.simulate.run import RunResult, ServerUnusable, preflight
 from jarvis_diag.simulate.verdict import Obs, SessionCycle, cycle_ok, cycle_verdict
 
 CHROMIUM = "/usr/bin/chromium"
@@ -616,6 +616,11 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
     except ImportError:
         raise BrowserUnavailable("Playwright for Python is not installed (pip install playwright)") from None
     cfg.validate()
+    if cfg.app is None:  # the reference client's server: unusable is said as for virtual clients
+        try:
+            await preflight(cfg.url, cfg.token)
+        except ServerUnusable as exc:
+            raise BrowserUnavailable(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(cfg.seed)
     planned = cfg.clients * cfg.cycles
