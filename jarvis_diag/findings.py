@@ -1667,20 +1667,23 @@ def _told_once(findings: list[dict]) -> list[dict]:
     session that auto-connect ends (its wait counted from the reconnect too) were two findings.
     The missing-resubscribe tells it (with the server's ``has no callback`` line), at the
     worse of the two severities; the desync is not told again."""
-    merged = [f for f in findings if f.get("_auto")]
+    merged: dict[tuple, list[dict]] = {}  # (client, session key) -> its missing-resubscribes ended by an auto-connect
+    for f in findings:
+        if f.get("_auto"):
+            merged.setdefault(f["_auto"][:2], []).append(f)
     out = []
     for f in findings:
         twin = None
-        if f["kind"] == "callback-desync" and f.get("_reconnect"):
-            twin = next((m for m in merged if m["client"] == f["client"] and m["_auto"][1] == session_key(f["session"])
-                         and (m["sid"] == f["sid"] or not m["sid"] or not f["sid"])
+        if f["kind"] == "callback-desync" and f.pop("_reconnect", False):
+            twin = next((m for m in merged.get((f["client"], session_key(f["session"])), ())
+                         if (m["sid"] == f["sid"] or not m["sid"] or not f["sid"])
                          and m["_auto"][2] - CLOCK_SLACK_S <= f["at"] <= m["_auto"][3] + CLOCK_SLACK_S), None)
         f.pop("_reconnect", None)
         if twin is None:
             out.append(f)
         elif SEVERITY_RANK[f["severity"]] < SEVERITY_RANK[twin["severity"]]:
             twin["severity"] = f["severity"]
-    for f in merged:
+    for f in out:
         f.pop("_auto", None)
     return out
 
