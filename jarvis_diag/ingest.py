@@ -116,6 +116,8 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 add(f)
         elif path.is_file():
             add(p)
+        elif path.exists():  # a pipe or a device named as such: `timeline <(zcat app.log.gz)`
+            add(p)
         elif any(c in p for c in GLOB_CHARS):
             matches = sorted(m for m in glob.glob(p, recursive=True) if Path(m).is_file())
             if not matches and not allow_empty:
@@ -277,7 +279,8 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                     engine: str, memo: dict | None) -> _Parsed | None:
     """A file read and parsed: big plain files by the streaming parser (reading and
     classifying at once), everything else read whole first."""
-    if engine == "fast" and fast.COMPILED and path != "-":
+    # (a pipe is read whole: a look at its head would take what it holds)
+    if engine == "fast" and fast.COMPILED and path != "-" and os.path.isfile(path):
         try:
             with open(path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size

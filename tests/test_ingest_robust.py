@@ -148,3 +148,27 @@ def test_a_terminal_capture_reads_as_the_plain_log(tmp_path: Path, copies: int) 
     line = _coloured(b"\nINFO:     127.0.0.1:57692 - \"GET /health HTTP/1.1\" 200 OK")[1:].decode()
     assert parse_line(line, "console").text == parse_line(line.replace("\x1b[32m", "").replace("\x1b[1;32m", "")
                                                           .replace("\x1b[0m", ""), "console").text
+
+
+def test_a_pipe_named_as_a_path_is_read_like_the_file(tmp_path):
+    # `jarvis-diag timeline <(zcat app.log.gz) frontend/`: the shell passes /dev/fd/N, a pipe;
+    # it was "no such file or directory"
+    import os
+    import threading
+
+    source = FIXTURES / "callback-desync" / "backend.log"
+    fifo = tmp_path / "backend.pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with fifo.open("wb") as fh:
+            fh.write(source.read_bytes())
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    piped = ingest([str(fifo)])
+    writer.join(timeout=30)
+    direct = ingest([str(source)])
+    assert piped.sources[0].format == "backend" and piped.sources[0].lines == direct.sources[0].lines > 200
+    assert piped.events["kind"].tolist() == direct.events["kind"].tolist()
+    assert piped.events["t"].tolist() == direct.events["t"].tolist()
