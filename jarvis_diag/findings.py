@@ -962,6 +962,7 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
     away = 0  # clients counted from their page's return after the restart, not from the stop
     woke = 0  # ... and from their page's return while the server was down
     backs: dict[int, Connection] = {}  # (the next connection of the first few cut, to cite)
+    returns_seen: dict[int, list[dict]] = {}  # (... and their page's return, when counted from it)
     fates: dict[str, tuple] = {}  # (one look per client)
     lost_at = None
     for j, i in enumerate(cut):
@@ -981,6 +982,11 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
             woke += found[2] == 2
             if j < CUT_EVIDENCE:
                 backs[j] = found[3]
+                if found[2]:  # (counted from its page's return: the line that shows it)
+                    since = found[3].authenticated_at - found[1]
+                    returns_seen[j] = [evidence(r) for r in ix.corr.index.of_kind(("page.visible", "network.online"),
+                                                                                   since, since)
+                                       if r.get("client") == client][:1]
         elif found[0] == "away":
             fate[j] = 2
     # sockets no page is joined to: the server's log shows new sockets authenticated after the
@@ -997,7 +1003,7 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
         delays.append(float(at) - t)
     ev: list[dict] = []
     for j, i in enumerate(cut[:CUT_EVIDENCE]):
-        ev += conns[i].evidence[:1] + (backs[j].evidence[:1] if j in backs else [])
+        ev += conns[i].evidence[:1] + returns_seen.get(j, []) + (backs[j].evidence[:1] if j in backs else [])
     # (none back: the time the server was down, when known; a crash's start is its restart)
     delay = max(delays) * 1000 if delays else ((restarted - t) * 1000 if restarted is not None and restarted > t
                                                else None)

@@ -391,6 +391,11 @@ def test_a_page_away_when_the_server_went_down_counts_from_its_return(tmp_path, 
            "again)" in f["summary"]
     [ep] = tl.to_json_dict()["episodes"]
     assert ep["visible_at"] is not None and _epoch(ep["visible_at"]) == pytest.approx(came_back, abs=0.002)
+    # the lines: its socket, its page's return (what the wait is counted from), its next socket
+    texts = [e["text"] for e in f["evidence"]]
+    assert any("[ConnMgr] Page visible" in t for t in texts)
+    assert texts.index(next(t for t in texts if "Page visible" in t)) < texts.index(
+        next(t for t in texts if f"Client {SID2[:8]} connected" in t))
 
 
 def test_a_page_in_view_when_the_process_died_counts_from_its_own_loss_not_an_earlier_return(tmp_path):
