@@ -132,10 +132,13 @@ def log_startup(log: ServerLog, reloader: bool = False) -> None:
     log.console("uv.startup_complete")
 
 
-def log_shutdown(log: ServerLog) -> None:
+async def shut_down(log: ServerLog, chat: ChatService) -> None:
+    """The app's shutdown between uvicorn's lines: its sessions stop (their lines) before
+    "Application stopped", and nothing of the process is logged after "Finished server process"."""
     log.console("uv.shutting_down")
     log.console("uv.waiting_shutdown")
     log.log("app.shutting_down")
+    await chat.close()
     log.log("app.stopped")
     log.console("uv.shutdown_complete")
     log.console("uv.finished_process", n=os.getpid())
@@ -167,8 +170,7 @@ async def _on_shutdown(app: web.Application) -> None:
         with contextlib.suppress(BaseException):
             await task
     await drop_all_sockets(state)
-    log_shutdown(state.log)
-    await state.chat.close()
+    await shut_down(state.log, state.chat)
 
 
 async def _on_cleanup(app: web.Application) -> None:
@@ -185,10 +187,9 @@ async def simulate_reload(state: ServerState) -> None:
     log.log("watchfiles.change", n=1)
     log.console("uv.reloading", detail=RELOADED_FILE)
     await drop_all_sockets(state)
-    log_shutdown(log)
     if state.pause_listening is not None:
         await state.pause_listening()
-    await state.chat.close()
+    await shut_down(log, state.chat)
     state.chat.sessions.clear()
     state.chat.locks.clear()
     await asyncio.sleep(state.config.reload_downtime)

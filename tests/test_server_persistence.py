@@ -113,3 +113,17 @@ async def test_a_seq_a_client_was_sent_is_never_given_again_after_a_crash(tmp_pa
             assert after and min(after) == seen + 1
     finally:
         await asyncio.to_thread(proc.close)
+
+
+async def test_nothing_is_logged_after_the_process_finished(tmp_path):
+    # the sessions stop while the app shuts down, as the real app logs it: between
+    # "Application shutting down..." and "Application stopped", before uvicorn's last lines
+    async with running_server(data_dir=tmp_path / "data", log_dir=tmp_path / "logs") as srv:
+        async with Client(srv.url, srv.token) as c:
+            await c.attach("new-1700000000002")
+    lines = (tmp_path / "logs" / "backend.log").read_text().splitlines()
+    finished = max(i for i, line in enumerate(lines) if "Finished server process" in line)
+    assert finished == len(lines) - 1, lines[finished:]
+    order = [next(i for i, line in enumerate(lines) if text in line)
+             for text in ("Application shutting down...", "reader stopped", "Application stopped")]
+    assert order == sorted(order)
