@@ -1331,6 +1331,11 @@ def _last_attempt(ix: _Index, client: str | None, t0: float) -> list[dict] | Non
     return last
 
 
+# An episode's trigger, as a sentence says it
+LOSS_WORDS = {"page.hidden": "its page went to the background", "network.offline": "its network went offline",
+              "socket.disconnected": "its socket closed", "server.reload": "the server reloaded"}
+
+
 def detect_reconnect_failed(ix: _Index) -> list[dict]:
     findings = []
     last_t = ix.corr.last_t
@@ -1366,8 +1371,8 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         delay = ((last_t or since) - ep.started_at) * 1000
         findings.append(_f(
             "reconnect-failed", "critical", ep.started_at,
-            f"{_the_client(ep.client, start=True)} lost its connection ({ep.trigger} at {iso(ep.started_at)}) and "
-            f"did not recover: {why}. {fix}",
+            f"{_the_client(ep.client, start=True)} lost its connection at {iso(ep.started_at)} "
+            f"({LOSS_WORDS.get(ep.trigger, ep.trigger)}) and did not recover: {why}. {fix}",
             session=ep.sessions[0] if len(ep.sessions) == 1 else None, client=ep.client, sid=ep.sid_before,
             delay_ms=delay, evidence_list=evidence_list))
     return findings

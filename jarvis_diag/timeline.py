@@ -88,7 +88,9 @@ def iso(t: float | None) -> str | None:
     """Epoch seconds as ISO 8601 UTC with milliseconds (``2026-11-24T10:03:39.558Z``)."""
     if t is None or (isinstance(t, float) and math.isnan(t)):
         return None
-    ms = int(round(t * 1000))
+    # (to the microsecond, then the nearest ms, half up: as the tables' times are written, so
+    # that a time in a summary is the one in its row; a corrected page time often ends in .5 ms)
+    ms = (int(round(t * 1e6)) + 500) // 1000
     seconds, milli = divmod(ms, 1000)
     day, second = divmod(seconds, 86400)
     if not 0 <= day < _LAST_DAY:  # (before 1970 or after 9999: the calendar's own way)

@@ -599,6 +599,9 @@ def test_reconnect_failed_when_retries_run_out(tmp_path):
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     [f] = _findings(tl, "reconnect-failed")
     assert f["severity"] == "critical" and "gave up" in f["summary"]
+    # what began it, in words (it said "(network.offline at ...)", an event kind)
+    assert f"lost its connection at {f['at']} (its network went offline) and did not recover" in f["summary"]
+    _well_formed(f["summary"])
 
 
 def _lost_after_attach(**attach) -> tuple[LogSet, object]:

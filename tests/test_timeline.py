@@ -278,7 +278,18 @@ def test_iso_writes_the_calendar_instant_to_the_millisecond(t):
 
     from jarvis_diag.timeline import iso
 
-    ms = int(round(t * 1000))
+    ms = (int(round(t * 1e6)) + 500) // 1000  # (to the microsecond, then the ms half up: as the tables)
     want = f"{datetime.fromtimestamp(ms // 1000, tz=UTC):%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
     assert iso(t) == want
     assert iso(None) is None and iso(float("nan")) is None
+
+
+@pytest.mark.parametrize("t", [1795514412.0445, 1795514412.0455, 1795514412.04449, 1764000000.0005, -1.5005,
+                               1795514412.9995])
+def test_a_time_in_a_summary_is_the_one_in_its_row(t):
+    # the tables (and the JSON of their rows) write a time to the microsecond, then to the ms
+    # half up; iso(), which writes the times in summaries, rounded t * 1000 half to even: a
+    # corrected page time ending in .5 ms read one ms apart in a finding's "at" and its summary
+    from jarvis_diag.timeline import _frame_ns, _iso_ns, iso
+
+    assert iso(t) == _iso_ns(_frame_ns([t]))[0]
