@@ -1431,8 +1431,8 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
                 ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
                 f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}){own}; its output reaches no one "
-                + (f"until its next message made the server auto-connect it at {iso(later.ready_at)}, having no "
-                   f"callback for it" if auto else
+                + (f"until the server, finding no callback for it, auto-connects it on its next message at "
+                   f"{iso(later.ready_at)}" if auto else
                    f"until {iso(later.ready_at)}" if later else
                    f"until the client lost that socket too at {iso(end)}" if ep.lost_again_at is not None else
                    "for the rest of the log")

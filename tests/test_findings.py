@@ -1082,8 +1082,8 @@ def test_a_session_not_reattached_until_an_auto_connect_is_told_once(tmp_path, l
     [f] = _findings(tl, "missing-resubscribe")
     assert f["session"].startswith(A[:8]) and f["client"] == c.id and f["severity"] == "critical"
     assert f["delay_ms"] == pytest.approx((auto_ready - back) * 1000, abs=50)
-    assert (f"its output reaches no one until its next message made the server auto-connect it at "
-            f"{f['at'][:11]}") in f["summary"]
+    assert (f"its output reaches no one until the server, finding no callback for it, auto-connects it on its "
+            f"next message at {f['at'][:11]}") in f["summary"]
     assert "re-sent 0 subscription(s) after the reconnect and skipped 1" in f["summary"]
     assert f["summary"].endswith("Re-send chat:connect for every open session after a reconnect.")
     texts = [e["text"] for e in f["evidence"]]
@@ -1143,7 +1143,7 @@ def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so
     [first] = _findings(tl, "missing-resubscribe")
     [second] = _findings(tl, "callback-desync")
     assert (first["sid"], second["sid"]) == (SID2[:8], SID3[:8])
-    assert "until its next message made the server auto-connect it" in first["summary"]
+    assert "until the server, finding no callback for it, auto-connects it on its next message" in first["summary"]
     assert "Re-send chat:connect for every open session after a reconnect" in first["summary"]
     assert "Fix: re-send chat:connect for every open session after a reconnect" in second["summary"]
     assert "its log says it re-sent 0 subscriptions after the reconnect and skipped 1" in second["summary"]
