@@ -203,6 +203,19 @@ async def test_each_fault_does_to_the_page_what_it_does_to_a_virtual_client(tmp_
 
 
 @pytest.mark.browser
+async def test_the_page_goes_to_the_background_once_the_server_has_its_messages(tmp_path: Path):
+    # on a slow network a message still on its way when the network drops is not "lost
+    # output": the virtual clients wait for chat:user_ack before the background, so does the page
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", sessions=1, cycles=1,
+                            background_s=1.0, fault="offline", network="3g", deadline_s=8.0)
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+    [record] = result.records
+    assert cycle_ok(record), (record["failure"], record["lost"])
+    assert record["sessions"][0]["produced"] == 1 and record["lost"] == 0
+
+
+@pytest.mark.browser
 async def test_resume_checks_every_seq_through_an_offline_cycle(tmp_path: Path):
     async with running_server(**SERVER) as srv:
         cfg = BrowserConfig(url=srv.url, token=srv.token, profile="resume", sessions=1, cycles=1,

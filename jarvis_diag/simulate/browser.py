@@ -58,6 +58,7 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 BROWSER_FAULTS = ("freeze", "offline", "close", "flaky")
 MAX_BROWSER_CLIENTS = 8  # one Chromium page each: a few are a phone fleet, dozens are a different test
 _POLL_S = 0.05
+_ACK_TIMEOUT_S = 10.0  # (as the virtual clients wait for their messages' chat:user_ack)
 
 # Installed before the page's own scripts: visibility the automation can switch.
 VISIBILITY_SCRIPT = """(() => {
@@ -494,7 +495,14 @@ class _Page:
         seen_before = {key: {e["seq"] for e in before if e.get("session") == key and e.get("seq") is not None
                              and e["kind"] in ("chat", "ack")} for key in self.sessions}
         background = await self.say_to_each(f"cycle {cycle} background")
-        await asyncio.sleep(0.05)  # the emits leave before the page freezes
+        if self.reference:
+            # as a virtual client: the user switches away once the server has the messages
+            async def acked() -> bool:
+                entries = await self.journal(mark)
+                return set(background.values()) <= {e.get("content") for e in entries if e["kind"] == "ack"}
+            await self.wait_for(acked, min(_ACK_TIMEOUT_S, cfg.deadline_s))
+        else:
+            await asyncio.sleep(0.05)  # the emits leave before the page freezes
         hidden_at = time.time()
         await self.go_background(cycle)
         await asyncio.sleep(cfg.background_s)
