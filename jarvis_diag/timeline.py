@@ -272,7 +272,11 @@ class Attach:
         latency = self.latency_ms
         if latency is None or self.received_at is None or self.ready_sent_at is None:
             return None
-        return max(0.0, round(latency - span_ms(self.received_at, self.ready_sent_at), 3))
+        # (the server's two marks are taken by different clocks' roundings - recv_ts in epoch ms,
+        # the log line's time cut to the ms - so a quick attach can show its ready sent before its
+        # request received: no time of the server's, not time added to the wire)
+        server = max(0.0, span_ms(self.received_at, self.ready_sent_at))
+        return max(0.0, round(latency - server, 3))
 
     @property
     def ready_at(self) -> float | None:

@@ -293,3 +293,14 @@ def test_a_time_in_a_summary_is_the_one_in_its_row(t):
     from jarvis_diag.timeline import _frame_ns, _iso_ns, iso
 
     assert iso(t) == _iso_ns(_frame_ns([t]))[0]
+
+
+def test_an_attachs_wire_time_is_never_more_than_its_latency():
+    # the server's recv_ts (epoch ms) can read 1 ms after its own chat:ready line (a time cut
+    # to the ms): the wire time came to the latency plus that millisecond
+    timeline = load_timeline([str(Path(__file__).parent.parent / "sample_logs" / "healthy-day")])
+    attaches = [a for s in timeline.to_json_dict()["sessions"] for a in s["attaches"] if a["transport_ms"] is not None]
+    crossed = [a for a in attaches if a["received_at"] > a["ready_sent_at"]]
+    assert crossed  # (the case itself is in the sample)
+    assert all(0 <= a["transport_ms"] <= a["latency_ms"] for a in attaches)
+    assert all(a["transport_ms"] == a["latency_ms"] for a in crossed)
