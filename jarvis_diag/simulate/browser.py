@@ -438,7 +438,6 @@ class _Page:
             await self.cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
             await self.cdp.send("Debugger.enable")
             await self.cdp.send("Debugger.pause")
-        if fault == "freeze":
             self.proxy.freeze()
         elif fault == "offline":
             await self.proxy.go_offline()
@@ -467,7 +466,6 @@ class _Page:
                     raise
             await self.cdp.send("Debugger.disable")
             await self.cdp.send("Page.setWebLifecycleState", {"state": "active"})
-        if fault == "freeze":
             self.proxy.thaw()
         elif fault == "offline":
             await self.proxy.go_online()
