@@ -157,6 +157,10 @@ async def test_a_browser_cycle_records_the_attaches_the_virtual_client_records(t
     # the page came back and attached its one chat again; the probe typed into the chat on
     # screen needs no tap on its tab, nor a second chat:connect
     assert [a["kind"] for a in b["attaches"]] == [a["kind"] for a in v["attaches"]] == ["reconnect"]
+    # the same script: one message before the background, one after (no extra greeting first)
+    for out in (tmp_path / "browser", tmp_path / "virtual"):
+        (log,) = (out / "frontend").glob("*.log")
+        assert log.read_text().count("send EMIT: chat:message") == 2, out
 
 
 @pytest.mark.browser

@@ -644,8 +644,6 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
                         await page.login()
                         for n in range(cfg.sessions):
                             await page.open_session(n)
-                        warmup = await page.say_to_each("hello")
-                        await page.wait_replies(warmup, cfg.deadline_s)
                         for cycle in range(1, cfg.cycles + 1):
                             if on_phase:
                                 on_phase(f"cycle {cycle}: background {cfg.background_s:g}s ({cfg.fault})")
