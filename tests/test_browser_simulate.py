@@ -86,6 +86,21 @@ def test_config_rejects_what_a_browser_run_cannot_do():
             cfg.validate()
 
 
+def test_what_a_browser_run_would_drop_is_refused(tmp_path: Path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[[steps]]\naction = "connect"\n[[steps]]\naction = "open"\n'
+                        '[[steps]]\naction = "background"\nfor = "1s"\n')
+    two = tmp_path / "two.toml"
+    two.write_text('profile = ["legacy", "connmgr"]\n')
+    for args, message in ((["--scenario", str(scenario)], "[[steps]]"), (["--scenario", str(two)], "one page profile"),
+                          (["--existing", "3f2a"], "--existing")):
+        out = subprocess.run([sys.executable, "-m", "jarvis_diag", "simulate-mobile", "http://127.0.0.1:9", "--token",
+                              "t", "--browser", "--out", str(tmp_path / "o"), *args],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+        assert not (tmp_path / "o").exists()
+
+
 # ---- real Chromium ---------------------------------------------------------------------
 @pytest.mark.browser
 async def test_connmgr_recovers_both_sessions_from_freeze_and_offline_with_nothing_lost(tmp_path: Path):

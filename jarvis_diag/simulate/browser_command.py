@@ -13,8 +13,22 @@ from jarvis_diag.simulate.run import RunResult
 from jarvis_diag.simulate.scenario import SimConfig
 
 
+def _unsupported(cfg: SimConfig) -> str | None:
+    """What of the options a browser run would otherwise drop without a word."""
+    if cfg.steps is not None:
+        return "a scenario's [[steps]] are for virtual clients; --browser runs its own script (send, background, probe)"
+    if len(cfg.profiles) > 1:
+        return "--browser drives one page profile at a time; give one --client-profile"
+    if cfg.existing:
+        return "--existing is for virtual clients; with --browser the page opens new sessions"
+    return None
+
+
 def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium: str) -> BrowserConfig:
     """The browser run of the options the virtual clients take (one profile: the page's)."""
+    why = _unsupported(cfg)
+    if why is not None:
+        raise DiagError(why)
     try:
         app = AppSpec.load(app_path) if app_path is not None else None
     except ValueError as exc:
