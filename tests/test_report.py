@@ -926,3 +926,19 @@ def test_every_timeline_the_timeline_command_writes_has_the_shape_the_report_rea
     from jarvis_diag.timeline import load_timeline
 
     assert timeline_problem(json.loads(json.dumps(load_timeline(logs).to_json_dict()))) is None
+
+
+def test_a_comparison_of_logs_with_no_case_on_either_side_renders_in_every_format(tmp_path):
+    # a server's start-up alone has no attach and no episode: the comparison has no row, and
+    # the terminal's table sized its verdict column by the longest verdict of none (a traceback)
+    from jarvis_diag.report import make_report, to_html
+
+    app = tmp_path / "app.log"
+    app.write_text("".join(Path("tests/fixtures/normal/backend.log").read_text().splitlines(keepends=True)[:5]))
+    report = make_report([str(app)], compare=[str(app)])
+    assert report.comparison is not None and report.comparison.rows == []
+    assert "Comparison: candidate vs baseline" in to_text(report, width=80)
+    assert "Comparison with the baseline" in to_markdown(report) and "Comparison with the baseline" in to_html(report)
+    p = run_cli(str(app), "--compare", str(app))
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "Comparison: candidate vs baseline" in p.stdout

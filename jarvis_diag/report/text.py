@@ -169,7 +169,9 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
     for col in ("stat", "baseline", "candidate"):
         table.add_column(col, justify="right")
     table.add_column("difference\n(95% CI)", justify="right")
-    table.add_column("verdict", min_width=max(len(w) for r in cmp.rows for w in r.verdict.split()))
+    # (no row when neither side has a case: the header's width then)
+    table.add_column("verdict", min_width=max((len(w) for r in cmp.rows for w in r.verdict.split()),
+                                              default=len("verdict")))
     for r in cmp.rows:
         d = r.difference
         diff, ci = fmt.fmt_signed(d.diff, r.unit), fmt.interval_text(d, r.unit)
