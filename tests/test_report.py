@@ -852,6 +852,37 @@ def test_cli_a_dash_says_report_reads_files_not_stdin(tmp_path):
                             "file and line of each case): save it to a file and give that\n")
 
 
+def test_cli_a_pipe_named_as_a_path_says_report_reads_files(tmp_path):
+    # `report <(zcat app.log.gz)`: the shell passes /dev/fd/N, a pipe. Since timeline reads
+    # pipes, report took it for a log: the look at its head for its kind took what the pipe
+    # held, and the report said the log was "empty, nothing to report"
+    import os
+    import threading
+
+    log = Path("tests/fixtures/normal/backend.log").read_bytes()
+    read, write = os.pipe()
+
+    def feed() -> None:
+        try:
+            os.write(write, log)
+        except OSError:  # (the command closed its end unread)
+            pass
+        finally:
+            os.close(write)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        p = subprocess.run([sys.executable, "-m", "jarvis_diag", "report", f"/dev/fd/{read}"], pass_fds=(read,),
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(read)
+        writer.join(timeout=30)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == (f"jarvis-diag: error: /dev/fd/{read}: report reads files, not a pipe (a report names the "
+                        "file and line of each case): save it to a file and give that\n")
+
+
 def test_markdown_keeps_the_words_of_a_summary_that_quotes_angle_brackets():
     # "<Task pending name='Task-3' ...>" read as an HTML tag: a pull request page drops it
     import copy

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,16 +21,22 @@ EVENT_SCHEMA = "jarvis-diag.event/1"
 Progress = Callable[[int], None]  # called with bytes read since the last call
 
 
+def _not_a_file(path: str, what: str) -> str:
+    return (f"{path}: report reads files, not {what} (a report names the file and line of each case): save it to "
+            "a file and give that")
+
+
 def classify(path: str) -> str:
     """``sim``, ``timeline`` or ``logs`` for one input path."""
     p = Path(path)
     if path == "-" and not p.exists():
-        raise DiagError("-: report reads files, not standard input (a report names the file and line of each "
-                        "case): save it to a file and give that")
+        raise DiagError(_not_a_file("-", "standard input"))
     if not p.exists():
         raise DiagError(f"no such file or directory: {path}")
     if p.is_dir():
         return "sim" if (p / "results.jsonl").is_file() else "logs"
+    if not p.is_file():  # (`report <(zcat app.log.gz)`: a look at a pipe's head takes what it holds)
+        raise DiagError(_not_a_file(path, "a pipe" if stat.S_ISFIFO(p.stat().st_mode) else "a device"))
     try:
         with open(p, "rb") as f:
             head = f.read(65536)
