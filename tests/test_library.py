@@ -98,6 +98,15 @@ def test_a_report_with_no_resamples_is_an_error_that_says_so(resamples):
         jd.make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=resamples)
 
 
+def test_a_report_takes_a_whole_number_of_resamples_from_numpy():
+    # a count computed in a notebook is often numpy's: it was refused as "no whole number"
+    import numpy as np
+
+    report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=np.int64(200))
+    assert report.comparison.resamples == 200 and type(report.comparison.resamples) is int
+    assert report.to_json_dict()["comparison"]["resamples"] == 200
+
+
 def test_events_dtypes_are_those_docs_formats_names():
     # docs/formats.md: times datetime64[ns, UTC], numbers float64 / Int64 (line int64), text and
     # traceback string, every other field a category

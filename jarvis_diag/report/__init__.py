@@ -12,6 +12,7 @@ The Report renders itself in a terminal (rich) and in Jupyter; ``to_markdown``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from pathlib import Path
 
 from jarvis_diag.errors import DiagError
@@ -46,8 +47,10 @@ def make_report(
         report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"]
         Path("report.html").write_text(jd.report.to_html(report))
     """
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+    # (a whole number of numpy's is one too: a notebook's np.int64 count)
+    if isinstance(resamples, bool) or not isinstance(resamples, Integral) or resamples < 1:
         raise DiagError(f"resamples must be a whole number of at least 1, not {resamples!r}")
+    resamples = int(resamples)
     inputs, compare, budgets = ([x] if isinstance(x, str | Path) else x for x in (inputs, compare, budgets))
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []
