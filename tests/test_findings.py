@@ -1012,16 +1012,23 @@ def _reconnect_keeping_handlers(logs: LogSet, c, old_sid: str, new_sid: str, aft
     return back
 
 
+def _live_then_reconnected(logs: LogSet, c) -> float:
+    """The page attaches A on SID1 and, 3 s later, loses SID1 and reconnects on SID2 without
+    re-sending its chat:connect (see :func:`_reconnect_keeping_handlers`). Returns when the
+    reconnect began."""
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=4)
+    logs.wait(3)
+    return _reconnect_keeping_handlers(logs, c, SID1, SID2)
+
+
 def test_callback_desync_after_a_reconnect_without_resubscribe_says_so(tmp_path):
     """A page that kept its handlers through a reconnect and sent no chat:connect on the new
     socket: the server never had a callback for the session there. The advice is the
     re-send after a reconnect, not the one for switching back between sessions."""
     logs = LogSet()
     c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True, history=4)
-    logs.wait(3)
-    back = _reconnect_keeping_handlers(logs, c, SID1, SID2)
+    back = _live_then_reconnected(logs, c)
     logs.switch_back_without_connect(c, A)
     logs.wait(3)
     received = logs.message(c, SID2, A, missing_callback_prev=B, history=6)
@@ -1067,10 +1074,7 @@ def test_a_session_not_reattached_until_an_auto_connect_is_told_once(tmp_path, l
     with the same wait, from both logs and from the page's alone."""
     logs = LogSet()
     c = logs.client(skew_ms=-700.0)
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True, history=4)
-    logs.wait(3)
-    _reconnect_keeping_handlers(logs, c, SID1, SID2)
+    _live_then_reconnected(logs, c)
     back = max(t for t, line in logs.backend if f"Client {SID2[:8]} authenticated" in line)
     logs.wait(8)
     logs.message(c, SID2, A, missing_callback_prev=B, history=6)
@@ -1100,10 +1104,7 @@ def test_from_the_page_log_a_reconnect_without_resubscribe_counts_from_the_recon
     without re-subscribing: the chat was dead since the reconnect, not since that click."""
     logs = LogSet()
     c = logs.client(skew_ms=-700.0)
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True, history=4)
-    logs.wait(3)
-    _reconnect_keeping_handlers(logs, c, SID1, SID2)
+    _live_then_reconnected(logs, c)
     logs.wait(3.5)
     logs.switch_back_without_connect(c, A)
     logs.wait(0.05)
@@ -1126,10 +1127,7 @@ def test_callback_desync_after_a_second_reconnect_of_an_unrecovered_page_says_so
     auto-connects are no recovery): the second reconnect's socket is a reconnect too."""
     logs = LogSet()
     c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True, history=4)
-    logs.wait(3)
-    _reconnect_keeping_handlers(logs, c, SID1, SID2)
+    _live_then_reconnected(logs, c)
     logs.wait(2)
     logs.message(c, SID2, A, missing_callback_prev=B, history=6)
     logs.wait(5)

@@ -182,15 +182,20 @@ def test_renders_in_the_terminal_and_in_notebooks(desync):
     assert "callback-desync" in html
 
 
+def _with_findings(desync, findings: pd.DataFrame) -> tuple[Timeline, str]:
+    """The timeline with these findings, and what the terminal shows of them (160 columns)."""
+    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
+                    desync.episodes, findings)
+    console = Console(file=io.StringIO(), width=160)
+    console.print(view)
+    return view, console.file.getvalue().split("Findings (worst first)", 1)[1]
+
+
 def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     folded = desync.findings.copy()
     folded.loc[0, "occurrences"] = 4
-    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
-                    desync.episodes, folded)
-    console = Console(file=io.StringIO(), width=160)
-    console.print(view)
-    text = console.file.getvalue()
-    assert "4 times" in text.split("Findings (worst first)", 1)[1]
+    _, text = _with_findings(desync, folded)
+    assert "4 times" in text
 
 
 def test_a_wait_under_a_second_reads_in_ms_in_the_findings_table_and_follow_lines(desync):
@@ -200,11 +205,7 @@ def test_a_wait_under_a_second_reads_in_ms_in_the_findings_table_and_follow_line
 
     short = desync.findings.copy()
     short.loc[0, "delay_ms"] = 3.0
-    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
-                    desync.episodes, short)
-    console = Console(file=io.StringIO(), width=160)
-    console.print(view)
-    table = console.file.getvalue().split("Findings (worst first)", 1)[1]
+    view, table = _with_findings(desync, short)
     first = table.split("F1", 1)[1].splitlines()[0]
     assert "3 ms" in first and not re.search(r"(?<![\d.])0\.0 s", table)
     assert "15.0 s" in table.split("F2", 1)[1].splitlines()[0]  # (a second and more: as before)
@@ -216,11 +217,7 @@ def test_the_terminal_lists_the_worst_findings_and_counts_the_rest(desync):
     # a long log can name hundreds of findings: the view lists the first 50 in full
     many = pd.concat([desync.findings] * 20, ignore_index=True)
     many["id"] = [f"F{i}" for i in range(1, len(many) + 1)]
-    view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
-                    desync.episodes, many)
-    console = Console(file=io.StringIO(), width=160)
-    console.print(view)
-    text = console.file.getvalue().split("Findings (worst first)", 1)[1]
+    view, text = _with_findings(desync, many)
     assert "F50 " in text and "F51 " not in text
     rest = many.iloc[50:]
     critical = int((rest["severity"] == "critical").sum())
