@@ -34,7 +34,7 @@ def _records(path: str | Path) -> list[dict]:
     failed later in pandas with no line named)."""
     import warnings
 
-    from jarvis_diag.report.dataset import sim_record_problem
+    from jarvis_diag.report.dataset import instant_problem, sim_record_problem
     from jarvis_diag.report.inputs import SIM_SCHEMA, read_sim_records
 
     p = Path(path)
@@ -53,26 +53,15 @@ def _records(path: str | Path) -> list[dict]:
     except UnicodeDecodeError:
         raise DiagError(f"{p}: not a simulate-mobile results file (not UTF-8 text)") from None
     for line_no, rec in records:
-        problem = sim_record_problem(rec) or _instants_problem(rec)
+        problem = sim_record_problem(rec)
+        for key in ("hidden_at", "visible_at"):  # (instants the frame reads as times)
+            if problem is None and (wrong := instant_problem(rec.get(key))) is not None:
+                problem = f"'{key}' {wrong}"
         if problem is not None:
             raise DiagError(f"{p}:{line_no}: {problem}")
     for note in notes:
         warnings.warn(note, stacklevel=3)
     return [rec for _, rec in records]
-
-
-def _instants_problem(rec: dict) -> str | None:
-    from datetime import datetime
-
-    for key in ("hidden_at", "visible_at"):
-        value = rec.get(key)
-        if value is None:
-            continue
-        try:
-            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return f"{key!r} must be an ISO 8601 instant, not {value!r}"
-    return None
 
 
 def _typed(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:

@@ -157,7 +157,7 @@ def test_results_read_as_the_report_reads_them_naming_the_line(tmp_path):
         jd.load_results(damaged)
     for field, value, says in (("recovered", "yes", "'recovered' must be true or false, not \"yes\""),
                                ("lost", "2", "'lost' must be a number, not \"2\""),
-                               ("visible_at", "soon", "'visible_at' must be an ISO 8601 instant, not 'soon'")):
+                               ("visible_at", "soon", "'visible_at' must be an ISO 8601 instant or null, not \"soon\"")):
         bad = tmp_path / f"{field}.jsonl"
         bad.write_text(lines[0] + "\n" + json.dumps({**json.loads(lines[1]), field: value}) + "\n")
         for load in (jd.load_results, jd.session_results):

@@ -377,7 +377,7 @@ _ATTACH_INSTANTS = ("requested_at", "received_at", "ready_sent_at", "ready_recei
 _ATTACH_NUMBERS = ("latency_ms", "transport_ms")
 
 
-def _instant_problem(value) -> str | None:
+def instant_problem(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -393,7 +393,7 @@ def _fields_problem(item, where: str, instants: tuple[str, ...], numbers: tuple[
     if type(item) is not dict:
         return f"'{where}' must be an object, not {json.dumps(item)}"
     for key in instants:
-        if (problem := _instant_problem(item.get(key))) is not None:
+        if (problem := instant_problem(item.get(key))) is not None:
             return f"'{where}.{key}' {problem}"
     for key in numbers:
         if type(item.get(key)) not in _OPTIONAL_NUMBER:
@@ -429,7 +429,7 @@ def timeline_problem(doc: dict) -> str | None:
     for i, ep in enumerate(doc.get("episodes") or ()):
         ready = ep.get("ready_at")
         if ready is not None and (type(ready) is not dict
-                                  or any(_instant_problem(v) is not None for v in ready.values())):
+                                  or any(instant_problem(v) is not None for v in ready.values())):
             return f"'episodes[{i}].ready_at' must be an object of ISO instants or null, not {json.dumps(ready)[:80]}"
     return None
 
