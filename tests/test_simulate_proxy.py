@@ -159,3 +159,90 @@ async def test_unreachable_upstream_fails_the_client_connection():
 def test_binds_only_to_loopback():
     with pytest.raises(ValueError, match="loopback"):
         FaultProxy("127.0.0.1", 1, host="0.0.0.0")
+
+
+@contextlib.asynccontextmanager
+async def watching_server():
+    """An upstream that records how each connection ended ("eof" / "reset") and keeps each
+    connection's writer, so a test can close one from the server's side."""
+    ended: list[str] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader, writer):
+        writers.append(writer)
+        try:
+            while await reader.read(65536):
+                writer.write(b"ping")  # the server keeps talking to a page it thinks is there
+                await writer.drain()
+            ended.append("closed by the server" if writer.is_closing() else "eof")
+        except ConnectionError:
+            ended.append("reset")
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield ended, writers, server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def until(predicate, timeout=3.0):
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+@pytest.mark.parametrize("shape", [None, NetworkShape("slow", latency_ms=20)])
+async def test_offline_holds_the_server_side_open_and_silent_and_online_closes_it_with_a_fin(shape):
+    async with watching_server() as (ended, writers, port):
+        async with FaultProxy("127.0.0.1", port, shape=shape) as proxy:
+            r, w = await asyncio.open_connection("127.0.0.1", proxy.port)
+            w.write(b"x")
+            await w.drain()
+            assert await asyncio.wait_for(r.readexactly(4), 2) == b"ping"
+            await proxy.go_offline()
+            with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+                data = await asyncio.wait_for(r.read(10), 2)
+                if data == b"":
+                    raise asyncio.IncompleteReadError(b"", 1)
+            with pytest.raises(OSError):
+                await asyncio.open_connection("127.0.0.1", proxy.port)
+            # the server keeps sending into the lost network and sees neither EOF nor reset
+            for _ in range(3):
+                writers[0].write(b"ping")
+                await writers[0].drain()
+                await asyncio.sleep(0.1)
+            assert ended == [] and not writers[0].is_closing()
+            assert proxy.held_connections == 1 and proxy.open_connections == 0
+            await proxy.go_online()
+            assert await until(lambda: ended == ["eof"]), ended  # a FIN, not a reset
+            assert await until(lambda: proxy.held_connections == 0)
+            assert proxy.stats.held == 1 and proxy.stats.held_closed_by_server == 0
+            r2, w2 = await asyncio.open_connection("127.0.0.1", proxy.port)
+            w2.write(b"y")
+            await w2.drain()
+            assert await asyncio.wait_for(r2.readexactly(4), 2) == b"ping"
+            w2.close()
+
+
+async def test_a_held_connection_the_server_closes_while_offline_is_let_go():
+    async with watching_server() as (ended, writers, port):
+        async with FaultProxy("127.0.0.1", port) as proxy:
+            r, w = await asyncio.open_connection("127.0.0.1", proxy.port)
+            w.write(b"x")
+            await w.drain()
+            await asyncio.wait_for(r.readexactly(4), 2)
+            await proxy.go_offline()
+            writers[0].close()  # the server's ping timeout ends the socket first
+            assert await until(lambda: proxy.held_connections == 0)
+            assert proxy.stats.held_closed_by_server == 1
+            await proxy.go_online()  # nothing left to close: no error
+            r2, w2 = await asyncio.open_connection("127.0.0.1", proxy.port)
+            w2.write(b"y")
+            await w2.drain()
+            assert await asyncio.wait_for(r2.readexactly(4), 2) == b"ping"
+            w2.close()
+            assert await until(lambda: ended == ["closed by the server"]), ended

@@ -304,3 +304,31 @@ async def test_sessions_opened_after_the_first_connect_are_not_re_sent(tmp_path:
         elif received and f"Client {received[0]} disconnected" in line:
             break
     assert len(received) == 2, record["failure"]
+
+
+async def test_offline_the_server_learns_of_the_old_socket_only_when_the_network_is_back(tmp_path: Path):
+    # no packet of a phone without network reaches the server: it keeps the old socket open
+    # (its ping window, 10 s here, is longer than the 1.5 s offline) until the phone's FIN
+    # arrives with the network; the page meanwhile reconnects on a new socket.
+    from datetime import datetime
+
+    steps = [{"action": "connect"}, {"action": "open"}, {"action": "send"},
+             {"action": "background", "for": "1.5s", "fault": "offline"}]
+    async with running_server(ping_interval=5.0, ping_timeout=5.0) as srv:
+        result = await run_simulation(config(srv, steps=steps), tmp_path)
+        app_log = srv.app_log.read_text()
+    (record,) = result.records
+    assert cycle_ok(record), record["failure"]
+
+    def epoch(line: str) -> float:  # the server writes its local wall clock, to the ms
+        return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+    hidden_at = datetime.fromisoformat(record["hidden_at"]).timestamp()
+    visible_at = datetime.fromisoformat(record["visible_at"]).timestamp()
+    connected = [line for line in app_log.splitlines() if "[SocketIO] Client " in line and line.endswith(" connected")]
+    before = [line for line in connected if epoch(line) <= hidden_at]
+    assert before and len(connected) == len(before) + 1  # the page's socket, then its new one
+    old_sid = before[-1].split("[SocketIO] Client ")[1].split()[0]
+    [gone] = [line for line in app_log.splitlines() if f"[SocketIO] Client {old_sid} disconnected" in line]
+    assert epoch(gone) > hidden_at + 1.0, (gone, record["hidden_at"])  # not at the start of the window
+    assert epoch(gone) >= visible_at - 0.1, (gone, record["visible_at"])  # with the network's return

@@ -13,8 +13,10 @@ really happens to the page:
   ``Debugger.resume``), which is what a frozen phone page goes through;
 * the network lost: Chromium's offline emulation does not cut an open WebSocket, so the
   page is loaded through :class:`~jarvis_diag.simulate.proxy.FaultProxy`, which freezes,
-  closes, resets or refuses its TCP connections for real (``offline`` also switches the
-  browser's offline emulation, so the page gets its ``offline`` / ``online`` events).
+  closes, resets or refuses its TCP connections for real (``offline`` resets the page's
+  side and holds the server's open and silent until the network is back, as a lost
+  network does, and also switches the browser's offline emulation, so the page gets its
+  ``offline`` / ``online`` events).
 
 Then resumed, online, visible. The time to recover each session, and whether output was
 lost or shown twice, are measured from the page itself: the reference client's journal

@@ -7,8 +7,11 @@ order; the run pump sleeps to each ``at_s`` and applies it. Same seed, same sche
 * ``freeze``: the page is suspended and bytes stop both ways, no FIN/RST. The server
   learns it only from its ping timeout, the client only when it wakes.
 * ``close``: the page goes to the background and its connection is closed cleanly.
-* ``offline``: the network drops: open connections are reset and new ones refused until
-  it is back.
+* ``offline``: the network drops (airplane mode, wifi off, no signal): the page learns
+  at once (its connections are reset, it gets ``offline``), the server not at all, since
+  no packet of the phone reaches it: it keeps the old socket open and silent until the
+  network is back (the phone's FIN arrives then) or its own ping timeout, whichever comes
+  first. New connections are refused until the network is back.
 * ``flaky``: the page stays in use on a bad network: connections are reset at random
   moments during the window (a Poisson process, ``flaky_mean_gap_s`` apart on average).
 """
@@ -22,8 +25,9 @@ FAULTS = ("freeze", "close", "offline", "flaky")
 
 # Steps: page.hide / page.show (the page's visibility), freeze / thaw (stop / resume the
 # proxy's bytes and suspend / wake the client's timers), close (clean close of the open
-# connections), offline / online (reset everything and refuse new connections), reset
-# (one flaky drop of the open connections).
+# connections), offline / online (reset the page's side of every connection, hold the
+# server's open and silent and refuse new connections; online closes the held ones with a
+# FIN), reset (one flaky drop of the open connections).
 STEPS = ("hide", "show", "freeze", "thaw", "close", "offline", "online", "reset")
 
 

@@ -9,8 +9,15 @@ on the pumps, never on the protocol, so the relay works for any server and any c
   arrive meanwhile wait (in the kernel's buffers, then a bounded queue) and are delivered
   in order, followed by any close, when thawed.
 * :meth:`close_connections`: a clean close (FIN) of both sides of every connection.
-* :meth:`go_offline` / :meth:`go_online`: every connection is reset (RST) and new ones are
-  refused until the network is back.
+* :meth:`go_offline` / :meth:`go_online`: the network is lost, as a phone loses it (airplane
+  mode, wifi off, no signal). The client side of every connection is reset (RST) at once,
+  as a page learns at once that its interface went down; the server side is held open and
+  silent, since no packet of the phone reaches the server: it gets no FIN or RST, no byte
+  from the client, and what it sends is read and dropped. New connections are refused. When
+  the network is back each held connection is closed (FIN), as the phone's kernel's
+  retransmitted FIN reaches the server then; so the server learns of the loss only at the
+  return, or at its own ping timeout if that comes first (it closes the socket itself, and
+  the relay lets it go).
 * :meth:`reset_connections`: reset every open connection (one "flaky" drop).
 * a :class:`~jarvis_diag.simulate.network.NetworkShape` delays each chunk (latency,
   jitter, bandwidth, stalls).
@@ -41,6 +48,8 @@ class ProxyStats:
     bytes_down: int = 0  # server -> client
     resets: int = 0
     closes: int = 0
+    held: int = 0  # server sides held open while offline
+    held_closed_by_server: int = 0  # of those, closed by the server before the network was back
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:
@@ -60,6 +69,8 @@ class _Relay:
         self.server_w = server_w
         self.tasks: list[asyncio.Task] = []
         self.closed = False
+        self.held = False  # offline: the client side is gone, the server side open and silent
+        self.released = False  # online again: the held server side was closed by the relay
 
     def abort(self) -> None:
         if not self.closed:
@@ -68,6 +79,24 @@ class _Relay:
             _abort(self.server_w)
             for t in self.tasks:
                 t.cancel()
+
+    def hold(self) -> None:
+        """The network is lost: reset the client side, stop relaying, leave the server side open."""
+        if not self.closed and not self.held:
+            self.held = True
+            for t in self.tasks:
+                t.cancel()  # before the reset: a pump must not pass the client's end on
+            _abort(self.client_w)
+
+    def release(self) -> None:
+        """The network is back: the held server side gets its FIN."""
+        if self.held and not self.closed and not self.released:
+            self.released = True
+            with contextlib.suppress(OSError, RuntimeError):
+                if self.server_w.can_write_eof():
+                    self.server_w.write_eof()
+            with contextlib.suppress(Exception):
+                self.server_w.close()
 
     def close(self) -> None:
         if not self.closed:
@@ -98,6 +127,7 @@ class FaultProxy:
         self._flowing.set()
         self._server: asyncio.base_events.Server | None = None
         self._relays: set[_Relay] = set()
+        self._held: set[_Relay] = set()  # offline: server sides held open, see go_offline
         self._handlers: set[asyncio.Task] = set()
 
     @property
@@ -110,7 +140,13 @@ class FaultProxy:
 
     @property
     def open_connections(self) -> int:
+        """Connections relayed for the client (not the server sides held while offline)."""
         return len(self._relays)
+
+    @property
+    def held_connections(self) -> int:
+        """Server sides held open and silent while offline, not yet closed by either side."""
+        return len(self._held)
 
     async def start(self) -> FaultProxy:
         self._server = await asyncio.start_server(self._accept, self.host, self.port, reuse_address=True)
@@ -121,13 +157,14 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for relay in list(self._relays):
+        for relay in list(self._relays) + list(self._held):
             relay.abort()
         for t in list(self._handlers):
             t.cancel()
         if self._handlers:
             await asyncio.gather(*self._handlers, return_exceptions=True)
         self._relays.clear()
+        self._held.clear()
         self._flowing.set()
 
     async def __aenter__(self) -> FaultProxy:
@@ -158,15 +195,28 @@ class FaultProxy:
         return n
 
     async def go_offline(self) -> None:
+        """The network is lost: each client side is reset, each server side held open and
+        silent until :meth:`go_online` (or until the server closes it), new connections refused."""
         self.offline = True
         self._flowing.set()  # an offline network does not also hold bytes
         if self._server is not None:
             self._server.close()  # new connections: refused by the kernel
             self._server = None
-        self.reset_connections()
+        for relay in list(self._relays):
+            self._hold(relay)
+
+    def _hold(self, relay: _Relay) -> None:
+        relay.hold()
+        self._relays.discard(relay)
+        self._held.add(relay)
+        self.stats.resets += 1
+        self.stats.held += 1
 
     async def go_online(self) -> None:
+        """The network is back: each held server side is closed (FIN), new connections accepted."""
         self.offline = False
+        for relay in list(self._held):
+            relay.release()
         if self._server is None:
             try:
                 self._server = await asyncio.start_server(self._accept, self.host, self.port, reuse_address=True)
@@ -199,14 +249,32 @@ class FaultProxy:
             return
         relay = _Relay(self, client_w, server_w)
         self._relays.add(relay)
-        up = self._pump(client_r, server_w, "up", relay)
-        down = self._pump(server_r, client_w, "down", relay)
-        relay.tasks = [asyncio.ensure_future(up), asyncio.ensure_future(down)]
+        if self.offline:  # the network went while the upstream connection was being made
+            self._hold(relay)
+        else:
+            up = self._pump(client_r, server_w, "up", relay)
+            down = self._pump(server_r, client_w, "down", relay)
+            relay.tasks = [asyncio.ensure_future(up), asyncio.ensure_future(down)]
         try:
             await asyncio.gather(*relay.tasks, return_exceptions=True)
+            if relay.held:
+                await self._held_until_closed(relay, server_r)
         finally:
             relay.close()
             self._relays.discard(relay)
+            self._held.discard(relay)
+
+    async def _held_until_closed(self, relay: _Relay, server_r: asyncio.StreamReader) -> None:
+        """A held server side: what the server sends goes nowhere (read and dropped, so that
+        its pings do not pile up), until the relay closes it when the network is back or the
+        server closes it first (its ping timeout)."""
+        try:
+            while await server_r.read(_CHUNK):
+                pass
+        except (ConnectionError, OSError):
+            pass
+        if not relay.released:
+            self.stats.held_closed_by_server += 1
 
     async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, direction: str, relay: _Relay) -> None:
         if self.shape.is_ideal:
@@ -215,7 +283,7 @@ class FaultProxy:
             await self._pump_shaped(src, dst, direction)
         # EOF from src: pass the half-close on once bytes flow (a frozen page sees it on wake).
         await self._flowing.wait()
-        if not relay.closed:
+        if not relay.closed and not relay.held:
             with contextlib.suppress(OSError, RuntimeError):
                 if dst.can_write_eof():
                     dst.write_eof()
@@ -248,6 +316,7 @@ class FaultProxy:
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUE_CHUNKS)
 
         async def read() -> None:
+            cancelled = False
             try:
                 while True:
                     data = await src.read(_CHUNK)
@@ -256,8 +325,12 @@ class FaultProxy:
                     await queue.put((timer.deliver_at(loop.time(), len(data)), data))
             except (ConnectionError, OSError):
                 pass
+            except asyncio.CancelledError:
+                cancelled = True  # the writer is gone too: no end mark to wait for room for
+                raise
             finally:
-                await queue.put(None)
+                if not cancelled:
+                    await queue.put(None)
 
         reader = asyncio.ensure_future(read())
         try:
@@ -278,3 +351,4 @@ class FaultProxy:
             return
         finally:
             reader.cancel()
+            await asyncio.wait([reader])  # done before anyone else reads src (a held server side)
