@@ -934,6 +934,10 @@ def test_the_worst_episode_does_not_call_an_auto_attach_a_chat_connect():
      "'sessions[0].attaches[0].requested_at' must be an ISO 8601 instant or null, not \"yesterday\""),
     (lambda d: d["findings"][0].update(delay_ms="15 s"), "'findings[0].delay_ms' must be a number or null"),
     (lambda d: d["connections"].insert(0, None), "'connections[0]' must be an object, not null"),
+    (lambda d: d["findings"][0]["evidence"].insert(0, "app.log:12"),
+     "'findings[0].evidence' must be a list of objects, not [\"app.log:12\""),
+    (lambda d: d["findings"][0].update(severity=["critical"]),
+     "'findings[0].severity' must be a string or null, not [\"critical\"]"),
 ])
 def test_cli_a_timeline_json_of_the_wrong_shape_is_one_line_naming_the_field(tmp_path, change, says):
     # a hand-edited timeline: AttributeError: 'str' object has no attribute 'get', a traceback

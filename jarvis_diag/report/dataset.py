@@ -431,6 +431,13 @@ def timeline_problem(doc: dict) -> str | None:
         if ready is not None and (type(ready) is not dict
                                   or any(instant_problem(v) is not None for v in ready.values())):
             return f"'episodes[{i}].ready_at' must be an object of ISO instants or null, not {json.dumps(ready)[:80]}"
+    for i, finding in enumerate(doc.get("findings") or ()):
+        for key in ("kind", "severity"):  # (ranked and grouped by)
+            if type(finding.get(key)) not in (str, type(None)):
+                return f"'findings[{i}].{key}' must be a string or null, not {json.dumps(finding[key])[:80]}"
+        cited = finding.get("evidence")
+        if cited is not None and (type(cited) is not list or any(type(e) is not dict for e in cited)):
+            return f"'findings[{i}].evidence' must be a list of objects, not {json.dumps(cited)[:80]}"
     return None
 
 
