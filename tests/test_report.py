@@ -977,3 +977,15 @@ def test_a_comparison_of_logs_with_no_case_on_either_side_renders_in_every_forma
     p = run_cli(str(app), "--compare", str(app))
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     assert "Comparison: candidate vs baseline" in p.stdout
+
+
+def test_one_long_path_is_shown_whole():
+    # only a list of paths is cut ("… (N more)"): one path over the limit lost its file name
+    # and line number to "…" in the inputs line and the slowest cases
+    deep = "/ci/workspace/" + "nested/" * 50 + "run-7/results.jsonl"
+    assert len(deep) > fmt.MAX_PATHS_CHARS and fmt.short_paths(deep) == deep
+    listed = fmt.short_paths(", ".join([deep] * 3))
+    assert listed == f"{deep} … (2 more)"
+    report = build_report(dataset_of(TWENTY, path=deep))
+    for text in (to_text(report, width=400), to_markdown(report)):
+        assert deep in text and f"{deep}:1" in text

@@ -68,9 +68,10 @@ def short_paths(text: str) -> str:
     if len(text) <= MAX_PATHS_CHARS:
         return text
     head = text[:MAX_PATHS_CHARS]
-    head = head.rsplit(", ", 1)[0] if ", " in head else head
+    # (a path is never cut: cut, it lost its file name; the first is named whatever its length)
+    head = head.rsplit(", ", 1)[0] if ", " in head else text.split(", ", 1)[0]
     more = text[len(head):].count(", ")
-    return f"{head} … ({more} more)" if more else head + "…"
+    return f"{head} … ({more} more)" if more else text
 
 
 def cut_command(command: str) -> tuple[str, bool]:
