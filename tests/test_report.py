@@ -938,6 +938,9 @@ def test_the_worst_episode_does_not_call_an_auto_attach_a_chat_connect():
      "'findings[0].evidence' must be a list of objects, not [\"app.log:12\""),
     (lambda d: d["findings"][0].update(severity=["critical"]),
      "'findings[0].severity' must be a string or null, not [\"critical\"]"),
+    (lambda d: d["sessions"][0]["attaches"][0].update(kind=["switch"]),
+     "'sessions[0].attaches[0].kind' must be a string or null, not [\"switch\"]"),
+    (lambda d: d["connections"][0].update(sid=7), "'connections[0].sid' must be a string or null, not 7"),
 ])
 def test_cli_a_timeline_json_of_the_wrong_shape_is_one_line_naming_the_field(tmp_path, change, says):
     # a hand-edited timeline: AttributeError: 'str' object has no attribute 'get', a traceback

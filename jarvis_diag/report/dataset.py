@@ -365,16 +365,19 @@ def _sim_waterfall(total: float, ref: Ref, rec: dict) -> Waterfall:
 # ---- timeline JSON ------------------------------------------------------------------
 
 # The parts of a jarvis-diag.timeline/1 document the report reads: each list's items and the
-# fields of them it reads, instants (ISO strings or null) and numbers (or null).
-_TIMELINE_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "sources": ((), ("lines", "events", "unknown")),
-    "connections": (("connected_at", "authenticated_at", "disconnected_at"), ()),
+# fields of them it reads, instants (ISO strings or null), numbers (or null) and strings (or
+# null: ids and kinds it looks up and groups by).
+_Fields = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_TIMELINE_PARTS: dict[str, _Fields] = {
+    "sources": ((), ("lines", "events", "unknown"), ()),
+    "connections": (("connected_at", "authenticated_at", "disconnected_at"), (), ("sid",)),
     "episodes": (("started_at", "visible_at", "connected_at", "authenticated_at", "recovered_at",
-                  "client_noticed_at", "server_noticed_at"), ()),
-    "findings": (("at",), ("delay_ms", "count")),
+                  "client_noticed_at", "server_noticed_at"), (), ("client", "trigger", "sid_before", "sid_after")),
+    "findings": (("at",), ("delay_ms", "count"), ("kind", "severity")),
+    "sessions": ((), (), ("session",)),
 }
-_ATTACH_INSTANTS = ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at")
-_ATTACH_NUMBERS = ("latency_ms", "transport_ms")
+_ATTACH_FIELDS: _Fields = (("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at"),
+                           ("latency_ms", "transport_ms"), ("kind", "sid", "client"))
 
 
 def instant_problem(value: object) -> str | None:
@@ -389,7 +392,8 @@ def instant_problem(value: object) -> str | None:
     return f"must be an ISO 8601 instant or null, not {json.dumps(value)}"
 
 
-def _fields_problem(item, where: str, instants: tuple[str, ...], numbers: tuple[str, ...]) -> str | None:
+def _fields_problem(item, where: str, fields: _Fields) -> str | None:
+    instants, numbers, strings = fields
     if type(item) is not dict:
         return f"'{where}' must be an object, not {json.dumps(item)}"
     for key in instants:
@@ -398,21 +402,23 @@ def _fields_problem(item, where: str, instants: tuple[str, ...], numbers: tuple[
     for key in numbers:
         if type(item.get(key)) not in _OPTIONAL_NUMBER:
             return f"'{where}.{key}' must be a number or null, not {json.dumps(item[key])}"
+    for key in strings:
+        if type(item.get(key)) not in (str, type(None)):
+            return f"'{where}.{key}' must be a string or null, not {json.dumps(item[key])[:80]}"
     return None
 
 
 def timeline_problem(doc: dict) -> str | None:
     """What makes ``doc`` no usable ``jarvis-diag.timeline/1`` document for a report (a part
     that is not a list of objects, an instant that is no ISO time, a number that is none), or None."""
-    lists = [(name, *fields) for name, fields in _TIMELINE_PARTS.items()] + [("sessions", (), ())]
-    for name, instants, numbers in lists:
+    for name, fields in _TIMELINE_PARTS.items():
         items = doc.get(name)
         if items is None:
             continue
         if type(items) is not list:
             return f"'{name}' must be a list, not {json.dumps(items)[:80]}"
         for i, item in enumerate(items):
-            if (problem := _fields_problem(item, f"{name}[{i}]", instants, numbers)) is not None:
+            if (problem := _fields_problem(item, f"{name}[{i}]", fields)) is not None:
                 return problem
     for i, sess in enumerate(doc.get("sessions") or ()):
         attaches = sess.get("attaches")
@@ -420,7 +426,7 @@ def timeline_problem(doc: dict) -> str | None:
             return f"'sessions[{i}].attaches' must be a list, not {json.dumps(attaches)[:80]}"
         for j, att in enumerate(attaches or ()):
             where = f"sessions[{i}].attaches[{j}]"
-            if (problem := _fields_problem(att, where, _ATTACH_INSTANTS, _ATTACH_NUMBERS)) is not None:
+            if (problem := _fields_problem(att, where, _ATTACH_FIELDS)) is not None:
                 return problem
             phases = att.get("phases")
             if phases is not None and (type(phases) is not dict
@@ -432,9 +438,6 @@ def timeline_problem(doc: dict) -> str | None:
                                   or any(instant_problem(v) is not None for v in ready.values())):
             return f"'episodes[{i}].ready_at' must be an object of ISO instants or null, not {json.dumps(ready)[:80]}"
     for i, finding in enumerate(doc.get("findings") or ()):
-        for key in ("kind", "severity"):  # (ranked and grouped by)
-            if type(finding.get(key)) not in (str, type(None)):
-                return f"'findings[{i}].{key}' must be a string or null, not {json.dumps(finding[key])[:80]}"
         cited = finding.get("evidence")
         if cited is not None and (type(cited) is not list or any(type(e) is not dict for e in cited)):
             return f"'findings[{i}].evidence' must be a list of objects, not {json.dumps(cited)[:80]}"
