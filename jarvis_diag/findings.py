@@ -250,6 +250,13 @@ class _Index:
                 found.append(ready[i])
         return min(found, key=_attach_start, default=None)
 
+    def ready_on_another_socket(self, client: str | None, key: str | None, t: float, sid: str) -> Attach | None:
+        """The first attach of this session by this client started after ``t`` on a socket
+        other than ``sid`` that got ready."""
+        ready = self._ready_of_client.get((client, key), [])
+        i = bisect_right(self._ready_starts.get((client, key), []), t)
+        return next((a for a in ready[i:] if a.sid != sid), None)
+
     def next_ready_anywhere(self, key: str | None, t: float) -> Attach | None:
         """The first attach of the session with this key, on any socket, started after ``t``
         that got ready."""
@@ -1269,11 +1276,14 @@ def detect_half_open(ix: _Index) -> list[dict]:
             d = (c.disconnected_at - loss) * 1000
             lost_output = [r for r in ix.corr.index.be_by_sid.get(c.sid, []) if r["kind"] == "output.delivered"
                            and loss < r["t"] <= c.disconnected_at]
+            back = _reattached_at(ix, c, lost_output, loss)
+            got_back = "" if back is None else (
+                f", and the page had them back from the history of its re-attach at {iso(back)}")
             findings.append(_f(
-                "half-open", "critical" if lost_output else "warning", loss,
+                "half-open", "critical" if lost_output and back is None else "warning", loss,
                 f"Socket {c.sid} stayed open on the server {d / 1000:.1f} s after the client lost it "
-                f"(closed: {c.reason or 'unknown'}); {len(lost_output)} output event(s) went into the dead socket. "
-                f"{PING_WINDOW}: shorten the heartbeat or have the client re-attach on resume.",
+                f"(closed: {c.reason or 'unknown'}); {len(lost_output)} output event(s) went into the dead socket"
+                f"{got_back}. {PING_WINDOW}: shorten the heartbeat or have the client re-attach on resume.",
                 client=c.client, sid=c.sid, delay_ms=d,
                 evidence_list=_with_close_lines(ix, c, lost_output[:3], c.evidence[-2:])))
         # the client kept using a socket the server had already closed
@@ -1307,6 +1317,24 @@ def detect_half_open(ix: _Index) -> list[dict]:
                     client=c.client, sid=c.sid, delay_ms=d,
                     evidence_list=_with_close_lines(ix, c, stale[:3], c.evidence[-1:])))
     return findings
+
+
+def _reattached_at(ix: _Index, c: Connection, output: list[dict], loss: float) -> float | None:
+    """When the page had back what ``output`` (lines of output sent into the dead socket
+    ``c``) carried: the last of the re-attaches of their sessions on its next socket, when
+    each came within DESYNC_CRITICAL_MS of that socket (a re-attach's history replay holds
+    the finished replies); None when one did not, or there was no output."""
+    if not output or not c.client:
+        return None
+    back = next((d.connected_at for d in ix.conns_of.get(c.client, []) if d is not c
+                 and d.authenticated_at is not None and (d.connected_at or 0) > loss), None)
+    if back is None:
+        return None
+    last_of_key = {session_key(r.get("session")): r["t"] for r in output}
+    ready = [ix.ready_on_another_socket(c.client, key, t, c.sid) for key, t in last_of_key.items()]
+    if any(a is None or (_attach_start(a) - back) * 1000 >= DESYNC_CRITICAL_MS for a in ready):
+        return None
+    return max(a.ready_at for a in ready)
 
 
 def _last_attempt(ix: _Index, client: str | None, t0: float) -> list[dict] | None:

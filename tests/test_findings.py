@@ -1459,3 +1459,29 @@ def test_a_history_replay_still_arriving_at_a_cut_is_no_live_output_of_the_cut_r
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     [f] = [f for f in _findings(tl, "single-live-session") if f["session"] == A and "cut off live" in f["summary"]]
     assert "the client received 0 live event(s) of it" in f["summary"], f["summary"]
+
+
+def test_half_open_output_the_page_had_back_at_once_is_a_warning(tmp_path):
+    # a network loss: the server keeps the dead socket until the phone is back, its output goes
+    # into it, but the page re-attaches on its new socket at once and the history replay holds
+    # the finished reply: nothing is lost (this was critical, as if the output never arrived)
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    lost_at = logs.now
+    logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
+    logs.be(lost_at + 3, "sio.callback", sid=SID1[:8], session=A[:8], event="stream")
+    logs.now = lost_at + 8
+    logs.be(logs.now, "sio.client_disconnected_reason", sid=SID1[:8], reason="transport close", n=1)
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=3, handler_new=False)
+    logs.wait(10)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "half-open")
+    assert f["sid"] == SID1[:8] and f["severity"] == "warning"
+    assert f["delay_ms"] == pytest.approx(8_000, abs=50)
+    assert "1 output event(s) went into the dead socket, and the page had them back from the history of its " \
+           "re-attach at" in f["summary"]
