@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import stat
 import sys
 import time
 import zlib
@@ -116,8 +117,10 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 add(f)
         elif path.is_file():
             add(p)
-        elif path.exists():  # a pipe or a device named as such: `timeline <(zcat app.log.gz)`
-            add(p)
+        elif path.exists():
+            if not _is_pipe(path):  # (a device: /dev/zero would be read for ever, /dev/null holds no log)
+                raise DiagError(f"{p}: not a log file, a directory or a pipe")
+            add(p)  # `timeline <(zcat app.log.gz)`: the shell names a pipe
         elif any(c in p for c in GLOB_CHARS):
             matches = sorted(m for m in glob.glob(p, recursive=True) if Path(m).is_file())
             if not matches and not allow_empty:
@@ -129,6 +132,13 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
         else:
             raise DiagError(f"{p}: no such file or directory")
     return _oldest_rotation_first(out)
+
+
+def _is_pipe(path: Path) -> bool:
+    try:
+        return stat.S_ISFIFO(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _rotation(path: str) -> tuple[str, int] | None:

@@ -172,3 +172,12 @@ def test_a_pipe_named_as_a_path_is_read_like_the_file(tmp_path):
     assert piped.sources[0].format == "backend" and piped.sources[0].lines == direct.sources[0].lines > 200
     assert piped.events["kind"].tolist() == direct.events["kind"].tolist()
     assert piped.events["t"].tolist() == direct.events["t"].tolist()
+
+
+def test_a_device_named_as_a_log_is_a_clear_error():
+    # /dev/zero would be read for ever; /dev/null holds no log
+    from jarvis_diag.errors import DiagError
+
+    for device in ("/dev/zero", "/dev/null"):
+        with pytest.raises(DiagError, match=f"^{device}: not a log file, a directory or a pipe$"):
+            ingest([device])
