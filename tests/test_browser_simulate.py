@@ -156,18 +156,27 @@ async def test_legacy_past_the_ping_window_fails_and_is_reported(tmp_path: Path)
     assert {"callback-desync", "missing-resubscribe"} & {f["kind"] for f in timeline["findings"]}
 
 
-@pytest.mark.browser
-async def test_a_browser_cycle_records_the_attaches_the_virtual_client_records(tmp_path: Path):
+async def _one_close_cycle_each_way(tmp_path: Path, profile: str, deadline_s: float) -> tuple[dict, dict]:
+    """The record of one 1 s close cycle of one session with ``profile``, by the browser and by a
+    virtual client, against the same server (their logs in tmp_path / browser, virtual)."""
     from jarvis_diag.simulate.run import run_simulation
-    from jarvis_diag.simulate.scenario import SimConfig
+    from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
 
     async with running_server(**SERVER) as srv:
-        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", sessions=1, cycles=1,
-                            background_s=1.0, fault="close", deadline_s=8.0)
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile=profile, sessions=1, cycles=1,
+                            background_s=1.0, fault="close", deadline_s=deadline_s)
         browser = await run_browser_simulation(cfg, tmp_path / "browser", run_id="b")
-        virtual = await run_simulation(SimConfig(url=srv.url, token=srv.token, sessions=1, background_s=1.0,
-                                                 fault="close", deadline_s=8.0, seed=1), tmp_path / "virtual")
+        sim = scenario_from_dict({"profile": profile}, SimConfig(url=srv.url, token=srv.token, sessions=1,
+                                                                  background_s=1.0, fault="close",
+                                                                  deadline_s=deadline_s, seed=1))
+        virtual = await run_simulation(sim, tmp_path / "virtual")
     [b], [v] = browser.records, virtual.records
+    return b, v
+
+
+@pytest.mark.browser
+async def test_a_browser_cycle_records_the_attaches_the_virtual_client_records(tmp_path: Path):
+    b, v = await _one_close_cycle_each_way(tmp_path, "connmgr", 8.0)
     assert cycle_ok(b) and cycle_ok(v), (b["failure"], v["failure"])
     # the page came back and attached its one chat again; the probe typed into the chat on
     # screen needs no tap on its tab, nor a second chat:connect
@@ -180,17 +189,7 @@ async def test_a_browser_cycle_records_the_attaches_the_virtual_client_records(t
 
 @pytest.mark.browser
 async def test_legacy_duplicates_are_counted_alike_by_the_browser_and_the_virtual_client(tmp_path: Path):
-    from jarvis_diag.simulate.run import run_simulation
-    from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
-
-    async with running_server(**SERVER) as srv:
-        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="legacy", sessions=1, cycles=1,
-                            background_s=1.0, fault="close", deadline_s=6.0)
-        browser = await run_browser_simulation(cfg, tmp_path / "browser", run_id="b")
-        sim = scenario_from_dict({"profile": "legacy"}, SimConfig(url=srv.url, token=srv.token, background_s=1.0,
-                                                                   fault="close", deadline_s=6.0, seed=1))
-        virtual = await run_simulation(sim, tmp_path / "virtual")
-    [b], [v] = browser.records, virtual.records
+    b, v = await _one_close_cycle_each_way(tmp_path, "legacy", 6.0)
     # both pages show the message sent before the background twice once the message after
     # it auto-connects the session and its history replay is appended
     assert b["duplicated"] >= 1 and v["duplicated"] >= 1

@@ -557,7 +557,8 @@ def test_a_page_that_hears_of_its_closed_socket_as_it_wakes_is_not_half_open(tmp
     assert f"Client {SID2[:8]} disconnected" in texts[0] and "Disconnected: transport close" in texts[1]
 
 
-def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
+def _socket_lost_unseen_by_the_server() -> tuple[LogSet, str, float]:
+    """A page attached to A on SID1 loses its socket; the server does not see it go."""
     logs = LogSet()
     c = logs.client()
     logs.connect(c, SID1)
@@ -565,6 +566,11 @@ def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
     logs.wait(2)
     lost_at = logs.now
     logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
+    return logs, c, lost_at
+
+
+def test_half_open_server_keeps_a_dead_socket_and_output_is_lost(tmp_path):
+    logs, c, lost_at = _socket_lost_unseen_by_the_server()
     logs.reconnect_attempts(c, 1)
     logs.connect(c, SID2)
     # the agent's output still goes to the old socket until the server notices it is dead
@@ -1465,13 +1471,7 @@ def test_half_open_output_the_page_had_back_at_once_is_a_warning(tmp_path):
     # a network loss: the server keeps the dead socket until the phone is back, its output goes
     # into it, but the page re-attaches on its new socket at once and the history replay holds
     # the finished reply: nothing is lost (this was critical, as if the output never arrived)
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.wait(2)
-    lost_at = logs.now
-    logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
+    logs, c, lost_at = _socket_lost_unseen_by_the_server()
     logs.be(lost_at + 3, "sio.callback", sid=SID1[:8], session=A[:8], event="stream")
     logs.now = lost_at + 8
     logs.be(logs.now, "sio.client_disconnected_reason", sid=SID1[:8], reason="transport close", n=1)

@@ -43,6 +43,14 @@ async def proxied(**kw):
             await proxy.stop()
 
 
+async def page_side_gone(reader) -> None:
+    """The client's side of a connection ends (a reset, or the end of the stream) within 2 s."""
+    with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+        data = await asyncio.wait_for(reader.read(10), 2)
+        if data == b"":
+            raise asyncio.IncompleteReadError(b"", 1)
+
+
 async def roundtrip(reader, writer, data: bytes, timeout=2.0) -> bytes:
     writer.write(data)
     await writer.drain()
@@ -105,10 +113,7 @@ async def test_offline_resets_connections_refuses_new_ones_until_online():
         r, w = await asyncio.open_connection("127.0.0.1", proxy.port)
         await roundtrip(r, w, b"x")
         await proxy.go_offline()
-        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
-            data = await asyncio.wait_for(r.read(10), 2)
-            if data == b"":
-                raise asyncio.IncompleteReadError(b"", 1)
+        await page_side_gone(r)
         with pytest.raises(OSError):
             await asyncio.open_connection("127.0.0.1", proxy.port)
         await proxy.go_online()
@@ -204,10 +209,7 @@ async def test_offline_holds_the_server_side_open_and_silent_and_online_closes_i
             await w.drain()
             assert await asyncio.wait_for(r.readexactly(4), 2) == b"ping"
             await proxy.go_offline()
-            with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
-                data = await asyncio.wait_for(r.read(10), 2)
-                if data == b"":
-                    raise asyncio.IncompleteReadError(b"", 1)
+            await page_side_gone(r)
             with pytest.raises(OSError):
                 await asyncio.open_connection("127.0.0.1", proxy.port)
             # the server keeps sending into the lost network and sees neither EOF nor reset
