@@ -64,7 +64,9 @@ def sid(rng: random.Random) -> str:
 
 
 def example_fields(shape: lines.Shape, rng: random.Random) -> dict[str, str]:
-    names = set(lines._PLACEHOLDER.findall(shape.template))
+    # (in the template's order: a set's order changes from one process to the next, and so
+    # would the values drawn from ``rng``)
+    names = dict.fromkeys(lines._PLACEHOLDER.findall(shape.template))
     special = _SHAPE_VALUES.get(shape.name, {})
     out = {}
     for name in names:
