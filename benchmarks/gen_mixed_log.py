@@ -28,7 +28,7 @@ from jarvis_diag import lines  # noqa: E402
 from jarvis_diag.logs import examples  # noqa: E402
 
 # (the version is in the name: a file made by an older generator is made again)
-VERSION = 3
+VERSION = 4
 
 
 def data_path(n_lines: int) -> Path:
@@ -127,7 +127,7 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
                 roll = rng.random()
                 if roll < 0.01:
                     shape = rng.choice(extra)
-                    line = examples.example_line(shape, rng, t + 3600 if is_backend else t)
+                    line = examples.example_line(shape, rng, t + 3600 if is_backend else _page_clock(t))
                     buf.append(_epochs_at(t, _EPOCH.sub(lambda m, t=t: f"{m.group(1)}{t:.3f}", line)))
                     continue
                 if roll < 0.02:
@@ -148,7 +148,7 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
                 if kind == "b":
                     buf.append(_stamp_backend(t, rest))
                 elif kind == "f":
-                    buf.append(f"[{lines.iso_ms(t)}] {rest}")
+                    buf.append(f"[{lines.iso_ms(_page_clock(t))}] {rest}")
                 else:
                     buf.append(rest)
             buf = buf[: n_lines - written]
@@ -158,13 +158,20 @@ def generate(n_lines: int, out: Path, seed: int = 20261124) -> int:
     return written
 
 
+def _page_clock(t: float) -> float:
+    """The time a page stamps a line written at ``t`` with: its clock's whole ms, cut, as the
+    server's log cuts its own (rounding it instead put a page's line 1 ms after the server's
+    next one where a block of one ends and a block of the other begins)."""
+    return int(t * 1000) / 1000
+
+
 def _epochs_at(t: float, line: str) -> str:
     """A chat:ready line's epochs moved to ``t``, the time its line is written at."""
     if "(server=" not in line:
         return line
 
     def moved(m: re.Match) -> str:
-        client = int(round(t * 1000))
+        client = int(t * 1000)
         return f"(server={client - (int(m.group(2)) - int(m.group(1)))}, client={client})"
 
     return _READY_MS.sub(moved, line)
