@@ -325,3 +325,37 @@ def test_number_columns_made_in_c_are_the_ones_made_in_python(monkeypatch) -> No
         np.testing.assert_array_equal(made[0], plain[0])
         np.testing.assert_array_equal(made[1], plain[1])
         assert made[0].dtype == plain[0].dtype and made[1].dtype == plain[1].dtype
+
+
+def test_the_text_of_several_files_put_in_time_order_is_each_line_whole():
+    # two files' lines interleaved by time: each piece of the text column goes straight to its
+    # place (Arrow's take joined the pieces into a third copy first)
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from jarvis_diag.logs.fast import _take_text
+
+    first = pa.array(["", "a", "€ é", "x" * 300, "b"], type=pa.large_string())
+    second = pa.array(["skip", "c", "", "дд", "y" * 70_000, "d"], type=pa.large_string()).slice(1)
+    text = pa.chunked_array([first, second])
+    order = np.random.default_rng(3).permutation(len(text))
+    taken = _take_text(text, order)
+    assert taken.to_pylist() == pc.take(text, pa.array(order)).to_pylist()
+    assert taken.to_pylist()[list(order).index(8)] == "y" * 70_000
+
+
+def test_two_files_interleaved_read_as_the_reference_parser_reads_them(tmp_path):
+    from jarvis_diag.ingest import ingest
+
+    backend = tmp_path / "app.log"
+    page = tmp_path / "frontend" / "20261124_Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u.log"
+    page.parent.mkdir()
+    backend.write_text("".join(f"2026-11-24 10:00:{s:02d},{ms:03d} - jarvis - INFO - [SocketIO] tick {s} é\n"
+                               for s in range(0, 60, 2) for ms in (100, 700)))
+    page.write_text("".join(f"[2026-11-24T09:00:{s:02d}.400Z] [DEBUG] [ConnMgr] Page hidden {s}\n"
+                            for s in range(1, 60, 2)))
+    fast_events = ingest([str(backend), str(page)], tz="+01:00").events
+    reference = ingest([str(backend), str(page)], tz="+01:00", engine="reference").events
+    assert list(fast_events["text"]) == list(reference["text"])
+    assert fast_events["t"].is_monotonic_increasing and fast_events["text"].iloc[2].endswith("Page hidden 1")

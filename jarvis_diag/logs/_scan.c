@@ -20,6 +20,9 @@
  *       The lines r in rows (file order; line r ends at ends[r]) moved, in place, to
  *       the start of the writable buffer: the buffer and the offsets are the values and
  *       offsets of an Arrow large_string array, with no second copy.
+ *   copy_segments(dest, src, dest_at, src_at, lengths)
+ *       Copy lengths[k] bytes from src[src_at[k]] to dest[dest_at[k]] for every k (int64
+ *       arrays): the values of an Arrow string array put in another order.
  *   touch(buffer)
  *       Zero one byte per page of a fresh buffer: its memory is taken now, on this thread.
  *   Stream(fd, size, max_line)
@@ -466,6 +469,41 @@ static PyObject *compact(PyObject *self, PyObject *args) {
     PyBuffer_Release(&ends_buf);
     PyBuffer_Release(&rows_buf);
     return offsets;
+}
+
+/* ---- copy_segments -------------------------------------------------------------------- */
+
+static PyObject *copy_segments(PyObject *self, PyObject *args) {
+    Py_buffer dest, src, dest_buf, src_buf, len_buf;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*y*", &dest, &src, &dest_buf, &src_buf, &len_buf)) {
+        return NULL;
+    }
+    const int64_t *dest_at = dest_buf.buf, *src_at = src_buf.buf, *lengths = len_buf.buf;
+    Py_ssize_t m = len_buf.len / 8;
+    int bad = dest_buf.len != len_buf.len || src_buf.len != len_buf.len;
+    for (Py_ssize_t k = 0; k < m && !bad; k++) {
+        bad = lengths[k] < 0 || dest_at[k] < 0 || src_at[k] < 0 || dest_at[k] + lengths[k] > dest.len
+              || src_at[k] + lengths[k] > src.len;
+    }
+    if (!bad) {
+        Py_BEGIN_ALLOW_THREADS
+        char *to = dest.buf;
+        const char *from = src.buf;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            memcpy(to + dest_at[k], from + src_at[k], (size_t)lengths[k]);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&dest);
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dest_buf);
+    PyBuffer_Release(&src_buf);
+    PyBuffer_Release(&len_buf);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "copy_segments: a segment outside its buffer");
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 /* ---- touch ---------------------------------------------------------------------------- */
@@ -1063,6 +1101,7 @@ static PyTypeObject StreamType = {
 static PyMethodDef methods[] = {
     {"distinct", distinct, METH_VARARGS, "(codes, texts): the chosen lines numbered by their text."},
     {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
+    {"copy_segments", copy_segments, METH_VARARGS, "segments of src copied to the given places of dest."},
     {"touch", touch, METH_VARARGS, "write a zero into every page of a fresh buffer (its memory, taken now)."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
     {"scan", scan, METH_VARARGS, "(shape, seconds, codes, firsts) of each line: stamp shape, time, message number."},
@@ -1082,7 +1121,7 @@ PyMODINIT_FUNC PyInit__scan(void) {
     }
     /* (fast.py checks it: a module built from an older _scan.c is not used) */
     if (PyModule_AddType(m, &BlockType) < 0 || PyModule_AddType(m, &StreamType) < 0 ||
-        PyModule_AddIntConstant(m, "VERSION", 3) < 0) {
+        PyModule_AddIntConstant(m, "VERSION", 4) < 0) {
         Py_DECREF(m);
         return NULL;
     }
