@@ -143,6 +143,12 @@ def _finding_line(f: dict, revised: bool = False) -> str:
     return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}{again}: {f['summary']}  [{where}]"
 
 
+def _withdrawn_line(key: tuple, said: tuple) -> str:
+    kind, at, session = key
+    severity, summary = said
+    return f"{at} {severity.upper():8} {kind} (withdrawn: more of the logs no longer show it): {summary}"
+
+
 @dataclass
 class _Tail:
     """How far ``--follow`` has read a file: the file itself (device, inode), whatever name it
@@ -276,6 +282,15 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     if _print_lines(tail, path, tail.read_new()):
                         dirty_since = dirty_since or time.monotonic()
                     if found is None:
+                        if not Path(path).parent.is_dir() or not frontend.client_of(path):
+                            continue  # (a log rotated away: its new file is waited for)
+                        # a page's log removed: read to its end, let go (its lines no longer
+                        # count, so the findings told from them are looked at again)
+                        tail.fh.close()
+                        del tails[path]
+                        console.print(f"{path} was removed: no longer read", style="dim", highlight=False,
+                                      markup=False)
+                        dirty_since = dirty_since or time.monotonic()
                         continue
                     # another file under this name: the one read so far goes on under its new name
                     moved[tail.ident] = tail
@@ -299,13 +314,24 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 tails[p] = renamed or _Tail(format="frontend" if frontend.client_of(p) else "backend", ident=ident)
             if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
                 dirty_since = None
-                tl = build(list(tails))
+                # (a file removed since it was last looked at is left out, not an error)
+                there = [p for p in tails if os.path.exists(p)]
+                if not there:
+                    time.sleep(FOLLOW_POLL_S)
+                    continue
+                tl = build(there)
+                told = {}
                 for f in tl.to_json_dict()["findings"]:
                     key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
+                    told[key] = f
                     if seen.get(key) != said:
                         console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
                                       soft_wrap=True, style="bold")
                         seen[key] = said
+                # a finding told from part of the logs that more of them no longer bear out
+                for key in [k for k in seen if k not in told]:
+                    console.print(_withdrawn_line(key, seen.pop(key)), highlight=False, markup=False,
+                                  soft_wrap=True, style="bold")
             time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
         console.print("stopped", style="dim")

