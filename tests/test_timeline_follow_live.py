@@ -47,3 +47,21 @@ def test_follow_says_a_finding_more_lines_no_longer_show_is_withdrawn(tmp_path):
         line = _read_until(proc, "withdrawn", 30).splitlines()[-1]
         assert line.startswith("2026-12-06T15:02:21.956Z") and "callback-desync (withdrawn: more of the logs " \
             "no longer show it)" in line
+
+
+def test_follow_prints_a_line_half_written_when_it_started_whole(tmp_path):
+    # the server is writing a line when the follow starts: its first half is in the file, no
+    # newline yet; once the rest comes the line is printed once, whole, as its event
+    app_log, fe_dir, _ = _copy_set(tmp_path)
+    line = "2026-12-06 15:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n"
+    with app_log.open("a") as fh:
+        fh.write(line[:30])
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following", 20)
+        with app_log.open("a") as fh:
+            fh.write(line[30:])
+            fh.write("2026-12-06 15:05:01,000 - jarvis - INFO - [SocketIO] Client YYYYYYYY connected\n")
+        out = _read_until(proc, "Client YYYYYYYY connected", 20)
+    [printed] = [row for row in out.splitlines() if "ZZZZZZZZ" in row]
+    assert "socket.connected" in printed and line.rstrip("\n") in printed
+    assert "unknown" not in out

@@ -190,6 +190,24 @@ class _Tail:
         return chunk.decode("utf-8", errors="replace")
 
 
+def _complete_lines(fh) -> tuple[int, int]:
+    """(the offset just past the last complete line of the open file ``fh``, how many
+    complete lines come before it)."""
+    size = os.fstat(fh.fileno()).st_size
+    fh.seek(0)
+    read = lines = end = 0
+    while read < size:
+        chunk = fh.read(min(1 << 20, size - read))
+        if not chunk:
+            break
+        n = chunk.count(b"\n")
+        if n:
+            lines += n
+            end = read + chunk.rindex(b"\n") + 1
+        read += len(chunk)
+    return end, lines
+
+
 def _ident(path: str) -> tuple[tuple[int, int], int] | None:
     """((device, inode), size) of a file, None when it is not there."""
     try:
@@ -253,13 +271,26 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     files = expand_paths(paths, allow_empty=True)
     # (a file not written yet is waited for, as tail -F does, when its directory is there)
     not_yet = [p for p in paths if p != "-" and not any(c in p for c in GLOB_CHARS) and not Path(p).exists()]
+    # each file is opened, and where its complete lines end noted, before the timeline reads
+    # it: what is written while it is read (seconds, for a big log) is printed, not skipped,
+    # and a line half written now is printed whole once its end comes
+    opened: dict[str, _Tail] = {}
+    for p in files:
+        tail = _Tail(format="")
+        if tail.open(p):
+            tail.offset, tail.line = _complete_lines(tail.fh)
+            opened[p] = tail
     tl = build(files) if files else None
     tails: dict[str, _Tail] = {}
     for source in tl.sources if tl is not None else []:
-        tail = _Tail(format=source["format"], line=int(source.get("lines") or 0))
-        if source["path"] != "-" and tail.open(source["path"]):
-            tail.offset = os.fstat(tail.fh.fileno()).st_size
+        tail = opened.pop(source["path"], None)
+        if tail is not None:
+            tail.format = source["format"]
+            if source["path"].endswith(".gz"):  # (read whole as it was; nothing is appended to one)
+                tail.offset, tail.line = os.fstat(tail.fh.fileno()).st_size, int(source.get("lines") or 0)
             tails[source["path"]] = tail
+    for tail in opened.values():
+        tail.fh.close()
     # files renamed away by a rotation, by (device, inode), until they show up under their new name
     moved: dict[tuple[int, int], _Tail] = {}
     # what each finding said when last printed: a finding told from part of the logs (a
