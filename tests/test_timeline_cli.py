@@ -478,4 +478,4 @@ def test_follow_of_a_renamed_page_log_corrects_its_new_lines_as_the_timeline_doe
         stamp = fe_lines[-1][1:25]  # (the page's own clock: [2026-...Z])
         corrected = (pd.Timestamp(stamp) - pd.Timedelta(milliseconds=350)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         out = _read_until(proc, fe_lines[-1].rstrip("\n")[27:60], 20)
-    assert f"{corrected}Z frontend" in out
+    assert f"{corrected}Z phone " in out  # (the page, named after its file)

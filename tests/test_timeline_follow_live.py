@@ -65,3 +65,21 @@ def test_follow_prints_a_line_half_written_when_it_started_whole(tmp_path):
     [printed] = [row for row in out.splitlines() if "ZZZZZZZZ" in row]
     assert "socket.connected" in printed and line.rstrip("\n") in printed
     assert "unknown" not in out
+
+
+def test_follow_names_the_page_each_page_line_is_from(tmp_path):
+    # two phones load the page after the follow started: their lines interleave, and each
+    # printed line says which page (clientId) wrote it, as the views do
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following", 20)
+        for client in ("Mozilla50iPhoneCPUiP-aaaa1111-0001", "Mozilla50iPhoneCPUiP-bbbb2222-0002"):
+            (fe_dir / f"20261206_{client}.log").write_text("".join(lines[:5]))
+        out = _read_until(proc, lines[4].rstrip("\n")[30:], 20)
+        if out.count(lines[4].rstrip("\n")[30:]) < 2:
+            out += _read_until(proc, lines[4].rstrip("\n")[30:], 20)
+    for line in lines[:5]:
+        printed = [row for row in out.splitlines() if line.rstrip("\n") in row]
+        assert len(printed) == 2, (line, printed)
+        assert sorted(row.split()[1] for row in printed) == ["aaaa1111-0001", "bbbb2222-0002"]

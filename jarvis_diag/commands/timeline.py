@@ -262,7 +262,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             who = ev.fields.get("client") or ""
             if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
                 t -= skew_of[who]["skew_ms"] / 1000.0
-            console.print(f"{iso(t) or '-':24} {ev.source:8} {ev.kind:22} {ev.text}", highlight=False,
+            # (which page a page's line is from: its clientId's page-load part, as the views
+            # name a client; the server's lines name their socket themselves)
+            where = who.split("-", 1)[-1][:20] if who and ev.source != "backend" else ev.source
+            console.print(f"{iso(t) or '-':24} {where:13} {ev.kind:22} {ev.text}", highlight=False,
                           markup=False, soft_wrap=True)
         return True
 
