@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from test_timeline_cli import _following, _read_until
 
 SWITCH_BACK = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
@@ -83,3 +85,19 @@ def test_follow_names_the_page_each_page_line_is_from(tmp_path):
         printed = [row for row in out.splitlines() if line.rstrip("\n") in row]
         assert len(printed) == 2, (line, printed)
         assert sorted(row.split()[1] for row in printed) == ["aaaa1111-0001", "bbbb2222-0002"]
+
+
+def test_follow_corrects_the_clock_of_a_page_log_that_appears_while_following(tmp_path):
+    # the page's clock is 22 ms off the server's (as `timeline` on the whole set says): a
+    # page log written only after the follow started has its lines corrected all the same
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following", 20)
+        (fe_dir / page.name).write_text("".join(lines))
+        out = _read_until(proc, lines[-1].rstrip("\n"), 30)
+    for line in (lines[0], lines[-1]):
+        stamp = line[1:25]  # (the page's own clock: [2026-...Z])
+        corrected = (pd.Timestamp(stamp) + pd.Timedelta(milliseconds=22)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        [printed] = [row for row in out.splitlines() if line.rstrip("\n") in row]
+        assert printed.startswith(f"{corrected}Z mxbyzm1u-m37a "), printed

@@ -258,17 +258,35 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                             offset_minutes=offset)
             if ev is None:
                 continue
-            t = ev.t_source
-            who = ev.fields.get("client") or ""
-            if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
-                t -= skew_of[who]["skew_ms"] / 1000.0
-            # (which page a page's line is from: its clientId's page-load part, as the views
-            # name a client; the server's lines name their socket themselves)
-            where = who.split("-", 1)[-1][:20] if who and ev.source != "backend" else ev.source
-            console.print(f"{iso(t) or '-':24} {where:13} {ev.kind:22} {ev.text}", highlight=False,
-                          markup=False, soft_wrap=True)
+            if ev.source != "backend" and ev.fields.get("client") and not no_skew and \
+                    (held or ev.fields["client"] not in skew_of):
+                # a page the timeline has not read yet (its log just appeared): its clock is
+                # known once it is, at the next rebuild; its lines wait for it till then
+                held.append(ev)
+            else:
+                _show(ev)
         return True
 
+    def _show(ev) -> None:
+        skew_of = tl.clock.get("clients", {}) if tl is not None else {}
+        t = ev.t_source
+        who = ev.fields.get("client") or ""
+        if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
+            t -= skew_of[who]["skew_ms"] / 1000.0
+        # (which page a page's line is from: its clientId's page-load part, as the views
+        # name a client; the server's lines name their socket themselves)
+        where = who.split("-", 1)[-1][:20] if who and ev.source != "backend" else ev.source
+        console.print(f"{iso(t) or '-':24} {where:13} {ev.kind:22} {ev.text}", highlight=False,
+                      markup=False, soft_wrap=True)
+
+    def _show_held() -> None:
+        for ev in held:
+            _show(ev)
+        held.clear()
+
+        return True
+
+    held: list = []  # (page lines waiting for their page's clock)
     # (a directory the app has written no log into yet is followed all the same: the
     # frontend's files appear as phones connect)
     files = expand_paths(paths, allow_empty=True)
@@ -351,9 +369,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 # (a file removed since it was last looked at is left out, not an error)
                 there = [p for p in tails if os.path.exists(p)]
                 if not there:
+                    _show_held()
                     time.sleep(FOLLOW_POLL_S)
                     continue
                 tl = build(there)
+                _show_held()
                 told = {}
                 for f in tl.to_json_dict()["findings"]:
                     key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
@@ -368,6 +388,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                                   soft_wrap=True, style="bold")
             time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
+        _show_held()
         console.print("stopped", style="dim")
 
 
