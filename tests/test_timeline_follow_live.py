@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-
 from test_timeline_cli import _following, _read_until
 
 SWITCH_BACK = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
