@@ -4,7 +4,9 @@ and an idle follow of many page logs."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -100,3 +102,23 @@ def test_follow_corrects_the_clock_of_a_page_log_that_appears_while_following(tm
         corrected = (pd.Timestamp(stamp) + pd.Timedelta(milliseconds=22)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         [printed] = [row for row in out.splitlines() if line.rstrip("\n") in row]
         assert printed.startswith(f"{corrected}Z mxbyzm1u-m37a "), printed
+
+
+def test_follow_picks_up_new_page_logs_in_directories_quiet_for_a_while(tmp_path):
+    # the directories are listed again only when they change: a quiet directory (last
+    # changed long ago), then a new folder in it, then a page log in that folder
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    long_ago = time.time() - 3600
+    os.utime(fe_dir, (long_ago, long_ago))
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following", 20)
+        day = fe_dir / "20261206"
+        day.mkdir()
+        (day / page.name).write_text(lines[0])
+        _read_until(proc, lines[0].rstrip("\n"), 20)
+        os.utime(day, (long_ago, long_ago))
+        os.utime(fe_dir, (long_ago, long_ago))
+        other = day / page.name.replace("m37a", "n48b")
+        other.write_text(lines[1])
+        _read_until(proc, lines[1].rstrip("\n"), 20)

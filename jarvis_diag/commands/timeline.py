@@ -208,6 +208,33 @@ def _complete_lines(fh) -> tuple[int, int]:
     return end, lines
 
 
+def _listing_state(paths: list[str]) -> tuple | None:
+    """(directory, mtime) of each directory whose listing the arguments depend on (a
+    directory given and those under it, the directory of a file given); None when an
+    argument is a glob, whose matches are looked for each time."""
+    from jarvis_diag.ingest import GLOB_CHARS
+
+    state = []
+    for p in paths:
+        if any(c in p for c in GLOB_CHARS):
+            return None
+        if os.path.isdir(p):
+            dirs = [root for root, _, _ in os.walk(p)]
+        else:
+            dirs = [os.path.dirname(p) or "."]
+        for d in dirs:
+            try:
+                state.append((d, os.stat(d).st_mtime_ns))
+            except OSError:
+                state.append((d, None))
+    return tuple(state)
+
+
+def _newest(listing: tuple) -> float:
+    """The latest change of the directories of a ``_listing_state``, epoch seconds."""
+    return max((mtime / 1e9 for _, mtime in listing if mtime is not None), default=0.0)
+
+
 def _ident(path: str) -> tuple[tuple[int, int], int] | None:
     """((device, inode), size) of a file, None when it is not there."""
     try:
@@ -323,6 +350,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
         "" if tails else " (waiting for log files to appear)"
     dirty_since = None
+    last_listing = None
     try:
         # (inside: a Ctrl-C once this is printed is a stop, not an interrupted start)
         console.print(f"following {len(tails)} file(s){waiting}; Ctrl-C to stop", style="dim")
@@ -355,8 +383,15 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                                   style="dim", highlight=False, markup=False)
                 if _print_lines(tail, path, text):
                     dirty_since = dirty_since or time.monotonic()
-            # new paths matching the arguments (a new frontend file, a rotated file) join the follow
-            for p in expand_paths(paths, allow_empty=True):
+            # new paths matching the arguments (a new frontend file, a rotated file) join the follow;
+            # the directories are listed again only when one changed (a listing of thousands of
+            # page logs four times a second kept a CPU busy while nothing was written)
+            # (a change within a coarse clock's tick of the last look may not move it: a
+            # directory changed lately is listed each time)
+            listing = _listing_state(paths)
+            unchanged = listing is not None and listing == last_listing and time.time() - _newest(listing) > 2.0
+            last_listing = listing
+            for p in [] if unchanged else expand_paths(paths, allow_empty=True):
                 if p in tails or p == "-" or (found := _ident(p)) is None:
                     continue
                 ident = found[0]
