@@ -122,3 +122,27 @@ def test_follow_picks_up_new_page_logs_in_directories_quiet_for_a_while(tmp_path
         other = day / page.name.replace("m37a", "n48b")
         other.write_text(lines[1])
         _read_until(proc, lines[1].rstrip("\n"), 20)
+
+
+def test_follow_reads_on_a_page_log_renamed_in_its_directory(tmp_path):
+    # a page log renamed (rotated) in the directory followed is the same file: read on from
+    # where it was, not read again from its start as a new one
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    (fe_dir / page.name).write_text("".join(lines[:-2]))
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following", 20)
+        with app_log.open("a") as fh:  # (once it is printed, the follow is past its first look)
+            fh.write("2026-12-06 15:04:59,000 - jarvis - INFO - [SocketIO] Client YYYYYYYY connected\n")
+        _read_until(proc, "Client YYYYYYYY connected", 20)
+        time.sleep(0.6)  # (more than a poll: the rename is seen by a new look at the files, not the last one)
+        (fe_dir / page.name).rename(fe_dir / (page.name + ".1"))
+        with (fe_dir / (page.name + ".1")).open("a") as fh:
+            fh.write("".join(lines[-2:]))
+        out = _read_until(proc, lines[-1].rstrip("\n"), 20)
+        with app_log.open("a") as fh:
+            fh.write("2026-12-06 15:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
+    assert "was removed" not in out
+    assert lines[0].rstrip("\n") not in out  # (read before following)
+    assert out.count(lines[-2].rstrip("\n")) == 1

@@ -362,8 +362,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     if _print_lines(tail, path, tail.read_new()):
                         dirty_since = dirty_since or time.monotonic()
                     if found is None:
-                        if not Path(path).parent.is_dir() or not frontend.client_of(path):
-                            continue  # (a log rotated away: its new file is waited for)
+                        if not frontend.client_of(path) or os.fstat(tail.fh.fileno()).st_nlink:
+                            continue  # (a log rotated or renamed away: its new name is looked for)
                         # a page's log removed: read to its end, let go (its lines no longer
                         # count, so the findings told from them are looked at again)
                         tail.fh.close()
