@@ -146,3 +146,24 @@ def test_follow_reads_on_a_page_log_renamed_in_its_directory(tmp_path):
     assert "was removed" not in out
     assert lines[0].rstrip("\n") not in out  # (read before following)
     assert out.count(lines[-2].rstrip("\n")) == 1
+
+
+def test_follow_of_app_log_renamed_away_keeps_its_findings(tmp_path):
+    # `mv app.log app.log.1` while the server keeps writing to the file it has open: the
+    # follow reads on in app.log.1, and what it found in that file still stands (before,
+    # every finding of the server's log was said to be withdrawn, or the follow ended)
+    app_log, _, _ = _copy_set(tmp_path)
+    warning = "2026-12-06 23:02:04,000 - app.services.chat_session_manager - WARNING - Session file not found " \
+              "for new-1796, creating new session\n"
+    with _following(app_log, columns=400) as proc:
+        out = _read_until(proc, "following", 20)
+        assert "CRITICAL callback-desync" in out
+        app_log.rename(tmp_path / "app.log.1")
+        with (tmp_path / "app.log.1").open("a") as fh:
+            fh.write(warning)
+        out = _read_until(proc, "app-warning (revised", 30)  # (a rebuild, with the line written on)
+        assert "3x Session file not found" in out.splitlines()[-1]
+        with (tmp_path / "app.log.1").open("a") as fh:  # (printed after all the rebuild said)
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
+    assert "withdrawn" not in out

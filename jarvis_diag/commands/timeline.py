@@ -208,6 +208,27 @@ def _complete_lines(fh) -> tuple[int, int]:
     return end, lines
 
 
+def _name_now(path: str, ident: tuple[int, int] | None) -> str | None:
+    """The name the file read as ``path`` (``ident``: its device and inode) has now: ``path``
+    itself, or the name it was renamed to in the same directory (a rotation); None when it
+    is gone."""
+    found = _ident(path)
+    if ident is None or (found is not None and found[0] == ident):
+        return path if found is not None else None
+    try:
+        with os.scandir(os.path.dirname(path) or ".") as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) == ident:
+                    return entry.path
+    except OSError:
+        pass
+    return None
+
+
 def _listing_state(paths: list[str]) -> tuple | None:
     """(directory, mtime) of each directory whose listing the arguments depend on (a
     directory given and those under it, the directory of a file given); None when an
@@ -341,6 +362,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         tail.fh.close()
     # files renamed away by a rotation, by (device, inode), until they show up under their new name
     moved: dict[tuple[int, int], _Tail] = {}
+    moved_from: dict[tuple[int, int], str] = {}  # (the name each had)
     # what each finding said when last printed: a finding told from part of the logs (a
     # phone's lines not read yet) is printed again when what it says changes
     seen: dict[tuple, tuple] = {}
@@ -374,6 +396,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                         continue
                     # another file under this name: the one read so far goes on under its new name
                     moved[tail.ident] = tail
+                    moved_from[tail.ident] = path
                     tail = tails[path] = _Tail(format=tail.format)
                 if tail.fh is None and not tail.open(path):
                     continue
@@ -401,8 +424,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 tails[p] = renamed or _Tail(format="frontend" if frontend.client_of(p) else "backend", ident=ident)
             if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
                 dirty_since = None
-                # (a file removed since it was last looked at is left out, not an error)
-                there = [p for p in tails if os.path.exists(p)]
+                # each file read, by the name it has now: one renamed by a rotation (app.log.1,
+                # when app.log alone is followed) still counts; one removed is left out
+                there = [name for name in (_name_now(p, t.ident) for p, t in tails.items()) if name]
+                there[:0] = [name for name in (_name_now(moved_from[i], i) for i in moved) if name and name not in there]
                 if not there:
                     _show_held()
                     time.sleep(FOLLOW_POLL_S)
