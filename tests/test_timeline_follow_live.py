@@ -167,3 +167,17 @@ def test_follow_of_app_log_renamed_away_keeps_its_findings(tmp_path):
             fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
         out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
     assert "withdrawn" not in out
+
+
+def test_follow_started_before_the_server_prints_its_lines_in_utc(tmp_path):
+    # the server writes its local time (UTC+08:00 here, known from the recv_ts of its lines):
+    # an app.log that appears only after the follow started is printed in UTC all the same
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = (SWITCH_BACK / "app.log").read_text().splitlines(keepends=True)
+    with _following(logs) as proc:
+        _read_until(proc, "following 0 file(s)", 20)
+        (logs / "app.log").write_text("".join(lines))
+        out = _read_until(proc, lines[-1].rstrip("\n"), 30)
+    [first] = [row for row in out.splitlines() if lines[0].rstrip("\n") in row]
+    assert lines[0].startswith("2026-12-06 23:02:03,635") and first.startswith("2026-12-06T15:02:03.635Z backend ")

@@ -294,26 +294,29 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         if not text:
             return False
         *complete, tail.pending = (tail.pending + text).split("\n")
+        skew_of = tl.clock.get("clients", {}) if tl is not None else {}
+        for raw in complete:
+            tail.line += 1
+            ev = _parse(tail.format, path, tail.line, raw)
+            if ev is None:
+                continue
+            if held or path not in read or (ev.source != "backend" and ev.fields.get("client") and not no_skew
+                                            and ev.fields["client"] not in skew_of):
+                # a file the timeline has not read yet (it just appeared): the server's time
+                # zone and a page's clock are known once it is, at the next rebuild; its lines
+                # wait for it till then
+                held.append((tail.format, path, tail.line, raw))
+            else:
+                _show(ev)
+        return True
+
+    def _parse(fmt: str, path: str, lineno: int, raw: str):
         clock = tl.clock if tl is not None else {}
         # (new lines are written after the logs read: the offset in force at their end)
         changes = clock.get("backend_utc_offset_changes") or []
         offset = int(changes[-1]["offset_minutes"] if changes else clock.get("backend_utc_offset_minutes") or 0)
-        skew_of = clock.get("clients", {})
-        for raw in complete:
-            tail.line += 1
-            # (the page the timeline read this file as: a renamed page log is still one page)
-            ev = parse_line(raw, tail.format, path, tail.line, client=page_client(path, tail.format),
-                            offset_minutes=offset)
-            if ev is None:
-                continue
-            if ev.source != "backend" and ev.fields.get("client") and not no_skew and \
-                    (held or ev.fields["client"] not in skew_of):
-                # a page the timeline has not read yet (its log just appeared): its clock is
-                # known once it is, at the next rebuild; its lines wait for it till then
-                held.append(ev)
-            else:
-                _show(ev)
-        return True
+        # (the page the timeline read this file as: a renamed page log is still one page)
+        return parse_line(raw, fmt, path, lineno, client=page_client(path, fmt), offset_minutes=offset)
 
     def _show(ev) -> None:
         skew_of = tl.clock.get("clients", {}) if tl is not None else {}
@@ -328,8 +331,9 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                       markup=False, soft_wrap=True)
 
     def _show_held() -> None:
-        for ev in held:
-            _show(ev)
+        for line in held:
+            if (ev := _parse(*line)) is not None:
+                _show(ev)
         held.clear()
 
         return True
@@ -350,6 +354,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             tail.offset, tail.line = _complete_lines(tail.fh)
             opened[p] = tail
     tl = build(files) if files else None
+    read = {source["path"] for source in tl.sources} if tl is not None else set()  # (the files tl read)
     tails: dict[str, _Tail] = {}
     for source in tl.sources if tl is not None else []:
         tail = opened.pop(source["path"], None)
@@ -433,6 +438,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     time.sleep(FOLLOW_POLL_S)
                     continue
                 tl = build(there)
+                read = {source["path"] for source in tl.sources}
                 _show_held()
                 told = {}
                 for f in tl.to_json_dict()["findings"]:
