@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -181,3 +183,22 @@ def test_follow_started_before_the_server_prints_its_lines_in_utc(tmp_path):
         out = _read_until(proc, lines[-1].rstrip("\n"), 30)
     [first] = [row for row in out.splitlines() if lines[0].rstrip("\n") in row]
     assert lines[0].startswith("2026-12-06 23:02:03,635") and first.startswith("2026-12-06T15:02:03.635Z backend ")
+
+
+def test_follow_of_a_session_goes_on_when_the_logs_that_come_do_not_name_it(tmp_path):
+    # started before any log, for a session to come: the first logs do not name it, and the
+    # follow goes on (before, it ended with an error at its first rebuild)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with _following(logs, "--session", "0123abcd") as proc:
+        _read_until(proc, "following 0 file(s)", 20)
+        shutil.copy(SWITCH_BACK / "app.log", logs / "app.log")
+        _read_until(proc, "Application stopped", 30)
+        with (logs / "app.log").open("a") as fh:  # (after a rebuild: still following)
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        _read_until(proc, "Client ZZZZZZZZ connected", 20)
+    # a session the logs there already do not name is a mistake, said as for the timeline
+    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(logs), "--session",
+                             "0123abcd"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("jarvis-diag: error: --session 0123abcd: no session in these logs matches it")

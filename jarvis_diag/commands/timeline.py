@@ -285,8 +285,20 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
 
     def build(files: list[str]):
-        tl = load_timeline(files, tz=tz, format_of=format_of, no_skew=no_skew)
-        return tl.filter(session=session, client=client) if session or client else tl
+        return load_timeline(files, tz=tz, format_of=format_of, no_skew=no_skew)
+
+    def findings(tl, started: bool) -> list[dict]:
+        """The findings of ``tl`` for --session / --client. One the logs do not name is an
+        error when the follow starts; once it runs, a rebuild that finds it no more (its file
+        removed, or cut short) has no findings for it, and the follow goes on."""
+        if not (session or client):
+            return tl.to_json_dict()["findings"]
+        try:
+            return tl.filter(session=session, client=client).to_json_dict()["findings"]
+        except DiagError as exc:
+            if started:
+                return []
+            raise DiagError(f"--{exc}") from None
 
     def _print_lines(tail: _Tail, path: str, text: str) -> bool:
         """Print the complete lines of ``text`` (new in ``tail``'s file) as events; True when
@@ -371,7 +383,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     # what each finding said when last printed: a finding told from part of the logs (a
     # phone's lines not read yet) is printed again when what it says changes
     seen: dict[tuple, tuple] = {}
-    for f in tl.to_json_dict()["findings"] if tl is not None else []:
+    for f in findings(tl, started=False) if tl is not None else []:
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
@@ -441,7 +453,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 read = {source["path"] for source in tl.sources}
                 _show_held()
                 told = {}
-                for f in tl.to_json_dict()["findings"]:
+                for f in findings(tl, started=True):
                     key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
                     told[key] = f
                     if seen.get(key) != said:
