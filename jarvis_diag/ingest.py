@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import io
 import os
-import stat
 import sys
 import time
 import zlib
@@ -118,7 +117,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
         elif path.is_file():
             add(p)
         elif path.exists():
-            if not _is_pipe(path):  # (a device: /dev/zero would be read for ever, /dev/null holds no log)
+            if not path.is_fifo():  # (a device: /dev/zero would be read for ever, /dev/null holds no log)
                 raise DiagError(f"{p}: not a log file, a directory or a pipe")
             add(p)  # `timeline <(zcat app.log.gz)`: the shell names a pipe
         elif any(c in p for c in GLOB_CHARS):
@@ -132,13 +131,6 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
         else:
             raise DiagError(f"{p}: no such file or directory")
     return _oldest_rotation_first(out)
-
-
-def _is_pipe(path: Path) -> bool:
-    try:
-        return stat.S_ISFIFO(path.stat().st_mode)
-    except OSError:
-        return False
 
 
 def _rotation(path: str) -> tuple[str, int] | None:

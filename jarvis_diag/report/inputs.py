@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,7 +35,7 @@ def classify(path: str) -> str:
     if p.is_dir():
         return "sim" if (p / "results.jsonl").is_file() else "logs"
     if not p.is_file():  # (`report <(zcat app.log.gz)`: a look at a pipe's head takes what it holds)
-        raise DiagError(_not_a_file(path, "a pipe" if stat.S_ISFIFO(p.stat().st_mode) else "a device"))
+        raise DiagError(_not_a_file(path, "a pipe" if p.is_fifo() else "a device"))
     try:
         with open(p, "rb") as f:
             head = f.read(65536)
