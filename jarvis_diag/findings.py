@@ -1326,10 +1326,10 @@ def _reattached_at(ix: _Index, c: Connection, output: list[dict], loss: float) -
     the finished replies); None when one did not, or there was no output."""
     if not output or not c.client:
         return None
-    back = next((d.connected_at for d in ix.conns_of.get(c.client, []) if d is not c
-                 and d.authenticated_at is not None and (d.connected_at or 0) > loss), None)
-    if back is None:
+    nxt = ix.authenticated_after(c.client, loss)
+    if nxt is None:
         return None
+    back = nxt.connected_at or 0
     last_of_key = {session_key(r.get("session")): r["t"] for r in output}
     ready = [ix.ready_on_another_socket(c.client, key, t, c.sid) for key, t in last_of_key.items()]
     if any(a is None or (_attach_start(a) - back) * 1000 >= DESYNC_CRITICAL_MS for a in ready):
