@@ -294,11 +294,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         if not (session or client):
             return tl.to_json_dict()["findings"]
         try:
-            return tl.filter(session=session, client=client).to_json_dict()["findings"]
-        except DiagError as exc:
+            return _select(tl, session, client, None, None).to_json_dict()["findings"]
+        except DiagError:
             if started:
                 return []
-            raise DiagError(f"--{exc}") from None
+            raise
 
     def _print_lines(tail: _Tail, path: str, text: str) -> bool:
         """Print the complete lines of ``text`` (new in ``tail``'s file) as events; True when
@@ -306,10 +306,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         if not text:
             return False
         *complete, tail.pending = (tail.pending + text).split("\n")
-        skew_of = tl.clock.get("clients", {}) if tl is not None else {}
+        skew_of, offset = _clock()
         for raw in complete:
             tail.line += 1
-            ev = _parse(tail.format, path, tail.line, raw)
+            ev = _parse(tail.format, path, tail.line, raw, offset)
             if ev is None:
                 continue
             if held or path not in read or (ev.source != "backend" and ev.fields.get("client") and not no_skew
@@ -319,19 +319,22 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 # wait for it till then
                 held.append((tail.format, path, tail.line, raw))
             else:
-                _show(ev)
+                _show(ev, skew_of)
         return True
 
-    def _parse(fmt: str, path: str, lineno: int, raw: str):
+    def _clock() -> tuple[dict, int]:
+        """(each page's clock correction, the server's UTC offset) as the timeline read them."""
         clock = tl.clock if tl is not None else {}
         # (new lines are written after the logs read: the offset in force at their end)
         changes = clock.get("backend_utc_offset_changes") or []
         offset = int(changes[-1]["offset_minutes"] if changes else clock.get("backend_utc_offset_minutes") or 0)
+        return clock.get("clients", {}), offset
+
+    def _parse(fmt: str, path: str, lineno: int, raw: str, offset: int):
         # (the page the timeline read this file as: a renamed page log is still one page)
         return parse_line(raw, fmt, path, lineno, client=page_client(path, fmt), offset_minutes=offset)
 
-    def _show(ev) -> None:
-        skew_of = tl.clock.get("clients", {}) if tl is not None else {}
+    def _show(ev, skew_of: dict) -> None:
         t = ev.t_source
         who = ev.fields.get("client") or ""
         if t is not None and who in skew_of and skew_of[who].get("applied") and ev.source != "backend":
@@ -343,12 +346,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                       markup=False, soft_wrap=True)
 
     def _show_held() -> None:
+        skew_of, offset = _clock()
         for line in held:
-            if (ev := _parse(*line)) is not None:
-                _show(ev)
+            if (ev := _parse(*line, offset)) is not None:
+                _show(ev, skew_of)
         held.clear()
-
-        return True
 
     held: list = []  # (page lines waiting for their page's clock)
     # (a directory the app has written no log into yet is followed all the same: the
