@@ -48,6 +48,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from jarvis_diag.simulate.clientlog import MOBILE_UA, log_file_name
 from jarvis_diag.simulate.faults import fault_schedule, page_hides
 from jarvis_diag.simulate.network import SHAPES
+from jarvis_diag.simulate.profiles import PRESETS
 from jarvis_diag.simulate.proxy import FaultProxy
 from jarvis_diag.simulate.results import ResultWriter
 from jarvis_diag.simulate.run import RunResult, ServerUnusable, preflight
@@ -543,7 +544,7 @@ class _Page:
                                  background_message=background.get(key), probe_message=probes.get(key),
                                  attached_before_probe=attached.get(key, False),
                                  seq_check=cfg.profile == "resume", seen_before=seen_before[key],
-                                 replay_appends=cfg.profile == "legacy")
+                                 replay_appends=cfg.profile in PRESETS and not PRESETS[cfg.profile].merge_history)
                     for key in self.sessions]
         record = cycle_verdict(obs, sessions, run=run_id, client=self.index, client_id=self.client_id,
                                profile=cfg.profile, fault=cfg.fault, network=cfg.network, cycle=cycle,

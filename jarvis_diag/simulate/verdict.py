@@ -177,7 +177,7 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
         for o in mine:
             if o.kind == "connect.sent":
                 pending = o.t
-                cause = (o.detail or {}).get("cause") if isinstance(o.detail, dict) else None
+                cause = o.detail.get("cause") if isinstance(o.detail, dict) else None
             elif o.kind == "ready":
                 requested = (o.detail or {}).get("requested", True)
                 kind = "auto" if not requested else \
