@@ -1622,9 +1622,14 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
         if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
             continue
         kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
-        groups.setdefault((kind, _signature(ix, rec)), []).append((rec, _benign(ix, rec)))
+        # a repeat is grouped per session and client: each has its own context, and a finding
+        # names the one session and client it is about (a filter on another must not lose it)
+        sid = (rec.get("sid") or "")[:8] or None
+        client = rec.get("client") if rec["source"] in FRONTEND_SOURCES else ix.client_of(sid)
+        session = _session_at(ix, rec)
+        groups.setdefault((kind, _signature(ix, rec), session, client), []).append((rec, _benign(ix, rec)))
     findings = []
-    for (kind, _sig), items in groups.items():
+    for (kind, _sig, session, client), items in groups.items():
         harmful = [item for item in items if item[1] is None]
         benign = [item for item in items if item[1] is not None]
         for subset, is_benign in ((harmful, False), (benign, True)):
@@ -1632,8 +1637,6 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
                 continue
             first = subset[0][0]
             sid = (first.get("sid") or "")[:8] or None
-            client = first.get("client") if first["source"] in FRONTEND_SOURCES else ix.client_of(sid)
-            session = _session_at(ix, first)
             text = ix.corr.text(first)
             message = text.split(" - ", 3)[-1] if first["source"] == "backend" else text
             count = f"{len(subset)}x " if len(subset) > 1 else ""

@@ -812,6 +812,27 @@ def test_app_errors_grouped_with_their_context(tmp_path):
     assert "server" in (f["context"] or "")
 
 
+def test_a_warning_repeated_in_two_sessions_is_told_for_each(tmp_path):
+    # the same warning about two chats: one finding per chat, each naming its own and the
+    # context of its own, so that a look at either session finds it
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(1)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    logs.wait(1)
+    for key in (A, B, B):
+        logs.be_raw(logs.now, "jarvis", "WARNING", f"[SocketIO] Session not found for message: {key[:8]}")
+        logs.wait(0.5)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    warned = {f["session"]: f for f in _findings(tl, "app-warning")}
+    assert set(warned) == {A, B}
+    assert warned[B]["summary"].startswith("2x ") and not warned[A]["summary"].startswith("2x ")
+    assert [f["session"] for f in tl.filter(session=B[:8]).findings.to_dict("records")
+            if f["kind"] == "app-warning"] == [B]
+
+
 def test_findings_are_ranked_and_numbered(tmp_path):
     logs = LogSet()
     c = logs.client()
