@@ -1614,6 +1614,13 @@ def _session_at(ix: _Index, rec: dict) -> str | None:
     return session
 
 
+def _concerns(ix: _Index, rec: dict) -> tuple[str | None, str | None, str | None]:
+    """The socket (8-character prefix), client and session a line is about."""
+    sid = (rec.get("sid") or "")[:8] or None
+    client = rec.get("client") if rec["source"] in FRONTEND_SOURCES else ix.client_of(sid)
+    return sid, client, _session_at(ix, rec)
+
+
 def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
     # (line, why it is harmless or None)
     groups: dict[tuple[str, str], list[tuple[dict, str | None]]] = {}
@@ -1622,21 +1629,22 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
         if (rec["path"], rec["line"]) in used or rec["kind"] in ("server.reload", "callback.missing", "auth.failed"):
             continue
         kind = "app-error" if level in ("ERROR", "CRITICAL") or rec["kind"] == "app.error" else "app-warning"
-        # a repeat is grouped per session and client: each has its own context, and a finding
-        # names the one session and client it is about (a filter on another must not lose it)
-        sid = (rec.get("sid") or "")[:8] or None
-        client = rec.get("client") if rec["source"] in FRONTEND_SOURCES else ix.client_of(sid)
-        session = _session_at(ix, rec)
-        groups.setdefault((kind, _signature(ix, rec), session, client), []).append((rec, _benign(ix, rec)))
+        groups.setdefault((kind, _signature(ix, rec)), []).append((rec, _benign(ix, rec)))
     findings = []
-    for (kind, _sig, session, client), items in groups.items():
-        harmful = [item for item in items if item[1] is None]
+    for (kind, _sig), items in groups.items():
+        # a harmful repeat is told per session and client: each has its own context, and a
+        # finding names the one session and client it is about (a filter on another must not
+        # lose it); a harmless one is told once
+        harmful: dict[tuple, list[tuple[dict, str | None]]] = {}
+        for item in items:
+            if item[1] is None:
+                harmful.setdefault(_concerns(ix, item[0])[1:], []).append(item)
         benign = [item for item in items if item[1] is not None]
-        for subset, is_benign in ((harmful, False), (benign, True)):
+        for subset, is_benign in [*((x, False) for x in harmful.values()), (benign, True)]:
             if not subset:
                 continue
             first = subset[0][0]
-            sid = (first.get("sid") or "")[:8] or None
+            sid, client, session = _concerns(ix, first)
             text = ix.corr.text(first)
             message = text.split(" - ", 3)[-1] if first["source"] == "backend" else text
             count = f"{len(subset)}x " if len(subset) > 1 else ""
