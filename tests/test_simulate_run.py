@@ -332,3 +332,46 @@ async def test_offline_the_server_learns_of_the_old_socket_only_when_the_network
     [gone] = [line for line in app_log.splitlines() if f"[SocketIO] Client {old_sid} disconnected" in line]
     assert epoch(gone) > hidden_at + 1.0, (gone, record["hidden_at"])  # not at the start of the window
     assert epoch(gone) >= visible_at - 0.1, (gone, record["visible_at"])  # with the network's return
+
+
+async def test_a_run_started_while_the_server_restarts_waits_for_it_instead_of_failing(tmp_path: Path):
+    # a dev server reloading on a file change refuses connections for a few seconds; a run
+    # started then (or looping on `--bug reload`) stopped with "cannot reach" and exit 2
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, background="0.5s", fault="close")
+        await srv.stop()
+
+        async def back_later() -> None:
+            await asyncio.sleep(1.0)
+            await srv.start()  # (the same port)
+
+        coming_back = asyncio.ensure_future(back_later())
+        result = await run_simulation(cfg, tmp_path)
+        await coming_back
+    (record,) = result.records
+    assert result.error is None and cycle_ok(record), record["failure"]
+
+
+async def test_pages_loading_while_the_server_restarts_retry_like_the_page_does(tmp_path: Path):
+    # the restart starts between the run's check of the server and the pages' first connect:
+    # the page's reconnect logic retries, as in a browser; the cycle is measured, not
+    # recorded as a client that "could not start"
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, background="0.5s", fault="close")
+        restarting: list[asyncio.Future] = []
+
+        async def restart() -> None:
+            await srv.stop()
+            await asyncio.sleep(1.0)
+            await srv.start()
+
+        def on_phase(phase: str) -> None:
+            if phase == "running" and not restarting:  # (scheduled before the pages' tasks)
+                restarting.append(asyncio.ensure_future(restart()))
+
+        result = await run_simulation(cfg, tmp_path, on_phase=on_phase)
+        await asyncio.gather(*restarting)
+    (record,) = result.records
+    assert "could not start" not in (record["failure"] or "")
+    assert result.error is None and cycle_ok(record), record["failure"]
+

@@ -414,10 +414,11 @@ class VirtualClient:
 
     # ---- what the page does ------------------------------------------------------------
     async def start(self, timeout: float) -> None:
-        """Load the page: connect and authenticate, or raise :class:`ClientFailed`."""
+        """Load the page: connect and authenticate, or raise :class:`ClientFailed`. A first
+        connect that fails is retried by the profile, as the page does (a server restarting)."""
         self._apply(self.machine.on("connect"))
         ok = await self.wait_until(lambda: self.connected or self.failed_reason is not None
-                                   or self.machine.state in ("reconnecting", "failed"), timeout)
+                                   or self.machine.state == "failed", timeout)
         if not self.connected:
             raise ClientFailed(self.failed_reason or self.last_error or
                                ("timed out connecting" if not ok else "could not connect"))

@@ -43,6 +43,11 @@ class ServerUnusable(Exception):
     """The server cannot be simulated against (unreachable, not Socket.IO, bad token)."""
 
 
+class ServerRefused(ServerUnusable):
+    """Nothing accepts connections at the address, or the server closed the connection
+    before answering: a server that is down, or restarting."""
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -74,7 +79,9 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
             async with http.get(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}) as resp:
                 body = (await resp.read())[:200].decode("utf-8", "replace")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise ServerUnusable(f"cannot reach {base}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+        refused = isinstance(getattr(exc, "os_error", exc), ConnectionRefusedError)
+        raise (ServerRefused if refused else ServerUnusable)(
+            f"cannot reach {base}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     if resp.status != 200 or not body.startswith("0{"):
         raise ServerUnusable(f"{base} does not speak Socket.IO (Engine.IO v4) at /socket.io/: "
                              f"HTTP {resp.status}, {body[:60]!r}")
@@ -86,17 +93,24 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
         if event in ("auth_success", "auth_failed") and not answer.done():
             answer.set_result((event, data))
 
+    @sio.on("disconnect")
+    async def _gone(reason=None):  # (a restarting server drops every socket)
+        if not answer.done():
+            answer.set_result(("disconnect", None))
+
     try:
         await sio.connect(base, transports=["websocket"], wait_timeout=timeout)
         await sio.emit("auth", {"token": token})
         event, data = await asyncio.wait_for(answer, timeout)
     except (socketio.exceptions.ConnectionError, OSError) as exc:
-        raise ServerUnusable(f"{base}: Socket.IO connection failed: {exc}") from None
+        raise ServerRefused(f"{base}: Socket.IO connection failed: {exc}") from None
     except TimeoutError:
         raise ServerUnusable(f"{base}: no answer to `auth` within {timeout:g}s (not a Jarvis server?)") from None
     finally:
         with contextlib.suppress(Exception):
             await sio.disconnect()
+    if event == "disconnect":
+        raise ServerRefused(f"{base} closed the connection before answering `auth`")
     if event != "auth_success":
         reason = data.get("reason") if isinstance(data, dict) else None
         raise ServerUnusable(f"{base} refused the token (auth_failed{': ' + str(reason) if reason else ''})")
@@ -342,7 +356,7 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
         now = time.time()
         run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}-{cfg.seed}"
     on_phase("checking the server")
-    await preflight(cfg.url, cfg.token, timeout=min(cfg.connect_timeout_s, 10.0))
+    await _preflight_through_a_restart(cfg, on_phase)
     setup_steps, cycle_steps = cfg.script()
     planned = cfg.clients * cfg.cycles * sum(1 for s in cycle_steps if s.action == "background")
     writer = ResultWriter(out_dir)
@@ -399,6 +413,20 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
         # only restarting, a dev server reloading say, answers again within a few seconds)
         result.error = await _server_gone(cfg)
     return result
+
+
+async def _preflight_through_a_restart(cfg: SimConfig, on_phase: Callable[[str], None]) -> None:
+    """:func:`preflight`; a server refusing connections is given RESTART_GRACE_S to come
+    back first (a dev server reloading on a file change, a restart the run is to measure)."""
+    deadline = time.monotonic() + RESTART_GRACE_S
+    for _ in range(1000):  # bounded: each turn waits 0.5 s, the deadline ends it sooner
+        try:
+            return await preflight(cfg.url, cfg.token, timeout=min(cfg.connect_timeout_s, 10.0))
+        except ServerRefused as exc:
+            if time.monotonic() >= deadline:
+                raise ServerUnusable(f"{exc} (for {RESTART_GRACE_S:g} s)") from None
+            on_phase("waiting for the server to accept connections")
+        await asyncio.sleep(0.5)
 
 
 async def _watch_server(host: str, port: int, grace_s: float) -> str:
