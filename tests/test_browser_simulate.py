@@ -246,6 +246,19 @@ async def test_resume_checks_every_seq_through_an_offline_cycle(tmp_path: Path):
 
 
 @pytest.mark.browser
+async def test_resume_answered_with_a_history_counts_no_chunk_of_a_finished_reply_lost(tmp_path: Path):
+    # a server that ignores last_seq replays its history of finished messages: the reply made
+    # while the page was away is shown whole, its streamed chunks never arrive one by one
+    async with running_server(bugs=["history-window"], **SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="resume", sessions=1, cycles=1,
+                            background_s=1.0, fault="close", deadline_s=8.0)
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+    [record] = result.records
+    [s] = record["sessions"]
+    assert (s["check"], s["produced"], s["lost"]) == ("content", 1, 0), record["failure"]
+
+
+@pytest.mark.browser
 def test_cli_browser_run_and_its_errors(tmp_path: Path):
     from server.testing import ServerProcess
 

@@ -375,3 +375,16 @@ async def test_pages_loading_while_the_server_restarts_retry_like_the_page_does(
     assert "could not start" not in (record["failure"] or "")
     assert result.error is None and cycle_ok(record), record["failure"]
 
+
+async def test_a_history_replay_instead_of_a_resume_loses_no_chunk_of_a_finished_reply(tmp_path: Path):
+    # the page resumes from its last seq; a server that ignores it replays its history of
+    # finished messages. The reply made while the page was away is in that history: its
+    # streamed chunks, never replayed one by one, were counted lost (26 in one run)
+    async with running_server(bugs=["history-window"], **FAST) as srv:
+        cfg = config(srv, profile="resume", background="1s", fault="close")
+        result = await run_simulation(cfg, tmp_path)
+    (record,) = result.records
+    [session] = record["sessions"]
+    assert session["check"] == "content"
+    assert (session["produced"], session["lost"], session["duplicated"]) == (1, 0, 0), record["failure"]
+    assert cycle_ok(record), record["failure"]

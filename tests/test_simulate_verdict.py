@@ -121,6 +121,25 @@ def test_seq_check_finds_gaps_and_repeats():
     assert 10 in again["sessions"][0]["duplicated_seqs"]
 
 
+def test_chunks_of_a_reply_replayed_finished_in_a_history_are_not_lost():
+    # the page asked to resume from its last seq, but the server replayed its history of
+    # finished messages instead (resumed: false): the reply's streamed chunks, made while the
+    # page was away, never arrive one by one, yet the whole reply is in the conversation
+    obs = [Obs(HIDE - 0.1, "ack", session="A", content="m1", seq=11), *reconnect_obs()]
+    obs[-3].detail = {"requested": True, "resumed": False}
+    obs += [chat(SHOW + 0.131, "chat:user", seq=11, replay=True, content="m1"),
+            chat(SHOW + 0.132, "chat:assistant", seq=15, replay=True, content="reply 1"),
+            chat(SHOW + 0.8, "chat:assistant", seq=18, message="p1", content="reply p"),
+            chat(SHOW + 0.9, "chat:result", seq=19, message="p1")]
+    r = verdict(obs, [session(seq_check=True, seen_before=set(range(1, 11)))])
+    s = r["sessions"][0]
+    assert (s["check"], s["lost"], s["duplicated"], r["lost"]) == ("content", 0, 0, 0)
+    # the same gaps after a resumed replay are lost: that replay holds every event
+    obs[-7].detail = {"requested": True, "resumed": True}
+    s = verdict(obs, [session(seq_check=True, seen_before=set(range(1, 11)))])["sessions"][0]
+    assert s["check"] == "seq" and s["lost_seqs"] == [12, 13, 14, 16, 17]
+
+
 def test_a_page_that_sends_no_chat_connect_fails_like_the_field_bug():
     obs = [Obs(HIDE, "hidden"), Obs(SHOW, "visible"), Obs(SHOW + 0.1, "socket.disconnected"),
            Obs(SHOW + 1.1, "socket.connected"), Obs(SHOW + 1.11, "auth.ok"),

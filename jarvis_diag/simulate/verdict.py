@@ -10,10 +10,12 @@ with the wall time). :func:`cycle_verdict` turns one cycle's observations into t
   the deadline;
 * times from "visible again" to connected, authenticated, each session ready, its history
   end, its first live output;
-* lost / duplicated per session: with ``seq`` (when the server sends it and the client
-  resumes with ``last_seq``) every seq in the cycle's range must arrive exactly once;
-  otherwise, from the content: each message sent before the background must have its
-  reply in the client's view, and no reply may be in the view twice.
+* lost / duplicated per session: what the user never sees, or sees twice. With ``seq``
+  (the server sends it, the client resumes with ``last_seq`` and the server resumed) every
+  seq in the cycle's range must arrive exactly once; otherwise, from the content: each
+  message sent before the background must have its reply in the client's view, live or in
+  a replayed history (which holds finished messages, not their streamed chunks), and no
+  reply may be in the view twice.
 """
 
 from __future__ import annotations
@@ -86,6 +88,13 @@ def _seq_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
     return {"produced": len(produced), "lost_seqs": lost, "duplicated_seqs": duplicated, "check": "seq"}
 
 
+def _resumed_only(mine: list[Obs]) -> bool:
+    """Every attach of the cycle replayed the events after the page's last seq. A server that
+    answered with its history instead (``resumed: false``) replays finished messages, not the
+    chunks they were streamed in: what the page shows is then judged by content."""
+    return not any(o.kind == "ready" and (o.detail or {}).get("resumed") is False for o in mine)
+
+
 def _content_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
     """The page's view. A page that merges a replay shows what the replay holds (a
     chat:ready replaces the view), live replies are appended; one that appends it shows
@@ -154,7 +163,7 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
             done = _first(mine, lambda o, probe=probe: o.kind == "chat" and not o.replay
                           and o.event == "chat:result" and o.message in (probe, None), probe_sent_at)
             live = done is not None and done.t <= deadline_at
-        counts = _seq_counts(obs, s) if s.seq_check else _content_counts(obs, s)
+        counts = _seq_counts(obs, s) if s.seq_check and _resumed_only(mine) else _content_counts(obs, s)
         lost = counts.pop("_lost", len(counts["lost_seqs"]))
         dup = counts.pop("_dup", len(counts["duplicated_seqs"]))
         lost_total += lost

@@ -346,7 +346,7 @@
       }
       this.log(`[SocketIO] [TIMING] _handleMessage: RECEIVED chat:ready, triggering onConnect for ${handlerLabel(`chat:${handler.sessionId}`)}`);
       // A chat:ready nobody asked for: the server attached the socket by itself (auto-connect on a message).
-      this.journal({kind: 'ready', session: handler.sessionId, detail: {requested: Boolean(handler.awaitingReady), sid: this.socket && this.socket.id}});
+      this.journal({kind: 'ready', session: handler.sessionId, detail: {requested: Boolean(handler.awaitingReady), resumed: Boolean(payload.resumed), sid: this.socket && this.socket.id}});
       handler.awaitingReady = false;
       handler.callbacks.onConnect(payload);
     }
