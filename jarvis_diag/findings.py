@@ -1439,16 +1439,17 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
                                                  max(ep.started_at, ep.authenticated_at - CLOCK_SLACK_S),
                                                  min(end, ep.authenticated_at + RESUBSCRIBE_WINDOW_S))
                 if r.get("client") == ep.client][:1]
-        # too soon to tell; but a page that lost the new socket soon after can have said
-        # already that its re-subscription skipped sessions
-        if end - ep.authenticated_at < RECOVERY_GRACE_S / 2 and not (
-                ep.lost_again_at is not None and said and (said[0].get("total") or 0) > 0):
-            continue
+        # too soon to tell (unless the log shows how it ended: a later attach); but a page that lost
+        # the new socket soon after can have said already that its re-subscription skipped sessions
+        too_soon = end - ep.authenticated_at < RECOVERY_GRACE_S / 2 and not (
+            ep.lost_again_at is not None and said and (said[0].get("total") or 0) > 0)
         own = (f"; its log says it re-sent {said[0].get('n')} subscription(s) after the reconnect and skipped "
                f"{said[0].get('total')}") if said else ""
         for s in missing:
             later: Attach | None = next((a for a in ix.attaches_of(s, ep.client) if a.ready_at is not None
                                          and ep.authenticated_at < a.ready_at <= end), None)
+            if too_soon and later is None:
+                continue
             auto = later is not None and later.auto
             delay = ((later.ready_at if later else end) - ep.authenticated_at) * 1000
             output = ix.output_after(session_key(s), ep.authenticated_at, 3)

@@ -131,13 +131,13 @@ INCIDENTS: tuple[Incident, ...] = (
         ),
         look_for=(
             "A `half-open` finding (the server closed the socket at its ping timeout; the phone found out only "
-            "when it woke, seconds later), then `callback-desync`: the new socket was not re-attached and the "
+            "when it woke, seconds later), then `missing-resubscribe`: the new socket was not re-attached and the "
             "server attached the session only when a message arrived (`has no callback ... auto-connecting`)."
         ),
         server={},
         sim={"profiles": ["legacy"], "clients": 3, "sessions": 1, "background_s": 20.0,
              "fault": "freeze", "deadline_s": 8.0, "stagger_s": 1.0},
-        expect=(Expect("half-open"), Expect("callback-desync", session=0)),
+        expect=(Expect("half-open"), Expect("missing-resubscribe", session=0)),
         recovers=False,
     ),
     Incident(
