@@ -153,6 +153,18 @@ async def test_an_out_that_cannot_be_a_directory_and_bad_option_values_are_named
         assert "e.g. 30s" in err or "time-scale" in args[0]
 
 
+async def test_a_url_or_time_scale_that_cannot_be_used_is_one_line_before_anything_runs(tmp_path: Path):
+    # a port out of range or a broken IPv6 host ended in a traceback and left --out behind;
+    # an infinite --time-scale ran and failed its cycle with an OverflowError
+    for n, (args, needle) in enumerate(((["http://127.0.0.1:99999"], "port out of range"),
+                                        (["http://[::1"], "not a URL"),
+                                        (["http://127.0.0.1:9", "--time-scale", "inf"], "--time-scale inf: must be > 0 and finite"))):
+        out = tmp_path / f"o{n}"
+        code, _, err = await cli("simulate-mobile", *args, "--token", "t", "--out", str(out))
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()
+
+
 async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_line(tmp_path: Path):
     out = tmp_path / "sim"
     results = out / "results.jsonl"

@@ -19,21 +19,24 @@ from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json")
 
-HELP = """Virtual mobile clients go to the background and come back through a fault proxy; each cycle
-gets a verdict: recovered or not, phase times, lost / duplicated output.
+HELP = """Virtual mobile clients go to the background and come back through a fault proxy; each cycle gets a verdict: recovered or not, phase times, lost / duplicated output.
 
-Writes DIR/results.jsonl (schema jarvis-diag.sim/1) and each client's frontend log in DIR/frontend/,
-which `jarvis-diag timeline DIR <server-log-dir>/app.log` reads with the server's log.
+Writes DIR/results.jsonl (schema jarvis-diag.sim/1) and each client's frontend log in DIR/frontend/, which `jarvis-diag timeline DIR <server-log-dir>/app.log` reads with the server's log. `--format json` prints the summary as jarvis-diag.sim-summary/1 (docs/formats.md).
 
-Example:
+Examples, against the reference server (`jarvis-diag serve --port 38010 --token secret`):
 
-    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN --clients 20 --sessions 2 --cycles 3 --background 90s --fault freeze --client-profile legacy --out sim/
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token secret \\
+        --clients 2 --background 5s --fault close --out sim-quick/
 
-    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN --browser --sessions 2 --background 90s --fault offline --client-profile connmgr --out sim-browser/
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN \\
+        --clients 20 --sessions 2 --cycles 3 --background 90s --fault freeze \\
+        --client-profile legacy --out sim/
 
-Exit code: 0 when every cycle recovered with nothing lost or duplicated, 1 otherwise
-(or when the server died mid-run), 2 on bad usage or a server that cannot be used
-(unreachable, not Socket.IO, token refused), 130 when interrupted (results kept)."""
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN \\
+        --browser --sessions 2 --background 90s --fault offline \\
+        --client-profile connmgr --out sim-browser/
+
+Exit code: 0 when every cycle recovered with nothing lost or duplicated, 1 otherwise (or when the server died mid-run), 2 on bad usage or a server that cannot be used (unreachable, not Socket.IO, token refused), 130 when interrupted (results kept)."""
 
 
 def simulate_mobile(
@@ -46,12 +49,12 @@ def simulate_mobile(
     fault: Annotated[str | None, typer.Option(help="freeze | close | offline | flaky (default freeze)")] = None,
     client_profile: Annotated[str | None, typer.Option(
         "--client-profile", help="legacy | connmgr | resume, or a profile of the scenario (default connmgr)")] = None,
-    network: Annotated[str | None, typer.Option(help="good | 3g | lossy, or a network of the scenario")] = None,
+    network: Annotated[str | None, typer.Option(help="good | 3g | lossy, or a network of the scenario (default good)")] = None,
     seed: Annotated[int | None, typer.Option(help="Makes a run repeatable (default 0)")] = None,
     scenario: Annotated[Path | None, typer.Option(help="Scenario file (TOML): steps, profiles, networks")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./sim-<run id>)")] = None,
     deadline: Annotated[str | None, typer.Option(help="Time allowed to recover after 'visible' (default 30s)")] = None,
-    time_scale: Annotated[float | None, typer.Option(help="Multiplies the profiles' reconnect delays")] = None,
+    time_scale: Annotated[float | None, typer.Option(help="Multiplies the profiles' reconnect delays (default 1)")] = None,
     existing: Annotated[list[str] | None, typer.Option(help="Open this existing session id (repeatable)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="text | json (the summary on stdout)")] = "text",
     browser: Annotated[bool, typer.Option(
@@ -99,6 +102,13 @@ def simulate_mobile(
     except ValueError as exc:
         raise DiagError(str(exc)) from None
 
+    if not (browser or browser_app is not None):  # (a URL no server can be at: said before --out is made)
+        from jarvis_diag.simulate.run import ServerUnusable, split_url
+
+        try:
+            split_url(cfg.url)
+        except ServerUnusable as exc:
+            raise DiagError(str(exc)) from None
     run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
     out_dir = out or Path(f"sim-{run_id}")
     if out_dir.is_dir() and (out_dir / "results.jsonl").exists():

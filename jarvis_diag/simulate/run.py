@@ -60,14 +60,19 @@ class RunResult:
 
 
 def split_url(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", "Invalid IPv6 URL"
+        why = "port out of range (0-65535)" if "Port" in str(exc) else str(exc)
+        raise ServerUnusable(f"{url}: not a URL the server can be reached at: {why}") from None
     if parts.scheme not in ("http", "ws"):
         raise ServerUnusable(f"{url}: only http:// (or ws://) URLs can be proxied; use the server's plain port")
     if not parts.hostname:
         raise ServerUnusable(f"{url}: no host in the URL")
     if parts.path not in ("", "/"):
         raise ServerUnusable(f"{url}: give the server's base URL (Socket.IO is at /socket.io/)")
-    return parts.hostname, parts.port or 80
+    return parts.hostname, port or 80
 
 
 async def preflight(url: str, token: str, timeout: float = 5.0) -> None:

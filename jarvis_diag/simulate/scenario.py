@@ -103,8 +103,8 @@ class SimConfig:
             raise ValueError(f"unknown fault {self.fault!r} (one of {', '.join(FAULTS)})")
         if self.deadline_s <= 0:
             raise ValueError(f"--deadline {self.deadline_s:g}s: must be > 0")
-        if not self.time_scale > 0:  # (NaN too)
-            raise ValueError(f"--time-scale {self.time_scale:g}: must be > 0")
+        if not 0 < self.time_scale < float("inf"):  # (NaN too)
+            raise ValueError(f"--time-scale {self.time_scale:g}: must be > 0 and finite")
         if not self.profiles:
             raise ValueError("no client profile")
         lo, hi = self.clock_skew_ms
