@@ -113,6 +113,32 @@ async def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path):
     assert list((out / "frontend").glob("*.log"))
 
 
+async def test_a_second_ctrl_c_while_stopping_still_keeps_and_reports_what_was_measured(tmp_path: Path):
+    # an impatient user presses Ctrl-C again while the clients close: that cancelled the
+    # clean-up itself, and the run said "interrupted before the clients started", printed no
+    # summary and left aiohttp's "Unclosed client session" on stderr
+    out = tmp_path / "sim"
+    results = out / "results.jsonl"
+    async with running_server(**FAST) as srv:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jarvis_diag", *sim_args(srv.url, srv.token, out, "--clients", "5", "--cycles", "50",
+                                                           "--background", "0.3s", "--fault", "freeze"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        for _ in range(1200):  # (bounded: a minute)
+            if results.exists() and results.read_text().count("\n") >= 1:
+                break
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.1)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    err = stderr.decode()
+    assert proc.returncode == 130, err
+    assert "records kept" in err and "before the clients started" not in err and "Unclosed" not in err, err
+    assert "interrupted after" in stdout.decode()
+
+
 async def test_a_scenario_of_wrong_types_is_one_line_naming_file_table_key_and_type(tmp_path: Path):
     cases = (("[networks.edge]\nlatency_ms = \"fast\"\n", "[networks.edge] latency_ms must be a number, not 'fast'"),
              ("[profiles.x]\nmax_attempts = \"x\"\n", "[profiles.x] max_attempts must be an integer, not 'x'"),

@@ -10,13 +10,23 @@ from typing import Any
 
 def run_interruptible(job: Coroutine[Any, Any, Any]) -> Any:
     """Run ``job`` to its end; Ctrl-C cancels it, so it stops its clients and keeps what it
-    measured instead of the event loop dying mid-write. A job cancelled before it could
-    start anything raises :class:`asyncio.CancelledError`."""
+    measured instead of the event loop dying mid-write (another Ctrl-C while it stops is
+    ignored). A job cancelled before it could start anything raises
+    :class:`asyncio.CancelledError`."""
 
     async def main():
         task = asyncio.ensure_future(job)
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        pressed = []
+
+        def interrupt() -> None:
+            # once: a second Ctrl-C while the job stops would cancel its clean-up, and what
+            # it measured would go unreported
+            if not pressed:
+                pressed.append(True)
+                task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
             return await task
         finally:
