@@ -41,7 +41,8 @@ def test_bug_list_explains_each():
 def test_bad_options_are_one_line_errors(tmp_path, run):
     for args, needle in ((["--bug", "nope"], "unknown bug 'nope'"), (["--log-tz", "Mars/Olympus"], "unknown time zone"),
                          (["--port", "70000"], "out of range"),
-                         (["--bug", "reload", "--reload-count", "0"], "--reload-count must be 1 or more")):
+                         (["--bug", "reload", "--reload-count", "0"], "--reload-count must be 1 or more"),
+                         (["--reload-after", "5", "--reload-downtime", "-1"], "--reload-after needs --bug reload")):
         out = run(*args, "--data-dir", str(tmp_path))
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1

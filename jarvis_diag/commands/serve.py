@@ -70,6 +70,12 @@ def serve(
             raise DiagError(f"--{name} must be positive")
     if history < 0 or agent_startup < 0 or agent_pace < 0:
         raise DiagError("--history, --agent-startup and --agent-pace must not be negative")
+    if bug_catalogue.RELOAD not in chosen:  # (else the server would run without a reload, saying nothing)
+        given = [name for name, value in (("--reload-after", reload_after), ("--reload-count", reload_count))
+                 if value is not None]
+        if given:
+            raise DiagError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --bug reload "
+                            "(the server reloads only then)")
     if bug_catalogue.RELOAD in chosen and reload_after is None:
         reload_after = 30.0
     if reload_after is not None and reload_after <= 0:
