@@ -76,8 +76,9 @@ def test_result_columns_have_one_type_whatever_the_run(tmp_path):
 def test_a_report_at_a_glance():
     report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
                             budgets="recovery.p95<=60s")
-    assert repr(report) == ("<Report 'Connection recovery report': 1 input(s), metrics ['reattach', 'recovery', "
-                            "'live'], 0 finding(s), compared with a baseline, budgets 1/1 passed>")
+    # (2 inputs: the folder's results.jsonl, and its logs read for their findings, two harmless app warnings)
+    assert repr(report) == ("<Report 'Connection recovery report': 2 input(s), metrics ['reattach', 'recovery', "
+                            "'live'], 2 finding(s), compared with a baseline, budgets 1/1 passed>")
 
 
 def test_a_waterfall_window_with_no_zone_is_utc_as_the_timeline_is(switch_back):

@@ -455,12 +455,63 @@ def test_cli_the_same_input_twice_is_read_once(tmp_path):
         p = run_cli(*args, "-f", "json")
         assert p.returncode == 0, p.stderr
         doc = json.loads(p.stdout)
-        assert len(doc["inputs"]) == 1
+        # (a run folder's logs are one more input, read for their findings only)
+        assert len([i for i in doc["inputs"] if not i["findings_only"]]) == 1
         assert f"{args[1]}: the same input as {args[0]}, read once" in doc["notes"]
         if args[0].endswith("app.log"):
             continue
-        assert doc["inputs"][0]["records"] == once["inputs"][0]["records"] == 1
+        def shape(doc):  # (the folder's logs are named as the folder was given: run/../run)
+            return [(i["kind"], i["records"], i["findings_only"]) for i in doc["inputs"]], \
+                [f["summary"] for f in doc["findings"]]
+
+        assert shape(doc) == shape(once) and doc["inputs"][0]["records"] == 1
         assert doc["counts"] == once["counts"]
+
+
+def test_a_run_folder_reports_what_its_logs_found_without_counting_its_cycles_twice(tmp_path):
+    # a run folder that holds the logs too (as the samples do) was read as results only: the
+    # report named a cycle "not-recovered" but not the callback-desync, missing-resubscribe and
+    # single-live-session its logs show, which `timeline` of the same folder names
+    run = Path(shutil.copytree(SAMPLE.parent / "callback-desync-switch-back", tmp_path / "run"))
+    results = str(run / "results.jsonl")
+    folder = json.loads(run_cli(str(run), "-f", "json").stdout)
+    alone = json.loads(run_cli(results, "-f", "json").stdout)
+    for part in ("metrics", "counts", "worst_episode", "comparison", "notes"):
+        assert folder[part] == alone[part], part
+    assert folder["inputs"][0] == alone["inputs"][0] and len(alone["inputs"]) == 1
+    logs = folder["inputs"][1]
+    assert {k: logs[k] for k in ("path", "paths", "kind", "findings_only")} == \
+        {"path": str(run), "paths": [str(run)], "kind": "logs", "findings_only": True}
+    from_logs = [f for f in folder["findings"] if f["source"] == str(run)]
+    assert {"callback-desync", "missing-resubscribe", "single-live-session"} <= {f["kind"] for f in from_logs}
+    strip = [{k: v for k, v in f.items() if k != "rank"} for f in alone["findings"]]
+    assert [{k: v for k, v in f.items() if k != "rank"} for f in folder["findings"] if f["source"] == results] == strip
+    assert [f["rank"] for f in folder["findings"]] == list(range(1, len(folder["findings"]) + 1))
+    assert f"{run} (logs, findings only)" in run_cli(str(run), cwd=tmp_path).stdout.replace("\n", "")
+    # its logs given as inputs of their own are read once, as logs (figures and all)
+    both = json.loads(run_cli(str(run), str(run / "app.log"), str(run / "frontend"), "-f", "json").stdout)
+    assert not any(i["findings_only"] for i in both["inputs"])
+    assert sorted(f["summary"] for f in both["findings"] if f["source"] != results) == \
+        sorted(f["summary"] for f in from_logs)
+    # a baseline's logs are not read: a report shows the candidate's findings only
+    cmp = json.loads(run_cli(results, "--compare", str(run), "-f", "json").stdout)
+    assert [i["kind"] for i in cmp["comparison"]["baseline_inputs"]] == ["sim"]
+
+
+def test_a_run_folder_with_no_logs_or_unreadable_ones_is_still_reported(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_jsonl(run / "results.jsonl", TWENTY)
+    doc = json.loads(run_cli(str(run), "-f", "json").stdout)
+    assert [i["kind"] for i in doc["inputs"]] == ["sim"] and doc["notes"] == []
+    (run / "frontend").mkdir()
+    (run / "frontend" / "page.log").write_text("Nov 24 10:00:00 host cron[42]: (root) CMD (run-parts)\n")
+    p = run_cli(str(run), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [i["kind"] for i in doc["inputs"]] == ["sim"]
+    assert doc["notes"] == [f"{run}: its logs were not read for findings: {run}: {run / 'frontend' / 'page.log'}: "
+                            f"{NOT_READ} (its one line is not one the Jarvis backend or frontend writes)"]
 
 
 def test_cli_compare_without_inputs(tmp_path):
@@ -544,13 +595,14 @@ def test_cli_json_of_simulation_results_is_the_documented_schema(tmp_path):
         f.write(json.dumps(sim_record(5, 80.0, lost=2)) + "\n" + json.dumps(sim_record(6, 90.0, duplicated=1)) + "\n")
     doc = json.loads(run_cli(str(run), "-f", "json").stdout)
     example, section = documented_report()
-    kinds = {f["kind"] for f in doc["findings"]}
+    sim = [f for f in doc["findings"] if f["source"] == str(run / "results.jsonl")]
+    kinds = {f["kind"] for f in sim}
     assert kinds == {"not-recovered", "lost-output", "duplicated-output"}
     for kind in kinds:
         assert f"`{kind}`" in section
     for finding in doc["findings"]:
         assert set(example["findings"][0]) <= set(finding), finding
-        assert finding["source"] == str(run / "results.jsonl")
+        assert finding["source"] in (str(run / "results.jsonl"), str(run))  # (the folder: its logs' findings)
     for name, count in doc["counts"].items():
         assert set(count) == set(example["counts"]["lost"])
         assert type(count["count"]) is type(example["counts"]["lost"]["count"]) is int, (name, count)

@@ -18,7 +18,8 @@ HELP = (
     "Latency report: how long switching, starting and recovering take, where the time goes, what went "
     "wrong, and (with --compare) whether a change made it better.\n\n"
     "INPUT is a simulate-mobile results.jsonl (or its --out folder), a `timeline --format json` file, or raw "
-    "logs / folders of logs (a timeline is built from them on the fly).\n\n"
+    "logs / folders of logs (a timeline is built from them on the fly). A run folder's logs (frontend/, app.log) "
+    "add their findings; its figures come from results.jsonl alone.\n\n"
     "--compare takes the baseline's inputs (every path up to the next option); the report says, metric by "
     "metric, whether INPUT is faster, slower or not clearly different (bootstrap 95% interval, seeded).\n\n"
     "-o FILE writes the report to FILE, in the format its name ends in (.json, .md, .html or .htm; any other: "
@@ -79,17 +80,17 @@ class _ReportCommand(TyperCommand):
         return super().parse_args(ctx, expand_compare(list(args)))
 
 
-def _load(paths: list[str], notes: list[str], what: str):
+def _load(paths: list[str], notes: list[str], what: str, folder_logs: bool = True):
     from jarvis_diag.report.inputs import input_size, load_dataset
 
     total = input_size(paths)
     err = Console(stderr=True)
     if total < (8 << 20) or not err.is_terminal:
-        return load_dataset(paths, None, notes)
+        return load_dataset(paths, None, notes, folder_logs)
     with Progress(f"reading {what}", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task(what, total=total)
-        return load_dataset(paths, lambda n: progress.advance(task, n), notes)
+        return load_dataset(paths, lambda n: progress.advance(task, n), notes, folder_logs)
 
 
 def render(report, fmt: ReportFormat, to_file: bool) -> str | None:
@@ -133,7 +134,8 @@ def register(app: typer.Typer) -> None:
         budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
         notes: list[str] = []
         ds = _load(inputs, notes, "inputs")
-        baseline = _load(compare, notes, "baseline") if compare else None
+        # (the findings shown are the candidate's: a baseline run folder's logs are not read)
+        baseline = _load(compare, notes, "baseline", folder_logs=False) if compare else None
         report = build_report(ds, baseline, budgets, title, seed=seed, resamples=resamples, notes=notes)
         out = render(report, output_format(fmt, output), output is not None)
         if output is not None:

@@ -136,6 +136,7 @@ class InputInfo:
     kind: str  # sim | timeline | logs
     records: int  # sim records, or timeline attaches + episodes
     paths: list[str] = field(default_factory=list)  # logs read together: each path given (else just path)
+    findings_only: bool = False  # the logs of a run folder: read for their findings, not its figures
 
 
 @dataclass
@@ -238,7 +239,7 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
     recovery, live = m["recovery"], m["live"]
     lost, duplicated, unrecovered = ds.counts["lost"], ds.counts["duplicated"], ds.counts["unrecovered"]
     failures = _SimFailures()
-    if any(i.kind != "sim" for i in ds.inputs):
+    if any(i.kind != "sim" and not i.findings_only for i in ds.inputs):
         unrecovered.unit = "cycles/episodes"
     lost_groups: dict[tuple, list[tuple[Ref, dict]]] = {}
     dup_groups: dict[tuple, list[tuple[Ref, dict]]] = {}

@@ -52,7 +52,10 @@ def outcomes_text(outcomes: dict[str, int]) -> str:
 
 
 def records_text(info: dict) -> str:
-    """'sim, 1 record' / 'logs, 18 records': what an input held."""
+    """'sim, 1 record' / 'logs, 18 records': what an input held; 'logs, findings only' for
+    the logs of a run folder, whose figures come from its results."""
+    if info.get("findings_only"):
+        return f"{info['kind']}, findings only"
     n = info["records"]
     return f"{info['kind']}, {n} record{'' if n == 1 else 's'}"
 

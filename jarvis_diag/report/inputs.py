@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from jarvis_diag.errors import DiagError
-from jarvis_diag.report.dataset import Dataset, add_sim_records, add_timeline, timeline_problem
+from jarvis_diag.report.dataset import Dataset, InputInfo, add_sim_records, add_timeline, timeline_problem
 
 SIM_SCHEMA = "jarvis-diag.sim/1"
 TIMELINE_SCHEMA = "jarvis-diag.timeline/1"
@@ -124,21 +124,28 @@ def input_size(paths: list[str]) -> int:
 
 
 def load_dataset(paths: list[str], progress: Progress | None = None,
-                 notes: list[str] | None = None) -> Dataset:
+                 notes: list[str] | None = None, folder_logs: bool = True) -> Dataset:
     """Read every input into one Dataset. Raw logs are read together, as one timeline,
     since a backend log and its frontend logs only make sense side by side. A file given
     twice (``run`` and ``run/results.jsonl``) is read once; a file that is neither results,
-    a timeline nor a log jarvis-diag reads is a DiagError."""
+    a timeline nor a log jarvis-diag reads is a DiagError.
+
+    A run folder (``results.jsonl`` with the logs of the run beside it, ``frontend/`` and
+    perhaps ``app.log``) gives its figures from ``results.jsonl`` alone and, with
+    ``folder_logs``, the findings of its logs too (see :func:`_add_folder_findings`)."""
     if not paths:
         raise DiagError("no input given")
     ds = Dataset()
     raw: list[str] = []
+    folders: list[tuple[str, Path]] = []  # run folders given: (path as given, its results.jsonl)
     seen: dict[str, str] = {}  # resolved file -> the path it was given as
     for path in paths:
         kind = classify(path)
         p = Path(path)
         f = p / "results.jsonl" if kind == "sim" and p.is_dir() else p
         key = str(f.resolve())
+        if kind == "sim" and p.is_dir() and all(r != f.resolve() for _, r in folders):
+            folders.append((path, f.resolve()))  # (also after its results.jsonl: the folder was given)
         if key in seen:
             if notes is not None:
                 notes.append(f"{path}: the same input as {seen[key]}, read once")
@@ -164,7 +171,42 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
         ds.inputs[-1].kind = "logs"
         ds.inputs[-1].paths = list(raw)
         _note_warnings(doc, notes)
+    if folder_logs:
+        given = _resolved(raw)
+        for path, results in folders:
+            _add_folder_findings(ds, path, results, given, notes)
     return ds
+
+
+def _resolved(paths: list[str]) -> set[str]:
+    from jarvis_diag.ingest import expand_paths
+
+    return {str(Path(f).resolve()) for f in expand_paths(paths, allow_empty=True) if f != "-"} if paths else set()
+
+
+def _add_folder_findings(ds: Dataset, path: str, results: Path, given: set[str], notes: list[str] | None) -> None:
+    """The findings of the logs in a run folder (the pages' ``frontend/`` logs, the server's
+    ``app.log`` when it was written there): what went wrong, which results.jsonl does not
+    say. Only the findings: the folder's figures (attaches, recoveries, unrecovered cycles)
+    come from results.jsonl, and its logs measure the same cycles again, so counting both
+    would count every case twice. Nothing is read when the folder holds no log, or when its
+    logs are also given as inputs of their own (they are read there, figures and all). Logs
+    that cannot be read are a note: the results were."""
+    logs = _resolved([path]) - {str(results)}
+    if not logs or logs & given:
+        return
+    try:
+        doc = _timeline_doc([path])
+        _check_read(doc, f"{path}: ")
+    except DiagError as exc:
+        if notes is not None:
+            notes.append(f"{path}: its logs were not read for findings: {exc}")
+        return
+    ds.timeline_hint[path] = "jarvis-diag timeline " + shlex.quote(path)
+    ds.findings.extend(dict(f, source=path) for f in doc.get("findings") or ())
+    records = sum(len(s.get("attaches") or ()) for s in doc.get("sessions") or ()) + len(doc.get("episodes") or ())
+    ds.inputs.append(InputInfo(path, "logs", records, [path], findings_only=True))
+    _note_warnings(doc, notes)
 
 
 NOT_READ = "neither a simulate-mobile results file nor a log jarvis-diag reads"

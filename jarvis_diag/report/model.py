@@ -268,7 +268,8 @@ def _verdict(diff: mx.Difference, unit: str) -> str:
 
 
 def _input_json(info) -> dict:
-    return {"path": info.path, "paths": info.paths or [info.path], "kind": info.kind, "records": info.records}
+    return {"path": info.path, "paths": info.paths or [info.path], "kind": info.kind, "records": info.records,
+            "findings_only": info.findings_only}
 
 
 def build_report(
