@@ -2,9 +2,11 @@
 
 Printed next to ``grep -c ''`` and lnav (``lnav -n -c ';SELECT count(*) FROM all_logs'``
 with a format file for both line shapes, benchmarks/lnav/jarvis_diag.json) on the same
-file, in the same run. Every figure is one child process: wall time, lines/s and its peak
-resident memory (``ru_maxrss``). The ingestion figure times the ``ingest()`` call inside
-its process (imports excluded; the whole process time is printed too).
+file, in the same run; then 100 MB of random bytes (a wrong file given: a core dump, an
+archive), which should cost no more a MB than the log. Every figure is one child process:
+wall time, lines/s and its peak resident memory (``ru_maxrss``). The ingestion figure times
+the ``ingest()`` call inside its process (imports excluded; the whole process time is
+printed too).
 
     python benchmarks/bench_ingest.py [--lines N] [--repeat R]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=2, help="best of R runs per tool")
+    ap.add_argument("--garbage-mb", type=int, default=100, help="also time this many MB of random bytes (0: skip)")
     ap.add_argument("--reference-lines", type=int, default=50_000,
                     help="also time the one-line-at-a-time reference parser on this many lines (0: skip)")
     args = ap.parse_args(argv)
@@ -162,6 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     row("  same lines, as app.log + page log", split_info["ingest_s"], n_lines, peak,
         f"({split_info['rows']:,} events; the rows of two files sorted into one order)")
 
+    # a wrong file given (a core dump, an image, a compressed archive: random bytes, no log line)
+    garbage_info = None
+    if args.garbage_mb:
+        garbage = HERE / "_data" / f"random_{args.garbage_mb}MB.log"
+        if not garbage.exists():
+            garbage.write_bytes(random.Random(0).randbytes(args.garbage_mb * 2**20))
+        garbage_info, wall, garbage_peak = best_ingest(garbage, "fast", args.repeat)
+        row(f"  {args.garbage_mb} MB of random bytes", garbage_info["ingest_s"], garbage_info["lines"], garbage_peak,
+            f"(a wrong file: {garbage_info['rows']:,} events, the other lines in their tracebacks)")
+        garbage_mb = garbage.stat().st_size / 1e6
+
     if args.reference_lines:
         sample = HERE / "_data" / f"mixed_first_{args.reference_lines}.log"
         with data.open("rb") as src, sample.open("wb") as dst:
@@ -179,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"target: >= {TARGET_LINES_PER_S:,} lines/s and peak < {TARGET_PEAK_MB} MB -> "
           f"speed {'MET' if met_speed else 'MISSED'} ({speed:,.0f} lines/s), "
           f"memory {'MET' if met_memory else 'MISSED'} ({ingest_peak:.0f} MB)")
+    if garbage_info is not None:
+        log_mb = data.stat().st_size / 1e6
+        per_mb, garbage_per_mb = info["ingest_s"] / log_mb * 1000, garbage_info["ingest_s"] / garbage_mb * 1000
+        print(f"target: random bytes cost no more a MB than the log -> "
+              f"{'MET' if garbage_per_mb <= per_mb else 'MISSED'} ({garbage_per_mb:.1f} vs {per_mb:.1f} ms a MB; "
+              f"peak {garbage_peak / garbage_mb:.1f} vs {ingest_peak / log_mb:.1f} MB a MB)")
     if lnav_wall is not None:
         faster = info["ingest_s"] < lnav_wall
         print(f"target: faster than lnav on the same file -> {'MET' if faster else 'MISSED'} "

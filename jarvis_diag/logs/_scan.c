@@ -16,10 +16,24 @@
  *       The lines r in rows (line r ends at ends[r]) numbered by their text: codes[k] =
  *       int32 number of line rows[k]'s text, in the order first met; texts[j] = text number
  *       j (UTF-8 decoded).
- *   compact(data, ends, rows) -> offsets
- *       The lines r in rows (file order; line r ends at ends[r]) moved, in place, to
- *       the start of the writable buffer: the buffer and the offsets are the values and
- *       offsets of an Arrow large_string array, with no second copy.
+ *   gather(data, ends, lines, first, dest) -> offsets
+ *       The lines r in lines (file order; line r ends at ends[r]) put one after the other
+ *       at the start of dest (None: of the writable data itself, in place, with no second
+ *       copy), each one element, or with first (uint8 per line, None: all 1) 0, joined to
+ *       the element before with a newline: dest and the offsets are the values and offsets
+ *       of an Arrow large_string array.
+ *   clean(data, max_line, in_place) -> (text, bad_lines, long_lines)
+ *       Bytes that end in a newline as clean UTF-8 text, with the reference parser's rules:
+ *       undecodable bytes as U+FFFD (as Python's decoder with errors="replace"), carriage
+ *       returns before a newline dropped, each line cut to max_line characters, NULs
+ *       dropped; bad_lines: lines (as cut) that had a NUL or a U+FFFD; long_lines: lines
+ *       cut. in_place: the data, a bytearray, becomes the text when it is valid UTF-8.
+ *   strip_codes(data) -> count
+ *       The terminal colour codes (ECMA-48 CSI sequences, ESC [ ... final byte) removed from
+ *       a bytearray, in place; how many there were.
+ *   plain(data, ends, rows) -> kinds
+ *       For the lines r in rows (no stamp): int8 1 (indented) or 2 when the bytes alone
+ *       tell that the line has no prefix of any format and is not blank, else 0.
  *   copy_segments(dest, src, dest_at, src_at, lengths)
  *       Copy lengths[k] bytes from src[src_at[k]] to dest[dest_at[k]] for every k (int64
  *       arrays): the values of an Arrow string array put in another order.
@@ -418,57 +432,461 @@ static PyObject *distinct(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NN)", codes, texts);
 }
 
-/* ---- compact ------------------------------------------------------------------------- */
+/* ---- gather --------------------------------------------------------------------------- */
 
-static PyObject *compact(PyObject *self, PyObject *args) {
-    Py_buffer data, ends_buf, rows_buf;
-    if (!PyArg_ParseTuple(args, "w*y*y*", &data, &ends_buf, &rows_buf)) {
+static PyObject *gather(PyObject *self, PyObject *args) {
+    Py_buffer src, ends_buf, lines_buf, first_buf = {0}, dest = {0};
+    PyObject *first_obj, *dest_obj;
+    if (!PyArg_ParseTuple(args, "y*y*y*OO", &src, &ends_buf, &lines_buf, &first_obj, &dest_obj)) {
         return NULL;
     }
-    char *base = data.buf;
+    int ok = first_obj == Py_None || PyObject_GetBuffer(first_obj, &first_buf, PyBUF_SIMPLE) == 0;
+    int in_place = dest_obj == Py_None;
+    ok = ok && PyObject_GetBuffer(in_place ? src.obj : dest_obj, &dest, PyBUF_WRITABLE) == 0;
+    const int64_t *ends = ends_buf.buf, *lines = lines_buf.buf;
+    const uint8_t *first = first_buf.buf;
+    Py_ssize_t m = lines_buf.len / 8, n = ends_buf.len / 8;
+    /* lines in file order, each inside the data; the elements' bytes fit in dest (in place,
+     * every line moves down and never over one not yet moved) */
+    int bad = ok && (first != NULL && first_buf.len != m);
+    int64_t previous = -1, size = 0, elements = 0;
+    for (Py_ssize_t k = 0; ok && !bad && k < m; k++) {
+        int64_t r = lines[k];
+        bad = r <= previous || r >= n || ends[r] < line_start(ends, r) || ends[r] > src.len;
+        previous = r;
+        int starts = k == 0 || first == NULL || first[k];
+        elements += starts;
+        size += ends[r] - line_start(ends, r) + !starts;
+    }
+    bad = bad || (ok && size > dest.len);
+    char *off_raw = NULL;
+    PyObject *offsets = ok && !bad ? bytearray_of((elements + 1) * 8, &off_raw) : NULL;
+    if (offsets != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        int64_t *off = (int64_t *)off_raw;
+        const char *from = src.buf;
+        char *to = dest.buf;
+        int64_t pos = 0, e = 0;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            int64_t r = lines[k];
+            int64_t start = line_start(ends, r);
+            int64_t len = ends[r] - start;
+            if (k == 0 || first == NULL || first[k]) {
+                off[e++] = pos;
+            } else {
+                to[pos++] = '\n';
+            }
+            if (to + pos != from + start) {
+                memmove(to + pos, from + start, (size_t)len);
+            }
+            pos += len;
+        }
+        off[e] = pos;
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&ends_buf);
+    PyBuffer_Release(&lines_buf);
+    if (first_buf.obj != NULL) {
+        PyBuffer_Release(&first_buf);
+    }
+    if (dest.obj != NULL) {
+        PyBuffer_Release(&dest);
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "gather: lines must be increasing lines of the data, and fit in dest");
+    }
+    return offsets;
+}
+
+/* ---- clean ---------------------------------------------------------------------------- */
+
+static inline int is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+static const unsigned char REPLACEMENT[4] = {0xEF, 0xBF, 0xBD, 0}; /* U+FFFD */
+static uint32_t REPLACEMENT_WORD; /* (its bytes as the machine stores a word) */
+
+/* Does the UTF-8 text p[0..n) hold a U+FFFD? */
+static int has_replacement(const unsigned char *p, Py_ssize_t n) {
+    const unsigned char *end = p + n;
+    while ((p = memchr(p, 0xEF, (size_t)(end - p))) != NULL) {
+        if (end - p >= 3 && p[1] == 0xBF && p[2] == 0xBD) {
+            return 1;
+        }
+        p++;
+    }
+    return 0;
+}
+
+/* Per lead byte: how many bytes its character has (0: none, the byte is no character's
+ * start), and the range of the byte after it. Per (width, which of the three bytes after the
+ * lead fit, as bits): how many bytes the step takes, and whether they are a character. */
+static uint8_t UTF8_WIDTH[256], UTF8_LO[256], UTF8_SPAN[256], UTF8_TAKE[40], UTF8_VALID[40];
+
+/* The same decoding one byte at a time, for text that is mostly not UTF-8 (binary data): a
+ * state (0: between characters; 1 to 10: in one, see utf8_tables) and a byte give an entry:
+ * the next state (bits 0-3); the character begun is no character (bit 4): its bytes, written
+ * already (bits 5-6), become one U+FFFD and the byte starts anew; the byte is no character's
+ * start (bit 7): it becomes one U+FFFD. */
+#define UTF8_STATES 11
+static uint8_t UTF8_NEXT[UTF8_STATES][256];
+
+static void utf8_tables(void) {
+    memcpy(&REPLACEMENT_WORD, REPLACEMENT, 4);
+    for (int c = 0; c < 256; c++) {
+        UTF8_WIDTH[c] = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+        UTF8_LO[c] = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        UTF8_SPAN[c] = (c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF) - UTF8_LO[c];
+    }
+    for (int w = 0; w <= 4; w++) {
+        for (int fit = 0; fit < 8; fit++) {
+            int good = 0; /* how many bytes after the lead fit, in a row */
+            while (good < 3 && (fit >> good) & 1) {
+                good++;
+            }
+            int valid = w == 1 || (w >= 2 && good >= w - 1);
+            UTF8_VALID[w * 8 + fit] = (uint8_t)valid;
+            /* not valid: the lead and the bytes after it that fit, as Python's decoder cuts them */
+            UTF8_TAKE[w * 8 + fit] = (uint8_t)(valid ? w : w <= 1 ? 1 : 1 + (good < w - 1 ? good : w - 1));
+        }
+    }
+    /* in a character: bytes of it written, the range of the next byte, the state after it */
+    static const uint8_t written[UTF8_STATES] = {0, 1, 1, 1, 1, 2, 1, 1, 1, 2, 3};
+    static const uint8_t lo[UTF8_STATES] = {0, 0x80, 0xA0, 0x80, 0x80, 0x80, 0x90, 0x80, 0x80, 0x80, 0x80};
+    static const uint8_t hi[UTF8_STATES] = {0, 0xBF, 0xBF, 0xBF, 0x9F, 0xBF, 0xBF, 0xBF, 0x8F, 0xBF, 0xBF};
+    static const uint8_t then[UTF8_STATES] = {0, 0, 5, 5, 5, 0, 9, 9, 9, 10, 0};
+    for (int b = 0; b < 256; b++) {
+        /* from state 0: the state a byte begins, or 0 with bit 7 for a byte no character starts with */
+        int start = b < 0x80 ? 0 : b < 0xC2 ? 0x80 : b < 0xE0 ? 1 : b == 0xE0 ? 2 : b == 0xED ? 4 : b < 0xF0 ? 3
+                  : b == 0xF0 ? 6 : b < 0xF4 ? 7 : b == 0xF4 ? 8 : 0x80;
+        UTF8_NEXT[0][b] = (uint8_t)start;
+        for (int state = 1; state < UTF8_STATES; state++) {
+            UTF8_NEXT[state][b] = (uint8_t)(b >= lo[state] && b <= hi[state] ? then[state]
+                                                                               : 0x10 | written[state] << 5 | start);
+        }
+    }
+}
+
+/* The UTF-8 character at p, of which p[0..3] can be read: its length in bytes, or -k for
+ * k bytes that are no character and become one U+FFFD, cut where Python's decoder cuts them
+ * (errors="replace": the longest start of a valid sequence). */
+static inline int utf8_step(const unsigned char *p) {
+    unsigned char c = p[0];
+    int fit = ((unsigned char)(p[1] - UTF8_LO[c]) <= UTF8_SPAN[c]) | (is_continuation(p[2]) << 1) |
+              (is_continuation(p[3]) << 2);
+    int at = UTF8_WIDTH[c] * 8 + fit;
+    int take = UTF8_TAKE[at];
+    return UTF8_VALID[at] ? take : -take;
+}
+
+/* Eight bytes with no newline, carriage return, NUL and nothing but ASCII. */
+static inline int plain_word(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t nl = w ^ (ones * '\n'), cr = w ^ (ones * '\r');
+    return ((w | ((w - ones) & ~w) | ((nl - ones) & ~nl) | ((cr - ones) & ~cr)) & high) == 0;
+}
+
+/* Characters in n bytes of UTF-8 (every byte but a continuation byte starts one). */
+static Py_ssize_t characters(const unsigned char *p, Py_ssize_t n) {
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        count += !is_continuation(p[i]);
+    }
+    return count;
+}
+
+/* The characters from s[i] to `stop` (and those of a character begun before it) into d[o],
+ * up to a newline, carriage return or NUL: valid UTF-8 copied, the rest as U+FFFD. Returns
+ * 1 when one was replaced. ``in_place``: s and d are the same (valid UTF-8) text; -1 if not. */
+static int clean_run(const unsigned char *s, unsigned char *d, Py_ssize_t *i_at, Py_ssize_t *o_at, Py_ssize_t stop,
+                     int in_place) {
+    Py_ssize_t i = *i_at, o = *o_at;
+    int replaced = 0;
+    if (in_place) { /* (nothing is written past what was read) */
+        while (i < stop) {
+            uint64_t w;
+            if (i + 8 <= stop) {
+                memcpy(&w, s + i, 8);
+                if (plain_word(w)) {
+                    memcpy(d + o, &w, 8);
+                    i += 8;
+                    o += 8;
+                    continue;
+                }
+            }
+            unsigned char c = s[i];
+            if (c == '\n' || c == '\r' || c == 0) {
+                break;
+            }
+            int k = utf8_step(s + i);
+            if (k < 0) {
+                replaced = -1;
+                break;
+            }
+            memmove(d + o, s + i, (size_t)k);
+            o += k;
+            i += k;
+        }
+    } else { /* a byte at a time, no branch on what it is: binary data has no pattern to learn */
+        unsigned state = 0;
+        while (i < stop) {
+            uint64_t w;
+            memcpy(&w, s + i, 8); /* (stop is 8 bytes before the end) */
+            if ((state == 0) & (i + 8 <= stop) & plain_word(w)) {
+                memcpy(d + o, &w, 8);
+                i += 8;
+                o += 8;
+                continue;
+            }
+            unsigned char b = s[i];
+            if (b == '\n' || b == '\r' || b == 0) {
+                break;
+            }
+            unsigned e = UTF8_NEXT[state][b];
+            o -= (e >> 5) & 3;                 /* a character that is none: its bytes go */
+            memcpy(d + o, REPLACEMENT, 4);     /* (kept only then) */
+            o += ((e >> 4) & 1) * 3;
+            uint32_t none = 0u - ((e >> 7) & 1); /* (all ones when the byte is replaced) */
+            uint32_t put = ((uint32_t)b & ~none) | (REPLACEMENT_WORD & none);
+            memcpy(d + o, &put, 4);
+            o += 1 + (none & 2);
+            replaced |= (e & 0x90) != 0;
+            state = e & 15;
+            i++;
+        }
+        while (state != 0) { /* the character begun: ended by a byte that fits, or none */
+            unsigned e = UTF8_NEXT[state][s[i]];
+            if (e & 0x10) {
+                o -= (e >> 5) & 3;
+                memcpy(d + o, REPLACEMENT, 4);
+                o += 3;
+                replaced = 1;
+                break; /* (the byte is read next as a start) */
+            }
+            d[o++] = s[i++];
+            state = e & 15;
+        }
+    }
+    *i_at = i;
+    *o_at = o;
+    return replaced;
+}
+
+static PyObject *clean(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    Py_ssize_t max_line;
+    int in_place;
+    if (!PyArg_ParseTuple(args, "Onp", &obj, &max_line, &in_place)) {
+        return NULL;
+    }
+    Py_buffer data;
+    if (PyObject_GetBuffer(obj, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    const unsigned char *s = data.buf;
+    Py_ssize_t n = data.len;
+    if (n == 0 || s[n - 1] != '\n' || max_line < 0 || (in_place && !PyByteArray_Check(obj))) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "clean: the data must end in a newline (and be a bytearray, in place)");
+        return NULL;
+    }
+    /* (a replaced byte takes three: room for that, and for the eight bytes written at a time;
+     * the pages never written are never taken) */
+    PyObject *out = in_place ? obj : PyByteArray_FromStringAndSize(NULL, 3 * n + 8);
+    if (out == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (in_place) {
+        Py_INCREF(out);
+    }
+    unsigned char *d = (unsigned char *)PyByteArray_AS_STRING(out);
+    Py_ssize_t o = 0, bad_lines = 0, long_lines = 0;
+    int not_utf8 = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t i = 0;
+    while (i < n && !not_utf8) { /* a line */
+        /* its characters: exactly `known` up to the input's byte `base`, at most one per byte
+         * after it; `counted` of them in its output up to counted_o, and `nuls` NULs dropped */
+        Py_ssize_t line_o = o, base = i, known = 0, counted = 0, counted_o = o, nuls = 0;
+        int bad = 0, cut = 0;
+        for (;;) {
+            /* while the line cannot be over max_line, and eight bytes can be read */
+            Py_ssize_t stop = base + (max_line - known) < n - 8 ? base + (max_line - known) : n - 8;
+            int replaced = clean_run(s, d, &i, &o, stop, in_place);
+            if (replaced < 0) {
+                not_utf8 = 1;
+                break;
+            }
+            bad |= replaced;
+            /* then one at a time: a newline, carriage returns, a NUL, or a character near the
+             * end or that may make the line too long */
+            unsigned char c = s[i];
+            if (c == '\n') {
+                i++;
+                break;
+            }
+            Py_ssize_t run = 1; /* the characters it is */
+            if (c == '\r') {
+                run = 0;
+                while (s[i + run] == '\r') {
+                    run++;
+                }
+                if (s[i + run] == '\n') { /* (the carriage returns before a newline go) */
+                    i += run + 1;
+                    break;
+                }
+            }
+            if (known + (i - base) + run > max_line) { /* maybe too long: count */
+                counted += characters(d + counted_o, o - counted_o);
+                counted_o = o;
+                known = counted + nuls;
+                base = i;
+                if (known + run > max_line) { /* over max_line characters: the rest goes */
+                    if (c == '\r') {
+                        memset(d + o, '\r', (size_t)(max_line - known));
+                        o += max_line - known;
+                    }
+                    cut = 1;
+                    i = (const unsigned char *)memchr(s + i, '\n', (size_t)(n - i)) - s + 1;
+                    break;
+                }
+            }
+            if (c == '\r') {
+                memset(d + o, '\r', (size_t)run);
+                o += run;
+                i += run;
+            } else if (c == 0) { /* a NUL: counted, and dropped */
+                nuls++;
+                i++;
+            } else {
+                unsigned char tail[4] = {c, '\n', '\n', '\n'}; /* (past the end: a newline) */
+                memcpy(tail, s + i, (size_t)(n - i < 4 ? n - i : 4));
+                int k = utf8_step(tail);
+                if (in_place && k < 0) {
+                    not_utf8 = 1;
+                    break;
+                }
+                bad |= k < 0;
+                memmove(d + o, k > 0 ? s + i : REPLACEMENT, (size_t)(k > 0 ? k : 3));
+                o += k > 0 ? k : 3;
+                i += k > 0 ? k : -k;
+            }
+        }
+        /* a line with a NUL or a U+FFFD (one replaced, or one it had) */
+        bad |= nuls > 0 || (!bad && has_replacement(d + line_o, o - line_o));
+        d[o++] = '\n';
+        bad_lines += bad;
+        long_lines += cut;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (not_utf8) {
+        PyErr_SetString(PyExc_ValueError, "clean: in place, the data must be UTF-8");
+    }
+    if (not_utf8 || PyByteArray_Resize(out, o) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return Py_BuildValue("(Nnn)", out, bad_lines, long_lines);
+}
+
+/* ---- strip_codes ---------------------------------------------------------------------- */
+
+static PyObject *strip_codes(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "O!", &PyByteArray_Type, &obj)) {
+        return NULL;
+    }
+    unsigned char *s = (unsigned char *)PyByteArray_AS_STRING(obj);
+    Py_ssize_t n = PyByteArray_GET_SIZE(obj), o = 0, count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t i = 0; /* s[o:] is written from s[i:] */
+    for (;;) {
+        const unsigned char *esc = memchr(s + i, 0x1B, (size_t)(n - i));
+        Py_ssize_t at = esc == NULL ? n : esc - s;
+        /* ESC [, parameter bytes 0x30-0x3F, intermediate bytes 0x20-0x2F, a final byte 0x40-0x7E */
+        Py_ssize_t j = at + 2;
+        if (at < n) {
+            while (j < n && s[j] >= 0x30 && s[j] <= 0x3F) {
+                j++;
+            }
+            while (j < n && s[j] >= 0x20 && s[j] <= 0x2F) {
+                j++;
+            }
+        }
+        int code = at + 1 < n && s[at + 1] == '[' && j < n && s[j] >= 0x40 && s[j] <= 0x7E;
+        Py_ssize_t keep = code ? at : at < n ? at + 1 : n; /* (an ESC that starts no code is kept) */
+        if (o != i) {
+            memmove(s + o, s + i, (size_t)(keep - i));
+        }
+        o += keep - i;
+        if (at >= n) {
+            break;
+        }
+        count += code;
+        i = code ? j + 1 : at + 1;
+    }
+    Py_END_ALLOW_THREADS
+    if (PyByteArray_Resize(obj, o) < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
+/* ---- plain ---------------------------------------------------------------------------- */
+
+/* Of a line with no stamp: 1 or 2 when its bytes alone tell that it has no prefix any
+ * format writes and is not blank (1: it is indented, 2: not), else 0 (its text is read). */
+static int plain_kind(const unsigned char *p, Py_ssize_t len) {
+    if (len == 0) {
+        return 0;
+    }
+    unsigned char c = p[0];
+    int replacement = len >= 3 && c == 0xEF && p[1] == 0xBF && p[2] == 0xBD; /* U+FFFD: no digit, no space */
+    if ((c >= 0x80 && !replacement) || is_digit(c) || c == '[' || (c != 0 && strchr("DIWECT", c) != NULL)) {
+        return 0; /* (maybe a stamp, a console level, "Traceback", or a digit or space of Unicode) */
+    }
+    int blank = !replacement;
+    for (Py_ssize_t i = 0; blank && i < len; i++) {
+        unsigned char b = p[i];
+        blank = b >= 0x80 || b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1C && b <= 0x1F);
+    }
+    if (blank) {
+        return 0; /* (maybe all white space: str.strip() says) */
+    }
+    return c == ' ' || c == '\t' ? 1 : 2;
+}
+
+static PyObject *plain(PyObject *self, PyObject *args) {
+    Py_buffer data, ends_buf, rows_buf;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &data, &ends_buf, &rows_buf)) {
+        return NULL;
+    }
     const int64_t *ends = ends_buf.buf, *rows = rows_buf.buf;
     Py_ssize_t m = rows_buf.len / 8, n = ends_buf.len / 8;
     int bad = 0;
-    int64_t previous = -1;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        int64_t r = rows[k];
-        /* rows in file order, each inside the data: every line moves down, never over one not yet moved */
-        if (r <= previous || r >= n || ends[r] < line_start(ends, r) || ends[r] > data.len) {
-            bad = 1;
-            break;
-        }
-        previous = r;
+    for (Py_ssize_t k = 0; k < m && !bad; k++) {
+        bad = rows[k] < 0 || rows[k] >= n || ends[rows[k]] < line_start(ends, rows[k]) || ends[rows[k]] > data.len;
     }
-    char *off_raw;
-    PyObject *offsets = bad ? NULL : bytearray_of((m + 1) * 8, &off_raw);
-    if (offsets == NULL) {
-        PyBuffer_Release(&data);
-        PyBuffer_Release(&ends_buf);
-        PyBuffer_Release(&rows_buf);
-        if (bad) {
-            PyErr_SetString(PyExc_ValueError, "compact: rows must be increasing and inside the lines");
+    char *raw;
+    PyObject *kinds = bad ? NULL : bytearray_of(m, &raw);
+    if (kinds != NULL) {
+        const unsigned char *base = data.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < m; k++) {
+            int64_t start = line_start(ends, rows[k]);
+            raw[k] = (char)plain_kind(base + start, ends[rows[k]] - start);
         }
-        return NULL;
+        Py_END_ALLOW_THREADS
     }
-    Py_BEGIN_ALLOW_THREADS
-    int64_t *off = (int64_t *)off_raw;
-    int64_t pos = 0;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        int64_t r = rows[k];
-        int64_t start = line_start(ends, r);
-        int64_t len = ends[r] - start;
-        off[k] = pos;
-        if (pos != start) {
-            memmove(base + pos, base + start, (size_t)len);
-        }
-        pos += len;
-    }
-    off[m] = pos;
-    Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     PyBuffer_Release(&ends_buf);
     PyBuffer_Release(&rows_buf);
-    return offsets;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "plain: rows must be lines of the data");
+    }
+    return kinds;
 }
 
 /* ---- copy_segments -------------------------------------------------------------------- */
@@ -1100,7 +1518,10 @@ static PyTypeObject StreamType = {
 
 static PyMethodDef methods[] = {
     {"distinct", distinct, METH_VARARGS, "(codes, texts): the chosen lines numbered by their text."},
-    {"compact", compact, METH_VARARGS, "offsets of the chosen lines moved to the start of the (writable) data."},
+    {"gather", gather, METH_VARARGS, "offsets of the chosen lines put one after the other (some joined) in dest."},
+    {"clean", clean, METH_VARARGS, "(clean text, bad lines, long lines) of bytes ending in a newline."},
+    {"strip_codes", strip_codes, METH_VARARGS, "terminal colour codes removed from a bytearray, in place: how many."},
+    {"plain", plain, METH_VARARGS, "per chosen line: 1 indented, 2 other, when its bytes tell it has no prefix; else 0."},
     {"copy_segments", copy_segments, METH_VARARGS, "segments of src copied to the given places of dest."},
     {"touch", touch, METH_VARARGS, "write a zero into every page of a fresh buffer (its memory, taken now)."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
@@ -1115,13 +1536,14 @@ PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&BlockType) < 0 || PyType_Ready(&StreamType) < 0) {
         return NULL;
     }
+    utf8_tables();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;
     }
     /* (fast.py checks it: a module built from an older _scan.c is not used) */
     if (PyModule_AddType(m, &BlockType) < 0 || PyModule_AddType(m, &StreamType) < 0 ||
-        PyModule_AddIntConstant(m, "VERSION", 4) < 0) {
+        PyModule_AddIntConstant(m, "VERSION", 5) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -47,7 +47,7 @@ try:
 except ImportError:  # installed without a C compiler: the numpy steps do the same work
     _scan = None
 # (a module compiled from an older _scan.c, left by an install that did not rebuild it, is not used)
-COMPILED = _scan is not None and getattr(_scan, "VERSION", 0) == 4
+COMPILED = _scan is not None and getattr(_scan, "VERSION", 0) == 5
 
 _B_REST = re.compile(r"- (?P<logger>.+?) - (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) - (?P<message>.*)\Z", re.S)
 _F_REST = re.compile(r"Z\] \[(?P<level>[A-Z]+)\] (?P<message>.*)\Z", re.S)
@@ -71,11 +71,8 @@ _ID_COLUMNS = [c for c, d in COLUMNS.items() if d == "category" and c not in ("s
 _NUMBER_COLUMNS = [c for c, d in COLUMNS.items() if d in ("float64", "Int64")]
 
 
-def _newlines(buf: np.ndarray, compiled: bool = False) -> np.ndarray:
+def _newlines(buf: np.ndarray) -> np.ndarray:
     """Positions of the newline bytes, scanned in cache-sized chunks."""
-    if compiled:
-        ends, _longest = _scan.newlines(buf)
-        return np.frombuffer(ends, dtype=np.int64)
     step = 1 << 22
     parts = [np.flatnonzero(buf[i:i + step] == 10) + i for i in range(0, len(buf), step)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -211,22 +208,50 @@ def _character_at(buf: np.ndarray, a: int, b: int, k: int) -> int | None:
     return None
 
 
-def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarray, int, int, bool]:
+def _sanitise(data: bytes | bytearray, compiled: bool, consume: bool = False
+              ) -> tuple[bytes | bytearray, np.ndarray, np.ndarray, int, int, bool, bool]:
     """(clean UTF-8 bytes ending in a newline, its bytes as numpy, newline positions, bad lines,
-    long lines, last line cut?) with the
-    reference parser's rules: lines cut to MAX_LINE characters, NUL bytes dropped, undecodable
-    bytes as U+FFFD, trailing carriage returns dropped."""
+    long lines, last line cut?, are the bytes ours to reuse?) with the reference parser's
+    rules: lines cut to MAX_LINE characters, NUL bytes dropped, undecodable bytes as U+FFFD,
+    trailing carriage returns dropped. ``consume``: ``data`` (a bytearray) may be changed."""
+    own = consume and isinstance(data, bytearray)
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        if own:
+            del data[:3]
+        else:
+            data = data[3:]
     cut = bool(data) and not data.endswith(b"\n")
     if cut:
-        data += b"\n"
+        if own:
+            data += b"\n"
+        else:
+            data = data + b"\n"
+    if not compiled:
+        return _sanitise_numpy(data, cut)
+    bad_lines = long_lines = 0
+    # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
+    valid = _valid_utf8(data)
+    dirty = not valid or b"\r" in data or b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data)
+    if not dirty:
+        ends, longest = _scan.newlines(data)
+        dirty = longest > MAX_LINE
+    if dirty:  # (one pass in C, whatever the bytes: a binary file costs what a log does)
+        data, bad_lines, long_lines = _scan.clean(data, MAX_LINE, own and valid)
+        own = True
+        ends, _longest = _scan.newlines(data)
+    return data, np.frombuffer(data, dtype=np.uint8), np.frombuffer(ends, dtype=np.int64), bad_lines, long_lines, cut, own
+
+
+def _sanitise_numpy(data: bytes | bytearray, cut: bool) -> tuple[bytes | bytearray, np.ndarray, np.ndarray, int, int,
+                                                                bool, bool]:
+    """:func:`_sanitise` without the compiled loops, of bytes that end in a newline."""
+    own = False
     if not _valid_utf8(data):
         data = data.decode("utf-8", errors="replace").encode("utf-8")
     if b"\r" in data:
         data = re.sub(rb"\r+\n", b"\n", data)
     buf = np.frombuffer(data, dtype=np.uint8)
-    nl = _newlines(buf, compiled)
+    nl = _newlines(buf)
     long_lines = 0
     if len(nl) and max(int(nl[0]), int(np.diff(nl).max(initial=1)) - 1) > MAX_LINE:  # the longest line
         starts = _starts(nl)
@@ -242,24 +267,28 @@ def _sanitise(data: bytes, compiled: bool) -> tuple[bytes, np.ndarray, np.ndarra
         if pieces:
             data = b"".join([*pieces, data[kept:]])
             buf = np.frombuffer(data, dtype=np.uint8)
-            nl = _newlines(buf, compiled)
+            nl = _newlines(buf)
     bad_lines = 0
     # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
     if b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data):
-        buf = np.frombuffer(data, dtype=np.uint8)
-        nl = _newlines(buf, compiled)
         # (each NUL, and each U+FFFD: its three bytes EF BF BD, which cannot overlap)
         replaced = (buf[:-2] == 0xEF) & (buf[1:-1] == 0xBF) & (buf[2:] == 0xBD)
-        hits = np.concatenate([np.flatnonzero(buf == 0), np.flatnonzero(replaced)])
-        bad_lines = len(np.unique(np.searchsorted(nl, hits)))
+        bad = np.zeros(len(nl), dtype=bool)
+        bad[np.searchsorted(nl, np.flatnonzero(buf == 0))] = True
+        bad[np.searchsorted(nl, np.flatnonzero(replaced))] = True
+        bad_lines = int(np.count_nonzero(bad))
+        del replaced, bad
         data = data.replace(b"\x00", b"")
     if len(buf) != len(data):
         buf = np.frombuffer(data, dtype=np.uint8)
-        nl = _newlines(buf, compiled)
-    return data, buf, nl, bad_lines, long_lines, cut
+        nl = _newlines(buf)
+    return data, buf, nl, bad_lines, long_lines, cut, own
 
 
 _FIXED = ("kind", "shape", "source", "logger", "level", "tag")
+# what _scan.plain says of a line with no stamp whose text need not be read
+_INDENTED = 1  # it continues a traceback, if there is one to continue
+_PLAIN = 2  # it is an unknown event, or a traceback's line after one of those
 
 
 def _memo_key(record: tuple[str, str | None, str | None, str]) -> tuple[str, str | None, str]:
@@ -368,18 +397,71 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
 
 
-def _compacted_text(data: bytes | bytearray, ends: np.ndarray, rows: np.ndarray, in_place: bool) -> pa.Array:
-    """The lines ``r`` in ``rows`` (file order; line r ends at ``ends[r]``) as one
-    large_string array, what pandas' "string" dtype holds as it is. The lines move down to the
-    start of the buffer, which becomes the array's values: ``data`` itself when ``in_place``
-    (it is not a log any more after this), else a copy."""
-    buffer = data if in_place else bytearray(data)
-    offsets = _scan.compact(buffer, ends, np.ascontiguousarray(rows, dtype=np.int64))
-    return pa.Array.from_buffers(pa.large_string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(buffer)])
+def _gathered(data: bytes | bytearray, ends: np.ndarray, rows: np.ndarray, traceback_lines: np.ndarray,
+              traceback_starts: np.ndarray, in_place: bool) -> tuple[pa.Array, pa.Array]:
+    """(the lines ``rows`` as one large_string array, what pandas' "string" dtype holds as it
+    is; the tracebacks as another: the lines ``traceback_lines``, joined by newlines, each
+    traceback from a line where ``traceback_starts`` holds). Line r ends at ``ends[r]``; both
+    sets are in file order. The bigger of the two (the rows, unless the tracebacks are over
+    half the text: binary data) moves down to the start of the buffer, which becomes its
+    array's values: ``data`` itself when ``in_place`` (it is not a log any more after this),
+    else a copy; the other is copied out first."""
+    def size(lines: np.ndarray, starts: np.ndarray | None) -> int:
+        joins = 0 if starts is None else len(starts) - int(np.count_nonzero(starts))
+        return int((ends[lines] - _starts(ends, lines)).sum()) + joins
+
+    def gather(lines: np.ndarray, starts: np.ndarray | None, into: Any) -> pa.Array:
+        lines = np.ascontiguousarray(lines, dtype=np.int64)
+        starts = None if starts is None else np.ascontiguousarray(starts, dtype=np.uint8)
+        values = data if into is None else into
+        offsets = _scan.gather(data, ends, lines, starts, into)
+        count = len(offsets) // 8 - 1
+        return pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+
+    # (from the pool Arrow's own steps draw on: memory they gave back, its pages taken already)
+    def fresh(size: int) -> pa.Buffer:
+        return pa.allocate_buffer(size, memory_pool=_POOL)
+
+    traceback_size = size(traceback_lines, traceback_starts)  # (of a log: a few lines)
+    if 2 * traceback_size < len(data) - len(ends):  # the rows are the bigger part (their size is not counted)
+        tracebacks = gather(traceback_lines, traceback_starts, fresh(traceback_size))
+        return gather(rows, None, None if in_place else fresh(size(rows, None))), tracebacks
+    text = gather(rows, None, fresh(size(rows, None)))
+    return text, gather(traceback_lines, traceback_starts, None if in_place else fresh(traceback_size))
 
 
-def _large_strings(views: pa.Array) -> pa.Array:
-    return pc.cast(views, pa.large_string(), memory_pool=_POOL)
+def _joined(views: pa.Array, traceback_views: pa.Array, traceback_starts: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """:func:`_gathered` with Arrow's steps, of the lines as string views."""
+    text = pc.cast(views, pa.large_string(), memory_pool=_POOL)
+    lines = pc.cast(traceback_views, pa.large_string(), memory_pool=_POOL)
+    offsets = np.append(np.flatnonzero(traceback_starts), len(traceback_starts)).astype(np.int64)
+    grouped = pa.LargeListArray.from_arrays(pa.array(offsets), lines)
+    return text, pc.binary_join(grouped, pa.scalar("\n", pa.large_string()), memory_pool=_POOL)
+
+
+def _plain_lines(data: bytes | bytearray, ends: np.ndarray, idx: np.ndarray, compiled: bool) -> np.ndarray:
+    """Of the lines ``idx`` (with no stamp): _INDENTED or _PLAIN when their bytes alone tell
+    that they have no prefix and are not blank (see ``_scan.plain``), else 0: their text is
+    read. (0 for all without the compiled loops.)"""
+    if not compiled:
+        return np.zeros(len(idx), dtype=np.int8)
+    return np.frombuffer(_scan.plain(data, ends, np.ascontiguousarray(idx, dtype=np.int64)), dtype=np.int8)
+
+
+def _parts(future: Future[tuple[Any, ...]], count: int) -> list[Future[Any]]:
+    """A future for each of the ``count`` results of ``future``."""
+    parts: list[Future[Any]] = [Future() for _ in range(count)]
+
+    def done(whole: Future[tuple[Any, ...]]) -> None:
+        error = whole.exception()
+        for k, part in enumerate(parts):
+            if error is not None:
+                part.set_exception(error)
+            else:
+                part.set_result(whole.result()[k])
+
+    future.add_done_callback(done)
+    return parts
 
 
 # Below this many bytes a file's text column is made at once: starting and joining a
@@ -413,14 +495,15 @@ class FastRows:
     order, from one record per distinct message (so sorting costs no string copies)."""
 
     def __init__(self, *, text: Future[pa.Array] | Future[pa.ChunkedArray], rows: np.ndarray, rrec: np.ndarray, by_name: dict[str, list[Any]],
-                 n_records: int, source: np.ndarray, path: str, client: str | None, tracebacks: dict[int, str],
-                 spare: Future[dict[str, np.ndarray]] | None = None):
+                 n_records: int, source: np.ndarray, path: str, client: str | None, traceback_rows: np.ndarray,
+                 tracebacks: Future[pa.Array] | Future[pa.ChunkedArray], spare: Future[dict[str, np.ndarray]] | None = None):
         self.text = text  # the text column in file order, being built
         self.rows, self.rrec, self.source = rows, rrec, source  # (rows: each row's line index in its file)
         # each row's file (None: all in the first), and each file's path and clientId
         self.file_of: np.ndarray | None = None
         self.paths, self.clients = [path], [client]
-        self.tracebacks = tracebacks  # row (file order) -> the traceback lines after it
+        # the rows (file order, ascending) a traceback follows, and those tracebacks, being built
+        self.traceback_rows, self.tracebacks = traceback_rows, tracebacks
         self.by_name = by_name  # column -> the value of each record (None: not set)
         self.n_records = n_records
         self.spare = spare  # memory for some columns, taken on another core (see _spare_columns)
@@ -524,13 +607,16 @@ class FastRows:
         client = self.client_column()
         cols["client"] = client if order is None else client.take(order)
         self._client = None
-        if self.tracebacks:
-            at = np.fromiter(self.tracebacks, dtype=np.int64, count=len(self.tracebacks))  # rows in file order
+        tracebacks = self.tracebacks.result()
+        if release:
+            self.tracebacks = None  # type: ignore[assignment]
+        if len(self.traceback_rows):
+            at = self.traceback_rows
             if order is not None:
                 inverse = np.empty(m, dtype=np.int64)
                 inverse[order] = np.arange(m)
                 at = inverse[at]
-            cols["traceback"] = _sparse_strings(m, at, list(self.tracebacks.values()))
+            cols["traceback"] = _sparse_strings(m, at, tracebacks)
         return cols
 
 
@@ -563,20 +649,27 @@ def _take_text(text: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Array 
                                  [None, pa.py_buffer(new_offsets), values])
 
 
-def _sparse_strings(m: int, at: np.ndarray, texts: list[str]) -> pa.Array:
+def _sparse_strings(m: int, at: np.ndarray, texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A large_string array of ``m`` rows: ``texts[k]`` at row ``at[k]``, null elsewhere. (Made
     from its buffers: Arrow's take reserves the mean length of what it takes for every row,
     null or not, so one long traceback in a big file asked for terabytes.)"""
     by_row = np.argsort(at, kind="stable")
-    encoded = [texts[k].encode("utf-8") for k in by_row.tolist()]
+    if isinstance(texts, pa.ChunkedArray) and texts.num_chunks == 1:
+        texts = texts.chunk(0)
+    if isinstance(texts, pa.ChunkedArray) or bool((by_row != np.arange(len(by_row))).any()):
+        texts = _take_text(texts, by_row)
+        texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    own = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + len(texts) + 1]
     lengths = np.zeros(m, dtype=np.int64)
-    lengths[at[by_row]] = [len(e) for e in encoded]
-    offsets = np.zeros(m + 1, dtype=np.int64)
+    lengths[at[by_row]] = np.diff(own)
+    offsets = np.empty(m + 1, dtype=np.int64)
+    offsets[0] = own[0] if len(own) else 0
     np.cumsum(lengths, out=offsets[1:])
+    offsets[1:] += offsets[0]
     valid = np.zeros(m, dtype=bool)
     valid[at] = True
     return pa.Array.from_buffers(pa.large_string(), m, [pa.py_buffer(np.packbits(valid, bitorder="little")),
-                                                        pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))],
+                                                        pa.py_buffer(offsets), texts.buffers()[2]],
                                  null_count=m - len(at))
 
 
@@ -608,13 +701,14 @@ def merge_rows(parts: list[FastRows]) -> FastRows:
     names = dict.fromkeys(name for p in parts for name in p.by_name)
     text: Future[pa.ChunkedArray] = Future()
     text.set_result(pa.chunked_array([p.text.result() for p in parts]))  # (no copy of the texts)
+    tracebacks: Future[pa.ChunkedArray] = Future()
+    tracebacks.set_result(pa.chunked_array([p.tracebacks.result() for p in parts], type=pa.large_string()))
     merged = FastRows(
-        text=text, rows=np.concatenate([p.rows for p in parts]),
+        text=text, rows=np.concatenate([p.rows for p in parts]), tracebacks=tracebacks,
+        traceback_rows=np.concatenate([p.traceback_rows + at for p, at in zip(parts, row_at.tolist(), strict=False)]),
         rrec=np.concatenate([p.rrec + at for p, at in zip(parts, record_at.tolist(), strict=False)]),
         by_name={name: [v for p in parts for v in p.values(name)] for name in names},
-        n_records=int(record_at[-1]), source=np.concatenate([p.source for p in parts]), path="", client=None,
-        tracebacks={row + at: lines for p, at in zip(parts, row_at.tolist(), strict=False)
-                    for row, lines in p.tracebacks.items()})
+        n_records=int(record_at[-1]), source=np.concatenate([p.source for p in parts]), path="", client=None)
     merged.paths = [path for p in parts for path in p.paths]
     merged.clients = [client for p in parts for client in p.clients]
     merged.file_of = np.concatenate([(np.zeros(len(p), dtype=np.int32) if p.file_of is None else p.file_of) + at
@@ -634,7 +728,7 @@ def parse_bytes(data: bytes | bytearray, fmt: str, path: str = "-", client: str 
     of messages, for the next files of the same reading (see :func:`_record_columns`).
     """
     compiled = COMPILED if compiled is None else bool(compiled) and COMPILED
-    data, buf, nl, bad_lines, long_lines, cut = _sanitise(data, compiled)
+    data, buf, nl, bad_lines, long_lines, cut, consume = _sanitise(data, compiled, consume)
     n = len(nl)
     raw = RawColumns({}, [], lines=n, bad_lines=bad_lines, long_lines=long_lines, truncated=cut)
     if n == 0:
@@ -702,25 +796,33 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         rec[fast_idx] = fast_rec
     del fast_rec
 
-    # everything else: the reference splitter, once per distinct text
+    # everything else: the reference splitter, once per distinct text, but for the lines whose
+    # bytes alone tell that they have no prefix (binary data, a traceback's lines): no text
+    # of theirs is made, so garbage costs what a log does
     slow_idx = np.flatnonzero(rec < 0)
     raw_t[slow_idx] = np.nan
     is_blank = np.zeros(n, dtype=bool)
     is_other = np.zeros(n, dtype=bool)
-    texts: list[str] = []  # the distinct slow lines, and each slow line's number among them
-    codes = np.zeros(0, dtype=np.int32)
+    texts: list[str] = []  # the distinct slow lines read as text
+    codes = np.zeros(0, dtype=np.int32)  # each slow line's text number (INDENTED, PLAIN: not read)
     if len(slow_idx):
-        codes, texts = _distinct_lines(data, buf, nl, slow_idx, compiled)
+        plain = _plain_lines(data, nl, slow_idx, compiled)
+        read = slow_idx[plain == 0]
+        read_codes, texts = _distinct_lines(data, buf, nl, read, compiled)
         kind_of, time_of = split_untimed(texts, records, split_line)  # (record, -1 other, -2 blank)
-        got = kind_of[codes]
-        rec[slow_idx] = np.where(got >= 0, got, -1)
-        raw_t[slow_idx] = time_of[codes]
-        is_blank[slow_idx[got == -2]] = True
-        is_other[slow_idx[got == -1]] = True
+        got = kind_of[read_codes]
+        rec[read] = np.where(got >= 0, got, -1)
+        raw_t[read] = time_of[read_codes]
+        is_blank[read[got == -2]] = True
+        is_other[read[got == -1]] = True
+        is_other[slow_idx[plain > 0]] = True
+        codes = plain.astype(np.int32) + (len(texts) - 1)
+        codes[plain == 0] = read_codes
+        del plain, read, read_codes, got
 
     # lines with no prefix: a traceback continuation or an unknown event
     default_source = FORMAT_SOURCE.get(fmt, "backend")
-    tracebacks: dict[int, list[str]] = {}
+    traceback_lines = traceback_owner = np.zeros(0, dtype=np.int64)
     unknown_tags: dict[str | None, int] = {}
     if is_other.any():
         parsed_idx = np.flatnonzero(rec >= 0)
@@ -732,17 +834,19 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
                        else np.full(len(k), -1))
         prev_nonblank = np.where(other_idx > 0, _carried_index(~is_blank)[np.maximum(other_idx - 1, 0)], -1)
         distinct = np.unique(other_text)
-        starts = np.zeros(len(texts), dtype=bool)
-        starts[distinct] = [_CONTINUATION_START.match(texts[u]) is not None for u in distinct.tolist()]
+        starts = np.zeros(len(texts) + 2, dtype=bool)
+        starts[len(texts) + _INDENTED - 1] = True
+        read = distinct[distinct < len(texts)]
+        starts[read] = [_CONTINUATION_START.match(texts[u]) is not None for u in read.tolist()]
         cont, row = _continuations(other_idx, prev_parsed, prev_nonblank, starts[other_text])
-        for r, u in zip(row[cont].tolist(), other_text[cont].tolist(), strict=True):
-            tracebacks.setdefault(r, []).append(texts[u])
-        # the others are unknown events, one record per tag, made in the order first met
+        traceback_lines, traceback_owner = other_idx[cont], row[cont]
+        # the others are unknown events, one record per tag, made in the order first met (a
+        # line not read has none: no tag starts as it does)
         unknown_text = other_text[~cont]
         seen, first = np.unique(unknown_text, return_index=True)
-        record_of_text = np.full(len(texts), -1, dtype=np.int32)
+        record_of_text = np.full(len(texts) + 2, -1, dtype=np.int32)
         for u in seen[np.argsort(first)].tolist():
-            tag = tag_of(texts[u])
+            tag = tag_of(texts[u]) if u < len(texts) else None
             if tag not in unknown_tags:
                 unknown_tags[tag] = len(records)
                 records.append({"kind": "unknown", "source": default_source, "logger": None, "level": None,
@@ -751,16 +855,24 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         rec[other_idx[~cont]] = record_of_text[unknown_text]
 
     rows = np.flatnonzero(rec >= 0)
-    # The text column in file order (what a sorted file needs) is made on another core while
-    # this one classifies the distinct messages; nothing else reads the bytes after this.
+    # each traceback: its lines, joined; the row it belongs to
+    joined = np.zeros(len(traceback_lines), dtype=bool)
+    joined[1:] = traceback_owner[1:] == traceback_owner[:-1]
+    traceback_rows = np.searchsorted(rows, traceback_owner[~joined])
+    # The text column in file order (what a sorted file needs) and the tracebacks are made on
+    # another core while this one classifies the distinct messages; nothing else reads the
+    # bytes after this.
     small = len(data) < BACKGROUND_MIN_BYTES
     if compiled:
-        # a buffer that is ours (consume) becomes the column's values: the lines move down in place
-        text = _in_background(_compacted_text, data, nl, rows, consume and isinstance(data, bytearray), now=small)
+        # a buffer that is ours (consume) becomes the values of a column: the lines move down in place
+        made = _in_background(_gathered, data, nl, rows, traceback_lines, ~joined, consume and isinstance(data, bytearray),
+                              now=small)
     else:
         # (the views are made here: numpy holds the GIL in parts of that; Arrow's copy does not)
-        text = _in_background(_large_strings, _views(data, buf, _starts(nl, rows), nl[rows]), now=small)
-    del data, buf
+        made = _in_background(_joined, _views(data, buf, _starts(nl, rows), nl[rows]),
+                              _views(data, buf, _starts(nl, traceback_lines), nl[traceback_lines]), ~joined, now=small)
+    text, tracebacks = _parts(made, 2)
+    del data, buf, traceback_lines, traceback_owner, joined
     by_name = _record_columns(records, memo, known, columns)
     rrec = rec[rows].astype(np.intp)  # (intp: the columns are gathered with it; numpy converts other types each time)
     rt = raw_t[rows]
@@ -786,10 +898,8 @@ def _parse_lines(raw: RawColumns, data: bytes | bytearray, buf: np.ndarray, nl: 
         lead = untimed & (last < 0)
         rt[lead] = rt[first]
         clock[lead] = clock[first]
-    at = np.searchsorted(rows, np.fromiter(tracebacks, dtype=np.int64, count=len(tracebacks))).tolist()
     fast_rows = FastRows(text=text, rows=rows, rrec=rrec, by_name=by_name, n_records=len(records), source=source,
-                         path=path, client=client, spare=spare,
-                         tracebacks={row: "\n".join(lines) for row, lines in zip(at, tracebacks.values(), strict=True)})
+                         path=path, client=client, spare=spare, traceback_rows=traceback_rows, tracebacks=tracebacks)
     raw.columns = {"t_source": rt}
     raw.rows = fast_rows
     raw.clock = clock
