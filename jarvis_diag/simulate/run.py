@@ -84,9 +84,9 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
             async with http.get(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}) as resp:
                 body = (await resp.read())[:200].decode("utf-8", "replace")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        refused = isinstance(getattr(exc, "os_error", exc), ConnectionRefusedError)
-        raise (ServerRefused if refused else ServerUnusable)(
-            f"cannot reach {base}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+        if isinstance(getattr(exc, "os_error", exc), ConnectionRefusedError):
+            raise ServerRefused(f"cannot reach {base}: connection refused") from None
+        raise ServerUnusable(f"cannot reach {base}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
     if resp.status != 200 or not body.startswith("0{"):
         raise ServerUnusable(f"{base} does not speak Socket.IO (Engine.IO v4) at /socket.io/: "
                              f"HTTP {resp.status}, {body[:60]!r}")
