@@ -30,6 +30,9 @@ import numpy as np
 QUARTER_HOUR_S = 900
 # A pair further than this from its quarter hour is not the same instant (a stale epoch).
 PAIR_TOLERANCE_S = 300
+# The offsets zones have (UTC-12:00 to UTC+14:00): a pair further apart is not one clock's
+# local time and epoch (a log pieced together from two days, its epochs left as they were).
+ZONE_MINUTES = (-12 * 60, 14 * 60)
 _OFFSET_RE = re.compile(r"(?:UTC|GMT)?\s*(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d\d))?\Z")
 
 
@@ -228,13 +231,15 @@ class _Run:
 
 
 def _runs(local_s: Sequence[float], utc_s: Sequence[float]) -> tuple[list[_Run], int]:
-    """The pairs in time order as runs of one quarter-hour offset, and how many pairs fit none."""
+    """The pairs in time order as runs of one quarter-hour offset, and how many pairs fit none
+    (or give an offset no zone has)."""
     runs: list[_Run] = []
     stray = 0
     for utc, local in sorted(zip(utc_s, local_s, strict=True)):
         diff = local - utc
         quarters = round(diff / QUARTER_HOUR_S)
-        if abs(diff - quarters * QUARTER_HOUR_S) > PAIR_TOLERANCE_S:
+        if abs(diff - quarters * QUARTER_HOUR_S) > PAIR_TOLERANCE_S or not (
+                ZONE_MINUTES[0] <= quarters * 15 <= ZONE_MINUTES[1]):
             stray += 1
             continue
         if runs and runs[-1].offset == quarters * 15:

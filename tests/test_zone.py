@@ -59,6 +59,16 @@ def test_disagreeing_pairs_are_reported() -> None:
     assert z.warning is not None and "2 of 5" in z.warning
 
 
+def test_a_pair_no_zone_could_give_is_no_change_of_zone() -> None:
+    # app.log of two days pieced together, the second day's dates moved but not its epochs:
+    # its pairs read UTC+25:00, which no zone is; its lines keep the first day's offset
+    first, second = [UTC_S + 60 * k for k in range(5)], [UTC_S + 600 + 60 * k for k in range(5)]
+    local = [t + 3600 for t in first] + [t + 86400 + 3600 for t in second]
+    z = resolve_zone(local, first + second, tz=None, machine_offset_minutes=0)
+    assert (z.offset_minutes, z.pairs, z.changes) == (60, 5, ())
+    assert z.warning == "5 of 10 epoch/local pairs disagree with UTC+01:00"
+
+
 def test_no_pairs_then_tz_then_machine() -> None:
     z = resolve_zone([UTC_S + 3600], [UTC_S], tz="Asia/Shanghai", machine_offset_minutes=0)
     assert (z.offset_minutes, z.source, z.pairs) == (60, "recv_ts", 1)
