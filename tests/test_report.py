@@ -281,6 +281,26 @@ def test_markdown_is_valid_and_fits_a_comment():
     assert "the server kept a dead socket \\| for 55 s" not in md2.split("### Findings")[0]
 
 
+def test_markdown_shows_log_text_as_written():
+    # a finding quoting a log line is prose in the Markdown: "Error in __call__ of *Handler*" was
+    # shown as "Error in call of Handler" with two words in bold and one in italics, a [link](...)
+    # as a link, and a path like run__a__/results.jsonl lost its underscores in a note
+    import html as html_lib
+
+    said = "3x Error in __call__ of *Handler* [see](http://x) ~~old~~ &lt; a\\b `x` #1"
+    ds = dataset_of(TWENTY, "run__a__/results.jsonl")
+    ds.findings.append({"kind": "app-warning", "severity": "warning", "at": "2026-11-24T10:00:00Z",
+                        "summary": said, "context": None, "evidence": [], "source": "app.log"})
+    report = build_report(ds, notes=["run__a__/results.jsonl: *cut*"], title="A *run* of [x]")
+    md = to_markdown(report)
+    check_markdown_tables(md)
+    page = MarkdownIt("commonmark").enable("table").enable("strikethrough").render(md)
+    assert not re.search(r"<(em|strong|a|s|del|code)>", page.split("10:00:00Z: ")[1].split("</li>")[0])
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", page))
+    assert said in text and "run__a__/results.jsonl: *cut*" in text and "A *run* of [x]" in text
+    assert "<strong>" not in page.split("<h2>")[1].split("</h2>")[0]
+
+
 def test_text_and_rich_rendering():
     report = timeline_report(budgets=budgets("new-session.p50<=10ms"))
     text = to_text(report, width=140)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from jarvis_diag.report import fmt
 from jarvis_diag.report.model import Report
 
@@ -10,8 +12,9 @@ MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
 
 
 def _cell(text: object) -> str:
-    """A table cell: pipes escaped, newlines flattened."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip() or " "
+    """A table cell: pipes escaped (in a code span too: GitHub's tables split on every pipe
+    not escaped), newlines flattened. Prose in a cell goes through :func:`_text` first."""
+    return str(text).replace("|", "\\|").replace("\n", " ").strip() or " "
 
 
 def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
@@ -23,10 +26,20 @@ def _table(header: list[str], rows: list[list[str]], align: list[str] | None = N
     return lines + [""]
 
 
+_MARKUP = re.compile(r"([\\`*_\[\]~#])")
+
+
 def _text(text: object) -> str:
-    """Prose from the logs (a summary quoting `<Task pending ...>`, a title): a `<` would open
-    an HTML tag that a pull request's page drops with the words after it."""
-    return str(text).replace("<", "&lt;")
+    """Prose from the logs (a summary quoting `<Task pending ...>` or `Error in __call__`, a
+    title, a path), shown as written: a `<` would open an HTML tag that a pull request's page
+    drops with the words after it, an entity (`&lt;`) would be read as its character, and
+    `*`, `_`, `[`, `` ` ``, `~` as emphasis, links, code or strike-through."""
+    return _MARKUP.sub(r"\\\1", str(text).replace("&", "&amp;").replace("<", "&lt;"))
+
+
+def _html(text: object) -> str:
+    """Text inside an HTML block (a <summary>), where Markdown is not read: only `&` and `<`."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def _code(text: str) -> str:
@@ -45,21 +58,21 @@ def to_markdown(report: Report) -> str:
     if report.budgets:
         verdict = f"**Budgets: {len(failed)} of {len(report.budgets)} failed**" if failed else "**Budgets: all passed**"
         out += [verdict, ""]
-        out += [f"- {'❌' if not b.passed else '✅'} {_code(b.budget.text)}: {b.message}" for b in report.budgets]
+        out += [f"- {'❌' if not b.passed else '✅'} {_code(b.budget.text)}: {_text(b.message)}" for b in report.budgets]
         out.append("")
     if report.comparison is not None:
         out += ["**Compared with the baseline:**", ""]
-        out += [f"- {line}" for line in fmt.comparison_headlines(report.comparison)] + [""]
+        out += [f"- {_text(line)}" for line in fmt.comparison_headlines(report.comparison)] + [""]
     out.append("Inputs: " + "; ".join(f"{_code(fmt.short_paths(i['path']))} ({fmt.records_text(i)})" for i in report.inputs))
     out.append("")
     if report.metrics:
         out += ["### Latency", ""]
         rows, note = fmt.latency_rows(report.metrics)
-        cells = [[f"`{m.name}`", *values, outcomes] for m, values, outcomes in rows]
+        cells = [[f"`{m.name}`", *values, _text(outcomes)] for m, values, outcomes in rows]
         out += _table(["metric", *fmt.STATS, "outcomes"], cells, ["l"] + ["r"] * 6 + ["l"])
         out += [note.replace(fmt.UNRESOLVED_NOTE, "\\" + fmt.UNRESOLVED_NOTE), ""]
     if report.counts:
-        rows = [[f"`{c.name}`", f"{c.total}", f"{c.affected} of {c.units} {c.unit}", c.description]
+        rows = [[f"`{c.name}`", f"{c.total}", f"{c.affected} of {c.units} {c.unit}", _text(c.description)]
                 for c in report.counts]
         out += ["### Lost, duplicated, unrecovered", ""] + _table(["count", "total", "affected", "meaning"], rows,
                                                                    ["l", "r", "r", "l"])
@@ -85,7 +98,7 @@ def to_markdown(report: Report) -> str:
             out += [note, ""]
     slow = [(m, c) for m in report.metrics if m.breakdown for c in m.slowest[:3]]
     if slow:
-        rows = [[f"`{m.name}`", fmt.fmt_value(c["value_ms"], "ms"), c["label"], c["at"] or "",
+        rows = [[f"`{m.name}`", fmt.fmt_value(c["value_ms"], "ms"), _text(c["label"]), c["at"] or "",
                  _code(fmt.short_paths(c["path"]) + (f":{c['line']}" if c["line"] else "")), _timeline_cell(c["timeline"])]
                 for m, c in slow]
         out += ["<details><summary>Slowest cases</summary>", ""]
@@ -114,7 +127,7 @@ def to_markdown(report: Report) -> str:
     out.append("")
     w = report.waterfall
     if w is not None:
-        out += [f"<details><summary>Worst episode: {_text(w.title)}</summary>", "", f"0 ms = {w.origin}", ""]
+        out += [f"<details><summary>Worst episode: {_html(w.title)}</summary>", "", f"0 ms = {w.origin}", ""]
         rows = [[f"{r['start_ms']:.1f}", "" if r["end_ms"] is None else f"{r['end_ms']:.1f}", r["side"],
                  _text(r["label"])]
                 for r in w.rows]
