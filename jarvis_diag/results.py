@@ -4,7 +4,7 @@ Example::
 
     from jarvis_diag.results import load_results, session_results
     cycles = load_results("sample_logs/healthy-day/results.jsonl")
-    cycles.groupby("profile").recovery_ms.median()
+    cycles.groupby("profile", observed=True).recovered.mean()
 """
 
 from __future__ import annotations
@@ -93,12 +93,16 @@ def load_results(path: str | Path) -> pd.DataFrame:
     ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it. Read as
     ``jarvis-diag report`` reads it: a damaged line or a field of the wrong type is a
     DiagError naming its line; a cut last line (a run stopped while writing) is skipped
-    with a warning.
+    with a warning. ``recovery_ms`` is when every session was ready again, which a cycle
+    that did not recover can have too (a reply then failed to arrive live): ``report``
+    and ``simulate-mobile`` leave those out of their recovery figures, and give
+    nearest-rank percentiles (observed values; ``median`` averages two).
 
     Example::
 
         cycles = jd.load_results("sample_logs/healthy-day")
-        cycles.groupby("profile")[["recovered", "recovery_ms"]].agg(["mean", "median"])
+        recovered = cycles[cycles.recovered]
+        recovered.groupby("profile", observed=True).recovery_ms.quantile(0.5, interpolation="lower")  # = p50
     """
     rows = []
     for rec in _records(path):
