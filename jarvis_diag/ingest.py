@@ -664,16 +664,23 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         df, zone = _zone_by_pages(df, zone, tz, warnings, panel_too=panel_tz is None)
     _fill_counts(df, infos)
     for info in infos.values():
+        # most lines undecodable: no text at all (a core dump, an archive, an image), said once
+        binary = info.lines > 0 and 2 * info.bad_lines >= info.lines
         if not info.lines:
             warnings.append(f"{info.path}: empty")
+        elif binary:
+            which = (f"{info.bad_lines:,} of its {info.lines:,} lines have" if info.lines > 1
+                     else "its one line has")
+            warnings.append(f"{info.path}: binary data, not a log? ({which} undecodable or NUL bytes; kept as read)")
         elif info.events and info.unknown == info.events:
             # a wrong file given (another program's log): its lines are kept, but nothing in it
             # can be checked, and "no findings" alone would read as an all-clear
             which = f"none of its {info.lines:,} lines is" if info.lines > 1 else "its one line is not"
             warnings.append(f"{info.path}: {which} one the Jarvis backend or frontend writes (kept as unknown "
                             f"events): not a Jarvis log? (timeline --format-of PATH=KIND forces a format)")
-        if info.bad_lines:
-            warnings.append(f"{info.path}: {info.bad_lines} lines with undecodable or NUL bytes (kept as read)")
+        if info.bad_lines and not binary:
+            which = "1 line" if info.bad_lines == 1 else f"{info.bad_lines:,} lines"
+            warnings.append(f"{info.path}: {which} with undecodable or NUL bytes (kept as read)")
         if info.long_lines:
             which = "1 line" if info.long_lines == 1 else f"{info.long_lines} lines"
             whose = "its" if info.long_lines == 1 else "their"
@@ -681,7 +688,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
                             f"(no log writes such lines: binary data, or a file with no newlines?)")
         if info.damaged:
             warnings.append(f"{info.path}: {info.damaged}")
-        elif info.truncated:
+        elif info.truncated and not binary:
             warnings.append(f"{info.path}: the file ends in the middle of a line (cut short while written?)")
     return Ingested(df, list(infos.values()), zone, warnings)
 
