@@ -4,6 +4,7 @@ and an idle follow of many page logs."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -192,13 +193,130 @@ def test_follow_of_a_session_goes_on_when_the_logs_that_come_do_not_name_it(tmp_
     logs.mkdir()
     with _following(logs, "--session", "0123abcd") as proc:
         _read_until(proc, "following 0 file(s)", 20)
-        shutil.copy(SWITCH_BACK / "app.log", logs / "app.log")
-        _read_until(proc, "Application stopped", 30)
+        shutil.copy(SWITCH_BACK / "app.log", logs / "app.log")  # (its lines are not the session's: not printed)
+        time.sleep(2.0)  # (more than a rebuild's wait)
         with (logs / "app.log").open("a") as fh:  # (after a rebuild: still following)
-            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
-        _read_until(proc, "Client ZZZZZZZZ connected", 20)
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Consumer cancelled: sid=ZZZZZZZZ, "
+                     "session=0123abcd\n")
+        out = _read_until(proc, "sid=ZZZZZZZZ, session=0123abcd", 20)
+    assert "Application stopped" not in out
     # a session the logs there already do not name is a mistake, said as for the timeline
-    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(logs), "--session",
-                             "0123abcd"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "--follow",
+                             str(SWITCH_BACK / "app.log"), "--session", "0123abcd"],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("jarvis-diag: error: --session 0123abcd: no session in these logs matches it")
+
+
+def test_follow_of_one_client_prints_that_clients_lines_only(tmp_path):
+    # --client narrows the lines printed as it narrows the findings: another phone's page log
+    # and another socket's server lines are left out (before, every phone's lines were printed)
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    (fe_dir / page.name).write_text("".join(lines[:-3]))
+    with _following(app_log, fe_dir, "--client", "mxbyzm1u") as proc:
+        _read_until(proc, "following 2 file(s)", 20)
+        (fe_dir / page.name.replace("mxbyzm1u-m37a", "zzzz9999-0001")).write_text("".join(lines[:5]))
+        with app_log.open("a") as fh:
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        time.sleep(0.6)  # (more than a poll: those are read first)
+        with (fe_dir / page.name).open("a") as fh:
+            fh.write("".join(lines[-3:]))
+        out = _read_until(proc, lines[-1].rstrip("\n"), 30)
+    assert "zzzz9999" not in out and "ZZZZZZZZ" not in out
+    for line in lines[-3:]:
+        [printed] = [row for row in out.splitlines() if line.rstrip("\n") in row]
+        assert printed.split()[1] == "mxbyzm1u-m37a"
+
+
+def test_follow_reads_a_file_named_by_format_of_that_appears_while_following(tmp_path):
+    # --format-of names a page's log the phone has not written yet: the follow waits for it
+    # (before, an error: "not one of the files read"), and reads it as that kind
+    app_log, _, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    phone = tmp_path / "phone.log"
+    with _following(app_log, tmp_path, "--format-of", f"{phone}=frontend") as proc:
+        _read_until(proc, "following 1 file(s)", 20)
+        phone.write_text("".join(lines[:3]))
+        out = _read_until(proc, lines[2].rstrip("\n"), 30)
+    [printed] = [row for row in out.splitlines() if lines[0].rstrip("\n") in row]
+    assert printed.split()[1] == "phone"  # (a page's line, the page named after its file)
+    # a file that no path followed is, nor may be, is still a typo
+    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(app_log),
+                             "--format-of", f"{tmp_path / 'elsewhere' / 'x.log'}=frontend"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not one of the files followed" in result.stderr
+
+
+def test_follow_says_a_compressed_log_that_appears_is_read_for_the_findings_only(tmp_path):
+    # logrotate's compress: app.log.1.gz appears in the directory followed; its lines (printed
+    # when they were written) are not printed again, nor its gzip bytes as lines
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    shutil.copy(page, fe_dir / page.name)
+    with _following(tmp_path) as proc:
+        _read_until(proc, "following 2 file(s)", 20)
+        with gzip.open(tmp_path / "app.log.1.gz", "wb") as fh:
+            fh.write((SWITCH_BACK / "app.log").read_bytes())
+        out = _read_until(proc, "compressed", 20)
+        assert out.splitlines()[-1] == f"{tmp_path / 'app.log.1.gz'}: compressed: read for the findings, its " \
+            "lines not printed"
+        with app_log.open("a") as fh:  # (still following)
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
+    assert " unknown " not in out and out.count(": compressed:") == 1
+
+
+def test_follow_says_a_directory_followed_was_removed_and_follows_the_others(tmp_path):
+    # the phones' logs were in a folder removed with its parent: said once, and the server's
+    # log is followed on (before, the follow ended: "no such file or directory")
+    app_log, _, page = _copy_set(tmp_path)
+    fe_dir = tmp_path / "web" / "frontend"
+    fe_dir.mkdir(parents=True)
+    shutil.copy(page, fe_dir / page.name)
+    with _following(app_log, fe_dir) as proc:
+        _read_until(proc, "following 2 file(s)", 20)
+        shutil.rmtree(tmp_path / "web")
+        out = _read_until(proc, "was removed", 20)
+        assert out.splitlines()[-1] == f"{tmp_path / 'web'} was removed: followed again if it comes back"
+        with app_log.open("a") as fh:
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
+        fe_dir.mkdir(parents=True)  # (back: read again)
+        (fe_dir / page.name).write_text(page.read_text().splitlines(keepends=True)[0])
+        out += _read_until(proc, page.read_text().splitlines()[0], 20)
+    assert out.count("was removed") == 1
+
+
+def test_follow_says_a_server_log_removed_and_reads_what_the_server_still_writes_to_it(tmp_path):
+    # `rm app.log` while the server runs: it still writes to the file it holds open (the
+    # reference server does), and those lines are printed; said once; the next app.log (the
+    # server restarted) is read from its start
+    app_log, _, _ = _copy_set(tmp_path)
+    with _following(tmp_path) as proc, app_log.open("a") as server:
+        _read_until(proc, "following 1 file(s)", 20)
+        app_log.unlink()
+        out = _read_until(proc, "was removed", 20)
+        assert out.splitlines()[-1] == f"{app_log} was removed: what is still written to it is read, and a new " \
+            f"{app_log} once there is one"
+        server.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client YYYYYYYY connected\n")
+        server.flush()
+        out += _read_until(proc, "Client YYYYYYYY connected", 20)
+        app_log.write_text("2026-12-06 23:06:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
+    assert out.count("was removed") == 1
+
+
+def test_follow_goes_on_when_the_logs_cannot_be_read_again(tmp_path):
+    # a simulate-mobile results file is all the directory holds: the timeline cannot be
+    # built again from it; said once, the follow goes on (before, it ended), and its lines
+    # are not printed as a log's
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with _following(logs) as proc:
+        _read_until(proc, "following 0 file(s)", 20)
+        shutil.copy(SWITCH_BACK / "results.jsonl", logs / "results.jsonl")
+        out = _read_until(proc, "not a log", 20)
+        shutil.copy(SWITCH_BACK / "app.log", logs / "app.log")
+        out += _read_until(proc, "Application stopped", 30)
+    assert out.count("not a log") == 1 and "jarvis-diag.sim" not in out
+

@@ -154,7 +154,9 @@ class _Tail:
     """How far ``--follow`` has read a file: the file itself (device, inode), whatever name it
     has now (a rotation renames ``app.log`` to ``app.log.1`` and starts a new ``app.log``)."""
 
-    format: str
+    # the format the timeline read the file as; "" until it has read it, None for a file it
+    # does not take for a log (its lines are not printed)
+    format: str | None
     offset: int = 0
     line: int = 0
     pending: str = ""  # the start of a line not ended yet
@@ -163,6 +165,11 @@ class _Tail:
     # still read (tail -F reads a rotated file to its end before it moves on)
     fh: Any = None
     truncated: bool = False  # (the last read found the file cut shorter)
+    # a gzip file: read by the timeline for the findings, its lines not printed (they are a
+    # rotated log's, printed when they were written to it)
+    compressed: bool = False
+    unreadable: bool = False  # (said so once)
+    removed_said: bool = False
 
     def open(self, path: str) -> bool:
         """Open ``path`` as this tail's file; False when it is not there."""
@@ -173,6 +180,12 @@ class _Tail:
         st = os.fstat(self.fh.fileno())
         self.ident = (st.st_dev, st.st_ino)
         return True
+
+    def close(self) -> None:
+        """Let the file go (a file removed is freed only once no one holds it open)."""
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
 
     def read_new(self) -> str:
         """What was written since the last read ("" for nothing); a file cut shorter than
@@ -188,6 +201,13 @@ class _Tail:
         chunk = self.fh.read(size - self.offset)
         self.offset += len(chunk)
         return chunk.decode("utf-8", errors="replace")
+
+    def grew(self) -> bool:
+        """Whether a compressed file changed size since last looked at (one still being
+        written by gzip is read again by the timeline)."""
+        size = os.fstat(self.fh.fileno()).st_size
+        changed, self.offset = size != self.offset, size
+        return changed
 
 
 def _complete_lines(fh) -> tuple[int, int]:
@@ -265,6 +285,58 @@ def _ident(path: str) -> tuple[tuple[int, int], int] | None:
     return (st.st_dev, st.st_ino), st.st_size
 
 
+def _files_now(paths: list[str]) -> list[str]:
+    """The files the arguments name now, each argument on its own: one that is gone with its
+    directory (a folder of logs removed) names none, and the others are followed on."""
+    from jarvis_diag.ingest import expand_paths
+
+    files: list[str] = []
+    for p in paths:
+        try:
+            files += expand_paths([p], allow_empty=True)
+        except DiagError:
+            continue
+    return list(dict.fromkeys(files))
+
+
+def _gone_dir(path: str) -> str | None:
+    """The outermost directory removed of those ``path`` was in (None when its directory is
+    there): the one to name when a folder of logs is removed."""
+    d = os.path.dirname(path) or "."
+    if os.path.isdir(d):
+        return None
+    while (up := os.path.dirname(d)) and up != d and not os.path.isdir(up):
+        d = up
+    return d
+
+
+def _same_file(a: str, b: str) -> bool:
+    return a == b or Path(a).resolve() == Path(b).resolve()
+
+
+def _may_appear(path: str, args: list[str]) -> bool:
+    """Whether ``path`` is one the follow of ``args`` would read once it is written: an
+    argument itself, a log's name in a directory given, or a match of a glob given."""
+    import fnmatch
+
+    from jarvis_diag.ingest import GLOB_CHARS, _is_log_name
+
+    target = Path(path).resolve()
+    for p in args:
+        if any(c in p for c in GLOB_CHARS):
+            if fnmatch.fnmatch(path, p) or fnmatch.fnmatch(str(target), str(Path(p).absolute())):
+                return True
+        elif target == Path(p).resolve() or (Path(p).resolve() in target.parents and _is_log_name(target.name)):
+            return True
+    return False
+
+
+def _format_of_these(format_of: dict[str, str], files: list[str]) -> dict[str, str]:
+    """The --format-of entries that name one of ``files``: a file followed may not be there
+    yet, or no more."""
+    return {key: kind for key, kind in format_of.items() if any(_same_file(key, f) for f in files)}
+
+
 def _allow_open_files(n: int) -> None:
     """Raise this process's limit of open files to ``n``, as far as the system lets it."""
     import resource
@@ -283,41 +355,49 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     from jarvis_diag.timeline import iso, load_timeline
 
     _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
+    selecting = bool(session or client)
+
+    def say(text: str) -> None:
+        console.print(text, style="dim", highlight=False, markup=False, soft_wrap=True)
 
     def build(files: list[str]):
-        return load_timeline(files, tz=tz, format_of=format_of, no_skew=no_skew)
+        return load_timeline(files, tz=tz, format_of=_format_of_these(format_of, files), no_skew=no_skew)
 
-    def findings(tl, started: bool) -> list[dict]:
-        """The findings of ``tl`` for --session / --client. One the logs do not name is an
-        error when the follow starts; once it runs, a rebuild that finds it no more (its file
-        removed, or cut short) has no findings for it, and the follow goes on."""
-        if not (session or client):
-            return tl.to_json_dict()["findings"]
+    def selection(tl, started: bool):
+        """``tl`` for --session / --client. One the logs do not name is an error when the
+        follow starts; once it runs, a rebuild that finds it no more (its file removed, or
+        cut short) has none (None), and the follow goes on."""
+        if not selecting:
+            return tl
         try:
-            return _select(tl, session, client, None, None).to_json_dict()["findings"]
+            return _select(tl, session, client, None, None)
         except DiagError:
             if started:
-                return []
+                return None
             raise
 
     def _print_lines(tail: _Tail, path: str, text: str) -> bool:
         """Print the complete lines of ``text`` (new in ``tail``'s file) as events; True when
         anything was new."""
-        if not text:
+        if not text or tail.format is None:
             return False
         *complete, tail.pending = (tail.pending + text).split("\n")
         skew_of, offset = _clock()
         for raw in complete:
             tail.line += 1
+            # held till the next rebuild: a line that --session / --client may leave out (the
+            # timeline tells which socket is whose); a file the timeline has not read yet (it
+            # just appeared: its format, the server's time zone and a page's clock are known
+            # once it is); what comes after a line held
+            if selecting or held or not tail.format:
+                held.append((tail, path, tail.line, raw))
+                continue
             ev = _parse(tail.format, path, tail.line, raw, offset)
             if ev is None:
                 continue
-            if held or path not in read or (ev.source != "backend" and ev.fields.get("client") and not no_skew
-                                            and ev.fields["client"] not in skew_of):
-                # a file the timeline has not read yet (it just appeared): the server's time
-                # zone and a page's clock are known once it is, at the next rebuild; its lines
-                # wait for it till then
-                held.append((tail.format, path, tail.line, raw))
+            if ev.source != "backend" and ev.fields.get("client") and not no_skew \
+                    and ev.fields["client"] not in skew_of:
+                held.append((tail, path, tail.line, raw))
             else:
                 _show(ev, skew_of)
         return True
@@ -345,84 +425,130 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         console.print(f"{iso(t) or '-':24} {where:13} {ev.kind:22} {ev.text}", highlight=False,
                       markup=False, soft_wrap=True)
 
-    def _show_held() -> None:
+    def _show_held(kept: set | None = None, names: dict | None = None, final: bool = False) -> None:
+        """Print the lines held, as the timeline now reads them: with --session / --client
+        those of the selection (``kept``: (file, line) of its events, ``names``: the name each
+        file was read by). At the end (``final``), a line of a file the timeline has not read
+        yet is printed as its name says it is; one --session / --client has not told on is
+        left out."""
         skew_of, offset = _clock()
-        for line in held:
-            if (ev := _parse(*line, offset)) is not None:
+        for tail, path, lineno, raw in held if not (final and selecting) else []:
+            fmt = tail.format or (("frontend" if frontend.client_of(path) else "backend") if final else None)
+            if fmt is None:
+                continue  # (a file the timeline does not take for a log)
+            if kept is not None and ((names or {}).get(id(tail)), lineno) not in kept:
+                continue
+            if (ev := _parse(fmt, path, lineno, raw, offset)) is not None:
                 _show(ev, skew_of)
         held.clear()
 
-    held: list = []  # (page lines waiting for their page's clock)
+    def _kept(sel, names: dict) -> set | None:
+        """(file, line) of the events of the selection ``sel`` in the files lines are held of."""
+        if not selecting:
+            return None
+        if sel is None or not held:
+            return set()
+        wanted = {names.get(id(tail)) for tail, *_ in held} - {None}
+        ev = sel.events
+        rows = ev[ev["path"].isin(wanted)]
+        return set(zip(rows["path"].astype(str), rows["line"].astype(int), strict=True))
+
+    held: list = []  # (tail, path, line, raw) of lines waiting for the next rebuild
     # (a directory the app has written no log into yet is followed all the same: the
-    # frontend's files appear as phones connect)
+    # frontend's files appear as phones connect; a path in no directory is a typo, an error)
     files = expand_paths(paths, allow_empty=True)
     # (a file not written yet is waited for, as tail -F does, when its directory is there)
     not_yet = [p for p in paths if p != "-" and not any(c in p for c in GLOB_CHARS) and not Path(p).exists()]
+    for key in format_of:  # (a path no file followed is, nor may be, is a typo, most likely)
+        if not any(_same_file(key, f) for f in files) and not _may_appear(key, paths):
+            raise DiagError(f"--format-of {key}: not one of the files followed, nor in a directory followed")
     # each file is opened, and where its complete lines end noted, before the timeline reads
     # it: what is written while it is read (seconds, for a big log) is printed, not skipped,
     # and a line half written now is printed whole once its end comes
-    opened: dict[str, _Tail] = {}
+    tails: dict[str, _Tail] = {}
     for p in files:
-        tail = _Tail(format="")
+        tail = _Tail(format=None)  # (one the timeline reads is given its format below)
         if tail.open(p):
             tail.offset, tail.line = _complete_lines(tail.fh)
-            opened[p] = tail
+            tails[p] = tail
     tl = build(files) if files else None
-    read = {source["path"] for source in tl.sources} if tl is not None else set()  # (the files tl read)
-    tails: dict[str, _Tail] = {}
     for source in tl.sources if tl is not None else []:
-        tail = opened.pop(source["path"], None)
+        tail = tails.get(source["path"])
         if tail is not None:
             tail.format = source["format"]
-            if source["path"].endswith(".gz"):  # (read whole as it was; nothing is appended to one)
+            if source["path"].endswith(".gz"):  # (read whole as it was)
+                tail.compressed = True
                 tail.offset, tail.line = os.fstat(tail.fh.fileno()).st_size, int(source.get("lines") or 0)
-            tails[source["path"]] = tail
-    for tail in opened.values():
-        tail.fh.close()
     # files renamed away by a rotation, by (device, inode), until they show up under their new name
     moved: dict[tuple[int, int], _Tail] = {}
     moved_from: dict[tuple[int, int], str] = {}  # (the name each had)
     # what each finding said when last printed: a finding told from part of the logs (a
     # phone's lines not read yet) is printed again when what it says changes
     seen: dict[tuple, tuple] = {}
-    for f in findings(tl, started=False) if tl is not None else []:
+    sel = selection(tl, started=False) if tl is not None else None
+    for f in sel.to_json_dict()["findings"] if sel is not None else []:
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
         "" if tails else " (waiting for log files to appear)"
     dirty_since = None
     last_listing = None
+    said_gone: set[str] = set()  # (directories said to be removed)
+    dirs_given = {p for p in paths if os.path.isdir(p)}
+    said_error = None  # (the last error of a rebuild, said once)
+    followed = len([t for t in tails.values() if t.format is not None])
     try:
         # (inside: a Ctrl-C once this is printed is a stop, not an interrupted start)
-        console.print(f"following {len(tails)} file(s){waiting}; Ctrl-C to stop", style="dim")
+        console.print(f"following {followed} file(s){waiting}; Ctrl-C to stop", style="dim")
         while True:
             for path, tail in list(tails.items()):
                 found = _ident(path)
                 if tail.fh is not None and (found is None or found[0] != tail.ident):
                     # renamed or removed: first what was written to it until then
-                    if _print_lines(tail, path, tail.read_new()):
+                    if not tail.compressed and _print_lines(tail, path, tail.read_new()):
                         dirty_since = dirty_since or time.monotonic()
                     if found is None:
-                        if not frontend.client_of(path) or os.fstat(tail.fh.fileno()).st_nlink:
+                        if os.fstat(tail.fh.fileno()).st_nlink:
                             continue  # (a log rotated or renamed away: its new name is looked for)
-                        # a page's log removed: read to its end, let go (its lines no longer
-                        # count, so the findings told from them are looked at again)
-                        tail.fh.close()
+                        # removed. The server's own log is still written to by a server that
+                        # holds it open: read on, and a new one under its name is read once
+                        # there. A page's log (opened for each line), a compressed one or one
+                        # that is no log is let go: its lines no longer count, so the findings
+                        # told from them are looked at again
+                        keep = tail.format is not None and not tail.compressed and not frontend.client_of(path)
+                        if not tail.removed_said:
+                            tail.removed_said = True
+                            if (gone := _gone_dir(path)) is not None:
+                                if gone not in said_gone:
+                                    said_gone.add(gone)
+                                    say(f"{gone} was removed: followed again if it comes back")
+                            elif keep:
+                                say(f"{path} was removed: what is still written to it is read, and a new {path} "
+                                    f"once there is one")
+                            elif tail.format is not None:
+                                say(f"{path} was removed: no longer read")
+                        if keep:
+                            continue
+                        tail.close()
                         del tails[path]
-                        console.print(f"{path} was removed: no longer read", style="dim", highlight=False,
-                                      markup=False)
                         dirty_since = dirty_since or time.monotonic()
                         continue
                     # another file under this name: the one read so far goes on under its new name
                     moved[tail.ident] = tail
                     moved_from[tail.ident] = path
-                    tail = tails[path] = _Tail(format=tail.format)
+                    tail = tails[path] = _Tail(format=tail.format, compressed=tail.compressed)
                 if tail.fh is None and not tail.open(path):
+                    if found is not None and not tail.unreadable:
+                        tail.unreadable = True
+                        say(f"{path}: cannot read it: not followed till it can be")
+                    continue
+                if tail.compressed:
+                    if tail.grew():  # (written by gzip still: the timeline reads it again)
+                        dirty_since = dirty_since or time.monotonic()
                     continue
                 text = tail.read_new()
                 if tail.truncated:
-                    console.print(f"{path} was cut short (a copytruncate rotation?): read again from its start",
-                                  style="dim", highlight=False, markup=False)
+                    say(f"{path} was cut short (a copytruncate rotation?): read again from its start")
                 if _print_lines(tail, path, text):
                     dirty_since = dirty_since or time.monotonic()
             # new paths matching the arguments (a new frontend file, a rotated file) join the follow;
@@ -433,29 +559,75 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             listing = _listing_state(paths)
             unchanged = listing is not None and listing == last_listing and time.time() - _newest(listing) > 2.0
             last_listing = listing
-            for p in [] if unchanged else expand_paths(paths, allow_empty=True):
-                if p in tails or p == "-" or (found := _ident(p)) is None:
+            if not unchanged:
+                said_gone = {d for d in said_gone if not os.path.isdir(d)}  # (one back is said again)
+                for p in paths:  # (a directory given, removed with no file in it, is said so too)
+                    if os.path.isdir(p):
+                        dirs_given.add(p)
+                    elif p in dirs_given:
+                        dirs_given.discard(p)
+                        if not any(d == p or Path(d) in Path(p).parents for d in said_gone):
+                            said_gone.add(p)
+                            say(f"{p} was removed: followed again if it comes back")
+            for p in [] if unchanged else _files_now(paths):
+                if p in tails or (found := _ident(p)) is None:
                     continue
                 ident = found[0]
                 # a file already read, renamed by a rotation: read on from where it was
                 renamed = moved.pop(ident, None) or next(
                     (tails.pop(q) for q, t in list(tails.items()) if t.ident == ident and _ident(q) is None), None)
-                tails[p] = renamed or _Tail(format="frontend" if frontend.client_of(p) else "backend", ident=ident)
+                if renamed is None and p.endswith(".gz"):
+                    # (a rotated log compressed, most likely: its lines were printed as they were
+                    # written to it)
+                    renamed = _Tail(format="", compressed=True)
+                    if renamed.open(p):
+                        say(f"{p}: compressed: read for the findings, its lines not printed")
+                        dirty_since = dirty_since or time.monotonic()
+                tails[p] = renamed or _Tail(format="", ident=ident)
             if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
                 dirty_since = None
                 # each file read, by the name it has now: one renamed by a rotation (app.log.1,
-                # when app.log alone is followed) still counts; one removed is left out
-                there = [name for name in (_name_now(p, t.ident) for p, t in tails.items()) if name]
-                there[:0] = [name for name in (_name_now(moved_from[i], i) for i in moved) if name and name not in there]
+                # when app.log alone is followed) still counts; one removed is left out (and
+                # let go: its space on the disk is freed)
+                names: dict[int, str] = {}
+                for ident in list(moved):
+                    if (name := _name_now(moved_from[ident], ident)) is None:
+                        moved.pop(ident).close()
+                        del moved_from[ident]
+                    else:
+                        names[id(moved[ident])] = name
+                for p, t in tails.items():
+                    if t.fh is not None and (name := _name_now(p, t.ident)):
+                        names[id(t)] = name
+                there = list(dict.fromkeys(names.values()))
                 if not there:
-                    _show_held()
+                    _show_held(kept=_kept(None, names), names=names)
                     time.sleep(FOLLOW_POLL_S)
                     continue
-                tl = build(there)
-                read = {source["path"] for source in tl.sources}
-                _show_held()
+                try:
+                    tl = build(there)
+                except DiagError as exc:
+                    # (a file that went between the look and the read, or cannot be read: the
+                    # timeline read before stands, and it is read again at the next change)
+                    if str(exc) != said_error:
+                        said_error = str(exc)
+                        say(f"{exc}: the findings are those of the logs read before")
+                    time.sleep(FOLLOW_POLL_S)
+                    continue
+                said_error = None
+                by_name = {source["path"]: source for source in tl.sources}
+                for t in [*tails.values(), *moved.values()]:
+                    if t.format != "" or id(t) not in names:
+                        continue
+                    source = by_name.get(names[id(t)])
+                    if source is not None and source.get("lines"):
+                        t.format = source["format"]  # (as the timeline read it, once it has lines to tell by)
+                    elif source is None and t.offset:
+                        t.format = None  # (not a log: the timeline left it out)
+                sel = selection(tl, started=True)
+                _show_held(kept=_kept(sel, names), names=names)
                 told = {}
-                for f in findings(tl, started=True):
+                for f in sel.to_json_dict()["findings"] if sel is not None else []:
                     key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
                     told[key] = f
                     if seen.get(key) != said:
@@ -468,7 +640,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                                   soft_wrap=True, style="bold")
             time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
-        _show_held()
+        _show_held(final=True)
         console.print("stopped", style="dim")
 
 
