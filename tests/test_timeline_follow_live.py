@@ -320,3 +320,19 @@ def test_follow_goes_on_when_the_logs_cannot_be_read_again(tmp_path):
         out += _read_until(proc, "Application stopped", 30)
     assert out.count("not a log") == 1 and "jarvis-diag.sim" not in out
 
+
+def test_follow_prints_a_character_written_in_two_goes_whole(tmp_path):
+    # a line with a user's words (UTF-8) whose character the server wrote in two goes, read
+    # between them: printed whole (before, as two replacement characters and a third)
+    app_log, _, _ = _copy_set(tmp_path)
+    line = "2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected 你好\n".encode()
+    cut = line.index("你".encode()) + 1
+    with _following(app_log) as proc:
+        _read_until(proc, "following", 20)
+        with app_log.open("ab") as fh:
+            fh.write(line[:cut])
+        time.sleep(0.6)  # (more than a poll: read in two goes)
+        with app_log.open("ab") as fh:
+            fh.write(line[cut:])
+        out = _read_until(proc, "ZZZZZZZZ", 20)
+    assert "connected 你好" in out.splitlines()[-1] and "\ufffd" not in out

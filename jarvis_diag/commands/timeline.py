@@ -159,7 +159,8 @@ class _Tail:
     format: str | None
     offset: int = 0
     line: int = 0
-    pending: str = ""  # the start of a line not ended yet
+    # the start of a line not ended yet (bytes: a character written in two goes is read whole)
+    pending: bytes = b""
     ident: tuple[int, int] | None = None
     # the file, held open: what was written to it just before it was renamed or removed is
     # still read (tail -F reads a rotated file to its end before it moves on)
@@ -187,20 +188,20 @@ class _Tail:
             self.fh.close()
             self.fh = None
 
-    def read_new(self) -> str:
-        """What was written since the last read ("" for nothing); a file cut shorter than
+    def read_new(self) -> bytes:
+        """What was written since the last read (b"" for nothing); a file cut shorter than
         what was read (truncated, as copytruncate does) is read again from its start, and
         ``truncated`` says so."""
         size = os.fstat(self.fh.fileno()).st_size
         self.truncated = size < self.offset
         if self.truncated:
-            self.offset, self.line, self.pending = 0, 0, ""
+            self.offset, self.line, self.pending = 0, 0, b""
         if size == self.offset:
-            return ""
+            return b""
         self.fh.seek(self.offset)
         chunk = self.fh.read(size - self.offset)
         self.offset += len(chunk)
-        return chunk.decode("utf-8", errors="replace")
+        return chunk
 
     def grew(self) -> bool:
         """Whether a compressed file changed size since last looked at (one still being
@@ -376,14 +377,15 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 return None
             raise
 
-    def _print_lines(tail: _Tail, path: str, text: str) -> bool:
-        """Print the complete lines of ``text`` (new in ``tail``'s file) as events; True when
+    def _print_lines(tail: _Tail, path: str, data: bytes) -> bool:
+        """Print the complete lines of ``data`` (new in ``tail``'s file) as events; True when
         anything was new."""
-        if not text or tail.format is None:
+        if not data or tail.format is None:
             return False
-        *complete, tail.pending = (tail.pending + text).split("\n")
+        *complete, tail.pending = (tail.pending + data).split(b"\n")
         skew_of, offset = _clock()
-        for raw in complete:
+        for line in complete:
+            raw = line.decode("utf-8", errors="replace")
             tail.line += 1
             # held till the next rebuild: a line that --session / --client may leave out (the
             # timeline tells which socket is whose); a file the timeline has not read yet (it
@@ -546,10 +548,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     if tail.grew():  # (written by gzip still: the timeline reads it again)
                         dirty_since = dirty_since or time.monotonic()
                     continue
-                text = tail.read_new()
+                data = tail.read_new()
                 if tail.truncated:
                     say(f"{path} was cut short (a copytruncate rotation?): read again from its start")
-                if _print_lines(tail, path, text):
+                if _print_lines(tail, path, data):
                     dirty_since = dirty_since or time.monotonic()
             # new paths matching the arguments (a new frontend file, a rotated file) join the follow;
             # the directories are listed again only when one changed (a listing of thousands of
