@@ -249,6 +249,34 @@ def split_lines(text: str) -> tuple[list[str], bool]:
     return lines, True
 
 
+# Archives by their first bytes (a tar's "ustar" at byte 257), and how each is unpacked: a
+# user's logs.tar.gz read as one log would run its files together, app.log's lines twice
+# over (backend.log repeats them) and the pages' lines with no page.
+_ARCHIVES = (("a tar archive", 257, b"ustar"), ("a zip archive", 0, b"PK\x03\x04"),
+             ("a 7z archive", 0, b"7z\xbc\xaf\x27\x1c"))
+_UNPACK = {"a tar archive": "tar xf", "a zip archive": "unzip", "a 7z archive": "7z x"}
+
+
+def archive_of(path: str) -> str | None:
+    """What archive the file ``path`` is (its first bytes, gunzipped: a .tar.gz too), or None."""
+    if path == "-" or not os.path.isfile(path):  # (a pipe: its head would be taken from it)
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(GZIP_PIECE)
+    except OSError:
+        return None  # (the reading says why)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 512)
+        except zlib.error:
+            return None
+    for name, at, magic in _ARCHIVES:
+        if head[at:at + len(magic)] == magic:
+            return name
+    return None
+
+
 # ---- the pipeline --------------------------------------------------------------------------
 
 @dataclass
@@ -567,15 +595,26 @@ def _ingest(files: list[str], *, tz: str | None, format_of: dict[str, str], stdi
     warnings: list[str] = []
     parsed: list[_Parsed] = []
     results: list[str] = []  # the named files that are simulate-mobile results
+    archives: list[tuple[str, str]] = []  # (path, what archive it is)
     # message classifications shared by the files (one file has nothing to share them with,
     # and keeping them costs memory)
     memo: dict | None = {} if len(files) > 1 else None
     for path in files:
+        archive = archive_of(path)
+        if archive is not None:
+            archives.append((path, archive))
+            continue
         p = _read_and_parse(path, _format_for(path, format_of), stdin, warnings, engine, memo)
         if p is not None:
             parsed.append(p)
         elif path == "-" or str(Path(path).resolve()) in named:
             results.append(path)
+    if archives and not parsed:
+        path, archive = archives[0]
+        raise DiagError(f"{path}: {archive}, not a log: unpack it ({_UNPACK[archive]} {PurePath(path).name}) and "
+                        "give the directory of its logs")
+    warnings.extend(f"{path}: skipped, {archive} is not a log (unpack it to read the logs it holds)"
+                    for path, archive in archives)
     if results and not parsed:
         raise DiagError(f"{results[0]}: a simulate-mobile results file, not a log "
                         f"(`jarvis-diag report {results[0]}` reads it)")

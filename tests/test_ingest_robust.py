@@ -181,3 +181,38 @@ def test_a_device_named_as_a_log_is_a_clear_error():
     for device in ("/dev/zero", "/dev/null"):
         with pytest.raises(DiagError, match=f"^{device}: not a log file, a directory or a pipe$"):
             ingest([device])
+
+
+def test_an_archive_of_logs_is_a_clear_line_not_one_log(tmp_path: Path) -> None:
+    # `timeline logs.tar.gz` read its files as one backend log: app.log's lines twice over
+    # (backend.log repeats them, with nothing to tell which is which), the page's lines with
+    # no page, and a "server-restart" where the second file began
+    import tarfile
+    import zipfile
+
+    from jarvis_diag.errors import DiagError
+
+    logs = tmp_path / "logs"
+    (logs / "frontend").mkdir(parents=True)
+    for name in ("app.log", "backend.log"):
+        (logs / name).write_bytes((FIXTURES / "normal" / name).read_bytes())
+    [page] = (FIXTURES / "normal" / "frontend").glob("*.log")
+    (logs / "frontend" / page.name).write_bytes(page.read_bytes())
+    for name, mode in (("logs.tar.gz", "w:gz"), ("logs.tar", "w")):
+        with tarfile.open(tmp_path / name, mode) as tar:
+            tar.add(logs, arcname="logs")
+    with zipfile.ZipFile(tmp_path / "logs.zip", "w") as packed:
+        for f in sorted(logs.rglob("*.log")):
+            packed.write(f, f.relative_to(tmp_path))
+    for name, unpack in (("logs.tar.gz", "tar xf"), ("logs.tar", "tar xf"), ("logs.zip", "unzip")):
+        kind = "a zip archive" if name.endswith("zip") else "a tar archive"
+        with pytest.raises(DiagError, match=f"^{tmp_path / name}: {kind}, not a log: unpack it "
+                                            f"\\({unpack} {name}\\) and give the directory of its logs$"):
+            ingest([str(tmp_path / name)])
+    # beside logs, in a directory or named: left out, and said so
+    (logs / "old.tar.gz").write_bytes((tmp_path / "logs.tar.gz").read_bytes())
+    result = ingest([str(logs), str(tmp_path / "logs.zip")])
+    assert sorted(Path(s.path).name for s in result.sources) == sorted(["app.log", "backend.log", page.name])
+    assert [w for w in result.warnings if "archive" in w] == [
+        f"{logs / 'old.tar.gz'}: skipped, a tar archive is not a log (unpack it to read the logs it holds)",
+        f"{tmp_path / 'logs.zip'}: skipped, a zip archive is not a log (unpack it to read the logs it holds)"]
