@@ -336,3 +336,22 @@ def test_follow_prints_a_character_written_in_two_goes_whole(tmp_path):
             fh.write(line[cut:])
         out = _read_until(proc, "ZZZZZZZZ", 20)
     assert "connected 你好" in out.splitlines()[-1] and "\ufffd" not in out
+
+
+def test_follow_ends_quietly_when_its_reader_stops_reading(tmp_path):
+    # `timeline --follow logs/ | head -3`: once head has its lines and goes, the next line
+    # printed ends the follow, with no error and exit 0 as for the other views (before, 1)
+    app_log, _, _ = _copy_set(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "timeline", "--follow", str(app_log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _read_until(proc, "following", 20)
+        proc.stdout.close()
+        with app_log.open("a") as fh:
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    assert proc.returncode == 0 and err == b""

@@ -338,6 +338,23 @@ def _format_of_these(format_of: dict[str, str], files: list[str]) -> dict[str, s
     return {key: kind for key, kind in format_of.items() if any(_same_file(key, f) for f in files)}
 
 
+class _ReaderGone(Exception):
+    """The reader of the output stopped reading (``--follow | head``)."""
+
+
+def _end_quietly_when_the_reader_goes(console: Console) -> None:
+    """A reader that stops reading ends the follow quietly with exit 0, as it ends the
+    other views (rich's own way exits 1, the code of a failed cycle)."""
+
+    def gone() -> None:
+        console.quiet = True
+        # (what is still buffered goes nowhere, so that flushing it on the way out fails no more)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise _ReaderGone
+
+    console.on_broken_pipe = gone
+
+
 def _allow_open_files(n: int) -> None:
     """Raise this process's limit of open files to ``n``, as far as the system lets it."""
     import resource
@@ -706,7 +723,11 @@ def timeline(
         if ignored:
             raise DiagError(f"--follow prints new lines and findings as text, from now on: it takes no "
                             f"{' or '.join(ignored)} (run without --follow for those)")
-        _follow(paths, tz, fmt_of, no_skew, console, session, client)
+        _end_quietly_when_the_reader_goes(console)
+        try:
+            _follow(paths, tz, fmt_of, no_skew, console, session, client)
+        except _ReaderGone:
+            pass
         return
     from jarvis_diag.ingest import ingest
     from jarvis_diag.timeline import build_timeline
