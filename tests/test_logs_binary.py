@@ -78,12 +78,26 @@ def test_terminal_codes_go_as_the_regular_expression_finds_them() -> None:
         assert (bytes(text), count) == _TERMINAL_CODE_BYTES.subn(b"", data), data
 
 
+# lines that start as a log line does, or nearly (each told, or read, as text.split_line reads it)
+NEAR = [b"2026-11-24 11:03:38,055 - x", b"2026-13-24 11:03:38,055 - jarvis - INFO - m", b"2026-11-24 11:03:38.055 - ",
+        b"20261124", b"2", "\u0662026-11-24 11:03:38,055 - j - INFO - m".encode(), b"[2026-11-24T10:03:38Z] [INFO] m",
+        b"[2026-11-24T10:03:38.1234567Z] m", b"[12:00:01] hello", b"[12:00:0x] hello", b"[x", b"[", b"INFO:     x",
+        b"INFO:x", b"INFO", b"INFOx:", b"TRACE:\tx", b"Traceback (most recent call last):", b"Traceback (most",
+        b"Tx", b"DEBUG", b"CRITICAL: y", "WARNING:\u00a0x".encode(), b" \t ", b"\x1c\x1f",
+        "\u00a0".encode(), "\u2003x".encode(), b"\tx", b"  Traceback", b"Exception: boom", b"Cx", b"E", b"W"]
+
+
 def test_binary_lines_are_told_from_their_bytes() -> None:
-    data, _buf, nl, *_ = fast._sanitise(_binary(400_000, 1) + b"\n", True)
+    data, _buf, nl, *_ = fast._sanitise(_binary(400_000, 1) + b"\n" + b"\n".join(NEAR) + b"\n", True)
     idx = np.arange(len(nl), dtype=np.int64)
     kinds = fast._plain_lines(data, nl, idx, True)
     # most lines of binary data are told without a string made for each ...
     assert np.count_nonzero(kinds) > 0.8 * len(nl)
+    told = dict(zip(NEAR, kinds[-len(NEAR):].tolist(), strict=True))
+    assert [told[line] for line in (b"2026-11-24 11:03:38.055 - ", b"[x", b"INFOx:", b"Tx", b"Exception: boom")] == [2] * 5
+    assert [told[line] for line in (b"Traceback (most recent call last):", b"\tx", b"  Traceback")] == [1] * 3
+    assert [told[line] for line in (b"INFO:     x", b"[12:00:01] hello", b"2026-13-24 11:03:38,055 - jarvis - INFO - m",
+                                    "\u00a0".encode(), b" \t ")] == [0] * 5
     # ... and rightly: no prefix of any format, not blank, indented or not
     starts = fast._starts(nl)
     for line, kind in zip(idx.tolist(), kinds.tolist(), strict=True):

@@ -836,16 +836,52 @@ static PyObject *strip_codes(PyObject *self, PyObject *args) {
 
 /* ---- plain ---------------------------------------------------------------------------- */
 
-/* Of a line with no stamp: 1 or 2 when its bytes alone tell that it has no prefix any
- * format writes and is not blank (1: it is indented, 2: not), else 0 (its text is read). */
+/* Do the line's first bytes rule out its start being `shape` ("d" a digit, any other character
+ * itself)? Only ASCII bytes tell: from the first that is not, bytes are not characters, and a
+ * character of another script may be a digit to Python's `\d`. */
+static int ruled_out(const unsigned char *p, Py_ssize_t len, const char *shape) {
+    for (Py_ssize_t i = 0; shape[i] != 0; i++) {
+        if (i >= len) {
+            return 1;
+        }
+        if (p[i] >= 0x80) {
+            return 0;
+        }
+        if (shape[i] == 'd' ? !is_digit(p[i]) : p[i] != (unsigned char)shape[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int starts_with(const unsigned char *p, Py_ssize_t len, const char *prefix) {
+    size_t n = strlen(prefix);
+    return (size_t)len >= n && memcmp(p, prefix, n) == 0;
+}
+
+/* Of a line with no stamp: 1 or 2 when its bytes alone tell that no format's prefix starts it
+ * (text.split_line) and that it is not blank (1: it starts a traceback's continuation,
+ * indented or "Traceback (most recent call last)"; 2: not), else 0: its text is read. */
 static int plain_kind(const unsigned char *p, Py_ssize_t len) {
+    static const char *const levels[] = {"DEBUG:", "INFO:", "WARNING:", "ERROR:", "CRITICAL:", "TRACE:"};
     if (len == 0) {
         return 0;
     }
     unsigned char c = p[0];
     int replacement = len >= 3 && c == 0xEF && p[1] == 0xBF && p[2] == 0xBD; /* U+FFFD: no digit, no space */
-    if ((c >= 0x80 && !replacement) || is_digit(c) || c == '[' || (c != 0 && strchr("DIWECT", c) != NULL)) {
-        return 0; /* (maybe a stamp, a console level, "Traceback", or a digit or space of Unicode) */
+    if (c >= 0x80 && !replacement) {
+        return 0; /* (maybe a digit or a space of another script) */
+    }
+    if (is_digit(c) && !ruled_out(p, len, "dddd-dd-dd dd:dd:dd,ddd - ")) {
+        return 0; /* (maybe a backend line) */
+    }
+    if (c == '[' && !(ruled_out(p, len, "[dddd-dd-ddTdd:dd:dd") && ruled_out(p, len, "[dd:dd:dd"))) {
+        return 0; /* (maybe a page's line, or a debug panel's) */
+    }
+    for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
+        if (starts_with(p, len, levels[k])) {
+            return 0; /* (maybe a uvicorn console line) */
+        }
     }
     int blank = !replacement;
     for (Py_ssize_t i = 0; blank && i < len; i++) {
@@ -855,7 +891,7 @@ static int plain_kind(const unsigned char *p, Py_ssize_t len) {
     if (blank) {
         return 0; /* (maybe all white space: str.strip() says) */
     }
-    return c == ' ' || c == '\t' ? 1 : 2;
+    return c == ' ' || c == '\t' || starts_with(p, len, "Traceback (most recent call last)") ? 1 : 2;
 }
 
 static PyObject *plain(PyObject *self, PyObject *args) {
