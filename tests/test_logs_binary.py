@@ -14,6 +14,7 @@ import pytest
 
 from jarvis_diag.ingest import ingest
 from jarvis_diag.logs import fast
+from jarvis_diag.logs.shapes import tag_of
 from jarvis_diag.logs.text import _CONTINUATION_START, _TERMINAL_CODE_BYTES, split_line, strip_terminal_codes
 
 pytestmark = pytest.mark.skipif(not fast.COMPILED, reason="the compiled loops were not built")
@@ -94,16 +95,16 @@ def test_binary_lines_are_told_from_their_bytes() -> None:
     # most lines of binary data are told without a string made for each ...
     assert np.count_nonzero(kinds) > 0.8 * len(nl)
     told = dict(zip(NEAR, kinds[-len(NEAR):].tolist(), strict=True))
-    assert [told[line] for line in (b"2026-11-24 11:03:38.055 - ", b"[x", b"INFOx:", b"Tx", b"Exception: boom")] == [2] * 5
+    assert [told[line] for line in (b"2026-11-24 11:03:38.055 - ", b"INFOx:", b"Tx", b"Exception: boom")] == [2] * 4
     assert [told[line] for line in (b"Traceback (most recent call last):", b"\tx", b"  Traceback")] == [1] * 3
-    assert [told[line] for line in (b"INFO:     x", b"[12:00:01] hello", b"2026-13-24 11:03:38,055 - jarvis - INFO - m",
-                                    "\u00a0".encode(), b" \t ")] == [0] * 5
+    assert [told[line] for line in (b"INFO:     x", b"[12:00:01] hello", b"[x", b"2026-13-24 11:03:38,055 - jarvis - INFO - m",
+                                    "\u00a0".encode(), b" \t ")] == [0] * 6
     # ... and rightly: no prefix of any format, not blank, indented or not
     starts = fast._starts(nl)
     for line, kind in zip(idx.tolist(), kinds.tolist(), strict=True):
         if kind:
             text = bytes(data[starts[line]:nl[line]]).decode("utf-8")
-            assert split_line(text) is None and text.strip(), text
+            assert split_line(text) is None and text.strip() and tag_of(text) is None, text
             assert (_CONTINUATION_START.match(text) is not None) == (kind == fast._INDENTED), text
 
 

@@ -860,8 +860,9 @@ static int starts_with(const unsigned char *p, Py_ssize_t len, const char *prefi
 }
 
 /* Of a line with no stamp: 1 or 2 when its bytes alone tell that no format's prefix starts it
- * (text.split_line) and that it is not blank (1: it starts a traceback's continuation,
- * indented or "Traceback (most recent call last)"; 2: not), else 0: its text is read. */
+ * (text.split_line), that it is not blank and that, as an unknown event, it has no tag (1: it
+ * starts a traceback's continuation, indented or "Traceback (most recent call last)"; 2: not),
+ * else 0: its text is read. */
 static int plain_kind(const unsigned char *p, Py_ssize_t len) {
     static const char *const levels[] = {"DEBUG:", "INFO:", "WARNING:", "ERROR:", "CRITICAL:", "TRACE:"};
     if (len == 0) {
@@ -875,8 +876,8 @@ static int plain_kind(const unsigned char *p, Py_ssize_t len) {
     if (is_digit(c) && !ruled_out(p, len, "dddd-dd-dd dd:dd:dd,ddd - ")) {
         return 0; /* (maybe a backend line) */
     }
-    if (c == '[' && !(ruled_out(p, len, "[dddd-dd-ddTdd:dd:dd") && ruled_out(p, len, "[dd:dd:dd"))) {
-        return 0; /* (maybe a page's line, or a debug panel's) */
+    if (c == '[') {
+        return 0; /* (maybe a page's line or a debug panel's; else an unknown event's tag, "[X]", is read) */
     }
     for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
         if (starts_with(p, len, levels[k])) {
