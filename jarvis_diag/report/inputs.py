@@ -192,10 +192,10 @@ def _add_folder_findings(ds: Dataset, path: str, results: Path, given: set[str],
     would count every case twice. Nothing is read when the folder holds no log, or when its
     logs are also given as inputs of their own (they are read there, figures and all). Logs
     that cannot be read are a note: the results were."""
-    logs = _resolved([path]) - {str(results)}
-    if not logs or logs & given:
-        return
     try:
+        logs = _resolved([path]) - {str(results)}
+        if not logs or logs & given:
+            return
         doc = _timeline_doc([path])
         _check_read(doc, f"{path}: ")
     except DiagError as exc:
