@@ -238,6 +238,18 @@ def _read_file(path: str) -> bytearray:
     return data
 
 
+# Text saved as Windows' "Unicode" (PowerShell's `>`, Notepad's UTF-16) starts with one of these.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def from_utf16(data: bytes | bytearray) -> bytes | bytearray:
+    """The UTF-8 bytes of UTF-16 text (a byte-order mark starts it; what is not UTF-16 becomes
+    U+FFFD), else ``data`` itself. Read as UTF-8, every other byte of it is a NUL."""
+    if data[:2] not in _UTF16_BOMS:
+        return data
+    return bytearray(bytes(data).decode("utf-16", errors="replace").encode("utf-8"))
+
+
 def split_lines(text: str) -> tuple[list[str], bool]:
     """(lines, last line cut short?) of a text."""
     if text.startswith("\ufeff"):
@@ -316,7 +328,8 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 size = os.fstat(fh.fileno()).st_size
                 head = os.pread(fh.fileno(), fast.HEAD_BYTES, 0) if size >= fast.STREAM_MIN_BYTES else b""
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
-                if head and head[:2] != b"\x1f\x8b" and b"\x1b[" not in head:
+                # (nor UTF-16 text, read whole to make it UTF-8)
+                if head and head[:2] != b"\x1f\x8b" and head[:2] not in _UTF16_BOMS and b"\x1b[" not in head:
                     fmt = fmt or _format_of_head(head)
                     found, raw, data = fast.stream_parse(fh, size, path, page_client(path, fmt), lambda head: fmt, memo)
                     return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)
@@ -340,6 +353,7 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
                engine: str, memo: dict | None, raw: RawColumns | None = None) -> _Parsed | None:
     """``raw``: the file's rows, parsed already (then ``data`` is not needed)."""
     if data is not None and raw is None:
+        data = from_utf16(data)
         data, codes = strip_terminal_codes(data)
         if codes:
             warnings.append(f"{path}: {codes:,} terminal colour code(s) removed (a capture of a terminal)")

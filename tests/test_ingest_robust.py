@@ -216,3 +216,21 @@ def test_an_archive_of_logs_is_a_clear_line_not_one_log(tmp_path: Path) -> None:
     assert [w for w in result.warnings if "archive" in w] == [
         f"{logs / 'old.tar.gz'}: skipped, a tar archive is not a log (unpack it to read the logs it holds)",
         f"{tmp_path / 'logs.zip'}: skipped, a zip archive is not a log (unpack it to read the logs it holds)"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_text_reads_as_the_same_text_in_utf8(tmp_path: Path, encoding: str) -> None:
+    # a log saved as Windows' "Unicode" (PowerShell's `>`): read as UTF-8, every other byte
+    # was a NUL, the file "binary data", its lines unknown, a reconnect-failed found in them
+    [page] = (FIXTURES / "normal" / "frontend").glob("*.log")
+    app = APP.decode() * 200  # (in UTF-16, over fast.STREAM_MIN_BYTES: a file read as it arrives)
+    assert len(app.encode(encoding)) > fast.STREAM_MIN_BYTES
+    for name, text in (("app.log", app), (page.name, page.read_text())):
+        (tmp_path / "utf8" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "utf8" / name).write_text(text)
+        (tmp_path / encoding / name).parent.mkdir(exist_ok=True)
+        (tmp_path / encoding / name).write_bytes(("\ufeff" + text.replace("\n", "\r\n")).encode(encoding))
+    plain, wide = ingest([str(tmp_path / "utf8")]), ingest([str(tmp_path / encoding)])
+    assert not wide.warnings and [s.bad_lines for s in wide.sources] == [0, 0]
+    for column in ("text", "kind", "t", "client", "line"):
+        assert wide.events[column].equals(plain.events[column]), column
