@@ -231,6 +231,9 @@
     if (seq !== null) {
       if (profile.resume && seq <= session.lastSeq) {
         session.skippedBySeq += 1; // already shown: the resume replay overlaps what arrived live
+        // a replayed message already shown: the replay's next ones go after it, not above it
+        const shown = session.replay && session.container.querySelector(`.msg[data-seq="${seq}"]`);
+        if (shown && HISTORY_TYPES.has(event)) session.replay.cursor = shown;
         return;
       }
       session.lastSeq = Math.max(session.lastSeq, seq);
