@@ -6,15 +6,18 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from jarvis_diag import lines
 from jarvis_diag.simulate.browser import (
+    CHROMIUM,
     AppSpec,
     BrowserConfig,
     frontend_log_text,
+    page_query,
     page_url,
     run_browser_simulation,
     view_counts,
@@ -84,6 +87,9 @@ def test_config_rejects_what_a_browser_run_cannot_do():
         cfg = BrowserConfig(**{"url": "http://127.0.0.1:1", "token": "t", **kwargs})
         with pytest.raises(ValueError, match=message):
             cfg.validate()
+    assert page_query(BrowserConfig(url="http://h:1", token="t", profile="legacy")) == {"profile": "legacy"}
+    assert page_query(BrowserConfig(url="http://h:1", token="t", time_scale=0.25, connect_timeout_s=3)) == \
+        {"profile": "connmgr", "time_scale": "0.25", "connect_timeout_ms": "3000"}
 
 
 def test_what_a_browser_run_would_drop_is_refused(tmp_path: Path):
@@ -92,8 +98,14 @@ def test_what_a_browser_run_would_drop_is_refused(tmp_path: Path):
                         '[[steps]]\naction = "background"\nfor = "1s"\n')
     two = tmp_path / "two.toml"
     two.write_text('profile = ["legacy", "connmgr"]\n')
+    # the page's connmgr is its own: a scenario's changes to the preset would not reach it
+    changed = tmp_path / "changed.toml"
+    changed.write_text('profile = "connmgr"\n[profiles.connmgr]\nmax_attempts = 3\n')
+    app = tmp_path / "app.toml"
+    app.write_text('[app]\nready_log = "ready"\n')
     for args, message in ((["--scenario", str(scenario)], "[[steps]]"), (["--scenario", str(two)], "one page profile"),
-                          (["--existing", "3f2a"], "--existing")):
+                          (["--existing", "3f2a"], "--existing"), (["--scenario", str(changed)], "[profiles.connmgr]"),
+                          (["--browser-app", str(app), "--time-scale", "0.5"], "its own pace")):
         out = subprocess.run([sys.executable, "-m", "jarvis_diag", "simulate-mobile", "http://127.0.0.1:9", "--token",
                               "t", "--browser", "--out", str(tmp_path / "o"), *args],
                              capture_output=True, text=True, timeout=60)
@@ -154,6 +166,41 @@ async def test_legacy_past_the_ping_window_fails_and_is_reported(tmp_path: Path)
     timeline = json.loads(out.stdout)
     assert all(s["unknown"] == 0 for s in timeline["sources"])
     assert {"callback-desync", "missing-resubscribe"} & {f["kind"] for f in timeline["findings"]}
+
+
+@pytest.mark.browser
+async def test_a_scenarios_clock_skew_stagger_time_scale_and_network_reach_the_pages(tmp_path: Path):
+    # what the virtual phones take from a scenario, the pages take too, with the same seeded draws
+    from jarvis_diag.simulate.browser_command import browser_config
+    from jarvis_diag.simulate.faults import clock_skew_s, stagger_delay_s
+    from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
+    from jarvis_diag.timeline import load_timeline
+
+    scenario = {"seed": 6, "clients": 2, "background": "1s", "fault": "offline", "deadline": "8s", "time_scale": 0.5,
+                "stagger": "2s", "clock_skew_ms": [-3000, 3000], "network": "near",
+                "networks": {"near": {"latency_ms": 5}}}
+    async with running_server(**SERVER) as srv:
+        cfg = browser_config(scenario_from_dict(scenario, SimConfig(url=srv.url, token=srv.token)), None, CHROMIUM)
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+        tl = load_timeline([tmp_path / "frontend", srv.app_log])
+    assert result.client_errors == []
+    records = sorted(result.records, key=lambda r: r["client"])
+    assert [(cycle_ok(r), r["network"]) for r in records] == [(True, "near")] * 2, [r["failure"] for r in records]
+    # the verdict's times stay on the true clock, though the pages' clocks are seconds off
+    assert all(0 <= r["times_ms"]["recovery"] < 3000 for r in records)
+    clients = tl.to_json_dict()["clock"]["clients"]
+    for r in records:
+        skew_ms = clock_skew_s(6, r["client"], (-3000, 3000)) * 1000
+        assert abs(skew_ms) > 1000  # (seed 6: -1799 and +1789 ms)
+        assert abs(clients[r["client_id"]]["skew_ms"] - skew_ms) <= 5, (clients[r["client_id"]], skew_ms)
+        log = next((tmp_path / "frontend").glob(f"*{r['client_id']}.log")).read_text().splitlines()
+        # reconnect delays scaled: attempt 1 in 50 ms, not 100
+        assert any(line.endswith("Scheduling reconnect in 50ms (attempt 1)") for line in log)
+        # the first cycle started after the page's stagger (seed 6: client 1 waits 1.1 s)
+        ready = next(line for line in log if "RECEIVED chat:ready" in line)
+        sent = next(line for line in log if "send EMIT: chat:message" in line)
+        gap_s = (datetime.fromisoformat(sent[1:25]) - datetime.fromisoformat(ready[1:25])).total_seconds()
+        assert gap_s >= stagger_delay_s(6, r["client"], 2.0) - 0.001, (gap_s, r["client"])
 
 
 async def _one_close_cycle_each_way(tmp_path: Path, profile: str, deadline_s: float) -> tuple[dict, dict]:

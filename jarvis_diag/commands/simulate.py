@@ -119,7 +119,7 @@ def simulate_mobile(
         if browser or browser_app is not None:
             from jarvis_diag.simulate.browser_command import run_browser
 
-            result = run_browser(cfg, out_dir, run_id, network or "good", browser_app, chromium)
+            result = run_browser(cfg, out_dir, run_id, browser_app, chromium)
         else:
             result = _run(cfg, out_dir, run_id)
     except DiagError:

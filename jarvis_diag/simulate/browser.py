@@ -18,10 +18,15 @@ really happens to the page:
   network does, and also switches the browser's offline emulation, so the page gets its
   ``offline`` / ``online`` events).
 
-Then resumed, online, visible. The time to recover each session, and whether output was
-lost or shown twice, are measured from the page itself: the reference client's journal
-(``window.jarvisDiag``: the same facts its log lines say, with the page's clock) and its
-DOM. A user's own app is driven by an :class:`AppSpec` (TOML or JSON) saying how to log in,
+Then resumed, online, visible. What the virtual clients draw per phone is drawn alike for
+the same seed and index: a phone's clock is off by its seeded skew (``Date`` is replaced
+before the page's scripts run, so its log lines, client id and ``new-<ms>`` ids carry the
+skew as a real phone's do), it starts its cycles after its seeded stagger, the flaky
+resets come at the same moments, and the network shape's draws are the same.
+
+The time to recover each session, and whether output was lost or shown twice, are
+measured from the page itself: the reference client's journal (``window.jarvisDiag``: the
+same facts its log lines say, with the page's clock, less its skew) and its DOM. A user's own app is driven by an :class:`AppSpec` (TOML or JSON) saying how to log in,
 open a session, send a message and tell a session is ready (a selector or a log line).
 The records are the ``jarvis-diag.sim/1`` ones of the virtual clients
 (:func:`~jarvis_diag.simulate.verdict.cycle_verdict`), with the page's frontend log in
@@ -46,8 +51,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from jarvis_diag.simulate.clientlog import MOBILE_UA, log_file_name
-from jarvis_diag.simulate.faults import fault_schedule, page_hides
-from jarvis_diag.simulate.network import SHAPES
+from jarvis_diag.simulate.faults import clock_skew_s, fault_schedule, page_hides, stagger_delay_s
+from jarvis_diag.simulate.network import SHAPES, NetworkShape
 from jarvis_diag.simulate.profiles import PRESETS
 from jarvis_diag.simulate.proxy import FaultProxy
 from jarvis_diag.simulate.results import ResultWriter
@@ -62,6 +67,7 @@ BROWSER_FAULTS = ("freeze", "offline", "close", "flaky")
 MAX_BROWSER_CLIENTS = 8  # one Chromium page each: a few are a phone fleet, dozens are a different test
 _POLL_S = 0.05
 _ACK_TIMEOUT_S = 10.0  # (as the virtual clients wait for their messages' chat:user_ack)
+CONNECT_TIMEOUT_S = 10.0  # the reference client's Socket.IO connection timeout (as a virtual client's)
 
 # Installed before the page's own scripts: visibility the automation can switch.
 VISIBILITY_SCRIPT = """(() => {
@@ -73,6 +79,23 @@ VISIBILITY_SCRIPT = """(() => {
     document.dispatchEvent(new Event('visibilitychange'));
   };
 })();"""
+
+# Installed before the page's own scripts when the phone's clock is off: Date.now(), new
+# Date() and Date() read the true time plus the skew (in whole ms, as a clock shows it).
+CLOCK_SCRIPT = """((skewMs) => {
+  const RealDate = Date;
+  const now = () => RealDate.now() + skewMs;
+  class PhoneDate extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(now());
+      else super(...args);
+    }
+    static now() {
+      return now();
+    }
+  }
+  globalThis.Date = new Proxy(PhoneDate, {apply: () => new RealDate(now()).toString()});
+})(%d);"""
 
 
 class BrowserUnavailable(Exception):
@@ -141,6 +164,16 @@ class BrowserConfig:
     seed: int = 0
     app: AppSpec | None = None  # None: the reference client
     executable: str = CHROMIUM
+    network_shape: NetworkShape | None = None  # None: SHAPES[network] (a scenario's own shape otherwise)
+    time_scale: float = 1.0  # multiplies the reference client's reconnect delays
+    connect_timeout_s: float = CONNECT_TIMEOUT_S  # the reference client's connection timeout
+    flaky_mean_gap_s: float = 2.0
+    stagger_s: float = 0.0  # each page starts its cycles after a seeded 0..stagger_s
+    clock_skew_ms: tuple[float, float] = (0.0, 0.0)  # each page's clock is off by a seeded amount in this range
+    ramp: int = 200  # pages starting (loading, signing in, opening sessions) at the same time
+
+    def shape(self) -> NetworkShape:
+        return self.network_shape or SHAPES[self.network]
 
     def validate(self) -> None:
         if self.fault not in BROWSER_FAULTS:
@@ -149,10 +182,20 @@ class BrowserConfig:
             raise ValueError(f"--clients must be between 1 and {MAX_BROWSER_CLIENTS} with --browser")
         if not 1 <= self.sessions <= 20 or not 1 <= self.cycles <= 1000:
             raise ValueError("--sessions must be 1..20 and --cycles 1..1000")
-        if self.network not in SHAPES:
+        if self.network_shape is None and self.network not in SHAPES:
             raise ValueError(f"unknown network {self.network!r} (one of {', '.join(SHAPES)})")
         if self.deadline_s <= 0:
             raise ValueError("the deadline must be > 0")
+        if not 0 < self.time_scale < float("inf") or not 0 < self.connect_timeout_s < float("inf"):
+            raise ValueError("the time scale and the connect timeout must be > 0 and finite")
+        if self.stagger_s < 0 or self.flaky_mean_gap_s < 0:
+            raise ValueError("the stagger and the flaky mean gap must be >= 0")
+        lo, hi = self.clock_skew_ms
+        if lo > hi or max(abs(lo), abs(hi)) > 3_600_000:
+            raise ValueError("clock_skew_ms must be [low, high] with low <= high, within an hour")
+        if self.app is not None and (self.time_scale != 1.0 or self.connect_timeout_s != CONNECT_TIMEOUT_S):
+            raise ValueError("--time-scale and connect_timeout set the reference client's reconnection; "
+                             "an app given with --browser-app reconnects at its own pace")
         if self.app is None and self.profile not in ("legacy", "connmgr", "resume"):
             raise ValueError(f"the reference web client has no profile {self.profile!r} (legacy, connmgr, resume)")
         parts = urlsplit(self.url)
@@ -168,12 +211,24 @@ def page_url(base: str, proxy_url: str, query: dict[str, str]) -> str:
     return f"{proxy_url}{parts.path or '/'}" + (f"?{urlencode(params)}" if params else "")
 
 
-def journal_obs(entries: list[dict[str, Any]], client: int) -> list[Obs]:
-    """The page's journal as the verdict's observations (pure)."""
+def page_query(cfg: BrowserConfig) -> dict[str, str]:
+    """What the reference client is told in its URL: its profile, and its reconnect delays'
+    scale and connection timeout when not its own (pure)."""
+    query = {"profile": cfg.profile}
+    if cfg.time_scale != 1.0:
+        query["time_scale"] = f"{cfg.time_scale:g}"
+    if cfg.connect_timeout_s != CONNECT_TIMEOUT_S:
+        query["connect_timeout_ms"] = f"{round(cfg.connect_timeout_s * 1000)}"
+    return query
+
+
+def journal_obs(entries: list[dict[str, Any]], client: int, skew_s: float = 0.0) -> list[Obs]:
+    """The page's journal as the verdict's observations (pure), on the true clock: the page's
+    times less its clock's skew."""
     out = []
     for e in entries:
         detail = e.get("detail")
-        out.append(Obs(t=float(e["t"]), kind=e["kind"], client=client, session=e.get("session"),
+        out.append(Obs(t=float(e["t"]) - skew_s, kind=e["kind"], client=client, session=e.get("session"),
                        event=e.get("event"), seq=e.get("seq"), replay=bool(e.get("replay")),
                        content=e.get("content"), message=e.get("message"), detail=detail,
                        sid=(detail or {}).get("sid") if isinstance(detail, dict) else None))
@@ -210,13 +265,15 @@ def frontend_log_text(entries: list[dict[str, Any]]) -> str:
 class _Page:
     """One phone: a browser context behind its own fault proxy."""
 
-    def __init__(self, cfg: BrowserConfig, index: int, browser: Any, out_dir: Path, rng: random.Random):
+    def __init__(self, cfg: BrowserConfig, index: int, browser: Any, out_dir: Path):
         self.cfg = cfg
         self.index = index
         self.browser = browser
         self.out_dir = out_dir
-        self.rng = rng
-        self.spec = cfg.app or AppSpec(query={"profile": cfg.profile})
+        # the page's clock shows whole ms: its skew is the phone's, rounded to one
+        self.skew_ms = round(clock_skew_s(cfg.seed, index, cfg.clock_skew_ms) * 1000)
+        self.skew_s = self.skew_ms / 1000
+        self.spec = cfg.app or AppSpec(query=page_query(cfg))
         self.reference = cfg.app is None
         self.proxy: FaultProxy | None = None
         self.context = None
@@ -233,12 +290,14 @@ class _Page:
 
     async def start(self) -> None:
         parts = urlsplit(self.cfg.url)
-        self.proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 80, shape=SHAPES[self.cfg.network],
-                                rng=random.Random(self.rng.random()))
+        self.proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 80, shape=self.cfg.shape(),
+                                rng=random.Random(f"{self.cfg.seed}/{self.index}/net"))
         await self.proxy.start()
         self.context = await self.browser.new_context(viewport=PHONE_VIEWPORT, user_agent=MOBILE_UA, is_mobile=True,
                                                       has_touch=True, device_scale_factor=2)
         await self.context.add_init_script(VISIBILITY_SCRIPT)
+        if self.skew_ms:
+            await self.context.add_init_script(CLOCK_SCRIPT % self.skew_ms)
         self.page = await self.context.new_page()
         self.page.set_default_timeout(self.cfg.deadline_s * 1000)
         self.page.on("console", lambda msg: self.console.append((time.time(), msg.text)))
@@ -394,7 +453,7 @@ class _Page:
         sends no chat:connect after a reconnect, believed attached (it said so after its
         last authentication): what a virtual client calls settled."""
         attached = await self.attached()
-        obs = journal_obs(await self.journal(mark), self.index)
+        obs = journal_obs(await self.journal(mark), self.index, self.skew_s)
         last_auth = max((o.t for o in obs if o.kind == "auth.ok"), default=None)
         kept = {o.session for o in obs if o.kind == "connect.skipped" and last_auth is not None and o.t >= last_auth}
         return all(attached.get(key) or key in kept for key in self.sessions)
@@ -455,7 +514,7 @@ class _Page:
         index and cycle gets them (:func:`~jarvis_diag.simulate.faults.fault_schedule`)."""
         rng = random.Random(f"{self.cfg.seed}/{self.index}/{cycle}")
         start = time.monotonic()
-        for step in fault_schedule("flaky", self.cfg.background_s, rng):
+        for step in fault_schedule("flaky", self.cfg.background_s, rng, flaky_mean_gap_s=self.cfg.flaky_mean_gap_s):
             await asyncio.sleep(max(0.0, start + step.at_s - time.monotonic()))
             self.proxy.reset_connections()
 
@@ -510,20 +569,21 @@ class _Page:
         visible_at = await self.come_back()
         deadline_at = visible_at + cfg.deadline_s
         # The user looks at the page; it has a moment to re-attach every session by itself.
-        settle_wait = max(cfg.reaction_s, min(cfg.deadline_s / 2, 10.0))
+        reaction = min(cfg.reaction_s, cfg.deadline_s)  # (as a virtual client's)
+        settle_wait = max(reaction, min(cfg.deadline_s / 2, 10.0))
         settled_at = None
         if self.reference:
-            settled_at = await self.wait_settled(mark, visible_at + cfg.reaction_s, visible_at + settle_wait)
-            obs = journal_obs(await self.journal(mark), self.index)
+            settled_at = await self.wait_settled(mark, visible_at + reaction, visible_at + settle_wait)
+            obs = journal_obs(await self.journal(mark), self.index, self.skew_s)
             readies = [[o.t for o in obs if o.kind == "ready" and o.session == key and o.t >= visible_at
                         and (o.detail or {}).get("requested", True)] for key in self.sessions]
             if settled_at is not None and all(readies):
                 settled_at = max(min(ts) for ts in readies)  # the page's own time of the last attach
             if settled_at is None:
-                await asyncio.sleep(cfg.reaction_s)
+                await asyncio.sleep(reaction)
         else:
             settled_at = await self.wait_ready_dom(len(self.sessions), visible_at, settle_wait)
-            await asyncio.sleep(cfg.reaction_s)
+            await asyncio.sleep(reaction)
         attached = await self.attached() if self.reference else {}
         probe_sent_at = None
         probes: dict[str, str] = {}
@@ -536,7 +596,7 @@ class _Page:
         if not self.reference:
             return self._dom_record(run_id, cycle, hidden_at, visible_at, settled_at, probe_sent_at, replied)
         entries = await self.journal(mark)
-        obs = journal_obs(entries, self.index)
+        obs = journal_obs(entries, self.index, self.skew_s)
         if settled_at is not None:
             obs.append(Obs(t=settled_at, kind="settled", client=self.index))
             obs.sort(key=lambda o: o.t)
@@ -631,22 +691,24 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
         except ServerUnusable as exc:
             raise BrowserUnavailable(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(cfg.seed)
     planned = cfg.clients * cfg.cycles
     result = RunResult(run_id=run_id, out_dir=out_dir, records=[], planned=planned)
     with ResultWriter(out_dir) as writer:
         async with async_playwright() as playwright:
             browser = await _launch(playwright, cfg.executable)
             try:
-                pages = [_Page(cfg, i, browser, out_dir, random.Random(rng.random())) for i in range(cfg.clients)]
+                pages = [_Page(cfg, i, browser, out_dir) for i in range(cfg.clients)]
+                ramp = asyncio.Semaphore(max(1, cfg.ramp))
 
                 async def one(page: _Page) -> None:
                     written = 0
                     try:
-                        await page.start()
-                        await page.login()
-                        for n in range(cfg.sessions):
-                            await page.open_session(n)
+                        async with ramp:
+                            await page.start()
+                            await page.login()
+                            for n in range(cfg.sessions):
+                                await page.open_session(n)
+                        await asyncio.sleep(stagger_delay_s(cfg.seed, page.index, cfg.stagger_s))
                         for cycle in range(1, cfg.cycles + 1):
                             if on_phase:
                                 on_phase(f"cycle {cycle}: background {cfg.background_s:g}s ({cfg.fault})")

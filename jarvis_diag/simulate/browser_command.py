@@ -9,6 +9,7 @@ from jarvis_diag.commands.interrupt import run_interruptible
 from jarvis_diag.commands.progress import cycle_progress
 from jarvis_diag.errors import DiagError
 from jarvis_diag.simulate.browser import AppSpec, BrowserConfig, BrowserUnavailable, run_browser_simulation
+from jarvis_diag.simulate.profiles import PRESETS
 from jarvis_diag.simulate.run import RunResult
 from jarvis_diag.simulate.scenario import SimConfig
 
@@ -21,10 +22,14 @@ def _unsupported(cfg: SimConfig) -> str | None:
         return "--browser drives one page profile at a time; give one --client-profile"
     if cfg.existing:
         return "--existing is for virtual clients; with --browser the page opens new sessions"
+    profile = cfg.profiles[0]
+    if profile.name in PRESETS and profile != PRESETS[profile.name]:
+        return (f"a scenario's [profiles.{profile.name}] settings are for virtual clients; the page's "
+                f"{profile.name} is its own (give the profile another name to run it on virtual clients)")
     return None
 
 
-def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium: str) -> BrowserConfig:
+def browser_config(cfg: SimConfig, app_path: Path | None, chromium: str) -> BrowserConfig:
     """The browser run of the options the virtual clients take (one profile: the page's)."""
     why = _unsupported(cfg)
     if why is not None:
@@ -35,8 +40,11 @@ def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium
         raise DiagError(str(exc)) from None
     bcfg = BrowserConfig(url=cfg.url, token=cfg.token, profile=cfg.profiles[0].name, clients=cfg.clients,
                          sessions=cfg.sessions, cycles=cfg.cycles, background_s=cfg.background_s, fault=cfg.fault,
-                         network=network, deadline_s=cfg.deadline_s, reaction_s=min(cfg.reaction_s, 1.0),
-                         working_dir=cfg.working_dir, seed=cfg.seed, app=app, executable=chromium)
+                         network=cfg.network.name, network_shape=cfg.network, deadline_s=cfg.deadline_s,
+                         reaction_s=cfg.reaction_s, working_dir=cfg.working_dir, seed=cfg.seed, app=app,
+                         executable=chromium, time_scale=cfg.time_scale, connect_timeout_s=cfg.connect_timeout_s,
+                         flaky_mean_gap_s=cfg.flaky_mean_gap_s, stagger_s=cfg.stagger_s,
+                         clock_skew_ms=cfg.clock_skew_ms, ramp=cfg.ramp)
     try:
         bcfg.validate()
     except ValueError as exc:
@@ -44,9 +52,8 @@ def browser_config(cfg: SimConfig, network: str, app_path: Path | None, chromium
     return bcfg
 
 
-def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, network: str, app_path: Path | None,
-                chromium: str) -> RunResult:
-    bcfg = browser_config(cfg, network, app_path, chromium)
+def run_browser(cfg: SimConfig, out_dir: Path, run_id: str, app_path: Path | None, chromium: str) -> RunResult:
+    bcfg = browser_config(cfg, app_path, chromium)
     with cycle_progress(bcfg.clients * bcfg.cycles, "starting Chromium") as (on_record, on_phase):
         try:
             result = run_interruptible(run_browser_simulation(bcfg, out_dir, run_id=run_id, on_record=on_record,

@@ -14,6 +14,9 @@ order; the run pump sleeps to each ``at_s`` and applies it. Same seed, same sche
   first. New connections are refused until the network is back.
 * ``flaky``: the page stays in use on a bad network: connections are reset at random
   moments during the window (a Poisson process, ``flaky_mean_gap_s`` apart on average).
+
+Each phone's own seeded draws (:func:`clock_skew_s`, :func:`stagger_delay_s`) are here
+too, so a virtual client and a browser page of the same seed and index get the same ones.
 """
 
 from __future__ import annotations
@@ -65,6 +68,17 @@ def fault_schedule(fault: str, background_s: float, rng: random.Random,
             break
         steps.append(FaultStep(round(t, 6), "reset"))
     return steps
+
+
+def clock_skew_s(seed: int, index: int, skew_ms: tuple[float, float]) -> float:
+    """How far phone ``index``'s clock is off (seconds, seeded): a draw in ``skew_ms``."""
+    lo, hi = skew_ms
+    return random.Random(f"{seed}/{index}/clock").uniform(lo, hi) / 1000 if hi > lo else lo / 1000
+
+
+def stagger_delay_s(seed: int, index: int, stagger_s: float) -> float:
+    """How long phone ``index`` waits before its first cycle (seeded): a draw in 0..``stagger_s``."""
+    return random.Random(f"{seed}/{index}/stagger").uniform(0, stagger_s) if stagger_s > 0 else 0.0
 
 
 DURATION_FORMS = "a number with s, ms, m or h, e.g. 30s, 250ms, 1.5m; a bare number is seconds"

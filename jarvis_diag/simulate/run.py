@@ -23,7 +23,7 @@ import socketio
 
 from jarvis_diag.simulate.client import ClientFailed, VirtualClient
 from jarvis_diag.simulate.clientlog import MOBILE_UA, ClientLog, make_client_id
-from jarvis_diag.simulate.faults import fault_schedule, page_hides
+from jarvis_diag.simulate.faults import clock_skew_s, fault_schedule, page_hides, stagger_delay_s
 from jarvis_diag.simulate.proxy import FaultProxy
 from jarvis_diag.simulate.results import ResultWriter
 from jarvis_diag.simulate.scenario import SimConfig, Step
@@ -132,8 +132,7 @@ class _Page:
         self.rng = random.Random(f"{cfg.seed}/{index}")
         self.profile = cfg.profile_for(index)
         self.proxy = FaultProxy(*upstream, shape=cfg.network, rng=random.Random(f"{cfg.seed}/{index}/net"))
-        lo, hi = cfg.clock_skew_ms
-        self.skew_s = random.Random(f"{cfg.seed}/{index}/clock").uniform(lo, hi) / 1000 if hi > lo else lo / 1000
+        self.skew_s = clock_skew_s(cfg.seed, index, cfg.clock_skew_ms)
         self.client_id = make_client_id(MOBILE_UA, int(self.phone_clock() * 1000), self.rng)
         self.log = ClientLog(self.client_id, out_dir / "frontend", clock=self.phone_clock)
         self.obs: list[Obs] = []
@@ -187,7 +186,7 @@ class _Page:
         c = self.client
         assert c is not None
         if self.cfg.stagger_s > 0:
-            await asyncio.sleep(self.rng.uniform(0, self.cfg.stagger_s))
+            await asyncio.sleep(stagger_delay_s(self.cfg.seed, self.index, self.cfg.stagger_s))
         for _ in range(self.cfg.cycles):
             self.obs.clear()
             self.sent.clear()

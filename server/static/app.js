@@ -11,7 +11,20 @@
 
   const params = new URLSearchParams(global.location.search);
   const profileName = params.get('profile') || 'connmgr';
-  const profile = PROFILES[profileName] || PROFILES.connmgr;
+  // ?time_scale= multiplies the reconnect delays, ?connect_timeout_ms= sets the connection
+  // timeout (simulate-mobile --browser runs the page as it runs its virtual phones).
+  const timeScale = positiveParam('time_scale', 1);
+  const profile = {
+    ...(PROFILES[profileName] || PROFILES.connmgr),
+    connectTimeoutMs: positiveParam('connect_timeout_ms', 10000),
+  };
+  profile.delayMs *= timeScale;
+  profile.delayMaxMs *= timeScale;
+
+  function positiveParam(name, fallback) {
+    const value = Number(params.get(name));
+    return params.has(name) && Number.isFinite(value) && value > 0 ? value : fallback;
+  }
 
   const debugLog = new DebugLog();
   const log = (message) => debugLog.log(message);
@@ -584,6 +597,9 @@
     $('#profile').textContent = profile.name;
     $('#profile').title = `Connection profile (?profile=legacy|connmgr|resume)`;
     if (!PROFILES[profileName]) log.error(`unknown profile ${profileName}, using connmgr`);
+    for (const name of ['time_scale', 'connect_timeout_ms']) {
+      if (params.has(name) && positiveParam(name, null) === null) log.error(`${name} must be a number > 0, not ${params.get(name)}`);
+    }
     $('#new-workdir').value = store.getItem(WORKDIR_KEY) || '/tmp';
     setupDebugPanel();
 
@@ -629,6 +645,7 @@
   // What automation (simulate-mobile --browser, tests) reads: the page's own view of itself.
   global.jarvisDiag = {
     profile: profile.name,
+    timeScale,
     clientId: debugLog.clientId,
     log: debugLog,
     lines: (from) => debugLog.entries.slice(from || 0).map((e) => ({timestamp: e.timestamp, level: e.level, message: e.message})),

@@ -30,9 +30,10 @@
     },
   };
 
-  // ConnectionManager's delay before attempt n (1-based): 100, 200, 400 ... capped at 2000 ms.
+  // ConnectionManager's delay before attempt n (1-based): 100, 200, 400 ... capped at 2000 ms
+  // (in whole ms: a profile's delays may be scaled).
   function reconnectDelay(profile, attempt) {
-    return Math.min(profile.delayMs * 2 ** (attempt - 1), profile.delayMaxMs);
+    return Math.round(Math.min(profile.delayMs * 2 ** (attempt - 1), profile.delayMaxMs));
   }
 
   // Ids in log lines are cut to 8 characters, like the real frontend's.
@@ -89,7 +90,7 @@
       const socket = global.io({
         path: this.socketPath,
         transports: ['websocket', 'polling'],
-        timeout: 10000,
+        timeout: this.profile.connectTimeoutMs || 10000,
         forceNew: true,
         autoConnect: false,
         reconnection: builtin,
