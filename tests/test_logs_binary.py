@@ -70,6 +70,21 @@ def test_bytes_become_the_text_pythons_decoder_makes() -> None:
         assert text is buffer and (bytes(text), bad, long) == expected, (data, max_line)
 
 
+def test_big_bytes_are_cleaned_in_two_halves_as_in_one() -> None:
+    # (over 8 MiB, the second half is cleaned on a thread of its own, from a line's start)
+    rng = random.Random(3)
+    parts = [rng.randbytes(rng.randint(0, 3000)) if rng.random() < 0.5 else b"caf\xc3\xa9 line\r\n" * 40
+             for _ in range(9000)]
+    data = b"\n".join(parts) + b"\n"
+    assert len(data) > 8 << 20
+    for max_line in (100, 1 << 26):
+        text, bad, long = _scan.clean(data, max_line, False)
+        assert (bytes(text), bad, long) == _python_clean(data, max_line)
+    valid = data.decode("utf-8", errors="replace").encode()
+    text, bad, long = _scan.clean(bytearray(valid), 1 << 26, True)
+    assert (bytes(text), bad, long) == _python_clean(valid, 1 << 26)
+
+
 def test_terminal_codes_go_as_the_regular_expression_finds_them() -> None:
     rng = random.Random(5)
     alphabet = [b"\x1b", b"[", b"0", b";", b"?", b" ", b"/", b"m", b"@", b"~", b"\x7f", b"a", b"\n", b"\x1b[31m"]

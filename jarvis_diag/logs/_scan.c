@@ -672,38 +672,20 @@ static int clean_run(const unsigned char *s, unsigned char *d, Py_ssize_t *i_at,
     return replaced;
 }
 
-static PyObject *clean(PyObject *self, PyObject *args) {
-    PyObject *obj;
-    Py_ssize_t max_line;
-    int in_place;
-    if (!PyArg_ParseTuple(args, "Onp", &obj, &max_line, &in_place)) {
-        return NULL;
-    }
-    Py_buffer data;
-    if (PyObject_GetBuffer(obj, &data, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    const unsigned char *s = data.buf;
-    Py_ssize_t n = data.len;
-    if (n == 0 || s[n - 1] != '\n' || max_line < 0 || (in_place && !PyByteArray_Check(obj))) {
-        PyBuffer_Release(&data);
-        PyErr_SetString(PyExc_ValueError, "clean: the data must end in a newline (and be a bytearray, in place)");
-        return NULL;
-    }
-    /* (a replaced byte takes three: room for that, and for the eight bytes written at a time;
-     * the pages never written are never taken) */
-    PyObject *out = in_place ? obj : PyByteArray_FromStringAndSize(NULL, 3 * n + 8);
-    if (out == NULL) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    if (in_place) {
-        Py_INCREF(out);
-    }
-    unsigned char *d = (unsigned char *)PyByteArray_AS_STRING(out);
-    Py_ssize_t o = 0, bad_lines = 0, long_lines = 0;
-    int not_utf8 = 0;
-    Py_BEGIN_ALLOW_THREADS
+/* clean() of some whole lines: s[0..n) (n > 0, s[n - 1] a newline) into d. */
+typedef struct {
+    const unsigned char *s;
+    unsigned char *d;
+    Py_ssize_t n, max_line, o, bad_lines, long_lines;
+    int in_place, not_utf8;
+} Cleaning;
+
+static void *clean_lines(void *arg) {
+    Cleaning *job = arg;
+    const unsigned char *s = job->s;
+    unsigned char *d = job->d;
+    Py_ssize_t n = job->n, max_line = job->max_line, o = 0, bad_lines = 0, long_lines = 0;
+    int in_place = job->in_place, not_utf8 = 0;
     Py_ssize_t i = 0;
     while (i < n && !not_utf8) { /* a line */
         /* its characters: exactly `known` up to the input's byte `base`, at most one per byte
@@ -779,6 +761,69 @@ static PyObject *clean(PyObject *self, PyObject *args) {
         bad_lines += bad;
         long_lines += cut;
     }
+    job->o = o;
+    job->bad_lines = bad_lines;
+    job->long_lines = long_lines;
+    job->not_utf8 = not_utf8;
+    return NULL;
+}
+
+/* Data over this many bytes is cleaned in two halves, the second on a thread of its own. */
+#define CLEAN_HALVES_BYTES (8 << 20)
+
+static PyObject *clean(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    Py_ssize_t max_line;
+    int in_place;
+    if (!PyArg_ParseTuple(args, "Onp", &obj, &max_line, &in_place)) {
+        return NULL;
+    }
+    Py_buffer data;
+    if (PyObject_GetBuffer(obj, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    const unsigned char *s = data.buf;
+    Py_ssize_t n = data.len;
+    if (n == 0 || s[n - 1] != '\n' || max_line < 0 || (in_place && !PyByteArray_Check(obj))) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "clean: the data must end in a newline (and be a bytearray, in place)");
+        return NULL;
+    }
+    /* (a replaced byte takes three: room for that, and for the eight bytes written at a time
+     * past each half; the pages never written are never taken) */
+    PyObject *out = in_place ? obj : PyByteArray_FromStringAndSize(NULL, 3 * n + 16);
+    if (out == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (in_place) {
+        Py_INCREF(out);
+    }
+    unsigned char *d = (unsigned char *)PyByteArray_AS_STRING(out);
+    Py_ssize_t o, bad_lines, long_lines;
+    int not_utf8;
+    Py_BEGIN_ALLOW_THREADS
+    /* the second half from the first newline after the middle (each line is cleaned alone) */
+    const unsigned char *middle = n > CLEAN_HALVES_BYTES ? memchr(s + n / 2, '\n', (size_t)(n - n / 2)) : NULL;
+    Py_ssize_t half = middle == NULL || middle + 1 == s + n ? n : middle + 1 - s;
+    Cleaning first = {.s = s, .d = d, .n = half, .max_line = max_line, .in_place = in_place};
+    Cleaning second = {.s = s + half, .d = d + (in_place ? half : 3 * half + 8), .n = n - half,
+                       .max_line = max_line, .in_place = in_place};
+    pthread_t thread;
+    int threaded = half < n && pthread_create(&thread, NULL, clean_lines, &second) == 0;
+    clean_lines(&first);
+    if (half < n) {
+        if (threaded) {
+            pthread_join(thread, NULL);
+        } else {
+            clean_lines(&second);
+        }
+        memmove(d + first.o, second.d, (size_t)second.o);
+    }
+    o = first.o + second.o;
+    bad_lines = first.bad_lines + second.bad_lines;
+    long_lines = first.long_lines + second.long_lines;
+    not_utf8 = first.not_utf8 || second.not_utf8;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     if (not_utf8) {
