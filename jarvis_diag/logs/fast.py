@@ -236,8 +236,10 @@ def _sanitise(data: bytes | bytearray, compiled: bool, consume: bool = False
         ends, longest = _scan.newlines(data)
         dirty = longest > MAX_LINE
     if dirty:  # (one pass in C, whatever the bytes: a binary file costs what a log does)
-        data, bad_lines, long_lines = _scan.clean(data, MAX_LINE, own and valid)
-        own = True
+        cleaned, bad_lines, long_lines = _scan.clean(data, MAX_LINE, own and valid)
+        if own and cleaned is not data:  # (the bytes given away: their memory goes now, not after the parse)
+            data.clear()
+        data, own = cleaned, True
         ends, _longest = _scan.newlines(data)
     return data, np.frombuffer(data, dtype=np.uint8), np.frombuffer(ends, dtype=np.int64), bad_lines, long_lines, cut, own
 
