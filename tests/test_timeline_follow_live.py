@@ -355,3 +355,16 @@ def test_follow_ends_quietly_when_its_reader_stops_reading(tmp_path):
             proc.kill()
             proc.wait(timeout=5)
     assert proc.returncode == 0 and err == b""
+
+
+def test_follow_looks_for_new_files_naming_a_file_two_arguments_name_once(tmp_path):
+    # `--follow /abs/logs/app.log logs/`: app.log is one file followed (before, the second
+    # name joined the follow as a new file, read whole again, each poll that listed it)
+    from jarvis_diag.commands.timeline import _files_now
+
+    app_log, fe_dir, page = _copy_set(tmp_path)
+    shutil.copy(page, fe_dir / page.name)
+    found = _files_now([str(app_log.resolve()), os.path.relpath(tmp_path)])
+    assert found == [str(app_log.resolve()), os.path.relpath(fe_dir / page.name)]
+    # and a path that is gone with its directory names none, the others still theirs
+    assert _files_now([str(tmp_path / "gone" / "x.log"), str(app_log)]) == [str(app_log)]

@@ -288,16 +288,20 @@ def _ident(path: str) -> tuple[tuple[int, int], int] | None:
 
 def _files_now(paths: list[str]) -> list[str]:
     """The files the arguments name now, each argument on its own: one that is gone with its
-    directory (a folder of logs removed) names none, and the others are followed on."""
+    directory (a folder of logs removed) names none, and the others are followed on. A file
+    two arguments name (app.log, and the directory it is in) is named once, as the first
+    names it (as the follow started with it)."""
     from jarvis_diag.ingest import expand_paths
 
-    files: list[str] = []
+    files: dict[str, str] = {}
     for p in paths:
         try:
-            files += expand_paths([p], allow_empty=True)
+            found = expand_paths([p], allow_empty=True)
         except DiagError:
             continue
-    return list(dict.fromkeys(files))
+        for f in found:
+            files.setdefault(str(Path(f).resolve()), f)
+    return list(files.values())
 
 
 def _gone_dir(path: str) -> str | None:
