@@ -8,8 +8,10 @@ repeat (``app.log`` and the captured ``backend.log``) and sorts by ``t_source``.
 
 from __future__ import annotations
 
+import bz2
 import glob
 import io
+import lzma
 import os
 import sys
 import time
@@ -36,7 +38,8 @@ from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, offset_from_
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
 
 DETECT_LINES = 50
-_LOG_SUFFIXES = (".log", ".gz", ".jsonl")
+_PACKED = (".gz", ".xz", ".bz2")  # (a rotated log compressed: app.log.1.gz)
+_LOG_SUFFIXES = (".log", *_PACKED, ".jsonl")
 GLOB_CHARS = "*?["
 
 
@@ -83,7 +86,7 @@ def _is_log_name(name: str) -> bool:
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
-    ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``,
+    ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``, ``*.xz``, ``*.bz2``,
     ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
     does not exist or matches nothing (``allow_empty``: a directory with no log file yet,
     a glob matching none, or a file not there yet in a directory that is, gives none, as when
@@ -111,7 +114,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
             found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_log_name(f.name))
             if not found and not allow_empty:
-                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
+                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.xz, *.bz2, *.jsonl)")
             for f in found:
                 add(f)
         elif path.is_file():
@@ -133,10 +136,18 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     return _oldest_rotation_first(out)
 
 
+def _unpacked_name(path: str) -> str:
+    """``path`` without a compression suffix (``app.log.1.gz``: ``app.log.1``)."""
+    for suffix in _PACKED:
+        if path.endswith(suffix):
+            return path[:-len(suffix)]
+    return path
+
+
 def _rotation(path: str) -> tuple[str, int] | None:
     """(the current file's path, how many rotations old) of a rotated log (``app.log.2`` or
     ``app.log.2.gz``: the current ``app.log``, 2); None for any other file."""
-    stem = path[:-3] if path.endswith(".gz") else path
+    stem = _unpacked_name(path)
     base, _, number = stem.rpartition(".")
     return (base, int(number)) if number.isdigit() and base.endswith(".log") else None
 
@@ -150,7 +161,7 @@ def _oldest_rotation_first(paths: list[str]) -> list[str]:
     for i, p in enumerate(paths):
         if p != "-":
             rotated = _rotation(p)
-            family[i] = rotated if rotated is not None else ((p[:-3] if p.endswith(".gz") else p), 0)
+            family[i] = rotated if rotated is not None else (_unpacked_name(p), 0)
     members: dict[str, list[int]] = {}
     for i, (base, _age) in family.items():
         members.setdefault(str(Path(base).resolve()), []).append(i)
@@ -199,6 +210,47 @@ def gunzip(data: bytes | bytearray) -> tuple[bytes, str | None]:
     return b"".join(chunks), None
 
 
+# xz and bzip2 (logrotate's compresscmd may be either): their first bytes, their module
+_COMPRESSED = (("xz", b"\xfd7zXZ\x00", lzma.LZMADecompressor, lzma.LZMAError),
+               ("bzip2", b"BZh", bz2.BZ2Decompressor, OSError))
+
+
+def compressed(head: bytes | bytearray) -> bool:
+    """Whether data starting with ``head`` is gzip, xz or bzip2 data."""
+    return head[:2] == b"\x1f\x8b" or any(head.startswith(magic) for _, magic, _, _ in _COMPRESSED)
+
+
+def unpack(data: bytes | bytearray) -> tuple[bytes | bytearray, str | None]:
+    """(decompressed bytes, what is wrong with the stream or None) of gzip, xz or bzip2 data
+    (streams one after the other too), keeping what comes before a cut or a damaged part (to
+    the byte with gzip; xz and bzip2 to the last piece read whole); other data as it is."""
+    if data[:2] == b"\x1f\x8b":
+        return gunzip(data)
+    for name, magic, decompressor, error in _COMPRESSED:
+        if not data.startswith(magic):
+            continue
+        chunks: list[bytes] = []
+        view = memoryview(data)
+        start = 0
+        while start < len(view):
+            d = decompressor()
+            at = start
+            while at < len(view) and not d.eof:
+                piece = view[at:at + GZIP_PIECE // 16]
+                try:
+                    chunks.append(d.decompress(piece))
+                except (error, EOFError) as exc:
+                    return b"".join(chunks), f"damaged {name} data ({exc}); what came before it is read"
+                at += len(piece)
+            if not d.eof:
+                return b"".join(chunks), f"the {name} stream ends early (a copy cut short?); what it holds is read"
+            start = at - len(d.unused_data)
+            if not bytes(view[start:start + len(magic)]) == magic:
+                break
+        return b"".join(chunks), None
+    return data, None
+
+
 def decode(data: bytes) -> str:
     """UTF-8 text; undecodable bytes become U+FFFD (counted per line by the parser)."""
     try:
@@ -208,7 +260,7 @@ def decode(data: bytes) -> str:
 
 
 def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, str | None]:
-    """(plain bytes, what is wrong with its gzip stream or None) of a path or ``-``."""
+    """(plain bytes, what is wrong with its gzip, xz or bzip2 stream or None) of a path or ``-``."""
     if path == "-":
         stream: Any = stdin if stdin is not None else sys.stdin
         data = stream.read()
@@ -219,9 +271,7 @@ def read_bytes(path: str, stdin: TextIO | BinaryIO | None) -> tuple[bytes, str |
             data = _read_file(path)
         except OSError as exc:
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if data[:2] == b"\x1f\x8b":
-        return gunzip(data)
-    return data, None
+    return unpack(data)
 
 
 def _read_file(path: str) -> bytearray:
@@ -270,7 +320,7 @@ _UNPACK = {"a tar archive": "tar xf", "a zip archive": "unzip", "a 7z archive": 
 
 
 def archive_of(path: str) -> str | None:
-    """What archive the file ``path`` is (its first bytes, gunzipped: a .tar.gz too), or None."""
+    """What archive the file ``path`` is (its first bytes, unpacked: a .tar.gz too), or None."""
     if path == "-" or not os.path.isfile(path):  # (a pipe: its head would be taken from it)
         return None
     try:
@@ -278,11 +328,8 @@ def archive_of(path: str) -> str | None:
             head = fh.read(GZIP_PIECE)
     except OSError:
         return None  # (the reading says why)
-    if head[:2] == b"\x1f\x8b":
-        try:
-            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 512)
-        except zlib.error:
-            return None
+    if compressed(head):  # (a .tar.gz, .tar.xz or .tar.bz2: its first bytes unpacked)
+        head = unpack(head)[0][:512]
     for name, at, magic in _ARCHIVES:
         if head[at:at + len(magic)] == magic:
             return name
@@ -329,7 +376,7 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 head = os.pread(fh.fileno(), fast.HEAD_BYTES, 0) if size >= fast.STREAM_MIN_BYTES else b""
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
                 # (nor UTF-16 text, read whole to make it UTF-8)
-                if head and head[:2] != b"\x1f\x8b" and head[:2] not in _UTF16_BOMS and b"\x1b[" not in head:
+                if head and not compressed(head) and head[:2] not in _UTF16_BOMS and b"\x1b[" not in head:
                     fmt = fmt or _format_of_head(head)
                     found, raw, data = fast.stream_parse(fh, size, path, page_client(path, fmt), lambda head: fmt, memo)
                     return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)

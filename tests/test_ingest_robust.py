@@ -234,3 +234,29 @@ def test_utf16_text_reads_as_the_same_text_in_utf8(tmp_path: Path, encoding: str
     assert not wide.warnings and [s.bad_lines for s in wide.sources] == [0, 0]
     for column in ("text", "kind", "t", "client", "line"):
         assert wide.events[column].equals(plain.events[column]), column
+
+
+def test_a_log_rotated_into_xz_and_bzip2_reads_as_the_plain_log(tmp_path: Path) -> None:
+    # logrotate's compresscmd may be xz or bzip2: such files were read as binary data, and a
+    # directory's were not read at all
+    import bz2
+    import lzma
+
+    lines = APP.splitlines(keepends=True)
+    (tmp_path / "rotated").mkdir()
+    (tmp_path / "rotated" / "app.log.2.xz").write_bytes(lzma.compress(b"".join(lines[:50])))
+    (tmp_path / "rotated" / "app.log.1.bz2").write_bytes(bz2.compress(b"".join(lines[50:100])))
+    (tmp_path / "rotated" / "app.log").write_bytes(b"".join(lines[100:]))
+    (tmp_path / "app.log").write_bytes(APP)
+    rotated, plain = ingest([str(tmp_path / "rotated")]), ingest([str(tmp_path / "app.log")])
+    assert [Path(s.path).name for s in rotated.sources] == ["app.log.2.xz", "app.log.1.bz2", "app.log"]
+    assert not rotated.warnings
+    for column in ("text", "kind", "t"):
+        assert rotated.events[column].equals(plain.events[column]), column
+    # cut short: what it holds is read, and said
+    packed = lzma.compress(APP)
+    (tmp_path / "cut.log.xz").write_bytes(packed[:len(packed) // 2])
+    cut = ingest([str(tmp_path / "cut.log.xz")])
+    assert 0 < cut.sources[0].lines < len(lines) and cut.sources[0].truncated
+    assert f"{tmp_path / 'cut.log.xz'}: the xz stream ends early (a copy cut short?); what it holds is read" \
+        in cut.warnings
