@@ -1,7 +1,7 @@
 """Read log files into one events DataFrame: the I/O edge around :mod:`jarvis_diag.logs`.
 
-``ingest(paths)`` expands files, directories and globs, reads plain or gzipped bytes
-(salvaging a truncated gzip), detects each file's format, parses it, finds the backend
+``ingest(paths)`` expands files, directories and globs, reads plain, gzip, xz or bzip2 bytes
+(salvaging a truncated stream; UTF-16 text as UTF-8; an archive is left out, said), detects each file's format, parses it, finds the backend
 zone (:mod:`jarvis_diag.zone`), dates the debug-panel copies, drops lines that two files
 repeat (``app.log`` and the captured ``backend.log``) and sorts by ``t_source``.
 """
@@ -53,8 +53,8 @@ class SourceInfo:
     events: int = 0
     unknown: int = 0
     bad_lines: int = 0  # undecodable bytes / NUL bytes
-    truncated: bool = False  # last line cut short, or a gzip stream that ends early or is damaged
-    damaged: str | None = None  # what is wrong with a gzip stream
+    truncated: bool = False  # last line cut short, or a gzip, xz or bzip2 stream that ends early or is damaged
+    damaged: str | None = None  # what is wrong with a gzip, xz or bzip2 stream
     duplicates: int = 0  # lines already read from another file
     client: str | None = None
     first: str | None = None
