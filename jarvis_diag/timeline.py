@@ -1397,6 +1397,12 @@ def _frame(rows: list[dict], columns: list[str], times: tuple[str, ...]) -> pd.D
     df = pd.DataFrame(rows, columns=columns)
     for c in times:
         df[c] = pd.Series(_frame_ns(df[c].tolist()), index=df.index).dt.tz_localize("UTC")
+    for c in columns:
+        # (a table whose every duration is missing would otherwise have them as objects)
+        if c.endswith("_ms"):
+            df[c] = df[c].astype("float64")
+        elif c == "history_count":
+            df[c] = df[c].astype("Int64")
     return df
 
 

@@ -73,6 +73,20 @@ def test_result_columns_have_one_type_whatever_the_run(tmp_path):
     assert sessions["profile"].dtype == "category" and sessions["live"].dtype == "boolean"
 
 
+def test_timeline_tables_have_one_type_whatever_the_logs(switch_back):
+    # no reconnect of the switch-back set recovered: its episodes' durations are NaN in a
+    # float column, not None in an object one; a replay's size is a nullable integer
+    desync = jd.load_timeline(DESYNC)
+    assert switch_back.episodes["duration_ms"].isna().all()
+    for tl in (switch_back, desync):
+        for table, column in ((tl.episodes, "duration_ms"), (tl.attaches, "latency_ms"),
+                              (tl.attaches, "transport_ms"), (tl.attaches, "server_ms"),
+                              (tl.connections, "duration_ms"), (tl.findings, "delay_ms")):
+            assert table[column].dtype == "float64", (table, column)
+        assert tl.attaches["history_count"].dtype == "Int64"
+    assert pd.concat([switch_back.episodes, desync.episodes])["duration_ms"].dtype == "float64"
+
+
 def test_a_report_at_a_glance():
     report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
                             budgets="recovery.p95<=60s")
