@@ -1,10 +1,12 @@
 """Reconnect profiles and their state machines, driven by hand (no sockets, no sleeping)."""
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from jarvis_diag.simulate.profiles import PRESETS, Profile, ReconnectMachine, profile_from_dict, reconnect_delays
+from jarvis_diag.simulate.scenario import scenario_from_dict
 
 
 def kinds(actions):
@@ -122,3 +124,16 @@ def test_custom_profile_overrides_a_preset_and_rejects_unknown_keys():
         profile_from_dict("x", {"base": "nope"})
     with pytest.raises(ValueError):
         Profile("bad", max_attempts=0)
+
+
+def test_a_scenario_table_named_after_a_preset_changes_that_preset_where_it_is_used():
+    # [profiles.legacy] with no base is the legacy page changed, not a connmgr page named legacy
+    legacy = profile_from_dict("legacy", {"max_attempts": 3})
+    assert legacy == replace(PRESETS["legacy"], max_attempts=3)
+    # the default profile (no `profile =` line) is the changed one, not the unchanged preset
+    cfg = scenario_from_dict({"profiles": {"connmgr": {"max_attempts": 3}}})
+    assert [(p.name, p.max_attempts) for p in cfg.profiles] == [("connmgr", 3)]
+    assert cfg.profile_for(0).max_attempts == 3
+    # and so is a network named after a shape
+    cfg = scenario_from_dict({"networks": {"good": {"latency_ms": 80}}})
+    assert (cfg.network.name, cfg.network.latency_ms) == ("good", 80)

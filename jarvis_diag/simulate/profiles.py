@@ -75,8 +75,9 @@ PROFILE_KEYS = {f for f in Profile.__dataclass_fields__ if f != "name"}
 
 
 def profile_from_dict(name: str, spec: dict[str, Any]) -> Profile:
-    """A custom profile from a scenario table: ``base = "connmgr"`` plus overrides."""
-    base_name = spec.get("base", "connmgr")
+    """A custom profile from a scenario table: ``base = "connmgr"`` plus overrides. A table
+    named after a preset (``[profiles.legacy]``) changes that preset unless it names a base."""
+    base_name = spec.get("base", name if name in PRESETS else "connmgr")
     if base_name not in PRESETS:
         raise ValueError(f"profile {name}: unknown base {base_name!r} (one of {', '.join(PRESETS)})")
     unknown = set(spec) - PROFILE_KEYS - {"base"}

@@ -274,8 +274,12 @@ def _from_dict(data: dict[str, Any], cfg: SimConfig) -> SimConfig:
     if "profile" in data:
         names = data["profile"] if isinstance(data["profile"], list) else [data["profile"]]
         cfg.profiles = [_pick(profiles, _typed(n, "string", "profile"), "profile") for n in names]
+    else:  # (the profiles in use, the default among them, as this file's tables may have changed them)
+        cfg.profiles = [profiles.get(p.name, p) for p in cfg.profiles]
     if "network" in data:
         cfg.network = _pick(networks, _typed(data["network"], "string", "network"), "network")
+    else:
+        cfg.network = networks.get(cfg.network.name, cfg.network)
     if "existing" in data:
         existing = data["existing"]
         if not isinstance(existing, list) or not all(isinstance(x, str) for x in existing):
