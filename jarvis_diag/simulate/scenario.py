@@ -13,8 +13,8 @@ profiles, network shapes and the page's steps::
     time_scale = 1.0                    # multiplies every reconnect delay of the profiles
     clock_skew_ms = [-400, 400]         # each phone's clock is off by a seeded amount in this range
 
-    [profiles.impatient]                # a custom profile: a preset plus overrides
-    base = "connmgr"
+    [profiles.impatient]                # a custom profile: a preset plus overrides (a table named
+    base = "connmgr"                    # after a preset, [profiles.legacy], changes that preset)
     base_delay_ms = 500
     max_attempts = 5
 
