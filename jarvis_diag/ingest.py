@@ -695,7 +695,9 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
     zone = resolve_zone(local, utc, tz=tz, machine_offset_minutes=machine, at_utc_s=low, end_utc_s=high,
                         machine=machine_rule(_machine_zone_name()))
     has_backend = first_local is not None
-    if zone.warning and (has_backend or zone.source != "machine"):
+    if zone.warning and not has_backend and zone.source == "machine":
+        zone = replace(zone, warning=None)  # (no backend time to place: its zone is no question)
+    if zone.warning:
         warnings.append(zone.warning)
     panel_offset = zone.offset_minutes if panel_tz is None else parse_tz(panel_tz, first_local)
     needs_panel = any(p.clock is not None and (p.clock == CLOCK_DAY).any() for p in parsed)

@@ -66,9 +66,11 @@ def _clock_text(tl: Timeline) -> Table:
     table.add_column("clock")
     table.add_column("correction", justify="right")
     table.add_column("how it is known")
-    table.add_row("backend (local time)", f"UTC{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}",
-                  f"{clock.get('backend_zone_source')} ({clock.get('backend_zone_pairs', 0)} pairs)"
-                  + (f" — {clock['warning']}" if clock.get("warning") else ""))
+    # (a backend zone nothing read gave, for logs with no backend time, is no correction)
+    if clock.get("backend_zone_source") != "machine" or clock.get("warning") or _backend_times(tl):
+        table.add_row("backend (local time)", f"UTC{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}",
+                      f"{clock.get('backend_zone_source')} ({clock.get('backend_zone_pairs', 0)} pairs)"
+                      + (f" — {clock['warning']}" if clock.get("warning") else ""))
     for change in clock.get("backend_utc_offset_changes") or []:
         minutes = change["offset_minutes"]
         sign = "+" if minutes >= 0 else "-"
@@ -81,6 +83,11 @@ def _clock_text(tl: Timeline) -> Table:
         applied = "" if s.get("applied") else " (not applied: --no-skew)"
         table.add_row(client, f"{s['skew_ms']:+.0f} ms", f"in [{lower}, {upper}] ms from {s['pairs']} pairs{applied}")
     return table
+
+
+def _backend_times(tl: Timeline) -> bool:
+    """Whether a backend log (or its captured console) of the timeline has a line with a time."""
+    return any(s.get("format") in ("backend", "console") and s.get("first") for s in tl.sources)
 
 
 def _message(row) -> str:
@@ -267,7 +274,9 @@ def render_timeline(tl: Timeline, width: int | None = None) -> Iterator[Renderab
     del width
     yield _sources_table(tl)
     yield Text("")
-    yield _clock_text(tl)
+    clock = _clock_text(tl)
+    if clock.row_count:  # (nothing read has a time to correct: no table)
+        yield clock
     for warning in tl.warnings[:10]:
         yield Text(f"warning: {warning}", style="yellow")
     sessions = _sessions_table(tl)

@@ -182,6 +182,32 @@ def test_renders_in_the_terminal_and_in_notebooks(desync):
     assert "callback-desync" in html
 
 
+def test_no_backend_zone_is_guessed_for_logs_with_no_backend_time(tmp_path):
+    # the page's log alone: its clock is corrected, and the backend's zone is no question
+    # (it said "backend time zone unknown ... pass --tz", in the JSON and the terminal)
+    page = load_timeline(FIXTURES / "callback-desync" / "frontend")
+    assert "warning" not in page.clock and page.clock["clients"]
+    text = _rendered(page)
+    assert "Clock corrections" in text and "+350 ms" in text and "backend (local time)" not in text
+    # a file with no time at all: no clock table
+    (tmp_path / "x.log").write_bytes(bytes(range(256)) * 64)
+    garbage = load_timeline(tmp_path / "x.log")
+    assert "warning" not in garbage.clock and not any("time zone" in w for w in garbage.warnings)
+    assert "Clock corrections" not in _rendered(garbage)
+    # a backend log with no epoch still says its zone is a guess
+    lines = (FIXTURES / "callback-desync" / "app.log").read_text().splitlines(keepends=True)
+    (tmp_path / "app.log").write_text("".join(x for x in lines if "recv_ts" not in x))
+    app = load_timeline(tmp_path / "app.log")
+    assert app.clock["backend_zone_source"] == "machine" and "pass --tz" in app.clock["warning"]
+    assert "backend (local time)" in _rendered(app)
+
+
+def _rendered(tl: Timeline) -> str:
+    console = Console(file=io.StringIO(), width=140)
+    console.print(tl)
+    return console.file.getvalue()
+
+
 def _with_findings(desync, findings: pd.DataFrame) -> tuple[Timeline, str]:
     """The timeline with these findings, and what the terminal shows of them (160 columns)."""
     view = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
