@@ -315,6 +315,11 @@ def _gone_dir(path: str) -> str | None:
     return d
 
 
+def _within(path: str, dirs: set[str]) -> bool:
+    """Whether ``path`` is one of ``dirs`` or in one of them."""
+    return any(d == path or Path(d) in Path(path).parents for d in dirs)
+
+
 def _same_file(a: str, b: str) -> bool:
     return a == b or Path(a).resolve() == Path(b).resolve()
 
@@ -542,7 +547,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                         if not tail.removed_said:
                             tail.removed_said = True
                             if (gone := _gone_dir(path)) is not None:
-                                if gone not in said_gone:
+                                if not _within(path, said_gone):
                                     said_gone.add(gone)
                                     say(f"{gone} was removed: followed again if it comes back")
                             elif keep:
@@ -589,7 +594,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                         dirs_given.add(p)
                     elif p in dirs_given:
                         dirs_given.discard(p)
-                        if not any(d == p or Path(d) in Path(p).parents for d in said_gone):
+                        if not _within(p, said_gone):
                             said_gone.add(p)
                             say(f"{p} was removed: followed again if it comes back")
             for p in [] if unchanged else _files_now(paths):
