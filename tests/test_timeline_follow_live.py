@@ -372,3 +372,20 @@ def test_follow_looks_for_new_files_naming_a_file_two_arguments_name_once(tmp_pa
     assert found == [str(app_log.resolve()), os.path.relpath(fe_dir / page.name)]
     # and a path that is gone with its directory names none, the others still theirs
     assert _files_now([str(tmp_path / "gone" / "x.log"), str(app_log)]) == [str(app_log)]
+
+
+def test_follow_of_an_empty_page_log_tells_it_by_its_first_lines(tmp_path):
+    # phone.log is empty when the follow starts (the timeline takes it for the server's):
+    # once the page writes to it, its lines are a page's, named after the file, as the
+    # timeline reads them (before, they were printed as no page's)
+    app_log, _, page = _copy_set(tmp_path)
+    lines = page.read_text().splitlines(keepends=True)
+    phone = tmp_path / "phone.log"
+    phone.write_text("")
+    with _following(app_log, phone) as proc:
+        _read_until(proc, "following 2 file(s)", 20)
+        phone.write_text("".join(lines[:3]))
+        out = _read_until(proc, lines[2].rstrip("\n"), 30)
+    for line in lines[:3]:
+        [printed] = [row for row in out.splitlines() if line.rstrip("\n") in row]
+        assert printed.split()[1] == "phone"

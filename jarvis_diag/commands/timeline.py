@@ -503,7 +503,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     for source in tl.sources if tl is not None else []:
         tail = tails.get(source["path"])
         if tail is not None:
-            tail.format = source["format"]
+            # (a file with nothing in it yet is told by its first lines, at the rebuild that
+            # reads them: the timeline takes an empty file for the server's, and a page's log
+            # named phone.log was printed as no page's)
+            tail.format = source["format"] if source.get("lines") else ""
             if source["path"].endswith(".gz"):  # (read whole as it was)
                 tail.compressed = True
                 tail.offset, tail.line = os.fstat(tail.fh.fileno()).st_size, int(source.get("lines") or 0)
