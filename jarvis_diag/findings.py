@@ -124,8 +124,9 @@ def _attach_start(a: Attach) -> float:
     return -np.inf if t is None else t
 
 
-def _ready_time(a: Attach) -> float:
-    return a.ready_at
+def _ready_time(a: Attach) -> tuple[float, int]:
+    """When an attach got ready, and in a page's millisecond which came first (its line)."""
+    return a.ready_at, -1 if a.ready_row is None else a.ready_row
 
 
 def _sorted_groups(items: Iterable[Attach], key: Callable[[Attach], Any], order: Callable[[Attach], float]
@@ -776,19 +777,22 @@ def _dropped_by_another_attach(ix: _Index, auto: Attach, t: float) -> Attach | N
     if since is None:
         return None
     # (the session's last time ready there, an earlier auto-connect's included)
+    # (by time, then by line: a page logs the chat:ready of two sessions re-attached at once in
+    # the same millisecond)
+    until = _ready_time(auto)
     mine = [a for a in ix.attaches_of(auto.session, auto.client)
-            if a is not auto and a.ready_at is not None and since <= a.ready_at < t]
+            if a is not auto and a.ready_at is not None and since <= a.ready_at and _ready_time(a) < until]
     if not mine:
         return None
-    after = mine[-1].ready_at
+    after = max(_ready_time(a) for a in mine)
     # another session on this socket (one live session per socket), or this session on another
     # page's socket (one live owner per session): the first of either took its output
     same_socket = next((a for a in ix.ready_of_client(auto.client)
-                        if a.session != auto.session and after < a.ready_at < t), None)
+                        if a.session != auto.session and after < _ready_time(a) < until), None)
     other_page = next((a for a in ix.ready_of_session(auto.session)
-                       if a.client != auto.client and after < a.ready_at < t), None)
+                       if a.client != auto.client and after < _ready_time(a) < until), None)
     found = [a for a in (same_socket, other_page) if a is not None]
-    return min(found, key=lambda a: a.ready_at) if found else None
+    return min(found, key=_ready_time) if found else None
 
 
 def _kept_through_a_reconnect(ix: _Index, auto: Attach, t: float) -> tuple[float, list[dict]] | None:

@@ -252,6 +252,7 @@ class Attach:
     history_row: int | None = None  # the row of the server's 'Loaded n/total history messages' line
     last_seq: int | None = None  # the seq the client asked to resume after (the seq extension)
     received_row: int | None = None  # the row of the server's 'Received chat:connect' line
+    ready_row: int | None = None  # the row of the page's chat:ready line (its order in a millisecond)
     resumed: bool = False  # the server replayed the events after last_seq
     switched_from: str | None = None
     created: bool = False
@@ -938,6 +939,7 @@ def _client_side(records: list[dict], attaches: list[Attach], by_received: dict,
                     client_only.append(attach)
             attach.client = client
             attach.ready_received_at = rec["t"]
+            attach.ready_row = rec["label"]
             attach.evidence.append(evidence(rec))
             awaiting_history[client] = attach
             requests[client] = [a for a in waiting if a is not attach]

@@ -4,7 +4,7 @@ healthy log set that must give no warning or critical finding."""
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -963,6 +963,61 @@ def test_from_the_page_log_a_desync_after_attaching_another_chat_on_the_socket(t
     assert f"it attached session {B[:8]} on the same socket at" in alone[0]["summary"]
     assert "Fix: the server keeps one live session per socket" in alone[0]["summary"]
     for f in alone:
+        _well_formed(f["summary"])
+
+
+# the reference web client (profile connmgr) on `serve --bug single-live-session`, as its page
+# logged a reconnect: both chats re-attached, then a message to each; each pair of chat:ready
+# lines came in one millisecond (ms after the first line, the line)
+_REATTACHED_IN_ONE_MS = [
+    (0, "[SocketIO] Connecting..."),
+    (13, "[SocketIO] Connected, authenticating..."),
+    (18, "[SocketIO] [DIAG] Authentication successful, transport=websocket"),
+    (18, "[ConnMgr] Connected"),
+    (18, "[SocketIO] Re-sending 2 subscriptions after reconnect (skipped 0)"),
+    (18, "[SocketIO] Re-subscribing to chat:new-1796"),
+    (18, "[SocketIO] [DIAG] send EMIT: chat:connect to new-1796, transport=websocket"),
+    (18, "[SocketIO] Re-subscribing to chat:new-1796"),
+    (18, "[SocketIO] [DIAG] send EMIT: chat:connect to new-1796, transport=websocket"),
+    (29, "[SocketIO] [TIMING] Socket.IO delivered chat:ready, network_delay=10ms (server={s}, client={c})"),
+    (29, "[SocketIO] [TIMING] _handleMessage: RECEIVED chat:ready, triggering onConnect for chat:c648784d-7"),
+    (29, "[Chat] History loading for new-1796, count=2, isReconnect=true"),
+    (29, "[SocketIO] [TIMING] Socket.IO delivered chat:ready, network_delay=10ms (server={s}, client={c})"),
+    (29, "[SocketIO] [TIMING] _handleMessage: RECEIVED chat:ready, triggering onConnect for chat:ae456c6e-a"),
+    (29, "[Chat] History loading for new-1796, count=2, isReconnect=true"),
+    (401, "[SocketIO] [DIAG] chatMessage: sessionId=new-1796, actualSessionId=new-1796, handler=found, "
+          "state=connected"),
+    (401, "[SocketIO] [DIAG] send EMIT: chat:message to new-1796, transport=websocket"),
+    (401, "[SocketIO] [DIAG] chatMessage: sessionId=new-1796, actualSessionId=new-1796, handler=found, "
+          "state=connected"),
+    (401, "[SocketIO] [DIAG] send EMIT: chat:message to new-1796, transport=websocket"),
+    (403, "[SocketIO] [TIMING] Socket.IO delivered chat:ready, network_delay=1ms (server={s}, client={c})"),
+    (403, "[SocketIO] [TIMING] _handleMessage: RECEIVED chat:ready, triggering onConnect for chat:c648784d-7"),
+    (403, "[SocketIO] [DIAG] user_ack for c648784d"),
+    (403, "[SocketIO] [TIMING] Socket.IO delivered chat:ready, network_delay=1ms (server={s}, client={c})"),
+    (403, "[SocketIO] [TIMING] _handleMessage: RECEIVED chat:ready, triggering onConnect for chat:ae456c6e-a"),
+    (403, "[SocketIO] [DIAG] user_ack for ae456c6e"),
+]
+
+
+def test_from_the_page_log_chats_re_attached_in_one_millisecond_drop_each_other(tmp_path):
+    """A page re-sent chat:connect for two chats at once and logged both chat:ready in the
+    same millisecond: on a server with one live session per socket the second dropped the
+    first, whose next message got a chat:ready it did not ask for (and that auto-connect
+    dropped the second in turn). The page's log alone told neither, since neither attach
+    came after the other by the clock; the line order says which came last."""
+    t0 = 1796601218140
+    lines = []
+    for ms, text in _REATTACHED_IN_ONE_MS:
+        at = datetime.fromtimestamp((t0 + ms) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        lines.append(f"[{at}Z] [DEBUG] " + text.format(s=t0 + ms - 1, c=t0 + ms))
+    page = tmp_path / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxchz42n-luop.log"
+    page.parent.mkdir()
+    page.write_text("\n".join(lines) + "\n")
+    found = sorted(_findings(load_timeline([str(page.parent)]), "callback-desync"), key=lambda f: f["session"])
+    assert [(f["session"][:8], f["delay_ms"]) for f in found] == [("ae456c6e", 0.0), ("c648784d", 374.0)]
+    assert "it attached session ae456c6e on the same socket at" in found[1]["summary"]
+    for f in found:
         _well_formed(f["summary"])
 
 
