@@ -1653,9 +1653,15 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
             text = ix.corr.text(first)
             message = text.split(" - ", 3)[-1] if first["source"] == "backend" else text
             count = f"{len(subset)}x " if len(subset) > 1 else ""
+            about = ""
             if is_benign:
                 severity = "info"
                 advice = f"Harmless here: {subset[0][1]}."
+                # (told once for all: the first line names one session, the others others)
+                sessions = list(dict.fromkeys(x for item in subset if (x := item[0].get("session"))))
+                if len(sessions) > 1:
+                    names = ", ".join(_short(x) for x in sessions[:5]) + (", ..." if len(sessions) > 5 else "")
+                    about = f" (about {len(sessions)} sessions: {names})"
             elif kind == "app-error":
                 severity = "critical" if first.get("traceback") else "warning"
                 advice = "An error of the application: read the context and the traceback."
@@ -1664,7 +1670,7 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
                 advice = "A warning of the application: the context says what led to it."
             ev = [evidence(item[0]) for item in subset[:5]]
             context = context_before(ix, first["t"], client, sid, session)
-            findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]} — {advice}",
+            findings.append(_f(kind, severity, first["t"], f"{count}{message.strip()[:200]}{about} — {advice}",
                                session=session, client=client, sid=sid, context=context,
                                evidence_list=ev, occurrences=len(subset), last_at=subset[-1][0]["t"]))
     return findings

@@ -250,6 +250,8 @@ def test_a_plain_shutdown_that_stops_a_reply_says_so_once(tmp_path):
     # the readers' stops are what the shutdown did: told by that finding, not again
     stops = [f for f in _findings(tl) if "reader stopped" in f["summary"]]
     assert [(f["severity"], f["occurrences"]) for f in stops] == [("info", 3)]
+    # told once for the three chats, it says so: not as one chat's reader stopped three times
+    assert f"(about 3 sessions: {A[:8]}, {B[:8]}, {C[:8]})" in stops[0]["summary"]
 
 
 def _two_phones(other: str) -> tuple[LogSet, Client, Client]:
