@@ -38,7 +38,7 @@ from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, offset_from_
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
 
 DETECT_LINES = 50
-_PACKED = (".gz", ".xz", ".bz2")  # (a rotated log compressed: app.log.1.gz)
+PACKED = (".gz", ".xz", ".bz2")  # (a rotated log compressed: app.log.1.gz)
 # what a directory's files are read by; .xz and .bz2 only when named (timeline --follow, which
 # reads a directory's files as they grow, tells a compressed one by .gz)
 _LOG_SUFFIXES = (".log", ".gz", ".jsonl")
@@ -82,8 +82,8 @@ class Ingested:
 
 # ---- finding the files ---------------------------------------------------------------------
 
-def _is_log_name(name: str) -> bool:
-    return name.endswith(_LOG_SUFFIXES) or (_rotation(name) is not None and not name.endswith(_PACKED[1:]))
+def is_log_name(name: str) -> bool:
+    return name.endswith(_LOG_SUFFIXES) or (_rotation(name) is not None and not name.endswith(PACKED[1:]))
 
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
@@ -114,7 +114,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                     next(entries, None)
             except OSError as exc:
                 raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
-            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and _is_log_name(f.name))
+            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and is_log_name(f.name))
             if not found and not allow_empty:
                 raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
             for f in found:
@@ -140,7 +140,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
 
 def _unpacked_name(path: str) -> str:
     """``path`` without a compression suffix (``app.log.1.gz``: ``app.log.1``)."""
-    for suffix in _PACKED:
+    for suffix in PACKED:
         if path.endswith(suffix):
             return path[:-len(suffix)]
     return path

@@ -5,6 +5,7 @@ and an idle follow of many page logs."""
 from __future__ import annotations
 
 import gzip
+import lzma
 import os
 import re
 import shutil
@@ -261,6 +262,22 @@ def test_follow_says_a_compressed_log_that_appears_is_read_for_the_findings_only
         out = _read_until(proc, "compressed", 20)
         assert out.splitlines()[-1] == f"{tmp_path / 'app.log.1.gz'}: compressed: read for the findings, its " \
             "lines not printed"
+        with app_log.open("a") as fh:  # (still following)
+            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
+        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
+    assert " unknown " not in out and out.count(": compressed:") == 1
+
+
+def test_follow_of_an_xz_log_named_reads_it_for_the_findings_only(tmp_path):
+    # app.log.1.xz named (xz and bzip2 are read when named, as gzip): when it appears its
+    # lines are not printed, nor its xz bytes as lines
+    app_log, _fe_dir, _page = _copy_set(tmp_path)
+    packed = tmp_path / "app.log.1.xz"
+    with _following(app_log, packed) as proc:
+        _read_until(proc, "following", 20)
+        packed.write_bytes(lzma.compress((SWITCH_BACK / "app.log").read_bytes()))
+        out = _read_until(proc, "compressed", 20)
+        assert out.splitlines()[-1] == f"{packed}: compressed: read for the findings, its lines not printed"
         with app_log.open("a") as fh:  # (still following)
             fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
         out += _read_until(proc, "Client ZZZZZZZZ connected", 20)

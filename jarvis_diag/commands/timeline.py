@@ -329,14 +329,14 @@ def _may_appear(path: str, args: list[str]) -> bool:
     argument itself, a log's name in a directory given, or a match of a glob given."""
     import fnmatch
 
-    from jarvis_diag.ingest import GLOB_CHARS, _is_log_name
+    from jarvis_diag.ingest import GLOB_CHARS, is_log_name
 
     target = Path(path).resolve()
     for p in args:
         if any(c in p for c in GLOB_CHARS):
             if fnmatch.fnmatch(path, p) or fnmatch.fnmatch(str(target), str(Path(p).absolute())):
                 return True
-        elif target == Path(p).resolve() or (Path(p).resolve() in target.parents and _is_log_name(target.name)):
+        elif target == Path(p).resolve() or (Path(p).resolve() in target.parents and is_log_name(target.name)):
             return True
     return False
 
@@ -377,7 +377,7 @@ def _allow_open_files(n: int) -> None:
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
             session: str | None, client: str | None) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C."""
-    from jarvis_diag.ingest import GLOB_CHARS, expand_paths, page_client
+    from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, page_client
     from jarvis_diag.logs import frontend, parse_line
     from jarvis_diag.timeline import iso, load_timeline
 
@@ -507,7 +507,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             # reads them: the timeline takes an empty file for the server's, and a page's log
             # named phone.log was printed as no page's)
             tail.format = source["format"] if source.get("lines") else ""
-            if source["path"].endswith(".gz"):  # (read whole as it was)
+            if source["path"].endswith(PACKED):  # (read whole as it was)
                 tail.compressed = True
                 tail.offset, tail.line = os.fstat(tail.fh.fileno()).st_size, int(source.get("lines") or 0)
     # files renamed away by a rotation, by (device, inode), until they show up under their new name
@@ -607,7 +607,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 # a file already read, renamed by a rotation: read on from where it was
                 renamed = moved.pop(ident, None) or next(
                     (tails.pop(q) for q, t in list(tails.items()) if t.ident == ident and _ident(q) is None), None)
-                if renamed is None and p.endswith(".gz"):
+                if renamed is None and p.endswith(PACKED):
                     # (a rotated log compressed, most likely: its lines were printed as they were
                     # written to it)
                     renamed = _Tail(format="", compressed=True)
