@@ -365,12 +365,21 @@ def resolve_zone(
 
 def _utc_span(offset_at: OffsetAt, first_local: float | None, last_local: float | None,
               runs: list[_Run]) -> tuple[float, float]:
-    """The instants of the first and last backend lines, as near as a zone tells them."""
-    start = min([r.first for r in runs]
-                + ([first_local - offset_at(first_local) * 60] if first_local is not None else []))
+    """The instants of the first and last backend lines, as near as a zone tells them: a
+    local time of an hour the clocks repeat is either pass of it (its first line the earlier,
+    its last the later), so that the change between them is in the span."""
+    start = min([r.first for r in runs] + (_instants(offset_at, first_local)[:1] if first_local is not None else []))
     last = last_local if last_local is not None else first_local
-    end = max([r.last for r in runs] + ([last - offset_at(last) * 60] if last is not None else []))
+    end = max([r.last for r in runs] + (_instants(offset_at, last)[-1:] if last is not None else []))
     return start, end + 1
+
+
+def _instants(offset_at: OffsetAt, local: float) -> list[float]:
+    """The instants a zone's clock reads ``local`` (a local time read as UTC), in order: two in
+    an hour the clocks repeat; for one they skip, the instant its offset there gives."""
+    guesses = {local - offset_at(local + d) * 60 for d in (-_DAY_HALF_S, 0.0, _DAY_HALF_S)}
+    found = sorted(t for t in guesses if t + offset_at(t) * 60 == local)
+    return found or [local - offset_at(local) * 60]
 
 
 def _iso(t: float) -> str:

@@ -163,6 +163,23 @@ def test_the_repeated_hour_takes_the_new_offset_where_the_file_goes_back() -> No
     assert (local - local_offsets(local, 60, [OffsetChange(FORWARD, 120)]) * 60).tolist() == truth.tolist()
 
 
+def test_a_log_that_begins_in_the_repeated_hour_reads_its_first_pass_before_the_change(tmp_path) -> None:
+    # 02:30..02:59 local is the first pass (UTC+02:00), then the clock goes back to 02:10: read
+    # as UTC+01:00 from its first line, the first pass came after the second and no change was
+    # seen, though the file shows its clock going back
+    truth = [BACK - 1800, BACK - 900, BACK - 60, BACK + 600, BACK + 1200, BACK + 7800]
+    log = tmp_path / "app.log"
+    log.write_text("".join(
+        datetime.fromtimestamp(t, tz=IanaZone("Europe/Berlin")).strftime("%Y-%m-%d %H:%M:%S,000")
+        + f" - jarvis - INFO - [SocketIO] Client c{i}aaaaaa connected\n" for i, t in enumerate(truth)))
+    tl = load_timeline([str(log)], tz="Europe/Berlin")
+    clock = tl.to_json_dict()["clock"]
+    assert clock["backend_utc_offset_minutes"] == 120
+    assert [(c["offset_minutes"], c["zone"]) for c in clock["backend_utc_offset_changes"]] == [(60, "Europe/Berlin")]
+    got = sorted(ts.timestamp() for ts in tl.connections["connected_at"])
+    assert got == truth
+
+
 @pytest.mark.parametrize(("tz", "warned"), [(None, "this machine's zone"), ("Asia/Tokyo", "--tz Asia/Tokyo"),
                                             ("Europe/Berlin", None)])
 def test_a_backend_log_without_epochs_takes_its_zone_from_the_pages(tmp_path, tz, warned):
