@@ -353,3 +353,20 @@ async def test_a_users_own_app_is_driven_by_its_config(tmp_path: Path):
     assert 0 < record["times_ms"]["recovery"] < 8000
     assert app_log.count("Chat connect DONE") >= 4  # two sessions opened, both attached again after the cycle
     assert not (tmp_path / "out" / "frontend").exists()  # an app's own log is not ours to write
+
+
+@pytest.mark.browser
+async def test_a_users_app_whose_selector_matches_nothing_names_it(tmp_path: Path):
+    # a --browser-app whose token field is not on the page: the run said only
+    # 'TimeoutError: Page.fill: Timeout 5000ms exceeded.', not which of its selectors
+    app_file = tmp_path / "app.toml"
+    app_file.write_text('[app]\ntoken_selector = "#no-such-token"\nready_log = "RECEIVED chat:ready"\n')
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="my-app", sessions=1, cycles=1, background_s=1.0,
+                            fault="close", deadline_s=3.0, app=AppSpec.load(app_file))
+        result = await run_browser_simulation(cfg, tmp_path / "out", run_id="t")
+    [error] = result.client_errors
+    assert error.startswith("client 0: ") and '"#no-such-token"' in error, error
+    assert "\n" not in error
+    [record] = result.records
+    assert record["failure"] == error.removeprefix("client 0: ")

@@ -98,6 +98,15 @@ CLOCK_SCRIPT = """((skewMs) => {
 })(%d);"""
 
 
+def _one_line(exc: Exception) -> str:
+    """An error of the page's driver in one line: its first, and what it was waiting for (a
+    selector of --browser-app that matches nothing: Playwright says it on a later line)."""
+    text = str(exc)
+    first = text.splitlines()[0] if text else ""
+    waiting = re.search(r"waiting for (locator\(.*?\)|selector .*?)\s*$", text, re.M)
+    return f"{type(exc).__name__}: {first}" + (f" ({waiting.group(0).strip()})" if waiting else "")
+
+
 class BrowserUnavailable(Exception):
     """Chromium or Playwright is missing, or the page cannot be driven."""
 
@@ -722,8 +731,7 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
                             if on_record:
                                 on_record(record)
                     except Exception as exc:  # a page that broke: keep the others' results
-                        reason = str(exc) if isinstance(exc, BrowserUnavailable) else \
-                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                        reason = str(exc) if isinstance(exc, BrowserUnavailable) else _one_line(exc)
                         result.client_errors.append(f"client {page.index}: {reason}")
                         if written == 0:
                             record = failed_record(run_id, page.index, page.client_id, cfg, reason)
