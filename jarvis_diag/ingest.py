@@ -641,8 +641,23 @@ def ingest(
             shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
             raise DiagError(f"--format-of {key}: not one of the files read ({shown})")
     with no_cycle_collection():
-        return _ingest(files, tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
-                       panel_tz=panel_tz, engine=engine, named=_named_files(paths))
+        result = _ingest(files, tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
+                         panel_tz=panel_tz, engine=engine, named=_named_files(paths))
+    result.warnings.extend(_packed_left_out(paths, files))
+    return result
+
+
+def _packed_left_out(paths: list[str] | tuple[str, ...], files: list[str]) -> list[str]:
+    """What a directory given holds and is not read, a log compressed with xz or bzip2 (read
+    when named or globbed: timeline --follow tells a compressed file by .gz), one warning each."""
+    read = {str(Path(f).resolve()) for f in files if f != "-"}
+    out = []
+    for p in map(str, paths):
+        if p != "-" and Path(p).is_dir():
+            for f in sorted(str(f) for f in Path(p).rglob("*") if f.name.endswith(PACKED[1:]) and f.is_file()):
+                if str(Path(f).resolve()) not in read:
+                    out.append(f"{f}: left out of {p}: a directory's .xz and .bz2 files are read when named or globbed")
+    return out
 
 
 def _named_files(paths: list[str] | tuple[str, ...]) -> set[str]:

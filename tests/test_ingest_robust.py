@@ -260,3 +260,9 @@ def test_a_log_rotated_into_xz_and_bzip2_reads_as_the_plain_log(tmp_path: Path) 
     assert 0 < cut.sources[0].lines < len(lines) and cut.sources[0].truncated
     assert f"{tmp_path / 'cut.log.xz'}: the xz stream ends early (a copy cut short?); what it holds is read" \
         in cut.warnings
+    # the directory given: its .xz and .bz2 files are left out (they are read when named), and said
+    whole = ingest([str(tmp_path / "rotated")])
+    assert [Path(s.path).name for s in whole.sources] == ["app.log"]
+    assert [w for w in whole.warnings if "named" in w] == [
+        f"{tmp_path / 'rotated' / name}: left out of {tmp_path / 'rotated'}: a directory's .xz and .bz2 files are "
+        "read when named or globbed" for name in ("app.log.1.bz2", "app.log.2.xz")]
