@@ -175,6 +175,20 @@ def timeline_report(**kw):
     return build_report(ds, **kw)
 
 
+def test_a_finding_that_cost_nothing_says_so_in_every_view():
+    # a desync ended by the very next message (0 ms): its cost is told as 0 ms, as any other,
+    # not left out as if it were unknown
+    from jarvis_diag.report.html import to_html
+
+    doc = json.loads(json.dumps(TIMELINE))
+    doc["findings"][1]["delay_ms"] = 0.0
+    ds = Dataset()
+    add_timeline(ds, "timeline.json", doc)
+    report = build_report(ds)
+    for view in (to_markdown(report), to_html(report), to_text(report, width=200)):
+        assert "cost 0.0 ms" in view
+
+
 def test_timeline_metrics_by_hand():
     report = timeline_report()
     new = report.metric("new-session")

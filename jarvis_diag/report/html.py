@@ -152,7 +152,7 @@ def _findings(report: Report) -> str:
     parts.append("<ol>")
     for f in report.findings:
         sev = str(f.get("severity"))
-        delay = f", cost {_e(fmt.fmt_value(f['delay_ms'], 'ms'))}" if f.get("delay_ms") else ""
+        delay = f", cost {_e(fmt.fmt_value(f['delay_ms'], 'ms'))}" if f.get("delay_ms") is not None else ""
         evidence = "\n".join(f"{e.get('path')}:{e.get('line')}  {e.get('text')}" for e in (f.get("evidence") or []))
         context = f'<div class="dim">context: {_e(f["context"])}</div>' if f.get("context") else ""
         parts.append(f'<li><span class="{_e(sev)}">{_e(sev)}</span> <code>{_e(f.get("kind"))}</code> at '

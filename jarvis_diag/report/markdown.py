@@ -108,7 +108,7 @@ def to_markdown(report: Report) -> str:
     if not report.findings:
         out += ["None.", ""]
     for f in report.findings[:MAX_FINDINGS]:
-        delay = f", cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") else ""
+        delay = f", cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") is not None else ""
         out.append(f"{f['rank']}. **{f.get('severity')}** `{f.get('kind')}` at {f.get('at')}{delay}: "
                    f"{_text(f.get('summary'))}")
         evidence = (f.get("evidence") or [])[:5]

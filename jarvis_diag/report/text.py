@@ -109,7 +109,7 @@ def _findings(report: Report) -> Iterator[RenderableType]:
     if not report.findings:
         yield Text("  none", style="green")
     for f in report.findings:
-        delay = f" cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") else ""
+        delay = f" cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") is not None else ""
         yield Text.assemble(f"  {f['rank']:>2}. ", (f"{f.get('severity', '?'):<8} ", _SEVERITY_STYLE.get(
             f.get("severity"), "")), (f"{f.get('kind')}", "bold"), f" at {f.get('at')}{delay}: {f.get('summary')}")
         if f.get("context"):
