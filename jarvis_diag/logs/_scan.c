@@ -264,6 +264,16 @@ static int table_grow(Table *t) {
 static inline int64_t line_start(const int64_t *ends, int64_t i) { return i == 0 ? 0 : ends[i - 1] + 1; }
 static inline int64_t key_start(const int64_t *ends, int64_t i) { return line_start(ends, i) + KEY_START; }
 
+/* Whether a row of ``rows`` (m of them) is no line of ``ends`` (n of them) within ``len`` bytes. */
+static int rows_out_of(const int64_t *ends, Py_ssize_t n, const int64_t *rows, Py_ssize_t m, Py_ssize_t len) {
+    for (Py_ssize_t k = 0; k < m; k++) {
+        if (rows[k] < 0 || rows[k] >= n || ends[rows[k]] < line_start(ends, rows[k]) || ends[rows[k]] > len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The code of the message at p (n bytes), adding it when new; -2 when out of memory. */
 static int32_t table_code(Table *t, const unsigned char *base, const int64_t *ends, int64_t line,
                           const unsigned char *p, Py_ssize_t n) {
@@ -383,10 +393,7 @@ static PyObject *distinct(PyObject *self, PyObject *args) {
     }
     const int64_t *ends = ends_buf.buf, *rows = rows_buf.buf;
     Py_ssize_t m = rows_buf.len / 8, n = ends_buf.len / 8;
-    int bad = 0;
-    for (Py_ssize_t k = 0; k < m && !bad; k++) {
-        bad = rows[k] < 0 || rows[k] >= n || ends[rows[k]] < line_start(ends, rows[k]) || ends[rows[k]] > data.len;
-    }
+    int bad = rows_out_of(ends, n, rows, m, data.len);
     char *code_raw;
     PyObject *codes = bad ? NULL : bytearray_of(m * 4, &code_raw);
     Table table = {0};
@@ -947,10 +954,7 @@ static PyObject *plain(PyObject *self, PyObject *args) {
     }
     const int64_t *ends = ends_buf.buf, *rows = rows_buf.buf;
     Py_ssize_t m = rows_buf.len / 8, n = ends_buf.len / 8;
-    int bad = 0;
-    for (Py_ssize_t k = 0; k < m && !bad; k++) {
-        bad = rows[k] < 0 || rows[k] >= n || ends[rows[k]] < line_start(ends, rows[k]) || ends[rows[k]] > data.len;
-    }
+    int bad = rows_out_of(ends, n, rows, m, data.len);
     char *raw;
     PyObject *kinds = bad ? NULL : bytearray_of(m, &raw);
     if (kinds != NULL) {
