@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from test_timeline_cli import _following, _read_until
 
 SWITCH_BACK = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
@@ -250,32 +251,18 @@ def test_follow_reads_a_file_named_by_format_of_that_appears_while_following(tmp
     assert result.returncode == 2 and "not one of the files followed" in result.stderr
 
 
-def test_follow_says_a_compressed_log_that_appears_is_read_for_the_findings_only(tmp_path):
-    # logrotate's compress: app.log.1.gz appears in the directory followed; its lines (printed
-    # when they were written) are not printed again, nor its gzip bytes as lines
+@pytest.mark.parametrize("name", ["app.log.1.gz", "app.log.1.xz"])
+def test_follow_says_a_compressed_log_that_appears_is_read_for_the_findings_only(tmp_path, name):
+    # logrotate's compress: app.log.1.gz appears in the directory followed (or app.log.1.xz,
+    # named: xz and bzip2 are read when named); its lines (printed when they were written) are
+    # not printed again, nor its compressed bytes as lines
     app_log, fe_dir, page = _copy_set(tmp_path)
     shutil.copy(page, fe_dir / page.name)
-    with _following(tmp_path) as proc:
+    packed = tmp_path / name
+    with _following(*([tmp_path] if name.endswith(".gz") else [app_log, fe_dir, packed])) as proc:
         _read_until(proc, "following 2 file(s)", 20)
-        with gzip.open(tmp_path / "app.log.1.gz", "wb") as fh:
-            fh.write((SWITCH_BACK / "app.log").read_bytes())
-        out = _read_until(proc, "compressed", 20)
-        assert out.splitlines()[-1] == f"{tmp_path / 'app.log.1.gz'}: compressed: read for the findings, its " \
-            "lines not printed"
-        with app_log.open("a") as fh:  # (still following)
-            fh.write("2026-12-06 23:05:00,000 - jarvis - INFO - [SocketIO] Client ZZZZZZZZ connected\n")
-        out += _read_until(proc, "Client ZZZZZZZZ connected", 20)
-    assert " unknown " not in out and out.count(": compressed:") == 1
-
-
-def test_follow_of_an_xz_log_named_reads_it_for_the_findings_only(tmp_path):
-    # app.log.1.xz named (xz and bzip2 are read when named, as gzip): when it appears its
-    # lines are not printed, nor its xz bytes as lines
-    app_log, _fe_dir, _page = _copy_set(tmp_path)
-    packed = tmp_path / "app.log.1.xz"
-    with _following(app_log, packed) as proc:
-        _read_until(proc, "following", 20)
-        packed.write_bytes(lzma.compress((SWITCH_BACK / "app.log").read_bytes()))
+        data = (SWITCH_BACK / "app.log").read_bytes()
+        packed.write_bytes(gzip.compress(data) if name.endswith(".gz") else lzma.compress(data))
         out = _read_until(proc, "compressed", 20)
         assert out.splitlines()[-1] == f"{packed}: compressed: read for the findings, its lines not printed"
         with app_log.open("a") as fh:  # (still following)
