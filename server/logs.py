@@ -24,12 +24,15 @@ from zoneinfo import ZoneInfo
 from jarvis_diag import lines
 
 _CLIENT_ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 MAX_CLIENT_ID = 100
 
 
 def short(value: object) -> str:
-    """Ids in messages are cut to 8 characters, as the real server does."""
-    return str(value)[:8]
+    """Ids in messages are cut to 8 characters, as the real server does. A character no id
+    has (a line break, a space in an id a client made up) becomes ``_``: the line stays one
+    line that reads back with its id."""
+    return _ID_UNSAFE.sub("_", str(value)[:8])
 
 
 def one_line(text: object, limit: int | None = None) -> str:

@@ -114,3 +114,15 @@ async def test_the_ingest_parser_reads_every_file_the_server_writes(tmp_path):
     unknown = events[events["kind"] == "unknown"]
     assert unknown.empty, unknown["text"].tolist()[:10]
     assert {"chat.connect.phase", "chat.connect.done", "chat.ready.sent", "page.hidden"} <= set(events["kind"])
+
+
+async def test_a_session_id_with_a_line_break_or_a_space_stays_one_line_that_reads_back(tmp_path):
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data") as srv:
+        async with Client(srv.url, srv.token) as c:
+            sid = (await c.attach("new-3\nINFO:     fake"))["session_id"]
+            await c.say("new-3\nINFO:     fake", "hello", sid)
+            await c.attach("new 4 é")
+    text = (tmp_path / "logs" / "app.log").read_text()
+    assert unknown_backend_lines(text) == []
+    assert "Stored chat UUID mapping: 'new-3_IN' ->" in text
+    assert unknown_console_lines((tmp_path / "logs" / "backend.log").read_text()) == []
