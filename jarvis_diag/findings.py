@@ -1458,9 +1458,12 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
             delay = ((later.ready_at if later else end) - ep.authenticated_at) * 1000
             output = ix.output_after(session_key(s), ep.authenticated_at, 3)
             found = _f(
-                # (re-attached later: an outage when output waited as long as a desync's critical one)
+                # (re-attached later, or the socket lost again, as a flaky network loses it within a
+                # moment: an outage when output waited as long as a desync's critical one; the next
+                # socket's own episode tells the rest)
                 "missing-resubscribe",
-                "critical" if later is None or (output and delay >= DESYNC_CRITICAL_MS) else "warning",
+                "critical" if (later is None and ep.lost_again_at is None) or (output and delay >= DESYNC_CRITICAL_MS)
+                else "warning",
                 ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
                 f"{_the_client(ep.client)} reconnected ({_new_socket(ep.sid_after)}){own}; its output reaches no one "

@@ -1559,3 +1559,25 @@ def test_half_open_output_the_page_had_back_at_once_is_a_warning(tmp_path):
     assert f["delay_ms"] == pytest.approx(8_000, abs=50)
     assert "1 output event(s) went into the dead socket, and the page had them back from the history of its " \
            "re-attach at" in f["summary"]
+
+
+def test_a_socket_lost_again_within_a_moment_is_no_outage_of_its_own(tmp_path):
+    # a flaky network: the page reconnects without re-attaching and loses the new socket
+    # 200 ms later, then reconnects for good. The short-lived socket's missing re-attach cost
+    # 200 ms (a warning); the outage is the last socket's, for the rest of the log (critical).
+    # Before, both were critical, the 200 ms one ranked as an outage like the real one.
+    logs, c = _lost_after_attach()
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID2)
+    logs.fe(c, logs.now, "fe.resending", n=0, total=1)
+    logs.wait(0.2)
+    logs.client_disconnect(c, SID2, reason="transport close")
+    logs.reconnect_attempts(c, 1)
+    logs.connect(c, SID3)
+    logs.wait(15)
+    logs.message(c, SID3, A)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    short, last = sorted(_findings(tl, "missing-resubscribe"), key=lambda f: f["at"])
+    assert (short["sid"], last["sid"]) == (SID2[:8], SID3[:8])
+    assert short["delay_ms"] == pytest.approx(200, abs=50) and "lost that socket too" in short["summary"]
+    assert (short["severity"], last["severity"]) == ("warning", "critical")
