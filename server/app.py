@@ -121,27 +121,42 @@ async def _health(request: web.Request) -> web.Response:
 
 
 def log_startup(log: ServerLog, reloader: bool = False) -> None:
+    """The real app's start-up lines, in its order: the database is set up when the app is
+    imported, before uvicorn starts the server process; then the CLAUDE.md watcher and the
+    task scheduler start."""
     if reloader:
         log.console("uv.will_watch", detail=repr([os.getcwd()]))
         log.console("uv.reloader", n=os.getppid(), detail="WatchFiles")
+    log.log("app.db_init")
     log.console("uv.started_process", n=os.getpid())
     log.console("uv.waiting_startup")
-    log.log("app.db_init")
     log.log("app.starting")
+    log.log("watcher.check")
+    log.log("watcher.watching", detail=str(Path.home() / ".claude"))
+    log.log("app.watcher_started")
+    log.log("scheduler.any", detail="Adding job tentatively -- it will be properly scheduled when the scheduler starts")
+    log.log("scheduler.any", detail='Added job "Sync tasks from database" to job store "default"')
+    log.log("scheduler.any", detail="Scheduler started")
+    log.log("app.scheduler_started", n=0)
     log.log("app.started")
     log.console("uv.startup_complete")
 
 
 async def shut_down(log: ServerLog, chat: ChatService) -> None:
-    """The app's shutdown between uvicorn's lines: its sessions stop (their lines) before
-    "Application stopped", and nothing of the process is logged after "Finished server process"."""
+    """The real app's shutdown lines, in its order: the scheduler and the watcher stop
+    between "Application shutting down..." and "Application stopped"; the sessions' agent
+    readers stop last, after uvicorn's "Finished server process", as the process exits."""
     log.console("uv.shutting_down")
     log.console("uv.waiting_shutdown")
     log.log("app.shutting_down")
-    await chat.close()
+    log.log("app.scheduler_stopped")
+    log.log("watcher.stopped")
+    log.log("app.watcher_stopped")
     log.log("app.stopped")
+    log.log("scheduler.any", detail="Scheduler has been shut down")
     log.console("uv.shutdown_complete")
     log.console("uv.finished_process", n=os.getpid())
+    await chat.close()
 
 
 async def _on_startup(app: web.Application) -> None:

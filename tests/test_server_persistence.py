@@ -115,15 +115,22 @@ async def test_a_seq_a_client_was_sent_is_never_given_again_after_a_crash(tmp_pa
         await asyncio.to_thread(proc.close)
 
 
-async def test_nothing_is_logged_after_the_process_finished(tmp_path):
-    # the sessions stop while the app shuts down, as the real app logs it: between
-    # "Application shutting down..." and "Application stopped", before uvicorn's last lines
+async def test_start_up_and_shutdown_log_in_the_real_order(tmp_path):
+    # as the real backend.log of shared/real-logs shows: the database before uvicorn's
+    # "Started server process", the watcher and scheduler inside the start-up and shutdown,
+    # and the agents' readers stopping after "Finished server process", as the process exits
     async with running_server(data_dir=tmp_path / "data", log_dir=tmp_path / "logs") as srv:
         async with Client(srv.url, srv.token) as c:
             await c.attach("new-1700000000002")
     lines = (tmp_path / "logs" / "backend.log").read_text().splitlines()
-    finished = max(i for i, line in enumerate(lines) if "Finished server process" in line)
-    assert finished == len(lines) - 1, lines[finished:]
-    order = [next(i for i, line in enumerate(lines) if text in line)
-             for text in ("Application shutting down...", "reader stopped", "Application stopped")]
+    expected = ("Database initialized", "INFO:     Started server process", "Application starting...",
+                "claude_md_watcher - INFO - Performing initial check...", "CLAUDE.md watcher started",
+                "apscheduler.scheduler - INFO - Scheduler started", "[Scheduler] Started with 0 tasks",
+                "Application started successfully", "INFO:     Application startup complete.",
+                "INFO:     Shutting down", "Application shutting down...", "[Scheduler] Stopped",
+                "claude_md_watcher - INFO - Stopped watching", "Application stopped",
+                "apscheduler.scheduler - INFO - Scheduler has been shut down",
+                "INFO:     Application shutdown complete.", "INFO:     Finished server process", "reader stopped")
+    order = [next(i for i, line in enumerate(lines) if text in line) for text in expected]
     assert order == sorted(order)
+    assert "reader stopped" in lines[-1]
