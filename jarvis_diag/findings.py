@@ -1032,7 +1032,7 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
     all_names = names(cut)
     what = f"it cut {len(cut)} connection(s) ({all_names})"
     if delays:
-        what += f"; clients were back after {max(delays):.1f} s"
+        what += f"; clients were back after {duration_text(max(delays) * 1000)}"
         if len(returns):
             what += (f" ({len(returns)} by the new sockets the server authenticated after it, whose pages no "
                      f"frontend log tells)")

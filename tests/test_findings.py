@@ -1581,3 +1581,20 @@ def test_a_socket_lost_again_within_a_moment_is_no_outage_of_its_own(tmp_path):
     assert (short["sid"], last["sid"]) == (SID2[:8], SID3[:8])
     assert short["delay_ms"] == pytest.approx(200, abs=50) and "lost that socket too" in short["summary"]
     assert (short["severity"], last["severity"]) == ("warning", "critical")
+
+
+def test_clients_back_within_a_second_of_a_restart_say_it_in_ms(tmp_path):
+    # a quick restart: the phone was back 300 ms after the stop. Before, the summary said
+    # "clients were back after 0.3 s" (and 37 ms read "0.0 s", beside a delay_ms of 37)
+    logs, here, _ = _two_phones("there")
+    logs.client_disconnect(here, SID1, server_sees=False)
+    _stop(logs, [SID1, SID2])
+    logs.wait(0.2)
+    _start(logs)
+    logs.wait(0.1)
+    logs.connect(here, SID3)
+    logs.attach(here, SID3, A, existing=True, history=1, handler_new=False)
+    logs.wait(20)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-restart")
+    assert f"clients were back after {f['delay_ms']:.0f} ms" in f["summary"]
+    assert f["delay_ms"] == pytest.approx(330, abs=50)
