@@ -19,7 +19,7 @@ from server.bugs import RELOAD
 from server.chat import ChatService
 from server.config import ServerConfig
 from server.logs import ServerLog
-from server.namespace import ChatNamespace
+from server.namespace import ChatNamespace, SocketServer
 from server.store import Store
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -49,7 +49,8 @@ def make_app(config: ServerConfig) -> web.Application:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     log = ServerLog(config.log_dir, config.log_tz, config.echo)
     store = Store(config.data_dir / "jarvis.db")
-    sio = socketio.AsyncServer(
+    sio = SocketServer(
+        log,
         async_mode="aiohttp",
         cors_allowed_origins="*",
         transports=["websocket", "polling"],
@@ -59,8 +60,6 @@ def make_app(config: ServerConfig) -> web.Application:
         # each event in its own task, so a slow handler (an agent start-up) does not stop the
         # socket's heartbeat; ChatNamespace keeps one socket's events in order
         async_handlers=True,
-        logger=False,
-        engineio_logger=False,
     )
     chat = ChatService(sio, config, log, store)
     sio.register_namespace(ChatNamespace(chat, config.token or ""))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 
 import socketio
 
 from server.chat import ChatService
-from server.logs import one_line, short
+from server.logs import ServerLog, one_line, short
 
 MAX_ID_LEN = 200
 MAX_DIR_LEN = 4096
@@ -82,6 +83,40 @@ def parse_history_page(data: object) -> tuple[str, int, int]:
 
 def _session_key(data: object) -> object:
     return data.get("session_id") if isinstance(data, dict) and isinstance(data.get("session_id"), str) else None
+
+
+class _OneLineHandler(logging.Handler):
+    """Engine.IO's errors (a frame of no known packet type) as one app line each, not a
+    traceback on the console."""
+
+    def __init__(self, log: ServerLog):
+        super().__init__(logging.ERROR)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        reason = record.getMessage() + (f": {type(exc).__name__}: {exc}" if exc else "")
+        self.log.log("sio.event_rejected", event="frame", sid="-", reason=one_line(reason, 200))
+
+
+class SocketServer(socketio.AsyncServer):
+    """python-socketio's server, where a frame that is no Socket.IO packet (not JSON, an
+    event that is no list of a name and data) is one log line, as a bad payload is, not a
+    traceback on the console; the socket and the server carry on."""
+
+    def __init__(self, log: ServerLog, **kwargs):
+        engine_logger = logging.Logger("engineio.server", logging.ERROR)  # (this server's own)
+        engine_logger.addHandler(_OneLineHandler(log))
+        super().__init__(logger=False, engineio_logger=engine_logger, **kwargs)
+        self.log = log
+
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:
+            sid = self.manager.sid_from_eio_sid(eio_sid, "/") or eio_sid
+            self.log.log("sio.event_rejected", event="packet", sid=short(sid),
+                         reason=one_line(f"not a Socket.IO packet: {type(exc).__name__}: {exc}", 200))
 
 
 class ChatNamespace(socketio.AsyncNamespace):

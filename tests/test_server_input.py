@@ -74,3 +74,28 @@ async def test_garbage_frames_and_huge_payload_do_not_hurt_others():
         await huge.wait("chat:error")
         await huge.close()
         await good.say(A, "unaffected")
+
+
+async def test_a_frame_that_is_no_socketio_packet_is_one_log_line_and_the_socket_carries_on(tmp_path):
+    frames = ("42[not json", "42{}", '42["auth"', '42["chat:connect",{}')
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data") as srv:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(srv.url + "/socket.io/?EIO=4&transport=websocket") as ws:
+                await ws.receive(timeout=5)  # engine.io open
+                await ws.send_str("40")
+                await ws.receive(timeout=5)  # socket.io connect ack
+                await ws.send_str(f'42["auth",{{"token":"{srv.token}"}}]')
+                assert "auth_success" in (await ws.receive(timeout=5)).data
+                for frame in frames:
+                    await ws.send_str(frame)
+                await ws.send_bytes(b"\x00\xff")
+                await ws.send_str('42["system:ping",{}]')
+                for _ in range(10):  # (a ping frame from the server may come first)
+                    msg = await ws.receive(timeout=5)
+                    if "system:pong" in str(msg.data):
+                        break
+                assert "system:pong" in str(msg.data)
+    text = (tmp_path / "logs" / "app.log").read_text()
+    rejected = [line for line in text.splitlines() if "Rejected packet from" in line]
+    assert len(rejected) == len(frames) + 1, rejected
+    assert all("not a Socket.IO packet: " in line for line in rejected)
