@@ -153,7 +153,8 @@ class _Index:
             self.attaches_of_sid.setdefault(a.sid, []).append(a)
         self.context: _ContextNotes | None = None
         self.replies: _Replies | None = None  # (made when first asked)
-        self.open_spans: tuple[np.ndarray, np.ndarray, list[bool], list[int], np.ndarray] | None = None  # (see _cut)
+        self.open_spans: tuple[np.ndarray, np.ndarray, list[bool], list[int], np.ndarray, np.ndarray] | None = None
+        # (see _cut)
         self.anonymous_auths: np.ndarray | None = None  # (see _cut)
         self.stop_times: np.ndarray | None = None  # (see _cut)
         self._ready_of_key: dict[str | None, tuple[list[Attach], list[float]]] | None = None
@@ -959,15 +960,22 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
             [c.client is not None for c in conns],
             (np.unique(sids, return_inverse=True)[1] if len(conns) else np.zeros(0, dtype=np.int64)).tolist(),
             # (closed at a start line: its process had died; a later stop did not close it)
-            np.array([c.reason == RESTART_REASON for c in conns], dtype=bool))
+            np.array([c.reason == RESTART_REASON for c in conns], dtype=bool),
+            # (when its page logged losing it)
+            np.array([np.inf if c.client_disconnected_at is None else c.client_disconnected_at for c in conns],
+                     dtype="float64"))
         # when the server authenticated the sockets no page is joined to (no frontend log for them)
         ix.anonymous_auths = np.sort(np.array([c.authenticated_at for c in conns if c.sid and c.client is None
                                                and c.authenticated_at is not None], dtype="float64"))
         ix.stop_times = np.array([r["t"] for r in ix.corr.index.of_kind(PROCESS_LINES) if r["source"] == "backend"],
                                  dtype="float64")
-    opened, closed, joined, sid_codes, died = ix.open_spans
+    opened, closed, joined, sid_codes, died, page_lost = ix.open_spans
+    # (closed before the stop's line, within the slack, by the server after its page had lost it
+    # long before: a phone gone offline, whose socket the server closed when the network came
+    # back; the stop did not cut it)
+    gone = ~np.bool_(crash) & (closed < t) & (page_lost < closed - CLOCK_SLACK_S)
     # (a stop cuts a few: lists from here)
-    cut = np.flatnonzero((opened <= t) & (closed >= t - slack) & ~(died & (closed < t))).tolist()
+    cut = np.flatnonzero((opened <= t) & (closed >= t - slack) & ~(died & (closed < t)) & ~gone).tolist()
     fate = [0] * len(cut)  # 0: never came back, 1: back, 2: still away
     delays = []
     away = 0  # clients counted from their page's return after the restart, not from the stop

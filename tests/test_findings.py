@@ -1598,3 +1598,27 @@ def test_clients_back_within_a_second_of_a_restart_say_it_in_ms(tmp_path):
     [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-restart")
     assert f"clients were back after {f['delay_ms']:.0f} ms" in f["summary"]
     assert f["delay_ms"] == pytest.approx(330, abs=50)
+
+
+def test_a_socket_its_page_had_lost_long_before_is_not_cut_by_the_reload_after_it(tmp_path):
+    # a phone went offline: its page lost the socket at once, the server closed its side when
+    # the network came back, 2 s later, and 0.5 s before a reload (as simulate-mobile's
+    # offline fault does). Before, the reload "cut 2 connection(s)", that one too (a close
+    # this near a reload's line can be the reload's, unless the page lost it long before).
+    logs, here, there = _two_phones("offline")
+    logs.client_disconnect(there, SID2, reason="transport close", server_delay_s=2.0)
+    logs.wait(2.5)
+    t_reload = logs.now
+    logs.server_reload()
+    logs.now = t_reload + 0.06
+    logs.client_disconnect(here, SID1, reason="transport close", server_sees=False)
+    logs.reconnect_attempts(here, 3)
+    logs.now = max(logs.now, t_reload + 1.8)
+    logs.connect(here, SID3)
+    logs.attach(here, SID3, A, existing=True, history=2, handler_new=False)
+    logs.connect(there, SID4)
+    logs.attach(there, SID4, B, existing=True, history=2, handler_new=False)
+    logs.wait(3)
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-reload")
+    assert f"it cut 1 connection(s) ({SID1[:8]}); clients were back after" in f["summary"]
+    assert SID2[:8] not in f["summary"]
