@@ -25,6 +25,7 @@ from server.store import Store
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_HTTP_BUFFER = 10 * 1024 * 1024
 RELOADED_FILE = "'app/main.py'"
+CLOSE_TIMEOUT_S = 1.0
 
 
 @dataclass(eq=False)
@@ -40,6 +41,7 @@ class ServerState:
     resume_listening: Callable[[], Awaitable[None]] | None = None
     reloads: int = 0
     background: list[asyncio.Task] = field(default_factory=list)
+    websockets: set[asyncio.Task] = field(default_factory=set)  # the open WebSocket handlers
 
 
 STATE = web.AppKey("jarvis_state", ServerState)
@@ -90,9 +92,12 @@ async def _console_access_log(request: web.Request, handler):
     if request.headers.get("Upgrade", "").lower() == "websocket":
         log.console("uv.ws_accepted", _peer=repr((host, port)), detail=request.path_qs)
         log.console("uv.conn_open")
+        task = asyncio.current_task()
+        request.app[STATE].websockets.add(task)
         try:
             return await handler(request)
         finally:
+            request.app[STATE].websockets.discard(task)
             log.console("uv.conn_closed")
     status = 500
     try:
@@ -141,11 +146,16 @@ def log_startup(log: ServerLog, reloader: bool = False) -> None:
     log.console("uv.startup_complete")
 
 
-async def shut_down(log: ServerLog, chat: ChatService) -> None:
-    """The real app's shutdown lines, in its order: the scheduler and the watcher stop
-    between "Application shutting down..." and "Application stopped"; the sessions' agent
-    readers stop last, after uvicorn's "Finished server process", as the process exits."""
+async def shut_down(state: ServerState, stop_listening: Callable[[], Awaitable[None]] | None = None) -> None:
+    """The real server's shutdown lines, in its order: uvicorn's "Shutting down", then every
+    connection closed (their lines), then the app's shutdown, where the scheduler and the
+    watcher stop between "Application shutting down..." and "Application stopped"; the
+    sessions' agent readers stop last, after "Finished server process", as the process exits."""
+    log = state.log
     log.console("uv.shutting_down")
+    await close_connections(state)
+    if stop_listening is not None:
+        await stop_listening()
     log.console("uv.waiting_shutdown")
     log.log("app.shutting_down")
     log.log("app.scheduler_stopped")
@@ -155,7 +165,7 @@ async def shut_down(log: ServerLog, chat: ChatService) -> None:
     log.log("scheduler.any", detail="Scheduler has been shut down")
     log.console("uv.shutdown_complete")
     log.console("uv.finished_process", n=os.getpid())
-    await chat.close()
+    await state.chat.close()
 
 
 async def _on_startup(app: web.Application) -> None:
@@ -176,6 +186,19 @@ async def drop_all_sockets(state: ServerState) -> None:
             eio_socket.queue.put_nowait(None)
 
 
+async def close_connections(state: ServerState) -> None:
+    """Every Socket.IO socket dropped and every WebSocket closed, each with its lines (a
+    WebSocket that does not end within CLOSE_TIMEOUT_S is cancelled)."""
+    await drop_all_sockets(state)
+    open_now = state.websockets - {asyncio.current_task()}
+    if open_now:
+        _done, stuck = await asyncio.wait(open_now, timeout=CLOSE_TIMEOUT_S)
+        for task in stuck:
+            task.cancel()
+        if stuck:
+            await asyncio.wait(stuck, timeout=CLOSE_TIMEOUT_S)
+
+
 async def _on_shutdown(app: web.Application) -> None:
     state = app[STATE]
     for task in state.background:
@@ -183,8 +206,7 @@ async def _on_shutdown(app: web.Application) -> None:
     for task in state.background:
         with contextlib.suppress(BaseException):
             await task
-    await drop_all_sockets(state)
-    await shut_down(state.log, state.chat)
+    await shut_down(state)
 
 
 async def _on_cleanup(app: web.Application) -> None:
@@ -200,10 +222,7 @@ async def simulate_reload(state: ServerState) -> None:
     state.reloads += 1
     log.log("watchfiles.change", n=1)
     log.console("uv.reloading", detail=RELOADED_FILE)
-    await drop_all_sockets(state)
-    if state.pause_listening is not None:
-        await state.pause_listening()
-    await shut_down(log, state.chat)
+    await shut_down(state, state.pause_listening)
     state.chat.sessions.clear()
     state.chat.locks.clear()
     await asyncio.sleep(state.config.reload_downtime)

@@ -134,3 +134,20 @@ async def test_start_up_and_shutdown_log_in_the_real_order(tmp_path):
     order = [next(i for i, line in enumerate(lines) if text in line) for text in expected]
     assert order == sorted(order)
     assert "reader stopped" in lines[-1]
+
+
+async def test_sockets_open_at_stop_close_between_shutting_down_and_the_app_shutdown(tmp_path):
+    # uvicorn's order: "Shutting down", each connection closed, then "Waiting for application
+    # shutdown." (they were logged before "Shutting down" and after "Finished server process")
+    async with running_server(data_dir=tmp_path / "data", log_dir=tmp_path / "logs") as srv:
+        clients = [await Client(srv.url, srv.token).connect() for _ in range(3)]
+        await clients[0].attach("new-1700000000003")
+    for c in clients:
+        await c.close()
+    lines = (tmp_path / "logs" / "backend.log").read_text().splitlines()
+    down = lines.index("INFO:     Shutting down")
+    app_down = lines.index("INFO:     Waiting for application shutdown.")
+    closes = [i for i, line in enumerate(lines) if line == "INFO:     connection closed"]
+    gone = [i for i, line in enumerate(lines) if "disconnected, cleaned up" in line]
+    assert len(closes) == len(gone) == 3
+    assert all(down < i < app_down for i in closes + gone), lines[down - 3:]
