@@ -521,7 +521,9 @@ def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
         lost_by_session.setdefault((m["sid"], m["key"]), []).append((m["switched"]["t"], text))
         delay = (replay_at - m["switched"]["t"]) * 1000 if replay_at else None
         findings.append(_f(
-            "single-live-session", "warning" if replay_at else "critical", m["switched"]["t"],
+            # (seen in a replay: late, an outage when as late as a desync's critical one)
+            "single-live-session", "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning",
+            m["switched"]["t"],
             f"Session {_short(session)}: {text}. The server keeps one live session per socket: attach other "
             f"sessions on their own socket or re-send chat:connect when switching back.",
             session=session, client=ix.client_of(m["sid"]), sid=m["sid"], delay_ms=delay, evidence_list=ev,

@@ -1362,7 +1362,7 @@ def test_a_desync_repeated_per_message_is_one_finding_per_socket(tmp_path):
     assert not [f for f in _serious(tl) if f["kind"] == "app-warning"]
 
 
-def _cut_off_then_replayed_on_the_next_socket() -> tuple[LogSet, float]:
+def _cut_off_then_replayed_on_the_next_socket(away_s: float = 1.0) -> tuple[LogSet, float]:
     logs = LogSet()
     c = logs.client()
     logs.connect(c, SID1)
@@ -1372,7 +1372,7 @@ def _cut_off_then_replayed_on_the_next_socket() -> tuple[LogSet, float]:
     logs.message(c, SID1, A, reply_s=0.5)
     logs.wait(0.2)
     logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)  # cuts A's reply off live
-    logs.wait(1)
+    logs.wait(away_s)
     logs.client_disconnect(c, SID1, reason="transport close")
     logs.reconnect_attempts(c, 1)
     logs.connect(c, SID2)
@@ -1392,6 +1392,19 @@ def test_a_reply_cut_off_then_replayed_on_the_next_socket_was_seen(tmp_path):
     assert "never saw it" not in f["summary"]
     assert f"history replay (2 messages) on its next socket {SID2[:8]} at" in f["summary"]
     assert f["delay_ms"] == pytest.approx((back - _epoch(f["at"])) * 1000, abs=20)
+
+
+def test_a_reply_cut_off_and_replayed_only_after_5_s_is_an_outage(tmp_path):
+    # the reply reached the page 7 s late, in the replay of its next socket: the user waited
+    # as long as a critical desync. Before, a reply seen in any replay was a warning, while
+    # the callback-desync that told the same wait was critical (simulate-mobile against
+    # --bug single-live-session: 7.5 s, a warning for one phone, critical for the other)
+    logs, back = _cut_off_then_replayed_on_the_next_socket(away_s=7.0)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = [f for f in _findings(tl, "single-live-session") if f["sid"] == SID1[:8]]
+    assert f"history replay (2 messages) on its next socket {SID2[:8]} at" in f["summary"]
+    assert f["delay_ms"] == pytest.approx((back - _epoch(f["at"])) * 1000, abs=20) and f["delay_ms"] > 7000
+    assert f["severity"] == "critical"
 
 
 def test_with_the_server_log_alone_a_cut_reply_names_the_next_attach_and_claims_nothing_of_the_page(tmp_path):
