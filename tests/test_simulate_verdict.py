@@ -121,6 +121,21 @@ def test_seq_check_finds_gaps_and_repeats():
     assert 10 in again["sessions"][0]["duplicated_seqs"]
 
 
+def test_seq_check_counts_a_reply_never_made_as_lost():
+    # the server restarted before the agent wrote anything of the reply to the message sent
+    # just before the background: no seq is missing, but the message is never answered
+    obs = [Obs(HIDE - 0.1, "ack", session="A", content="m1", seq=11), *reconnect_obs(),
+           chat(SHOW + 0.8, "chat:assistant", seq=12, message="p1", content="reply p"),
+           chat(SHOW + 0.9, "chat:result", seq=13, message="p1")]
+    r = verdict(obs, [session(seq_check=True, seen_before=set(range(1, 11)))])
+    s = r["sessions"][0]
+    assert (s["check"], s["lost_seqs"], s["lost"], r["lost"]) == ("seq", [], 1, 1)
+    # answered, even in part: nothing lost that the seqs do not show
+    answered = verdict(obs + [chat(HIDE + 0.2, "chat:stream", seq=14, replay=True)],
+                       [session(seq_check=True, seen_before=set(range(1, 11)))])
+    assert answered["lost"] == 0
+
+
 def test_chunks_of_a_reply_replayed_finished_in_a_history_are_not_lost():
     # the page asked to resume from its last seq, but the server replayed its history of
     # finished messages instead (resumed: false): the reply's streamed chunks, made while the

@@ -85,7 +85,13 @@ def _seq_counts(obs: list[Obs], s: SessionCycle) -> dict[str, Any]:
     produced = [q for q in range(start + 1, top + 1)]
     lost = [q for q in produced if q not in seen]
     duplicated = sorted(q for q, c in counts.items() if c + (q in s.seen_before) > 1)
-    return {"produced": len(produced), "lost_seqs": lost, "duplicated_seqs": duplicated, "check": "seq"}
+    # a reply never made (the agent stopped by a restart before its first output) leaves no
+    # gap in the seqs, but the user's message goes unanswered: lost, as the content check says
+    unanswered = s.background_message is not None and not any(
+        o.session == s.key and o.kind == "chat" and o.event in OUTPUT_EVENTS and o.message == s.background_message
+        for o in obs)
+    return {"produced": len(produced), "lost_seqs": lost, "duplicated_seqs": duplicated, "check": "seq",
+            "_lost": len(lost) + unanswered}
 
 
 def _resumed_only(mine: list[Obs]) -> bool:
