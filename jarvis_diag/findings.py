@@ -975,9 +975,12 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
     # (closed before the stop's line, within the slack, by the server after its page had lost it
     # long before: a phone gone offline, whose socket the server closed when the network came
     # back; the stop did not cut it)
-    gone = ~np.bool_(crash) & (closed < t) & (page_lost < closed - CLOCK_SLACK_S)
+    # (the sockets open at the stop first, a few of thousands: the rest is asked of those alone)
+    near = np.flatnonzero((opened <= t) & (closed >= t - slack))
+    before = closed[near] < t
+    gone = (not crash) & before & (page_lost[near] < closed[near] - CLOCK_SLACK_S)
     # (a stop cuts a few: lists from here)
-    cut = np.flatnonzero((opened <= t) & (closed >= t - slack) & ~(died & (closed < t)) & ~gone).tolist()
+    cut = near[~(died[near] & before) & ~gone].tolist()
     fate = [0] * len(cut)  # 0: never came back, 1: back, 2: still away
     delays = []
     away = 0  # clients counted from their page's return after the restart, not from the stop
