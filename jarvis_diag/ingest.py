@@ -650,11 +650,13 @@ def ingest(
 def _packed_left_out(paths: list[str] | tuple[str, ...], files: list[str]) -> list[str]:
     """What a directory given holds and is not read, a log compressed with xz or bzip2 (read
     when named or globbed: timeline --follow tells a compressed file by .gz), one warning each."""
-    read = {str(Path(f).resolve()) for f in files if f != "-"}
+    read: set[str] | None = None  # (the files read, resolved once there is a packed one to look up)
     out = []
     for p in map(str, paths):
         if p != "-" and Path(p).is_dir():
             for f in sorted(str(f) for f in Path(p).rglob("*") if f.name.endswith(PACKED[1:]) and f.is_file()):
+                if read is None:
+                    read = {str(Path(x).resolve()) for x in files if x != "-"}
                 if str(Path(f).resolve()) not in read:
                     out.append(f"{f}: left out of {p}: a directory's .xz and .bz2 files are read when named or globbed")
     return out
