@@ -972,12 +972,12 @@ def _cut(ix: _Index, t: float, restarted: float | None, slack: float, *, crash: 
         ix.stop_times = np.array([r["t"] for r in ix.corr.index.of_kind(PROCESS_LINES) if r["source"] == "backend"],
                                  dtype="float64")
     opened, closed, joined, sid_codes, died, page_lost = ix.open_spans
-    # (closed before the stop's line, within the slack, by the server after its page had lost it
-    # long before: a phone gone offline, whose socket the server closed when the network came
-    # back; the stop did not cut it)
     # (the sockets open at the stop first, a few of thousands: the rest is asked of those alone)
     near = np.flatnonzero((opened <= t) & (closed >= t - slack))
     before = closed[near] < t
+    # (closed before the stop's line, within the slack, by the server after its page had lost it
+    # long before: a phone gone offline, whose socket the server closed when the network came
+    # back; the stop did not cut it)
     gone = (not crash) & before & (page_lost[near] < closed[near] - CLOCK_SLACK_S)
     # (a stop cuts a few: lists from here)
     cut = near[~(died[near] & before) & ~gone].tolist()
