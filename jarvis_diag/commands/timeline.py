@@ -497,8 +497,9 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     for p in files:
         tail = _Tail(format=None)  # (one the timeline reads is given its format below)
         if tail.open(p):
-            if not p.endswith(PACKED):  # (a compressed one is read whole, by the timeline alone: see below)
-                tail.offset, tail.line = _complete_lines(tail.fh)
+            # (a compressed one is read whole, by the timeline alone: its lines are not counted)
+            tail.offset, tail.line = (os.fstat(tail.fh.fileno()).st_size, 0) if p.endswith(PACKED) \
+                else _complete_lines(tail.fh)
             tails[p] = tail
     tl = build(files) if files else None
     for source in tl.sources if tl is not None else []:
