@@ -46,7 +46,7 @@ def simulate_mobile(
     sessions: Annotated[int | None, typer.Option(help="Sessions each client opens (default 1)")] = None,
     cycles: Annotated[int | None, typer.Option(help="Background cycles per client (default 1)")] = None,
     background: Annotated[str | None, typer.Option(help="Time in the background per cycle: 30s, 2m (default 30s)")] = None,
-    fault: Annotated[str | None, typer.Option(help="freeze | close | offline | flaky (default freeze)")] = None,
+    fault: Annotated[str | None, typer.Option(help="freeze | close | offline | flaky | no-websocket (default freeze)")] = None,
     client_profile: Annotated[str | None, typer.Option(
         "--client-profile", help="legacy | connmgr | resume, or a profile of the scenario (default connmgr)")] = None,
     network: Annotated[str | None, typer.Option(help="good | 3g | lossy, or a network of the scenario (default good)")] = None,

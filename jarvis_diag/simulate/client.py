@@ -44,6 +44,28 @@ def new_temp_id(now_s: float) -> str:
     return f"new-{_last_temp_ms}"
 
 
+def refused_upgrade(exc: BaseException) -> int | None:
+    """The HTTP status a refused WebSocket upgrade got, found along ``exc``'s causes
+    (python-engineio says only "Connection error"), or None when the failure was another."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, aiohttp.WSServerHandshakeError):
+            return e.status
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def connect_error_reason(exc: BaseException) -> str:
+    """Why a connect failed; a refused upgrade in the page's words ('websocket error') and
+    with the status the handshake got."""
+    status = refused_upgrade(exc)
+    if status is not None:
+        return f"websocket error: WebSocket upgrade refused with HTTP {status}"
+    return str(exc) or type(exc).__name__
+
+
 class ClientFailed(Exception):
     """The client could not do what was asked (connect, authenticate, attach)."""
 
@@ -255,7 +277,7 @@ class VirtualClient:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = connect_error_reason(exc)
             if sio is self.sio:
                 self.sio = None
                 self.log.log("fe.connect_error", reason=reason)

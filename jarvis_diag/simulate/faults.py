@@ -12,6 +12,12 @@ order; the run pump sleeps to each ``at_s`` and applies it. Same seed, same sche
   no packet of the phone reaches it: it keeps the old socket open and silent until the
   network is back (the phone's FIN arrives then) or its own ping timeout, whichever comes
   first. New connections are refused until the network is back.
+* ``no-websocket``: the phone comes back on a network whose proxy refuses WebSocket (a
+  carrier's, a hotel's, a company's): the network change closes the connections, and from
+  then until the cycle's verdict every WebSocket upgrade is answered ``403``, while plain
+  HTTP (Engine.IO's polling) passes. The page's ``io({transports: ['websocket', 'polling']})``
+  does not fall back to polling (socket.io-client tries the next transport only with
+  ``tryAllTransports: true``, off by default), so it fails to connect, as a virtual client does.
 * ``flaky``: the page stays in use on a bad network: connections are reset at random
   moments during the window (a Poisson process, ``flaky_mean_gap_s`` apart on average).
 
@@ -24,14 +30,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-FAULTS = ("freeze", "close", "offline", "flaky")
+FAULTS = ("freeze", "close", "offline", "flaky", "no-websocket")
 
 # Steps: page.hide / page.show (the page's visibility), freeze / thaw (stop / resume the
 # proxy's bytes and suspend / wake the client's timers), close (clean close of the open
 # connections), offline / online (reset the page's side of every connection, hold the
 # server's open and silent and refuse new connections; online closes the held ones with a
-# FIN), reset (one flaky drop of the open connections).
-STEPS = ("hide", "show", "freeze", "thaw", "close", "offline", "online", "reset")
+# FIN), reset (one flaky drop of the open connections), refuse_websocket (WebSocket upgrades
+# refused from now until the cycle's verdict).
+STEPS = ("hide", "show", "freeze", "thaw", "close", "offline", "online", "reset", "refuse_websocket")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,10 @@ def fault_schedule(fault: str, background_s: float, rng: random.Random,
         return [FaultStep(0.0, "hide"), FaultStep(0.0, "close"), FaultStep(end, "show")]
     if fault == "offline":
         return [FaultStep(0.0, "hide"), FaultStep(0.0, "offline"), FaultStep(end, "online"), FaultStep(end, "show")]
+    if fault == "no-websocket":
+        # refused before the close: a page that reconnects at once meets the new network
+        return [FaultStep(0.0, "hide"), FaultStep(0.0, "refuse_websocket"), FaultStep(0.0, "close"),
+                FaultStep(end, "show")]
     steps: list[FaultStep] = []
     t = 0.0
     for _ in range(max_resets):  # bounded, however small the gap

@@ -19,6 +19,10 @@ on the pumps, never on the protocol, so the relay works for any server and any c
   return, or at its own ping timeout if that comes first (it closes the socket itself, and
   the relay lets it go).
 * :meth:`reset_connections`: reset every open connection (one "flaky" drop).
+* :attr:`refuse_websocket`: a network whose proxy refuses WebSocket (a carrier's or a
+  hotel's): a new connection whose first request asks for the WebSocket upgrade gets
+  ``403 Forbidden`` and is closed; plain HTTP requests (Engine.IO's polling) pass. Clients
+  open a WebSocket on a connection of its own (browsers do), so the first request is the one.
 * a :class:`~jarvis_diag.simulate.network.NetworkShape` delays each chunk (latency,
   jitter, bandwidth, stalls).
 """
@@ -37,6 +41,18 @@ from jarvis_diag.simulate.network import SHAPES, NetworkShape, ShapeTimer
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _CHUNK = 65536
 _QUEUE_CHUNKS = 256  # shaped pumps: chunks held before the reader waits (backpressure)
+_REFUSAL_BODY = b"WebSocket upgrade refused by the network's proxy\n"
+UPGRADE_REFUSAL = (b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+                   b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_REFUSAL_BODY)) + _REFUSAL_BODY
+
+
+def is_websocket_upgrade(head: bytes) -> bool:
+    """Whether an HTTP request head (up to its blank line) asks for the WebSocket upgrade."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"upgrade" and b"websocket" in value.lower():
+            return True
+    return False
 
 
 @dataclass(slots=True)
@@ -48,6 +64,7 @@ class ProxyStats:
     bytes_down: int = 0  # server -> client
     resets: int = 0
     closes: int = 0
+    upgrades_refused: int = 0  # WebSocket upgrades answered 403 (refuse_websocket)
     held: int = 0  # server sides held open while offline
     held_closed_by_server: int = 0  # of those, closed by the server before the network was back
 
@@ -123,6 +140,7 @@ class FaultProxy:
         self.port = 0
         self.stats = ProxyStats()
         self.offline = False
+        self.refuse_websocket = False
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._server: asyncio.base_events.Server | None = None
@@ -239,6 +257,22 @@ class FaultProxy:
             self.stats.refused += 1
             _abort(client_w)
             return
+        head = b""
+        if self.refuse_websocket:
+            try:
+                head = await client_r.readuntil(b"\r\n\r\n")
+            except asyncio.LimitOverrunError:
+                pass  # no HTTP request head: relayed as it is (it stays in client_r)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError):
+                client_w.close()
+                return
+            if self.refuse_websocket and is_websocket_upgrade(head):
+                self.stats.upgrades_refused += 1
+                with contextlib.suppress(ConnectionError, OSError):
+                    client_w.write(UPGRADE_REFUSAL)
+                    await client_w.drain()
+                client_w.close()
+                return
         self.stats.accepted += 1
         try:
             server_r, server_w = await asyncio.wait_for(
@@ -247,6 +281,9 @@ class FaultProxy:
             self.stats.upstream_failed += 1
             _abort(client_w)  # the client sees its connection fail, as it would without us
             return
+        if head:
+            server_w.write(head)  # (the request read to look at it)
+            self._count("up", len(head))
         relay = _Relay(self, client_w, server_w)
         self._relays.add(relay)
         if self.offline:  # the network went while the upstream connection was being made

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import socketio
 
-from jarvis_diag.simulate.client import ClientFailed, VirtualClient
+from jarvis_diag.simulate.client import ClientFailed, VirtualClient, refused_upgrade
 from jarvis_diag.simulate.clientlog import MOBILE_UA, ClientLog, make_client_id
 from jarvis_diag.simulate.faults import clock_skew_s, fault_schedule, page_hides, stagger_delay_s
 from jarvis_diag.simulate.proxy import FaultProxy
@@ -108,6 +108,14 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
         await sio.emit("auth", {"token": token})
         event, data = await asyncio.wait_for(answer, timeout)
     except (socketio.exceptions.ConnectionError, OSError) as exc:
+        status = refused_upgrade(exc)
+        if status is not None:  # (no server restarting: something in front of it refuses WebSocket)
+            raise ServerUnusable(
+                f"{base} answers Socket.IO by polling but refused the WebSocket upgrade (HTTP {status}); the "
+                "page's io({transports: ['websocket', 'polling']}) does not fall back to polling "
+                "(socket.io-client: tryAllTransports is off by default), so phones could not connect either: "
+                "let WebSocket through (a reverse proxy needs the Upgrade and Connection headers passed on)"
+            ) from None
         raise ServerRefused(f"{base}: Socket.IO connection failed: {exc}") from None
     except TimeoutError:
         raise ServerUnusable(f"{base}: no answer to `auth` within {timeout:g}s (not a Jarvis server?)") from None
@@ -254,6 +262,8 @@ class _Page:
                 c.network(True)
             elif fs.step == "reset":
                 proxy.reset_connections()
+            elif fs.step == "refuse_websocket":
+                proxy.refuse_websocket = True
         rest = t_start + step.for_s - loop.time()
         if rest > 0:
             await asyncio.sleep(rest)
@@ -290,6 +300,7 @@ class _Page:
             probe_sent_at=probe_sent_at, errors=errors)
         self.writer.write(record)
         self.on_record(record)
+        proxy.refuse_websocket = False  # (the next cycle starts on a network that passes WebSocket)
 
     def _watch(self, match: Callable[[Obs], bool]) -> Callable[[], set[str]]:
         """The sessions with an observation matching ``match`` from now on; each call reads

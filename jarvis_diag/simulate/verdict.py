@@ -217,7 +217,11 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
     if transport and transport[-1] != "auth.ok":
         # (connected again, then lost again before the end, as when a reloading server drops it: not the same)
         again = next((o for o in obs if o.t >= t0 and o.kind == "auth.ok"), None)
-        failures.insert(0, "not connected again" if again is None else
+        # (what the last attempt got says why: a WebSocket refused is not a server down)
+        error = next((o for o in reversed(obs) if o.kind == "socket.error" and o.t >= hidden_at), None)
+        reason = (error.detail or {}).get("reason") if error is not None else None
+        not_again = "not connected again" + (f" (last attempt: {reason})" if reason else "")
+        failures.insert(0, not_again if again is None else
                         f"connected again after {_ms(again.t, t0):.0f} ms, then lost the connection again "
                         "before the cycle ended")
     if probe_sent_at is None and sessions:
