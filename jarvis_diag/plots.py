@@ -10,6 +10,7 @@ Both return the matplotlib ``Axes`` they drew on, so a notebook can add to them:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -114,6 +115,7 @@ def plot_waterfall(timeline, *, finding: int | str | None = None, client: str | 
     """
     frame = waterfall_frame(timeline, finding=finding, client=client, session=session, start=start, end=end,
                             margin_s=margin_s)
+    own_figure = ax is None
     ax = _axes(ax, figsize)
     kinds = [k for k in WATERFALL_KINDS if k in set(frame["kind"])]
     rows = {k: i for i, k in enumerate(reversed(kinds))}
@@ -128,10 +130,20 @@ def plot_waterfall(timeline, *, finding: int | str | None = None, client: str | 
         row = f[f["id"] == finding].iloc[0] if isinstance(finding, str) else f.iloc[finding]
         delay = float(row["delay_ms"]) if pd.notna(row["delay_ms"]) else 0.0
         ax.axvspan(0, delay, color="#cf222e", alpha=0.08, label=f"{row['kind']} ({delay / 1000:.1f} s)")
-        ax.set_title(f"{row['id']} {row['kind']}: {str(row['summary'])[:90]}", fontsize=9, loc="left")
+        ax.set_title(_title(f"{row['id']} {row['kind']}: {row['summary']}"), fontsize=9, loc="left")
     if len(frame):
-        ax.legend(loc="lower right", fontsize=8)
+        # beside the axes, not on them: the rows reach every corner (a corner legend hid the
+        # last output.received and callback.cleared of a desync's window)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
+        if own_figure:
+            ax.figure.tight_layout()
     return ax
+
+
+def _title(text: str, width: int = 130, lines: int = 2) -> str:
+    """A finding's title on at most two lines, cut between words with an ellipsis (cut at a
+    fixed length it read 'the server had no call')."""
+    return "\n".join(textwrap.wrap(text, width=width, max_lines=lines, placeholder=" …"))
 
 
 def cdf_points(values: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +164,8 @@ def plot_cdf(data, *, unit: str = "ms", ax=None, figsize=(7, 4), log: bool = Fal
     ax = _axes(ax, figsize)
     for label, values in series.items():
         x, y = cdf_points(values)
-        if len(x):
-            ax.step(x, y, where="post", label=f"{label} (n={len(x)})" if label else f"n={len(x)}")
+        if len(x):  # (from 0 at the smallest value: no case lies below it)
+            ax.step(np.r_[x[0], x], np.r_[0.0, y], where="post", label=f"{label} (n={len(x)})" if label else f"n={len(x)}")
     ax.set_xlabel(unit)
     ax.set_ylabel("fraction of cases <= x")
     ax.set_ylim(0, 1.02)
