@@ -794,7 +794,7 @@ def test_a_comparison_of_logs_counts_per_episode_not_per_cycle():
         return [f"sample_logs/{name}/app.log", f"sample_logs/{name}/frontend"]
 
     report = make_report(logs("connmgr-frozen-past-ping"), compare=logs("legacy-frozen-past-ping"))
-    assert "unrecovered: fewer, per episode 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(
+    assert "unrecovered: fewer, 3 of 3 episodes -> 0 of 3, per episode 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(
         report.comparison)
     said = "p50 for times, mean per episode for counts"
     assert report.to_json_dict()["comparison"]["method"] == f"percentile bootstrap of candidate - baseline ({said})"
@@ -802,7 +802,7 @@ def test_a_comparison_of_logs_counts_per_episode_not_per_cycle():
         assert said in text and "per cycle" not in text
     # simulated cycles stay per cycle
     sims = make_report(["sample_logs/connmgr-frozen-past-ping"], compare=["sample_logs/legacy-frozen-past-ping"])
-    assert "unrecovered: fewer, per cycle 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(sims.comparison)
+    assert "unrecovered: fewer, 3 of 3 cycles -> 0 of 3, per cycle 1 -> 0 (−1, 95% CI [−1, −1])" in fmt.comparison_headlines(sims.comparison)
     assert "mean per cycle for counts" in to_markdown(sims)
 
 

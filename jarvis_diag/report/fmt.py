@@ -127,22 +127,51 @@ PERCENTILE_NOTE = "Percentiles are exact (nearest rank: the value at rank ceil(q
 
 
 CLEAR_VERDICTS = ("faster", "slower", "fewer", "more")
+NOT_ENOUGH = "not enough data"
+
+
+def verdict_text(row) -> str:
+    """A comparison row's verdict as a reader sees it: 'not enough data' says which side had
+    too few cases ('not enough data: 0 cases in the baseline', when none of its cycles
+    recovered), so that it does not read as a failure to measure."""
+    if row.verdict != NOT_ENOUGH:
+        return row.verdict
+    few = [f"{s.n} case{'' if s.n == 1 else 's'} in the {side}"
+           for side, s in (("baseline", row.baseline), ("candidate", row.candidate)) if s.n < 2]
+    return f"{NOT_ENOUGH}: {', '.join(few)}" if few else NOT_ENOUGH
+
+
+def _count_change(row) -> str:
+    """'12 of 12 cycles -> 0 of 12' (unrecovered) or '30 messages in 12 cycles -> 0 in 12'
+    (lost, duplicated): the totals behind a mean per cycle, which alone ('1 -> 0') hides how
+    many cycles each side had."""
+    b, c = row.baseline, row.candidate
+    total_b, total_c = (round((s.mean or 0.0) * s.n) for s in (b, c))
+    unit = row.per or "cycle"
+    units = unit if b.n == 1 else {"cycle or episode": "cycles or episodes"}.get(unit, unit + "s")
+    if row.metric == "unrecovered":
+        return f"{total_b} of {b.n} {units} -> {total_c} of {c.n}"
+    messages = "message" if total_b == 1 else "messages"
+    return f"{total_b} {messages} in {b.n} {units} -> {total_c} in {c.n}"
 
 
 def comparison_headlines(comparison) -> list[str]:
-    """One line per metric whose difference is clear, e.g. 'recovery: faster, p50 88.7 ms ->
-    68.5 ms (−20.2 ms, 95% CI [−22.8 ms, −17.3 ms])'; 'no clear difference' when none is, and
-    'not enough data' when no metric has enough cases to compare."""
+    """One line per metric whose difference is clear, counts first (what was lost or did not
+    recover, then how fast), e.g. 'unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle
+    1 -> 0 (−1, 95% CI [−1, −1])' or 'recovery: faster, p50 88.7 ms -> 68.5 ms (−20.2 ms, 95%
+    CI [−22.8 ms, −17.3 ms])'; 'no clear difference' when none is, and 'not enough data' when
+    no metric has enough cases to compare."""
     if comparison is None:
         return []
     lines = []
-    if comparison.rows and all(r.verdict == "not enough data" for r in comparison.rows):
+    if comparison.rows and all(r.verdict == NOT_ENOUGH for r in comparison.rows):
         return ["not enough data to compare: too few cases on one side or both"]
-    for r in comparison.rows:
+    rows = [r for r in comparison.rows if r.unit == "count"] + [r for r in comparison.rows if r.unit != "count"]
+    for r in rows:
         if r.verdict not in CLEAR_VERDICTS:
             continue
         d = r.difference
-        stat = f"per {r.per or 'cycle'}" if d.statistic == "mean" else d.statistic
+        stat = f"{_count_change(r)}, per {r.per or 'cycle'}" if d.statistic == "mean" else d.statistic
         lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
                      f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
     return lines or ["no clear difference in any metric"]

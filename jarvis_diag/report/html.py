@@ -112,7 +112,7 @@ def _comparison(report: Report) -> str:
         cls = "good" if r.verdict in _GOOD else "bad" if r.verdict in _BAD else ""
         rows.append([f"<code>{_e(r.metric)}</code>", _e(d.statistic), _e(fmt.fmt_value(d.baseline, r.unit)),
                      _e(fmt.fmt_value(d.candidate, r.unit)), _e(fmt.fmt_signed(d.diff, r.unit)),
-                     _e(fmt.interval_text(d, r.unit)), f'<span class="{cls}">{_e(r.verdict)}</span>'])
+                     _e(fmt.interval_text(d, r.unit)), f'<span class="{cls}">{_e(fmt.verdict_text(r))}</span>'])
     base = "; ".join(f"<code>{_e(fmt.short_paths(i['path']))}</code>" for i in cmp.baseline_inputs)
     return ('<h2 id="comparison">Comparison with the baseline</h2>'
             f"<p>Baseline: {base}</p>"

@@ -85,8 +85,8 @@ def to_markdown(report: Report) -> str:
             d = r.difference
             rows.append([f"`{r.metric}`", d.statistic, fmt.fmt_value(d.baseline, r.unit),
                          fmt.fmt_value(d.candidate, r.unit), fmt.fmt_signed(d.diff, r.unit),
-                         fmt.interval_text(d, r.unit), f"**{r.verdict}**" if r.verdict in (
-                             "faster", "slower", "fewer", "more") else r.verdict])
+                         fmt.interval_text(d, r.unit), f"**{r.verdict}**" if r.verdict in fmt.CLEAR_VERDICTS
+                         else fmt.verdict_text(r)])
         out += _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,
                       ["l", "l", "r", "r", "r", "r", "l"])
         out += [f"Bootstrap 95% interval of candidate − baseline, {cmp.resamples} resamples, seed {cmp.seed} "

@@ -94,10 +94,12 @@ class Comparison:
 
     @property
     def statistics(self) -> str:
-        """What is compared: 'p50 for times, mean per cycle for counts' (per episode for logs)."""
+        """What is compared: 'p50 for times, mean per cycle for counts' (per episode for logs);
+        only what the rows hold (logs with no episode have no count to compare)."""
         pers = {r.per for r in self.rows if r.unit == "count"}
-        per = pers.pop() if len(pers) == 1 else _PER["cycles/episodes"] if pers else _PER["cycles"]
-        return f"p50 for times, mean per {per} for counts"
+        counts = f"mean per {pers.pop() if len(pers) == 1 else _PER['cycles/episodes']} for counts" if pers else ""
+        times = "p50 for times" if any(r.unit == "ms" for r in self.rows) or not pers else ""
+        return ", ".join(t for t in (times, counts) if t)
 
     def to_json_dict(self) -> dict:
         return {"baseline_inputs": self.baseline_inputs, "resamples": self.resamples, "seed": self.seed,

@@ -170,7 +170,7 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
         table.add_column(col, justify="right")
     table.add_column("difference\n(95% CI)", justify="right")
     # (no row when neither side has a case: the header's width then)
-    table.add_column("verdict", min_width=max((len(w) for r in cmp.rows for w in r.verdict.split()),
+    table.add_column("verdict", min_width=max((len(w) for r in cmp.rows for w in fmt.verdict_text(r).split()),
                                               default=len("verdict")))
     for r in cmp.rows:
         d = r.difference
@@ -178,7 +178,7 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
         if d.ci_low is not None:
             diff += "\n" + (ci.replace(", ", ",\n") if len(ci) > len("difference") else ci)
         table.add_row(r.metric, d.statistic, fmt.fmt_value(d.baseline, r.unit), fmt.fmt_value(d.candidate, r.unit),
-                      diff, Text(r.verdict, style=_VERDICT_STYLE.get(r.verdict, "")))
+                      diff, Text(fmt.verdict_text(r), style=_VERDICT_STYLE.get(r.verdict, "")))
     yield table
     yield Text(f"Bootstrap: {cmp.resamples} resamples, seed {cmp.seed}; {cmp.statistics}.", style="dim")
 

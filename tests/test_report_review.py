@@ -1,0 +1,54 @@
+"""A before/after report as a reviewer reads it in a pull request: what the comparison says
+in words."""
+
+import html
+
+import pytest
+from test_report import sim_record, write_jsonl
+
+from jarvis_diag.report import fmt, make_report, to_html, to_markdown, to_text
+
+
+@pytest.fixture
+def before_after(tmp_path):
+    """A fix: 12 cycles of which none recovered, half of them losing 3 messages, then 12 that all recovered."""
+    before = write_jsonl(tmp_path / "before.jsonl",
+                         [sim_record(i, None, lost=3 if i < 6 else 0, failure="no reply live") for i in range(12)])
+    after = write_jsonl(tmp_path / "after.jsonl", [sim_record(i, 100.0 + i) for i in range(12)])
+    return str(after), str(before)
+
+
+def test_the_headline_says_how_many_cycles_each_side_had_counts_first(before_after):
+    # it read 'unrecovered: fewer, per cycle 1 -> 0', after a latency line: that 12 cycles of
+    # 12 failed before and none after was left for the reader to work out
+    after, before = before_after
+    report = make_report(after, compare=before, resamples=500)
+    lines = fmt.comparison_headlines(report.comparison)
+    assert lines[0].startswith("lost: fewer, 18 messages in 12 cycles -> 0 in 12, per cycle 1.5 -> 0 (−1.5, 95% CI")
+    assert lines[1].startswith("unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle 1 -> 0 (−1, 95% CI")
+    assert len(lines) == 2
+    assert "12 of 12 cycles -> 0 of 12" in to_markdown(report).split("### Latency")[0]
+
+
+def test_not_enough_data_says_which_side_had_no_case(before_after):
+    # the baseline recovered no cycle, so it has no recovery time: 'not enough data' alone
+    # read as if the report had failed to measure
+    after, before = before_after
+    report = make_report(after, compare=before, resamples=500)
+    said = "not enough data: 0 cases in the baseline"
+    row = next(r for r in report.comparison.rows if r.metric == "recovery")
+    assert row.verdict == "not enough data" and fmt.verdict_text(row) == said
+    assert report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"] == "not enough data"
+    md_row = next(line for line in to_markdown(report).splitlines() if line.startswith("| `recovery` | p50"))
+    assert md_row.endswith(f"| {said} |")
+    assert said in html.unescape(to_html(report))
+    assert " ".join(to_text(report, width=200).split()).count(said) == 2  # recovery and live
+
+
+def test_the_method_names_only_what_is_compared():
+    # logs with no reconnect episode have no count to compare: 'mean per cycle for counts'
+    # was said all the same
+    report = make_report("tests/fixtures/normal", compare="tests/fixtures/callback-desync", resamples=500)
+    assert {r.unit for r in report.comparison.rows} == {"ms"}
+    assert report.comparison.statistics == "p50 for times"
+    assert "for counts" not in to_markdown(report) and "per cycle" not in to_markdown(report)
