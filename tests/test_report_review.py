@@ -1,12 +1,21 @@
 """A before/after report as a reviewer reads it in a pull request: what the comparison says
-in words."""
+in words, and runs that recorded nothing."""
 
 import html
+import json
+import subprocess
+import sys
 
 import pytest
 from test_report import sim_record, write_jsonl
 
+from jarvis_diag.errors import DiagError
 from jarvis_diag.report import fmt, make_report, to_html, to_markdown, to_text
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "jarvis_diag", "report", *args], capture_output=True, text=True,
+                          timeout=120)
 
 
 @pytest.fixture
@@ -52,3 +61,27 @@ def test_the_method_names_only_what_is_compared():
     assert {r.unit for r in report.comparison.rows} == {"ms"}
     assert report.comparison.statistics == "p50 for times"
     assert "for counts" not in to_markdown(report) and "per cycle" not in to_markdown(report)
+
+
+@pytest.mark.parametrize("content, says", [("", "empty"), ('{"schema": "jarvis-diag.sim/1", "run"', "its only record "
+                                                                                                     "is cut off")])
+def test_a_run_that_recorded_no_cycle_is_an_error(tmp_path, content, says):
+    # a run folder whose results.jsonl is empty (the run stopped before its first cycle) gave
+    # a report with exit code 0: 'sim, 0 records', 'Findings (0) none', as if nothing went wrong
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text(content)
+    good = write_jsonl(tmp_path / "good.jsonl", [sim_record(i, 100.0) for i in range(3)])
+    error = f"jarvis-diag: error: {run / 'results.jsonl'}: {says}, no cycle to report"
+    for args in ([str(run)], [str(run / "results.jsonl")], [str(good), "--compare", str(run)],
+                 [str(run), "-f", "json"]):
+        p = run_cli(*args)
+        assert p.returncode == 2, (args, p.stdout)
+        assert p.stderr.startswith(error) and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert p.stdout == ""
+    with pytest.raises(DiagError, match="no cycle to report"):
+        make_report(str(run))
+    # a run with records whose last line is cut still reports them, with a note
+    (run / "results.jsonl").write_text(json.dumps(sim_record(0, 100.0)) + "\n" + content[:20])
+    p = run_cli(str(run / "results.jsonl"), "-f", "json")
+    assert p.returncode == 0 and json.loads(p.stdout)["inputs"][0]["records"] == 1

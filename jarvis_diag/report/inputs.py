@@ -5,6 +5,7 @@ timeline is built on the fly."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ SIM_SCHEMA = "jarvis-diag.sim/1"
 TIMELINE_SCHEMA = "jarvis-diag.timeline/1"
 REPORT_SCHEMA = "jarvis-diag.report/1"
 EVENT_SCHEMA = "jarvis-diag.event/1"
+
+_SIM_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"' + re.escape(SIM_SCHEMA.encode()) + rb'"')
 
 Progress = Callable[[int], None]  # called with bytes read since the last call
 
@@ -42,13 +45,16 @@ def classify(path: str) -> str:
     except OSError as exc:
         raise DiagError(f"cannot read {path}: {exc.strerror}") from None
     text = head.lstrip()
+    if not text and p.name == "results.jsonl":
+        return "sim"  # (a run that stopped before its first cycle: said as such, see _no_record)
     if not text.startswith(b"{"):
         return "logs"
     first = text.split(b"\n", 1)[0]
     try:
         schema = json.loads(first).get("schema")
     except (ValueError, AttributeError):
-        schema = None
+        # (a results file whose one line is cut off: a run stopped while writing its first record)
+        schema = SIM_SCHEMA if _SIM_HEAD.match(first) else None
     if schema == SIM_SCHEMA:
         return "sim"
     if schema == EVENT_SCHEMA:
@@ -103,6 +109,14 @@ def read_sim_records(path: Path, progress: Progress | None = None,
         notes.append(f"{path}:{bad[0]}: the last line is cut off (run stopped while writing?) and was skipped")
 
 
+def _no_record(path: Path) -> str:
+    """Why a results file holding no record is an error (a report of it would read as a run
+    with nothing wrong): empty (the run stopped before its first cycle), or only a cut line."""
+    with open(path, "rb") as f:
+        what = "its only record is cut off" if f.read(4096).strip() else "empty"
+    return f"{path}: {what}, no cycle to report (did the run stop before its first cycle ended?)"
+
+
 def _timeline_doc(paths: list[str]) -> dict:
     try:
         from jarvis_diag.timeline import load_timeline
@@ -153,6 +167,8 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
         seen[key] = path
         if kind == "sim":
             add_sim_records(ds, str(f), read_sim_records(f, progress, notes))
+            if not ds.inputs[-1].records:
+                raise DiagError(_no_record(f))
         elif kind == "timeline":
             with open(path, encoding="utf-8") as fh:
                 doc = json.load(fh)
