@@ -192,6 +192,17 @@ async def test_a_url_or_time_scale_that_cannot_be_used_is_one_line_before_anythi
         assert not out.exists()
 
 
+async def test_an_empty_existing_session_id_is_refused_before_anything_connects(tmp_path: Path):
+    # '--existing ""' (an unset shell variable) ran, and each client failed to start with the
+    # server's chat:error; a blank id was opened as a session of that name
+    for blank in ("", "  "):
+        out = tmp_path / f"o{len(blank)}"
+        code, stdout, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", "--existing", blank,
+                                      "--out", str(out))
+        assert code == 2 and stdout == "" and err == "jarvis-diag: error: --existing: a session id must not be empty\n"
+        assert not out.exists()
+
+
 async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_line(tmp_path: Path):
     out = tmp_path / "sim"
     results = out / "results.jsonl"

@@ -107,6 +107,8 @@ class SimConfig:
             raise ValueError(f"--time-scale {self.time_scale:g}: must be > 0 and finite")
         if not self.profiles:
             raise ValueError("no client profile")
+        if any(not x.strip() for x in self.existing):  # (a server would answer chat:error, or make one)
+            raise ValueError("--existing: a session id must not be empty")
         lo, hi = self.clock_skew_ms
         if lo > hi or max(abs(lo), abs(hi)) > 3_600_000:
             raise ValueError("clock_skew_ms must be [low, high] with low <= high, within an hour")
