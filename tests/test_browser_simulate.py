@@ -370,3 +370,20 @@ async def test_a_users_app_whose_selector_matches_nothing_names_it(tmp_path: Pat
     assert "\n" not in error
     [record] = result.records
     assert record["failure"] == error.removeprefix("client 0: ")
+
+
+@pytest.mark.browser
+async def test_the_page_in_chromium_does_not_fall_back_to_polling_when_websocket_is_refused(tmp_path: Path):
+    # the reference page's io({transports: ['websocket', 'polling']}) through a proxy that
+    # answers every WebSocket upgrade 403 and passes polling: no socket, each attempt
+    # 'websocket error', as a virtual client (and the official client) gets it
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", sessions=1, cycles=1,
+                            background_s=0.5, fault="no-websocket", deadline_s=3.0)
+        result = await run_browser_simulation(cfg, tmp_path / "b", run_id="w")
+    [r] = result.records
+    assert r["fault"] == "no-websocket" and not r["recovered"] and not r["reconnected"]
+    assert r["failure"].startswith("not connected again (last attempt: websocket error)"), r["failure"]
+    (log,) = (tmp_path / "b" / "frontend").glob("*.log")
+    text = log.read_text()
+    assert "[SocketIO] Connection error: websocket error" in text and "transport=polling" not in text

@@ -63,7 +63,7 @@ CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
-BROWSER_FAULTS = ("freeze", "offline", "close", "flaky")
+BROWSER_FAULTS = ("freeze", "offline", "close", "flaky", "no-websocket")
 MAX_BROWSER_CLIENTS = 8  # one Chromium page each: a few are a phone fleet, dozens are a different test
 _POLL_S = 0.05
 _ACK_TIMEOUT_S = 10.0  # (as the virtual clients wait for their messages' chat:user_ack)
@@ -515,6 +515,9 @@ class _Page:
             await self.context.set_offline(True)
         elif fault == "close":
             self.proxy.close_connections()
+        elif fault == "no-websocket":  # (refused until the cycle's record is made, see cycle)
+            self.proxy.refuse_websocket = True
+            self.proxy.close_connections()
         elif fault == "flaky":
             self._flaky = asyncio.ensure_future(self._flaky_drops(cycle))
 
@@ -558,6 +561,12 @@ class _Page:
 
     # ---- one cycle ----------------------------------------------------------------------
     async def cycle(self, run_id: str, cycle: int) -> dict[str, Any]:
+        try:
+            return await self._cycle(run_id, cycle)
+        finally:
+            self.proxy.refuse_websocket = False  # (the next cycle starts on a network that passes WebSocket)
+
+    async def _cycle(self, run_id: str, cycle: int) -> dict[str, Any]:
         cfg = self.cfg
         mark = await self.journal_length() if self.reference else 0
         before = await self.journal() if self.reference else []
