@@ -512,22 +512,34 @@ def _describe_lost(ix: _Index, m: dict) -> tuple[str, float | None, list]:
     return text, None, ev
 
 
-def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
+FIX_CUT = ("The server keeps one live session per socket: attach other sessions on their own socket or re-send "
+           "chat:connect when switching back.")
+ONE_LIVE_SESSION = "one live session per socket"  # (the cause a socket's findings of it fold under)
+
+
+def _one_live_session(f: dict, what: str) -> dict:
+    """Mark a finding whose cause is the server keeping one live session per socket (``what``:
+    ``cut``, a reply cut off live; ``turn``, sessions re-attached in turn; ``desync``, a
+    message that found its session without a callback): on one socket, of one page, its lesser
+    recurrences, whatever the session, fold into one finding (see :func:`fold_repeats`)."""
+    f["_what"] = [what]
+    f["_fold"] = (ONE_LIVE_SESSION, f["client"], f["sid"] or (f["_fold"] or (None,) * 4)[3])
+    return f
+
+
+def detect_single_live_session(ix: _Index) -> list[dict]:
     findings = []
-    lost_by_session: dict[tuple[str, str], list[tuple[float, str]]] = {}
     for m in _replies(ix).cut_live:
         text, replay_at, ev = _describe_lost(ix, m)
         session = ix.canonical(m["key"])
-        lost_by_session.setdefault((m["sid"], m["key"]), []).append((m["switched"]["t"], text))
         delay = (replay_at - m["switched"]["t"]) * 1000 if replay_at else None
-        findings.append(_f(
+        findings.append(_one_live_session(_f(
             # (seen in a replay: late, an outage when as late as a desync's critical one)
             "single-live-session", "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning",
-            m["switched"]["t"],
-            f"Session {_short(session)}: {text}. The server keeps one live session per socket: attach other "
-            f"sessions on their own socket or re-send chat:connect when switching back.",
+            m["switched"]["t"], f"Session {_short(session)}: {text}. {FIX_CUT}",
             session=session, client=ix.client_of(m["sid"]), sid=m["sid"], delay_ms=delay, evidence_list=ev,
-            repeats=True))
+            repeats=True), "cut"))
+        findings[-1]["_cut"] = (m["sid"], m["key"], m["switched"]["t"])
     # after a reconnect, several sessions re-attached in turn on one socket: only the last stays live
     for ep in ix.corr.episodes:
         if not ep.sid_after or ep.authenticated_at is None:
@@ -542,17 +554,17 @@ def detect_single_live_session(ix: _Index) -> tuple[list[dict], dict]:
         if len(sessions) >= 2 and any(a.switched_from for a in re_attached):
             last = sessions[-1]
             dropped = [s for s in sessions if s != last]
-            findings.append(_f(
+            findings.append(_one_live_session(_f(
                 "single-live-session", "warning", re_attached[-1].started_at,
                 f"After the reconnect socket {ep.sid_after} re-attached {', '.join(_short(s) for s in sessions)} in "
                 f"turn; the server keeps one live session per socket, so only {_short(last)} receives live output "
                 f"({', '.join(_short(s) for s in dropped)} will look stuck until re-attached).",
                 session=last, client=ep.client, sid=ep.sid_after,
-                evidence_list=[e for a in re_attached for e in a.evidence[:2]]))
-    return findings, lost_by_session
+                evidence_list=[e for a in re_attached for e in a.evidence[:2]]), "turn"))
+    return findings
 
 
-def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
+def detect_callback_desync(ix: _Index) -> list[dict]:
     """The server found no callback for a socket+session and auto-connected on the next
     message: the client believed it was attached (handler exists) and sent no chat:connect."""
     findings = []
@@ -582,6 +594,7 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
         ev = [evidence(rec)]
         delay = None
         how = ""
+        cleared = None
         mine = switch_backs.get(client, {}) if client else {}
         slot = _switch_back_slot(ix, mine, key)
         backs = mine.get(slot, [])
@@ -652,16 +665,17 @@ def detect_callback_desync(ix: _Index, lost: dict) -> list[dict]:
                    f"no callback for socket {sid}; live output waited{wait} until the next message auto-connected")
         if how:
             summary += f" ({how})"
-        # a reply cut off live since the previous desync of this socket+session reached the client in this replay
-        extra = [text for t_cut, text in lost.get((sid, key), []) if t_cut <= rec["t"]]
-        if extra:
-            summary += f"; {extra[-1]}"
-            lost[(sid, key)] = [x for x in lost[(sid, key)] if x[0] > rec["t"]]
+        # (a reply cut off live before this auto-connect is told by its single-live-session finding, not again here)
         summary += f". Fix: {fix}."
         severity = "critical" if delay is None or delay >= DESYNC_CRITICAL_MS else "warning"
         findings.append(_f("callback-desync", severity, rec["t"], summary, session=session, client=client, sid=sid,
                            delay_ms=delay, evidence_list=ev, repeats=True))
         findings[-1]["_reconnect"] = fix == FIX_RECONNECT
+        if fix == FIX_ONE_PER_SOCKET:
+            _one_live_session(findings[-1], "desync")
+            if cleared is not None and cleared["kind"] == "session.switched":
+                # (the switch that dropped its callback may be the one that cut a reply of it off live)
+                findings[-1]["_dropped"] = (sid, key, cleared["t"])
     return findings + _desync_seen_by_the_page(ix, switch_backs)
 
 
@@ -750,7 +764,7 @@ def _desync_seen_by_the_page(ix: _Index, switch_backs: dict) -> list[dict]:
         if found["_fold"] is None:  # (no socket id: the page's socket is the one it authenticated last)
             found["_fold"] = ("callback-desync", a.client, a.session, ("page socket", _last_auth(ix, a.client, t)))
         found["_reconnect"] = fix == FIX_RECONNECT
-        findings.append(found)
+        findings.append(_one_live_session(found, "desync") if fix == FIX_ONE_PER_SOCKET else found)
     return findings
 
 
@@ -1765,6 +1779,31 @@ def _told_once(findings: list[dict]) -> list[dict]:
     return out
 
 
+def _one_outage(findings: list[dict]) -> list[dict]:
+    """A reply cut off live when its socket attached another session, and the callback-desync of
+    that socket and session whose wait runs from the same switch (the session had no callback
+    from then until a message auto-connected it, whose replay is where the page saw the reply),
+    are one outage with one cause: the single-live-session finding tells it, with the server's
+    'has no callback' line, at the worse of the two severities; the desync is not told again."""
+    cuts = {f.pop("_cut"): f for f in findings if "_cut" in f}
+    out = []
+    for f in findings:
+        cut = cuts.get(f.pop("_dropped", None))
+        if cut is None:
+            out.append(f)
+            continue
+        found = (f"The session had no callback on the socket from then: the next message to it found none at "
+                 f"{iso(f['at'])} and the server auto-connected it.")
+        cut["summary"] = cut["summary"].removesuffix(FIX_CUT) + f"{found} {FIX_CUT}"
+        cut["evidence"] = _dedupe(cut["evidence"] + f["evidence"])
+        cut["_what"] = cut["_what"] + f["_what"]  # (a message that found no callback, and the reply it cut)
+        if SEVERITY_RANK[f["severity"]] < SEVERITY_RANK[cut["severity"]]:
+            cut["severity"] = f["severity"]
+        if cut["delay_ms"] is None:
+            cut["delay_ms"] = f["delay_ms"]
+    return out
+
+
 def _worst_first(f: dict) -> tuple:
     return SEVERITY_RANK[f["severity"]], -(f["delay_ms"] or 0.0), f["at"] or 0.0
 
@@ -1786,17 +1825,38 @@ def fold_repeats(findings: list[dict]) -> list[dict]:
             out.append(f)
         else:
             groups.setdefault(key, []).append(f)
-    for items in groups.values():
+    for key, items in groups.items():
         worst = min(items, key=_worst_first)
         if len(items) > 1:
             times = [t for f in items for t in (f["first_at"], f["last_at"]) if t is not None]
+            what = f" ({_what_happened(items)})" if key[0] == ONE_LIVE_SESSION else ""
             worst["occurrences"] = sum(f["occurrences"] for f in items)
             worst["first_at"], worst["last_at"] = min(times), max(times)
             where = f"socket {worst['sid']}" if worst["sid"] else "the same socket of the page"
             worst["summary"] += (f" This happened {worst['occurrences']} times on {where}, from "
-                                 f"{iso(worst['first_at'])} to {iso(worst['last_at'])}; the worst is described.")
+                                 f"{iso(worst['first_at'])} to {iso(worst['last_at'])}{what}; the worst is "
+                                 f"described.")
         out.append(worst)
+    for f in out:
+        f.pop("_what", None)
     return out
+
+
+def _what_happened(items: list[dict]) -> str:
+    """What the server keeping one live session per socket did on one socket, in words: the
+    messages that found their session without a callback, the replies cut off live, the
+    reconnects that re-attached sessions in turn."""
+    n = {what: sum(f["occurrences"] for f in items if what in f.get("_what", ())) for what in ("desync", "cut", "turn")}
+    parts = []
+    if n["desync"]:
+        parts.append("1 message found its session without a callback" if n["desync"] == 1 else
+                     f"{n['desync']} messages found their session without a callback")
+    if n["cut"]:
+        parts.append("1 reply was cut off live" if n["cut"] == 1 else f"{n['cut']} replies were cut off live")
+    if n["turn"]:
+        parts.append("1 reconnect re-attached its sessions in turn" if n["turn"] == 1 else
+                     f"{n['turn']} reconnects re-attached their sessions in turn")
+    return ", ".join(parts)
 
 
 def rank(findings: list[dict]) -> list[dict]:
@@ -1810,13 +1870,12 @@ def rank(findings: list[dict]) -> list[dict]:
 def detect(corr: Correlation) -> list[dict]:
     """Every finding of a correlated timeline, ranked."""
     ix = _Index(corr)
-    single, lost = detect_single_live_session(ix)
-    findings = detect_callback_desync(ix, lost) + single
+    findings = detect_callback_desync(ix) + detect_single_live_session(ix)
     for detector in DETECTORS:
         findings += detector(ix)
     # lines a named finding explains are no app-warning, whether or not their finding folds away
     used = {(e["path"], e["line"]) for f in findings for e in f["evidence"]}
-    findings = fold_repeats(_told_once(findings) + detect_app_lines(ix, used))
+    findings = fold_repeats(_one_outage(_told_once(findings)) + detect_app_lines(ix, used))
     for f in findings:
         if f["context"] is None:
             f["context"] = context_before(ix, f["at"] or 0.0, f["client"], f["sid"], f["session"])
