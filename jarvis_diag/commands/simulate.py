@@ -51,7 +51,7 @@ def simulate_mobile(
         "--client-profile", help="legacy | connmgr | resume, or a profile of the scenario (default connmgr)")] = None,
     network: Annotated[str | None, typer.Option(help="good | 3g | lossy, or a network of the scenario (default good)")] = None,
     seed: Annotated[int | None, typer.Option(help="Makes a run repeatable (default 0)")] = None,
-    scenario: Annotated[Path | None, typer.Option(help="Scenario file (TOML): steps, profiles, networks")] = None,
+    scenario: Annotated[Path | None, typer.Option(help="Scenario file (TOML): settings, steps, profiles, networks (docs/formats.md)")] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default ./sim-<run id>)")] = None,
     deadline: Annotated[str | None, typer.Option(help="Time allowed to recover after 'visible' (default 30s)")] = None,
     time_scale: Annotated[float | None, typer.Option(help="Multiplies the profiles' reconnect delays (default 1)")] = None,
