@@ -85,3 +85,20 @@ def test_a_run_that_recorded_no_cycle_is_an_error(tmp_path, content, says):
     (run / "results.jsonl").write_text(json.dumps(sim_record(0, 100.0)) + "\n" + content[:20])
     p = run_cli(str(run / "results.jsonl"), "-f", "json")
     assert p.returncode == 0 and json.loads(p.stdout)["inputs"][0]["records"] == 1
+
+
+def test_cycles_that_failed_the_same_way_are_one_finding(tmp_path):
+    # the failure text names each cycle's own sessions, so every phone of a run was a
+    # not-recovered finding of its own: 20 phones filled the top ten with one cause
+    reply = "the reply to a message sent after recovery did not arrive live"
+    auto = "attached only when a message auto-connected it"
+    records = [sim_record(i, None, failure=f"session {i:08x}: {reply}; session {i:08x}: {auto}; "
+                                           f"session {i + 100:08x}: {auto}") for i in range(20)]
+    records += [sim_record(20, None, failure="gave up reconnecting (attempts exhausted)")]
+    results = write_jsonl(tmp_path / "results.jsonl", records)
+    report = make_report(str(results))
+    found = [(f["kind"], f["summary"], f["count"]) for f in report.findings]
+    assert found == [("not-recovered", f"20 of 21 cycles did not recover: {reply}; {auto}", 20),
+                     ("not-recovered", "1 of 21 cycles did not recover: gave up reconnecting (attempts exhausted)", 1)]
+    evidence = report.findings[0]["evidence"]
+    assert len(evidence) == 5 and evidence[1]["text"] == f"client 1 cycle 1 (Client1): {records[1]['failure']}"

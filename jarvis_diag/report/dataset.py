@@ -8,6 +8,7 @@ Inputs follow the documented shapes of docs/formats.md: ``jarvis-diag.sim/1`` re
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -176,7 +177,20 @@ class _SimFailures:
         self.groups: dict[str, list[tuple[Ref, dict]]] = {}
 
     def add(self, failure: str, ref: Ref, rec: dict) -> None:
-        self.groups.setdefault(failure, []).append((ref, rec))
+        self.groups.setdefault(failure_reason(failure), []).append((ref, rec))
+
+
+_SESSION_PREFIX = re.compile(r"^session [^\s:]+: ")
+
+
+def failure_reason(failure: str) -> str:
+    """A cycle's failure text without its session ids, each reason once ('session cb9b3165:
+    the reply ... did not arrive live; session 6eaadf32: attached only when ...' -> 'the reply
+    ... did not arrive live; attached only when ...'): the cycles of a run that failed the same
+    way, each with its own sessions, are one finding, not one a client (20 phones made 20
+    findings that pushed the logs' findings, which say why, out of the top ten)."""
+    reasons = [_SESSION_PREFIX.sub("", part) for part in failure.split("; ")]
+    return "; ".join(dict.fromkeys(reasons))
 
 
 # The fields of a jarvis-diag.sim/1 record the report reads, and the JSON types each may have
