@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ from jarvis_diag.errors import DiagError
 FORMATS = ("text", "json", "csv", "parquet", "jsonl")
 FOLLOW_POLL_S = 0.25
 FOLLOW_REBUILD_S = 1.0
+# the most of a CPU the rebuilds of a follow take: after one that took long (a big log), the
+# next waits three times as long as it took (for a quarter)
+FOLLOW_REBUILD_SHARE = 0.25
+# the longest a stop waits for one last read of the logs, to print the lines held for it
+FOLLOW_LAST_REBUILD_S = 10.0
 
 
 # What a run leaves for the process exit to drop instead of freeing it object by object
@@ -347,6 +353,38 @@ def _format_of_these(format_of: dict[str, str], files: list[str]) -> dict[str, s
     return {key: kind for key, kind in format_of.items() if any(_same_file(key, f) for f in files)}
 
 
+def _rebuild_due(now: float, dirty_since: float | None, last_end: float, last_cost: float) -> bool:
+    """Whether to read the logs again now (monotonic seconds): FOLLOW_REBUILD_S after the first
+    change since the last rebuild, and, after one that took long (a big log), no sooner than
+    keeps the rebuilds to FOLLOW_REBUILD_SHARE of a CPU (a log written to each second kept a
+    CPU busy, each rebuild later than the last)."""
+    return dirty_since is not None and now - dirty_since >= FOLLOW_REBUILD_S \
+        and now - last_end >= last_cost * (1 / FOLLOW_REBUILD_SHARE - 1)
+
+
+class _Rebuild:
+    """A rebuild of the timeline, under way beside the follow: the lines written meanwhile are
+    printed as they come (a big log takes seconds to read again)."""
+
+    def __init__(self, read, files: list[str], names: dict[int, str], held: int) -> None:
+        self.names = names  # (the name each file was read by, by id of its tail)
+        self.held = held  # (how many lines were held when it started: those it tells on)
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.cost = 0.0  # (seconds it took)
+        self.done = threading.Event()
+        threading.Thread(target=self._run, args=(read, files), daemon=True).start()
+
+    def _run(self, read, files: list[str]) -> None:
+        started = time.monotonic()
+        try:
+            self.result = read(files)
+        except BaseException as exc:  # (told where the follow runs)
+            self.error = exc
+        self.cost = time.monotonic() - started
+        self.done.set()
+
+
 class _ReaderGone(Exception):
     """The reader of the output stopped reading (``--follow | head``)."""
 
@@ -453,14 +491,16 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         console.print(f"{iso(t) or '-':24} {where:13} {ev.kind:22} {ev.text}", highlight=False,
                       markup=False, soft_wrap=True)
 
-    def _show_held(kept: set | None = None, names: dict | None = None, final: bool = False) -> None:
-        """Print the lines held, as the timeline now reads them: with --session / --client
-        those of the selection (``kept``: (file, line) of its events, ``names``: the name each
-        file was read by). At the end (``final``), a line of a file the timeline has not read
-        yet is printed as its name says it is; one --session / --client has not told on is
-        left out."""
+    def _show_held(kept: set | None = None, names: dict | None = None, final: bool = False,
+                   upto: int | None = None) -> None:
+        """Print the lines held (the first ``upto`` of them: those read before the rebuild
+        started), as the timeline now reads them: with --session / --client those of the
+        selection (``kept``: (file, line) of its events, ``names``: the name each file was read
+        by). At the end (``final``), a line of a file the timeline has not read yet is printed
+        as its name says it is; one --session / --client has not told on is left out."""
         skew_of, offset = _clock()
-        for tail, path, lineno, raw in held if not (final and selecting) else []:
+        upto = len(held) if upto is None else upto
+        for tail, path, lineno, raw in held[:upto] if not (final and selecting) else []:
             fmt = tail.format or (("frontend" if frontend.client_of(path) else "backend") if final else None)
             if fmt is None:
                 continue  # (a file the timeline does not take for a log)
@@ -468,7 +508,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 continue
             if (ev := _parse(fmt, path, lineno, raw, offset)) is not None:
                 _show(ev, skew_of)
-        held.clear()
+        del held[:upto]
 
     def _kept(sel, names: dict) -> set | None:
         """(file, line) of the events of the selection ``sel`` in the files lines are held of."""
@@ -501,7 +541,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             tail.offset, tail.line = (os.fstat(tail.fh.fileno()).st_size, 0) if p.endswith(PACKED) \
                 else _complete_lines(tail.fh)
             tails[p] = tail
+    started = time.monotonic()
     tl = build(files) if files else None
+    last_end = time.monotonic()
+    last_cost = last_end - started  # (the last rebuild's: the next waits according to it)
     for source in tl.sources if tl is not None else []:
         tail = tails.get(source["path"])
         if tail is not None:
@@ -529,11 +572,99 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     said_gone: set[str] = set()  # (directories said to be removed)
     dirs_given = {p for p in paths if os.path.isdir(p)}
     said_error = None  # (the last error of a rebuild, said once)
+    rebuild: _Rebuild | None = None  # (the one under way)
+
+    def start_rebuild() -> None:
+        """Read the logs again beside the follow, each file by the name it has now: one
+        renamed by a rotation (app.log.1, when app.log alone is followed) still counts; one
+        removed is left out (and let go: its space on the disk is freed)."""
+        nonlocal rebuild
+        names: dict[int, str] = {}
+        for ident in list(moved):
+            if (name := _name_now(moved_from[ident], ident)) is None:
+                moved.pop(ident).close()
+                del moved_from[ident]
+            else:
+                names[id(moved[ident])] = name
+        for p, t in tails.items():
+            if t.fh is not None and (name := _name_now(p, t.ident)):
+                names[id(t)] = name
+        there = list(dict.fromkeys(names.values()))
+        if not there:
+            _show_held(kept=_kept(None, names), names=names)
+            return
+
+        def read(files: list[str]) -> tuple:
+            tl = build(files)
+            sel = selection(tl, started=True)
+            return tl, sel, sel.to_json_dict()["findings"] if sel is not None else []
+
+        rebuild = _Rebuild(read, there, names, len(held))
+
+    def finish_rebuild() -> None:
+        """Tell what the rebuild done found: the lines held for it, the findings new, revised
+        or withdrawn."""
+        nonlocal rebuild, tl, said_error, last_end, last_cost
+        done, rebuild = rebuild, None
+        last_end, last_cost = time.monotonic(), done.cost
+        if isinstance(done.error, DiagError):
+            # (a file that went between the look and the read, or cannot be read: the
+            # timeline read before stands, and it is read again at the next change)
+            if str(done.error) != said_error:
+                said_error = str(done.error)
+                say(f"{done.error}: the findings are those of the logs read before")
+            return
+        if done.error is not None:
+            raise done.error
+        said_error = None
+        tl, sel, findings = done.result
+        names = done.names
+        by_name = {source["path"]: source for source in tl.sources}
+        for t in [*tails.values(), *moved.values()]:
+            if t.format != "" or id(t) not in names:
+                continue
+            source = by_name.get(names[id(t)])
+            if source is not None and source.get("lines"):
+                t.format = source["format"]  # (as the timeline read it, once it has lines to tell by)
+            elif source is None and t.offset:
+                t.format = None  # (not a log: the timeline left it out)
+        _show_held(kept=_kept(sel, names), names=names, upto=done.held)
+        told = {}
+        for f in findings:
+            key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
+            told[key] = f
+            if seen.get(key) != said:
+                console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
+                              soft_wrap=True, style="bold")
+                seen[key] = said
+        # a finding told from part of the logs that more of them no longer bear out
+        for key in [k for k in seen if k not in told]:
+            console.print(_withdrawn_line(key, seen.pop(key)), highlight=False, markup=False,
+                          soft_wrap=True, style="bold")
+
+    def last_rebuild() -> None:
+        """At a stop with --session / --client, the lines held are printed once the logs are
+        read once more (FOLLOW_LAST_REBUILD_S at most; a second Ctrl-C leaves them out)."""
+        say(f"stopping: the logs are read once more for the {len(held)} line(s) not told on yet (Ctrl-C again "
+            f"to leave them out)")
+        deadline = time.monotonic() + FOLLOW_LAST_REBUILD_S
+        for _ in range(2):  # (the rebuild under way, if it started before some were held; then one)
+            if rebuild is None:
+                start_rebuild()
+            if rebuild is None or not rebuild.done.wait(max(0.0, deadline - time.monotonic())):
+                break
+            finish_rebuild()
+            if not held:
+                return
+        say(f"{len(held)} line(s) left out: the logs could not be read again in time")
+
     followed = len([t for t in tails.values() if t.format is not None])
     try:
         # (inside: a Ctrl-C once this is printed is a stop, not an interrupted start)
         console.print(f"following {followed} file(s){waiting}; Ctrl-C to stop", style="dim")
         while True:
+            if rebuild is not None and rebuild.done.is_set():
+                finish_rebuild()
             for path, tail in list(tails.items()):
                 found = _ident(path)
                 if tail.fh is not None and (found is None or found[0] != tail.ident):
@@ -617,62 +748,23 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                         say(f"{p}: compressed: read for the findings, its lines not printed")
                         dirty_since = dirty_since or time.monotonic()
                 tails[p] = renamed or _Tail(format="", ident=ident)
-            if dirty_since is not None and time.monotonic() - dirty_since >= FOLLOW_REBUILD_S:
+            if rebuild is None and _rebuild_due(time.monotonic(), dirty_since, last_end, last_cost):
                 dirty_since = None
-                # each file read, by the name it has now: one renamed by a rotation (app.log.1,
-                # when app.log alone is followed) still counts; one removed is left out (and
-                # let go: its space on the disk is freed)
-                names: dict[int, str] = {}
-                for ident in list(moved):
-                    if (name := _name_now(moved_from[ident], ident)) is None:
-                        moved.pop(ident).close()
-                        del moved_from[ident]
-                    else:
-                        names[id(moved[ident])] = name
-                for p, t in tails.items():
-                    if t.fh is not None and (name := _name_now(p, t.ident)):
-                        names[id(t)] = name
-                there = list(dict.fromkeys(names.values()))
-                if not there:
-                    _show_held(kept=_kept(None, names), names=names)
-                    time.sleep(FOLLOW_POLL_S)
-                    continue
-                try:
-                    tl = build(there)
-                except DiagError as exc:
-                    # (a file that went between the look and the read, or cannot be read: the
-                    # timeline read before stands, and it is read again at the next change)
-                    if str(exc) != said_error:
-                        said_error = str(exc)
-                        say(f"{exc}: the findings are those of the logs read before")
-                    time.sleep(FOLLOW_POLL_S)
-                    continue
-                said_error = None
-                by_name = {source["path"]: source for source in tl.sources}
-                for t in [*tails.values(), *moved.values()]:
-                    if t.format != "" or id(t) not in names:
-                        continue
-                    source = by_name.get(names[id(t)])
-                    if source is not None and source.get("lines"):
-                        t.format = source["format"]  # (as the timeline read it, once it has lines to tell by)
-                    elif source is None and t.offset:
-                        t.format = None  # (not a log: the timeline left it out)
-                sel = selection(tl, started=True)
-                _show_held(kept=_kept(sel, names), names=names)
-                told = {}
-                for f in sel.to_json_dict()["findings"] if sel is not None else []:
-                    key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
-                    told[key] = f
-                    if seen.get(key) != said:
-                        console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
-                                      soft_wrap=True, style="bold")
-                        seen[key] = said
-                # a finding told from part of the logs that more of them no longer bear out
-                for key in [k for k in seen if k not in told]:
-                    console.print(_withdrawn_line(key, seen.pop(key)), highlight=False, markup=False,
-                                  soft_wrap=True, style="bold")
-            time.sleep(FOLLOW_POLL_S)
+                start_rebuild()
+            if rebuild is not None:
+                rebuild.done.wait(FOLLOW_POLL_S)  # (its findings are told as soon as it is done)
+            else:
+                time.sleep(FOLLOW_POLL_S)
     except KeyboardInterrupt:
+        # (what was written till the stop is printed: a line just written is not lost to it)
+        for path, tail in [*tails.items(), *((moved_from[ident], t) for ident, t in moved.items())]:
+            if tail.fh is not None and not tail.compressed:
+                _print_lines(tail, path, tail.read_new())
+        if selecting and held:
+            try:
+                last_rebuild()
+            except KeyboardInterrupt:
+                pass
         _show_held(final=True)
         console.print("stopped", style="dim")
 
