@@ -1720,14 +1720,14 @@ def detect_history_window(ix: _Index) -> list[dict]:
                  if r is not None]
         replay = f"the last {a.history_count} of its {total} history messages" if cut else \
             f"its whole history ({total} message{'' if total == 1 else 's'})"
-        what = ("what was made while the page was away and is not among them is lost to it, and what it already "
-                "had is shown again" if cut else "what the page already had is shown again")
         at = a.received_at or a.started_at or 0.0
-        # a reply being written as it came back: the history holds finished messages only
         if messages is None:  # (the session's messages, grouped once: not a pass over all per attach)
             messages = {}
             for m in _replies(ix).messages:
                 messages.setdefault(m["key"], []).append(m)
+        what, lost = _left_out(ix, a, at, messages.get(a.key, [])) if cut else \
+            ("what the page already had is shown again", False)
+        # a reply being written as it came back: the history holds finished messages only
         writing = [m for m in messages.get(a.key, ()) if m["rec"]["t"] < at and (m["until"] is None or m["until"] > at)]
         if writing:
             what += (f". A reply was being written as it came back (to the message of "
@@ -1736,13 +1736,53 @@ def detect_history_window(ix: _Index) -> list[dict]:
                      "its final message")
             lines.insert(0, writing[-1]["rec"])
         findings.append(_f(
-            "history-window", "critical" if cut else "warning", at,
+            "history-window", "critical" if lost else "warning", at,
             f"Session {_short(a.session)}: {_the_client(a.client)} asked to resume after seq {a.last_seq} "
             f"(chat:connect with last_seq), but the server ignored it and replayed {replay}: {what}. Fix: "
             f"replay the events after last_seq, or a window that covers everything since the page's last one.",
             session=a.session, client=a.client, sid=a.sid, evidence_list=[evidence(r) for r in lines],
             repeats=True))
     return findings
+
+
+def _left_out(ix: _Index, a: Attach, at: float, messages: list[dict]) -> tuple[str, bool]:
+    """What a history window that held only the last of a session's messages left out, said
+    as far as the logs tell it (they carry no seq of a replayed message), and whether
+    something made while the page was away may be lost to it (False: known to be replayed).
+
+    Known: the messages made since the page's previous attach of the session (the two
+    'Loaded n/total' lines), a bound on those made while it was away: all replayed when the
+    window holds as many; and the messages the server took in or answered while the page
+    was away (the start of its reconnect episode), each at least one message: some lost when
+    they outnumber the window."""
+    n = a.history_count
+    shown = "what it already had is shown again"
+    loss = max((ep.started_at for ep in ix.episodes_of.get(a.client or "", ()) if ep.started_at <= at),
+               default=None)
+    if loss is not None:
+        made = sum(loss < m["rec"]["t"] < at for m in messages) + \
+            sum("completed" in m and loss < m["until"] < at for m in messages)
+        if made > n:
+            return (f"at least {made} messages were made while the page was away (since {iso(loss)}), more than "
+                    f"the {n} replayed: at least {made - n} of them {'is' if made - n == 1 else 'are'} lost to it, and "
+                    f"{shown}"), True
+    before = [b for b in ix.corr.attaches if a.client and b.client == a.client and b.key == a.key
+              and b.history_total is not None and _attach_start(b) < _attach_start(a)]
+    if before:
+        prev = max(before, key=_attach_start)
+        since = a.history_total - prev.history_total if a.history_total is not None else None
+        t_prev = prev.ready_at or prev.started_at or prev.requested_at
+        if since is not None and 0 <= since <= n:
+            held = "no message was made" if since == 0 else \
+                "the window holds the one message made" if since == 1 else f"the window holds all {since} messages made"
+            return (f"{held} since the page's previous attach of it at {iso(t_prev)}, so nothing made while it was "
+                    f"away is lost, but {shown}"), False
+        if since is not None and since > n:
+            return (f"{since} messages were made since the page's previous attach of it at {iso(t_prev)}, more "
+                    f"than the {n} replayed, and the logs carry no seqs of replayed messages: whether any made "
+                    f"while it was away is left out (and lost to it) they cannot tell; {shown}"), True
+    return (f"the logs carry no seqs of replayed messages and do not show how many were made while the page was "
+            f"away: whether any of them is left out (and lost to it) they cannot tell; {shown}"), True
 
 
 DETECTORS: tuple[Callable[[_Index], list[dict]], ...] = (
