@@ -110,3 +110,44 @@ async def test_fault_no_websocket_fails_each_cycle_naming_the_refused_upgrade(tm
                 "not connected again (last attempt: websocket error: WebSocket upgrade refused with HTTP 403)")
         logs = "".join(p.read_text() for p in (out / "frontend").iterdir())
         assert "Connection error: websocket error: WebSocket upgrade refused with HTTP 403" in logs
+
+
+async def test_a_websocket_upgrade_that_gets_no_answer_is_named_within_the_timeout(tmp_path: Path):
+    # polling answered, the upgrade held without a word (a proxy that swallows it): the
+    # check waited on aiohttp's 300 s default, printing nothing
+    held: list[asyncio.StreamWriter] = []
+
+    async with running_server(**FAST) as srv:
+        host, port = srv.url.removeprefix("http://").split(":")
+
+        async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+            head = await client_r.readuntil(b"\r\n\r\n")
+            if is_websocket_upgrade(head):
+                held.append(client_w)  # never answered
+                return
+            server_r, server_w = await asyncio.open_connection(host, int(port))
+            server_w.write(head)
+
+            async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+                w.close()
+
+            await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w), return_exceptions=True)
+
+        holder = await asyncio.start_server(relay, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{holder.sockets[0].getsockname()[1]}"
+        try:
+            with pytest.raises(ServerUnusable, match="WebSocket upgrade got no answer within 1s"):
+                await asyncio.wait_for(preflight(url, srv.token, timeout=1), 30)
+            scenario = tmp_path / "s.toml"
+            scenario.write_text('connect_timeout = "1s"\n')
+            code, out, err = await cli("simulate-mobile", url, "--token", srv.token, "--scenario", str(scenario),
+                                       "--out", str(tmp_path / "o"), timeout=30)
+        finally:
+            for w in held:
+                w.close()
+            holder.close()
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "WebSocket upgrade got no answer within 1s" in err and "Traceback" not in err

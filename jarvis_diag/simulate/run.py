@@ -90,7 +90,8 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
     if resp.status != 200 or not body.startswith("0{"):
         raise ServerUnusable(f"{base} does not speak Socket.IO (Engine.IO v4) at /socket.io/: "
                              f"HTTP {resp.status}, {body[:60]!r}")
-    sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+    http = aiohttp.ClientSession()  # (closed here, whatever happens to the connect)
+    sio = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=http)
     answer: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
 
     @sio.on("*")
@@ -104,7 +105,13 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
             answer.set_result(("disconnect", None))
 
     try:
-        await sio.connect(base, transports=["websocket"], wait_timeout=timeout)
+        try:
+            await asyncio.wait_for(sio.connect(base, transports=["websocket"], wait_timeout=timeout), timeout)
+        except TimeoutError:  # (polling answered: something holds the upgrade, as a refusing proxy may)
+            raise ServerUnusable(
+                f"{base} answers Socket.IO by polling but its WebSocket upgrade got no answer within "
+                f"{timeout:g}s; the page's io({{transports: ['websocket', 'polling']}}) does not fall back to "
+                "polling either (its connect times out): let WebSocket through to the server") from None
         await sio.emit("auth", {"token": token})
         event, data = await asyncio.wait_for(answer, timeout)
     except (socketio.exceptions.ConnectionError, OSError) as exc:
@@ -122,6 +129,7 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
     finally:
         with contextlib.suppress(Exception):
             await sio.disconnect()
+        await http.close()
     if event == "disconnect":
         raise ServerRefused(f"{base} closed the connection before answering `auth`")
     if event != "auth_success":
