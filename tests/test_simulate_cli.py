@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import signal
 import sys
 import time
@@ -201,6 +202,34 @@ async def test_an_empty_existing_session_id_is_refused_before_anything_connects(
                                       "--out", str(out))
         assert code == 2 and stdout == "" and err == "jarvis-diag: error: --existing: a session id must not be empty\n"
         assert not out.exists()
+
+
+async def cli_with_open_files(soft: int, hard: int, *args: str) -> tuple[int, str, str]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "jarvis_diag", *args, preexec_fn=limit,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_more_clients_than_open_files_allow_is_one_line_and_a_soft_limit_is_raised(tmp_path: Path):
+    # 100 phones under `ulimit -n 256` failed one by one ('Too many open files'), printed
+    # 380,000 lines of accept() tracebacks and blamed the server for it
+    async with running_server(**FAST) as srv:
+        code, out, err = await cli_with_open_files(
+            256, 256, *sim_args(srv.url, srv.token, tmp_path / "o", "--clients", "100", "--background", "1s"))
+        assert code == 2 and out == "", err
+        assert err == ("jarvis-diag: error: --clients 100 needs about 664 open files and this process may open 256 "
+                       "(ulimit -n): raise the limit or run at most 32 clients\n")
+        assert not (tmp_path / "o").exists()
+        # a soft limit under a hard one that allows the run is raised
+        code, out, err = await cli_with_open_files(
+            128, 1024, *sim_args(srv.url, srv.token, tmp_path / "p", "--clients", "40", "--background", "1s",
+                                 "--fault", "close", "--format", "json"))
+    assert code == 0 and err == "", err
+    assert json.loads(out)["ok"] == 40
 
 
 async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_line(tmp_path: Path):

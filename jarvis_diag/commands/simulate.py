@@ -140,7 +140,7 @@ def _duration(option: str, text: str) -> float:
 
 
 def _run(cfg, out_dir: Path, run_id: str):
-    from jarvis_diag.simulate.run import ServerUnusable, run_simulation
+    from jarvis_diag.simulate.run import ServerUnusable, TooFewOpenFiles, run_simulation
 
     setup, cycle_steps = cfg.script()
     planned = cfg.clients * cfg.cycles * sum(1 for s in cycle_steps if s.action == "background")
@@ -148,7 +148,7 @@ def _run(cfg, out_dir: Path, run_id: str):
         try:
             return run_interruptible(run_simulation(cfg, out_dir, run_id=run_id, on_record=on_record,
                                                     on_phase=on_phase))
-        except ServerUnusable as exc:
+        except (ServerUnusable, TooFewOpenFiles) as exc:
             raise DiagError(str(exc)) from None
         except OSError as exc:  # e.g. --out not writable, out of file descriptors
             raise DiagError(f"{exc.filename or out_dir}: {exc.strerror or exc}", exit_code=1) from None
