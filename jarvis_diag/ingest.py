@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import zlib
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -30,9 +31,17 @@ from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.lines import iso_ms
-from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, utc_times
+from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, prefixed, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
-from jarvis_diag.logs.text import CLOCK_DAY, CLOCK_LOCAL, MAX_LINE_NAME, RawColumns, strip_terminal_codes
+from jarvis_diag.logs.shapes import tag_of
+from jarvis_diag.logs.text import (
+    CLOCK_DAY,
+    CLOCK_LOCAL,
+    MAX_LINE_NAME,
+    RawColumns,
+    clean,
+    strip_terminal_codes,
+)
 from jarvis_diag.zone import ZoneInfo, format_offset, machine_rule, offset_from_pages, parse_tz, resolve_zone
 
 __all__ = ["Ingested", "SourceInfo", "ZoneInfo", "expand_paths", "ingest", "read_events"]
@@ -62,6 +71,7 @@ class SourceInfo:
     first: str | None = None
     last: str | None = None
     long_lines: int = 0  # lines over text.MAX_LINE (64 Mi characters: binary data, no newlines) cut to that
+    prefix: str | None = None  # the collector's prefix the backend's lines carry (logs.prefixed: journal, docker...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -347,6 +357,7 @@ class _Parsed:
     frame: pd.DataFrame | None = None  # jsonl files: already UTC
     raw_t: np.ndarray | None = None
     clock: np.ndarray | None = None
+    others: _Parsed | None = None  # a collector's output: the lines of its other services (see _parse_prefixed)
 
 
 def _format_for(path: str, format_of: dict[str, str]) -> str | None:
@@ -361,9 +372,12 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
     return None
 
 
-def _format_of_head(data: bytes | bytearray) -> str:
+def _format_of_head(data: bytes | bytearray) -> tuple[str, str | None]:
+    """(format, the collector's prefix or None) of a file from its first bytes."""
     head, _ = split_lines(decode(data[:fast.HEAD_BYTES]))
-    return detect.detect_format(head[:DETECT_LINES])
+    if len(data) > fast.HEAD_BYTES:
+        head = head[:-1]  # (cut at the end of the head: not a whole line)
+    return detect.detect_with_prefix(head[:DETECT_LINES], head)
 
 
 def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None, warnings: list[str],
@@ -379,9 +393,11 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
                 # (nor UTF-16 text, read whole to make it UTF-8)
                 if head and not compressed(head) and head[:2] not in _UTF16_BOMS and b"\x1b[" not in head:
-                    fmt = fmt or _format_of_head(head)
-                    found, raw, data = fast.stream_parse(fh, size, path, page_client(path, fmt), lambda head: fmt, memo)
-                    return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)
+                    known, prefix = (fmt, None) if fmt is not None else _format_of_head(head)
+                    if prefix is None:  # (a collector's output is read whole: see _parse_prefixed)
+                        found, raw, data = fast.stream_parse(fh, size, path, page_client(path, known),
+                                                             lambda head: known, memo)
+                        return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)
         except OSError as exc:
             raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     data, damaged = read_bytes(path, stdin)
@@ -406,12 +422,16 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
         data, codes = strip_terminal_codes(data)
         if codes:
             warnings.append(f"{path}: {codes:,} terminal colour code(s) removed (a capture of a terminal)")
+    prefix = None
     if fmt is None:
         assert data is not None
-        fmt = _format_of_head(data)
+        fmt, prefix = _format_of_head(data)
     if fmt == detect.SIM_RESULTS:  # (not a log: the caller says so when it was named)
         return None
-    info = SourceInfo(path=path, format=fmt)
+    info = SourceInfo(path=path, format=fmt, prefix=prefix)
+    if prefix is not None:
+        assert data is not None
+        return _parse_prefixed(info, data, damaged, engine, memo)
     client = page_client(path, fmt)
     if client is not None and frontend.client_of(path) is None:
         warnings.append(f"{path}: a page's log whose name does not give its clientId (YYYYMMDD_<clientId>.log, "
@@ -433,6 +453,111 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
     info.truncated = raw.truncated or damaged is not None
     info.damaged = damaged
     return parsed
+
+
+def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | None, engine: str,
+                    memo: dict | None) -> _Parsed:
+    """A collector's output (``journalctl``, ``docker logs -t``...: see :mod:`logs.prefixed`):
+    the backend's lines behind their prefixes parsed as its plain log would be, each row
+    then given its line of the file (number and text); the lines of another service in the
+    same file are ``unknown`` events (``others``). Lines with no time of their own are
+    placed by the collector's times (:func:`prefixed.place`)."""
+    assert info.prefix is not None
+    if data[:3] == b"\xef\xbb\xbf":  # (a byte-order mark: not part of the first prefix)
+        data = data[3:]
+    sc = prefixed.scan(data, info.prefix)
+    ours = prefixed.backend_lines(data, sc)
+    mine = np.flatnonzero(ours)
+    starts, ends, cut = sc.starts, sc.ends, sc.cut
+    body = b"".join([data[s:e] + b"\n" for s, e in zip((starts[mine] + cut[mine]).tolist(), ends[mine].tolist(),
+                                                        strict=True)])
+    raw = parse_raw(body, "backend", info.path, None, engine=engine, consume=False, memo=memo)
+    del body
+    raw.lines, raw.truncated = len(sc), len(data) > 0 and data[-1:] != b"\n"
+    n = len(raw)
+    raw_t = _floats(raw.columns.get("t_source"), n)
+    clock = np.asarray(raw.clock, dtype="int8")
+    # each row's line of the file, and its text there: the prefix, then the line as parsed
+    if raw.rows is not None:
+        at = mine[raw.rows.rows]
+        raw.rows.rows = at
+        full: Future[pa.Array] = Future()
+        full.set_result(pa.compute.binary_join_element_wise(_prefixes(data, sc, at), raw.rows.text.result(),
+                                                    pa.scalar("", pa.large_string())))
+        raw.rows.text = full
+        loggers = np.array([v is not None for v in raw.rows.values("logger")], dtype=bool)
+        own = (raw.rows.source == fast.SOURCE_CODE["backend"]) & loggers[raw.rows.rrec]
+    else:
+        at = mine[np.asarray(raw.columns["line"], dtype=np.int64) - 1]
+        raw.columns["line"] = (at + 1).tolist()
+        raw.columns["text"] = [p + t for p, t in zip(_prefixes(data, sc, at).to_pylist(), raw.columns["text"],
+                                                     strict=True)]
+        own = np.array([s == "backend" and lg is not None
+                        for s, lg in zip(raw.columns["source"], raw.columns["logger"], strict=True)], dtype=bool)
+    # a row with a backend time of its own is an anchor; the others are placed between them
+    own &= (clock == CLOCK_LOCAL) & ~np.isnan(raw_t)
+    anchors = np.flatnonzero(own)
+    loose = np.flatnonzero(~own & ((clock == CLOCK_LOCAL) | np.isnan(raw_t)))
+    other = np.flatnonzero(~ours)
+    placed_at = np.concatenate([at[loose], other])
+    near = _anchors_near(at[anchors], placed_at)
+    stamped, wraps = prefixed.stamps(data, sc, np.concatenate([placed_at, at[anchors][near]]))
+    anchor_stamp = np.full(len(anchors), np.nan)
+    anchor_stamp[near] = stamped[len(placed_at):]
+    times = prefixed.place(placed_at, stamped[:len(placed_at)], at[anchors], anchor_stamp, raw_t[anchors],
+                           wraps=wraps)
+    placed, others_t = times[:len(loose)], times[len(loose):]
+    keep = ~np.isnan(placed)
+    raw_t[loose[keep]] = placed[keep]
+    clock[loose[keep]] = CLOCK_LOCAL
+    parsed = _Parsed(info, raw=raw, raw_t=raw_t, clock=clock)
+    # the lines of the other services: unknown events where the collector's times put them
+    if len(other):
+        texts = []
+        for s, e in zip(starts[other].tolist(), ends[other].tolist(), strict=True):
+            text, bad, long = clean(decode(bytes(data[s:e])).rstrip("\r"))
+            texts.append(text)
+            raw.bad_lines += bad
+            raw.long_lines += long
+        m = len(other)
+        cols: dict[str, Any] = {"kind": ["unknown"] * m, "source": ["backend"] * m, "text": texts,
+                                "line": (other + 1).tolist(), "path": [info.path] * m,
+                                "tag": [tag_of(x) for x in texts]}
+        parsed.others = _Parsed(info, raw=RawColumns(cols, [CLOCK_LOCAL] * m), raw_t=others_t,
+                                clock=np.full(m, CLOCK_LOCAL, dtype="int8"))
+    info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
+    info.truncated = raw.truncated or damaged is not None
+    info.damaged = damaged
+    return parsed
+
+
+def _prefixes(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray) -> pa.Array:
+    """The prefixes of ``lines`` (ascending) as text, cut from the bytes by Arrow (no string
+    per line in Python)."""
+    if not len(lines):
+        return pa.array([], type=pa.large_string())
+    starts, cut = sc.starts[lines], sc.cut[lines]
+    base = int(starts[0])
+    # every prefix and what lies between it and the next one, one after the other
+    offsets = np.empty(2 * len(lines) + 1, dtype=np.int64)
+    offsets[0:-1:2], offsets[1::2] = starts - base, starts + cut - base
+    offsets[-1] = offsets[-2]
+    values = pa.py_buffer(bytes(data[base:int(starts[-1] + cut[-1])]))
+    pieces = pa.Array.from_buffers(pa.large_binary(), 2 * len(lines), [None, pa.py_buffer(offsets), values])
+    got = pa.compute.take(pieces, pa.array(np.arange(0, 2 * len(lines), 2)))
+    try:
+        return got.cast(pa.large_string())
+    except pa.ArrowInvalid:  # (bytes that are no UTF-8 in a prefix)
+        return pa.array([b.decode("utf-8", "replace") for b in got.to_pylist()], type=pa.large_string())
+
+
+def _anchors_near(anchor_at: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The anchors (indices into ``anchor_at``, ascending) just before and after each of
+    ``at``: the only ones whose collector's time is needed."""
+    if not len(anchor_at) or not len(at):
+        return np.zeros(0, dtype=np.int64)
+    after = np.searchsorted(anchor_at, at, side="right")
+    return np.unique(np.concatenate([np.maximum(after - 1, 0), np.minimum(after, len(anchor_at) - 1)]))
 
 
 def _floats(col: Any, n: int) -> np.ndarray:
@@ -568,8 +693,17 @@ def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
         return df
     cand[cand] = shared
     paths, client = paths[shared], client[shared]
-    # a number for each distinct text
-    text, _ = pd.factorize(df["text"].take(np.flatnonzero(cand)))
+    # a number for each distinct text (a collector's line without its prefix: the line
+    # app.log holds too)
+    texts = df["text"].take(np.flatnonzero(cand))
+    shapes = {path: info.prefix for path, info in infos.items() if info.prefix is not None}
+    if shapes:
+        texts = texts.to_numpy(dtype=object)
+        for code, name in enumerate(df["path"].cat.categories):
+            if name in shapes:
+                sel = np.flatnonzero(paths == code)
+                texts[sel] = [prefixed.strip(t, shapes[name]) for t in texts[sel]]
+    text, _ = pd.factorize(texts)
     sub = pd.DataFrame({"path": paths, "text": text, "client": client})
     occ = sub.groupby(["path", "text", "client"], sort=False).cumcount().to_numpy()
     dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first").to_numpy()
@@ -687,6 +821,8 @@ def _ingest(files: list[str], *, tz: str | None, format_of: dict[str, str], stdi
         p = _read_and_parse(path, _format_for(path, format_of), stdin, warnings, engine, memo)
         if p is not None:
             parsed.append(p)
+            if p.others is not None:
+                parsed.append(p.others)
         elif path == "-" or str(Path(path).resolve()) in named:
             results.append(path)
     if archives and not parsed:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from jarvis_diag import frames
 from jarvis_diag.events import Event
-from jarvis_diag.logs import fast, jsonl
+from jarvis_diag.logs import fast, jsonl, prefixed
 from jarvis_diag.logs.detect import FORMATS, detect_format
 from jarvis_diag.logs.text import (
     CLOCK_DAY,
@@ -156,7 +156,9 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
                offset_minutes: int = 0, panel_date: date | str | None = None,
                panel_offset_minutes: int | None = None) -> Event | None:
     """One line as an Event, or None for a blank line or a traceback continuation
-    (an indented line or ``Traceback ...``): those belong to the event before.
+    (an indented line or ``Traceback ...``): those belong to the event before. A backend
+    line behind a collector's prefix (see :mod:`logs.prefixed`) reads as the line behind it,
+    ``text`` the whole line.
 
     ``t_source`` is UTC epoch seconds, or None for a line with no time of its own.
     """
@@ -173,6 +175,9 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
                      path=r["path"], line=r["line"], logger=r.get("logger"), level=r.get("level"),
                      tag=r.get("tag"), shape=r.get("shape"), fields={k: v for k, v in r.items() if k not in base})
     parts = split_line(text)
+    if parts is None and fmt in ("backend", "console"):  # (a line of a collector's output: its rest)
+        rest = prefixed.log_line_of(text)
+        parts = None if rest is None else split_line(rest)
     if parts is None:
         if not text.strip() or text[0] in " \t" or text.startswith("Traceback (most recent call last)"):
             return None

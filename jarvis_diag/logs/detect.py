@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from jarvis_diag.frames import EVENT_SCHEMA
-from jarvis_diag.logs import backend, console, frontend, panel
+from jarvis_diag.logs import backend, console, frontend, panel, prefixed
 
 FORMATS = ("backend", "frontend", "panel", "console", "jsonl")
 SIM_SCHEMA = "jarvis-diag.sim/1"
@@ -16,6 +16,23 @@ def detect_format(first_lines: list[str]) -> str:
     """``backend | frontend | panel | console | jsonl``, or ``sim-results`` for a
     simulation's results file. A captured stdout file (backend lines plus uvicorn console
     lines) is ``backend``; a file with no known line defaults to ``backend``."""
+    return _choose(_votes(first_lines))
+
+
+def detect_with_prefix(first_lines: list[str], more_lines: list[str] | None = None) -> tuple[str, str | None]:
+    """(format, prefix): as :func:`detect_format`, and for a file none of whose first lines
+    is a log line, the collector's prefix its lines carry (``journal``, ``docker``...: see
+    :mod:`logs.prefixed`) when they do, the backend's log behind it. ``more_lines``: the
+    lines the prefix is looked for in (default: ``first_lines``); another service's lines
+    may come first in a collector's output."""
+    votes = _votes(first_lines)
+    if votes:
+        return _choose(votes), None
+    shape = prefixed.detect(first_lines if more_lines is None else more_lines)
+    return "backend", shape
+
+
+def _votes(first_lines: list[str]) -> Counter[str]:
     votes: Counter[str] = Counter()
     for line in first_lines:
         s = line.lstrip("\ufeff").rstrip("\r\n")
@@ -34,6 +51,10 @@ def detect_format(first_lines: list[str]) -> str:
             votes["panel"] += 1
         elif console.LINE_RE.match(s):
             votes["console"] += 1
+    return votes
+
+
+def _choose(votes: Counter[str]) -> str:
     if not votes:
         return "backend"
     if votes["backend"] and votes["console"]:

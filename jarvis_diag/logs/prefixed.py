@@ -1,0 +1,253 @@
+"""The backend's log as a log collector shows it: every line behind a prefix of its own.
+
+The backend often runs under systemd or in a container, and its log is then read back
+through the collector, which puts a prefix before each line the backend wrote:
+
+* ``journal`` - ``journalctl -u jarvis`` (its ``short`` output and kin):
+  ``<time> [<host>] <identifier>[<pid>]: <line>``, the time as ``Dec 07 01:02:03``
+  (``short``), ``Dec 07 01:02:03.123456`` (``short-precise``), ``2026-12-07T01:02:03+01:00``
+  (``short-iso``; ``+0100`` from older systemd), ``2026-12-07T01:02:03.123456+01:00``
+  (``short-iso-precise``), ``Mon 2026-12-07 01:02:03 CET`` (``short-full``, ``with-unit``),
+  ``1796605323.123456`` (``short-unix``) or ``[12345.678901]`` (``short-monotonic``);
+* ``compose`` - ``docker compose logs``: ``<container> | <line>`` (the name padded to the
+  longest one), ``-t`` adding an RFC 3339 time after the bar;
+* ``kubectl`` - ``kubectl logs --prefix``: ``[pod/<pod>/<container>] <line>``, a time after
+  it with ``--timestamps``;
+* ``docker`` - ``docker logs -t``, ``kubectl logs --timestamps``, ``docker compose logs -t
+  --no-log-prefix``: ``<RFC 3339 time, up to nanoseconds, Z or an offset> <line>``.
+
+:func:`detect` tells the shape from a file's first lines (when they are no log line
+themselves); :func:`scan` finds each line's prefix and the service that wrote it (``key``:
+host and identifier, container, pod), :func:`stamps` the collector's time of a line. A
+file's lines are the backend's when their service wrote any backend or uvicorn line
+(:func:`backend_lines`); the others are another service's.
+
+Times: a line keeps the time it carries itself. A line that has none (uvicorn's console
+lines, a traceback's first line, noise) is placed by the collector's times: the time of
+the backend line before it plus what the collector saw pass between the two, kept between
+the backend lines either side (:func:`place`). The collector's clock is only used for the
+time that passed, never read as the backend's: its zone (journalctl's local time, with no
+year in ``short``) and its lag behind the backend (the line is stamped when the collector
+receives it) drop out. With whole seconds (``short``, ``short-iso``, ``short-full``) the
+time that passed is known to a second, still bounded by the lines either side.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jarvis_diag.logs import backend, console
+
+__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "log_line_of", "place", "scan", "stamps", "strip"]
+
+_DAY_S = 86400.0
+_RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
+# journalctl's times, one alternative per output mode (groups: what each gives)
+_JOURNAL_TIME = (
+    r"(?:(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d))"
+    r"|(?:[^\s\d]{2,8} (?P<full>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) [^\s:\[\]]+)"
+    r"|(?:[^\s\d]{2,8} [ \d]?\d (?P<clock>\d\d:\d\d:\d\d(?:\.\d{1,6})?))"
+    r"|(?P<unix>\d{9,11}\.\d{6})"
+    r"|(?:\[ *(?P<mono>\d+\.\d{6})\]))"
+)
+SHAPES: dict[str, re.Pattern[str]] = {
+    # (host: no colon or bracket, so that a line with no host is not read as one)
+    "journal": re.compile(_JOURNAL_TIME + r" (?:(?P<host>[^\s:\[\]]+) )?(?P<ident>[^\s:\[\]]+)(?:\[\d+\])?: "),
+    "compose": re.compile(r"(?P<service>[A-Za-z0-9][\w.-]*) *\| (?:(?P<iso>" + _RFC3339 + r") )?"),
+    "kubectl": re.compile(r"\[(?P<service>pod/[^\s\]]+)\] (?:(?P<iso>" + _RFC3339 + r") )?"),
+    "docker": re.compile(r"(?P<iso>" + _RFC3339 + r") "),
+}
+
+
+def _is_log_line(rest: str) -> bool:
+    """Whether ``rest`` is a line the backend writes (its log's or uvicorn's console's)."""
+    return backend.PREFIX_RE.match(rest) is not None or console.LINE_RE.match(rest) is not None
+
+
+def detect(lines: Sequence[str]) -> str | None:
+    """The prefix shape of a file's first lines (without their newline), or None: the one
+    most of them carry with a backend or uvicorn line behind it. Lines of another service
+    or of the collector itself (``-- Boot ... --``) may be among them."""
+    best, score = None, 0
+    for name, pattern in SHAPES.items():  # (in this order: a tie goes to the first)
+        hits = 0
+        for line in lines:
+            m = pattern.match(line)
+            if m is not None and _is_log_line(line[m.end():]):
+                hits += 1
+        if hits > score:
+            best, score = name, hits
+    return best
+
+
+def _iso_seconds(ts: str) -> float:
+    """An RFC 3339 / ISO 8601 time with a zone (``Z``, ``+01:00``, ``+0100``) as epoch seconds."""
+    whole = calendar.timegm((int(ts[0:4]), int(ts[5:7]), int(ts[8:10]), int(ts[11:13]), int(ts[14:16]),
+                             int(ts[17:19]), 0, 0, 0))
+    rest = ts[19:]
+    frac = 0.0
+    if rest[:1] in (".", ","):
+        digits = len(rest) - len(rest[1:].lstrip("0123456789")) - 1
+        frac = int(rest[1:1 + digits]) / 10 ** digits
+        rest = rest[1 + digits:]
+    if rest and rest != "Z":
+        sign = -1 if rest[0] == "-" else 1
+        zone = rest[1:].replace(":", "")
+        whole -= sign * (int(zone[:2]) * 3600 + int(zone[2:4]) * 60)
+    return whole + frac
+
+
+def _clock_seconds(hms: str) -> float:
+    """``"01:02:03.123456"`` as seconds since midnight."""
+    return int(hms[0:2]) * 3600 + int(hms[3:5]) * 60 + float(hms[6:])
+
+
+def _stamp(m: re.Match) -> float:
+    """The collector's time in a prefix (a match of its shape), seconds; NaN for none."""
+    groups = {k: (v.decode("ascii", "replace") if isinstance(v, bytes) else v)
+              for k, v in m.groupdict().items() if v}
+    try:
+        if "iso" in groups:
+            return _iso_seconds(groups["iso"])
+        if "full" in groups:  # (its zone is a name such as CET: read as UTC, only differences count)
+            return _iso_seconds(groups["full"].replace(" ", "T") + "Z")
+        if "clock" in groups:
+            return _clock_seconds(groups["clock"])
+        for name in ("unix", "mono"):
+            if name in groups:
+                return float(groups[name])
+    except ValueError:  # (an impossible date: month 13)
+        pass
+    return float("nan")
+
+
+@dataclass
+class Scan:
+    """A prefixed file's lines, found in its bytes (see :func:`scan`); one entry per line."""
+
+    shape: str
+    starts: np.ndarray  # where each line starts (byte offsets)
+    ends: np.ndarray  # where each ends: its newline, or the end of the data
+    cut: np.ndarray  # how many bytes its prefix takes (0: none)
+    key: np.ndarray  # which service wrote it: a number into ``keys`` (-1: no prefix)
+    keys: list[str]  # the services (host and identifier, container, pod; "" for docker's)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+_BYTES = {name: re.compile(pattern.pattern.encode()) for name, pattern in SHAPES.items()}
+_KEY_GROUPS = {"journal": ("host", "ident"), "compose": ("service",), "kubectl": ("service",)}
+
+
+def scan(data: bytes | bytearray, shape: str) -> Scan:
+    """The lines of ``data`` (a file whose lines carry the prefix ``shape``) and their prefixes."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    del buf
+    starts = np.concatenate([[0], newlines + 1]).astype(np.int64)
+    ends = np.concatenate([newlines, [len(data)]]).astype(np.int64)
+    del newlines
+    if starts[-1] == len(data):  # (the data ends with a newline: no line after it)
+        starts, ends = starts[:-1], ends[:-1]
+    match = _BYTES[shape].match
+    groups = _KEY_GROUPS.get(shape)
+    spans = zip(starts.tolist(), ends.tolist(), strict=True)
+    if groups is None:
+        found = np.fromiter((m.end() if (m := match(data, s, e)) else -1 for s, e in spans), dtype=np.int64,
+                            count=len(starts))
+        key = np.where(found >= 0, 0, -1).astype(np.int32)
+        keys = [""]
+    else:
+        codes: dict[Any, int] = {}
+        pairs = [(m.end(), codes.setdefault(m.group(*groups), len(codes))) if (m := match(data, s, e)) else (-1, -1)
+                 for s, e in spans]
+        found = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+        key = np.fromiter((p[1] for p in pairs), dtype=np.int32, count=len(pairs))
+        del pairs
+        keys = [" ".join(g.decode("utf-8", "replace") for g in k if g) if isinstance(k, tuple)
+                else k.decode("utf-8", "replace") for k in codes]
+    cut = np.where(found >= 0, found - starts, 0)
+    return Scan(shape, starts, ends, cut, key, keys)
+
+
+def backend_lines(data: bytes | bytearray, sc: Scan) -> np.ndarray:
+    """Which lines are the backend's: those of the services that wrote a backend or uvicorn
+    line (all of them when none did), and lines with no prefix (a collector's own line,
+    such as journalctl's ``-- Boot ... --``, or one that continues the line before)."""
+    confirmed = []
+    for code in range(len(sc.keys)):
+        for i in np.flatnonzero(sc.key == code).tolist():
+            start = int(sc.starts[i] + sc.cut[i])
+            rest = bytes(data[start:min(int(sc.ends[i]), start + 256)]).decode("utf-8", "replace")
+            if _is_log_line(rest):
+                confirmed.append(code)
+                break
+    if not confirmed:
+        return np.ones(len(sc), dtype=bool)
+    return np.isin(sc.key, [-1, *confirmed])
+
+
+def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(the collector's time of each of ``lines``, seconds, NaN for none; whether these are
+    times of day: journalctl's short output, with no date)."""
+    match = _BYTES[sc.shape].match
+    out = np.full(len(lines), np.nan)
+    wraps = False
+    for j, i in enumerate(lines.tolist()):
+        if sc.cut[i]:
+            m = match(data, int(sc.starts[i]), int(sc.ends[i]))
+            if m is not None:
+                out[j] = _stamp(m)
+                wraps = wraps or ("clock" in m.re.groupindex and m.group("clock") is not None)
+    return out, wraps
+
+
+def log_line_of(line: str) -> str | None:
+    """The backend or uvicorn line behind a collector's prefix of any shape, else None (a
+    line read alone, as ``timeline --follow`` reads a file's new lines)."""
+    for pattern in SHAPES.values():
+        m = pattern.match(line)
+        if m is not None and _is_log_line(line[m.end():]):
+            return line[m.end():]
+    return None
+
+
+def strip(text: str, shape: str) -> str:
+    """``text`` without its prefix of ``shape`` (itself when it has none)."""
+    m = SHAPES[shape].match(text)
+    return text if m is None else text[m.end():]
+
+
+def place(at: np.ndarray, stamp: np.ndarray, anchor_at: np.ndarray, anchor_stamp: np.ndarray,
+          anchor_t: np.ndarray, *, wraps: bool) -> np.ndarray:
+    """Times for lines with none of their own: the lines at file positions ``at``, stamped
+    ``stamp`` by the collector, between the backend's lines at ``anchor_at`` (ascending) that
+    carry their own time ``anchor_t`` and were stamped ``anchor_stamp``.
+
+    Each takes the time of the anchor before it plus the stamps' difference (the anchor after
+    it, minus, at the top of a file), kept between the anchors either side; with no stamp,
+    the anchor's time itself (the plain log's rule). ``wraps``: stamps are times of day, a
+    difference is taken within half a day either way. NaN with no anchor at all."""
+    out = np.full(len(at), np.nan)
+    if not len(anchor_at) or not len(at):
+        return out
+    after = np.searchsorted(anchor_at, at, side="right")  # (the anchor after each line)
+    before = after - 1
+    has_before = before >= 0
+    has_after = after < len(anchor_at)
+    near = np.where(has_before, before, np.minimum(after, len(anchor_at) - 1))
+    delta = stamp - anchor_stamp[near]
+    if wraps:
+        delta = (delta + _DAY_S / 2) % _DAY_S - _DAY_S / 2
+    delta = np.where(np.isnan(delta), 0.0, delta)
+    out = anchor_t[near] + delta
+    low = np.where(has_before, anchor_t[np.maximum(before, 0)], -np.inf)
+    high = np.where(has_after, anchor_t[np.minimum(after, len(anchor_at) - 1)], np.inf)
+    return np.minimum(np.maximum(out, low), np.maximum(high, low))
