@@ -358,6 +358,7 @@ class _Parsed:
     raw_t: np.ndarray | None = None
     clock: np.ndarray | None = None
     others: _Parsed | None = None  # a collector's output: the lines of its other services (see _parse_prefixed)
+    pairs: tuple[np.ndarray, np.ndarray] | None = None  # more (local-as-UTC, epoch) pairs for the zone
 
 
 def _format_for(path: str, format_of: dict[str, str]) -> str | None:
@@ -510,7 +511,8 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     keep = ~np.isnan(placed)
     raw_t[loose[keep]] = placed[keep]
     clock[loose[keep]] = CLOCK_LOCAL
-    parsed = _Parsed(info, raw=raw, raw_t=raw_t, clock=clock)
+    parsed = _Parsed(info, raw=raw, raw_t=raw_t, clock=clock, pairs=_collector_pairs(data, sc, at[anchors],
+                                                                                  raw_t[anchors]))
     # the lines of the other services: unknown events where the collector's times put them
     if len(other):
         texts = []
@@ -529,6 +531,24 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     info.truncated = raw.truncated or damaged is not None
     info.damaged = damaged
     return parsed
+
+
+# the backend lines whose collector's stamps are read for the zone, at most (spread over the file)
+_COLLECTOR_PAIRS = 2000
+
+
+def _collector_pairs(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray,
+                     local: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(local-as-UTC, epoch) pairs of backend lines (file positions ``lines``, their own times
+    ``local``) whose collector stamped them with an instant (``docker logs -t``, journalctl's
+    ``short-iso``...): the backend's zone, as a ``recv_ts`` gives it (the stamp comes a little
+    after the line is written, far less than the pairs' tolerance)."""
+    if not len(lines):
+        return None
+    pick = np.unique(np.linspace(0, len(lines) - 1, min(len(lines), _COLLECTOR_PAIRS)).astype(np.int64))
+    utc = prefixed.instants(data, sc, lines[pick])
+    has = ~np.isnan(utc)
+    return (local[pick][has], utc[has]) if has.any() else None
 
 
 def _prefixes(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray) -> pa.Array:
@@ -578,11 +598,15 @@ _REQUEST_SHAPES = ("uv.ws_accepted", "uv.http")
 
 
 def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
-    """(local-as-UTC, epoch) pairs: recv_ts of backend lines and the client epoch of
-    uvicorn request lines next to a timestamped line."""
+    """(local-as-UTC, epoch) pairs: recv_ts of backend lines, the client epoch of uvicorn
+    request lines next to a timestamped line, and a collector's instants (see
+    :func:`_collector_pairs`)."""
     local: list[np.ndarray] = []
     utc: list[np.ndarray] = []
     for p in parsed:
+        if p.pairs is not None:  # (a collector's instants beside the backend's own times)
+            local.append(p.pairs[0])
+            utc.append(p.pairs[1])
         if p.raw is None or p.clock is None or p.raw_t is None or not len(p.raw):
             continue
         if p.raw.rows is not None:  # (the fast parser's rows: only those with an epoch are read)

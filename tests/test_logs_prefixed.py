@@ -266,3 +266,18 @@ def test_a_line_read_alone_reads_behind_its_prefix():
     assert (ev.kind, ev.source, ev.level) == ("server.process", "console", "INFO")
     ev = parse_line("Dec 07 01:02:03 host sshd[1]: Accepted publickey for dev", "backend")
     assert ev.kind == "unknown"
+
+
+@pytest.mark.parametrize("name", ["docker-t", "compose-t-local", "journal-short-iso", "journal-short-unix"])
+def test_a_collectors_instants_tell_the_backends_zone(tmp_path, name):
+    # a backend log with no epoch of its own (no recv_ts, no request with the client's time):
+    # alone, its zone is this machine's guess; the collector's stamps are instants
+    lines = [line for line in PLAIN_LINES if "recv_ts=" not in line and "socket.io" not in line]
+    plain = ingest([_write(tmp_path / "plain.log", lines)], tz=None)
+    assert plain.zone.source == "machine" and plain.zone.pairs == 0
+    got = ingest([_write(tmp_path / "prefixed.log", _prefixed(lines, SHAPES[name][1]))])
+    assert (got.zone.offset_minutes, got.zone.source, got.zone.warning) == (60, "recv_ts", None)
+    assert got.zone.pairs == sum(1 for line in lines if BACKEND_TIME.match(line))
+    # a time of day (journalctl's short output) is no instant: the zone is still a guess
+    got = ingest([_write(tmp_path / "short.log", _prefixed(lines, SHAPES["journal-short-precise"][1]))])
+    assert got.zone.source == "machine"

@@ -44,7 +44,7 @@ import numpy as np
 
 from jarvis_diag.logs import backend, console
 
-__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "log_line_of", "place", "scan", "stamps", "strip"]
+__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "log_line_of", "place", "scan", "stamps", "strip"]
 
 _DAY_S = 86400.0
 _RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
@@ -207,6 +207,19 @@ def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> tuple[np.nda
                 out[j] = _stamp(m)
                 wraps = wraps or ("clock" in m.re.groupindex and m.group("clock") is not None)
     return out, wraps
+
+
+def instants(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> np.ndarray:
+    """The instant (UTC epoch seconds) the collector stamped each of ``lines`` with, when its
+    stamp is one (an RFC 3339 time with its offset, journalctl's ``short-iso`` or
+    ``short-unix``); NaN for a time of day, a date with a zone's name or a boot's clock."""
+    match = _BYTES[sc.shape].match
+    out = np.full(len(lines), np.nan)
+    for j, i in enumerate(lines.tolist()):
+        m = match(data, int(sc.starts[i]), int(sc.ends[i])) if sc.cut[i] else None
+        if m is not None and (m.groupdict().get("iso") or m.groupdict().get("unix")):
+            out[j] = _stamp(m)
+    return out
 
 
 def log_line_of(line: str) -> str | None:
