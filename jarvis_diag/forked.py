@@ -14,6 +14,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -31,7 +32,9 @@ class Forked(Generic[T]):
         self._fn, self._args = fn, args
         self._pid: int | None = None
         self._read: int | None = None
-        if not AVAILABLE:
+        if not AVAILABLE or threading.current_thread() is not threading.main_thread():
+            # (a fork from another thread, as while --follow rebuilds beside the lines it
+            # prints, copies locks other threads may hold: the child could hang on one)
             return
         try:
             read, write = os.pipe()

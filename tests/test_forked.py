@@ -86,3 +86,14 @@ def _named_in_child(findings):
         return findings(corr)
 
     return named
+
+
+def test_work_started_from_another_thread_is_done_in_that_thread_not_in_a_fork():
+    # (a fork copies the locks the other threads hold; --follow rebuilds in a thread)
+    import threading
+
+    out = []
+    worker = threading.Thread(target=lambda: out.append((forked.Forked(_pid_and, 1)._pid, forked.Forked(_pid_and, 2).result())))
+    worker.start()
+    worker.join(60)
+    assert out == [(None, (os.getpid(), 2))]
