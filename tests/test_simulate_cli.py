@@ -6,6 +6,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import signal
 import sys
 import time
@@ -191,6 +192,31 @@ async def test_a_url_or_time_scale_that_cannot_be_used_is_one_line_before_anythi
         code, _, err = await cli("simulate-mobile", *args, "--token", "t", "--out", str(out))
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists()
+
+
+async def test_the_help_examples_run_as_written(tmp_path: Path):
+    # the examples gave `--token $JARVIS_TOKEN` beside a server started with --token secret:
+    # copied as written (the variable unset) the token swallowed `--clients` and the command
+    # said 'Got unexpected extra argument(s) (20)'
+    from jarvis_diag.commands.simulate import HELP
+
+    examples = re.findall(r"^    (jarvis-diag simulate-mobile .*?[^\\])$", HELP.replace("\\\n", ""), re.M | re.S)
+    assert len(examples) == 3
+    # run by a shell, as a user pastes them (the environment without $JARVIS_TOKEN)
+    env = {k: v for k, v in os.environ.items() if k != "JARVIS_TOKEN"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+
+    async def run(n: int, example: str) -> tuple[str, int, str]:
+        line = re.sub(r"--out \S+", f"--out {shlex.quote(str(tmp_path / f'o{n}'))}",
+                      example.replace("http://127.0.0.1:38010", "http://127.0.0.1:9"))
+        proc = await asyncio.create_subprocess_exec("bash", "-c", line, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        return example, proc.returncode, err.decode()
+
+    for example, code, err in await asyncio.gather(*(run(n, e) for n, e in enumerate(examples))):
+        # as far as the server: nothing listens at port 9
+        assert code == 2 and "cannot reach http://127.0.0.1:9" in err, (example, err)
 
 
 async def test_an_empty_existing_session_id_is_refused_before_anything_connects(tmp_path: Path):

@@ -28,11 +28,11 @@ Examples, against the reference server (`jarvis-diag serve --port 38010 --token 
     jarvis-diag simulate-mobile http://127.0.0.1:38010 --token secret \\
         --clients 2 --background 5s --fault close --out sim-quick/
 
-    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN \\
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token secret \\
         --clients 20 --sessions 2 --cycles 3 --background 90s --fault freeze \\
         --client-profile legacy --out sim/
 
-    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token $JARVIS_TOKEN \\
+    jarvis-diag simulate-mobile http://127.0.0.1:38010 --token secret \\
         --browser --sessions 2 --background 90s --fault offline \\
         --client-profile connmgr --out sim-browser/
 
