@@ -527,9 +527,13 @@ def test_a_run_folder_reports_what_its_logs_found_without_counting_its_cycles_tw
     assert not any(i["findings_only"] for i in both["inputs"])
     assert sorted(f["summary"] for f in both["findings"] if f["source"] != results) == \
         sorted(f["summary"] for f in from_logs)
-    # a baseline's logs are not read: a report shows the candidate's findings only
+    # a baseline's logs are read the same way: its findings are counted in the comparison,
+    # the report lists the candidate's only
     cmp = json.loads(run_cli(results, "--compare", str(run), "-f", "json").stdout)
-    assert [i["kind"] for i in cmp["comparison"]["baseline_inputs"]] == ["sim"]
+    assert [i["kind"] for i in cmp["comparison"]["baseline_inputs"]] == ["sim", "logs"]
+    assert all(f["source"] == results for f in cmp["findings"])
+    assert cmp["comparison"]["findings"]["baseline"] == {
+        sev: sum(f["severity"] == sev for f in folder["findings"]) for sev in ("critical", "warning", "info")}
 
 
 def test_a_run_folder_with_no_logs_or_unreadable_ones_is_still_reported(tmp_path):
@@ -731,8 +735,9 @@ def test_a_comparison_with_too_few_cases_says_so_not_no_difference():
 
     report = make_report(["sample_logs/single-live-session"], compare=["sample_logs/reload-during-open"])
     assert {r.verdict for r in report.comparison.rows} == {"not enough data"}
-    assert fmt.comparison_headlines(report.comparison) == [
+    assert fmt.comparison_headlines(report.comparison)[1:] == [
         "not enough data to compare: too few cases on one side or both"]
+    assert fmt.comparison_headlines(report.comparison)[0].startswith("findings: ")
 
 
 @pytest.mark.parametrize("logs", ["tests/fixtures/callback-desync", "tests/fixtures/normal",
@@ -813,7 +818,7 @@ def _documented_report_example() -> dict:
 
 
 # objects keyed by a name (each value shaped as the documented one) and free-form mappings
-_BY_NAME = {"report.metrics", "report.counts", "report.comparison.metrics"}
+_BY_NAME = {"report.metrics", "report.counts", "report.comparison.metrics", "report.comparison.findings.kinds"}
 _FREE = {"outcomes", "phases"}  # (phases: {} when no case has any)
 
 

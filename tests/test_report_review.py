@@ -33,9 +33,10 @@ def test_the_headline_says_how_many_cycles_each_side_had_counts_first(before_aft
     after, before = before_after
     report = make_report(after, compare=before, resamples=500)
     lines = fmt.comparison_headlines(report.comparison)
-    assert lines[0].startswith("lost: fewer, 18 messages in 12 cycles -> 0 in 12, per cycle 1.5 -> 0 (−1.5, 95% CI")
-    assert lines[1].startswith("unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle 1 -> 0 (−1, 95% CI")
-    assert len(lines) == 2
+    assert lines[0] == "findings: fewer, 2 critical -> none (lost-output 1 -> 0, not-recovered 1 -> 0)"
+    assert lines[1].startswith("lost: fewer, 18 messages in 12 cycles -> 0 in 12, per cycle 1.5 -> 0 (−1.5, 95% CI")
+    assert lines[2].startswith("unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle 1 -> 0 (−1, 95% CI")
+    assert len(lines) == 3
     assert "12 of 12 cycles -> 0 of 12" in to_markdown(report).split("### Latency")[0]
 
 
@@ -102,3 +103,32 @@ def test_cycles_that_failed_the_same_way_are_one_finding(tmp_path):
                      ("not-recovered", "1 of 21 cycles did not recover: gave up reconnecting (attempts exhausted)", 1)]
     evidence = report.findings[0]["evidence"]
     assert len(evidence) == 5 and evidence[1]["text"] == f"client 1 cycle 1 (Client1): {records[1]['failure']}"
+
+
+def test_the_comparison_says_what_went_wrong_before_and_not_after():
+    # a fix that ends the failures shows first in the findings: the comparison said nothing of
+    # them (the baseline run folder's logs were not even read), so comparing the logs of a
+    # serve --bug single-live-session run with those of a correct one said only 'reattach: slower'
+    report = make_report("sample_logs/connmgr-frozen-past-ping", compare="sample_logs/legacy-frozen-past-ping",
+                         resamples=500)
+    baseline = make_report("sample_logs/legacy-frozen-past-ping").findings
+    assert len(baseline) == 10
+    assert {f["source"] for f in report.findings} == {"sample_logs/connmgr-frozen-past-ping"}
+    change = report.to_json_dict()["comparison"]["findings"]
+    assert change == {"baseline": {"critical": 1, "warning": 6, "info": 3},
+                      "candidate": {"critical": 0, "warning": 0, "info": 2},
+                      "kinds": {"half-open": {"baseline": 3, "candidate": 0},
+                                "missing-resubscribe": {"baseline": 3, "candidate": 0},
+                                "not-recovered": {"baseline": 1, "candidate": 0}}}
+    said = ("findings: fewer, 1 critical and 6 warning -> none (half-open 3 -> 0, missing-resubscribe 3 -> 0, "
+            "not-recovered 1 -> 0)")
+    assert fmt.comparison_headlines(report.comparison)[0] == said
+    assert f"- {said}" in to_markdown(report) and said in html.unescape(to_html(report))
+    # the other way round: more, and the findings listed are still the candidate's own
+    worse = make_report("sample_logs/legacy-frozen-past-ping", compare="sample_logs/connmgr-frozen-past-ping",
+                        resamples=500)
+    assert fmt.comparison_headlines(worse.comparison)[0].startswith("findings: more, none -> 1 critical and 6 warning")
+    assert len(worse.findings) == 10
+    # the same findings on both sides: no line
+    same = make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=500)
+    assert not [line for line in fmt.comparison_headlines(same.comparison) if line.startswith("findings")]

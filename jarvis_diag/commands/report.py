@@ -134,8 +134,8 @@ def register(app: typer.Typer) -> None:
         budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
         notes: list[str] = []
         ds = _load(inputs, notes, "inputs")
-        # (the findings shown are the candidate's: a baseline run folder's logs are not read)
-        baseline = _load(compare, notes, "baseline", folder_logs=False) if compare else None
+        # (the findings listed are the candidate's; the baseline's are counted in the comparison)
+        baseline = _load(compare, notes, "baseline") if compare else None
         report = build_report(ds, baseline, budgets, title, seed=seed, resamples=resamples, notes=notes)
         out = render(report, output_format(fmt, output), output is not None)
         if output is not None:

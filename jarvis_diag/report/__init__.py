@@ -55,5 +55,5 @@ def make_report(
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []
     ds = load_dataset([str(p) for p in inputs], None, notes)
-    baseline = load_dataset([str(p) for p in compare], None, notes, folder_logs=False) if compare else None
+    baseline = load_dataset([str(p) for p in compare], None, notes) if compare else None
     return build_report(ds, baseline, rules, title, seed=seed, resamples=resamples, notes=notes)

@@ -155,6 +155,24 @@ def _count_change(row) -> str:
     return f"{total_b} {messages} in {b.n} {units} -> {total_c} in {c.n}"
 
 
+def _severities(counts: dict[str, int]) -> str:
+    said = [f"{counts[sev]} {sev}" for sev in ("critical", "warning") if counts.get(sev)]
+    return " and ".join(said) or "none"
+
+
+def findings_headline(change) -> str:
+    """'findings: fewer, 9 critical and 16 warning -> none (callback-desync 24 -> 0, ...)', or ''
+    when both sides have the same findings of warning or worse, kind by kind."""
+    if change is None or all(b == c for b, c in change.kinds.values()):
+        return ""
+    b, c = ((d.get("critical", 0), d.get("warning", 0)) for d in (change.baseline, change.candidate))
+    verdict = "fewer" if b > c else "more"  # (critical first, then warnings)
+    kinds = [f"{k} {nb} -> {nc}" for k, (nb, nc) in change.kinds.items() if nb != nc]
+    more = f", {len(kinds) - 4} more kinds" if len(kinds) > 4 else ""
+    return (f"findings: {verdict}, {_severities(change.baseline)} -> {_severities(change.candidate)} "
+            f"({', '.join(kinds[:4])}{more})")
+
+
 def comparison_headlines(comparison) -> list[str]:
     """One line per metric whose difference is clear, counts first (what was lost or did not
     recover, then how fast), e.g. 'unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle
@@ -163,9 +181,10 @@ def comparison_headlines(comparison) -> list[str]:
     no metric has enough cases to compare."""
     if comparison is None:
         return []
-    lines = []
+    found = findings_headline(comparison.findings)
+    lines = [found] if found else []
     if comparison.rows and all(r.verdict == NOT_ENOUGH for r in comparison.rows):
-        return ["not enough data to compare: too few cases on one side or both"]
+        return lines + ["not enough data to compare: too few cases on one side or both"]
     rows = [r for r in comparison.rows if r.unit == "count"] + [r for r in comparison.rows if r.unit != "count"]
     for r in rows:
         if r.verdict not in CLEAR_VERDICTS:

@@ -85,12 +85,43 @@ class CompareRow:
                 "verdict": self.verdict}
 
 
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass
+class FindingsChange:
+    """How many findings each side has, by severity, and by kind for those of warning or
+    worse (what went wrong: a fix that removes a 30 s desync shows here, not in a p50)."""
+
+    baseline: dict[str, int]  # severity -> findings
+    candidate: dict[str, int]
+    kinds: dict[str, tuple[int, int]]  # kind -> (baseline, candidate), warning or worse
+
+    def to_json_dict(self) -> dict:
+        return {"baseline": dict(self.baseline), "candidate": dict(self.candidate),
+                "kinds": {k: {"baseline": b, "candidate": c} for k, (b, c) in self.kinds.items()}}
+
+
+def findings_change(baseline: list[dict], candidate: list[dict]) -> FindingsChange:
+    def by_severity(findings):
+        return {sev: sum(1 for f in findings if f.get("severity") == sev) for sev in SEVERITIES}
+
+    kinds: dict[str, list[int]] = {}
+    for side, findings in enumerate((baseline, candidate)):
+        for f in findings:
+            if f.get("severity") in ("critical", "warning"):
+                kinds.setdefault(str(f.get("kind")), [0, 0])[side] += 1
+    order = sorted(kinds, key=lambda k: (-max(kinds[k]), k))
+    return FindingsChange(by_severity(baseline), by_severity(candidate), {k: tuple(kinds[k]) for k in order})
+
+
 @dataclass
 class Comparison:
     baseline_inputs: list[dict]
     rows: list[CompareRow]
     resamples: int
     seed: int
+    findings: FindingsChange = field(default_factory=lambda: FindingsChange({}, {}, {}))
 
     @property
     def statistics(self) -> str:
@@ -104,7 +135,8 @@ class Comparison:
     def to_json_dict(self) -> dict:
         return {"baseline_inputs": self.baseline_inputs, "resamples": self.resamples, "seed": self.seed,
                 "method": f"percentile bootstrap of candidate - baseline ({self.statistics})",
-                "metrics": {r.metric: r.to_json_dict() for r in self.rows}}
+                "metrics": {r.metric: r.to_json_dict() for r in self.rows},
+                "findings": self.findings.to_json_dict()}
 
 
 # what one count is per (CountTotals.unit) -> the word after "mean per"
@@ -248,7 +280,8 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         per = _PER[units.pop()] if len(units) == 1 else _PER["cycles/episodes"]
         rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count"),
                                per=per))
-    return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed)
+    return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed,
+                      findings_change(base.findings, ds.findings))
 
 
 NOT_COMPARABLE = "not comparable"
