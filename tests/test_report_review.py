@@ -132,3 +132,24 @@ def test_the_comparison_says_what_went_wrong_before_and_not_after():
     # the same findings on both sides: no line
     same = make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=500)
     assert not [line for line in fmt.comparison_headlines(same.comparison) if line.startswith("findings")]
+
+
+def test_a_folder_of_run_folders_says_their_results_were_not_read(tmp_path):
+    # `report runs/` read the pages' logs of every run inside as one timeline and left their
+    # results.jsonl out without a word
+    import shutil
+
+    runs = tmp_path / "runs"
+    for name in ("connmgr-frozen-past-ping", "legacy-frozen-past-ping"):
+        shutil.copytree(f"sample_logs/{name}", runs / name)
+    p = run_cli(str(runs), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [i["kind"] for i in doc["inputs"]] == ["logs"]
+    assert doc["notes"][-1] == (
+        f"{runs}: read as a folder of logs, so the results.jsonl of the 2 run folders in it were not read; to read "
+        f"them, give the run folders: jarvis-diag report {runs}/connmgr-frozen-past-ping "
+        f"{runs}/legacy-frozen-past-ping")
+    # a run folder given as such says nothing of the kind
+    alone = json.loads(run_cli(str(runs / "connmgr-frozen-past-ping"), "-f", "json").stdout)
+    assert not [n for n in alone["notes"] if "not read" in n]

@@ -181,6 +181,7 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
         else:
             raw.append(path)
     if raw:
+        _note_runs_inside(raw, notes)
         doc = _timeline_doc(raw)
         _check_read(doc, "")
         add_timeline(ds, ", ".join(raw), doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in raw))
@@ -192,6 +193,25 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
         for path, results in folders:
             _add_folder_findings(ds, path, results, given, notes)
     return ds
+
+
+def _note_runs_inside(paths: list[str], notes: list[str] | None) -> None:
+    """A note for each folder of logs given that holds run folders (``runs/`` with
+    ``runs/a/results.jsonl``...): their logs are read, but not their results, which a
+    folder of logs does not name; the note says how to have them read."""
+    if notes is None:
+        return
+    for path in paths:
+        p = Path(path)
+        if not p.is_dir():
+            continue
+        runs = sorted(str(f.parent) for f in p.rglob("results.jsonl") if f.is_file() and classify(str(f)) == "sim")
+        if runs:
+            shown = " ".join(shlex.quote(r) for r in runs[:3]) + (" ..." if len(runs) > 3 else "")
+            folders = "the run folder" if len(runs) == 1 else f"the {len(runs)} run folders"
+            notes.append(f"{path}: read as a folder of logs, so the results.jsonl of {folders} in it "
+                         f"{'was' if len(runs) == 1 else 'were'} not read; to read "
+                         f"{'it' if len(runs) == 1 else 'them'}, give the run folders: jarvis-diag report {shown}")
 
 
 def _resolved(paths: list[str]) -> set[str]:
