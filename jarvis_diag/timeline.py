@@ -590,7 +590,100 @@ def join_clients(index: RecordIndex, pairs: pd.DataFrame, attaches: list[Attach]
 
 # ---- building ----------------------------------------------------------------------------
 
-def _open_attach(open_attaches: list[Attach], current: Attach | None, rec: dict) -> Attach | None:
+class _OpenAttaches:
+    """The attaches in progress a line with no attach of its own may belong to: those started,
+    not done, and not left behind by a later START (one started more than OPEN_ATTACH_S before
+    it). The latest one with a session key, with a socket id, or started a given time before a
+    line is found without a pass over them all: a busy server (many phones attaching at once)
+    has hundreds in progress. The STARTs come in time order."""
+
+    def __init__(self) -> None:
+        self._all: list[Attach] = []  # every attach started, in order
+        self._starts: list[float] = []  # ... and its START's time
+        self._first = 0  # the attaches before this position were left behind
+        # the nearest position at or before each one whose attach is not done (-1: none),
+        # followed and shortened as attaches get done
+        self._left: list[int] = []
+        self._pos: dict[int, int] = {}  # id(attach) -> its position
+        self._by_key: dict[str, list[int]] = {}  # positions, in order (stale ones are skipped)
+        self._by_sid: dict[str, list[int]] = {}
+
+    def start(self, a: Attach) -> None:
+        """A START at ``a.started_at``: the attaches started too long before are left behind."""
+        t = a.started_at or 0
+        while self._first < len(self._all) and t - (self._starts[self._first] or 0) > OPEN_ATTACH_S:
+            self._first += 1
+        self._pos[id(a)] = i = len(self._all)
+        self._all.append(a)
+        self._starts.append(a.started_at)
+        self._left.append(i)
+        if a.key:
+            self._name(self._by_key, a.key, i)
+        if a.sid:
+            self._name(self._by_sid, a.sid, i)
+
+    def named(self, a: Attach, by: str) -> None:
+        """``a``'s ``by`` ("key" or "sid") was set to a new value."""
+        value = getattr(a, by)
+        if value:
+            self._name(self._by_key if by == "key" else self._by_sid, value, self._pos[id(a)])
+
+    @staticmethod
+    def _name(ids: dict[str, list[int]], value: str, i: int) -> None:
+        positions = ids.get(value)
+        if not positions:
+            ids[value] = [i]
+        elif positions[-1] < i:
+            positions.append(i)
+        else:
+            at = bisect_left(positions, i)
+            if positions[at] != i:
+                positions.insert(at, i)
+
+    def done(self, a: Attach) -> None:
+        i = self._pos.get(id(a))
+        if i is not None:
+            self._left[i] = i - 1
+
+    def _open(self, i: int) -> bool:
+        return i >= self._first and not self._all[i].done
+
+    def latest(self, by: str, value: str) -> Attach | None:
+        """The latest attach in progress whose ``by`` ("key" or "sid") is ``value``."""
+        positions = (self._by_key if by == "key" else self._by_sid).get(value)
+        while positions:
+            a = self._all[positions[-1]]
+            if self._open(positions[-1]) and getattr(a, by) == value:
+                return a
+            positions.pop()  # done, left behind or renamed: for good (a rename adds it back)
+        return None
+
+    def _undone(self, i: int) -> int:
+        """The nearest position at or before ``i`` whose attach is not done (-1: none)."""
+        left = self._left
+        root = i
+        while root >= 0 and left[root] != root:
+            root = left[root]
+        while i >= 0 and left[i] != i:
+            left[i], i = root, left[i]
+        return root
+
+    def started_near(self, t: float) -> Attach | None:
+        """The latest attach in progress whose START is within PHASE_MATCH_S of ``t``."""
+        starts, first = self._starts, self._first
+        # the last START not after t + PHASE_MATCH_S, by the very test below (not a sum's rounding)
+        last = bisect_right(starts, t + PHASE_MATCH_S, lo=first) - 1
+        while last + 1 < len(starts) and t - starts[last + 1] >= -PHASE_MATCH_S:
+            last += 1
+        while last >= first and t - starts[last] < -PHASE_MATCH_S:
+            last -= 1
+        i = self._undone(last) if last >= first else -1
+        if i >= first and abs(t - starts[i]) <= PHASE_MATCH_S:
+            return self._all[i]
+        return None
+
+
+def _open_attach(open_attaches: _OpenAttaches, current: Attach | None, rec: dict) -> Attach | None:
     """The attach in progress that a line naming a session (or a socket) belongs to. The
     server runs one handler at a time until it awaits, so attaches of several sockets can
     interleave (a session start takes seconds); a line that names its session tells which
@@ -599,16 +692,16 @@ def _open_attach(open_attaches: list[Attach], current: Attach | None, rec: dict)
         sid = (rec.get("sid") or "")[:8]
         if current is not None and not current.done and current.sid == sid:
             return current
-        match = [a for a in open_attaches if sid and a.sid == sid]
+        match = open_attaches.latest("sid", sid) if sid else None
     else:
         key = session_key(rec.get("session"))
         if current is not None and not current.done and current.key == key:
             return current
-        match = [a for a in open_attaches if key and a.key == key]
-    return match[-1] if match else current
+        match = open_attaches.latest("key", key) if key else None
+    return match or current
 
 
-def _timed_attach(open_attaches: list[Attach], current: Attach | None, rec: dict) -> Attach | None:
+def _timed_attach(open_attaches: _OpenAttaches, current: Attach | None, rec: dict) -> Attach | None:
     """The attach in progress a line ``<ms>`` after its START belongs to (``Chat connect
     DONE: <ms>ms total`` names no session): ``current`` when it fits, or when no other
     attach in progress does (the server awaits inside an attach, so another one's lines
@@ -616,14 +709,11 @@ def _timed_attach(open_attaches: list[Attach], current: Attach | None, rec: dict
     ms = rec.get("ms")
     if ms is None:
         return current
-
-    def fits(a: Attach) -> bool:
-        return a.started_at is not None and abs(rec["t"] - ms / 1000.0 - a.started_at) <= PHASE_MATCH_S
-
-    if current is not None and not current.done and fits(current):
+    started = rec["t"] - ms / 1000.0
+    if current is not None and not current.done and current.started_at is not None \
+            and abs(started - current.started_at) <= PHASE_MATCH_S:
         return current
-    match = [a for a in open_attaches if not a.done and fits(a)]
-    return match[-1] if match else current
+    return open_attaches.started_near(started) or current
 
 
 # Lines naming the session an attach in progress works on (see _open_attach).
@@ -660,7 +750,7 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
     attaches: list[Attach] = []
     by_received: dict = {}
     pending: list[dict] = []  # Received chat:connect / has-no-callback lines not yet started
-    open_attaches: list[Attach] = []
+    open_attaches = _OpenAttaches()
     current: Attach | None = None
     for rec in records:
         if rec["source"] != "backend":
@@ -697,8 +787,7 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                         current.temp_id = current.wire_id
                     by_received[trigger["label"]] = current
             attaches.append(current)
-            open_attaches = [a for a in open_attaches if rec["t"] - (a.started_at or 0) <= OPEN_ATTACH_S]
-            open_attaches.append(current)
+            open_attaches.start(current)
         elif kind == "session.mapped" and rec.get("shape") not in MAPPING_IN_ATTACH:
             # read back before the attach starts: the full temporary id is on its Received line
             if rec.get("shape") == MAPPING_RESTORED and rec.get("session") and rec.get("temp_id"):
@@ -721,7 +810,7 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             done.done_at = rec["t"]
             done.done_row = rec["label"]
             done.evidence.append(evidence(rec))
-            open_attaches = [a for a in open_attaches if a is not done]
+            open_attaches.done(done)
         elif current is None or current.done:
             if kind == "session.created" and rec.get("session"):
                 ids.learn_full(rec["session"])
@@ -731,7 +820,10 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                 ids.learn_full(rec.get("session"))
             continue
         elif kind == "session.creating":
-            current.key = session_key(rec.get("session"))
+            key = session_key(rec.get("session"))
+            if key != current.key:
+                current.key = key
+                open_attaches.named(current, "key")
             current.created = True
             if rec.get("phase"):
                 current.phases[rec["phase"]] = rec.get("ms")
@@ -752,7 +844,9 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
                 ids.learn_temp(rec["temp_id"], rec["session"])
         elif kind == "session.switched":
             current.switched_from = rec.get("from_session")
-            current.sid = current.sid or (rec.get("sid") or "")[:8] or None
+            if not current.sid:
+                current.sid = (rec.get("sid") or "")[:8] or None
+                open_attaches.named(current, "sid")
             current.evidence.append(evidence(rec))
         elif kind == "history.loaded":
             current.history_count = rec.get("n")
