@@ -80,17 +80,17 @@ class _ReportCommand(TyperCommand):
         return super().parse_args(ctx, expand_compare(list(args)))
 
 
-def _load(paths: list[str], notes: list[str], what: str, folder_logs: bool = True):
+def _load(paths: list[str], notes: list[str], what: str):
     from jarvis_diag.report.inputs import input_size, load_dataset
 
     total = input_size(paths)
     err = Console(stderr=True)
     if total < (8 << 20) or not err.is_terminal:
-        return load_dataset(paths, None, notes, folder_logs)
+        return load_dataset(paths, None, notes)
     with Progress(f"reading {what}", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task(what, total=total)
-        return load_dataset(paths, lambda n: progress.advance(task, n), notes, folder_logs)
+        return load_dataset(paths, lambda n: progress.advance(task, n), notes)
 
 
 def render(report, fmt: ReportFormat, to_file: bool) -> str | None:
