@@ -32,6 +32,8 @@ from jarvis_diag.timeline import (
 )
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+CLEARED_KINDS = ("callback.cleared", "session.switched", "callback.owner_changed")  # (lines that take a socket's
+# live output of a session away)
 # What to change, for each way a client comes to believe it is attached when the server has no callback
 FIX_SWITCH_BACK = "always send chat:connect when switching back to a session"
 FIX_RECONNECT = "re-send chat:connect for every open session after a reconnect"
@@ -183,7 +185,7 @@ class _Index:
             lambda a: (a.client, session_key(a.session)), _attach_start)
         self._ready_starts = {k: [_attach_start(a) for a in v] for k, v in self._ready_of_client.items()}
         cleared: dict[tuple, list[dict]] = {}
-        for r in corr.index.of_kind(("callback.cleared", "session.switched", "callback.owner_changed")):
+        for r in corr.index.of_kind(CLEARED_KINDS):
             gone = r.get("from_session") if r["kind"] == "session.switched" else r.get("session")
             cleared.setdefault(((r.get("sid") or "")[:8], session_key(gone)), []).append(r)
         self._cleared = {k: (v, np.array([r["t"] for r in v])) for k, v in cleared.items()}
@@ -279,12 +281,20 @@ class _Index:
         """The attaches of the session with this key that a client got ready, by start."""
         return self._ready_of_client.get((client, key), [])
 
-    def last_cleared(self, sid: str, key: str | None, t: float) -> dict | None:
-        """The last line at or before ``t`` that took this session's live output off this socket."""
+    def last_cleared(self, sid: str, key: str | None, rec: dict) -> dict | None:
+        """The last line before ``rec`` that took this session's live output off this socket
+        (of ``rec``'s millisecond, only those written before it: a message that finds no
+        callback and the auto-connect of the next one can share it)."""
         found = self._cleared.get((sid, key))
         if found is None:
             return None
+        t = rec["t"]
         i = int(found[1].searchsorted(t, side="right"))
+        if i and found[1][i - 1] == t:
+            same = self.corr.index.of_kind((*CLEARED_KINDS, rec["kind"]), t, t)  # (in the order written)
+            order = {id(r): n for n, r in enumerate(same)}
+            while i and found[1][i - 1] == t and order.get(id(found[0][i - 1]), -1) > order.get(id(rec), -1):
+                i -= 1
         return found[0][i - 1] if i else None
 
     def received_between(self, client: str, key: str | None, t0: float, t1: float | None) -> int:
@@ -625,7 +635,7 @@ def detect_callback_desync(ix: _Index) -> list[dict]:
             how = (f"the client switched back to it at {iso(t_back)} with its handler still in place and sent no "
                    f"chat:connect")
         else:
-            cleared = ix.last_cleared(sid, key, rec["t"])
+            cleared = ix.last_cleared(sid, key, rec)
             if cleared is not None:
                 delay = (rec["t"] - cleared["t"]) * 1000
                 ev.insert(0, evidence(cleared))

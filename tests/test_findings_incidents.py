@@ -79,3 +79,28 @@ def test_the_single_live_session_sample_is_one_finding_per_incident():
     assert "(2 messages found their session without a callback, 1 reply was cut off live)" in serious[1]["summary"]
     assert ("(2 messages found their session without a callback, 1 reconnect re-attached its sessions in turn)"
             in serious[2]["summary"])
+
+
+def test_a_desync_waits_from_the_drop_before_it_not_from_the_next_one_of_its_millisecond(tmp_path):
+    """A's callback was dropped when B attached; 0.4 s later A's message found no callback and
+    auto-connected A, and B's message, in the same millisecond, auto-connected B, dropping A
+    again. A's wait ran from B's attach: it was counted from the drop written after its own
+    'has no callback' line (0 ms), and that drop, which cut A's next reply, was taken for
+    the start of the same outage (simulate-mobile against --bug single-live-session, the
+    sample's second socket)."""
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.attach(c, SID1, B, existing=True, prev=A)
+    dropped = max(t for t, line in logs.backend if f"{A[:8]} -> {B[:8]}" in line)
+    logs.wait(0.4)
+    t0 = logs.now
+    logs.message(c, SID1, A, missing_callback_prev=B, wire_delay_s=0.003, reply_s=0.5)
+    logs.now = t0
+    logs.message(c, SID1, B, missing_callback_prev=A, wire_delay_s=0.003, reply_s=0.5)
+    logs.wait(3)
+    found = load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()["findings"]
+    [f] = [f for f in found if f["kind"] == "callback-desync" and f["session"] == A]
+    assert f["delay_ms"] == pytest.approx((t0 + 0.003 - dropped) * 1000, abs=2) and f["delay_ms"] > 390
+    assert _epoch(f["summary"].split("dropped at ")[1][:24]) == pytest.approx(dropped, abs=0.001)
