@@ -535,6 +535,10 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
 
 # the backend lines whose collector's stamps are read for the zone, at most (spread over the file)
 _COLLECTOR_PAIRS = 2000
+# how far from a whole quarter-hour offset a collector's stamp may be for its line's zone: a line
+# the backend wrote to a buffer (Python's stdout to a pipe, without PYTHONUNBUFFERED) is stamped
+# when the buffer is written, minutes or hours later, and tells nothing of the zone
+_COLLECTOR_LAG_S = 2.0
 
 
 def _collector_pairs(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray,
@@ -542,13 +546,15 @@ def _collector_pairs(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarr
     """(local-as-UTC, epoch) pairs of backend lines (file positions ``lines``, their own times
     ``local``) whose collector stamped them with an instant (``docker logs -t``, journalctl's
     ``short-iso``...): the backend's zone, as a ``recv_ts`` gives it (the stamp comes a little
-    after the line is written, far less than the pairs' tolerance)."""
+    after the line is written); not those stamped long after (see ``_COLLECTOR_LAG_S``)."""
     if not len(lines):
         return None
     pick = np.unique(np.linspace(0, len(lines) - 1, min(len(lines), _COLLECTOR_PAIRS)).astype(np.int64))
     utc = prefixed.instants(data, sc, lines[pick])
-    has = ~np.isnan(utc)
-    return (local[pick][has], utc[has]) if has.any() else None
+    local = local[pick]
+    diff = local - utc
+    has = ~np.isnan(utc) & (np.abs(diff - np.round(diff / 900.0) * 900.0) <= _COLLECTOR_LAG_S)
+    return (local[has], utc[has]) if has.any() else None
 
 
 def _prefixes(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray) -> pa.Array:

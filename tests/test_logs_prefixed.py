@@ -281,3 +281,15 @@ def test_a_collectors_instants_tell_the_backends_zone(tmp_path, name):
     # a time of day (journalctl's short output) is no instant: the zone is still a guess
     got = ingest([_write(tmp_path / "short.log", _prefixed(lines, SHAPES["journal-short-precise"][1]))])
     assert got.zone.source == "machine"
+
+
+def test_lines_stamped_long_after_they_were_written_tell_no_zone(tmp_path):
+    # Python's stdout to a pipe is written in blocks: a collector stamps a block's lines when
+    # it comes, 47 minutes later here for a third of them (an offset of 00:13 if believed)
+    lines = [line for line in PLAIN_LINES if "recv_ts=" not in line and "socket.io" not in line]
+    stamps = _stamps(lines)
+    stamps = [t + timedelta(minutes=47) if i % 3 == 0 else t for i, t in enumerate(stamps)]
+    prefixed_lines = [f"{t:%Y-%m-%dT%H:%M:%S.%f}000Z {line}" for t, line in zip(stamps, lines, strict=True)]
+    got = ingest([_write(tmp_path / "d.log", prefixed_lines)])
+    assert (got.zone.offset_minutes, got.zone.source, got.zone.warning) == (60, "recv_ts", None)
+    assert got.events["t_source"].is_monotonic_increasing
