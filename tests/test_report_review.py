@@ -153,3 +153,18 @@ def test_a_folder_of_run_folders_says_their_results_were_not_read(tmp_path):
     # a run folder given as such says nothing of the kind
     alone = json.loads(run_cli(str(runs / "connmgr-frozen-past-ping"), "-f", "json").stdout)
     assert not [n for n in alone["notes"] if "not read" in n]
+
+
+def test_each_findings_evidence_stays_in_its_list_item():
+    # the evidence was indented by 3, the width of '9. ': under '10. ' it left the list, so
+    # a pull request showed the tenth finding's evidence, and what came after, outside it
+    from markdown_it import MarkdownIt
+
+    report = make_report("sample_logs/legacy-frozen-past-ping")
+    assert len(report.findings) >= 10
+    page = MarkdownIt("commonmark", {"html": True}).enable("table").render(to_markdown(report))
+    items = page.split("<ol>", 1)[1].split("</ol>", 1)[0].split("<li>")[1:]
+    assert len(items) == 10
+    with_evidence = [f for f in report.findings[:10] if f.get("context") or f.get("evidence")]
+    assert sum("<summary>evidence</summary>" in item for item in items) == len(with_evidence) == 10
+    assert "<summary>evidence</summary>" not in page.split("</ol>", 1)[1]

@@ -113,15 +113,17 @@ def to_markdown(report: Report) -> str:
                    f"{_text(f.get('summary'))}")
         evidence = (f.get("evidence") or [])[:5]
         if f.get("context") or evidence:
-            out.append("   <details><summary>evidence</summary>")
+            # (indented as the item's text: by 3, the width of '9. ', it left the list under '10. ')
+            pad = " " * len(f"{f['rank']}. ")
+            out.append(f"{pad}<details><summary>evidence</summary>")
             out.append("")
-            out.append("   ```text")
+            out.append(f"{pad}```text")
             if f.get("context"):
-                out.append(f"   context: {f['context']}")
-            out += [f"   {e.get('path')}:{e.get('line')}  {str(e.get('text'))[:200]}".replace("```", "'''")
+                out.append(f"{pad}context: {f['context']}")
+            out += [f"{pad}{e.get('path')}:{e.get('line')}  {str(e.get('text'))[:200]}".replace("```", "'''")
                     for e in evidence]
-            out.append("   ```")
-            out.append("   </details>")
+            out.append(f"{pad}```")
+            out.append(f"{pad}</details>")
     if len(report.findings) > MAX_FINDINGS:
         out.append(f"\n… and {len(report.findings) - MAX_FINDINGS} more (see the HTML or JSON report).")
     out.append("")
