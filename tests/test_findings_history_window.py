@@ -72,3 +72,19 @@ def test_more_made_while_away_than_the_window_holds_is_a_known_loss(tmp_path, re
     assert f["severity"] == "critical"
     assert f"at least {2 * replies} messages were made while the page was away (since " in f["summary"]
     assert f"at least {lost} of them {'is' if lost == 1 else 'are'} lost to it" in f["summary"]
+
+
+def test_with_no_earlier_attach_in_the_logs_it_says_what_they_cannot_tell(tmp_path):
+    # the logs begin with the page's return: how many messages were made while it was away
+    # is nowhere in them
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID2)
+    logs.attach(c, SID2, A, existing=True, history=3, history_total=9, last_seq=40, resubscribe=True)
+    logs.wait(2)
+    [f] = [f for f in load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()["findings"]
+           if f["kind"] == "history-window"]
+    assert f["severity"] == "critical" and "the last 3 of its 9 history messages" in f["summary"]
+    assert "do not show how many were made while the page was away" in f["summary"]
+    assert "they cannot tell; what it already had is shown again" in f["summary"]
+    assert "is lost to it" not in f["summary"]
