@@ -198,6 +198,21 @@ def test_other_services_in_the_same_output_are_kept_as_unknown_events(tmp_path):
     assert mine["sid"].astype("object").tolist() == plain["sid"].astype("object").tolist()
 
 
+def test_another_uvicorn_service_is_not_the_backend(tmp_path):
+    # docker compose logs of the backend and of another API served by uvicorn, which starts
+    # and stops while the backend runs on: its lines are not the backend's restarts
+    lines = [f"jarvis-1  | {line}" for line in PLAIN_LINES]
+    other = ["api-1     | INFO:     Shutting down", "api-1     | INFO:     Finished server process [7]",
+             "api-1     | INFO:     Started server process [8]", "api-1     | INFO:     Application startup complete."]
+    lines[100:100] = other
+    got = ingest([_write(tmp_path / "compose.log", lines)])
+    ev = got.events
+    theirs = ev[ev["text"].str.startswith("api-1")]
+    assert theirs["kind"].tolist() == ["unknown"] * 4 and theirs["text"].tolist() == other
+    plain = ingest([str(DESYNC / "backend.log")]).events
+    assert (ev["kind"] != "unknown").sum() == (plain["kind"] != "unknown").sum()
+
+
 def test_a_merged_journal_keeps_other_units_and_hosts(tmp_path):
     stamps = _stamps(PLAIN_LINES)
     lines = ["-- Boot 0123456789abcdef0123456789abcdef --",

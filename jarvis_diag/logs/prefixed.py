@@ -178,20 +178,24 @@ def scan(data: bytes | bytearray, shape: str) -> Scan:
 
 
 def backend_lines(data: bytes | bytearray, sc: Scan) -> np.ndarray:
-    """Which lines are the backend's: those of the services that wrote a backend or uvicorn
-    line (all of them when none did), and lines with no prefix (a collector's own line,
-    such as journalctl's ``-- Boot ... --``, or one that continues the line before)."""
-    confirmed = []
-    for code in range(len(sc.keys)):
-        for i in np.flatnonzero(sc.key == code).tolist():
-            start = int(sc.starts[i] + sc.cut[i])
-            rest = bytes(data[start:min(int(sc.ends[i]), start + 256)]).decode("utf-8", "replace")
-            if _is_log_line(rest):
-                confirmed.append(code)
-                break
-    if not confirmed:
-        return np.ones(len(sc), dtype=bool)
-    return np.isin(sc.key, [-1, *confirmed])
+    """Which lines are the backend's: those of the services that wrote a line of the
+    backend's log (else, of those that wrote a uvicorn line; else all of them), and lines
+    with no prefix (a collector's own line, such as journalctl's ``-- Boot ... --``, or one
+    that continues the line before). Another service that runs uvicorn too (a second API
+    in the same ``docker compose``) is not the backend: its console lines are not read as
+    the backend's starts and stops."""
+    by_code = [np.flatnonzero(sc.key == code) for code in range(len(sc.keys))]
+    for test in (backend.PREFIX_RE.match, console.LINE_RE.match):
+        confirmed = []
+        for code, lines in enumerate(by_code):
+            for i in lines.tolist():
+                start = int(sc.starts[i] + sc.cut[i])
+                if test(bytes(data[start:min(int(sc.ends[i]), start + 256)]).decode("utf-8", "replace")):
+                    confirmed.append(code)
+                    break
+        if confirmed:
+            return np.isin(sc.key, [-1, *confirmed])
+    return np.ones(len(sc), dtype=bool)
 
 
 def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> tuple[np.ndarray, bool]:
