@@ -19,7 +19,7 @@ through the collector, which puts a prefix before each line the backend wrote:
 :func:`detect` tells the shape from a file's first lines (when they are no log line
 themselves); :func:`scan` finds each line's prefix and the service that wrote it (``key``:
 host and identifier, container, pod), :func:`stamps` the collector's time of a line. A
-file's lines are the backend's when their service wrote any backend or uvicorn line
+file's lines are the backend's when their service wrote a line of the backend's log
 (:func:`backend_lines`); the others are another service's.
 
 Times: a line keeps the time it carries itself. A line that has none (uvicorn's console
