@@ -168,3 +168,11 @@ def test_each_findings_evidence_stays_in_its_list_item():
     with_evidence = [f for f in report.findings[:10] if f.get("context") or f.get("evidence")]
     assert sum("<summary>evidence</summary>" in item for item in items) == len(with_evidence) == 10
     assert "<summary>evidence</summary>" not in page.split("</ol>", 1)[1]
+
+
+def test_findings_that_changed_do_not_hide_that_no_metric_did():
+    # with the findings' line first, 'no clear difference in any metric' was no longer said
+    report = make_report("tests/fixtures/normal", compare="tests/fixtures/callback-desync", resamples=500)
+    assert fmt.comparison_headlines(report.comparison) == [
+        "findings: fewer, 3 critical -> none (callback-desync 2 -> 0, single-live-session 1 -> 0)",
+        "no clear difference in any metric"]

@@ -178,14 +178,15 @@ def comparison_headlines(comparison) -> list[str]:
     recover, then how fast), e.g. 'unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle
     1 -> 0 (−1, 95% CI [−1, −1])' or 'recovery: faster, p50 88.7 ms -> 68.5 ms (−20.2 ms, 95%
     CI [−22.8 ms, −17.3 ms])'; 'no clear difference' when none is, and 'not enough data' when
-    no metric has enough cases to compare."""
+    no metric has enough cases to compare. The findings' line, when they changed, comes first."""
     if comparison is None:
         return []
     found = findings_headline(comparison.findings)
-    lines = [found] if found else []
+    head = [found] if found else []
     if comparison.rows and all(r.verdict == NOT_ENOUGH for r in comparison.rows):
-        return lines + ["not enough data to compare: too few cases on one side or both"]
+        return head + ["not enough data to compare: too few cases on one side or both"]
     rows = [r for r in comparison.rows if r.unit == "count"] + [r for r in comparison.rows if r.unit != "count"]
+    lines = []
     for r in rows:
         if r.verdict not in CLEAR_VERDICTS:
             continue
@@ -193,7 +194,7 @@ def comparison_headlines(comparison) -> list[str]:
         stat = f"{_count_change(r)}, per {r.per or 'cycle'}" if d.statistic == "mean" else d.statistic
         lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
                      f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
-    return lines or ["no clear difference in any metric"]
+    return head + (lines or ["no clear difference in any metric"])
 
 
 # Said under "Where the time goes" when a breakdown has server phases: the same names mean a
