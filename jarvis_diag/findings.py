@@ -1762,24 +1762,24 @@ def _left_out(ix: _Index, a: Attach, at: float, messages: list[dict]) -> tuple[s
 
     Known: the messages made since the page's previous attach of the session (the two
     'Loaded n/total' lines), a bound on those made while it was away: all replayed when the
-    window holds as many; and the messages the server took in or answered while the page
-    was away (the start of its reconnect episode), each at least one message: some lost when
-    they outnumber the window."""
+    window holds as many; and, while the page was away (from the start of the reconnect
+    episode this attach ends), the messages other pages sent and the replies completed, each
+    at least one message: some lost when they outnumber the window."""
     n = a.history_count
     shown = "what it already had is shown again"
-    loss = max((ep.started_at for ep in ix.episodes_of.get(a.client or "", ()) if ep.started_at <= at),
-               default=None)
-    if loss is not None:
-        made = sum(loss < m["rec"]["t"] < at for m in messages) + \
+    before = [b for b in ix.corr.attaches if a.client and b.client == a.client and b.key == a.key
+              and b.history_total is not None and _attach_start(b) < _attach_start(a)]
+    prev = max(before, key=_attach_start) if before else None
+    loss = max((ep.started_at for ep in ix.episodes_of.get(a.client or "", ())
+                if ep.started_at <= at and (ep.recovered_at is None or ep.recovered_at >= at)), default=None)
+    if loss is not None and (prev is None or _attach_start(prev) <= loss):
+        made = sum(loss < m["rec"]["t"] < at and ix.client_of(m["sid"]) != a.client for m in messages) + \
             sum("completed" in m and loss < m["until"] < at for m in messages)
         if made > n:
             return (f"at least {made} messages were made while the page was away (since {iso(loss)}), more than "
                     f"the {n} replayed: at least {made - n} of them {'is' if made - n == 1 else 'are'} lost to it, and "
                     f"{shown}"), True
-    before = [b for b in ix.corr.attaches if a.client and b.client == a.client and b.key == a.key
-              and b.history_total is not None and _attach_start(b) < _attach_start(a)]
-    if before:
-        prev = max(before, key=_attach_start)
+    if prev is not None:
         since = a.history_total - prev.history_total if a.history_total is not None else None
         t_prev = prev.ready_at or prev.started_at or prev.requested_at
         if since is not None and 0 <= since <= n:
@@ -1863,10 +1863,13 @@ def fold_repeats(findings: list[dict]) -> list[dict]:
     client, session and socket (a socket lives from one connect to the next loss, so a
     reconnect starts a new period, with its own cause) become their worst one, which keeps
     its evidence and says how many times and over what span; ``occurrences``, ``first_at``
-    and ``last_at`` give the same as data. A phone whose two chats share a socket on a
-    server with one live session per socket otherwise gets a warning per message. A
-    critical finding (output held back past the threshold, a reply never shown) is an
-    outage the user saw, each with its own time and lines: those stay one per incident."""
+    and ``last_at`` give the same as data. The warnings whose cause is the server keeping
+    one live session per socket fold by client and socket alone, whatever the session or
+    kind (a message that found no callback, a reply cut off live, sessions re-attached in
+    turn), and say how many of each: a phone whose two chats share a socket on such a server
+    otherwise gets a warning per message and per chat. A critical finding (output held back
+    past the threshold, a reply never shown) is an outage the user saw, each with its own
+    time and lines: those stay one per incident."""
     groups: dict[tuple, list[dict]] = {}
     out = []
     for f in findings:

@@ -88,3 +88,30 @@ def test_with_no_earlier_attach_in_the_logs_it_says_what_they_cannot_tell(tmp_pa
     assert "do not show how many were made while the page was away" in f["summary"]
     assert "they cannot tell; what it already had is shown again" in f["summary"]
     assert "is lost to it" not in f["summary"]
+
+
+def test_the_pages_own_message_sent_as_it_left_is_not_counted_lost(tmp_path):
+    # the page sent a message and went to the background before the server had it; the reply
+    # was written while it was away. Its own message is on the page: of what was made while it
+    # was away only the reply may be missing, and the window of 1 holds the last message. It
+    # said 'at least 2 messages were made while the page was away ... at least 1 of them is lost'.
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True, history=2, history_total=2)
+    logs.wait(1)
+    sent = logs.now
+    logs.message(c, SID1, A, reply_s=1.0, deliver=False, wire_delay_s=0.05)
+    logs.now = sent + 0.01  # (hidden before the server had the message)
+    logs.page_hidden(c)
+    logs.wait(3)
+    logs.page_visible(c)
+    logs.client_disconnect(c, SID1, reason="io client disconnect")
+    logs.connect(c, SID2)
+    logs.resubscribe(c, [A])
+    logs.attach(c, SID2, A, existing=True, history=1, history_total=4, last_seq=9, handler_new=False)
+    logs.wait(2)
+    [f] = [f for f in load_timeline([str(p) for p in logs.write(tmp_path)]).to_json_dict()["findings"]
+           if f["kind"] == "history-window"]
+    assert "were made while the page was away" not in f["summary"] and "is lost to it" not in f["summary"]
+    assert "2 messages were made since the page's previous attach of it at" in f["summary"]
