@@ -176,3 +176,14 @@ def test_findings_that_changed_do_not_hide_that_no_metric_did():
     assert fmt.comparison_headlines(report.comparison) == [
         "findings: fewer, 3 critical -> none (callback-desync 2 -> 0, single-live-session 1 -> 0)",
         "no clear difference in any metric"]
+
+
+def test_the_baseline_line_says_what_each_baseline_input_gave():
+    # 'Baseline: `run/results.jsonl`; `run`': the second, the run's logs read for their
+    # findings, was not said to be one, as the Inputs line says of the candidate's
+    report = make_report("sample_logs/healthy-day", compare="sample_logs/legacy-frozen-past-ping", resamples=500)
+    said = ("`sample_logs/legacy-frozen-past-ping/results.jsonl` (sim, 3 records); "
+            "`sample_logs/legacy-frozen-past-ping` (logs, findings only)")
+    assert f"Baseline: {said}\n" in to_markdown(report)
+    assert f"Baseline: {said.replace('`', '')}</p>" in html.unescape(to_html(report)).replace("<code>", "").replace(
+        "</code>", "")

@@ -113,7 +113,8 @@ def _comparison(report: Report) -> str:
         rows.append([f"<code>{_e(r.metric)}</code>", _e(d.statistic), _e(fmt.fmt_value(d.baseline, r.unit)),
                      _e(fmt.fmt_value(d.candidate, r.unit)), _e(fmt.fmt_signed(d.diff, r.unit)),
                      _e(fmt.interval_text(d, r.unit)), f'<span class="{cls}">{_e(fmt.verdict_text(r))}</span>'])
-    base = "; ".join(f"<code>{_e(fmt.short_paths(i['path']))}</code>" for i in cmp.baseline_inputs)
+    base = "; ".join(f"<code>{_e(fmt.short_paths(i['path']))}</code> ({_e(fmt.records_text(i))})"
+                     for i in cmp.baseline_inputs)
     return ('<h2 id="comparison">Comparison with the baseline</h2>'
             f"<p>Baseline: {base}</p>"
             + _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,

@@ -79,7 +79,8 @@ def to_markdown(report: Report) -> str:
     if report.comparison is not None:
         cmp = report.comparison
         out += ["### Comparison with the baseline", "",
-                "Baseline: " + "; ".join(_code(fmt.short_paths(i["path"])) for i in cmp.baseline_inputs), ""]
+                "Baseline: " + "; ".join(f"{_code(fmt.short_paths(i['path']))} ({fmt.records_text(i)})"
+                                         for i in cmp.baseline_inputs), ""]
         rows = []
         for r in cmp.rows:
             d = r.difference
