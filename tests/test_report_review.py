@@ -187,3 +187,24 @@ def test_the_baseline_line_says_what_each_baseline_input_gave():
     assert f"Baseline: {said}\n" in to_markdown(report)
     assert f"Baseline: {said.replace('`', '')}</p>" in html.unescape(to_html(report)).replace("<code>", "").replace(
         "</code>", "")
+
+
+def test_findings_compare_only_what_both_sides_read():
+    # a results file given alone has no log findings: against a run folder whose logs were
+    # read, its side read as 'callback-desync 24 -> 0', a fix the logs never showed
+    run = "sample_logs/legacy-frozen-past-ping"
+    alone = make_report("sample_logs/connmgr-frozen-past-ping/results.jsonl", compare=run, resamples=500)
+    change = alone.comparison.findings
+    assert change.kinds == {"not-recovered": (1, 0)}
+    assert fmt.comparison_headlines(alone.comparison)[0] == "findings: fewer, 1 critical -> none (not-recovered 1 -> 0)"
+    assert alone.notes[-1] == ("findings: the logs of one side only were read, so the comparison counts those of the "
+                               "results files only; give both sides alike (run folders: results and logs) to compare "
+                               "all they show")
+    # logs against a results file: nothing in common, nothing compared
+    apart = make_report("tests/fixtures/normal", compare=f"{run}/results.jsonl", resamples=500)
+    assert apart.comparison.findings.kinds == {}
+    assert not [line for line in fmt.comparison_headlines(apart.comparison) if line.startswith("findings")]
+    assert "so the comparison counts none" in apart.notes[-1]
+    # both run folders: everything, and no note
+    both = make_report("sample_logs/connmgr-frozen-past-ping", compare=run, resamples=500)
+    assert len(both.comparison.findings.kinds) == 3 and not [n for n in both.notes if n.startswith("findings")]

@@ -281,7 +281,26 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count"),
                                per=per))
     return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed,
-                      findings_change(base.findings, ds.findings))
+                      findings_change(*(_comparable_findings(side, shared_sources(ds, base)[0]) for side in (base, ds))))
+
+
+def _source_kinds(ds: Dataset) -> dict[str, str]:
+    """Input path -> 'results' or 'logs' (a timeline is read logs): what a finding's
+    ``source`` came from."""
+    return {i.path: "results" if i.kind == "sim" else "logs" for i in ds.inputs}
+
+
+def shared_sources(ds: Dataset, base: Dataset) -> tuple[set[str], set[str]]:
+    """(what both sides read: 'results', 'logs'; what only one did). A side whose logs
+    were not read (a results file given alone) cannot show what logs show (a callback-desync),
+    nor logs what results show (not-recovered): only findings of what both read compare."""
+    a, b = set(_source_kinds(ds).values()), set(_source_kinds(base).values())
+    return a & b, a ^ b
+
+
+def _comparable_findings(side: Dataset, shared: set[str]) -> list[dict]:
+    kinds = _source_kinds(side)
+    return [f for f in side.findings if kinds.get(f.get("source"), "logs") in shared]
 
 
 NOT_COMPARABLE = "not comparable"
@@ -337,6 +356,14 @@ def build_report(
         report.notes.append(f"recovery: {ready} {cycles} had every session ready again but did not recover "
                             f"(simulate-mobile also needs the replies to arrive live): {times} left out of the "
                             "recovery figures, as in simulate-mobile's table")
+    if baseline is not None and (sources := shared_sources(ds, baseline))[1]:
+        shared, one_sided = sources
+        words = {"logs": "logs", "results": "results files"}
+        what = f"those of the {' and '.join(words[k] for k in sorted(shared))} only" if shared else "none"
+        report.notes.append(f"findings: the {' and '.join(words[k] for k in sorted(one_sided))} of one side only "
+                            "were read, so the "
+                            f"comparison counts {what}; give both sides alike (run folders: results and logs) "
+                            "to compare all they show")
     if starts is not None:
         report.notes.append(f"detection: not comparable: the baseline's cases are timed from {starts[0]}, the "
                             f"candidate's from {starts[1]}, the first sign of loss each one's logs show")
