@@ -208,3 +208,20 @@ def test_findings_compare_only_what_both_sides_read():
     # both run folders: everything, and no note
     both = make_report("sample_logs/connmgr-frozen-past-ping", compare=run, resamples=500)
     assert len(both.comparison.findings.kinds) == 3 and not [n for n in both.notes if n.startswith("findings")]
+
+
+def test_the_candidate_has_one_colour_in_every_chart(before_after):
+    # the candidate's curve was orange beside a baseline and blue where the baseline had no
+    # case (its recovery, when no baseline cycle recovered): the legend had to be read again
+    import re
+
+    colours = {"baseline": "#4e79a7", "candidate": "#f28e2b"}
+    after, before = before_after
+    page = to_html(make_report(after, compare=before, resamples=500))
+    lines = re.findall(r'<polyline class="cdf-line" fill="none" stroke="(#[0-9a-f]+)"[^>]*><title>(\w+)</title>',
+                       page)
+    assert len(lines) == 2 and {name for _, name in lines} == {"candidate"}
+    assert {color for color, _ in lines} == {colours["candidate"]}
+    both = to_html(make_report(after, compare=after, resamples=500))
+    lines = re.findall(r'stroke="(#[0-9a-f]+)"[^>]*><title>(baseline|candidate)</title>', both)
+    assert len(lines) == 4 and {name: color for color, name in lines} == colours

@@ -16,6 +16,8 @@ from jarvis_diag.report.metrics import nearest_rank
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac")
 SIDE_COLOR = {"client": "#4e79a7", "server": "#f28e2b"}
+# a comparison's sides keep their colour in every chart, one side shown or both
+ROLE_COLOR = {"baseline": PALETTE[0], "candidate": PALETTE[1]}
 _FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 _CDF_POINTS = 300  # a CDF of 100,000 cases is drawn through this many quantiles
 
@@ -125,7 +127,7 @@ def cdf_svg(series: list[tuple[str, np.ndarray]], title: str, width: int = 520, 
         for k in idx:  # a step function: the fraction of cases <= value jumps at each value
             x = x_of(float(values[k]))
             pts.append(f"{x:.1f},{y_of(k / n):.1f} {x:.1f},{y_of((k + 1) / n):.1f}")
-        color = PALETTE[i % len(PALETTE)]
+        color = ROLE_COLOR.get(name, PALETTE[i % len(PALETTE)])
         body.append(f'<polyline class="cdf-line" fill="none" stroke="{color}" stroke-width="1.8" '
                     f'points="{" ".join(pts)}"><title>{_t(name)}</title></polyline>')
         lx = width - right - 150 * (len(series) - i)
