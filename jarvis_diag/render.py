@@ -52,7 +52,9 @@ def _sources_table(tl: Timeline) -> Table:
     for col in ("file", "format", "lines", "events", "unknown", "bad", "dup", "first (UTC)", "last (UTC)"):
         table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup") else "left")
     for s in tl.sources:
-        table.add_row(str(s.get("path")), str(s.get("format")), str(s.get("lines", "")), str(s.get("events", "")),
+        # (a backend log read behind journalctl's / docker's / kubectl's prefixes says which)
+        fmt = f"{s.get('format')} ({s['prefix']})" if s.get("prefix") else str(s.get("format"))
+        table.add_row(str(s.get("path")), fmt, str(s.get("lines", "")), str(s.get("events", "")),
                       str(s.get("unknown", "")), str(s.get("bad_lines", "")), str(s.get("duplicates", "")),
                       str(s.get("first") or "-")[11:23], str(s.get("last") or "-")[11:23])
     return table

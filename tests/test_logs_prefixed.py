@@ -308,3 +308,13 @@ def test_lines_stamped_long_after_they_were_written_tell_no_zone(tmp_path):
     got = ingest([_write(tmp_path / "d.log", prefixed_lines)])
     assert (got.zone.offset_minutes, got.zone.source, got.zone.warning) == (60, "recv_ts", None)
     assert got.events["t_source"].is_monotonic_increasing
+
+
+def test_the_terminal_sources_table_says_the_prefix_read(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write(tmp_path / "journal.log", _prefixed(PLAIN_LINES, SHAPES["journal-short"][1]))
+    out = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", path], capture_output=True, text=True,
+                         env={**__import__("os").environ, "COLUMNS": "200"}, check=True).stdout
+    assert re.search(r"journal\.log\s+│ backend \(journal\)", out)
