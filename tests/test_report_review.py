@@ -225,3 +225,15 @@ def test_the_candidate_has_one_colour_in_every_chart(before_after):
     both = to_html(make_report(after, compare=after, resamples=500))
     lines = re.findall(r'stroke="(#[0-9a-f]+)"[^>]*><title>(baseline|candidate)</title>', both)
     assert len(lines) == 4 and {name: color for color, name in lines} == colours
+
+
+def test_a_servers_log_alone_does_not_say_its_attaches_got_no_ready():
+    # every attach of a server's log given without the pages' logs was 'no ready': the server
+    # sent each chat:ready, only the time the page got it is unknown
+    alone = make_report("tests/fixtures/normal/app.log")
+    assert {m.name: m.outcomes for m in alone.metrics if m.outcomes} == {
+        "switch": {"ready sent (no page log)": 2}, "new-session": {"ready sent (no page log)": 2}}
+    assert "| `switch` | 0 | — | — | — | — | — | ready sent (no page log) 2 |" in to_markdown(alone)
+    both = make_report(["tests/fixtures/normal/app.log", "tests/fixtures/normal/frontend"])
+    assert {m.name: m.outcomes for m in both.metrics if m.outcomes} == {
+        "switch": {"ready": 2}, "new-session": {"ready": 2}}

@@ -54,6 +54,8 @@ UNRECOVERED = {
 # A simulated cycle whose sessions were all ready again (times_ms.recovery) that still did not
 # recover: its time is no recovery time, as in simulate-mobile's own table.
 READY_NOT_RECOVERED = "ready, not recovered"
+# An attach the server answered whose socket no page log given joins: sent, its latency unknown.
+READY_NOT_SEEN = "ready sent (no page log)"
 
 
 def unrecovered_description(unit: str) -> str:
@@ -535,6 +537,9 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
                     m[metric].add(att["latency_ms"], ref, seg)
                     m[metric].agent_start_ms += seg.get("agent start", 0.0)
                     m[metric].outcomes["ready"] += 1
+                elif att.get("ready_sent_at") and not att.get("client"):
+                    # (a server's log alone: the ready went out, no page log says when it came)
+                    m[metric].outcomes[READY_NOT_SEEN] += 1
                 else:
                     m[metric].outcomes["no ready"] += 1
             if att.get("transport_ms") is not None:
