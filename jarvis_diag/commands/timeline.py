@@ -23,7 +23,7 @@ FORMATS = ("text", "json", "csv", "parquet", "jsonl")
 FOLLOW_POLL_S = 0.25
 FOLLOW_REBUILD_S = 1.0
 # the most of a CPU the rebuilds of a follow take: after one that took long (a big log), the
-# next waits three times as long as it took (for a quarter)
+# next waits three times the CPU time it took (for a quarter)
 FOLLOW_REBUILD_SHARE = 0.25
 # the longest a stop waits for one last read of the logs, to print the lines held for it
 FOLLOW_LAST_REBUILD_S = 10.0
@@ -354,10 +354,11 @@ def _format_of_these(format_of: dict[str, str], files: list[str]) -> dict[str, s
 
 
 def _rebuild_due(now: float, dirty_since: float | None, last_end: float, last_cost: float) -> bool:
-    """Whether to read the logs again now (monotonic seconds): FOLLOW_REBUILD_S after the first
-    change since the last rebuild, and, after one that took long (a big log), no sooner than
-    keeps the rebuilds to FOLLOW_REBUILD_SHARE of a CPU (a log written to each second kept a
-    CPU busy, each rebuild later than the last)."""
+    """Whether to read the logs again now (monotonic seconds; ``last_cost``: the CPU seconds
+    the last rebuild took): FOLLOW_REBUILD_S after the first change since the last rebuild,
+    and, after one that took long (a big log), no sooner than keeps the rebuilds to
+    FOLLOW_REBUILD_SHARE of a CPU (a log written to each second kept a CPU busy, each rebuild
+    later than the last)."""
     return dirty_since is not None and now - dirty_since >= FOLLOW_REBUILD_S \
         and now - last_end >= last_cost * (1 / FOLLOW_REBUILD_SHARE - 1)
 
@@ -371,17 +372,19 @@ class _Rebuild:
         self.held = held  # (how many lines were held when it started: those it tells on)
         self.result: Any = None
         self.error: BaseException | None = None
-        self.cost = 0.0  # (seconds it took)
+        self.cost = 0.0  # (the CPU seconds it took)
         self.done = threading.Event()
         threading.Thread(target=self._run, args=(read, files), daemon=True).start()
 
     def _run(self, read, files: list[str]) -> None:
-        started = time.monotonic()
+        # (the process's CPU time, not the time it took: on a busy machine a rebuild takes
+        # longer to read the same logs, and the findings would come later for nothing)
+        started = time.process_time()
         try:
             self.result = read(files)
         except BaseException as exc:  # (told where the follow runs)
             self.error = exc
-        self.cost = time.monotonic() - started
+        self.cost = time.process_time() - started
         self.done.set()
 
 
@@ -541,10 +544,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             tail.offset, tail.line = (os.fstat(tail.fh.fileno()).st_size, 0) if p.endswith(PACKED) \
                 else _complete_lines(tail.fh)
             tails[p] = tail
-    started = time.monotonic()
+    started = time.process_time()
     tl = build(files) if files else None
     last_end = time.monotonic()
-    last_cost = last_end - started  # (the last rebuild's: the next waits according to it)
+    last_cost = time.process_time() - started  # (the last rebuild's CPU time: the next waits according to it)
     for source in tl.sources if tl is not None else []:
         tail = tails.get(source["path"])
         if tail is not None:
@@ -565,6 +568,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     for f in sel.to_json_dict()["findings"] if sel is not None else []:
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
+    sel = None  # (not held on to: the timeline read first is let go once the logs are read again)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
         "" if tails else " (waiting for log files to appear)"
     dirty_since = None
