@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from test_report import sim_record, write_jsonl
 
@@ -237,3 +238,15 @@ def test_a_servers_log_alone_does_not_say_its_attaches_got_no_ready():
     both = make_report(["tests/fixtures/normal/app.log", "tests/fixtures/normal/frontend"])
     assert {m.name: m.outcomes for m in both.metrics if m.outcomes} == {
         "switch": {"ready": 2}, "new-session": {"ready": 2}}
+
+
+def test_a_negative_seed_is_one_line_not_a_traceback(before_after):
+    # --seed -1 with --compare ended in a 40-line traceback from numpy ('expected non-negative integer')
+    after, before = before_after
+    p = run_cli(after, "--compare", before, "--seed", "-1")
+    assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert "--seed" in p.stderr and p.stdout == ""
+    for seed in (-1, 1.5, "0", True):
+        with pytest.raises(DiagError, match="seed must be a whole number of 0 or more"):
+            make_report(after, compare=before, seed=seed)
+    assert make_report(after, compare=before, seed=np.int64(7), resamples=200).comparison.seed == 7

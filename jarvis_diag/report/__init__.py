@@ -51,6 +51,10 @@ def make_report(
     if isinstance(resamples, bool) or not isinstance(resamples, Integral) or resamples < 1:
         raise DiagError(f"resamples must be a whole number of at least 1, not {resamples!r}")
     resamples = int(resamples)
+    # (numpy's generator takes no negative seed: it was a ValueError from deep in numpy)
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise DiagError(f"seed must be a whole number of 0 or more, not {seed!r}")
+    seed = int(seed)
     inputs, compare, budgets = ([x] if isinstance(x, str | Path) else x for x in (inputs, compare, budgets))
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []
