@@ -137,7 +137,9 @@ async def test_a_second_ctrl_c_while_stopping_still_keeps_and_reports_what_was_m
             proc.send_signal(signal.SIGINT)
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     err = stderr.decode()
-    assert proc.returncode == 130, err
+    # (a run that stopped within the 0.1 s may take the second Ctrl-C as it exits, and end by
+    # the signal, -2: a shell says 130 either way; what matters is that nothing was cut short)
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "records kept" in err and "before the clients started" not in err and "Unclosed" not in err, err
     assert "interrupted after" in stdout.decode()
 
