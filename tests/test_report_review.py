@@ -5,6 +5,7 @@ import html
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -250,3 +251,25 @@ def test_a_negative_seed_is_one_line_not_a_traceback(before_after):
         with pytest.raises(DiagError, match="seed must be a whole number of 0 or more"):
             make_report(after, compare=before, seed=seed)
     assert make_report(after, compare=before, seed=np.int64(7), resamples=200).comparison.seed == 7
+
+
+def test_the_output_is_never_one_of_the_inputs(tmp_path):
+    # `report run -o run/results.jsonl` wrote the report over the run's results: exit 0, and
+    # the next report of the run failed on line 1
+    import shutil
+
+    run = Path(shutil.copytree("sample_logs/healthy-day", tmp_path / "run"))
+    kept = {f: f.read_bytes() for f in run.rglob("*") if f.is_file()}
+    page_log = next((run / "frontend").iterdir())
+    for args, output in (([str(run)], run / "results.jsonl"), ([str(run)], page_log), ([str(run)], run / "app.log"),
+                         ([str(run / "results.jsonl")], run / "results.jsonl"),
+                         (["sample_logs/connmgr-frozen-past-ping", "--compare", str(run)], run / "results.jsonl")):
+        p = run_cli(*args, "-o", str(output))
+        assert p.returncode == 2, (args, output)
+        assert p.stderr.strip().endswith("writing it would destroy it") and len(p.stderr.strip().splitlines()) == 1
+    assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == kept
+    for output, says in ((run, "is a directory"), (tmp_path / "nowhere" / "r.md", "no directory")):
+        p = run_cli(str(run), "-o", str(output))
+        assert p.returncode == 2 and says in p.stderr
+    p = run_cli(str(run), "-o", str(run / "report.md"))
+    assert p.returncode == 0 and (run / "report.md").read_text().startswith("## Connection recovery report")

@@ -24,7 +24,7 @@ HELP = (
     "metric, whether INPUT is faster, slower or not clearly different (bootstrap 95% interval, seeded), and "
     "how the findings changed.\n\n"
     "-o FILE writes the report to FILE, in the format its name ends in (.json, .md, .html or .htm; any other: "
-    "text) unless --format says otherwise.\n\n"
+    "text) unless --format says otherwise; a file that is one of the inputs is refused before anything is read.\n\n"
     "--budget makes the report a CI gate: exit code 3 and the list of failed budgets when one fails.\n\n"
     "Example:\n\n"
     "  jarvis-diag report after/ --compare before/ -o report.md "
@@ -94,6 +94,25 @@ def _load(paths: list[str], notes: list[str], what: str):
         return load_dataset(paths, lambda n: progress.advance(task, n), notes)
 
 
+def check_output(output: Path | None, paths: list[str]) -> None:
+    """Before anything is read: an --output that cannot be written, or that is one of the
+    inputs (a run's results.jsonl, a log of a folder given), which writing would destroy."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise DiagError(f"--output {output}: is a directory (give a file name)")
+    if not output.parent.is_dir():
+        raise DiagError(f"--output {output}: no directory {output.parent} to write it in")
+    from jarvis_diag.ingest import expand_paths
+
+    target = output.resolve()
+    for path in paths:
+        p = Path(path)
+        given = [p / "results.jsonl", *map(Path, expand_paths([path], allow_empty=True))] if p.is_dir() else [p]
+        if any(f.resolve() == target for f in given):
+            raise DiagError(f"--output {output}: is one of the inputs given ({path}); writing it would destroy it")
+
+
 def render(report, fmt: ReportFormat, to_file: bool) -> str | None:
     """The report as a string in ``fmt`` (None: text straight to the terminal)."""
     from jarvis_diag.report import html, markdown, text
@@ -133,6 +152,7 @@ def register(app: typer.Typer) -> None:
 
         # budgets first: a typo should fail before minutes of reading
         budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
+        check_output(output, [*inputs, *(compare or ())])
         notes: list[str] = []
         ds = _load(inputs, notes, "inputs")
         # (the findings listed are the candidate's; the baseline's are counted in the comparison)
