@@ -22,7 +22,7 @@ from server.agents import Agent, make_agent
 from server.bugs import HISTORY_WINDOW, SINGLE_LIVE_SESSION, SINGLE_OWNER, SLOW_START
 from server.config import ServerConfig
 from server.logs import ServerLog, one_line, short
-from server.sessions import Session, SocketState, attach, detach, is_uuid, message_event
+from server.sessions import AttachChange, Session, SocketState, attach, detach, is_uuid, message_event
 from server.store import Store
 
 NAMESPACE = "/"
@@ -170,7 +170,13 @@ class ChatService:
         log("sio.connect_phase", phase="T2", detail="session_ready", ms=ms())
 
         async with self.lock(session.id):
-            change = attach(session, sock, self.sessions, self.single_live, self.single_owner)
+            # The socket can have closed while the session was made (a slow agent start): the
+            # connect then logs its phases to the end, as the real server's does, but attaches
+            # nothing to the gone socket and sends it nothing. (The real server leaves a callback
+            # to the gone socket behind, with no line naming it; nothing is left here.)
+            live = self.sockets.get(sid) is sock
+            change = attach(session, sock, self.sessions, self.single_live, self.single_owner) if live \
+                else AttachChange()
             for other in change.cleared:
                 log("sm.callback_cleared", session=short(other), sid=short(sid))
             if change.owner_from is not None:
@@ -211,20 +217,23 @@ class ChatService:
             }
             if resumed:
                 ready["replay_from"] = last_seq + 1
-            e0 = time.perf_counter()
-            await self.emitter.send((sid,), "chat:ready", ready)
-            emit_ms = int((time.perf_counter() - e0) * 1000)
-            log("sio.ready_emit", emit_ms=emit_ms, event="chat:ready")
+            emit_ms = 0
+            if self.sockets.get(sid) is sock:  # (the real server neither sends nor times it otherwise)
+                e0 = time.perf_counter()
+                await self.emitter.send((sid,), "chat:ready", ready)
+                emit_ms = int((time.perf_counter() - e0) * 1000)
+                log("sio.ready_emit", emit_ms=emit_ms, event="chat:ready")
             log("sio.connect_t5", phase="T5", ms=ms(), emit_ms=emit_ms)
-            for item in replay:
+            for item in replay if self.sockets.get(sid) is sock else ():
                 await self.emitter.send_encoded((sid,), self._replay_packet(session, item, resumed))
             log("sio.connect_phase", phase="T6", detail="history_sent", ms=ms())
             e0 = time.perf_counter()
-            await self.emitter.send((sid,), "chat:history_end", {
-                "session_id": session.id, "count": len(replay), "total": len(session.messages),
-                "head_seq": session.head_seq,
-                "oldest_index": (replay[0]["index"] if replay and not resumed else len(session.messages)),
-            })
+            if self.sockets.get(sid) is sock:
+                await self.emitter.send((sid,), "chat:history_end", {
+                    "session_id": session.id, "count": len(replay), "total": len(session.messages),
+                    "head_seq": session.head_seq,
+                    "oldest_index": (replay[0]["index"] if replay and not resumed else len(session.messages)),
+                })
             log("sio.history_end", emit_ms=int((time.perf_counter() - e0) * 1000))
         log("sio.connect_done", ms=ms())
         return session

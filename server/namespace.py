@@ -134,8 +134,10 @@ class ChatNamespace(socketio.AsyncNamespace):
             "system:ping": self.on_ping,
         }
         # One socket's events run one at a time, in the order they arrived (a message right
-        # after chat:connect sees the attach), its disconnect after them: each event is a task
-        # of its own (the heartbeat goes on meanwhile) that waits for this FIFO lock first.
+        # after chat:connect sees the attach): each event is a task of its own (the heartbeat
+        # goes on meanwhile) that waits for this FIFO lock first. Its disconnect waits for
+        # nothing, as on the real server: the line is logged when the socket closes, not after
+        # a slow chat:connect ends (which then finds the socket gone and attaches nothing).
         self._in_order: dict[str, asyncio.Lock] = {}
 
     async def trigger_event(self, event, *args):
@@ -143,13 +145,13 @@ class ChatNamespace(socketio.AsyncNamespace):
             self.chat.socket_connected(args[0])
             return True
         sid = args[0]
+        if event == "disconnect":
+            self._in_order.pop(sid, None)
+            self.chat.socket_disconnected(sid)
+            return None
         if sid not in self._in_order and sid not in self.chat.sockets:
             return None  # (an event of a socket already gone)
         async with self._in_order.setdefault(sid, asyncio.Lock()):
-            if event == "disconnect":
-                self._in_order.pop(sid, None)
-                self.chat.socket_disconnected(sid)
-                return None
             return await self._handle(event, sid, args[1] if len(args) > 1 else None)
 
     async def _handle(self, event: str, sid: str, data: object) -> None:
