@@ -8,6 +8,7 @@ import hmac
 import logging
 
 import socketio
+from socketio import packet
 
 from server.chat import ChatService
 from server.logs import ServerLog, one_line, short
@@ -99,24 +100,71 @@ class _OneLineHandler(logging.Handler):
         self.log.log("sio.event_rejected", event="frame", sid="-", reason=one_line(reason, 200))
 
 
+class _NotAPacket:
+    """The name of the event a frame that is no Socket.IO packet decodes to: no client can
+    send it (a Socket.IO event name is a string)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not a Socket.IO packet>"
+
+
+NOT_A_PACKET = _NotAPacket()
+# the packet types a client sends (CONNECT_ERROR goes from the server only)
+_CLIENT_PACKET_TYPES = frozenset({packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK,
+                                  packet.BINARY_EVENT, packet.BINARY_ACK})
+
+
+def _not_a_packet_reason(packet_type: object, data: object) -> str | None:
+    """Why a decoded frame is no packet python-socketio can handle, or None."""
+    if packet_type not in _CLIENT_PACKET_TYPES:
+        return f"packet type {packet_type!r} is not one a client sends"
+    if packet_type in (packet.EVENT, packet.BINARY_EVENT) and not (isinstance(data, list) and data):
+        return "an event is a list of a name and data"
+    return None
+
+
+class CheckedPacket(packet.Packet):
+    """python-socketio's packet, given to the server as its ``serializer`` (the public way to
+    change how frames are decoded). A frame that is no Socket.IO packet (not JSON, an event that
+    is no list of a name and data, a type no client sends) would raise out of python-socketio's
+    message handler, and Engine.IO would log it without the socket's sid (with its default
+    logger, as a traceback on the console). Here it decodes to an event named
+    :data:`NOT_A_PACKET` carrying the reason, which :class:`ChatNamespace` logs as one line
+    with the socket's sid; the socket carries on."""
+
+    def __init__(self, *args, encoded_packet=None, **kwargs):
+        super().__init__(*args, encoded_packet=encoded_packet, **kwargs)
+        if encoded_packet is not None and len(encoded_packet) == 0:  # (decode is not called for it)
+            self._not_a_packet("an empty frame")
+
+    def decode(self, encoded_packet):
+        try:
+            attachments = super().decode(encoded_packet)
+            reason = _not_a_packet_reason(self.packet_type, self.data)
+        except Exception as exc:
+            attachments, reason = 0, f"{type(exc).__name__}: {exc}"
+        if reason is None:
+            return attachments
+        self._not_a_packet(reason)
+        return 0
+
+    def _not_a_packet(self, reason: str) -> None:
+        self.packet_type, self.namespace, self.id = packet.EVENT, None, None
+        self.data = [NOT_A_PACKET, reason]
+
+
 class SocketServer(socketio.AsyncServer):
-    """python-socketio's server, where a frame that is no Socket.IO packet (not JSON, an
-    event that is no list of a name and data) is one log line, as a bad payload is, not a
-    traceback on the console; the socket and the server carry on."""
+    """python-socketio's server, where a frame that is no Socket.IO packet is one log line, as
+    a bad payload is, not a traceback on the console (:class:`CheckedPacket`); so is an error
+    Engine.IO logs. The socket and the server carry on."""
 
     def __init__(self, log: ServerLog, **kwargs):
         engine_logger = logging.Logger("engineio.server", logging.ERROR)  # (this server's own)
         engine_logger.addHandler(_OneLineHandler(log))
-        super().__init__(logger=False, engineio_logger=engine_logger, **kwargs)
+        super().__init__(logger=False, engineio_logger=engine_logger, serializer=CheckedPacket, **kwargs)
         self.log = log
-
-    async def _handle_eio_message(self, eio_sid, data):
-        try:
-            await super()._handle_eio_message(eio_sid, data)
-        except Exception as exc:
-            sid = self.manager.sid_from_eio_sid(eio_sid, "/") or eio_sid
-            self.log.log("sio.event_rejected", event="packet", sid=short(sid),
-                         reason=one_line(f"not a Socket.IO packet: {type(exc).__name__}: {exc}", 200))
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -145,6 +193,10 @@ class ChatNamespace(socketio.AsyncNamespace):
             self.chat.socket_connected(args[0])
             return True
         sid = args[0]
+        if event is NOT_A_PACKET:
+            self.chat.log.log("sio.event_rejected", event="packet", sid=short(sid),
+                              reason=one_line(f"not a Socket.IO packet: {args[1]}", 200))
+            return None
         if event == "disconnect":
             self._in_order.pop(sid, None)
             self.chat.socket_disconnected(sid)

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
+import socketio
+from socketio import packet
 
-from server.namespace import BadPayload, parse_connect, parse_history_page, parse_message
+from server.logs import short
+from server.namespace import (
+    NOT_A_PACKET,
+    BadPayload,
+    CheckedPacket,
+    SocketServer,
+    parse_connect,
+    parse_history_page,
+    parse_message,
+)
 from server.testing import Client, running_server
 
 
@@ -77,13 +90,13 @@ async def test_garbage_frames_and_huge_payload_do_not_hurt_others():
 
 
 async def test_a_frame_that_is_no_socketio_packet_is_one_log_line_and_the_socket_carries_on(tmp_path):
-    frames = ("42[not json", "42{}", '42["auth"', '42["chat:connect",{}')
+    frames = ("42[not json", "42{}", '42["auth"', '42["chat:connect",{}', "4", "42[]", "44{}")
     async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data") as srv:
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(srv.url + "/socket.io/?EIO=4&transport=websocket") as ws:
                 await ws.receive(timeout=5)  # engine.io open
                 await ws.send_str("40")
-                await ws.receive(timeout=5)  # socket.io connect ack
+                sid = json.loads((await ws.receive(timeout=5)).data[2:])["sid"]  # socket.io connect ack
                 await ws.send_str(f'42["auth",{{"token":"{srv.token}"}}]')
                 assert "auth_success" in (await ws.receive(timeout=5)).data
                 for frame in frames:
@@ -98,4 +111,29 @@ async def test_a_frame_that_is_no_socketio_packet_is_one_log_line_and_the_socket
     text = (tmp_path / "logs" / "app.log").read_text()
     rejected = [line for line in text.splitlines() if "Rejected packet from" in line]
     assert len(rejected) == len(frames) + 1, rejected
-    assert all("not a Socket.IO packet: " in line for line in rejected)
+    assert all(f"Rejected packet from {short(sid)}: not a Socket.IO packet: " in line for line in rejected)
+    assert "Traceback" not in text and "Rejected frame" not in text
+
+
+@pytest.mark.parametrize("frame", ["2[not json", "2{}", "2[]", '2"x"', "4{}", "9", '2["auth"', "", b"\x00\xff"])
+def test_a_frame_that_is_no_packet_decodes_to_an_event_carrying_why(frame):
+    pkt = CheckedPacket(encoded_packet=frame)
+    assert pkt.packet_type == packet.EVENT and pkt.namespace is None and pkt.id is None
+    assert pkt.data[0] is NOT_A_PACKET and isinstance(pkt.data[1], str) and pkt.data[1]
+
+
+@pytest.mark.parametrize("frame, kind, data", [
+    ('2["chat:message",{"a":1}]', packet.EVENT, ["chat:message", {"a": 1}]), ("0", packet.CONNECT, None),
+    ('0{"token":"t"}', packet.CONNECT, {"token": "t"}), ("1", packet.DISCONNECT, None),
+    ("3[]", packet.ACK, []), ('2[1,2]', packet.EVENT, [1, 2]),
+])
+def test_a_socketio_packet_decodes_as_python_socketio_decodes_it(frame, kind, data):
+    pkt = CheckedPacket(encoded_packet=frame)
+    plain = packet.Packet(encoded_packet=frame)
+    assert (pkt.packet_type, pkt.data) == (plain.packet_type, plain.data) == (kind, data)
+
+
+def test_the_server_overrides_no_private_method_of_python_socketio():
+    # (a private method can be renamed in any release; the server must keep working then)
+    private = [name for name in vars(SocketServer) if name.startswith("_") and not name.startswith("__")]
+    assert [name for name in private if hasattr(socketio.AsyncServer, name)] == []
