@@ -38,6 +38,8 @@ def _records(path: str | Path) -> list[dict]:
     from jarvis_diag.report.inputs import SIM_SCHEMA, read_sim_records
 
     p = Path(path)
+    if not p.exists():
+        raise DiagError(f"{path}: no such file or directory")
     if p.is_dir():
         p = p / "results.jsonl"
     if not p.is_file():

@@ -53,6 +53,9 @@ def test_results_of_a_file_that_is_not_results_is_an_error(tmp_path):
     other.write_text(json.dumps({"schema": "jarvis-diag.timeline/1"}) + "\n")
     with pytest.raises(jd.DiagError, match="not a simulate-mobile results file"):
         jd.load_results(tmp_path)
+    # a path that is not there says so (it said 'no results.jsonl there', as of a folder)
+    with pytest.raises(jd.DiagError, match="no such file or directory"):
+        jd.load_results(tmp_path / "nonexistent")
 
 
 def test_result_columns_have_one_type_whatever_the_run(tmp_path):
