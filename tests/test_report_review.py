@@ -273,3 +273,13 @@ def test_the_output_is_never_one_of_the_inputs(tmp_path):
         assert p.returncode == 2 and says in p.stderr
     p = run_cli(str(run), "-o", str(run / "report.md"))
     assert p.returncode == 0 and (run / "report.md").read_text().startswith("## Connection recovery report")
+
+
+def test_output_dash_is_standard_output(tmp_path, before_after):
+    # `-o -` wrote a file named '-' in the current directory, and printed nothing
+    after, _ = before_after
+    p = subprocess.run([sys.executable, "-m", "jarvis_diag", "report", after, "-f", "json", "-o", "-"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["inputs"][0]["path"] == after
+    assert not (tmp_path / "-").exists()

@@ -138,7 +138,8 @@ def register(app: typer.Typer) -> None:
                                          help="text, md, html or json (default: text, or with -o the one "
                                               "its suffix names: .json, .md, .html)"),
         output: Path = typer.Option(None, "--output", "-o",
-                                    help="write the report to this file (its suffix picks the format)"),
+                                    help="write the report to this file (its suffix picks the format; - for "
+                                         "standard output)"),
         budget: list[str] = typer.Option(None, "--budget", metavar="'METRIC.STAT<=VALUE'",
                                          help="e.g. 'recovery.p95<=500ms', 'lost.count<=0' (repeatable)"),
         title: str = typer.Option(None, "--title", help="the report's title"),
@@ -150,6 +151,8 @@ def register(app: typer.Typer) -> None:
         from jarvis_diag.report.dataset import COUNTS, METRICS
         from jarvis_diag.report.model import build_report
 
+        if output is not None and str(output) == "-":
+            output = None  # (standard output, as without -o: a file named '-' was written)
         # budgets first: a typo should fail before minutes of reading
         budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
         check_output(output, [*inputs, *(compare or ())])
