@@ -37,6 +37,7 @@ from jarvis_diag.logs.shapes import tag_of
 from jarvis_diag.logs.text import (
     CLOCK_DAY,
     CLOCK_LOCAL,
+    MAX_LINE,
     MAX_LINE_NAME,
     RawColumns,
     clean,
@@ -466,26 +467,29 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     assert info.prefix is not None
     if data[:3] == b"\xef\xbb\xbf":  # (a byte-order mark: not part of the first prefix)
         data = data[3:]
-    sc = prefixed.scan(data, info.prefix)
+    compiled = engine == "fast"  # (the others read the prefixes one line at a time: what this is checked against)
+    sc = prefixed.scan(data, info.prefix, compiled=compiled)
     ours = prefixed.backend_lines(data, sc)
     mine = np.flatnonzero(ours)
-    starts, ends, cut = sc.starts, sc.ends, sc.cut
-    body = b"".join([data[s:e] + b"\n" for s, e in zip((starts[mine] + cut[mine]).tolist(), ends[mine].tolist(),
-                                                        strict=True)])
-    raw = parse_raw(body, "backend", info.path, None, engine=engine, consume=False, memo=memo)
+    starts, ends = sc.starts, sc.ends
+    body = prefixed.join_cut(data, sc, mine, compiled=compiled)
+    raw = parse_raw(body, "backend", info.path, None, engine=engine, consume=isinstance(body, bytearray), memo=memo)
     del body
     raw.lines, raw.truncated = len(sc), len(data) > 0 and data[-1:] != b"\n"
     n = len(raw)
     raw_t = _floats(raw.columns.get("t_source"), n)
     clock = np.asarray(raw.clock, dtype="int8")
     # each row's line of the file, and its text there: the prefix, then the line as parsed
+    # (of clean text, a row's text is its line: the file's line is taken whole, at the end)
+    whole_lines = raw.rows is not None and compiled and _clean_lines(data, sc)
     if raw.rows is not None:
         at = mine[raw.rows.rows]
         raw.rows.rows = at
-        full: Future[pa.Array] = Future()
-        full.set_result(pa.compute.binary_join_element_wise(_prefixes(data, sc, at), raw.rows.text.result(),
-                                                    pa.scalar("", pa.large_string())))
-        raw.rows.text = full
+        if not whole_lines:
+            full: Future[pa.Array] = Future()
+            full.set_result(pa.compute.binary_join_element_wise(_prefixes(data, sc, at), raw.rows.text.result(),
+                                                                pa.scalar("", pa.large_string())))
+            raw.rows.text = full
         loggers = np.array([v is not None for v in raw.rows.values("logger")], dtype=bool)
         own = (raw.rows.source == fast.SOURCE_CODE["backend"]) & loggers[raw.rows.rrec]
     else:
@@ -502,7 +506,7 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     other = np.flatnonzero(~ours)
     placed_at = np.concatenate([at[loose], other])
     near = _anchors_near(at[anchors], placed_at)
-    stamped, wraps = prefixed.stamps(data, sc, np.concatenate([placed_at, at[anchors][near]]))
+    stamped, wraps = prefixed.stamps(data, sc, np.concatenate([placed_at, at[anchors][near]]), at_once=compiled)
     anchor_stamp = np.full(len(anchors), np.nan)
     anchor_stamp[near] = stamped[len(placed_at):]
     times = prefixed.place(placed_at, stamped[:len(placed_at)], at[anchors], anchor_stamp, raw_t[anchors],
@@ -530,7 +534,34 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     info.lines, info.bad_lines, info.long_lines = raw.lines, raw.bad_lines, raw.long_lines
     info.truncated = raw.truncated or damaged is not None
     info.damaged = damaged
+    if whole_lines:  # (the last use of the bytes: a bytearray of ours becomes the column's values)
+        assert raw.rows is not None
+        text: Future[pa.Array] = Future()
+        text.set_result(_whole_lines(data, sc, at))
+        raw.rows.text = text
     return parsed
+
+
+def _clean_lines(data: bytes | bytearray, sc: prefixed.Scan) -> bool:
+    """Whether the file's lines are clean text (UTF-8, no carriage return, NUL or U+FFFD, none
+    over MAX_LINE bytes): then the parser keeps the lines behind the prefixes as they are,
+    and each row's text, its prefix then that line, is its line of the file."""
+    if not fast.COMPILED or not len(sc):
+        return False
+    if b"\r" in data or b"\x00" in data or (b"\xef" in data and fast._BAD_UTF8 in data):
+        return False
+    return int((sc.ends - sc.starts).max()) <= MAX_LINE and fast._valid_utf8(data)
+
+
+def _whole_lines(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray) -> pa.Array:
+    """The lines ``lines`` (ascending) of clean ``data`` (see :func:`_clean_lines`) as a
+    large_string array; a bytearray becomes its values (the lines moved down in place)."""
+    ends = np.ascontiguousarray(sc.ends, dtype=np.int64)
+    lines = np.ascontiguousarray(lines, dtype=np.int64)
+    into = None if isinstance(data, bytearray) else pa.allocate_buffer(int((sc.ends[lines] - sc.starts[lines]).sum()))
+    offsets = fast._scan.gather(data, ends, lines, None, into)
+    values = data if into is None else into
+    return pa.Array.from_buffers(pa.large_string(), len(lines), [None, pa.py_buffer(offsets), pa.py_buffer(values)])
 
 
 # the backend lines whose collector's stamps are read for the zone, at most (spread over the file)

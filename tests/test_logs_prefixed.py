@@ -318,3 +318,52 @@ def test_the_terminal_sources_table_says_the_prefix_read(tmp_path):
     out = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", path], capture_output=True, text=True,
                          env={**__import__("os").environ, "COLUMNS": "200"}, check=True).stdout
     assert re.search(r"journal\.log\s+│ backend \(journal\)", out)
+
+
+def _variants(lines: list[str]) -> dict[str, bytes]:
+    """A collector's output as files come: as written, with CRLF line ends, with no newline
+    after the last line, with a byte-order mark, with a NUL and bytes that are no UTF-8, with
+    a line of the collector itself, with a second service's lines."""
+    text = "".join(line + "\n" for line in lines)
+    other = [line.replace("jarvis-1", "nginx-1").replace("pod/jarvis-7d9f", "pod/nginx-5c4") if i % 7 == 3 else line
+             for i, line in enumerate(lines)]
+    return {
+        "as-written": text.encode(),
+        "crlf": text.replace("\n", "\r\n").encode(),
+        "no-last-newline": text[:-1].encode(),
+        "bom": b"\xef\xbb\xbf" + text.encode(),
+        "nul-and-bad-bytes": text.replace("\n", "\x00\n", 1).encode().replace(b"\n", b" \xff\n", 2),
+        "collector-line": ("-- Boot 0123 --\n" + text).encode(),
+        "two-services": "".join(line + "\n" for line in other).encode(),
+    }
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_the_compiled_reading_of_prefixes_gives_what_one_line_at_a_time_does(tmp_path, name):
+    # (engine="fast" reads one service's prefixes in one pass and takes each row's text from
+    # the file's line; engine="numpy" reads them one line at a time and joins prefix and text)
+    lines = _prefixed(PLAIN_LINES, SHAPES[name][1])
+    for variant, data in _variants(lines).items():
+        path = tmp_path / f"{variant}.log"
+        path.write_bytes(data)
+        want, got = ingest([str(path)], engine="numpy"), ingest([str(path)])
+        assert got.sources[0].prefix == SHAPES[name][0], variant
+        pd.testing.assert_frame_equal(want.events, got.events, obj=variant)
+        assert [s.to_dict() for s in want.sources] == [s.to_dict() for s in got.sources], variant
+        assert want.zone.offset_minutes == got.zone.offset_minutes, variant
+
+
+def test_rfc3339_stamps_read_at_once_are_those_read_line_by_line():
+    # (odd fractions and offsets, impossible months and years, a day past the month's end)
+    times = ["2026-11-24T09:00:00Z", "2026-11-24T09:00:00.5Z", "2026-11-24T09:00:00,123456789+01:00",
+             "1969-12-31T23:59:59.999-0530", "0000-01-01T00:00:00Z", "2026-13-01T00:00:00Z",
+             "2026-02-31T25:61:61.1234567-00:00", "2024-02-29T12:00:00.000000001+14:00", "9999-12-31T23:59:59Z"]
+    for shape, head in (("docker", ""), ("compose", "jarvis-1  | "), ("kubectl", "[pod/jarvis-7d9f/jarvis] ")):
+        lines = [f"{head}{t} INFO:     connection open" for t in times] + [f"{head}INFO:     connection open"]
+        data = "\n".join(lines).encode()
+        sc = prefixed.scan(data, shape)
+        every = np.arange(len(sc))[::-1].copy()
+        fast_s, _ = prefixed.stamps(data, sc, every)
+        slow_s, _ = prefixed.stamps(data, sc, every, at_once=False)
+        np.testing.assert_array_equal(fast_s, slow_s)
+        assert np.isnan(slow_s).sum() == 3  # (year 0, month 13, no time)

@@ -39,6 +39,16 @@
  *       arrays): the values of an Arrow string array put in another order.
  *   touch(buffer)
  *       Zero one byte per page of a fresh buffer: its memory is taken now, on this thread.
+ *   prefix_cuts(data, ends, shape) -> (cuts, first)
+ *       For each line (line r ends at ends[r]), the length of the log collector's prefix
+ *       that starts it, as jarvis_diag/logs/prefixed.py's pattern of that shape matches it:
+ *       shape 0 docker (an RFC 3339 time and a space), 1 compose ("<service> *| " and maybe
+ *       a time), 2 kubectl ("[pod/...] " and maybe a time); int64, 0 for no prefix, -1 for
+ *       the prefix of another service than that of line first, the first line with one
+ *       (-1: none).
+ *   join_cut(data, ends, cuts, lines) -> text
+ *       The lines r in lines (file order) without their first cuts[r] bytes, each followed
+ *       by a newline, one after the other.
  *   Stream(fd, size, max_line)
  *       newlines() and scan() of a file while it is read, its distinct messages handed out
  *       as they are found (see the Stream section).
@@ -504,6 +514,200 @@ static PyObject *gather(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "gather: lines must be increasing lines of the data, and fit in dest");
     }
     return offsets;
+}
+
+
+/* ---- prefix_cuts, join_cut ------------------------------------------------------------- */
+
+
+static inline int digits(const unsigned char *p, const unsigned char *end, int count) {
+    if (end - p < count) {
+        return 0;
+    }
+    for (int k = 0; k < count; k++) {
+        if (!is_digit(p[k])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The length of \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d) at p, 0
+ * for none (its groups never need to give back what they took: one way to match) */
+static Py_ssize_t rfc3339(const unsigned char *p, const unsigned char *end) {
+    static const char form[] = "0000-00-00T00:00:00";
+    const unsigned char *q = p;
+    for (int k = 0; form[k]; k++, q++) {
+        if (q >= end || (form[k] == '0' ? !is_digit(*q) : *q != (unsigned char)form[k])) {
+            return 0;
+        }
+    }
+    if (q < end && (*q == '.' || *q == ',') && q + 1 < end && is_digit(q[1])) {
+        int n = 0;
+        while (q + 1 + n < end && n < 9 && is_digit(q[1 + n])) {
+            n++;
+        }
+        q += 1 + n;
+    }
+    if (q < end && *q == 'Z') {
+        return q + 1 - p;
+    }
+    if (q < end && (*q == '+' || *q == '-') && digits(q + 1, end, 2)) {
+        q += 3;
+        if (q < end && *q == ':' && digits(q + 1, end, 2)) {
+            return q + 3 - p;
+        }
+        if (digits(q, end, 2)) {
+            return q + 2 - p;
+        }
+    }
+    return 0;
+}
+
+/* a time and a space, if there are: their length (?:RFC3339 )? */
+static Py_ssize_t optional_time(const unsigned char *p, const unsigned char *end) {
+    Py_ssize_t t = rfc3339(p, end);
+    return t && p + t < end && p[t] == ' ' ? t + 1 : 0;
+}
+
+static inline int is_word(unsigned char c) {
+    return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static inline int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* The prefix of shape at p (see prefix_cuts): its length (0: none) and its service's bytes */
+static Py_ssize_t prefix_at(int shape, const unsigned char *p, const unsigned char *end,
+                            const unsigned char **service, Py_ssize_t *service_len) {
+    const unsigned char *q = p;
+    *service = p;
+    *service_len = 0;
+    if (shape == 0) {
+        Py_ssize_t t = rfc3339(p, end);
+        return t && p + t < end && p[t] == ' ' ? t + 1 : 0;
+    }
+    if (shape == 1) {  /* [A-Za-z0-9][\w.-]* *\| */
+        if (q >= end || !(is_word(*q) && *q != '_')) {
+            return 0;
+        }
+        while (q < end && (is_word(*q) || *q == '.' || *q == '-')) {
+            q++;
+        }
+        *service_len = q - p;
+        while (q < end && *q == ' ') {
+            q++;
+        }
+        if (end - q < 2 || q[0] != '|' || q[1] != ' ') {
+            return 0;
+        }
+        q += 2;
+        return q + optional_time(q, end) - p;
+    }
+    /* \[pod/[^\s\]]+\] */
+    if (end - q < 6 || memcmp(q, "[pod/", 5) != 0 || is_space(q[5]) || q[5] == ']') {
+        return 0;
+    }
+    q += 5;
+    while (q < end && !is_space(*q) && *q != ']') {
+        q++;
+    }
+    if (end - q < 2 || q[0] != ']' || q[1] != ' ') {
+        return 0;
+    }
+    *service = p + 1;
+    *service_len = q - p - 1;
+    q += 2;
+    return q + optional_time(q, end) - p;
+}
+
+static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
+    Py_buffer data, ends_buf;
+    int shape;
+    if (!PyArg_ParseTuple(args, "y*y*i", &data, &ends_buf, &shape)) {
+        return NULL;
+    }
+    const int64_t *ends = ends_buf.buf;
+    Py_ssize_t n = ends_buf.len / 8;
+    int bad = shape < 0 || shape > 2;
+    for (Py_ssize_t r = 0; !bad && r < n; r++) {
+        bad = ends[r] < line_start(ends, r) || ends[r] > data.len;
+    }
+    char *raw = NULL;
+    PyObject *cuts = bad ? NULL : bytearray_of(n * 8, &raw);
+    Py_ssize_t first = -1;
+    if (cuts != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        int64_t *out = (int64_t *)raw;
+        const unsigned char *buf = data.buf, *key = NULL;
+        Py_ssize_t key_len = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            const unsigned char *service;
+            Py_ssize_t service_len;
+            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len);
+            if (cut && first < 0) {
+                first = r;
+                key = service;
+                key_len = service_len;
+            } else if (cut && (service_len != key_len || memcmp(service, key, (size_t)key_len) != 0)) {
+                cut = -1;
+            }
+            out[r] = cut;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ends_buf);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "prefix_cuts: lines must lie in the data, shape 0 to 2");
+        return NULL;
+    }
+    if (cuts == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(Nn)", cuts, first);
+}
+
+static PyObject *join_cut(PyObject *self, PyObject *args) {
+    Py_buffer data, ends_buf, cuts_buf, lines_buf;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &data, &ends_buf, &cuts_buf, &lines_buf)) {
+        return NULL;
+    }
+    const int64_t *ends = ends_buf.buf, *cuts = cuts_buf.buf, *lines = lines_buf.buf;
+    Py_ssize_t n = ends_buf.len / 8, m = lines_buf.len / 8;
+    int bad = cuts_buf.len != ends_buf.len;
+    int64_t size = 0, previous = -1;
+    for (Py_ssize_t k = 0; !bad && k < m; k++) {
+        int64_t r = lines[k];
+        bad = r <= previous || r >= n || ends[r] < line_start(ends, r) || ends[r] > data.len || cuts[r] < 0 ||
+              cuts[r] > ends[r] - line_start(ends, r);
+        previous = r;
+        if (!bad) {
+            size += ends[r] - line_start(ends, r) - cuts[r] + 1;
+        }
+    }
+    char *raw = NULL;
+    PyObject *text = bad ? NULL : bytearray_of(size, &raw);
+    if (text != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        const char *buf = data.buf;
+        int64_t pos = 0;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            int64_t r = lines[k];
+            int64_t start = line_start(ends, r) + cuts[r];
+            memcpy(raw + pos, buf + start, (size_t)(ends[r] - start));
+            pos += ends[r] - start;
+            raw[pos++] = '\n';
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ends_buf);
+    PyBuffer_Release(&cuts_buf);
+    PyBuffer_Release(&lines_buf);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "join_cut: lines must be increasing lines of the data, cuts inside them");
+    }
+    return text;
 }
 
 /* ---- clean ---------------------------------------------------------------------------- */
@@ -1612,6 +1816,8 @@ static PyMethodDef methods[] = {
     {"touch", touch, METH_VARARGS, "write a zero into every page of a fresh buffer (its memory, taken now)."},
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
     {"scan", scan, METH_VARARGS, "(shape, seconds, codes, firsts) of each line: stamp shape, time, message number."},
+    {"prefix_cuts", prefix_cuts, METH_VARARGS, "(cuts, first): each line's log collector's prefix length."},
+    {"join_cut", join_cut, METH_VARARGS, "the chosen lines without their first bytes, each ending in a newline."},
     {NULL, NULL, 0, NULL},
 };
 

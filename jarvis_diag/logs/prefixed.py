@@ -41,10 +41,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jarvis_diag.logs import backend, console
 
-__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "log_line_of", "place", "scan", "stamps", "strip"]
+try:  # (the compiled loops, when the package was built with them: see setup.py)
+    from jarvis_diag.logs import _scan
+except ImportError:  # pragma: no cover - an install with no C compiler
+    _scan = None  # type: ignore[assignment]
+_COMPILED = _scan is not None and hasattr(_scan, "prefix_cuts")  # (a module built from an older _scan.c: not used)
+
+__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "scan", "stamps",
+           "strip"]
 
 _DAY_S = 86400.0
 _RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
@@ -146,16 +155,23 @@ _BYTES = {name: re.compile(pattern.pattern.encode()) for name, pattern in SHAPES
 _KEY_GROUPS = {"journal": ("host", "ident"), "compose": ("service",), "kubectl": ("service",)}
 
 
-def scan(data: bytes | bytearray, shape: str) -> Scan:
-    """The lines of ``data`` (a file whose lines carry the prefix ``shape``) and their prefixes."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    del buf
+def scan(data: bytes | bytearray, shape: str, *, compiled: bool = True) -> Scan:
+    """The lines of ``data`` (a file whose lines carry the prefix ``shape``) and their prefixes.
+    ``compiled``: with the compiled loops, when the package was built with them (False: a
+    Python step per line, what they are checked against)."""
+    compiled = compiled and _COMPILED
+    if compiled:
+        newlines = np.frombuffer(_scan.newlines(data)[0], dtype=np.int64)
+    else:
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     starts = np.concatenate([[0], newlines + 1]).astype(np.int64)
     ends = np.concatenate([newlines, [len(data)]]).astype(np.int64)
     del newlines
     if starts[-1] == len(data):  # (the data ends with a newline: no line after it)
         starts, ends = starts[:-1], ends[:-1]
+    one = _one_service(data, shape, starts, ends) if compiled else None
+    if one is not None:
+        return one
     match = _BYTES[shape].match
     groups = _KEY_GROUPS.get(shape)
     spans = zip(starts.tolist(), ends.tolist(), strict=True)
@@ -175,6 +191,42 @@ def scan(data: bytes | bytearray, shape: str) -> Scan:
                 else k.decode("utf-8", "replace") for k in codes]
     cut = np.where(found >= 0, found - starts, 0)
     return Scan(shape, starts, ends, cut, key, keys)
+
+
+# the shapes the compiled loops read (their number there), with an RFC 3339 time as their stamp
+_COMPILED_SHAPES = {"docker": 0, "compose": 1, "kubectl": 2}
+
+
+def _one_service(data: bytes | bytearray, shape: str, starts: np.ndarray, ends: np.ndarray) -> Scan | None:
+    """:func:`scan`'s result from the compiled loops (one pass over the bytes, no Python step
+    per line) when its shape is one they read and every prefixed line is one service's (the
+    common case: ``docker logs -t``, ``kubectl logs --prefix`` of one pod); else None."""
+    code = _COMPILED_SHAPES.get(shape)
+    if code is None:
+        return None
+    got, first = _scan.prefix_cuts(data, np.ascontiguousarray(ends, dtype=np.int64), code)
+    cut = np.frombuffer(got, dtype=np.int64)
+    if (cut < 0).any():  # (several services: the lines are told apart one by one)
+        return None
+    key = np.where(cut > 0, 0, -1).astype(np.int32)
+    keys = [""]
+    if shape in _KEY_GROUPS:
+        keys = []
+        if first >= 0:
+            m = _BYTES[shape].match(data, int(starts[first]), int(ends[first]))
+            assert m is not None
+            keys = [m.group(*_KEY_GROUPS[shape]).decode("utf-8", "replace")]
+    return Scan(shape, starts, ends, cut.copy(), key, keys)
+
+
+def join_cut(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, compiled: bool = True) -> bytes | bytearray:
+    """The lines ``lines`` (ascending) of ``data`` without their prefixes, each ending in a
+    newline, one after the other: the backend's log behind the prefixes."""
+    if compiled and _COMPILED:
+        return _scan.join_cut(data, np.ascontiguousarray(sc.ends, dtype=np.int64),
+                              np.ascontiguousarray(sc.cut, dtype=np.int64), np.ascontiguousarray(lines, dtype=np.int64))
+    starts = (sc.starts[lines] + sc.cut[lines]).tolist()
+    return b"".join([data[s:e] + b"\n" for s, e in zip(starts, sc.ends[lines].tolist(), strict=True)])
 
 
 def backend_lines(data: bytes | bytearray, sc: Scan) -> np.ndarray:
@@ -198,9 +250,12 @@ def backend_lines(data: bytes | bytearray, sc: Scan) -> np.ndarray:
     return np.ones(len(sc), dtype=bool)
 
 
-def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> tuple[np.ndarray, bool]:
+def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, at_once: bool = True) -> tuple[np.ndarray, bool]:
     """(the collector's time of each of ``lines``, seconds, NaN for none; whether these are
-    times of day: journalctl's short output, with no date)."""
+    times of day: journalctl's short output, with no date). ``at_once``: RFC 3339 times
+    read by Arrow's compute functions (False: one line at a time)."""
+    if at_once and sc.shape in _COMPILED_SHAPES:  # (RFC 3339 times only)
+        return _rfc3339_stamps(data, sc, lines), False
     match = _BYTES[sc.shape].match
     out = np.full(len(lines), np.nan)
     wraps = False
@@ -211,6 +266,63 @@ def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> tuple[np.nda
                 out[j] = _stamp(m)
                 wraps = wraps or ("clock" in m.re.groupindex and m.group("clock") is not None)
     return out, wraps
+
+
+# an RFC 3339 time at the end of a prefix (before its last space), in parts
+_RFC3339_PARTS = (r"(?P<Y>\d{4})-(?P<Mo>\d\d)-(?P<D>\d\d)T(?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)"
+                  r"(?:[.,](?P<f>\d{1,9}))?(?:Z|(?P<sign>[+-])(?P<zh>\d\d):?(?P<zm>\d\d)) $")
+
+
+def _days_before_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 to the first of ``month`` in ``year`` (proleptic Gregorian)."""
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _rfc3339_stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> np.ndarray:
+    """:func:`stamps` of prefixes whose time is an RFC 3339 one at their end (docker, compose,
+    kubectl), read by Arrow's compute functions rather than one line at a time: the same
+    seconds as :func:`_stamp` (whole seconds and the fraction added last), NaN for no time
+    or an impossible month or year."""
+    out = np.full(len(lines), np.nan)
+    if not len(lines):
+        return out
+    order, back = np.unique(lines, return_inverse=True)
+    starts, cut = sc.starts[order], sc.cut[order]
+    base = int(starts[0])
+    offsets = np.empty(2 * len(order) + 1, dtype=np.int64)
+    offsets[0:-1:2], offsets[1::2] = starts - base, starts + cut - base
+    offsets[-1] = offsets[-2]
+    values = pa.py_buffer(memoryview(data)[base:int(starts[-1] + cut[-1])])  # (no copy: take() copies the prefixes)
+    pieces = pa.Array.from_buffers(pa.large_binary(), 2 * len(order), [None, pa.py_buffer(offsets), values])
+    prefixes = pc.take(pieces, pa.array(np.arange(0, 2 * len(order), 2)))
+    del values, pieces
+    parts = pc.extract_regex(prefixes, _RFC3339_PARTS)
+    found = parts.is_valid().to_numpy(zero_copy_only=False)
+
+    def number(name: str) -> np.ndarray:
+        field = pc.struct_field(parts, name).cast(pa.large_string())
+        field = pc.if_else(pc.equal(pc.utf8_length(field), 0), "0", field)
+        return pc.fill_null(field, "0").cast(pa.int64()).to_numpy(zero_copy_only=False)
+
+    year, month = number("Y"), number("Mo")
+    ok = found & (year >= 1) & (month >= 1) & (month <= 12)  # (else calendar.timegm refuses it)
+    days = _days_before_month(year, np.clip(month, 1, 12)) + number("D") - 1
+    whole = ((days * 24 + number("h")) * 60 + number("mi")) * 60 + number("s")
+    sign = pc.fill_null(pc.struct_field(parts, "sign").cast(pa.large_string()), "")
+    minus = pc.equal(sign, "-").to_numpy(zero_copy_only=False)
+    plus = pc.equal(sign, "+").to_numpy(zero_copy_only=False)
+    zone = number("zh") * 3600 + number("zm") * 60
+    whole = whole - np.where(minus, -zone, np.where(plus, zone, 0))
+    f = pc.fill_null(pc.struct_field(parts, "f").cast(pa.large_string()), "")
+    scale = np.power(10.0, pc.utf8_length(f).to_numpy(zero_copy_only=False).astype(np.float64))
+    frac = number("f").astype(np.float64) / scale
+    seconds = np.where(ok, whole.astype(np.float64) + frac, np.nan)
+    return seconds[back]
 
 
 def instants(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> np.ndarray:
