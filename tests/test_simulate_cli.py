@@ -221,6 +221,15 @@ async def test_the_help_examples_run_as_written(tmp_path: Path):
         assert code == 2 and "cannot reach http://127.0.0.1:9" in err, (example, err)
 
 
+async def test_chromium_without_browser_is_refused_instead_of_ignored(tmp_path: Path):
+    # '--chromium PATH' without --browser ran virtual phones and said nothing of the browser
+    out = tmp_path / "o"
+    code, stdout, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", "--chromium",
+                                  "/usr/bin/chromium", "--out", str(out))
+    assert code == 2 and stdout == "" and err == "jarvis-diag: error: --chromium is for --browser runs (add --browser)\n"
+    assert not out.exists()
+
+
 async def test_an_empty_existing_session_id_is_refused_before_anything_connects(tmp_path: Path):
     # '--existing ""' (an unset shell variable) ran, and each client failed to start with the
     # server's chat:error; a blank id was opened as a session of that name

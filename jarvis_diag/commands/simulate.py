@@ -18,6 +18,7 @@ from jarvis_diag.commands.progress import cycle_progress
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json")
+CHROMIUM = "/usr/bin/chromium"
 
 HELP = """Virtual mobile clients go to the background and come back through a fault proxy; each cycle gets a verdict: recovered or not, phase times, lost / duplicated output.
 
@@ -61,13 +62,16 @@ def simulate_mobile(
         "--browser", help="Drive a real headless Chromium (the page at URL) instead of virtual clients")] = False,
     browser_app: Annotated[Path | None, typer.Option(
         help="With --browser: TOML/JSON saying how to drive your own app (login, sessions, ready)")] = None,
-    chromium: Annotated[str, typer.Option(help="With --browser: the Chromium binary")] = "/usr/bin/chromium",
+    chromium: Annotated[str | None, typer.Option(
+        help=f"With --browser: the Chromium binary (default {CHROMIUM})")] = None,
 ) -> None:
     from jarvis_diag.simulate.results import make_output_dir
     from jarvis_diag.simulate.scenario import SimConfig, load_scenario
 
     if fmt not in FORMATS:
         raise DiagError(f"--format must be one of {', '.join(FORMATS)}")
+    if chromium is not None and not (browser or browser_app is not None):  # (else ignored: virtual phones ran)
+        raise DiagError("--chromium is for --browser runs (add --browser)")
     cfg = SimConfig(url=url, token=token or "")
     try:
         if scenario is not None:
@@ -119,7 +123,7 @@ def simulate_mobile(
         if browser or browser_app is not None:
             from jarvis_diag.simulate.browser_command import run_browser
 
-            result = run_browser(cfg, out_dir, run_id, browser_app, chromium)
+            result = run_browser(cfg, out_dir, run_id, browser_app, chromium or CHROMIUM)
         else:
             result = _run(cfg, out_dir, run_id)
     except DiagError:
