@@ -367,8 +367,9 @@ class _Rebuild:
     """A rebuild of the timeline, under way beside the follow: the lines written meanwhile are
     printed as they come (a big log takes seconds to read again)."""
 
-    def __init__(self, read, files: list[str], names: dict[int, str], held: int) -> None:
+    def __init__(self, read, files: list[str], names: dict[int, str], tails: list, held: int) -> None:
         self.names = names  # (the name each file was read by, by id of its tail)
+        self.tails = tails  # (those tails: held, so that no tail made meanwhile takes the id of one let go)
         self.held = held  # (how many lines were held when it started: those it tells on)
         self.result: Any = None
         self.error: BaseException | None = None
@@ -584,15 +585,18 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         removed is left out (and let go: its space on the disk is freed)."""
         nonlocal rebuild
         names: dict[int, str] = {}
+        read_by: list[_Tail] = []
         for ident in list(moved):
             if (name := _name_now(moved_from[ident], ident)) is None:
                 moved.pop(ident).close()
                 del moved_from[ident]
             else:
                 names[id(moved[ident])] = name
+                read_by.append(moved[ident])
         for p, t in tails.items():
             if t.fh is not None and (name := _name_now(p, t.ident)):
                 names[id(t)] = name
+                read_by.append(t)
         there = list(dict.fromkeys(names.values()))
         if not there:
             _show_held(kept=_kept(None, names), names=names)
@@ -603,7 +607,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             sel = selection(tl, started=True)
             return tl, sel, sel.to_json_dict()["findings"] if sel is not None else []
 
-        rebuild = _Rebuild(read, there, names, len(held))
+        rebuild = _Rebuild(read, there, names, read_by, len(held))
 
     def finish_rebuild() -> None:
         """Tell what the rebuild done found: the lines held for it, the findings new, revised
