@@ -485,7 +485,10 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     if raw.rows is not None:
         at = mine[raw.rows.rows]
         raw.rows.rows = at
-        if not whole_lines:
+        if whole_lines:  # (the parser's own text column, the lines behind the prefixes, goes now)
+            raw.rows.text.result()
+            raw.rows.text = Future()
+        else:
             full: Future[pa.Array] = Future()
             full.set_result(pa.compute.binary_join_element_wise(_prefixes(data, sc, at), raw.rows.text.result(),
                                                                 pa.scalar("", pa.large_string())))
