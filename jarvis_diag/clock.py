@@ -428,3 +428,182 @@ def apply_skews(events: pd.DataFrame, skews: dict[str, SkewEstimate]) -> pd.Seri
         delta = pd.to_timedelta(offsets[mask], unit="ms")
         t.loc[mask] = t.loc[mask] - delta.to_numpy()
     return t
+
+
+# ---- page loads ---------------------------------------------------------------------------
+# A page's log is one page load (its clientId names it), and so one clock; but a file a user
+# gives can hold several (two logs put together, a file renamed by hand). Lines a page writes
+# once, as it starts (the real app's keyboard handler, the ConnectionManager's creation; not
+# its first state, "idle -> connecting", which some writers repeat on a reconnect) ...
+PAGE_START_SHAPES = ("page.keyboard", "cm.init")
+# ... and a page's own clock since it loaded (performance.now()), on each chat it opens: lower
+# than the line before it, on a page with no start line (the legacy client).
+PAGE_CLOCK_SHAPE = "page.session_start"
+# What a page writes of its socket and chats (a start line after one starts another load).
+PAGE_ACTIVITY = ("socket.", "auth.", "chat.", "message.", "output.", "history.")
+# What a page writes from its start to its first chat (its socket's connect).
+PAGE_CONNECT_KINDS = ("socket.state", "socket.connecting", "socket.connected", "auth.ok", "cm.socket_state",
+                      "cm.state", "cm.connected")
+PAGE_CONNECT_LINES = 30
+# The later page loads of a file are clients of their own: <clientId>#2, #3 ...
+PAGE_LOAD_MARK = "#"
+PAGE_LOADS_LISTED = 3  # (in the warning: the lines where the first few start)
+
+
+def _column(events: pd.DataFrame, name: str) -> pd.Series:
+    return events[name] if name in events.columns else pd.Series(pd.NA, index=events.index, dtype="object")
+
+
+def _category_codes(s: pd.Series) -> tuple[np.ndarray, list]:
+    """Per row, a number for its value (-1: missing), and the values."""
+    cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+    return cat.cat.codes.to_numpy(), list(cat.cat.categories)
+
+
+def page_load_starts(events: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
+    """(path, clientId) of each page's log that holds more than one page load -> the line
+    where each later load starts."""
+    if "client" not in events.columns or not len(events):
+        return {}
+    shapes, shape_names = _category_codes(events["shape"])
+    names = [str(x) for x in shape_names]
+    marked = np.array([n in (*PAGE_START_SHAPES, PAGE_CLOCK_SHAPE) for n in names] + [False])
+    marks = np.flatnonzero(marked[shapes])
+    if not len(marks):  # (most logs: the few start lines are looked at alone below)
+        return {}
+    def of_shape(wanted: tuple[str, ...]) -> np.ndarray:
+        return np.array([n in wanted for n in names] + [False])[shapes[marks]]
+
+    start = np.zeros(len(events), dtype=bool)
+    start[marks] = of_shape(PAGE_START_SHAPES)
+    clock = np.zeros(len(events), dtype=bool)
+    clock[marks] = of_shape((PAGE_CLOCK_SHAPE,))
+    page = (events["source"].iloc[marks].isin(["frontend", "panel"]) & events["client"].iloc[marks].notna())
+    marks = marks[(start[marks] | clock[marks]) & page.to_numpy(bool)]
+    if not len(marks):
+        return {}
+    paths, path_names = _category_codes(events["path"])
+    clients, client_names = _category_codes(events["client"])
+    def key_of(rows: np.ndarray | slice) -> np.ndarray:  # (one per file and client)
+        return paths[rows].astype(np.int64) * (len(client_names) + 1) + clients[rows]
+
+    line = events["line"].to_numpy()
+    marks = marks[np.lexsort((line[marks], key_of(marks)))]
+    ms = np.full(len(events), np.nan)
+    if "ms" in events.columns:
+        ms[marks] = events["ms"].iloc[marks].to_numpy(dtype="float64", na_value=np.nan)
+    groups = np.split(marks, np.flatnonzero(np.diff(key_of(marks))) + 1)
+    # the files whose marks are not all at their start: their lines, in order
+    busy = [g for g in groups if not _one_load(start[g], line[g], ms[g])]
+    if not busy:
+        return {}
+    detail = _column(events, "detail").astype(object).to_numpy()
+    key = key_of(slice(None))
+    page = (events["source"].isin(["frontend", "panel"]) & events["client"].notna()).to_numpy(bool)
+    rows = np.flatnonzero(page & np.isin(key, [key[g[0]] for g in busy]))
+    rows = rows[np.lexsort((line[rows], key[rows]))]
+    by_file = dict(zip(key[rows[np.r_[0, np.flatnonzero(np.diff(key[rows])) + 1]]].tolist(),
+                       np.split(rows, np.flatnonzero(np.diff(key[rows])) + 1), strict=True))
+    kinds, kind_names = _category_codes(events["kind"])
+    active_kind = np.array([str(k).startswith(PAGE_ACTIVITY) for k in kind_names] + [False])
+    connect_kind = np.array([str(k) in PAGE_CONNECT_KINDS for k in kind_names] + [False])
+    t_ns = events["t_source"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    state_from = _column(events, "state_from").astype(object).to_numpy()
+    state_to = _column(events, "state_to").astype(object).to_numpy()
+    found = {}
+    for g in busy:
+        own = by_file[int(key[g[0]])]
+        own_lines = line[own]
+        active = own_lines[active_kind[kinds[own]]]
+
+        def connect_start(at: int, loaded_ns: int, own=own, own_lines=own_lines) -> int:
+            """The first line of a page whose first chat is on line ``at``: its socket's
+            connect just before, written since it loaded."""
+            first = at
+            i = int(np.searchsorted(own_lines, at)) - 1
+            while i >= 0 and at - own_lines[i] <= PAGE_CONNECT_LINES:
+                row = own[i]
+                if own_lines[i] != first - 1 or not connect_kind[kinds[row]] or t_ns[row] < loaded_ns:
+                    break
+                first = int(own_lines[i])
+                if str(state_from[row]) == "disconnected" and str(state_to[row]) == "connecting":
+                    break  # (a page's socket starts there)
+                i -= 1
+            return first
+
+        starts = _load_starts(g, start, line, ms, shapes, detail, t_ns, active, connect_start)
+        if starts:
+            found[(str(path_names[paths[g[0]]]), str(client_names[clients[g[0]]]))] = starts
+    return found
+
+
+def _one_load(start: np.ndarray, line: np.ndarray, ms: np.ndarray) -> bool:
+    """Whether a file's marks (its start lines and page-clock lines, in line order) are
+    those of one page load at a glance: its start lines are its first lines, and the page's
+    clock never goes back."""
+    first = line[start]
+    quiet = len(first) == 0 or (first[0] == 1 and bool((np.diff(first) == 1).all()))
+    return quiet and not bool((np.diff(ms[~start]) < 0).any())
+
+
+def _load_starts(marks: np.ndarray, start: np.ndarray, line: np.ndarray, ms: np.ndarray, shapes: np.ndarray,
+                 detail: np.ndarray, t_ns: np.ndarray, active: np.ndarray,
+                 connect_start: Callable[[int, int], int]) -> list[int]:
+    """The lines of one page's log where a later page load starts (see page_load_starts).
+    ``marks``: its start lines and page-clock lines, in line order; ``active``: the lines
+    (in order) where the page wrote of its socket or chats."""
+    starts: list[int] = []
+    page_first = int(line[marks[0]])  # (lines before the first mark go with the first page)
+    seen: set = set()
+    last_ms = math.nan
+    for row in marks.tolist():
+        at = int(line[row])
+        if not start[row]:  # the page's clock since it loaded
+            if ms[row] < last_ms:  # (NaN: no earlier one)
+                page_first = connect_start(at, int(t_ns[row] - (ms[row] + ROUNDING_MS) * 1e6))
+                starts.append(page_first)
+                seen = set()
+            last_ms = ms[row]
+            continue
+        mark = (shapes[row], detail[row])  # (a page writes each start line once)
+        wrote = np.searchsorted(active, page_first) < np.searchsorted(active, at)
+        if wrote and (not seen or mark in seen):
+            page_first = at
+            starts.append(at)
+            seen = set()
+            last_ms = math.nan
+        seen.add(mark)
+    return starts
+
+
+def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``events`` with each later page load of a page's log named as a client of its own
+    (``<clientId>#2`` ...), so that each has its own clock; and a warning per such file."""
+    found = page_load_starts(events)
+    if not found:
+        return events, []
+    clients = events["client"].astype("category")
+    codes = clients.cat.codes.to_numpy().astype(np.int64)
+    names = [str(c) for c in clients.cat.categories]
+    line = events["line"].to_numpy()
+    mine = events["source"].isin(["frontend", "panel"]).to_numpy(dtype=bool)
+    warnings = []
+    for (path, page), starts in found.items():
+        rows = np.flatnonzero(mine & events["path"].eq(path).fillna(False).to_numpy(dtype=bool)
+                              & clients.eq(page).fillna(False).to_numpy(dtype=bool))
+        load = np.searchsorted(np.array(starts), line[rows], side="right")  # 0: the first page load
+        loads = [page] + [f"{page}{PAGE_LOAD_MARK}{k + 2}" for k in range(len(starts))]
+        first_new = len(names)
+        names.extend(loads[1:])
+        later = load > 0
+        codes[rows[later]] = first_new + load[later] - 1
+        at = ", ".join(f"{s:,}" for s in starts[:PAGE_LOADS_LISTED])
+        named = ", ".join(loads[:PAGE_LOADS_LISTED + 1])
+        if len(starts) > PAGE_LOADS_LISTED:
+            at += f" and {len(starts) - PAGE_LOADS_LISTED:,} more"
+            named += f" ... {loads[-1]}"
+        warnings.append(f"{path}: {len(loads):,} page loads in one page's log (the page loaded again at line {at}): "
+                        f"each is read as a page of its own, on its own clock: {named}")
+    events = events.copy(deep=False)
+    events["client"] = pd.Categorical.from_codes(codes, categories=names)
+    return events, warnings

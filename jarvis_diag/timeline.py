@@ -468,6 +468,7 @@ class Correlation:
     index: RecordIndex
     received: dict  # (client, session key) -> sorted times (epoch s) of live events it received
     texts: pd.Series  # the events' text, by row (records carry a row, see Row)
+    warnings: list[str] = field(default_factory=list)  # what the reader should know of the correlation
 
     def text(self, rec: dict) -> str:
         """The text of a record's line."""
@@ -1382,10 +1383,11 @@ def _recover(ep: Episode, mine: list[dict], conns: list[Connection], attaches: l
 def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFrame, Correlation]:
     """Correct the frontend clocks and correlate: the corrected events (in the order read:
     by the writer's clock) and the correlation the detectors read (in corrected time order)."""
-    from jarvis_diag.clock import apply_skews
+    from jarvis_diag.clock import apply_skews, split_page_loads
 
     if not isinstance(events.index, pd.RangeIndex) or events.index.start != 0 or events.index.step != 1:
         events = events.reset_index(drop=True)
+    events, warnings = split_page_loads(events)
     skews, pairs = estimate_skews(events)
     if no_skew:
         for s in skews.values():
@@ -1429,7 +1431,7 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     episodes = _episodes(index, conns, attaches)
     corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
                        episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index,
-                       received=_received_times(events), texts=events["text"])
+                       received=_received_times(events), texts=events["text"], warnings=warnings)
     return events, corr
 
 
@@ -1987,7 +1989,7 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
         episodes=_Rows(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
                                                    "recovered_at")),
         findings=findings,
-        warnings=list(getattr(ingested, "warnings", []) or []), temp_ids=temp_ids,
+        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings], temp_ids=temp_ids,
     )
 
 
