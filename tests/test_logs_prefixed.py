@@ -366,4 +366,5 @@ def test_rfc3339_stamps_read_at_once_are_those_read_line_by_line():
         fast_s, _ = prefixed.stamps(data, sc, every)
         slow_s, _ = prefixed.stamps(data, sc, every, at_once=False)
         np.testing.assert_array_equal(fast_s, slow_s)
+        np.testing.assert_array_equal(prefixed._rfc3339_stamps(data, sc, every, compiled=False), slow_s)
         assert np.isnan(slow_s).sum() == 3  # (year 0, month 13, no time)

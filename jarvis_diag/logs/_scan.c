@@ -46,6 +46,9 @@
  *       a time), 2 kubectl ("[pod/...] " and maybe a time); int64, 0 for no prefix, -1 for
  *       the prefix of another service than that of line first, the first line with one
  *       (-1: none).
+ *   prefix_stamps(data, ends, lines, shape) -> seconds
+ *       The time in the prefix of each line r in lines (shape as for prefix_cuts), float64
+ *       epoch seconds as jarvis_diag/logs/prefixed.py reads it; NaN for none.
  *   join_cut(data, ends, cuts, lines) -> text
  *       The lines r in lines (file order) without their first cuts[r] bytes, each followed
  *       by a newline, one after the other.
@@ -578,12 +581,14 @@ static inline int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c
 
 /* The prefix of shape at p (see prefix_cuts): its length (0: none) and its service's bytes */
 static Py_ssize_t prefix_at(int shape, const unsigned char *p, const unsigned char *end,
-                            const unsigned char **service, Py_ssize_t *service_len) {
+                            const unsigned char **service, Py_ssize_t *service_len, const unsigned char **time) {
     const unsigned char *q = p;
     *service = p;
     *service_len = 0;
+    *time = NULL;
     if (shape == 0) {
         Py_ssize_t t = rfc3339(p, end);
+        *time = p;
         return t && p + t < end && p[t] == ' ' ? t + 1 : 0;
     }
     if (shape == 1) {  /* [A-Za-z0-9][\w.-]* *\| */
@@ -601,7 +606,9 @@ static Py_ssize_t prefix_at(int shape, const unsigned char *p, const unsigned ch
             return 0;
         }
         q += 2;
-        return q + optional_time(q, end) - p;
+        Py_ssize_t t = optional_time(q, end);
+        *time = t ? q : NULL;
+        return q + t - p;
     }
     /* \[pod/[^\s\]]+\] */
     if (end - q < 6 || memcmp(q, "[pod/", 5) != 0 || is_space(q[5]) || q[5] == ']') {
@@ -617,7 +624,50 @@ static Py_ssize_t prefix_at(int shape, const unsigned char *p, const unsigned ch
     *service = p + 1;
     *service_len = q - p - 1;
     q += 2;
-    return q + optional_time(q, end) - p;
+    Py_ssize_t t = optional_time(q, end);
+    *time = t ? q : NULL;
+    return q + t - p;
+}
+
+static inline int64_t number_at(const unsigned char *p, int count) {
+    int64_t v = 0;
+    for (int k = 0; k < count; k++) {
+        v = v * 10 + (p[k] - '0');
+    }
+    return v;
+}
+
+/* The RFC 3339 time at p (rfc3339() said it is one) as epoch seconds, as prefixed.py's
+ * _iso_seconds gives them: the whole seconds (calendar.timegm's: NaN for year 0 or a month
+ * not 1 to 12, a day or hour past its end counted on), the zone taken off them, then the
+ * fraction added (its digits over a power of ten) */
+static double rfc3339_seconds(const unsigned char *p) {
+    int64_t year = number_at(p, 4), month = number_at(p + 5, 2), day = number_at(p + 8, 2);
+    if (year < 1 || month < 1 || month > 12) {
+        return NAN;
+    }
+    int64_t y = year - (month <= 2);
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * ((month + 9) % 12) + 2) / 5;
+    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468 + day - 1;
+    int64_t whole = ((days * 24 + number_at(p + 11, 2)) * 60 + number_at(p + 14, 2)) * 60 + number_at(p + 17, 2);
+    const unsigned char *q = p + 19;
+    int64_t frac = 0;
+    int n = 0;
+    if (*q == '.' || *q == ',') {
+        while (n < 9 && is_digit(q[1 + n])) {
+            n++;
+        }
+        frac = number_at(q + 1, n);
+        q += 1 + n;
+    }
+    if (*q == '+' || *q == '-') {
+        int64_t zone = number_at(q + 1, 2) * 3600 + number_at(q + (q[3] == ':' ? 4 : 3), 2) * 60;
+        whole -= *q == '-' ? -zone : zone;
+    }
+    static const double scale[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    return (double)whole + (n ? (double)frac / scale[n] : 0.0);
 }
 
 static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
@@ -641,9 +691,9 @@ static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
         const unsigned char *buf = data.buf, *key = NULL;
         Py_ssize_t key_len = 0;
         for (Py_ssize_t r = 0; r < n; r++) {
-            const unsigned char *service;
+            const unsigned char *service, *time;
             Py_ssize_t service_len;
-            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len);
+            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len, &time);
             if (cut && first < 0) {
                 first = r;
                 key = service;
@@ -665,6 +715,42 @@ static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
         return NULL;
     }
     return Py_BuildValue("(Nn)", cuts, first);
+}
+
+static PyObject *prefix_stamps(PyObject *self, PyObject *args) {
+    Py_buffer data, ends_buf, lines_buf;
+    int shape;
+    if (!PyArg_ParseTuple(args, "y*y*y*i", &data, &ends_buf, &lines_buf, &shape)) {
+        return NULL;
+    }
+    const int64_t *ends = ends_buf.buf, *lines = lines_buf.buf;
+    Py_ssize_t n = ends_buf.len / 8, m = lines_buf.len / 8;
+    int bad = shape < 0 || shape > 2;
+    for (Py_ssize_t k = 0; !bad && k < m; k++) {
+        bad = lines[k] < 0 || lines[k] >= n || ends[lines[k]] < line_start(ends, lines[k]) || ends[lines[k]] > data.len;
+    }
+    char *raw = NULL;
+    PyObject *out = bad ? NULL : bytearray_of(m * 8, &raw);
+    if (out != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        double *seconds = (double *)raw;
+        const unsigned char *buf = data.buf;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            const unsigned char *service, *time;
+            Py_ssize_t service_len;
+            int64_t r = lines[k];
+            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len, &time);
+            seconds[k] = cut && time != NULL ? rfc3339_seconds(time) : NAN;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ends_buf);
+    PyBuffer_Release(&lines_buf);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "prefix_stamps: lines must be lines of the data, shape 0 to 2");
+    }
+    return out;
 }
 
 static PyObject *join_cut(PyObject *self, PyObject *args) {
@@ -1817,6 +1903,7 @@ static PyMethodDef methods[] = {
     {"newlines", newlines, METH_VARARGS, "(ends, longest) of the bytes: every newline's position."},
     {"scan", scan, METH_VARARGS, "(shape, seconds, codes, firsts) of each line: stamp shape, time, message number."},
     {"prefix_cuts", prefix_cuts, METH_VARARGS, "(cuts, first): each line's log collector's prefix length."},
+    {"prefix_stamps", prefix_stamps, METH_VARARGS, "the time in each chosen line's prefix, epoch seconds (NaN: none)."},
     {"join_cut", join_cut, METH_VARARGS, "the chosen lines without their first bytes, each ending in a newline."},
     {NULL, NULL, 0, NULL},
 };

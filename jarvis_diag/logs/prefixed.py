@@ -50,7 +50,7 @@ try:  # (the compiled loops, when the package was built with them: see setup.py)
     from jarvis_diag.logs import _scan
 except ImportError:  # pragma: no cover - an install with no C compiler
     _scan = None  # type: ignore[assignment]
-_COMPILED = _scan is not None and hasattr(_scan, "prefix_cuts")  # (a module built from an older _scan.c: not used)
+_COMPILED = _scan is not None and hasattr(_scan, "prefix_stamps")  # (a module built from an older _scan.c: not used)
 
 __all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "scan", "stamps",
            "strip"]
@@ -283,14 +283,18 @@ def _days_before_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     return era * 146097 + doe - 719468
 
 
-def _rfc3339_stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> np.ndarray:
+def _rfc3339_stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, compiled: bool = True) -> np.ndarray:
     """:func:`stamps` of prefixes whose time is an RFC 3339 one at their end (docker, compose,
-    kubectl), read by Arrow's compute functions rather than one line at a time: the same
-    seconds as :func:`_stamp` (whole seconds and the fraction added last), NaN for no time
-    or an impossible month or year."""
+    kubectl), read by the compiled loops (``compiled``, when built) or Arrow's compute
+    functions rather than one line at a time: the same seconds as :func:`_stamp` (whole
+    seconds and the fraction added last), NaN for no time or an impossible month or year."""
     out = np.full(len(lines), np.nan)
     if not len(lines):
         return out
+    if compiled and _COMPILED:
+        got = _scan.prefix_stamps(data, np.ascontiguousarray(sc.ends, dtype=np.int64),
+                                  np.ascontiguousarray(lines, dtype=np.int64), _COMPILED_SHAPES[sc.shape])
+        return np.frombuffer(got, dtype=np.float64).copy()
     order, back = np.unique(lines, return_inverse=True)
     starts, cut = sc.starts[order], sc.cut[order]
     base = int(starts[0])
