@@ -578,32 +578,46 @@ def _load_starts(marks: np.ndarray, start: np.ndarray, line: np.ndarray, ms: np.
 
 def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """``events`` with each later page load of a page's log named as a client of its own
-    (``<clientId>#2`` ...), so that each has its own clock; and a warning per such file."""
+    (``<clientId>#2`` ...), so that each has its own clock; and warnings that say so (one
+    per such file, the first few files)."""
     found = page_load_starts(events)
     if not found:
         return events, []
-    clients = events["client"].astype("category")
-    codes = clients.cat.codes.to_numpy().astype(np.int64)
-    names = [str(c) for c in clients.cat.categories]
+    paths, path_names = _category_codes(events["path"])
+    clients, client_names = _category_codes(events["client"])
+    path_code = {str(n): i for i, n in enumerate(path_names)}
+    client_code = {str(n): i for i, n in enumerate(client_names)}
+    key = paths.astype(np.int64) * (len(client_names) + 1) + clients
+    wanted = {path_code[path] * (len(client_names) + 1) + client_code[page]: (path, page) for path, page in found}
+    rows = np.flatnonzero(events["source"].isin(["frontend", "panel"]).to_numpy(dtype=bool)
+                          & np.isin(key, list(wanted)))
+    rows = rows[np.argsort(key[rows], kind="stable")]
+    cuts = np.flatnonzero(np.diff(key[rows])) + 1
+    codes = clients.astype(np.int64)
+    names = [str(c) for c in client_names]
     line = events["line"].to_numpy()
-    mine = events["source"].isin(["frontend", "panel"]).to_numpy(dtype=bool)
     warnings = []
-    for (path, page), starts in found.items():
-        rows = np.flatnonzero(mine & events["path"].eq(path).fillna(False).to_numpy(dtype=bool)
-                              & clients.eq(page).fillna(False).to_numpy(dtype=bool))
-        load = np.searchsorted(np.array(starts), line[rows], side="right")  # 0: the first page load
+    for own in np.split(rows, cuts):
+        path, page = wanted[int(key[own[0]])]
+        starts = found[(path, page)]
+        load = np.searchsorted(np.array(starts), line[own], side="right")  # 0: the first page load
         loads = [page] + [f"{page}{PAGE_LOAD_MARK}{k + 2}" for k in range(len(starts))]
-        first_new = len(names)
-        names.extend(loads[1:])
         later = load > 0
-        codes[rows[later]] = first_new + load[later] - 1
-        at = ", ".join(f"{s:,}" for s in starts[:PAGE_LOADS_LISTED])
-        named = ", ".join(loads[:PAGE_LOADS_LISTED + 1])
-        if len(starts) > PAGE_LOADS_LISTED:
-            at += f" and {len(starts) - PAGE_LOADS_LISTED:,} more"
-            named += f" ... {loads[-1]}"
-        warnings.append(f"{path}: {len(loads):,} page loads in one page's log (the page loaded again at line {at}): "
-                        f"each is read as a page of its own, on its own clock: {named}")
+        codes[own[later]] = len(names) + load[later] - 1
+        names.extend(loads[1:])
+        if len(warnings) < PAGE_LOADS_LISTED:
+            at = ", ".join(f"{s:,}" for s in starts[:PAGE_LOADS_LISTED])
+            named = ", ".join(loads[:PAGE_LOADS_LISTED + 1])
+            if len(starts) > PAGE_LOADS_LISTED:
+                at += f" and {len(starts) - PAGE_LOADS_LISTED:,} more"
+                named += f" ... {loads[-1]}"
+            warnings.append(f"{path}: {len(loads):,} page loads in one page's log (the page loaded again at line "
+                            f"{at}): each is read as a page of its own, on its own clock: {named}")
+    if len(found) > PAGE_LOADS_LISTED:
+        more = found.values()
+        warnings.append(f"{len(found) - PAGE_LOADS_LISTED:,} more page logs hold several page loads "
+                        f"({sum(len(s) + 1 for s in more):,} loads in the {len(found):,} files), each read as "
+                        f"pages of their own: <clientId>{PAGE_LOAD_MARK}2 ...")
     events = events.copy(deep=False)
     events["client"] = pd.Categorical.from_codes(codes, categories=names)
     return events, warnings

@@ -112,3 +112,18 @@ def test_a_page_that_reconnects_is_one_page_load(logs):
     assert not [w for w in tl.warnings if "page loads" in w]
     files = sorted(p.name.split("_", 1)[1].removesuffix(".log") for p in (root / logs / "frontend").iterdir())
     assert sorted(tl.clock["clients"]) == files
+
+
+def test_many_page_logs_holding_several_loads_are_told_in_a_few_warnings(tmp_path):
+    # (the real page's log written twice over in each of 5 files: 2 loads in each)
+    [page] = (Path(__file__).parent / "fixtures" / "normal" / "frontend").glob("*.log")
+    text = page.read_text()
+    lines = len(text.splitlines())
+    for i in range(5):
+        (tmp_path / f"20261124_Mozilla50iPhoneCPUiP-mwuj1maq-pg{i:02d}.log").write_text(text + text)
+    tl = load_timeline([str(tmp_path)])
+    told = [w for w in tl.warnings if "page load" in w]
+    assert len(told) == 4
+    assert all(f"(the page loaded again at line {lines + 1})" in w for w in told[:3])
+    assert told[3].startswith("2 more page logs hold several page loads (10 loads in the 5 files)")
+    assert len([c for c in tl.clock["clients"] if c.endswith("#2")]) == len(tl.clock["clients"]) // 2
