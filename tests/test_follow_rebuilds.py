@@ -56,7 +56,7 @@ def test_follow_of_one_client_prints_the_lines_held_at_ctrl_c(tmp_path):
         out = _read_until(proc, "stopped", 30)
         proc.wait(timeout=30)  # (its end, before the one Ctrl-C sent on leaving)
     rows = out.splitlines()
-    [stopping] = [i for i, row in enumerate(rows) if row.startswith("stopping: the logs are read once more for ")]
+    [stopping] = [i for i, row in enumerate(rows) if row.startswith("stopping: the logs are read once more (up to 10 s) for ")]
     assert rows[-1] == "stopped" and "ZZZZZZZZ" not in out
     printed = [i for i, row in enumerate(rows) if row.split()[1:2] == ["mxbyzm1u-m37a"]]
     assert printed == list(range(stopping + 1, stopping + 4))

@@ -25,7 +25,8 @@ FOLLOW_REBUILD_S = 1.0
 # the most of a CPU the rebuilds of a follow take: after one that took long (a big log), the
 # next waits three times the CPU time it took (for a quarter)
 FOLLOW_REBUILD_SHARE = 0.25
-# the longest a stop waits for one last read of the logs, to print the lines held for it
+# the longest a stop waits for one last read of the logs, to print the lines held for it (or
+# twice as long as the last read took, on a big log)
 FOLLOW_LAST_REBUILD_S = 10.0
 
 
@@ -374,18 +375,19 @@ class _Rebuild:
         self.result: Any = None
         self.error: BaseException | None = None
         self.cost = 0.0  # (the CPU seconds it took)
+        self.took = 0.0  # (the seconds it took)
         self.done = threading.Event()
         threading.Thread(target=self._run, args=(read, files), daemon=True).start()
 
     def _run(self, read, files: list[str]) -> None:
         # (the process's CPU time, not the time it took: on a busy machine a rebuild takes
         # longer to read the same logs, and the findings would come later for nothing)
-        started = time.process_time()
+        started, began = time.process_time(), time.monotonic()
         try:
             self.result = read(files)
         except BaseException as exc:  # (told where the follow runs)
             self.error = exc
-        self.cost = time.process_time() - started
+        self.cost, self.took = time.process_time() - started, time.monotonic() - began
         self.done.set()
 
 
@@ -545,10 +547,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             tail.offset, tail.line = (os.fstat(tail.fh.fileno()).st_size, 0) if p.endswith(PACKED) \
                 else _complete_lines(tail.fh)
             tails[p] = tail
-    started = time.process_time()
+    started, began = time.process_time(), time.monotonic()
     tl = build(files) if files else None
     last_end = time.monotonic()
     last_cost = time.process_time() - started  # (the last rebuild's CPU time: the next waits according to it)
+    last_took = last_end - began
     for source in tl.sources if tl is not None else []:
         tail = tails.get(source["path"])
         if tail is not None:
@@ -612,9 +615,9 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     def finish_rebuild() -> None:
         """Tell what the rebuild done found: the lines held for it, the findings new, revised
         or withdrawn."""
-        nonlocal rebuild, tl, said_error, last_end, last_cost
+        nonlocal rebuild, tl, said_error, last_end, last_cost, last_took
         done, rebuild = rebuild, None
-        last_end, last_cost = time.monotonic(), done.cost
+        last_end, last_cost, last_took = time.monotonic(), done.cost, done.took
         if isinstance(done.error, DiagError):
             # (a file that went between the look and the read, or cannot be read: the
             # timeline read before stands, and it is read again at the next change)
@@ -652,10 +655,12 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
 
     def last_rebuild() -> None:
         """At a stop with --session / --client, the lines held are printed once the logs are
-        read once more (FOLLOW_LAST_REBUILD_S at most; a second Ctrl-C leaves them out)."""
-        say(f"stopping: the logs are read once more for the {len(held)} line(s) not told on yet (Ctrl-C again "
-            f"to leave them out)")
-        deadline = time.monotonic() + FOLLOW_LAST_REBUILD_S
+        read once more (FOLLOW_LAST_REBUILD_S at most, or twice as long as the last read took;
+        a second Ctrl-C leaves them out)."""
+        wait = max(FOLLOW_LAST_REBUILD_S, 2 * last_took)
+        say(f"stopping: the logs are read once more (up to {wait:.0f} s) for the {len(held)} line(s) not told on "
+            f"yet (Ctrl-C again to leave them out)")
+        deadline = time.monotonic() + wait
         for _ in range(2):  # (the rebuild under way, if it started before some were held; then one)
             if rebuild is None:
                 start_rebuild()
