@@ -26,7 +26,7 @@ def _field_str(data: dict, name: str, limit: int, required: bool = True) -> str 
     value = data.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value.strip():  # (a blank id opened a session of that name)
         raise BadPayload(f"{name} must be a non-empty string")
     if len(value) > limit:
         raise BadPayload(f"{name} is too long")

@@ -26,7 +26,9 @@ from server.testing import Client, running_server
                                      {"session_id": "new-1"}, {"session_id": "new-1", "working_dir": ""},
                                      {"session_id": "new-1", "working_dir": "/", "last_seq": -1},
                                      {"session_id": "new-1", "working_dir": "/", "last_seq": True},
-                                     {"session_id": "x" * 500, "working_dir": "/"}])
+                                     {"session_id": "x" * 500, "working_dir": "/"},
+                                     {"session_id": "  ", "working_dir": "/"}, {"session_id": "\t", "working_dir": "/"},
+                                     {"session_id": "new-1", "working_dir": " "}])
 def test_parse_connect_rejects(payload):
     with pytest.raises(BadPayload):
         parse_connect(payload)
