@@ -293,3 +293,25 @@ async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_
     # (the cycle under way may end on its deadline just before the run stops: it is kept)
     done = len(results.read_text().splitlines())
     assert done in (1, 2) and f"stopped after {done} of 4 cycles: 1/{done} finished cycles recovered cleanly" in out_text
+
+
+async def test_a_run_without_out_gets_a_folder_of_its_own(tmp_path: Path):
+    # two runs started in the same second (a script running a build with a bug and one without
+    # side by side) both took sim-<second>-<seed> and mixed their records: here another run's
+    # folder, made but with no record written yet, stands for every second the run may start in
+    now = time.time()
+    taken = {tmp_path / f"sim-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now + d))}-0" for d in range(-1, 30)}
+    for path in taken:
+        path.mkdir()
+    async with running_server(**FAST) as srv:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jarvis_diag", "simulate-mobile", srv.url, "--token", srv.token, "--time-scale",
+            "0.1", "--deadline", "5s", "--clients", "1", "--sessions", "1", "--background", "1s", "--format", "json",
+            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert all(not any(path.iterdir()) for path in taken)  # (the other runs' folders untouched)
+    (made,) = [p for p in tmp_path.iterdir() if p not in taken]
+    assert made.name.endswith("-0-2") and made.with_name(made.name[:-2]) in taken
+    records = [json.loads(line) for line in (made / "results.jsonl").read_text().splitlines()]
+    assert records and {r["run"] for r in records} == {made.name[len("sim-"):]}

@@ -114,11 +114,17 @@ def simulate_mobile(
         except ServerUnusable as exc:
             raise DiagError(str(exc)) from None
     run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
-    out_dir = out or Path(f"sim-{run_id}")
-    if out_dir.is_dir() and (out_dir / "results.jsonl").exists():
-        raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
-    created = not out_dir.exists()
-    make_output_dir(out_dir, "--out")
+    if out is None:
+        # a folder of this run's own: two runs started in the same second (a script running a
+        # build with a bug and one without side by side) wrote their records into one folder
+        run_id, out_dir = _fresh_run_dir(run_id)
+        created = True
+    else:
+        out_dir = out
+        if out_dir.is_dir() and (out_dir / "results.jsonl").exists():
+            raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
+        created = not out_dir.exists()
+        make_output_dir(out_dir, "--out")
     try:
         if browser or browser_app is not None:
             from jarvis_diag.simulate.browser_command import run_browser
@@ -141,6 +147,22 @@ def _duration(option: str, text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise ValueError(f"{option} {exc}") from None
+
+
+def _fresh_run_dir(run_id: str) -> tuple[str, Path]:
+    """The run's id and its default folder ``sim-<run id>``, made now, with ``-2``, ``-3``...
+    after the id when another run took that folder first."""
+    for n in range(1, 1000):
+        rid = run_id if n == 1 else f"{run_id}-{n}"
+        path = Path(f"sim-{rid}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise DiagError(f"{path}: cannot create the directory: {exc.strerror or exc}") from None
+        return rid, path
+    raise DiagError(f"sim-{run_id}: 999 folders of that name exist; give --out")
 
 
 def _run(cfg, out_dir: Path, run_id: str):
