@@ -408,6 +408,14 @@ def test_an_output_that_is_one_of_the_logs_is_refused(tmp_path):
     assert log.read_bytes() == (FIXTURES / "callback-desync" / "app.log").read_bytes()
 
 
+def test_output_dash_is_standard_output(tmp_path):
+    # `-o -` wrote a file named '-' in the current directory, and printed nothing
+    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(FIXTURES / "normal"), "-f", "json",
+                             "-o", "-"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sources"] and not (tmp_path / "-").exists()
+
+
 def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()

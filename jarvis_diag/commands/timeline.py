@@ -789,7 +789,7 @@ def timeline(
     fmt: Annotated[str, typer.Option("--format", "-f", help="Output: text, json (the timeline), csv, parquet, "
                                      "jsonl (the events), perfetto (a trace for ui.perfetto.dev).")]
     = "text",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout (- for stdout).")] = None,
     session: Annotated[str | None, typer.Option(help="Only this session (UUID, 8-char prefix or new-... id).")]
     = None,
     client: Annotated[str | None, typer.Option(help="Only this frontend clientId (or a prefix of it).")] = None,
@@ -832,6 +832,8 @@ def timeline(
             parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
         except DiagError as exc:
             raise DiagError(f"--{exc}") from None
+    if output is not None and str(output) == "-":
+        output = None  # (standard output, as without --output: a file named '-' was written)
     _check_output(output, paths)
     if follow:
         if "-" in paths:
