@@ -325,7 +325,8 @@ def _variants(lines: list[str]) -> dict[str, bytes]:
     after the last line, with a byte-order mark, with a NUL and bytes that are no UTF-8, with
     a line of the collector itself, with a second service's lines."""
     text = "".join(line + "\n" for line in lines)
-    other = [line.replace("jarvis-1", "nginx-1").replace("pod/jarvis-7d9f", "pod/nginx-5c4") if i % 7 == 3 else line
+    other = [line.replace("jarvis-1", "nginx-1").replace("pod/jarvis-7d9f", "pod/nginx-5c4")
+             .replace("myhost ", "otherhost ").replace("jarvis[77]", "nginx[77]") if i % 7 == 3 else line
              for i, line in enumerate(lines)]
     return {
         "as-written": text.encode(),
@@ -340,8 +341,9 @@ def _variants(lines: list[str]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_the_compiled_reading_of_prefixes_gives_what_one_line_at_a_time_does(tmp_path, name):
-    # (engine="fast" reads one service's prefixes in one pass and takes each row's text from
-    # the file's line; engine="numpy" reads them one line at a time and joins prefix and text)
+    # (engine="fast" reads one service's prefixes and the stamps it needs in one pass each and
+    # takes each row's text from the file's line; engine="numpy" reads them one line at a
+    # time and joins prefix and text)
     lines = _prefixed(PLAIN_LINES, SHAPES[name][1])
     for variant, data in _variants(lines).items():
         path = tmp_path / f"{variant}.log"
@@ -368,3 +370,30 @@ def test_rfc3339_stamps_read_at_once_are_those_read_line_by_line():
         np.testing.assert_array_equal(fast_s, slow_s)
         np.testing.assert_array_equal(prefixed._rfc3339_stamps(data, sc, every, compiled=False), slow_s)
         assert np.isnan(slow_s).sum() == 3  # (year 0, month 13, no time)
+
+
+def test_journal_prefixes_and_stamps_read_at_once_are_those_read_line_by_line():
+    # (every time journalctl writes, and what looks like one: a seventh decimal, a day of
+    # three digits, a month 13, a host and no identifier, a pid with no digits...)
+    times = ["Dec 07 01:02:03", "Dec  7 01:02:03", "Dec 7 01:02:03.123456", "Dec 07 01:02:03.1234567", "Dec 123 01:02:03",
+             "Mon 2026-12-07 01:02:03 CET", "Mon 2026-13-07 01:02:03.5 CET", "2026-12-07T01:02:03+01:00",
+             "2026-12-07T01:02:03.123456+0100", "2026-00-07T01:02:03Z", "1796605323.123456", "179660532.1234567",
+             "[ 1234.567890]", "[1234.56789]", "Décembre 07 01:02:03", "ABCDEFGHI 07 01:02:03"]
+    rests = [" myhost python3[1234]: ", " python3[1234]: ", " jarvis: ", " myhost python3[]: ", " h i[1]:",
+             " myhost  python3: ", " otherhost python3[1]: "]
+    lines = [t + r + "INFO:     connection open" for t in times for r in rests] + ["-- Boot 0123 --"]
+    data = "\n".join(lines).encode()
+    slow = prefixed.scan(data, "journal", compiled=False)
+    fast_scan = prefixed.scan(data, "journal")  # (two hosts: read line by line as well)
+    np.testing.assert_array_equal(fast_scan.cut, slow.cut)
+    # (one service, and lines with no prefix: read in one pass)
+    one = "\n".join(t + r + "INFO:     connection open" for t in times
+                    for r in (" myhost python3[1234]: ", " myhost python3[]: ", " h i[1]:", " myhost  python3: ")).encode()
+    slow, fast_scan = prefixed.scan(one, "journal", compiled=False), prefixed.scan(one, "journal")
+    for name in ("starts", "ends", "cut", "key"):
+        np.testing.assert_array_equal(getattr(fast_scan, name), getattr(slow, name))
+    assert fast_scan.keys == slow.keys == ["myhost python3"]
+    every = np.arange(len(slow))[::-1].copy()
+    got, want = prefixed.stamps(one, fast_scan, every), prefixed.stamps(one, slow, every, at_once=False)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] is want[1] is True

@@ -43,12 +43,14 @@
  *       For each line (line r ends at ends[r]), the length of the log collector's prefix
  *       that starts it, as jarvis_diag/logs/prefixed.py's pattern of that shape matches it:
  *       shape 0 docker (an RFC 3339 time and a space), 1 compose ("<service> *| " and maybe
- *       a time), 2 kubectl ("[pod/...] " and maybe a time); int64, 0 for no prefix, -1 for
+ *       a time), 2 kubectl ("[pod/...] " and maybe a time), 3 journal ("<time> [<host> ]
+ *       <identifier>[[<pid>]]: "); int64, 0 for no prefix, -1 for
  *       the prefix of another service than that of line first, the first line with one
  *       (-1: none).
- *   prefix_stamps(data, ends, lines, shape) -> seconds
+ *   prefix_stamps(data, ends, lines, shape) -> (seconds, wraps)
  *       The time in the prefix of each line r in lines (shape as for prefix_cuts), float64
- *       epoch seconds as jarvis_diag/logs/prefixed.py reads it; NaN for none.
+ *       seconds as jarvis_diag/logs/prefixed.py reads it (NaN for none); wraps: some are
+ *       times of day (journalctl's short output).
  *   join_cut(data, ends, cuts, lines) -> text
  *       The lines r in lines (file order) without their first cuts[r] bytes, each followed
  *       by a newline, one after the other.
@@ -579,13 +581,198 @@ static inline int is_word(unsigned char c) {
 
 static inline int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
+/* ---- journalctl's prefix: <time> [<host> ]<identifier>[[<pid>]]: (prefixed.py's SHAPES["journal"]) */
+
+static inline int is_name(unsigned char c) { return !is_space(c) && c != ':' && c != '[' && c != ']'; }
+
+static inline Py_ssize_t run_of_digits(const unsigned char *p, const unsigned char *end) {
+    const unsigned char *q = p;
+    while (q < end && is_digit(*q)) {
+        q++;
+    }
+    return q - p;
+}
+
+/* (?:\.\d{1,6})? at p: its length (what follows it decides whether the line matches: a
+ * seventh digit, or a dot with none, fails whatever the group gives back) */
+static Py_ssize_t fraction6(const unsigned char *p, const unsigned char *end) {
+    if (p < end && *p == '.' && p + 1 < end && is_digit(p[1])) {
+        Py_ssize_t n = run_of_digits(p + 1, end);
+        return 1 + (n > 6 ? 6 : n);
+    }
+    return 0;
+}
+
+/* a fixed form at p ('0' a digit, else that byte): 1 when it is there */
+static int form_at(const char *form, const unsigned char *p, const unsigned char *end) {
+    for (int k = 0; form[k]; k++) {
+        if (p + k >= end || (form[k] == '0' ? !is_digit(p[k]) : p[k] != (unsigned char)form[k])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* [^\s\d]{2,8} and a space at p: the length of the word (0: none) */
+static Py_ssize_t day_name(const unsigned char *p, const unsigned char *end) {
+    const unsigned char *q = p;
+    while (q < end && !is_space(*q) && !is_digit(*q)) {
+        q++;
+    }
+    Py_ssize_t n = q - p;
+    return n >= 2 && n <= 8 && q < end && *q == ' ' ? n : 0;
+}
+
+/* (?:\[\d+\])?: and a space at p: where the prefix ends (NULL: it does not) */
+static const unsigned char *identifier_end(const unsigned char *p, const unsigned char *end) {
+    if (p < end && *p == '[') {
+        Py_ssize_t d = run_of_digits(p + 1, end);
+        const unsigned char *q = p + 2 + d;
+        if (d > 0 && p + 1 + d < end && p[1 + d] == ']' && q + 1 < end && q[0] == ':' && q[1] == ' ') {
+            return q + 2;
+        }
+    }
+    return p + 1 < end && p[0] == ':' && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* " (?:host )?identifier(?:\[\d+\])?: " at p: where the prefix ends (NULL: it does not), the
+ * service (host, a space and identifier, or the identifier alone: no name holds a space) */
+static const unsigned char *journal_rest(const unsigned char *p, const unsigned char *end,
+                                         const unsigned char **service, Py_ssize_t *service_len) {
+    if (p >= end || *p != ' ') {
+        return NULL;
+    }
+    const unsigned char *first = ++p;
+    while (p < end && is_name(*p)) {
+        p++;
+    }
+    if (p == first) {
+        return NULL;
+    }
+    if (p < end && *p == ' ') {  /* a host, then the identifier */
+        const unsigned char *ident = p + 1, *q = ident;
+        while (q < end && is_name(*q)) {
+            q++;
+        }
+        const unsigned char *done = q > ident ? identifier_end(q, end) : NULL;
+        if (done != NULL) {
+            *service = first;
+            *service_len = q - first;
+            return done;
+        }
+    }
+    const unsigned char *done = identifier_end(p, end);
+    if (done != NULL) {
+        *service = first;
+        *service_len = p - first;
+    }
+    return done;
+}
+
+/* the journal's prefix at p: its length (0: none), its service, where its time starts and
+ * which it is (1 iso, 2 a date and time with a zone's name, 3 a time of day, 4 unix, 5 a
+ * boot's clock); the alternatives in the pattern's order, the first whose rest matches */
+static Py_ssize_t journal_at(const unsigned char *p, const unsigned char *end, const unsigned char **service,
+                             Py_ssize_t *service_len, const unsigned char **time, int *kind) {
+    const unsigned char *done;
+    /* iso: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d) */
+    if (form_at("0000-00-00T00:00:00", p, end)) {
+        const unsigned char *q = p + 19;
+        q += fraction6(q, end);
+        const unsigned char *z = NULL;
+        if (q < end && *q == 'Z') {
+            z = q + 1;
+        } else if (q < end && (*q == '+' || *q == '-') && digits(q + 1, end, 2)) {
+            if (q + 3 < end && q[3] == ':' && digits(q + 4, end, 2)) {
+                z = q + 6;
+            } else if (digits(q + 3, end, 2)) {
+                z = q + 5;
+            }
+        }
+        if (z != NULL && (done = journal_rest(z, end, service, service_len)) != NULL) {
+            *time = p;
+            *kind = 1;
+            return done - p;
+        }
+    }
+    Py_ssize_t name = day_name(p, end);
+    if (name) {
+        /* a date and time with a zone's name: [^\s\d]{2,8} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? [^\s:\[\]]+ */
+        const unsigned char *at = p + name + 1;
+        if (form_at("0000-00-00 00:00:00", at, end)) {
+            const unsigned char *q = at + 19;
+            q += fraction6(q, end);
+            if (q < end && *q == ' ') {
+                const unsigned char *zone = ++q;
+                while (q < end && is_name(*q)) {
+                    q++;
+                }
+                if (q > zone && (done = journal_rest(q, end, service, service_len)) != NULL) {
+                    *time = at;
+                    *kind = 2;
+                    return done - p;
+                }
+            }
+        }
+        /* a time of day: [^\s\d]{2,8} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d{1,6})? */
+        for (int wide = 1; wide >= 0; wide--) {
+            const unsigned char *q = at;
+            if (wide && !(q < end && (*q == ' ' || is_digit(*q)))) {
+                continue;
+            }
+            q += wide;
+            if (!(q < end && is_digit(*q)) || !form_at(" 00:00:00", q + 1, end)) {
+                continue;
+            }
+            const unsigned char *clock = q + 2;
+            q = clock + 8;
+            q += fraction6(q, end);
+            if ((done = journal_rest(q, end, service, service_len)) != NULL) {
+                *time = clock;
+                *kind = 3;
+                return done - p;
+            }
+        }
+    }
+    /* unix: \d{9,11}\.\d{6} */
+    Py_ssize_t whole = run_of_digits(p, end);
+    if (whole >= 9 && whole <= 11 && p + whole < end && p[whole] == '.' && digits(p + whole + 1, end, 6) &&
+        (done = journal_rest(p + whole + 7, end, service, service_len)) != NULL) {
+        *time = p;
+        *kind = 4;
+        return done - p;
+    }
+    /* a boot's clock: \[ *\d+\.\d{6}\] */
+    if (p < end && *p == '[') {
+        const unsigned char *q = p + 1;
+        while (q < end && *q == ' ') {
+            q++;
+        }
+        const unsigned char *clock = q;
+        Py_ssize_t d = run_of_digits(q, end);
+        q += d;
+        if (d > 0 && q < end && *q == '.' && digits(q + 1, end, 6) && q + 7 < end && q[7] == ']' &&
+            (done = journal_rest(q + 8, end, service, service_len)) != NULL) {
+            *time = clock;
+            *kind = 5;
+            return done - p;
+        }
+    }
+    return 0;
+}
+
 /* The prefix of shape at p (see prefix_cuts): its length (0: none) and its service's bytes */
 static Py_ssize_t prefix_at(int shape, const unsigned char *p, const unsigned char *end,
-                            const unsigned char **service, Py_ssize_t *service_len, const unsigned char **time) {
+                            const unsigned char **service, Py_ssize_t *service_len, const unsigned char **time,
+                            int *kind) {
     const unsigned char *q = p;
     *service = p;
     *service_len = 0;
     *time = NULL;
+    *kind = 1;
+    if (shape == 3) {
+        return journal_at(p, end, service, service_len, time, kind);
+    }
     if (shape == 0) {
         Py_ssize_t t = rfc3339(p, end);
         *time = p;
@@ -678,7 +865,7 @@ static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
     }
     const int64_t *ends = ends_buf.buf;
     Py_ssize_t n = ends_buf.len / 8;
-    int bad = shape < 0 || shape > 2;
+    int bad = shape < 0 || shape > 3;
     for (Py_ssize_t r = 0; !bad && r < n; r++) {
         bad = ends[r] < line_start(ends, r) || ends[r] > data.len;
     }
@@ -693,7 +880,9 @@ static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
         for (Py_ssize_t r = 0; r < n; r++) {
             const unsigned char *service, *time;
             Py_ssize_t service_len;
-            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len, &time);
+            int kind;
+            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len, &time,
+                                       &kind);
             if (cut && first < 0) {
                 first = r;
                 key = service;
@@ -708,13 +897,38 @@ static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
     PyBuffer_Release(&data);
     PyBuffer_Release(&ends_buf);
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "prefix_cuts: lines must lie in the data, shape 0 to 2");
+        PyErr_SetString(PyExc_ValueError, "prefix_cuts: lines must lie in the data, shape 0 to 3");
         return NULL;
     }
     if (cuts == NULL) {
         return NULL;
     }
     return Py_BuildValue("(Nn)", cuts, first);
+}
+
+/* the decimal number p[0..n) as Python's float() reads it (NaN: none) */
+static double decimal(const unsigned char *p, Py_ssize_t n) {
+    char text[32];
+    if (n <= 0 || n >= (Py_ssize_t)sizeof(text)) {
+        return NAN;
+    }
+    memcpy(text, p, (size_t)n);
+    text[n] = 0;
+    double v = PyOS_string_to_double(text, NULL, NULL);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return NAN;
+    }
+    return v;
+}
+
+/* the length of \d+(?:\.\d+)? at p */
+static Py_ssize_t number_length(const unsigned char *p, const unsigned char *end) {
+    Py_ssize_t n = run_of_digits(p, end);
+    if (p + n < end && p[n] == '.') {
+        n += 1 + run_of_digits(p + n + 1, end);
+    }
+    return n;
 }
 
 static PyObject *prefix_stamps(PyObject *self, PyObject *args) {
@@ -725,32 +939,48 @@ static PyObject *prefix_stamps(PyObject *self, PyObject *args) {
     }
     const int64_t *ends = ends_buf.buf, *lines = lines_buf.buf;
     Py_ssize_t n = ends_buf.len / 8, m = lines_buf.len / 8;
-    int bad = shape < 0 || shape > 2;
+    int bad = shape < 0 || shape > 3;
     for (Py_ssize_t k = 0; !bad && k < m; k++) {
         bad = lines[k] < 0 || lines[k] >= n || ends[lines[k]] < line_start(ends, lines[k]) || ends[lines[k]] > data.len;
     }
     char *raw = NULL;
     PyObject *out = bad ? NULL : bytearray_of(m * 8, &raw);
-    if (out != NULL) {
-        Py_BEGIN_ALLOW_THREADS
+    int wraps = 0;
+    if (out != NULL) {  /* (with the GIL: float() reads the decimals) */
         double *seconds = (double *)raw;
         const unsigned char *buf = data.buf;
         for (Py_ssize_t k = 0; k < m; k++) {
-            const unsigned char *service, *time;
+            const unsigned char *service, *time, *end = buf + ends[lines[k]];
             Py_ssize_t service_len;
-            int64_t r = lines[k];
-            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len, &time);
-            seconds[k] = cut && time != NULL ? rfc3339_seconds(time) : NAN;
+            int kind;
+            Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, lines[k]), end, &service, &service_len, &time,
+                                       &kind);
+            double v = NAN;
+            if (cut && time != NULL) {
+                if (kind <= 2) {  /* (a date with a zone's name: read as UTC, only differences count) */
+                    v = rfc3339_seconds(time);
+                } else if (kind == 3) {  /* hh:mm:ss[.ffffff] */
+                    wraps = 1;
+                    v = (double)(number_at(time, 2) * 3600 + number_at(time + 3, 2) * 60) +
+                        decimal(time + 6, number_length(time + 6, end));
+                } else {
+                    v = decimal(time, number_length(time, end));
+                }
+            }
+            seconds[k] = v;
         }
-        Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&data);
     PyBuffer_Release(&ends_buf);
     PyBuffer_Release(&lines_buf);
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "prefix_stamps: lines must be lines of the data, shape 0 to 2");
+        PyErr_SetString(PyExc_ValueError, "prefix_stamps: lines must be lines of the data, shape 0 to 3");
+        return NULL;
     }
-    return out;
+    if (out == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(NO)", out, wraps ? Py_True : Py_False);
 }
 
 static PyObject *join_cut(PyObject *self, PyObject *args) {

@@ -193,14 +193,16 @@ def scan(data: bytes | bytearray, shape: str, *, compiled: bool = True) -> Scan:
     return Scan(shape, starts, ends, cut, key, keys)
 
 
-# the shapes the compiled loops read (their number there), with an RFC 3339 time as their stamp
-_COMPILED_SHAPES = {"docker": 0, "compose": 1, "kubectl": 2}
+# the shapes the compiled loops read (their number there)
+_COMPILED_SHAPES = {"docker": 0, "compose": 1, "kubectl": 2, "journal": 3}
+# those whose stamp is an RFC 3339 time at the end of the prefix
+_RFC3339_SHAPES = ("docker", "compose", "kubectl")
 
 
 def _one_service(data: bytes | bytearray, shape: str, starts: np.ndarray, ends: np.ndarray) -> Scan | None:
     """:func:`scan`'s result from the compiled loops (one pass over the bytes, no Python step
-    per line) when its shape is one they read and every prefixed line is one service's (the
-    common case: ``docker logs -t``, ``kubectl logs --prefix`` of one pod); else None."""
+    per line) when every prefixed line is one service's (the common case: ``journalctl -u
+    jarvis``, ``docker logs -t``, ``kubectl logs --prefix`` of one pod); else None."""
     code = _COMPILED_SHAPES.get(shape)
     if code is None:
         return None
@@ -215,7 +217,9 @@ def _one_service(data: bytes | bytearray, shape: str, starts: np.ndarray, ends: 
         if first >= 0:
             m = _BYTES[shape].match(data, int(starts[first]), int(ends[first]))
             assert m is not None
-            keys = [m.group(*_KEY_GROUPS[shape]).decode("utf-8", "replace")]
+            found = m.group(*_KEY_GROUPS[shape])
+            keys = [" ".join(g.decode("utf-8", "replace") for g in (found if isinstance(found, tuple) else (found,))
+                             if g)]
     return Scan(shape, starts, ends, cut.copy(), key, keys)
 
 
@@ -252,10 +256,15 @@ def backend_lines(data: bytes | bytearray, sc: Scan) -> np.ndarray:
 
 def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, at_once: bool = True) -> tuple[np.ndarray, bool]:
     """(the collector's time of each of ``lines``, seconds, NaN for none; whether these are
-    times of day: journalctl's short output, with no date). ``at_once``: RFC 3339 times
-    read by Arrow's compute functions (False: one line at a time)."""
-    if at_once and sc.shape in _COMPILED_SHAPES:  # (RFC 3339 times only)
-        return _rfc3339_stamps(data, sc, lines), False
+    times of day: journalctl's short output, with no date). ``at_once``: all at once, by the
+    compiled loops when built, else (RFC 3339 times) by Arrow's compute functions (False:
+    one line at a time)."""
+    if at_once and _COMPILED and len(lines):
+        got, wraps = _scan.prefix_stamps(data, np.ascontiguousarray(sc.ends, dtype=np.int64),
+                                         np.ascontiguousarray(lines, dtype=np.int64), _COMPILED_SHAPES[sc.shape])
+        return np.frombuffer(got, dtype=np.float64).copy(), wraps
+    if at_once and sc.shape in _RFC3339_SHAPES:
+        return _rfc3339_stamps(data, sc, lines, compiled=False), False
     match = _BYTES[sc.shape].match
     out = np.full(len(lines), np.nan)
     wraps = False
@@ -292,8 +301,8 @@ def _rfc3339_stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, com
     if not len(lines):
         return out
     if compiled and _COMPILED:
-        got = _scan.prefix_stamps(data, np.ascontiguousarray(sc.ends, dtype=np.int64),
-                                  np.ascontiguousarray(lines, dtype=np.int64), _COMPILED_SHAPES[sc.shape])
+        got, _ = _scan.prefix_stamps(data, np.ascontiguousarray(sc.ends, dtype=np.int64),
+                                     np.ascontiguousarray(lines, dtype=np.int64), _COMPILED_SHAPES[sc.shape])
         return np.frombuffer(got, dtype=np.float64).copy()
     order, back = np.unique(lines, return_inverse=True)
     starts, cut = sc.starts[order], sc.cut[order]
