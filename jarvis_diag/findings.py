@@ -1400,6 +1400,16 @@ def _last_attempt(ix: _Index, client: str | None, t0: float) -> list[dict] | Non
     return last
 
 
+def _failed_attempts(ix: _Index, client: str | None, t0: float, t1: float) -> list[dict]:
+    """The client's 'Connection error' lines from ``t0`` to ``t1``: the attempts that never
+    opened a socket."""
+    return [rec for rec in ix.corr.index.fe_by_client.get(client, []) if client
+            and t0 < rec["t"] <= t1 and rec["kind"] == "socket.error"]
+
+
+# a connection error that says the WebSocket could not be opened (socket.io-client: 'websocket error')
+_UPGRADE_REFUSED = re.compile(r"websocket error", re.IGNORECASE)
+
 # An episode's trigger, as a sentence says it
 LOSS_WORDS = {"page.hidden": "its page went to the background", "network.offline": "its network went offline",
               "socket.disconnected": "its socket closed", "server.reload": "the server reloaded"}
@@ -1414,8 +1424,15 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         since = ep.visible_at if ep.visible_at is not None else ep.started_at
         if ep.trigger == "page.hidden" and ep.visible_at is None:
             continue  # still in the background when the logs end: nothing was expected yet
+        failures: list[dict] = []
         if ep.exhausted_at is not None:
             why = f"it gave up after its retries at {iso(ep.exhausted_at)}"
+            failures = _failed_attempts(ix, ep.client, ep.started_at, ep.exhausted_at)
+            if failures:
+                reasons = list(dict.fromkeys(r.get("reason") or "connection error" for r in failures))
+                how = f"all of them with '{reasons[0]}'" if len(reasons) == 1 else \
+                    f"the last with '{failures[-1].get('reason') or 'connection error'}'"
+                why += f"; {len(failures)} attempt{'s' if len(failures) > 1 else ''} failed to connect, {how}"
         elif last_t is not None and last_t - since >= RECOVERY_GRACE_S:
             if ep.authenticated_at is not None:
                 continue  # reconnected: sessions left behind are missing-resubscribe findings
@@ -1423,7 +1440,16 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         else:
             continue
         fix = "Reconnect on visibility/online and re-send chat:connect for every open session."
-        evidence_list = list(ep.evidence)
+        if failures and all(_UPGRADE_REFUSED.search(r.get("reason") or "") for r in failures):
+            fix = ("Every attempt failed to open the WebSocket: a proxy or network that refuses WebSocket upgrades "
+                   "would do this, and socket.io-client does not fall back to polling unless told to "
+                   "(tryAllTransports: true, or transports ['polling', 'websocket']); let WebSockets through, or let "
+                   "the page fall back.")
+        elif failures:
+            fix = ("Every attempt failed before a socket opened (see the reason): the server or the network was "
+                   "down all along. Let the page try again when it comes back to the foreground or online after "
+                   "giving up, and re-send chat:connect for every open session once connected.")
+        evidence_list = list(ep.evidence) + [evidence(r) for r in failures[:1] + failures[-1:]]
         attempt = _last_attempt(ix, ep.client, ep.started_at) if ep.exhausted_at is None else None
         if attempt is not None and last_t is not None:
             evidence_list += [evidence(r) for r in attempt]  # (_f drops a line cited twice)

@@ -312,13 +312,14 @@ class LogSet:
         self.fe(c, self.now, "cm.force_disconnect")
         self.now += 0.01
 
-    def reconnect_attempts(self, c: Client, attempts: int, *, exhausted: bool = False) -> None:
+    def reconnect_attempts(self, c: Client, attempts: int, *, exhausted: bool = False,
+                           reason: str = "xhr poll error") -> None:
         for i in range(1, attempts + 1):
             delay = min(100 * 2 ** (i - 1), 2000)
             self.fe(c, self.now, "cm.scheduling", ms=str(delay), attempt=i)
             self.now += delay / 1000.0
             self.fe(c, self.now, "cm.reconnecting_of", attempt=i, max_attempts=20)
-            self.fe(c, self.now, "fe.connect_error", reason="xhr poll error")
+            self.fe(c, self.now, "fe.connect_error", reason=reason)
         if exhausted:
             self.fe(c, self.now, "cm.max_retries")
             self.fe(c, self.now, "cm.state_labelled", state_from="reconnecting", state_to="failed", trigger="fail")

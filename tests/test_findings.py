@@ -609,6 +609,29 @@ def test_reconnect_failed_when_retries_run_out(tmp_path):
     assert f["severity"] == "critical" and "gave up" in f["summary"]
     # what began it, in words (it said "(network.offline at ...)", an event kind)
     assert f"lost its connection at {f['at']} (its network went offline) and did not recover" in f["summary"]
+    # how its attempts failed, with the first and last failure cited (it said only 'gave up')
+    assert "5 attempts failed to connect, all of them with 'xhr poll error'" in f["summary"]
+    assert "the server or the network was down all along" in f["summary"]
+    assert sum("Connection error: xhr poll error" in e["text"] for e in f["evidence"]) == 2
+    _well_formed(f["summary"])
+
+
+def test_reconnect_failed_on_refused_websocket_upgrades_says_so(tmp_path):
+    # a proxy that refuses WebSocket upgrades: every attempt fails with 'websocket error', and
+    # the page (socket.io-client without tryAllTransports) never falls back to polling
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    logs.client_disconnect(c, SID1, reason="transport close")
+    logs.reconnect_attempts(c, 4, exhausted=True, reason="websocket error")
+    logs.wait(20)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "reconnect-failed")
+    assert "4 attempts failed to connect, all of them with 'websocket error'" in f["summary"]
+    assert "refuses WebSocket upgrades" in f["summary"] and "tryAllTransports" in f["summary"]
     _well_formed(f["summary"])
 
 
