@@ -213,12 +213,13 @@ def _one_service(data: bytes | bytearray, shape: str, starts: np.ndarray, ends: 
     if (cut < 0).any():  # (several services: the lines are told apart one by one)
         return None
     key = np.where(cut > 0, 0, -1).astype(np.int32)
+    m = _BYTES[shape].match(data, int(starts[first]), int(ends[first])) if first >= 0 else None
+    if first >= 0 and (m is None or m.end() - int(starts[first]) != cut[first]):  # (never: the loops read as the pattern)
+        return None
     keys = [""]
     if shape in _KEY_GROUPS:
         keys = []
-        if first >= 0:
-            m = _BYTES[shape].match(data, int(starts[first]), int(ends[first]))
-            assert m is not None
+        if m is not None:
             found = m.group(*_KEY_GROUPS[shape])
             keys = [" ".join(g.decode("utf-8", "replace") for g in (found if isinstance(found, tuple) else (found,))
                              if g)]
