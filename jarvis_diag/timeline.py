@@ -618,10 +618,11 @@ class _OpenAttaches:
         self._all.append(a)
         self._starts.append(a.started_at)
         self._left.append(i)
+        # (i is the last position yet: it goes at the end of its lists)
         if a.key:
-            self._name(self._by_key, a.key, i)
+            self._by_key.setdefault(a.key, []).append(i)
         if a.sid:
-            self._name(self._by_sid, a.sid, i)
+            self._by_sid.setdefault(a.sid, []).append(i)
 
     def named(self, a: Attach, by: str) -> None:
         """``a``'s ``by`` ("key" or "sid") was set to a new value."""
