@@ -39,14 +39,15 @@
  *       arrays): the values of an Arrow string array put in another order.
  *   touch(buffer)
  *       Zero one byte per page of a fresh buffer: its memory is taken now, on this thread.
- *   prefix_cuts(data, ends, shape) -> (cuts, first)
+ *   prefix_cuts(data, ends, shape) -> (cuts, codes, services)
  *       For each line (line r ends at ends[r]), the length of the log collector's prefix
  *       that starts it, as jarvis_diag/logs/prefixed.py's pattern of that shape matches it:
  *       shape 0 docker (an RFC 3339 time and a space), 1 compose ("<service> *| " and maybe
  *       a time), 2 kubectl ("[pod/...] " and maybe a time), 3 journal ("<time> [<host> ]
- *       <identifier>[[<pid>]]: "); int64, 0 for no prefix, -1 for
- *       the prefix of another service than that of line first, the first line with one
- *       (-1: none).
+ *       <identifier>[[<pid>]]: "); int64, 0 for no prefix. codes: int32, the number of the
+ *       line's service (-1: no prefix) among services, their bytes in the order first met
+ *       (the journal's: host, a space and identifier, or the identifier alone); services
+ *       is None past 256 of them.
  *   prefix_stamps(data, ends, lines, shape) -> (seconds, wraps)
  *       The time in the prefix of each line r in lines (shape as for prefix_cuts), float64
  *       seconds as jarvis_diag/logs/prefixed.py reads it (NaN for none); wraps: some are
@@ -857,6 +858,8 @@ static double rfc3339_seconds(const unsigned char *p) {
     return (double)whole + (n ? (double)frac / scale[n] : 0.0);
 }
 
+#define MAX_SERVICES 256
+
 static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
     Py_buffer data, ends_buf;
     int shape;
@@ -869,41 +872,73 @@ static PyObject *prefix_cuts(PyObject *self, PyObject *args) {
     for (Py_ssize_t r = 0; !bad && r < n; r++) {
         bad = ends[r] < line_start(ends, r) || ends[r] > data.len;
     }
-    char *raw = NULL;
+    char *raw = NULL, *raw_codes = NULL;
     PyObject *cuts = bad ? NULL : bytearray_of(n * 8, &raw);
-    Py_ssize_t first = -1;
-    if (cuts != NULL) {
+    PyObject *codes = cuts == NULL ? NULL : bytearray_of(n * 4, &raw_codes);
+    const unsigned char *service_at[MAX_SERVICES];
+    Py_ssize_t service_size[MAX_SERVICES];
+    int count = 0;
+    if (codes != NULL) {
         Py_BEGIN_ALLOW_THREADS
         int64_t *out = (int64_t *)raw;
-        const unsigned char *buf = data.buf, *key = NULL;
-        Py_ssize_t key_len = 0;
+        int32_t *code = (int32_t *)raw_codes;
+        const unsigned char *buf = data.buf;
+        int last = -1;  /* (the service of the line before: most often this one's) */
         for (Py_ssize_t r = 0; r < n; r++) {
             const unsigned char *service, *time;
             Py_ssize_t service_len;
             int kind;
             Py_ssize_t cut = prefix_at(shape, buf + line_start(ends, r), buf + ends[r], &service, &service_len, &time,
                                        &kind);
-            if (cut && first < 0) {
-                first = r;
-                key = service;
-                key_len = service_len;
-            } else if (cut && (service_len != key_len || memcmp(service, key, (size_t)key_len) != 0)) {
-                cut = -1;
+            int c = -1;
+            if (cut && count <= MAX_SERVICES) {
+                if (last >= 0 && service_size[last] == service_len && memcmp(service_at[last], service, (size_t)service_len) == 0) {
+                    c = last;
+                }
+                for (int k = 0; c < 0 && k < count; k++) {
+                    if (service_size[k] == service_len && memcmp(service_at[k], service, (size_t)service_len) == 0) {
+                        c = k;
+                    }
+                }
+                if (c < 0 && count < MAX_SERVICES) {
+                    service_at[count] = service;
+                    service_size[count] = service_len;
+                    c = count++;
+                } else if (c < 0) {
+                    count = MAX_SERVICES + 1;  /* (too many: told apart one line at a time) */
+                }
+                last = c;
             }
             out[r] = cut;
+            code[r] = c;
         }
         Py_END_ALLOW_THREADS
+    }
+    PyObject *services = NULL;
+    if (codes != NULL && count <= MAX_SERVICES) {
+        services = PyList_New(count);
+        for (int k = 0; services != NULL && k < count; k++) {
+            PyObject *name = PyBytes_FromStringAndSize((const char *)service_at[k], service_size[k]);
+            if (name == NULL) {
+                Py_CLEAR(services);
+            } else {
+                PyList_SET_ITEM(services, k, name);
+            }
+        }
+    } else if (codes != NULL) {
+        services = Py_NewRef(Py_None);
     }
     PyBuffer_Release(&data);
     PyBuffer_Release(&ends_buf);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "prefix_cuts: lines must lie in the data, shape 0 to 3");
+    }
+    if (services == NULL) {
+        Py_XDECREF(cuts);
+        Py_XDECREF(codes);
         return NULL;
     }
-    if (cuts == NULL) {
-        return NULL;
-    }
-    return Py_BuildValue("(Nn)", cuts, first);
+    return Py_BuildValue("(NNN)", cuts, codes, services);
 }
 
 /* the decimal number p[0..n) as Python's float() reads it (NaN: none) */

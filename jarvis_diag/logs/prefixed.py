@@ -21,8 +21,8 @@ themselves); :func:`scan` finds each line's prefix and the service that wrote it
 host and identifier, container, pod), :func:`stamps` the collector's time of a line. A
 file's lines are the backend's when their service wrote a line of the backend's log
 (:func:`backend_lines`); the others are another service's. The compiled loops (_scan.c:
-``prefix_cuts``, ``prefix_stamps``, ``join_cut``) do this in one pass when every prefixed
-line is one service's, as the patterns here read it; else a Python step per line does it.
+``prefix_cuts``, ``prefix_stamps``, ``join_cut``) do this in one pass each, as the patterns
+here read it (without them, or past 256 services, a Python step per line does it).
 
 Times: a line keeps the time it carries itself. A line that has none (uvicorn's console
 lines, a traceback's first line, noise) is placed by the collector's times: the time of
@@ -171,9 +171,9 @@ def scan(data: bytes | bytearray, shape: str, *, compiled: bool = True) -> Scan:
     del newlines
     if starts[-1] == len(data):  # (the data ends with a newline: no line after it)
         starts, ends = starts[:-1], ends[:-1]
-    one = _one_service(data, shape, starts, ends) if compiled else None
-    if one is not None:
-        return one
+    found = _compiled_scan(data, shape, starts, ends) if compiled else None
+    if found is not None:
+        return found
     match = _BYTES[shape].match
     groups = _KEY_GROUPS.get(shape)
     spans = zip(starts.tolist(), ends.tolist(), strict=True)
@@ -201,29 +201,30 @@ _COMPILED_SHAPES = {"docker": 0, "compose": 1, "kubectl": 2, "journal": 3}
 _RFC3339_SHAPES = ("docker", "compose", "kubectl")
 
 
-def _one_service(data: bytes | bytearray, shape: str, starts: np.ndarray, ends: np.ndarray) -> Scan | None:
+def _compiled_scan(data: bytes | bytearray, shape: str, starts: np.ndarray, ends: np.ndarray) -> Scan | None:
     """:func:`scan`'s result from the compiled loops (one pass over the bytes, no Python step
-    per line) when every prefixed line is one service's (the common case: ``journalctl -u
-    jarvis``, ``docker logs -t``, ``kubectl logs --prefix`` of one pod); else None."""
-    code = _COMPILED_SHAPES.get(shape)
-    if code is None:
+    per line); None past 256 services (then each line is read on its own)."""
+    got, got_codes, services = _scan.prefix_cuts(data, np.ascontiguousarray(ends, dtype=np.int64),
+                                                 _COMPILED_SHAPES[shape])
+    if services is None:
         return None
-    got, first = _scan.prefix_cuts(data, np.ascontiguousarray(ends, dtype=np.int64), code)
-    cut = np.frombuffer(got, dtype=np.int64)
-    if (cut < 0).any():  # (several services: the lines are told apart one by one)
-        return None
-    key = np.where(cut > 0, 0, -1).astype(np.int32)
-    m = _BYTES[shape].match(data, int(starts[first]), int(ends[first])) if first >= 0 else None
-    if first >= 0 and (m is None or m.end() - int(starts[first]) != cut[first]):  # (never: the loops read as the pattern)
-        return None
-    keys = [""]
-    if shape in _KEY_GROUPS:
-        keys = []
-        if m is not None:
+    cut = np.frombuffer(got, dtype=np.int64).copy()
+    key = np.frombuffer(got_codes, dtype=np.int32).copy()
+    del got, got_codes
+    keys = [""] if shape not in _KEY_GROUPS else [name.decode("utf-8", "replace") for name in services]
+    # (the first prefixed line read by the pattern too: never otherwise, but should they differ,
+    # the line-by-line reading decides)
+    first = int(np.argmax(cut > 0)) if (cut > 0).any() else -1
+    if first >= 0:
+        m = _BYTES[shape].match(data, int(starts[first]), int(ends[first]))
+        if m is None or m.end() - int(starts[first]) != cut[first]:
+            return None
+        if shape in _KEY_GROUPS:
             found = m.group(*_KEY_GROUPS[shape])
-            keys = [" ".join(g.decode("utf-8", "replace") for g in (found if isinstance(found, tuple) else (found,))
-                             if g)]
-    return Scan(shape, starts, ends, cut.copy(), key, keys)
+            if " ".join(g.decode("utf-8", "replace") for g in (found if isinstance(found, tuple) else (found,))
+                        if g) != keys[0]:
+                return None
+    return Scan(shape, starts, ends, cut, key, keys)
 
 
 def join_cut(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, compiled: bool = True) -> bytes | bytearray:
