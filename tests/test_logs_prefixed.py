@@ -397,3 +397,14 @@ def test_journal_prefixes_and_stamps_read_at_once_are_those_read_line_by_line():
     got, want = prefixed.stamps(one, fast_scan, every), prefixed.stamps(one, slow, every, at_once=False)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1] is want[1] is True
+
+
+@pytest.mark.parametrize("services", [2, 300])
+def test_the_compiled_scan_numbers_services_as_the_line_by_line_one(services):
+    # (in the order first met; past 256 services the lines are read one by one)
+    lines = [f"svc-{i % services}  | INFO:     connection open" if i % 5 else "no prefix" for i in range(1500)]
+    data = "\n".join(lines).encode()
+    got, want = prefixed.scan(data, "compose"), prefixed.scan(data, "compose", compiled=False)
+    for name in ("cut", "key"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert got.keys == want.keys and len(want.keys) == services
