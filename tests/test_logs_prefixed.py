@@ -402,7 +402,7 @@ def test_journal_prefixes_and_stamps_read_at_once_are_those_read_line_by_line():
 @pytest.mark.parametrize("services", [2, 300])
 def test_the_compiled_scan_numbers_services_as_the_line_by_line_one(services):
     # (in the order first met; past 256 services the lines are read one by one)
-    lines = [f"svc-{i % services}  | INFO:     connection open" if i % 5 else "no prefix" for i in range(1500)]
+    lines = [f"svc-{i % services}  | INFO:     connection open" if i % 7 else "no prefix" for i in range(1500)]
     data = "\n".join(lines).encode()
     got, want = prefixed.scan(data, "compose"), prefixed.scan(data, "compose", compiled=False)
     for name in ("cut", "key"):
