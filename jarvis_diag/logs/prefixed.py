@@ -244,18 +244,30 @@ def backend_lines(data: bytes | bytearray, sc: Scan) -> np.ndarray:
     that continues the line before). Another service that runs uvicorn too (a second API
     in the same ``docker compose``) is not the backend: its console lines are not read as
     the backend's starts and stops."""
+    if len(sc.keys) <= 1:  # (one service at most: all its lines are the backend's, whatever they are)
+        return np.ones(len(sc), dtype=bool)
     by_code = [np.flatnonzero(sc.key == code) for code in range(len(sc.keys))]
     for test in (backend.PREFIX_RE.match, console.LINE_RE.match):
         confirmed = []
         for code, lines in enumerate(by_code):
-            for i in lines.tolist():
-                start = int(sc.starts[i] + sc.cut[i])
-                if test(bytes(data[start:min(int(sc.ends[i]), start + 256)]).decode("utf-8", "replace")):
-                    confirmed.append(code)
-                    break
+            if any(_starts_with(data, sc, i, test) for i in _lazily(lines)):
+                confirmed.append(code)
         if confirmed:
             return np.isin(sc.key, [-1, *confirmed])
     return np.ones(len(sc), dtype=bool)
+
+
+def _starts_with(data: bytes | bytearray, sc: Scan, i: int, test: Any) -> bool:
+    """Whether line ``i`` behind its prefix passes ``test`` (a pattern's match)."""
+    start = int(sc.starts[i] + sc.cut[i])
+    return test(bytes(data[start:min(int(sc.ends[i]), start + 256)]).decode("utf-8", "replace")) is not None
+
+
+def _lazily(values: np.ndarray, step: int = 4096) -> Any:
+    """The values one by one as Python ints, converted a few at a time (the caller may stop
+    at the first)."""
+    for a in range(0, len(values), step):
+        yield from values[a:a + step].tolist()
 
 
 def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, at_once: bool = True) -> tuple[np.ndarray, bool]:
