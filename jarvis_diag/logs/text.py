@@ -71,7 +71,8 @@ class RawColumns:
 def strip_terminal_codes(data: bytes | bytearray) -> tuple[bytes | bytearray, int]:
     """(``data`` without terminal colour codes, how many there were); ``data`` itself when
     it has none. A bytearray is changed in place (with the compiled loops)."""
-    if b"\x1b[" not in data:
+    # (ESC alone first: a one-byte search is a memchr, 0.014 s on 212 MB; the two-byte one took 0.18 s)
+    if b"\x1b" not in data or b"\x1b[" not in data:
         return data, 0
     if _strip_codes is not None:  # (one pass, no copy: the regular expression takes 4 ms a MB)
         out = data if isinstance(data, bytearray) else bytearray(data)
