@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jarvis_diag.clock import EMIT_KINDS, session_key
+from jarvis_diag.clock import EMIT_KINDS, PAGE_LOAD_MARK, session_key
 from jarvis_diag.timeline import (
     AWAY_KINDS,
     DELIBERATE_REASONS,
@@ -1400,6 +1400,18 @@ def _last_attempt(ix: _Index, client: str | None, t0: float) -> list[dict] | Non
     return last
 
 
+def _loaded_again_at(ix: _Index, client: str | None, t0: float) -> float | None:
+    """When the page of ``client`` was loaded again after ``t0``: the first line of the next
+    page load its log holds (``<clientId>#2`` after ``<clientId>``, see clock.split_page_loads);
+    None when it holds none."""
+    if not client:
+        return None
+    page, _, n = client.rpartition(PAGE_LOAD_MARK)
+    following = f"{page}{PAGE_LOAD_MARK}{int(n) + 1}" if page and n.isdigit() else f"{client}{PAGE_LOAD_MARK}2"
+    lines = ix.corr.index.fe_by_client.get(following)
+    return lines[0]["t"] if lines and lines[0]["t"] > t0 else None
+
+
 def _failed_attempts(ix: _Index, client: str | None, t0: float, t1: float) -> list[dict]:
     """The client's 'Connection error' lines from ``t0`` to ``t1``: the attempts that never
     opened a socket."""
@@ -1425,6 +1437,12 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         if ep.trigger == "page.hidden" and ep.visible_at is None:
             continue  # still in the background when the logs end: nothing was expected yet
         failures: list[dict] = []
+        # a page's log holding a later load of the page (a reload, by hand most likely, or the
+        # browser's on return): this load's log ends there, not where the logs end
+        reloaded = _loaded_again_at(ix, ep.client, ep.started_at)
+        end_t = reloaded if reloaded is not None else last_t
+        later = "" if reloaded is None else \
+            f"; the page was loaded again at {iso(reloaded)}, {max(0.0, reloaded - since):.0f} s after"
         if ep.exhausted_at is not None:
             why = f"it gave up after its retries at {iso(ep.exhausted_at)}"
             failures = _failed_attempts(ix, ep.client, ep.started_at, ep.exhausted_at)
@@ -1433,10 +1451,12 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
                 how = f"all of them with '{reasons[0]}'" if len(reasons) == 1 else \
                     f"the last with '{failures[-1].get('reason') or 'connection error'}'"
                 why += f"; {len(failures)} attempt{'s' if len(failures) > 1 else ''} failed to connect, {how}"
-        elif last_t is not None and last_t - since >= RECOVERY_GRACE_S:
+            why += later
+        elif end_t is not None and end_t - since >= RECOVERY_GRACE_S:
             if ep.authenticated_at is not None:
                 continue  # reconnected: sessions left behind are missing-resubscribe findings
-            why = f"it never reconnected in the {last_t - since:.0f} s of log that follow"
+            why = f"it never reconnected in the {last_t - since:.0f} s of log that follow" if reloaded is None else \
+                f"it had not reconnected when the page was loaded again at {iso(reloaded)}, {max(0.0, reloaded - since):.0f} s after"
         else:
             continue
         fix = "Reconnect on visibility/online and re-send chat:connect for every open session."
@@ -1451,7 +1471,7 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
                    "giving up, and re-send chat:connect for every open session once connected.")
         evidence_list = list(ep.evidence) + [evidence(r) for r in failures[:1] + failures[-1:]]
         attempt = _last_attempt(ix, ep.client, ep.started_at) if ep.exhausted_at is None else None
-        if attempt is not None and last_t is not None:
+        if attempt is not None and end_t is not None:
             evidence_list += [evidence(r) for r in attempt]  # (_f drops a line cited twice)
             end = attempt[-1]["t"]
             if attempt[0]["kind"] == "socket.error":
@@ -1459,11 +1479,13 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
             else:
                 why = (f"its reconnect at {iso(attempt[0]['t'])} opened a socket that closed before it was "
                        f"authenticated ({iso(end)})")
-            if last_t - end >= RECOVERY_GRACE_S:
-                why += f", and it tried no more in the {last_t - end:.0f} s of log that follow"
+            if end_t - end >= RECOVERY_GRACE_S:
+                why += f", and it tried no more in the {end_t - end:.0f} s of log that follow" if reloaded is None \
+                    else f", and it tried no more before the page was loaded again at {iso(reloaded)}, " \
+                         f"{end_t - end:.0f} s after"
                 fix = ("Schedule the next attempt whenever one fails, a socket that closes before auth_success "
                        "included, and re-send chat:connect for every open session once connected.")
-        delay = ((last_t or since) - ep.started_at) * 1000
+        delay = ((end_t or since) - ep.started_at) * 1000
         findings.append(_f(
             "reconnect-failed", "critical", ep.started_at,
             f"{_the_client(ep.client, start=True)} lost its connection at {iso(ep.started_at)} "

@@ -127,3 +127,35 @@ def test_many_page_logs_holding_several_loads_are_told_in_a_few_warnings(tmp_pat
     assert all(f"(the page loaded again at line {lines + 1})" in w for w in told[:3])
     assert told[3].startswith("2 more page logs hold several page loads (10 loads in the 5 files)")
     assert len([c for c in tl.clock["clients"] if c.endswith("#2")]) == len(tl.clock["clients"]) // 2
+
+
+def test_a_load_that_never_recovered_ends_where_the_page_was_loaded_again(tmp_path):
+    # the first load lost its socket in the background and, visible again, never reconnected;
+    # the user loaded the page again 40 s later. The finding counted 'the N s of log that
+    # follow' (the next load's lines among them) and its cost ran to the end of the logs
+    logs = LogSet(one_way_ms=2.0)
+    a = logs.client(skew_ms=SKEW_A, suffix="aaaa")
+    logs.fe(a, logs.now, "cm.init")
+    logs.connect(a, SID_A)
+    logs.attach(a, SID_A, uuid_of(1), existing=True)
+    logs.wait(1.0)
+    logs.page_hidden(a)
+    logs.client_disconnect(a, SID_A, reason="transport close")
+    logs.wait(5.0)
+    logs.page_visible(a)
+    t_visible = logs.now
+    logs.wait(40.0)
+    b = logs.client(skew_ms=SKEW_B, suffix="bbbb")
+    t_reload = logs.now
+    logs.fe(b, logs.now, "cm.init")
+    logs.connect(b, SID_B)
+    logs.attach(b, SID_B, uuid_of(1), existing=True)
+    logs.wait(60.0)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    _together(tmp_path, logs, a, b)
+    tl = load_timeline([str(tmp_path)])
+    [f] = [f for f in tl.to_json_dict()["findings"] if f["kind"] == "reconnect-failed"]
+    assert f["client"] == a.id
+    assert "it had not reconnected when the page was loaded again at" in f["summary"]
+    assert "40 s after" in f["summary"] and "of log that follow" not in f["summary"]
+    assert f["delay_ms"] == pytest.approx((t_reload - t_visible + 5.0) * 1000, abs=100)
