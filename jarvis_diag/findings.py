@@ -1518,8 +1518,12 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
         if ep.authenticated_at is None or ep.recovered:
             continue
         missing = [s for s, v in ep.ready_at.items() if v is None]
-        # (the time it had to re-attach: until the log ends, or it lost the new socket too)
-        end = ep.lost_again_at if ep.lost_again_at is not None else last_t
+        # (the time it had to re-attach: until the log ends, or it lost the new socket too, or
+        # the page was loaded again: its log holds a later load)
+        reloaded = _loaded_again_at(ix, ep.client, ep.authenticated_at)
+        if reloaded is not None and ep.lost_again_at is not None and ep.lost_again_at <= reloaded:
+            reloaded = None
+        end = ep.lost_again_at if ep.lost_again_at is not None else reloaded if reloaded is not None else last_t
         if not missing or end is None:
             continue
         # the page's own word on what it re-sent (the ConnectionManager's re-subscription), which it
@@ -1547,7 +1551,8 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
                 # moment: an outage when output waited as long as a desync's critical one; the next
                 # socket's own episode tells the rest)
                 "missing-resubscribe",
-                "critical" if (later is None and ep.lost_again_at is None) or (output and delay >= DESYNC_CRITICAL_MS)
+                "critical" if (later is None and ep.lost_again_at is None and reloaded is None)
+                or (output and delay >= DESYNC_CRITICAL_MS)
                 else "warning",
                 ep.authenticated_at,
                 f"Session {_short(s)} was attached before the loss but was not re-attached after "
@@ -1556,6 +1561,7 @@ def detect_missing_resubscribe(ix: _Index) -> list[dict]:
                    f"{iso(later.ready_at)}" if auto else
                    f"until {iso(later.ready_at)}" if later else
                    f"until the client lost that socket too at {iso(end)}" if ep.lost_again_at is not None else
+                   f"until the page was loaded again at {iso(end)}" if reloaded is not None else
                    "for the rest of the log")
                 + ". Re-send chat:connect for every open session after a reconnect.",
                 session=s, client=ep.client, sid=ep.sid_after, delay_ms=delay,

@@ -159,3 +159,33 @@ def test_a_load_that_never_recovered_ends_where_the_page_was_loaded_again(tmp_pa
     assert "it had not reconnected when the page was loaded again at" in f["summary"]
     assert "40 s after" in f["summary"] and "of log that follow" not in f["summary"]
     assert f["delay_ms"] == pytest.approx((t_reload - t_visible + 5.0) * 1000, abs=100)
+
+
+def test_a_session_not_re_attached_before_the_page_was_loaded_again_ends_there(tmp_path):
+    # the first load reconnected without re-attaching its chat, and the page was loaded again
+    # 20 s later: the chat's output 'reaches no one for the rest of the log' (critical) was
+    # told of a page no longer there
+    logs = LogSet(one_way_ms=2.0)
+    a = logs.client(skew_ms=SKEW_A, suffix="aaaa")
+    logs.fe(a, logs.now, "cm.init")
+    logs.connect(a, SID_A)
+    logs.attach(a, SID_A, uuid_of(1), existing=True)
+    logs.wait(1.0)
+    logs.client_disconnect(a, SID_A, reason="transport close")
+    logs.wait(1.0)
+    logs.connect(a, "Zx9LmQ2wAAAC")
+    t_back = logs.now
+    logs.wait(20.0)
+    b = logs.client(skew_ms=SKEW_B, suffix="bbbb")
+    t_reload = logs.now
+    logs.fe(b, logs.now, "cm.init")
+    logs.connect(b, SID_B)
+    logs.attach(b, SID_B, uuid_of(1), existing=True)
+    logs.wait(60.0)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    _together(tmp_path, logs, a, b)
+    tl = load_timeline([str(tmp_path)])
+    [f] = [f for f in tl.to_json_dict()["findings"] if f["kind"] == "missing-resubscribe"]
+    assert f["client"] == a.id and f["severity"] == "warning"
+    assert "until the page was loaded again at" in f["summary"] and "rest of the log" not in f["summary"]
+    assert f["delay_ms"] == pytest.approx((t_reload - t_back) * 1000, abs=100)
