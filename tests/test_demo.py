@@ -25,6 +25,15 @@ def test_demo_reproduces_the_bug_shows_the_fix_and_writes_the_report(tmp_path: P
     assert "recovered" in proc.stdout.lower()
     # nothing left running: the ports the servers used are free again
     assert "Traceback" not in proc.stderr
+    # the report's path and the command to explore the logs are each one line, however long
+    # their paths (the terminal wraps them): copied, the command is whole, and it runs
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith(f"HTML report: {html}  (Markdown: {out / 'report.md'})") for line in lines)
+    explore = next(line for line in lines if line.startswith("Logs to explore: ")).split()[3:]
+    assert explore == ["jarvis-diag", "timeline", f"{out}/with-bug/app.log", f"{out}/with-bug/frontend"]
+    timeline = subprocess.run([sys.executable, "-m", "jarvis_diag", *explore[1:], "-f", "json"], capture_output=True,
+                              text=True, timeout=120)
+    assert timeline.returncode == 0 and '"single-live-session"' in timeline.stdout, timeline.stderr[-2000:]
 
 
 def test_ctrl_c_stops_the_demo_and_its_servers_at_once(tmp_path: Path):

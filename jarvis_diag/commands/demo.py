@@ -102,6 +102,9 @@ def register(app: typer.Typer) -> None:
         for run in outcome.runs:
             console.print(_findings_table(run))
         console.print(_comparison_table(outcome.report.to_json_dict(), bug))
-        console.print(f"HTML report: [bold]{outcome.report_html}[/]  (Markdown: {outcome.report_md})")
+        # each on one line however long its paths (the terminal wraps it): a command copied
+        # from it is the whole command
+        console.print(f"HTML report: [bold]{outcome.report_html}[/]  (Markdown: {outcome.report_md})",
+                      soft_wrap=True)
         console.print(f"Logs to explore: jarvis-diag timeline {outcome.runs[0].directory}/app.log "
-                      f"{outcome.runs[0].directory}/frontend")
+                      f"{outcome.runs[0].directory}/frontend", soft_wrap=True)
