@@ -197,7 +197,8 @@ def _sessions_table(tl: Timeline) -> RenderableType | None:
     at = tl.attaches
     if at.empty:
         return None
-    table = Table(title="Sessions: attaches (ms; wire = latency outside the server)", title_justify="left", show_edge=False, pad_edge=False)
+    title = "Sessions: attaches (ms; wire = latency outside the server"
+    table = Table(title=title + ")", title_justify="left", show_edge=False, pad_edge=False)
     for col in ("session", "client", "socket", "kind", "requested", "latency", "server", "wire", "history"):
         table.add_column(col, justify="right" if col in ("latency", "server", "wire", "history") else "left",
                          no_wrap=True)
@@ -205,7 +206,10 @@ def _sessions_table(tl: Timeline) -> RenderableType | None:
     def ms(v) -> str:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
 
-    rows = at.assign(first_at=at["requested_at"].fillna(at["ready_sent_at"])).sort_values(["session", "first_at"])
+    # when the page asked, else when the server received the request (a slow chat:connect
+    # sends chat:ready seconds later, or never: its socket closed meanwhile)
+    first_at = at["requested_at"].fillna(at["received_at"]).fillna(at["ready_sent_at"])
+    rows = at.assign(first_at=first_at).sort_values(["session", "first_at"])
     for i, a in enumerate(rows.itertuples(index=False)):
         if i >= MAX_ROWS_PER_CLIENT:
             table.add_row(Text(f"... {len(rows) - i} more attaches (use --format json)", style="dim"))
@@ -213,8 +217,13 @@ def _sessions_table(tl: Timeline) -> RenderableType | None:
         # the clientId's page-load part (after the user agent) is what tells clients apart
         client = a.client.split("-", 1)[-1] if isinstance(a.client, str) else ""
         hist = "" if a.history_count is None or pd.isna(a.history_count) else str(int(a.history_count))
+        kind = Text(a.kind, style="yellow" if a.kind == "auto" else "")
+        cut = getattr(a, "cut_at", None)
+        if cut is not None and not pd.isna(cut):  # the socket closed while the attach ran: nothing sent after
+            kind.append(f"\ncut {_fmt_time(cut)}", style="red")
+            table.title = title + "; cut = socket closed: nothing sent)"
         table.add_row(str(a.session)[:8] if isinstance(a.session, str) else "?", client[:20],
-                      a.sid if isinstance(a.sid, str) else "", Text(a.kind, style="yellow" if a.kind == "auto" else ""),
+                      a.sid if isinstance(a.sid, str) else "", kind,
                       _fmt_time(a.first_at), ms(a.latency_ms), ms(a.server_ms), ms(a.transport_ms), hist)
     return table
 

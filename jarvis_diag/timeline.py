@@ -245,6 +245,7 @@ class Attach:
     phases: dict = field(default_factory=dict)
     server_ms: float | None = None
     ready_sent_at: float | None = None
+    ready_sent_row: int | None = None  # the row of the line ready_sent_at was read from
     ready_received_at: float | None = None
     history_end_at: float | None = None
     history_count: int | None = None
@@ -259,6 +260,7 @@ class Attach:
     auto: bool = False
     done: bool = False
     done_at: float | None = None
+    cut_at: float | None = None  # the server logged the socket's disconnect while the attach ran
     evidence: list = field(default_factory=list)
 
     @property
@@ -856,6 +858,7 @@ def _server_attaches(records: list[dict], ids: SessionIds) -> tuple[list[Attach]
             current.history_row = rec["label"]
         elif kind == "chat.ready.sent":
             current.ready_sent_at = rec["t"]
+            current.ready_sent_row = rec["label"]
             current.evidence.append(evidence(rec))
     for a in attaches:
         if a.temp_id and a.key and not a.key.startswith("new-"):
@@ -933,16 +936,53 @@ def _assign_phases(events: pd.DataFrame, attaches: list[Attach]) -> None:
     times = rows["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
     owner = _phase_owners(starts, start_rows, done, times, rows.index.to_numpy(dtype="int64"),
                           rows["ms"].to_numpy(dtype="float64", na_value=np.nan))
-    for i, t, phase, ms in zip(owner.tolist(), times.tolist(), rows["phase"].astype(object).tolist(),
-                               rows["ms"].tolist(), strict=True):
+    for i, t, phase, ms, row in zip(owner.tolist(), times.tolist(), rows["phase"].astype(object).tolist(),
+                                    rows["ms"].tolist(), rows.index.tolist(), strict=True):
         if i < 0:
             continue
         a = attaches[i]
         a.phases[phase] = None if ms != ms else ms  # NaN -> None
         if phase == "T5" and a.ready_sent_at is None:
             a.ready_sent_at = t
+            a.ready_sent_row = row
     for a in attaches:
         a.phases = dict(sorted(a.phases.items(), key=_phase_order))
+
+
+def _cut_attaches(index: RecordIndex, attaches: list[Attach]) -> None:
+    """Mark the server attaches whose socket the server logged closing after their START and
+    before their DONE (with no DONE logged, before their chat:ready): a page that left while
+    its chat:connect still ran (a slow agent start). The server logs the connect's phases to DONE all the same, but sends
+    the gone socket nothing: ``cut_at`` is that disconnect, and a chat:ready logged after it
+    (T5 among the phases) was sent to no one (``ready_sent_at`` None). The disconnect line
+    joins the attach's evidence. ``attaches``: the server's, their phases assigned."""
+    closed: dict[str, list[tuple]] = {}  # socket -> (time, row, line) of its disconnects, in time order
+    for rec in index.by_kind.get("socket.disconnected", []):
+        if rec["source"] == "backend" and rec.get("sid"):
+            closed.setdefault(rec["sid"][:8], []).append((rec["t"], rec["label"], rec))
+    for a in attaches:
+        lines = closed.get(a.sid or "") if a.started_at is not None else None
+        if not lines:
+            continue
+        # the first disconnect after the START (a (time, row) pair sorts before its lines)
+        i = bisect_right(lines, (a.started_at, a.start_row if a.start_row is not None else -1))
+        if i == len(lines):
+            continue
+        cut = lines[i][2]
+        at = (cut["t"], cut["label"])
+        if a.done_at is not None and at > (a.done_at, a.done_row if a.done_row is not None else math.inf):
+            continue
+        sent = (a.ready_sent_at, a.ready_sent_row if a.ready_sent_row is not None else math.inf) \
+            if a.ready_sent_at is not None else None
+        if a.done_at is None and sent is not None and sent < at:
+            continue  # (no DONE logged, but its chat:ready was: the log cannot tell it still ran)
+        a.cut_at = cut["t"]
+        # (among the attach's lines as the file has them: a slow start logs its phases after it)
+        cited = evidence(cut)
+        a.evidence.insert(next((j for j, e in enumerate(a.evidence) if e["path"] == cited["path"]
+                                and e["line"] > cited["line"]), len(a.evidence)), cited)
+        if sent is not None and sent > at:
+            a.ready_sent_at = None
 
 
 def _client_side(records: list[dict], attaches: list[Attach], by_received: dict, pairs: pd.DataFrame,
@@ -1405,6 +1445,7 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     index = RecordIndex(records, events, rows, t_ns[rows] / 1e9)
     attaches, by_received = _server_attaches(index.of_kind(SERVER_ATTACH_KINDS), ids)
     _assign_phases(events, attaches)
+    _cut_attaches(index, attaches)
     ready_keys = _ready_keys(index)
     sid_client = join_clients(index, pairs, attaches, ready_keys)
     conns = _connections(index.of_kind(CONNECTION_KINDS), sid_client)
@@ -1474,7 +1515,7 @@ CONNECTION_COLUMNS = ["sid", "client", "connected_at", "authenticated_at", "disc
                       "duration_ms", "client_disconnected_at", "evidence"]
 ATTACH_COLUMNS = ["session", "temp_id", "client", "sid", "kind", "requested_at", "received_at", "phases", "server_ms",
                   "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms", "transport_ms",
-                  "history_count", "evidence"]
+                  "history_count", "cut_at", "evidence"]
 EPISODE_COLUMNS = ["client", "sid_before", "sid_after", "trigger", "started_at", "visible_at", "connected_at",
                    "authenticated_at", "sessions", "ready_at", "recovered", "recovered_at", "duration_ms",
                    "evidence"]
@@ -1704,11 +1745,11 @@ class Timeline:
                                         ("connected_at", "authenticated_at", "disconnected_at"))]
         sessions: dict[tuple, dict] = {}
         for (session, client, sid, kind, requested, received, phases, server_ms, ready_sent, ready_received,
-             history_end, latency, transport, evidence_list) in self._columns(
+             history_end, latency, transport, cut, evidence_list) in self._columns(
                 "attaches", ("session", "client", "sid", "kind", "requested_at", "received_at", "phases",
                              "server_ms", "ready_sent_at", "ready_received_at", "history_end_at", "latency_ms",
-                             "transport_ms", "evidence"),
-                ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at")):
+                             "transport_ms", "cut_at", "evidence"),
+                ("requested_at", "received_at", "ready_sent_at", "ready_received_at", "history_end_at", "cut_at")):
             name = session or "unknown"
             # a temporary id never mapped to its UUID is known only by its printed prefix,
             # which every session of the same ~3 hours shares: one entry per client, not one
@@ -1721,7 +1762,7 @@ class Timeline:
                 "client": client, "sid": sid, "kind": kind, "requested_at": requested, "received_at": received,
                 "phases": {k: _json_num(v) for k, v in (phases or {}).items()}, "server_ms": _json_num1(server_ms),
                 "ready_sent_at": ready_sent, "ready_received_at": ready_received, "history_end_at": history_end,
-                "latency_ms": _json_num1(latency), "transport_ms": _json_num1(transport),
+                "latency_ms": _json_num1(latency), "transport_ms": _json_num1(transport), "cut_at": cut,
                 "evidence": list(evidence_list)})
         times = ("started_at", "visible_at", "connected_at", "authenticated_at", "recovered_at")
         table = self._rows("episodes")
@@ -1814,7 +1855,8 @@ class Timeline:
         if since_ts is not None or until_ts is not None:
             ev = _keep(ev, in_window(ev["t"]))
             co = _keep(co, in_window(co["connected_at"]))
-            at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])))
+            at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])
+                                     .fillna(at["received_at"])))
             ep = _keep(ep, in_window(ep["started_at"]))
             fi = _keep(fi, overlaps(fi))
         chosen = [f"{name} {value}" for name, value in (
@@ -1974,7 +2016,7 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
                  "server_ms": a.server_ms, "ready_sent_at": a.ready_sent_at,
                  "ready_received_at": a.ready_received_at, "history_end_at": a.history_end_at,
                  "latency_ms": a.latency_ms, "transport_ms": a.transport_ms, "history_count": a.history_count,
-                 "evidence": a.evidence} for a in corr.attaches]
+                 "cut_at": a.cut_at, "evidence": a.evidence} for a in corr.attaches]
     episodes = [{"client": e.client, "sid_before": e.sid_before, "sid_after": e.sid_after, "trigger": e.trigger,
                  "started_at": e.started_at, "visible_at": e.visible_at, "connected_at": e.connected_at,
                  "authenticated_at": e.authenticated_at, "sessions": e.sessions,
@@ -1986,7 +2028,7 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
         connections=_Rows(conns, CONNECTION_COLUMNS, ("connected_at", "authenticated_at", "disconnected_at",
                                                        "client_disconnected_at")),
         attaches=_Rows(attaches, ATTACH_COLUMNS, ("requested_at", "received_at", "ready_sent_at",
-                                                  "ready_received_at", "history_end_at")),
+                                                  "ready_received_at", "history_end_at", "cut_at")),
         episodes=_Rows(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
                                                    "recovered_at")),
         findings=findings,

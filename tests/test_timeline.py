@@ -135,7 +135,7 @@ def test_json_has_the_documented_shape(desync):
     assert all(set(f) == finding_keys for f in d["findings"])
     assert all(f["occurrences"] >= 1 and f["first_at"] <= f["at"] <= f["last_at"] for f in d["findings"])
     attach_keys = {"client", "sid", "kind", "requested_at", "received_at", "phases", "server_ms", "ready_sent_at",
-                   "ready_received_at", "history_end_at", "latency_ms", "transport_ms", "evidence"}
+                   "ready_received_at", "history_end_at", "latency_ms", "transport_ms", "cut_at", "evidence"}
     assert all(set(a) == attach_keys for s in d["sessions"] for a in s["attaches"])
     json.dumps(d)  # plain data only
 
