@@ -1495,8 +1495,18 @@ def _attach_kinds(attaches: list[Attach]) -> None:
     """new (first attach of the session by that client), switch (again on the same
     socket), reconnect (again on another socket), auto (the server attached on its own)."""
     seen: dict[tuple[str | None, str | None], str | None] = {}
+    # With no client known (no page log), a socket stands for its page; but a socket that
+    # sends a temporary id (new-<epoch ms>, one page's) another socket sent first is that
+    # page's too (the server finds the id's session in its database): so are its attaches.
+    # (Only a whole id: its printed prefix is every id of the same ~3 hours.)
+    page_of_temp: dict[str, str | None] = {}
+    page_of_sid: dict[str, str | None] = {}
     for a in attaches:
-        owner = a.client or a.sid
+        owner = a.client or page_of_sid.get(a.sid or "", a.sid)
+        if a.temp_id and len(a.temp_id) > 8:
+            first = page_of_temp.setdefault(a.temp_id, owner)
+            if a.client is None and a.sid and first != owner:
+                owner = page_of_sid[a.sid] = first
         key = (owner, a.session)
         if a.auto:
             a.kind = "auto"

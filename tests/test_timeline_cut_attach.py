@@ -1,7 +1,9 @@
 """A page that leaves while its chat:connect waits for a slow agent start: the server logs
 the socket's disconnect when it closes, then the connect's phases to DONE, and sends the
 gone socket nothing. The timeline marks that attach as cut (``cut_at``) with no chat:ready
-sent, and shows when the request came, not its T5."""
+sent, and shows when the request came, not its T5. Another socket that attaches the chat
+through its temporary id (the server finds the mapping in its database) re-attached an
+existing session: a ``reconnect``, not a ``new`` one."""
 
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ def _timeline(logs: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def left_during_slow_start(tmp_path_factory) -> tuple[Path, str, str]:
     """A real server's logs: socket 1 sends chat:connect for a new chat and closes during
-    its slow start; socket 2 then attaches the chat by its temporary id and chats."""
+    its slow start; socket 2 then attaches the chat by its temporary id, chats, and attaches
+    it again by its UUID."""
     tmp = tmp_path_factory.mktemp("cut")
 
     async def run() -> tuple[str, str]:
@@ -60,6 +63,7 @@ def left_during_slow_start(tmp_path_factory) -> tuple[Path, str, str]:
             async with Client(srv.url, srv.token, "stayer") as stayer:
                 ready = await stayer.attach(TEMP)
                 await stayer.say(TEMP, "hello", real_id=ready["session_id"])
+                await stayer.attach(ready["session_id"])  # (again, by its UUID, on the same socket)
                 return gone, short(stayer.sid)
 
     gone, stays = asyncio.run(run())
@@ -105,6 +109,19 @@ def test_a_window_around_the_request_keeps_the_cut_attach(left_during_slow_start
     received = pd.Timestamp(attach["received_at"])
     window = timeline.filter(since=received - pd.Timedelta(seconds=0.5), until=received + pd.Timedelta(seconds=0.5))
     assert list(window.attaches["sid"]) == [gone]
+
+
+def test_the_chat_attached_again_through_its_temporary_id_is_a_reconnect(left_during_slow_start):
+    logs, gone, stays = left_during_slow_start
+    assert "Restored chat mapping from DB: new-1796 ->" in (logs / "app.log").read_text()
+    timeline = json.loads(_timeline(logs, "-f", "json").stdout)
+    [entry] = [s for s in timeline["sessions"] if any(a["sid"] == stays for a in s["attaches"])]
+    assert TEMP in entry["temp_ids"]
+    # (and the same page's attach again on that socket is a switch, not a first one)
+    assert [(a["sid"], a["kind"]) for a in entry["attaches"]] == [(gone, "new"), (stays, "reconnect"),
+                                                                 (stays, "switch")]
+    stayed = entry["attaches"][1]
+    assert stayed["ready_sent_at"] is not None and stayed.get("cut_at", "absent") is None
 
 
 def test_a_socket_that_closes_after_its_chat_ready_leaves_the_ready_sent(tmp_path):
