@@ -404,8 +404,13 @@ def test_an_output_that_is_one_of_the_logs_is_refused(tmp_path):
     log = tmp_path / "app.log"
     log.write_bytes((FIXTURES / "callback-desync" / "app.log").read_bytes())
     result = _run("timeline", str(tmp_path), "-f", "json", "-o", str(log))
-    assert result.returncode == 2 and "is one of the logs given; writing it would destroy it" in result.stderr
+    assert result.returncode == 2 and f"is one of the logs given ({tmp_path}); writing it would destroy it" in result.stderr
     assert log.read_bytes() == (FIXTURES / "callback-desync" / "app.log").read_bytes()
+    # and a run's results in a folder given (the timeline does not read them, but the user gave them)
+    results = tmp_path / "results.jsonl"
+    results.write_text("{}\n")
+    result = _run("timeline", str(tmp_path), "-f", "json", "-o", str(results))
+    assert result.returncode == 2 and "writing it would destroy it" in result.stderr and results.read_text() == "{}\n"
 
 
 def test_output_dash_is_standard_output(tmp_path):

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from typer.core import TyperCommand
 
+from jarvis_diag.commands.output import check_output
 from jarvis_diag.errors import DiagError
 
 HELP = (
@@ -92,25 +93,6 @@ def _load(paths: list[str], notes: list[str], what: str):
                   transient=True) as progress:
         task = progress.add_task(what, total=total)
         return load_dataset(paths, lambda n: progress.advance(task, n), notes)
-
-
-def check_output(output: Path | None, paths: list[str]) -> None:
-    """Before anything is read: an --output that cannot be written, or that is one of the
-    inputs (a run's results.jsonl, a log of a folder given), which writing would destroy."""
-    if output is None:
-        return
-    if output.is_dir():
-        raise DiagError(f"--output {output}: is a directory (give a file name)")
-    if not output.parent.is_dir():
-        raise DiagError(f"--output {output}: no directory {output.parent} to write it in")
-    from jarvis_diag.ingest import expand_paths
-
-    target = output.resolve()
-    for path in paths:
-        p = Path(path)
-        given = [p / "results.jsonl", *map(Path, expand_paths([path], allow_empty=True))] if p.is_dir() else [p]
-        if any(f.resolve() == target for f in given):
-            raise DiagError(f"--output {output}: is one of the inputs given ({path}); writing it would destroy it")
 
 
 def render(report, fmt: ReportFormat, to_file: bool) -> str | None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from jarvis_diag.commands.output import check_output
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json", "csv", "parquet", "jsonl")
@@ -86,22 +87,6 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
         events_to_jsonl(events, buf)
         text = buf.getvalue()
     _emit(text, output)
-
-
-def _check_output(output: Path | None, paths: list[str]) -> None:
-    """An --output that cannot be written, or that is one of the logs to read (writing it
-    would destroy it), is an error before anything is read."""
-    from jarvis_diag.ingest import expand_paths
-
-    if output is None:
-        return
-    if output.is_dir():
-        raise DiagError(f"--output {output}: is a directory (give a file name)")
-    if not output.parent.is_dir():
-        raise DiagError(f"--output {output}: no directory {output.parent} to write it in")
-    target = output.resolve()
-    if any(p != "-" and Path(p).resolve() == target for p in expand_paths(paths, allow_empty=True)):
-        raise DiagError(f"--output {output}: is one of the logs given; writing it would destroy it")
 
 
 def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
@@ -834,7 +819,7 @@ def timeline(
             raise DiagError(f"--{exc}") from None
     if output is not None and str(output) == "-":
         output = None  # (standard output, as without --output: a file named '-' was written)
-    _check_output(output, paths)
+    check_output(output, paths, "logs")
     if follow:
         if "-" in paths:
             raise DiagError("--follow reads files, not stdin")

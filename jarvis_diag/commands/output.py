@@ -1,0 +1,31 @@
+"""The checks an --output file passes before any input is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jarvis_diag.errors import DiagError
+
+
+def check_output(output: Path | None, paths: list[str], what: str = "inputs") -> None:
+    """An --output that cannot be written, or that is one of the ``paths`` given (``what``
+    they are, in the message: a log, a folder's log, a run's results.jsonl), which writing
+    would destroy, is an error before anything is read."""
+    if output is None:
+        return
+    if output.is_dir():
+        raise DiagError(f"--output {output}: is a directory (give a file name)")
+    if not output.parent.is_dir():
+        raise DiagError(f"--output {output}: no directory {output.parent} to write it in")
+    from jarvis_diag.ingest import expand_paths
+
+    target = output.resolve()
+    for path in paths:
+        if path == "-":
+            continue
+        p = Path(path)
+        # (a folder: its logs and its run's results; a glob: the files it matches)
+        given = [p / "results.jsonl", *map(Path, expand_paths([path], allow_empty=True))] if p.is_dir() else \
+            [p] if p.exists() else list(map(Path, expand_paths([path], allow_empty=True)))
+        if any(f.resolve() == target for f in given):
+            raise DiagError(f"--output {output}: is one of the {what} given ({path}); writing it would destroy it")
