@@ -22,7 +22,8 @@ app = typer.Typer(
     name="jarvis-diag",
     help=(
         "Find out why WebSocket / Socket.IO long connections in multi-session chat apps "
-        "fail to recover.\n\nExample: jarvis-diag timeline logs/app.log logs/frontend/"
+        "fail to recover.\n\nExample (in the Jarvis backend's folder, where it writes its logs): "
+        "jarvis-diag timeline logs/app.log logs/frontend/"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -51,7 +52,8 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
     """Find out why WebSocket / Socket.IO long connections in multi-session chat apps fail
     to recover.
 
-    Example: jarvis-diag timeline logs/app.log logs/frontend/
+    Example (in the Jarvis backend's folder, where it writes its logs):
+    jarvis-diag timeline logs/app.log logs/frontend/
     """
 
 

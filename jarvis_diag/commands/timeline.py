@@ -795,7 +795,8 @@ def timeline(
     """Correlate frontend and backend logs into one clock-aligned timeline per client and
     session, and name what went wrong (findings with evidence).
 
-    Example: jarvis-diag timeline logs/app.log logs/frontend/ --session 453424df
+    Example (in the Jarvis backend's folder, where it writes its logs):
+    jarvis-diag timeline logs/app.log logs/frontend/ --session 453424df
     """
     console = Console(soft_wrap=False, width=_page_width(sys.stdout.isatty()))
     if kinds:
