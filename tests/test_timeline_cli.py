@@ -35,7 +35,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def test_help_has_an_example():
     result = runner.invoke(app, ["timeline", "--help"])
-    assert result.exit_code == 0 and "Example: jarvis-diag timeline" in result.output
+    assert result.exit_code == 0 and "Example (in the Jarvis backend's folder" in result.output
+    assert "jarvis-diag timeline logs/app.log logs/frontend/" in result.output
 
 
 def test_default_view_prints_clock_and_findings():
