@@ -664,13 +664,7 @@ class _OpenAttaches:
 
     def _undone(self, i: int) -> int:
         """The nearest position at or before ``i`` whose attach is not done (-1: none)."""
-        left = self._left
-        root = i
-        while root >= 0 and left[root] != root:
-            root = left[root]
-        while i >= 0 and left[i] != i:
-            left[i], i = root, left[i]
-        return root
+        return open_item(self._left, i)
 
     def started_near(self, t: float) -> Attach | None:
         """The latest attach in progress whose START is within PHASE_MATCH_S of ``t``."""
