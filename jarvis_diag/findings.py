@@ -1275,10 +1275,13 @@ def detect_slow_session_start(ix: _Index) -> list[dict]:
             continue
         d = float(t12) - float(t11)
         if d >= SLOW_START_MS:
+            # (a page that left while it waited: its socket closed before chat:ready could go out)
+            gone = f"; the page's socket closed at {iso(a.cut_at)}, before it was sent" if a.cut_at is not None \
+                and a.ready_sent_at is None else ""
             findings.append(_f(
                 "slow-session-start", "warning", a.started_at,
                 f"Creating session {_short(a.session)} took {d / 1000:.1f} s (T1.1 -> T1.2) before chat:ready could "
-                f"be sent: the agent start blocks the attach; start the agent after replying.",
+                f"be sent{gone}: the agent start blocks the attach; start the agent after replying.",
                 session=a.session, client=a.client, sid=a.sid, delay_ms=d, evidence_list=a.evidence))
     return findings
 

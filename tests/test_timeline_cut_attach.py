@@ -157,3 +157,12 @@ def test_real_logs_have_no_cut_attach(name):
     attaches = [a for s in timeline["sessions"] for a in s["attaches"]]
     assert attaches and all(a["cut_at"] is None for a in attaches)
     assert all(a["ready_sent_at"] is not None for a in attaches if a["server_ms"] is not None)
+
+
+def test_the_slow_start_of_a_cut_attach_says_its_socket_closed_before_chat_ready(left_during_slow_start):
+    # it said only 'before chat:ready could be sent', as if the page had got it then
+    logs, gone, _stays = left_during_slow_start
+    timeline = json.loads(_timeline(logs, "-f", "json").stdout)
+    [attach] = [a for s in timeline["sessions"] for a in s["attaches"] if a["sid"] == gone]
+    [slow] = [f for f in timeline["findings"] if f["kind"] == "slow-session-start" and f["sid"] == gone]
+    assert f"the page's socket closed at {attach['cut_at']}, before it was sent" in slow["summary"]
