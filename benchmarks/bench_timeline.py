@@ -30,11 +30,12 @@ _SCRIPT = Path(sys.executable).with_name("jarvis-diag")
 JARVIS_DIAG = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jarvis_diag"]
 
 
-def measure(argv: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MB, exit status) of one child process."""
+def measure(argv: list[str], quiet: bool = False) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit status) of one child process (``quiet``: its
+    warnings on stderr not shown)."""
     start = time.perf_counter()
     # a pipe, not /dev/null: GNU grep stops at the first match when its output is /dev/null
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL if quiet else None)
     proc.stdout.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
