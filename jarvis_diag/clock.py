@@ -576,6 +576,18 @@ def _load_starts(marks: np.ndarray, start: np.ndarray, line: np.ndarray, ms: np.
     return starts
 
 
+def page_load_name(page: str, k: int) -> str:
+    """The client the ``k``-th load (1: the first) of the page ``page``'s log is read as."""
+    return page if k == 1 else f"{page}{PAGE_LOAD_MARK}{k}"
+
+
+def next_page_load(client: str) -> str:
+    """The client the load after ``client``'s in the same page's log is read as (see
+    :func:`split_page_loads`)."""
+    page, _, k = client.rpartition(PAGE_LOAD_MARK)
+    return page_load_name(page, int(k) + 1) if page and k.isdigit() else page_load_name(client, 2)
+
+
 def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """``events`` with each later page load of a page's log named as a client of its own
     (``<clientId>#2`` ...), so that each has its own clock; and warnings that say so (one
@@ -601,7 +613,7 @@ def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         path, page = wanted[int(key[own[0]])]
         starts = found[(path, page)]
         load = np.searchsorted(np.array(starts), line[own], side="right")  # 0: the first page load
-        loads = [page] + [f"{page}{PAGE_LOAD_MARK}{k + 2}" for k in range(len(starts))]
+        loads = [page_load_name(page, k + 1) for k in range(len(starts) + 1)]
         later = load > 0
         codes[own[later]] = len(names) + load[later] - 1
         names.extend(loads[1:])

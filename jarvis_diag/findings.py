@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jarvis_diag.clock import EMIT_KINDS, PAGE_LOAD_MARK, session_key
+from jarvis_diag.clock import EMIT_KINDS, next_page_load, session_key
 from jarvis_diag.timeline import (
     AWAY_KINDS,
     DELIBERATE_REASONS,
@@ -1409,9 +1409,7 @@ def _loaded_again_at(ix: _Index, client: str | None, t0: float) -> float | None:
     None when it holds none."""
     if not client:
         return None
-    page, _, n = client.rpartition(PAGE_LOAD_MARK)
-    following = f"{page}{PAGE_LOAD_MARK}{int(n) + 1}" if page and n.isdigit() else f"{client}{PAGE_LOAD_MARK}2"
-    lines = ix.corr.index.fe_by_client.get(following)
+    lines = ix.corr.index.fe_by_client.get(next_page_load(client))
     return lines[0]["t"] if lines and lines[0]["t"] > t0 else None
 
 
@@ -1444,8 +1442,8 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         # browser's on return): this load's log ends there, not where the logs end
         reloaded = _loaded_again_at(ix, ep.client, ep.started_at)
         end_t = reloaded if reloaded is not None else last_t
-        later = "" if reloaded is None else \
-            f"; the page was loaded again at {iso(reloaded)}, {max(0.0, reloaded - since):.0f} s after"
+        again = "" if reloaded is None else \
+            f"the page was loaded again at {iso(reloaded)}, {max(0.0, reloaded - since):.0f} s after"
         if ep.exhausted_at is not None:
             why = f"it gave up after its retries at {iso(ep.exhausted_at)}"
             failures = _failed_attempts(ix, ep.client, ep.started_at, ep.exhausted_at)
@@ -1454,12 +1452,12 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
                 how = f"all of them with '{reasons[0]}'" if len(reasons) == 1 else \
                     f"the last with '{failures[-1].get('reason') or 'connection error'}'"
                 why += f"; {len(failures)} attempt{'s' if len(failures) > 1 else ''} failed to connect, {how}"
-            why += later
+            why += f"; {again}" if again else ""
         elif end_t is not None and end_t - since >= RECOVERY_GRACE_S:
             if ep.authenticated_at is not None:
                 continue  # reconnected: sessions left behind are missing-resubscribe findings
             why = f"it never reconnected in the {last_t - since:.0f} s of log that follow" if reloaded is None else \
-                f"it had not reconnected when the page was loaded again at {iso(reloaded)}, {max(0.0, reloaded - since):.0f} s after"
+                f"it had not reconnected when {again}"
         else:
             continue
         fix = "Reconnect on visibility/online and re-send chat:connect for every open session."
