@@ -175,12 +175,13 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
                      path=r["path"], line=r["line"], logger=r.get("logger"), level=r.get("level"),
                      tag=r.get("tag"), shape=r.get("shape"), fields={k: v for k, v in r.items() if k not in base})
     parts = split_line(text)
-    if parts is None and fmt in ("backend", "console"):  # (a line of a collector's output: its rest)
-        rest = prefixed.log_line_of(text)
-        parts = None if rest is None else split_line(rest)
     if parts is None:
         if not text.strip() or text[0] in " \t" or text.startswith("Traceback (most recent call last)"):
-            return None
+            return None  # (no collector's prefix starts so: a plain log's continuation lines are not tried)
+        if fmt in ("backend", "console"):  # (a line of a collector's output: its rest)
+            rest = prefixed.log_line_of(text)
+            parts = None if rest is None else split_line(rest)
+    if parts is None:
         source = "backend" if fmt in ("backend", "console") else fmt
         return Event(kind="unknown", source=source, text=text, path=path, line=lineno)
     source, raw_t, logger, level, message = parts
