@@ -164,7 +164,6 @@ class SocketServer(socketio.AsyncServer):
         engine_logger = logging.Logger("engineio.server", logging.ERROR)  # (this server's own)
         engine_logger.addHandler(_OneLineHandler(log))
         super().__init__(logger=False, engineio_logger=engine_logger, serializer=CheckedPacket, **kwargs)
-        self.log = log
 
 
 class ChatNamespace(socketio.AsyncNamespace):
