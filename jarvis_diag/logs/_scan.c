@@ -817,29 +817,15 @@ static Py_ssize_t prefix_at(int shape, const unsigned char *p, const unsigned ch
     return q + t - p;
 }
 
-static inline int64_t number_at(const unsigned char *p, int count) {
-    int64_t v = 0;
-    for (int k = 0; k < count; k++) {
-        v = v * 10 + (p[k] - '0');
-    }
-    return v;
-}
-
 /* The RFC 3339 time at p (rfc3339() said it is one) as epoch seconds, as prefixed.py's
  * _iso_seconds gives them: the whole seconds (calendar.timegm's: NaN for year 0 or a month
  * not 1 to 12, a day or hour past its end counted on), the zone taken off them, then the
  * fraction added (its digits over a power of ten) */
 static double rfc3339_seconds(const unsigned char *p) {
-    int64_t year = number_at(p, 4), month = number_at(p + 5, 2), day = number_at(p + 8, 2);
-    if (year < 1 || month < 1 || month > 12) {
+    int64_t whole;
+    if (!whole_seconds(p, &whole)) {
         return NAN;
     }
-    int64_t y = year - (month <= 2);
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * ((month + 9) % 12) + 2) / 5;
-    int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468 + day - 1;
-    int64_t whole = ((days * 24 + number_at(p + 11, 2)) * 60 + number_at(p + 14, 2)) * 60 + number_at(p + 17, 2);
     const unsigned char *q = p + 19;
     int64_t frac = 0;
     int n = 0;
@@ -847,11 +833,11 @@ static double rfc3339_seconds(const unsigned char *p) {
         while (n < 9 && is_digit(q[1 + n])) {
             n++;
         }
-        frac = number_at(q + 1, n);
+        frac = num(q + 1, n);
         q += 1 + n;
     }
     if (*q == '+' || *q == '-') {
-        int64_t zone = number_at(q + 1, 2) * 3600 + number_at(q + (q[3] == ':' ? 4 : 3), 2) * 60;
+        int64_t zone = num(q + 1, 2) * 3600 + num(q + (q[3] == ':' ? 4 : 3), 2) * 60;
         whole -= *q == '-' ? -zone : zone;
     }
     static const double scale[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
@@ -996,7 +982,7 @@ static PyObject *prefix_stamps(PyObject *self, PyObject *args) {
                     v = rfc3339_seconds(time);
                 } else if (kind == 3) {  /* hh:mm:ss[.ffffff] */
                     wraps = 1;
-                    v = (double)(number_at(time, 2) * 3600 + number_at(time + 3, 2) * 60) +
+                    v = (double)(num(time, 2) * 3600 + num(time + 3, 2) * 60) +
                         decimal(time + 6, number_length(time + 6, end));
                 } else {
                     v = decimal(time, number_length(time, end));
