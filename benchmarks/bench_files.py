@@ -75,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each command (the best is shown)")
     args = parser.parse_args(argv)
-    mixed = gen_mixed_log.data_path(args.lines)
-    if not mixed.exists():
-        print(f"generating {mixed} ({args.lines:,} lines)...", flush=True)
-        gen_mixed_log.generate(args.lines, mixed)
+    mixed = gen_mixed_log.ensure(args.lines)
     paths = split_set(mixed, mixed.with_name(mixed.stem.replace("mixed", "files", 1)))
     files = [paths[0], *sorted(paths[1].glob("*.log"))]
     print(f"set: {paths[0].parent.relative_to(ROOT)}  {len(files)} files, {args.lines:,} lines "

@@ -54,10 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=200_000, help="lines of the mixed log followed")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long lines are appended")
     args = parser.parse_args(argv)
-    src = gen_mixed_log.data_path(args.lines)
-    if not src.exists():
-        print(f"generating {src} ({args.lines:,} lines)...", flush=True)
-        gen_mixed_log.generate(args.lines, src)
+    src = gen_mixed_log.ensure(args.lines)
     day = _last_day(src)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "app.log"

@@ -48,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each command (the best is shown)")
     args = parser.parse_args(argv)
-    path = gen_mixed_log.data_path(args.lines)  # the same file as bench_ingest.py
-    if not path.exists():
-        print(f"generating {path} ({args.lines:,} lines)...", flush=True)
-        gen_mixed_log.generate(args.lines, path)
+    path = gen_mixed_log.ensure(args.lines)  # the same file as bench_ingest.py
     with path.open("rb") as fh:
         n_lines = sum(1 for _ in fh)
     print(f"file: {path.relative_to(ROOT)}  {n_lines:,} lines, {path.stat().st_size / 1e6:.0f} MB")

@@ -36,6 +36,15 @@ def data_path(n_lines: int) -> Path:
     return ROOT / "benchmarks" / "_data" / f"mixed_v{VERSION}_{n_lines}.log"
 
 
+def ensure(n_lines: int) -> Path:
+    """``data_path(n_lines)``, generated first when it is not there yet."""
+    path = data_path(n_lines)
+    if not path.exists():
+        print(f"generating {path} ({n_lines:,} lines)...", flush=True)
+        generate(n_lines, path)
+    return path
+
+
 DEFAULT_OUT = data_path(2_000_000)
 FIXTURES = ROOT / "tests" / "fixtures"
 BLOCK = 5000
