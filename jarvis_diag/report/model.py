@@ -280,8 +280,9 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         per = _PER[units.pop()] if len(units) == 1 else _PER["cycles/episodes"]
         rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count"),
                                per=per))
+    shared = shared_sources(ds, base)[0]
     return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed,
-                      findings_change(*(_comparable_findings(side, shared_sources(ds, base)[0]) for side in (base, ds))))
+                      findings_change(*(_comparable_findings(side, shared) for side in (base, ds))))
 
 
 def _source_kinds(ds: Dataset) -> dict[str, str]:
