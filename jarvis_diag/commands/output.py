@@ -7,6 +7,12 @@ from pathlib import Path
 from jarvis_diag.errors import DiagError
 
 
+def output_file(output: Path | None) -> Path | None:
+    """The file an --output names; None for standard output (no --output, or ``-``: a file
+    named '-' was written)."""
+    return None if output is None or str(output) == "-" else output
+
+
 def check_output(output: Path | None, paths: list[str], what: str = "inputs") -> None:
     """An --output that cannot be written, or that is one of the ``paths`` given (``what``
     they are, in the message: a log, a folder's log, a run's results.jsonl), which writing

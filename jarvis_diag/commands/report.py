@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from typer.core import TyperCommand
 
-from jarvis_diag.commands.output import check_output
+from jarvis_diag.commands.output import check_output, output_file
 from jarvis_diag.errors import DiagError
 
 HELP = (
@@ -133,8 +133,7 @@ def register(app: typer.Typer) -> None:
         from jarvis_diag.report.dataset import COUNTS, METRICS
         from jarvis_diag.report.model import build_report
 
-        if output is not None and str(output) == "-":
-            output = None  # (standard output, as without -o: a file named '-' was written)
+        output = output_file(output)
         # budgets first: a typo should fail before minutes of reading
         budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
         check_output(output, [*inputs, *(compare or ())])

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from jarvis_diag.commands.output import check_output
+from jarvis_diag.commands.output import check_output, output_file
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json", "csv", "parquet", "jsonl")
@@ -818,8 +818,7 @@ def timeline(
             parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
         except DiagError as exc:
             raise DiagError(f"--{exc}") from None
-    if output is not None and str(output) == "-":
-        output = None  # (standard output, as without --output: a file named '-' was written)
+    output = output_file(output)
     check_output(output, paths, "logs")
     if follow:
         if "-" in paths:
