@@ -123,9 +123,10 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
             try:  # (a directory that cannot be listed would read as one with no logs)
                 with os.scandir(path) as entries:
                     next(entries, None)
+                # (one removed while it is walked, as a follow can see it: pathlib lets that through)
+                found = sorted(str(f) for f in path.rglob("*") if f.is_file() and is_log_name(f.name))
             except OSError as exc:
                 raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
-            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and is_log_name(f.name))
             if not found and not allow_empty:
                 raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
             for f in found:
