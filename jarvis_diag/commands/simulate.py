@@ -18,7 +18,6 @@ from jarvis_diag.commands.progress import cycle_progress
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json")
-CHROMIUM = "/usr/bin/chromium"
 
 HELP = """Virtual mobile clients go to the background and come back through a fault proxy; each cycle gets a verdict: recovered or not, phase times, lost / duplicated output.
 
@@ -63,7 +62,7 @@ def simulate_mobile(
     browser_app: Annotated[Path | None, typer.Option(
         help="With --browser: TOML/JSON saying how to drive your own app (login, sessions, ready)")] = None,
     chromium: Annotated[str | None, typer.Option(
-        help=f"With --browser: the Chromium binary (default {CHROMIUM})")] = None,
+        help="With --browser: the Chromium binary (default: the one Debian's chromium package installs)")] = None,
 ) -> None:
     from jarvis_diag.simulate.results import make_output_dir
     from jarvis_diag.simulate.scenario import SimConfig, load_scenario
@@ -127,6 +126,7 @@ def simulate_mobile(
         make_output_dir(out_dir, "--out")
     try:
         if browser or browser_app is not None:
+            from jarvis_diag.simulate.browser import CHROMIUM
             from jarvis_diag.simulate.browser_command import run_browser
 
             result = run_browser(cfg, out_dir, run_id, browser_app, chromium or CHROMIUM)
