@@ -11,7 +11,7 @@ log's. Each block replays real page logs from their first line, so the timeline 
 page's start lines again in such a file as the page loaded again (each load a client of its
 own, with a warning): 600-odd page loads in the one phone's log, several in each of the 200.
 
-    python benchmarks/bench_files.py [--lines N] [--repeat N]
+    python benchmarks/bench_files.py [--lines N] [--repeat N]   (N over 5,000: one frontend block at least)
 """
 
 from __future__ import annotations
@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each command (the best is shown)")
     args = parser.parse_args(argv)
+    if args.lines <= gen_mixed_log.BLOCK:  # (the set would be app.log alone: no file to measure the cost of)
+        print(f"bench_files: --lines must be over {gen_mixed_log.BLOCK:,}: the mixed log's first "
+              f"{gen_mixed_log.BLOCK:,} lines are backend ones, its frontend files come from the lines after",
+              file=sys.stderr)
+        return 2
     mixed = gen_mixed_log.ensure(args.lines)
     paths = split_set(mixed, mixed.with_name(mixed.stem.replace("mixed", "files", 1)))
     files = [paths[0], *sorted(paths[1].glob("*.log"))]
