@@ -948,7 +948,8 @@ def _cut_attaches(index: RecordIndex, attaches: list[Attach]) -> None:
     before their DONE (with no DONE logged, before their chat:ready): a page that left while
     its chat:connect still ran (a slow agent start). The server logs the connect's phases to DONE all the same, but sends
     the gone socket nothing: ``cut_at`` is that disconnect, and a chat:ready logged after it
-    (T5 among the phases) was sent to no one (``ready_sent_at`` None). The disconnect line
+    (T5 among the phases) was sent to no one (``ready_sent_at`` None), nor the history it
+    announced (``history_count`` None, not the messages loaded). The disconnect line
     joins the attach's evidence. ``attaches``: the server's, their phases assigned."""
     closed: dict[str, list[tuple]] = {}  # socket -> (time, row, line) of its disconnects, in time order
     for rec in index.by_kind.get("socket.disconnected", []):
@@ -977,6 +978,8 @@ def _cut_attaches(index: RecordIndex, attaches: list[Attach]) -> None:
                                 and e["line"] > cited["line"]), len(a.evidence)), cited)
         if sent is not None and sent > at:
             a.ready_sent_at = None
+        if a.ready_sent_at is None:  # (no chat:ready, so no history: what the server loaded was not sent)
+            a.history_count = a.history_total = None
 
 
 def _client_side(records: list[dict], attaches: list[Attach], by_received: dict, pairs: pd.DataFrame,

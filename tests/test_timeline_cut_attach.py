@@ -99,6 +99,20 @@ def test_the_table_shows_when_the_cut_attach_was_requested_and_its_cut(left_duri
     assert f"cut {attach['cut_at'][11:23]}" in rows[at + 1], "\n".join(rows[at - 3:at + 2])
 
 
+def test_the_cut_attach_that_sent_no_chat_ready_shows_no_history_count(left_during_slow_start):
+    # the table's history column said 0 (the messages the server loaded for a new chat), as if
+    # an empty history had been replayed to the page; it sent the gone socket nothing
+    logs, gone, stays = left_during_slow_start
+    attaches = load_timeline(logs).attaches
+    assert attaches.loc[attaches["sid"] == gone, "history_count"].isna().all()
+    assert attaches.loc[attaches["sid"] == stays, "history_count"].notna().all()
+    rows = _timeline(logs).stdout.splitlines()
+    row = next(line for line in rows if f"│ {gone} │" in line)
+    assert row.rstrip().endswith("│"), row  # (the history cell, the last, is empty)
+    stayed = next(line for line in rows if f"│ {stays} │" in line)
+    assert stayed.rstrip()[-1].isdigit(), stayed
+
+
 def test_a_window_around_the_request_keeps_the_cut_attach(left_during_slow_start):
     """--since/--until place an attach by its chat:ready, else its request: the server's
     receipt when that is all there is (a cut attach sent no chat:ready; its T5 came seconds
