@@ -178,7 +178,8 @@ class StreamJsonAgent:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         try:
-            await asyncio.wait_for(proc.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                await proc.wait()
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()

@@ -14,6 +14,7 @@ from pathlib import Path
 import socketio
 from aiohttp import web
 
+from jarvis_diag.tasks import stop_tasks
 from server import assets, debuglog
 from server.bugs import RELOAD
 from server.chat import ChatService
@@ -201,11 +202,7 @@ async def close_connections(state: ServerState) -> None:
 
 async def _on_shutdown(app: web.Application) -> None:
     state = app[STATE]
-    for task in state.background:
-        task.cancel()
-    for task in state.background:
-        with contextlib.suppress(BaseException):
-            await task
+    await stop_tasks(state.background)
     await shut_down(state)
 
 

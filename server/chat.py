@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import socketio
 from engineio import packet as eio_packet
 
+from jarvis_diag.tasks import stop_tasks
 from server.agents import Agent, make_agent
 from server.bugs import HISTORY_WINDOW, SINGLE_LIVE_SESSION, SINGLE_OWNER, SLOW_START
 from server.config import ServerConfig
@@ -379,13 +380,7 @@ class ChatService:
         runtime = self.runtimes.pop(session_id, None)
         if runtime is None:
             return
-        for task in (runtime.worker, runtime.start_task):
-            if task is not None and not task.done():
-                task.cancel()
-        for task in (runtime.worker, runtime.start_task):
-            if task is not None:
-                with contextlib.suppress(BaseException):
-                    await task
+        await stop_tasks([t for t in (runtime.worker, runtime.start_task) if t is not None])
         with contextlib.suppress(Exception):
             await runtime.agent.stop()
 

@@ -316,7 +316,8 @@ class Client:
                 raise TimeoutError(f"{self.name}: none of {names} (session={session}) within {timeout}s")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), left)
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
 
     async def wait(self, name: str, since: int = 0, session: str | None = None, timeout: float = 10.0, pred=None):
         return (await self.wait_any((name,), since, session, timeout, pred))[1]

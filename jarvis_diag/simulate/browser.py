@@ -323,7 +323,8 @@ class _Page:
             self._flaky.cancel()
         if self.page is not None and self.reference:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.page.evaluate("window.jarvisDiag.flushLogs()"), 3)
+                async with asyncio.timeout(3):
+                    await self.page.evaluate("window.jarvisDiag.flushLogs()")
         self.write_frontend_log()
         if self.context is not None:
             with contextlib.suppress(Exception):
@@ -354,7 +355,8 @@ class _Page:
         """Read every line the page logged (a frozen or closed page keeps what was read before)."""
         if self.reference and self.page is not None:
             with contextlib.suppress(Exception):
-                self.last_lines = await asyncio.wait_for(self.page.evaluate("window.jarvisDiag.lines()"), 5)
+                async with asyncio.timeout(5):
+                    self.last_lines = await self.page.evaluate("window.jarvisDiag.lines()")
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -23,6 +23,7 @@ from jarvis_diag.simulate.clientlog import ClientLog, short
 from jarvis_diag.simulate.engine import AwakeClock, SuspendableClient
 from jarvis_diag.simulate.profiles import Action, Profile, ReconnectMachine
 from jarvis_diag.simulate.verdict import Obs
+from jarvis_diag.tasks import stop_tasks
 from server.agents import SIM_REPLY_PREFIX
 
 EXHAUSTED = "reconnect attempts exhausted"  # (the page's failure until a later socket authenticates)
@@ -271,9 +272,8 @@ class VirtualClient:
         self.log.log("fe.connecting")
         self._obs("socket.connecting")
         try:
-            await asyncio.wait_for(
-                sio.connect(self.url, transports=["websocket"], wait_timeout=self.connect_timeout),
-                self.connect_timeout + 1)
+            async with asyncio.timeout(self.connect_timeout + 1):
+                await sio.connect(self.url, transports=["websocket"], wait_timeout=self.connect_timeout)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -299,7 +299,8 @@ class VirtualClient:
     async def _abort(sio: SuspendableClient) -> None:
         with contextlib.suppress(Exception):
             sio.connected = False
-            await asyncio.wait_for(sio.eio.disconnect(abort=True), 5)
+            async with asyncio.timeout(5):
+                await sio.eio.disconnect(abort=True)
 
     async def _emit(self, event: str, data: dict) -> bool:
         sio = self.sio
@@ -560,11 +561,9 @@ class VirtualClient:
         sio, self.sio = self.sio, None
         if sio is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(sio.disconnect(), 2)
+                async with asyncio.timeout(2):
+                    await sio.disconnect()
             await self._abort(sio)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(list(self._tasks))
         self.log.flush()
 

@@ -37,6 +37,7 @@ import struct
 from dataclasses import dataclass
 
 from jarvis_diag.simulate.network import SHAPES, NetworkShape, ShapeTimer
+from jarvis_diag.tasks import stop_tasks
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _CHUNK = 65536
@@ -177,10 +178,7 @@ class FaultProxy:
             self._server = None
         for relay in list(self._relays) + list(self._held):
             relay.abort()
-        for t in list(self._handlers):
-            t.cancel()
-        if self._handlers:
-            await asyncio.gather(*self._handlers, return_exceptions=True)
+        await stop_tasks(list(self._handlers))
         self._relays.clear()
         self._held.clear()
         self._flowing.set()
@@ -275,8 +273,8 @@ class FaultProxy:
                 return
         self.stats.accepted += 1
         try:
-            server_r, server_w = await asyncio.wait_for(
-                asyncio.open_connection(*self.upstream), self.connect_timeout)
+            async with asyncio.timeout(self.connect_timeout):
+                server_r, server_w = await asyncio.open_connection(*self.upstream)
         except (TimeoutError, OSError):
             self.stats.upstream_failed += 1
             _abort(client_w)  # the client sees its connection fail, as it would without us

@@ -29,6 +29,7 @@ from jarvis_diag.simulate.proxy import FaultProxy
 from jarvis_diag.simulate.results import ResultWriter
 from jarvis_diag.simulate.scenario import SimConfig, Step
 from jarvis_diag.simulate.verdict import SCHEMA, Obs, SessionCycle, cycle_verdict
+from jarvis_diag.tasks import stop_tasks
 
 _ACK_TIMEOUT_S = 10.0
 
@@ -133,14 +134,16 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
 
     try:
         try:
-            await asyncio.wait_for(sio.connect(base, transports=["websocket"], wait_timeout=timeout), timeout)
+            async with asyncio.timeout(timeout):
+                await sio.connect(base, transports=["websocket"], wait_timeout=timeout)
         except TimeoutError:  # (polling answered: something holds the upgrade, as a refusing proxy may)
             raise ServerUnusable(
                 f"{base} answers Socket.IO by polling but its WebSocket upgrade got no answer within "
                 f"{timeout:g}s; the page's io({{transports: ['websocket', 'polling']}}) does not fall back to "
                 "polling either (its connect times out): let WebSocket through to the server") from None
         await sio.emit("auth", {"token": token})
-        event, data = await asyncio.wait_for(answer, timeout)
+        async with asyncio.timeout(timeout):
+            event, data = await answer
     except (socketio.exceptions.ConnectionError, OSError) as exc:
         status = refused_upgrade(exc)
         if status is not None:  # (no server restarting: something in front of it refuses WebSocket)
@@ -452,9 +455,7 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     except asyncio.CancelledError:
         result.interrupted = True
     finally:
-        watch.cancel()
-        pages_done.cancel()  # (and every page with it)
-        await asyncio.gather(pages_done, watch, return_exceptions=True)
+        await stop_tasks([watch, pages_done, *tasks])
         on_phase("stopping")
         await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
         await http.close()
@@ -488,7 +489,8 @@ async def _watch_server(host: str, port: int, grace_s: float) -> str:
     refused_since: float | None = None
     while True:
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), WATCH_INTERVAL_S * 2)
+            async with asyncio.timeout(WATCH_INTERVAL_S * 2):
+                _, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             pass
         except OSError as exc:
