@@ -1939,31 +1939,42 @@ def _keep(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     return frame.loc[mask.fillna(False).astype(bool).to_numpy()] if len(frame) else frame
 
 
-_TIME_OF_DAY = re.compile(r"\d{1,2}:\d\d(:\d\d([.,]\d+)?)?")
+# a time of day alone, as the views show it, or with its zone (10:05:00, 11:05+01:00, 10:05Z)
+_TIME_OF_DAY = re.compile(r"(\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?)(Z|[+-]\d\d(?::?\d\d)?)?", re.IGNORECASE)
+# an ISO 8601 instant starts with its date (2026-11-24 or 20261124): pandas alone would also
+# take '5m' or '10am' (in year 1) and 'now' (the machine's clock)
+_ISO_DATE = re.compile(r"\d{4}-?\d\d-?\d\d(?!\d)")
+_NOT_A_TIME = "not a time (ISO 8601 such as 2026-11-24T10:05:00Z, or a time of day such as 10:05:00)"
 
 
 def parse_instant(value: Any, name: str = "time", span: tuple[pd.Timestamp, pd.Timestamp] | None = None
                   ) -> pd.Timestamp | None:
     """A UTC Timestamp of an ISO 8601 string (UTC unless it says), a datetime or a
-    Timestamp; a time of day alone (``10:05:00``, as the terminal view shows) is on the day
-    of ``span`` (the logs' first and last instants), an error when they cover several days.
-    DiagError (starting with ``name``) for anything else."""
+    Timestamp; a time of day alone (``10:05:00``, as the terminal view shows, or with its
+    zone, ``11:05+01:00``) is on the day of ``span`` (the logs' first and last instants, in
+    that zone), an error when they cover several days. DiagError (starting with ``name``
+    and the value as given) for anything else; without ``span``, a time of day is checked
+    and None returned (no logs to take the day from)."""
     if value is None or value == "":
         return None
     text = value.strip() if isinstance(value, str) else None
-    if text is not None and _TIME_OF_DAY.fullmatch(text):
-        if span is None:  # (syntax only: no logs to take the day from)
-            return None
-        first, last = (t.tz_convert("UTC") for t in span)
-        if first.date() != last.date():
-            raise DiagError(f"{name} {text}: a time of day, but these logs run from {first.date()} to "
-                            f"{last.date()}; give the date too ({first.date()}T{text}Z)")
-        value = f"{first.date()}T{text.replace(',', '.')}"
     try:
-        ts = pd.Timestamp(value)
+        if text is not None and (day := _TIME_OF_DAY.fullmatch(text)):
+            clock, zone = day[1].replace(",", "."), (day[2] or "Z").upper()
+            at = pd.Timestamp(f"2000-01-01T{clock}{zone}")  # (the time and zone checked)
+            if span is None:
+                return None
+            first, last = (t.tz_convert(at.tzinfo) for t in span)
+            if first.date() != last.date():
+                raise DiagError(f"{name} {text}: a time of day, but these logs run from {first.date()} to "
+                                f"{last.date()}; give the date too ({first.date()}T{clock}{zone})")
+            ts = pd.Timestamp(f"{first.date()}T{clock}{zone}")
+        elif text is not None and not _ISO_DATE.match(text):
+            raise DiagError(f"{name} {text}: {_NOT_A_TIME}")
+        else:
+            ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise DiagError(f"{name} {value}: not a time (ISO 8601 such as 2026-11-24T10:05:00Z, "
-                        f"or a time of day such as 10:05:00)") from exc
+        raise DiagError(f"{name} {text if text is not None else value}: {_NOT_A_TIME}") from exc
     if ts is pd.NaT:
         raise DiagError(f"{name} {value}: not a time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -99,6 +99,13 @@ def test_a_session_or_client_the_logs_lack_is_an_error(option, value, named):
     (["--since", "10:05:20", "--until", "10:05:00"], "--until 10:05:00: before since 10:05:20"),
     (["--since", "yesterday-ish"], "--since yesterday-ish: not a time"),
     (["--client", "nobody", "--since", "10:05:00"], "--client nobody: no client in these logs matches it"),
+    # pandas alone read these as times of year 1 (so every event was kept) or as the machine's now
+    (["--since", "5m"], "--since 5m: not a time"),
+    (["--until", "10am"], "--until 10am: not a time"),
+    (["--since", "now"], "--since now: not a time"),
+    (["--since", "11-24"], "--since 11-24: not a time"),
+    # (the time of day as given, not with the logs' date put before it)
+    (["--since", "25:00"], "--since 25:00: not a time"),
 ])
 def test_a_window_or_name_that_cannot_be_is_an_error(args, message):
     result = _run("timeline", DESYNC, "-f", "json", *args)
@@ -113,6 +120,16 @@ def test_a_time_of_day_is_on_the_logs_day_and_a_client_as_the_views_show_it():
     data = json.loads(result.stdout)
     assert [f["kind"] for f in data["findings"]].count("callback-desync") == 1
     assert data["warnings"] == []
+
+
+@pytest.mark.parametrize("since", ["10:05:20Z", "11:05:20+01:00", "11:05:20+0100", "2026-11-24T11:05:20+01:00",
+                                   "2026-11-24 10:05:20", "20261124T100520Z"])
+def test_a_time_of_day_with_its_zone_is_on_the_logs_day_too(since):
+    # '10:05:20Z' and '11:05:20+01:00' were taken as today's date, leaving an empty window
+    result = _run("timeline", DESYNC, "-f", "json", "--since", since)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    data = json.loads(result.stdout)
+    assert [f["kind"] for f in data["findings"]].count("callback-desync") == 1 and data["warnings"] == []
 
 
 def test_an_empty_time_window_says_so_and_where_the_logs_are():

@@ -779,7 +779,8 @@ def timeline(
     = None,
     client: Annotated[str | None, typer.Option(help="Only this frontend clientId (or a prefix of it).")] = None,
     since: Annotated[str | None, typer.Option(help="Only from this instant (ISO 8601, UTC unless it says; or a "
-                                              "time of day, 10:05:00, on the logs' day).")] = None,
+                                              "time of day, 10:05:00 or 11:05+01:00, on the logs' day).")]
+    = None,
     until: Annotated[str | None, typer.Option(help="Only up to this instant (as --since).")] = None,
     tz: Annotated[str | None, typer.Option(help="Backend zone when the logs carry no epochs (Europe/Berlin, +08:00).")]
     = None,
