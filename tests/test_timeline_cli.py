@@ -114,6 +114,19 @@ def test_a_window_or_name_that_cannot_be_is_an_error(args, message):
     assert message in line
 
 
+@pytest.mark.parametrize(("tz", "message"), [
+    ("Europe", "--tz: unknown time zone 'Europe' (use an IANA name"),  # (a traceback: IsADirectoryError)
+    ("America/Argentina", "--tz: unknown time zone 'America/Argentina'"),
+    ("Europe/Berln", "--tz: unknown time zone 'Europe/Berln'"),
+    ("+25:00", "--tz: time zone offset out of range: '+25:00'"),
+])
+def test_a_tz_that_names_no_zone_is_a_one_line_error(tz, message):
+    result = _run("timeline", DESYNC, "--tz", tz)
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert message in line
+
+
 def test_a_time_of_day_is_on_the_logs_day_and_a_client_as_the_views_show_it():
     result = _run("timeline", DESYNC, "-f", "json", "--since", "10:05:20", "--client", "mwuj2r4i-8t1u")
     assert result.returncode == 0, result.stderr

@@ -118,6 +118,18 @@ def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
             raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
 
+def _check_tz(tz: str) -> None:
+    """DiagError for a --tz that names no zone (before the logs are read: a typo costs no wait)."""
+    from jarvis_diag.zone import parse_tz
+
+    try:
+        parse_tz(tz)
+    except ValueError as exc:
+        raise DiagError(f"--tz: {exc}") from None
+    except OSError:  # (a folder of the zone database, 'Europe', is no zone)
+        raise DiagError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Berlin or +08:00)") from None
+
+
 def _select(tl, session: str | None, client: str | None, since: str | None, until: str | None):
     """``tl`` filtered (see Timeline.filter: a name the logs lack is an error, an empty window a warning)."""
     try:
@@ -819,6 +831,8 @@ def timeline(
             parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
         except DiagError as exc:
             raise DiagError(f"--{exc}") from None
+    if tz is not None:
+        _check_tz(tz)
     output = output_file(output)
     check_output(output, paths, "logs")
     if follow:
