@@ -214,6 +214,18 @@ class LogSet:
         self.connect(c, sid)
         self.attach(c, sid, uuid, existing=True, history=history, handler_new=False)
 
+    def reply_cut_off_by_a_switch(self, c: Client, sid: str, a: str, b: str) -> None:
+        """On a new socket ``sid`` the page attaches ``a``, switches to ``b`` and back (the
+        server keeps the handlers), sends ``a`` a message and, 0.2 s into its 0.5 s reply,
+        attaches ``b`` again: one live session per socket, so ``a``'s reply is cut off live."""
+        self.connect(c, sid)
+        self.attach(c, sid, a, existing=True)
+        self.attach(c, sid, b, existing=True, prev=a)
+        self.attach(c, sid, a, existing=True, prev=b, handler_new=False)
+        self.message(c, sid, a, reply_s=0.5)
+        self.wait(0.2)
+        self.attach(c, sid, b, existing=True, prev=a, handler_new=False)
+
     def switch_back_without_connect(self, c: Client, uuid: str) -> None:
         """The old frontend: a handler exists, so no chat:connect is sent."""
         t = self.now

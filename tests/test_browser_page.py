@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import subprocess
@@ -28,17 +29,28 @@ async def _wait(page, expression: str, timeout_s: float = 10.0) -> None:
     await page.wait_for_function(expression, timeout=timeout_s * 1000, polling=50)
 
 
-async def _open_page(playwright, url: str):
+@contextlib.asynccontextmanager
+async def _page_at(url: str):
+    """The page at ``url`` in a phone-sized headless Chromium, closed at the end; a request
+    that failed (HTTP 400 or more) or an error in the page's script fails the test."""
+    from playwright.async_api import async_playwright
+
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (apt-get install chromium)"
     assert (STATIC / "vendor" / "socket.io.min.js").is_file(), "run `make webclient`"
-    browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-    context = await browser.new_context(viewport=PHONE_VIEWPORT, user_agent=MOBILE_UA, is_mobile=True, has_touch=True)
-    page = await context.new_page()
-    failures: list[str] = []
-    page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("pageerror", lambda e: failures.append(f"page error: {e}"))
-    await page.goto(url)
-    return browser, page, failures
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            context = await browser.new_context(viewport=PHONE_VIEWPORT, user_agent=MOBILE_UA, is_mobile=True,
+                                                has_touch=True)
+            page = await context.new_page()
+            failures: list[str] = []
+            page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.on("pageerror", lambda e: failures.append(f"page error: {e}"))
+            await page.goto(url)
+            yield page
+        finally:
+            await browser.close()
+    assert failures == []
 
 
 async def _login_and_chat(page, token: str, workdirs: list[str]) -> None:
@@ -55,11 +67,8 @@ async def _login_and_chat(page, token: str, workdirs: list[str]) -> None:
 
 
 async def test_page_logs_in_opens_two_sessions_chats_and_its_log_reaches_the_server(tmp_path: Path):
-    from playwright.async_api import async_playwright
-
-    async with running_server(agent_pace=0.005) as srv, async_playwright() as pw:
-        browser, page, failures = await _open_page(pw, f"{srv.url}/?profile=connmgr")
-        try:
+    async with running_server(agent_pace=0.005) as srv:
+        async with _page_at(f"{srv.url}/?profile=connmgr") as page:
             await _login_and_chat(page, srv.token, ["/tmp/projA", "/tmp/projB"])
             # back to the first session: connmgr re-sends chat:connect and does not show history twice
             await page.locator("#session-list li .session-open").nth(0).click()
@@ -82,9 +91,6 @@ async def test_page_logs_in_opens_two_sessions_chats_and_its_log_reaches_the_ser
             client_id = await page.evaluate("window.jarvisDiag.clientId")
             page_lines = await page.evaluate("window.jarvisDiag.lines()")
             await page.evaluate("window.jarvisDiag.flushLogs()")
-        finally:
-            await browser.close()
-        assert failures == []
         assert re.fullmatch(r"Mozilla50iPhoneCPUiP-[0-9a-z]{6,}-[0-9a-z]{4}", client_id)
 
         # every line the page wrote is a known shape of the real frontend
@@ -123,11 +129,8 @@ async def test_page_logs_in_opens_two_sessions_chats_and_its_log_reaches_the_ser
 
 
 async def test_legacy_page_sends_no_connect_for_a_session_it_already_has():
-    from playwright.async_api import async_playwright
-
-    async with running_server(agent_pace=0.005) as srv, async_playwright() as pw:
-        browser, page, failures = await _open_page(pw, f"{srv.url}/?profile=legacy")
-        try:
+    async with running_server(agent_pace=0.005) as srv:
+        async with _page_at(f"{srv.url}/?profile=legacy") as page:
             await _login_and_chat(page, srv.token, ["/tmp/a", "/tmp/b"])
             await page.locator("#session-list li .session-open").nth(0).click()
             await page.wait_for_timeout(300)
@@ -137,33 +140,21 @@ async def test_legacy_page_sends_no_connect_for_a_session_it_already_has():
             assert any(re.fullmatch(r"\[SocketIO\] Chat [0-9a-f]{8} already connected, updating callbacks", m)
                        for m in messages)
             assert await page.text_content("#profile") == "legacy"
-        finally:
-            await browser.close()
-        assert failures == []
 
 
 async def test_wrong_token_is_refused_on_the_login_form():
-    from playwright.async_api import async_playwright
-
-    async with running_server() as srv, async_playwright() as pw:
-        browser, page, failures = await _open_page(pw, f"{srv.url}/")
-        try:
+    async with running_server() as srv:
+        async with _page_at(f"{srv.url}/") as page:
             await page.fill("#login-token", "not-the-token")
             await page.click("#login-submit")
             await page.wait_for_selector("#login-error:not([hidden])", timeout=10_000)
             assert "refused" in (await page.text_content("#login-error"))
             assert await page.is_hidden("#main")
-        finally:
-            await browser.close()
-        assert failures == []
 
 
 async def test_a_page_that_never_signs_in_leaves_no_log_file_and_signing_in_sends_what_it_kept():
-    from playwright.async_api import async_playwright
-
-    async with running_server() as srv, async_playwright() as pw:
-        browser, page, failures = await _open_page(pw, f"{srv.url}/")
-        try:
+    async with running_server() as srv:
+        async with _page_at(f"{srv.url}/") as page:
             await _wait(page, "window.jarvisDiag.lines().length > 0")
             await page.evaluate("window.jarvisDiag.flushLogs()")  # what the 2 s timer does
             assert list(srv.frontend_dir.iterdir()) == []
@@ -186,18 +177,12 @@ async def test_a_page_that_never_signs_in_leaves_no_log_file_and_signing_in_send
                 files = list(srv.frontend_dir.glob("*.log"))
                 written = [FRONTEND_LINE.match(t).group(3) for t in files[0].read_text().splitlines()] if files else []
                 await asyncio.sleep(0.05)
-        finally:
-            await browser.close()
-        assert failures == []
         assert written[:len(kept)] == kept  # nothing written before signing in was lost
 
 
 async def test_a_tap_on_the_chat_on_screen_does_not_attach_it_again():
-    from playwright.async_api import async_playwright
-
-    async with running_server(agent_pace=0.005) as srv, async_playwright() as pw:
-        browser, page, failures = await _open_page(pw, f"{srv.url}/?profile=connmgr")
-        try:
+    async with running_server(agent_pace=0.005) as srv:
+        async with _page_at(f"{srv.url}/?profile=connmgr") as page:
             await _login_and_chat(page, srv.token, ["/tmp/a", "/tmp/b"])
             mark = await page.evaluate("window.jarvisDiag.journalLength()")
             tabs = page.locator("#session-list li .session-open")
@@ -207,9 +192,6 @@ async def test_a_tap_on_the_chat_on_screen_does_not_attach_it_again():
             await _wait(page, "window.jarvisDiag.sessions()[0].historyEndAt !== null")
             journal = await page.evaluate("(n) => window.jarvisDiag.journal(n)", mark)
             sessions = await page.evaluate("window.jarvisDiag.sessions()")
-        finally:
-            await browser.close()
-        assert failures == []
         sent = [(e["session"], e["detail"]["cause"]) for e in journal if e["kind"] == "connect.sent"]
         assert sent == [(sessions[0]["uuid"], "switch")]
         assert sessions[1]["readyCount"] == 1 and [s["current"] for s in sessions] == [True, False]

@@ -619,12 +619,7 @@ def test_reconnect_failed_when_retries_run_out(tmp_path):
 def test_reconnect_failed_on_refused_websocket_upgrades_says_so(tmp_path):
     # a proxy that refuses WebSocket upgrades: every attempt fails with 'websocket error', and
     # the page (socket.io-client without tryAllTransports) never falls back to polling
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.wait(2)
-    logs.client_disconnect(c, SID1, reason="transport close")
+    logs, c = _lost_after_attach()
     logs.reconnect_attempts(c, 4, exhausted=True, reason="websocket error")
     logs.wait(20)
     logs.be(logs.now, "app.batch_saved", n=1)
@@ -1306,12 +1301,7 @@ def test_callback_desync_with_no_known_start_names_no_wait(tmp_path):
 
 
 def test_missing_resubscribe_when_the_new_socket_is_not_in_the_backend_log(tmp_path):
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.wait(2)
-    logs.client_disconnect(c, SID1, reason="transport close")
+    logs, c = _lost_after_attach()
     logs.reconnect_attempts(c, 1)
     # the phone reconnects, but the backend log has no line of that socket
     for name in ("fe.connecting", "fe.connected"):
@@ -1403,13 +1393,7 @@ def test_a_desync_repeated_per_message_is_one_finding_per_socket(tmp_path):
 def _cut_off_then_replayed_on_the_next_socket(away_s: float = 1.0) -> tuple[LogSet, float]:
     logs = LogSet()
     c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.attach(c, SID1, B, existing=True, prev=A)
-    logs.attach(c, SID1, A, existing=True, prev=B, handler_new=False)
-    logs.message(c, SID1, A, reply_s=0.5)
-    logs.wait(0.2)
-    logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)  # cuts A's reply off live
+    logs.reply_cut_off_by_a_switch(c, SID1, A, B)
     logs.wait(away_s)
     logs.client_disconnect(c, SID1, reason="transport close")
     logs.reconnect_attempts(c, 1)

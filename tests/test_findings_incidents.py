@@ -33,13 +33,7 @@ def test_a_reply_cut_off_and_the_wait_for_the_next_message_are_one_outage(tmp_pa
     the same switch) that told the cut reply again."""
     logs = LogSet()
     c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.attach(c, SID1, B, existing=True, prev=A)
-    logs.attach(c, SID1, A, existing=True, prev=B, handler_new=False)
-    logs.message(c, SID1, A, reply_s=0.5)
-    logs.wait(0.2)
-    logs.attach(c, SID1, B, existing=True, prev=A, handler_new=False)  # cuts A's reply off live
+    logs.reply_cut_off_by_a_switch(c, SID1, A, B)
     logs.wait(7)
     back = logs.message(c, SID1, A, missing_callback_prev=B, history=2, reply_s=0.5)
     logs.wait(3)
