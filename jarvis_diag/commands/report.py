@@ -82,17 +82,19 @@ class _ReportCommand(TyperCommand):
         return super().parse_args(ctx, expand_compare(list(args)))
 
 
-def _load(paths: list[str], notes: list[str], what: str):
-    from jarvis_diag.report.inputs import input_size, load_dataset
+def _load(inputs: list, notes: list[str], what: str):
+    """The Dataset of ``inputs`` (resolved :class:`~jarvis_diag.report.inputs.Input`), with
+    a progress bar on a terminal when their results are large."""
+    from jarvis_diag.report.inputs import input_size, load_inputs
 
-    total = input_size(paths)
+    total = input_size(inputs)
     err = Console(stderr=True)
     if total < (8 << 20) or not err.is_terminal:
-        return load_dataset(paths, None, notes)
+        return load_inputs(inputs, None, notes)
     with Progress(f"reading {what}", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
                   transient=True) as progress:
         task = progress.add_task(what, total=total)
-        return load_dataset(paths, lambda n: progress.advance(task, n), notes)
+        return load_inputs(inputs, lambda n: progress.advance(task, n), notes)
 
 
 def render(report, fmt: ReportFormat, to_file: bool) -> str | None:
@@ -131,16 +133,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from jarvis_diag.report.budgets import parse_budget
         from jarvis_diag.report.dataset import COUNTS, METRICS
+        from jarvis_diag.report.inputs import resolve_inputs
         from jarvis_diag.report.model import build_report
 
         output = output_file(output)
         # budgets first: a typo should fail before minutes of reading
         budgets = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budget or ()]
-        check_output(output, [*inputs, *(compare or ())])
+        # (each input looked at and each folder walked once: the files found are the ones the
+        # --output check compares with and the ones read)
+        given, base = resolve_inputs(inputs), resolve_inputs(compare) if compare else []
+        check_output(output, [f for i in (*given, *base) for f in i.files])
         notes: list[str] = []
-        ds = _load(inputs, notes, "inputs")
+        ds = _load(given, notes, "inputs")
         # (the findings listed are the candidate's; the baseline's are counted in the comparison)
-        baseline = _load(compare, notes, "baseline") if compare else None
+        baseline = _load(base, notes, "baseline") if base else None
         report = build_report(ds, baseline, budgets, title, seed=seed, resamples=resamples, notes=notes)
         out = render(report, output_format(fmt, output), output is not None)
         if output is not None:

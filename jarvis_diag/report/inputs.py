@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from jarvis_diag.errors import DiagError
@@ -126,19 +127,57 @@ def _timeline_doc(paths: list[str]) -> dict:
     return load_timeline([str(p) for p in paths]).to_json_dict()
 
 
-def input_size(paths: list[str]) -> int:
-    """Bytes of the results.jsonl files among ``paths`` (what progress is measured in)."""
-    total = 0
+@dataclass(frozen=True)
+class Input:
+    """One path given, looked at once (what it is, the files it stands for) for every use:
+    the --output check, the size progress is measured in, and the reading."""
+
+    path: str  # as given
+    kind: str  # "sim", "timeline" or "logs"
+    file: Path  # what is read: a run folder's results.jsonl, else the path itself
+    files: tuple[str, ...]  # the files it stands for (a folder's: its logs and results.jsonl, found once)
+    unlisted: str | None = None  # why a run folder's logs could not be listed (its results.jsonl is read)
+
+
+def resolve_inputs(paths: list[str]) -> list[Input]:
+    """Each path given as an :class:`Input`. A folder is walked here and only here; a path
+    that is not there (a glob included: report takes no glob) or cannot be read is a DiagError."""
+    if not paths:
+        raise DiagError("no input given")
+    from jarvis_diag.ingest import expand_paths
+
+    out = []
     for path in paths:
+        kind = classify(path)
         p = Path(path)
-        f = p / "results.jsonl" if p.is_dir() else p
-        if f.is_file() and (p.is_dir() or classify(path) == "sim"):
-            total += f.stat().st_size
-    return total
+        if not p.is_dir():
+            out.append(Input(path, kind, p, (path,)))
+            continue
+        f = p / "results.jsonl" if kind == "sim" else p
+        try:
+            files = tuple(expand_paths([path], allow_empty=True))
+        except DiagError as exc:
+            if kind != "sim":
+                raise
+            out.append(Input(path, kind, f, (str(f),), str(exc)))  # (a note: the results were read)
+            continue
+        out.append(Input(path, kind, f, files if kind != "sim" or str(f) in files else (str(f), *files)))
+    return out
+
+
+def input_size(inputs: list[Input]) -> int:
+    """Bytes of the results.jsonl files among ``inputs`` (what progress is measured in)."""
+    return sum(i.file.stat().st_size for i in inputs if i.kind == "sim")
 
 
 def load_dataset(paths: list[str], progress: Progress | None = None,
                  notes: list[str] | None = None, folder_logs: bool = True) -> Dataset:
+    """Read every input into one Dataset (:func:`load_inputs` of :func:`resolve_inputs`)."""
+    return load_inputs(resolve_inputs(paths), progress, notes, folder_logs)
+
+
+def load_inputs(inputs: list[Input], progress: Progress | None = None,
+                notes: list[str] | None = None, folder_logs: bool = True) -> Dataset:
     """Read every input into one Dataset. Raw logs are read together, as one timeline,
     since a backend log and its frontend logs only make sense side by side. A file given
     twice (``run`` and ``run/results.jsonl``) is read once; a file that is neither results,
@@ -147,19 +186,17 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
     A run folder (``results.jsonl`` with the logs of the run beside it, ``frontend/`` and
     perhaps ``app.log``) gives its figures from ``results.jsonl`` alone and, with
     ``folder_logs``, the findings of its logs too (see :func:`_add_folder_findings`)."""
-    if not paths:
+    if not inputs:
         raise DiagError("no input given")
     ds = Dataset()
-    raw: list[str] = []
-    folders: list[tuple[str, Path]] = []  # run folders given: (path as given, its results.jsonl)
+    raw: list[Input] = []
+    folders: list[tuple[Input, Path]] = []  # run folders given: (the input, its results.jsonl resolved)
     seen: dict[str, str] = {}  # resolved file -> the path it was given as
-    for path in paths:
-        kind = classify(path)
-        p = Path(path)
-        f = p / "results.jsonl" if kind == "sim" and p.is_dir() else p
+    for inp in inputs:
+        path, kind, f = inp.path, inp.kind, inp.file
         key = str(f.resolve())
-        if kind == "sim" and p.is_dir() and all(r != f.resolve() for _, r in folders):
-            folders.append((path, f.resolve()))  # (also after its results.jsonl: the folder was given)
+        if kind == "sim" and Path(path).is_dir() and all(r != f.resolve() for _, r in folders):
+            folders.append((inp, f.resolve()))  # (also after its results.jsonl: the folder was given)
         if key in seen:
             if notes is not None:
                 notes.append(f"{path}: the same input as {seen[key]}, read once")
@@ -179,33 +216,35 @@ def load_dataset(paths: list[str], progress: Progress | None = None,
             add_timeline(ds, path, doc)
             _note_warnings(doc, notes)
         else:
-            raw.append(path)
+            raw.append(inp)
     if raw:
         _note_runs_inside(raw, notes)
-        doc = _timeline_doc(raw)
+        paths = [i.path for i in raw]
+        doc = _timeline_doc(paths)
         _check_read(doc, "")
-        add_timeline(ds, ", ".join(raw), doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in raw))
+        add_timeline(ds, ", ".join(paths), doc, "jarvis-diag timeline " + " ".join(shlex.quote(r) for r in paths))
         ds.inputs[-1].kind = "logs"
-        ds.inputs[-1].paths = list(raw)
+        ds.inputs[-1].paths = paths
         _note_warnings(doc, notes)
-    if folder_logs:
-        given = _resolved(raw)
-        for path, results in folders:
-            _add_folder_findings(ds, path, results, given, notes)
+    if folder_logs and folders:
+        given = _resolved(f for i in raw for f in i.files)
+        for inp, results in folders:
+            _add_folder_findings(ds, inp, results, given, notes)
     return ds
 
 
-def _note_runs_inside(paths: list[str], notes: list[str] | None) -> None:
+def _note_runs_inside(inputs: list[Input], notes: list[str] | None) -> None:
     """A note for each folder of logs given that holds run folders (``runs/`` with
     ``runs/a/results.jsonl``...): their logs are read, but not their results, which a
     folder of logs does not name; the note says how to have them read."""
     if notes is None:
         return
-    for path in paths:
-        p = Path(path)
-        if not p.is_dir():
+    for inp in inputs:
+        path = inp.path
+        if not Path(path).is_dir():
             continue
-        runs = sorted(str(f.parent) for f in p.rglob("results.jsonl") if f.is_file() and classify(str(f)) == "sim")
+        runs = sorted(str(Path(f).parent) for f in inp.files
+                      if Path(f).name == "results.jsonl" and classify(f) == "sim")
         if runs:
             shown = " ".join(shlex.quote(r) for r in runs[:3]) + (" ..." if len(runs) > 3 else "")
             folders = "the run folder" if len(runs) == 1 else f"the {len(runs)} run folders"
@@ -214,13 +253,11 @@ def _note_runs_inside(paths: list[str], notes: list[str] | None) -> None:
                          f"{'it' if len(runs) == 1 else 'them'}, give the run folders: jarvis-diag report {shown}")
 
 
-def _resolved(paths: list[str]) -> set[str]:
-    from jarvis_diag.ingest import expand_paths
-
-    return {str(Path(f).resolve()) for f in expand_paths(paths, allow_empty=True) if f != "-"} if paths else set()
+def _resolved(files: Iterable[str]) -> set[str]:
+    return {str(Path(f).resolve()) for f in files}
 
 
-def _add_folder_findings(ds: Dataset, path: str, results: Path, given: set[str], notes: list[str] | None) -> None:
+def _add_folder_findings(ds: Dataset, inp: Input, results: Path, given: set[str], notes: list[str] | None) -> None:
     """The findings of the logs in a run folder (the pages' ``frontend/`` logs, the server's
     ``app.log`` when it was written there): what went wrong, which results.jsonl does not
     say. Only the findings: the folder's figures (attaches, recoveries, unrecovered cycles)
@@ -228,8 +265,11 @@ def _add_folder_findings(ds: Dataset, path: str, results: Path, given: set[str],
     would count every case twice. Nothing is read when the folder holds no log, or when its
     logs are also given as inputs of their own (they are read there, figures and all). Logs
     that cannot be read are a note: the results were."""
+    path = inp.path
     try:
-        logs = _resolved([path]) - {str(results)}
+        if inp.unlisted is not None:
+            raise DiagError(inp.unlisted)
+        logs = _resolved(inp.files) - {str(results)}
         if not logs or logs & given:
             return
         doc = _timeline_doc([path])
