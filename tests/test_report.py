@@ -401,6 +401,51 @@ def test_cli_bad_inputs_are_one_line(tmp_path):
     assert p.returncode == 2 and "is a report" in p.stderr
 
 
+def test_cli_a_timeline_json_cut_short_says_so(tmp_path):
+    # a timeline JSON cut short while copied read as a log of unknown lines: "neither a
+    # simulate-mobile results file nor a log jarvis-diag reads (its one line is not one...)"
+    timeline = tmp_path / "timeline.json"
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "tests/fixtures/callback-desync", "-f",
+                           "json", "-o", str(timeline)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(timeline.read_bytes()[:3000])
+    p = run_cli(str(cut))
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    assert p.stderr.startswith(f"jarvis-diag: error: {cut}: a jarvis-diag.timeline/1 document that is not whole JSON "
+                               "(JSON error at line 1 column ")
+    assert p.stderr.rstrip().endswith("write it again with jarvis-diag timeline LOGS --format json -o FILE")
+    assert "neither" not in p.stderr
+
+
+@pytest.mark.parametrize("pack", ["gzip", "xz", "bzip2"])
+def test_cli_compressed_results_or_timeline_say_how_to_read_them(tmp_path, pack):
+    # a gzipped results.jsonl was read as a log, whose reader answered "a simulate-mobile results
+    # file, not a log (`jarvis-diag report results.jsonl.gz` reads it)": the very command given
+    import bz2
+    import gzip
+    import lzma
+
+    compress, suffix, tool = {"gzip": (gzip.compress, ".gz", "gunzip -k"), "xz": (lzma.compress, ".xz", "unxz -k"),
+                              "bzip2": (bz2.compress, ".bz2", "bunzip2 -k")}[pack]
+    results = write_jsonl(tmp_path / "results.jsonl", TWENTY)
+    timeline = tmp_path / "timeline.json"
+    timeline.write_text(json.dumps({"schema": "jarvis-diag.timeline/1", "sessions": []}))
+    for plain, what in ((results, "simulate-mobile results file"), (timeline, "timeline JSON document")):
+        packed = plain.with_name(plain.name + suffix)
+        packed.write_bytes(compress(plain.read_bytes()))
+        p = run_cli(str(packed))
+        assert p.returncode == 2 and p.stderr == (
+            f"jarvis-diag: error: {packed}: a compressed {what}: report reads it uncompressed; decompress it first "
+            f"({tool} {packed}) and give the file that makes\n")
+    # a compressed log is read as the timeline reads it
+    log = tmp_path / ("app.log" + suffix)
+    log.write_bytes(compress(Path("tests/fixtures/callback-desync/app.log").read_bytes()))
+    p = run_cli(str(log), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["inputs"][0]["kind"] == "logs"
+
+
 def test_cli_notes_what_reading_the_logs_warned_of(tmp_path):
     run = sample_copy(tmp_path)
     app = run / "app.log"

@@ -20,6 +20,8 @@ REPORT_SCHEMA = "jarvis-diag.report/1"
 EVENT_SCHEMA = "jarvis-diag.event/1"
 
 _SIM_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"' + re.escape(SIM_SCHEMA.encode()) + rb'"')
+_SCHEMA_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"(jarvis-diag\.[\w.-]+/\d+)"')
+_UNPACK = {b"\x1f\x8b": "gunzip -k", b"\xfd7zXZ\x00": "unxz -k", b"BZh": "bunzip2 -k"}  # magic -> how to decompress
 
 Progress = Callable[[int], None]  # called with bytes read since the last call
 
@@ -45,6 +47,8 @@ def classify(path: str) -> str:
             head = f.read(65536)
     except OSError as exc:
         raise DiagError(f"cannot read {path}: {exc.strerror}") from None
+    if head.startswith(tuple(_UNPACK)):  # (gzip, xz or bzip2: no import of the log reader for the rest)
+        return _compressed_kind(path, head)
     text = head.lstrip()
     if not text and p.name == "results.jsonl":
         return "sim"  # (a run that stopped before its first cycle: said as such, see _no_record)
@@ -61,7 +65,7 @@ def classify(path: str) -> str:
     if schema == EVENT_SCHEMA:
         return "logs"  # our own JSONL events, read by the timeline builder
     if schema is None and b'"schema"' in head[:4096]:
-        schema = _document_schema(p)
+        schema = _document_schema(path, text)
     if schema == TIMELINE_SCHEMA:
         return "timeline"
     if schema == REPORT_SCHEMA:
@@ -71,13 +75,38 @@ def classify(path: str) -> str:
     return "logs"  # whether it is one is known once read (see _check_read)
 
 
-def _document_schema(p: Path) -> str | None:
+def _document_schema(path: str, head: bytes) -> str | None:
+    """The schema of a JSON document; a DiagError for a timeline document that breaks off
+    (cut short while written or copied), which would read as a log of unknown lines."""
     try:
-        with open(p, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    except (ValueError, UnicodeDecodeError) as exc:
+        named = _SCHEMA_HEAD.match(head)
+        if named is None or named.group(1).decode() != TIMELINE_SCHEMA:
+            return named.group(1).decode() if named else None
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise DiagError(f"{path}: a {TIMELINE_SCHEMA} document that is not whole JSON (JSON error{where}: cut "
+                        "short while written or copied?); write it again with jarvis-diag timeline LOGS --format "
+                        "json -o FILE") from None
     return doc.get("schema") if isinstance(doc, dict) else None
+
+
+def _compressed_kind(path: str, head: bytes) -> str:
+    """``logs`` for gzip, xz or bzip2 data (the timeline builder reads compressed logs); a
+    DiagError for compressed results or a compressed timeline, which report reads as written."""
+    from jarvis_diag.ingest import unpack
+
+    data, _ = unpack(head)  # (what the head holds: enough for the first line)
+    text = data.lstrip()
+    named = _SCHEMA_HEAD.match(text)
+    schema = named.group(1).decode() if named else None
+    if schema not in (SIM_SCHEMA, TIMELINE_SCHEMA):
+        return "logs"
+    what = "timeline JSON document" if schema == TIMELINE_SCHEMA else "simulate-mobile results file"
+    tool = next(t for magic, t in _UNPACK.items() if head.startswith(magic))
+    raise DiagError(f"{path}: a compressed {what}: report reads it uncompressed; decompress it first "
+                    f"({tool} {shlex.quote(path)}) and give the file that makes")
 
 
 def read_sim_records(path: Path, progress: Progress | None = None,
