@@ -446,6 +446,24 @@ def test_cli_compressed_results_or_timeline_say_how_to_read_them(tmp_path, pack)
     assert json.loads(p.stdout)["inputs"][0]["kind"] == "logs"
 
 
+def test_cli_results_and_timeline_saved_with_a_byte_order_mark_are_read(tmp_path):
+    # an editor that saves UTF-8 with a BOM: results.jsonl was read as a log ("a simulate-mobile
+    # results file, not a log (`jarvis-diag report bom.jsonl` reads it)"), a timeline as neither
+    bom = b"\xef\xbb\xbf"
+    results = tmp_path / "bom.jsonl"
+    results.write_bytes(bom + write_jsonl(tmp_path / "plain.jsonl", TWENTY).read_bytes())
+    timeline = tmp_path / "timeline.json"
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "tests/fixtures/callback-desync", "-f",
+                           "json", "-o", str(timeline)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    timeline.write_bytes(bom + timeline.read_bytes())
+    for path, kind, records in ((results, "sim", 20), (timeline, "timeline", 5)):
+        p = run_cli(str(path), "-f", "json")
+        assert p.returncode == 0, p.stderr
+        [given] = json.loads(p.stdout)["inputs"]
+        assert (given["kind"], given["records"]) == (kind, records)
+
+
 def test_cli_notes_what_reading_the_logs_warned_of(tmp_path):
     run = sample_copy(tmp_path)
     app = run / "app.log"

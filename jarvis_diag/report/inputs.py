@@ -4,6 +4,7 @@ timeline is built on the fly."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import shlex
@@ -49,7 +50,7 @@ def classify(path: str) -> str:
         raise DiagError(f"cannot read {path}: {exc.strerror}") from None
     if head.startswith(tuple(_UNPACK)):  # (gzip, xz or bzip2: no import of the log reader for the rest)
         return _compressed_kind(path, head)
-    text = head.lstrip()
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()  # (a BOM: an editor saved it so)
     if not text and p.name == "results.jsonl":
         return "sim"  # (a run that stopped before its first cycle: said as such, see _no_record)
     if not text.startswith(b"{"):
@@ -79,7 +80,7 @@ def _document_schema(path: str, head: bytes) -> str | None:
     """The schema of a JSON document; a DiagError for a timeline document that breaks off
     (cut short while written or copied), which would read as a log of unknown lines."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             doc = json.load(f)
     except (ValueError, UnicodeDecodeError) as exc:
         named = _SCHEMA_HEAD.match(head)
@@ -236,7 +237,7 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
             if not ds.inputs[-1].records:
                 raise DiagError(_no_record(f))
         elif kind == "timeline":
-            with open(path, encoding="utf-8") as fh:
+            with open(path, encoding="utf-8-sig") as fh:
                 doc = json.load(fh)
             if (problem := timeline_problem(doc)) is not None:
                 raise DiagError(f"{path}: {problem} (not a {TIMELINE_SCHEMA} document as timeline --format json "
