@@ -51,12 +51,15 @@ def _sources_table(tl: Timeline) -> Table:
     table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
     for col in ("file", "format", "lines", "events", "unknown", "bad", "dup", "first (UTC)", "last (UTC)"):
         table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup") else "left")
+    # (the time of day alone, unless the files run over several days: then their dates too)
+    days = {str(s.get(k))[:10] for s in tl.sources for k in ("first", "last") if s.get(k)}
+    cut = slice(0, 23) if len(days) > 1 else slice(11, 23)
     for s in tl.sources:
         # (a backend log read behind journalctl's / docker's / kubectl's prefixes says which)
         fmt = f"{s.get('format')} ({s['prefix']})" if s.get("prefix") else str(s.get("format"))
         table.add_row(str(s.get("path")), fmt, str(s.get("lines", "")), str(s.get("events", "")),
                       str(s.get("unknown", "")), str(s.get("bad_lines", "")), str(s.get("duplicates", "")),
-                      str(s.get("first") or "-")[11:23], str(s.get("last") or "-")[11:23])
+                      *(str(s[k])[cut].replace("T", " ") if s.get(k) else "-" for k in ("first", "last")))
     return table
 
 

@@ -2050,8 +2050,39 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
         episodes=_Rows(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
                                                    "recovered_at")),
         findings=findings,
-        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings], temp_ids=temp_ids,
+        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings, *apart_warnings(sources)],
+        temp_ids=temp_ids,
     )
+
+
+# How far outside the server log's time a page log may run and still be of the same run (its
+# clock may be off by seconds; a page log of another day is hours away).
+APART_S = 60.0
+
+
+def apart_warnings(sources: list[dict]) -> list[str]:
+    """A warning naming the page logs that have no line within the time of any server log
+    given (its ``sources``, as the JSON has them): another day's log, most likely, taken by
+    mistake; what the server did for those pages is not in the logs."""
+    def span(s: dict) -> tuple[float, float] | None:
+        if not s.get("first") or not s.get("last"):
+            return None
+        return pd.Timestamp(s["first"]).timestamp(), pd.Timestamp(s["last"]).timestamp()
+
+    server = [(s, t) for s in sources if s.get("format") == "backend" and (t := span(s))]
+    if not server:
+        return []
+    apart = [(s, t) for s in sources if s.get("format") == "frontend" and (t := span(s))
+             and not any(t[0] <= b[1] + APART_S and b[0] <= t[1] + APART_S for _, b in server)]
+    if not apart:
+        return []
+    first = min(server, key=lambda x: x[1][0])[0]["first"]
+    last = max(server, key=lambda x: x[1][1])[0]["last"]
+    named = "; ".join(f"{s['path']} ({s['first']} to {s['last']})" for s, _ in apart[:3])
+    more = f" and {len(apart) - 3} more" if len(apart) > 3 else ""
+    which = "a page log runs" if len(apart) == 1 else f"{len(apart)} page logs run"
+    return [f"{which} outside the server log's time ({first} to {last}): {named}{more}; what the server did "
+            f"for {'that page' if len(apart) == 1 else 'those pages'} is not in the logs given (another day's log?)"]
 
 
 def _findings(corr: Correlation) -> list[dict]:

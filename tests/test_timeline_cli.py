@@ -114,6 +114,29 @@ def test_a_window_or_name_that_cannot_be_is_an_error(args, message):
     assert message in line
 
 
+def test_a_page_log_of_another_day_than_the_server_log_is_said():
+    # the page's findings came with no word that the server's log (12-06) was not the page's
+    # day (11-24), and the files table showed times of day alone, alike
+    server = Path(__file__).parent.parent / "sample_logs" / "healthy-day" / "app.log"
+    page = FIXTURES / "callback-desync" / "frontend"
+    result = _run("timeline", str(server), str(page), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert warning.startswith("a page log runs outside the server log's time (2026-12-06T15:03:42.063Z to "
+                              "2026-12-06T15:03:50.757Z): ")
+    assert "20261124_Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u.log (2026-11-24T10:04:31.314Z to " in warning
+    assert warning.endswith("what the server did for that page is not in the logs given (another day's log?)")
+    assert result.stderr.strip() == f"warning: {warning}"
+    env = {**os.environ, "COLUMNS": "200"}
+    text = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(server), str(page)],
+                          capture_output=True, text=True, timeout=60, env=env).stdout
+    [row] = [line for line in text.splitlines() if "│ frontend │" in line]
+    assert "│ 2026-11-24 10:04:31.314 │ 2026-11-24 10:05:32.363" in row
+    # (logs of one day: their times of day alone, and nothing to say)
+    same = _run("timeline", DESYNC, "-f", "json")
+    assert json.loads(same.stdout)["warnings"] == [] and same.stderr == ""
+
+
 @pytest.mark.parametrize(("tz", "message"), [
     ("Europe", "--tz: unknown time zone 'Europe' (use an IANA name"),  # (a traceback: IsADirectoryError)
     ("America/Argentina", "--tz: unknown time zone 'America/Argentina'"),
