@@ -1903,9 +1903,34 @@ class Timeline:
         """Where ``values`` (session ids as logged: full, 8-char prefixes, temporary ids)
         name ``session`` (any of its aliases, or a prefix of one)."""
         aliases = self._aliases(session)
-        return values.astype("string").fillna("").map(
-            lambda v: any(v == a or (len(v) >= 8 and (v.startswith(a) or a.startswith(v))) for a in aliases)
-            if v else False).astype(bool)
+        text = values.astype("string").fillna("")
+        known = self._session_ids()
+        # an alias longer than a logged prefix of it names that session when some id the logs
+        # print whole starts with it, or when they print none longer than the prefix (a full
+        # UUID given, only its first 8 characters logged); '453424df-x' is no 453424df-...
+        confirmed = {a for a in aliases if any(k.startswith(a) for k in known)}
+
+        def names(v: str) -> bool:
+            if not v:
+                return False
+            for a in aliases:
+                if v == a or (len(v) >= 8 and v.startswith(a)):
+                    return True
+                if len(v) >= 8 and a.startswith(v) and (
+                        a in confirmed or not any(len(k) > len(v) and k.startswith(v) for k in known)):
+                    return True
+            return False
+
+        matched = {v: names(v) for v in text.unique()}
+        return text.map(matched).astype(bool)
+
+    def _session_ids(self) -> set[str]:
+        """Every session id the logs print (whole, 8-char prefixes, temporary ids)."""
+        ids = {str(s) for s in self.attaches["session"].dropna()} | set(self.temp_ids)
+        ids |= {x for temps in self.temp_ids.values() for x in temps}
+        if "session" in self.events:
+            ids |= {str(s) for s in pd.unique(self.events["session"].dropna())}
+        return ids
 
     def _aliases(self, session: str) -> list[str]:
         aliases = {session}

@@ -86,6 +86,10 @@ def test_filters_narrow_the_json():
 @pytest.mark.parametrize(("option", "value", "named"), [
     ("--session", "453424dx", "sessions: 453424df, 9342a748, aa50ecc2)"),
     ("--client", "nobody", "clients: Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u"),
+    # a mistyped UUID whose first 8 characters are a session's kept the lines that print only
+    # those 8 and no attach or finding: 'No findings in the selection'
+    ("--session", "453424df-x", "sessions: 453424df, 9342a748, aa50ecc2)"),
+    ("--session", "453424df-5bfd-446d-b919-74b5a950f76e", "sessions: 453424df, 9342a748, aa50ecc2)"),
 ])
 def test_a_session_or_client_the_logs_lack_is_an_error(option, value, named):
     # a typo must not read as "no findings": the error names what the logs have
@@ -148,6 +152,14 @@ def test_a_tz_that_names_no_zone_is_a_one_line_error(tz, message):
     assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.strip().splitlines()
     assert message in line
+
+
+@pytest.mark.parametrize("logs", [DESYNC, f"{DESYNC}/app.log", f"{DESYNC}/frontend"])
+def test_a_whole_uuid_selects_its_session_where_only_its_prefix_is_logged_too(logs):
+    whole = _run("timeline", logs, "-f", "json", "--session", "453424df-5bfd-446d-b919-74b5a950f76f")
+    short = _run("timeline", logs, "-f", "json", "--session", "453424df")
+    assert whole.returncode == short.returncode == 0, whole.stderr
+    assert json.loads(whole.stdout)["sessions"] == json.loads(short.stdout)["sessions"] != []
 
 
 def test_a_time_of_day_is_on_the_logs_day_and_a_client_as_the_views_show_it():
