@@ -464,6 +464,15 @@ def test_cli_results_and_timeline_saved_with_a_byte_order_mark_are_read(tmp_path
         assert (given["kind"], given["records"]) == (kind, records)
 
 
+def test_cli_results_after_a_stray_line_name_the_line(tmp_path):
+    # a results.jsonl with a line of something else first was read as a log, and the log
+    # reader answered "(`jarvis-diag report garb.jsonl` reads it)", the command given
+    results = tmp_path / "garb.jsonl"
+    results.write_text("warning: something\n" + write_jsonl(tmp_path / "plain.jsonl", TWENTY).read_text())
+    p = run_cli(str(results))
+    assert p.returncode == 2 and p.stderr == f"jarvis-diag: error: {results}:1: not a JSON record\n"
+
+
 def test_cli_notes_what_reading_the_logs_warned_of(tmp_path):
     run = sample_copy(tmp_path)
     app = run / "app.log"

@@ -21,6 +21,7 @@ REPORT_SCHEMA = "jarvis-diag.report/1"
 EVENT_SCHEMA = "jarvis-diag.event/1"
 
 _SIM_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"' + re.escape(SIM_SCHEMA.encode()) + rb'"')
+_SIM_LINE = re.compile(rb'^[ \t]*' + _SIM_HEAD.pattern, re.MULTILINE)
 _SCHEMA_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"(jarvis-diag\.[\w.-]+/\d+)"')
 _UNPACK = {b"\x1f\x8b": "gunzip -k", b"\xfd7zXZ\x00": "unxz -k", b"BZh": "bunzip2 -k"}  # magic -> how to decompress
 
@@ -54,7 +55,8 @@ def classify(path: str) -> str:
     if not text and p.name == "results.jsonl":
         return "sim"  # (a run that stopped before its first cycle: said as such, see _no_record)
     if not text.startswith(b"{"):
-        return "logs"
+        # (results with a line of something else before them: read as results, the line is said to be wrong)
+        return "sim" if _SIM_LINE.search(text) else "logs"
     first = text.split(b"\n", 1)[0]
     try:
         schema = json.loads(first).get("schema")
