@@ -1843,8 +1843,10 @@ class Timeline:
             return client_mask(values, client)
 
         ev, co, at, ep, fi = self.events, self.connections, self.attaches, self.episodes, self.findings
+        several: list[str] = []  # a prefix that names more than one session or client: said
         if session:
             at = _keep(at, session_match(at["session"]))
+            several += _several("session", session, {str(s)[:8] for s in at["session"].dropna()})
             fi = _keep(fi, session_match(fi["session"]))
             ep = _keep(ep, ep["sessions"].map(
                 lambda ss: bool(session_match(pd.Series(list(ss), dtype="string")).any())))
@@ -1857,6 +1859,9 @@ class Timeline:
             at = _keep(at, client_match(at["client"]))
             ep = _keep(ep, client_match(ep["client"]))
             fi = _keep(fi, client_match(fi["client"]))
+            # (a page's loads, <clientId>#2..., are that client's)
+            several += _several("client", client, {str(c).split("#")[0] for c in (*co["client"].dropna(),
+                                                                                  *at["client"].dropna())})
             sids = set(co["sid"].dropna())
             ev = _keep(ev, client_match(ev["client"]) | ev["sid"].isin(sids))
         if since_ts is not None or until_ts is not None:
@@ -1873,7 +1878,7 @@ class Timeline:
         if self.selection:
             chosen.insert(0, self.selection)
         selection = ", ".join(chosen) or None
-        warnings = list(self.warnings)
+        warnings = [*self.warnings, *several]
         if ev.empty and span is not None:
             # a name the logs lack is a typo, most likely, not "nothing happened"
             names = [(name, value) for name, value in (("session", session), ("client", client)) if value]
@@ -1949,6 +1954,15 @@ class Timeline:
         from jarvis_diag.render import timeline_html
 
         return timeline_html(self)
+
+
+def _several(name: str, value: str, matched: set[str]) -> list[str]:
+    """A warning when ``value``, given for one session or client, matched several."""
+    if len(matched) < 2:
+        return []
+    shown = sorted(matched)[:4]
+    listed = ", ".join(shown) + (f" and {len(matched) - len(shown)} more" if len(matched) > len(shown) else "")
+    return [f"{name} {value} matches {len(matched)} {name}s ({listed}): all are kept; give more of it for one"]
 
 
 def client_mask(values: pd.Series, client: str) -> pd.Series:

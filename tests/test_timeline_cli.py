@@ -154,6 +154,23 @@ def test_a_tz_that_names_no_zone_is_a_one_line_error(tz, message):
     assert message in line
 
 
+@pytest.mark.parametrize(("logs", "option", "value", "one", "warning"), [
+    ("healthy-day", "--client", "mxbz1p", "mxbz1psb", "client mxbz1p matches 3 clients (Mozilla50iPhoneCPUiP-mxbz1psb-3zac, "
+     "Mozilla50iPhoneCPUiP-mxbz1pw5-kulu, Mozilla50iPhoneCPUiP-mxbz1pzw-m37a): all are kept; give more of it for one"),
+    ("single-live-session", "--session", "new-17", "3678d2dc",
+     "session new-17 matches 2 sessions (3678d2dc, 9699efde): all are kept; give more of it for one"),
+])
+def test_a_prefix_that_matches_several_says_so(logs, option, value, one, warning):
+    # they were all kept with no word: the view read as the one client or session asked for
+    logs = str(Path(__file__).parent.parent / "sample_logs" / logs)
+    result = _run("timeline", logs, "-f", "json", option, value)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["warnings"] == [warning]
+    assert result.stderr.strip() == f"warning: {warning}"
+    alone = _run("timeline", logs, "-f", "json", option, one)
+    assert alone.returncode == 0 and json.loads(alone.stdout)["warnings"] == [], alone.stderr
+
+
 @pytest.mark.parametrize("logs", [DESYNC, f"{DESYNC}/app.log", f"{DESYNC}/frontend"])
 def test_a_whole_uuid_selects_its_session_where_only_its_prefix_is_logged_too(logs):
     whole = _run("timeline", logs, "-f", "json", "--session", "453424df-5bfd-446d-b919-74b5a950f76f")

@@ -87,6 +87,7 @@ def test_two_page_loads_in_one_file_are_two_pages_each_on_its_own_clock(tmp_path
     assert second in warning
     # the lines keep their file and line; --client with the file's clientId keeps both loads
     assert set(tl.filter(client=a.id).events["client"].dropna()) == {a.id, second}
+    assert not [w for w in tl.filter(client=a.id).warnings if "matches" in w]  # (one client, loaded twice)
 
 
 def test_a_page_load_with_no_start_line_is_told_by_its_page_clock_going_back(tmp_path):
