@@ -141,6 +141,15 @@ def test_a_page_log_of_another_day_than_the_server_log_is_said():
     assert json.loads(same.stdout)["warnings"] == [] and same.stderr == ""
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json", "text"])
+def test_an_output_that_cannot_be_written_says_why_in_one_line(fmt):
+    # parquet said "cannot write (Error writing bytes to file. Detail: [errno 28] No space left on device)"
+    result = _run("timeline", DESYNC, "-f", fmt, "-o", "/dev/full")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "jarvis-diag: error: /dev/full: cannot write (No space left on device)\n"
+
+
 @pytest.mark.parametrize(("tz", "message"), [
     ("Europe", "--tz: unknown time zone 'Europe' (use an IANA name"),  # (a traceback: IsADirectoryError)
     ("America/Argentina", "--tz: unknown time zone 'America/Argentina'"),

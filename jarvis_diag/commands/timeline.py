@@ -75,8 +75,8 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
             raise DiagError("--format parquet writes a binary file: give --output FILE")
         try:
             events.to_parquet(output, index=False)  # (the events' own types, categories kept)
-        except OSError as exc:
-            raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
+        except OSError as exc:  # (pyarrow's text repeats the path and the errno: its errno alone)
+            raise DiagError(f"{output}: cannot write ({os.strerror(exc.errno) if exc.errno else exc})") from exc
         return
     if fmt == "csv":
         text = events.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
