@@ -401,13 +401,18 @@ def test_cli_bad_inputs_are_one_line(tmp_path):
     assert p.returncode == 2 and "is a report" in p.stderr
 
 
+def desync_timeline(path: Path) -> Path:
+    """The timeline JSON document of the callback-desync fixture (5 records), on one line."""
+    from jarvis_diag.timeline import load_timeline
+
+    path.write_text(json.dumps(load_timeline("tests/fixtures/callback-desync").to_json_dict()))
+    return path
+
+
 def test_cli_a_timeline_json_cut_short_says_so(tmp_path):
     # a timeline JSON cut short while copied read as a log of unknown lines: "neither a
     # simulate-mobile results file nor a log jarvis-diag reads (its one line is not one...)"
-    timeline = tmp_path / "timeline.json"
-    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "tests/fixtures/callback-desync", "-f",
-                           "json", "-o", str(timeline)], capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
+    timeline = desync_timeline(tmp_path / "timeline.json")
     cut = tmp_path / "cut.json"
     cut.write_bytes(timeline.read_bytes()[:3000])
     p = run_cli(str(cut))
@@ -452,10 +457,7 @@ def test_cli_results_and_timeline_saved_with_a_byte_order_mark_are_read(tmp_path
     bom = b"\xef\xbb\xbf"
     results = tmp_path / "bom.jsonl"
     results.write_bytes(bom + write_jsonl(tmp_path / "plain.jsonl", TWENTY).read_bytes())
-    timeline = tmp_path / "timeline.json"
-    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "tests/fixtures/callback-desync", "-f",
-                           "json", "-o", str(timeline)], capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
+    timeline = desync_timeline(tmp_path / "timeline.json")
     timeline.write_bytes(bom + timeline.read_bytes())
     for path, kind, records in ((results, "sim", 20), (timeline, "timeline", 5)):
         p = run_cli(str(path), "-f", "json")
