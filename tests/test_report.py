@@ -576,6 +576,16 @@ def test_cli_the_same_input_twice_is_read_once(tmp_path):
         assert doc["counts"] == once["counts"]
 
 
+def test_the_progress_of_an_input_given_twice_counts_its_bytes_once(tmp_path):
+    # `report run run/results.jsonl` on a terminal: the bar's total counted the results twice,
+    # the file was read once, and the bar stopped half way
+    from jarvis_diag.report.inputs import input_size, resolve_inputs
+
+    run = sample_copy(tmp_path)
+    size = (run / "results.jsonl").stat().st_size
+    assert input_size(resolve_inputs([str(run), str(run / "results.jsonl"), str(run / "app.log")])) == size
+
+
 def test_a_run_folder_reports_what_its_logs_found_without_counting_its_cycles_twice(tmp_path):
     # a run folder that holds the logs too (as the samples do) was read as results only: the
     # report named a cycle "not-recovered" but not the callback-desync, missing-resubscribe and

@@ -198,8 +198,9 @@ def resolve_inputs(paths: list[str]) -> list[Input]:
 
 
 def input_size(inputs: list[Input]) -> int:
-    """Bytes of the results.jsonl files among ``inputs`` (what progress is measured in)."""
-    return sum(i.file.stat().st_size for i in inputs if i.kind == "sim")
+    """Bytes of the results.jsonl files among ``inputs`` (what progress is measured in), each
+    counted once, as it is read once (``run`` and ``run/results.jsonl``)."""
+    return sum(f.stat().st_size for f in {i.file.resolve() for i in inputs if i.kind == "sim"})
 
 
 def load_dataset(paths: list[str], progress: Progress | None = None,
