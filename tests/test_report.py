@@ -295,6 +295,18 @@ def test_markdown_is_valid_and_fits_a_comment():
     assert "the server kept a dead socket \\| for 55 s" not in md2.split("### Findings")[0]
 
 
+def test_markdown_says_where_it_cut_an_evidence_line():
+    # the Markdown kept 200 characters of each evidence line and dropped the rest unsaid: a
+    # failure read as if it ended mid-word ("... before the user's")
+    failure = "not connected again (last attempt: websocket error) " + "and more words " * 20
+    md = to_markdown(build_report(dataset_of([sim_record(0, None, failure=failure)])))
+    [line] = [line for line in md.splitlines() if "run/results.jsonl:1 " in line]
+    shown = line.split("run/results.jsonl:1  ", 1)[1]
+    assert len(shown) == 200 and shown.endswith("…") and failure.startswith(shown.split(": ", 1)[1][:-1])
+    short = to_markdown(build_report(dataset_of([sim_record(0, None, failure="not connected again")])))
+    assert "…" not in [line for line in short.splitlines() if "run/results.jsonl:1 " in line][0]
+
+
 def test_markdown_shows_log_text_as_written():
     # a finding quoting a log line is prose in the Markdown: "Error in __call__ of *Handler*" was
     # shown as "Error in call of Handler" with two words in bold and one in italics, a [link](...)

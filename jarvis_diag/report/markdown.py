@@ -37,6 +37,12 @@ def _text(text: object) -> str:
     return _MARKUP.sub(r"\\\1", str(text).replace("&", "&amp;").replace("<", "&lt;"))
 
 
+def _cut(text: str, most: int) -> str:
+    """``text`` up to ``most`` characters, ending in … where it was cut (the comment must fit;
+    the HTML and JSON reports keep every line whole)."""
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
 def _html(text: object) -> str:
     """Text inside an HTML block (a <summary>), where Markdown is not read: only `&` and `<`."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;")
@@ -121,7 +127,7 @@ def to_markdown(report: Report) -> str:
             out.append(f"{pad}```text")
             if f.get("context"):
                 out.append(f"{pad}context: {f['context']}")
-            out += [f"{pad}{e.get('path')}:{e.get('line')}  {str(e.get('text'))[:200]}".replace("```", "'''")
+            out += [f"{pad}{e.get('path')}:{e.get('line')}  {_cut(str(e.get('text')), 200)}".replace("```", "'''")
                     for e in evidence]
             out.append(f"{pad}```")
             out.append(f"{pad}</details>")
