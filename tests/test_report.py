@@ -478,6 +478,21 @@ def test_cli_results_and_timeline_saved_with_a_byte_order_mark_are_read(tmp_path
         assert (given["kind"], given["records"]) == (kind, records)
 
 
+@pytest.mark.parametrize("form", ["csv", "parquet"])
+def test_cli_timeline_events_as_csv_or_parquet_say_which_forms_report_reads(tmp_path, form):
+    # `timeline -f csv -o events.csv` then `report events.csv`: "neither a simulate-mobile
+    # results file nor a log jarvis-diag reads", of a file jarvis-diag wrote
+    events = tmp_path / f"events.{form}"
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "tests/fixtures/callback-desync", "-f",
+                           form, "-o", str(events)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    p = run_cli(str(events))
+    what = "the events of a timeline as CSV" if form == "csv" else "a Parquet file (timeline --format parquet?)"
+    assert p.returncode == 2 and p.stderr == (f"jarvis-diag: error: {events}: {what}: report reads a timeline JSON "
+                                              "(timeline --format json) or its events as JSONL (timeline --format "
+                                              "jsonl)\n")
+
+
 def test_cli_results_after_a_stray_line_name_the_line(tmp_path):
     # a results.jsonl with a line of something else first was read as a log, and the log
     # reader answered "(`jarvis-diag report garb.jsonl` reads it)", the command given

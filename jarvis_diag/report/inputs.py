@@ -54,6 +54,11 @@ def classify(path: str) -> str:
     text = head.removeprefix(codecs.BOM_UTF8).lstrip()  # (a BOM: an editor saved it so)
     if not text and p.name == "results.jsonl":
         return "sim"  # (a run that stopped before its first cycle: said as such, see _no_record)
+    if head.startswith(b"PAR1") or _events_csv(text):
+        what = "a Parquet file (timeline --format parquet?)" if head.startswith(b"PAR1") else \
+            "the events of a timeline as CSV"
+        raise DiagError(f"{path}: {what}: report reads a timeline JSON (timeline --format json) or its events as "
+                        "JSONL (timeline --format jsonl)")
     if not text.startswith(b"{"):
         # (results with a line of something else before them: read as results, the line is said to be wrong)
         return "sim" if _SIM_LINE.search(text) else "logs"
@@ -76,6 +81,13 @@ def classify(path: str) -> str:
     if schema and str(schema).startswith("jarvis-diag."):
         raise DiagError(f"{path}: unsupported schema {schema!r} (expected {SIM_SCHEMA} or {TIMELINE_SCHEMA})")
     return "logs"  # whether it is one is known once read (see _check_read)
+
+
+def _events_csv(text: bytes) -> bool:
+    """Whether ``text`` begins with the header of the events as timeline --format csv writes them."""
+    from jarvis_diag.events import COLUMNS
+
+    return text.startswith(",".join(list(COLUMNS)[:6]).encode() + b",")
 
 
 def _document_schema(path: str, head: bytes) -> str | None:
