@@ -493,6 +493,29 @@ def test_cli_timeline_events_as_csv_or_parquet_say_which_forms_report_reads(tmp_
                                               "jsonl)\n")
 
 
+def test_cli_a_timeline_given_with_the_logs_it_was_made_from_is_refused(tmp_path):
+    # `report timeline.json logs/` counted every case of the logs twice (10 records of 5, each
+    # finding twice) and said nothing; so did two copies of one timeline
+    shutil.copytree("tests/fixtures/callback-desync", tmp_path / "logs")
+    timeline = tmp_path / "timeline.json"
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "logs", "-f", "json", "-o", str(timeline)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(timeline.read_bytes())
+    for args, refused, also in (([timeline, "logs"], timeline, "logs"), (["logs/app.log", timeline], timeline,
+                                "logs/app.log"), ([timeline, copy], copy, timeline)):
+        p = run_cli(*map(str, args), cwd=tmp_path)
+        assert p.returncode == 2 and p.stderr == (
+            f"jarvis-diag: error: {refused}: a timeline of logs/app.log, also given ({also}): its cases would be "
+            "counted twice; give the timeline or the logs it was made from, not both\n"), args
+    alone = json.loads(run_cli(str(timeline), "-f", "json", cwd=tmp_path).stdout)
+    assert alone["inputs"][0]["records"] == 5
+    # compared with its logs, each side is read once: the same cases, no clear difference
+    p = run_cli(str(timeline), "--compare", "logs", "-f", "json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+
+
 def test_cli_results_after_a_stray_line_name_the_line(tmp_path):
     # a results.jsonl with a line of something else first was read as a log, and the log
     # reader answered "(`jarvis-diag report garb.jsonl` reads it)", the command given

@@ -237,6 +237,7 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
     raw: list[Input] = []
     folders: list[tuple[Input, Path]] = []  # run folders given: (the input, its results.jsonl resolved)
     seen: dict[str, str] = {}  # resolved file -> the path it was given as
+    timelines: list[tuple[str, dict]] = []  # timeline documents given: (path, document)
     for inp in inputs:
         path, kind, f = inp.path, inp.kind, inp.file
         key = str(f.resolve())
@@ -260,8 +261,10 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
             _check_read(doc, f"{path}: a timeline of ")
             add_timeline(ds, path, doc)
             _note_warnings(doc, notes)
+            timelines.append((path, doc))
         else:
             raw.append(inp)
+    given = _check_counted_once(timelines, raw)
     if raw:
         _note_runs_inside(raw, notes)
         paths = [i.path for i in raw]
@@ -272,10 +275,27 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
         ds.inputs[-1].paths = paths
         _note_warnings(doc, notes)
     if folder_logs and folders:
-        given = _resolved(f for i in raw for f in i.files)
         for inp, results in folders:
             _add_folder_findings(ds, inp, results, given, notes)
     return ds
+
+
+def _check_counted_once(timelines: list[tuple[str, dict]], raw: list[Input]) -> set[str]:
+    """The log files read (resolved): the raw logs given and those the timelines given were
+    made from. A DiagError for a timeline given with logs it was made from (given as logs,
+    or read by another timeline given): the cases of those logs would be counted twice. A
+    timeline names its logs as they were given when it was made: those not found from here
+    are not compared."""
+    given = {str(Path(f).resolve()): i.path for i in raw for f in i.files}
+    for path, doc in timelines:
+        mine = {str(Path(s["path"]).resolve()): s["path"] for s in doc.get("sources") or ()
+                if isinstance(s.get("path"), str) and s["path"] != "-" and Path(s["path"]).is_file()}
+        both = sorted(mine.keys() & given.keys())
+        if both:
+            raise DiagError(f"{path}: a timeline of {mine[both[0]]}, also given ({given[both[0]]}): its cases would "
+                            "be counted twice; give the timeline or the logs it was made from, not both")
+        given.update(dict.fromkeys(mine, path))
+    return set(given)
 
 
 def _note_runs_inside(inputs: list[Input], notes: list[str] | None) -> None:
