@@ -516,6 +516,18 @@ def test_cli_a_timeline_given_with_the_logs_it_was_made_from_is_refused(tmp_path
     assert p.returncode == 0, p.stderr
 
 
+def test_a_run_folder_given_with_a_timeline_of_its_logs_adds_their_findings_once(tmp_path):
+    sample_copy(tmp_path)  # (tmp_path/run)
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "run", "-f", "json", "-o", "tl.json"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    alone = json.loads(run_cli("tl.json", "-f", "json", cwd=tmp_path).stdout)
+    both = json.loads(run_cli("run", "tl.json", "-f", "json", cwd=tmp_path).stdout)
+    assert [(i["kind"], i["findings_only"]) for i in both["inputs"]] == [("sim", False), ("timeline", False)]
+    from_logs = sorted(f["summary"] for f in both["findings"] if f["source"] == "tl.json")
+    assert from_logs == sorted(f["summary"] for f in alone["findings"]) and from_logs
+
+
 def test_cli_results_after_a_stray_line_name_the_line(tmp_path):
     # a results.jsonl with a line of something else first was read as a log, and the log
     # reader answered "(`jarvis-diag report garb.jsonl` reads it)", the command given
