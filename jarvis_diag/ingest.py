@@ -491,7 +491,8 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
             raw.rows.text = Future()
         else:
             full: Future[pa.Array] = Future()
-            full.set_result(pa.compute.binary_join_element_wise(_prefixes(data, sc, at), raw.rows.text.result(),
+            full.set_result(pa.compute.binary_join_element_wise(prefixed.prefixes(data, sc, at),
+                                                                raw.rows.text.result(),
                                                                 pa.scalar("", pa.large_string())))
             raw.rows.text = full
         loggers = np.array([v is not None for v in raw.rows.values("logger")], dtype=bool)
@@ -499,8 +500,8 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
     else:
         at = mine[np.asarray(raw.columns["line"], dtype=np.int64) - 1]
         raw.columns["line"] = (at + 1).tolist()
-        raw.columns["text"] = [p + t for p, t in zip(_prefixes(data, sc, at).to_pylist(), raw.columns["text"],
-                                                     strict=True)]
+        raw.columns["text"] = [p + t for p, t in zip(prefixed.prefixes(data, sc, at).to_pylist(),
+                                                     raw.columns["text"], strict=True)]
         own = np.array([s == "backend" and lg is not None
                         for s, lg in zip(raw.columns["source"], raw.columns["logger"], strict=True)], dtype=bool)
     # a row with a backend time of its own is an anchor; the others are placed between them
@@ -590,26 +591,6 @@ def _collector_pairs(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarr
     diff = local - utc
     has = ~np.isnan(utc) & (np.abs(diff - np.round(diff / 900.0) * 900.0) <= _COLLECTOR_LAG_S)
     return (local[has], utc[has]) if has.any() else None
-
-
-def _prefixes(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray) -> pa.Array:
-    """The prefixes of ``lines`` (ascending) as text, cut from the bytes by Arrow (no string
-    per line in Python)."""
-    if not len(lines):
-        return pa.array([], type=pa.large_string())
-    starts, cut = sc.starts[lines], sc.cut[lines]
-    base = int(starts[0])
-    # every prefix and what lies between it and the next one, one after the other
-    offsets = np.empty(2 * len(lines) + 1, dtype=np.int64)
-    offsets[0:-1:2], offsets[1::2] = starts - base, starts + cut - base
-    offsets[-1] = offsets[-2]
-    values = pa.py_buffer(bytes(data[base:int(starts[-1] + cut[-1])]))
-    pieces = pa.Array.from_buffers(pa.large_binary(), 2 * len(lines), [None, pa.py_buffer(offsets), values])
-    got = pa.compute.take(pieces, pa.array(np.arange(0, 2 * len(lines), 2)))
-    try:
-        return got.cast(pa.large_string())
-    except pa.ArrowInvalid:  # (bytes that are no UTF-8 in a prefix)
-        return pa.array([b.decode("utf-8", "replace") for b in got.to_pylist()], type=pa.large_string())
 
 
 def _anchors_near(anchor_at: np.ndarray, at: np.ndarray) -> np.ndarray:

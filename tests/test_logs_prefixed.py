@@ -355,6 +355,21 @@ def test_the_compiled_reading_of_prefixes_gives_what_one_line_at_a_time_does(tmp
         assert want.zone.offset_minutes == got.zone.offset_minutes, variant
 
 
+def test_prefixes_are_the_lines_heads_as_text_bad_bytes_and_all():
+    lines = [b"Dec 07 01:02:03 myhost python3[1234]: 2026-12-07 01:02:03,123 - app - INFO - hi",
+             b"Dec 07 01:02:04 my\xffhost python3[1234]: 2026-12-07 01:02:04,123 - app - INFO - hi",
+             b"-- Boot 0123456789abcdef --",
+             b"Dec 07 01:02:05 myhost python3[1234]: INFO:     connection open"]
+    data = bytearray(b"\n".join(lines) + b"\n")
+    sc = prefixed.scan(data, "journal")
+    every = np.arange(len(sc))
+    got = prefixed.prefixes(data, sc, every).to_pylist()
+    assert got == [line[:cut].decode("utf-8", "replace") for line, cut in zip(lines, sc.cut.tolist(), strict=True)]
+    assert got[1] == "Dec 07 01:02:04 my\ufffdhost python3[1234]: " and got[2] == ""
+    assert prefixed.prefixes(data, sc, every[:0]).to_pylist() == []
+    data += b"more\n"  # (the bytes are not held once the prefixes are cut: a file's buffer is reused)
+
+
 def test_rfc3339_stamps_read_at_once_are_those_read_line_by_line():
     # (odd fractions and offsets, impossible months and years, a day past the month's end)
     times = ["2026-11-24T09:00:00Z", "2026-11-24T09:00:00.5Z", "2026-11-24T09:00:00,123456789+01:00",
@@ -368,7 +383,7 @@ def test_rfc3339_stamps_read_at_once_are_those_read_line_by_line():
         fast_s, _ = prefixed.stamps(data, sc, every)
         slow_s, _ = prefixed.stamps(data, sc, every, at_once=False)
         np.testing.assert_array_equal(fast_s, slow_s)
-        np.testing.assert_array_equal(prefixed._rfc3339_stamps(data, sc, every, compiled=False), slow_s)
+        np.testing.assert_array_equal(prefixed._rfc3339_stamps(data, sc, every), slow_s)
         assert np.isnan(slow_s).sum() == 3  # (year 0, month 13, no time)
 
 

@@ -54,8 +54,8 @@ except ImportError:  # pragma: no cover - an install with no C compiler
     _scan = None  # type: ignore[assignment]
 _COMPILED = _scan is not None and hasattr(_scan, "prefix_stamps")  # (a module built from an older _scan.c: not used)
 
-__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "scan", "stamps",
-           "strip"]
+__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "prefixes",
+           "scan", "stamps", "strip"]
 
 _DAY_S = 86400.0
 _RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)"
@@ -280,7 +280,7 @@ def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, at_once: boo
                                          np.ascontiguousarray(lines, dtype=np.int64), _COMPILED_SHAPES[sc.shape])
         return np.frombuffer(got, dtype=np.float64).copy(), wraps
     if at_once and sc.shape in _RFC3339_SHAPES:
-        return _rfc3339_stamps(data, sc, lines, compiled=False), False
+        return _rfc3339_stamps(data, sc, lines), False
     match = _BYTES[sc.shape].match
     out = np.full(len(lines), np.nan)
     wraps = False
@@ -291,6 +291,32 @@ def stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, at_once: boo
                 out[j] = _stamp(m)
                 wraps = wraps or ("clock" in m.re.groupindex and m.group("clock") is not None)
     return out, wraps
+
+
+def _prefix_bytes(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> pa.Array:
+    """The prefixes of ``lines`` (ascending, one at least) as a large_binary array, cut from
+    the bytes by Arrow (no bytes object per line in Python)."""
+    starts, cut = sc.starts[lines], sc.cut[lines]
+    base = int(starts[0])
+    # every prefix and what lies between it and the next one, one after the other
+    offsets = np.empty(2 * len(lines) + 1, dtype=np.int64)
+    offsets[0:-1:2], offsets[1::2] = starts - base, starts + cut - base
+    offsets[-1] = offsets[-2]
+    values = pa.py_buffer(memoryview(data)[base:int(starts[-1] + cut[-1])])  # (no copy: take() copies the prefixes)
+    pieces = pa.Array.from_buffers(pa.large_binary(), 2 * len(lines), [None, pa.py_buffer(offsets), values])
+    return pc.take(pieces, pa.array(np.arange(0, 2 * len(lines), 2)))
+
+
+def prefixes(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> pa.Array:
+    """The prefixes of ``lines`` (ascending) as text, a large_string array (bytes that are no
+    UTF-8 as U+FFFD)."""
+    if not len(lines):
+        return pa.array([], type=pa.large_string())
+    got = _prefix_bytes(data, sc, lines)
+    try:
+        return got.cast(pa.large_string())
+    except pa.ArrowInvalid:  # (bytes that are no UTF-8 in a prefix)
+        return pa.array([b.decode("utf-8", "replace") for b in got.to_pylist()], type=pa.large_string())
 
 
 # an RFC 3339 time at the end of a prefix (before its last space), in parts
@@ -308,29 +334,15 @@ def _days_before_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     return era * 146097 + doe - 719468
 
 
-def _rfc3339_stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray, *, compiled: bool = True) -> np.ndarray:
+def _rfc3339_stamps(data: bytes | bytearray, sc: Scan, lines: np.ndarray) -> np.ndarray:
     """:func:`stamps` of prefixes whose time is an RFC 3339 one at their end (docker, compose,
-    kubectl), read by the compiled loops (``compiled``, when built) or Arrow's compute
-    functions rather than one line at a time: the same seconds as :func:`_stamp` (whole
-    seconds and the fraction added last), NaN for no time or an impossible month or year."""
-    out = np.full(len(lines), np.nan)
+    kubectl), read by Arrow's compute functions rather than one line at a time (without the
+    compiled loops): the same seconds as :func:`_stamp` (whole seconds and the fraction
+    added last), NaN for no time or an impossible month or year."""
     if not len(lines):
-        return out
-    if compiled and _COMPILED:
-        got, _ = _scan.prefix_stamps(data, np.ascontiguousarray(sc.ends, dtype=np.int64),
-                                     np.ascontiguousarray(lines, dtype=np.int64), _COMPILED_SHAPES[sc.shape])
-        return np.frombuffer(got, dtype=np.float64).copy()
+        return np.full(0, np.nan)
     order, back = np.unique(lines, return_inverse=True)
-    starts, cut = sc.starts[order], sc.cut[order]
-    base = int(starts[0])
-    offsets = np.empty(2 * len(order) + 1, dtype=np.int64)
-    offsets[0:-1:2], offsets[1::2] = starts - base, starts + cut - base
-    offsets[-1] = offsets[-2]
-    values = pa.py_buffer(memoryview(data)[base:int(starts[-1] + cut[-1])])  # (no copy: take() copies the prefixes)
-    pieces = pa.Array.from_buffers(pa.large_binary(), 2 * len(order), [None, pa.py_buffer(offsets), values])
-    prefixes = pc.take(pieces, pa.array(np.arange(0, 2 * len(order), 2)))
-    del values, pieces
-    parts = pc.extract_regex(prefixes, _RFC3339_PARTS)
+    parts = pc.extract_regex(_prefix_bytes(data, sc, order), _RFC3339_PARTS)
     found = parts.is_valid().to_numpy(zero_copy_only=False)
 
     def number(name: str) -> np.ndarray:
