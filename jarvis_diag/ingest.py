@@ -548,25 +548,19 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
 
 
 def _clean_lines(data: bytes | bytearray, sc: prefixed.Scan) -> bool:
-    """Whether the file's lines are clean text (UTF-8, no carriage return, NUL or U+FFFD, none
-    over MAX_LINE bytes): then the parser keeps the lines behind the prefixes as they are,
-    and each row's text, its prefix then that line, is its line of the file."""
+    """Whether the file's lines are clean text (:func:`fast.clean_text`, none over MAX_LINE
+    bytes): then the parser keeps the lines behind the prefixes as they are, and each row's
+    text, its prefix then that line, is its line of the file."""
     if not fast.COMPILED or not len(sc):
         return False
-    if b"\r" in data or b"\x00" in data or (b"\xef" in data and fast._BAD_UTF8 in data):
-        return False
-    return int((sc.ends - sc.starts).max()) <= MAX_LINE and fast._valid_utf8(data)
+    return int((sc.ends - sc.starts).max()) <= MAX_LINE and fast.clean_text(data)
 
 
 def _whole_lines(data: bytes | bytearray, sc: prefixed.Scan, lines: np.ndarray) -> pa.Array:
     """The lines ``lines`` (ascending) of clean ``data`` (see :func:`_clean_lines`) as a
     large_string array; a bytearray becomes its values (the lines moved down in place)."""
-    ends = np.ascontiguousarray(sc.ends, dtype=np.int64)
-    lines = np.ascontiguousarray(lines, dtype=np.int64)
     into = None if isinstance(data, bytearray) else pa.allocate_buffer(int((sc.ends[lines] - sc.starts[lines]).sum()))
-    offsets = fast._scan.gather(data, ends, lines, None, into)
-    values = data if into is None else into
-    return pa.Array.from_buffers(pa.large_string(), len(lines), [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+    return fast.gather_lines(data, sc.ends, lines, into=into)
 
 
 # the backend lines whose collector's stamps are read for the zone, at most (spread over the file)

@@ -194,6 +194,18 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
+def _odd_bytes(data: bytes | bytearray) -> bool:
+    """Whether ``data`` holds a carriage return, a NUL or U+FFFD (what the parser drops or counts)."""
+    # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
+    return b"\r" in data or b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data)
+
+
+def clean_text(data: bytes | bytearray) -> bool:
+    """Whether the parser keeps the lines of ``data`` as they are (but for one over MAX_LINE
+    characters): UTF-8 with no carriage return, NUL or U+FFFD."""
+    return not _odd_bytes(data) and _valid_utf8(data)
+
+
 def _character_at(buf: np.ndarray, a: int, b: int, k: int) -> int | None:
     """Where character ``k`` (0-based) of the UTF-8 text ``buf[a:b]`` starts; None when it has
     no more than ``k`` characters. (Counted a piece at a time: no decoded copy of the line.)"""
@@ -229,9 +241,8 @@ def _sanitise(data: bytes | bytearray, compiled: bool, consume: bool = False
     if not compiled:
         return _sanitise_numpy(data, cut)
     bad_lines = long_lines = 0
-    # (memchr for the lead byte first: a 3-byte search of the whole file costs ten times more)
     valid = _valid_utf8(data)
-    dirty = not valid or b"\r" in data or b"\x00" in data or (b"\xef" in data and _BAD_UTF8 in data)
+    dirty = not valid or _odd_bytes(data)
     if not dirty:
         ends, longest = _scan.newlines(data)
         dirty = longest > MAX_LINE
@@ -399,6 +410,21 @@ def _views(data: bytes, buf: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Arr
     return pa.Array.from_buffers(pa.string_view(), k, [None, pa.py_buffer(views), *chunks])
 
 
+def gather_lines(data: bytes | bytearray, ends: np.ndarray, lines: np.ndarray, starts: np.ndarray | None = None,
+                 into: Any = None) -> pa.Array:
+    """The lines ``lines`` (ascending; line r ends at ``ends[r]``, int64) of clean ``data``
+    (see :func:`clean_text`) as a large_string array, one string for each run of lines from
+    one where ``starts`` holds to the next (joined by newlines; None: a string per line).
+    Its values are the buffer ``into``, or with None ``data`` itself, the lines moved down to
+    its start (it is not a log any more after this). Compiled loops only."""
+    ends, lines = np.ascontiguousarray(ends, dtype=np.int64), np.ascontiguousarray(lines, dtype=np.int64)
+    starts = None if starts is None else np.ascontiguousarray(starts, dtype=np.uint8)
+    values = data if into is None else into
+    offsets = _scan.gather(data, ends, lines, starts, into)
+    count = len(offsets) // 8 - 1
+    return pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+
+
 def _gathered(data: bytes | bytearray, ends: np.ndarray, rows: np.ndarray, traceback_lines: np.ndarray,
               traceback_starts: np.ndarray, in_place: bool) -> tuple[pa.Array, pa.Array]:
     """(the lines ``rows`` as one large_string array, what pandas' "string" dtype holds as it
@@ -412,24 +438,17 @@ def _gathered(data: bytes | bytearray, ends: np.ndarray, rows: np.ndarray, trace
         joins = 0 if starts is None else len(starts) - int(np.count_nonzero(starts))
         return int((ends[lines] - _starts(ends, lines)).sum()) + joins
 
-    def gather(lines: np.ndarray, starts: np.ndarray | None, into: Any) -> pa.Array:
-        lines = np.ascontiguousarray(lines, dtype=np.int64)
-        starts = None if starts is None else np.ascontiguousarray(starts, dtype=np.uint8)
-        values = data if into is None else into
-        offsets = _scan.gather(data, ends, lines, starts, into)
-        count = len(offsets) // 8 - 1
-        return pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(values)])
-
     # (from the pool Arrow's own steps draw on: memory they gave back, its pages taken already)
     def fresh(size: int) -> pa.Buffer:
         return pa.allocate_buffer(size, memory_pool=_POOL)
 
     traceback_size = size(traceback_lines, traceback_starts)  # (of a log: a few lines)
     if 2 * traceback_size < len(data) - len(ends):  # the rows are the bigger part (their size is not counted)
-        tracebacks = gather(traceback_lines, traceback_starts, fresh(traceback_size))
-        return gather(rows, None, None if in_place else fresh(size(rows, None))), tracebacks
-    text = gather(rows, None, fresh(size(rows, None)))
-    return text, gather(traceback_lines, traceback_starts, None if in_place else fresh(traceback_size))
+        tracebacks = gather_lines(data, ends, traceback_lines, traceback_starts, fresh(traceback_size))
+        return gather_lines(data, ends, rows, None, None if in_place else fresh(size(rows, None))), tracebacks
+    text = gather_lines(data, ends, rows, None, fresh(size(rows, None)))
+    into = None if in_place else fresh(traceback_size)
+    return text, gather_lines(data, ends, traceback_lines, traceback_starts, into)
 
 
 def _joined(views: pa.Array, traceback_views: pa.Array, traceback_starts: np.ndarray) -> tuple[pa.Array, pa.Array]:
