@@ -104,7 +104,14 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     does not exist or matches nothing (``allow_empty``: a directory with no log file yet,
     a glob matching none, or a file not there yet in a directory that is, gives none, as when
     following logs about to be written or rotated)."""
+    return _expand(paths, allow_empty)[0]
+
+
+def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """(:func:`expand_paths`, the .xz and .bz2 files found in the directories given, which
+    are not read from there, each with its directory as given), in one walk."""
     out: list[str] = []
+    packed: list[tuple[str, str]] = []
     seen: set[str] = set()
 
     def add(p: str) -> None:
@@ -124,9 +131,17 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
                 with os.scandir(path) as entries:
                     next(entries, None)
                 # (one removed while it is walked, as a follow can see it: pathlib lets that through)
-                found = sorted(str(f) for f in path.rglob("*") if f.is_file() and is_log_name(f.name))
+                found, left = [], []
+                for f in path.rglob("*"):
+                    if f.is_file():
+                        if is_log_name(f.name):
+                            found.append(str(f))
+                        elif f.name.endswith(PACKED[1:]):
+                            left.append(str(f))
             except OSError as exc:
                 raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
+            found.sort()
+            packed += [(p, f) for f in sorted(left)]
             if not found and not allow_empty:
                 raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
             for f in found:
@@ -147,7 +162,7 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
             continue
         else:
             raise DiagError(f"{p}: no such file or directory")
-    return _oldest_rotation_first(out)
+    return _oldest_rotation_first(out), packed
 
 
 def _unpacked_name(path: str) -> str:
@@ -809,7 +824,7 @@ def ingest(
             raise DiagError(f"--panel-date {panel_date}: not a date (YYYY-MM-DD)") from exc
     if not paths:
         raise DiagError("no log paths given")
-    files = expand_paths(list(paths))
+    files, packed = _expand(list(paths), False)
     for key in format_of:  # (a path that is none of the files would be ignored: a typo, most likely)
         if not any(_format_for(f, {key: "-"}) for f in files):
             shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
@@ -817,23 +832,19 @@ def ingest(
     with no_cycle_collection():
         result = _ingest(files, tz=tz, format_of=format_of, stdin=stdin, panel_date=panel_date,
                          panel_tz=panel_tz, engine=engine, named=_named_files(paths))
-    result.warnings.extend(_packed_left_out(paths, files))
+    result.warnings.extend(_packed_left_out(packed, files))
     return result
 
 
-def _packed_left_out(paths: list[str] | tuple[str, ...], files: list[str]) -> list[str]:
-    """What a directory given holds and is not read, a log compressed with xz or bzip2 (read
-    when named or globbed: timeline --follow tells a compressed file by .gz), one warning each."""
-    read: set[str] | None = None  # (the files read, resolved once there is a packed one to look up)
-    out = []
-    for p in map(str, paths):
-        if p != "-" and Path(p).is_dir():
-            for f in sorted(str(f) for f in Path(p).rglob("*") if f.name.endswith(PACKED[1:]) and f.is_file()):
-                if read is None:
-                    read = {str(Path(x).resolve()) for x in files if x != "-"}
-                if str(Path(f).resolve()) not in read:
-                    out.append(f"{f}: left out of {p}: a directory's .xz and .bz2 files are read when named or globbed")
-    return out
+def _packed_left_out(packed: list[tuple[str, str]], files: list[str]) -> list[str]:
+    """What a directory given holds and is not read (``packed``: directory, file), a log
+    compressed with xz or bzip2 (read when named or globbed: timeline --follow tells a
+    compressed file by .gz), one warning each."""
+    if not packed:
+        return []
+    read = {str(Path(x).resolve()) for x in files if x != "-"}
+    return [f"{f}: left out of {p}: a directory's .xz and .bz2 files are read when named or globbed"
+            for p, f in packed if str(Path(f).resolve()) not in read]
 
 
 def _named_files(paths: list[str] | tuple[str, ...]) -> set[str]:
