@@ -460,9 +460,9 @@ def _category_codes(s: pd.Series) -> tuple[np.ndarray, list]:
     return cat.cat.codes.to_numpy(), list(cat.cat.categories)
 
 
-def page_load_starts(events: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
-    """(path, clientId) of each page's log that holds more than one page load -> the line
-    where each later load starts."""
+def page_load_starts(events: pd.DataFrame) -> dict[tuple[str, str], tuple[list[int], np.ndarray]]:
+    """(path, clientId) of each page's log that holds more than one page load -> (the line
+    where each later load starts, the rows of that page's lines, in line order)."""
     if "client" not in events.columns or not len(events):
         return {}
     shapes, shape_names = _category_codes(events["shape"])
@@ -533,7 +533,7 @@ def page_load_starts(events: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
 
         starts = _load_starts(g, start, line, ms, shapes, detail, t_ns, active, connect_start)
         if starts:
-            found[(str(path_names[paths[g[0]]]), str(client_names[clients[g[0]]]))] = starts
+            found[(str(path_names[paths[g[0]]]), str(client_names[clients[g[0]]]))] = starts, own
     return found
 
 
@@ -595,23 +595,12 @@ def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     found = page_load_starts(events)
     if not found:
         return events, []
-    paths, path_names = _category_codes(events["path"])
     clients, client_names = _category_codes(events["client"])
-    path_code = {str(n): i for i, n in enumerate(path_names)}
-    client_code = {str(n): i for i, n in enumerate(client_names)}
-    key = paths.astype(np.int64) * (len(client_names) + 1) + clients
-    wanted = {path_code[path] * (len(client_names) + 1) + client_code[page]: (path, page) for path, page in found}
-    rows = np.flatnonzero(events["source"].isin(["frontend", "panel"]).to_numpy(dtype=bool)
-                          & np.isin(key, list(wanted)))
-    rows = rows[np.argsort(key[rows], kind="stable")]
-    cuts = np.flatnonzero(np.diff(key[rows])) + 1
     codes = clients.astype(np.int64)
     names = [str(c) for c in client_names]
     line = events["line"].to_numpy()
     warnings = []
-    for own in np.split(rows, cuts):
-        path, page = wanted[int(key[own[0]])]
-        starts = found[(path, page)]
+    for (path, page), (starts, own) in found.items():
         load = np.searchsorted(np.array(starts), line[own], side="right")  # 0: the first page load
         loads = [page_load_name(page, k + 1) for k in range(len(starts) + 1)]
         later = load > 0
@@ -628,7 +617,7 @@ def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     if len(found) > PAGE_LOADS_LISTED:
         more = found.values()
         warnings.append(f"{len(found) - PAGE_LOADS_LISTED:,} more page logs hold several page loads "
-                        f"({sum(len(s) + 1 for s in more):,} loads in the {len(found):,} files), each read as "
+                        f"({sum(len(s) + 1 for s, _ in more):,} loads in the {len(found):,} files), each read as "
                         f"pages of their own: <clientId>{PAGE_LOAD_MARK}2 ...")
     events = events.copy(deep=False)
     events["client"] = pd.Categorical.from_codes(codes, categories=names)
