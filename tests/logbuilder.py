@@ -226,6 +226,19 @@ class LogSet:
         self.wait(0.2)
         self.attach(c, sid, b, existing=True, prev=a, handler_new=False)
 
+    def reload_then_reconnect(self, c: Client, lost: str, sid: str, uuid: str) -> None:
+        """The server reloads; 60 ms later the page hears ``lost`` close, tries 3 times and is
+        back on ``sid`` 1.8 s after the reload, re-attaching ``uuid`` (2 history messages) with
+        its handler still in place."""
+        t_reload = self.now
+        self.server_reload()
+        self.now = t_reload + 0.06
+        self.client_disconnect(c, lost, reason="transport close", server_sees=False)
+        self.reconnect_attempts(c, 3)
+        self.now = max(self.now, t_reload + 1.8)
+        self.connect(c, sid)
+        self.attach(c, sid, uuid, existing=True, history=2, handler_new=False)
+
     def switch_back_without_connect(self, c: Client, uuid: str) -> None:
         """The old frontend: a handler exists, so no chat:connect is sent."""
         t = self.now

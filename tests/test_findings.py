@@ -101,14 +101,7 @@ def test_server_reload_names_the_cut_connections(tmp_path):
     logs.connect(c, SID1)
     logs.attach(c, SID1, A, existing=True)
     logs.wait(5)
-    t_reload = logs.now
-    logs.server_reload()
-    logs.now = t_reload + 0.06
-    logs.client_disconnect(c, SID1, reason="transport close", server_sees=False)
-    logs.reconnect_attempts(c, 3)
-    logs.now = max(logs.now, t_reload + 1.8)
-    logs.connect(c, SID2)
-    logs.attach(c, SID2, A, existing=True, history=2, handler_new=False)
+    logs.reload_then_reconnect(c, SID1, SID2, A)
     logs.wait(3)
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     [f] = _findings(tl, "server-reload")
@@ -1643,14 +1636,7 @@ def test_a_socket_its_page_had_lost_long_before_is_not_cut_by_the_reload_after_i
     logs, here, there = _two_phones("offline")
     logs.client_disconnect(there, SID2, reason="transport close", server_delay_s=2.0)
     logs.wait(2.5)
-    t_reload = logs.now
-    logs.server_reload()
-    logs.now = t_reload + 0.06
-    logs.client_disconnect(here, SID1, reason="transport close", server_sees=False)
-    logs.reconnect_attempts(here, 3)
-    logs.now = max(logs.now, t_reload + 1.8)
-    logs.connect(here, SID3)
-    logs.attach(here, SID3, A, existing=True, history=2, handler_new=False)
+    logs.reload_then_reconnect(here, SID1, SID3, A)
     logs.connect(there, SID4)
     logs.attach(there, SID4, B, existing=True, history=2, handler_new=False)
     logs.wait(3)
