@@ -1811,6 +1811,8 @@ class Timeline:
         A session or client the logs do not have, a time that is none and a window that
         ends before it starts raise DiagError (its message starts with the parameter's
         name); a selection with no event in it is said in ``warnings``."""
+        if session and re.fullmatch(r"[0-9A-Fa-f-]+", session):
+            session = session.lower()  # (the logs print UUIDs in lower case; one copied in upper case is the same)
         span = (self.events["t"].min(), self.events["t"].max()) if len(self.events) else None
         since_ts = parse_instant(since, "since", span)
         until_ts = parse_instant(until, "until", span)

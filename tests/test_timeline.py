@@ -167,6 +167,14 @@ def test_filter_by_session_client_and_time(desync):
     assert (late.events["t"] >= pd.Timestamp("2026-11-24T10:05:20Z")).all()
 
 
+def test_a_session_uuid_in_upper_case_is_the_same_session(desync):
+    # 'no session in these logs matches it (sessions: 453424df, ...)': the same id, in capitals
+    upper = desync.filter(session="453424DF-5BFD-446D-B919-74B5A950F76F")
+    lower = desync.filter(session="453424df-5bfd-446d-b919-74b5a950f76f")
+    assert upper.to_json_dict()["sessions"] == lower.to_json_dict()["sessions"] != []
+    assert upper.selection == "session 453424df-5bfd-446d-b919-74b5a950f76f"
+
+
 def test_renders_in_the_terminal_and_in_notebooks(desync):
     console = Console(file=io.StringIO(), width=140)
     console.print(desync)
