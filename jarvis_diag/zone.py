@@ -97,7 +97,7 @@ def parse_tz(tz: str, at_utc_s: float | None = None) -> int:
         return -minutes if m.group("sign") == "-" else minutes
     try:
         zone = _IanaZone(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # (OSError: 'Europe', a folder of zones)
         raise ValueError(f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin or +08:00)") from exc
     at = datetime.fromtimestamp(at_utc_s if at_utc_s is not None else 946684800, tz=UTC)
     offset = at.astimezone(zone).utcoffset() or timedelta(0)
