@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from jarvis_diag.errors import DiagError
@@ -35,3 +39,23 @@ def check_output(output: Path | None, paths: list[str], what: str = "inputs") ->
             [p] if p.exists() else list(map(Path, expand_paths([path], allow_empty=True)))
         if any(f.resolve() == target for f in given):
             raise DiagError(f"--output {output}: is one of the {what} given ({path}); writing it would destroy it")
+
+
+@contextmanager
+def replacing(output: Path) -> Iterator[Path]:
+    """The path to write an --output file at: a new file beside it, renamed over it when the
+    block ends without an error and removed when it fails, so that a write that fails half
+    way (a full disk) leaves the file that was there as it was. A symlink's file is the one
+    replaced; a device, a pipe or another special file is written in place."""
+    target = output.resolve()
+    if target.exists() and not target.is_file():
+        yield output
+        return
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        yield part
+        if target.exists():  # (the file keeps its permissions)
+            os.chmod(part, stat.S_IMODE(target.stat().st_mode))
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from typer.core import TyperCommand
 
-from jarvis_diag.commands.output import check_output, output_file
+from jarvis_diag.commands.output import check_output, output_file, replacing
 from jarvis_diag.errors import DiagError
 
 HELP = (
@@ -151,7 +151,8 @@ def register(app: typer.Typer) -> None:
         out = render(report, output_format(fmt, output), output is not None)
         if output is not None:
             try:
-                output.write_text(out or "", encoding="utf-8")
+                with replacing(output) as part:
+                    part.write_text(out or "", encoding="utf-8")
             except OSError as exc:
                 raise DiagError(f"cannot write {output}: {exc.strerror}") from None
             print(f"wrote {output}", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from jarvis_diag.commands.output import check_output, output_file
+from jarvis_diag.commands.output import check_output, output_file, replacing
 from jarvis_diag.errors import DiagError
 
 FORMATS = ("text", "json", "csv", "parquet", "jsonl")
@@ -74,7 +74,8 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
         if output is None:
             raise DiagError("--format parquet writes a binary file: give --output FILE")
         try:
-            events.to_parquet(output, index=False)  # (the events' own types, categories kept)
+            with replacing(output) as part:
+                events.to_parquet(part, index=False)  # (the events' own types, categories kept)
         except OSError as exc:  # (pyarrow's text repeats the path and the errno: its errno alone)
             raise DiagError(f"{output}: cannot write ({os.strerror(exc.errno) if exc.errno else exc})") from exc
         return
@@ -108,12 +109,13 @@ def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         try:
-            if chunks is not None:
-                with output.open("wb") as fh:
-                    for chunk in chunks:
-                        fh.write(chunk)
-            else:
-                output.write_text(text, encoding="utf-8")
+            with replacing(output) as part:
+                if chunks is not None:
+                    with part.open("wb") as fh:
+                        for chunk in chunks:
+                            fh.write(chunk)
+                else:
+                    part.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
@@ -126,8 +128,6 @@ def _check_tz(tz: str) -> None:
         parse_tz(tz)
     except ValueError as exc:
         raise DiagError(f"--tz: {exc}") from None
-    except OSError:  # (a folder of the zone database, 'Europe', is no zone)
-        raise DiagError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Berlin or +08:00)") from None
 
 
 def _select(tl, session: str | None, client: str | None, since: str | None, until: str | None):

@@ -1,0 +1,68 @@
+"""--output files are replaced whole or not at all (commands.output.replacing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLI = [sys.executable, "-m", "jarvis_diag"]
+EARLIER = "the timeline written yesterday\n"
+
+
+def _limited(limit: int):
+    def setup() -> None:  # (the process may write no file past ``limit`` bytes: EFBIG beyond)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return setup
+
+
+def _timeline(out: Path, *extra: str, limit: int | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "timeline", str(FIXTURES / "normal"), *extra, "-o", str(out)],
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=_limited(limit) if limit else None)
+
+
+def test_a_write_that_fails_half_way_leaves_the_earlier_output_as_it_was(tmp_path: Path):
+    for fmt in ("json", "csv", "parquet"):
+        out = tmp_path / f"timeline.{fmt}"
+        out.write_text(EARLIER)
+        os.chmod(out, 0o640)
+        failed = _timeline(out, "--format", fmt, limit=4096)
+        assert failed.returncode != 0 and "Traceback" not in failed.stderr, (fmt, failed.stderr)
+        assert f"{out}: cannot write (File too large)" in failed.stderr, (fmt, failed.stderr)
+        assert out.read_text() == EARLIER  # (before: cut at 4096 bytes, the earlier text gone)
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]  # (nothing left behind)
+        done = _timeline(out, "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert out.stat().st_size > 4096 and (out.stat().st_mode & 0o777) == 0o640
+    assert json.loads((tmp_path / "timeline.json").read_text())["findings"] is not None
+
+
+def test_an_output_through_a_symlink_or_to_a_device_is_written_there(tmp_path: Path):
+    real = tmp_path / "real.json"
+    real.write_text(EARLIER)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert _timeline(link, "--format", "json").returncode == 0
+    assert link.is_symlink() and json.loads(real.read_text())["sources"]
+    done = _timeline(Path(os.devnull), "--format", "json")
+    assert done.returncode == 0 and Path(os.devnull).is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real.json"]
+
+
+def test_a_report_that_fails_half_way_leaves_the_earlier_one(tmp_path: Path):
+    run = Path(__file__).parent.parent / "sample_logs" / "connmgr-frozen-past-ping" / "results.jsonl"
+    out = tmp_path / "report.html"
+    out.write_text(EARLIER)
+    args = [*CLI, "report", str(run), "--format", "html", "-o", str(out)]
+    failed = subprocess.run(args, capture_output=True, text=True, timeout=120, preexec_fn=_limited(4096))
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr, failed.stderr
+    assert f"cannot write {out}: File too large" in failed.stderr
+    assert out.read_text() == EARLIER and sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>") or "<html" in out.read_text()[:500]
