@@ -6,11 +6,13 @@ import importlib.util
 import io
 import json
 import os
+import signal
 import sys
 import threading
 import time
+from collections import deque
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -165,6 +167,9 @@ class _Tail:
     line: int = 0
     # the start of a line not ended yet (bytes: a character written in two goes is read whole)
     pending: bytes = b""
+    # the complete lines read and not printed (nor held) yet: a Ctrl-C between two lines of
+    # a batch leaves the others to the last read at the stop
+    unprinted: deque = field(default_factory=deque)
     ident: tuple[int, int] | None = None
     # the file, held open: what was written to it just before it was renamed or removed is
     # still read (tail -F reads a rotated file to its end before it moves on)
@@ -388,6 +393,50 @@ class _Rebuild:
         self.done.set()
 
 
+class _CtrlCHeld:
+    """``with ctrl_c:`` around printing one line and noting it printed: a Ctrl-C that comes
+    meanwhile stops the follow once the line is out. (One that landed in the middle of a
+    line left it in rich's buffer, printed again with the next, and the rest of its batch was
+    printed a second time at the stop, the lines held, or never, the lines read.) A second
+    Ctrl-C while the first waits (the output blocked: a reader that no longer reads) stops it
+    at once."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # (how many ``with`` are open)
+        self.asked = False  # (a Ctrl-C came while one was)
+        self.before: Any = None  # (the handler it replaces: told of each Ctrl-C it lets through)
+
+    def install(self) -> None:
+        """Handle Ctrl-C (in the main thread alone; a SIGINT ignored stays ignored)."""
+        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
+            self.before = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def uninstall(self) -> None:
+        if self.before is not None:
+            signal.signal(signal.SIGINT, self.before)
+            self.before = None
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.depth and not self.asked:
+            self.asked = True
+            return
+        self._stop(signum, frame)
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.asked = False
+        if self.before is not None:
+            self.before(signum, frame)  # (raises KeyboardInterrupt, as it would have)
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        self.depth -= 1
+        if not self.depth and self.asked and kind is None:
+            self._stop(signal.SIGINT, None)
+
+
 class _ReaderGone(Exception):
     """The reader of the output stopped reading (``--follow | head``)."""
 
@@ -424,9 +473,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
 
     _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
     selecting = bool(session or client)
+    ctrl_c = _CtrlCHeld()  # (around each line printed and noted as printed)
 
     def say(text: str) -> None:
-        console.print(text, style="dim", highlight=False, markup=False, soft_wrap=True)
+        with ctrl_c:
+            console.print(text, style="dim", highlight=False, markup=False, soft_wrap=True)
 
     def build(files: list[str]):
         return load_timeline(files, tz=tz, format_of=_format_of_these(format_of, files), no_skew=no_skew)
@@ -444,32 +495,38 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 return None
             raise
 
-    def _print_lines(tail: _Tail, path: str, data: bytes) -> bool:
-        """Print the complete lines of ``data`` (new in ``tail``'s file) as events; True when
-        anything was new."""
-        if not data or tail.format is None:
-            return False
-        *complete, tail.pending = (tail.pending + data).split(b"\n")
+    def _read_lines(tail: _Tail, path: str) -> bool:
+        """Read what was written to ``tail``'s file since the last read and print its complete
+        lines as events, each once (a Ctrl-C comes between two lines); True when anything was
+        new."""
+        with ctrl_c:
+            data = tail.read_new()
+            if tail.truncated:
+                say(f"{path} was cut short (a copytruncate rotation?): read again from its start")
+            if data and tail.format is not None:
+                *complete, tail.pending = (tail.pending + data).split(b"\n")
+                tail.unprinted.extend(complete)
         skew_of, offset = _clock()
-        for line in complete:
-            raw = line.decode("utf-8", errors="replace")
-            tail.line += 1
-            # held till the next rebuild: a line that --session / --client may leave out (the
-            # timeline tells which socket is whose); a file the timeline has not read yet (it
-            # just appeared: its format, the server's time zone and a page's clock are known
-            # once it is); what comes after a line held
-            if selecting or held or not tail.format:
-                held.append((tail, path, tail.line, raw))
-                continue
-            ev = _parse(tail.format, path, tail.line, raw, offset)
-            if ev is None:
-                continue
-            if ev.source != "backend" and ev.fields.get("client") and not no_skew \
-                    and ev.fields["client"] not in skew_of:
-                held.append((tail, path, tail.line, raw))
-            else:
-                _show(ev, skew_of)
-        return True
+        while tail.unprinted:
+            with ctrl_c:
+                raw = tail.unprinted.popleft().decode("utf-8", errors="replace")
+                tail.line += 1
+                # held till the next rebuild: a line that --session / --client may leave out (the
+                # timeline tells which socket is whose); a file the timeline has not read yet (it
+                # just appeared: its format, the server's time zone and a page's clock are known
+                # once it is); what comes after a line held
+                if selecting or held or not tail.format:
+                    held.append((tail, path, tail.line, raw))
+                    continue
+                ev = _parse(tail.format, path, tail.line, raw, offset)
+                if ev is None:
+                    continue
+                if ev.source != "backend" and ev.fields.get("client") and not no_skew \
+                        and ev.fields["client"] not in skew_of:
+                    held.append((tail, path, tail.line, raw))
+                else:
+                    _show(ev, skew_of)
+        return bool(data) and tail.format is not None
 
     def _clock() -> tuple[dict, int]:
         """(each page's clock correction, the server's UTC offset) as the timeline read them."""
@@ -501,17 +558,21 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         selection (``kept``: (file, line) of its events, ``names``: the name each file was read
         by). At the end (``final``), a line of a file the timeline has not read yet is printed
         as its name says it is; one --session / --client has not told on is left out."""
+        if final and selecting:
+            held.clear()
+            return
         skew_of, offset = _clock()
-        upto = len(held) if upto is None else upto
-        for tail, path, lineno, raw in held[:upto] if not (final and selecting) else []:
-            fmt = tail.format or (("frontend" if frontend.client_of(path) else "backend") if final else None)
-            if fmt is None:
-                continue  # (a file the timeline does not take for a log)
-            if kept is not None and ((names or {}).get(id(tail)), lineno) not in kept:
-                continue
-            if (ev := _parse(fmt, path, lineno, raw, offset)) is not None:
-                _show(ev, skew_of)
-        del held[:upto]
+        # (each taken off as it is printed: a Ctrl-C between two leaves the others held)
+        for _ in range(len(held) if upto is None else min(upto, len(held))):
+            with ctrl_c:
+                tail, path, lineno, raw = held.popleft()
+                fmt = tail.format or (("frontend" if frontend.client_of(path) else "backend") if final else None)
+                if fmt is None:
+                    continue  # (a file the timeline does not take for a log)
+                if kept is not None and ((names or {}).get(id(tail)), lineno) not in kept:
+                    continue
+                if (ev := _parse(fmt, path, lineno, raw, offset)) is not None:
+                    _show(ev, skew_of)
 
     def _kept(sel, names: dict) -> set | None:
         """(file, line) of the events of the selection ``sel`` in the files lines are held of."""
@@ -524,7 +585,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         rows = ev[ev["path"].isin(wanted)]
         return set(zip(rows["path"].astype(str), rows["line"].astype(int), strict=True))
 
-    held: list = []  # (tail, path, line, raw) of lines waiting for the next rebuild
+    held: deque = deque()  # (tail, path, line, raw) of lines waiting for the next rebuild
     # (a directory the app has written no log into yet is followed all the same: the
     # frontend's files appear as phones connect; a path in no directory is a typo, an error)
     files = expand_paths(paths, allow_empty=True)
@@ -642,13 +703,16 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
             told[key] = f
             if seen.get(key) != said:
-                console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
-                              soft_wrap=True, style="bold")
-                seen[key] = said
+                with ctrl_c:
+                    console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
+                                  soft_wrap=True, style="bold")
+                    seen[key] = said
         # a finding told from part of the logs that more of them no longer bear out
         for key in [k for k in seen if k not in told]:
-            console.print(_withdrawn_line(key, seen.pop(key)), highlight=False, markup=False,
-                          soft_wrap=True, style="bold")
+            with ctrl_c:
+                console.print(_withdrawn_line(key, seen[key]), highlight=False, markup=False,
+                              soft_wrap=True, style="bold")
+                del seen[key]
 
     def last_rebuild() -> None:
         """At a stop with --session / --client, the lines held are printed once the logs are
@@ -669,9 +733,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         say(f"{len(held)} line(s) left out: the logs could not be read again in time")
 
     followed = len([t for t in tails.values() if t.format is not None])
+    ctrl_c.install()
     try:
         # (inside: a Ctrl-C once this is printed is a stop, not an interrupted start)
-        console.print(f"following {followed} file(s){waiting}; Ctrl-C to stop", style="dim")
+        with ctrl_c:
+            console.print(f"following {followed} file(s){waiting}; Ctrl-C to stop", style="dim")
         while True:
             if rebuild is not None and rebuild.done.is_set():
                 finish_rebuild()
@@ -679,7 +745,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 found = _ident(path)
                 if tail.fh is not None and (found is None or found[0] != tail.ident):
                     # renamed or removed: first what was written to it until then
-                    if not tail.compressed and _print_lines(tail, path, tail.read_new()):
+                    if not tail.compressed and _read_lines(tail, path):
                         dirty_since = dirty_since or time.monotonic()
                     if found is None:
                         if os.fstat(tail.fh.fileno()).st_nlink:
@@ -720,10 +786,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     if tail.grew():  # (written by gzip still: the timeline reads it again)
                         dirty_since = dirty_since or time.monotonic()
                     continue
-                data = tail.read_new()
-                if tail.truncated:
-                    say(f"{path} was cut short (a copytruncate rotation?): read again from its start")
-                if _print_lines(tail, path, data):
+                if _read_lines(tail, path):
                     dirty_since = dirty_since or time.monotonic()
             # new paths matching the arguments (a new frontend file, a rotated file) join the follow;
             # the directories are listed again only when one changed (a listing of thousands of
@@ -769,7 +832,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         # (what was written till the stop is printed: a line just written is not lost to it)
         for path, tail in [*tails.items(), *((moved_from[ident], t) for ident, t in moved.items())]:
             if tail.fh is not None and not tail.compressed:
-                _print_lines(tail, path, tail.read_new())
+                _read_lines(tail, path)
         if selecting and held:
             try:
                 last_rebuild()
@@ -777,6 +840,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 pass
         _show_held(final=True)
         console.print("stopped", style="dim")
+    finally:
+        ctrl_c.uninstall()
 
 
 def timeline(
