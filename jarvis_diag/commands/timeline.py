@@ -140,6 +140,12 @@ def _select(tl, session: str | None, client: str | None, since: str | None, unti
         raise DiagError(f"--{exc}") from None
 
 
+def _selection_warnings(tl, sel) -> list[str]:
+    """What the selection ``sel`` of ``tl`` (--session / --client) warns of that ``tl`` itself
+    does not (a prefix that names several clients)."""
+    return [] if sel is None else [w for w in sel.warnings if w not in tl.warnings]
+
+
 def _finding_line(f: dict, revised: bool = False) -> str:
     from jarvis_diag.findings import duration_text
 
@@ -626,10 +632,24 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     # what each finding said when last printed: a finding told from part of the logs (a
     # phone's lines not read yet) is printed again when what it says changes
     seen: dict[tuple, tuple] = {}
+    told_warnings: set[str] = set()  # (the selection's warnings said, by what they say before a ';')
+
+    def tell_warnings(tl, sel) -> None:
+        """What --session / --client warn of (a prefix that names several clients), each said
+        once: a rebuild says one again only when it says something new (a fourth phone under
+        the prefix), not when only what follows its ';' does (the logs' span, as they grow)."""
+        for warning in _selection_warnings(tl, sel):
+            if (key := warning.split(";")[0]) not in told_warnings:
+                with ctrl_c:
+                    console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False,
+                                  soft_wrap=True)
+                    told_warnings.add(key)
+
     sel = selection(tl, started=False) if tl is not None else None
     for f in sel.to_json_dict()["findings"] if sel is not None else []:
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
+    tell_warnings(tl, sel)
     sel = None  # (not held on to: the timeline read first is let go once the logs are read again)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
         "" if tails else " (waiting for log files to appear)"
@@ -713,6 +733,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 console.print(_withdrawn_line(key, seen[key]), highlight=False, markup=False,
                               soft_wrap=True, style="bold")
                 del seen[key]
+        tell_warnings(tl, sel)
 
     def last_rebuild() -> None:
         """At a stop with --session / --client, the lines held are printed once the logs are
