@@ -283,3 +283,29 @@ def test_output_dash_is_standard_output(tmp_path, before_after):
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["inputs"][0]["path"] == after
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json", "text"])
+def test_a_title_with_line_breaks_is_one_line_in_every_format(tmp_path, fmt):
+    # `--title $'Fix\nfor the reload'` ended the Markdown heading at the line break: the
+    # rest of the title became body text under it
+    out = tmp_path / "report.out"
+    p = run_cli("sample_logs/healthy-day", "--title", "Fix\r\nfor  the\treload\n", "-f", fmt, "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    text = out.read_text(encoding="utf-8")
+    if fmt == "md":
+        assert text.splitlines()[0] == "## Fix for the reload"
+    elif fmt == "html":
+        assert "<title>Fix for the reload</title>" in text and "<h1>Fix for the reload</h1>" in text
+    elif fmt == "json":
+        assert json.loads(text)["title"] == "Fix for the reload"
+    else:
+        assert " Fix for the reload " in text.splitlines()[0]
+    assert "for  the" not in text and "\nfor the reload" not in text
+
+
+def test_a_title_of_blanks_is_the_default_and_one_that_is_no_text_is_refused():
+    for title in ("", " \n ", None):
+        assert make_report("sample_logs/healthy-day", title=title).title == "Connection recovery report"
+    with pytest.raises(DiagError, match="title must be a string"):
+        make_report("sample_logs/healthy-day", title=["a", "b"])

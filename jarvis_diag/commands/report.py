@@ -126,7 +126,8 @@ def register(app: typer.Typer) -> None:
                                          "standard output)"),
         budget: list[str] = typer.Option(None, "--budget", metavar="'METRIC.STAT<=VALUE'",
                                          help="e.g. 'recovery.p95<=500ms', 'lost.count<=0' (repeatable)"),
-        title: str = typer.Option(None, "--title", help="the report's title"),
+        title: str = typer.Option(None, "--title", help="the report's title (one line: a line break in it is a "
+                                                         "space)"),
         seed: int = typer.Option(0, "--seed", min=0, help="seed of the bootstrap resampling (0 or more)"),
         resamples: int = typer.Option(2000, "--resamples", min=100, max=100_000,
                                       help="bootstrap resamples of a comparison"),

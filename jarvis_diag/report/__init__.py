@@ -22,7 +22,7 @@ from jarvis_diag.report.html import to_html
 from jarvis_diag.report.inputs import load_dataset
 from jarvis_diag.report.markdown import to_markdown
 from jarvis_diag.report.metrics import DEFAULT_RESAMPLES, DEFAULT_SEED
-from jarvis_diag.report.model import Report, build_report
+from jarvis_diag.report.model import Report, build_report, one_line_title
 from jarvis_diag.report.text import to_text
 
 __all__ = ["Dataset", "Report", "build_report", "load_dataset", "make_report", "to_html", "to_markdown", "to_text"]
@@ -55,6 +55,7 @@ def make_report(
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise DiagError(f"seed must be a whole number of 0 or more, not {seed!r}")
     seed = int(seed)
+    title = one_line_title(title)  # (checked before the inputs are read, as the others)
     inputs, compare, budgets = ([x] if isinstance(x, str | Path) else x for x in (inputs, compare, budgets))
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
     notes: list[str] = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jarvis_diag.errors import DiagError
 from jarvis_diag.report import metrics as mx
 from jarvis_diag.report.budgets import Budget, BudgetResult, evaluate
 from jarvis_diag.report.dataset import (
@@ -327,6 +328,21 @@ def _input_json(info) -> dict:
             "findings_only": info.findings_only}
 
 
+DEFAULT_TITLE = "Connection recovery report"
+
+
+def one_line_title(title: str | None) -> str:
+    """The title a report shows: one line, each run of blanks in ``title`` (line breaks,
+    tabs, spaces) one space, the ends trimmed, as a heading holds no line break (a Markdown
+    heading ended at it and left the rest as body text); the default when none, or only
+    blanks, is given. A title that is no string is a DiagError."""
+    if title is None:
+        return DEFAULT_TITLE
+    if not isinstance(title, str):
+        raise DiagError(f"title must be a string (one line of text) or None, not {title!r}")
+    return " ".join(title.split()) or DEFAULT_TITLE
+
+
 def build_report(
     ds: Dataset,
     baseline: Dataset | None = None,
@@ -337,12 +353,13 @@ def build_report(
     notes: list[str] | None = None,
 ) -> Report:
     """Compute the report of ``ds`` (the candidate), compared with ``baseline`` when given,
-    with ``budgets`` checked against the candidate."""
+    with ``budgets`` checked against the candidate; ``title`` is made one line
+    (:func:`one_line_title`)."""
     metric_reports = [_metric_report(ds, name, s) for name, s in ds.metrics.items() if s.values or s.outcomes]
     starts = None if baseline is None else _detection_starts(ds, baseline)
     count_reports = [_count_report(ds, name) for name in COUNTS if ds.counts[name].per_unit]
     report = Report(
-        title=title or "Connection recovery report",
+        title=one_line_title(title),
         inputs=[_input_json(i) for i in ds.inputs],
         metrics=metric_reports,
         counts=count_reports,
