@@ -3,6 +3,7 @@ in words, and runs that recorded nothing."""
 
 import html
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -309,3 +310,36 @@ def test_a_title_of_blanks_is_the_default_and_one_that_is_no_text_is_refused():
         assert make_report("sample_logs/healthy-day", title=title).title == "Connection recovery report"
     with pytest.raises(DiagError, match="title must be a string"):
         make_report("sample_logs/healthy-day", title=["a", "b"])
+
+
+def test_a_results_file_of_two_runs_is_read_as_the_two_runs(tmp_path):
+    # two runs' results joined with `cat a/results.jsonl b/results.jsonl` were one input of
+    # 12 cycles, their findings '3 of 12 cycles', and nothing said the file held two runs
+    first, second = (Path("sample_logs", name, "results.jsonl") for name in ("healthy-day", "legacy-frozen-past-ping"))
+    runs = [json.loads(f.read_text().splitlines()[0])["run"] for f in (first, second)]
+    both = tmp_path / "both.jsonl"
+    both.write_bytes(first.read_bytes() + second.read_bytes())
+    joined = make_report(both).to_json_dict()
+    apart = make_report([first, second]).to_json_dict()
+    assert [(i["path"], i["run"], i["records"]) for i in joined["inputs"]] == \
+        [(str(both), runs[0], 9), (str(both), runs[1], 3)]
+    assert [i["run"] for i in apart["inputs"]] == [None, None]  # (a file of one run)
+    assert [f["summary"] for f in joined["findings"]] == [f["summary"] for f in apart["findings"]]
+    assert joined["findings"][0]["summary"].startswith("3 of 3 cycles did not recover")
+    def figures(doc):  # (without the cases, which name the file and line each came from)
+        return [{name: {k: v for k, v in m.items() if k not in ("slowest", "where")} for name, m in doc[part].items()}
+                for part in ("metrics", "counts")]
+
+    assert figures(joined) == figures(apart)
+    note = next(n for n in joined["notes"] if "2 runs" in n)
+    assert note.startswith(f"{both} holds 2 runs one after the other ({runs[0]}, {runs[1]})")
+    md = to_markdown(make_report(both))
+    assert f"Inputs: `{both}` (sim, run {runs[0]}, 9 records); `{both}` (sim, run {runs[1]}, 3 records)" in md
+    p = run_cli(str(both), "-f", "md")
+    assert p.returncode == 0 and f"> {_md(note)}" in p.stdout
+    compared = " ".join(to_text(make_report(first, compare=both, resamples=200), width=200).split())
+    assert f"Comparison: candidate vs baseline ({both} run {runs[0]}; {both} run {runs[1]})" in compared
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]~#])", r"\\\1", text)

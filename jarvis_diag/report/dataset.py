@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import NamedTuple
 
 from jarvis_diag.errors import DiagError
@@ -140,6 +141,7 @@ class InputInfo:
     records: int  # sim records, or timeline attaches + episodes
     paths: list[str] = field(default_factory=list)  # logs read together: each path given (else just path)
     findings_only: bool = False  # the logs of a run folder: read for their findings, not its figures
+    run: str | None = None  # the run of a results file holding several (``cat a.jsonl b.jsonl``), else None
 
 
 @dataclass
@@ -247,10 +249,30 @@ def sim_record_problem(rec: dict) -> str | None:
     return None
 
 
-def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> None:
+def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> list[str]:
     """Add ``jarvis-diag.sim/1`` records (with their 1-based line numbers) read from ``path``.
     A record that lacks a field the report reads, or holds one of the wrong type, is a
-    DiagError naming its line and the field."""
+    DiagError naming its line and the field.
+
+    A file holding several runs one after the other (two runs' results joined with ``cat``;
+    each record names its ``run``) is read as the runs it holds: one input per run (its
+    ``run`` set), with findings of its own, as several results files given together are.
+    Returns the runs of such a file in the order read (empty for a file of one run)."""
+    added: list[tuple[object, InputInfo]] = []
+    for run, run_records in groupby(records, key=lambda item: item[1].get("run")):
+        _add_run(ds, path, run_records)
+        added.append((run, ds.inputs[-1]))
+    if not added:
+        ds.inputs.append(InputInfo(path, "sim", 0))
+    if len(added) < 2:
+        return []
+    for run, info in added:  # (a record with no run id: a run of its own too)
+        info.run = "(no run id)" if run is None else str(run)
+    return [str(info.run) for _, info in added]
+
+
+def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> None:
+    """Add the records of one run (see :func:`add_sim_records`)."""
     m = ds.metrics
     recovery, live = m["recovery"], m["live"]
     lost, duplicated, unrecovered = ds.counts["lost"], ds.counts["duplicated"], ds.counts["unrecovered"]

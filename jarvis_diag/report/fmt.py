@@ -52,12 +52,14 @@ def outcomes_text(outcomes: dict[str, int]) -> str:
 
 
 def records_text(info: dict) -> str:
-    """'sim, 1 record' / 'logs, 18 records': what an input held; 'logs, findings only' for
-    the logs of a run folder, whose figures come from its results."""
+    """'sim, 1 record' / 'logs, 18 records': what an input held ('sim, run R, 9 records' for
+    one run of a file holding several); 'logs, findings only' for the logs of a run folder,
+    whose figures come from its results."""
     if info.get("findings_only"):
         return f"{info['kind']}, findings only"
     n = info["records"]
-    return f"{info['kind']}, {n} record{'' if n == 1 else 's'}"
+    run = f"run {info['run']}, " if info.get("run") is not None else ""  # (one of a file's several runs)
+    return f"{info['kind']}, {run}{n} record{'' if n == 1 else 's'}"
 
 
 MAX_PATHS_CHARS = 300  # logs given one by one (a shell glob of 300 page logs) make a path list this long at most

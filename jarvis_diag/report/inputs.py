@@ -162,6 +162,15 @@ def _no_record(path: Path) -> str:
     return f"{path}: {what}, no cycle to report (did the run stop before its first cycle ended?)"
 
 
+def _runs_note(path: str, runs: list[str]) -> str:
+    """What a results file holding several runs (``cat a/results.jsonl b/results.jsonl``)
+    was read as: each run an input of its own, reported together."""
+    shown = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
+    return (f"{path} holds {len(runs)} runs one after the other ({shown}): each is listed as an input of its own "
+            "and, as several results files given together are, they are reported together; to compare one run "
+            "with another, give each in a file of its own, the baseline after --compare")
+
+
 def _timeline_doc(paths: list[str]) -> dict:
     try:
         from jarvis_diag.timeline import load_timeline
@@ -249,9 +258,11 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
             continue
         seen[key] = path
         if kind == "sim":
-            add_sim_records(ds, str(f), read_sim_records(f, progress, notes))
+            runs = add_sim_records(ds, str(f), read_sim_records(f, progress, notes))
             if not ds.inputs[-1].records:
                 raise DiagError(_no_record(f))
+            if runs and notes is not None:
+                notes.append(_runs_note(str(f), runs))
         elif kind == "timeline":
             with open(path, encoding="utf-8-sig") as fh:
                 doc = json.load(fh)

@@ -325,7 +325,7 @@ def _verdict(diff: mx.Difference, unit: str) -> str:
 
 def _input_json(info) -> dict:
     return {"path": info.path, "paths": info.paths or [info.path], "kind": info.kind, "records": info.records,
-            "findings_only": info.findings_only}
+            "findings_only": info.findings_only, "run": info.run}
 
 
 DEFAULT_TITLE = "Connection recovery report"

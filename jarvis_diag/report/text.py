@@ -161,7 +161,8 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
     if cmp is None:
         return
     table = Table(title="Comparison: candidate vs baseline ("
-                  + "; ".join(fmt.short_paths(i["path"]) for i in cmp.baseline_inputs)
+                  + "; ".join(fmt.short_paths(i["path"]) + (f" run {i['run']}" if i.get("run") else "")
+                              for i in cmp.baseline_inputs)
                   + ")", title_justify="left", show_edge=False, pad_edge=False)
     # it fits 80 columns with the longest metric name, and nothing is cut ("detection-c…",
     # "not comparab…"): the difference and its interval share a column, one value a line
