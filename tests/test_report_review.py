@@ -16,9 +16,9 @@ from jarvis_diag.errors import DiagError
 from jarvis_diag.report import fmt, make_report, to_html, to_markdown, to_text
 
 
-def run_cli(*args):
+def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "jarvis_diag", "report", *args], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=cwd)
 
 
 @pytest.fixture
@@ -343,3 +343,31 @@ def test_a_results_file_of_two_runs_is_read_as_the_two_runs(tmp_path):
 
 def _md(text: str) -> str:
     return re.sub(r"([\\`*_\[\]~#])", r"\\\1", text)
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [
+    ({"inputs": None}, "inputs must be a path or a list of paths (str or pathlib.Path), not None"),
+    ({"inputs": 3}, "inputs must be a path or a list of paths (str or pathlib.Path), not 3"),
+    ({"inputs": b"sample_logs/healthy-day"}, "inputs must be a path or a list of paths"),
+    ({"inputs": ["sample_logs/healthy-day", None]}, "inputs must be a path or a list of paths (str or "
+                                                      "pathlib.Path); it holds None"),
+    ({"inputs": "sample_logs/healthy-day", "compare": 3}, "compare must be a path or a list of paths"),
+    ({"inputs": "sample_logs/healthy-day", "budgets": 500}, "budgets must be a budget such as"),
+    ({"inputs": "sample_logs/healthy-day", "budgets": [None]}, "budgets must be a budget such as .*; it holds None"),
+    ({"inputs": ""}, "an empty path was given as an input"),
+])
+def test_a_wrong_argument_to_make_report_is_an_error_naming_it(kwargs, says):
+    # make_report(None) was "TypeError: 'NoneType' object is not iterable" from inside it;
+    # make_report("") read the whole current folder as logs
+    with pytest.raises(DiagError, match=says if ".*" in says else re.escape(says)):
+        make_report(**kwargs)
+    assert make_report(Path("sample_logs/healthy-day"), budgets=None).inputs[0]["records"] == 9
+
+
+def test_an_empty_input_path_is_one_line(tmp_path):
+    # `report "$RUN"` with RUN not set read every file under the current folder as logs
+    for args in ([""], [str(Path("sample_logs/healthy-day").resolve()), "--compare", ""]):
+        p = run_cli(*args, cwd=tmp_path)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.strip() == "jarvis-diag: error: an empty path was given as an input (a shell variable " \
+                                   "that is not set?)"

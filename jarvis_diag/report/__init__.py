@@ -11,7 +11,8 @@ The Report renders itself in a terminal (rich) and in Jupyter; ``to_markdown``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from numbers import Integral
 from pathlib import Path
 
@@ -29,16 +30,17 @@ __all__ = ["Dataset", "Report", "build_report", "load_dataset", "make_report", "
 
 
 def make_report(
-    inputs: str | Path | Sequence[str],
-    compare: str | Path | Sequence[str] | None = None,
-    budgets: str | Sequence[str] = (),
+    inputs: str | Path | Sequence[str | Path],
+    compare: str | Path | Sequence[str | Path] | None = None,
+    budgets: str | Sequence[str] | None = (),
     title: str | None = None,
     seed: int = DEFAULT_SEED,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> Report:
     """Read ``inputs`` (and the baseline ``compare``), check ``budgets`` such as
-    ``"recovery.p95<=500ms"``, and return the Report (each argument one item or a list).
-    Bad input raises DiagError.
+    ``"recovery.p95<=500ms"``, and return the Report (each argument one item or a list;
+    a path a str or a pathlib.Path). Bad input, an argument of the wrong type included,
+    raises DiagError saying which argument and what it takes.
 
     Example::
 
@@ -56,9 +58,42 @@ def make_report(
         raise DiagError(f"seed must be a whole number of 0 or more, not {seed!r}")
     seed = int(seed)
     title = one_line_title(title)  # (checked before the inputs are read, as the others)
-    inputs, compare, budgets = ([x] if isinstance(x, str | Path) else x for x in (inputs, compare, budgets))
-    rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in budgets]
+    inputs = _paths("inputs", inputs)
+    compare = None if compare is None else _paths("compare", compare)
+    rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in _budgets(budgets)]
     notes: list[str] = []
-    ds = load_dataset([str(p) for p in inputs], None, notes)
-    baseline = load_dataset([str(p) for p in compare], None, notes) if compare else None
+    ds = load_dataset(inputs, None, notes)
+    baseline = load_dataset(compare, None, notes) if compare else None
     return build_report(ds, baseline, rules, title, seed=seed, resamples=resamples, notes=notes)
+
+
+def _paths(name: str, value: object) -> list[str]:
+    """``value`` (a path, or a list of paths, each a str or a Path) as a list of paths; a
+    DiagError naming the argument for anything else (None, a number, bytes: not iterable,
+    or iterated as numbers)."""
+    if isinstance(value, str | os.PathLike):
+        value = [value]
+    elif isinstance(value, bytes | bytearray) or not isinstance(value, Iterable):
+        raise DiagError(f"{name} must be a path or a list of paths (str or pathlib.Path), not {value!r}")
+    paths = list(value)
+    for p in paths:
+        if not isinstance(p, str | os.PathLike) or not isinstance(os.fspath(p), str):
+            raise DiagError(f"{name} must be a path or a list of paths (str or pathlib.Path); it holds {p!r}")
+    return [os.fspath(p) for p in paths]
+
+
+def _budgets(value: object) -> list[str]:
+    """``value`` (a budget such as ``"recovery.p95<=500ms"``, a list of them, or None: none)
+    as a list; a DiagError naming the argument for anything else."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    what = "budgets must be a budget such as 'recovery.p95<=500ms' or a list of them"
+    if isinstance(value, bytes | bytearray) or not isinstance(value, Iterable):
+        raise DiagError(f"{what}, not {value!r}")
+    budgets = list(value)
+    for b in budgets:
+        if not isinstance(b, str):
+            raise DiagError(f"{what}; it holds {b!r}")
+    return budgets

@@ -35,6 +35,8 @@ def _not_a_file(path: str, what: str) -> str:
 
 def classify(path: str) -> str:
     """``sim``, ``timeline`` or ``logs`` for one input path."""
+    if not path:  # (Path("") is the current folder: `report "$RUN"` with RUN unset read all of it)
+        raise DiagError("an empty path was given as an input (a shell variable that is not set?)")
     p = Path(path)
     if path == "-" and not p.exists():
         raise DiagError(_not_a_file("-", "standard input"))
