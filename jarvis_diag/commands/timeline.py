@@ -795,9 +795,11 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                         dirty_since = dirty_since or time.monotonic()
                         continue
                     # another file under this name: the one read so far goes on under its new name
-                    moved[tail.ident] = tail
-                    moved_from[tail.ident] = path
-                    tail = tails[path] = _Tail(format=tail.format, compressed=tail.compressed)
+                    # (whole when a Ctrl-C comes: the stop reads on every file, by its name)
+                    with ctrl_c:
+                        moved[tail.ident] = tail
+                        moved_from[tail.ident] = path
+                        tail = tails[path] = _Tail(format=tail.format, compressed=tail.compressed)
                 if tail.fh is None and not tail.open(path):
                     if found is not None and not tail.unreadable:
                         tail.unreadable = True
@@ -831,17 +833,20 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 if p in tails or (found := _ident(p)) is None:
                     continue
                 ident = found[0]
-                # a file already read, renamed by a rotation: read on from where it was
-                renamed = moved.pop(ident, None) or next(
-                    (tails.pop(q) for q, t in list(tails.items()) if t.ident == ident and _ident(q) is None), None)
-                if renamed is None and p.endswith(PACKED):
-                    # (a rotated log compressed, most likely: its lines were printed as they were
-                    # written to it)
-                    renamed = _Tail(format="", compressed=True)
-                    if renamed.open(p):
-                        say(f"{p}: compressed: read for the findings, its lines not printed")
-                        dirty_since = dirty_since or time.monotonic()
-                tails[p] = renamed or _Tail(format="", ident=ident)
+                # a file already read, renamed by a rotation: read on from where it was (taken
+                # from where it waited and put under its name as one, whatever the Ctrl-C)
+                with ctrl_c:
+                    renamed = moved.pop(ident, None) or next(
+                        (tails.pop(q) for q, t in list(tails.items()) if t.ident == ident and _ident(q) is None),
+                        None)
+                    if renamed is None and p.endswith(PACKED):
+                        # (a rotated log compressed, most likely: its lines were printed as they were
+                        # written to it)
+                        renamed = _Tail(format="", compressed=True)
+                        if renamed.open(p):
+                            say(f"{p}: compressed: read for the findings, its lines not printed")
+                            dirty_since = dirty_since or time.monotonic()
+                    tails[p] = renamed or _Tail(format="", ident=ident)
             if rebuild is None and _rebuild_due(time.monotonic(), dirty_since, last_end, last_cost):
                 dirty_since = None
                 start_rebuild()
