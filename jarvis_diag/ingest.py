@@ -735,8 +735,12 @@ def _in_two_files(client: np.ndarray, paths: np.ndarray, n_paths: int) -> np.nda
 
 
 def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
-    """Drop lines another file already gave (same text, same client, same occurrence)."""
-    cand = df["source"].isin(["backend", "frontend"]).to_numpy().copy()
+    """Drop lines another file already gave: the same text of the same client at the same
+    instant (to the millisecond the logs write), the same occurrence of it there. A line
+    with no time of its own has the time of the timestamped line before it (a message's
+    second line, in app.log and repeated in the captured backend.log); one with no time at
+    all (a file that is no log: ``{`` starts many) repeats nothing."""
+    cand = df["source"].isin(["backend", "frontend"]).to_numpy() & df["t_source"].notna().to_numpy()
     paths = df["path"].cat.codes.to_numpy()[cand]
     if not len(paths) or (paths == paths[0]).all():  # lines of one file only
         return df
@@ -748,9 +752,13 @@ def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
         return df
     cand[cand] = shared
     paths, client = paths[shared], client[shared]
+    at = np.flatnonzero(cand)
+    # (the times as the logs write them: a collector's capture places a line with no time of its
+    # own a few microseconds after the line before it, which app.log gives that line's time)
+    ms = (df["t_source"].to_numpy(dtype="datetime64[ns]").view("int64")[at] + 500_000) // 1_000_000
     # a number for each distinct text (a collector's line without its prefix: the line
     # app.log holds too)
-    texts = df["text"].take(np.flatnonzero(cand))
+    texts = df["text"].take(at)
     shapes = {path: info.prefix for path, info in infos.items() if info.prefix is not None}
     if shapes:
         texts = texts.to_numpy(dtype=object)
@@ -759,16 +767,16 @@ def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
                 sel = np.flatnonzero(paths == code)
                 texts[sel] = [prefixed.strip(t, shapes[name]) for t in texts[sel]]
     text, _ = pd.factorize(texts)
-    sub = pd.DataFrame({"path": paths, "text": text, "client": client})
-    occ = sub.groupby(["path", "text", "client"], sort=False).cumcount().to_numpy()
-    dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "occ"], keep="first").to_numpy()
+    sub = pd.DataFrame({"path": paths, "text": text, "client": client, "ms": ms})
+    occ = sub.groupby(["path", "text", "client", "ms"], sort=False).cumcount().to_numpy()
+    dup_sub = sub.assign(occ=occ).duplicated(subset=["text", "client", "ms", "occ"], keep="first").to_numpy()
     if not dup_sub.any():
         return df
     names = df["path"].cat.categories
     for code, n in zip(*np.unique(paths[dup_sub], return_counts=True), strict=True):
         infos[str(names[code])].duplicates += int(n)
     drop = np.zeros(len(df), dtype=bool)
-    drop[np.flatnonzero(cand)[dup_sub]] = True
+    drop[at[dup_sub]] = True
     return df.loc[~drop].reset_index(drop=True)
 
 

@@ -198,3 +198,64 @@ def test_a_rotated_log_reads_as_the_file_it_was(tmp_path: Path, paths: list[str]
     whole = _timeline_without_places([str(FIXTURES / "callback-desync" / "app.log"), *frontend])
     rotated = _timeline_without_places([p.format(dir=tmp_path) for p in paths] + frontend)
     assert rotated == whole
+
+
+@pytest.mark.parametrize("engine", ["fast", "numpy", "reference"])
+def test_two_files_that_are_no_logs_keep_every_line(engine: str) -> None:
+    # two JSON documents given as logs (each starts with a line "{", and many of their
+    # indented lines are alike): a line with no time is at no instant the other file's lines
+    # could share, so none is the other's repeat; and with no log line before them, the
+    # indented lines continue no event: each line is an unknown event of its own
+    files = [FIXTURES / name / "truth.json" for name in SCENARIOS]
+    result = ingest([str(f) for f in files], engine=engine)
+    for f, info in zip(files, result.sources, strict=True):
+        lines = f.read_text().splitlines()
+        assert lines[0] == "{" and all(line.strip() for line in lines)
+        assert (info.lines, info.events, info.unknown, info.duplicates) == (len(lines), len(lines), len(lines), 0)
+    assert result.events["traceback"].isna().all()
+    assert sum(w.endswith("not a Jarvis log? (timeline --format-of PATH=KIND forces a format)")
+               for w in result.warnings) == 2
+
+
+def _insert_after(lines: list[str], text: str, new: str) -> list[str]:
+    """``lines`` with the line ``new`` after the line ``text``."""
+    at = lines.index(text) + 1
+    return [*lines[:at], new, *lines[at:]]
+
+
+def test_a_line_with_no_time_is_a_repeat_only_where_the_same_line_stands(tmp_path: Path) -> None:
+    # app.log and the captured backend.log that repeats it: the second line of a message
+    # (no time of its own) stands after the same line in both, at the same instant: it is one
+    # event. A line the app printed (only in backend.log) that app.log holds elsewhere, at
+    # another instant, is no repeat of it.
+    d = FIXTURES / "normal"
+    app, captured = d.joinpath("app.log").read_text().splitlines(), d.joinpath("backend.log").read_text().splitlines()
+    message, elsewhere = app[20], app[100]
+    second = "second line of the message, not indented"
+    printed = "Loaded 3 projects"
+    app = _insert_after(_insert_after(app, message, second), elsewhere, printed)
+    captured = _insert_after(_insert_after(captured, message, second), app[5], printed)
+    (tmp_path / "app.log").write_text("".join(f"{line}\n" for line in app))
+    (tmp_path / "backend.log").write_text("".join(f"{line}\n" for line in captured))
+    result = ingest([str(tmp_path / "app.log"), str(tmp_path / "backend.log")])
+    by_name = {Path(s.path).name: s for s in result.sources}
+    assert by_name["backend.log"].duplicates == by_name["app.log"].lines - 1
+    df = result.events
+    assert (df["text"] == second).sum() == 1
+    both = df[df["text"] == printed]
+    assert sorted(Path(p).name for p in both["path"]) == ["app.log", "backend.log"]
+    assert both["t_source"].nunique() == 2
+
+
+def test_a_line_printed_in_two_rotated_captures_is_kept_in_both(tmp_path: Path) -> None:
+    # backend.log rotated: the same line printed (no time of its own) in both halves, after
+    # different lines, is two events, not one file's line repeated by the other
+    lines = (FIXTURES / "normal" / "backend.log").read_text().splitlines()
+    printed = "Loaded 3 projects"
+    half = len(lines) // 2
+    old, new = _insert_after(lines[:half], lines[10], printed), _insert_after(lines[half:], lines[half + 10], printed)
+    (tmp_path / "backend.log.1").write_text("".join(f"{line}\n" for line in old))
+    (tmp_path / "backend.log").write_text("".join(f"{line}\n" for line in new))
+    result = ingest([str(tmp_path)])
+    assert [s.duplicates for s in result.sources] == [0, 0]
+    assert (result.events["text"] == printed).sum() == 2

@@ -423,3 +423,22 @@ def test_the_compiled_scan_numbers_services_as_the_line_by_line_one(services):
     for name in ("cut", "key"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
     assert got.keys == want.keys and len(want.keys) == services
+
+
+def test_a_message_s_second_line_in_app_log_and_a_capture_stamped_later_is_read_once(tmp_path):
+    # a message of two lines, in app.log and in a `docker logs -t` capture of the backend: the
+    # collector stamped the second line (no time of its own) microseconds after the first, and
+    # it is placed there; app.log gives it the first line's time. To the millisecond the logs
+    # write, the same instant: one event.
+    app = (DESYNC / "app.log").read_text().splitlines()
+    message, second = app[33], "second line of the message, not indented"  # (the next line: 7 ms on)
+    at = app.index(message) + 1
+    (tmp_path / "app.log").write_text("".join(f"{line}\n" for line in [*app[:at], second, *app[at:]]))
+    captured = _prefixed(PLAIN_LINES, SHAPES["docker-t"][1])
+    at = next(i for i, line in enumerate(captured) if line.endswith(message)) + 1
+    stamp = datetime.strptime(captured[at - 1][:26], "%Y-%m-%dT%H:%M:%S.%f") + timedelta(microseconds=7)
+    captured.insert(at, f"{stamp:%Y-%m-%dT%H:%M:%S.%f}000Z {second}")
+    got = ingest([str(tmp_path / "app.log"), _write(tmp_path / "backend.log", captured)])
+    assert got.sources[1].prefix == "docker"
+    assert [s.duplicates for s in got.sources] == [0, len(app) + 1]
+    assert (got.events["text"].str.endswith(second)).sum() == 1
