@@ -625,6 +625,9 @@ class FastRows:
                 else:
                     cols[name] = pd.arrays.IntegerArray(np.take(per_record, rrec, out=into(name)),
                                                         np.take(mask, rrec, out=into(f"{name} mask")))
+            else:  # (no line has it, as in a file of unknown lines: all null at once, not from m Nones)
+                cols[name] = (np.full(m, np.nan) if COLUMNS[name] == "float64"
+                              else pd.arrays.IntegerArray(np.zeros(m, dtype=np.int64), np.ones(m, dtype=bool)))
         client = self.client_column()
         cols["client"] = client if order is None else client.take(order)
         self._client = None
@@ -638,6 +641,8 @@ class FastRows:
                 inverse[order] = np.arange(m)
                 at = inverse[at]
             cols["traceback"] = _sparse_strings(m, at, tracebacks)
+        else:  # (none: all null at once, not from m Nones)
+            cols["traceback"] = pa.nulls(m, pa.large_string())
         return cols
 
 
@@ -1015,14 +1020,13 @@ def _continuations(other: np.ndarray, before: np.ndarray, prev_nonblank: np.ndar
     ``before``: the last parsed row before each (-1: none); ``prev_nonblank``: the non-blank
     line before each (-1: none); ``starts``: does its text start a continuation (indented,
     or "Traceback (most recent call last)"). A line continues when it starts one, or when
-    the non-blank line before it is a continuation, provided some row is before it: a
-    parsed one, or an other line that was not a continuation (an unknown event, also a row).
+    the non-blank line before it is a continuation, provided a parsed row is before it (then
+    it belongs to that row, or to an other line after it that was not a continuation: an
+    unknown event, also a row). Before the first parsed row, each line is an unknown event.
     """
     m = len(other)
     at = np.arange(m)
-    has_row = np.ones(m, dtype=bool)
-    if m and before[0] < 0:
-        has_row[0] = False  # (only the first can lack one: it then becomes an unknown row itself)
+    has_row = before >= 0
     # chains: runs of such lines with only blank lines between them
     linked = np.zeros(m, dtype=bool)
     linked[1:] = prev_nonblank[1:] == other[:-1]

@@ -8,6 +8,9 @@ concatenation of app.log and a frontend log) parses line by line:
 * ``[HH:MM:SS.mmm] ...``              debug panel (browser local time of day)
 * ``INFO:     ...``                    uvicorn console (no time: carried from the line before)
 * anything else: a continuation of the event before (a traceback) or an ``unknown`` event.
+  Before the file's first line of a known shape there is no event for a traceback to
+  belong to: each line there is an ``unknown`` event (a file that is no log: a JSON
+  document's indented lines are not one event).
 
 The result is :class:`RawColumns`: times still on the writer's clock kind (see ``CLOCK_*``)
 so that the ingestion can apply the backend zone and the panel's date once it knows them.
@@ -144,6 +147,7 @@ def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | N
     last_clock = SOURCE_CLOCK[default_source]
     last_source = default_source
     in_traceback = False
+    known = False  # a line with a known prefix was read: what a traceback's lines can belong to
     tracebacks: dict[int, list[str]] = {}  # row -> the lines that continue it (joined once, at the end)
     lineno = 0
     for lineno, line in enumerate(lines, 1):  # noqa: B007 - lineno is the count after the loop
@@ -154,7 +158,7 @@ def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | N
         if parts is None:
             if not text.strip():
                 continue
-            if rows and (in_traceback or _CONTINUATION_START.match(text)):
+            if known and (in_traceback or _CONTINUATION_START.match(text)):
                 tracebacks.setdefault(len(rows) - 1, []).append(text)
                 in_traceback = True
                 continue
@@ -163,7 +167,7 @@ def parse_lines(lines: Iterable[str], fmt: str, path: str = "-", client: str | N
             row["t_source"] = last_time
             clocks.append(last_clock)
         else:
-            in_traceback = False
+            in_traceback, known = False, True
             source, t, logger, level, message = parts
             row = row_of(source, logger, level, message)
             if t is None:  # console: takes the time of the timestamped line before it
