@@ -591,7 +591,8 @@ def next_page_load(client: str) -> str:
 def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """``events`` with each later page load of a page's log named as a client of its own
     (``<clientId>#2`` ...), so that each has its own clock; and warnings that say so (one
-    per such file, the first few files)."""
+    per such file, the first few files). A page with several such logs (one a day, or a
+    copy in another folder) numbers its loads on from one log to the next."""
     found = page_load_starts(events)
     if not found:
         return events, []
@@ -600,9 +601,12 @@ def split_page_loads(events: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     names = [str(c) for c in client_names]
     line = events["line"].to_numpy()
     warnings = []
+    numbered: dict[str, int] = {}  # page -> the loads named so far (its logs of several days or copies)
     for (path, page), (starts, own) in found.items():
         load = np.searchsorted(np.array(starts), line[own], side="right")  # 0: the first page load
-        loads = [page_load_name(page, k + 1) for k in range(len(starts) + 1)]
+        done = numbered.get(page, 1)
+        loads = [page] + [page_load_name(page, done + k + 1) for k in range(len(starts))]
+        numbered[page] = done + len(starts)
         later = load > 0
         codes[own[later]] = len(names) + load[later] - 1
         names.extend(loads[1:])

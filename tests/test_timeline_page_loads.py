@@ -9,6 +9,7 @@ Written with tests/logbuilder.py: each test knows both loads' skews.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,24 @@ def test_a_session_not_re_attached_before_the_page_was_loaded_again_ends_there(t
     assert f["client"] == tl["client"] and f["severity"] == "warning"
     assert "until the page was loaded again at" in f["summary"] and "rest of the log" not in f["summary"]
     assert f["delay_ms"] == pytest.approx(cost, abs=100)
+
+
+def test_a_page_with_several_loads_in_two_of_its_logs_numbers_them_on(tmp_path):
+    # the same clientId's log in two folders, each holding two loads (the second a day
+    # later): the loads were named <clientId>#2 in both, and the timeline ended in
+    # "ValueError: Categorical categories must be unique"
+    logs = LogSet(one_way_ms=2.0)
+    a, b = _reload(logs)
+    path, _ = _together(tmp_path / "day1", logs, a, b)
+    later = tmp_path / "day2" / Path(path).name
+    later.parent.mkdir()
+    text = Path(path).read_text()
+    day = date.fromisoformat(text[1:11])
+    assert text.count(f"[{day}") == len(text.splitlines())
+    later.write_text(text.replace(f"[{day}", f"[{day + timedelta(days=1)}"))
+    tl = load_timeline([str(tmp_path / "day1"), str(later)])
+    clients = tl.events.groupby("path", observed=True)["client"].unique()
+    assert sorted(clients[path]) == [a.id, f"{a.id}#2"]
+    assert sorted(clients[str(later)]) == [a.id, f"{a.id}#3"]
+    warnings = [w for w in tl.warnings if "page loads" in w]
+    assert len(warnings) == 2 and f"{a.id}#3" in warnings[1]
