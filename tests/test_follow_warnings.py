@@ -1,13 +1,18 @@
-"""`timeline --follow --client/--session`: what the selection's warnings say is told once
-when the follow starts, and again only when a rebuild has something new to say."""
+"""`timeline --follow`: what the logs read and the --client/--session selection warn of is
+told once when the follow starts (or when it first says it), and again only when a rebuild
+has something new to say; what only says that a growing file was caught being written is not."""
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import shutil
 import time
 from pathlib import Path
 
 from test_timeline_cli import _following, _read_until
+
+from jarvis_diag.commands.timeline import _warning_key
 
 HEALTHY = Path(__file__).parent.parent / "sample_logs" / "healthy-day"
 SEVERAL = ("warning: client mxbz1p matches 3 clients (Mozilla50iPhoneCPUiP-mxbz1psb-3zac, "
@@ -45,3 +50,90 @@ def test_follow_of_a_client_prefix_that_names_several_says_so_once(tmp_path):
                     "Mozilla50iPhoneCPUiP-mxbz1psb-3zac, Mozilla50iPhoneCPUiP-mxbz1pw5-kulu, "
                     "Mozilla50iPhoneCPUiP-mxbz1pzw-m37a): all are kept; give more of it for one"], out
     assert rows.index(SEVERAL) < next(i for i, row in enumerate(rows) if row.startswith("following"))
+
+
+def test_a_warning_is_told_again_only_when_more_than_its_counts_and_times_change():
+    colours = "/logs/app.log: {} terminal colour code(s) removed (a capture of a terminal)"
+    assert _warning_key(colours.format(2)) == _warning_key(colours.format("1,204"))
+    apart = ("a page log runs outside the server log's time (2026-12-06T15:03:42.063Z to {}): "
+             "/logs/frontend/{}_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log (2026-12-05T15:03:41.911Z to "
+             "2026-12-05T15:03:50.597Z); what the server did for that page is not in the logs given (another day's log?)")
+    assert _warning_key(apart.format("2026-12-06T15:03:50.757Z", 20261205)) == \
+        _warning_key(apart.format("2026-12-06T16:00:00.001Z", 20261205))  # (the server log grew)
+    # another file, of the same page a day later: what it says is new
+    assert _warning_key(apart.format("2026-12-06T15:03:50.757Z", 20261205)) != \
+        _warning_key(apart.format("2026-12-06T15:03:50.757Z", 20261204))
+    assert _warning_key(SEVERAL) != _warning_key(SEVERAL.replace("3 clients", "4 clients").replace(
+        "-m37a)", "-m37a, Mozilla50iPhoneCPUiP-mxbz1pqq-abcd)"))
+
+
+def test_follow_tells_the_logs_warnings_once_and_not_that_a_line_is_half_written(tmp_path):
+    # the one-shot view warns of the colour codes of a captured terminal and of a log a
+    # directory holds and does not read (app.log.2.xz); the follow said neither. Each is now
+    # told as the follow starts, once: not again at each rebuild as the count of colour codes
+    # grows. A line half written (the server writing it, its last character half written
+    # too) is the normal state of a log followed (as are an empty log and a .gz half
+    # written): the follow does not warn of it, nor of the half character as bad bytes
+    logs = tmp_path / "logs"
+    fe_dir = logs / "frontend"
+    fe_dir.mkdir(parents=True)
+    first, *rest = (HEALTHY / "app.log").read_text().splitlines(keepends=True)
+    stamp = rest[-1][:23]
+    app_log = logs / "app.log"
+    half = f"{stamp} - jarvis - INFO - half caf".encode() + "é".encode()[:1]  # (and half a character)
+    app_log.write_bytes(f"\x1b[32m{first.rstrip()}\x1b[0m\n{''.join(rest)}".encode() + half)
+    (logs / "app.log.2.xz").write_bytes(lzma.compress(b"an older log\n"))
+    packed = gzip.compress((HEALTHY / "app.log").read_bytes())
+    (logs / "app.log.1.gz").write_bytes(packed[:len(packed) // 2])  # (gzip writing it: not said either)
+    (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pqq-abcd.log").touch()  # (a page's log made, not written yet)
+    page = fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log"
+    shutil.copy(HEALTHY / "frontend" / page.name, page)
+    last = page.read_text().splitlines()[-1]
+    page_stamp = last[:last.index("]") + 1]
+    colours = f"warning: {app_log}: 2 terminal colour code(s) removed (a capture of a terminal)"
+    left_out = (f"warning: {logs / 'app.log.2.xz'}: left out of {logs}: a directory's .xz and .bz2 files are "
+                "read when named or globbed")
+    with _following(logs, "--client", "mxbz1psb", columns=400) as proc:
+        out = _read_until(proc, "following", 30)
+        for i in range(2):  # (two rebuilds: the page's lines are printed once the timeline has read them)
+            time.sleep(0.6)  # (more than a poll: a line of its own batch)
+            with app_log.open("ab") as fh:  # (the half line ended, a line in colour, another half line)
+                fh.write("é".encode()[1:] + f" {i}\n\x1b[33m{stamp} - jarvis - INFO - coloured {i}\x1b[0m\n".encode()
+                         + half)
+            with page.open("a") as fh:
+                fh.write(f"{page_stamp} [DEBUG] [SocketIO] still here {i}\n")
+            out += _read_until(proc, f"still here {i}", 30)
+    rows = out.splitlines()
+    told = [row for row in rows if row.startswith("warning: ")]
+    assert sorted(told) == sorted([colours, left_out]), out
+    assert max(rows.index(row) for row in told) < next(i for i, row in enumerate(rows) if row.startswith("following"))
+
+
+def test_follow_tells_of_a_page_log_of_another_day_when_it_appears(tmp_path):
+    # a page log of the day before is copied into the folder followed: the one-shot view
+    # warns that it runs outside the server log's time; the follow now does as the timeline
+    # reads it, once: not again when the server log has grown and another page log came
+    app_log = tmp_path / "app.log"
+    shutil.copy(HEALTHY / "app.log", app_log)
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log", fe_dir)
+    day_before = fe_dir / "20261205_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log"
+    lines = (HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log").read_text()
+    stamp = (HEALTHY / "app.log").read_text().splitlines()[-1][:23]
+    with _following(app_log, fe_dir, columns=400) as proc:
+        out = _read_until(proc, "following", 30)
+        assert not [row for row in out.splitlines() if row.startswith("warning: ")], out
+        time.sleep(0.6)  # (more than a poll)
+        day_before.write_text(lines.replace("[2026-12-06T", "[2026-12-05T"))
+        out += _read_until(proc, "outside the server log's time", 30)
+        with app_log.open("a") as fh:  # (the server log's time, named in the warning, grows)
+            fh.write(f"{stamp[:-6]}59,000 - jarvis - INFO - the server log grows\n")
+        out += _read_until(proc, "the server log grows", 30)
+        time.sleep(0.6)
+        shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log", fe_dir)
+        last = (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log").read_text().splitlines()[-1]
+        out += _read_until(proc, last[last.index("]") + 1:].strip(), 30)  # (printed after the rebuild that read it)
+    told = [row for row in out.splitlines() if row.startswith("warning: ")]
+    assert len(told) == 1 and told[0].startswith("warning: a page log runs outside the server log's time "), out
+    assert f"{day_before} (2026-12-05T" in told[0], out

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -140,10 +141,48 @@ def _select(tl, session: str | None, client: str | None, since: str | None, unti
         raise DiagError(f"--{exc}") from None
 
 
-def _selection_warnings(tl, sel) -> list[str]:
-    """What the selection ``sel`` of ``tl`` (--session / --client) warns of that ``tl`` itself
-    does not (a prefix that names several clients)."""
-    return [] if sel is None else [w for w in sel.warnings if w not in tl.warnings]
+# What the timeline warns of that says only how a growing file was caught when read: a line
+# half written, a file not written to yet, a gzip file gzip still writes. The normal state of
+# a log being written: --follow does not print them.
+_MID_LINE = ": the file ends in the middle of a line (cut short while written?)"
+FOLLOW_UNSAID = (_MID_LINE, ": empty", " stream ends early (a copy cut short?); what it holds is read")
+# what changes in a warning as the logs grow, not what it is about: instants (a span), counts
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?")
+_COUNT = re.compile(r"(?<![\w.#/+-])\d[\d,]*(?![\w/]|\.\w)")
+
+
+def _warning_key(warning: str) -> str:
+    """What a warning says, its instants and counts left out: a rebuild says one again only
+    when this changes (a fourth phone under a --client prefix, another page log of another
+    day), not when only the logs' span or a count does as they grow."""
+    return _COUNT.sub("#", _INSTANT.sub("@", warning))
+
+
+def _follow_warnings(tl, sel, left_out: list[str]) -> list[str]:
+    """What a follow tells of the timeline ``tl`` read and its selection ``sel`` (--session /
+    --client; None for none, or one that is gone): the warnings the one-shot view prints,
+    ``left_out`` (a directory's files not read) with them, but those of FOLLOW_UNSAID. Bad
+    bytes in a file read in the middle of a line wait for a read that ends on a line's end:
+    the half line may end in half a character."""
+    warnings = [*(tl.warnings if sel is None else sel.warnings), *left_out]
+    cut = tuple(f"{w.removesuffix(_MID_LINE)}: " for w in warnings if w.endswith(_MID_LINE))
+    return [w for w in warnings if not w.endswith(FOLLOW_UNSAID)
+            and not (w.startswith(cut) and "undecodable or NUL bytes" in w)]
+
+
+def _left_out(paths: list[str]) -> list[str]:
+    """What the directories among ``paths`` hold and are not read (.xz and .bz2 files): the
+    one-shot view warns of them, the follow reads the files they hold one by one."""
+    from jarvis_diag.ingest import _expand, _packed_left_out
+
+    packed = []
+    for p in paths:
+        if os.path.isdir(p):
+            try:
+                packed += _expand([p], True)[1]
+            except DiagError:  # (gone, or not readable: said by the follow itself)
+                continue
+    return _packed_left_out(packed, [])
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
@@ -632,14 +671,13 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     # what each finding said when last printed: a finding told from part of the logs (a
     # phone's lines not read yet) is printed again when what it says changes
     seen: dict[tuple, tuple] = {}
-    told_warnings: set[str] = set()  # (the selection's warnings said, by what they say before a ';')
+    told_warnings: set[str] = set()  # (the warnings said, by _warning_key)
 
-    def tell_warnings(tl, sel) -> None:
-        """What --session / --client warn of (a prefix that names several clients), each said
-        once: a rebuild says one again only when it says something new (a fourth phone under
-        the prefix), not when only what follows its ';' does (the logs' span, as they grow)."""
-        for warning in _selection_warnings(tl, sel):
-            if (key := warning.split(";")[0]) not in told_warnings:
+    def tell_warnings(tl, sel, left_out: list[str]) -> None:
+        """What the logs read and --session / --client warn of, each said once: a rebuild says
+        one again only when it says something new (see _warning_key)."""
+        for warning in _follow_warnings(tl, sel, left_out):
+            if (key := _warning_key(warning)) not in told_warnings:
                 with ctrl_c:
                     console.print(f"warning: {warning}", style="yellow", highlight=False, markup=False,
                                   soft_wrap=True)
@@ -649,7 +687,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     for f in sel.to_json_dict()["findings"] if sel is not None else []:
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
-    tell_warnings(tl, sel)
+    if tl is not None:
+        tell_warnings(tl, sel, _left_out(paths))
     sel = None  # (not held on to: the timeline read first is let go once the logs are read again)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
         "" if tails else " (waiting for log files to appear)"
@@ -686,7 +725,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         def read(files: list[str]) -> tuple:
             tl = build(files)
             sel = selection(tl, started=True)
-            return tl, sel, sel.to_json_dict()["findings"] if sel is not None else []
+            return tl, sel, sel.to_json_dict()["findings"] if sel is not None else [], _left_out(paths)
 
         rebuild = _Rebuild(read, there, names, read_by, len(held))
 
@@ -706,7 +745,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         if done.error is not None:
             raise done.error
         said_error = None
-        tl, sel, findings = done.result
+        tl, sel, findings, left_out = done.result
         names = done.names
         by_name = {source["path"]: source for source in tl.sources}
         for t in [*tails.values(), *moved.values()]:
@@ -733,7 +772,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 console.print(_withdrawn_line(key, seen[key]), highlight=False, markup=False,
                               soft_wrap=True, style="bold")
                 del seen[key]
-        tell_warnings(tl, sel)
+        tell_warnings(tl, sel, left_out)
 
     def last_rebuild() -> None:
         """At a stop with --session / --client, the lines held are printed once the logs are
