@@ -137,3 +137,36 @@ def test_follow_tells_of_a_page_log_of_another_day_when_it_appears(tmp_path):
     told = [row for row in out.splitlines() if row.startswith("warning: ")]
     assert len(told) == 1 and told[0].startswith("warning: a page log runs outside the server log's time "), out
     assert f"{day_before} (2026-12-05T" in told[0], out
+
+
+def test_follow_does_not_take_a_page_loaded_after_a_quiet_spell_for_another_days(tmp_path):
+    # the server log has been quiet for an hour when a page loads: its log comes in before
+    # the server logs anything of it. The one-shot view reads it as a page log of another
+    # day (outside the server log's time); in a follow that is only the server log not
+    # written yet: no warning
+    from jarvis_diag.timeline import load_timeline
+
+    app_log = tmp_path / "app.log"
+    shutil.copy(HEALTHY / "app.log", app_log)
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log", fe_dir)
+    later = (HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log").read_text() \
+        .replace("[2026-12-06T15:", "[2026-12-06T16:")
+    once = tmp_path / "once" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log"  # (the one-shot view's)
+    once.parent.mkdir()
+    once.write_text(later)
+    assert any("outside the server log's time" in w for w in load_timeline([app_log, once]).warnings)
+    last = later.splitlines()[-1]
+    with _following(app_log, fe_dir, columns=400) as proc:
+        out = _read_until(proc, "following", 30)
+        time.sleep(0.6)  # (more than a poll)
+        (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log").write_text(later)
+        out += _read_until(proc, last[last.index("]") + 1:].strip(), 30)  # (printed after the rebuild that read it)
+        # (the warnings of a rebuild are printed after the lines it held: those of the next
+        # rebuild, held for a page log that came after, come after them)
+        time.sleep(0.6)
+        shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log", fe_dir)
+        last = (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log").read_text().splitlines()[-1]
+        out += _read_until(proc, last[last.index("]") + 1:].strip(), 30)
+    assert not [row for row in out.splitlines() if row.startswith("warning: ")], out

@@ -163,11 +163,34 @@ def _follow_warnings(tl, sel, left_out: list[str]) -> list[str]:
     --client; None for none, or one that is gone): the warnings the one-shot view prints,
     ``left_out`` (a directory's files not read) with them, but those of FOLLOW_UNSAID. Bad
     bytes in a file read in the middle of a line wait for a read that ends on a line's end:
-    the half line may end in half a character."""
-    warnings = [*(tl.warnings if sel is None else sel.warnings), *left_out]
+    the half line may end in half a character. Page logs said to run outside the server log's
+    time are those of _apart_by_now."""
+    said, instead = _apart_by_now(tl)
+    warnings = [*(w for w in (tl.warnings if sel is None else sel.warnings) if w not in said), *instead, *left_out]
     cut = tuple(f"{w.removesuffix(_MID_LINE)}: " for w in warnings if w.endswith(_MID_LINE))
     return [w for w in warnings if not w.endswith(FOLLOW_UNSAID)
             and not (w.startswith(cut) and "undecodable or NUL bytes" in w)]
+
+
+def _apart_by_now(tl) -> tuple[list[str], list[str]]:
+    """(what ``tl`` warns of the page logs that run outside the server log's time, what a
+    follow says of them instead): a page log that starts after the server log's last line is
+    one the server has not written of yet (a page loaded after a quiet spell logs before the
+    server logs its connection), not one of another day."""
+    from datetime import datetime
+
+    from jarvis_diag.timeline import apart_warnings
+
+    def at(s: dict, key: str) -> datetime | None:
+        return datetime.fromisoformat(s[key]) if s.get(key) else None
+
+    ends = [t for s in tl.sources if s.get("format") == "backend" and (t := at(s, "last")) is not None]
+    if not ends:
+        return [], []
+    later = {id(s) for s in tl.sources if s.get("format") == "frontend" and (t := at(s, "first")) and t > max(ends)}
+    if not later:
+        return [], []
+    return apart_warnings(tl.sources), apart_warnings([s for s in tl.sources if id(s) not in later])
 
 
 def _left_out(paths: list[str]) -> list[str]:
