@@ -844,6 +844,20 @@ def ingest(
     return result
 
 
+def left_out_of_directories(paths: list[str]) -> list[str]:
+    """The warnings for the .xz and .bz2 files the directories among ``paths`` hold, which
+    are not read from there (as :func:`ingest` warns; for a reader given their other files
+    one by one, as timeline --follow is). A directory gone or unreadable is passed over."""
+    packed: list[tuple[str, str]] = []
+    for p in paths:
+        if os.path.isdir(p):
+            try:
+                packed += _expand([p], True)[1]
+            except DiagError:
+                continue
+    return _packed_left_out(packed, [])
+
+
 def _packed_left_out(packed: list[tuple[str, str]], files: list[str]) -> list[str]:
     """What a directory given holds and is not read (``packed``: directory, file), a log
     compressed with xz or bzip2 (read when named or globbed: timeline --follow tells a

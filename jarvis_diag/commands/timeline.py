@@ -196,16 +196,9 @@ def _apart_by_now(tl) -> tuple[list[str], list[str]]:
 def _left_out(paths: list[str]) -> list[str]:
     """What the directories among ``paths`` hold and are not read (.xz and .bz2 files): the
     one-shot view warns of them, the follow reads the files they hold one by one."""
-    from jarvis_diag.ingest import _expand, _packed_left_out
+    from jarvis_diag.ingest import left_out_of_directories
 
-    packed = []
-    for p in paths:
-        if os.path.isdir(p):
-            try:
-                packed += _expand([p], True)[1]
-            except DiagError:  # (gone, or not readable: said by the follow itself)
-                continue
-    return _packed_left_out(packed, [])
+    return left_out_of_directories(paths)  # (one gone or not readable: said by the follow itself)
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
