@@ -120,7 +120,8 @@ def test_a_report_takes_a_whole_number_of_resamples_from_numpy():
     # a count computed in a notebook is often numpy's: it was refused as "no whole number"
     import numpy as np
 
-    report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=np.int64(200))
+    report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
+                            resamples=np.int64(200))
     assert report.comparison.resamples == 200 and type(report.comparison.resamples) is int
     assert report.to_json_dict()["comparison"]["resamples"] == 200
 

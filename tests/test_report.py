@@ -24,11 +24,12 @@ from jarvis_diag.report.text import to_text
 
 
 def sim_record(i: int, recovery: float | None, lost: int = 0, duplicated: int = 0, connected: float = 10.0,
-               authenticated: float = 12.0, switch_ms: float | None = None, failure: str | None = None) -> dict:
-    """One jarvis-diag.sim/1 record as docs/formats.md shows it."""
+               authenticated: float = 12.0, switch_ms: float | None = None, failure: str | None = None,
+               run: str = "r1") -> dict:
+    """One jarvis-diag.sim/1 record as docs/formats.md shows it (client ``i``, cycle 1 of ``run``)."""
     ok = recovery is not None
     return {
-        "schema": "jarvis-diag.sim/1", "run": "r1", "client": i, "client_id": f"Client{i}", "profile": "connmgr",
+        "schema": "jarvis-diag.sim/1", "run": run, "client": i, "client_id": f"Client{i}", "profile": "connmgr",
         "fault": "freeze", "network": "good", "cycle": 1, "background_ms": 30000,
         "hidden_at": "2026-11-24T10:00:00.000Z", "visible_at": f"2026-11-24T10:00:{30 + i % 30:02d}.000Z",
         "recovered": ok, "deadline_ms": 30000, "failure": failure if not ok else None,
@@ -42,6 +43,13 @@ def sim_record(i: int, recovery: float | None, lost: int = 0, duplicated: int = 
         "attaches": [] if switch_ms is None else [{"session": "s", "kind": "switch", "ms": switch_ms}],
         "errors": [],
     }
+
+
+def as_another_run(results: Path, run: str) -> Path:
+    """``results`` (a copy of a run's results.jsonl) made the results of another run: each
+    record's run id is ``run`` (a run is reported once, and compared only with another)."""
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    return write_jsonl(results, [dict(r, run=run) for r in records])
 
 
 def dataset_of(records: list[dict], path: str = "run/results.jsonl") -> Dataset:
@@ -105,7 +113,7 @@ def test_failing_budget():
 
 
 def test_comparison_with_a_known_shift():
-    base = dataset_of([sim_record(i, 100.0 + (i * 37) % 50) for i in range(200)], "before/results.jsonl")
+    base = dataset_of([sim_record(i, 100.0 + (i * 37) % 50, run="r0") for i in range(200)], "before/results.jsonl")
     cand = dataset_of([sim_record(i, 60.0 + (i * 37) % 50) for i in range(200)], "after/results.jsonl")
     report = build_report(cand, baseline=base, seed=3, resamples=500)
     row = next(r for r in report.comparison.rows if r.metric == "recovery")
@@ -115,7 +123,8 @@ def test_comparison_with_a_known_shift():
     headline = fmt.comparison_headlines(report.comparison)
     assert headline[0].startswith("recovery: faster, p50 ") and "−40.0 ms, 95% CI [−" in headline[0]
     assert "recovery: faster" in to_markdown(report).split("### Latency")[0]
-    same = build_report(cand, baseline=cand, resamples=500)
+    alike = dataset_of([sim_record(i, 60.0 + (i * 37) % 50, run="r2") for i in range(200)], "again/results.jsonl")
+    same = build_report(cand, baseline=alike, resamples=500)
     assert next(r for r in same.comparison.rows if r.metric == "recovery").verdict == "no clear difference"
     again = build_report(cand, baseline=base, seed=3, resamples=500)
     assert again.to_json_dict()["comparison"] == report.to_json_dict()["comparison"]
@@ -281,7 +290,7 @@ def check_markdown_tables(text: str) -> int:
 
 
 def test_markdown_is_valid_and_fits_a_comment():
-    base = dataset_of([sim_record(i, 100.0 + i) for i in range(40)], "before/results.jsonl")
+    base = dataset_of([sim_record(i, 100.0 + i, run="r0") for i in range(40)], "before/results.jsonl")
     report = build_report(dataset_of(TWENTY + [sim_record(20, None, failure="x | y")]), baseline=base,
                           budgets=budgets("recovery.p95<=100ms"), resamples=200)
     md = to_markdown(report)
@@ -371,8 +380,8 @@ def test_cli_budget_gate_and_formats(tmp_path):
 def test_cli_compare_takes_several_paths(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    b1 = write_jsonl(tmp_path / "b" / "one.jsonl", [sim_record(i, 200.0 + i) for i in range(30)])
-    b2 = write_jsonl(tmp_path / "b" / "two.jsonl", [sim_record(i, 210.0 + i) for i in range(30)])
+    b1 = write_jsonl(tmp_path / "b" / "one.jsonl", [sim_record(i, 200.0 + i, run="b1") for i in range(30)])
+    b2 = write_jsonl(tmp_path / "b" / "two.jsonl", [sim_record(i, 210.0 + i, run="b2") for i in range(30)])
     cand = write_jsonl(tmp_path / "a" / "results.jsonl", [sim_record(i, 100.0 + i) for i in range(60)])
     p = run_cli(str(cand), "--compare", str(b1), str(b2), "--format", "json", "--resamples", "300")
     assert p.returncode == 0, p.stderr
@@ -674,8 +683,10 @@ def test_a_run_folder_reports_what_its_logs_found_without_counting_its_cycles_tw
     assert sorted(f["summary"] for f in both["findings"] if f["source"] != results) == \
         sorted(f["summary"] for f in from_logs)
     # a baseline's logs are read the same way: its findings are counted in the comparison,
-    # the report lists the candidate's only
-    cmp = json.loads(run_cli(str(run), "--compare", str(run), "-f", "json").stdout)
+    # the report lists the candidate's only (a run is compared with another: here one alike)
+    before = Path(shutil.copytree(run, tmp_path / "before"))
+    as_another_run(before / "results.jsonl", "r0")
+    cmp = json.loads(run_cli(str(run), "--compare", str(before), "-f", "json").stdout)
     assert [i["kind"] for i in cmp["comparison"]["baseline_inputs"]] == ["sim", "logs"]
     assert cmp["findings"] == folder["findings"]
     assert cmp["comparison"]["findings"]["baseline"] == {
@@ -849,7 +860,7 @@ def test_cli_wording_of_the_footnote_the_inputs_and_a_zero_difference(tmp_path):
     one = write_jsonl(tmp_path / "one.jsonl", TWENTY[:1])
     assert f"Inputs: {one} (sim, 1 record)" in " ".join(run_cli(str(one)).stdout.split())
     two = write_jsonl(tmp_path / "two.jsonl", TWENTY[:2])
-    base = write_jsonl(tmp_path / "base.jsonl", TWENTY)
+    base = write_jsonl(tmp_path / "base.jsonl", [dict(r, run="r0") for r in TWENTY])
     p = run_cli(str(two), "--compare", str(base), "--resamples", "200")
     assert p.returncode == 0, p.stderr
     text = " ".join(p.stdout.split())

@@ -27,7 +27,7 @@ def full_report():
                     ((i + 1, sim_record(i, 40.0 + (i * 7) % 60, lost=int(i == 5), switch_ms=2.0 + i % 5))
                      for i in range(120)))
     add_sim_records(base, "before/results.jsonl",
-                    ((i + 1, sim_record(i, 90.0 + (i * 7) % 60, switch_ms=2.0 + i % 5)) for i in range(120)))
+                    ((i + 1, sim_record(i, 90.0 + (i * 7) % 60, switch_ms=2.0 + i % 5, run="r0")) for i in range(120)))
     timeline = dict(TIMELINE, findings=[*TIMELINE["findings"], {
         "id": "F3", "kind": "server-reload", "severity": "warning", "at": "2026-11-24T10:00:06.000Z",
         "session": None, "client": None, "sid": None, "delay_ms": 2100.0, "summary": "dev server <reloaded>",

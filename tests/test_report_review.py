@@ -4,13 +4,14 @@ in words, and runs that recorded nothing."""
 import html
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import sim_record, write_jsonl
+from test_report import as_another_run, sim_record, write_jsonl
 
 from jarvis_diag.errors import DiagError
 from jarvis_diag.report import fmt, make_report, to_html, to_markdown, to_text
@@ -25,7 +26,8 @@ def run_cli(*args, cwd=None):
 def before_after(tmp_path):
     """A fix: 12 cycles of which none recovered, half of them losing 3 messages, then 12 that all recovered."""
     before = write_jsonl(tmp_path / "before.jsonl",
-                         [sim_record(i, None, lost=3 if i < 6 else 0, failure="no reply live") for i in range(12)])
+                         [sim_record(i, None, lost=3 if i < 6 else 0, failure="no reply live", run="r0")
+                          for i in range(12)])
     after = write_jsonl(tmp_path / "after.jsonl", [sim_record(i, 100.0 + i) for i in range(12)])
     return str(after), str(before)
 
@@ -108,7 +110,7 @@ def test_cycles_that_failed_the_same_way_are_one_finding(tmp_path):
     assert len(evidence) == 5 and evidence[1]["text"] == f"client 1 cycle 1 (Client1): {records[1]['failure']}"
 
 
-def test_the_comparison_says_what_went_wrong_before_and_not_after():
+def test_the_comparison_says_what_went_wrong_before_and_not_after(tmp_path):
     # a fix that ends the failures shows first in the findings: the comparison said nothing of
     # them (the baseline run folder's logs were not even read), so comparing the logs of a
     # serve --bug single-live-session run with those of a correct one said only 'reattach: slower'
@@ -132,8 +134,10 @@ def test_the_comparison_says_what_went_wrong_before_and_not_after():
                         resamples=500)
     assert fmt.comparison_headlines(worse.comparison)[0].startswith("findings: more, none -> 1 critical and 6 warning")
     assert len(worse.findings) == 10
-    # the same findings on both sides: no line
-    same = make_report("sample_logs/healthy-day", compare="sample_logs/healthy-day", resamples=500)
+    # the same findings on both sides (another run alike): no line
+    alike = Path(shutil.copytree("sample_logs/healthy-day", tmp_path / "alike"))
+    as_another_run(alike / "results.jsonl", "r0")
+    same = make_report("sample_logs/healthy-day", compare=alike, resamples=500)
     assert not [line for line in fmt.comparison_headlines(same.comparison) if line.startswith("findings")]
 
 
@@ -225,7 +229,8 @@ def test_the_candidate_has_one_colour_in_every_chart(before_after):
                        page)
     assert len(lines) == 2 and {name for _, name in lines} == {"candidate"}
     assert {color for color, _ in lines} == {colours["candidate"]}
-    both = to_html(make_report(after, compare=after, resamples=500))
+    again = write_jsonl(Path(after).with_name("again.jsonl"), [sim_record(i, 100.0 + i, run="r2") for i in range(12)])
+    both = to_html(make_report(after, compare=again, resamples=500))
     lines = re.findall(r'stroke="(#[0-9a-f]+)"[^>]*><title>(baseline|candidate)</title>', both)
     assert len(lines) == 4 and {name: color for color, name in lines} == colours
 
@@ -337,7 +342,8 @@ def test_a_results_file_of_two_runs_is_read_as_the_two_runs(tmp_path):
     assert f"Inputs: `{both}` (sim, run {runs[0]}, 9 records); `{both}` (sim, run {runs[1]}, 3 records)" in md
     p = run_cli(str(both), "-f", "md")
     assert p.returncode == 0 and f"> {_md(note)}" in p.stdout
-    compared = " ".join(to_text(make_report(first, compare=both, resamples=200), width=200).split())
+    other = "sample_logs/connmgr-frozen-past-ping"
+    compared = " ".join(to_text(make_report(other, compare=both, resamples=200), width=200).split())
     assert f"Comparison: candidate vs baseline ({both} run {runs[0]}; {both} run {runs[1]})" in compared
 
 
@@ -371,3 +377,63 @@ def test_an_empty_input_path_is_one_line(tmp_path):
         assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
         assert p.stderr.strip() == "jarvis-diag: error: an empty path was given as an input (a shell variable " \
                                    "that is not set?)"
+
+
+def _joined(path: Path, *runs: str) -> Path:
+    """The results of the sample runs named, one after the other in one file (``cat``)."""
+    path.write_bytes(b"".join(Path("sample_logs", run, "results.jsonl").read_bytes() for run in runs))
+    return path
+
+
+def _run_id(name: str) -> str:
+    return json.loads(Path("sample_logs", name, "results.jsonl").read_text().splitlines()[0])["run"]
+
+
+def test_a_run_given_twice_is_refused_naming_the_run_and_both_places(tmp_path):
+    # `report both.jsonl a/` (both.jsonl = cat a b), `cat a b a` and a copy of a results file
+    # given with it counted every cycle of the run twice without a word ('healthy-day' 9
+    # cycles read as 18); a timeline given with its logs is refused so too
+    a, b = "healthy-day", "legacy-frozen-past-ping"
+    run = _run_id(a)
+    both = _joined(tmp_path / "both.jsonl", a, b)
+    results = f"sample_logs/{a}/results.jsonl"
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(Path(results).read_bytes())
+    twice = "its cycles would be counted twice; give each run once"
+    cases = [([str(both), f"sample_logs/{a}/"], f"run {run} is given twice, in {both} (line 1) and in {results} (line 1)"),
+             ([results, str(copy)], f"run {run} is given twice, in {results} (line 1) and in {copy} (line 1)"),
+             ([str(_joined(tmp_path / "aba.jsonl", a, b, a))], f"run {run} is given twice in {tmp_path / 'aba.jsonl'} "
+                                                               "(at lines 1 and 13)"),
+             ([str(_joined(tmp_path / "aa.jsonl", a, a))], f"run {run} is given twice in {tmp_path / 'aa.jsonl'} "
+                                                           "(at lines 1 and 10)")]
+    for args, said in cases:
+        p = run_cli(*args)
+        assert (p.returncode, p.stdout) == (2, ""), (args, p.stdout)
+        assert p.stderr == f"jarvis-diag: error: {said}: {twice}\n"
+        with pytest.raises(DiagError, match=re.escape(said)):
+            make_report(args)
+    # the same file given twice is still the same input, read once
+    once = make_report([f"sample_logs/{a}/", results])
+    assert [i["records"] for i in once.to_json_dict()["inputs"]] == [9, 33]
+    assert once.notes == [f"{results}: the same input as sample_logs/{a}/, read once"]
+
+
+def test_a_run_on_both_sides_of_a_comparison_is_refused(tmp_path):
+    # `report both.jsonl --compare a/results.jsonl` compared run a (with b) with itself, and
+    # `report a/ --compare a/` a run with itself, each with no word: 'not clearly different'
+    a, b = "healthy-day", "legacy-frozen-past-ping"
+    run = _run_id(a)
+    both = _joined(tmp_path / "both.jsonl", a, b)
+    results = f"sample_logs/{a}/results.jsonl"
+    itself = "a run compared with itself says nothing; give it on one side only"
+    for args, base in (([str(both)], results), ([f"sample_logs/{a}"], f"sample_logs/{a}")):
+        said = (f"run {run} is on both sides of the comparison, in {both if base == results else results} (line 1) "
+                f"and in the baseline's {results} (line 1)")
+        p = run_cli(*args, "--compare", base)
+        assert (p.returncode, p.stdout) == (2, ""), (args, p.stdout)
+        assert p.stderr == f"jarvis-diag: error: {said}: {itself}\n"
+        with pytest.raises(DiagError, match=re.escape(said)):
+            make_report(args, compare=base)
+    # the other run of the file against a third: compared
+    other = make_report(both, compare="sample_logs/connmgr-frozen-past-ping", resamples=200)
+    assert other.comparison is not None

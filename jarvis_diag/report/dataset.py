@@ -156,6 +156,8 @@ class Dataset:
     timeline_hint: dict[str, str] = field(default_factory=dict)  # path -> command that shows it
     # what the detection cases start from: LEFT or DISCONNECT (see _add_detection), how many of each
     detection_starts: Counter = field(default_factory=Counter)
+    # each simulated cycle read, (run, client, cycle) -> (path, line): a run given twice is told
+    cycles: dict[tuple[str, int, int], tuple[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -257,7 +259,11 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
     A file holding several runs one after the other (two runs' results joined with ``cat``;
     each record names its ``run``) is read as the runs it holds: one input per run (its
     ``run`` set), with findings of its own, as several results files given together are.
-    Returns the runs of such a file in the order read (empty for a file of one run)."""
+    Returns the runs of such a file in the order read (empty for a file of one run).
+
+    A cycle of a run already read (the same ``run``, ``client`` and ``cycle``: a copy of a
+    run's results, ``cat a b a``) is a DiagError naming the run and both places: its cycles
+    would be counted twice."""
     added: list[tuple[object, InputInfo]] = []
     for run, run_records in groupby(records, key=lambda item: item[1].get("run")):
         _add_run(ds, path, run_records)
@@ -269,6 +275,30 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
     for run, info in added:  # (a record with no run id: a run of its own too)
         info.run = "(no run id)" if run is None else str(run)
     return [str(info.run) for _, info in added]
+
+
+def _run_text(run: str) -> str:
+    return run if run.isprintable() else json.dumps(run)  # (one line, whatever a record holds)
+
+
+def _run_twice(run: str, first: tuple[str, int], again: tuple[str, int]) -> str:
+    """Why a cycle of ``run`` read at ``first`` and ``again`` (path, line) is an error: the
+    same run given twice (two copies of its results, or ``cat a b a``), counted twice."""
+    where = (f" in {first[0]} (at lines {first[1]} and {again[1]})" if first[0] == again[0] else
+             f", in {first[0]} (line {first[1]}) and in {again[0]} (line {again[1]})")
+    return (f"run {_run_text(run)} is given twice{where}: its cycles would be counted twice; "
+            "give each run once")
+
+
+def check_sides(candidate: Dataset, baseline: Dataset) -> None:
+    """A DiagError for a run on both sides of a comparison (``report both.jsonl --compare
+    a/results.jsonl`` with both.jsonl holding run a): a run compared with itself says nothing."""
+    shared = next((key for key in candidate.cycles if key in baseline.cycles), None)
+    if shared is not None:
+        (cand, cand_line), (base, base_line) = candidate.cycles[shared], baseline.cycles[shared]
+        raise DiagError(f"run {_run_text(shared[0])} is on both sides of the comparison, in {cand} (line {cand_line}) "
+                        f"and in the baseline's {base} (line {base_line}): a run compared with itself says nothing; "
+                        "give it on one side only")
 
 
 def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> None:
@@ -287,6 +317,11 @@ def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> Non
         problem = sim_record_problem(rec)
         if problem is not None:
             raise DiagError(f"{path}:{line_no}: {problem}")
+        run = rec.get("run")
+        if type(run) is str:  # (a record with no run id: which run it is cannot be told)
+            here = (path, line_no)
+            if (first := ds.cycles.setdefault((run, rec["client"], rec["cycle"]), here)) is not here:
+                raise DiagError(_run_twice(run, first, here))
         n += 1
         ref = Ref(path, line_no, f"client {rec.get('client')} cycle {rec.get('cycle')}",
                   rec.get("visible_at"), rec.get("client_id"))

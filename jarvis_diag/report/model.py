@@ -20,6 +20,7 @@ from jarvis_diag.report.dataset import (
     Ref,
     Samples,
     Waterfall,
+    check_sides,
     ref_json,
     unrecovered_description,
 )
@@ -354,7 +355,9 @@ def build_report(
 ) -> Report:
     """Compute the report of ``ds`` (the candidate), compared with ``baseline`` when given,
     with ``budgets`` checked against the candidate; ``title`` is made one line
-    (:func:`one_line_title`)."""
+    (:func:`one_line_title`). A run on both sides (its cycles read in each) is a DiagError."""
+    if baseline is not None:
+        check_sides(ds, baseline)
     metric_reports = [_metric_report(ds, name, s) for name, s in ds.metrics.items() if s.values or s.outcomes]
     starts = None if baseline is None else _detection_starts(ds, baseline)
     count_reports = [_count_report(ds, name) for name in COUNTS if ds.counts[name].per_unit]
