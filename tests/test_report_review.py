@@ -437,3 +437,29 @@ def test_a_run_on_both_sides_of_a_comparison_is_refused(tmp_path):
     # the other run of the file against a third: compared
     other = make_report(both, compare="sample_logs/connmgr-frozen-past-ping", resamples=200)
     assert other.comparison is not None
+
+
+def test_two_runs_that_share_a_run_id_are_two_runs(tmp_path):
+    # simulate-mobile's run id is the second it started and its seed: two runs started side by
+    # side (--out bug, --out fixed) share it. Their cycles were taken for one run given twice:
+    # 'report fixed --compare bug' was 'run ... is on both sides of the comparison', and
+    # 'report bug fixed' 'run ... is given twice'. A cycle read twice is one that went to the
+    # background at the same instant too
+    def run_at(name: str, hidden_at: str, recovery: float | None) -> Path:
+        records = [dict(sim_record(i, recovery, failure=None if recovery else "no reply live",
+                                   run="20261124T100000-0"), hidden_at=hidden_at) for i in range(12)]
+        return write_jsonl(tmp_path / name, records)
+
+    bug = run_at("bug.jsonl", "2026-11-24T10:00:00.000Z", None)
+    fixed = run_at("fixed.jsonl", "2026-11-24T10:00:00.004Z", 100.0)
+    p = run_cli(str(fixed), "--compare", str(bug), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    assert [i["records"] for i in json.loads(p.stdout)["inputs"]] == [12]
+    p = run_cli(str(bug), str(fixed), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    assert [i["records"] for i in json.loads(p.stdout)["inputs"]] == [12, 12]
+    # a copy of a run is still refused
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(bug.read_bytes())
+    p = run_cli(str(fixed), "--compare", str(copy), str(bug))
+    assert p.returncode == 2 and "run 20261124T100000-0 is given twice" in p.stderr, p.stderr

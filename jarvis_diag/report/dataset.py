@@ -156,8 +156,9 @@ class Dataset:
     timeline_hint: dict[str, str] = field(default_factory=dict)  # path -> command that shows it
     # what the detection cases start from: LEFT or DISCONNECT (see _add_detection), how many of each
     detection_starts: Counter = field(default_factory=Counter)
-    # each simulated cycle read, (run, client, cycle) -> (path, line): a run given twice is told
-    cycles: dict[tuple[str, int, int], tuple[str, int]] = field(default_factory=dict, repr=False)
+    # each simulated cycle read, (run, client, cycle, hidden_at) -> (path, line): a run given
+    # twice is told (two runs started in the same second share a run id, not their instants)
+    cycles: dict[tuple[str, int, int, object], tuple[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -261,9 +262,10 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
     ``run`` set), with findings of its own, as several results files given together are.
     Returns the runs of such a file in the order read (empty for a file of one run).
 
-    A cycle of a run already read (the same ``run``, ``client`` and ``cycle``: a copy of a
-    run's results, ``cat a b a``) is a DiagError naming the run and both places: its cycles
-    would be counted twice."""
+    A cycle of a run already read (the same ``run``, ``client``, ``cycle`` and ``hidden_at``:
+    a copy of a run's results, ``cat a b a``) is a DiagError naming the run and both places:
+    its cycles would be counted twice. (Two runs started side by side in the same second, with
+    one seed, share a run id: their cycles went to the background at other instants.)"""
     added: list[tuple[object, InputInfo]] = []
     for run, run_records in groupby(records, key=lambda item: item[1].get("run")):
         _add_run(ds, path, run_records)
@@ -320,7 +322,7 @@ def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> Non
         run = rec.get("run")
         if type(run) is str:  # (a record with no run id: which run it is cannot be told)
             here = (path, line_no)
-            if (first := ds.cycles.setdefault((run, rec["client"], rec["cycle"]), here)) is not here:
+            if (first := ds.cycles.setdefault((run, rec["client"], rec["cycle"], rec.get("hidden_at")), here)) is not here:
                 raise DiagError(_run_twice(run, first, here))
         n += 1
         ref = Ref(path, line_no, f"client {rec.get('client')} cycle {rec.get('cycle')}",
