@@ -472,6 +472,23 @@ def test_cli_compressed_results_or_timeline_say_how_to_read_them(tmp_path, pack)
     assert json.loads(p.stdout)["inputs"][0]["kind"] == "logs"
 
 
+def test_cli_a_large_bzip2_results_file_says_how_to_read_it(tmp_path):
+    # bzip2 gives nothing of a block (up to 900 kB of text) before it is read whole: a results
+    # file whose first block took more than the 64 kB looked at was read as a log, whose reader
+    # answered "(`jarvis-diag report results.jsonl.bz2` reads it)", the command given
+    import bz2
+    import random
+
+    noise = random.Random(0)
+    records = [dict(sim_record(i % 20, 100.0), cycle=i + 1, errors=[noise.randbytes(1500).hex()]) for i in range(400)]
+    packed = tmp_path / "results.jsonl.bz2"
+    packed.write_bytes(bz2.compress(write_jsonl(tmp_path / "results.jsonl", records).read_bytes()))
+    assert len(packed.read_bytes()) > 4 * 65536
+    p = run_cli(str(packed))
+    assert p.returncode == 2 and p.stderr == (
+        f"jarvis-diag: error: {packed}: a compressed simulate-mobile results file: report reads it uncompressed; "
+        f"decompress it first (bunzip2 -k {packed}) and give the file that makes\n")
+
 def test_cli_results_and_timeline_saved_with_a_byte_order_mark_are_read(tmp_path):
     # an editor that saves UTF-8 with a BOM: results.jsonl was read as a log ("a simulate-mobile
     # results file, not a log (`jarvis-diag report bom.jsonl` reads it)"), a timeline as neither

@@ -109,13 +109,29 @@ def _document_schema(path: str, head: bytes) -> str | None:
     return doc.get("schema") if isinstance(doc, dict) else None
 
 
+def _unpacked_start(path: str, head: bytes, size: int = 4096) -> bytes:
+    """The first ``size`` bytes that the compressed file ``path`` (``head``: its first bytes)
+    holds, or what comes before a cut or damage in them. Read from the file as far as they
+    need: bzip2 gives nothing of a block (up to 900 kB of text) before it is read whole."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = gzip.open if head.startswith(b"\x1f\x8b") else lzma.open if head.startswith(b"\xfd7zXZ\x00") else bz2.open
+    got = b""
+    try:
+        with opener(path, "rb") as f:
+            while len(got) < size and (piece := f.read(size - len(got))):
+                got += piece
+    except (OSError, EOFError, lzma.LZMAError):
+        pass  # (a damaged or cut stream: what came before it; the log reader says what is wrong)
+    return got
+
+
 def _compressed_kind(path: str, head: bytes) -> str:
     """``logs`` for gzip, xz or bzip2 data (the timeline builder reads compressed logs); a
     DiagError for compressed results or a compressed timeline, which report reads as written."""
-    from jarvis_diag.ingest import unpack
-
-    data, _ = unpack(head)  # (what the head holds: enough for the first line)
-    text = data.lstrip()
+    text = _unpacked_start(path, head).removeprefix(codecs.BOM_UTF8).lstrip()
     named = _SCHEMA_HEAD.match(text)
     schema = named.group(1).decode() if named else None
     if schema not in (SIM_SCHEMA, TIMELINE_SCHEMA):
