@@ -847,15 +847,20 @@ def ingest(
 def left_out_of_directories(paths: list[str]) -> list[str]:
     """The warnings for the .xz and .bz2 files the directories among ``paths`` hold, which
     are not read from there (as :func:`ingest` warns; for a reader given their other files
-    one by one, as timeline --follow is). A directory gone or unreadable is passed over."""
+    one by one, as timeline --follow is), but those also named or globbed among ``paths``:
+    they are read. A path gone or unreadable is passed over."""
     packed: list[tuple[str, str]] = []
+    named: list[str] = []
     for p in paths:
+        try:
+            files, left = _expand([p], True)
+        except DiagError:
+            continue
         if os.path.isdir(p):
-            try:
-                packed += _expand([p], True)[1]
-            except DiagError:
-                continue
-    return _packed_left_out(packed, [])
+            packed += left
+        else:
+            named += files
+    return _packed_left_out(packed, named)
 
 
 def _packed_left_out(packed: list[tuple[str, str]], files: list[str]) -> list[str]:

@@ -170,3 +170,20 @@ def test_follow_does_not_take_a_page_loaded_after_a_quiet_spell_for_another_days
         last = (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log").read_text().splitlines()[-1]
         out += _read_until(proc, last[last.index("]") + 1:].strip(), 30)
     assert not [row for row in out.splitlines() if row.startswith("warning: ")], out
+
+
+def test_follow_does_not_say_a_compressed_log_named_beside_its_directory_is_left_out(tmp_path):
+    # 'timeline --follow logs logs/app.log.1.xz' read the .xz (its lines in the findings' evidence)
+    # and warned 'logs/app.log.1.xz: left out of logs: ... read when named or globbed' though it
+    # was named; the one-shot view does not say so. Another .xz there, not named, is still said
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(HEALTHY / "app.log", logs / "app.log")
+    named, other = logs / "app.log.1.xz", logs / "app.log.2.xz"
+    named.write_bytes(lzma.compress(b"an older log\n"))
+    other.write_bytes(lzma.compress(b"an older log still\n"))
+    with _following(logs, named) as proc:
+        out = _read_until(proc, "following", 30)
+    told = [row for row in out.splitlines() if row.startswith("warning: ") and "left out" in row]
+    assert told == [f"warning: {other}: left out of {logs}: a directory's .xz and .bz2 files are read when named "
+                    "or globbed"], out
