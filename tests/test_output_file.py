@@ -66,3 +66,25 @@ def test_a_report_that_fails_half_way_leaves_the_earlier_one(tmp_path: Path):
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert out.read_text().startswith("<!DOCTYPE html>") or "<html" in out.read_text()[:500]
+
+
+def test_the_file_written_beside_the_output_is_a_new_one_private_as_the_output(tmp_path: Path):
+    # the file written beside the output, .NAME.PID.part, was opened as any file: a symlink
+    # put at that name (a folder others write to, /tmp) had its target written over, and a
+    # private output's new text (0600) was readable by everyone until it was renamed
+    import stat
+
+    from jarvis_diag.commands.output import replacing
+
+    out = tmp_path / "report.html"
+    out.write_text(EARLIER)
+    os.chmod(out, 0o600)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not to be written\n")
+    (tmp_path / f".report.html.{os.getpid()}.part").symlink_to(victim)
+    with replacing(out) as part:
+        assert not part.is_symlink() and stat.S_IMODE(part.stat().st_mode) == 0o600
+        part.write_text("the new report\n")
+    assert out.read_text() == "the new report\n" and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert victim.read_text() == "not to be written\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "victim.txt"]

@@ -46,16 +46,21 @@ def replacing(output: Path) -> Iterator[Path]:
     """The path to write an --output file at: a new file beside it, renamed over it when the
     block ends without an error and removed when it fails, so that a write that fails half
     way (a full disk) leaves the file that was there as it was. A symlink's file is the one
-    replaced; a device, a pipe or another special file is written in place."""
+    replaced; a device, a pipe or another special file is written in place. The new file is
+    made here, as no file was before (whatever was at its name, a symlink put there, is
+    removed first), with the permissions of the file it replaces from the start."""
     target = output.resolve()
     if target.exists() and not target.is_file():
         yield output
         return
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666  # (less the umask for a new file)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    part.unlink(missing_ok=True)
     try:
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         yield part
-        if target.exists():  # (the file keeps its permissions)
-            os.chmod(part, stat.S_IMODE(target.stat().st_mode))
+        if target.exists():  # (the file keeps its permissions, whatever the umask)
+            os.chmod(part, mode)
         os.replace(part, target)
     finally:
         part.unlink(missing_ok=True)
