@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CLI = [sys.executable, "-m", "jarvis_diag"]
 EARLIER = "the timeline written yesterday\n"
@@ -88,3 +90,20 @@ def test_the_file_written_beside_the_output_is_a_new_one_private_as_the_output(t
     assert out.read_text() == "the new report\n" and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert victim.read_text() == "not to be written\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "victim.txt"]
+
+
+def test_a_file_in_a_folder_where_nothing_can_be_added_is_written_in_place(tmp_path: Path):
+    # (an output the user may write in a folder they may not add to: written as before the
+    # file was replaced whole; the folder made so with chattr +i, which binds root too)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    out = folder / "timeline.json"
+    out.write_text(EARLIER)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        done = _timeline(out, "--format", "json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(out.read_text())["sources"] and sorted(p.name for p in folder.iterdir()) == ["timeline.json"]
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)

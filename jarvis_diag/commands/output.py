@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -48,16 +49,24 @@ def replacing(output: Path) -> Iterator[Path]:
     way (a full disk) leaves the file that was there as it was. A symlink's file is the one
     replaced; a device, a pipe or another special file is written in place. The new file is
     made here, as no file was before (whatever was at its name, a symlink put there, is
-    removed first), with the permissions of the file it replaces from the start."""
+    removed first), with the permissions of the file it replaces from the start. A file in a
+    folder where no file can be made beside it is written in place."""
     target = output.resolve()
     if target.exists() and not target.is_file():
         yield output
         return
     mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666  # (less the umask for a new file)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
-    part.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # (one that stays makes the next step fail: nothing written)
+        part.unlink(missing_ok=True)
     try:
         os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    except PermissionError:  # a folder we may not add to, holding a file we may write: in place, as before
+        if not (target.is_file() and os.access(target, os.W_OK)):
+            raise
+        yield output
+        return
+    try:
         yield part
         if target.exists():  # (the file keeps its permissions, whatever the umask)
             os.chmod(part, mode)
