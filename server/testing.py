@@ -244,6 +244,9 @@ class ServerProcess:
         await asyncio.to_thread(self.close)
 
 
+CONNECT_TIMEOUT_S = 15.0
+
+
 class Client:
     """A python-socketio client that records every event it receives, for tests::
 
@@ -252,7 +255,9 @@ class Client:
             events = await c.say(ready["session_id"], "hello")   # up to chat:result
     """
 
-    def __init__(self, url: str, token: str | None, name: str = "client", transports=("websocket",)):
+    def __init__(self, url: str, token: str | None, name: str = "client", transports=("websocket",),
+                 connect_timeout: float = CONNECT_TIMEOUT_S):
+        self.connect_timeout = connect_timeout
         self.url = url
         self.token = token
         self.name = name
@@ -272,7 +277,13 @@ class Client:
 
     async def connect(self, auth: bool = True) -> Client:
         try:
-            await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+            # (bounded: a connection the server took as it stopped listening for a reload can go
+            # unanswered, and the HTTP client's own limit is 300 s)
+            async with asyncio.timeout(self.connect_timeout):
+                await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+        except TimeoutError:
+            await self.close()
+            raise socketio.exceptions.ConnectionError(f"no answer within {self.connect_timeout:g} s") from None
         except socketio.exceptions.ConnectionError:
             await self.close()  # closes the HTTP session a failed connect leaves open
             raise
