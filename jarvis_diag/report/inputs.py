@@ -23,7 +23,8 @@ EVENT_SCHEMA = "jarvis-diag.event/1"
 _SIM_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"' + re.escape(SIM_SCHEMA.encode()) + rb'"')
 _SIM_LINE = re.compile(rb'^[ \t]*' + _SIM_HEAD.pattern, re.MULTILINE)
 _SCHEMA_HEAD = re.compile(rb'\{\s*"schema"\s*:\s*"(jarvis-diag\.[\w.-]+/\d+)"')
-_UNPACK = {b"\x1f\x8b": "gunzip -k", b"\xfd7zXZ\x00": "unxz -k", b"BZh": "bunzip2 -k"}  # magic -> how to decompress
+# magic -> (the module that reads it, how to decompress it on the command line)
+_UNPACK = {b"\x1f\x8b": ("gzip", "gunzip -k"), b"\xfd7zXZ\x00": ("lzma", "unxz -k"), b"BZh": ("bz2", "bunzip2 -k")}
 
 Progress = Callable[[int], None]  # called with bytes read since the last call
 
@@ -109,15 +110,21 @@ def _document_schema(path: str, head: bytes) -> str | None:
     return doc.get("schema") if isinstance(doc, dict) else None
 
 
+def _packed_as(head: bytes) -> tuple[str, str]:
+    """(the module that reads it, how to decompress it) of data starting with ``head``, gzip,
+    xz or bzip2 data."""
+    return next(v for magic, v in _UNPACK.items() if head.startswith(magic))
+
+
 def _unpacked_start(path: str, head: bytes, size: int = 4096) -> bytes:
     """The first ``size`` bytes that the compressed file ``path`` (``head``: its first bytes)
     holds, or what comes before a cut or damage in them. Read from the file as far as they
     need: bzip2 gives nothing of a block (up to 900 kB of text) before it is read whole."""
-    import bz2
-    import gzip
+    import importlib
     import lzma
 
-    opener = gzip.open if head.startswith(b"\x1f\x8b") else lzma.open if head.startswith(b"\xfd7zXZ\x00") else bz2.open
+    module, _ = _packed_as(head)
+    opener = importlib.import_module(module).open
     got = b""
     try:
         with opener(path, "rb") as f:
@@ -137,7 +144,7 @@ def _compressed_kind(path: str, head: bytes) -> str:
     if schema not in (SIM_SCHEMA, TIMELINE_SCHEMA):
         return "logs"
     what = "timeline JSON document" if schema == TIMELINE_SCHEMA else "simulate-mobile results file"
-    tool = next(t for magic, t in _UNPACK.items() if head.startswith(magic))
+    _, tool = _packed_as(head)
     raise DiagError(f"{path}: a compressed {what}: report reads it uncompressed; decompress it first "
                     f"({tool} {shlex.quote(path)}) and give the file that makes")
 
