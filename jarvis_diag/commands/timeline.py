@@ -193,14 +193,6 @@ def _apart_by_now(tl) -> tuple[list[str], list[str]]:
     return apart_warnings(tl.sources), apart_warnings([s for s in tl.sources if id(s) not in later])
 
 
-def _left_out(paths: list[str]) -> list[str]:
-    """What the directories among ``paths`` hold and are not read (.xz and .bz2 files): the
-    one-shot view warns of them, the follow reads the files they hold one by one."""
-    from jarvis_diag.ingest import left_out_of_directories
-
-    return left_out_of_directories(paths)  # (one gone or not readable: said by the follow itself)
-
-
 def _finding_line(f: dict, revised: bool = False) -> str:
     from jarvis_diag.findings import duration_text
 
@@ -528,7 +520,7 @@ def _allow_open_files(n: int) -> None:
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
             session: str | None, client: str | None) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C."""
-    from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, page_client
+    from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, left_out_of_directories, page_client
     from jarvis_diag.logs import frontend, parse_line
     from jarvis_diag.timeline import iso, load_timeline
 
@@ -704,7 +696,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
     if tl is not None:
-        tell_warnings(tl, sel, _left_out(paths))
+        tell_warnings(tl, sel, left_out_of_directories(paths))
     sel = None  # (not held on to: the timeline read first is let go once the logs are read again)
     waiting = f" (waiting for {', '.join(not_yet)} to appear)" if not_yet else \
         "" if tails else " (waiting for log files to appear)"
@@ -741,7 +733,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         def read(files: list[str]) -> tuple:
             tl = build(files)
             sel = selection(tl, started=True)
-            return tl, sel, sel.to_json_dict()["findings"] if sel is not None else [], _left_out(paths)
+            return tl, sel, sel.to_json_dict()["findings"] if sel is not None else [], left_out_of_directories(paths)
 
         rebuild = _Rebuild(read, there, names, read_by, len(held))
 
