@@ -20,6 +20,25 @@ SEVERAL = ("warning: client mxbz1p matches 3 clients (Mozilla50iPhoneCPUiP-mxbz1
            "give more of it for one")
 
 
+def _server_and_one_page(tmp_path: Path) -> tuple[Path, Path]:
+    """healthy-day's app.log and one of its page logs, copied to ``tmp_path`` (app.log,
+    frontend/): the server log and the page-log folder a follow reads."""
+    app_log = tmp_path / "app.log"
+    shutil.copy(HEALTHY / "app.log", app_log)
+    fe_dir = tmp_path / "frontend"
+    fe_dir.mkdir()
+    shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log", fe_dir)
+    return app_log, fe_dir
+
+
+def _another_page_comes(proc, fe_dir: Path) -> str:
+    """Another of healthy-day's page logs copied into ``fe_dir`` while ``proc`` follows it;
+    what the follow printed up to that log's last line (printed after the rebuild that read it)."""
+    shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log", fe_dir)
+    last = (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log").read_text().splitlines()[-1]
+    return _read_until(proc, last[last.index("]") + 1:].strip(), 30)
+
+
 def test_follow_of_a_client_prefix_that_names_several_says_so_once(tmp_path):
     # three phones share the prefix mxbz1p: the one-shot view warns, the follow said nothing
     # and read as the one phone asked for. It is told once, not again at each rebuild; a
@@ -113,11 +132,7 @@ def test_follow_tells_of_a_page_log_of_another_day_when_it_appears(tmp_path):
     # a page log of the day before is copied into the folder followed: the one-shot view
     # warns that it runs outside the server log's time; the follow now does as the timeline
     # reads it, once: not again when the server log has grown and another page log came
-    app_log = tmp_path / "app.log"
-    shutil.copy(HEALTHY / "app.log", app_log)
-    fe_dir = tmp_path / "frontend"
-    fe_dir.mkdir()
-    shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log", fe_dir)
+    app_log, fe_dir = _server_and_one_page(tmp_path)
     day_before = fe_dir / "20261205_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log"
     lines = (HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log").read_text()
     stamp = (HEALTHY / "app.log").read_text().splitlines()[-1][:23]
@@ -131,9 +146,7 @@ def test_follow_tells_of_a_page_log_of_another_day_when_it_appears(tmp_path):
             fh.write(f"{stamp[:-6]}59,000 - jarvis - INFO - the server log grows\n")
         out += _read_until(proc, "the server log grows", 30)
         time.sleep(0.6)
-        shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log", fe_dir)
-        last = (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log").read_text().splitlines()[-1]
-        out += _read_until(proc, last[last.index("]") + 1:].strip(), 30)  # (printed after the rebuild that read it)
+        out += _another_page_comes(proc, fe_dir)
     told = [row for row in out.splitlines() if row.startswith("warning: ")]
     assert len(told) == 1 and told[0].startswith("warning: a page log runs outside the server log's time "), out
     assert f"{day_before} (2026-12-05T" in told[0], out
@@ -146,11 +159,7 @@ def test_follow_does_not_take_a_page_loaded_after_a_quiet_spell_for_another_days
     # written yet: no warning
     from jarvis_diag.timeline import load_timeline
 
-    app_log = tmp_path / "app.log"
-    shutil.copy(HEALTHY / "app.log", app_log)
-    fe_dir = tmp_path / "frontend"
-    fe_dir.mkdir()
-    shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log", fe_dir)
+    app_log, fe_dir = _server_and_one_page(tmp_path)
     later = (HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log").read_text() \
         .replace("[2026-12-06T15:", "[2026-12-06T16:")
     once = tmp_path / "once" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pw5-kulu.log"  # (the one-shot view's)
@@ -166,9 +175,7 @@ def test_follow_does_not_take_a_page_loaded_after_a_quiet_spell_for_another_days
         # (the warnings of a rebuild are printed after the lines it held: those of the next
         # rebuild, held for a page log that came after, come after them)
         time.sleep(0.6)
-        shutil.copy(HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log", fe_dir)
-        last = (fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1pzw-m37a.log").read_text().splitlines()[-1]
-        out += _read_until(proc, last[last.index("]") + 1:].strip(), 30)
+        out += _another_page_comes(proc, fe_dir)
     assert not [row for row in out.splitlines() if row.startswith("warning: ")], out
 
 
