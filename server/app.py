@@ -204,6 +204,11 @@ async def _on_shutdown(app: web.Application) -> None:
     state = app[STATE]
     await stop_tasks(state.background)
     await shut_down(state)
+    # Engine.IO's watch over stale sockets runs until told to stop (in a test process, one
+    # such task a server would be left behind)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await state.sio.shutdown()
 
 
 async def _on_cleanup(app: web.Application) -> None:

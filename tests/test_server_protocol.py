@@ -200,3 +200,14 @@ async def test_attach_in_the_middle_of_a_stream_loses_nothing_and_repeats_nothin
         assert seqs == list(range(1, seqs[-1] + 1))
         await a.wait("chat:result", session=A)
         assert [d["seq"] for e, d in a.since(0, A) if "seq" in d and e not in ("chat:history_end",)] == seqs
+
+
+async def test_a_stopped_server_leaves_no_task_running():
+    # (the Engine.IO heartbeat of a closed socket sleeps out its interval and ends on its own)
+    before = asyncio.all_tasks()
+    async with running_server() as srv:
+        async with Client(srv.url, srv.token) as c:
+            await c.attach("new-1")
+    await asyncio.sleep(0)
+    left = [t for t in asyncio.all_tasks() - before if "_send_ping" not in repr(t.get_coro())]
+    assert left == []
