@@ -31,10 +31,11 @@ def _records(path: str | Path) -> list[dict]:
     """The records of a results.jsonl, read as ``report`` reads them: a cut last line (a run
     stopped while writing) is skipped with a warning; any other damaged line, or a record
     with a field of the wrong type, is a DiagError naming its line (they were skipped, or
-    failed later in pandas with no line named)."""
+    failed later in pandas with no line named); so is a run the file holds twice (``cat a
+    a``), as ``report`` says it: its cycles would have been counted twice."""
     import warnings
 
-    from jarvis_diag.report.dataset import instant_problem, sim_record_problem
+    from jarvis_diag.report.dataset import instant_problem, read_once, sim_record_problem
     from jarvis_diag.report.inputs import SIM_SCHEMA, read_sim_records
 
     p = Path(path)
@@ -46,6 +47,7 @@ def _records(path: str | Path) -> list[dict]:
         raise DiagError(f"{path}: no results.jsonl there")
     records: list[tuple[int, dict]] = []
     notes: list[str] = []
+    cycles: dict = {}  # (each cycle read and where: a run given twice is an error)
     try:
         records.extend(read_sim_records(p, None, notes))
     except DiagError:
@@ -61,6 +63,7 @@ def _records(path: str | Path) -> list[dict]:
                 problem = f"'{key}' {wrong}"
         if problem is not None:
             raise DiagError(f"{p}:{line_no}: {problem}")
+        read_once(cycles, rec, str(p), line_no)
     for note in notes:
         warnings.warn(note, stacklevel=3)
     return [rec for _, rec in records]
@@ -94,8 +97,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
     ``duplicated`` and each phase time in ms (``connected_ms``, ``authenticated_ms``,
     ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it. Read as
     ``jarvis-diag report`` reads it: a damaged line or a field of the wrong type is a
-    DiagError naming its line; a cut last line (a run stopped while writing) is skipped
-    with a warning. ``recovery_ms`` is when every session was ready again, which a cycle
+    DiagError naming its line, a run the file holds twice (``cat a a``) one naming the run
+    and both lines; a cut last line (a run stopped while writing) is skipped with a
+    warning. ``recovery_ms`` is when every session was ready again, which a cycle
     that did not recover can have too (a reply then failed to arrive live): ``report``
     and ``simulate-mobile`` leave those out of their recovery figures, and give
     nearest-rank percentiles (observed values; ``median`` averages two).

@@ -15,6 +15,7 @@ from test_report import as_another_run, sim_record, write_jsonl
 
 from jarvis_diag.errors import DiagError
 from jarvis_diag.report import fmt, make_report, to_html, to_markdown, to_text
+from jarvis_diag.results import load_results, session_results
 
 
 def run_cli(*args, cwd=None):
@@ -416,6 +417,25 @@ def test_a_run_given_twice_is_refused_naming_the_run_and_both_places(tmp_path):
     once = make_report([f"sample_logs/{a}/", results])
     assert [i["records"] for i in once.to_json_dict()["inputs"]] == [9, 33]
     assert once.notes == [f"{results}: the same input as sample_logs/{a}/, read once"]
+
+
+def test_the_library_refuses_a_run_a_results_file_holds_twice_as_report_does(tmp_path):
+    # load_results / session_results of `cat a a` or `cat a b a` gave every cycle of run a
+    # twice (healthy-day's 9 cycles as 18) where `report` refuses it: they now say what report
+    # says, in the same words (one check, shared)
+    a, b = "healthy-day", "legacy-frozen-past-ping"
+    for name, runs, lines in (("aa.jsonl", (a, a), (1, 10)), ("aba.jsonl", (a, b, a), (1, 13))):
+        joined = _joined(tmp_path / name, *runs)
+        said = run_cli(str(joined)).stderr.removeprefix("jarvis-diag: error: ").rstrip("\n")
+        assert said == (f"run {_run_id(a)} is given twice in {joined} (at lines {lines[0]} and {lines[1]}): "
+                        "its cycles would be counted twice; give each run once")
+        for load in (load_results, session_results):
+            with pytest.raises(DiagError) as caught:
+                load(joined)
+            assert str(caught.value) == said
+    # two runs one after the other are read whole, each once
+    both = load_results(_joined(tmp_path / "ab.jsonl", a, b))
+    assert both.groupby("run").size().to_dict() == {_run_id(a): 9, _run_id(b): 3}
 
 
 def test_a_run_on_both_sides_of_a_comparison_is_refused(tmp_path):

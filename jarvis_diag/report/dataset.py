@@ -292,6 +292,19 @@ def _run_twice(run: str, first: tuple[str, int], again: tuple[str, int]) -> str:
             "give each run once")
 
 
+def read_once(cycles: dict[tuple[str, int, int, object], tuple[str, int]], rec: dict, path: str,
+              line_no: int) -> None:
+    """Note the cycle of ``rec`` (a usable sim record, see :func:`sim_record_problem`) as read
+    at ``path``:``line_no`` in ``cycles``; a DiagError naming the run and both places when it
+    was read before (see :func:`add_sim_records`). ``report`` and ``load_results`` both check
+    with it, so the two say the same."""
+    run = rec.get("run")
+    if type(run) is str:  # (a record with no run id: which run it is cannot be told)
+        here = (path, line_no)
+        if (first := cycles.setdefault((run, rec["client"], rec["cycle"], rec.get("hidden_at")), here)) is not here:
+            raise DiagError(_run_twice(run, first, here))
+
+
 def check_sides(candidate: Dataset, baseline: Dataset) -> None:
     """A DiagError for a run on both sides of a comparison (``report both.jsonl --compare
     a/results.jsonl`` with both.jsonl holding run a): a run compared with itself says nothing."""
@@ -319,11 +332,7 @@ def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> Non
         problem = sim_record_problem(rec)
         if problem is not None:
             raise DiagError(f"{path}:{line_no}: {problem}")
-        run = rec.get("run")
-        if type(run) is str:  # (a record with no run id: which run it is cannot be told)
-            here = (path, line_no)
-            if (first := ds.cycles.setdefault((run, rec["client"], rec["cycle"], rec.get("hidden_at")), here)) is not here:
-                raise DiagError(_run_twice(run, first, here))
+        read_once(ds.cycles, rec, path, line_no)
         n += 1
         ref = Ref(path, line_no, f"client {rec.get('client')} cycle {rec.get('cycle')}",
                   rec.get("visible_at"), rec.get("client_id"))
