@@ -31,7 +31,7 @@ from jarvis_diag import frames
 from jarvis_diag.errors import DiagError
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.lines import iso_ms
-from jarvis_diag.logs import FORMATS, detect, fast, frontend, jsonl, parse_raw, prefixed, utc_times
+from jarvis_diag.logs import FORMATS, detect, fast, frontend, journal_json, jsonl, parse_raw, prefixed, utc_times
 from jarvis_diag.logs.fast import FastRows, merge_rows
 from jarvis_diag.logs.shapes import tag_of
 from jarvis_diag.logs.text import (
@@ -447,6 +447,9 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
     if fmt == detect.SIM_RESULTS:  # (not a log: the caller says so when it was named)
         return None
     info = SourceInfo(path=path, format=fmt, prefix=prefix)
+    if prefix == journal_json.NAME:
+        assert data is not None
+        return _parse_journal_export(info, data, damaged, engine, memo, warnings)
     if prefix is not None:
         assert data is not None
         return _parse_prefixed(info, data, damaged, engine, memo)
@@ -473,18 +476,37 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
     return parsed
 
 
+def _parse_journal_export(info: SourceInfo, data: bytes | bytearray, damaged: str | None, engine: str,
+                          memo: dict | None, warnings: list[str]) -> _Parsed:
+    """A journal export (``journalctl -o json``: see :mod:`logs.journal_json`), read as the
+    journalctl output its entries make: each row's line is its entry's line of the export
+    (a message of several lines: each of its rows that entry's line), its text the line as
+    journalctl shows it."""
+    export = journal_json.decode(data)
+    del data
+    if export.left_out:
+        which = "1 entry" if export.left_out == 1 else f"{export.left_out:,} entries"
+        warnings.append(f"{info.path}: {which} with no message: the export leaves out a message over 4096 bytes "
+                        f"(a traceback?); `journalctl -o json --all` keeps it (its line kept as an unknown event)")
+    parsed = _parse_prefixed(info, export.data, damaged, engine, memo, line_of=export.entry_of)
+    info.lines = export.lines
+    return parsed
+
+
 def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | None, engine: str,
-                    memo: dict | None) -> _Parsed:
+                    memo: dict | None, line_of: np.ndarray | None = None) -> _Parsed:
     """A collector's output (``journalctl``, ``docker logs -t``...: see :mod:`logs.prefixed`):
     the backend's lines behind their prefixes parsed as its plain log would be, each row
     then given its line of the file (number and text); the lines of another service in the
     same file are ``unknown`` events (``others``). Lines with no time of their own are
-    placed by the collector's times (:func:`prefixed.place`)."""
+    placed by the collector's times (:func:`prefixed.place`). ``line_of``: the line of the
+    file (0-based) each line of ``data`` comes from, when ``data`` was made from the file
+    (a journal export's entries)."""
     assert info.prefix is not None
     if data[:3] == b"\xef\xbb\xbf":  # (a byte-order mark: not part of the first prefix)
         data = data[3:]
     compiled = engine == "fast"  # (the others read the prefixes one line at a time: what this is checked against)
-    sc = prefixed.scan(data, info.prefix, compiled=compiled)
+    sc = prefixed.scan(data, prefixed.READ_AS.get(info.prefix, info.prefix), compiled=compiled)
     ours = prefixed.backend_lines(data, sc)
     mine = np.flatnonzero(ours)
     starts, ends = sc.starts, sc.ends
@@ -559,6 +581,13 @@ def _parse_prefixed(info: SourceInfo, data: bytes | bytearray, damaged: str | No
         text: Future[pa.Array] = Future()
         text.set_result(_whole_lines(data, sc, at))
         raw.rows.text = text
+    if line_of is not None:  # (the lines of the file the rows come from)
+        if raw.rows is not None:
+            raw.rows.rows = line_of[at]
+        else:
+            raw.columns["line"] = (line_of[at] + 1).tolist()
+        if parsed.others is not None:
+            parsed.others.raw.columns["line"] = (line_of[other] + 1).tolist()
     return parsed
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from jarvis_diag import frames
 from jarvis_diag.events import Event
-from jarvis_diag.logs import fast, jsonl, prefixed
+from jarvis_diag.logs import fast, journal_json, jsonl, prefixed
 from jarvis_diag.logs.detect import FORMATS, detect_format
 from jarvis_diag.logs.text import (
     CLOCK_DAY,
@@ -158,7 +158,8 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
     """One line as an Event, or None for a blank line or a traceback continuation
     (an indented line or ``Traceback ...``): those belong to the event before. A backend
     line behind a collector's prefix (see :mod:`logs.prefixed`) reads as the line behind it,
-    ``text`` the whole line.
+    a journal entry (:mod:`logs.journal_json`) as its message's first line, ``text`` the
+    whole line.
 
     ``t_source`` is UTC epoch seconds, or None for a line with no time of its own.
     """
@@ -178,8 +179,10 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
     if parts is None:
         if not text.strip() or text[0] in " \t" or text.startswith("Traceback (most recent call last)"):
             return None  # (no collector's prefix starts so: a plain log's continuation lines are not tried)
-        if fmt in ("backend", "console"):  # (a line of a collector's output: its rest)
+        if fmt in ("backend", "console"):  # (a line of a collector's output: its rest; a journal entry: its message)
             rest = prefixed.log_line_of(text)
+            if rest is None and text.startswith("{"):
+                rest = journal_json.message_of(text)
             parts = None if rest is None else split_line(rest)
     if parts is None:
         source = "backend" if fmt in ("backend", "console") else fmt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from jarvis_diag.frames import EVENT_SCHEMA
-from jarvis_diag.logs import backend, console, frontend, panel, prefixed
+from jarvis_diag.logs import backend, console, frontend, journal_json, panel, prefixed
 
 FORMATS = ("backend", "frontend", "panel", "console", "jsonl")
 SIM_SCHEMA = "jarvis-diag.sim/1"
@@ -22,12 +22,15 @@ def detect_format(first_lines: list[str]) -> str:
 def detect_with_prefix(first_lines: list[str], more_lines: list[str] | None = None) -> tuple[str, str | None]:
     """(format, prefix): as :func:`detect_format`, and for a file none of whose first lines
     is a log line, the collector's prefix its lines carry (``journal``, ``docker``...: see
-    :mod:`logs.prefixed`) when they do, the backend's log behind it. ``more_lines``: the
-    lines the prefix is looked for in (default: ``first_lines``); another service's lines
-    may come first in a collector's output."""
+    :mod:`logs.prefixed`) when they do, the backend's log behind it; ``journal-json`` for
+    a journal export (:mod:`logs.journal_json`). ``more_lines``: the lines the prefix is
+    looked for in (default: ``first_lines``); another service's lines may come first in a
+    collector's output."""
     votes = _votes(first_lines)
     if votes:
         return _choose(votes), None
+    if journal_json.detect(first_lines):
+        return "backend", journal_json.NAME
     shape = prefixed.detect(first_lines if more_lines is None else more_lines)
     return "backend", shape
 

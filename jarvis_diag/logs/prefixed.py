@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - an install with no C compiler
     _scan = None  # type: ignore[assignment]
 _COMPILED = _scan is not None and hasattr(_scan, "prefix_stamps")  # (a module built from an older _scan.c: not used)
 
-__all__ = ["SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "prefixes",
+__all__ = ["READ_AS", "SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "prefixes",
            "scan", "stamps", "strip"]
 
 _DAY_S = 86400.0
@@ -152,6 +152,10 @@ class Scan:
     def __len__(self) -> int:
         return len(self.starts)
 
+
+# inputs read through another's shape: a journal export (logs.journal_json), decoded into the
+# lines journalctl's short-iso-precise output shows
+READ_AS = {"journal-json": "journal"}
 
 _BYTES = {name: re.compile(pattern.pattern.encode()) for name, pattern in SHAPES.items()}
 _KEY_GROUPS = {"journal": ("host", "ident"), "compose": ("service",), "kubectl": ("service",)}
@@ -391,7 +395,7 @@ def log_line_of(line: str) -> str | None:
 
 def strip(text: str, shape: str) -> str:
     """``text`` without its prefix of ``shape`` (itself when it has none)."""
-    m = SHAPES[shape].match(text)
+    m = SHAPES[READ_AS.get(shape, shape)].match(text)
     return text if m is None else text[m.end():]
 
 

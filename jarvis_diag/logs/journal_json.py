@@ -1,0 +1,139 @@
+"""The backend's log as systemd's journal exports it: ``journalctl -u jarvis -o json``.
+
+Each line of the export is one journal entry, a JSON object of string fields in no set
+order: ``__REALTIME_TIMESTAMP`` (microseconds since the epoch), ``_HOSTNAME``,
+``SYSLOG_IDENTIFIER`` (else ``_COMM``), ``_PID``, ``MESSAGE``... ``MESSAGE`` is the text the
+process wrote: one line of its log as a rule, several for a message logged whole (a
+traceback); an array of byte values when it is no UTF-8, and null when it was over the
+export's size limit (4096 bytes, unless ``journalctl -o json --all``).
+
+:func:`decode` turns the entries into the lines journalctl's ``short-iso-precise`` output
+would show (in UTC): each line of a message behind ``<time> <host> <identifier>[<pid>]: ``,
+its entry's time and service. :mod:`logs.prefixed` reads them from there as it reads that
+output (its ``journal`` shape), so the backend's lines are parsed as its plain log is. A line
+that is no entry (a line cut short, another program's) is kept as it is, with no prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+__all__ = ["NAME", "Export", "decode", "detect", "message_of"]
+
+NAME = "journal-json"  # (the ``prefix`` a source read from such an export is said to carry)
+# the text put for a MESSAGE the export left out (null): its line is kept, as an unknown event
+LEFT_OUT = b"[message left out of the export: over its size limit (journalctl -o json --all keeps it)]"
+# what the journal prefix reads as a host or an identifier (logs.prefixed.SHAPES["journal"])
+_NOT_IN_NAME = re.compile(r"[\s:\[\]]+")
+
+
+def _entry(line: bytes | str) -> dict | None:
+    """The journal entry a line of an export holds, or None."""
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, dict) and "__REALTIME_TIMESTAMP" in entry and "MESSAGE" in entry else None
+
+
+def detect(lines: Sequence[str]) -> bool:
+    """Whether a file's first lines (without their newline) are a journal export: the first
+    of them that is a JSON object is an entry (it has a time and a message)."""
+    for line in lines:
+        s = line.lstrip("\ufeff").strip()
+        if s.startswith("{"):
+            return _entry(s) is not None
+    return False
+
+
+def _name(value: object) -> str:
+    """A host or identifier as the journal prefix reads it: one word."""
+    return _NOT_IN_NAME.sub("_", value) if isinstance(value, str) and value else ""
+
+
+def _message(value: object) -> bytes | None:
+    """An entry's MESSAGE as bytes (a byte array as its bytes, null as :data:`LEFT_OUT`);
+    None for one the journal never writes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if value is None:
+        return LEFT_OUT
+    if isinstance(value, list):
+        try:
+            return bytes(value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def message_of(line: str) -> str | None:
+    """The first line of the message of a journal entry (a line of an export read alone, as
+    ``timeline --follow`` reads a file's new lines), else None."""
+    entry = _entry(line) if line.startswith("{") else None
+    message = None if entry is None else _message(entry["MESSAGE"])
+    return None if message is None else message.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+@dataclass
+class Export:
+    """A journal export as journalctl's text output (see :func:`decode`)."""
+
+    data: bytearray  # its entries' lines, each behind its prefix, each ending in a newline but a cut last one
+    entry_of: np.ndarray  # for each of those lines, the line of the export (0-based) it comes from
+    lines: int  # the export's lines
+    left_out: int  # entries whose MESSAGE the export left out (null)
+
+
+def decode(data: bytes | bytearray) -> Export:
+    """The lines of a journal export (``journalctl -o json``), each of its entries' message
+    lines behind the prefix ``<UTC time> <host> <identifier>[<pid>]: `` (the host and pid
+    left out when the entry has none); a line that is no entry (not JSON, cut short, no
+    time) kept as it is. One decoding a line: a few microseconds an entry."""
+    view = bytes(data[3:] if data[:3] == b"\xef\xbb\xbf" else data)
+    lines = view.split(b"\n")
+    cut = lines[-1] != b""
+    if not cut:
+        lines.pop()
+    micros = np.zeros(len(lines), dtype=np.int64)
+    heads: list[bytes | None] = []  # each line's prefix after its time; None: kept as it is
+    bodies: list[bytes] = []
+    left_out = 0
+    for i, line in enumerate(lines):
+        entry = _entry(line) if line[:1] == b"{" else None
+        message = None if entry is None else _message(entry["MESSAGE"])
+        stamp = None if entry is None else entry["__REALTIME_TIMESTAMP"]
+        if message is None or not isinstance(stamp, str) or not stamp.isdigit() or len(stamp) > 18:
+            heads.append(None)
+            bodies.append(line)
+            continue
+        left_out += entry["MESSAGE"] is None
+        micros[i] = int(stamp)
+        host = _name(entry.get("_HOSTNAME"))
+        ident = _name(entry.get("SYSLOG_IDENTIFIER")) or _name(entry.get("_COMM")) or "unknown"
+        pid = entry.get("_PID") or entry.get("SYSLOG_PID")
+        pid = f"[{pid}]" if isinstance(pid, str) and pid.isdigit() else ""
+        heads.append(f" {host} {ident}{pid}: ".encode() if host else f" {ident}{pid}: ".encode())
+        bodies.append(message[:-1] if message.endswith(b"\n") else message)
+    times = np.char.encode(np.datetime_as_string(micros.astype("datetime64[us]"), unit="us"), "ascii").tolist()
+    out = bytearray()
+    entry_of: list[int] = []
+    for i, (head, body) in enumerate(zip(heads, bodies, strict=True)):
+        if head is None:
+            out += body
+            out += b"\n"
+            entry_of.append(i)
+            continue
+        prefix = times[i] + b"+00:00" + head
+        for part in body.split(b"\n"):
+            out += prefix
+            out += part
+            out += b"\n"
+            entry_of.append(i)
+    if cut and out:
+        del out[-1:]
+    return Export(out, np.asarray(entry_of, dtype=np.int64), len(lines), left_out)
