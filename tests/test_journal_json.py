@@ -263,6 +263,17 @@ def test_a_gzipped_export_reads_as_the_export(tmp_path):
                                        check_names=False)
 
 
+def test_a_json_seq_export_reads_as_the_json_one(tmp_path):
+    # (journalctl -o json-seq: each entry after an ASCII record separator)
+    _, entries = _robust_export()
+    want = ingest([_write(tmp_path / "j.json", entries)])
+    got = ingest([_write(tmp_path / "seq.json", ["\x1e" + e if e.startswith("{") else e for e in entries])])
+    assert (got.sources[0].prefix, got.sources[0].unknown) == ("journal-json", 2)
+    for col in ["line", "text", "t_source", *SAME]:
+        pd.testing.assert_series_equal(want.events[col].astype("object"), got.events[col].astype("object"),
+                                       check_names=False)
+
+
 @pytest.mark.parametrize("engine", ["numpy", "reference"])
 def test_every_parser_reads_an_export_alike(tmp_path, engine):
     _, entries = _robust_export()
