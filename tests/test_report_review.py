@@ -460,8 +460,8 @@ def test_a_run_on_both_sides_of_a_comparison_is_refused(tmp_path):
 
 
 def test_two_runs_that_share_a_run_id_are_two_runs(tmp_path):
-    # simulate-mobile's run id is the second it started and its seed: two runs started side by
-    # side (--out bug, --out fixed) share it. Their cycles were taken for one run given twice:
+    # simulate-mobile's run id was the second it started and its seed: two runs started side by
+    # side (--out bug, --out fixed) share it, in results files kept from then. Their cycles were taken for one run given twice:
     # 'report fixed --compare bug' was 'run ... is on both sides of the comparison', and
     # 'report bug fixed' 'run ... is given twice'. A cycle read twice is one that went to the
     # background at the same instant too

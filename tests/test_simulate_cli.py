@@ -295,23 +295,39 @@ async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_
     assert done in (1, 2) and f"stopped after {done} of 4 cycles: 1/{done} finished cycles recovered cleanly" in out_text
 
 
-async def test_a_run_without_out_gets_a_folder_of_its_own(tmp_path: Path):
-    # two runs started in the same second (a script running a build with a bug and one without
-    # side by side) both took sim-<second>-<seed> and mixed their records: here another run's
-    # folder, made but with no record written yet, stands for every second the run may start in
-    now = time.time()
-    taken = {tmp_path / f"sim-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now + d))}-0" for d in range(-1, 30)}
-    for path in taken:
-        path.mkdir()
+async def test_two_runs_started_together_have_ids_of_their_own(tmp_path: Path):
+    # the command's run id was the second it started and its seed: two runs started side by
+    # side (a script running a build with a bug and one without) had one id, and `report` read
+    # their results joined (`cat a b`) as one run. The id is now the library's: to the
+    # millisecond, with a random tag. A run without --out writes to sim-<its run id>
     async with running_server(**FAST) as srv:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "jarvis_diag", "simulate-mobile", srv.url, "--token", srv.token, "--time-scale",
-            "0.1", "--deadline", "5s", "--clients", "1", "--sessions", "1", "--background", "1s", "--format", "json",
-            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    assert all(not any(path.iterdir()) for path in taken)  # (the other runs' folders untouched)
-    (made,) = [p for p in tmp_path.iterdir() if p not in taken]
-    assert made.name.endswith("-0-2") and made.with_name(made.name[:-2]) in taken
-    records = [json.loads(line) for line in (made / "results.jsonl").read_text().splitlines()]
-    assert records and {r["run"] for r in records} == {made.name[len("sim-"):]}
+        args = ["simulate-mobile", srv.url, "--token", srv.token, "--time-scale", "0.1", "--deadline", "5s",
+                "--clients", "1", "--sessions", "1", "--background", "1s", "--format", "json"]
+        procs = [await asyncio.create_subprocess_exec(sys.executable, "-m", "jarvis_diag", *args, *out, cwd=tmp_path,
+                                                      stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                 for out in ([], ["--out", "fixed"])]
+        done = await asyncio.wait_for(asyncio.gather(*(proc.communicate() for proc in procs)), 60)
+    assert [proc.returncode for proc in procs] == [0, 0], [err.decode() for _, err in done]
+    runs = [json.loads(out)["run"] for out, _ in done]
+    assert runs[0] != runs[1] and all(re.fullmatch(r"\d{8}T\d{6}\.\d{3}-0-[0-9a-f]{6}", run) for run in runs), runs
+    folders = [tmp_path / f"sim-{runs[0]}", tmp_path / "fixed"]
+    assert sorted(tmp_path.iterdir()) == sorted(folders)
+    for run, folder in zip(runs, folders, strict=True):
+        records = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+        assert records and {r["run"] for r in records} == {run}
+    joined = tmp_path / "both.jsonl"
+    joined.write_bytes(b"".join((folder / "results.jsonl").read_bytes() for folder in folders))
+    from jarvis_diag.report import make_report
+
+    assert [i["run"] for i in make_report(joined).to_json_dict()["inputs"]] == runs
+
+
+def test_a_run_without_out_whose_folder_is_taken_gets_the_next_name(tmp_path: Path, monkeypatch):
+    # (another run's folder, made but with no record written yet: this run writes beside it)
+    from jarvis_diag.commands.simulate import _fresh_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    run = "20261206T150342.063-0-3fa2c1"
+    (tmp_path / f"sim-{run}").mkdir()
+    assert _fresh_run_dir(run) == (f"{run}-2", Path(f"sim-{run}-2"))
+    assert not any((tmp_path / f"sim-{run}").iterdir()) and (tmp_path / f"sim-{run}-2").is_dir()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from pathlib import Path
 
 from rich.console import Console
 
 from jarvis_diag.report import make_report
-from jarvis_diag.simulate.results import ResultWriter, failure_lines, summary_json, summary_table
+from jarvis_diag.simulate.results import ResultWriter, failure_lines, new_run_id, summary_json, summary_table
 from jarvis_diag.simulate.verdict import SCHEMA
 
 
@@ -66,3 +67,14 @@ def test_the_last_line_says_what_was_lost_when_a_cycle_lost_output(tmp_path: Pat
     summary = summary_json(records, run="r1", out_dir=tmp_path, planned=2)
     line = _outcome_line(summary, SimpleNamespace(out_dir=tmp_path, interrupted=False, error=None))
     assert line.startswith("0/2 cycles recovered cleanly (nothing lost or duplicated); 2 lost and 0 duplicated in all;")
+
+
+def test_run_ids_of_runs_started_at_one_instant_differ_and_start_with_that_instant():
+    # simulate-mobile made its run ids to the second, the library to the millisecond; runs
+    # started in the same second by the command had one id. Both now take it from here
+    at = 1796569422.0634  # 2026-12-06T15:03:42.063Z
+    ids = {new_run_id(7, at) for _ in range(100)}
+    assert len(ids) == 100
+    assert all(re.fullmatch(r"20261206T150342\.063-7-[0-9a-f]{6}", run) for run in ids), ids
+    assert new_run_id(0, at, tag="3fa2c1") == "20261206T150342.063-0-3fa2c1"
+    assert new_run_id(0, at + 0.9365, tag="3fa2c1") == "20261206T150342.999-0-3fa2c1"

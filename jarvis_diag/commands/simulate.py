@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -64,7 +63,7 @@ def simulate_mobile(
     chromium: Annotated[str | None, typer.Option(
         help="With --browser: the Chromium binary (default: the one Debian's chromium package installs)")] = None,
 ) -> None:
-    from jarvis_diag.simulate.results import make_output_dir
+    from jarvis_diag.simulate.results import make_output_dir, new_run_id
     from jarvis_diag.simulate.scenario import SimConfig, load_scenario
 
     if fmt not in FORMATS:
@@ -112,10 +111,11 @@ def simulate_mobile(
             split_url(cfg.url)
         except ServerUnusable as exc:
             raise DiagError(str(exc)) from None
-    run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{cfg.seed}"
+    run_id = new_run_id(cfg.seed)
     if out is None:
-        # a folder of this run's own: two runs started in the same second (a script running a
-        # build with a bug and one without side by side) wrote their records into one folder
+        # a folder of this run's own, whatever else is there: two runs started in the same second
+        # (a script running a build with a bug and one without side by side) wrote their
+        # records into one folder when the id was to the second
         run_id, out_dir = _fresh_run_dir(run_id)
         created = True
     else:

@@ -157,7 +157,8 @@ class Dataset:
     # what the detection cases start from: LEFT or DISCONNECT (see _add_detection), how many of each
     detection_starts: Counter = field(default_factory=Counter)
     # each simulated cycle read, (run, client, cycle, hidden_at) -> (path, line): a run given
-    # twice is told (two runs started in the same second share a run id, not their instants)
+    # twice is told (two runs an older simulate-mobile started in the same second share a run
+    # id, to the second, not their instants)
     cycles: dict[tuple[str, int, int, object], tuple[str, int]] = field(default_factory=dict, repr=False)
 
     @property
@@ -264,8 +265,9 @@ def add_sim_records(ds: Dataset, path: str, records: Iterable[tuple[int, dict]])
 
     A cycle of a run already read (the same ``run``, ``client``, ``cycle`` and ``hidden_at``:
     a copy of a run's results, ``cat a b a``) is a DiagError naming the run and both places:
-    its cycles would be counted twice. (Two runs started side by side in the same second, with
-    one seed, share a run id: their cycles went to the background at other instants.)"""
+    its cycles would be counted twice. (Two runs an older simulate-mobile started side by side
+    in the same second, with one seed, share a run id, to the second: their cycles went to the
+    background at other instants.)"""
     added: list[tuple[object, InputInfo]] = []
     for run, run_records in groupby(records, key=lambda item: item[1].get("run")):
         _add_run(ds, path, run_records)

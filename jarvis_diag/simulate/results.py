@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,17 @@ from jarvis_diag.errors import DiagError
 from jarvis_diag.simulate.verdict import SCHEMA, cycle_ok, summarize
 
 SUMMARY_SCHEMA = "jarvis-diag.sim-summary/1"
+
+
+def new_run_id(seed: int, now: float | None = None, tag: str | None = None) -> str:
+    """A new run's id: the UTC instant it starts, to the millisecond, its seed, and a random
+    tag, e.g. ``20261206T150342.063-7-3fa2c1`` (``now`` and ``tag`` given for a known id).
+    Unique for runs started side by side: to the second, two runs started in the same second
+    with one seed had one id (report then read ``cat a b`` as one run), and the messages a
+    run sends carry its id to match replies to them."""
+    now = time.time() if now is None else now
+    tag = secrets.token_hex(3) if tag is None else tag
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}.{int(now * 1000) % 1000:03d}-{seed}-{tag}"
 
 
 def make_output_dir(path: Path, what: str) -> None:

@@ -26,7 +26,7 @@ from jarvis_diag.simulate.client import ClientFailed, VirtualClient, refused_upg
 from jarvis_diag.simulate.clientlog import MOBILE_UA, ClientLog, make_client_id
 from jarvis_diag.simulate.faults import clock_skew_s, fault_schedule, page_hides, stagger_delay_s
 from jarvis_diag.simulate.proxy import FaultProxy
-from jarvis_diag.simulate.results import ResultWriter
+from jarvis_diag.simulate.results import ResultWriter, new_run_id
 from jarvis_diag.simulate.scenario import SimConfig, Step
 from jarvis_diag.simulate.verdict import SCHEMA, Obs, SessionCycle, cycle_verdict
 from jarvis_diag.tasks import stop_tasks
@@ -406,9 +406,8 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     cfg.validate()
     upstream = split_url(cfg.url)
     ensure_open_files(cfg.clients)
-    if run_id is None:  # (to the millisecond: the messages a run sends carry it, see _content)
-        now = time.time()
-        run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}-{cfg.seed}"
+    if run_id is None:  # (the messages a run sends carry it, see _content)
+        run_id = new_run_id(cfg.seed)
     on_phase("checking the server")
     await _preflight_through_a_restart(cfg, on_phase)
     setup_steps, cycle_steps = cfg.script()
