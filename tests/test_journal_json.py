@@ -317,7 +317,12 @@ def test_an_entry_read_alone_reads_as_its_message():
     line = "2026-11-24 11:04:30,967 - jarvis - INFO - [SocketIO] Client 1oqN3Huv connected"
     entry = _entry(datetime(2026, 11, 24, 10, 4, 30, 967400, tzinfo=UTC), line, 3)
     ev = parse_line(entry, "backend", "j.json", 7, offset_minutes=60)
-    assert (ev.kind, ev.fields["sid"], ev.text, ev.line) == ("socket.connected", "1oqN3Huv", entry, 7)
+    assert (ev.kind, ev.fields["sid"], ev.text, ev.line) == (
+        "socket.connected", "1oqN3Huv", f"2026-11-24T10:04:30.967400+00:00 jarvis-vm python3[30389]: {line}", 7)
     assert ev.t_source == pd.Timestamp("2026-11-24T10:04:30.967Z").value / 1e9
     ev = parse_line(_entry(datetime(2026, 11, 24, tzinfo=UTC), "INFO:     Shutting down", 1), "backend")
     assert (ev.kind, ev.source) == ("server.process", "console")
+    # another service's entry, a line that is no entry: unknown, as in the whole export
+    ev = parse_line(_entry(datetime(2026, 11, 24, tzinfo=UTC), "GET / 200", 2, host="proxy", ident="nginx"), "backend")
+    assert (ev.kind, ev.text) == ("unknown", "2026-11-24T00:00:00.000000+00:00 proxy nginx[30389]: GET / 200")
+    assert parse_line('{"MESSAGE": "x"}', "backend").kind == "unknown"

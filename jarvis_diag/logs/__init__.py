@@ -158,8 +158,8 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
     """One line as an Event, or None for a blank line or a traceback continuation
     (an indented line or ``Traceback ...``): those belong to the event before. A backend
     line behind a collector's prefix (see :mod:`logs.prefixed`) reads as the line behind it,
-    a journal entry (:mod:`logs.journal_json`) as its message's first line, ``text`` the
-    whole line.
+    ``text`` the whole line; a journal entry (:mod:`logs.journal_json`) as the line
+    journalctl shows for it (its message's first line behind its time and service).
 
     ``t_source`` is UTC epoch seconds, or None for a line with no time of its own.
     """
@@ -179,10 +179,10 @@ def parse_line(line: str, fmt: str, path: str = "-", lineno: int = 0, *, client:
     if parts is None:
         if not text.strip() or text[0] in " \t" or text.startswith("Traceback (most recent call last)"):
             return None  # (no collector's prefix starts so: a plain log's continuation lines are not tried)
-        if fmt in ("backend", "console"):  # (a line of a collector's output: its rest; a journal entry: its message)
+        if fmt in ("backend", "console"):  # (a line of a collector's output: its rest)
+            # (a journal entry: the line journalctl shows for it, as the whole export is read)
+            text = (journal_json.shown_line(text) or text) if text[0] in "{\x1e" else text
             rest = prefixed.log_line_of(text)
-            if rest is None and text.startswith("{"):
-                rest = journal_json.message_of(text)
             parts = None if rest is None else split_line(rest)
     if parts is None:
         source = "backend" if fmt in ("backend", "console") else fmt

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-__all__ = ["NAME", "Export", "decode", "detect", "message_of"]
+__all__ = ["NAME", "Export", "decode", "detect", "shown_line"]
 
 NAME = "journal-json"  # (the ``prefix`` a source read from such an export is said to carry)
 # the text put for a MESSAGE the export left out (null): its line is kept, as an unknown event
@@ -72,12 +72,14 @@ def _message(value: object) -> bytes | None:
     return None
 
 
-def message_of(line: str) -> str | None:
-    """The first line of the message of a journal entry (a line of an export read alone, as
-    ``timeline --follow`` reads a file's new lines), else None."""
-    entry = _entry(line) if line.startswith("{") else None
-    message = None if entry is None else _message(entry["MESSAGE"])
-    return None if message is None else message.split(b"\n", 1)[0].decode("utf-8", "replace")
+def shown_line(line: str) -> str | None:
+    """The line journalctl shows for a journal entry (its message's first line behind the
+    prefix :func:`decode` gives it) when ``line`` is one, else None: a line of an export
+    read alone, as ``timeline --follow`` reads a file's new lines."""
+    s = line[1:] if line.startswith("\x1e") else line
+    if not s.startswith("{") or _entry(s) is None:
+        return None
+    return decode(s.encode("utf-8", "surrogateescape")).data.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
 @dataclass
