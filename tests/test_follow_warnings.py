@@ -194,3 +194,64 @@ def test_follow_does_not_say_a_compressed_log_named_beside_its_directory_is_left
     told = [row for row in out.splitlines() if row.startswith("warning: ") and "left out" in row]
     assert told == [f"warning: {other}: left out of {logs}: a directory's .xz and .bz2 files are read when named "
                     "or globbed"], out
+
+
+def test_a_count_that_changes_the_words_of_a_warning_is_no_news(tmp_path):
+    # a file's count of bad or unknown lines going past one changes more than the number
+    # ('1 line with' -> '2 lines with', 'its one line is not' -> 'none of its 3 lines is'):
+    # the key kept the words, so the follow said the warning again. Its file and its kind are
+    # what it is about; binary data and a line with bad bytes stay two things, as do two files
+    from jarvis_diag.ingest import ingest
+
+    page = (HEALTHY / "frontend" / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log").read_bytes()
+    grown = {"other.log": (b"", b"some other program's line %d\n"), "bin.log": (b"", b"\0\0\xff junk %d\n"),
+             "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log": (page, b"[2026-12-06T15:03:50.459Z] [DEBUG] bad \0 %d\n")}
+    keys = []
+    for name, (head, line) in grown.items():
+        path = tmp_path / name
+        said = []
+        for n in (1, 2, 3):
+            path.write_bytes(head + b"".join(line % i for i in range(n)))
+            [warning] = ingest([str(path)]).warnings
+            said.append(warning)
+        assert len(set(said)) > 1 and len({_warning_key(w) for w in said}) == 1, said
+        keys.append(_warning_key(said[0]))
+    copy = tmp_path / "copy" / "other.log"
+    copy.parent.mkdir()
+    shutil.copy(tmp_path / "other.log", copy)
+    [warning] = ingest([str(copy)]).warnings
+    assert len({*keys, _warning_key(warning)}) == 4
+    # (lines too long to make here: a 64 MiB line; and a journal export's messages left out)
+    long = "/logs/app.log: {} over 64 MiB cut to {} first 64 MiB (no log writes such lines: binary data, or a file " \
+           "with no newlines?)"
+    assert _warning_key(long.format("1 line", "its")) == _warning_key(long.format("2 lines", "their"))
+    journal = "/logs/journal.json: {} with no message: the export leaves out a message over 4096 bytes (a traceback?)"
+    assert _warning_key(journal.format("1 entry")) == _warning_key(journal.format("1,204 entries"))
+
+
+def test_follow_tells_of_a_files_bad_lines_once_as_their_count_grows_past_one(tmp_path):
+    # another program's log given with the server's, and a page log that gets a line of NUL
+    # bytes, then another: each warning was told again when its count passed one
+    app_log, fe_dir = _server_and_one_page(tmp_path)
+    page = fe_dir / "20261206_Mozilla50iPhoneCPUiP-mxbz1psb-3zac.log"
+    last = page.read_text().splitlines()[-1]
+    stamp = last[:last.index("]") + 1]
+    other = tmp_path / "other.log"
+    other.write_text("some other program's line 0\n")
+    with _following(app_log, fe_dir, other, columns=400) as proc:
+        out = _read_until(proc, "following", 30)
+        for i in range(3):  # (each in a rebuild of its own: the warning of the one before is told first)
+            time.sleep(0.6)  # (more than a poll: a line of its own batch)
+            with page.open("ab") as fh:
+                fh.write(f"{stamp} [DEBUG] [SocketIO] bad \0 {i}\n".encode())
+            with other.open("a") as fh:
+                fh.write(f"some other program's line {i + 1}\n")
+            out += _read_until(proc, "1 line with undecodable" if i == 0 else f"bad  {i}", 30)
+        time.sleep(0.6)
+        with page.open("a") as fh:
+            fh.write(f"{stamp} [DEBUG] [SocketIO] still here\n")
+        out += _read_until(proc, "still here", 30)
+    told = [row for row in out.splitlines() if row.startswith("warning: ")]
+    assert told == [f"warning: {other}: its one line is not one the Jarvis backend or frontend writes (kept as "
+                    "unknown events): not a Jarvis log? (timeline --format-of PATH=KIND forces a format)",
+                    f"warning: {page}: 1 line with undecodable or NUL bytes (kept as read)"], out

@@ -151,11 +151,27 @@ _INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d
 _COUNT = re.compile(r"(?<![\w.#/+-])\d[\d,]*(?![\w/]|\.\w)")
 
 
+# the words that agree with a count, as a count of more than one says them (the file warnings
+# of ingest: '1 line with' / '2 lines with', 'its one line is not' / 'none of its 3 lines is'):
+# a count passing one is no more news than one growing
+_AS_PLURAL = tuple((re.compile(singular), plural) for singular, plural in (
+    (r"\bits one line has\b", "# of its # lines have"),
+    (r"\bits one line is not\b", "none of its # lines is"),
+    (r"(?<=# )line\b", "lines"),
+    (r"(?<=# )entry\b", "entries"),
+    (r"\bcut to its first\b", "cut to their first"),
+))
+
+
 def _warning_key(warning: str) -> str:
-    """What a warning says, its instants and counts left out: a rebuild says one again only
-    when this changes (a fourth phone under a --client prefix, another page log of another
-    day), not when only the logs' span or a count does as they grow."""
-    return _COUNT.sub("#", _INSTANT.sub("@", warning))
+    """What a warning says, its instants and counts (and the words that agree with a count)
+    left out: a rebuild says one again only when this changes (a fourth phone under a
+    --client prefix, another page log of another day), not when only the logs' span or a
+    count does as they grow."""
+    key = _COUNT.sub("#", _INSTANT.sub("@", warning))
+    for singular, plural in _AS_PLURAL:
+        key = singular.sub(plural, key)
+    return key
 
 
 def _follow_warnings(tl, sel, left_out: list[str]) -> list[str]:
