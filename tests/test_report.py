@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -641,6 +642,34 @@ def test_cli_logs_are_shown_by_the_paths_given(tmp_path):
     assert {c["path"] for m in doc["metrics"].values() for c in m["slowest"]} == {"app.log, frontend/"}
     assert all(c["timeline"].startswith("jarvis-diag timeline app.log frontend/")
                for m in doc["metrics"].values() for c in m["slowest"])
+
+
+def _slowest_commands(doc: dict) -> set[str]:
+    return {c["timeline"] for m in doc["metrics"].values() for c in m["slowest"]}
+
+
+def _run_shown(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a command a report shows for a case, as a user pasting it into a shell would."""
+    argv = shlex.split(command)
+    assert argv[:2] == ["jarvis-diag", "timeline"], command
+    return subprocess.run([sys.executable, "-m", "jarvis_diag", *argv[1:], "-f", "json"], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.parametrize("given", ["my run", "my run/results.jsonl"])
+def test_cli_the_timeline_commands_shown_for_cases_run_as_pasted(tmp_path, given):
+    # a run folder whose name has a space: each case's command, pasted into a shell, shows
+    # that case's timeline (it named the folder unquoted: 'timeline my run', two paths)
+    shutil.copytree(SAMPLE, tmp_path / "my run")
+    p = run_cli(given, "-f", "json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    commands = _slowest_commands(json.loads(p.stdout))
+    assert commands
+    for command in commands:
+        shown = _run_shown(command, tmp_path)
+        assert shown.returncode == 0, (command, shown.stderr)
+        doc = json.loads(shown.stdout)
+        assert doc["sessions"] and all(s["events"] != s["unknown"] for s in doc["sources"]), command
 
 
 def test_cli_the_same_input_twice_is_read_once(tmp_path):

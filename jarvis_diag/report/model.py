@@ -4,6 +4,7 @@ html / json writers, and able to show itself in a terminal (rich) and in Jupyter
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -214,7 +215,7 @@ def _timeline_cmd(ds: Dataset, ref: Ref) -> str:
     """The command that shows this case in its timeline."""
     if ref.line is not None:  # a results.jsonl record: the client's log is next to it
         folder = os.path.dirname(ref.path) or "."
-        cmd = f"jarvis-diag timeline {folder}"
+        cmd = f"jarvis-diag timeline {shlex.quote(folder)}"
         return cmd + (f" --client {ref.client}" if ref.client else "")
     cmd = ds.timeline_hint.get(ref.path, f"jarvis-diag timeline {ref.path}")
     if ref.session:
