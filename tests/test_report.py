@@ -222,7 +222,7 @@ def test_timeline_metrics_by_hand():
     assert report.metric("detection-server").summary.max == pytest.approx(75000.0)
     assert [f["kind"] for f in report.findings] == ["half-open", "app-warning"]  # critical first
     assert report.metric("switch") is None
-    assert new.slowest[0]["timeline"] == "jarvis-diag timeline timeline.json --session 977bcd1b"
+    assert new.slowest[0]["timeline"] == "jarvis-diag timeline LOGS --session 977bcd1b"  # (it names no log)
     sides = {r["side"] for r in report.waterfall.rows}
     assert sides == {"client", "server"}
     labels = [r["label"] for r in report.waterfall.rows]
@@ -665,6 +665,25 @@ def test_cli_the_timeline_commands_shown_for_cases_run_as_pasted(tmp_path, given
     assert p.returncode == 0, p.stderr
     commands = _slowest_commands(json.loads(p.stdout))
     assert commands
+    for command in commands:
+        shown = _run_shown(command, tmp_path)
+        assert shown.returncode == 0, (command, shown.stderr)
+        doc = json.loads(shown.stdout)
+        assert doc["sessions"] and all(s["events"] != s["unknown"] for s in doc["sources"]), command
+
+
+@pytest.mark.parametrize("logs", [["my run/app.log", "my run/frontend"], ["my run"]])
+def test_cli_the_timeline_commands_shown_for_a_timeline_json_run_as_pasted(tmp_path, logs):
+    # timeline reads logs, not its own JSON: the command shown for a case of a timeline JSON
+    # is timeline of the logs it was made from ('timeline tl.json' read one unknown line)
+    shutil.copytree(SAMPLE, tmp_path / "my run")
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", *logs, "-f", "json", "-o", "tl.json"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    p = run_cli("tl.json", "-f", "json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    commands = _slowest_commands(json.loads(p.stdout))
+    assert commands and all(shlex.split(c)[2].startswith("my run") for c in commands), commands
     for command in commands:
         shown = _run_shown(command, tmp_path)
         assert shown.returncode == 0, (command, shown.stderr)

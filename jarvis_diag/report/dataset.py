@@ -8,7 +8,9 @@ Inputs follow the documented shapes of docs/formats.md: ``jarvis-diag.sim/1`` re
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -585,11 +587,25 @@ def _attach_phases(att: dict, kind: str) -> dict[str, float]:
     return seg
 
 
+def _logs_command(doc: dict, most: int = 4) -> str:
+    """The command that shows a timeline document's timeline again: ``timeline`` of the logs it
+    was made from (its ``sources``, as they were given then), since ``timeline`` reads logs,
+    not its own JSON. Of more than ``most`` files, those that share a folder are given as it."""
+    files = list(dict.fromkeys(s["path"] for s in doc.get("sources") or ()
+                               if isinstance(s.get("path"), str) and s["path"] not in ("", "-")))
+    if len(files) > most:  # (a folder of page logs: the folder, as it was most likely given)
+        per_folder = Counter(os.path.dirname(f) for f in files)
+        shown = list(dict.fromkeys(os.path.dirname(f) if per_folder[os.path.dirname(f)] > 1 and os.path.dirname(f)
+                                   else f for f in files))
+        files = [f for f in shown if not any(f.startswith(g + os.sep) for g in shown if g in per_folder)]
+    return "jarvis-diag timeline " + (" ".join(shlex.quote(f) for f in files) if files else "LOGS")
+
+
 def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None) -> None:
     """Add a ``jarvis-diag.timeline/1`` document read from (or built from) ``path``."""
     m = ds.metrics
     records = 0
-    cmd = show_cmd or f"jarvis-diag timeline {path}"
+    cmd = show_cmd or _logs_command(doc)
     ds.timeline_hint[path] = cmd
     attaches_by_sid: dict[str, list[tuple[str, dict]]] = {}
     for sess in doc.get("sessions") or ():
