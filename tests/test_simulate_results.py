@@ -78,3 +78,18 @@ def test_run_ids_of_runs_started_at_one_instant_differ_and_start_with_that_insta
     assert all(re.fullmatch(r"20261206T150342\.063-7-[0-9a-f]{6}", run) for run in ids), ids
     assert new_run_id(0, at, tag="3fa2c1") == "20261206T150342.063-0-3fa2c1"
     assert new_run_id(0, at + 0.9365, tag="3fa2c1") == "20261206T150342.999-0-3fa2c1"
+
+
+def test_a_run_cut_short_before_any_cycle_finished_says_so(tmp_path: Path):
+    # a server stopped (or Ctrl-C) while the phones were still in their first background
+    # printed "stopped after 0 of 2 cycles: 0/0 finished cycles recovered cleanly (nothing
+    # lost or duplicated)", which reads as a clean run
+    from types import SimpleNamespace
+
+    from jarvis_diag.commands.simulate import _outcome_line
+
+    summary = summary_json([], run="r1", out_dir=tmp_path, planned=2, error="the server stopped answering")
+    for interrupted, error, how in ((False, "the server stopped answering", "stopped"), (True, None, "interrupted")):
+        line = _outcome_line(summary, SimpleNamespace(out_dir=tmp_path, interrupted=interrupted, error=error))
+        assert line.startswith(f"{how} before any of 2 cycles finished; results in {tmp_path}/results.jsonl"), line
+        assert "cleanly" not in line

@@ -220,6 +220,8 @@ def _outcome_line(summary: dict, result) -> str:
                                                                  if lost or dup else "")
     if result.interrupted or result.error:
         how = "interrupted" if result.interrupted else "stopped"
+        if not done:  # ("0/0 finished cycles recovered cleanly (nothing lost ...)" read as a clean run)
+            return f"{how} before any of {summary['planned']} cycles finished; {where}"
         return f"{how} after {done} of {summary['planned']} cycles: {ok}/{done} finished cycles {clean}; {where}"
     return f"{ok}/{summary['planned']} cycles {clean}; {where}"
 
