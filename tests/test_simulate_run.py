@@ -105,6 +105,24 @@ async def test_single_live_session_bug_loses_live_output_of_one_of_two_sessions(
     assert live.count(False) >= 1 and "did not arrive live" in record["failure"]
 
 
+async def test_a_failed_run_adds_no_socket_of_its_own_to_the_server_log_after_its_cycles(tmp_path: Path):
+    # after a run with a failed cycle the run asked whether the server was still up by
+    # opening a Socket.IO session (connect, auth, disconnect): a socket no page had, gone a
+    # moment before a script (demo) stopped the server, which timeline then named "shut down
+    # with 1 connection(s) open"
+    import re
+
+    async with running_server(bugs=["single-live-session"], **FAST) as srv:
+        cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")
+        result = await run_simulation(cfg, tmp_path)
+        app_log = srv.app_log.read_text()
+    assert not result.records[0]["recovered"] and result.error is None
+    connected = re.findall(r"\[SocketIO\] Client (\S+) connected", app_log)
+    attached = set(re.findall(r"Received chat:connect from (\S+),", app_log))
+    # the check before the run is the one socket that attaches nothing
+    assert len([sid for sid in connected if sid not in attached]) == 1, connected
+
+
 async def test_the_same_client_recovers_without_the_bug(tmp_path: Path):
     async with running_server(**FAST) as srv:
         cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")

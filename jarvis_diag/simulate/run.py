@@ -480,6 +480,23 @@ async def _preflight_through_a_restart(cfg: SimConfig, on_phase: Callable[[str],
         await asyncio.sleep(0.5)
 
 
+async def _refused(host: str, port: int) -> str | None:
+    """Why a TCP connect to the server fails (refused, unreachable), or None when it is
+    accepted or only slow (a busy server's full backlog is no sign it is down). Nothing but
+    the connect: a Socket.IO session would be a socket of its own in the server's logs."""
+    try:
+        async with asyncio.timeout(WATCH_INTERVAL_S * 2):
+            _, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        return None
+    except OSError as exc:
+        return os.strerror(exc.errno) if exc.errno else "cannot connect"  # (asyncio's text adds the address)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
+
+
 async def _watch_server(host: str, port: int, grace_s: float) -> str:
     """Return (why) once the server has refused connections for ``grace_s`` on end.
 
@@ -487,34 +504,31 @@ async def _watch_server(host: str, port: int, grace_s: float) -> str:
     (a busy server's full backlog), so only those count. Runs as long as the run does."""
     refused_since: float | None = None
     while True:
-        try:
-            async with asyncio.timeout(WATCH_INTERVAL_S * 2):
-                _, writer = await asyncio.open_connection(host, port)
-        except TimeoutError:
-            pass
-        except OSError as exc:
+        why = await _refused(host, port)
+        if why is None:
+            refused_since = None
+        else:
             now = time.monotonic()
             refused_since = refused_since or now
             if now - refused_since >= grace_s:
-                why = os.strerror(exc.errno) if exc.errno else "cannot connect"  # (asyncio's text adds the address)
                 return (f"the server stopped answering during the run ({host}:{port}: {why} "
                         f"for {now - refused_since:.0f} s)")
-        else:
-            refused_since = None
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
         await asyncio.sleep(WATCH_INTERVAL_S)
 
 
 async def _server_gone(cfg: SimConfig) -> str | None:
-    """Why the server is not answering after RESTART_GRACE_S of asking, or None."""
+    """Why the server is not answering after RESTART_GRACE_S of asking, or None.
+
+    Asked after the run, when the server's log is read with the pages' logs: a Socket.IO
+    session opened now (a preflight) was a socket no page had, connected and gone just
+    before a script stops the server, which its log then shows cut by the stop."""
+    host, port = split_url(cfg.url)
     deadline = time.monotonic() + RESTART_GRACE_S
-    while True:
-        try:
-            await preflight(cfg.url, cfg.token, timeout=2.0)
+    for _ in range(1000):  # bounded: each turn waits 0.5 s, the deadline ends it sooner
+        why = await _refused(host, port)
+        if why is None:
             return None
-        except ServerUnusable as exc:
-            if time.monotonic() >= deadline:
-                return f"the server stopped answering during the run ({exc})"
+        if time.monotonic() >= deadline:
+            return f"the server stopped answering during the run ({host}:{port}: {why} for {RESTART_GRACE_S:g} s)"
         await asyncio.sleep(0.5)
+    return None
