@@ -147,6 +147,39 @@ async def test_server_dying_mid_run_keeps_the_partial_results_and_says_so(tmp_pa
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == len(result.records)
 
 
+@pytest.mark.parametrize("answer, expected", [
+    (None, "accepted the connection but did not answer GET /socket.io/?EIO=4&transport=polling within 1 s"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n", "does not answer in HTTP (Bad status line); give the plain http:// port"),
+    (b"", "closed the connection without answering GET /socket.io/"),
+])
+async def test_preflight_says_in_one_line_why_a_tcp_server_that_is_not_http_gave_no_handshake(answer, expected):
+    # a port that accepts and stays silent said "cannot reach URL: TimeoutError"; one that
+    # answers an SSH banner gave aiohttp's five-line "Bad status line" with its class name
+    held: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        if answer is None:
+            held.append(writer)  # (open, unanswered, until the test ends)
+            return
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ServerUnusable) as caught:
+            await preflight(f"http://127.0.0.1:{port}", "t", timeout=1)
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+    message = str(caught.value)
+    assert message.startswith(f"http://127.0.0.1:{port} ") and expected in message, message
+    assert "\n" not in message and "Error" not in message, message
+
+
 async def test_preflight_names_what_is_wrong_with_the_server():
     async with running_server(**FAST) as srv:
         with pytest.raises(ServerUnusable, match="refused the token"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import random
 import resource
@@ -107,14 +108,22 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
     """Reachable, speaking Engine.IO v4, and accepting the token; else ServerUnusable."""
     host, port = split_url(url)
     base = f"http://{host}:{port}"
+    connected: list[bool] = []  # (a connect that timed out, or an accepted one left unanswered)
+    trace = aiohttp.TraceConfig()
+
+    async def _connected(*_: Any) -> None:
+        connected.append(True)
+
+    trace.on_connection_create_end.append(_connected)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                         trace_configs=[trace]) as http:
             async with http.get(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}) as resp:
                 body = (await resp.read())[:200].decode("utf-8", "replace")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         if isinstance(getattr(exc, "os_error", exc), ConnectionRefusedError):
             raise ServerRefused(f"cannot reach {base}: connection refused") from None
-        raise ServerUnusable(f"cannot reach {base}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+        raise ServerUnusable(_handshake_failure(base, exc, timeout, bool(connected))) from None
     if resp.status != 200 or not body.startswith("0{"):
         raise ServerUnusable(f"{base} does not speak Socket.IO (Engine.IO v4) at /socket.io/: "
                              f"HTTP {resp.status}, {body[:60]!r}")
@@ -165,6 +174,26 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
     if event != "auth_success":
         reason = data.get("reason") if isinstance(data, dict) else None
         raise ServerUnusable(f"{base} refused the token (auth_failed{': ' + str(reason) if reason else ''})")
+
+
+def _handshake_failure(base: str, exc: BaseException, timeout: float, connected: bool) -> str:
+    """One line on why the Engine.IO handshake (GET /socket.io/?EIO=4&transport=polling) got
+    no answer: aiohttp's own text is a class name (TimeoutError, nothing else) or spans lines."""
+    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientOSError):
+        if connected:
+            return (f"{base} accepted the connection but did not answer GET /socket.io/?EIO=4&transport=polling "
+                    f"within {timeout:g} s (a server too busy to answer, or not an HTTP server)")
+        return f"cannot reach {base}: no connection within {timeout:g} s"
+    if isinstance(exc, aiohttp.ClientResponseError):  # (the answer was no HTTP: a bad status line)
+        why = " ".join(str(exc.message).split()).split(":", 1)[0] or "not HTTP"
+        return (f"{base} does not answer in HTTP ({why}); give the plain http:// port of a Jarvis-protocol "
+                f"server (a TLS or other service answers so)")
+    os_error = getattr(exc, "os_error", exc)
+    if isinstance(exc, aiohttp.ServerDisconnectedError) or getattr(os_error, "errno", None) == errno.ECONNRESET:
+        return f"{base} closed the connection without answering GET /socket.io/?EIO=4&transport=polling"
+    why = (os_error.strerror if isinstance(os_error, OSError) else None) or " ".join(str(exc).split()) \
+        or type(exc).__name__  # ("Name or service not known", "No route to host")
+    return f"cannot reach {base}: {why}"
 
 
 class _Page:
