@@ -9,8 +9,9 @@ Times passed around are TRUE epoch seconds; the writers apply zone and skew.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -391,3 +392,22 @@ def uuid_of(n: int) -> str:
     """A stable UUID-shaped id for test session ``n``."""
     return f"{n:08x}-1c2e-4b7a-9e01-{n:012x}"
 
+
+
+_BACKEND_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - ")
+
+
+def collector_stamps(lines: list[str], zone: timedelta, lag: timedelta) -> list[datetime]:
+    """The instant (UTC) a log collector (journald, docker...) would have stamped each of a
+    backend log's ``lines`` with, the log written at UTC+``zone``: the line's own time plus
+    ``lag``; a line with no time (a console line) the time of the line before it (the first
+    ones: of the first line with a time)."""
+    out: list[datetime | None] = []
+    last = None
+    for line in lines:
+        m = _BACKEND_TIME.match(line)
+        if m:
+            last = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC) - zone + lag
+        out.append(last)
+    first = next(t for t in out if t is not None)
+    return [first if t is None else t for t in out]

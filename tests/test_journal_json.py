@@ -6,12 +6,12 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from logbuilder import collector_stamps
 from typer.testing import CliRunner
 
 from jarvis_diag.cli import app
@@ -21,25 +21,12 @@ from jarvis_diag.ingest import ingest
 from jarvis_diag.logs import detect, fast, journal_json, parse_line, prefixed
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BACKEND_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - ")
 ZONE = timedelta(hours=1)  # (the fixtures' backend ran at UTC+01:00: their recv_ts say so)
 LAG = timedelta(microseconds=450)  # journald stamps a line when it reads it, a little after it was written
 BOOT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # (the monotonic clock counts from the boot)
 runner = CliRunner()
 
 
-def _stamps(lines: list[str]) -> list[datetime]:
-    """The instant (UTC) journald would have stamped each line with: its own time plus a lag,
-    the time of the line before for a line with none (the top: the first one after)."""
-    out: list[datetime | None] = []
-    last = None
-    for line in lines:
-        m = BACKEND_TIME.match(line)
-        if m:
-            last = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC) - ZONE + LAG
-        out.append(last)
-    first = next(t for t in out if t is not None)
-    return [first if t is None else t for t in out]
 
 
 def _micros(t: datetime) -> str:
@@ -86,7 +73,8 @@ def _entry(t: datetime, message, seq: int, *, host: str = "jarvis-vm", ident: st
 def _export(lines: list[str]) -> list[str]:
     """The journal export of a captured stdout: one entry a line, as journald stores them."""
     rng = random.Random(7)
-    return [_entry(t, line, i, rng=rng) for i, (t, line) in enumerate(zip(_stamps(lines), lines, strict=True))]
+    stamps = collector_stamps(lines, ZONE, LAG)
+    return [_entry(t, line, i, rng=rng) for i, (t, line) in enumerate(zip(stamps, lines, strict=True))]
 
 
 def _write(path: Path, lines: list[str], end: str = "\n") -> str:
@@ -138,7 +126,7 @@ def test_the_timeline_of_an_export_finds_what_the_plain_log_does(tmp_path, fixtu
     assert len(a) == len(b) == len(lines)
     for col in [*SAME, "t_source"]:
         pd.testing.assert_series_equal(a[col].astype("object"), b[col].astype("object"), check_names=False)
-    stamps = _stamps(lines)
+    stamps = collector_stamps(lines, ZONE, LAG)
     assert b["text"].tolist() == [f"{stamps[i - 1]:%Y-%m-%dT%H:%M:%S.%f}+00:00 jarvis-vm python3[30389]: {lines[i - 1]}"
                                   for i in b["line"]]
 
@@ -185,7 +173,7 @@ def test_a_message_of_several_lines_is_several_lines_of_the_log(tmp_path):
 def test_other_services_in_one_export_are_kept_apart(tmp_path):
     # a merged export: the backend, another host's nginx, and another API run by uvicorn
     lines = (FIXTURES / "normal" / "backend.log").read_text().splitlines()
-    stamps = _stamps(lines)
+    stamps = collector_stamps(lines, ZONE, LAG)
     entries, others = [], []
     for i, (t, line) in enumerate(zip(stamps, lines, strict=True)):
         entries.append(_entry(t, line, i))
@@ -212,7 +200,7 @@ def _robust_export() -> tuple[list[str], list[str]]:
     out (line 21) among them)."""
     lines = (FIXTURES / "normal" / "backend.log").read_text().splitlines()
     entries = _export(lines)
-    stamps = _stamps(lines)
+    stamps = collector_stamps(lines, ZONE, LAG)
     bad = lines[31].replace("projA", "proj\udce9")  # (byte 0xE9 alone: Latin-1, no UTF-8)
     entries[31] = _entry(stamps[31], list(bad.encode("utf-8", "surrogateescape")), 31)
     entries.insert(10, "-- No entries --")

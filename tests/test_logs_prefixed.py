@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from logbuilder import collector_stamps
 
 from jarvis_diag.events import COLUMNS
 from jarvis_diag.ingest import ingest
@@ -23,18 +24,6 @@ ZONE = timedelta(hours=1)  # (the fixture's backend ran at UTC+01:00: its recv_t
 LAG = timedelta(microseconds=400)  # the collector stamps a line a little after it is written
 
 
-def _stamps(lines: list[str]) -> list[datetime]:
-    """The instant (UTC) a collector would have stamped each line: its own time plus a lag,
-    the time of the line before for a line with none (the top: the first one after)."""
-    out: list[datetime | None] = []
-    last = None
-    for line in lines:
-        m = BACKEND_TIME.match(line)
-        if m:
-            last = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC) - ZONE + LAG
-        out.append(last)
-    first = next(t for t in out if t is not None)
-    return [first if t is None else t for t in out]
 
 
 def _local(t: datetime) -> datetime:
@@ -65,7 +54,7 @@ SHAPES = {
 
 
 def _prefixed(lines: list[str], write) -> list[str]:
-    return [write(t) + line for t, line in zip(_stamps(lines), lines, strict=True)]
+    return [write(t) + line for t, line in zip(collector_stamps(lines, ZONE, LAG), lines, strict=True)]
 
 
 def _write(path: Path, lines: list[str]) -> str:
@@ -214,7 +203,7 @@ def test_another_uvicorn_service_is_not_the_backend(tmp_path):
 
 
 def test_a_merged_journal_keeps_other_units_and_hosts(tmp_path):
-    stamps = _stamps(PLAIN_LINES)
+    stamps = collector_stamps(PLAIN_LINES, ZONE, LAG)
     lines = ["-- Boot 0123456789abcdef0123456789abcdef --",
              f"{_local(stamps[0]):%b %d %H:%M:%S} myhost systemd[1]: Started jarvis.service - Jarvis backend."]
     for i, (t, line) in enumerate(zip(stamps, PLAIN_LINES, strict=True)):
@@ -302,7 +291,7 @@ def test_lines_stamped_long_after_they_were_written_tell_no_zone(tmp_path):
     # Python's stdout to a pipe is written in blocks: a collector stamps a block's lines when
     # it comes, 47 minutes later here for a third of them (an offset of 00:13 if believed)
     lines = [line for line in PLAIN_LINES if "recv_ts=" not in line and "socket.io" not in line]
-    stamps = _stamps(lines)
+    stamps = collector_stamps(lines, ZONE, LAG)
     stamps = [t + timedelta(minutes=47) if i % 3 == 0 else t for i, t in enumerate(stamps)]
     prefixed_lines = [f"{t:%Y-%m-%dT%H:%M:%S.%f}000Z {line}" for t, line in zip(stamps, lines, strict=True)]
     got = ingest([_write(tmp_path / "d.log", prefixed_lines)])
