@@ -83,6 +83,16 @@ def test_a_data_or_log_dir_that_cannot_be_a_directory_is_named(tmp_path):
         assert "cannot listen" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def test_a_log_dir_the_user_did_not_name_is_called_the_data_dirs(tmp_path):
+    # its logs/ could not be made: the error named "--log-dir", an option the user never gave
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "logs").write_text("")
+    out = serve_cli("--data-dir", str(tmp_path / "d"))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == (f"jarvis-diag: error: --data-dir's log directory {tmp_path / 'd' / 'logs'}: "
+                                  "exists and is not a directory")
+
+
 def test_a_negative_slow_start_and_an_agent_that_cannot_run_are_refused_at_start(tmp_path):
     for args, needle in ((["--slow-start", "-1"], "--slow-start -1: must be >= 0"),
                          (["--reload-downtime", "-2"], "--reload-downtime -2: must be >= 0"),

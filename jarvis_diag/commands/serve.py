@@ -96,7 +96,10 @@ def serve(
         agent_startup=agent_startup, agent_pace=agent_pace, bugs=chosen, reload_after=reload_after,
         reload_downtime=reload_downtime, reload_count=reload_count, slow_start=slow_start, log_tz=log_tz, echo=echo,
     )
-    for option, directory in (("--data-dir", config.data_dir), ("--log-dir", config.log_dir)):
+    # (a log directory the user did not name is the --data-dir's: an error naming --log-dir sent them looking
+    # for an option they never gave)
+    for option, directory in (("--data-dir", config.data_dir),
+                              ("--log-dir" if log_dir is not None else "--data-dir's log directory", config.log_dir)):
         make_output_dir(directory, option)
     asyncio.run(_run(config))
 
