@@ -7,6 +7,7 @@ tenth of their real delays keep each run to a few seconds.
 import asyncio
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -110,8 +111,6 @@ async def test_a_failed_run_adds_no_socket_of_its_own_to_the_server_log_after_it
     # opening a Socket.IO session (connect, auth, disconnect): a socket no page had, gone a
     # moment before a script (demo) stopped the server, which timeline then named "shut down
     # with 1 connection(s) open"
-    import re
-
     async with running_server(bugs=["single-live-session"], **FAST) as srv:
         cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")
         result = await run_simulation(cfg, tmp_path)
@@ -144,6 +143,13 @@ async def test_server_dying_mid_run_keeps_the_partial_results_and_says_so(tmp_pa
     assert cycle_ok(result.records[0])
     assert not any(r["recovered"] for r in result.records[1:]) and len(result.records) >= 2
     assert result.error and "stopped answering" in result.error
+    # each says why its phone got no socket (python-engineio's own words were "Connection error"):
+    # its proxy, listening still, takes the connection and drops it
+    gone = "(connection refused|connection reset by peer|server disconnected)"
+    assert all(re.search(rf"\(last attempt: {gone}\)", r["failure"]) for r in result.records[1:]), \
+        [r["failure"] for r in result.records[1:]]
+    (page,) = (tmp_path / "frontend").glob("*.log")
+    assert re.search(rf"\[SocketIO\] Connection error: {gone}\n", page.read_text())
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == len(result.records)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 from collections import deque
@@ -60,10 +61,23 @@ def refused_upgrade(exc: BaseException) -> int | None:
 
 def connect_error_reason(exc: BaseException) -> str:
     """Why a connect failed; a refused upgrade in the page's words ('websocket error') and
-    with the status the handshake got."""
+    with the status the handshake got, a connect timed out as the page says it ('timeout').
+    Otherwise what the connection got (python-engineio's own text is only "Connection error",
+    which said nothing of a server gone: 'connection refused', 'server disconnected')."""
     status = refused_upgrade(exc)
     if status is not None:
         return f"websocket error: WebSocket upgrade refused with HTTP {status}"
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, TimeoutError) and not isinstance(e, aiohttp.ClientError):
+            return "timeout"
+        if isinstance(e, aiohttp.ServerDisconnectedError):
+            return "server disconnected"
+        if isinstance(e, OSError) and e.errno:
+            return os.strerror(e.errno).lower() if e.errno > 0 else (e.strerror or str(e))
+        e = e.__cause__ or e.__context__
     return str(exc) or type(exc).__name__
 
 
