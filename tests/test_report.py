@@ -538,9 +538,11 @@ def test_cli_a_timeline_given_with_the_logs_it_was_made_from_is_refused(tmp_path
             "counted twice; give the timeline or the logs it was made from, not both\n"), args
     alone = json.loads(run_cli(str(timeline), "-f", "json", cwd=tmp_path).stdout)
     assert alone["inputs"][0]["records"] == 5
-    # compared with its logs, each side is read once: the same cases, no clear difference
+    # compared with its logs, each side is read once; but they are the same cases on both
+    # sides, which a comparison refuses as it refuses a run compared with itself
     p = run_cli(str(timeline), "--compare", "logs", "-f", "json", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 2 and "counted twice" not in p.stderr
+    assert p.stderr.startswith("jarvis-diag: error: the same logs are on both sides of the comparison"), p.stderr
 
 
 def test_a_run_folder_given_with_a_timeline_of_its_logs_adds_their_findings_once(tmp_path):
@@ -1286,11 +1288,13 @@ def test_a_comparison_of_logs_with_no_case_on_either_side_renders_in_every_forma
 
     app = tmp_path / "app.log"
     app.write_text("".join(Path("tests/fixtures/normal/backend.log").read_text().splitlines(keepends=True)[:5]))
-    report = make_report([str(app)], compare=[str(app)])
+    other = tmp_path / "other.log"  # (the same logs on both sides are refused)
+    other.write_bytes(app.read_bytes())
+    report = make_report([str(app)], compare=[str(other)])
     assert report.comparison is not None and report.comparison.rows == []
     assert "Comparison: candidate vs baseline" in to_text(report, width=80)
     assert "Comparison with the baseline" in to_markdown(report) and "Comparison with the baseline" in to_html(report)
-    p = run_cli(str(app), "--compare", str(app))
+    p = run_cli(str(app), "--compare", str(other))
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     assert "Comparison: candidate vs baseline" in p.stdout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def test_real_logs_to_html_and_markdown(tmp_path):
     assert "`callback-desync`" in md.stdout
 
 
-def test_detection_is_not_compared_between_logs_that_show_the_loss_from_different_moments():
+def test_detection_is_not_compared_between_logs_that_show_the_loss_from_different_moments(tmp_path):
     # the ConnectionManager's page logs going to the background; the legacy page does not, so
     # its episodes start only at the disconnect it logs on waking: 0 ms to "notice" it
     samples = Path(__file__).parent.parent / "sample_logs"
@@ -101,6 +102,7 @@ def test_detection_is_not_compared_between_logs_that_show_the_loss_from_differen
     assert doc["notes"] == ["detection: not comparable: the baseline's cases are timed from a disconnect, the "
                             "candidate's from the page leaving (hidden or offline), the first sign of loss each "
                             "one's logs show"]
-    # alike on both sides: compared
-    same = run_cli(*logs[:2], "--compare", *logs[:2], "--format", "json")
+    # alike on both sides (a copy: the same logs on both sides are refused): compared
+    alike = shutil.copytree(samples / "connmgr-frozen-past-ping", tmp_path / "alike")
+    same = run_cli(*logs[:2], "--compare", str(alike / "app.log"), str(alike / "frontend"), "--format", "json")
     assert json.loads(same.stdout)["comparison"]["metrics"]["detection"]["verdict"] == "no clear difference"

@@ -459,6 +459,29 @@ def test_a_run_on_both_sides_of_a_comparison_is_refused(tmp_path):
     assert other.comparison is not None
 
 
+def test_the_same_logs_on_both_sides_of_a_comparison_are_refused(tmp_path):
+    # `report logs/ --compare logs/` (or a timeline JSON of those logs on one side) compared
+    # every case with itself and said 'no clear difference in any metric'
+    logs = tmp_path / "logs"
+    shutil.copytree("tests/fixtures/callback-desync", logs, ignore=shutil.ignore_patterns("truth.json"))
+    made = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "logs", "-f", "json", "-o", "tl.json"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    itself = "logs compared with themselves say nothing; give the baseline's own logs after --compare"
+    for args, base in ((["logs"], "logs"), (["logs/app.log", "logs/frontend"], "logs/app.log logs/frontend"),
+                       (["logs"], "tl.json"), (["tl.json"], "tl.json")):
+        p = run_cli(*args, "--compare", *base.split(), cwd=tmp_path)
+        assert (p.returncode, p.stdout) == (2, ""), (args, base, p.stdout)
+        assert p.stderr.startswith("jarvis-diag: error: the same logs are on both sides of the comparison, read as ")
+        assert p.stderr.endswith(f": {itself}\n"), p.stderr
+    with pytest.raises(DiagError, match="the same logs are on both sides"):
+        make_report(str(logs), compare=[str(logs / "app.log"), str(logs / "frontend"), str(logs / "backend.log")])
+    # a server log of both periods with each period's pages: two sets of pages, compared
+    shutil.copytree(logs / "frontend", tmp_path / "pages-b")
+    p = run_cli("logs/app.log", "logs/frontend", "--compare", "logs/app.log", "pages-b", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+
+
 def test_two_runs_that_share_a_run_id_are_two_runs(tmp_path):
     # simulate-mobile's run id was the second it started and its seed: two runs started side by
     # side (--out bug, --out fixed) share it, in results files kept from then. Their cycles were taken for one run given twice:

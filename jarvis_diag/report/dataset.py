@@ -162,6 +162,9 @@ class Dataset:
     # twice is told (two runs an older simulate-mobile started in the same second share a run
     # id, to the second, not their instants)
     cycles: dict[tuple[str, int, int, object], tuple[str, int]] = field(default_factory=dict, repr=False)
+    # the log files whose figures were read (raw logs, and those a timeline given was made
+    # from, found from here): resolved file -> the input it was read as
+    logs: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -311,13 +314,22 @@ def read_once(cycles: dict[tuple[str, int, int, object], tuple[str, int]], rec: 
 
 def check_sides(candidate: Dataset, baseline: Dataset) -> None:
     """A DiagError for a run on both sides of a comparison (``report both.jsonl --compare
-    a/results.jsonl`` with both.jsonl holding run a): a run compared with itself says nothing."""
+    a/results.jsonl`` with both.jsonl holding run a), or the same logs (``report logs/
+    --compare logs/``): a run compared with itself says nothing."""
     shared = next((key for key in candidate.cycles if key in baseline.cycles), None)
     if shared is not None:
         (cand, cand_line), (base, base_line) = candidate.cycles[shared], baseline.cycles[shared]
         raise DiagError(f"run {_run_text(shared[0])} is on both sides of the comparison, in {cand} (line {cand_line}) "
                         f"and in the baseline's {base} (line {base_line}): a run compared with itself says nothing; "
                         "give it on one side only")
+    if candidate.logs and candidate.logs.keys() == baseline.logs.keys():
+        # (the same logs on both sides, as logs or as a timeline of them: every case is the
+        # same on both sides; logs that only share a file, a server log of both periods, may
+        # compare two sets of pages)
+        cand, base = sorted(set(candidate.logs.values())), sorted(set(baseline.logs.values()))
+        raise DiagError(f"the same logs are on both sides of the comparison, read as {', '.join(cand)} and as the "
+                        f"baseline's {', '.join(base)}: logs compared with themselves say nothing; give the "
+                        "baseline's own logs after --compare")
 
 
 def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> None:

@@ -301,6 +301,7 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
         else:
             raw.append(inp)
     given = _check_counted_once(timelines, raw)
+    ds.logs = dict(given)
     if raw:
         _note_runs_inside(raw, notes)
         paths = [i.path for i in raw]
@@ -312,16 +313,16 @@ def load_inputs(inputs: list[Input], progress: Progress | None = None,
         _note_warnings(doc, notes)
     if folder_logs and folders:
         for inp, results in folders:
-            _add_folder_findings(ds, inp, results, given, notes)
+            _add_folder_findings(ds, inp, results, set(given), notes)
     return ds
 
 
-def _check_counted_once(timelines: list[tuple[str, dict]], raw: list[Input]) -> set[str]:
-    """The log files read (resolved): the raw logs given and those the timelines given were
-    made from. A DiagError for a timeline given with logs it was made from (given as logs,
-    or read by another timeline given): the cases of those logs would be counted twice. A
-    timeline names its logs as they were given when it was made: those not found from here
-    are not compared."""
+def _check_counted_once(timelines: list[tuple[str, dict]], raw: list[Input]) -> dict[str, str]:
+    """The log files read (resolved, each to the input it was read as): the raw logs given
+    and those the timelines given were made from. A DiagError for a timeline given with logs
+    it was made from (given as logs, or read by another timeline given): the cases of those
+    logs would be counted twice. A timeline names its logs as they were given when it was
+    made: those not found from here are not compared."""
     given = {str(Path(f).resolve()): i.path for i in raw for f in i.files}
     for path, doc in timelines:
         mine = {str(Path(s["path"]).resolve()): s["path"] for s in doc.get("sources") or ()
@@ -331,7 +332,7 @@ def _check_counted_once(timelines: list[tuple[str, dict]], raw: list[Input]) -> 
             raise DiagError(f"{path}: a timeline of {mine[both[0]]}, also given ({given[both[0]]}): its cases would "
                             "be counted twice; give the timeline or the logs it was made from, not both")
         given.update(dict.fromkeys(mine, path))
-    return set(given)
+    return given
 
 
 def _note_runs_inside(inputs: list[Input], notes: list[str] | None) -> None:
