@@ -1538,18 +1538,33 @@ def _ts(t: float | None) -> pd.Timestamp | None:
     return None if t is None else pd.Timestamp(int(round(t * 1e6)), unit="us", tz="UTC")
 
 
+# the text columns of the tables (ids, kinds, reasons, summaries), and the string dtype pandas
+# gives text (``str`` from pandas 3, ``object`` before)
+_TEXT_COLUMNS = frozenset({"id", "sid", "client", "reason", "transport", "session", "temp_id", "kind", "sid_before",
+                           "sid_after", "trigger", "severity", "summary", "context"})
+_TEXT_DTYPE = pd.Series(["text"]).dtype
+
+
 def _frame(rows: list[dict], columns: list[str], times: tuple[str, ...]) -> pd.DataFrame:
     """A table; ``times`` columns arrive as epoch seconds (or None) and become UTC datetimes
-    (to the microsecond), converted a column at a time."""
+    (to the microsecond), converted a column at a time. Each column has its dtype whatever
+    the rows hold: a table with no row, or with no value in a column (a page's log alone
+    names no socket), would otherwise have objects there, and ``tl.episodes[tl.episodes.recovered]``
+    of no episode picks columns (none) instead of rows."""
     df = pd.DataFrame(rows, columns=columns)
     for c in times:
         df[c] = pd.Series(_frame_ns(df[c].tolist()), index=df.index).dt.tz_localize("UTC")
     for c in columns:
-        # (a table whose every duration is missing would otherwise have them as objects)
         if c.endswith("_ms"):
             df[c] = df[c].astype("float64")
         elif c == "history_count":
             df[c] = df[c].astype("Int64")
+        elif c == "occurrences":
+            df[c] = df[c].astype("int64")
+        elif c == "recovered":
+            df[c] = df[c].astype("boolean" if df[c].isna().any() else "bool")
+        elif c in _TEXT_COLUMNS and df[c].dtype != _TEXT_DTYPE:
+            df[c] = df[c].astype(_TEXT_DTYPE)
     return df
 
 

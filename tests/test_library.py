@@ -90,6 +90,24 @@ def test_timeline_tables_have_one_type_whatever_the_logs(switch_back):
     assert pd.concat([switch_back.episodes, desync.episodes])["duration_ms"].dtype == "float64"
 
 
+def test_timeline_tables_of_no_row_or_no_value_keep_their_types(switch_back):
+    # a page's log alone has no episode, no finding and names no socket: those tables and
+    # columns were objects, and `tl.episodes[tl.episodes.recovered]` of no episode picked
+    # columns (none) instead of rows
+    page_only = jd.load_timeline(f"{DESYNC}/frontend")
+    assert page_only.episodes.empty and page_only.connections["sid"].isna().all()
+    for name in ("connections", "attaches", "episodes", "findings"):
+        full, bare = getattr(switch_back, name), getattr(page_only, name)
+        assert len(full), name
+        assert full.dtypes.to_dict() == bare.dtypes.to_dict(), name
+    assert switch_back.episodes["recovered"].dtype == bool
+    assert switch_back.findings["occurrences"].dtype == "int64"
+    assert str(switch_back.findings["summary"].dtype) == str(pd.Series(["text"]).dtype)
+    none_recovered = page_only.episodes[page_only.episodes["recovered"]]
+    assert list(none_recovered.columns) == list(page_only.episodes.columns) and none_recovered.empty
+    assert not page_only.connections["sid"].str.startswith("x").fillna(False).astype(bool).any()
+
+
 def test_a_report_at_a_glance():
     report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
                             budgets="recovery.p95<=60s")
