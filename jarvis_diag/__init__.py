@@ -58,18 +58,4 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'jarvis_diag' has no attribute {name!r}") from None
 
 
-__all__ = [
-    "COLUMNS",
-    "KINDS",
-    "DiagError",
-    "Event",
-    "Ingested",
-    "SourceInfo",
-    "ZoneInfo",
-    "detect_format",
-    "ingest_logs",
-    "parse_line",
-    "parse_text",
-    "read_events",
-    *_LAZY,
-]
+__all__ = ["COLUMNS", "KINDS", "DiagError", "Event", *_LAZY]

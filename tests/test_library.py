@@ -108,6 +108,12 @@ def test_timeline_tables_of_no_row_or_no_value_keep_their_types(switch_back):
     assert not page_only.connections["sid"].str.startswith("x").fillna(False).astype(bool).any()
 
 
+def test_the_package_names_each_public_name_once_and_has_it():
+    # __all__ listed the lazily loaded names twice (by hand, then from the lazy table)
+    assert len(jd.__all__) == len(set(jd.__all__))
+    assert all(getattr(jd, name) is not None for name in jd.__all__)
+
+
 def test_a_report_at_a_glance():
     report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
                             budgets="recovery.p95<=60s")
