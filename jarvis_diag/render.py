@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -232,7 +233,6 @@ def _sessions_table(tl: Timeline) -> RenderableType | None:
 
 
 def _findings_table(tl: Timeline) -> RenderableType:
-    from jarvis_diag.findings import duration_text
 
     if tl.findings.empty:
         if tl.selection:
@@ -241,6 +241,67 @@ def _findings_table(tl: Timeline) -> RenderableType:
             return Text("No findings, but no line of these logs was recognised: nothing could be checked.",
                         style="yellow")
         return Text("No findings: nothing went wrong that these logs show.", style="green")
+    return _Findings(tl)
+
+
+# Below this many columns the findings table leaves its "what happened" column too narrow (20
+# characters at 80): a finding's times and evidence paths were cut ("2026-11-24T10:05:0…"), so
+# a narrow terminal lists each finding as a heading and its text below it, at full width.
+FINDINGS_TABLE_MIN_WIDTH = 120
+
+
+class _Findings:
+    """The findings, worst first: a table on a wide terminal, a list on a narrow one."""
+
+    def __init__(self, tl: Timeline):
+        self.tl = tl
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width >= FINDINGS_TABLE_MIN_WIDTH:
+            yield _findings_as_table(self.tl)
+        else:
+            yield from _findings_as_list(self.tl)
+
+
+def _finding_parts(f) -> tuple[str, Text, Text]:
+    """(delay, kind with its count, what happened: summary, context and evidence) of a finding row."""
+    from jarvis_diag.findings import duration_text
+
+    # (as the summaries say it: a 3 ms wait is not "0.0 s")
+    delay = "" if f.delay_ms is None or (isinstance(f.delay_ms, float) and math.isnan(f.delay_ms)) \
+        else duration_text(f.delay_ms)
+    body = Text(str(f.summary))
+    if isinstance(f.context, str) and f.context:
+        body.append(f"\nbefore: {f.context}", style="dim")
+    for e in list(f.evidence)[:4]:
+        body.append(f"\n  {e['path']}:{e['line']}", style="dim")
+    kind = Text(str(f.kind))
+    times = getattr(f, "occurrences", None)
+    if times is not None and pd.notna(times) and int(times) > 1:
+        kind.append(f"\n{int(times)} times", style="dim")
+    return delay, kind, body
+
+
+def _findings_as_list(tl: Timeline) -> Iterator[RenderableType]:
+    yield Text("Findings (worst first)", style="italic")
+    for i, f in enumerate(tl.findings.itertuples(index=False)):
+        if i >= MAX_FINDINGS_SHOWN:
+            yield Text(_more_findings(tl.findings.iloc[i:]), style="dim")
+            return
+        delay, kind, body = _finding_parts(f)
+        head = Text(f"{f.id} ")
+        head.append(str(f.severity), style=SEVERITY_STYLE.get(f.severity, ""))
+        head.append(f" {f.kind} at {_fmt_time(f.at)}")
+        if delay:
+            head.append(f", {delay}")
+        if len(kind.plain.splitlines()) > 1:  # (how many times)
+            head.append(f" ({kind.plain.splitlines()[1]})", style="dim")
+        body.overflow = "fold"  # (a path or time longer than the line folds: nothing is cut)
+        yield head
+        yield Padding(body, (0, 0, 0, 3))
+
+
+def _findings_as_table(tl: Timeline) -> Table:
     table = Table(title="Findings (worst first)", title_justify="left", show_edge=False, pad_edge=False,
                   show_lines=True)
     table.add_column("id")
@@ -253,18 +314,7 @@ def _findings_table(tl: Timeline) -> RenderableType:
         if i >= MAX_FINDINGS_SHOWN:
             table.add_row("...", "", "", "", "", Text(_more_findings(tl.findings.iloc[i:]), style="dim"))
             break
-        # (as the summaries say it: a 3 ms wait is not "0.0 s")
-        delay = "" if f.delay_ms is None or (isinstance(f.delay_ms, float) and math.isnan(f.delay_ms)) \
-            else duration_text(f.delay_ms)
-        body = Text(str(f.summary))
-        if isinstance(f.context, str) and f.context:
-            body.append(f"\nbefore: {f.context}", style="dim")
-        for e in list(f.evidence)[:4]:
-            body.append(f"\n  {e['path']}:{e['line']}", style="dim")
-        kind = Text(str(f.kind))
-        times = getattr(f, "occurrences", None)
-        if times is not None and pd.notna(times) and int(times) > 1:
-            kind.append(f"\n{int(times)} times", style="dim")
+        delay, kind, body = _finding_parts(f)
         table.add_row(f.id, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), kind, _fmt_time(f.at),
                       delay, body)
     return table

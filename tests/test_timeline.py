@@ -223,6 +223,29 @@ def _with_findings(desync, findings: pd.DataFrame) -> tuple[Timeline, str]:
     return view, console.file.getvalue().split("Findings (worst first)", 1)[1]
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_shows_each_finding_whole(desync, width):
+    # at 80 columns the findings table left its text 20 characters: the times in a summary
+    # and the evidence paths were cut ('2026-11-24T10:05:0…'); a narrow terminal lists them
+    console = Console(file=io.StringIO(), width=width)
+    console.print(desync)
+    text = console.file.getvalue().split("Findings (worst first)", 1)[1]
+    assert "…" not in text and "what happened" not in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+    flat = " ".join(line.strip() for line in text.splitlines())
+    for f in desync.findings.itertuples(index=False):
+        assert f"{f.id} {f.severity} {f.kind} at " in flat
+        for stamp in re.findall(r"\d{4}-\d\d-\d\dT[\d:.]+Z", f.summary):
+            assert stamp in flat, (f.id, stamp)
+        app_lines = [e for e in f.evidence if e["path"].endswith("app.log")][:4]
+        for e in app_lines:
+            assert f"{e['path']}:{e['line']}" in flat
+    assert "F4 info app-warning at 10:04:37.144 (3 times)" in flat
+    wide = Console(file=io.StringIO(), width=160)
+    wide.print(desync)
+    assert "what happened" in wide.file.getvalue()  # (a wide one keeps the table)
+
+
 def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     folded = desync.findings.copy()
     folded.loc[0, "occurrences"] = 4
