@@ -48,20 +48,52 @@ def _fmt_time(ts) -> str:
     return pd.Timestamp(ts).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _sources_table(tl: Timeline) -> Table:
-    table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
-    for col in ("file", "format", "lines", "events", "unknown", "bad", "dup", "first (UTC)", "last (UTC)"):
-        table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup") else "left")
+# Below this many columns the sources table cuts its paths and times to a few characters
+# ("tests/fi…", "10:04:2…"): a narrow terminal lists each file on a line, its figures below.
+SOURCES_TABLE_MIN_WIDTH = 100
+_SOURCE_COLUMNS = ("file", "format", "lines", "events", "unknown", "bad", "dup", "first (UTC)", "last (UTC)")
+
+
+class _Sources:
+    """The files read: a table on a wide terminal, a list on a narrow one."""
+
+    def __init__(self, tl: Timeline):
+        self.tl = tl
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = _source_rows(self.tl)
+        if options.max_width >= SOURCES_TABLE_MIN_WIDTH:
+            table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
+            for col in _SOURCE_COLUMNS:
+                table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup")
+                                 else "left", overflow="fold" if col == "file" else "ellipsis")
+            for row in rows:
+                table.add_row(*row)
+            yield table
+            return
+        yield Text("Sources read", style="italic")
+        for path, fmt, lines, events, unknown, bad, dup, first, last in rows:
+            yield Text(path, overflow="fold")
+            yield Padding(Text(f"{fmt}: {lines} lines, {events} events, {unknown} unknown, {bad} bad, {dup} dup; "
+                               f"{first} to {last} UTC", style="dim"), (0, 0, 0, 2))
+
+
+def _source_rows(tl: Timeline) -> list[tuple[str, ...]]:
     # (the time of day alone, unless the files run over several days: then their dates too)
     days = {str(s.get(k))[:10] for s in tl.sources for k in ("first", "last") if s.get(k)}
     cut = slice(0, 23) if len(days) > 1 else slice(11, 23)
+    rows = []
     for s in tl.sources:
         # (a backend log read behind journalctl's / docker's / kubectl's prefixes says which)
         fmt = f"{s.get('format')} ({s['prefix']})" if s.get("prefix") else str(s.get("format"))
-        table.add_row(str(s.get("path")), fmt, str(s.get("lines", "")), str(s.get("events", "")),
-                      str(s.get("unknown", "")), str(s.get("bad_lines", "")), str(s.get("duplicates", "")),
-                      *(str(s[k])[cut].replace("T", " ") if s.get(k) else "-" for k in ("first", "last")))
-    return table
+        rows.append((str(s.get("path")), fmt, str(s.get("lines", "")), str(s.get("events", "")),
+                     str(s.get("unknown", "")), str(s.get("bad_lines", "")), str(s.get("duplicates", "")),
+                     *(str(s[k])[cut].replace("T", " ") if s.get(k) else "-" for k in ("first", "last"))))
+    return rows
+
+
+def _sources_table(tl: Timeline) -> _Sources:
+    return _Sources(tl)
 
 
 def _clock_text(tl: Timeline) -> Table:

@@ -246,6 +246,22 @@ def test_a_narrow_terminal_shows_each_finding_whole(desync, width):
     assert "what happened" in wide.file.getvalue()  # (a wide one keeps the table)
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_shows_each_source_whole(desync, width):
+    # at 80 columns the sources table cut every path and time ('tests/fi…', '10:04:2…') and
+    # at 100 the paths: each file is named whole (folded if longer than a line), with its figures
+    console = Console(file=io.StringIO(), width=width)
+    console.print(desync)
+    text = console.file.getvalue().split("Clock corrections", 1)[0]
+    assert "…" not in text
+    flat = "".join(line.strip() for line in text.splitlines())
+    first_column = "".join(line.split("│")[0].strip() for line in text.splitlines())  # (a folded path)
+    for s in desync.sources:
+        assert s["path"] in first_column
+        for k in ("first", "last"):
+            assert s[k][11:23] in flat
+
+
 def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     folded = desync.findings.copy()
     folded.loc[0, "occurrences"] = 4
