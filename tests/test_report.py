@@ -223,6 +223,8 @@ def test_timeline_metrics_by_hand():
     assert [f["kind"] for f in report.findings] == ["half-open", "app-warning"]  # critical first
     assert report.metric("switch") is None
     assert new.slowest[0]["timeline"] == "jarvis-diag timeline LOGS --session 977bcd1b"  # (it names no log)
+    # counted as a reader counts: the session's first attach is #1 (it was '#0')
+    assert new.slowest[0]["label"] == "session 977bcd1b new attach #1"
     sides = {r["side"] for r in report.waterfall.rows}
     assert sides == {"client", "server"}
     labels = [r["label"] for r in report.waterfall.rows]

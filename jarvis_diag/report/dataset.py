@@ -74,7 +74,7 @@ class Ref(NamedTuple):
 
     path: str  # results.jsonl or timeline JSON / log paths
     line: int | None  # line of a results.jsonl record
-    label: str  # "client 3 cycle 2", "session 977bcd1b new attach #0"
+    label: str  # "client 3 cycle 2", "session 977bcd1b new attach #1" (its first)
     at: str | None  # ISO instant
     client: str | None = None
     session: str | None = None
@@ -626,7 +626,7 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
             records += 1
             kind = att.get("kind")
             attaches_by_sid.setdefault(att.get("sid") or "", []).append((session, att))
-            ref = Ref(path, None, f"session {str(session)[:8]} {kind} attach #{i}",
+            ref = Ref(path, None, f"session {str(session)[:8]} {kind} attach #{i + 1}",
                       att.get("requested_at") or att.get("received_at"), att.get("client"), session)
             metric = _ATTACH_METRIC.get(kind)
             if metric:
