@@ -62,14 +62,41 @@ class DemoOutcome:
     report_md: Path
 
 
-def sim_config(url: str, token: str, seed: int) -> SimConfig:
-    """Four phones with two chats each, twice to the background and back."""
-    return SimConfig(url=url, token=token, clients=4, sessions=2, cycles=2, background_s=2.0, fault="close",
-                     profiles=[PRESETS["connmgr"]], seed=seed, deadline_s=6.0, reaction_s=0.2)
+# What a bug needs to show, both runs alike: (server options, phones' settings). Four phones with
+# two chats each of their own show none of these: `demo --bug single-owner`, `history-window` and
+# `reload` printed both servers recovering every cycle, with no finding.
+SHARED_CHATS = ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")  # (made on first attach)
+BUG_SETUPS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+    # a phone and a laptop on the same two chats: the one that attaches last takes the live output
+    "single-owner": ({}, {"clients": 2, "existing": list(SHARED_CHATS)}),
+    # pages that resume from their last seq, on one chat that all four write to: what they missed
+    # is more than the one message the server replays instead
+    "history-window": ({"history": 1}, {"sessions": 1, "profiles": [PRESETS["resume"]],
+                                        "existing": list(SHARED_CHATS[:1])}),
+    # one reload, while the phones are in the background, that outlasts their first retries
+    "reload": ({"reload_after": 2.5, "reload_downtime": 2.0, "reload_count": 1}, {}),
+}
+
+
+def sim_config(url: str, token: str, seed: int, bug: str | None = None) -> SimConfig:
+    """Four phones with two chats each, twice to the background and back (as ``bug`` needs
+    them: :data:`BUG_SETUPS`)."""
+    settings: dict[str, object] = dict(clients=4, sessions=2, cycles=2, background_s=2.0, fault="close",
+                                       profiles=[PRESETS["connmgr"]], seed=seed, deadline_s=6.0, reaction_s=0.2)
+    settings.update(BUG_SETUPS.get(bug or "", ({}, {}))[1])
+    return SimConfig(url=url, token=token, **settings)
+
+
+def describe_phones(bug: str | None = None) -> str:
+    """The phones of a demo of ``bug``, as its table's title says them."""
+    cfg = sim_config("", "", 0, bug)
+    shared = f"sharing {len(cfg.existing)} chat{'s' if len(cfg.existing) > 1 else ''}" if cfg.existing else \
+        f"x {cfg.sessions} sessions"
+    return f"{cfg.clients} clients {shared} x {cfg.cycles} background cycles"
 
 
 async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int,
-                   on_phase: Callable[[str], None]) -> RunOutcome:
+                   on_phase: Callable[[str], None], setup_for: str | None = None) -> RunOutcome:
     from server.config import ServerConfig
     from server.runner import ServerRunner
 
@@ -77,14 +104,14 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
         shutil.rmtree(directory)
     elif directory.exists() or directory.is_symlink():  # a file in the demo's folder: the run's folder goes there
         directory.unlink()
-    config = ServerConfig.from_kwargs(**SERVER_OPTIONS, bugs=bugs, data_dir=directory / "data",
-                                      log_dir=directory)
+    options = {**SERVER_OPTIONS, **BUG_SETUPS.get(setup_for or "", ({}, {}))[0]}
+    config = ServerConfig.from_kwargs(**options, bugs=bugs, data_dir=directory / "data", log_dir=directory)
     runner = ServerRunner(config)
     url = await runner.start()
     outcome = RunOutcome(label, bugs, directory)
     try:
         on_phase(f"{label}: simulating phones against {url}")
-        result = await run_simulation(sim_config(url, str(config.token), seed), directory,
+        result = await run_simulation(sim_config(url, str(config.token), seed, setup_for), directory,
                                       on_record=lambda r: on_phase(f"{label}: client {r['client']} "
                                                                    f"cycle {r['cycle']} done"))
     finally:
@@ -116,7 +143,7 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
     out.mkdir(parents=True, exist_ok=True)
     runs: list[RunOutcome] = []
     for label, bugs, name in ((f"with bug {bug}", (bug,), "with-bug"), ("correct", (), "correct")):
-        runs.append(asyncio.run(_one_run(label, bugs, out / name, seed, on_phase)))
+        runs.append(asyncio.run(_one_run(label, bugs, out / name, seed, on_phase, setup_for=bug)))
         if runs[-1].interrupted:
             raise KeyboardInterrupt
         on_phase(f"{label}: building the timeline")

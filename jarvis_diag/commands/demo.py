@@ -39,8 +39,10 @@ def _first_sentence(text: str) -> str:
     return head + dot.strip()
 
 
-def _runs_table(outcome) -> Table:
-    table = Table(title="Simulated phones (4 clients x 2 sessions x 2 background cycles)", title_justify="left")
+def _runs_table(outcome, bug: str) -> Table:
+    from jarvis_diag.demo import describe_phones
+
+    table = Table(title=f"Simulated phones ({describe_phones(bug)})", title_justify="left")
     for col in ("server", "cycles", "recovered", "lost", "duplicated", "warning+ findings"):
         table.add_column(col, justify="left" if col == "server" else "right")
     for run in outcome.runs:
@@ -98,7 +100,7 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             raise DiagError(f"interrupted: the servers are stopped; the logs so far are in {out}",
                             exit_code=130) from None
-        console.print(_runs_table(outcome))
+        console.print(_runs_table(outcome, bug))
         for run in outcome.runs:
             console.print(_findings_table(run))
         console.print(_comparison_table(outcome.report.to_json_dict(), bug))
