@@ -228,16 +228,32 @@ def _clients_to_show(tl: Timeline, clients: set[str]) -> list[str]:
     return sorted(chosen)
 
 
+# Below this many columns the attaches table cut every cell ("453424…", kind "n…", times): a
+# narrow terminal gets the table without the spaces around its rules, and its client folds.
+SESSIONS_TABLE_MIN_WIDTH = 100
+
+
+class _Sessions:
+    def __init__(self, tl: Timeline):
+        self.tl = tl
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield _sessions_table_of(self.tl, narrow=options.max_width < SESSIONS_TABLE_MIN_WIDTH)
+
+
 def _sessions_table(tl: Timeline) -> RenderableType | None:
+    return None if tl.attaches.empty else _Sessions(tl)
+
+
+def _sessions_table_of(tl: Timeline, narrow: bool) -> Table:
     """Every attach of every session: how long chat:ready took and where the time went."""
     at = tl.attaches
-    if at.empty:
-        return None
     title = "Sessions: attaches (ms; wire = latency outside the server"
-    table = Table(title=title + ")", title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=title + ")", title_justify="left", show_edge=False, pad_edge=False,
+                  padding=(0, 0) if narrow else (0, 1))
     for col in ("session", "client", "socket", "kind", "requested", "latency", "server", "wire", "history"):
         table.add_column(col, justify="right" if col in ("latency", "server", "wire", "history") else "left",
-                         no_wrap=True)
+                         no_wrap=not (narrow and col == "client"), overflow="fold" if col == "client" else "ellipsis")
 
     def ms(v) -> str:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"

@@ -262,6 +262,20 @@ def test_a_narrow_terminal_shows_each_source_whole(desync, width):
             assert s[k][11:23] in flat
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_shows_each_attach_whole(desync, width):
+    # at 80 columns the attaches table cut every cell ('453424…', kind 'n…', '10:04:32.4…')
+    console = Console(file=io.StringIO(), width=width)
+    console.print(desync)
+    text = console.file.getvalue().split("Sessions: attaches", 1)[1].split("\n\n", 1)[0]
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+    for a in desync.attaches.itertuples(index=False):
+        at = a.requested_at if not pd.isna(a.requested_at) else a.received_at
+        row = f"{a.session[:8]}│mwuj2r4i-8t1u│{a.sid}│{a.kind}" if width < 100 else \
+            f"{a.session[:8]} │ mwuj2r4i-8t1u │ {a.sid} │ {a.kind}"
+        assert row in text and at.strftime("%H:%M:%S.%f")[:-3] in text, row
+
+
 def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     folded = desync.findings.copy()
     folded.loc[0, "occurrences"] = 4
