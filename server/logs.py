@@ -69,6 +69,7 @@ class ServerLog:
         self.app_path = self.log_dir / "app.log"
         self.backend_path = self.log_dir / "backend.log"
         self._app = open(self.app_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._app_opened_at = self._app.tell()  # (where this server's lines start: see start_echo)
         self._backend = open(self.backend_path, "a", encoding="utf-8")  # noqa: SIM115
         self._pending: list[tuple[float | None, lines.Shape, str, dict]] = []
         self._flush_scheduled = False
@@ -150,6 +151,17 @@ class ServerLog:
         if backend_lines:
             self._backend.write("\n".join(backend_lines) + "\n")
             self._backend.flush()
+
+    def start_echo(self) -> None:
+        """Echo app.log lines on stdout from now on, after the ones this server wrote before
+        (its start-up): `serve --echo` prints its banner first, whose first line is
+        `listening on URL` for whoever reads it."""
+        self.flush()
+        with open(self.app_path, encoding="utf-8") as f:
+            f.seek(self._app_opened_at)
+            sys.stdout.write(f.read())
+        sys.stdout.flush()
+        self.echo = True
 
     def close(self) -> None:
         self.flush()

@@ -106,3 +106,29 @@ def test_a_negative_slow_start_and_an_agent_that_cannot_run_are_refused_at_start
     # a command on $PATH with its arguments is accepted
     with ServerProcess("--agent", f"{sys.executable} -m server.standin_agent", data_dir=tmp_path / "ok") as proc:
         assert "".join(proc.output).startswith("listening on")
+
+
+def test_echo_prints_the_banner_first_and_the_start_up_lines_after_it(tmp_path):
+    # with --echo the app's start-up lines came before `listening on URL`, the first line
+    # whoever starts the server reads for its address
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "serve", "--port", "0", "--token", "t",
+                             "--data-dir", str(tmp_path / "d"), "--echo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("listening on http://127.0.0.1:"), first
+        seen = []
+        for _ in range(50):  # (bounded: the banner's lines and the start-up's)
+            line = proc.stdout.readline()
+            seen.append(line)
+            if "Application started successfully" in line or not line:
+                break
+        assert any(" - jarvis - INFO - Application starting..." in line for line in seen), seen
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Application shutting down..." in rest and rest.rstrip().endswith("stopped")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sqlite3
 from pathlib import Path
@@ -107,7 +108,8 @@ def serve(
 async def _run(config) -> None:
     from server.runner import ServerRunner
 
-    runner = ServerRunner(config)
+    # (its start-up lines are echoed after the banner: the first line is `listening on URL`)
+    runner = ServerRunner(dataclasses.replace(config, echo=False))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the banner: whoever reads it may signal at once
@@ -127,6 +129,8 @@ async def _run(config) -> None:
     print(f"data: {config.data_dir / 'jarvis.db'}", flush=True)
     if config.bugs:
         print(f"bugs: {', '.join(config.bugs)}", flush=True)
+    if config.echo:
+        runner.state.log.start_echo()
     try:
         await stop.wait()
     finally:
