@@ -65,7 +65,8 @@ class DemoOutcome:
 # What a bug needs to show, both runs alike: (server options, phones' settings). Four phones with
 # two chats each of their own show none of these: `demo --bug single-owner`, `history-window` and
 # `reload` printed both servers recovering every cycle, with no finding.
-SHARED_CHATS = ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")  # (made on first attach)
+# (made on their first attach; logs cut ids to 8 characters, the join keys, so those differ)
+SHARED_CHATS = ("5ea7ed01-0000-4000-8000-000000000001", "5ea7ed02-0000-4000-8000-000000000002")
 BUG_SETUPS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     # a phone and a laptop on the same two chats: the one that attaches last takes the live output
     "single-owner": ({}, {"clients": 2, "existing": list(SHARED_CHATS)}),

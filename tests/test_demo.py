@@ -84,3 +84,7 @@ def test_each_bug_the_demo_offers_fails_the_phones_of_the_server_with_it_and_not
     assert correct.healthy, (correct.cycles, correct.recovered, correct.lost, correct.duplicated)
     serious = {f["kind"] for f in with_bug.findings if f["severity"] != "info"}
     assert serious and not [f for f in correct.findings if f["severity"] != "info"], serious
+    # the chats the phones share are told apart in the logs, which cut ids to 8 characters
+    from jarvis_diag.demo import SHARED_CHATS
+
+    assert len({chat[:8] for chat in SHARED_CHATS}) == len(SHARED_CHATS)
