@@ -153,6 +153,23 @@ async def test_server_dying_mid_run_keeps_the_partial_results_and_says_so(tmp_pa
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == len(result.records)
 
 
+async def test_a_server_on_an_ipv6_loopback_address_is_simulated_against(tmp_path: Path):
+    # http://[::1]:PORT was checked at "http://::1:PORT", which is no URL: 'cannot reach
+    # http://::1:PORT: http://::1:PORT/socket.io/'
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        async with running_server(host="::1", **FAST) as srv:
+            cfg = config(srv, background="0.3s", fault="close")
+            cfg.url = f"http://[::1]:{srv.port}"
+            result = await run_simulation(cfg, tmp_path)
+    except OSError as exc:  # (::1 not configured)
+        pytest.skip(f"cannot listen on ::1: {exc}")
+    assert len(result.records) == 1 and cycle_ok(result.records[0]), result.records[0]["failure"]
+
+
 @pytest.mark.parametrize("answer, expected", [
     (None, "accepted the connection but did not answer GET /socket.io/?EIO=4&transport=polling within 1 s"),
     (b"SSH-2.0-OpenSSH_9.2\r\n", "does not answer in HTTP (Bad status line); give the plain http:// port"),

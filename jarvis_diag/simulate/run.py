@@ -107,7 +107,7 @@ def split_url(url: str) -> tuple[str, int]:
 async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
     """Reachable, speaking Engine.IO v4, and accepting the token; else ServerUnusable."""
     host, port = split_url(url)
-    base = f"http://{host}:{port}"
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"  # (an IPv6 address in brackets)
     connected: list[bool] = []  # (a connect that timed out, or an accepted one left unanswered)
     trace = aiohttp.TraceConfig()
 
