@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from jarvis_diag import frames
-from jarvis_diag.errors import DiagError
+from jarvis_diag.errors import DiagError, paths_argument
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.lines import iso_ms
 from jarvis_diag.logs import FORMATS, detect, fast, frontend, journal_json, jsonl, parse_raw, prefixed, utc_times
@@ -842,8 +842,7 @@ def ingest(
     ``engine="numpy"`` is the fast parser without its compiled loops (what an install without a
     C compiler runs).
     """
-    if isinstance(paths, str | Path):
-        paths = [str(paths)]
+    paths = paths_argument("paths", paths)
     format_of = dict(format_of or {})
     for key, kind in format_of.items():
         if kind not in FORMATS:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jarvis_diag.errors import DiagError
+from jarvis_diag.errors import DiagError, path_argument
 
 # The columns of every frame, whatever the run: a run where no cycle recovered still has a
 # float recovery_ms (all NaN), an empty run still has the columns.
@@ -38,7 +38,7 @@ def _records(path: str | Path) -> list[dict]:
     from jarvis_diag.report.dataset import instant_problem, read_once, sim_record_problem
     from jarvis_diag.report.inputs import SIM_SCHEMA, read_sim_records
 
-    p = Path(path)
+    p = Path(path_argument("path", path))
     if not p.exists():
         raise DiagError(f"{path}: no such file or directory")
     if p.is_dir():

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from jarvis_diag.built import compiled as _built  # (None: the records are built in Python)
 from jarvis_diag.clock import SkewEstimate, Sockets, emit_pairs, estimate_skews, select_rows, session_key
-from jarvis_diag.errors import DiagError
+from jarvis_diag.errors import DiagError, paths_argument
 from jarvis_diag.forked import Forked
 from jarvis_diag.gc_pause import no_cycle_collection
 from jarvis_diag.links import open_item
@@ -2178,7 +2178,5 @@ def load_timeline(paths: str | Path | list[str] | list[Path], *, tz: str | None 
     """Read logs (files, directories, globs, ``-``; one path or a list) and build their Timeline."""
     from jarvis_diag.ingest import ingest
 
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    ingested = ingest([str(p) for p in paths], tz=tz, format_of=format_of, stdin=stdin)
+    ingested = ingest(paths_argument("paths", paths), tz=tz, format_of=format_of, stdin=stdin)
     return build_timeline(ingested, no_skew=no_skew)

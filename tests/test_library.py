@@ -114,6 +114,23 @@ def test_the_package_names_each_public_name_once_and_has_it():
     assert all(getattr(jd, name) is not None for name in jd.__all__)
 
 
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda: jd.load_timeline(3), "paths must be a path or a list of paths (str or pathlib.Path), not 3"),
+    (lambda: jd.load_timeline(None), "paths must be a path or a list of paths (str or pathlib.Path), not None"),
+    (lambda: jd.load_timeline([DESYNC.encode()]), "paths must be a path or a list of paths (str or pathlib.Path); "
+                                                  f"it holds {DESYNC.encode()!r}"),
+    (lambda: jd.read_events(b"app.log"), "paths must be a path or a list of paths (str or pathlib.Path), not b'app.log'"),
+    (lambda: jd.load_results(None), "path must be a path (str or pathlib.Path), not None"),
+    (lambda: jd.session_results(7), "path must be a path (str or pathlib.Path), not 7"),
+])
+def test_a_library_call_given_no_path_says_which_argument_takes_what(call, said):
+    # make_report said it; load_timeline(3) was "TypeError: 'int' object is not iterable",
+    # load_results(None) a TypeError from os.fspath, and a path as bytes "no such file"
+    with pytest.raises(jd.DiagError) as caught:
+        call()
+    assert str(caught.value) == said
+
+
 def test_a_report_at_a_glance():
     report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
                             budgets="recovery.p95<=60s")

@@ -11,12 +11,11 @@ The Report renders itself in a terminal (rich) and in Jupyter; ``to_markdown``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from numbers import Integral
 from pathlib import Path
 
-from jarvis_diag.errors import DiagError
+from jarvis_diag.errors import DiagError, paths_argument
 from jarvis_diag.report.budgets import parse_budget
 from jarvis_diag.report.dataset import COUNTS, METRICS, Dataset
 from jarvis_diag.report.html import to_html
@@ -58,28 +57,13 @@ def make_report(
         raise DiagError(f"seed must be a whole number of 0 or more, not {seed!r}")
     seed = int(seed)
     title = one_line_title(title)  # (checked before the inputs are read, as the others)
-    inputs = _paths("inputs", inputs)
-    compare = None if compare is None else _paths("compare", compare)
+    inputs = paths_argument("inputs", inputs)
+    compare = None if compare is None else paths_argument("compare", compare)
     rules = [parse_budget(b, tuple(METRICS), tuple(COUNTS)) for b in _budgets(budgets)]
     notes: list[str] = []
     ds = load_dataset(inputs, None, notes)
     baseline = load_dataset(compare, None, notes) if compare else None
     return build_report(ds, baseline, rules, title, seed=seed, resamples=resamples, notes=notes)
-
-
-def _paths(name: str, value: object) -> list[str]:
-    """``value`` (a path, or a list of paths, each a str or a Path) as a list of paths; a
-    DiagError naming the argument for anything else (None, a number, bytes: not iterable,
-    or iterated as numbers)."""
-    if isinstance(value, str | os.PathLike):
-        value = [value]
-    elif isinstance(value, bytes | bytearray) or not isinstance(value, Iterable):
-        raise DiagError(f"{name} must be a path or a list of paths (str or pathlib.Path), not {value!r}")
-    paths = list(value)
-    for p in paths:
-        if not isinstance(p, str | os.PathLike) or not isinstance(os.fspath(p), str):
-            raise DiagError(f"{name} must be a path or a list of paths (str or pathlib.Path); it holds {p!r}")
-    return [os.fspath(p) for p in paths]
 
 
 def _budgets(value: object) -> list[str]:
