@@ -41,6 +41,8 @@ class ServerState:
     pause_listening: Callable[[], Awaitable[None]] | None = None
     resume_listening: Callable[[], Awaitable[None]] | None = None
     reloads: int = 0
+    # the process uvicorn names in its lines: each reload's is a new one (a new worker process)
+    worker_pid: int = field(default_factory=os.getpid)
     background: list[asyncio.Task] = field(default_factory=list)
     websockets: set[asyncio.Task] = field(default_factory=set)  # the open WebSocket handlers
 
@@ -125,7 +127,7 @@ async def _health(request: web.Request) -> web.Response:
     })
 
 
-def log_startup(log: ServerLog, reloader: bool = False) -> None:
+def log_startup(log: ServerLog, reloader: bool = False, pid: int | None = None) -> None:
     """The real app's start-up lines, in its order: the database is set up when the app is
     imported, before uvicorn starts the server process; then the CLAUDE.md watcher and the
     task scheduler start."""
@@ -133,7 +135,7 @@ def log_startup(log: ServerLog, reloader: bool = False) -> None:
         log.console("uv.will_watch", detail=repr([os.getcwd()]))
         log.console("uv.reloader", n=os.getppid(), detail="WatchFiles")
     log.log("app.db_init")
-    log.console("uv.started_process", n=os.getpid())
+    log.console("uv.started_process", n=os.getpid() if pid is None else pid)
     log.console("uv.waiting_startup")
     log.log("app.starting")
     log.log("watcher.check")
@@ -165,13 +167,13 @@ async def shut_down(state: ServerState, stop_listening: Callable[[], Awaitable[N
     log.log("app.stopped")
     log.log("scheduler.any", detail="Scheduler has been shut down")
     log.console("uv.shutdown_complete")
-    log.console("uv.finished_process", n=os.getpid())
+    log.console("uv.finished_process", n=state.worker_pid)
     await state.chat.close()
 
 
 async def _on_startup(app: web.Application) -> None:
     state = app[STATE]
-    log_startup(state.log, reloader=state.config.has_bug(RELOAD))
+    log_startup(state.log, reloader=state.config.has_bug(RELOAD), pid=state.worker_pid)
     if state.config.has_bug(RELOAD) and state.config.reload_after:
         state.background.append(asyncio.ensure_future(_reload_loop(state)))
 
@@ -228,7 +230,9 @@ async def simulate_reload(state: ServerState) -> None:
     state.chat.sessions.clear()
     state.chat.locks.clear()
     await asyncio.sleep(state.config.reload_downtime)
-    log_startup(log)
+    # (uvicorn's reloader starts a new worker: its "Started server process [N]" names another process)
+    state.worker_pid += 1
+    log_startup(log, pid=state.worker_pid)
     if state.resume_listening is not None:
         await state.resume_listening()
 

@@ -152,6 +152,16 @@ async def test_reload_count_stops_the_reloads():
         await asyncio.sleep(1.0)  # (three more periods)
         assert srv.state.reloads == 2
         assert srv.app_log.read_text().count("1 change detected") == 2
+        await srv.stop()
+        console = srv.backend_log.read_text()
+    # each reload's worker is a new process, as uvicorn's reloader starts one: its start names
+    # it, and the shutdown before names the one that ended (every start said the same pid)
+    import re
+
+    started = re.findall(r"Started server process \[(\d+)\]", console)
+    finished = re.findall(r"Finished server process \[(\d+)\]", console)
+    assert len(started) == 3 and len(set(started)) == 3, started
+    assert finished == started, (started, finished)
 
 
 def test_bug_catalogue():
