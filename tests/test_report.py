@@ -695,6 +695,21 @@ def test_cli_the_timeline_commands_shown_for_a_timeline_json_run_as_pasted(tmp_p
         assert doc["sessions"] and all(s["events"] != s["unknown"] for s in doc["sources"]), command
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_shows_each_cases_command_on_one_line(width, tmp_path, monkeypatch):
+    # at 80 columns the command after a slowest case wrapped mid-way ('... --client' then
+    # the clientId on the next line): copied from the terminal, it was not the command
+    from jarvis_diag.report import make_report
+
+    shutil.copytree("sample_logs/healthy-day", tmp_path / "r")
+    monkeypatch.chdir(tmp_path)
+    report = make_report("r")
+    lines = [line.strip() for line in to_text(report, width=width).splitlines()]
+    commands = {c["timeline"] for m in report.metrics if m.breakdown for c in m.slowest[:3]}
+    assert commands and all(c in lines or any(line.endswith("  " + c) for line in lines) for c in commands)
+    assert max(len(line) for line in to_text(report, width=width).splitlines()) <= width
+
+
 def test_cli_the_same_input_twice_is_read_once(tmp_path):
     run = sample_copy(tmp_path)
     once = json.loads(run_cli(str(run), "-f", "json").stdout)

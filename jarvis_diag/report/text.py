@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -99,9 +99,26 @@ def _slowest(report: Report) -> Iterator[RenderableType]:
         for case in m.slowest[:SLOWEST_SHOWN]:
             where = fmt.short_paths(case["path"]) + (f":{case['line']}" if case["line"] else "")
             command, cut = fmt.cut_command(case["timeline"])
-            yield Text.assemble((f"  {m.name:<12} ", "bold"), (f"{fmt.fmt_value(case['value_ms'], 'ms'):>10}  ", ""),
-                                f"{case['label']} at {case['at']}  ({where})  ",
-                                (command + (f" ({fmt.CUT_COMMAND})" if cut else ""), "dim"))
+            line = Text.assemble((f"  {m.name:<12} ", "bold"), (f"{fmt.fmt_value(case['value_ms'], 'ms'):>10}  ", ""),
+                                 f"{case['label']} at {case['at']}  ({where})")
+            shown = Text(command + (f" ({fmt.CUT_COMMAND})" if cut else ""), style="dim")
+            # (the command on a line of its own when the two do not fit on one: a command
+            # broken in the middle of a path or a clientId is not one to copy)
+            yield _CaseLine(line, shown)
+
+
+class _CaseLine:
+    """A slowest case and the command that shows it: one line when both fit, else two."""
+
+    def __init__(self, case: Text, command: Text):
+        self.case, self.command = case, command
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.case.cell_len + 2 + self.command.cell_len <= options.max_width:
+            yield Text.assemble(self.case, "  ", self.command)
+        else:
+            yield self.case
+            yield Text.assemble("      ", self.command)
 
 
 def _findings(report: Report) -> Iterator[RenderableType]:
