@@ -122,6 +122,32 @@ async def test_a_failed_run_adds_no_socket_of_its_own_to_the_server_log_after_it
     assert len([sid for sid in connected if sid not in attached]) == 1, connected
 
 
+async def test_a_server_frozen_mid_run_is_said_to_have_stopped_answering(tmp_path: Path, monkeypatch):
+    # a frozen server (SIGSTOP) still accepts connections (the kernel does), so a check that
+    # only connects took it for up, and the run's failures went unexplained
+    from jarvis_diag.simulate import run as sim_run
+    from server.testing import ServerProcess
+
+    monkeypatch.setattr(sim_run, "RESTART_GRACE_S", 0.5)
+    with ServerProcess(**FAST) as proc:
+        cfg = SimConfig(url=proc.url, token=proc.token, time_scale=0.1, deadline_s=1.5, reaction_s=0.3, seed=1,
+                        connect_timeout_s=1.0)
+        cfg = scenario_from_dict({"profile": "connmgr", "cycles": 2, "background": "0.3s", "fault": "close"}, cfg)
+
+        def on_record(record):
+            if not proc_frozen:
+                proc.freeze()
+                proc_frozen.append(True)
+
+        proc_frozen: list[bool] = []
+        try:
+            result = await run_simulation(cfg, tmp_path, on_record=on_record)
+        finally:
+            proc.thaw()
+    assert cycle_ok(result.records[0]) and not result.records[-1]["recovered"]
+    assert result.error and "stopped answering" in result.error and "no answer within 2 s" in result.error, result.error
+
+
 async def test_the_same_client_recovers_without_the_bug(tmp_path: Path):
     async with running_server(**FAST) as srv:
         cfg = config(srv, profile="connmgr", sessions=2, background="0.5s", fault="close")

@@ -548,15 +548,25 @@ async def _watch_server(host: str, port: int, grace_s: float) -> str:
 async def _server_gone(cfg: SimConfig) -> str | None:
     """Why the server is not answering after RESTART_GRACE_S of asking, or None.
 
-    Asked after the run, when the server's log is read with the pages' logs: a Socket.IO
-    session opened now (a preflight) was a socket no page had, connected and gone just
-    before a script stops the server, which its log then shows cut by the stop."""
+    Asked after the run with a plain HTTP request (the Engine.IO handshake), not a Socket.IO
+    session: that was a socket no page had in the server's log, connected and gone just before
+    a script (demo) stops the server, which timeline then named cut by the stop. A server that
+    accepts connections but answers nothing (frozen, SIGSTOP) is not answering either."""
     host, port = split_url(cfg.url)
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     deadline = time.monotonic() + RESTART_GRACE_S
-    for _ in range(1000):  # bounded: each turn waits 0.5 s, the deadline ends it sooner
-        why = await _refused(host, port)
-        if why is None:
-            return None
+    for _ in range(1000):  # bounded: each turn waits 0.5 s or more, the deadline ends it sooner
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as http:
+                async with http.get(f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}) as resp:
+                    await resp.read()
+            return None  # (any answer: it is up, whatever it said)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            os_error = getattr(exc, "os_error", exc)
+            errno_ = os_error.errno if isinstance(os_error, OSError) else None
+            why = ("no answer within 2 s" if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError)
+                   else os.strerror(errno_) if errno_ and errno_ > 0  # (asyncio's text adds the address)
+                   else " ".join(str(exc).split()) or type(exc).__name__)
         if time.monotonic() >= deadline:
             return f"the server stopped answering during the run ({host}:{port}: {why} for {RESTART_GRACE_S:g} s)"
         await asyncio.sleep(0.5)
