@@ -685,7 +685,7 @@ def _zone_pairs(parsed: list[_Parsed]) -> tuple[list[float], list[float]]:
             epoch_ms = _floats(p.raw.columns["client_ms"], n)
             is_request = pd.Series(shapes).isin(_REQUEST_SHAPES).to_numpy()
             sel = usable & is_request & ~np.isnan(epoch_ms)
-            local.append(p.raw_t[sel])
+            local.append(fast.request_local_times(p.raw_t, np.flatnonzero(sel)))
             utc.append(epoch_ms[sel] / 1000)
     if not local:
         return [], []

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo as IanaZone
 import numpy as np
 import pytest
 
+from jarvis_diag.ingest import ingest
 from jarvis_diag.timeline import load_timeline
 from jarvis_diag.zone import (
     OffsetChange,
@@ -198,3 +199,29 @@ def test_a_backend_log_without_epochs_takes_its_zone_from_the_pages(tmp_path, tz
     kept = ("kind", "severity", "at", "delay_ms", "session")
     assert [{k: f[k] for k in kept} for f in tl.to_json_dict()["findings"]] == \
         [{k: f[k] for k in kept} for f in full.to_json_dict()["findings"]]
+
+
+def test_a_request_line_after_an_idle_server_is_paired_with_the_line_after_it(tmp_path) -> None:
+    # uvicorn's request lines have no time of their own: the real fixture's server started,
+    # then stayed idle for 10 minutes before its first client (every line from the first
+    # request on 600 s later). The WebSocket request's t= was paired with the start-up line
+    # before it, 10 minutes too early, and said to disagree with the zone
+    fixture = Path(__file__).parent / "fixtures" / "callback-desync" / "backend.log"
+    head, _, tail = fixture.read_text().partition('INFO:     127.0.0.1:57692 - "GET /health')
+    assert tail
+
+    def later(m: re.Match) -> str:
+        t = datetime.strptime(m.group(0), "%Y-%m-%d %H:%M:%S,%f").timestamp() + 600
+        return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+
+    tail = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", later, tail)
+    tail = re.sub(r"(recv_ts=|&t=)([0-9.]+)", lambda m: f"{m.group(1)}{float(m.group(2)) + 600:.3f}", tail)
+    log = tmp_path / "backend.log"
+    log.write_text(head + 'INFO:     127.0.0.1:57692 - "GET /health' + tail)
+    tl = load_timeline([str(log)])
+    assert tl.clock["backend_utc_offset_minutes"] == 60
+    assert tl.clock["backend_zone_pairs"] == 4  # (as in the fixture: the WebSocket request among them)
+    assert not [w for w in tl.warnings if "pairs" in w]
+    for engine in ("numpy", "reference"):  # (the parsers without the compiled loops)
+        got = ingest([str(log)], engine=engine)
+        assert (got.zone.offset_minutes, got.zone.pairs, got.zone.warning) == (60, 4, None), engine

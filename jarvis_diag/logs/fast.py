@@ -553,7 +553,7 @@ class FastRows:
                 per_record[_coded(shapes, dict.fromkeys(only, 0), np.int8) < 0] = np.nan
             rows = np.flatnonzero(~np.isnan(per_record)[self.rrec])
             rows = rows[(clock[rows] == local_clock) & ~np.isnan(raw_t[rows])]
-            local.append(raw_t[rows])
+            local.append(raw_t[rows] if only is None else request_local_times(raw_t, rows, self.file_of))
             utc.append(per_record[self.rrec[rows]] / scale)
         return local, utc
 
@@ -1123,3 +1123,28 @@ def _categorical(values: list[str | None], codes: np.ndarray) -> pd.Categorical:
     dtype = pd.CategoricalDtype(pd.Index(cats, dtype="string"))
     return pd.Categorical.from_codes(rec_codes[codes] if len(codes) else np.zeros(0, dtype=small), dtype=dtype,
                                      validate=False)
+
+
+# how many lines after a request line the next line with a time of its own is looked for
+# (uvicorn's "connection open", then the app's "Client ... connected")
+_REQUEST_FOLLOWERS = 4
+
+
+def request_local_times(raw_t: np.ndarray, rows: np.ndarray, files: np.ndarray | None = None) -> np.ndarray:
+    """The backend's local time of uvicorn request lines (``rows`` of a file's ``raw_t``).
+    Such a line has no time of its own and carries that of the line before it, which after
+    an idle server is minutes before the request; the line after it (the app's connect line)
+    is written in the same moment. So a line within _REQUEST_FOLLOWERS after it (in its file:
+    ``files``, each row's, when the rows are of several) with a later time gives its time;
+    else the carried one is kept."""
+    rows = np.asarray(rows, dtype=np.int64)
+    local = raw_t[rows]
+    if not len(rows):
+        return local
+    after = np.full(len(rows), np.nan)
+    for k in range(_REQUEST_FOLLOWERS, 0, -1):  # (the nearest later time wins)
+        follower = np.minimum(rows + k, len(raw_t) - 1)
+        near = raw_t[follower]
+        later = near > local if files is None else (near > local) & (files[follower] == files[rows])
+        after = np.where(later, near, after)
+    return np.where(np.isnan(after), local, after)
