@@ -104,10 +104,15 @@ def split_url(url: str) -> tuple[str, int]:
     return parts.hostname, port or 80
 
 
+def http_base(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 address in the brackets a URL needs."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
     """Reachable, speaking Engine.IO v4, and accepting the token; else ServerUnusable."""
     host, port = split_url(url)
-    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"  # (an IPv6 address in brackets)
+    base = http_base(host, port)
     connected: list[bool] = []  # (a connect that timed out, or an accepted one left unanswered)
     trace = aiohttp.TraceConfig()
 
@@ -553,7 +558,7 @@ async def _server_gone(cfg: SimConfig) -> str | None:
     a script (demo) stops the server, which timeline then named cut by the stop. A server that
     accepts connections but answers nothing (frozen, SIGSTOP) is not answering either."""
     host, port = split_url(cfg.url)
-    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    base = http_base(host, port)
     deadline = time.monotonic() + RESTART_GRACE_S
     for _ in range(1000):  # bounded: each turn waits 0.5 s or more, the deadline ends it sooner
         try:
