@@ -439,6 +439,28 @@ def test_a_socket_whose_connect_line_is_missing_was_not_cut_by_a_stop_before_its
     assert SID2[:8] not in f["summary"] and not any(SID2[:8] in e["text"] for e in f["evidence"])
 
 
+def test_a_stop_counts_the_sockets_it_closed_not_one_closed_before_its_signal(tmp_path):
+    """uvicorn's shutdown logs 'Shutting down', asks every connection to close, sleeps 0.1 s
+    and only then runs the app's shutdown ('Application shutting down...'): a socket the stop
+    closed is logged about 0.1 s before that line (101 ms when the sleep woke a little late;
+    the lines' times are cut to the ms), which read as closed before the stop, and the stop as
+    cutting nothing. A socket its client closed 50 ms before the signal (150 ms before the
+    line), as a script's client does just before it stops the server, is not the stop's."""
+    logs = LogSet()
+    for sid in (SID1, SID2):
+        logs.be(logs.now, "sio.client_connected", sid=sid[:8])
+        logs.be(logs.now + 0.001, "sio.client_authenticated", sid=sid[:8])
+        logs.wait(0.5)
+    logs.wait(2)
+    t_stop = logs.now
+    logs.be(t_stop - 0.150, "sio.client_disconnected", sid=SID1[:8], n=0)  # (its client closed it)
+    logs.be(t_stop - 0.1015, "sio.client_disconnected", sid=SID2[:8], n=0)  # (the stop closed it)
+    logs.be(t_stop, "app.shutting_down")
+    logs.be(t_stop + 0.001, "app.stopped")
+    [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-restart")
+    assert f"with 1 connection(s) open ({SID2[:8]})" in f["summary"] and SID1[:8] not in f["summary"]
+
+
 def test_a_log_that_ends_with_the_server_stopped_is_no_incident(tmp_path):
     logs = LogSet()
     healthy(logs)
