@@ -27,6 +27,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_HTTP_BUFFER = 10 * 1024 * 1024
 RELOADED_FILE = "'app/main.py'"
 CLOSE_TIMEOUT_S = 1.0
+# uvicorn's shutdown asks every connection to close, then sleeps this long before it waits
+# for the rest and runs the app's shutdown: a socket its client closed before the signal is
+# logged more than this before "Application shutting down...", one the stop closed less
+UVICORN_CLOSE_PAUSE_S = 0.1
 
 
 @dataclass(eq=False)
@@ -191,8 +195,11 @@ async def drop_all_sockets(state: ServerState) -> None:
 
 async def close_connections(state: ServerState) -> None:
     """Every Socket.IO socket dropped and every WebSocket closed, each with its lines (a
-    WebSocket that does not end within CLOSE_TIMEOUT_S is cancelled)."""
+    WebSocket that does not end within CLOSE_TIMEOUT_S is cancelled), after uvicorn's pause
+    (UVICORN_CLOSE_PAUSE_S from asking them to close)."""
+    asked = time.monotonic()
     await drop_all_sockets(state)
+    await asyncio.sleep(max(0.0, asked + UVICORN_CLOSE_PAUSE_S - time.monotonic()))
     open_now = state.websockets - {asyncio.current_task()}
     if open_now:
         _done, stuck = await asyncio.wait(open_now, timeout=CLOSE_TIMEOUT_S)

@@ -151,3 +151,47 @@ async def test_sockets_open_at_stop_close_between_shutting_down_and_the_app_shut
     gone = [i for i, line in enumerate(lines) if "disconnected, cleaned up" in line]
     assert len(closes) == len(gone) == 3
     assert all(down < i < app_down for i in closes + gone), lines[down - 3:]
+
+
+def _app_log_times(path) -> list[tuple[float, str]]:
+    from datetime import datetime
+
+    rows = []
+    for line in path.read_text().splitlines():
+        stamp, _, rest = line.partition(" - ")
+        with contextlib.suppress(ValueError):
+            rows.append((datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp(), rest))
+    return rows
+
+
+async def test_a_socket_its_client_closed_just_before_a_stop_is_not_one_the_stop_cut(tmp_path):
+    # uvicorn asks every connection to close at "Shutting down", waits 0.1 s and only then runs
+    # the app's shutdown ("Application shutting down..."): a socket its client had closed before
+    # the signal is logged more than 0.1 s before that line, one the stop closed less. Before,
+    # the app's shutdown came at once, and a client that closed its sockets and had the server
+    # stopped right after was told "shut down ... with 2 connection(s) open"
+    from jarvis_diag.findings import STOP_CLOSE_S
+    from jarvis_diag.timeline import load_timeline
+
+    async with running_server(data_dir=tmp_path / "data", log_dir=tmp_path / "logs") as srv:
+        gone, kept = Client(srv.url, srv.token), Client(srv.url, srv.token)
+        await gone.connect()
+        await kept.connect()
+        await kept.attach("new-1700000000004")
+        gone_sid, kept_sid = gone.sid[:8], kept.sid[:8]
+        await gone.close()
+        for _ in range(400):  # (bounded: the server's line of it, then the stop at once)
+            if f"Client {gone_sid} disconnected" in srv.app_log.read_text():
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)  # (a client script exits, and whoever ran it stops the server)
+        await srv.stop()
+    await kept.close()
+    times = _app_log_times(tmp_path / "logs" / "app.log")
+    app_down = next(t for t, rest in times if rest.endswith("Application shutting down..."))
+    gone_at = next(t for t, rest in times if f"Client {gone_sid} disconnected" in rest)
+    kept_at = next(t for t, rest in times if f"Client {kept_sid} disconnected" in rest)
+    assert app_down - gone_at > STOP_CLOSE_S and app_down - kept_at < STOP_CLOSE_S
+    [f] = [f for f in load_timeline(str(tmp_path / "logs")).to_json_dict()["findings"]
+           if f["kind"] == "server-restart"]
+    assert f"with 1 connection(s) open ({kept_sid})" in f["summary"] and gone_sid not in f["summary"]
