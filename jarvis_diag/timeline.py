@@ -1823,6 +1823,10 @@ class Timeline:
         prefix) and/or a time window (ISO strings, UTC unless they say; a time of day alone,
         ``10:05:00``, is on the logs' day; datetimes or Timestamps).
 
+        A finding is kept for its own session and client, and for those of the lines it
+        cites as evidence (a session, or a socket of the client): the attach of another
+        session that cut off a reply is that session's too.
+
         A session or client the logs do not have, a time that is none and a window that
         ends before it starts raise DiagError (its message starts with the parameter's
         name); a selection with no event in it is said in ``warnings``."""
@@ -1859,12 +1863,26 @@ class Timeline:
         def client_match(values: pd.Series) -> pd.Series:
             return client_mask(values, client)
 
+        def caused(found: pd.DataFrame, names: Callable[[pd.DataFrame], pd.Series]) -> pd.Series:
+            """Where a finding of ``found`` cites a line whose event ``names`` holds for: a
+            finding is told of the session it hurt, and kept for the one whose lines caused it
+            too (the attach of 9342a748 that cut off 453424df's reply)."""
+            cites = self._cited(found)
+            if cites.empty:
+                return pd.Series(False, index=found.index)
+            return pd.Series(found.index.isin(cites.loc[names(cites).to_numpy(), "finding"]), index=found.index)
+
+        def session_cited(cites: pd.DataFrame) -> pd.Series:
+            logged = cites["session"].astype("string").fillna(cites["temp_id"].astype("string"))
+            # (a temporary id's prefix, as the backend prints it, that several sessions share names none)
+            return session_match(logged) & ~logged.isin(self._shared_temp_prefixes(set(logged.dropna())))
+
         ev, co, at, ep, fi = self.events, self.connections, self.attaches, self.episodes, self.findings
         several: list[str] = []  # a prefix that names more than one session or client: said
         if session:
             at = _keep(at, session_match(at["session"]))
             several += _several("session", session, {str(s)[:8] for s in at["session"].dropna()})
-            fi = _keep(fi, session_match(fi["session"]))
+            fi = _keep(fi, session_match(fi["session"]) | caused(fi, session_cited))
             ep = _keep(ep, ep["sessions"].map(
                 lambda ss: bool(session_match(pd.Series(list(ss), dtype="string")).any())))
             sids = set(at["sid"].dropna())
@@ -1875,7 +1893,10 @@ class Timeline:
             co = _keep(co, client_match(co["client"]))
             at = _keep(at, client_match(at["client"]))
             ep = _keep(ep, client_match(ep["client"]))
-            fi = _keep(fi, client_match(fi["client"]))
+            # (the server's lines name a socket, not its page: the client's sockets stand for it)
+            client_sids = set(self.connections.loc[client_match(self.connections["client"]).to_numpy(), "sid"].dropna())
+            fi = _keep(fi, client_match(fi["client"]) | caused(
+                fi, lambda cites: client_match(cites["client"]) | cites["sid"].isin(client_sids)))
             # (a page's loads, <clientId>#2..., are that client's)
             several += _several("client", client, {str(c).split("#")[0] for c in (*co["client"].dropna(),
                                                                                   *at["client"].dropna())})
@@ -1945,6 +1966,29 @@ class Timeline:
 
         matched = {v: names(v) for v in text.unique()}
         return text.map(matched).astype(bool)
+
+    def _cited(self, found: pd.DataFrame) -> pd.DataFrame:
+        """The events the findings ``found`` cite as evidence, one row per citation: the
+        finding's index in ``found`` (``finding``) and the event's session, temporary id,
+        socket and client."""
+        cited = [(i, e["path"], e["line"]) for i, lines in zip(found.index, found["evidence"], strict=True)
+                 if isinstance(lines, list) for e in lines if isinstance(e, dict)]
+        columns = ["path", "line", "session", "temp_id", "sid", "client"]
+        if not cited or self.events.empty:
+            return pd.DataFrame(columns=["finding", *columns])
+        cites = pd.DataFrame(cited, columns=["finding", "path", "line"])
+        ev = self.events
+        near = ev.loc[ev["line"].isin(cites["line"].unique()).to_numpy(), columns]
+        return cites.merge(near.assign(path=near["path"].astype(str)), on=["path", "line"])
+
+    def _shared_temp_prefixes(self, values: set[str]) -> set[str]:
+        """Those of ``values`` that are a temporary id's prefix as the backend prints it
+        (``new-1795``) that the temporary ids of several sessions share."""
+        prefixes = {v for v in values if v.startswith("new-") and len(v) <= 8}
+        if not prefixes:
+            return set()
+        temps = {t for ts in self.temp_ids.values() for t in ts} | {s for s in self._session_ids() if s.startswith("new-")}
+        return {v for v in prefixes if len({t for t in temps if len(t) > len(v) and t.startswith(v)}) > 1}
 
     def _session_ids(self) -> set[str]:
         """Every session id the logs print (whole, 8-char prefixes, temporary ids)."""

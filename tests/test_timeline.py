@@ -388,3 +388,30 @@ def test_an_attachs_wire_time_is_never_more_than_its_latency():
     assert crossed  # (the case itself is in the sample)
     assert all(0 <= a["transport_ms"] <= a["latency_ms"] for a in attaches)
     assert all(a["transport_ms"] == a["latency_ms"] for a in crossed)
+
+
+def test_a_session_filter_keeps_the_finding_its_lines_caused(desync):
+    # attaching 9342a748 cut off 453424df's reply: the finding is 453424df's, and it cites the
+    # switch to 9342a748; --session 9342a748 (the session the user switched to) hid it
+    cause = desync.filter(session="9342a748")
+    cut = cause.findings[cause.findings["kind"] == "single-live-session"]
+    assert cut["session"].str[:8].tolist() == ["453424df"]
+    assert any("453424df -> 9342a748" in e["text"] for e in cut["evidence"].iloc[0])
+    # by its temporary id as well; and a session no finding's lines name keeps none of them
+    assert "single-live-session" in set(desync.filter(session="new-1795514708246").findings["kind"])
+    assert "single-live-session" not in set(desync.filter(session="aa50ecc2").findings["kind"])
+    # the same in the JSON
+    assert "single-live-session" in {f["kind"] for f in cause.to_json_dict()["findings"]}
+
+
+def test_a_client_filter_keeps_a_finding_that_cites_its_sockets_lines(desync):
+    # a finding filed under another phone that cites the server's lines of this phone's socket
+    # (its attach took the other's output): kept for this phone too
+    findings = desync.findings.copy()
+    findings["client"] = "Mozilla50iPhoneCPUiP-other-page"
+    other = Timeline(desync.events, desync.clock, desync.sources, desync.connections, desync.attaches,
+                     desync.episodes, findings, temp_ids=desync.temp_ids)
+    kept = other.filter(client="mwuj2r4i-8t1u").findings
+    # those citing a line of its socket 1oqN3Huv or of its page log, not the others
+    assert set(kept["kind"]) == {"single-live-session", "callback-desync"}
+    assert "app-warning" in set(other.findings["kind"])

@@ -584,3 +584,12 @@ def test_follow_of_a_renamed_page_log_corrects_its_new_lines_as_the_timeline_doe
         corrected = (pd.Timestamp(stamp) - pd.Timedelta(milliseconds=350)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         out = _read_until(proc, fe_lines[-1].rstrip("\n")[27:60], 20)
     assert f"{corrected}Z phone " in out  # (the page, named after its file)
+
+
+def test_a_session_filter_lists_the_finding_that_session_caused():
+    # the reply of 453424df cut off when 9342a748 was attached: filtering on 9342a748 hid it
+    data = json.loads(_run("timeline", DESYNC, "-f", "json", "--session", "9342a748").stdout)
+    [cut] = [f for f in data["findings"] if f["kind"] == "single-live-session"]
+    assert cut["session"].startswith("453424df")
+    text = _run("timeline", DESYNC, "--session", "9342a748").stdout
+    assert "single-live-session" in text and "Session 453424df: the reply" in text
