@@ -120,17 +120,22 @@ def _not_a_packet_reason(packet_type: object, data: object) -> str | None:
     """Why a decoded frame is no packet python-socketio can handle, or None."""
     if packet_type not in _CLIENT_PACKET_TYPES:
         return f"packet type {packet_type!r} is not one a client sends"
-    if packet_type in (packet.EVENT, packet.BINARY_EVENT) and not (isinstance(data, list) and data):
-        return "an event is a list of a name and data"
+    if packet_type in (packet.EVENT, packet.BINARY_EVENT):
+        if not (isinstance(data, list) and data):
+            return "an event is a list of a name and data"
+        # (python-socketio takes any other first item as the event's name, 42 or null as well:
+        # an unknown event; a list or an object it cannot look up, and its lookup raises)
+        if isinstance(data[0], (list, dict)):
+            return "an event's name is no list or object"
     return None
 
 
 class CheckedPacket(packet.Packet):
     """python-socketio's packet, given to the server as its ``serializer`` (the public way to
     change how frames are decoded). A frame that is no Socket.IO packet (not JSON, an event that
-    is no list of a name and data, a type no client sends) would raise out of python-socketio's
-    message handler, and Engine.IO would log it without the socket's sid (with its default
-    logger, as a traceback on the console). Here it decodes to an event named
+    is no list or an empty one, or whose name is a list or an object, a type no client sends)
+    would raise out of python-socketio's message handler, and Engine.IO would log it without the
+    socket's sid (with its default logger, as a traceback on the console). Here it decodes to an event named
     :data:`NOT_A_PACKET` carrying the reason, which :class:`ChatNamespace` logs as one line
     with the socket's sid; the socket carries on."""
 

@@ -92,7 +92,8 @@ async def test_garbage_frames_and_huge_payload_do_not_hurt_others():
 
 
 async def test_a_frame_that_is_no_socketio_packet_is_one_log_line_and_the_socket_carries_on(tmp_path):
-    frames = ("42[not json", "42{}", '42["auth"', '42["chat:connect",{}', "4", "42[]", "44{}")
+    frames = ("42[not json", "42{}", '42["auth"', '42["chat:connect",{}', "4", "42[]", "44{}", '42[{"a":1}]',
+              "42[[1],2]")
     async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data") as srv:
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(srv.url + "/socket.io/?EIO=4&transport=websocket") as ws:
@@ -104,6 +105,7 @@ async def test_a_frame_that_is_no_socketio_packet_is_one_log_line_and_the_socket
                 for frame in frames:
                     await ws.send_str(frame)
                 await ws.send_bytes(b"\x00\xff")
+                await ws.send_str("42[42]")  # (a packet: an event named 42, which no handler knows)
                 await ws.send_str('42["system:ping",{}]')
                 for _ in range(10):  # (a ping frame from the server may come first)
                     msg = await ws.receive(timeout=5)
@@ -115,9 +117,11 @@ async def test_a_frame_that_is_no_socketio_packet_is_one_log_line_and_the_socket
     assert len(rejected) == len(frames) + 1, rejected
     assert all(f"Rejected packet from {short(sid)}: not a Socket.IO packet: " in line for line in rejected)
     assert "Traceback" not in text and "Rejected frame" not in text
+    assert f"Rejected 42 from {short(sid)}: unknown event" in text
 
 
-@pytest.mark.parametrize("frame", ["2[not json", "2{}", "2[]", '2"x"', "4{}", "9", '2["auth"', "", b"\x00\xff"])
+@pytest.mark.parametrize("frame", ["2[not json", "2{}", "2[]", '2"x"', "4{}", "9", '2["auth"', "", b"\x00\xff",
+                                   '2[{"a":1}]', "2[[1],2]"])
 def test_a_frame_that_is_no_packet_decodes_to_an_event_carrying_why(frame):
     pkt = CheckedPacket(encoded_packet=frame)
     assert pkt.packet_type == packet.EVENT and pkt.namespace is None and pkt.id is None
@@ -127,7 +131,7 @@ def test_a_frame_that_is_no_packet_decodes_to_an_event_carrying_why(frame):
 @pytest.mark.parametrize("frame, kind, data", [
     ('2["chat:message",{"a":1}]', packet.EVENT, ["chat:message", {"a": 1}]), ("0", packet.CONNECT, None),
     ('0{"token":"t"}', packet.CONNECT, {"token": "t"}), ("1", packet.DISCONNECT, None),
-    ("3[]", packet.ACK, []), ('2[1,2]', packet.EVENT, [1, 2]),
+    ("3[]", packet.ACK, []), ('2[1,2]', packet.EVENT, [1, 2]), ("2[42]", packet.EVENT, [42]),
 ])
 def test_a_socketio_packet_decodes_as_python_socketio_decodes_it(frame, kind, data):
     pkt = CheckedPacket(encoded_packet=frame)
