@@ -675,7 +675,10 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 else _complete_lines(tail.fh)
             tails[p] = tail
     started, began = time.process_time(), time.monotonic()
-    tl = build(files) if files else None
+    # a big log takes seconds to read before anything is printed: say so meanwhile, as the
+    # one-shot view does (on stderr, only for a person watching)
+    with Console(stderr=True).status("reading logs...") if files and sys.stderr.isatty() else nullcontext():
+        tl = build(files) if files else None
     last_end = time.monotonic()
     last_cost = time.process_time() - started  # (the last rebuild's CPU time: the next waits according to it)
     last_took = last_end - began
