@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -132,3 +133,28 @@ def test_echo_prints_the_banner_first_and_the_start_up_lines_after_it(tmp_path):
         proc.kill()
     assert proc.returncode == 0, err
     assert "Application shutting down..." in rest and rest.rstrip().endswith("stopped")
+
+
+def test_signals_that_keep_coming_while_it_stops_do_not_change_its_exit(tmp_path):
+    # SIGINT, SIGINT, SIGTERM within 40 ms (a script's cleanup and a user's Ctrl+C): the late
+    # ones came after the event loop had let go of its handlers, and killed the process
+    # (status -2 or -15) after it had printed "stopped" and written complete logs
+    import os
+    import signal
+    import time
+
+    with ServerProcess(data_dir=tmp_path / "d", log_dir=tmp_path / "logs") as proc:
+        sent = 0
+        for sig in [signal.SIGINT, signal.SIGINT, signal.SIGTERM] * 300:  # (bounded: up to 3 s of signals)
+            if proc.proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
+                sent += 1
+            time.sleep(0.01)
+        code = proc.proc.wait(10)
+        proc._reader.join(2.0)
+    assert sent > 3  # (it was still stopping when the later ones came)
+    assert code == 0, "".join(proc.output)[-2000:]
+    assert "".join(proc.output).rstrip().endswith("stopped")
+    assert "INFO:     Finished server process" in (tmp_path / "logs" / "backend.log").read_text()

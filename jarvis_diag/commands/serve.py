@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import typer
@@ -16,8 +19,11 @@ HELP = """Run the reference Jarvis session server (Socket.IO), correct by defaul
 
 It prints where it listens (first line: `listening on URL`), the token and where logs go: <log-dir>/app.log (the real app log format), <log-dir>/backend.log (the captured console) and <log-dir>/frontend/ (remote frontend logs).
 
+SIGINT or SIGTERM stops it gracefully (its shutdown lines written, then `stopped`) with exit status 0; another signal while it stops is ignored (the shutdown ends on its own within seconds).
+
 Example: jarvis-diag serve --port 38010 --token secret --bug single-live-session
 """
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(app: typer.Typer) -> None:
@@ -103,6 +109,14 @@ def serve(
                               ("--log-dir" if log_dir is not None else "--data-dir's log directory", config.log_dir)):
         make_output_dir(directory, option)
     asyncio.run(_run(config))
+    # Stopped (by a signal): the process ends here. Going back through the command line's
+    # Ctrl-C handling and Python's teardown would set SIGINT and SIGTERM back to their
+    # defaults, and a late one (SIGINT, SIGINT, SIGTERM within 40 ms) killed the process
+    # (status -2 or -15) after it had printed "stopped" and closed complete logs.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
 
 
 async def _run(config) -> None:
@@ -112,8 +126,8 @@ async def _run(config) -> None:
     runner = ServerRunner(dataclasses.replace(config, echo=False))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # before the banner: whoever reads it may signal at once
-        loop.add_signal_handler(sig, stop.set)
+    for sig in STOP_SIGNALS:  # before the banner: whoever reads it may signal at once
+        loop.add_signal_handler(sig, stop.set)  # (once stopping, another one changes nothing)
     try:
         url = await runner.start()
     except OSError as exc:
@@ -135,4 +149,10 @@ async def _run(config) -> None:
         await stop.wait()
     finally:
         await runner.stop()
+        # Stop signals from here on are ignored, and the loop is kept from setting them back
+        # to their defaults as it closes (SIG_IGN only now: an agent started while the server
+        # ran would have inherited it).
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
         print("stopped", flush=True)
