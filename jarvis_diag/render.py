@@ -183,13 +183,7 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
         burst = is_output & is_output.shift(1, fill_value=False) & (rows["source"] == rows["source"].shift(1))
         rows = rows[~burst]
         title = f"Client {client}" + (f"  (sockets {', '.join(sorted(sids))})" if sids else "")
-        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, expand=False)
-        table.add_column("+ms", justify="right")
-        table.add_column("UTC")
-        table.add_column("side")
-        table.add_column("session")
-        table.add_column("kind")
-        table.add_column("line")
+        table = _ClientTable(title)
         t0 = rows["t"].iloc[0] if len(rows) else None
         prev = None
         shown = 0
@@ -214,6 +208,36 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
         named = ", ".join(rest[:3]) + (", ..." if len(rest) > 3 else "")
         yield Text(f"... {len(rest)} more clients not shown ({named}): --client ID shows one; --format json or csv "
                    f"has every event.", style="dim")
+
+
+# Below this many columns the per-client table cut its long kinds ('socket.connecti…',
+# 'chat.connect.rec…' at 80): a narrower terminal keeps every column but the line whole, and
+# the line takes the squeeze (its long words folded); below SESSIONS_TABLE_MIN_WIDTH the table
+# is drawn without the spaces around its rules, as the attaches table is.
+CLIENT_TABLE_MIN_WIDTH = 120
+
+
+class _ClientTable:
+    """One client's events, both sides interleaved: a table drawn for the width it gets."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.rows: list[tuple[RenderableType, ...]] = []
+
+    def add_row(self, *cells: RenderableType) -> None:
+        self.rows.append(cells)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        narrow = options.max_width < CLIENT_TABLE_MIN_WIDTH
+        table = Table(title=self.title, title_justify="left", show_edge=False, pad_edge=False, expand=False,
+                      **({"padding": (0, 0)} if options.max_width < SESSIONS_TABLE_MIN_WIDTH else {}))
+        for col in ("+ms", "UTC", "side", "session", "kind", "line"):
+            squeezed = {"no_wrap": col != "line", "overflow": "fold" if col == "line" else "ellipsis"} \
+                if narrow else {}
+            table.add_column(col, justify="right" if col == "+ms" else "left", **squeezed)
+        for row in self.rows:
+            table.add_row(*row)
+        yield table
 
 
 def _clients_to_show(tl: Timeline, clients: set[str]) -> list[str]:

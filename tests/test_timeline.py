@@ -276,6 +276,22 @@ def test_a_narrow_terminal_shows_each_attach_whole(desync, width):
         assert row in text and at.strftime("%H:%M:%S.%f")[:-3] in text, row
 
 
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_shows_each_kind_of_a_clients_events_whole(desync, width):
+    # at 80 columns the per-client table cut its long kinds ('socket.connecti…', 'chat.connect.rec…')
+    console = Console(file=io.StringIO(), width=width)
+    console.print(desync)
+    text = console.file.getvalue().split("\nClient ", 1)[1].split("\nFindings", 1)[0]
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+    cells = [[cell.strip() for cell in line.split("│")] for line in text.splitlines() if line.count("│") == 5]
+    shown = {row[4] for row in cells if row[4]}
+    assert {"socket.connected", "chat.connect.received", "chat.handler.remapped", "callback.missing"} <= shown
+    assert shown <= set(desync.events["kind"].astype(str))
+    # the line takes the squeeze: folded over rows, not cut
+    folded = "".join(row[5] for row in cells).replace(" ", "")
+    assert "[SocketIO]Remappinghandler:chat:new-1795->chat:9342a748[" in folded
+
+
 def test_a_finding_seen_several_times_says_so_in_the_terminal(desync):
     folded = desync.findings.copy()
     folded.loc[0, "occurrences"] = 4
