@@ -76,6 +76,9 @@ BUG_SETUPS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
                                         "existing": list(SHARED_CHATS[:1])}),
     # one reload, while the phones are in the background, that outlasts their first retries
     "reload": ({"reload_after": 2.5, "reload_downtime": 2.0, "reload_count": 1}, {}),
+    # an agent start chat:ready waits for, slow (over a second) but inside the phones' 6 s
+    # deadline: at the server's 6 s every phone gave up on its first chat and ran no cycle
+    "slow-start": ({"slow_start": 2.5}, {}),
 }
 
 

@@ -88,3 +88,21 @@ def test_each_bug_the_demo_offers_fails_the_phones_of_the_server_with_it_and_not
     from jarvis_diag.demo import SHARED_CHATS
 
     assert len({chat[:8] for chat in SHARED_CHATS}) == len(SHARED_CHATS)
+
+
+def test_the_demo_of_slow_start_shows_phones_waiting_out_a_slow_start(tmp_path: Path):
+    # the server's start-up delay (6 s) was the phones' deadline: every phone on the server with
+    # the bug gave up on its first chat ("could not start"), and the table read 4 cycles against
+    # 8, as if the server were down rather than slow
+    import time
+
+    from jarvis_diag.demo import run_demo
+
+    started = time.monotonic()
+    outcome = run_demo(tmp_path / "demo", bug="slow-start", seed=7)
+    with_bug, correct = outcome.runs
+    assert with_bug.cycles == correct.cycles > 0 and with_bug.recovered == with_bug.cycles
+    slow = [f for f in with_bug.findings if f["kind"] == "slow-session-start"]
+    assert slow and slow[0]["severity"] == "warning"
+    assert not [f for f in correct.findings if f["kind"] == "slow-session-start"]
+    assert time.monotonic() - started < 60  # (the demo stays quick)
