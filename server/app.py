@@ -160,9 +160,9 @@ async def shut_down(state: ServerState, stop_listening: Callable[[], Awaitable[N
     sessions' agent readers stop last, after "Finished server process", as the process exits."""
     log = state.log
     log.console("uv.shutting_down")
-    await close_connections(state)
-    if stop_listening is not None:
+    if stop_listening is not None:  # (uvicorn stops accepting first, then closes the connections)
         await stop_listening()
+    await close_connections(state)
     log.console("uv.waiting_shutdown")
     log.log("app.shutting_down")
     log.log("app.scheduler_stopped")
