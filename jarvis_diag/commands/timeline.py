@@ -12,7 +12,8 @@ import sys
 import threading
 import time
 from collections import deque
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -533,9 +534,26 @@ def _allow_open_files(n: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+@contextmanager
+def _reading_status() -> Iterator[Callable[[], None]]:
+    """Says "reading logs..." on stderr when it is a terminal (only for a person watching)
+    until the function it gives is called, or the block ends: a follow of a big log prints
+    nothing for the seconds its first read of the logs takes, as the one-shot view does."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    status = Console(stderr=True).status("reading logs...")
+    status.start()
+    try:
+        yield status.stop
+    finally:
+        status.stop()
+
+
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
-            session: str | None, client: str | None) -> None:
-    """Print new lines as events and new findings as they appear, until Ctrl-C."""
+            session: str | None, client: str | None, read: Callable[[], None] = lambda: None) -> None:
+    """Print new lines as events and new findings as they appear, until Ctrl-C; ``read`` is
+    called once the logs are first read."""
     from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, left_out_of_directories, page_client
     from jarvis_diag.logs import frontend, parse_line
     from jarvis_diag.timeline import iso, load_timeline
@@ -675,10 +693,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 else _complete_lines(tail.fh)
             tails[p] = tail
     started, began = time.process_time(), time.monotonic()
-    # a big log takes seconds to read before anything is printed: say so meanwhile, as the
-    # one-shot view does (on stderr, only for a person watching)
-    with Console(stderr=True).status("reading logs...") if files and sys.stderr.isatty() else nullcontext():
-        tl = build(files) if files else None
+    tl = build(files) if files else None
+    read()  # (the logs are read: the status goes)
     last_end = time.monotonic()
     last_cost = time.process_time() - started  # (the last rebuild's CPU time: the next waits according to it)
     last_took = last_end - began
@@ -1003,7 +1019,9 @@ def timeline(
                             f"{' or '.join(ignored)} (run without --follow for those)")
         _end_quietly_when_the_reader_goes(console)
         try:
-            _follow(paths, tz, fmt_of, no_skew, console, session, client)
+            # (from the start: the files are opened and their lines counted before they are read)
+            with _reading_status() as read:
+                _follow(paths, tz, fmt_of, no_skew, console, session, client, read)
         except _ReaderGone:
             pass
         return
