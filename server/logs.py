@@ -14,6 +14,7 @@ write is much cheaper than fifteen.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import sys
 import time
@@ -74,6 +75,8 @@ class ServerLog:
         self._pending: list[tuple[float | None, lines.Shape, str, dict]] = []
         self._flush_scheduled = False
         self.closed = False
+        self._stamp_second: int | None = None  # (see _stamp)
+        self._stamp_text = ""
 
     # ---- time -------------------------------------------------------------------------
     def local(self, epoch_s: float | None = None) -> datetime:
@@ -82,6 +85,18 @@ class ServerLog:
         if self.tz is None:
             return datetime.fromtimestamp(t)
         return datetime.fromtimestamp(t, self.tz).replace(tzinfo=None)
+
+    def _stamp(self, epoch_s: float) -> str:
+        """The time of an app.log line, as :func:`jarvis_diag.lines.backend_line` writes it;
+        the part to the second is made once a second (an attach logs ~15 lines in the same
+        millisecond; a zone's offset changes on a whole second)."""
+        second = math.floor(epoch_s)
+        micros = round((epoch_s - second) * 1_000_000)  # (to the microsecond, as datetime rounds)
+        if micros == 1_000_000:
+            second, micros = second + 1, 0
+        if second != self._stamp_second:
+            self._stamp_second, self._stamp_text = second, f"{self.local(second):%Y-%m-%d %H:%M:%S}"
+        return f"{self._stamp_text},{micros // 1000:03d}"
 
     # ---- writers ----------------------------------------------------------------------
     def log(self, shape_name: str, *, level: str | None = None, **fields: object) -> None:
@@ -130,7 +145,7 @@ class ServerLog:
             if epoch_s is None:
                 backend_lines.append(lines.console_line(level, message))
             else:
-                line = lines.backend_line(self.local(epoch_s), shape.logger, level, message)
+                line = f"{self._stamp(epoch_s)} - {shape.logger} - {level} - {message}"
                 app_lines.append(line)
                 backend_lines.append(line)
         self._pending.clear()

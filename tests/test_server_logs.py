@@ -126,3 +126,17 @@ async def test_a_session_id_with_a_line_break_or_a_space_stays_one_line_that_rea
     assert unknown_backend_lines(text) == []
     assert "Stored chat UUID mapping: 'new-3_IN' ->" in text
     assert unknown_console_lines((tmp_path / "logs" / "backend.log").read_text()) == []
+
+
+def test_an_app_line_time_is_written_as_backend_line_writes_it(tmp_path):
+    # (the part to the second is made once a second: the milliseconds, a second's edges and a
+    # zone's change must read as jarvis_diag.lines.backend_line writes them)
+    from jarvis_diag import lines
+    from server.logs import ServerLog
+    change = 1792890000.0  # 2026-10-25 01:00 UTC: Europe/Berlin from UTC+02:00 to UTC+01:00
+    times = [change + d for d in (-1.0, -0.0005, -0.0000004, 0.0, 0.0000004, 0.3919995, 0.9999996, 1.999)]
+    for tz in (None, "Europe/Berlin", "Asia/Shanghai"):
+        log = ServerLog(tmp_path / str(tz), tz)
+        for t in times:
+            assert log._stamp(t) == lines.backend_line(log.local(t), "x", "INFO", "m")[:23], (tz, t)
+        log.close()
