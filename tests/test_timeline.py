@@ -262,13 +262,20 @@ def test_a_narrow_terminal_shows_each_source_whole(desync, width):
             assert s[k][11:23] in flat
 
 
+def _narrow_section(tl, width: int, start: str, end: str) -> str:
+    """The terminal view of ``tl`` at ``width`` columns from ``start`` to ``end``, checked to
+    fit them with nothing cut to an ellipsis."""
+    console = Console(file=io.StringIO(), width=width)
+    console.print(tl)
+    text = console.file.getvalue().split(start, 1)[1].split(end, 1)[0]
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+    return text
+
+
 @pytest.mark.parametrize("width", [80, 100])
 def test_a_narrow_terminal_shows_each_attach_whole(desync, width):
     # at 80 columns the attaches table cut every cell ('453424…', kind 'n…', '10:04:32.4…')
-    console = Console(file=io.StringIO(), width=width)
-    console.print(desync)
-    text = console.file.getvalue().split("Sessions: attaches", 1)[1].split("\n\n", 1)[0]
-    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+    text = _narrow_section(desync, width, "Sessions: attaches", "\n\n")
     for a in desync.attaches.itertuples(index=False):
         at = a.requested_at if not pd.isna(a.requested_at) else a.received_at
         row = f"{a.session[:8]}│mwuj2r4i-8t1u│{a.sid}│{a.kind}" if width < 100 else \
@@ -279,10 +286,7 @@ def test_a_narrow_terminal_shows_each_attach_whole(desync, width):
 @pytest.mark.parametrize("width", [80, 100])
 def test_a_narrow_terminal_shows_each_kind_of_a_clients_events_whole(desync, width):
     # at 80 columns the per-client table cut its long kinds ('socket.connecti…', 'chat.connect.rec…')
-    console = Console(file=io.StringIO(), width=width)
-    console.print(desync)
-    text = console.file.getvalue().split("\nClient ", 1)[1].split("\nFindings", 1)[0]
-    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+    text = _narrow_section(desync, width, "\nClient ", "\nFindings")
     cells = [[cell.strip() for cell in line.split("│")] for line in text.splitlines() if line.count("│") == 5]
     shown = {row[4] for row in cells if row[4]}
     assert {"socket.connected", "chat.connect.received", "chat.handler.remapped", "callback.missing"} <= shown
