@@ -31,8 +31,9 @@ demo: $(STAMP) webclient
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jarvis_diag server tests benchmarks
 
+# three test processes: most tests wait on servers, sockets and timers rather than compute
 test: $(STAMP) webclient lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 # lnav is the reference the ingestion benchmark is compared with: installed when missing and
 # the machine lets us (root with apt-get), else that comparison is skipped with a note
