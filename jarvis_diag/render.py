@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,28 +54,34 @@ SOURCES_TABLE_MIN_WIDTH = 100
 _SOURCE_COLUMNS = ("file", "format", "lines", "events", "unknown", "bad", "dup", "first (UTC)", "last (UTC)")
 
 
-class _Sources:
-    """The files read: a table on a wide terminal, a list on a narrow one."""
+class _AtWidth:
+    """What ``draw(width)`` yields, drawn for the width the view is given: a narrow terminal
+    gets another layout than a wide one."""
 
-    def __init__(self, tl: Timeline):
-        self.tl = tl
+    def __init__(self, draw: Callable[[int], RenderResult]):
+        self.draw = draw
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        rows = _source_rows(self.tl)
-        if options.max_width >= SOURCES_TABLE_MIN_WIDTH:
-            table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
-            for col in _SOURCE_COLUMNS:
-                table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup")
-                                 else "left", overflow="fold" if col == "file" else "ellipsis")
-            for row in rows:
-                table.add_row(*row)
-            yield table
-            return
-        yield Text("Sources read", style="italic")
-        for path, fmt, lines, events, unknown, bad, dup, first, last in rows:
-            yield Text(path, overflow="fold")
-            yield Padding(Text(f"{fmt}: {lines} lines, {events} events, {unknown} unknown, {bad} bad, {dup} dup; "
-                               f"{first} to {last} UTC", style="dim"), (0, 0, 0, 2))
+        yield from self.draw(options.max_width)
+
+
+def _sources_view(tl: Timeline, width: int) -> RenderResult:
+    """The files read: a table on a wide terminal, a list on a narrow one."""
+    rows = _source_rows(tl)
+    if width >= SOURCES_TABLE_MIN_WIDTH:
+        table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
+        for col in _SOURCE_COLUMNS:
+            table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup")
+                             else "left", overflow="fold" if col == "file" else "ellipsis")
+        for row in rows:
+            table.add_row(*row)
+        yield table
+        return
+    yield Text("Sources read", style="italic")
+    for path, fmt, lines, events, unknown, bad, dup, first, last in rows:
+        yield Text(path, overflow="fold")
+        yield Padding(Text(f"{fmt}: {lines} lines, {events} events, {unknown} unknown, {bad} bad, {dup} dup; "
+                           f"{first} to {last} UTC", style="dim"), (0, 0, 0, 2))
 
 
 def _source_rows(tl: Timeline) -> list[tuple[str, ...]]:
@@ -92,8 +98,8 @@ def _source_rows(tl: Timeline) -> list[tuple[str, ...]]:
     return rows
 
 
-def _sources_table(tl: Timeline) -> _Sources:
-    return _Sources(tl)
+def _sources_table(tl: Timeline) -> RenderableType:
+    return _AtWidth(lambda width: _sources_view(tl, width))
 
 
 def _clock_text(tl: Timeline) -> Table:
@@ -257,16 +263,10 @@ def _clients_to_show(tl: Timeline, clients: set[str]) -> list[str]:
 SESSIONS_TABLE_MIN_WIDTH = 100
 
 
-class _Sessions:
-    def __init__(self, tl: Timeline):
-        self.tl = tl
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield _sessions_table_of(self.tl, narrow=options.max_width < SESSIONS_TABLE_MIN_WIDTH)
-
-
 def _sessions_table(tl: Timeline) -> RenderableType | None:
-    return None if tl.attaches.empty else _Sessions(tl)
+    if tl.attaches.empty:
+        return None
+    return _AtWidth(lambda width: [_sessions_table_of(tl, narrow=width < SESSIONS_TABLE_MIN_WIDTH)])
 
 
 def _sessions_table_of(tl: Timeline, narrow: bool) -> Table:
@@ -313,7 +313,7 @@ def _findings_table(tl: Timeline) -> RenderableType:
             return Text("No findings, but no line of these logs was recognised: nothing could be checked.",
                         style="yellow")
         return Text("No findings: nothing went wrong that these logs show.", style="green")
-    return _Findings(tl)
+    return _AtWidth(lambda width: _findings_view(tl, width))
 
 
 # Below this many columns the findings table leaves its "what happened" column too narrow (20
@@ -322,17 +322,12 @@ def _findings_table(tl: Timeline) -> RenderableType:
 FINDINGS_TABLE_MIN_WIDTH = 120
 
 
-class _Findings:
+def _findings_view(tl: Timeline, width: int) -> RenderResult:
     """The findings, worst first: a table on a wide terminal, a list on a narrow one."""
-
-    def __init__(self, tl: Timeline):
-        self.tl = tl
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if options.max_width >= FINDINGS_TABLE_MIN_WIDTH:
-            yield _findings_as_table(self.tl)
-        else:
-            yield from _findings_as_list(self.tl)
+    if width >= FINDINGS_TABLE_MIN_WIDTH:
+        yield _findings_as_table(tl)
+    else:
+        yield from _findings_as_list(tl)
 
 
 def _finding_parts(f) -> tuple[str, Text, Text]:
