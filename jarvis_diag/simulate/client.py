@@ -257,6 +257,7 @@ class VirtualClient:
                 return
             was_auth = self.authenticated
             self.sio, self.authenticated = None, False
+            self._spawn(self._abort(sio))  # a transport that timed out is still open: close it
             self._sio_state("connected" if was_auth else "authenticating", "disconnected")
             self._obs("socket.disconnected", sid=self.sid, detail={"reason": js_reason})
             for s in self.sessions.values():
@@ -299,8 +300,7 @@ class VirtualClient:
                 self.last_error = reason
                 self._obs("socket.error", detail={"reason": reason})
                 self._apply(self.machine.on("connect_error"))
-            with contextlib.suppress(Exception):
-                await sio.eio.disconnect(abort=True)
+            await self._abort(sio)
 
     def _drop(self) -> None:
         """Drop the current socket without waiting for a peer that may be gone."""
@@ -311,10 +311,15 @@ class VirtualClient:
 
     @staticmethod
     async def _abort(sio: SuspendableClient) -> None:
+        # python-engineio leaves the WebSocket open when its read loop ends on a ping timeout or
+        # an error, or a connect fails after the upgrade; it stayed open until the garbage
+        # collector found it, and a busy run ran out of open files. A page closes it.
         with contextlib.suppress(Exception):
             sio.connected = False
             async with asyncio.timeout(5):
                 await sio.eio.disconnect(abort=True)
+                if sio.eio.ws is not None and not sio.eio.ws.closed:
+                    await sio.eio.ws.close()
 
     async def _emit(self, event: str, data: dict) -> bool:
         sio = self.sio
