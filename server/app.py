@@ -103,6 +103,9 @@ async def _console_access_log(request: web.Request, handler):
         request.app[STATE].websockets.add(task)
         try:
             return await handler(request)
+        except ConnectionResetError:
+            # the client left before the upgrade was answered (a phone giving up): no traceback
+            return web.Response(status=400, text="the client left during the WebSocket upgrade")
         finally:
             request.app[STATE].websockets.discard(task)
             log.console("uv.conn_closed")

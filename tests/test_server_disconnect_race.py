@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import subprocess
 import sys
 from datetime import datetime
@@ -77,3 +79,23 @@ async def test_disconnect_during_a_slow_connect_is_logged_when_the_socket_closes
     closed_at = datetime.fromisoformat(closed[0].replace("Z", "+00:00"))
     received_at = datetime.fromisoformat(attaches[0]["received_at"].replace("Z", "+00:00"))
     assert (closed_at - received_at).total_seconds() * 1000 < attaches[0]["server_ms"]
+
+
+async def test_a_client_that_leaves_during_the_upgrade_costs_no_traceback(caplog):
+    # a phone that gives up right after asking for the WebSocket: aiohttp logged "Error
+    # handling request" with a traceback for each one ("Cannot write to closing transport")
+    upgrade = (b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               b"Sec-WebSocket-Version: 13\r\n\r\n")
+    async with running_server() as srv:
+        host, port = srv.url.removeprefix("http://").rsplit(":", 1)
+        for _ in range(5):
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.write(upgrade)
+            await writer.drain()
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # (reset: the request is read, the answer finds the socket gone)
+        await asyncio.sleep(0.5)
+        async with Client(srv.url, srv.token) as c:  # and the server goes on serving
+            assert c.sio.connected
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
