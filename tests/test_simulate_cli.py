@@ -325,7 +325,7 @@ async def test_two_runs_started_together_have_ids_of_their_own(tmp_path: Path):
                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
                  for out in ([], ["--out", "fixed"])]
         done = await asyncio.wait_for(asyncio.gather(*(proc.communicate() for proc in procs)), 60)
-    assert [proc.returncode for proc in procs] == [0, 0], [err.decode() for _, err in done]
+    assert [proc.returncode for proc in procs] == [0, 0], [(out.decode(), err.decode()) for out, err in done]
     runs = [json.loads(out)["run"] for out, _ in done]
     assert runs[0] != runs[1] and all(re.fullmatch(r"\d{8}T\d{6}\.\d{3}-0-[0-9a-f]{6}", run) for run in runs), runs
     folders = [tmp_path / f"sim-{runs[0]}", tmp_path / "fixed"]
