@@ -168,6 +168,7 @@ class _Index:
         self._autos: dict[str | None, tuple[list, list[float]]] | None = None
         self._output: dict[str | None, tuple[list[dict], np.ndarray]] | None = None
         self._asked_of_key: dict[str | None, list[tuple[float, Attach]]] | None = None  # (made when first asked)
+        self.backend_times: np.ndarray | None = None  # (see _backend_times)
         self._conn_of_sid: dict[str, Connection] | None = None  # (made when first asked)
         self._client_ready: dict[str, list[Attach]] | None = None  # (made when first asked)
         self._session_ready: dict[str | None, list[Attach]] | None = None  # (made when first asked)
@@ -1425,6 +1426,65 @@ def _failed_attempts(ix: _Index, client: str | None, t0: float, t1: float) -> li
 
 # a connection error that says the WebSocket could not be opened (socket.io-client: 'websocket error')
 _UPGRADE_REFUSED = re.compile(r"websocket error", re.IGNORECASE)
+# a page's clock, corrected, may still be off by this much from the server's
+_ATTEMPT_SLACK_S = 1.0
+
+
+def _server_downtimes(ix: _Index) -> list[tuple[float, float | None, str, list[dict]]]:
+    """When the server's log shows it was not running: (from, until or None, how, evidence).
+    Stopped or reloading from its shutdown or reload line to its next start; killed or dead
+    (a start with no shutdown since the one before) from its last line before that start."""
+    index = ix.corr.index
+    backend = [r for r in index.of_kind(PROCESS_LINES) if r["source"] == "backend"]
+    downs: list[tuple[float, float | None, str, list[dict]]] = []
+    since: dict | None = None
+    started = False
+    for rec in backend:
+        if rec["kind"] != "server.starting":
+            since = since or rec
+            continue
+        if since is not None:
+            how = "reloaded" if since["kind"] == "server.reload" else "was shut down"
+            downs.append((since["t"], rec["t"], f"it {how} at {iso(since['t'])} and started again at "
+                                                 f"{iso(rec['t'])}", [evidence(since), evidence(rec)]))
+        elif started:  # (a log's first start ends nothing it shows)
+            times = _backend_times(ix)
+            before = times[:times.searchsorted(rec["t"], side="left")]
+            if len(before):
+                downs.append((before[-1], rec["t"], f"it logged nothing from {iso(before[-1])} and started again "
+                                                    f"at {iso(rec['t'])} with no shutdown logged: killed, or died",
+                              [evidence(rec)]))
+        since, started = None, True
+    if since is not None:
+        how = "reloaded" if since["kind"] == "server.reload" else "was shut down"
+        downs.append((since["t"], None, f"it {how} at {iso(since['t'])} and did not start again in the logs",
+                      [evidence(since)]))
+    return downs
+
+
+def _backend_times(ix: _Index) -> np.ndarray:
+    """The time (epoch s) of every line of the server's logs, of any kind, in time order."""
+    if ix.backend_times is None:
+        ix.backend_times = np.sort(ix.corr.backend_ns) / 1e9
+    return ix.backend_times
+
+
+def _server_while_refused(ix: _Index, failures: list[dict]) -> tuple[str, str, list[dict]]:
+    """Whether the server was running while every attempt of a page failed to open its
+    WebSocket: ("down" | "up" | "unknown", how the logs say it, their lines). The page says
+    'websocket error' both when nothing answers at the address and when a proxy refuses the
+    upgrade; only the server's log tells the two apart."""
+    t0, t1 = failures[0]["t"], failures[-1]["t"]
+    for start, end, how, lines in _server_downtimes(ix):
+        if start <= t0 + _ATTEMPT_SLACK_S and (end is None or end >= t1 - _ATTEMPT_SLACK_S):
+            return "down", how, lines
+    times = _backend_times(ix)
+    logged = times.searchsorted(t1, side="right") - times.searchsorted(t0, side="left")
+    if logged:
+        first = times[times.searchsorted(t0, side="left")]
+        lines = [evidence(r) for r in ix.corr.index.between(t0, t1) if r["source"] == "backend"][:1]
+        return "up", f"it logged {logged} line{'s' if logged > 1 else ''} meanwhile, from {iso(first)}", lines
+    return "unknown", "", []
 
 # An episode's trigger, as a sentence says it
 LOSS_WORDS = {"page.hidden": "its page went to the background", "network.offline": "its network went offline",
@@ -1464,16 +1524,29 @@ def detect_reconnect_failed(ix: _Index) -> list[dict]:
         else:
             continue
         fix = "Reconnect on visibility/online and re-send chat:connect for every open session."
+        server_lines: list[dict] = []
         if failures and all(_UPGRADE_REFUSED.search(r.get("reason") or "") for r in failures):
-            fix = ("Every attempt failed to open the WebSocket: a proxy or network that refuses WebSocket upgrades "
-                   "would do this, and socket.io-client does not fall back to polling unless told to "
-                   "(tryAllTransports: true, or transports ['polling', 'websocket']); let WebSockets through, or let "
-                   "the page fall back.")
+            state, how, server_lines = _server_while_refused(ix, failures)
+            fallback = ("socket.io-client does not fall back to polling unless told to (tryAllTransports: true, "
+                        "or transports ['polling', 'websocket']); let WebSockets through, or let the page fall back.")
+            if state == "down":
+                fix = (f"Every attempt failed while the server was down ({how}): 'websocket error' is what "
+                       f"socket.io-client says when nothing answers. Let the page try again when it comes back "
+                       f"to the foreground or online after giving up, and re-send chat:connect for every open "
+                       f"session once connected.")
+            elif state == "up":
+                fix = (f"Every attempt failed to open the WebSocket while the server was up ({how}): a proxy or "
+                       f"network that refuses WebSocket upgrades would do this, and {fallback}")
+            else:
+                fix = ("Every attempt failed to open the WebSocket. socket.io-client says 'websocket error' both "
+                       "when nothing answers (a server that is down, a phone with no network) and when a proxy "
+                       "refuses WebSocket upgrades; the server's log of that time tells which, and none here covers "
+                       f"it. If it is a proxy: {fallback}")
         elif failures:
             fix = ("Every attempt failed before a socket opened (see the reason): the server or the network was "
                    "down all along. Let the page try again when it comes back to the foreground or online after "
                    "giving up, and re-send chat:connect for every open session once connected.")
-        evidence_list = list(ep.evidence) + [evidence(r) for r in failures[:1] + failures[-1:]]
+        evidence_list = list(ep.evidence) + [evidence(r) for r in failures[:1] + failures[-1:]] + server_lines
         attempt = _last_attempt(ix, ep.client, ep.started_at) if ep.exhausted_at is None else None
         if attempt is not None and end_t is not None:
             evidence_list += [evidence(r) for r in attempt]  # (_f drops a line cited twice)

@@ -471,6 +471,8 @@ class Correlation:
     received: dict  # (client, session key) -> sorted times (epoch s) of live events it received
     texts: pd.Series  # the events' text, by row (records carry a row, see Row)
     warnings: list[str] = field(default_factory=list)  # what the reader should know of the correlation
+    # the time (ns) of every line of the server's logs, of any kind, in the order read
+    backend_ns: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def text(self, rec: dict) -> str:
         """The text of a record's line."""
@@ -1470,7 +1472,8 @@ def correlate(events: pd.DataFrame, *, no_skew: bool = False) -> tuple[pd.DataFr
     episodes = _episodes(index, conns, attaches)
     corr = Correlation(records=records, skews=skews, sid_client=sid_client, connections=conns, attaches=attaches,
                        episodes=episodes, ids=ids, pairs=pairs, first_t=first_t, last_t=last_t, index=index,
-                       received=_received_times(events), texts=events["text"], warnings=warnings)
+                       received=_received_times(events), texts=events["text"], warnings=warnings,
+                       backend_ns=t_ns[(events["source"] == "backend").to_numpy()])
     return events, corr
 
 

@@ -4,6 +4,7 @@ healthy log set that must give no warning or critical finding."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -642,6 +643,48 @@ def test_reconnect_failed_on_refused_websocket_upgrades_says_so(tmp_path):
     [f] = _findings(tl, "reconnect-failed")
     assert "4 attempts failed to connect, all of them with 'websocket error'" in f["summary"]
     assert "refuses WebSocket upgrades" in f["summary"] and "tryAllTransports" in f["summary"]
+    # the server's log says nothing of that time: the other cause is named too
+    assert "both when nothing answers (a server that is down, a phone with no network)" in f["summary"]
+    _well_formed(f["summary"])
+
+
+@pytest.mark.parametrize("how", ["stopped", "killed", "up"])
+def test_websocket_errors_while_the_server_was_down_are_not_blamed_on_a_proxy(tmp_path, how):
+    # socket.io-client says 'websocket error' when nothing answers at the address too (checked:
+    # the official client against a closed port). A page that gave up while the server was
+    # stopped was told a proxy refused its WebSocket upgrades
+    logs = LogSet()
+    logs.be(logs.now, "app.starting")
+    logs.wait(1)
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(2)
+    if how == "stopped":
+        logs.be(logs.now, "app.shutting_down")
+    logs.wait(0.5)
+    logs.client_disconnect(c, SID1, reason="transport close", server_sees=how != "killed")
+    logs.reconnect_attempts(c, 2, reason="websocket error")
+    if how == "up":  # another phone connects meanwhile
+        logs.connect(logs.client(suffix="p2x7"), SID2)
+    logs.reconnect_attempts(c, 2, exhausted=True, reason="websocket error")
+    logs.wait(20)
+    if how != "up":
+        logs.be(logs.now, "app.starting")
+    logs.be(logs.now + 0.1, "app.batch_saved", n=1)
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    [f] = _findings(tl, "reconnect-failed")
+    texts = [e["text"] for e in f["evidence"]]
+    if how == "up":
+        assert re.search(r"while the server was up \(it logged \d+ lines meanwhile, from ", f["summary"])
+        assert "refuses WebSocket upgrades" in f["summary"] and "tryAllTransports" in f["summary"]
+        assert any(SID2[:8] in t for t in texts), texts
+    else:
+        assert "Every attempt failed while the server was down (" in f["summary"]
+        assert "proxy" not in f["summary"] and "tryAllTransports" not in f["summary"]
+        said = "it was shut down at " if how == "stopped" else "with no shutdown logged: killed, or died"
+        assert ("it logged nothing from " in f["summary"]) == (how == "killed")
+        assert said in f["summary"] and any("Application starting" in t for t in texts), texts
     _well_formed(f["summary"])
 
 
