@@ -97,10 +97,21 @@ def is_log_name(name: str) -> bool:
     return name.endswith(_LOG_SUFFIXES) or (_rotation(name) is not None and not name.endswith(PACKED[1:]))
 
 
+def is_journal_export(path: Path) -> bool:
+    """Whether a folder's ``.json`` file is a journal export (``journalctl -o json``, read like
+    its logs) rather than any other JSON (a timeline's, a tool's settings), which is not read."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.read(65536).split(b"\n", 1)[0]
+    except OSError:
+        return False
+    return journal_json.detect([first.decode("utf-8", "replace")])
+
+
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
     ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``,
-    ``*.jsonl``, sorted); globs; ``-`` for stdin. DiagError for a path that
+    ``*.jsonl``, and ``*.json`` journal exports; sorted); globs; ``-`` for stdin. DiagError for a path that
     does not exist or matches nothing (``allow_empty``: a directory with no log file yet,
     a glob matching none, or a file not there yet in a directory that is, gives none, as when
     following logs about to be written or rotated)."""
@@ -134,7 +145,7 @@ def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[
                 found, left = [], []
                 for f in path.rglob("*"):
                     if f.is_file():
-                        if is_log_name(f.name):
+                        if is_log_name(f.name) or (f.name.endswith(".json") and is_journal_export(f)):
                             found.append(str(f))
                         elif f.name.endswith(PACKED[1:]):
                             left.append(str(f))
@@ -143,7 +154,8 @@ def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[
             found.sort()
             packed += [(p, f) for f in sorted(left)]
             if not found and not allow_empty:
-                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl)")
+                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl, "
+                                f"journal exports *.json)")
             for f in found:
                 add(f)
         elif path.is_file():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -129,6 +130,28 @@ def test_the_timeline_of_an_export_finds_what_the_plain_log_does(tmp_path, fixtu
     stamps = collector_stamps(lines, ZONE, LAG)
     assert b["text"].tolist() == [f"{stamps[i - 1]:%Y-%m-%dT%H:%M:%S.%f}+00:00 jarvis-vm python3[30389]: {lines[i - 1]}"
                                   for i in b["line"]]
+
+
+def test_an_export_in_a_folder_is_read_and_other_json_there_is_not(tmp_path):
+    # `journalctl -u jarvis -o json > logs/backend.json`, then `timeline logs/`: the export was
+    # left out of the folder's files, and the pages' logs alone gave another story
+    plain = FIXTURES / "callback-desync" / "backend.log"
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    _write(folder / "backend.json", _export(plain.read_text().splitlines()))
+    shutil.copytree(FIXTURES / "callback-desync" / "frontend", folder / "frontend")
+    (folder / "settings.json").write_text('{"port": 8000, "token": "t"}\n')
+    (folder / "timeline.json").write_text(json.dumps(_timeline(str(plain))))  # (a saved timeline)
+    want, got = _timeline(str(plain), str(FIXTURES / "callback-desync" / "frontend")), _timeline(str(folder))
+    assert [Path(s["path"]).name for s in got["sources"]][0] == "backend.json"
+    assert not any(s["path"].endswith(("settings.json", "timeline.json")) for s in got["sources"])
+    assert len(got["sources"]) == len(want["sources"])
+    assert [(f["kind"], f["severity"]) for f in got["findings"]] == [(f["kind"], f["severity"]) for f in want["findings"]]
+    # a folder holding only JSON that is no export still has no log
+    (folder / "backend.json").unlink()
+    shutil.rmtree(folder / "frontend")
+    result = runner.invoke(app, ["timeline", str(folder)])
+    assert result.exit_code != 0 and "no log files in this directory" in str(result.exception)
 
 
 def test_app_log_and_the_export_of_the_capture_are_read_once(tmp_path):
