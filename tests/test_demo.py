@@ -83,7 +83,10 @@ def test_each_bug_the_demo_offers_fails_the_phones_of_the_server_with_it_and_not
     assert not with_bug.healthy, (with_bug.cycles, with_bug.recovered, with_bug.lost)
     assert correct.healthy, (correct.cycles, correct.recovered, correct.lost, correct.duplicated)
     serious = {f["kind"] for f in with_bug.findings if f["severity"] != "info"}
-    assert serious and not [f for f in correct.findings if f["severity"] != "info"], serious
+    # (a message a busy machine held over a second is a transport-delay of that machine, not of
+    # the server: seen once, with two other test processes on the two CPUs)
+    wrong = [f["summary"] for f in correct.findings if f["severity"] != "info" and f["kind"] != "transport-delay"]
+    assert serious and not wrong, (serious, wrong)
     # the chats the phones share are told apart in the logs, which cut ids to 8 characters
     from jarvis_diag.demo import SHARED_CHATS
 
