@@ -306,6 +306,10 @@ class ChatService:
         return session
 
     # ---- agents -----------------------------------------------------------------------
+    def answering(self) -> bool:
+        """Whether an agent is writing a reply, or has messages waiting for one."""
+        return any(rt.busy or not rt.queue.empty() for rt in self.runtimes.values())
+
     def _start_agent(self, session: Session) -> AgentRuntime:
         cfg = self.config
         startup = max(cfg.agent_startup, cfg.slow_start) if self.slow_start else cfg.agent_startup

@@ -1,5 +1,6 @@
 """`jarvis-diag demo`, what `make demo` runs: two real servers, simulated phones, a report."""
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,8 @@ def test_each_bug_the_demo_offers_fails_the_phones_of_the_server_with_it_and_not
     # the server: seen once, with two other test processes on the two CPUs)
     wrong = [f["summary"] for f in correct.findings if f["severity"] != "info" and f["kind"] != "transport-delay"]
     assert serious and not wrong, (serious, wrong)
+    # (the servers are stopped once the replies under way are written, not in the middle of one)
+    assert not [f["summary"] for run in outcome.runs for f in run.findings if f["kind"] == "server-restart"]
     # the chats the phones share are told apart in the logs, which cut ids to 8 characters
     from jarvis_diag.demo import SHARED_CHATS
 
@@ -109,3 +112,27 @@ def test_the_demo_of_slow_start_shows_phones_waiting_out_a_slow_start(tmp_path: 
     assert slow and slow[0]["severity"] == "warning"
     assert not [f for f in correct.findings if f["kind"] == "slow-session-start"]
     assert time.monotonic() - started < 60  # (the demo stays quick)
+
+
+async def test_a_run_stops_its_server_once_the_replies_under_way_are_written():
+    # the demo stopped each server as soon as its phones were done, at times while an agent
+    # was still writing a reply: the log then showed a reply cut off by the shutdown, reported
+    # as a critical server-restart against that server (in one demo run of four)
+    from jarvis_diag.demo import replies_finished
+    from server.testing import Client, running_server
+
+    async with running_server(agent_pace=0.05) as srv, Client(srv.url, srv.token) as c:
+        ready = await c.attach("new-reply-test")
+        await c.sio.emit("chat:message", {"session_id": ready["session_id"], "content": "a long one"})
+        for _ in range(100):  # (bounded: the message reaches its agent)
+            if srv.chat.answering():
+                break
+            await asyncio.sleep(0.02)
+        assert srv.chat.answering()
+        assert await replies_finished(srv.chat, 20)
+        assert not srv.chat.answering()
+        assert any(name == "chat:result" for name, _ in c.since(0))  # the reply was written whole
+        # a reply that takes longer than it is given is waited for that long only
+        await c.sio.emit("chat:message", {"session_id": ready["session_id"], "content": "and another"})
+        await asyncio.sleep(0.2)
+        assert not await replies_finished(srv.chat, 0.1)
