@@ -102,10 +102,10 @@ def is_journal_export(path: Path) -> bool:
     its logs) rather than any other JSON (a timeline's, a tool's settings), which is not read."""
     try:
         with path.open("rb") as fh:
-            first = fh.read(65536).split(b"\n", 1)[0]
+            head = fh.read(65536).split(b"\n", DETECT_LINES)[:DETECT_LINES]
     except OSError:
         return False
-    return journal_json.detect([first.decode("utf-8", "replace")])
+    return journal_json.detect([line.decode("utf-8", "replace") for line in head])
 
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:

@@ -154,6 +154,57 @@ def test_an_export_in_a_folder_is_read_and_other_json_there_is_not(tmp_path):
     assert result.exit_code != 0 and "no log files in this directory" in str(result.exception)
 
 
+def _pretty(entries: list[str]) -> list[str]:
+    """The same entries as `journalctl -o json-pretty` writes them: a field a line, tab-indented."""
+    lines = []
+    for entry in entries:
+        fields = list(json.loads(entry).items())
+        lines += ["{", *[f"\t{json.dumps(k)} : {json.dumps(v)}{',' if i < len(fields) - 1 else ''}"
+                         for i, (k, v) in enumerate(fields)], "}"]
+    return lines
+
+
+def test_a_json_pretty_export_reads_as_the_json_one(tmp_path):
+    # `journalctl -u jarvis -o json-pretty` read as a file of unknown lines: "not a Jarvis log?"
+    plain = FIXTURES / "callback-desync" / "backend.log"
+    entries = _export(plain.read_text().splitlines())
+    pages = str(FIXTURES / "callback-desync" / "frontend")
+    one_line, pretty = _write(tmp_path / "j.json", entries), _write(tmp_path / "p.json", _pretty(entries))
+    want, got = _timeline(one_line, pages), _timeline(pretty, pages)
+    source = got["sources"][0]
+    assert (source["format"], source["prefix"], source["unknown"]) == ("backend", "journal-json", 0)
+    assert source["lines"] == len(Path(pretty).read_text().splitlines()) > 20 * len(entries)
+    assert got["clock"] == want["clock"] and got["connections"] == want["connections"]
+    assert [(f["kind"], f["severity"], f["summary"]) for f in got["findings"]] == \
+        [(f["kind"], f["severity"], f["summary"]) for f in want["findings"]]
+    # each row cites the line its entry starts on
+    file_lines = Path(pretty).read_text().splitlines()
+    events = ingest([pretty]).events
+    assert len(events) == len(entries) and all(file_lines[n - 1] == "{" for n in events["line"])
+    for col in [c for c in SAME if c != "line"]:
+        pd.testing.assert_series_equal(ingest([one_line]).events[col].astype("object"),
+                                       events[col].astype("object"), check_names=False)
+    # in a folder too, beside pretty JSON that is no export
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(pretty, folder / "backend.json")
+    (folder / "settings.json").write_text('{\n\t"port" : 8000\n}\n')
+    assert [Path(s["path"]).name for s in _timeline(str(folder))["sources"]] == ["backend.json"]
+
+
+def test_a_json_pretty_export_cut_short_keeps_its_last_lines(tmp_path):
+    entries = _export(["2026-11-24 11:04:29,391 - jarvis - INFO - Application starting..."] * 3)
+    lines = _pretty(entries)
+    path = _write(tmp_path / "p.json", lines[:-4], end="")  # (its last entry has no "}")
+    events = ingest([path]).events
+    last = len(lines) * 2 // 3
+    # the two whole entries, then the cut one's lines as they are, in one unknown event (the
+    # lines after its first as its continuation, as a traceback's): nothing lost
+    assert events["kind"].tolist() == ["server.starting", "server.starting", "unknown"]
+    cut = events.iloc[2]
+    assert [cut["text"], *cut["traceback"].splitlines()] == lines[last:-4] and cut["line"] == last + 1
+
+
 def test_app_log_and_the_export_of_the_capture_are_read_once(tmp_path):
     desync = FIXTURES / "callback-desync"
     export = _write(tmp_path / "jarvis.json", _export((desync / "backend.log").read_text().splitlines()))
@@ -315,6 +366,24 @@ def test_detection_tells_an_export_from_the_other_json_and_logs(tmp_path):
     assert detect.detect_with_prefix(page) == ("frontend", None)
     assert detect.detect_with_prefix(['{"level": "info", "msg": "listening", "time": 1795514616}']) == ("backend", None)
     assert not journal_json.detect(['{"__REALTIME_TIMESTAMP": "1795514616523400"}'])  # (no message)
+
+
+def test_follow_prints_each_entry_appended_to_a_json_pretty_export_as_one_line(tmp_path):
+    # (each line of an entry was printed as an unknown event of its own, "{" and "}")
+    from test_timeline_cli import _following, _read_until
+
+    lines = (FIXTURES / "callback-desync" / "backend.log").read_text().splitlines()
+    pretty = _pretty(_export(lines[:12]))
+    path = tmp_path / "p.json"
+    _write(path, pretty[:len(pretty) // 2])  # (six whole entries)
+    with _following(path) as proc:
+        _read_until(proc, "following 1 file(s)", 30)
+        with path.open("a") as fh:
+            fh.write("".join(line + "\n" for line in pretty[len(pretty) // 2:]))
+        out = _read_until(proc, lines[11][24:], 30)
+    printed = [line for line in out.splitlines() if "jarvis-vm python3[30389]: " in line]
+    assert [line.split("python3[30389]: ", 1)[1] for line in printed] == lines[6:12]
+    assert not [line for line in out.splitlines() if line.rstrip().endswith((" {", " }"))]
 
 
 def test_format_of_backend_reads_an_export_as_a_plain_log(tmp_path):

@@ -225,6 +225,9 @@ def _withdrawn_line(key: tuple, said: tuple) -> str:
     return f"{at} {severity.upper():8} {kind} (withdrawn: more of the logs no longer show it): {summary}"
 
 
+PRETTY_MAX_LINES = 10_000  # (lines of a json-pretty entry gathered at most: then printed as they are)
+
+
 @dataclass
 class _Tail:
     """How far ``--follow`` has read a file: the file itself (device, inode), whatever name it
@@ -250,6 +253,24 @@ class _Tail:
     compressed: bool = False
     unreadable: bool = False  # (said so once)
     removed_said: bool = False
+    # a journal export (journalctl -o json...): an entry of -o json-pretty is over several
+    # lines, gathered here (from its "{" line, with that line's number) until its "}" line
+    journal: bool = False
+    entry: list[str] = field(default_factory=list)
+    entry_line: int = 0
+
+    def whole_entry(self, raw: str) -> tuple[int, str] | None:
+        """(its line, its text) for a line to print now: ``raw`` itself, or the entry of a
+        json-pretty export it ends; None while an entry is gathered."""
+        if self.journal and (self.entry or raw.strip() == "{"):
+            if not self.entry:
+                self.entry_line = self.line
+            self.entry.append(raw)
+            if raw.rstrip() != "}" and len(self.entry) < PRETTY_MAX_LINES:
+                return None
+            text, self.entry = "\n".join(self.entry), []
+            return self.entry_line, text
+        return self.line, raw
 
     def open(self, path: str) -> bool:
         """Open ``path`` as this tail's file; False when it is not there."""
@@ -598,19 +619,23 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             with ctrl_c:
                 raw = tail.unprinted.popleft().decode("utf-8", errors="replace")
                 tail.line += 1
+                whole = tail.whole_entry(raw)
+                if whole is None:
+                    continue
+                lineno, raw = whole
                 # held till the next rebuild: a line that --session / --client may leave out (the
                 # timeline tells which socket is whose); a file the timeline has not read yet (it
                 # just appeared: its format, the server's time zone and a page's clock are known
                 # once it is); what comes after a line held
                 if selecting or held or not tail.format:
-                    held.append((tail, path, tail.line, raw))
+                    held.append((tail, path, lineno, raw))
                     continue
-                ev = _parse(tail.format, path, tail.line, raw, offset)
+                ev = _parse(tail.format, path, lineno, raw, offset)
                 if ev is None:
                     continue
                 if ev.source != "backend" and ev.fields.get("client") and not no_skew \
                         and ev.fields["client"] not in skew_of:
-                    held.append((tail, path, tail.line, raw))
+                    held.append((tail, path, lineno, raw))
                 else:
                     _show(ev, skew_of)
         return bool(data) and tail.format is not None
@@ -705,6 +730,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             # reads them: the timeline takes an empty file for the server's, and a page's log
             # named phone.log was printed as no page's)
             tail.format = source["format"] if source.get("lines") else ""
+            tail.journal = source.get("prefix") == "journal-json"
             if source["path"].endswith(PACKED):  # (read whole as it was)
                 tail.compressed = True
                 tail.offset, tail.line = os.fstat(tail.fh.fileno()).st_size, int(source.get("lines") or 0)
@@ -797,6 +823,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             source = by_name.get(names[id(t)])
             if source is not None and source.get("lines"):
                 t.format = source["format"]  # (as the timeline read it, once it has lines to tell by)
+                t.journal = source.get("prefix") == "journal-json"
             elif source is None and t.offset:
                 t.format = None  # (not a log: the timeline left it out)
         _show_held(kept=_kept(sel, names), names=names, upto=done.held)

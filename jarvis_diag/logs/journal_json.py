@@ -1,5 +1,6 @@
 """The backend's log as systemd's journal exports it: ``journalctl -u jarvis -o json``
-(or ``-o json-seq``, each entry after a record separator).
+(or ``-o json-seq``, each entry after a record separator, or ``-o json-pretty``, each entry
+over several lines).
 
 Each line of the export is one journal entry, a JSON object of string fields in no set
 order: ``__REALTIME_TIMESTAMP`` (microseconds since the epoch), ``_HOSTNAME``,
@@ -42,11 +43,24 @@ def _entry(line: bytes | str) -> dict | None:
     return entry if isinstance(entry, dict) and "__REALTIME_TIMESTAMP" in entry and "MESSAGE" in entry else None
 
 
+# ``-o json-pretty``: an entry over several lines, from a "{" to a "}" of their own, each
+# field on its own line
+_PRETTY_END = re.compile(rb"^\}[ \t\r]*$", re.MULTILINE)
+_PRETTY_TIME = re.compile(r'^\s+"__REALTIME_TIMESTAMP" : "\d+",?\s*$')
+_PRETTY_MAX = 1 << 22  # (bytes an entry may span: a message of 4 MB with --all)
+
+
 def detect(lines: Sequence[str]) -> bool:
     """Whether a file's first lines (without their newline) are a journal export: the first
-    of them that is a JSON object is an entry (it has a time and a message)."""
-    for line in lines:
+    of them that is a JSON object is an entry (it has a time and a message). An entry of
+    ``-o json-pretty`` spans lines, from a ``{`` to a ``}`` of their own."""
+    for i, line in enumerate(lines):
         s = line.lstrip("\ufeff").strip()  # (and json-seq's record separator, a space to Python)
+        if s == "{":
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip() == "}"), None)
+            if end is None:  # (an entry longer than the lines given: its time field tells)
+                return any(_PRETTY_TIME.match(x) for x in lines[i + 1:])
+            return _entry("\n".join(lines[i:end + 1])) is not None
         if s.startswith("{"):
             return _entry(s) is not None
     return False
@@ -100,28 +114,42 @@ def decode(data: bytes | bytearray) -> Export:
     view = memoryview(data)
     pos = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     size = len(data)
-    micros: list[int] = []  # each line's time (0: a line kept as it is)
-    heads: list[bytes | None] = []  # each line's prefix after its time; None: kept as it is
+    micros: list[int] = []  # each entry's time (0: a line kept as it is)
+    heads: list[bytes | None] = []  # each entry's prefix after its time; None: a line kept as it is
     bodies: list[bytes] = []
+    starts: list[int] = []  # the line of the export (0-based) each entry starts on
     services: dict[tuple, bytes] = {}  # (the prefixes made: one per host, identifier and pid)
     left_out = 0
+    n_lines = 0
     while pos < size:
         end = data.find(b"\n", pos)
         end = size if end < 0 else end
         line = view[pos:end]
+        starts.append(n_lines)
+        n_lines += 1
+        entry = None
+        if len(line) < 8 and bytes(line).strip() == b"{":  # (-o json-pretty; one that is no entry:
+            close = _PRETTY_END.search(data, end, min(size, end + _PRETTY_MAX))  # its lines kept one by one)
+            entry = None if close is None else _entry(view[pos:close.end()])
+            if entry is not None and _time_and_message(entry) is not None:
+                n_lines += data.count(b"\n", end, close.end())
+                end = close.end()
+            else:
+                entry = None
         pos = end + 1
-        if line[:1] == b"\x1e":  # (-o json-seq: a record separator before each entry)
-            line = line[1:]
-        entry = _entry(line) if line[:1] == b"{" else None
-        message = None if entry is None else _message(entry["MESSAGE"])
-        stamp = None if entry is None else entry["__REALTIME_TIMESTAMP"]
-        if message is None or not isinstance(stamp, str) or not stamp.isdigit() or len(stamp) > 18:
+        if entry is None:
+            if line[:1] == b"\x1e":  # (-o json-seq: a record separator before each entry)
+                line = line[1:]
+            entry = _entry(line) if line[:1] == b"{" else None
+        usable = None if entry is None else _time_and_message(entry)
+        if usable is None:
             micros.append(0)
             heads.append(None)
             bodies.append(bytes(line))
             continue
+        stamp, message = usable
         left_out += entry["MESSAGE"] is None
-        micros.append(int(stamp))
+        micros.append(stamp)
         key = (entry.get("_HOSTNAME"), entry.get("SYSLOG_IDENTIFIER"), entry.get("_COMM"),
                entry.get("_PID") or entry.get("SYSLOG_PID"))
         head = services.get(key)
@@ -133,21 +161,30 @@ def decode(data: bytes | bytearray) -> Export:
                            "ascii").tolist()
     out = bytearray()
     entry_of: list[int] = []
-    for i, (head, body) in enumerate(zip(heads, bodies, strict=True)):
+    for i, (head, body, start) in enumerate(zip(heads, bodies, starts, strict=True)):
         if head is None:
             out += body
             out += b"\n"
-            entry_of.append(i)
+            entry_of.append(start)
             continue
         prefix = times[i] + head
         for part in body.split(b"\n") if b"\n" in body else (body,):
             out += prefix
             out += part
             out += b"\n"
-            entry_of.append(i)
+            entry_of.append(start)
     if size and data[-1:] != b"\n" and out:  # (the export cut short: so is its last line)
         del out[-1:]
-    return Export(out, np.asarray(entry_of, dtype=np.int64), len(heads), left_out)
+    return Export(out, np.asarray(entry_of, dtype=np.int64), n_lines, left_out)
+
+
+def _time_and_message(entry: dict) -> tuple[int, bytes] | None:
+    """An entry's time (microseconds) and message, or None when it has no usable one."""
+    message = _message(entry["MESSAGE"])
+    stamp = entry["__REALTIME_TIMESTAMP"]
+    if message is None or not isinstance(stamp, str) or not stamp.isdigit() or len(stamp) > 18:
+        return None
+    return int(stamp), message
 
 
 def _head(host: object, ident: object, comm: object, pid: object) -> bytes:
