@@ -368,6 +368,19 @@ def test_detection_tells_an_export_from_the_other_json_and_logs(tmp_path):
     assert not journal_json.detect(['{"__REALTIME_TIMESTAMP": "1795514616523400"}'])  # (no message)
 
 
+def test_stray_brace_lines_in_a_json_pretty_export_are_kept_and_the_entries_after_them_read():
+    # (each "{" line with no "}" after it searched the rest of the export again: 20,000 of them
+    # took 4.5 s, and twice as many four times as long; now each byte is searched once)
+    line = "2026-11-24 11:04:29,391 - jarvis - INFO - Application starting..."
+    entries = _export([line] * 2)
+    data = "\n".join([entries[0], *["{"] * 2000, *_pretty(entries[1:])]) + "\n"
+    export = journal_json.decode(data.encode())
+    shown = bytes(export.data).decode().splitlines()
+    assert export.lines == len(data.splitlines()) and len(shown) == 2 + 2000
+    assert shown[1:2001] == ["{"] * 2000 and all(s.endswith(line) for s in (shown[0], shown[-1]))
+    assert export.entry_of.tolist() == list(range(2001)) + [2001]
+
+
 def test_follow_prints_each_entry_appended_to_a_json_pretty_export_as_one_line(tmp_path):
     # (each line of an entry was printed as an unknown event of its own, "{" and "}")
     from test_timeline_cli import _following, _read_until

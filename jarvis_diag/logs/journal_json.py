@@ -46,6 +46,7 @@ def _entry(line: bytes | str) -> dict | None:
 # ``-o json-pretty``: an entry over several lines, from a "{" to a "}" of their own, each
 # field on its own line
 _PRETTY_END = re.compile(rb"^\}[ \t\r]*$", re.MULTILINE)
+_PRETTY_START = re.compile(rb"^\{[ \t\r]*$", re.MULTILINE)
 _PRETTY_TIME = re.compile(r'^\s+"__REALTIME_TIMESTAMP" : "\d+",?\s*$')
 _PRETTY_MAX = 1 << 22  # (bytes an entry may span: a message of 4 MB with --all)
 
@@ -121,6 +122,11 @@ def decode(data: bytes | bytearray) -> Export:
     services: dict[tuple, bytes] = {}  # (the prefixes made: one per host, identifier and pid)
     left_out = 0
     n_lines = 0
+    # (json-pretty: the last "}" line found, and how far none was found; the next "{" line: each
+    # byte is searched once and an entry parsed once, however many "{" lines have no "}")
+    known: re.Match | None = None
+    scanned = 0
+    next_open: re.Match | None = None
     while pos < size:
         end = data.find(b"\n", pos)
         end = size if end < 0 else end
@@ -129,7 +135,16 @@ def decode(data: bytes | bytearray) -> Export:
         n_lines += 1
         entry = None
         if len(line) < 8 and bytes(line).strip() == b"{":  # (-o json-pretty; one that is no entry:
-            close = _PRETTY_END.search(data, end, min(size, end + _PRETTY_MAX))  # its lines kept one by one)
+            if known is None or known.start() < end:  # its lines kept one by one)
+                start, stop = max(end, scanned), min(size, end + _PRETTY_MAX)
+                known = _PRETTY_END.search(data, start, stop) if start < stop else None
+                if known is None:
+                    scanned = max(scanned, stop)
+            close = known
+            if close is not None and (next_open is None or next_open.start() <= end):
+                next_open = _PRETTY_START.search(data, end + 1, close.start())
+            if next_open is not None and next_open.start() < (close.start() if close else 0):
+                close = None  # (another "{" line before the "}": this one opens no entry)
             entry = None if close is None else _entry(view[pos:close.end()])
             if entry is not None and _time_and_message(entry) is not None:
                 n_lines += data.count(b"\n", end, close.end())
