@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jarvis_diag.simulate import SimConfig, run_simulation
 from jarvis_diag.simulate.profiles import PRESETS
+from jarvis_diag.tasks import stop_tasks
 
 DEFAULT_BUG = "single-live-session"
 # How long a run's server is given to finish the replies under way once the phones are done
@@ -76,8 +77,9 @@ BUG_SETUPS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     # is more than the one message the server replays instead
     "history-window": ({"history": 1}, {"sessions": 1, "profiles": [PRESETS["resume"]],
                                         "existing": list(SHARED_CHATS[:1])}),
-    # one reload, while the phones are in the background, that outlasts their first retries
-    "reload": ({"reload_after": 2.5, "reload_downtime": 2.0, "reload_count": 1}, {}),
+    # one reload, once the phones have opened their chats and the first went to the background
+    # (see _reload_when_away), that outlasts their first retries
+    "reload": ({"reload_after": None, "reload_downtime": 2.0, "reload_count": 1}, {}),
     # an agent start chat:ready waits for, slow (over a second) but inside the phones' 6 s
     # deadline: at the server's 6 s every phone gave up on its first chat and ran no cycle
     "slow-start": ({"slow_start": 2.5}, {}),
@@ -115,14 +117,18 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
     runner = ServerRunner(config)
     url = await runner.start()
     outcome = RunOutcome(label, bugs, directory)
+    cfg = sim_config(url, str(config.token), seed, setup_for)
+    reload = asyncio.ensure_future(_reload_when_away(runner.state, cfg.clients)) if "reload" in bugs else None
     try:
         on_phase(f"{label}: simulating phones against {url}")
-        result = await run_simulation(sim_config(url, str(config.token), seed, setup_for), directory,
+        result = await run_simulation(cfg, directory,
                                       on_record=lambda r: on_phase(f"{label}: client {r['client']} "
                                                                    f"cycle {r['cycle']} done"))
         if not result.interrupted:
             await replies_finished(runner.state.chat, REPLIES_FINISH_S)
     finally:
+        if reload is not None:
+            await stop_tasks([reload])
         await runner.stop()
     if result.interrupted:  # Ctrl-C: the server is stopped; the caller stops the whole demo, outside the
         outcome.interrupted = True  # event loop (raised in this task, it was also logged with a traceback
@@ -133,6 +139,24 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
     outcome.lost = sum(int(r.get("lost") or 0) for r in records)
     outcome.duplicated = sum(int(r.get("duplicated") or 0) for r in records)
     return outcome
+
+
+async def _reload_when_away(state, phones: int) -> None:
+    """The reload bug's reload, as the file change that causes it comes in the field: while
+    the phones are away. Once every phone has a socket with its chats attached, it comes as
+    soon as one of those sockets closes (its phone went to the background). A reload timed
+    from the server's start came while the phones were still opening their chats on a busy
+    machine, and they then recovered every cycle."""
+    from server.app import simulate_reload
+
+    def attached() -> int:
+        return sum(1 for sock in state.chat.sockets.values() if sock.sessions)
+
+    while attached() < phones:
+        await asyncio.sleep(0.02)
+    while attached() >= phones:
+        await asyncio.sleep(0.005)
+    await simulate_reload(state)
 
 
 async def replies_finished(chat, within_s: float) -> bool:
