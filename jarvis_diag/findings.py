@@ -1432,33 +1432,31 @@ _ATTEMPT_SLACK_S = 1.0
 
 def _server_downtimes(ix: _Index) -> list[tuple[float, float | None, str, list[dict]]]:
     """When the server's log shows it was not running: (from, until or None, how, evidence).
-    Stopped or reloading from its shutdown or reload line to its next start; killed or dead
-    (a start with no shutdown since the one before) from its last line before that start."""
+    Reloading, or shut down (an end of its process, see :func:`_process_ends`), from that line
+    to its next start; killed or dead (a start with no shutdown since the one before) from its
+    last line before that start."""
     index = ix.corr.index
-    backend = [r for r in index.of_kind(PROCESS_LINES) if r["source"] == "backend"]
+    starts = [r for r in index.of_kind(["server.starting"]) if r["source"] == "backend"]
+    stops = [("reloaded", r) for r in index.of_kind(["server.reload"]) if r["source"] == "backend"]
     downs: list[tuple[float, float | None, str, list[dict]]] = []
-    since: dict | None = None
-    started = False
-    for rec in backend:
-        if rec["kind"] != "server.starting":
-            since = since or rec
+    for how, rec, _ in _process_ends(ix):
+        if how == "stop":
+            stops.append(("was shut down", rec))
             continue
-        if since is not None:
-            how = "reloaded" if since["kind"] == "server.reload" else "was shut down"
-            downs.append((since["t"], rec["t"], f"it {how} at {iso(since['t'])} and started again at "
-                                                 f"{iso(rec['t'])}", [evidence(since), evidence(rec)]))
-        elif started:  # (a log's first start ends nothing it shows)
-            times = _backend_times(ix)
-            before = times[:times.searchsorted(rec["t"], side="left")]
-            if len(before):
-                downs.append((before[-1], rec["t"], f"it logged nothing from {iso(before[-1])} and started again "
-                                                    f"at {iso(rec['t'])} with no shutdown logged: killed, or died",
-                              [evidence(rec)]))
-        since, started = None, True
-    if since is not None:
-        how = "reloaded" if since["kind"] == "server.reload" else "was shut down"
-        downs.append((since["t"], None, f"it {how} at {iso(since['t'])} and did not start again in the logs",
-                      [evidence(since)]))
+        times = _backend_times(ix)
+        before = times[:times.searchsorted(rec["t"], side="left")]
+        if len(before) and rec is not starts[0]:  # (a log's first start ends nothing it shows)
+            downs.append((before[-1], rec["t"], f"it logged nothing from {iso(before[-1])} and started again at "
+                                                f"{iso(rec['t'])} with no shutdown logged: killed, or died",
+                          [evidence(rec)]))
+    for how, rec in stops:
+        start = next((r for r in starts if r["t"] >= rec["t"]), None)
+        if start is None:
+            downs.append((rec["t"], None, f"it {how} at {iso(rec['t'])} and did not start again in the logs",
+                          [evidence(rec)]))
+        else:
+            downs.append((rec["t"], start["t"], f"it {how} at {iso(rec['t'])} and started again at "
+                                                f"{iso(start['t'])}", [evidence(rec), evidence(start)]))
     return downs
 
 
