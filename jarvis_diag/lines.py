@@ -370,7 +370,12 @@ BACKEND_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
 def backend_line(local: datetime, logger: str, level: str, message: str) -> str:
     """An app.log line: local time with no zone, ``YYYY-MM-DD HH:MM:SS,mmm``."""
-    return f"{local:%Y-%m-%d %H:%M:%S},{local.microsecond // 1000:03d} - {logger} - {level} - {message}"
+    return stamped_backend_line(f"{local:%Y-%m-%d %H:%M:%S},{local.microsecond // 1000:03d}", logger, level, message)
+
+
+def stamped_backend_line(stamp: str, logger: str, level: str, message: str) -> str:
+    """An app.log line whose time is written already (``YYYY-MM-DD HH:MM:SS,mmm``)."""
+    return f"{stamp} - {logger} - {level} - {message}"
 
 
 def frontend_line(epoch_s: float, level: str, message: str) -> str:

@@ -145,7 +145,7 @@ class ServerLog:
             if epoch_s is None:
                 backend_lines.append(lines.console_line(level, message))
             else:
-                line = f"{self._stamp(epoch_s)} - {shape.logger} - {level} - {message}"
+                line = lines.stamped_backend_line(self._stamp(epoch_s), shape.logger, level, message)
                 app_lines.append(line)
                 backend_lines.append(line)
         self._pending.clear()
