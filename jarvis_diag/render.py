@@ -189,26 +189,26 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
         burst = is_output & is_output.shift(1, fill_value=False) & (rows["source"] == rows["source"].shift(1))
         rows = rows[~burst]
         title = f"Client {client}" + (f"  (sockets {', '.join(sorted(sids))})" if sids else "")
-        table = _ClientTable(title)
+        cells: list[tuple[RenderableType, ...]] = []  # (the table's rows, drawn for the width they get)
         t0 = rows["t"].iloc[0] if len(rows) else None
         prev = None
         shown = 0
         for row in rows.itertuples(index=False):
             if shown >= MAX_ROWS_PER_CLIENT:
-                table.add_row("", "", "", "", "", Text(f"... {len(rows) - shown} more events (use --format json/csv)",
-                                                       style="dim"))
+                cells.append(("", "", "", "", "", Text(f"... {len(rows) - shown} more events (use --format json/csv)",
+                                                       style="dim")))
                 break
             if prev is not None and (row.t - prev).total_seconds() >= GAP_S:
-                table.add_row("", "", "", "", "", Text(f"··· {(row.t - prev).total_seconds():.1f} s gap ···",
-                                                       style="dim italic"))
+                cells.append(("", "", "", "", "", Text(f"··· {(row.t - prev).total_seconds():.1f} s gap ···",
+                                                       style="dim italic")))
             prev = row.t
             side = Text("server", style="cyan") if row.source == "backend" else Text("client", style="green")
             session = row.session if isinstance(row.session, str) else ""
             style = "yellow" if row.level in ("WARNING",) else "red" if row.level in ("ERROR", "CRITICAL") else ""
-            table.add_row(f"{(row.t - t0).total_seconds() * 1000:,.0f}", _fmt_time(row.t), side, session[:8],
-                          str(row.kind), Text(_message(row), style=style))
+            cells.append((f"{(row.t - t0).total_seconds() * 1000:,.0f}", _fmt_time(row.t), side, session[:8],
+                          str(row.kind), Text(_message(row), style=style)))
             shown += 1
-        yield table
+        yield _AtWidth(lambda width, title=title, cells=cells: [_client_table(title, cells, width)])
     if len(clients) > len(shown_clients):
         rest = sorted(clients - set(shown_clients))
         named = ", ".join(rest[:3]) + (", ..." if len(rest) > 3 else "")
@@ -223,27 +223,17 @@ def _client_views(tl: Timeline) -> Iterator[RenderableType]:
 CLIENT_TABLE_MIN_WIDTH = 120
 
 
-class _ClientTable:
-    """One client's events, both sides interleaved: a table drawn for the width it gets."""
-
-    def __init__(self, title: str):
-        self.title = title
-        self.rows: list[tuple[RenderableType, ...]] = []
-
-    def add_row(self, *cells: RenderableType) -> None:
-        self.rows.append(cells)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        narrow = options.max_width < CLIENT_TABLE_MIN_WIDTH
-        table = Table(title=self.title, title_justify="left", show_edge=False, pad_edge=False, expand=False,
-                      **({"padding": (0, 0)} if options.max_width < SESSIONS_TABLE_MIN_WIDTH else {}))
-        for col in ("+ms", "UTC", "side", "session", "kind", "line"):
-            squeezed = {"no_wrap": col != "line", "overflow": "fold" if col == "line" else "ellipsis"} \
-                if narrow else {}
-            table.add_column(col, justify="right" if col == "+ms" else "left", **squeezed)
-        for row in self.rows:
-            table.add_row(*row)
-        yield table
+def _client_table(title: str, rows: list[tuple[RenderableType, ...]], width: int) -> Table:
+    """One client's events, both sides interleaved, as a table for ``width`` columns."""
+    narrow = width < CLIENT_TABLE_MIN_WIDTH
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, expand=False,
+                  **({"padding": (0, 0)} if width < SESSIONS_TABLE_MIN_WIDTH else {}))
+    for col in ("+ms", "UTC", "side", "session", "kind", "line"):
+        squeezed = {"no_wrap": col != "line", "overflow": "fold" if col == "line" else "ellipsis"} if narrow else {}
+        table.add_column(col, justify="right" if col == "+ms" else "left", **squeezed)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _clients_to_show(tl: Timeline, clients: set[str]) -> list[str]:
