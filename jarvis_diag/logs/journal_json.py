@@ -122,41 +122,27 @@ def decode(data: bytes | bytearray) -> Export:
     services: dict[tuple, bytes] = {}  # (the prefixes made: one per host, identifier and pid)
     left_out = 0
     n_lines = 0
-    # (json-pretty: the last "}" line found, and how far none was found; the next "{" line: each
-    # byte is searched once and an entry parsed once, however many "{" lines have no "}")
-    known: re.Match | None = None
-    scanned = 0
-    next_open: re.Match | None = None
+    pretty = _PrettyEntries(data)
     while pos < size:
         end = data.find(b"\n", pos)
         end = size if end < 0 else end
         line = view[pos:end]
         starts.append(n_lines)
         n_lines += 1
-        entry = None
+        usable = None
         if len(line) < 8 and bytes(line).strip() == b"{":  # (-o json-pretty; one that is no entry:
-            if known is None or known.start() < end:  # its lines kept one by one)
-                start, stop = max(end, scanned), min(size, end + _PRETTY_MAX)
-                known = _PRETTY_END.search(data, start, stop) if start < stop else None
-                if known is None:
-                    scanned = max(scanned, stop)
-            close = known
-            if close is not None and (next_open is None or next_open.start() <= end):
-                next_open = _PRETTY_START.search(data, end + 1, close.start())
-            if next_open is not None and next_open.start() < (close.start() if close else 0):
-                close = None  # (another "{" line before the "}": this one opens no entry)
-            entry = None if close is None else _entry(view[pos:close.end()])
-            if entry is not None and _time_and_message(entry) is not None:
-                n_lines += data.count(b"\n", end, close.end())
-                end = close.end()
-            else:
-                entry = None
+            close = pretty.end_of(end)  # its lines kept one by one)
+            entry = None if close is None else _entry(view[pos:close])
+            usable = None if entry is None else _time_and_message(entry)
+            if usable is not None:
+                n_lines += data.count(b"\n", end, close)
+                end = close
         pos = end + 1
-        if entry is None:
+        if usable is None:
             if line[:1] == b"\x1e":  # (-o json-seq: a record separator before each entry)
                 line = line[1:]
             entry = _entry(line) if line[:1] == b"{" else None
-        usable = None if entry is None else _time_and_message(entry)
+            usable = None if entry is None else _time_and_message(entry)
         if usable is None:
             micros.append(0)
             heads.append(None)
@@ -191,6 +177,32 @@ def decode(data: bytes | bytearray) -> Export:
     if size and data[-1:] != b"\n" and out:  # (the export cut short: so is its last line)
         del out[-1:]
     return Export(out, np.asarray(entry_of, dtype=np.int64), n_lines, left_out)
+
+
+class _PrettyEntries:
+    """Where the json-pretty entry a ``{`` line opens ends, in an export: each byte is searched
+    once, however many ``{`` lines open no entry (the last ``}`` line found, how far none was,
+    and the next ``{`` line are kept)."""
+
+    def __init__(self, data: bytes | bytearray):
+        self.data = data
+        self.close: re.Match | None = None
+        self.scanned = 0
+        self.next_open: re.Match | None = None
+
+    def end_of(self, end: int) -> int | None:
+        """The end of the ``}`` line closing the entry whose ``{`` line ends at ``end``, or
+        None: no ``}`` line within reach, or another ``{`` line before it."""
+        data = self.data
+        if self.close is None or self.close.start() < end:
+            start, stop = max(end, self.scanned), min(len(data), end + _PRETTY_MAX)
+            self.close = _PRETTY_END.search(data, start, stop) if start < stop else None
+            if self.close is None:
+                self.scanned = max(self.scanned, stop)
+                return None
+        if self.next_open is None or self.next_open.start() <= end:
+            self.next_open = _PRETTY_START.search(data, end + 1, self.close.start())
+        return self.close.end() if self.next_open is None else None
 
 
 def _time_and_message(entry: dict) -> tuple[int, bytes] | None:
