@@ -102,10 +102,10 @@ def is_journal_export(path: Path) -> bool:
     its logs) rather than any other JSON (a timeline's, a tool's settings), which is not read."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(65536).split(b"\n", DETECT_LINES)[:DETECT_LINES]
+            head = fh.read(fast.HEAD_BYTES)
     except OSError:
         return False
-    return journal_json.detect([line.decode("utf-8", "replace") for line in head])
+    return _format_of_head(head)[1] == journal_json.NAME  # (as the file is told when it is read)
 
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
