@@ -576,7 +576,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     """Print new lines as events and new findings as they appear, until Ctrl-C; ``read`` is
     called once the logs are first read."""
     from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, left_out_of_directories, page_client
-    from jarvis_diag.logs import frontend, parse_line
+    from jarvis_diag.logs import frontend, journal_json, parse_line
     from jarvis_diag.timeline import iso, load_timeline
 
     _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
@@ -730,7 +730,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             # reads them: the timeline takes an empty file for the server's, and a page's log
             # named phone.log was printed as no page's)
             tail.format = source["format"] if source.get("lines") else ""
-            tail.journal = source.get("prefix") == "journal-json"
+            tail.journal = source.get("prefix") == journal_json.NAME
             if source["path"].endswith(PACKED):  # (read whole as it was)
                 tail.compressed = True
                 tail.offset, tail.line = os.fstat(tail.fh.fileno()).st_size, int(source.get("lines") or 0)
@@ -823,7 +823,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             source = by_name.get(names[id(t)])
             if source is not None and source.get("lines"):
                 t.format = source["format"]  # (as the timeline read it, once it has lines to tell by)
-                t.journal = source.get("prefix") == "journal-json"
+                t.journal = source.get("prefix") == journal_json.NAME
             elif source is None and t.offset:
                 t.format = None  # (not a log: the timeline left it out)
         _show_held(kept=_kept(sel, names), names=names, upto=done.held)
