@@ -44,7 +44,7 @@ async def test_a_good_run_exits_0_and_timeline_reads_its_logs_with_the_servers(t
     async with running_server(**FAST) as srv:
         code, stdout, stderr = await cli(*sim_args(srv.url, srv.token, out, "--clients", "2", "--sessions", "2",
                                                    "--background", "1.5s", "--format", "json"))
-        assert code == 0, stderr
+        assert code == 0, (stderr, stdout)
         summary = json.loads(stdout)
         assert summary["schema"] == "jarvis-diag.sim-summary/1" and summary["all_ok"]
         assert summary["cycles"] == summary["ok"] == 2
