@@ -266,9 +266,11 @@ async def test_skewed_phone_clocks_are_what_the_timeline_measures(tmp_path: Path
     assert [cycle_ok(r) for r in result.records] == [True] * 4
     # the verdict's times stay on the true clock: nothing negative, nothing near the skew
     assert all(0 <= r["times_ms"]["recovery"] < 3000 for r in result.records)
-    skews = {r["client_id"]: None for r in result.records}
+    # (records come as cycles end, in either phone's order: each names its phone's index)
+    phones = {r["client_id"]: r["client"] for r in result.records}
+    assert sorted(phones.values()) == [0, 1], phones
     clients = tl.to_json_dict()["clock"]["clients"]
-    for index, client_id in enumerate(skews):
+    for client_id, index in phones.items():
         applied = random.Random(f"{cfg.seed}/{index}/clock").uniform(-400, 400)
         assert abs(clients[client_id]["skew_ms"] - applied) < 15, (client_id, clients[client_id], applied)
 
