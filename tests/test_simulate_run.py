@@ -236,6 +236,8 @@ async def test_preflight_names_what_is_wrong_with_the_server():
         port = srv.port
     with pytest.raises(ServerUnusable, match="cannot reach"):
         await preflight(f"http://127.0.0.1:{port}", "t", timeout=2)
+    with pytest.raises(ServerUnusable, match=r"^localhost:1: not a URL; .* e\.g\. http://localhost:1$"):
+        await preflight("localhost:1", "t")
     with pytest.raises(ServerUnusable, match="only http"):
         await preflight("ftp://127.0.0.1:1", "t")
 

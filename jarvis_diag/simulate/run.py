@@ -91,6 +91,10 @@ class RunResult:
 
 
 def split_url(url: str) -> tuple[str, int]:
+    if "://" not in url:  # ("localhost:8000" parses as the scheme "localhost")
+        example = url if url and "/" not in url and " " not in url else "127.0.0.1:8000"
+        shown = url or '""'
+        raise ServerUnusable(f"{shown}: not a URL; give the server's base URL with its scheme, e.g. http://{example}")
     try:
         parts = urlsplit(url)
         port = parts.port
