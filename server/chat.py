@@ -51,6 +51,7 @@ class Emitter:
     def __init__(self, sio: socketio.AsyncServer, durable: Callable[[], None] | None = None):
         self.sio = sio
         self.durable = durable
+        self._waiting: set[asyncio.Task] = set()
 
     @staticmethod
     def encode(event: str, data: dict) -> str:
@@ -76,6 +77,28 @@ class Emitter:
             await eio.send_packet(eio_sid, pkt)
             sent += 1
         return sent
+
+    def when_written(self, sid: str, then: Callable[[], None], timeout: float = 0.05) -> None:
+        """Call ``then`` once the packets queued so far for ``sid``'s WebSocket are taken by
+        its writer (so are on the wire), or after ``timeout``; at once for a polling client
+        (the client fetches them). The caller goes on meanwhile."""
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+        socket = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if socket is None or not socket.upgraded or socket.closed:
+            then()
+            return
+
+        async def wait() -> None:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await socket.queue.join()
+            finally:
+                then()
+
+        task = asyncio.ensure_future(wait())
+        self._waiting.add(task)  # (a reference until it ends)
+        task.add_done_callback(self._waiting.discard)
 
 
 class ChatService:
@@ -220,6 +243,10 @@ class ChatService:
                 ready["replay_from"] = last_seq + 1
             emit_ms = 0
             if self.sockets.get(sid) is sock:  # (the real server neither sends nor times it otherwise)
+                # chat:ready (and the history after it) goes on the wire before this attach's
+                # log lines are written: the attach's latency is the time to chat:ready. (No
+                # wait here: one attach's lines stay together, as on the real server.)
+                self.emitter.when_written(sid, self.log.hold())
                 e0 = time.perf_counter()
                 await self.emitter.send((sid,), "chat:ready", ready)
                 emit_ms = int((time.perf_counter() - e0) * 1000)

@@ -8,7 +8,8 @@
 
 Every message is rendered from a shape of ``jarvis_diag.lines`` so the parser reads it back.
 Writes are buffered and flushed once per event-loop turn: an attach logs ~15 lines and one
-write is much cheaper than fifteen.
+write is much cheaper than fifteen. While an attach's chat:ready is on its way out they wait
+(:meth:`ServerLog.hold`): the attach is measured to chat:ready, and writing came first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -74,6 +76,7 @@ class ServerLog:
         self._backend = open(self.backend_path, "a", encoding="utf-8")  # noqa: SIM115
         self._pending: list[tuple[float | None, lines.Shape, str, dict]] = []
         self._flush_scheduled = False
+        self._held = 0  # (see hold)
         self.closed = False
         self._stamp_second: int | None = None  # (see _stamp)
         self._stamp_text = ""
@@ -125,8 +128,26 @@ class ServerLog:
         return path
 
     # ---- buffering --------------------------------------------------------------------
+    def hold(self) -> Callable[[], None]:
+        """Keep lines in the buffer until the function returned is called (a reply on its
+        way to the wire: writing ~15 lines would otherwise come first). Calling it again does
+        nothing. Held for well under a second: a crash loses what is held."""
+        self._held += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._held -= 1
+            if not self._held and self._pending:
+                self._schedule()
+
+        return release
+
     def _schedule(self) -> None:
-        if self._flush_scheduled:
+        if self._flush_scheduled or self._held:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -134,7 +155,7 @@ class ServerLog:
             self.flush()
             return
         self._flush_scheduled = True
-        loop.call_soon(self.flush)
+        loop.call_soon(self._flush_soon)
 
     def render_pending(self) -> tuple[list[str], list[str]]:
         """The buffered records as (app.log lines, backend.log lines)."""
@@ -151,8 +172,12 @@ class ServerLog:
         self._pending.clear()
         return app_lines, backend_lines
 
-    def flush(self) -> None:
+    def _flush_soon(self) -> None:
         self._flush_scheduled = False
+        if not self._held:  # (held: the hold's end schedules it again)
+            self.flush()
+
+    def flush(self) -> None:
         if self.closed or not self._pending:
             return
         app_lines, backend_lines = self.render_pending()

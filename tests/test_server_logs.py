@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
@@ -140,3 +141,45 @@ def test_an_app_line_time_is_written_as_backend_line_writes_it(tmp_path):
         for t in times:
             assert log._stamp(t) == lines.backend_line(log.local(t), "x", "INFO", "m")[:23], (tz, t)
         log.close()
+
+
+async def test_held_lines_are_written_when_the_hold_ends_with_the_times_they_were_logged_at(tmp_path):
+    # (an attach holds its lines while chat:ready goes out: writing them came first before)
+    from server.logs import ServerLog
+    log = ServerLog(tmp_path, "UTC")
+    try:
+        log.log("sio.client_connected", sid="aaaaaaaa")
+        release = log.hold()
+        log.log("sio.client_connected", sid="bbbbbbbb")
+        await asyncio.sleep(0.02)  # turns of the loop: the flush scheduled before the hold waits too
+        assert log.app_path.read_text() == ""
+        release()
+        release()  # (a second call changes nothing)
+        await asyncio.sleep(0)
+        written = log.app_path.read_text().splitlines()
+        log.log("sio.client_connected", sid="cccccccc")
+        await asyncio.sleep(0)
+        assert log.app_path.read_text().splitlines()[2:] != [], "not held any more"
+    finally:
+        log.close()
+    assert [line.rsplit(" ", 2)[-2] for line in written] == ["aaaaaaaa", "bbbbbbbb"]
+    first, second = (datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in written)
+    assert timedelta(0) <= second - first < timedelta(milliseconds=15)  # logged then, not when written
+
+
+async def test_an_attach_is_in_app_log_while_the_server_runs_for_websocket_and_polling_clients(tmp_path):
+    # (its lines wait while chat:ready goes out, then are written: not only when the server stops)
+    # (a short ping interval: the polling client's disconnect waits for its pending long-poll)
+    async with running_server(log_dir=tmp_path / "logs", data_dir=tmp_path / "data", ping_interval=0.5,
+                              ping_timeout=1) as srv:
+        for transports in (("websocket",), ("polling",)):
+            async with Client(srv.url, srv.token, "a", transports=transports) as a:
+                ready = await a.attach("new-1")
+                done = f"Consumer started: sid={a.sid[:8]}, session={ready['session_id'][:8]}"
+                for _ in range(100):  # bounded: 2 s
+                    text = srv.app_log.read_text()
+                    if done in text and "Chat connect DONE" in text.split(done, 1)[1]:
+                        break
+                    await asyncio.sleep(0.02)
+                else:
+                    raise AssertionError(f"{transports}: the attach's lines are not in app.log after 2 s")
