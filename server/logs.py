@@ -29,6 +29,9 @@ from jarvis_diag import lines
 _CLIENT_ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 MAX_CLIENT_ID = 100
+# Lines held (see ServerLog.hold) are written anyway once the oldest is this old: attaches on
+# many sockets at once hold the buffer one after the other, and the log must not lag behind.
+MAX_HOLD_S = 0.05
 
 
 def short(value: object) -> str:
@@ -77,6 +80,7 @@ class ServerLog:
         self._pending: list[tuple[float | None, lines.Shape, str, dict]] = []
         self._flush_scheduled = False
         self._held = 0  # (see hold)
+        self._oldest = 0.0  # (monotonic time the oldest pending line was logged at)
         self.closed = False
         self._stamp_second: int | None = None  # (see _stamp)
         self._stamp_text = ""
@@ -109,12 +113,16 @@ class ServerLog:
         handler has queued its replies (rendering ~15 lines would otherwise delay chat:ready).
         """
         shape = lines.SHAPES_BY_NAME[shape_name]
+        if not self._pending:
+            self._oldest = time.monotonic()
         self._pending.append((time.time(), shape, level or shape.level, fields))
         self._schedule()
 
     def console(self, shape_name: str, **fields: object) -> None:
         """Write one uvicorn-style console line (backend.log only, no timestamp)."""
         shape = lines.SHAPES_BY_NAME[shape_name]
+        if not self._pending:
+            self._oldest = time.monotonic()
         self._pending.append((None, shape, shape.level, fields))
         self._schedule()
 
@@ -130,8 +138,8 @@ class ServerLog:
     # ---- buffering --------------------------------------------------------------------
     def hold(self) -> Callable[[], None]:
         """Keep lines in the buffer until the function returned is called (a reply on its
-        way to the wire: writing ~15 lines would otherwise come first). Calling it again does
-        nothing. Held for well under a second: a crash loses what is held."""
+        way to the wire: writing ~15 lines would otherwise come first), or at most MAX_HOLD_S.
+        Calling it again does nothing."""
         self._held += 1
         released = False
 
@@ -141,13 +149,16 @@ class ServerLog:
                 return
             released = True
             self._held -= 1
-            if not self._held and self._pending:
+            if self._pending:
                 self._schedule()
 
         return release
 
+    def _due(self) -> bool:
+        return not self._held or time.monotonic() - self._oldest >= MAX_HOLD_S
+
     def _schedule(self) -> None:
-        if self._flush_scheduled or self._held:
+        if self._flush_scheduled or not self._due():
             return
         try:
             loop = asyncio.get_running_loop()
@@ -174,7 +185,7 @@ class ServerLog:
 
     def _flush_soon(self) -> None:
         self._flush_scheduled = False
-        if not self._held:  # (held: the hold's end schedules it again)
+        if self._due():  # (held: the hold's end, or the next line once due, schedules it again)
             self.flush()
 
     def flush(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -183,3 +184,24 @@ async def test_an_attach_is_in_app_log_while_the_server_runs_for_websocket_and_p
                     await asyncio.sleep(0.02)
                 else:
                     raise AssertionError(f"{transports}: the attach's lines are not in app.log after 2 s")
+
+
+async def test_lines_held_on_and_on_are_written_once_the_oldest_is_max_hold_old(tmp_path):
+    # (attaches on many sockets hold the buffer one after another: the log must not lag behind)
+    from server.logs import MAX_HOLD_S, ServerLog
+    log = ServerLog(tmp_path, "UTC")
+    try:
+        log.hold()  # (never released)
+        start = time.monotonic()
+        log.log("sio.client_connected", sid="aaaaaaaa")
+        log.log("sio.client_connected", sid="bbbbbbbb")
+        await asyncio.sleep(0)
+        if time.monotonic() - start < MAX_HOLD_S:  # (a machine too busy to tell: the rest still holds)
+            assert log.app_path.read_text() == ""
+        await asyncio.sleep(MAX_HOLD_S)
+        log.log("sio.client_connected", sid="cccccccc")
+        await asyncio.sleep(0)
+        assert [line.rsplit(" ", 2)[-2] for line in log.app_path.read_text().splitlines()] == [
+            "aaaaaaaa", "bbbbbbbb", "cccccccc"]
+    finally:
+        log.close()
