@@ -113,18 +113,12 @@ class ServerLog:
         handler has queued its replies (rendering ~15 lines would otherwise delay chat:ready).
         """
         shape = lines.SHAPES_BY_NAME[shape_name]
-        if not self._pending:
-            self._oldest = time.monotonic()
-        self._pending.append((time.time(), shape, level or shape.level, fields))
-        self._schedule()
+        self._buffer((time.time(), shape, level or shape.level, fields))
 
     def console(self, shape_name: str, **fields: object) -> None:
         """Write one uvicorn-style console line (backend.log only, no timestamp)."""
         shape = lines.SHAPES_BY_NAME[shape_name]
-        if not self._pending:
-            self._oldest = time.monotonic()
-        self._pending.append((None, shape, shape.level, fields))
-        self._schedule()
+        self._buffer((None, shape, shape.level, fields))
 
     def frontend(self, client_id: object, entries: list[tuple[str, str, str]]) -> Path:
         """Append ``(timestamp, LEVEL, message)`` entries to the client's frontend file."""
@@ -136,6 +130,12 @@ class ServerLog:
         return path
 
     # ---- buffering --------------------------------------------------------------------
+    def _buffer(self, record: tuple[float | None, lines.Shape, str, dict]) -> None:
+        if not self._pending:
+            self._oldest = time.monotonic()
+        self._pending.append(record)
+        self._schedule()
+
     def hold(self) -> Callable[[], None]:
         """Keep lines in the buffer until the function returned is called (a reply on its
         way to the wire: writing ~15 lines would otherwise come first), or at most MAX_HOLD_S.
