@@ -13,9 +13,11 @@ import glob
 import io
 import lzma
 import os
+import re
 import sys
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -110,7 +112,8 @@ def is_journal_export(path: Path) -> bool:
 
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
-    ``app.log.1``, ``app.log``); directories recursively (``*.log``, ``*.log.N``, ``*.gz``,
+    ``app.log.1``, ``app.log``; dated ones by their dates); directories recursively (``*.log``,
+    ``*.log.N``, dated rotations ``*.log.2026-11-23`` and ``*.log-20261123``, ``*.gz``,
     ``*.jsonl``, and ``*.json`` journal exports; sorted); globs; ``-`` for stdin. DiagError for a path that
     does not exist or matches nothing (``allow_empty``: a directory with no log file yet,
     a glob matching none, or a file not there yet in a directory that is, gives none, as when
@@ -143,18 +146,19 @@ def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[
                     next(entries, None)
                 # (one removed while it is walked, as a follow can see it: pathlib lets that through)
                 found, left = [], []
-                for f in path.rglob("*"):
+                for f in _walk(path):
                     if f.is_file():
                         if is_log_name(f.name) or (f.name.endswith(".json") and is_journal_export(f)):
                             found.append(str(f))
                         elif f.name.endswith(PACKED[1:]):
                             left.append(str(f))
             except OSError as exc:
-                raise DiagError(f"{p}: cannot read ({exc.strerror or exc})") from exc
+                where = exc.filename if exc.filename and str(exc.filename) != p else p
+                raise DiagError(f"{where}: cannot read ({exc.strerror or exc})") from exc
             found.sort()
             packed += [(p, f) for f in sorted(left)]
             if not found and not allow_empty:
-                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.gz, *.jsonl, "
+                raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.log.DATE, *.gz, *.jsonl, "
                                 f"journal exports *.json)")
             for f in found:
                 add(f)
@@ -177,6 +181,19 @@ def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[
     return _oldest_rotation_first(out), packed
 
 
+def _walk(folder: Path) -> Iterator[Path]:
+    """Every entry under ``folder``, at any depth; OSError for a subfolder that cannot be
+    listed (``Path.rglob`` passes over one, and its logs would be missed unsaid). A subfolder
+    removed while it is walked (a follow can see that) is passed over."""
+    def fail(exc: OSError) -> None:
+        if not isinstance(exc, FileNotFoundError):
+            raise exc
+
+    for top, dirs, files in os.walk(folder, onerror=fail):
+        for name in (*dirs, *files):
+            yield Path(top, name)
+
+
 def _unpacked_name(path: str) -> str:
     """``path`` without a compression suffix (``app.log.1.gz``: ``app.log.1``)."""
     for suffix in PACKED:
@@ -185,12 +202,24 @@ def _unpacked_name(path: str) -> str:
     return path
 
 
-def _rotation(path: str) -> tuple[str, int] | None:
-    """(the current file's path, how many rotations old) of a rotated log (``app.log.2`` or
-    ``app.log.2.gz``: the current ``app.log``, 2); None for any other file."""
+# the date a timed rotation adds to a log's name: Python's TimedRotatingFileHandler
+# (``app.log.2026-11-23``, ``..._10``, ``..._10-00``, ``..._10-00-00``) and logrotate's
+# dateext (``app.log-20261123``)
+_DATED = re.compile(r"(.+\.log)(?:\.(\d{4}-\d\d-\d\d(?:_\d\d(?:-\d\d){0,2})?)|-(\d{8}(?:\d{2})?))")
+
+
+def _rotation(path: str) -> tuple[str, tuple] | None:
+    """(the current file's path, a key ordering the files of one log oldest first) of a
+    rotated log (``app.log.2`` or ``app.log.2.gz``: the current ``app.log``, two rotations
+    old; ``app.log.2026-11-23``: of that day); None for any other file."""
     stem = _unpacked_name(path)
     base, _, number = stem.rpartition(".")
-    return (base, int(number)) if number.isdigit() and base.endswith(".log") else None
+    if number.isdigit() and base.endswith(".log"):
+        return base, (0, -int(number), "")
+    dated = _DATED.fullmatch(stem)
+    if dated:
+        return dated[1], (0, 0, dated[2] or dated[3])
+    return None
 
 
 def _oldest_rotation_first(paths: list[str]) -> list[str]:
@@ -198,18 +227,18 @@ def _oldest_rotation_first(paths: list[str]) -> list[str]:
     in whatever order the names or the shell's glob put them) oldest first, in the places
     they held: lines of the same millisecond on either side of a rotation keep the order
     they were written in."""
-    family: dict[int, tuple[str, int]] = {}
+    family: dict[int, tuple[str, tuple]] = {}
     for i, p in enumerate(paths):
         if p != "-":
             rotated = _rotation(p)
-            family[i] = rotated if rotated is not None else (_unpacked_name(p), 0)
+            family[i] = rotated if rotated is not None else (_unpacked_name(p), (1, 0, ""))
     members: dict[str, list[int]] = {}
     for i, (base, _age) in family.items():
         members.setdefault(str(Path(base).resolve()), []).append(i)
     out = list(paths)
     for slots in members.values():
         if len(slots) > 1:
-            for slot, i in zip(slots, sorted(slots, key=lambda i: -family[i][1]), strict=True):
+            for slot, i in zip(slots, sorted(slots, key=lambda i: family[i][1]), strict=True):
                 out[slot] = paths[i]
     return out
 

@@ -185,14 +185,18 @@ def _timeline_without_places(paths: list[str]) -> dict:
     return strip(doc)
 
 
-@pytest.mark.parametrize("paths", [["{dir}"], ["{dir}/app.log", "{dir}/app.log.1"]], ids=["directory", "shell-glob"])
-def test_a_rotated_log_reads_as_the_file_it_was(tmp_path: Path, paths: list[str]) -> None:
+@pytest.mark.parametrize(("rotated", "paths"), [
+    ("app.log.1", ["{dir}"]), ("app.log.1", ["{dir}/app.log", "{dir}/app.log.1"]),
+    # a timed rotation's names: Python's TimedRotatingFileHandler, logrotate's dateext
+    ("app.log.2026-11-23", ["{dir}"]), ("app.log-20261123", ["{dir}/app.log", "{dir}/app.log-20261123"]),
+], ids=["directory", "shell-glob", "dated-directory", "dateext-glob"])
+def test_a_rotated_log_reads_as_the_file_it_was(tmp_path: Path, rotated: str, paths: list[str]) -> None:
     # cut inside a burst of lines of one millisecond (an attach's timings): the rotated-out
-    # part, app.log.1, is the older one, whatever its name sorts as
+    # part is the older one, whatever its name sorts as
     lines = (FIXTURES / "callback-desync" / "app.log").read_text().splitlines(keepends=True)
     cut = next(i for i in range(len(lines) // 2, len(lines)) if lines[i][:23] == lines[i - 1][:23]
                and "Chat connect T" in lines[i])
-    (tmp_path / "app.log.1").write_text("".join(lines[:cut]))
+    (tmp_path / rotated).write_text("".join(lines[:cut]))
     (tmp_path / "app.log").write_text("".join(lines[cut:]))
     frontend = [str(p) for p in (FIXTURES / "callback-desync" / "frontend").glob("*.log")]
     whole = _timeline_without_places([str(FIXTURES / "callback-desync" / "app.log"), *frontend])

@@ -513,11 +513,17 @@ def test_output_dash_is_standard_output(tmp_path):
     assert json.loads(result.stdout)["sources"] and not (tmp_path / "-").exists()
 
 
-def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path):
+@pytest.mark.parametrize("unreadable", ["logs", "logs/frontend"])
+def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path, unreadable):
+    # the folder given, or a folder in it (the page logs: a timeline of the server's log
+    # alone would name other findings, and not say that the pages' side was missing)
     logs = tmp_path / "logs"
-    logs.mkdir()
+    (logs / "frontend").mkdir(parents=True)
     (logs / "app.log").write_bytes((FIXTURES / "callback-desync" / "app.log").read_bytes())
-    logs.chmod(0)
+    for page_log in (FIXTURES / "callback-desync" / "frontend").glob("*.log"):
+        (logs / "frontend" / page_log.name).write_bytes(page_log.read_bytes())
+    locked = tmp_path / unreadable
+    locked.chmod(0)
     command = [sys.executable, "-m", "jarvis_diag", "timeline", str(logs)]
     if os.geteuid() == 0:  # (root reads it all the same: run without that privilege)
         if not shutil.which("setpriv"):
@@ -527,9 +533,9 @@ def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path):
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     finally:
-        logs.chmod(0o755)
+        locked.chmod(0o755)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"jarvis-diag: error: {logs}: cannot read (Permission denied)"
+    assert result.stderr.strip() == f"jarvis-diag: error: {locked}: cannot read (Permission denied)"
 
 
 def _app_log_so_far(tmp_path: Path) -> tuple[list[str], int, Path]:

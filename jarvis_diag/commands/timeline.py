@@ -981,7 +981,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
 
 def timeline(
     paths: Annotated[list[str] | None, typer.Argument(
-        help="Log files, directories (recursively *.log, *.log.N, *.gz, *.jsonl, journal exports *.json), globs, "
+        help="Log files, directories (recursively *.log, *.log.N, *.log.DATE, *.gz, *.jsonl, journal exports *.json), globs, "
              "or - for stdin.",
         show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Output: text, json (the timeline), csv, parquet, "
