@@ -91,6 +91,12 @@ class _Interrupts:
             signal.signal(signal.SIGINT, self._before)
 
 
+def os_error_line(exc: OSError) -> str:
+    """An OSError as one line: the path it names, if any, and what the system said."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {what}" if exc.filename is not None else what
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: a DiagError or a usage error becomes one clean line and its exit code."""
     try:
@@ -112,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("jarvis-diag: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:
+        # what the commands check for themselves is said there, in their words; this is the
+        # rest (a path in a folder that cannot be entered, a name too long for the file
+        # system), said in the system's words, in one line rather than a traceback
+        print(f"jarvis-diag: error: {os_error_line(exc)}", file=sys.stderr)
+        sys.exit(2)
     # without standalone mode a typer.Exit(n) comes back as n; the commands themselves return None
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -538,6 +538,19 @@ def test_a_directory_that_cannot_be_read_is_not_called_empty(tmp_path, unreadabl
     assert result.stderr.strip() == f"jarvis-diag: error: {locked}: cannot read (Permission denied)"
 
 
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_a_path_the_file_system_refuses_is_one_line(tmp_path, where):
+    # a name longer than a file name can be: the system's words, with the path, no traceback
+    too_long = str(tmp_path / ("x" * 300))
+    real = str(FIXTURES / "callback-desync")
+    args = [too_long] if where == "input" else [real, "-f", "json", "-o", f"{too_long}.json"]
+    result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", *args], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.endswith("x: File name too long\n" if where == "input" else "x.json: File name too long\n")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"jarvis-diag: error: {too_long}")
+
+
 def _app_log_so_far(tmp_path: Path) -> tuple[list[str], int, Path]:
     """(the desync set's app.log lines, how many come before its message, an app.log of
     those lines alone, to follow)."""
