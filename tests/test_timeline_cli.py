@@ -74,6 +74,19 @@ def test_csv_parquet_jsonl_hold_the_events(tmp_path):
     assert len(rows) == n_csv and rows[0]["kind"]
 
 
+def test_a_carriage_return_inside_a_line_stays_in_its_csv_field(tmp_path):
+    # a message with a CR in it (pasted from Windows): one row, its text whole, as read back
+    line = ("2026-11-24 11:03:39,000 - jarvis - INFO - [SocketIO] Chat message received: sid=LU4XadoC, "
+            "session=977bcd1b, content=a\rb...")
+    log = tmp_path / "app.log"
+    log.write_bytes(f"{line}\n".encode())
+    out = tmp_path / "events.csv"
+    result = runner.invoke(app, ["timeline", str(log), "--tz", "+01:00", "-f", "csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    back = pd.read_csv(out)
+    assert len(back) == 1 and back["text"][0] == line
+
+
 def test_filters_narrow_the_json():
     result = runner.invoke(app, ["timeline", DESYNC, "-f", "json", "--session", "453424df",
                                  "--since", "2026-11-24T10:05:10Z", "--until", "2026-11-24T10:06:00Z"])

@@ -84,7 +84,9 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
             raise DiagError(f"{output}: cannot write ({os.strerror(exc.errno) if exc.errno else exc})") from exc
         return
     if fmt == "csv":
-        text = events.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+        # rows end in CRLF, as RFC 4180 has them: a field holding a line break of either kind
+        # (a traceback's lines, a stray CR in a message) is then quoted, and reads back whole
+        text = events.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ", lineterminator="\r\n")
     else:
         from jarvis_diag.frames import events_to_jsonl
 
