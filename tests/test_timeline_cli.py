@@ -74,6 +74,18 @@ def test_csv_parquet_jsonl_hold_the_events(tmp_path):
     assert len(rows) == n_csv and rows[0]["kind"]
 
 
+def test_parquet_goes_to_stdout_when_it_is_redirected(tmp_path):
+    # `-f parquet -o - > events.parquet` (or `| duckdb`): the bytes, as to a file
+    out = tmp_path / "events.parquet"
+    with out.open("wb") as fh:
+        result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", DESYNC, "-f", "parquet", "-o", "-"],
+                                stdout=fh, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == list(COLUMNS) and len(frame) == len(pd.read_csv(io.StringIO(
+        runner.invoke(app, ["timeline", DESYNC, "-f", "csv"]).output)))
+
+
 def test_a_carriage_return_inside_a_line_stays_in_its_csv_field(tmp_path):
     # a message with a CR in it (pasted from Windows): one row, its text whole, as read back
     line = ("2026-11-24 11:03:39,000 - jarvis - INFO - [SocketIO] Chat message received: sid=LU4XadoC, "

@@ -76,7 +76,12 @@ def _write_events(tl, fmt: str, output: Path | None) -> None:
     events = tl.events
     if fmt == "parquet":
         if output is None:
-            raise DiagError("--format parquet writes a binary file: give --output FILE")
+            if sys.stdout.isatty():
+                raise DiagError("--format parquet writes a binary file: give --output FILE, or pipe it")
+            buf = io.BytesIO()  # (piped or redirected: the bytes, as to a file)
+            events.to_parquet(buf, index=False)
+            _emit(buf.getvalue(), None)
+            return
         try:
             with replacing(output) as part:
                 events.to_parquet(part, index=False)  # (the events' own types, categories kept)
