@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 from typing import Any, BinaryIO, TextIO
 
@@ -894,11 +894,11 @@ def ingest(
                 parse_tz(value)
             except ValueError as exc:
                 raise DiagError(f"{name}: {exc}") from exc
-    if panel_date is not None:
+    if panel_date is not None and not isinstance(panel_date, date):
         try:
-            pd.Timestamp(panel_date)
-        except ValueError as exc:
-            raise DiagError(f"--panel-date {panel_date}: not a date (YYYY-MM-DD)") from exc
+            date.fromisoformat(str(panel_date))
+        except ValueError:
+            raise DiagError(f"--panel-date {panel_date}: not a date (YYYY-MM-DD)") from None
     if not paths:
         raise DiagError("no log paths given")
     files, packed = _expand(list(paths), False)
@@ -1006,7 +1006,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         day = _panel_day(parsed, zone, panel_offset)
         if day is None:
             warnings.append("debug-panel copy has no date and no other log gives one: its times are unknown; "
-                            "pass a panel date")
+                            "give its date with --panel-date YYYY-MM-DD (and the browser's zone with --panel-tz)")
         else:
             warnings.append(f"debug-panel times read as {day} UTC{format_offset(panel_offset)} "
                             "(taken from the other logs)")

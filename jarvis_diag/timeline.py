@@ -2221,9 +2221,12 @@ def _source_dict(source: Any) -> dict:
 
 
 def load_timeline(paths: str | Path | list[str] | list[Path], *, tz: str | None = None,
-                  format_of: dict | None = None, no_skew: bool = False, stdin: Any = None) -> Timeline:
-    """Read logs (files, directories, globs, ``-``; one path or a list) and build their Timeline."""
+                  format_of: dict | None = None, no_skew: bool = False, stdin: Any = None,
+                  panel_date: str | None = None, panel_tz: str | None = None) -> Timeline:
+    """Read logs (files, directories, globs, ``-``; one path or a list) and build their
+    Timeline (``panel_date``, ``panel_tz``: the date and zone of a debug-panel copy's times)."""
     from jarvis_diag.ingest import ingest
 
-    ingested = ingest(paths_argument("paths", paths), tz=tz, format_of=format_of, stdin=stdin)
+    ingested = ingest(paths_argument("paths", paths), tz=tz, format_of=format_of, stdin=stdin,
+                      panel_date=panel_date, panel_tz=panel_tz)
     return build_timeline(ingested, no_skew=no_skew)

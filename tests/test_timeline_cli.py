@@ -74,6 +74,25 @@ def test_csv_parquet_jsonl_hold_the_events(tmp_path):
     assert len(rows) == n_csv and rows[0]["kind"]
 
 
+def test_a_panel_copy_alone_takes_its_date_and_zone_from_the_command_line(tmp_path):
+    # the panel writes the browser's local time of day, no date: the user says which day and zone
+    panel = tmp_path / "panel.txt"
+    panel.write_text("[09:31:02.100] [ConnMgr] Page hidden\n[09:31:40.512] [ConnMgr] Page visible\n")
+    alone = runner.invoke(app, ["timeline", str(panel), "-f", "csv"])
+    assert "give its date with --panel-date YYYY-MM-DD" in alone.output
+    result = runner.invoke(app, ["timeline", str(panel), "-f", "csv", "--panel-date", "2026-11-24",
+                                 "--panel-tz", "Europe/Berlin"])
+    assert result.exit_code == 0, result.output
+    back = pd.read_csv(io.StringIO(result.output))
+    assert back["t"].tolist() == ["2026-11-24T08:31:02.100000Z", "2026-11-24T08:31:40.512000Z"]
+    assert back["kind"].tolist() == ["page.hidden", "page.visible"]
+    for option, value, said in (("--panel-date", "24.11.2026", "--panel-date 24.11.2026: not a date (YYYY-MM-DD)"),
+                                ("--panel-tz", "Mars/Base", "--panel-tz: unknown time zone 'Mars/Base'")):
+        bad = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(panel), option, value],
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and bad.stderr.startswith(f"jarvis-diag: error: {said}")
+
+
 def test_parquet_goes_to_stdout_when_it_is_redirected(tmp_path):
     # `-f parquet -o - > events.parquet` (or `| duckdb`): the bytes, as to a file
     out = tmp_path / "events.parquet"

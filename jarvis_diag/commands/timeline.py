@@ -131,14 +131,15 @@ def _emit(text: str | bytes | list[bytes], output: Path | None) -> None:
             raise DiagError(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
 
-def _check_tz(tz: str) -> None:
-    """DiagError for a --tz that names no zone (before the logs are read: a typo costs no wait)."""
+def _check_tz(tz: str, name: str = "--tz") -> None:
+    """DiagError for a --tz (or ``name``) that names no zone (before the logs are read: a
+    typo costs no wait)."""
     from jarvis_diag.zone import parse_tz
 
     try:
         parse_tz(tz)
     except ValueError as exc:
-        raise DiagError(f"--tz: {exc}") from None
+        raise DiagError(f"{name}: {exc}") from None
 
 
 def _select(tl, session: str | None, client: str | None, since: str | None, until: str | None):
@@ -579,9 +580,10 @@ def _reading_status() -> Iterator[Callable[[], None]]:
 
 
 def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew: bool, console: Console,
-            session: str | None, client: str | None, read: Callable[[], None] = lambda: None) -> None:
+            session: str | None, client: str | None, read: Callable[[], None] = lambda: None,
+            panel: tuple[str | None, str | None] = (None, None)) -> None:
     """Print new lines as events and new findings as they appear, until Ctrl-C; ``read`` is
-    called once the logs are first read."""
+    called once the logs are first read; ``panel``: the debug-panel copies' date and zone."""
     from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, left_out_of_directories, page_client
     from jarvis_diag.logs import frontend, journal_json, parse_line
     from jarvis_diag.timeline import iso, load_timeline
@@ -595,7 +597,8 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             console.print(text, style="dim", highlight=False, markup=False, soft_wrap=True)
 
     def build(files: list[str]):
-        return load_timeline(files, tz=tz, format_of=_format_of_these(format_of, files), no_skew=no_skew)
+        return load_timeline(files, tz=tz, format_of=_format_of_these(format_of, files), no_skew=no_skew,
+                             panel_date=panel[0], panel_tz=panel[1])
 
     def selection(tl, started: bool):
         """``tl`` for --session / --client. One the logs do not name is an error when the
@@ -1004,6 +1007,11 @@ def timeline(
     until: Annotated[str | None, typer.Option(help="Only up to this instant (as --since).")] = None,
     tz: Annotated[str | None, typer.Option(help="Backend zone when the logs carry no epochs (Europe/Berlin, +08:00).")]
     = None,
+    panel_date: Annotated[str | None, typer.Option(help="The date of a debug-panel copy's times (YYYY-MM-DD), "
+                                                   "which the panel leaves out (default: the other logs' day).")]
+    = None,
+    panel_tz: Annotated[str | None, typer.Option(help="The zone of a debug-panel copy's times: the browser's "
+                                                 "(default: the backend's).")] = None,
     no_skew: Annotated[bool, typer.Option("--no-skew", help="Do not correct frontend clocks.")] = False,
     format_of: Annotated[list[str] | None, typer.Option("--format-of", help="Force a file's format: PATH=KIND "
                                                         "(backend, frontend, panel, console, jsonl).")] = None,
@@ -1039,8 +1047,9 @@ def timeline(
             parse_instant(value, name)  # (before the logs are read: a typo costs no wait)
         except DiagError as exc:
             raise DiagError(f"--{exc}") from None
-    if tz is not None:
-        _check_tz(tz)
+    for name, value in (("--tz", tz), ("--panel-tz", panel_tz)):
+        if value is not None:
+            _check_tz(value, name)
     output = output_file(output)
     check_output(output, paths, "logs")
     if follow:
@@ -1056,7 +1065,7 @@ def timeline(
         try:
             # (from the start: the files are opened and their lines counted before they are read)
             with _reading_status() as read:
-                _follow(paths, tz, fmt_of, no_skew, console, session, client, read)
+                _follow(paths, tz, fmt_of, no_skew, console, session, client, read, (panel_date, panel_tz))
         except _ReaderGone:
             pass
         return
@@ -1066,7 +1075,7 @@ def timeline(
     stdin = sys.stdin.buffer if "-" in paths else None
     # big logs take seconds: say what is going on (on stderr, only for a person watching)
     with Console(stderr=True).status("reading logs...") if sys.stderr.isatty() else nullcontext() as status:
-        ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin)
+        ingested = ingest(paths, tz=tz, format_of=fmt_of, stdin=stdin, panel_date=panel_date, panel_tz=panel_tz)
         if status is not None:
             status.update(f"correlating {len(ingested.events):,} events...")
         _HELD.clear()  # (one run's worth at most, for callers in the same process)
