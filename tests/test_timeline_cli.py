@@ -194,6 +194,17 @@ def test_an_output_that_cannot_be_written_says_why_in_one_line(fmt):
     assert result.stderr == "jarvis-diag: error: /dev/full: cannot write (No space left on device)\n"
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize("command", [["timeline", DESYNC], ["report", DESYNC, "-f", "md"], ["samples", "--list"]])
+def test_a_stdout_that_cannot_be_written_says_why_in_one_line(command):
+    # `> /dev/full`: a traceback of report's and samples' own writes, before
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "jarvis_diag", *command], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == "jarvis-diag: error: No space left on device\n"
+
+
 @pytest.mark.parametrize(("tz", "message"), [
     ("Europe", "--tz: unknown time zone 'Europe' (use an IANA name"),  # (a traceback: IsADirectoryError)
     ("America/Argentina", "--tz: unknown time zone 'America/Argentina'"),
