@@ -194,8 +194,9 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
         on_phase(f"{label}: building the timeline")
         _diagnose(runs[-1])
     on_phase("writing the report")
-    report = make_report([str(runs[1].directory / "results.jsonl")],
-                         compare=[str(runs[0].directory / "results.jsonl")],
+    # each run's folder: its phones' results and the logs both sides wrote, whose findings
+    # (the bug named, as the terminal shows it) the report compares too
+    report = make_report([str(runs[1].directory)], compare=[str(runs[0].directory)],
                          title=f"Reconnect recovery: server with {bug} (baseline) vs correct server")
     html_path, md_path = out / "report.html", out / "report.md"
     html_path.write_text(to_html(report), encoding="utf-8")

@@ -88,6 +88,11 @@ def test_each_bug_the_demo_offers_fails_the_phones_of_the_server_with_it_and_not
     # the server: seen once, with two other test processes on the two CPUs)
     wrong = [f["summary"] for f in correct.findings if f["severity"] != "info" and f["kind"] != "transport-delay"]
     assert serious and not wrong, (serious, wrong)
+    # the report compares the findings of both runs' logs, not only the phones' results: it
+    # names what the terminal named (it said "no clear difference" of slow-start's run)
+    kinds = outcome.report.to_json_dict()["comparison"]["findings"]["kinds"]
+    assert serious <= set(kinds), (serious, kinds)
+    assert all(kinds[k]["baseline"] > 0 for k in serious)
     # (the servers are stopped once the replies under way are written, not in the middle of one)
     assert not [f["summary"] for run in outcome.runs for f in run.findings if f["kind"] == "server-restart"]
     # the chats the phones share are told apart in the logs, which cut ids to 8 characters
