@@ -202,6 +202,12 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
     for client, values in offsets.items():
         if values:
             guesses[client] = float(np.median(values))
+    # An emit sent before the server's log begins was received (or not) before it too: its
+    # receipt is not in the log, and the first unused receipt after it would be a later
+    # emit's, shifting every pair after it (a server log cut to its last lines named delays
+    # of seconds that never were). One sent as the log begins may have been received just
+    # before its first line: it is paired only with a receipt that came at once.
+    logged_from = _first_backend_ms(events)
     # Socket.IO delivers a connection's packets in order: the n-th emit is the first unused
     # receipt at or after it (a slow one included), not the nearest one.
     out = []
@@ -213,6 +219,8 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
         if guess is None:
             continue
         sent = ms - guess
+        if sent < logged_from - PAIR_SLOP_MS:
+            continue
         table_key = (EMIT_KINDS[kind], key)
         if table_key not in receipts:
             receipts[table_key] = _Receipts(rows, owner)
@@ -229,10 +237,18 @@ def emit_pairs(events: pd.DataFrame, rough_skew: dict[str, float],
             continue
         j, links, i = found
         be_time, be_label, sid = rows[j]
+        if sent < logged_from + PAIR_SLOP_MS and be_time - sent > PAIR_SLOP_MS:
+            continue
         if be_time - sent <= PAIR_WINDOW_MS:
             links[i] = i + 1  # (paired: closed)
             out.append((client, label, be_label, key, sid, ms, be_time, kind))
     return pd.DataFrame(out, columns=columns)
+
+
+def _first_backend_ms(events: pd.DataFrame) -> float:
+    """Epoch ms of the first line of the server's logs (by its clock), -inf without one."""
+    t = events["t_source"][(events["source"] == "backend").to_numpy()].min()
+    return float(t.value / 1e6) if pd.notna(t) else -math.inf
 
 
 class Sockets:

@@ -1173,6 +1173,14 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                         and (c.disconnected_at is None or c.disconnected_at >= t)]
                 match = max(slow, key=lambda c: c.authenticated_at) if slow else None
             if match is None:
+                # a socket of the client's whose start the server's log does not hold (it
+                # begins later: cut to its last lines), still open then: this one, not a
+                # socket the server never logged (which would be a newer one it kept open)
+                unlogged = [c for c in mine if c.sid and c.connected_at is None and c.authenticated_at is None
+                            and id(c) not in claimed and (c.disconnected_at is None or c.disconnected_at >= t)]
+                match = min(unlogged, key=lambda c: (c.disconnected_at is None, c.disconnected_at or 0)) \
+                    if unlogged else None
+            if match is None:
                 match = Connection(sid=None, client=client, connected_at=t)
                 if rec["kind"] == "auth.ok":
                     match.authenticated_at = t
@@ -2153,7 +2161,7 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
         episodes=_Rows(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
                                                    "recovered_at")),
         findings=findings,
-        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings, *apart_warnings(sources)],
+        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings, *apart_warnings(sources, clock["clients"])],
         temp_ids=temp_ids,
     )
 
@@ -2161,31 +2169,52 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
 # How far outside the server log's time a page log may run and still be of the same run (its
 # clock may be off by seconds; a page log of another day is hours away).
 APART_S = 60.0
+# How long a page log may run before the server's first line and still be all there (a page
+# loaded as the server starts logs its first attempts before the server logs them).
+BEFORE_S = 10.0
 
 
-def apart_warnings(sources: list[dict]) -> list[str]:
-    """A warning naming the page logs that have no line within the time of any server log
+def apart_warnings(sources: list[dict], clients: dict | None = None) -> list[str]:
+    """Warnings naming the page logs that have no line within the time of any server log
     given (its ``sources``, as the JSON has them): another day's log, most likely, taken by
-    mistake; what the server did for those pages is not in the logs."""
+    mistake; and those that begin well before the server's logs do (cut to their last lines,
+    or an older rotation left out): what the server did for those pages is not in the logs.
+    ``clients`` (the JSON's ``clock.clients``): each page log's times are taken on its
+    client's corrected clock (a phone minutes off is not another day's)."""
+    from jarvis_diag.ingest import page_client
+
     def span(s: dict) -> tuple[float, float] | None:
         if not s.get("first") or not s.get("last"):
             return None
-        return pd.Timestamp(s["first"]).timestamp(), pd.Timestamp(s["last"]).timestamp()
+        first, last = pd.Timestamp(s["first"]).timestamp(), pd.Timestamp(s["last"]).timestamp()
+        skew = (clients or {}).get(page_client(s["path"], "frontend")) if s.get("format") == "frontend" else None
+        shift = skew["skew_ms"] / 1000.0 if skew and skew.get("applied") else 0.0
+        return first - shift, last - shift
 
     server = [(s, t) for s in sources if s.get("format") == "backend" and (t := span(s))]
     if not server:
         return []
-    apart = [(s, t) for s in sources if s.get("format") == "frontend" and (t := span(s))
-             and not any(t[0] <= b[1] + APART_S and b[0] <= t[1] + APART_S for _, b in server)]
-    if not apart:
-        return []
+    pages = [(s, t) for s in sources if s.get("format") == "frontend" and (t := span(s))]
     first = min(server, key=lambda x: x[1][0])[0]["first"]
     last = max(server, key=lambda x: x[1][1])[0]["last"]
-    named = "; ".join(f"{s['path']} ({s['first']} to {s['last']})" for s, _ in apart[:3])
-    more = f" and {len(apart) - 3} more" if len(apart) > 3 else ""
-    which = "a page log runs" if len(apart) == 1 else f"{len(apart)} page logs run"
-    return [f"{which} outside the server log's time ({first} to {last}): {named}{more}; what the server did "
-            f"for {'that page' if len(apart) == 1 else 'those pages'} is not in the logs given (another day's log?)"]
+    apart = [(s, t) for s, t in pages if not any(t[0] <= b[1] + APART_S and b[0] <= t[1] + APART_S for _, b in server)]
+    warnings = []
+    if apart:
+        named = "; ".join(f"{s['path']} ({s['first']} to {s['last']})" for s, _ in apart[:3])
+        more = f" and {len(apart) - 3} more" if len(apart) > 3 else ""
+        which = "a page log runs" if len(apart) == 1 else f"{len(apart)} page logs run"
+        warnings.append(f"{which} outside the server log's time ({first} to {last}): {named}{more}; what the server "
+                        f"did for {'that page' if len(apart) == 1 else 'those pages'} is not in the logs given "
+                        f"(another day's log?)")
+    begun = min(b[0] for _, b in server)
+    early = [(s, t) for s, t in pages if (s, t) not in apart and begun - t[0] > BEFORE_S]
+    if early:
+        s, t = min(early, key=lambda x: x[1][0])
+        which = "a page log begins" if len(early) == 1 else f"{len(early)} page logs begin"
+        warnings.append(f"{which} before the server's log does ({first}): {s['path']} {begun - t[0]:.0f} s before; "
+                        f"what the server did for {'that page' if len(early) == 1 else 'those pages'} until then is "
+                        f"not in the logs given (its older file, app.log.1?)")
+    return warnings
 
 
 def _findings(corr: Correlation) -> list[dict]:

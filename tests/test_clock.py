@@ -168,6 +168,31 @@ def test_real_fixture_skew_is_350_ms():
         assert tl.clock["backend_utc_offset_minutes"] == 60
 
 
+def test_a_phone_minutes_behind_is_corrected_not_taken_for_another_days_log(tmp_path):
+    # the real page log with the phone's clock 125 s behind: its times and its client= epochs.
+    # Corrected, it runs within the server log's time: no "another day's log?" warning
+    import re
+    from pathlib import Path
+
+    behind_ms = 125_000
+    fixture = Path("tests/fixtures/callback-desync")
+    shutil.copy(fixture / "app.log", tmp_path / "app.log")
+    (tmp_path / "frontend").mkdir()
+    for page in (fixture / "frontend").glob("*.log"):
+        text = re.sub(r"^\[([^\]]+)\]", lambda m: "[" + (pd.Timestamp(m[1]) - pd.Timedelta(milliseconds=behind_ms))
+                      .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z]", page.read_text(), flags=re.M)
+        text = re.sub(r"network_delay=(-?\d+)ms \(server=(\d+), client=(\d+)\)",
+                      lambda m: f"network_delay={int(m[1]) - behind_ms}ms (server={m[2]}, client={int(m[3]) - behind_ms})",
+                      text)
+        (tmp_path / "frontend" / page.name).write_text(text)
+    tl = load_timeline(str(tmp_path))
+    [got] = tl.clock["clients"].values()
+    assert got["skew_ms"] == pytest.approx(350 - behind_ms, abs=2)
+    assert not [w for w in tl.warnings if "page log" in w], tl.warnings
+    assert {(f.kind, f.severity) for f in tl.findings.itertuples()} == {
+        (f.kind, f.severity) for f in load_timeline(str(fixture)).findings.itertuples()}
+
+
 @pytest.mark.parametrize("numbers", [
     # another day's numbers in both (pasted from elsewhere): the phone 5 s behind the server
     "network_delay=-5000ms (server=1769736584344, client=1769736579344)",

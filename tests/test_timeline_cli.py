@@ -103,6 +103,18 @@ def test_parquet_goes_to_stdout_when_it_is_redirected(tmp_path):
     frame = pd.read_parquet(out)
     assert list(frame.columns) == list(COLUMNS) and len(frame) == len(pd.read_csv(io.StringIO(
         runner.invoke(app, ["timeline", DESYNC, "-f", "csv"]).output)))
+    # on a terminal, binary output is refused
+    import pty
+
+    main, terminal = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", DESYNC, "-f", "parquet"],
+                                stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert result.returncode == 2
+    assert result.stderr.endswith("--format parquet writes a binary file: give --output FILE, or pipe it\n")
 
 
 def test_a_carriage_return_inside_a_line_stays_in_its_csv_field(tmp_path):
@@ -305,7 +317,6 @@ def test_kinds_lists_the_vocabulary():
 @pytest.mark.parametrize(("args", "needle"), [
     (["timeline", "/no/such/file.log"], "no such file"),
     (["timeline", DESYNC, "--format", "xml"], "--format xml"),
-    (["timeline", DESYNC, "--format", "parquet"], "--output"),
     (["timeline", DESYNC, "--since", "yesterday-ish"], "--since"),
     (["timeline", DESYNC, "--format-of", "nokind"], "--format-of"),
     (["timeline"], "give log files"),

@@ -323,3 +323,41 @@ def test_a_slow_network_socket_is_the_phones_until_both_sides_close_it(tmp_path)
 
 
 SID_A, SID_B, SID_C, SID_STRAY = "Ak9sPq2xAAAA", "Bm3tRw7yAAAB", "Cn5uSv1zAAAC", "Dq8vTx4wAAAD"
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def _cut_server_log(tmp_path, name: str, first: int) -> list[str]:
+    """The real set ``name`` with its server log from line ``first`` (0-based) on: as a
+    user sends the last lines of a long app.log."""
+    lines = (FIXTURES / name / "app.log").read_text().splitlines(keepends=True)
+    (tmp_path / "app.log").write_text("".join(lines[first:]))
+    return [str(tmp_path / "app.log"), str(FIXTURES / name / "frontend")]
+
+
+@pytest.mark.parametrize("receipt", range(4))
+def test_a_server_log_cut_to_its_last_lines_names_no_delay_or_dead_socket_it_cannot_see(tmp_path, receipt):
+    # cut just after the line of a message's receipt: the page's emit of it is in the page
+    # log, its receipt is not. Paired in order with the next receipt, every later message
+    # seemed to take seconds on the wire (transport-delay); the page's socket, whose opening
+    # the cut server log lacks, was taken for another one the server had kept open for a
+    # minute after the page lost it (half-open). What is named instead is what the whole log
+    # names from there on, with a warning that the server's log begins after the page's.
+    lines = (FIXTURES / "callback-desync" / "app.log").read_text().splitlines()
+    received = [i for i, line in enumerate(lines) if "Chat message received" in line]
+    first = received[receipt] + 1
+    # (its zone given: the lines left may hold no epoch to take it from)
+    tl = load_timeline(_cut_server_log(tmp_path, "callback-desync", first), tz="Europe/Berlin")
+    whole = load_timeline(str(FIXTURES / "callback-desync"))
+    begins = pd.Timestamp(tl.sources[0]["first"])
+    kinds = {(f.kind, f.severity) for f in tl.findings.itertuples()}
+    assert not kinds & {("transport-delay", s) for s in ("warning", "critical")}, tl.findings["summary"].tolist()
+    assert "half-open" not in {k for k, _ in kinds}, tl.findings["summary"].tolist()
+    later = {(f.kind, f.severity) for f in whole.findings.itertuples() if f.at >= begins}
+    assert {k for k in kinds if k[1] != "info"} <= later
+    [skew] = tl.clock["clients"].values()
+    assert skew["skew_ms"] == pytest.approx(350, abs=2)
+    page_begins = pd.Timestamp(tl.sources[1]["first"]) - pd.Timedelta(milliseconds=skew["skew_ms"])
+    warned = [w for w in tl.warnings if "begins before the server's log does" in w]
+    assert bool(warned) == (begins - page_begins > pd.Timedelta(seconds=10)), (begins, page_begins, warned)

@@ -215,7 +215,8 @@ def _apart_by_now(tl) -> tuple[list[str], list[str]]:
     later = {id(s) for s in tl.sources if s.get("format") == "frontend" and (t := at(s, "first")) and t > max(ends)}
     if not later:
         return [], []
-    return apart_warnings(tl.sources), apart_warnings([s for s in tl.sources if id(s) not in later])
+    clients = tl.clock.get("clients")
+    return apart_warnings(tl.sources, clients), apart_warnings([s for s in tl.sources if id(s) not in later], clients)
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
