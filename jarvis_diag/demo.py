@@ -12,11 +12,11 @@ both timelines from the logs the run wrote, and compares the two runs in a repor
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jarvis_diag.folders import check_ours, fresh_folder
 from jarvis_diag.simulate import SimConfig, run_simulation
 from jarvis_diag.simulate.profiles import PRESETS
 from jarvis_diag.tasks import stop_tasks
@@ -86,6 +86,10 @@ BUG_SETUPS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
 }
 
 
+# What a run writes in its folder (the server's logs and data, the page logs, the results)
+RUN_FILES = ("app.log", "backend.log", "data", "frontend", "results.jsonl")
+
+
 def sim_config(url: str, token: str, seed: int, bug: str | None = None) -> SimConfig:
     """Four phones with two chats each, twice to the background and back (as ``bug`` needs
     them: :data:`BUG_SETUPS`)."""
@@ -108,10 +112,6 @@ async def _one_run(label: str, bugs: tuple[str, ...], directory: Path, seed: int
     from server.config import ServerConfig
     from server.runner import ServerRunner
 
-    if directory.is_dir() and not directory.is_symlink():
-        shutil.rmtree(directory)
-    elif directory.exists() or directory.is_symlink():  # a file in the demo's folder: the run's folder goes there
-        directory.unlink()
     options = {**SERVER_OPTIONS, **BUG_SETUPS.get(setup_for or "", ({}, {}))[0]}
     config = ServerConfig.from_kwargs(**options, bugs=bugs, data_dir=directory / "data", log_dir=directory)
     runner = ServerRunner(config)
@@ -186,11 +186,17 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    plan = ((f"with bug {bug}", (bug,), "with-bug"), ("correct", (), "correct"))
+    for _label, _bugs, name in plan:  # (before a run replaces the last demo's: only what a demo wrote)
+        check_ours(out / name, RUN_FILES)
     runs: list[RunOutcome] = []
-    for label, bugs, name in ((f"with bug {bug}", (bug,), "with-bug"), ("correct", (), "correct")):
-        runs.append(asyncio.run(_one_run(label, bugs, out / name, seed, on_phase, setup_for=bug)))
-        if runs[-1].interrupted:
-            raise KeyboardInterrupt
+    for label, bugs, name in plan:
+        # (written beside the last demo's run, which an interrupted run leaves as it was)
+        with fresh_folder(out / name) as part:
+            runs.append(asyncio.run(_one_run(label, bugs, part, seed, on_phase, setup_for=bug)))
+            if runs[-1].interrupted:
+                raise KeyboardInterrupt
+        runs[-1].directory = out / name
         on_phase(f"{label}: building the timeline")
         _diagnose(runs[-1])
     on_phase("writing the report")

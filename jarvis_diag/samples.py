@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jarvis_diag.folders import check_ours, fresh_folder
 from jarvis_diag.simulate import SimConfig, run_simulation
 from jarvis_diag.simulate.profiles import PRESETS
 from jarvis_diag.simulate.scenario import Step
@@ -279,25 +280,29 @@ async def _run(incident: Incident, folder: Path, seed: int, on_phase: Callable[[
 def generate(out_dir: str | Path, names: list[str] | None = None, seed: int = 7,
              on_phase: Callable[[str], None] = lambda text: None) -> list[Path]:
     """Write the sample sets (all, or those named) under ``out_dir``; return their folders."""
-    chosen = [INCIDENTS_BY_NAME[n] for n in names] if names else list(INCIDENTS)
+    # (each set once, however often it is named)
+    chosen = [INCIDENTS_BY_NAME[n] for n in dict.fromkeys(names)] if names else list(INCIDENTS)
+    for incident in chosen:  # (before a set replaces one made before: only what a set holds)
+        check_ours(Path(out_dir) / incident.name, SET_FILES)
     folders = []
     for incident in chosen:
         folder = Path(out_dir) / incident.name
-        if folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder)
-        elif folder.exists() or folder.is_symlink():  # a file where the set goes: the set replaces it
-            folder.unlink()
-        folder.mkdir(parents=True)
-        records = asyncio.run(_run(incident, folder, seed, on_phase))
-        expected = expected_findings(incident, records)
-        clients = [{"client": r["client_id"], "profile": r["profile"], "recovers": incident.recovers}
-                   for r in _first_cycle_per_client(records)]
-        doc = {"schema": SCHEMA, "incident": incident.name, "title": incident.title, "healthy": incident.healthy,
-               "backend_tz": LOG_TZ, "findings": expected, "clients": clients}
-        (folder / "expected.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        (folder / "README.md").write_text(readme_text(incident, expected), encoding="utf-8")
+        # (written beside the set made before, which a failed or interrupted run leaves as it was)
+        with fresh_folder(folder) as part:
+            records = asyncio.run(_run(incident, part, seed, on_phase))
+            expected = expected_findings(incident, records)
+            clients = [{"client": r["client_id"], "profile": r["profile"], "recovers": incident.recovers}
+                       for r in _first_cycle_per_client(records)]
+            doc = {"schema": SCHEMA, "incident": incident.name, "title": incident.title,
+                   "healthy": incident.healthy, "backend_tz": LOG_TZ, "findings": expected, "clients": clients}
+            (part / "expected.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            (part / "README.md").write_text(readme_text(incident, expected), encoding="utf-8")
         folders.append(folder)
     return folders
+
+
+# What a sample set holds (and, while it is made, the server's data and captured console)
+SET_FILES = ("README.md", "app.log", "expected.json", "frontend", "results.jsonl", ".work", "backend.log")
 
 
 def check_timeline(expected_doc: dict, timeline_doc: dict) -> list[str]:

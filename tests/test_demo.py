@@ -43,12 +43,16 @@ def test_ctrl_c_stops_the_demo_and_its_servers_at_once(tmp_path: Path):
     import signal
     import time
 
+    # an earlier demo's run, which the new run replaces only once it is done
+    earlier = tmp_path / "demo" / "with-bug"
+    earlier.mkdir(parents=True)
+    (earlier / "results.jsonl").write_text("the earlier run's\n")
     proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "demo", "--out", str(tmp_path / "demo")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (tmp_path / "demo" / "with-bug" / "app.log").exists():
+    while time.monotonic() < deadline and not list((tmp_path / "demo").glob(".with-bug.*.part/app.log")):
         time.sleep(0.2)  # the first server is up and writing
-    assert (tmp_path / "demo" / "with-bug" / "app.log").exists()
+    assert list((tmp_path / "demo").glob(".with-bug.*.part/app.log"))
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     try:
@@ -58,6 +62,23 @@ def test_ctrl_c_stops_the_demo_and_its_servers_at_once(tmp_path: Path):
     # it stopped within the timeout above (its servers run in-process, so they stopped with it)
     assert proc.returncode == 130
     assert "Traceback" not in err and err.strip().startswith("jarvis-diag: error: interrupted")
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["with-bug"]
+    assert [p.name for p in earlier.iterdir()] == ["results.jsonl"]
+    assert (earlier / "results.jsonl").read_text() == "the earlier run's\n"
+
+
+def test_a_demo_folder_holding_someone_elses_file_is_left_alone(tmp_path: Path):
+    # the demo replaces its runs' folders whole: one holding a file it did not write is refused
+    mine = tmp_path / "demo" / "correct"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("precious\n")
+    proc = subprocess.run([sys.executable, "-m", "jarvis_diag", "demo", "--out", str(tmp_path / "demo")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"jarvis-diag: error: {mine}: holds notes.txt, which this command did not write and "
+                           f"would remove with the folder; move it, or give another folder\n")
+    assert (mine / "notes.txt").read_text() == "precious\n"
+    assert not (tmp_path / "demo" / "with-bug").exists()
 
 
 def test_an_out_that_cannot_be_a_directory_is_one_line_before_any_server_starts(tmp_path: Path):

@@ -60,7 +60,11 @@ def test_the_check_fails_when_a_finding_is_missing_or_unexpected():
 
 
 def test_a_set_regenerated_with_the_seed_passes_its_own_expectations(tmp_path: Path):
-    (folder,) = generate(tmp_path, ["single-live-session"], seed=7)
+    # over a set made before (replaced whole), named twice (made once)
+    (tmp_path / "single-live-session").mkdir()
+    (tmp_path / "single-live-session" / "results.jsonl").write_text("the earlier set's\n")
+    (folder,) = generate(tmp_path, ["single-live-session", "single-live-session"], seed=7)
+    assert [p.name for p in tmp_path.iterdir()] == ["single-live-session"]
     expected = json.loads((folder / "expected.json").read_text())
     committed = json.loads((SAMPLES / "single-live-session" / "expected.json").read_text())
     # the same scenario: the same findings and clients, only ids differ
@@ -90,3 +94,32 @@ def test_samples_into_a_folder_that_cannot_be_one_is_one_line_before_any_work(tm
                               timeout=60)
         assert proc.returncode == 2 and proc.stderr == f"jarvis-diag: error: {needle}\n", proc.stderr
     assert afile.read_text() == "mine"
+
+
+def test_an_interrupted_set_leaves_the_one_made_before_and_a_stranger_file_is_refused(tmp_path: Path):
+    import signal
+    import time
+
+    made = tmp_path / "healthy-day"
+    made.mkdir()
+    (made / "README.md").write_text("the earlier set's\n")
+    proc = subprocess.Popen([*CLI, "samples", str(tmp_path), "--only", "healthy-day"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(tmp_path.glob(".healthy-day.*.part/app.log")):
+            time.sleep(0.2)  # the set's server is up and writing
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["healthy-day"]
+    assert [p.name for p in made.iterdir()] == ["README.md"] and (made / "README.md").read_text() == "the earlier set's\n"
+    # a file the set does not hold, in the set's folder: someone else's, not removed with it
+    (made / "notes.txt").write_text("mine\n")
+    refused = subprocess.run([*CLI, "samples", str(tmp_path), "--only", "healthy-day"], capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stderr.startswith(f"jarvis-diag: error: {made}: holds notes.txt,")
+    assert (made / "notes.txt").read_text() == "mine\n"

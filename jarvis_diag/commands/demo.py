@@ -98,7 +98,8 @@ def register(app: typer.Typer) -> None:
             with console.status("starting") as status:
                 outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text))
         except KeyboardInterrupt:
-            raise DiagError(f"interrupted: the servers are stopped; the logs so far are in {out}",
+            # (a run is written beside the last demo's and put in its place once done)
+            raise DiagError(f"interrupted: the servers are stopped; what an earlier demo wrote in {out} is as it was",
                             exit_code=130) from None
         console.print(_runs_table(outcome, bug))
         for run in outcome.runs:
