@@ -1326,3 +1326,17 @@ def test_one_long_path_is_shown_whole():
     report = build_report(dataset_of(TWENTY, path=deep))
     for text in (to_text(report, width=400), to_markdown(report)):
         assert deep in text and f"{deep}:1" in text
+
+
+def test_a_quoted_glob_reads_the_files_it_matches_as_timeline_does():
+    # `report "logs/frontend/*"` (a script's quoted glob): said "no such file or directory"
+    real = "tests/fixtures/normal"
+    run = [sys.executable, "-m", "jarvis_diag", "report", "-f", "json"]
+    globbed = subprocess.run([*run, f"{real}/app.log", f"{real}/frontend/*"], capture_output=True, text=True,
+                             timeout=120)
+    named = subprocess.run([*run, f"{real}/app.log", *map(str, sorted(Path(f"{real}/frontend").glob("*")))],
+                           capture_output=True, text=True, timeout=120)
+    assert globbed.returncode == 0, globbed.stderr
+    assert json.loads(globbed.stdout)["metrics"] == json.loads(named.stdout)["metrics"]
+    none = subprocess.run([*run, f"{real}/nothing*"], capture_output=True, text=True, timeout=60)
+    assert none.returncode == 2 and none.stderr == f"jarvis-diag: error: {real}/nothing*: matches no file\n"

@@ -5,6 +5,7 @@ timeline is built on the fly."""
 from __future__ import annotations
 
 import codecs
+import glob
 import json
 import re
 import shlex
@@ -218,14 +219,24 @@ class Input:
 
 
 def resolve_inputs(paths: list[str]) -> list[Input]:
-    """Each path given as an :class:`Input`. A folder is walked here and only here; a path
-    that is not there (a glob included: report takes no glob) or cannot be read is a DiagError."""
+    """Each path given as an :class:`Input`; a glob (quoted, so the shell left it, as
+    ``timeline`` takes it) as each file it matches. A folder is walked here and only here; a
+    path that is not there, a glob matching no file, or one that cannot be read is a DiagError."""
     if not paths:
         raise DiagError("no input given")
-    from jarvis_diag.ingest import expand_paths
+    from jarvis_diag.ingest import GLOB_CHARS, expand_paths
 
-    out = []
+    globbed = []
     for path in paths:
+        if path and not Path(path).exists() and any(c in path for c in GLOB_CHARS):
+            matches = sorted(m for m in glob.glob(path, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise DiagError(f"{path}: matches no file")
+            globbed += matches
+        else:
+            globbed.append(path)
+    out = []
+    for path in globbed:
         kind = classify(path)
         p = Path(path)
         if not p.is_dir():
