@@ -505,6 +505,11 @@ def _parse_one(path: str, data: bytes | bytearray | None, damaged: str | None, f
         raw, rows = jsonl.parse_lines(lines, path)
         raw.truncated = cut
         parsed = _Parsed(info, raw=raw, frame=frames.events_from_records(rows))
+        # (its events name the logs they were read from: counted here, as this file's)
+        frame = parsed.frame
+        info.events, info.unknown = len(frame), int((frame["kind"] == "unknown").sum())
+        if len(frame):
+            info.first, info.last = _iso(frame["t_source"].min()), _iso(frame["t_source"].max())
     else:
         if raw is None:
             assert data is not None
@@ -986,8 +991,27 @@ def _ingest(files: list[str], *, tz: str | None, format_of: dict[str, str], stdi
     return _assemble(parsed, warnings, tz=tz, panel_date=panel_date, panel_tz=panel_tz)
 
 
+def _check_read_once(parsed: list[_Parsed]) -> None:
+    """DiagError for events (our JSONL) given with a log they were read from: its lines would
+    be two events each, and every attach, reply and finding of it named twice. The events
+    name their logs as they were given when written: those not found from here are not
+    compared."""
+    logs = {str(Path(p.info.path).resolve()): p.info.path for p in parsed if p.frame is None and p.info.path != "-"}
+    if not logs:
+        return
+    for p in parsed:
+        if p.frame is None or "path" not in p.frame:
+            continue
+        for source in p.frame["path"].dropna().unique().tolist():
+            also = logs.get(str(Path(str(source)).resolve()))
+            if also is not None:
+                raise DiagError(f"{p.info.path}: the events of {source}, also given ({also}): its lines would be "
+                                "read twice; give the events or the logs they were read from, not both")
+
+
 def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, panel_date: str | None,
               panel_tz: str | None) -> Ingested:
+    _check_read_once(parsed)
     local, utc = _zone_pairs(parsed)
     first_local = _first_local_time(parsed)
     low, high = _local_span(parsed)

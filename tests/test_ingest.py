@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -263,3 +265,25 @@ def test_a_line_printed_in_two_rotated_captures_is_kept_in_both(tmp_path: Path) 
     result = ingest([str(tmp_path)])
     assert [s.duplicates for s in result.sources] == [0, 0]
     assert (result.events["text"] == printed).sum() == 2
+
+
+def test_events_read_back_are_counted_as_theirs_and_refused_beside_their_own_logs(tmp_path: Path) -> None:
+    from jarvis_diag.timeline import load_timeline
+
+    desync = FIXTURES / "callback-desync"
+    events = tmp_path / "events.jsonl"
+    subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(desync), "-f", "jsonl", "-o", str(events)],
+                   check=True, timeout=120)
+    back = ingest([str(events)])
+    [info] = back.sources
+    assert info.lines == info.events == len(back.events) > 0  # (they name the logs they came from)
+    assert (info.first, info.last) == (back.events["t_source"].min().isoformat(timespec="milliseconds")
+                                       .replace("+00:00", "Z"),
+                                       back.events["t_source"].max().isoformat(timespec="milliseconds")
+                                       .replace("+00:00", "Z"))
+    assert {(f.kind, f.severity) for f in load_timeline(str(events)).findings.itertuples()} == \
+        {(f.kind, f.severity) for f in load_timeline(str(desync)).findings.itertuples()}
+    # with a log they were read from: every line twice, every finding named twice, before
+    with pytest.raises(DiagError, match=r"events.jsonl: the events of .*app.log, also given .*: its lines would "
+                                        r"be read twice; give the events or the logs they were read from, not both"):
+        ingest([str(events), str(desync)])
