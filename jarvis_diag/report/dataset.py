@@ -24,7 +24,8 @@ from jarvis_diag.errors import DiagError
 METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "switch": ("attach to an existing session: request -> chat:ready received",
                ("uplink", "T1", "T2", "T3", "T4", "T5", "downlink", "other")),
-    "new-session": ("open a new session: request -> chat:ready received",
+    "new-session": ("open a session for the first time on the page (a new one, or one from the list): request -> "
+                    "chat:ready received",
                     ("uplink", "T1", "agent start", "T2", "T3", "T4", "T5", "downlink", "other")),
     "reattach": ("re-attach a session after a reconnect: request -> chat:ready received",
                  ("uplink", "T1", "T2", "T3", "T4", "T5", "downlink", "other")),
