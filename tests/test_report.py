@@ -1340,3 +1340,18 @@ def test_a_quoted_glob_reads_the_files_it_matches_as_timeline_does():
     assert json.loads(globbed.stdout)["metrics"] == json.loads(named.stdout)["metrics"]
     none = subprocess.run([*run, f"{real}/nothing*"], capture_output=True, text=True, timeout=60)
     assert none.returncode == 2 and none.stderr == f"jarvis-diag: error: {real}/nothing*: matches no file\n"
+
+
+def test_cycles_compared_with_episodes_are_not_comparable(tmp_path):
+    # one side a simulation's results (a cycle recovers when a reply arrives live), the other
+    # the logs of a run (an episode recovers when its chats are ready again): the same run
+    # counts 1 unrecovered cycle and 0 unrecovered episodes, which said nothing of a change
+    run = sample_copy(tmp_path)
+    p = run_cli(str(run / "results.jsonl"), "--compare", str(run / "app.log"), str(run / "frontend"), "-f", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["comparison"]["metrics"]["unrecovered"]["verdict"] == "not comparable"
+    assert any(n.startswith("unrecovered: not comparable: the baseline counts episodes, the candidate cycles")
+               for n in doc["notes"]), doc["notes"]
+    md = run_cli(str(run / "results.jsonl"), "--compare", str(run / "app.log"), str(run / "frontend"), "-f", "md")
+    assert "unrecovered: not comparable" in md.stdout

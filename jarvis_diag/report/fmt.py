@@ -130,6 +130,7 @@ PERCENTILE_NOTE = "Percentiles are exact (nearest rank: the value at rank ceil(q
 
 CLEAR_VERDICTS = ("faster", "slower", "fewer", "more")
 NOT_ENOUGH = "not enough data"
+NOT_COMPARABLE = "not comparable"  # (the sides measure it differently: see model._compare)
 
 
 def verdict_text(row) -> str:
@@ -196,7 +197,11 @@ def comparison_headlines(comparison) -> list[str]:
         stat = f"{_count_change(r)}, per {r.per or 'cycle'}" if d.statistic == "mean" else d.statistic
         lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
                      f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
-    return head + (lines or ["no clear difference in any metric"])
+    apart = [r.metric for r in rows if r.verdict == NOT_COMPARABLE]
+    if not lines:
+        lines = ["no clear difference in any metric" + (f" that compares ({', '.join(apart)}: not comparable)"
+                                                        if apart else "")]
+    return head + lines
 
 
 # Said under "Where the time goes" when a breakdown has server phases: the same names mean a

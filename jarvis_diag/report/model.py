@@ -25,6 +25,7 @@ from jarvis_diag.report.dataset import (
     ref_json,
     unrecovered_description,
 )
+from jarvis_diag.report.fmt import NOT_COMPARABLE
 
 SCHEMA = "jarvis-diag.report/1"
 SLOWEST = 5  # slowest cases listed per metric
@@ -281,8 +282,11 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         diff = mx.compare(b, c, "mean", resamples, seed)
         units = {side.counts[name].unit for side in (base, ds) if side.counts[name].per_unit}
         per = _PER[units.pop()] if len(units) == 1 else _PER["cycles/episodes"]
-        rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, _verdict(diff, "count"),
-                               per=per))
+        # (simulated cycles on one side, episodes read from logs on the other: each counts by
+        # its own measure, a cycle that got its chats back but no live reply is unrecovered,
+        # an episode that got them back is not)
+        verdict = NOT_COMPARABLE if b and c and counted_apart(base, ds, name) else _verdict(diff, "count")
+        rows.append(CompareRow(name, "count", mx.summarize(b), mx.summarize(c), diff, verdict, per=per))
     shared = shared_sources(ds, base)[0]
     return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed,
                       findings_change(*(_comparable_findings(side, shared) for side in (base, ds))))
@@ -307,7 +311,10 @@ def _comparable_findings(side: Dataset, shared: set[str]) -> list[dict]:
     return [f for f in side.findings if kinds.get(f.get("source"), "logs") in shared]
 
 
-NOT_COMPARABLE = "not comparable"
+def counted_apart(base: Dataset, ds: Dataset, name: str) -> bool:
+    """Whether the two sides count ``name`` in different units (cycles on one, episodes on
+    the other): their means are no measure of a change."""
+    return base.counts[name].unit != ds.counts[name].unit
 
 
 def _detection_starts(ds: Dataset, base: Dataset) -> tuple[str, str] | None:
@@ -386,6 +393,13 @@ def build_report(
                             "were read, so the "
                             f"comparison counts {what}; give both sides alike (run folders: results and logs) "
                             "to compare all they show")
+    apart = [name for name in COUNTS if baseline is not None and baseline.counts[name].per_unit
+             and ds.counts[name].per_unit and counted_apart(baseline, ds, name)]
+    if apart:
+        report.notes.append(f"{', '.join(apart)}: not comparable: the baseline counts "
+                            f"{baseline.counts[apart[0]].unit}, the candidate {ds.counts[apart[0]].unit} (simulated "
+                            "cycles need a live reply to recover, episodes read from logs only their chats ready "
+                            "again); give both sides alike (run folders: results and logs)")
     if starts is not None:
         report.notes.append(f"detection: not comparable: the baseline's cases are timed from {starts[0]}, the "
                             f"candidate's from {starts[1]}, the first sign of loss each one's logs show")
