@@ -293,14 +293,22 @@ def test_a_file_that_is_no_jarvis_log_is_not_an_all_clear(tmp_path):
                      "2026-11-24 10:00:01 install libfoo:amd64 <none> 1.2-3\n")
     (tmp_path / "empty.log").write_text("")
     result = _run("timeline", str(tmp_path))
-    assert result.returncode == 0
+    # what was read and why is shown; the exit code says that nothing was checked (a script's
+    # or CI's check of another program's log, or an empty one, is no all-clear)
+    assert result.returncode == 2
+    assert result.stderr == ("jarvis-diag: error: no line of these logs is one the Jarvis backend or frontend writes: "
+                             "nothing could be checked (timeline --format-of PATH=KIND forces a format)\n")
     assert (f"{other}: none of its 2 lines is one the Jarvis backend or frontend writes"
             in " ".join(result.stdout.split()))
     assert f"{tmp_path / 'empty.log'}: empty" in result.stdout
     assert "no line of these logs was recognised: nothing could be checked" in result.stdout
     assert "nothing went wrong" not in result.stdout
-    data = json.loads(_run("timeline", str(other), "-f", "json").stdout)
-    assert [w.split(":")[0] for w in data["warnings"]] == [str(other)]
+    as_json = _run("timeline", str(other), "-f", "json")
+    data = json.loads(as_json.stdout)
+    assert [w.split(":")[0] for w in data["warnings"]] == [str(other)] and as_json.returncode == 2
+    empty = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "-"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "nothing could be checked" in empty.stderr
 
 
 def test_no_skew_and_tz_options():

@@ -1083,6 +1083,9 @@ def timeline(
         # (the output formats of the events alone need no findings)
         tl = build_timeline(ingested, no_skew=no_skew, keep=_HELD, parallel=fmt in ("text", "json", "perfetto"))
         _HELD.append(tl)
+    # (no line of a Jarvis log: the output shows what was read and why, and the exit code says
+    # that nothing was checked, as a script or CI must not read it as an all-clear)
+    recognised = bool((tl.events["kind"] != "unknown").any())
     if session or client or since or until:
         tl = _select(tl, session, client, since, until)
     if fmt != "text" and tl.warnings:  # (the text view shows them itself)
@@ -1104,6 +1107,9 @@ def timeline(
         _emit(json.dumps(to_trace(tl.to_json_dict())) + "\n", output)
     else:
         _write_events(tl, fmt, output)
+    if not recognised:
+        raise DiagError("no line of these logs is one the Jarvis backend or frontend writes: nothing could be "
+                        "checked (timeline --format-of PATH=KIND forces a format)")
 
 
 def register(app: typer.Typer) -> None:
