@@ -889,6 +889,11 @@ def ingest(
     C compiler runs).
     """
     paths = paths_argument("paths", paths)
+    if format_of is not None and not isinstance(format_of, dict):
+        raise DiagError(f"format_of must be a dict of path -> format, not {format_of!r}")
+    for name, value in (("tz", tz), ("panel_tz", panel_tz), ("panel_date", panel_date)):
+        if value is not None and not isinstance(value, str) and not (name == "panel_date" and isinstance(value, date)):
+            raise DiagError(f"{name} must be a string, not {value!r}")
     format_of = dict(format_of or {})
     for key, kind in format_of.items():
         if kind not in FORMATS:

@@ -1841,6 +1841,9 @@ class Timeline:
         A session or client the logs do not have, a time that is none and a window that
         ends before it starts raise DiagError (its message starts with the parameter's
         name); a selection with no event in it is said in ``warnings``."""
+        for name, value in (("session", session), ("client", client)):
+            if value is not None and not isinstance(value, str):
+                raise DiagError(f"{name} must be a string (an id or a prefix of one), not {value!r}")
         if session and re.fullmatch(r"[0-9A-Fa-f-]+", session):
             session = session.lower()  # (the logs print UUIDs in lower case; one copied in upper case is the same)
         span = (self.events["t"].min(), self.events["t"].max()) if len(self.events) else None
@@ -2068,6 +2071,10 @@ def parse_instant(value: Any, name: str = "time", span: tuple[pd.Timestamp, pd.T
     and None returned (no logs to take the day from)."""
     if value is None or value == "":
         return None
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        # (pandas reads a bare number as nanoseconds since 1970: an epoch in seconds was 1970's)
+        raise DiagError(f"{name} {value}: a number is no time; give an ISO time, a datetime or a Timestamp "
+                        f"(epoch seconds: pd.Timestamp({value}, unit='s'))")
     text = value.strip() if isinstance(value, str) else None
     try:
         if text is not None and (day := _TIME_OF_DAY.fullmatch(text)):

@@ -131,6 +131,23 @@ def test_a_library_call_given_no_path_says_which_argument_takes_what(call, said)
     assert str(caught.value) == said
 
 
+@pytest.mark.parametrize(("call", "said"), [
+    (lambda: jd.load_timeline(DESYNC, tz=5), "tz must be a string, not 5"),
+    (lambda: jd.load_timeline(DESYNC, format_of=["x"]), "format_of must be a dict of path -> format, not ['x']"),
+    (lambda: jd.load_timeline(DESYNC).filter(session=123), "session must be a string (an id or a prefix of one), "
+                                                           "not 123"),
+    # (pandas reads a bare number as nanoseconds: an epoch in seconds selected 1970, and nothing)
+    (lambda: jd.load_timeline(DESYNC).filter(since=1795514700),
+     "since 1795514700: a number is no time; give an ISO time, a datetime or a Timestamp (epoch seconds: "
+     "pd.Timestamp(1795514700, unit='s'))"),
+])
+def test_a_library_call_given_the_wrong_type_says_which_argument_takes_what(call, said):
+    # an AttributeError, a ValueError and a TypeError from deep inside, or a silent 1970
+    with pytest.raises(jd.DiagError) as caught:
+        call()
+    assert str(caught.value) == said
+
+
 def test_a_report_at_a_glance():
     report = jd.make_report("sample_logs/healthy-day", compare="sample_logs/connmgr-frozen-past-ping",
                             budgets="recovery.p95<=60s")
