@@ -658,8 +658,19 @@ def test_follow_says_when_a_file_is_cut_short_and_reads_it_again(tmp_path):
         _read_until(proc, "following", 20)
         app_log.write_text("".join(lines[first:first + 2]))  # (shorter than what was read)
         out = _read_until(proc, lines[first + 1].rstrip("\n"), 20)
+        time.sleep(1.5)  # (the timeline is read again)
+        with app_log.open("a") as fh:
+            fh.write("".join(lines[first + 2:]))
+        out += _read_until(proc, lines[-1].rstrip("\n"), 20)
     assert f"{app_log} was cut short (a copytruncate rotation?): read again from its start" in out
     assert out.count(lines[first].rstrip("\n")) == 1
+    # the lines left hold no epoch: the server's zone (Asia/Shanghai, UTC+8) is the one the
+    # logs gave before, not this machine's (their times were 8 hours off, and so were findings)
+    for line in lines[first:]:
+        [shown] = [s for s in out.splitlines() if s.endswith(line.rstrip("\n"))]
+        local = pd.Timestamp(line[:23].replace(",", "."))
+        assert shown.split()[0] == (local - pd.Timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", shown
+    assert "time zone unknown" not in out
 
 
 def test_follow_of_a_renamed_page_log_corrects_its_new_lines_as_the_timeline_does(tmp_path):

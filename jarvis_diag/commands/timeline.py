@@ -588,6 +588,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, left_out_of_directories, page_client
     from jarvis_diag.logs import frontend, journal_json, parse_line
     from jarvis_diag.timeline import iso, load_timeline
+    from jarvis_diag.zone import format_offset
 
     _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
     selecting = bool(session or client)
@@ -597,9 +598,20 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         with ctrl_c:
             console.print(text, style="dim", highlight=False, markup=False, soft_wrap=True)
 
+    learned: list[str] = []  # the server's UTC offset an earlier read took from the logs' epochs
+
     def build(files: list[str]):
-        return load_timeline(files, tz=tz, format_of=_format_of_these(format_of, files), no_skew=no_skew,
-                             panel_date=panel[0], panel_tz=panel[1])
+        # a log cut short by a copytruncate rotation may hold no epoch yet: the offset the
+        # logs gave before stands in for --tz (instead of this machine's zone, an hour off)
+        new = load_timeline(files, tz=tz or (learned[0] if learned else None),
+                            format_of=_format_of_these(format_of, files), no_skew=no_skew,
+                            panel_date=panel[0], panel_tz=panel[1])
+        clock = new.clock
+        if tz is None and clock.get("backend_zone_source") in ("recv_ts", "pages"):
+            changes = clock.get("backend_utc_offset_changes") or []
+            learned[:] = [format_offset(changes[-1]["offset_minutes"] if changes
+                                        else clock["backend_utc_offset_minutes"])]
+        return new
 
     def selection(tl, started: bool):
         """``tl`` for --session / --client. One the logs do not name is an error when the
