@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import socketio
 
 from jarvis_diag.simulate.run import ServerUnusable, preflight, run_simulation
 from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
@@ -240,6 +241,28 @@ async def test_preflight_names_what_is_wrong_with_the_server():
         await preflight("localhost:1", "t")
     with pytest.raises(ServerUnusable, match="only http"):
         await preflight("ftp://127.0.0.1:1", "t")
+
+
+async def test_preflight_of_a_socketio_server_that_never_answers_auth_says_so():
+    # a Socket.IO server with no `auth` handler: the wait for its answer timed out, and the
+    # timeout (an OSError too) was taken for a refused connection: "connection failed: " with
+    # no reason, after six more seconds of waiting for a restart
+    from aiohttp import web
+
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    web_app = web.Application()
+    sio.attach(web_app)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ServerUnusable) as caught:
+            await preflight(f"http://127.0.0.1:{port}", "t", timeout=1)
+    finally:
+        await runner.cleanup()
+    assert str(caught.value) == f"http://127.0.0.1:{port}: no answer to `auth` within 1s (not a Jarvis server?)"
 
 
 async def test_a_3g_network_and_a_scripted_switch_still_recover(tmp_path: Path):

@@ -164,6 +164,8 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
         await sio.emit("auth", {"token": token})
         async with asyncio.timeout(timeout):
             event, data = await answer
+    except TimeoutError:  # (before OSError, of which it is one: the server connected, then said nothing)
+        raise ServerUnusable(f"{base}: no answer to `auth` within {timeout:g}s (not a Jarvis server?)") from None
     except (socketio.exceptions.ConnectionError, OSError) as exc:
         status = refused_upgrade(exc)
         if status is not None:  # (no server restarting: something in front of it refuses WebSocket)
@@ -174,8 +176,6 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
                 "let WebSocket through (a reverse proxy needs the Upgrade and Connection headers passed on)"
             ) from None
         raise ServerRefused(f"{base}: Socket.IO connection failed: {exc}") from None
-    except TimeoutError:
-        raise ServerUnusable(f"{base}: no answer to `auth` within {timeout:g}s (not a Jarvis server?)") from None
     finally:
         with contextlib.suppress(Exception):
             await sio.disconnect()
