@@ -43,7 +43,11 @@ def test_bad_options_are_one_line_errors(tmp_path, run):
     for args, needle in ((["--bug", "nope"], "unknown bug 'nope'"), (["--log-tz", "Mars/Olympus"], "unknown time zone"),
                          (["--port", "70000"], "out of range"),
                          (["--bug", "reload", "--reload-count", "0"], "--reload-count must be 1 or more"),
-                         (["--reload-after", "5", "--reload-downtime", "-1"], "--reload-after needs --bug reload")):
+                         (["--reload-after", "5", "--reload-downtime", "-1"], "--reload-after needs --bug reload"),
+                         # (the server started, and Engine.IO failed every handshake on them)
+                         (["--ping-interval", "nan"], "--ping-interval must be a positive number of seconds, not nan"),
+                         (["--ping-timeout", "inf"], "--ping-timeout must be a positive number of seconds, not inf"),
+                         (["--agent-pace", "nan"], "--agent-pace must be numbers, not negative")):
         out = run(*args, "--data-dir", str(tmp_path))
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1

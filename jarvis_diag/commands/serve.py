@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sqlite3
@@ -73,10 +74,10 @@ def serve(
     if not 0 <= port <= 65535:
         raise DiagError(f"port {port} is out of range")
     for name, value in (("ping-interval", ping_interval), ("ping-timeout", ping_timeout)):
-        if value <= 0:
-            raise DiagError(f"--{name} must be positive")
-    if history < 0 or agent_startup < 0 or agent_pace < 0:
-        raise DiagError("--history, --agent-startup and --agent-pace must not be negative")
+        if not 0 < value < math.inf:  # (nan and inf too: Engine.IO failed every handshake on them)
+            raise DiagError(f"--{name} must be a positive number of seconds, not {value:g}")
+    if not (history >= 0 and 0 <= agent_startup < math.inf and 0 <= agent_pace < math.inf):
+        raise DiagError("--history, --agent-startup and --agent-pace must be numbers, not negative")
     if bug_catalogue.RELOAD not in chosen:  # (else the server would run without a reload, saying nothing)
         given = [name for name, value in (("--reload-after", reload_after), ("--reload-count", reload_count))
                  if value is not None]
@@ -85,12 +86,12 @@ def serve(
                             "(the server reloads only then)")
     if bug_catalogue.RELOAD in chosen and reload_after is None:
         reload_after = 30.0
-    if reload_after is not None and reload_after <= 0:
+    if reload_after is not None and not 0 < reload_after < math.inf:
         raise DiagError("--reload-after must be positive")
     if reload_count is not None and reload_count < 1:
         raise DiagError("--reload-count must be 1 or more")
     for name, value in (("reload-downtime", reload_downtime), ("slow-start", slow_start)):
-        if not value >= 0:
+        if not 0 <= value < math.inf:
             raise DiagError(f"--{name} {value:g}: must be >= 0")
     if agent != "sim":
         try:
