@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -162,3 +163,29 @@ def test_signals_that_keep_coming_while_it_stops_do_not_change_its_exit(tmp_path
     assert code == 0, "".join(proc.output)[-2000:]
     assert "".join(proc.output).rstrip().endswith("stopped")
     assert "INFO:     Finished server process" in (tmp_path / "logs" / "backend.log").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc/PID/limits")
+def test_serve_raises_its_open_file_limit_for_a_socket_per_phone(tmp_path):
+    # a soft limit of 128 (the usual is 1024): each socket is a file, and at the limit every
+    # refused accept printed a traceback while the phones saw a correct server lose messages
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard <= 128:
+        pytest.skip("the hard limit leaves no room to raise")
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis_diag", "serve", "--port", "0", "--data-dir",
+                             str(tmp_path / "d"), "--log-dir", str(tmp_path / "l")], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard)))
+    try:
+        for _ in range(20):  # (the banner's lines, bounded)
+            if proc.stdout.readline().startswith("listening on "):
+                break
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    [row] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    soft = row.split()[3]
+    assert soft == "unlimited" or int(soft) >= min(1 << 16, hard), row

@@ -121,7 +121,12 @@ def serve(
 
 
 async def _run(config) -> None:
+    from jarvis_diag.limits import allow_open_files
     from server.runner import ServerRunner
+
+    # a socket per client: the usual soft limit (1024) ran out near a thousand phones, each
+    # refused accept printed a traceback, and the phones saw a correct server lose messages
+    allow_open_files(1 << 16)
 
     # (its start-up lines are echoed after the banner: the first line is `listening on URL`)
     runner = ServerRunner(dataclasses.replace(config, echo=False))

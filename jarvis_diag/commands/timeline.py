@@ -554,16 +554,6 @@ def _end_quietly_when_the_reader_goes(console: Console) -> None:
     console.on_broken_pipe = gone
 
 
-def _allow_open_files(n: int) -> None:
-    """Raise this process's limit of open files to ``n``, as far as the system lets it."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = n if hard == resource.RLIM_INFINITY else min(n, hard)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-
-
 @contextmanager
 def _reading_status() -> Iterator[Callable[[], None]]:
     """Says "reading logs..." on stderr when it is a terminal (only for a person watching)
@@ -586,11 +576,12 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     """Print new lines as events and new findings as they appear, until Ctrl-C; ``read`` is
     called once the logs are first read; ``panel``: the debug-panel copies' date and zone."""
     from jarvis_diag.ingest import GLOB_CHARS, PACKED, expand_paths, left_out_of_directories, page_client
+    from jarvis_diag.limits import allow_open_files
     from jarvis_diag.logs import frontend, journal_json, parse_line
     from jarvis_diag.timeline import iso, load_timeline
     from jarvis_diag.zone import format_offset
 
-    _allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
+    allow_open_files(1 << 16)  # (each file followed is held open: a week of page logs is thousands)
     selecting = bool(session or client)
     ctrl_c = _CtrlCHeld()  # (around each line printed and noted as printed)
 
