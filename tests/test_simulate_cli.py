@@ -231,6 +231,23 @@ async def test_chromium_without_browser_is_refused_instead_of_ignored(tmp_path: 
     assert not out.exists()
 
 
+async def test_a_browser_run_that_cannot_start_leaves_its_out_folder_free_for_the_next(tmp_path: Path):
+    # --chromium with a typo: the run failed, and its empty results.jsonl then refused the same
+    # command with the path put right ("already holds results.jsonl")
+    out = tmp_path / "o"
+    async with running_server(**FAST) as srv:
+        code, _stdout, err = await cli("simulate-mobile", srv.url, "--token", srv.token, "--browser", "--chromium",
+                                       str(tmp_path / "no-chromium"), "--out", str(out))
+    assert code == 2 and err.startswith("jarvis-diag: error: no Chromium at"), err
+    assert not out.exists()
+    # a folder of a run interrupted before its first cycle is named as such
+    out.mkdir()
+    (out / "results.jsonl").write_text("")
+    code, _stdout, err = await cli("simulate-mobile", "http://127.0.0.1:9", "--token", "t", "--out", str(out))
+    assert code == 2 and err == (f"jarvis-diag: error: --out {out}: holds the results.jsonl of a run that recorded "
+                                 "no cycle, and its logs; remove the folder or choose another\n")
+
+
 async def test_an_empty_existing_session_id_is_refused_before_anything_connects(tmp_path: Path):
     # '--existing ""' (an unset shell variable) ran, and each client failed to start with the
     # server's chat:error; a blank id was opened as a session of that name

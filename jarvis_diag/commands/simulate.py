@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -120,7 +120,11 @@ def simulate_mobile(
         created = True
     else:
         out_dir = out
-        if out_dir.is_dir() and (out_dir / "results.jsonl").exists():
+        results = out_dir / "results.jsonl"
+        if out_dir.is_dir() and results.exists():
+            if results.is_file() and results.stat().st_size == 0:
+                raise DiagError(f"--out {out_dir}: holds the results.jsonl of a run that recorded no cycle, and its "
+                                "logs; remove the folder or choose another")
             raise DiagError(f"--out {out_dir}: already holds results.jsonl; choose another directory")
         created = not out_dir.exists()
         make_output_dir(out_dir, "--out")
@@ -134,10 +138,21 @@ def simulate_mobile(
             result = _run(cfg, out_dir, run_id)
     except DiagError:
         if created:  # nothing ran (the server cannot be used): leave no empty directory behind
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
+            _remove_if_empty(out_dir)
         raise
     _report(result, fmt)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` when no file in it holds a byte (a run that failed before its first
+    cycle: its results.jsonl made, empty), so that the same command can run again."""
+    try:
+        files = [p for p in folder.rglob("*") if not p.is_dir()]
+        if any(p.is_symlink() or not p.is_file() or p.stat().st_size for p in files):
+            return
+        shutil.rmtree(folder)
+    except OSError:
+        pass
 
 
 def _duration(option: str, text: str) -> float:
