@@ -150,7 +150,9 @@ async def test_a_scenario_of_wrong_types_is_one_line_naming_file_table_key_and_t
              ("[profiles.x]\nmax_attempts = \"x\"\n", "[profiles.x] max_attempts must be an integer, not 'x'"),
              ("[networks.edge]\nstall_ms = 5\n", "[networks.edge] stall_ms must be [low, high]"),
              ("clients = \"many\"\n", "clients must be an integer, not 'many'"),
-             ("background = [1]\n", "background: [1] is not a duration"))
+             ("background = [1]\n", "background: [1] is not a duration"),
+             # (out of range: it was said of the command's --clients, which the user had not given)
+             ("clients = -3\n", "clients must be between 1 and 50000, not -3"))
     for n, (text, needle) in enumerate(cases):
         scenario = tmp_path / f"s{n}.toml"
         scenario.write_text(text)

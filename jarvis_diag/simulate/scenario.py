@@ -250,6 +250,9 @@ def _from_dict(data: dict[str, Any], cfg: SimConfig) -> SimConfig:
     for key, kind in _SCALARS.items():
         if key in data:
             setattr(cfg, key, _typed(data[key], kind, key))
+    for key, limit in LIMITS.items():  # (said of the file's key: validate() names the command's options)
+        if key in data and not 1 <= data[key] <= limit:
+            raise ValueError(f"{key} must be between 1 and {limit}, not {data[key]}")
     for key, attr in _DURATIONS.items():
         if key in data:
             setattr(cfg, attr, _duration(data[key], key))
