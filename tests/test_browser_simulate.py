@@ -113,6 +113,17 @@ def test_what_a_browser_run_would_drop_is_refused(tmp_path: Path):
         assert not (tmp_path / "o").exists()
 
 
+def test_a_new_chat_waits_for_a_millisecond_no_other_pages_chat_is_named_by():
+    from jarvis_diag.simulate.browser import _NewSessions
+
+    gate = _NewSessions()
+    assert gate.clear_of(1000)
+    gate.used.add(1005)
+    # (a click lands some ms after the clock is read: a name up to the margin later is taken too)
+    assert not gate.clear_of(1000) and not gate.clear_of(1005) and not gate.clear_of(1006)
+    assert gate.clear_of(1007) and gate.clear_of(1005 - gate.MARGIN_MS - 1)
+
+
 # ---- real Chromium ---------------------------------------------------------------------
 @pytest.mark.browser
 async def test_connmgr_recovers_both_sessions_from_freeze_and_offline_with_nothing_lost(tmp_path: Path):
@@ -387,3 +398,19 @@ async def test_the_page_in_chromium_does_not_fall_back_to_polling_when_websocket
     (log,) = (tmp_path / "b" / "frontend").glob("*.log")
     text = log.read_text()
     assert "[SocketIO] Connection error: websocket error" in text and "transport=polling" not in text
+
+
+@pytest.mark.browser
+async def test_pages_making_chats_at_once_each_get_their_own(tmp_path: Path):
+    # pages name a new chat new-<Date.now()> and the server maps the name to one session: two
+    # pages of one browser on the same clock made one chat in the same ms, and shared it (one
+    # run in four; the phones then lost each other's replies on a correct server)
+    async with running_server(**SERVER) as srv:
+        cfg = BrowserConfig(url=srv.url, token=srv.token, profile="connmgr", clients=3, sessions=2, cycles=1,
+                            background_s=1.0, fault="close", deadline_s=10.0, clock_skew_ms=(0.0, 0.0))
+        result = await run_browser_simulation(cfg, tmp_path, run_id="t")
+    assert result.client_errors == []
+    sessions = [s for r in result.records for s in r["sessions"]]
+    assert len(sessions) == 6
+    assert len({s["temp_id"] for s in sessions}) == 6 and len({s["session"] for s in sessions}) == 6, sessions
+    assert all(cycle_ok(r) for r in result.records), [r["failure"] for r in result.records]

@@ -271,10 +271,30 @@ def frontend_log_text(entries: list[dict[str, Any]]) -> str:
     return "".join(f"[{e['timestamp']}] [{e['level']}] {e['message']}\n" for e in entries)
 
 
+class _NewSessions:
+    """What the pages of one run share when they make a chat: a page names a new chat
+    ``new-<Date.now()>`` (as the real frontend does), and the server maps that name to one
+    session; two pages of one browser making chats in the same millisecond shared one chat.
+    Pages make their chats one at a time, each when its clock shows no millisecond another
+    page's chat was named by."""
+
+    MARGIN_MS = 20  # (a click lands some ms after the page's clock is read)
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.used: set[int] = set()
+
+    def clear_of(self, now_ms: int) -> bool:
+        """Whether a chat named at ``now_ms`` or within MARGIN_MS after it is no other's."""
+        return not any(now_ms - 1 <= u <= now_ms + self.MARGIN_MS for u in self.used)
+
+
 class _Page:
     """One phone: a browser context behind its own fault proxy."""
 
-    def __init__(self, cfg: BrowserConfig, index: int, browser: Any, out_dir: Path):
+    def __init__(self, cfg: BrowserConfig, index: int, browser: Any, out_dir: Path,
+                 new_sessions: _NewSessions | None = None):
+        self.new_sessions = new_sessions or _NewSessions()
         self.cfg = cfg
         self.index = index
         self.browser = browser
@@ -389,7 +409,7 @@ class _Page:
     async def open_session(self, n: int) -> None:
         if self.spec.workdir_selector:
             await self.page.fill(self.spec.workdir_selector, f"{self.cfg.working_dir}")
-        await self.page.click(self.spec.new_session_selector)
+        await self._make_chat(n)
         self.current = n
         if self.reference:
             async def ready() -> bool:
@@ -403,6 +423,23 @@ class _Page:
         else:
             self.sessions.append(f"session-{n + 1}")
             await self.wait_ready_dom(n + 1, time.time() - 60, self.cfg.deadline_s)
+
+    async def _make_chat(self, n: int) -> None:
+        """Tap "new chat", at a millisecond of the page's clock no other page's chat is named by."""
+        gate = self.new_sessions
+        async with gate.lock:
+            for _ in range(50):  # bounded: each turn waits past the margin
+                if gate.clear_of(int(await self.page.evaluate("Date.now()"))):
+                    break
+                await asyncio.sleep(gate.MARGIN_MS / 1000)
+            await self.page.click(self.spec.new_session_selector)
+            if self.reference:
+                sessions = await self.page.evaluate("window.jarvisDiag.sessions()")
+                temp = sessions[n]["tempId"] if len(sessions) > n else None
+                if isinstance(temp, str) and temp.startswith("new-") and temp[4:].isdigit():
+                    gate.used.add(int(temp[4:]))
+            else:  # (another page's naming is not known: a few ms apart at least)
+                await asyncio.sleep(gate.MARGIN_MS / 1000)
 
     async def switch_to(self, n: int) -> None:
         """Open session ``n`` from the list; the one on screen needs no tap (a user types
@@ -717,7 +754,8 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
         async with async_playwright() as playwright:
             browser = await _launch(playwright, cfg.executable)
             try:
-                pages = [_Page(cfg, i, browser, out_dir) for i in range(cfg.clients)]
+                new_sessions = _NewSessions()
+                pages = [_Page(cfg, i, browser, out_dir, new_sessions) for i in range(cfg.clients)]
                 ramp = asyncio.Semaphore(max(1, cfg.ramp))
 
                 async def one(page: _Page) -> None:
@@ -728,6 +766,9 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
                             await page.login()
                             for n in range(cfg.sessions):
                                 await page.open_session(n)
+                        # (the page's lines so far, and after each cycle: a Ctrl-C at a terminal
+                        # stops the browser with the run, and what was read then is what is kept)
+                        await page.snapshot_lines()
                         await asyncio.sleep(stagger_delay_s(cfg.seed, page.index, cfg.stagger_s))
                         for cycle in range(1, cfg.cycles + 1):
                             if on_phase:
@@ -739,6 +780,7 @@ async def run_browser_simulation(cfg: BrowserConfig, out_dir: Path, *, run_id: s
                                     record["screenshot"] = shot.name
                             writer.write(record)
                             written += 1
+                            await page.snapshot_lines()
                             if on_record:
                                 on_record(record)
                     except Exception as exc:  # a page that broke: keep the others' results
