@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import signal
@@ -91,10 +92,15 @@ class _Interrupts:
             signal.signal(signal.SIGINT, self._before)
 
 
+# a write to stdout that the file system refused (`> /dev/full`, a quota): said in one line
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
 def os_error_line(exc: OSError) -> str:
-    """An OSError as one line: the path it names, if any, and what the system said."""
+    """An OSError of a path as one line: the path (both, for a rename) and what the system said."""
     what = exc.strerror or str(exc) or type(exc).__name__
-    return f"{exc.filename}: {what}" if exc.filename is not None else what
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    return f"{paths}: {what}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,9 +126,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except OSError as exc:
         # what the commands check for themselves is said there, in their words; this is the
-        # rest (a path in a folder that cannot be entered, a name too long for the file
-        # system), said in the system's words, in one line rather than a traceback
-        print(f"jarvis-diag: error: {os_error_line(exc)}", file=sys.stderr)
+        # rest of the file system's refusals (a path in a folder that cannot be entered, a
+        # name too long, a full disk under stdout), in the system's words, in one line. An
+        # error of no path and no file (a socket's, a timeout) is no input's: its traceback
+        if exc.filename is None and exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        print(f"jarvis-diag: error: {os_error_line(exc) if exc.filename is not None else exc.strerror}",
+              file=sys.stderr)
         sys.exit(2)
     # without standalone mode a typer.Exit(n) comes back as n; the commands themselves return None
     sys.exit(code if isinstance(code, int) else 0)
