@@ -1340,6 +1340,9 @@ def test_a_quoted_glob_reads_the_files_it_matches_as_timeline_does():
                            capture_output=True, text=True, timeout=120)
     assert globbed.returncode == 0, globbed.stderr
     assert json.loads(globbed.stdout)["metrics"] == json.loads(named.stdout)["metrics"]
+    # a glob of run folders: each folder an input
+    runs = subprocess.run([*run, "sample_logs/healthy-*"], capture_output=True, text=True, timeout=120)
+    assert runs.returncode == 0 and json.loads(runs.stdout)["inputs"][0]["path"].startswith("sample_logs/healthy-day")
     none = subprocess.run([*run, f"{real}/nothing*"], capture_output=True, text=True, timeout=60)
     assert none.returncode == 2 and none.stderr == f"jarvis-diag: error: {real}/nothing*: matches no file\n"
 

@@ -220,7 +220,7 @@ class Input:
 
 def resolve_inputs(paths: list[str]) -> list[Input]:
     """Each path given as an :class:`Input`; a glob (quoted, so the shell left it, as
-    ``timeline`` takes it) as each file it matches. A folder is walked here and only here; a
+    ``timeline`` takes it) as each file or folder it matches. A folder is walked here and only here; a
     path that is not there, a glob matching no file, or one that cannot be read is a DiagError."""
     if not paths:
         raise DiagError("no input given")
@@ -229,7 +229,8 @@ def resolve_inputs(paths: list[str]) -> list[Input]:
     globbed = []
     for path in paths:
         if path and not Path(path).exists() and any(c in path for c in GLOB_CHARS):
-            matches = sorted(m for m in glob.glob(path, recursive=True) if Path(m).is_file())
+            # (files, and folders: a run's folder is an input of its own)
+            matches = sorted(m for m in glob.glob(path, recursive=True) if Path(m).is_file() or Path(m).is_dir())
             if not matches:
                 raise DiagError(f"{path}: matches no file")
             globbed += matches
