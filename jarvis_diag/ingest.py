@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import glob
+import gzip
 import io
 import lzma
 import os
@@ -1005,13 +1006,36 @@ def _check_read_once(parsed: list[_Parsed]) -> None:
     if not logs:
         return
     for p in parsed:
-        if p.frame is None or "path" not in p.frame:
+        if p.frame is None or "path" not in p.frame or "line" not in p.frame:
             continue
-        for source in p.frame["path"].dropna().unique().tolist():
+        frame = p.frame
+        for source in frame["path"].dropna().unique().tolist():
             also = logs.get(str(Path(str(source)).resolve()))
-            if also is not None:
+            if also is None:
+                continue
+            # (a name alone is no proof: an export made in another folder, or before a rotation,
+            # names an app.log that is another file now): its first line read is the same
+            mine = frame[frame["path"] == source]
+            first = mine.loc[mine["line"].idxmin()]
+            if _line_of(also, int(first["line"])) == str(first["text"]):
                 raise DiagError(f"{p.info.path}: the events of {source}, also given ({also}): its lines would be "
                                 "read twice; give the events or the logs they were read from, not both")
+
+
+def _line_of(path: str, number: int, most: int = 100_000) -> str | None:
+    """Line ``number`` (1-based) of the log at ``path`` (gzip read through), without its line
+    end; None past the end, past ``most`` lines, or when it cannot be read."""
+    if not 1 <= number <= most:
+        return None
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if n == number:
+                    return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
 
 
 def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, panel_date: str | None,

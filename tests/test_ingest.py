@@ -287,3 +287,22 @@ def test_events_read_back_are_counted_as_theirs_and_refused_beside_their_own_log
     with pytest.raises(DiagError, match=r"events.jsonl: the events of .*app.log, also given .*: its lines would "
                                         r"be read twice; give the events or the logs they were read from, not both"):
         ingest([str(events), str(desync)])
+    # events exported as app.log in one folder, read beside another app.log (the next day's,
+    # after a rotation): a name alone is not the same file
+    there, here = tmp_path / "there", tmp_path / "elsewhere"
+    there.mkdir()
+    here.mkdir()
+    (there / "app.log").write_bytes((desync / "app.log").read_bytes())
+    subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", "app.log", "-f", "jsonl", "-o", "ev.jsonl"],
+                   cwd=there, check=True, timeout=120, capture_output=True)
+    (there / "ev.jsonl").replace(here / "ev.jsonl")
+    (here / "app.log").write_bytes((FIXTURES / "normal" / "app.log").read_bytes())
+    import os
+
+    before = os.getcwd()
+    os.chdir(here)
+    try:
+        both = ingest(["ev.jsonl", "app.log"])
+    finally:
+        os.chdir(before)
+    assert len(both.sources) == 2 and all(s.events for s in both.sources)
