@@ -298,6 +298,7 @@ class Connection:
     # (no connect line: the start of the server process that logged it, when the log shows
     # one; a socket does not outlive its process, so it connected after that)
     started_after: float | None = None
+    first_seen: float | None = None  # a socket whose start the server's log lacks: its first line there
     reason: str | None = None
     transport: str | None = None
     evidence: list = field(default_factory=list)
@@ -1125,7 +1126,8 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
             elif kind in ("auth.ok", "auth.failed", "socket.disconnected"):
                 conn = open_by_sid.get(sid)
                 if conn is None:  # the log starts mid-connection (or lacks its connect line)
-                    conn = Connection(sid=sid, client=sid_client.get(sid), started_after=process_start)
+                    conn = Connection(sid=sid, client=sid_client.get(sid), started_after=process_start,
+                                      first_seen=rec["t"])
                     conns.append(conn)
                     open_by_sid[sid] = conn
                 conn.evidence.append(evidence(rec))
@@ -1158,6 +1160,17 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
         by_at = sorted((at, id(c), c) for c in mine
                        if (at := c.authenticated_at or c.auth_failed_at or c.connected_at) is not None)
         claimed: set[int] = set()
+        # a socket whose start the server's log lacks is the one the page's last login before
+        # its first line there opened (a login near a socket the log shows is that socket's)
+        logged = [at for at, _id, c in by_at if c.connected_at is not None or c.authenticated_at is not None]
+        free = [t for t, _transport, _rec in auths
+                if not any(abs(at - t) <= JOIN_WINDOW_S for at in logged)]
+        login_of: dict[int, float] = {}
+        for c in mine:
+            if c.sid and c.connected_at is None and c.authenticated_at is None and c.first_seen is not None:
+                before = [t for t in free if t <= c.first_seen]
+                if before:
+                    login_of[id(c)] = max(before)
         for t, transport, rec in auths:
             lo = bisect_left(by_at, (t - JOIN_WINDOW_S - 1e-6,))
             # (not a connection an earlier auth line of the page made: each such line is a socket of its own)
@@ -1176,10 +1189,13 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                 # a socket of the client's whose start the server's log does not hold (it
                 # begins later: cut to its last lines), still open then: this one, not a
                 # socket the server never logged (which would be a newer one it kept open)
-                unlogged = [c for c in mine if c.sid and c.connected_at is None and c.authenticated_at is None
-                            and id(c) not in claimed and (c.disconnected_at is None or c.disconnected_at >= t)]
+                unlogged = [c for c in mine if login_of.get(id(c)) == t and id(c) not in claimed]
                 match = min(unlogged, key=lambda c: (c.disconnected_at is None, c.disconnected_at or 0)) \
                     if unlogged else None
+                if match is not None and rec["kind"] == "auth.ok":
+                    # (its opening, by the page's login, as for a socket the server's log lacks)
+                    match.connected_at = match.authenticated_at = t
+                    rank[id(match)] = (t, rank[id(match)][1])
             if match is None:
                 match = Connection(sid=None, client=client, connected_at=t)
                 if rec["kind"] == "auth.ok":

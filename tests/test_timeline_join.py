@@ -361,3 +361,43 @@ def test_a_server_log_cut_to_its_last_lines_names_no_delay_or_dead_socket_it_can
     page_begins = pd.Timestamp(tl.sources[1]["first"]) - pd.Timedelta(milliseconds=skew["skew_ms"])
     warned = [w for w in tl.warnings if "begins before the server's log does" in w]
     assert bool(warned) == (begins - page_begins > pd.Timedelta(seconds=10)), (begins, page_begins, warned)
+
+
+def test_a_cut_server_log_joins_its_first_socket_to_the_pages_last_login_before_it(tmp_path):
+    # the page had socket X, lost it, then Y; the server's log begins after Y's login. Y was
+    # joined to X's login line, X's close then closed Y, and a critical half-open was named
+    from datetime import datetime
+
+    logs = LogSet(one_way_ms=2.0)
+    c = logs.client(skew_ms=350)
+    x, y = "Ak9sPq2xAAAA", "Bm3tRw7yAAAB"
+    logs.connect(c, x)
+    logs.wait(1.0)
+    temp = logs.temp_id(c)
+    logs.attach(c, x, uuid_of(1), temp=temp)
+    logs.wait(2)
+    logs.message(c, x, uuid_of(1), key=temp[:8])
+    logs.wait(2)
+    logs.client_disconnect(c, x, reason="transport close")
+    logs.wait(1)
+    logs.connect(c, y)
+    logs.wait(0.5)
+    logs.attach(c, y, uuid_of(1), existing=True)
+    cut_at = logs.now + 1.0
+    for _ in range(4):
+        logs.wait(2.0)
+        logs.message(c, y, uuid_of(1))
+    logs.wait(3)
+    logs.client_disconnect(c, y, reason="transport close")
+    logs.wait(1)
+    logs.write(tmp_path / "full")
+    zone = logs.zone
+    lines = (tmp_path / "full" / "app.log").read_text().splitlines(keepends=True)
+    kept = [line for line in lines
+            if datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=zone).timestamp() >= cut_at]
+    (tmp_path / "app.log").write_text("".join(kept))
+    tl = load_timeline([str(tmp_path / "app.log"), str(tmp_path / "full" / "frontend")], tz=zone.key)
+    serious = [f.summary for f in tl.findings.itertuples() if f.severity != "info"]
+    assert serious == []
+    [mine] = [row for row in tl.connections.itertuples() if row.sid == y[:8]]
+    assert mine.client == c.id and mine.connected_at.timestamp() == pytest.approx(cut_at - 1.5, abs=0.1)
