@@ -592,12 +592,18 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
     learned: list[str] = []  # the server's UTC offset an earlier read took from the logs' epochs
 
     def build(files: list[str]):
-        # a log cut short by a copytruncate rotation may hold no epoch yet: the offset the
-        # logs gave before stands in for --tz (instead of this machine's zone, an hour off)
-        new = load_timeline(files, tz=tz or (learned[0] if learned else None),
-                            format_of=_format_of_these(format_of, files), no_skew=no_skew,
-                            panel_date=panel[0], panel_tz=panel[1])
+        def read(zone: str | None):
+            return load_timeline(files, tz=zone, format_of=_format_of_these(format_of, files), no_skew=no_skew,
+                                 panel_date=panel[0], panel_tz=panel[1])
+
+        new = read(tz)
         clock = new.clock
+        if clock.get("backend_zone_source") == "machine" and learned:
+            # a log cut short by a copytruncate rotation may hold no epoch yet: the offset the
+            # logs gave before stands in (instead of this machine's zone, hours off); only then,
+            # as --tz would contradict the epochs of logs that hold some
+            new = read(learned[0])
+            clock = new.clock
         if tz is None and clock.get("backend_zone_source") in ("recv_ts", "pages"):
             changes = clock.get("backend_utc_offset_changes") or []
             learned[:] = [format_offset(changes[-1]["offset_minutes"] if changes
