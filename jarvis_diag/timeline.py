@@ -2184,7 +2184,8 @@ def _build_timeline(ingested: Any, *, no_skew: bool, keep: list | None, parallel
         episodes=_Rows(episodes, EPISODE_COLUMNS, ("started_at", "visible_at", "connected_at", "authenticated_at",
                                                    "recovered_at")),
         findings=findings,
-        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings, *apart_warnings(sources, clock["clients"])],
+        warnings=[*(getattr(ingested, "warnings", []) or []), *corr.warnings,
+                  *apart_warnings(sources, clock["clients"], begins_with_a_start(events))],
         temp_ids=temp_ids,
     )
 
@@ -2197,13 +2198,31 @@ APART_S = 60.0
 BEFORE_S = 10.0
 
 
-def apart_warnings(sources: list[dict], clients: dict | None = None) -> list[str]:
+def begins_with_a_start(events: pd.DataFrame) -> bool:
+    """Whether the server's logs begin with the server starting (its start line within their
+    first seconds): nothing of it ran before them."""
+    backend = (events["source"] == "backend").to_numpy()
+    if not backend.any():
+        return False
+    t = events["t_source"][backend]
+    starts = t[(events["kind"][backend] == "server.starting").to_numpy()]
+    return bool(len(starts)) and (starts.min() - t.min()).total_seconds() <= START_S
+
+
+# How soon after the server log's first line its start line may come (the lines it writes
+# as it starts: migrations, the file watcher) for the log to be of the server's start.
+START_S = 5.0
+
+
+def apart_warnings(sources: list[dict], clients: dict | None = None, fresh_start: bool = False) -> list[str]:
     """Warnings naming the page logs that have no line within the time of any server log
     given (its ``sources``, as the JSON has them): another day's log, most likely, taken by
     mistake; and those that begin well before the server's logs do (cut to their last lines,
     or an older rotation left out): what the server did for those pages is not in the logs.
     ``clients`` (the JSON's ``clock.clients``): each page log's times are taken on its
-    client's corrected clock (a phone minutes off is not another day's)."""
+    client's corrected clock (a phone minutes off is not another day's). ``fresh_start``: the
+    server's logs begin with its start (see :func:`begins_with_a_start`): a page that ran
+    before it was trying to reach a server that was not there, of which no log is missing."""
     from jarvis_diag.ingest import page_client
 
     def span(s: dict) -> tuple[float, float] | None:
@@ -2230,7 +2249,7 @@ def apart_warnings(sources: list[dict], clients: dict | None = None) -> list[str
                         f"did for {'that page' if len(apart) == 1 else 'those pages'} is not in the logs given "
                         f"(another day's log?)")
     begun = min(b[0] for _, b in server)
-    early = [(s, t) for s, t in pages if (s, t) not in apart and begun - t[0] > BEFORE_S]
+    early = [] if fresh_start else [(s, t) for s, t in pages if (s, t) not in apart and begun - t[0] > BEFORE_S]
     if early:
         s, t = min(early, key=lambda x: x[1][0])
         which = "a page log begins" if len(early) == 1 else f"{len(early)} page logs begin"

@@ -401,3 +401,34 @@ def test_a_cut_server_log_joins_its_first_socket_to_the_pages_last_login_before_
     assert serious == []
     [mine] = [row for row in tl.connections.itertuples() if row.sid == y[:8]]
     assert mine.client == c.id and mine.connected_at.timestamp() == pytest.approx(cut_at - 1.5, abs=0.1)
+
+
+def test_a_page_that_waited_for_a_server_starting_is_no_cut_server_log(tmp_path):
+    # the page loaded while the server was down and retried for about 20 s; the server's log
+    # begins with its start: nothing of the server is missing, and no warning says so
+    logs = LogSet(one_way_ms=2.0)
+    c = logs.client(skew_ms=350)
+    logs.fe(c, logs.now, "cm.state_labelled", state_from="idle", state_to="connecting", trigger="connect")
+    logs.reconnect_attempts(c, 12)
+    logs.server_reload()
+    logs.wait(0.5)
+    sid = "QEy5HbszAAAB"
+    logs.connect(c, sid)
+    logs.wait(1.0)
+    temp = logs.temp_id(c)
+    logs.attach(c, sid, uuid_of(1), temp=temp)
+    logs.wait(1.5)
+    logs.message(c, sid, uuid_of(1), key=temp[:8])
+    files = logs.write(tmp_path)
+    app = tmp_path / "app.log"
+    # (as a fresh process writes it: from its start, without the lines of the one before stopping)
+    kept = [line for line in app.read_text().splitlines(keepends=True)
+            if "hutting down" not in line and "watchfiles" not in line and "stopped" not in line.lower()]
+    app.write_text("".join(kept))
+    assert "Application starting" in kept[0]
+    tl = load_timeline([str(p) for p in files])
+    assert not [w for w in tl.warnings if "begins before the server's log does" in w], tl.warnings
+    # the same page log beside a server log cut after the start: warned of
+    app.write_text("".join(kept[len(kept) // 2:]))
+    cut = load_timeline([str(p) for p in files], tz=logs.zone.key)
+    assert [w for w in cut.warnings if "begins before the server's log does" in w], cut.warnings

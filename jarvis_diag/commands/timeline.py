@@ -204,7 +204,7 @@ def _apart_by_now(tl) -> tuple[list[str], list[str]]:
     server logs its connection), not one of another day."""
     from datetime import datetime
 
-    from jarvis_diag.timeline import apart_warnings
+    from jarvis_diag.timeline import apart_warnings, begins_with_a_start
 
     def at(s: dict, key: str) -> datetime | None:
         return datetime.fromisoformat(s[key]) if s.get(key) else None
@@ -215,8 +215,9 @@ def _apart_by_now(tl) -> tuple[list[str], list[str]]:
     later = {id(s) for s in tl.sources if s.get("format") == "frontend" and (t := at(s, "first")) and t > max(ends)}
     if not later:
         return [], []
-    clients = tl.clock.get("clients")
-    return apart_warnings(tl.sources, clients), apart_warnings([s for s in tl.sources if id(s) not in later], clients)
+    clients, fresh = tl.clock.get("clients"), begins_with_a_start(tl.events)
+    return (apart_warnings(tl.sources, clients, fresh),
+            apart_warnings([s for s in tl.sources if id(s) not in later], clients, fresh))
 
 
 def _finding_line(f: dict, revised: bool = False) -> str:
