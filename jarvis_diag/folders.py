@@ -34,8 +34,8 @@ def fresh_folder(folder: Path) -> Iterator[Path]:
     an error it takes ``folder``'s place (what was there, a folder or a file, removed then);
     when it fails or is interrupted it is removed and ``folder`` is left as it was."""
     folder.parent.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(folder)
     part = folder.with_name(f".{folder.name}.{os.getpid()}.part")
-    shutil.rmtree(part, ignore_errors=True)
     part.mkdir()
     try:
         yield part
@@ -43,9 +43,33 @@ def fresh_folder(folder: Path) -> Iterator[Path]:
         shutil.rmtree(part, ignore_errors=True)
         raise
     old = folder.with_name(f".{folder.name}.{os.getpid()}.old")
-    if folder.is_dir() and not folder.is_symlink():
-        folder.rename(old)
-    elif folder.exists() or folder.is_symlink():
-        folder.unlink()
-    part.rename(folder)
+    try:
+        if folder.is_dir() and not folder.is_symlink():
+            folder.rename(old)
+        elif folder.exists() or folder.is_symlink():
+            folder.unlink()
+        part.rename(folder)
+    except OSError as exc:  # (what was made is kept, where it is, and said)
+        raise DiagError(f"{folder}: cannot put the new one in its place ({exc.strerror or exc}); it is in "
+                        f"{part}") from None
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _clear_leftovers(folder: Path) -> None:
+    """Remove what a run killed half way left beside ``folder`` (``.NAME.PID.part`` and
+    ``.NAME.PID.old``, of a process gone, or of this process id, which a container reuses)."""
+    for left in [*folder.parent.glob(f".{folder.name}.*.part"), *folder.parent.glob(f".{folder.name}.*.old")]:
+        pid = left.name[len(folder.name) + 2:].rsplit(".", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))) and left.is_dir() \
+                and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # (another user's process)
+        return True
+    return True

@@ -99,8 +99,8 @@ def register(app: typer.Typer) -> None:
                 outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text))
         except KeyboardInterrupt:
             # (a run is written beside the last demo's and put in its place once done)
-            raise DiagError(f"interrupted: the servers are stopped; what an earlier demo wrote in {out} is as it was",
-                            exit_code=130) from None
+            raise DiagError(f"interrupted: the servers are stopped; in {out}, a run that had finished is there, and "
+                            "the one interrupted left the earlier demo's run as it was", exit_code=130) from None
         console.print(_runs_table(outcome, bug))
         for run in outcome.runs:
             console.print(_findings_table(run))
