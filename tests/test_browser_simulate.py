@@ -122,6 +122,7 @@ def test_a_new_chat_waits_for_a_millisecond_no_other_pages_chat_is_named_by():
     # (a click lands some ms after the clock is read: a name up to the margin later is taken too)
     assert not gate.clear_of(1000) and not gate.clear_of(1005) and not gate.clear_of(1006)
     assert gate.clear_of(1007) and gate.clear_of(1005 - gate.MARGIN_MS - 1)
+    assert not gate.clear_of(1005 - gate.MARGIN_MS)
 
 
 # ---- real Chromium ---------------------------------------------------------------------

@@ -278,7 +278,7 @@ class _NewSessions:
     Pages make their chats one at a time, each when its clock shows no millisecond another
     page's chat was named by."""
 
-    MARGIN_MS = 20  # (a click lands some ms after the page's clock is read)
+    MARGIN_MS = 100  # (a click lands some ms, tens on a busy machine, after the page's clock is read)
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
@@ -437,6 +437,9 @@ class _Page:
                 sessions = await self.page.evaluate("window.jarvisDiag.sessions()")
                 temp = sessions[n]["tempId"] if len(sessions) > n else None
                 if isinstance(temp, str) and temp.startswith("new-") and temp[4:].isdigit():
+                    if int(temp[4:]) in gate.used:  # (the click came later than the margin: said, not measured)
+                        raise BrowserUnavailable(f"two pages named a new chat {temp}: the server gives them one "
+                                                 "session")
                     gate.used.add(int(temp[4:]))
             else:  # (another page's naming is not known: a few ms apart at least)
                 await asyncio.sleep(gate.MARGIN_MS / 1000)
