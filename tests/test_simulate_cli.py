@@ -242,6 +242,13 @@ async def test_a_browser_run_that_cannot_start_leaves_its_out_folder_free_for_th
                                        str(tmp_path / "no-chromium"), "--out", str(out))
     assert code == 2 and err.startswith("jarvis-diag: error: no Chromium at"), err
     assert not out.exists()
+    # the same into a folder the user made: the folder stays, the empty results go
+    out.mkdir()
+    async with running_server(**FAST) as srv:
+        code, _stdout, err = await cli("simulate-mobile", srv.url, "--token", srv.token, "--browser", "--chromium",
+                                       str(tmp_path / "no-chromium"), "--out", str(out))
+    assert code == 2 and out.is_dir() and not list(out.iterdir())
+    out.rmdir()
     # a folder of a run interrupted before its first cycle is named as such
     out.mkdir()
     (out / "results.jsonl").write_text("")

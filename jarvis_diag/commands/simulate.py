@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -137,8 +138,15 @@ def simulate_mobile(
         else:
             result = _run(cfg, out_dir, run_id)
     except DiagError:
-        if created:  # nothing ran (the server cannot be used): leave no empty directory behind
+        # nothing ran (the server cannot be used, no Chromium): leave no empty directory, nor
+        # in a folder the user gave the empty results.jsonl this run made, behind
+        if created:
             _remove_if_empty(out_dir)
+        else:
+            with contextlib.suppress(OSError):
+                results = out_dir / "results.jsonl"
+                if results.is_file() and not results.is_symlink() and results.stat().st_size == 0:
+                    results.unlink()
         raise
     _report(result, fmt)
 
