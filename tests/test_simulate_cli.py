@@ -334,9 +334,13 @@ async def test_a_server_that_dies_mid_run_is_noticed_in_seconds_and_said_in_one_
     assert proc.returncode == 1 and "Traceback" not in err
     assert err.strip().startswith("jarvis-diag: error: the server stopped answering during the run")
     assert len(err.strip().splitlines()) == 1 and "Connection refused" in err
-    # (the cycle under way may end on its deadline just before the run stops: it is kept)
-    done = len(results.read_text().splitlines())
-    assert done in (1, 2) and f"stopped after {done} of 4 cycles: 1/{done} finished cycles recovered cleanly" in out_text
+    # (the cycle under way may end on its deadline just before the run stops: it is kept; and
+    # on a machine busy with other tests the first may not have recovered cleanly: the line
+    # says what the results hold)
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    done, ok = len(records), sum(1 for r in records if r["recovered"] and not r["lost"] and not r["duplicated"])
+    assert done in (1, 2), records
+    assert f"stopped after {done} of 4 cycles: {ok}/{done} finished cycles recovered cleanly" in out_text, out_text
 
 
 async def test_two_runs_started_together_have_ids_of_their_own(tmp_path: Path):
