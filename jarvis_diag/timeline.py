@@ -1160,23 +1160,19 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
         by_at = sorted((at, id(c), c) for c in mine
                        if (at := c.authenticated_at or c.auth_failed_at or c.connected_at) is not None)
         claimed: set[int] = set()
+
         # a socket whose start the server's log lacks is the one the page's last login before
         # its first line there opened (a login near a socket the log shows is that socket's)
-        logged = [at for at, _id, c in by_at if c.connected_at is not None or c.authenticated_at is not None]
-        free = [t for t, _transport, _rec in auths
-                if not any(abs(at - t) <= JOIN_WINDOW_S for at in logged)]
+        free = [t for t, _transport, _rec in auths if not _near(by_at, t)]  # (in time order, as the lines)
         login_of: dict[int, float] = {}
         for c in mine:
             if c.sid and c.connected_at is None and c.authenticated_at is None and c.first_seen is not None:
-                before = [t for t in free if t <= c.first_seen]
-                if before:
-                    login_of[id(c)] = max(before)
+                k = bisect_right(free, c.first_seen)
+                if k:
+                    login_of[id(c)] = free[k - 1]
         for t, transport, rec in auths:
-            lo = bisect_left(by_at, (t - JOIN_WINDOW_S - 1e-6,))
-            # (not a connection an earlier auth line of the page made: each such line is a socket of its own)
-            near = [c for at, _id, c in by_at[lo:bisect_left(by_at, (t + JOIN_WINDOW_S + 1e-6,))]
-                    if abs(at - t) <= JOIN_WINDOW_S and c.sid is not None]
-            match = min(near, key=lambda c: rank[id(c)]) if near else None
+            found = _near(by_at, t)
+            match = min(found, key=lambda c: rank[id(c)]) if found else None
             if match is None and rec["kind"] == "auth.ok":
                 # a slow network: the server's auth_success took longer than the window to
                 # arrive. The last socket of the client the server authenticated before,
@@ -1187,8 +1183,8 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                 match = max(slow, key=lambda c: c.authenticated_at) if slow else None
             if match is None:
                 # a socket of the client's whose start the server's log does not hold (it
-                # begins later: cut to its last lines), still open then: this one, not a
-                # socket the server never logged (which would be a newer one it kept open)
+                # begins later: cut to its last lines) that this login opened (see login_of):
+                # this one, not a socket the server never logged
                 unlogged = [c for c in mine if login_of.get(id(c)) == t and id(c) not in claimed]
                 match = min(unlogged, key=lambda c: (c.disconnected_at is None, c.disconnected_at or 0)) \
                     if unlogged else None
@@ -1234,6 +1230,15 @@ def _connections(records: list[dict], sid_client: dict[str, str]) -> list[Connec
                     conn.reason = reason
     conns.sort(key=lambda c: (c.connected_at if c.connected_at is not None else -math.inf))
     return conns
+
+
+def _near(by_at: list[tuple[float, int, Connection]], t: float) -> list[Connection]:
+    """The server's sockets among ``by_at`` (one client's connections by when they opened, in
+    order) that opened within JOIN_WINDOW_S of a login line at ``t`` (not a connection an
+    earlier login line of the page made: each such line is a socket of its own)."""
+    lo = bisect_left(by_at, (t - JOIN_WINDOW_S - 1e-6,))
+    return [c for at, _id, c in by_at[lo:bisect_left(by_at, (t + JOIN_WINDOW_S + 1e-6,))]
+            if abs(at - t) <= JOIN_WINDOW_S and c.sid is not None]
 
 
 def _sockets(conns: list[Connection]) -> dict[str, Sockets]:
@@ -2249,7 +2254,8 @@ def apart_warnings(sources: list[dict], clients: dict | None = None, fresh_start
                         f"did for {'that page' if len(apart) == 1 else 'those pages'} is not in the logs given "
                         f"(another day's log?)")
     begun = min(b[0] for _, b in server)
-    early = [] if fresh_start else [(s, t) for s, t in pages if (s, t) not in apart and begun - t[0] > BEFORE_S]
+    apart_ids = {id(s) for s, _ in apart}
+    early = [] if fresh_start else [(s, t) for s, t in pages if id(s) not in apart_ids and begun - t[0] > BEFORE_S]
     if early:
         s, t = min(early, key=lambda x: x[1][0])
         which = "a page log begins" if len(early) == 1 else f"{len(early)} page logs begin"
