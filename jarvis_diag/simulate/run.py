@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import socketio
 
+from jarvis_diag.limits import allow_open_files
 from jarvis_diag.simulate.client import ClientFailed, VirtualClient, refused_upgrade
 from jarvis_diag.simulate.clientlog import MOBILE_UA, ClientLog, make_client_id
 from jarvis_diag.simulate.faults import clock_skew_s, fault_schedule, page_hides, stagger_delay_s
@@ -66,8 +67,7 @@ def ensure_open_files(clients: int) -> None:
         raise TooFewOpenFiles(f"--clients {clients} needs about {needed} open files and this process may open "
                               f"{hard} (ulimit -n): raise the limit or run at most {most} clients")
     # with room to spare: a busy machine holds closing sockets longer than the estimate
-    roomy = max(2 * needed, 4096)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (roomy if hard == resource.RLIM_INFINITY else min(hard, roomy), hard))
+    allow_open_files(max(2 * needed, 4096))
 
 
 class ServerUnusable(Exception):
