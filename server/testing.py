@@ -6,6 +6,8 @@
           srv.url, srv.token, srv.log_dir, srv.data_dir, srv.app_log
           await srv.restart()
 
+* :func:`serving` — a test's own aiohttp application on 127.0.0.1 port 0 (its port).
+
 * :class:`ServerProcess` — ``jarvis-diag serve`` as a real subprocess (signals, restarts,
   freezing with SIGSTOP)::
 
@@ -107,6 +109,22 @@ async def running_server(**options: object) -> AsyncIterator[RunningServer]:
             await server.stop()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def serving(app) -> AsyncIterator[int]:
+    """A test's own aiohttp application (a server that is no Jarvis one) on 127.0.0.1 port 0,
+    in this event loop: its port; stopped on exit."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield site._server.sockets[0].getsockname()[1]
+    finally:
+        await runner.cleanup()
 
 
 def _cli_args(options: dict[str, object]) -> list[str]:

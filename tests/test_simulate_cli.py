@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.testing import running_server
+from server.testing import running_server, serving
 
 FAST = dict(ping_interval=0.5, ping_timeout=0.5)
 
@@ -75,16 +75,9 @@ async def test_bad_usage_and_unusable_servers_are_one_line_and_exit_2(tmp_path: 
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
+    async with serving(app) as port:
         code, _, err = await cli("simulate-mobile", f"http://127.0.0.1:{port}", "--token", "t",
                                  "--out", str(tmp_path / "a"))
-    finally:
-        await runner.cleanup()
     assert code == 2 and "does not speak Socket.IO" in err and len(err.strip().splitlines()) == 1
 
     code, _, err = await cli("simulate-mobile", f"http://127.0.0.1:{port}", "--token", "t",

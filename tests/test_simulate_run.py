@@ -16,7 +16,7 @@ import socketio
 from jarvis_diag.simulate.run import ServerUnusable, preflight, run_simulation
 from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
 from jarvis_diag.simulate.verdict import cycle_ok
-from server.testing import running_server
+from server.testing import running_server, serving
 
 FAST = dict(ping_interval=0.5, ping_timeout=0.5)
 
@@ -252,16 +252,9 @@ async def test_preflight_of_a_socketio_server_that_never_answers_auth_says_so():
     sio = socketio.AsyncServer(async_mode="aiohttp")
     web_app = web.Application()
     sio.attach(web_app)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
+    async with serving(web_app) as port:
         with pytest.raises(ServerUnusable) as caught:
             await preflight(f"http://127.0.0.1:{port}", "t", timeout=1)
-    finally:
-        await runner.cleanup()
     assert str(caught.value) == f"http://127.0.0.1:{port}: no answer to `auth` within 1s (not a Jarvis server?)"
 
 
