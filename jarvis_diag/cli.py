@@ -88,7 +88,9 @@ class _Interrupts:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._before is not None:
+        # (a command that set its own, Ctrl-C ignored while it writes out what it measured
+        # before it exits, keeps it)
+        if self._before is not None and signal.getsignal(signal.SIGINT) == self._on_sigint:
             signal.signal(signal.SIGINT, self._before)
 
 
