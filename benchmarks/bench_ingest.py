@@ -8,7 +8,8 @@ wall time, lines/s and its peak resident memory (``ru_maxrss``). The ingestion f
 the ``ingest()`` call inside its process (imports excluded; the whole process time is
 printed too). The same log as ``docker logs -t`` prints it (each line behind the time the
 collector received it, made once next to the log) is read behind its prefixes, its figures
-beside the plain log's.
+beside the plain log's; and the server's first 200,000 lines as ``journalctl -o json``
+exports them (an entry of about 1 KB each) beside the same lines as a plain log.
 
     python benchmarks/bench_ingest.py [--lines N] [--repeat R]
 """
@@ -157,11 +158,58 @@ def row(name: str, wall: float, lines: int, peak_mb: float | None, note: str = "
     print(f"{name:<34} {wall:8.2f} {lines / wall:14,.0f} {peak} {note}")
 
 
+def journal_export(app_log: Path, entries: int) -> tuple[Path, Path]:
+    """The first ``entries`` lines of the server's log (``app_log``) as ``journalctl -o json``
+    exports them, an entry of about 1 KB each (the fields journald gives a service's stdout
+    line), and the same lines as a plain log; both kept next to the mixed log."""
+    out = app_log.parent.parent / f"journal_{entries}.json"
+    plain = app_log.parent.parent / f"app_first_{entries}.log"
+    if out.exists() and plain.exists():
+        return out, plain
+    print(f"making {out} ...", flush=True)
+    boot, machine = "0b6f3c2e1d4a4e8f9a7b6c5d4e3f2a1b", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    micros = 0
+    tmp, tmp_plain = out.with_suffix(".tmp"), plain.with_suffix(".tmp")
+    with app_log.open("rb") as src, tmp.open("w") as dst, tmp_plain.open("wb") as dst_plain:
+        for seq, line in enumerate(src):
+            if seq >= entries:
+                break
+            dst_plain.write(line)
+            m = _BACKEND_TIME.match(line)
+            if m is not None:
+                y, mo, d, h, mi, s, ms = (int(g) for g in m.groups())
+                at = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) - _BACKEND_OFFSET_S
+                micros = max(micros + 1, at * 10**6 + ms * 1000 + 217)
+            else:
+                micros += 3
+            mono = micros - 1_795_000_000 * 10**6
+            entry = {
+                "__CURSOR": f"s={machine};i={seq:x};b={boot};m={mono:x};t={micros:x};x=5f1e2d3c4b5a6978",
+                "__REALTIME_TIMESTAMP": str(micros), "__MONOTONIC_TIMESTAMP": str(mono), "__SEQNUM": str(seq),
+                "_BOOT_ID": boot, "_MACHINE_ID": machine, "_HOSTNAME": "jarvis-prod-1", "_TRANSPORT": "stdout",
+                "PRIORITY": "6", "SYSLOG_FACILITY": "3", "SYSLOG_IDENTIFIER": "jarvis", "_PID": "30389",
+                "_UID": "1000", "_GID": "1000", "_COMM": "uvicorn", "_EXE": "/usr/bin/python3.11",
+                "_CMDLINE": "/opt/jarvis/.venv/bin/python3 /opt/jarvis/.venv/bin/uvicorn app.main:app "
+                            "--host 127.0.0.1 --port 38010",
+                "_CAP_EFFECTIVE": "0", "_SYSTEMD_CGROUP": "/system.slice/jarvis.service",
+                "_SYSTEMD_UNIT": "jarvis.service", "_SYSTEMD_SLICE": "system.slice",
+                "_SYSTEMD_INVOCATION_ID": "7c6b5a4938271605f4e3d2c1b0a99887",
+                "_STREAM_ID": "2f3e4d5c6b7a89901a2b3c4d5e6f7081",
+                "MESSAGE": line.rstrip(b"\r\n").decode("utf-8", "replace"),
+            }
+            dst.write(json.dumps(entry) + "\n")
+    tmp.replace(out)
+    tmp_plain.replace(plain)
+    return out, plain
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=2, help="best of R runs per tool")
     ap.add_argument("--garbage-mb", type=int, default=100, help="also time this many MB of random bytes (0: skip)")
+    ap.add_argument("--journal-entries", type=int, default=200_000,
+                    help="also time a journalctl -o json export of this many of the server's lines (0: skip)")
     ap.add_argument("--reference-lines", type=int, default=50_000,
                     help="also time the one-line-at-a-time reference parser on this many lines (0: skip)")
     args = ap.parse_args(argv)
@@ -224,6 +272,19 @@ def main(argv: list[str] | None = None) -> int:
         row(f"  {args.garbage_mb} MB of random bytes", garbage_info["ingest_s"], garbage_info["lines"], garbage_peak,
             f"(a wrong file: {garbage_info['rows']:,} events, each line kept as one)")
         garbage_mb = garbage.stat().st_size / 1e6
+
+    # the server's log as systemd's journal exports it (journalctl -o json), against the same
+    # lines as a plain log, their runs taken in turn
+    if args.journal_entries:
+        export, plain = journal_export(split_in_two(data)[0], args.journal_entries)
+        (plain_info, _, plain_peak), (journal_info, _, journal_peak) = best_ingests([plain, export], "fast",
+                                                                                     args.repeat)
+        export_mb = export.stat().st_size / 1e6
+        row(f"  {args.journal_entries:,} lines of app.log, plain", plain_info["ingest_s"], plain_info["lines"],
+            plain_peak, f"({plain.stat().st_size / 1e6:.0f} MB)")
+        row("  the same, as journalctl -o json", journal_info["ingest_s"], journal_info["lines"], journal_peak,
+            f"({export_mb:.0f} MB, {export_mb * 1000 / journal_info['lines']:.2f} KB an entry; "
+            f"{journal_info['ingest_s'] / plain_info['ingest_s']:.1f}x the plain lines' time)")
 
     if args.reference_lines:
         sample = HERE / "_data" / f"mixed_first_{args.reference_lines}.log"
