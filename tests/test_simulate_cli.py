@@ -335,7 +335,10 @@ async def test_more_clients_than_open_files_allow_is_one_line_and_a_soft_limit_i
         code, out, err = await cli_with_open_files(
             128, 1024, *sim_args(srv.url, srv.token, tmp_path / "p", "--clients", "40", "--background", "1s",
                                  "--fault", "close", "--format", "json", "--deadline", "30s"))
-    assert code == 0 and err == "", (err, out)
+    results = tmp_path / "p" / "results.jsonl"
+    failed = [r for r in map(json.loads, results.read_text().splitlines())
+              if not r["recovered"] or r["lost"] or r["duplicated"]] if results.exists() else None
+    assert code == 0 and err == "", (err, out, failed)
     assert json.loads(out)["ok"] == 40
 
 
