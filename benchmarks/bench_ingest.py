@@ -162,8 +162,9 @@ def journal_export(app_log: Path, entries: int) -> tuple[Path, Path]:
     """The first ``entries`` lines of the server's log (``app_log``) as ``journalctl -o json``
     exports them, an entry of about 1 KB each (the fields journald gives a service's stdout
     line), and the same lines as a plain log; both kept next to the mixed log."""
-    out = app_log.parent.parent / f"journal_{entries}.json"
-    plain = app_log.parent.parent / f"app_first_{entries}.log"
+    # (named after the log they come from: a run with other --lines makes its own)
+    out = app_log.parent.with_name(f"{app_log.parent.name}_journal_{entries}.json")
+    plain = out.with_name(f"{app_log.parent.name}_app_first_{entries}.log")
     if out.exists() and plain.exists():
         return out, plain
     print(f"making {out} ...", flush=True)
