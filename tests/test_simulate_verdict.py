@@ -165,6 +165,8 @@ def test_a_page_that_sends_no_chat_connect_fails_like_the_field_bug():
     assert not r["recovered"] and r["reconnected"]
     assert "sent no chat:connect" in r["failure"] and "auto-connected" in r["failure"]
     assert r["times_ms"]["recovery"] is None and r["attaches"][0]["kind"] == "auto"
+    # (no chat:connect was sent for it: no time to measure, not 0 ms)
+    assert r["attaches"][0]["ms"] is None
 
 
 def test_not_connected_again_and_no_probe():

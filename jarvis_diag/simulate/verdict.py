@@ -197,9 +197,10 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
                 requested = (o.detail or {}).get("requested", True)
                 kind = "auto" if not requested else \
                     ("switch" if cause == "switch" or o.t < hidden_at else "reconnect")
-                start = pending if pending is not None else o.t
-                attaches.append({"session": s.uuid or s.key, "kind": kind, "ms": round((o.t - start) * 1000, 1),
-                                 "at": iso_ms(o.t)})
+                # (no chat:connect sent for it, an auto-connect's: nothing to measure, null; it
+                # was 0 ms, which pulled down the mean of a script's own figures)
+                ms = round((o.t - pending) * 1000, 1) if pending is not None and kind != "auto" else None
+                attaches.append({"session": s.uuid or s.key, "kind": kind, "ms": ms, "at": iso_ms(o.t)})
                 pending = cause = None
         session_records.append({
             "session": s.uuid or s.key, "temp_id": s.temp_id,
