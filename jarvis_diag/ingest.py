@@ -432,12 +432,31 @@ def _format_for(path: str, format_of: dict[str, str]) -> str | None:
     return None
 
 
-def _format_of_head(data: bytes | bytearray) -> tuple[str, str | None]:
-    """(format, the collector's prefix or None) of a file from its first bytes."""
+def _head_lines(data: bytes | bytearray) -> list[str]:
+    """The whole lines of a file's first bytes (fast.HEAD_BYTES)."""
     head, _ = split_lines(decode(data[:fast.HEAD_BYTES]))
     if len(data) > fast.HEAD_BYTES:
         head = head[:-1]  # (cut at the end of the head: not a whole line)
-    return detect.detect_with_prefix(head[:DETECT_LINES], head)
+    return head
+
+
+def _collector_head(data: bytes | bytearray) -> bool:
+    """Whether a file's first bytes are a log collector's output with no backend line."""
+    head = _head_lines(data)
+    return detect.collector_without_backend(head[:DETECT_LINES], head)
+
+
+def _format_of_head(data: bytes | bytearray) -> tuple[str, str | None]:
+    """(format, the collector's prefix or None) of a file from its first bytes; for a
+    collector's output whose first bytes hold only other services' lines (``journalctl -b``
+    on a busy host), from its first backend line after them, searched for in the rest of
+    ``data``."""
+    head = _head_lines(data)
+    fmt, prefix = detect.detect_with_prefix(head[:DETECT_LINES], head)
+    if prefix is None and len(data) > fast.HEAD_BYTES \
+            and detect.collector_without_backend(head[:DETECT_LINES], head):
+        prefix = prefixed.detect_further(data, fast.HEAD_BYTES) or None
+    return fmt, prefix
 
 
 def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None, warnings: list[str],
@@ -454,7 +473,9 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 # (nor UTF-16 text, read whole to make it UTF-8)
                 if head and not compressed(head) and head[:2] not in _UTF16_BOMS and b"\x1b[" not in head:
                     known, prefix = (fmt, None) if fmt is not None else _format_of_head(head)
-                    if prefix is None:  # (a collector's output is read whole: see _parse_prefixed)
+                    # (a collector's output is read whole: see _parse_prefixed; so is one whose
+                    # head holds only other services' lines, to look for the backend's further on)
+                    if prefix is None and (fmt is not None or not _collector_head(head)):
                         found, raw, data = fast.stream_parse(fh, size, path, page_client(path, known),
                                                              lambda head: known, memo)
                         return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)

@@ -249,6 +249,42 @@ def test_a_big_prefixed_file_is_not_read_as_a_plain_one(tmp_path):
     assert got.sources[0].unknown == 0 and got.sources[0].events == len(one) * copies
 
 
+@pytest.mark.parametrize("size", ["over 256 KiB", "over 4 MiB"])
+def test_a_journal_whose_first_lines_are_all_other_services_finds_the_backend_further_on(tmp_path, size):
+    # `journalctl -b > journal.log` on a busy host: more than its first 256 KiB (what the
+    # format is told by) are other services' lines. It was read as no Jarvis log at all: the
+    # timeline of the page logs alone, with a warning that the backend's log was none
+    write = SHAPES["journal-short-iso-precise"][1]
+    start = datetime(2026, 11, 24, 10, 3, 29)
+    other_bytes = 300_000 if size == "over 256 KiB" else fast.STREAM_MIN_BYTES + 1000
+    other, written = [], 0
+    while written < other_bytes:
+        at = start + timedelta(milliseconds=len(other))
+        other.append(f"{_local(at):%Y-%m-%dT%H:%M:%S.%f}+01:00 myhost kernel[{len(other) % 900}]: an unrelated "
+                     f"system message, number {len(other)}, padded to the length of a real one .........")
+        written += len(other[-1]) + 1
+    lines = ["-- Boot 4e3d4d0f51dd5d5cdd946658d2511c38 --", *other, *_prefixed(PLAIN_LINES, write)]
+    path = _write(tmp_path / "journal.log", lines)
+    pages = str(DESYNC / "frontend")
+    got = ingest([path, pages])
+    info = got.sources[0]
+    assert (info.format, info.prefix, info.lines, info.unknown) == ("backend", "journal", len(lines), len(other) + 1)
+    assert not [w for w in got.warnings if "Jarvis" in w], got.warnings
+    want = build_timeline(ingest([str(DESYNC / "backend.log"), pages])).to_json_dict()
+    findings = build_timeline(got).to_json_dict()["findings"]
+    keys = ("kind", "severity", "at", "session", "client", "sid", "delay_ms")
+    assert [{k: f[k] for k in keys} for f in findings] == [{k: f[k] for k in keys} for f in want["findings"]]
+
+
+def test_a_collectors_output_of_other_services_alone_is_still_no_jarvis_log(tmp_path):
+    # (the search for the backend's lines goes over the rest of the file, and finds none)
+    other = [f"2026-11-24T10:03:{s % 60:02d}.000000+01:00 myhost kernel[1]: message {s}, " + "x" * 100
+             for s in range(3000)]
+    got = ingest([_write(tmp_path / "journal.log", other)])
+    assert got.sources[0].prefix is None and got.sources[0].unknown == len(other)
+    assert [w for w in got.warnings if "none of its 3,000 lines is one the Jarvis backend" in w]
+
+
 @pytest.mark.parametrize("engine", ["numpy", "reference"])
 def test_every_parser_reads_a_collectors_output_alike(tmp_path, engine):
     lines = _prefixed(PLAIN_LINES, SHAPES["compose-t"][1])

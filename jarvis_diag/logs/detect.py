@@ -35,6 +35,14 @@ def detect_with_prefix(first_lines: list[str], more_lines: list[str] | None = No
     return "backend", shape
 
 
+def collector_without_backend(first_lines: list[str], more_lines: list[str]) -> bool:
+    """Whether a file's first lines are a log collector's output (see :mod:`logs.prefixed`)
+    with no line of the backend's among them, nor any other log line jarvis-diag reads:
+    its backend's lines, if it has any, come later."""
+    return not _votes(first_lines) and not journal_json.detect(first_lines) \
+        and prefixed.detect(more_lines) is None and prefixed.carried(more_lines) is not None
+
+
 def _votes(first_lines: list[str]) -> Counter[str]:
     votes: Counter[str] = Counter()
     for line in first_lines:

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - an install with no C compiler
     _scan = None  # type: ignore[assignment]
 _COMPILED = _scan is not None and hasattr(_scan, "prefix_stamps")  # (a module built from an older _scan.c: not used)
 
-__all__ = ["READ_AS", "SHAPES", "Scan", "backend_lines", "detect", "instants", "join_cut", "log_line_of", "place", "prefixes",
+__all__ = ["READ_AS", "SHAPES", "Scan", "backend_lines", "carried", "detect", "detect_further", "instants", "join_cut", "log_line_of", "place", "prefixes",
            "scan", "stamps", "strip"]
 
 _DAY_S = 86400.0
@@ -95,6 +95,50 @@ def detect(lines: Sequence[str]) -> str | None:
         if hits > score:
             best, score = name, hits
     return best
+
+
+def carried(lines: Sequence[str]) -> str | None:
+    """The prefix shape at least half of ``lines`` (the non-blank ones) carry, whatever is
+    behind it, or None: a collector's output, whether or not the backend's lines are among
+    these (on a busy host, the first 256 KiB of ``journalctl -b`` may be other services')."""
+    lines = [line for line in lines if line.strip()]
+    best, score = None, 0
+    for name, pattern in SHAPES.items():
+        hits = sum(1 for line in lines if pattern.match(line))
+        if hits > score:
+            best, score = name, hits
+    return best if lines and score * 2 >= len(lines) else None
+
+
+# a line of the backend's log, behind a prefix or not (bytes: searched for in a whole file):
+# found by the milliseconds after its time, a literal first (the search skips to each comma,
+# thirty times as fast as trying the whole time at every byte), then checked whole
+_BACKEND_LINE = re.compile(backend.PREFIX_RE.pattern.encode("ascii"))
+_BACKEND_MS = re.compile(rb",\d{3} - ")
+_BEFORE_MS = len("2026-11-24 10:00:00")
+
+
+def detect_further(data: bytes | bytearray, start: int) -> str | None:
+    """The prefix shape of a collector's output whose lines up to ``start`` are all another
+    service's: the shape of its first line from there on that carries a line of the
+    backend's log behind a prefix, or None when none does. (The file is searched once, by
+    the compiled regular expression engine, for such lines.)"""
+    pos = start
+    while pos < len(data):
+        m = _BACKEND_MS.search(data, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        if m.start() < start + _BEFORE_MS or not _BACKEND_LINE.match(data, m.start() - _BEFORE_MS):
+            continue
+        begin = data.rfind(b"\n", 0, m.start()) + 1
+        end = data.find(b"\n", m.end())
+        end = len(data) if end < 0 else end
+        shape = detect([bytes(data[begin:end]).rstrip(b"\r").decode("utf-8", "replace")])
+        if shape is not None:
+            return shape
+        pos = end + 1
+    return None
 
 
 def _iso_seconds(ts: str) -> float:
