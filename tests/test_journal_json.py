@@ -268,6 +268,38 @@ def test_other_services_in_one_export_are_kept_apart(tmp_path):
     assert mine["t_source"].tolist() == plain["t_source"].tolist()
 
 
+def test_another_unit_of_the_same_identifier_is_not_the_backend(tmp_path):
+    # `journalctl -o json -u jarvis -u metrics`: every `python3 -m uvicorn` unit is `python3`.
+    # The other API's reload was taken for the backend's: a critical reconnect-failed ("the
+    # server reloaded") of a page whose socket never dropped
+    from jarvis_diag.timeline import build_timeline
+
+    lines = (FIXTURES / "callback-desync" / "backend.log").read_text().splitlines()
+    stamps = collector_stamps(lines, ZONE, LAG)
+    reload = ["WARNING:  WatchFiles detected changes in 'metrics.py'. Reloading...", "INFO:     Shutting down",
+              "INFO:     Finished server process [4242]", "INFO:     Started server process [4300]",
+              "INFO:     Waiting for application startup.", "INFO:     Application startup complete."]
+    entries, others = [], []
+    for i, (t, line) in enumerate(zip(stamps, lines, strict=True)):
+        entries.append(_entry(t, line, i))
+        if i == len(lines) // 2:
+            for k, text in enumerate(reload):
+                entries.append(_entry(t, text, 5000 + k, pid="4242" if k < 3 else "4300", unit="metrics.service"))
+                others.append(len(entries))
+    pages = str(FIXTURES / "callback-desync" / "frontend")
+    got = ingest([_write(tmp_path / "merged.json", entries), pages])
+    ev = got.events
+    kept = ev[(ev["kind"] == "unknown") & (ev["source"] == "backend")].sort_values("line")
+    assert kept["line"].tolist() == others
+    # (shown with their unit in place of the identifier, as journalctl -o with-unit shows them)
+    assert kept["text"].str.contains(r"metrics\.service\[43?[02]\d*\]: ").all()
+    want = build_timeline(ingest([str(FIXTURES / "callback-desync" / "backend.log"), pages])).to_json_dict()
+    tl = build_timeline(got).to_json_dict()
+    keys = ("kind", "severity", "at", "session", "client", "sid", "delay_ms")
+    assert [{k: f[k] for k in keys} for f in tl["findings"]] == [{k: f[k] for k in keys} for f in want["findings"]]
+    assert tl["episodes"] == want["episodes"]
+
+
 def _robust_export() -> tuple[list[str], list[str]]:
     """(the backend's lines, an export of them with a message that is no UTF-8 (its 32nd line,
     at the export's line 34), a line that is no entry (line 11) and a message the export left

@@ -116,10 +116,10 @@ def decode(data: bytes | bytearray) -> Export:
     pos = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     size = len(data)
     micros: list[int] = []  # each entry's time (0: a line kept as it is)
-    heads: list[bytes | None] = []  # each entry's prefix after its time; None: a line kept as it is
+    heads: list[tuple | None] = []  # each entry's service (see below); None: a line kept as it is
     bodies: list[bytes] = []
     starts: list[int] = []  # the line of the export (0-based) each entry starts on
-    services: dict[tuple, bytes] = {}  # (the prefixes made: one per host, identifier and pid)
+    services: dict[tuple, bytes] = {}  # each service's prefix after the time (see _name_services)
     left_out = 0
     n_lines = 0
     pretty = _PrettyEntries(data)
@@ -151,13 +151,10 @@ def decode(data: bytes | bytearray) -> Export:
         stamp, message = usable
         left_out += entry["MESSAGE"] is None
         micros.append(stamp)
-        key = (entry.get("_HOSTNAME"), entry.get("SYSLOG_IDENTIFIER"), entry.get("_COMM"),
-               entry.get("_PID") or entry.get("SYSLOG_PID"))
-        head = services.get(key)
-        if head is None:
-            head = services[key] = _head(*key)
-        heads.append(head)
+        heads.append((entry.get("_HOSTNAME"), entry.get("SYSLOG_IDENTIFIER"), entry.get("_COMM"),
+                      entry.get("_PID") or entry.get("SYSLOG_PID"), entry.get("_SYSTEMD_UNIT")))
         bodies.append(message[:-1] if message.endswith(b"\n") else message)
+    _name_services(heads, services)
     times = np.char.encode(np.datetime_as_string(np.asarray(micros, dtype="datetime64[us]"), unit="us"),
                            "ascii").tolist()
     out = bytearray()
@@ -168,7 +165,7 @@ def decode(data: bytes | bytearray) -> Export:
             out += b"\n"
             entry_of.append(start)
             continue
-        prefix = times[i] + head
+        prefix = times[i] + services[head]
         for part in body.split(b"\n") if b"\n" in body else (body,):
             out += prefix
             out += part
@@ -177,6 +174,23 @@ def decode(data: bytes | bytearray) -> Export:
     if size and data[-1:] != b"\n" and out:  # (the export cut short: so is its last line)
         del out[-1:]
     return Export(out, np.asarray(entry_of, dtype=np.int64), n_lines, left_out)
+
+
+def _name_services(keys: list[tuple | None], heads: dict[tuple, bytes]) -> None:
+    """Put in ``heads`` the prefix (after the time) of each service of ``keys`` (host,
+    identifier, command, pid and unit of each entry). A service is told by its host and
+    identifier, as the journal's text shows it; where one identifier on a host belongs to
+    several units (every ``python3 -m uvicorn`` unit is ``python3``), those entries show
+    their unit in its place, as ``journalctl -o with-unit`` does, so that another unit's
+    lines (its reload among them) are not taken for the backend's."""
+    units: dict[tuple, set] = {}
+    for key in dict.fromkeys(k for k in keys if k is not None):
+        units.setdefault((_name(key[0]), _name(key[1]) or _name(key[2])), set()).add(key[4])
+    for key in dict.fromkeys(k for k in keys if k is not None):
+        host, ident, comm, pid, unit = key
+        if len(units[(_name(host), _name(ident) or _name(comm))]) > 1 and isinstance(unit, str) and unit:
+            ident = unit
+        heads[key] = _head(host, ident, comm, pid)
 
 
 class _PrettyEntries:
