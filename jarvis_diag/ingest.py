@@ -111,6 +111,26 @@ def is_journal_export(path: Path) -> bool:
     return _format_of_head(head)[1] == journal_json.NAME  # (as the file is told when it is read)
 
 
+# Names a log is often saved under that a directory's walk does not read (a capture of
+# `journalctl ... > jarvis.txt`, `docker logs -t > backend.out`, an export as .ndjson): such a
+# file whose first lines are log lines is named in a warning (read when named or globbed).
+_SAVED_AS = (".txt", ".out", ".ndjson", ".json-seq", ".jsonseq", ".logs")
+_SNIFFED_MAX = 50  # (files of a directory looked into, at most)
+
+
+def _saved_log(path: Path) -> bool:
+    """Whether a file of a directory that is not read from there holds log lines at its start."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    if not head or compressed(head):
+        return False
+    lines = _head_lines(head)
+    return detect.log_lines_among(lines[:DETECT_LINES])
+
+
 def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
     """Files in the order given, but the files of a rotated log oldest first (``app.log.2``,
     ``app.log.1``, ``app.log``; dated ones by their dates); directories recursively (``*.log``,
@@ -123,7 +143,8 @@ def expand_paths(paths: list[str], *, allow_empty: bool = False) -> list[str]:
 
 
 def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[str, str]]]:
-    """(:func:`expand_paths`, the .xz and .bz2 files found in the directories given, which
+    """(:func:`expand_paths`, the .xz and .bz2 files found in the directories given, and the
+    files saved under another name whose first lines are log lines (see _SAVED_AS), which
     are not read from there, each with its directory as given), in one walk."""
     out: list[str] = []
     packed: list[tuple[str, str]] = []
@@ -146,21 +167,27 @@ def _expand(paths: list[str], allow_empty: bool) -> tuple[list[str], list[tuple[
                 with os.scandir(path) as entries:
                     next(entries, None)
                 # (one removed while it is walked, as a follow can see it: pathlib lets that through)
-                found, left = [], []
+                found, left, sniffed = [], [], 0
                 for f in _walk(path):
                     if f.is_file():
                         if is_log_name(f.name) or (f.name.endswith(".json") and is_journal_export(f)):
                             found.append(str(f))
                         elif f.name.endswith(PACKED[1:]):
                             left.append(str(f))
+                        elif f.name.lower().endswith(_SAVED_AS) and sniffed < _SNIFFED_MAX:
+                            sniffed += 1
+                            if _saved_log(f):
+                                left.append(str(f))
             except OSError as exc:
                 where = exc.filename if exc.filename and str(exc.filename) != p else p
                 raise DiagError(f"{where}: cannot read ({exc.strerror or exc})") from exc
             found.sort()
             packed += [(p, f) for f in sorted(left)]
             if not found and not allow_empty:
+                saved = [f for f in left if not f.endswith(PACKED[1:])]
+                hint = f"; {saved[0]} begins with log lines: give it by name to read it" if saved else ""
                 raise DiagError(f"{p}: no log files in this directory (*.log, *.log.N, *.log.DATE, *.gz, *.jsonl, "
-                                f"journal exports *.json)")
+                                f"journal exports *.json){hint}")
             for f in found:
                 add(f)
         elif path.is_file():
@@ -967,11 +994,14 @@ def left_out_of_directories(paths: list[str]) -> list[str]:
 def _packed_left_out(packed: list[tuple[str, str]], files: list[str]) -> list[str]:
     """What a directory given holds and is not read (``packed``: directory, file), a log
     compressed with xz or bzip2 (read when named or globbed: timeline --follow tells a
-    compressed file by .gz), one warning each."""
+    compressed file by .gz) or saved under another name, one warning each."""
     if not packed:
         return []
     read = {str(Path(x).resolve()) for x in files if x != "-"}
     return [f"{f}: left out of {p}: a directory's .xz and .bz2 files are read when named or globbed"
+            if f.endswith(PACKED[1:]) else
+            f"{f}: left out of {p}, though it begins with log lines: a directory's files are read by their "
+            f"names (*.log, *.gz, *.jsonl, journal exports *.json); give it by name to read it"
             for p, f in packed if str(Path(f).resolve()) not in read]
 
 

@@ -266,3 +266,33 @@ def test_a_log_rotated_into_xz_and_bzip2_reads_as_the_plain_log(tmp_path: Path) 
     assert [w for w in whole.warnings if "named" in w] == [
         f"{tmp_path / 'rotated' / name}: left out of {tmp_path / 'rotated'}: a directory's .xz and .bz2 files are "
         "read when named or globbed" for name in ("app.log.1.bz2", "app.log.2.xz")]
+
+
+def test_a_directory_says_which_of_its_files_saved_under_another_name_begin_with_log_lines(tmp_path):
+    # `journalctl -u jarvis > jarvis.txt` or `docker logs -t jarvis > backend.out` next to the
+    # page logs: the directory's timeline left them out without a word, and was the pages' alone
+    import shutil
+
+    from jarvis_diag.errors import DiagError
+
+    logs = tmp_path / "logs"
+    shutil.copytree(FIXTURES / "callback-desync" / "frontend", logs / "frontend")
+    backend = (FIXTURES / "callback-desync" / "backend.log").read_text().splitlines()
+    (logs / "jarvis.txt").write_text("".join(f"Nov 24 10:03:29 myhost python3[1234]: {line}\n" for line in backend))
+    (logs / "backend.out").write_text("".join(f"2026-11-24T10:03:29.000000000Z {line}\n" for line in backend))
+    (logs / "notes.txt").write_text("what I did: opened the app at 10:03, then switched chats\n")
+    got = ingest([str(logs)])
+    assert [Path(s.path).parent.name for s in got.sources] == ["frontend"]
+    told = [w for w in got.warnings if "begins with log lines" in w]
+    assert told == [f"{logs / name}: left out of {logs}, though it begins with log lines: a directory's files are "
+                    "read by their names (*.log, *.gz, *.jsonl, journal exports *.json); give it by name to read it"
+                    for name in ("backend.out", "jarvis.txt")]
+    # named, it is read
+    named = ingest([str(logs / "jarvis.txt"), str(logs / "frontend")])
+    assert named.sources[0].prefix == "journal" and not [w for w in named.warnings if "begins with" in w]
+    # a directory holding nothing else: the error names it
+    (logs / "frontend").rename(tmp_path / "pages")
+    (logs / "backend.out").unlink()
+    with pytest.raises(DiagError, match=f"no log files in this directory .*; {logs / 'jarvis.txt'} begins with log "
+                                        "lines: give it by name to read it"):
+        ingest([str(logs)])

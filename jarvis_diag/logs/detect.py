@@ -35,6 +35,12 @@ def detect_with_prefix(first_lines: list[str], more_lines: list[str] | None = No
     return "backend", shape
 
 
+def log_lines_among(first_lines: list[str]) -> bool:
+    """Whether any of a file's first lines is one jarvis-diag reads: a line of the backend's
+    or a page's log (behind a collector's prefix or not), a journal entry, an event's."""
+    return bool(_votes(first_lines)) or journal_json.detect(first_lines) or prefixed.detect(first_lines) is not None
+
+
 def collector_without_backend(first_lines: list[str], more_lines: list[str]) -> bool:
     """Whether a file's first lines are a log collector's output (see :mod:`logs.prefixed`)
     with no line of the backend's among them, nor any other log line jarvis-diag reads:
