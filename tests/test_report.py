@@ -1360,3 +1360,57 @@ def test_cycles_compared_with_episodes_are_not_comparable(tmp_path):
                for n in doc["notes"]), doc["notes"]
     md = run_cli(str(run / "results.jsonl"), "--compare", str(run / "app.log"), str(run / "frontend"), "-f", "md")
     assert "unrecovered: not comparable" in md.stdout
+
+
+def test_markdown_of_many_inputs_counts_them_and_keeps_its_tables():
+    # `report runs/*/results.jsonl` of 900 nightly runs: the Inputs line named each one (47 KB
+    # at 700), and the cut to fit a comment took everything after it: no table, no finding
+    ds = Dataset()
+    for n in range(900):
+        add_sim_records(ds, f"runs/nightly-soak-2026-12-06-{n:04d}/results.jsonl",
+                        ((k + 1, sim_record(k, 100.0 + k, run=f"r{n}")) for k in range(3)))
+    md = to_markdown(build_report(ds))
+    inputs = next(line for line in md.splitlines() if line.startswith("Inputs: "))
+    assert inputs.endswith("; and 897 more, 2,691 records (see the JSON report)") and inputs.count("`") == 6
+    assert "### Latency" in md and "### Lost, duplicated, unrecovered" in md and "cut to fit" not in md
+    assert check_markdown_tables(md) >= 2
+
+
+def test_markdown_keeps_each_finding_one_list_item_whatever_its_text_holds():
+    # a finding of a timeline JSON (or of a failure text of several lines) went into the list
+    # as written: a severity '<details><summary>x' opened a block that swallowed the rest of
+    # the comment, and a blank line in a failure ended its list item, its evidence left out
+    ds = dataset_of([sim_record(0, None, failure="line1\nline2 | x\n\n# not a heading")])
+    ds.findings.append({"kind": "desync`|<details>", "severity": "<details><summary>x", "at": "2026-11-24T10:00:00Z",
+                        "summary": "s", "context": "```\n</details>", "evidence": [], "source": "tl.json"})
+    md = to_markdown(build_report(ds))
+    page = MarkdownIt("commonmark").enable("table").render(md)
+    findings = page.split("Findings (2)</h3>", 1)[1]
+    items = findings.split("<ol>", 1)[1].split("</ol>", 1)[0]
+    assert items.count("<li>") == 2 and "line1 line2 \\| x" not in items and "# not a heading" in items
+    assert "<h1>" not in findings and "<details><summary>x" not in md
+    assert md.count("<details>") == md.count("</details>") and md.count("```") % 2 == 0
+
+
+def test_markdown_says_what_each_metric_measures_and_which_side_is_the_candidate():
+    base = dataset_of([sim_record(i, 100.0 + i, run="r0") for i in range(20)], "before/results.jsonl")
+    report = build_report(dataset_of(TWENTY), baseline=base, resamples=50)
+    md = to_markdown(report)
+    for m in report.metrics:
+        assert f"- `{m.name}`: " in md.split("What each metric measures", 1)[1].split("</details>", 1)[0]
+    assert "Candidate: the inputs above. Baseline: `before/results.jsonl`" in md
+
+
+def test_markdown_cut_inside_the_tenth_findings_evidence_closes_its_code_block(monkeypatch):
+    # the fence put to close it was indented by 3, the 10th item's by 4: not a closing fence,
+    # so the cut notice and the closing </details> showed as code
+    from jarvis_diag.report import markdown
+
+    ds = dataset_of([sim_record(i, None, failure=f"failure kind {i}") for i in range(12)])
+    report = build_report(ds)
+    whole = markdown.to_markdown(report)
+    tenth = whole.index("\n10. ")
+    monkeypatch.setattr(markdown, "MAX_CHARS", whole.index("    ```text", tenth) + 30)
+    md = markdown.to_markdown(report)
+    page = MarkdownIt("commonmark").render(md)
+    assert "cut to fit a comment" in page.split("</code></pre>")[-1], page[-400:]

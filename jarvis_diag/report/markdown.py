@@ -9,6 +9,7 @@ from jarvis_diag.report.model import Report
 
 MAX_FINDINGS = 10
 MAX_CHARS = 60_000  # GitHub refuses comments over 65,536 characters
+MAX_INPUTS = 8  # inputs named one by one; more (a glob of hundreds of runs) are counted
 
 
 def _cell(text: object) -> str:
@@ -58,6 +59,21 @@ def _timeline_cell(command: str) -> str:
     return _code(shown) + (f" ({fmt.CUT_COMMAND})" if cut else "")
 
 
+def _inputs(inputs: list[dict]) -> str:
+    """The inputs as one line: each named, or the first few and how many more (a glob of
+    900 runs made a line longer than a comment, and the cut to fit took the tables with it)."""
+    named = [f"{_code(fmt.short_paths(i['path']))} ({fmt.records_text(i)})" for i in inputs[:MAX_INPUTS]]
+    if len(inputs) > MAX_INPUTS:
+        named = named[:3] + [f"and {len(inputs) - 3} more, {sum(int(i.get('records') or 0) for i in inputs[3:]):,} "
+                             "records (see the JSON report)"]
+    return "; ".join(named)
+
+
+def _flat(text: object) -> str:
+    """Prose on one line (a failure text of several lines ended its list item at a blank line)."""
+    return " ".join(str(text).split())
+
+
 def to_markdown(report: Report) -> str:
     out: list[str] = [f"## {_text(report.title)}", ""]
     failed = report.budgets_failed
@@ -69,7 +85,7 @@ def to_markdown(report: Report) -> str:
     if report.comparison is not None:
         out += ["**Compared with the baseline:**", ""]
         out += [f"- {_text(line)}" for line in fmt.comparison_headlines(report.comparison)] + [""]
-    out.append("Inputs: " + "; ".join(f"{_code(fmt.short_paths(i['path']))} ({fmt.records_text(i)})" for i in report.inputs))
+    out.append("Inputs: " + _inputs(report.inputs))
     out.append("")
     if report.metrics:
         out += ["### Latency", ""]
@@ -77,6 +93,9 @@ def to_markdown(report: Report) -> str:
         cells = [[f"`{m.name}`", *values, _text(outcomes)] for m, values, outcomes in rows]
         out += _table(["metric", *fmt.STATS, "outcomes"], cells, ["l"] + ["r"] * 6 + ["l"])
         out += [note.replace(fmt.UNRESOLVED_NOTE, "\\" + fmt.UNRESOLVED_NOTE), ""]
+        out += ["<details><summary>What each metric measures</summary>", ""]
+        out += [f"- `{m.name}`: {_text(_flat(m.description))}" for m, _values, _outcomes in rows]
+        out += ["", "</details>", ""]
     if report.counts:
         rows = [[f"`{c.name}`", f"{c.total}", f"{c.affected} of {c.units} {c.unit}", _text(c.description)]
                 for c in report.counts]
@@ -85,8 +104,7 @@ def to_markdown(report: Report) -> str:
     if report.comparison is not None:
         cmp = report.comparison
         out += ["### Comparison with the baseline", "",
-                "Baseline: " + "; ".join(f"{_code(fmt.short_paths(i['path']))} ({fmt.records_text(i)})"
-                                         for i in cmp.baseline_inputs), ""]
+                "Candidate: the inputs above. Baseline: " + _inputs(cmp.baseline_inputs), ""]
         rows = []
         for r in cmp.rows:
             d = r.difference
@@ -116,8 +134,8 @@ def to_markdown(report: Report) -> str:
         out += ["None.", ""]
     for f in report.findings[:MAX_FINDINGS]:
         delay = f", cost {fmt.fmt_value(f['delay_ms'], 'ms')}" if f.get("delay_ms") is not None else ""
-        out.append(f"{f['rank']}. **{f.get('severity')}** `{f.get('kind')}` at {f.get('at')}{delay}: "
-                   f"{_text(f.get('summary'))}")
+        out.append(f"{f['rank']}. **{_text(_flat(f.get('severity')))}** {_code(_flat(f.get('kind')))} at "
+                   f"{_text(_flat(f.get('at')))}{delay}: {_text(_flat(f.get('summary')))}")
         evidence = (f.get("evidence") or [])[:5]
         if f.get("context") or evidence:
             # (indented as the item's text: by 3, the width of '9. ', it left the list under '10. ')
@@ -126,9 +144,10 @@ def to_markdown(report: Report) -> str:
             out.append("")
             out.append(f"{pad}```text")
             if f.get("context"):
-                out.append(f"{pad}context: {f['context']}")
-            out += [f"{pad}{e.get('path')}:{e.get('line')}  {_cut(str(e.get('text')), 200)}".replace("```", "'''")
-                    for e in evidence]
+                out.append(f"{pad}context: {_flat(f['context'])}".replace("```", "'''"))
+            # (a line of several, a failure text's: on one line, or those after it left the list item)
+            out += [f"{pad}{e.get('path')}:{e.get('line')}  {_cut(' '.join(str(e.get('text')).splitlines()), 200)}"
+                    .replace("```", "'''") for e in evidence]
             out.append(f"{pad}```")
             out.append(f"{pad}</details>")
     if len(report.findings) > MAX_FINDINGS:
@@ -147,8 +166,9 @@ def to_markdown(report: Report) -> str:
     text = "\n".join(out).rstrip() + "\n"
     if len(text) > MAX_CHARS:  # keep the head (budgets, tables) and say what was cut
         text = text[:MAX_CHARS].rsplit("\n", 1)[0]
-        if text.count("```") % 2:  # (closed, or the rest of the comment would read as code)
-            text += "\n   ```"
+        if text.count("```") % 2:  # (closed, as indented as it was opened, or the rest would read as code)
+            opened = text.rsplit("```", 1)[0].rsplit("\n", 1)[-1]
+            text += "\n" + opened + "```"
         text += "\n</details>" * (text.count("<details>") - text.count("</details>"))
         text += "\n\n… (cut to fit a comment; see the HTML or JSON report)\n"
     return text
