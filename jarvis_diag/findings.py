@@ -1834,6 +1834,12 @@ def detect_app_lines(ix: _Index, used: set[tuple[str, int]]) -> list[dict]:
             elif kind == "app-error":
                 severity = "critical" if first.get("traceback") else "warning"
                 advice = "An error of the application: read the context and the traceback."
+                # (the exception the traceback ends in, what a reader of a report, where the
+                # traceback is not, needs first)
+                raised = [x.strip() for x in str(first.get("traceback") or "").splitlines() if x.strip()]
+                if raised:
+                    advice = f"An error of the application, which raised {raised[-1][:200]}: read the context " \
+                             "and the traceback under its line."
             else:
                 severity = "warning"
                 advice = "A warning of the application: the context says what led to it."

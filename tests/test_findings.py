@@ -1708,3 +1708,22 @@ def test_a_socket_its_page_had_lost_long_before_is_not_cut_by_the_reload_after_i
     [f] = _findings(load_timeline([str(p) for p in logs.write(tmp_path)]), "server-reload")
     assert f"it cut 1 connection(s) ({SID1[:8]}); clients were back after" in f["summary"]
     assert SID2[:8] not in f["summary"]
+
+
+def test_an_error_with_a_traceback_names_the_exception_it_raised(tmp_path):
+    # its finding said "read the traceback", which a report (Markdown, HTML, JSON) never shows:
+    # the exception the traceback ends in is what its reader needs first
+    logs = LogSet()
+    c = logs.client()
+    logs.connect(c, SID1)
+    logs.attach(c, SID1, A, existing=True)
+    logs.wait(1)
+    logs.app_error("Exception in handler\nTraceback (most recent call last):\n  File \"app.py\", line 9, in handle\n"
+                   "    run()\nValueError: session 453424df has no agent")
+    logs.wait(1)
+    logs.app_error("Client QEy5Hbsz send error: Connection closed")
+    tl = load_timeline([str(p) for p in logs.write(tmp_path)])
+    raised, plain = sorted(_findings(tl, "app-error"), key=lambda f: f["severity"])
+    assert raised["severity"] == "critical" and raised["summary"].startswith("Exception in handler — ")
+    assert "which raised ValueError: session 453424df has no agent: read the context" in raised["summary"]
+    assert plain["severity"] == "warning" and "raised" not in plain["summary"]
