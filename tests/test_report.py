@@ -1414,3 +1414,11 @@ def test_markdown_cut_inside_the_tenth_findings_evidence_closes_its_code_block(m
     md = markdown.to_markdown(report)
     page = MarkdownIt("commonmark").render(md)
     assert "cut to fit a comment" in page.split("</code></pre>")[-1], page[-400:]
+
+
+def test_markdown_shows_a_path_with_backticks_as_it_is():
+    # a backtick in a path was shown as a quote: the command to copy named another file
+    report = build_report(dataset_of(TWENTY, "runs/a `b` c/results.jsonl"))
+    md = to_markdown(report)
+    page = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<code>runs/a `b` c/results.jsonl</code>" in page

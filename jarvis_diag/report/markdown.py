@@ -50,7 +50,13 @@ def _html(text: object) -> str:
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`"
+    """``text`` as a code span, exactly: fenced by one backtick more than the longest run of
+    them inside (a path holding one was shown with a quote in its place, a command that
+    named another file)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""  # (a span's content may not start or end with its fence's backtick)
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _timeline_cell(command: str) -> str:
