@@ -66,7 +66,8 @@ def test_the_last_line_says_what_was_lost_when_a_cycle_lost_output(tmp_path: Pat
     records = [{**record(i, None), "lost": 1} for i in range(2)]
     summary = summary_json(records, run="r1", out_dir=tmp_path, planned=2)
     line = _outcome_line(summary, SimpleNamespace(out_dir=tmp_path, interrupted=False, error=None))
-    assert line.startswith("0/2 cycles recovered cleanly (nothing lost or duplicated); 2 lost and 0 duplicated in all;")
+    assert line.startswith("0/2 cycles recovered cleanly (a cycle that lost or duplicated nothing); 2 lost and 0 "
+                           "duplicated in all;")
 
 
 def test_run_ids_of_runs_started_at_one_instant_differ_and_start_with_that_instant():

@@ -238,9 +238,10 @@ def _outcome_line(summary: dict, result) -> str:
     done, ok = summary["cycles"], summary["ok"]
     lost = sum(int(g.get("lost") or 0) for g in summary["groups"])
     dup = sum(int(g.get("duplicated") or 0) for g in summary["groups"])
-    # (what "cleanly" means, then what was lost: "0/4 cycles recovered with nothing lost" read as "nothing lost")
-    clean = "recovered cleanly (nothing lost or duplicated)" + (f"; {lost} lost and {dup} duplicated in all"
-                                                                 if lost or dup else "")
+    # (what "cleanly" means, or what was lost: "0/4 cycles recovered with nothing lost" read as
+    # "nothing lost", and "(nothing lost or duplicated); 2 lost" as a contradiction)
+    clean = (f"recovered cleanly (a cycle that lost or duplicated nothing); {lost} lost and {dup} duplicated in all"
+             if lost or dup else "recovered cleanly (nothing lost or duplicated)")
     if result.interrupted or result.error:
         how = "interrupted" if result.interrupted else "stopped"
         if not done:  # ("0/0 finished cycles recovered cleanly (nothing lost ...)" read as a clean run)
