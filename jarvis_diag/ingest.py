@@ -467,21 +467,14 @@ def _head_lines(data: bytes | bytearray) -> list[str]:
     return head
 
 
-def _collector_head(data: bytes | bytearray) -> bool:
-    """Whether a file's first bytes are a log collector's output with no backend line."""
-    head = _head_lines(data)
-    return detect.collector_without_backend(head[:DETECT_LINES], head)
-
-
 def _format_of_head(data: bytes | bytearray) -> tuple[str, str | None]:
     """(format, the collector's prefix or None) of a file from its first bytes; for a
     collector's output whose first bytes hold only other services' lines (``journalctl -b``
     on a busy host), from its first backend line after them, searched for in the rest of
     ``data``."""
     head = _head_lines(data)
-    fmt, prefix = detect.detect_with_prefix(head[:DETECT_LINES], head)
-    if prefix is None and len(data) > fast.HEAD_BYTES \
-            and detect.collector_without_backend(head[:DETECT_LINES], head):
+    fmt, prefix, later = detect.detect_head(head[:DETECT_LINES], head)
+    if later and len(data) > fast.HEAD_BYTES:
         prefix = prefixed.detect_further(data, fast.HEAD_BYTES) or None
     return fmt, prefix
 
@@ -499,10 +492,14 @@ def _read_and_parse(path: str, fmt: str | None, stdin: TextIO | BinaryIO | None,
                 # (a capture of a terminal, colour codes in its first lines, is read whole to remove them)
                 # (nor UTF-16 text, read whole to make it UTF-8)
                 if head and not compressed(head) and head[:2] not in _UTF16_BOMS and b"\x1b[" not in head:
-                    known, prefix = (fmt, None) if fmt is not None else _format_of_head(head)
+                    if fmt is not None:
+                        known, prefix, later = fmt, None, False
+                    else:
+                        lines = _head_lines(head)
+                        known, prefix, later = detect.detect_head(lines[:DETECT_LINES], lines)
                     # (a collector's output is read whole: see _parse_prefixed; so is one whose
                     # head holds only other services' lines, to look for the backend's further on)
-                    if prefix is None and (fmt is not None or not _collector_head(head)):
+                    if prefix is None and not later:
                         found, raw, data = fast.stream_parse(fh, size, path, page_client(path, known),
                                                              lambda head: known, memo)
                         return _parse_one(path, data, None, found, warnings, engine, memo, raw=raw)

@@ -26,27 +26,27 @@ def detect_with_prefix(first_lines: list[str], more_lines: list[str] | None = No
     a journal export (:mod:`logs.journal_json`). ``more_lines``: the lines the prefix is
     looked for in (default: ``first_lines``); another service's lines may come first in a
     collector's output."""
+    return detect_head(first_lines, more_lines)[:2]
+
+
+def detect_head(first_lines: list[str], more_lines: list[str] | None = None) -> tuple[str, str | None, bool]:
+    """:func:`detect_with_prefix`, and whether the lines are a log collector's output with
+    no line of the backend's among them, nor any other log line jarvis-diag reads: its
+    backend's lines, if it has any, come later (the prefix is to be looked for further on)."""
     votes = _votes(first_lines)
     if votes:
-        return _choose(votes), None
+        return _choose(votes), None, False
     if journal_json.detect(first_lines):
-        return "backend", journal_json.NAME
-    shape = prefixed.detect(first_lines if more_lines is None else more_lines)
-    return "backend", shape
+        return "backend", journal_json.NAME, False
+    more = first_lines if more_lines is None else more_lines
+    shape = prefixed.detect(more)
+    return "backend", shape, shape is None and prefixed.carried(more) is not None
 
 
 def log_lines_among(first_lines: list[str]) -> bool:
     """Whether any of a file's first lines is one jarvis-diag reads: a line of the backend's
     or a page's log (behind a collector's prefix or not), a journal entry, an event's."""
     return bool(_votes(first_lines)) or journal_json.detect(first_lines) or prefixed.detect(first_lines) is not None
-
-
-def collector_without_backend(first_lines: list[str], more_lines: list[str]) -> bool:
-    """Whether a file's first lines are a log collector's output (see :mod:`logs.prefixed`)
-    with no line of the backend's among them, nor any other log line jarvis-diag reads:
-    its backend's lines, if it has any, come later."""
-    return not _votes(first_lines) and not journal_json.detect(first_lines) \
-        and prefixed.detect(more_lines) is None and prefixed.carried(more_lines) is not None
 
 
 def _votes(first_lines: list[str]) -> Counter[str]:
