@@ -99,10 +99,11 @@ _OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def os_error_line(exc: OSError) -> str:
-    """An OSError of a path as one line: the path (both, for a rename) and what the system said."""
+    """An OSError as one line: the path it names, if any (both, for a rename), and what the
+    system said."""
     what = exc.strerror or str(exc) or type(exc).__name__
     paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
-    return f"{paths}: {what}"
+    return f"{paths}: {what}" if paths else what
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,8 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         # error of no path and no file (a socket's, a timeout) is no input's: its traceback
         if exc.filename is None and exc.errno not in _OUTPUT_ERRNOS:
             raise
-        print(f"jarvis-diag: error: {os_error_line(exc) if exc.filename is not None else exc.strerror}",
-              file=sys.stderr)
+        print(f"jarvis-diag: error: {os_error_line(exc)}", file=sys.stderr)
         sys.exit(2)
     # without standalone mode a typer.Exit(n) comes back as n; the commands themselves return None
     sys.exit(code if isinstance(code, int) else 0)
