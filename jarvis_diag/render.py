@@ -332,6 +332,7 @@ def _finding_parts(f) -> tuple[str, Text, Text]:
         body.append(f"\nbefore: {f.context}", style="dim")
     for e in list(f.evidence)[:4]:
         body.append(f"\n  {e['path']}:{e['line']}", style="dim")
+    body.overflow = "fold"  # (a path or time longer than the line folds: its line number is never cut)
     kind = Text(str(f.kind))
     times = getattr(f, "occurrences", None)
     if times is not None and pd.notna(times) and int(times) > 1:
@@ -353,7 +354,6 @@ def _findings_as_list(tl: Timeline) -> Iterator[RenderableType]:
             head.append(f", {delay}")
         if len(kind.plain.splitlines()) > 1:  # (how many times)
             head.append(f" ({kind.plain.splitlines()[1]})", style="dim")
-        body.overflow = "fold"  # (a path or time longer than the line folds: nothing is cut)
         yield head
         yield Padding(body, (0, 0, 0, 3))
 

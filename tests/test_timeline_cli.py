@@ -697,3 +697,22 @@ def test_a_session_filter_lists_the_finding_that_session_caused():
     assert cut["session"].startswith("453424df")
     text = _run("timeline", DESYNC, "--session", "9342a748").stdout
     assert "single-live-session" in text and "Session 453424df: the reply" in text
+
+
+def test_a_long_evidence_path_keeps_its_line_number_in_the_findings_table(tmp_path):
+    # at 120 columns the "what happened" column is about 60 wide: the page log's path was cut
+    # with "…", and with it the line number the evidence is for
+    logs = tmp_path / "a-folder-name-long-enough-to-need-more-than-one-line" / "callback-desync"
+    shutil.copytree(FIXTURES / "callback-desync", logs)
+    view = subprocess.run([sys.executable, "-m", "jarvis_diag", "timeline", str(logs)], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "COLUMNS": "120"})
+    data = json.loads(_run("timeline", str(logs), "-f", "json").stdout)
+    assert view.returncode == 0, view.stderr
+    findings = view.stdout[view.stdout.index("Findings (worst first)"):]
+    assert "│" in findings and "…" not in findings  # (the table, not the narrow list)
+    # the last column's pieces, the folds joined again
+    column = "".join(line.split("│")[-1].strip() for line in findings.splitlines())
+    cited = [e for f in data["findings"] for e in f["evidence"][:4]]
+    assert any("frontend" in e["path"] for e in cited)
+    for e in cited:
+        assert f"{e['path']}:{e['line']}" in column
