@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -67,9 +68,10 @@ class _AtWidth:
 
 def _sources_view(tl: Timeline, width: int) -> RenderResult:
     """The files read: a table on a wide terminal, a list on a narrow one."""
-    rows = _source_rows(tl)
+    folder, rows = _in_one_folder(_source_rows(tl))
+    title = f"Sources read, in {folder}" if folder else "Sources read"
     if width >= SOURCES_TABLE_MIN_WIDTH:
-        table = Table(title="Sources read", title_justify="left", show_edge=False, pad_edge=False)
+        table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
         for col in _SOURCE_COLUMNS:
             table.add_column(col, justify="right" if col in ("lines", "events", "unknown", "bad", "dup")
                              else "left", overflow="fold" if col == "file" else "ellipsis")
@@ -77,7 +79,7 @@ def _sources_view(tl: Timeline, width: int) -> RenderResult:
             table.add_row(*row)
         yield table
         return
-    yield Text("Sources read", style="italic")
+    yield Text(title, style="italic")
     for path, fmt, lines, events, unknown, bad, dup, first, last in rows:
         yield Text(path, overflow="fold")
         yield Padding(Text(f"{fmt}: {lines} lines, {events} events, {unknown} unknown, {bad} bad, {dup} dup; "
@@ -96,6 +98,25 @@ def _source_rows(tl: Timeline) -> list[tuple[str, ...]]:
                      str(s.get("unknown", "")), str(s.get("bad_lines", "")), str(s.get("duplicates", "")),
                      *(str(s[k])[cut].replace("T", " ") if s.get(k) else "-" for k in ("first", "last"))))
     return rows
+
+
+def _in_one_folder(rows: list[tuple[str, ...]]) -> tuple[str, list[tuple[str, ...]]]:
+    """The folder all the files read are in (said once, in the title: ``logs/``), and the rows
+    with each file named within it; ("", rows) when they are not in one folder or one was stdin.
+    The names were folded in the middle on a terminal of 120 columns ("app.", "log")."""
+    paths = [row[0] for row in rows]
+    if not paths or "-" in paths:
+        return "", rows
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # (absolute and relative paths mixed)
+        return "", rows
+    if not folder or folder in (".", os.sep):
+        return "", rows
+    head = folder.rstrip(os.sep) + os.sep
+    if not all(p.startswith(head) for p in paths):
+        return "", rows
+    return head, [(p[len(head):], *rest) for p, *rest in rows]
 
 
 def _sources_table(tl: Timeline) -> RenderableType:

@@ -51,8 +51,12 @@ def test_readme_worked_example_rows_are_real():
     for first_cell in (r"backend \(local time\)", r"Mozilla50iPhoneCPUiP-mwuj2r4i-8t1u ", r"[0-9a-f]{8} │"):
         assert _rows(quoted, first_cell), first_cell
         assert _rows(quoted, first_cell) == _rows(real, first_cell), first_cell
-    real_sources = {c[0]: c[1:] for c in _rows(real, r"tests/fixtures/")}
-    for cells in _rows(quoted, r"tests/fixtures/callback-desync/app\.log "):
+    title = "Sources read, in tests/fixtures/callback-desync/"
+    assert title in [line.rstrip() for line in quoted] and title in [line.rstrip() for line in real]
+    real_sources = {c[0]: c[1:] for c in _rows(real, r"(app\.log|frontend/)")}
+    quoted_sources = _rows(quoted, r"(app\.log|frontend/)")
+    assert len(quoted_sources) == 2
+    for cells in quoted_sources:
         assert real_sources[cells[0]] == cells[1:]
 
 

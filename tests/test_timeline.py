@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -256,8 +257,11 @@ def test_a_narrow_terminal_shows_each_source_whole(desync, width):
     assert "…" not in text
     flat = "".join(line.strip() for line in text.splitlines())
     first_column = "".join(line.split("│")[0].strip() for line in text.splitlines())  # (a folded path)
+    # (their folder said once, in the title)
+    folder = os.path.dirname(desync.sources[0]["path"]) + os.sep
+    assert f"Sourcesread,in{folder}".replace(" ", "") in flat.replace(" ", "")
     for s in desync.sources:
-        assert s["path"] in first_column
+        assert s["path"].startswith(folder) and s["path"][len(folder):] in first_column
         for k in ("first", "last"):
             assert s[k][11:23] in flat
 
