@@ -45,6 +45,11 @@ KINDS = ("callback-desync", "server-reload", "server-restart", "transport-delay"
          "reconnect-failed", "missing-resubscribe", "single-live-session", "polling-fallback", "auth-failed",
          "history-window", "app-warning", "app-error")
 
+# A finding's delay runs from its ``at`` (the cut, the loss, the send it held up), except for
+# these kinds, whose ``at`` is where the wait ended (a callback-desync's: the auto-connect).
+DELAY_ENDS_AT = frozenset({"callback-desync"})
+
+
 # Thresholds, in ms unless said otherwise.
 DESYNC_CRITICAL_MS = 5000.0  # output held back this long is an outage, not a hiccup
 TRANSPORT_FLOOR_MS = 1000.0  # an emit->receive below this is never "far above the usual"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from jarvis_diag.errors import DiagError
+from jarvis_diag.findings import DELAY_ENDS_AT
 from jarvis_diag.timeline import client_mask
 
 # Kinds worth a row of their own in a waterfall: the transport, the attach and the page.
@@ -43,7 +44,8 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
                     kinds: Iterable[str] = WATERFALL_KINDS) -> pd.DataFrame:
     """The events a waterfall shows: ``t`` (corrected), ``ms`` from the window start,
     ``source``, ``kind``, ``text``, ``path``, ``line``. Choose the window by a finding
-    (its index or id: from ``at - delay`` to ``at``, plus ``margin_s`` each side), or by
+    (its index or id: the time it cost, from ``at`` on or, for a ``callback-desync``, up to
+    ``at``; plus ``margin_s`` each side), or by
     ``start``/``end``; narrow by ``client`` / ``session`` (8-character prefixes work).
 
     Example::
@@ -55,7 +57,8 @@ def waterfall_frame(timeline, *, finding: int | str | None = None, client: str |
     if finding is not None:
         row = _finding_row(timeline.findings, finding)
         delay = pd.Timedelta(milliseconds=float(row["delay_ms"]) if pd.notna(row["delay_ms"]) else 0.0)
-        start, end = row["at"] - delay, row["at"]
+        # (a half-open's or a cut reply's delay comes after its at: shown before it, the wait was off the chart)
+        start, end = (row["at"] - delay, row["at"]) if row["kind"] in DELAY_ENDS_AT else (row["at"], row["at"] + delay)
         client = client or (row["client"] if isinstance(row["client"], str) else None)
         session = session or (row["session"] if isinstance(row["session"], str) else None)
     margin = pd.Timedelta(seconds=margin_s)

@@ -33,6 +33,22 @@ def test_waterfall_of_a_session_has_the_pages_lines_under_its_temporary_id(switc
     assert len(handler) and (handler["source"] == "frontend").all()
 
 
+@pytest.mark.parametrize(("kind", "began", "ended"), [
+    # a desync's at is the auto-connect that ended the wait (the page had switched back at
+    # 10:04:46.173 with no chat:connect); a cut reply's at is the cut (10:05:07.910), and its
+    # replay came 20 s later: the chart showed the 20 s before the cut, the replay off it
+    ("callback-desync", ("10:04:46.173", "chat.handler.exists"), ("10:05:01.183", "chat.ready.received")),
+    ("single-live-session", ("10:05:07.910", "callback.cleared"), ("10:05:27.924", "history.end")),
+])
+def test_a_findings_waterfall_shows_the_time_it_cost(kind, began, ended):
+    tl = jd.load_timeline(DESYNC)
+    f = tl.findings[tl.findings["kind"] == kind].iloc[0]
+    frame = jd.waterfall_frame(tl, finding=f["id"], margin_s=1.0)
+    shown = set(zip(frame["t"].dt.strftime("%H:%M:%S.%f").str[:12], frame["kind"], strict=True))
+    assert began in shown and ended in shown, sorted(shown)
+    assert (frame["t"].max() - frame["t"].min()).total_seconds() < f["delay_ms"] / 1000 + 2.5
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"finding": "F99"}, r"finding 'F99': no such finding \(F1\.\.F{n}, or 0\.\.{last}\)"),
     ({"finding": 99}, r"finding 99: no such finding"),
