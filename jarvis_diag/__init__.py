@@ -47,6 +47,10 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # (the installed distribution's, read when asked for)
+        from importlib.metadata import version
+
+        return version("jarvis-diag")
     if name in _LAZY:
         module, attr = _LAZY[name] if isinstance(_LAZY[name], tuple) else (_LAZY[name], name)
         value = getattr(import_module(module), attr)
@@ -56,6 +60,11 @@ def __getattr__(name: str):
         return import_module(f"jarvis_diag.{name}")
     except ModuleNotFoundError:
         raise AttributeError(f"module 'jarvis_diag' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    # (the lazy names too: a notebook's tab completion of ``jd.lo`` offered nothing)
+    return sorted({*globals(), *_LAZY, "__version__"})
 
 
 __all__ = ["COLUMNS", "KINDS", "DiagError", "Event", *_LAZY]

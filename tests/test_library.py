@@ -261,3 +261,11 @@ def test_results_read_as_the_report_reads_them_naming_the_line(tmp_path):
     cut.write_text(lines[0] + "\n" + lines[1][:50])
     with pytest.warns(UserWarning, match="cut.jsonl:2: the last line is cut off"):
         assert len(jd.load_results(cut)) == 1
+
+
+def test_the_lazy_names_are_listed_and_the_version_is_the_installed_ones():
+    # a notebook's tab completion lists dir(): the functions load on first use, and were not in it
+    from importlib.metadata import version
+
+    assert {"load_timeline", "read_events", "make_report", "plot_waterfall", "DiagError"} <= set(dir(jd))
+    assert jd.__version__ == version("jarvis-diag")
