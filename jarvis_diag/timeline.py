@@ -1881,6 +1881,16 @@ class Timeline:
                 keep &= col.isna() | (col <= until_ts)
             return keep
 
+        def open_in_window(start: pd.Series, end: pd.Series) -> pd.Series:
+            # a connection or an episode that began before the window and was still open in it
+            # is in it (one with no end ran on to the end of the logs)
+            keep = pd.Series(True, index=start.index)
+            if since_ts is not None:
+                keep &= end.isna() | (end >= since_ts)
+            if until_ts is not None:
+                keep &= start.isna() | (start <= until_ts)
+            return keep
+
         def overlaps(found: pd.DataFrame) -> pd.Series:
             # a finding folded from several occurrences is in the window when any of its span is
             first = found["first_at"].fillna(found["at"]) if "first_at" in found else found["at"]
@@ -1939,10 +1949,11 @@ class Timeline:
             ev = _keep(ev, client_match(ev["client"]) | ev["sid"].isin(sids))
         if since_ts is not None or until_ts is not None:
             ev = _keep(ev, in_window(ev["t"]))
-            co = _keep(co, in_window(co["connected_at"]))
+            co = _keep(co, open_in_window(co["connected_at"].fillna(co["authenticated_at"]),
+                                          co["disconnected_at"].fillna(co["client_disconnected_at"])))
             at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])
                                      .fillna(at["received_at"])))
-            ep = _keep(ep, in_window(ep["started_at"]))
+            ep = _keep(ep, open_in_window(ep["started_at"], ep["recovered_at"]))
             fi = _keep(fi, overlaps(fi))
         chosen = [f"{name} {value}" for name, value in (
             ("session", session), ("client", client),

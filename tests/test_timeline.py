@@ -166,6 +166,12 @@ def test_filter_by_session_client_and_time(desync):
     late = desync.filter(since="2026-11-24T10:05:20Z")
     assert len(late.findings[late.findings["kind"] == "callback-desync"]) == 1
     assert (late.events["t"] >= pd.Timestamp("2026-11-24T10:05:20Z")).all()
+    # the socket open from 10:04:30.967 to 10:05:32.015 was open in the window too: its events
+    # and attaches were kept and it was not
+    mid = desync.filter(since="10:05:00", until="10:05:20")
+    assert list(mid.connections["sid"]) == ["1oqN3Huv"] and set(mid.attaches["sid"]) == {"1oqN3Huv"}
+    assert desync.filter(until="10:04:30").connections.empty
+    assert desync.filter(since="10:05:33").connections.empty
 
 
 def test_a_session_uuid_in_upper_case_is_the_same_session(desync):
