@@ -1291,7 +1291,9 @@ def _fill_counts(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> None:
 
 
 def read_events(paths: list[str] | str, **kw: Any) -> pd.DataFrame:
-    """Just the events frame of :func:`ingest`."""
+    """Just the events frame of :func:`ingest`: the lines as read, ``t`` equal to ``t_source``
+    (the frontend skew is estimated by correlating both sides: ``load_timeline(paths).events``
+    has ``t`` corrected)."""
     return ingest(paths, **kw).events
 
 
