@@ -508,3 +508,22 @@ async def test_a_history_replay_instead_of_a_resume_loses_no_chunk_of_a_finished
     assert session["check"] == "content"
     assert (session["produced"], session["lost"], session["duplicated"]) == (1, 0, 0), record["failure"]
     assert cycle_ok(record), record["failure"]
+
+
+async def test_a_pages_log_lines_reach_its_file_while_its_cycle_runs(tmp_path: Path):
+    # written at the cycle's end alone, a `timeline --follow` saw the phones' side only after
+    # the verdict: here the page goes to the background at once and stays 4 s
+    async with running_server(**FAST) as srv:
+        cfg = config(srv, profile="connmgr", steps=[{"action": "connect"}, {"action": "open"},
+                                                      {"action": "background", "for": "4s", "fault": "close"}])
+        run = asyncio.ensure_future(run_simulation(cfg, tmp_path))
+        hidden = None
+        for _ in range(60):  # (bounded: 6 s at most, the cycle's background is 4 s)
+            await asyncio.sleep(0.1)
+            logs = list((tmp_path / "frontend").glob("*.log"))
+            if logs and "[ConnMgr] Page hidden" in logs[0].read_text():
+                hidden = run.done()
+                break
+        result = await run
+    assert hidden is False  # (seen before the run, and so its one cycle, had ended)
+    assert len(result.records) == 1

@@ -2,7 +2,8 @@
 
 Lines are rendered from :mod:`jarvis_diag.lines` (the same templates the parser reads)
 and kept in memory until :meth:`ClientLog.flush` appends them to
-``<out>/frontend/YYYYMMDD_<clientId>.log``, the file the real server writes for a page.
+``<out>/frontend/YYYYMMDD_<clientId>.log``, the file the real server writes for a page
+(a run flushes every page's lines each second, as a page posts its remote log).
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ _ACK_TIMEOUT_S = 10.0
 RESTART_GRACE_S = 6.0
 # How often the run checks that the server still accepts connections.
 WATCH_INTERVAL_S = 1.0
+# How often the pages' new log lines are appended to their files.
+LOG_FLUSH_S = 1.0
 
 
 # Open files a run needs: a phone holds its proxy's listener, its socket, the proxy's two ends
@@ -485,6 +487,7 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     # (down for as long as a cycle may wait, the server fails every cycle; a shorter restart,
     # a dev server reloading or a restart the run measures, is waited out)
     watch = asyncio.ensure_future(_watch_server(*upstream, grace_s=max(RESTART_GRACE_S, cfg.deadline_s)))
+    flusher = asyncio.ensure_future(_flush_logs(pages))
     try:
         await asyncio.wait([pages_done, watch], return_when=asyncio.FIRST_COMPLETED)
         if pages_done.done():
@@ -494,7 +497,7 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
     except asyncio.CancelledError:
         result.interrupted = True
     finally:
-        await stop_tasks([watch, pages_done, *tasks])
+        await stop_tasks([watch, flusher, pages_done, *tasks])
         on_phase("stopping")
         await asyncio.gather(*(p.close() for p in pages), return_exceptions=True)
         await http.close()
@@ -504,6 +507,18 @@ async def run_simulation(cfg: SimConfig, out_dir: Path, *, run_id: str | None = 
         # only restarting, a dev server reloading say, answers again within a few seconds)
         result.error = await _server_gone(cfg)
     return result
+
+
+async def _flush_logs(pages: list[_Page]) -> None:
+    """Every page's new log lines appended to its file each LOG_FLUSH_S, as a page posts its
+    remote log: written at a cycle's end alone, the lines of a 26 s cycle reached a
+    ``timeline --follow`` at once, long after the server's. A file that cannot be written is
+    left to the page's own flush (at its cycle's end), which says why."""
+    while True:
+        await asyncio.sleep(LOG_FLUSH_S)
+        for page in pages:
+            with contextlib.suppress(OSError):
+                page.log.flush()
 
 
 async def _preflight_through_a_restart(cfg: SimConfig, on_phase: Callable[[str], None]) -> None:
