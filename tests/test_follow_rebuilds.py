@@ -10,7 +10,13 @@ from pathlib import Path
 
 from test_timeline_cli import _following, _read_until
 
-from jarvis_diag.commands.timeline import FOLLOW_REBUILD_S, FOLLOW_REBUILD_SHARE, _rebuild_due
+from jarvis_diag.commands.timeline import (
+    FOLLOW_REBUILD_S,
+    FOLLOW_REBUILD_SHARE,
+    _rebuild_due,
+    finding_key,
+    match_findings,
+)
 
 SWITCH_BACK = Path(__file__).parent.parent / "sample_logs" / "callback-desync-switch-back"
 
@@ -82,3 +88,34 @@ def test_follow_of_one_client_prints_each_line_once_in_order_while_the_logs_are_
     assert len(printed) == len(lines) - 3
     for line, row in zip(lines[3:], printed, strict=True):
         assert line.rstrip("\n") in row
+
+
+def _found(kind, at, session=None, client=None, summary="s", severity="warning"):
+    return {"kind": kind, "at": at, "session": session, "client": client, "severity": severity, "summary": summary}
+
+
+def test_findings_of_one_instant_for_two_phones_are_two_findings_not_a_revision():
+    # a server stop cuts two phones at the same instant: both reconnect-failed, no session
+    a = _found("reconnect-failed", "10:00:00.000Z", client="phone-a", summary="a")
+    b = _found("reconnect-failed", "10:00:00.000Z", client="phone-b", summary="b")
+    matched, gone = match_findings({}, [a, b])
+    assert [before for _, _, before in matched] == [None, None] and gone == []
+    seen = {finding_key(f): (f["severity"], f["summary"]) for f in (a, b)}
+    # read again: the same two, each its own
+    matched, gone = match_findings(seen, [b, a])
+    assert [before for _, _, before in matched] == [finding_key(b), finding_key(a)] and gone == []
+
+
+def test_a_finding_whose_session_is_now_a_prefix_or_whose_client_is_now_known_is_revised():
+    full = "c221dadf-23e5-4d1e-9c1a-0123456789ab"
+    told = [_found("missing-resubscribe", "t1", session=full, client="phone"),
+            _found("half-open", "t2", session=None, client=None)]
+    seen = {finding_key(f): (f["severity"], f["summary"]) for f in told}
+    now = [_found("missing-resubscribe", "t1", session="c221dadf", client="phone"),
+           _found("half-open", "t2", session=None, client="phone", summary="joined")]
+    matched, gone = match_findings(seen, now)
+    assert [before for _, _, before in matched] == [finding_key(told[0]), finding_key(told[1])]
+    assert gone == []
+    # and one no reading bears out any more is withdrawn
+    matched, gone = match_findings(seen, now[:1])
+    assert gone == [finding_key(told[1])]

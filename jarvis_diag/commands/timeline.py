@@ -229,8 +229,36 @@ def _finding_line(f: dict, revised: bool = False) -> str:
     return f"{f['at']} {f['severity'].upper():8} {f['kind']}{delay}{again}: {f['summary']}  [{where}]"
 
 
+def finding_key(f: dict) -> tuple:
+    """What a finding is, from one reading of growing logs to the next: its kind, time, session
+    (by its 8-character prefix: a session's full id can be known in one reading and not the
+    next, its mapping line rotated away) and client (two phones' findings of one instant)."""
+    session = f.get("session")
+    return f["kind"], f["at"], session[:8] if isinstance(session, str) else session, f.get("client")
+
+
+def match_findings(seen: dict[tuple, tuple], findings: list[dict]) -> tuple[list[tuple[tuple, dict, tuple | None]],
+                                                                           list[tuple]]:
+    """Each finding of a new reading with its key and the key of the one told before that it
+    revises (None: it is new), and the keys told before that no finding of it bears out. A
+    finding is the one told before with its key; else one with the same kind, time and session
+    whose client it did not know or named otherwise (the page's lines joined it since)."""
+    keys = [finding_key(f) for f in findings]
+    taken = {k for k in keys if k in seen}
+    loose: dict[tuple, list[tuple]] = {}
+    for k in seen:
+        if k not in taken:
+            loose.setdefault(k[:3], []).append(k)
+    out = []
+    for key, f in zip(keys, findings, strict=True):
+        before = key if key in seen else (loose[key[:3]].pop(0) if loose.get(key[:3]) else None)
+        out.append((key, f, before))
+    revised = {before for _, _, before in out if before is not None}
+    return out, [k for k in seen if k not in revised]
+
+
 def _withdrawn_line(key: tuple, said: tuple) -> str:
-    kind, at, session = key
+    kind, at, session, _client = key
     severity, summary = said
     return f"{at} {severity.upper():8} {kind} (withdrawn: more of the logs no longer show it): {summary}"
 
@@ -775,7 +803,7 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
 
     sel = selection(tl, started=False) if tl is not None else None
     for f in sel.to_json_dict()["findings"] if sel is not None else []:
-        seen[(f["kind"], f["at"], f["session"])] = (f["severity"], f["summary"])
+        seen[finding_key(f)] = (f["severity"], f["summary"])
         console.print(_finding_line(f), highlight=False, markup=False, soft_wrap=True)
     if tl is not None:
         tell_warnings(tl, sel, left_out_of_directories(paths))
@@ -848,21 +876,23 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             elif source is None and t.offset:
                 t.format = None  # (not a log: the timeline left it out)
         _show_held(kept=_kept(sel, names), names=names, upto=done.held)
-        told = {}
-        for f in findings:
-            key, said = (f["kind"], f["at"], f["session"]), (f["severity"], f["summary"])
-            told[key] = f
-            if seen.get(key) != said:
+        matched, gone = match_findings(seen, findings)
+        before_now = dict(seen)
+        for key in [k for _, _, k in matched if k is not None and k in seen]:
+            del seen[key]
+        for key, f, before in matched:
+            said = (f["severity"], f["summary"])
+            seen[key] = said
+            if before_now.get(before) != said or before is None:
                 with ctrl_c:
-                    console.print(_finding_line(f, revised=key in seen), highlight=False, markup=False,
+                    console.print(_finding_line(f, revised=before is not None), highlight=False, markup=False,
                                   soft_wrap=True, style="bold")
-                    seen[key] = said
         # a finding told from part of the logs that more of them no longer bear out
-        for key in [k for k in seen if k not in told]:
+        for key in gone:
             with ctrl_c:
-                console.print(_withdrawn_line(key, seen[key]), highlight=False, markup=False,
+                console.print(_withdrawn_line(key, before_now[key]), highlight=False, markup=False,
                               soft_wrap=True, style="bold")
-                del seen[key]
+                seen.pop(key, None)
         tell_warnings(tl, sel, left_out)
 
     def last_rebuild() -> None:
