@@ -916,6 +916,12 @@ def test_cli_unrecovered_says_what_it_counts_for_each_input(tmp_path):
     assert "| ready, not recovered 1 |" in run_cli(str(run), "-f", "md").stdout
 
 
+def test_outcomes_are_told_apart_though_one_name_has_a_comma():
+    # "not recovered 2, ready, not recovered 4" read as three outcomes
+    assert fmt.outcomes_text({"not recovered": 2, "ready, not recovered": 4}) == \
+        "not recovered 2; ready, not recovered 4"
+
+
 @pytest.mark.parametrize(("name", "starts"), [
     ("out.json", '{\n  "schema": "jarvis-diag.report/1"'), ("out.md", "## Connection recovery report"),
     ("out.HTML", "<!DOCTYPE html>"), ("out.htm", "<!DOCTYPE html>"), ("out.txt", "─"), ("out", "─"),

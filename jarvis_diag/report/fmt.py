@@ -48,7 +48,8 @@ def summary_cells(summary: mx.Summary) -> list[str]:
 
 
 def outcomes_text(outcomes: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in outcomes.items()) or "—"
+    # (by semicolons: an outcome's own name has a comma, "ready, not recovered")
+    return "; ".join(f"{k} {v}" for k, v in outcomes.items()) or "—"
 
 
 def records_text(info: dict) -> str:
