@@ -436,4 +436,11 @@ def timeline_html(tl: Timeline, width: int = 140) -> str:
     """The same view as HTML (for Jupyter)."""
     console = Console(record=True, width=width, file=io.StringIO(), color_system="truecolor")
     console.print(Group(*render_timeline(tl, width)))
-    return console.export_html(inline_styles=True)
+    # a fragment with its own colours, not a page: a page's style for <body> turned a notebook's
+    # dark theme white around it
+    return console.export_html(inline_styles=True, code_format=_HTML_FRAGMENT)
+
+
+_HTML_FRAGMENT = ('<pre style="font-family:Menlo,\'DejaVu Sans Mono\',consolas,\'Courier New\',monospace;'
+                  'color:{foreground};background-color:{background};padding:0.5em;line-height:1.25">'
+                  '<code style="font-family:inherit">{code}</code></pre>')
