@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jarvis_diag.errors import DiagError, path_argument
+from jarvis_diag.errors import DiagError, paths_argument
 
 # The columns of every frame, whatever the run: a run where no cycle recovered still has a
 # float recovery_ms (all NaN), an empty run still has the columns.
@@ -21,24 +21,30 @@ CYCLE_TYPES = {"run": "string", "client": "Int64", "client_id": "string", "profi
                "fault": "category", "network": "category", "cycle": "Int64", "background_ms": "float64",
                "hidden_at": "datetime64[ns, UTC]", "visible_at": "datetime64[ns, UTC]", "recovered": "boolean",
                "lost": "Int64", "duplicated": "Int64", "failure": "string"}
-SESSION_TYPES = {"client": "Int64", "client_id": "string", "profile": "category", "fault": "category",
+SESSION_TYPES = {"run": "string", "client": "Int64", "client_id": "string", "profile": "category", "fault": "category",
                  "cycle": "Int64", "session": "string", "temp_id": "string", "live": "boolean", "produced": "Int64",
                  "lost": "Int64", "duplicated": "Int64", "check": "string"}
 CYCLE_COLUMNS = tuple(CYCLE_TYPES)  # (a cycle record's own fields, in this order)
 
 
-def _records(path: str | Path) -> list[dict]:
-    """The records of a results.jsonl, read as ``report`` reads them: a cut last line (a run
-    stopped while writing) is skipped with a warning; any other damaged line, or a record
-    with a field of the wrong type, is a DiagError naming its line (they were skipped, or
-    failed later in pandas with no line named); so is a run the file holds twice (``cat a
-    a``), as ``report`` says it: its cycles would have been counted twice."""
+def _records(paths: str | Path | list[str | Path]) -> list[dict]:
+    """The records of one results.jsonl or several, read as ``report`` reads them: a cut
+    last line (a run stopped while writing) is skipped with a warning; any other damaged
+    line, or a record with a field of the wrong type, is a DiagError naming its line (they
+    were skipped, or failed later in pandas with no line named); so is a run held twice (``cat
+    a a``, or a folder given twice), as ``report`` says it: its cycles would have been counted
+    twice."""
+    cycles: dict = {}  # (each cycle read and where: a run given twice is an error)
+    return [rec for path in paths_argument("path", paths) for rec in _file_records(path, cycles)]
+
+
+def _file_records(path: str, cycles: dict) -> list[dict]:
     import warnings
 
     from jarvis_diag.report.dataset import instant_problem, read_once, sim_record_problem
     from jarvis_diag.report.inputs import SIM_SCHEMA, read_sim_records
 
-    p = Path(path_argument("path", path))
+    p = Path(path)
     if not p.exists():
         raise DiagError(f"{path}: no such file or directory")
     if p.is_dir():
@@ -47,7 +53,6 @@ def _records(path: str | Path) -> list[dict]:
         raise DiagError(f"{path}: no results.jsonl there")
     records: list[tuple[int, dict]] = []
     notes: list[str] = []
-    cycles: dict = {}  # (each cycle read and where: a run given twice is an error)
     try:
         records.extend(read_sim_records(p, None, notes))
     except DiagError:
@@ -65,7 +70,7 @@ def _records(path: str | Path) -> list[dict]:
             raise DiagError(f"{p}:{line_no}: {problem}")
         read_once(cycles, rec, str(p), line_no)
     for note in notes:
-        warnings.warn(note, stacklevel=3)
+        warnings.warn(note, stacklevel=4)
     return [rec for _, rec in records]
 
 
@@ -92,10 +97,11 @@ def _typed(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def load_results(path: str | Path) -> pd.DataFrame:
+def load_results(path: str | Path | list[str | Path]) -> pd.DataFrame:
     """One row per virtual client and cycle: its settings, ``recovered``, ``lost``,
     ``duplicated`` and each phase time in ms (``connected_ms``, ``authenticated_ms``,
-    ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it. Read as
+    ``recovery_ms`` ...). ``path`` is a results.jsonl or the folder holding it, or a list of
+    them (their rows one after the other; ``run`` tells them apart). Read as
     ``jarvis-diag report`` reads it: a damaged line or a field of the wrong type is a
     DiagError naming its line, a run the file holds twice (``cat a a``) one naming the run
     and both lines; a cut last line (a run stopped while writing) is skipped with a
@@ -120,9 +126,11 @@ def load_results(path: str | Path) -> pd.DataFrame:
     return _typed(rows, {**CYCLE_TYPES, "sessions": "Int64"})
 
 
-def session_results(path: str | Path) -> pd.DataFrame:
+def session_results(path: str | Path | list[str | Path]) -> pd.DataFrame:
     """One row per session of each client-cycle: ready / history end / first live output
     times, ``live``, ``lost``, ``duplicated`` and how they were checked (seq or content).
+    ``path`` as for :func:`load_results`, whose rows these join on ``run``, ``client`` and
+    ``cycle``.
 
     Example::
 
@@ -132,7 +140,7 @@ def session_results(path: str | Path) -> pd.DataFrame:
     rows = []
     for rec in _records(path):
         for s in rec.get("sessions") or []:
-            rows.append({"client": rec.get("client"), "client_id": rec.get("client_id"),
+            rows.append({"run": rec.get("run"), "client": rec.get("client"), "client_id": rec.get("client_id"),
                          "profile": rec.get("profile"), "fault": rec.get("fault"), "cycle": rec.get("cycle"),
                          **{k: v for k, v in s.items() if not isinstance(v, list)}})
     return _typed(rows, SESSION_TYPES)

@@ -136,8 +136,8 @@ def test_the_package_names_each_public_name_once_and_has_it():
     (lambda: jd.load_timeline([DESYNC.encode()]), "paths must be a path or a list of paths (str or pathlib.Path); "
                                                   f"it holds {DESYNC.encode()!r}"),
     (lambda: jd.read_events(b"app.log"), "paths must be a path or a list of paths (str or pathlib.Path), not b'app.log'"),
-    (lambda: jd.load_results(None), "path must be a path (str or pathlib.Path), not None"),
-    (lambda: jd.session_results(7), "path must be a path (str or pathlib.Path), not 7"),
+    (lambda: jd.load_results(None), "path must be a path or a list of paths (str or pathlib.Path), not None"),
+    (lambda: jd.session_results(7), "path must be a path or a list of paths (str or pathlib.Path), not 7"),
 ])
 def test_a_library_call_given_no_path_says_which_argument_takes_what(call, said):
     # make_report said it; load_timeline(3) was "TypeError: 'int' object is not iterable",
@@ -269,3 +269,16 @@ def test_the_lazy_names_are_listed_and_the_version_is_the_installed_ones():
 
     assert {"load_timeline", "read_events", "make_report", "plot_waterfall", "DiagError"} <= set(dir(jd))
     assert jd.__version__ == version("jarvis-diag")
+
+
+def test_results_of_several_runs_are_one_table_and_sessions_join_their_cycles():
+    # a list as load_timeline takes one (it was "path must be a path"), and session_results
+    # has the run: two runs' client 0 cycle 1 were one key
+    runs = ["sample_logs/healthy-day", "sample_logs/legacy-frozen-past-ping"]
+    cycles, sessions = jd.load_results(runs), jd.session_results(runs)
+    assert len(cycles) == sum(len(jd.load_results(r)) for r in runs) and cycles["run"].nunique() == 2
+    joined = sessions.merge(cycles, on=["run", "client", "cycle"], how="left", suffixes=("", "_cycle"),
+                            validate="many_to_one")
+    assert len(joined) == len(sessions) and joined["recovered"].notna().all()
+    with pytest.raises(jd.DiagError, match="is given twice in .*its cycles would be counted twice"):
+        jd.load_results([runs[0], f"{runs[0]}/results.jsonl"])
