@@ -19,7 +19,7 @@ report, plots) loads on first use, so ``import jarvis_diag`` stays quick.
 
 from importlib import import_module
 
-from jarvis_diag.errors import DiagError
+from jarvis_diag.errors import DiagError, DiagWarning
 from jarvis_diag.events import COLUMNS, KINDS, Event
 
 # name -> module that defines it (or (module, its name there)), imported when first asked
@@ -27,7 +27,7 @@ from jarvis_diag.events import COLUMNS, KINDS, Event
 _LAZY = {
     "Ingested": "jarvis_diag.ingest",
     "SourceInfo": "jarvis_diag.ingest",
-    "read_events": "jarvis_diag.ingest",
+    "read_events": "jarvis_diag.told",
     "ingest_logs": ("jarvis_diag.ingest", "ingest"),
     "detect_format": "jarvis_diag.logs",
     "parse_line": "jarvis_diag.logs",
@@ -35,7 +35,7 @@ _LAZY = {
     "ZoneInfo": "jarvis_diag.zone",
     "Timeline": "jarvis_diag.timeline",
     "build_timeline": "jarvis_diag.timeline",
-    "load_timeline": "jarvis_diag.timeline",
+    "load_timeline": "jarvis_diag.told",
     "Report": "jarvis_diag.report",
     "make_report": "jarvis_diag.report",
     "load_results": "jarvis_diag.results",
@@ -67,4 +67,4 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, "__version__"})
 
 
-__all__ = ["COLUMNS", "KINDS", "DiagError", "Event", *_LAZY]
+__all__ = ["COLUMNS", "KINDS", "DiagError", "DiagWarning", "Event", *_LAZY]

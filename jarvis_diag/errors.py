@@ -36,3 +36,9 @@ def paths_argument(name: str, value: object) -> list[str]:
         if not isinstance(p, str | os.PathLike) or not isinstance(os.fspath(p), str):
             raise DiagError(f"{name} must be a path or a list of paths (str or pathlib.Path); it holds {p!r}")
     return [os.fspath(p) for p in paths]
+
+
+class DiagWarning(UserWarning):
+    """What reading logs warned of (a file that is no Jarvis log, a guessed time zone), told
+    by the library's entry points as a Python warning; ``warnings.simplefilter("ignore",
+    jd.DiagWarning)`` silences them."""

@@ -282,3 +282,20 @@ def test_results_of_several_runs_are_one_table_and_sessions_join_their_cycles():
     assert len(joined) == len(sessions) and joined["recovered"].notna().all()
     with pytest.raises(jd.DiagError, match="is given twice in .*its cycles would be counted twice"):
         jd.load_results([runs[0], f"{runs[0]}/results.jsonl"])
+
+
+@pytest.mark.parametrize("read", [jd.load_timeline, jd.read_events], ids=["load_timeline", "read_events"])
+def test_a_file_that_is_no_log_is_warned_of_in_a_notebook(tmp_path, read):
+    # the reading warning was in tl.warnings alone: an empty Timeline, and no word of why
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\nmilk\neggs\n")
+    with pytest.warns(jd.DiagWarning, match=r"notes\.txt: none of its 3 lines is one the Jarvis backend"):
+        read(str(notes))
+
+
+def test_logs_that_read_cleanly_warn_of_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(jd.load_timeline(DESYNC).findings) and len(jd.read_events(DESYNC))
