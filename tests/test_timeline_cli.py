@@ -673,6 +673,32 @@ def test_follow_says_when_a_file_is_cut_short_and_reads_it_again(tmp_path):
     assert "time zone unknown" not in out
 
 
+@pytest.mark.parametrize("followed", ["the file", "its folder"])
+def test_a_copytruncate_rotation_keeps_what_its_copy_holds_and_prints_no_line_twice(tmp_path, followed):
+    # logrotate's copytruncate copies app.log to app.log.1 and empties app.log. Following
+    # app.log alone, the findings its lines had told were withdrawn ("no longer show it");
+    # following the folder, the copy was a new file and every line of it was printed again
+    (app_log, page), _ = _desync_set(tmp_path / "logs")
+    lines = app_log.read_text().splitlines(keepends=True)
+    later = (pd.Timestamp(lines[-1][:23].replace(",", ".")) + pd.Timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S,%f")
+    args = (app_log, page.parent) if followed == "the file" else (app_log.parent,)
+    with _following(*args) as proc:
+        out = _read_until(proc, "following", 30)
+        assert "callback-desync" in out
+        shutil.copy(app_log, app_log.with_name("app.log.1"))
+        with app_log.open("r+") as fh:
+            fh.truncate(0)
+        time.sleep(0.6)  # (a poll or two: the cut is seen before the line after it)
+        with app_log.open("a") as fh:
+            fh.write(f"{later[:23]} - jarvis - INFO - written after the rotation\n")
+        out += _read_until(proc, "written after the rotation", 20)
+        time.sleep(3)  # (the timeline is read again)
+    out += _UNREAD.pop(proc.pid, b"").decode() + proc.stdout.read()  # (all it printed till it stopped)
+    assert "copytruncate rotation" in out and "withdrawn" not in out
+    assert out.count("written after the rotation") == 1
+    assert not [line for line in lines if line.rstrip("\n") in out]  # (told when written, not again)
+
+
 def test_follow_of_a_renamed_page_log_corrects_its_new_lines_as_the_timeline_does(tmp_path):
     # a page's log not named YYYYMMDD_<clientId>.log is one page, named after its file: its
     # lines written while following are that page's too, corrected by its clock skew (350 ms)

@@ -296,6 +296,10 @@ class _Tail:
     journal: bool = False
     entry: list[str] = field(default_factory=list)
     entry_line: int = 0
+    # the file's first bytes (HEAD_BYTES at most), and those it had before it was cut short:
+    # a copytruncate rotation's copy begins with them
+    head: bytes = b""
+    cut_head: bytes = b""
 
     def whole_entry(self, raw: str) -> tuple[int, str] | None:
         """(its line, its text) for a line to print now: ``raw`` itself, or the entry of a
@@ -318,6 +322,7 @@ class _Tail:
             return False
         st = os.fstat(self.fh.fileno())
         self.ident = (st.st_dev, st.st_ino)
+        self.head = os.pread(self.fh.fileno(), HEAD_BYTES, 0)
         return True
 
     def close(self) -> None:
@@ -334,10 +339,13 @@ class _Tail:
         self.truncated = size < self.offset
         if self.truncated:
             self.offset, self.line, self.pending = 0, 0, b""
+            self.cut_head, self.head = self.head, b""
         if size == self.offset:
             return b""
         self.fh.seek(self.offset)
         chunk = self.fh.read(size - self.offset)
+        if len(self.head) < HEAD_BYTES and self.offset <= len(self.head):
+            self.head = (self.head + chunk[len(self.head) - self.offset:])[:HEAD_BYTES]
         self.offset += len(chunk)
         return chunk
 
@@ -347,6 +355,42 @@ class _Tail:
         size = os.fstat(self.fh.fileno()).st_size
         changed, self.offset = size != self.offset, size
         return changed
+
+
+HEAD_BYTES = 4096  # (how much of a file's start tells a copy of it)
+
+
+def copy_of(path: str, head: bytes, candidates: list[str]) -> str | None:
+    """Of ``candidates``, the copy a copytruncate rotation made of ``path`` before cutting it
+    short: a rotated name of it (``app.log.1``, ``app.log-20261207``; not compressed yet)
+    whose content begins with ``head``, what ``path`` began with. None when none is."""
+    from jarvis_diag.ingest import PACKED, _rotation
+
+    if not head:
+        return None
+    for c in candidates:
+        rotated = _rotation(c)
+        if rotated is None or c.endswith(PACKED) or os.path.normpath(rotated[0]) != os.path.normpath(path):
+            continue
+        try:
+            with open(c, "rb") as fh:
+                if fh.read(len(head)) == head:
+                    return c
+        except OSError:
+            continue
+    return None
+
+
+def _siblings(path: str) -> list[str]:
+    """The other files in ``path``'s directory, newest first."""
+    d = os.path.dirname(path) or "."
+    try:
+        with os.scandir(d) as entries:
+            found = [(e.stat().st_mtime, os.path.join(os.path.dirname(path), e.name)) for e in entries
+                     if e.is_file() and e.name != os.path.basename(path)]
+    except OSError:
+        return []
+    return [p for _, p in sorted(found, reverse=True)]
 
 
 def _complete_lines(fh) -> tuple[int, int]:
@@ -659,7 +703,16 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
         with ctrl_c:
             data = tail.read_new()
             if tail.truncated:
-                say(f"{path} was cut short (a copytruncate rotation?): read again from its start")
+                copy = copy_of(path, tail.cut_head, _siblings(path))
+                if copy is not None and (copied := _copied(copy, tail)) is not None:
+                    say(f"{path} was cut short by a copytruncate rotation: read again from its start, and its "
+                        f"lines before from its copy {copy}")
+                    if copied.ident not in moved and copy not in tails:
+                        moved[copied.ident], moved_from[copied.ident] = copied, copy
+                    else:
+                        copied.close()
+                else:
+                    say(f"{path} was cut short (a copytruncate rotation?): read again from its start")
             if data and tail.format is not None:
                 *complete, tail.pending = (tail.pending + data).split(b"\n")
                 tail.unprinted.extend(complete)
@@ -688,6 +741,15 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                 else:
                     _show(ev, skew_of)
         return bool(data) and tail.format is not None
+
+    def _copied(copy: str, of: _Tail) -> _Tail | None:
+        """The copy a copytruncate made of ``of``'s file, opened where its lines end: read for
+        the findings, its lines not printed again (they were as they were written)."""
+        tail = _Tail(format=of.format, journal=of.journal)
+        if not tail.open(copy):
+            return None
+        tail.offset, tail.line = _complete_lines(tail.fh)
+        return tail
 
     def _clock() -> tuple[dict, int]:
         """(each page's clock correction, the server's UTC offset) as the timeline read them."""
@@ -999,6 +1061,14 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
                     renamed = moved.pop(ident, None) or next(
                         (tails.pop(q) for q, t in list(tails.items()) if t.ident == ident and _ident(q) is None),
                         None)
+                    if renamed is None:
+                        # (a copytruncate's copy, seen before or after its file was cut short)
+                        of = next((t for q, t in tails.items() if t.format is not None and not t.compressed
+                                   and (copy_of(q, t.head, [p]) or copy_of(q, t.cut_head, [p]))), None)
+                        if of is not None and (renamed := _copied(p, of)) is not None:
+                            say(f"{p}: a copy of a log followed (a copytruncate rotation): read for the findings, "
+                                f"its lines not printed again")
+                            dirty_since = dirty_since or time.monotonic()
                     if renamed is None and p.endswith(PACKED):
                         # (a rotated log compressed, most likely: its lines were printed as they were
                         # written to it)
