@@ -960,7 +960,7 @@ def test_cli_wording_of_the_footnote_the_inputs_and_a_zero_difference(tmp_path):
     assert "* no case lies above this percentile, so it is just the largest value seen (too few cases)." in text
     assert "fewer than 1" not in text and "±" not in text
     md = run_cli(str(two), "--compare", str(base), "--resamples", "200", "-f", "md").stdout
-    assert "| `lost` | mean | 0 | 0 | 0 | [0, 0] | no clear difference |" in md
+    assert "| `lost` | mean | 0 (n 20) | 0 (n 2) | 0 | [0, 0] | no clear difference |" in md
     assert "\\* no case lies above" in md and "±" not in md
     html = run_cli(str(two), "--compare", str(base), "--resamples", "200", "-f", "html").stdout
     assert "<td class=\"num\">[0, 0]</td>" in html and "±" not in html

@@ -51,7 +51,7 @@ def test_not_enough_data_says_which_side_had_no_case(before_after):
     # read as if the report had failed to measure
     after, before = before_after
     report = make_report(after, compare=before, resamples=500)
-    said = "not enough data: 0 cases in the baseline"
+    said = "not enough data: baseline 0 cases; 5 needed"
     row = next(r for r in report.comparison.rows if r.metric == "recovery")
     assert row.verdict == "not enough data" and fmt.verdict_text(row) == said
     assert report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"] == "not enough data"
@@ -179,11 +179,12 @@ def test_each_findings_evidence_stays_in_its_list_item():
 
 
 def test_findings_that_changed_do_not_hide_that_no_metric_did():
-    # with the findings' line first, 'no clear difference in any metric' was no longer said
+    # with the findings' line first, what the metrics say was no longer said: here, that one
+    # page's few attaches a side are too few to compare
     report = make_report("tests/fixtures/normal", compare="tests/fixtures/callback-desync", resamples=500)
     assert fmt.comparison_headlines(report.comparison) == [
         "findings: fewer, 3 critical -> none (callback-desync 2 -> 0, single-live-session 1 -> 0)",
-        "no clear difference in any metric"]
+        "not enough data to compare: too few cases on one side or both"]
 
 
 def test_the_baseline_line_says_what_each_baseline_input_gave():

@@ -79,6 +79,10 @@ class Ref(NamedTuple):
     at: str | None  # ISO instant
     client: str | None = None
     session: str | None = None
+    # the cycle (a results record) or the reconnect (the page's new socket) the case is one
+    # of: cases of one are not independent (a reconnect's re-attaches all wait on the same
+    # socket), and a comparison resamples these; None: the case is one of its own
+    unit: object = None
 
 
 @dataclass
@@ -388,7 +392,7 @@ def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> Non
         for att in rec.get("attaches") or ():
             metric = _ATTACH_METRIC.get(att.get("kind"))
             if metric and att.get("ms") is not None:
-                m[metric].add(att["ms"], ref._replace(session=att.get("session")))
+                m[metric].add(att["ms"], ref._replace(session=att.get("session"), unit=(path, line_no)))
                 m[metric].outcomes["ready"] += 1
     ds.inputs.append(InputInfo(path, "sim", n))
     ds.findings.extend(_sim_findings(path, n, failures, lost_groups, dup_groups))
@@ -628,7 +632,8 @@ def add_timeline(ds: Dataset, path: str, doc: dict, show_cmd: str | None = None)
             kind = att.get("kind")
             attaches_by_sid.setdefault(att.get("sid") or "", []).append((session, att))
             ref = Ref(path, None, f"session {str(session)[:8]} {kind} attach #{i + 1}",
-                      att.get("requested_at") or att.get("received_at"), att.get("client"), session)
+                      att.get("requested_at") or att.get("received_at"), att.get("client"), session,
+                      (path, att.get("sid")) if kind == "reconnect" and att.get("sid") else None)
             metric = _ATTACH_METRIC.get(kind)
             if metric:
                 if att.get("latency_ms") is not None:

@@ -136,13 +136,28 @@ NOT_COMPARABLE = "not comparable"  # (the sides measure it differently: see mode
 
 def verdict_text(row) -> str:
     """A comparison row's verdict as a reader sees it: 'not enough data' says which side had
-    too few cases ('not enough data: 0 cases in the baseline', when none of its cycles
-    recovered), so that it does not read as a failure to measure."""
+    too few units and how many a verdict needs ('not enough data: baseline 0 cases; 5
+    needed', when none of its cycles recovered; 'baseline 2 cycles, candidate 2 cycles',
+    when the cases were of fewer cycles), so that it does not read as a failure to measure."""
     if row.verdict != NOT_ENOUGH:
         return row.verdict
-    few = [f"{s.n} case{'' if s.n == 1 else 's'} in the {side}"
-           for side, s in (("baseline", row.baseline), ("candidate", row.candidate)) if s.n < 2]
-    return f"{NOT_ENOUGH}: {', '.join(few)}" if few else NOT_ENOUGH
+    d = row.difference
+    needed = mx.MIN_UNITS_OF_COUNTS if d.statistic == "mean" else mx.MIN_UNITS
+    few = []
+    for side, s, units, word in (("baseline", row.baseline, d.baseline_units, row.unit_words[0]),
+                                 ("candidate", row.candidate, d.candidate_units, row.unit_words[1])):
+        if units >= needed:
+            continue
+        if units == s.n:
+            word = "case"
+        few.append(f"{side} {units} {word if units == 1 else ' or '.join(w + 's' for w in word.split(' or '))}")
+    return f"{NOT_ENOUGH}: {', '.join(few)}; {needed} needed" if few else NOT_ENOUGH
+
+
+def side_value(row, side: str) -> str:
+    """A comparison side's value with its number of cases: '8.8 ms (n 12)'."""
+    d, s = row.difference, getattr(row, side)
+    return f"{fmt_value(getattr(d, side), row.unit)} (n {s.n})"
 
 
 def _count_change(row) -> str:

@@ -110,8 +110,8 @@ def _comparison(report: Report) -> str:
     for r in cmp.rows:
         d = r.difference
         cls = "good" if r.verdict in _GOOD else "bad" if r.verdict in _BAD else ""
-        rows.append([f"<code>{_e(r.metric)}</code>", _e(d.statistic), _e(fmt.fmt_value(d.baseline, r.unit)),
-                     _e(fmt.fmt_value(d.candidate, r.unit)), _e(fmt.fmt_signed(d.diff, r.unit)),
+        rows.append([f"<code>{_e(r.metric)}</code>", _e(d.statistic), _e(fmt.side_value(r, "baseline")),
+                     _e(fmt.side_value(r, "candidate")), _e(fmt.fmt_signed(d.diff, r.unit)),
                      _e(fmt.interval_text(d, r.unit)), f'<span class="{cls}">{_e(fmt.verdict_text(r))}</span>'])
     base = "; ".join(f"<code>{_e(fmt.short_paths(i['path']))}</code> ({_e(fmt.records_text(i))})"
                      for i in cmp.baseline_inputs)

@@ -114,8 +114,8 @@ def to_markdown(report: Report) -> str:
         rows = []
         for r in cmp.rows:
             d = r.difference
-            rows.append([f"`{r.metric}`", d.statistic, fmt.fmt_value(d.baseline, r.unit),
-                         fmt.fmt_value(d.candidate, r.unit), fmt.fmt_signed(d.diff, r.unit),
+            rows.append([f"`{r.metric}`", d.statistic, fmt.side_value(r, "baseline"),
+                         fmt.side_value(r, "candidate"), fmt.fmt_signed(d.diff, r.unit),
                          fmt.interval_text(d, r.unit), f"**{r.verdict}**" if r.verdict in fmt.CLEAR_VERDICTS
                          else fmt.verdict_text(r)])
         out += _table(["metric", "stat", "baseline", "candidate", "difference", "95% CI", "verdict"], rows,

@@ -21,6 +21,12 @@ import numpy as np
 PERCENTILES: tuple[int, ...] = (50, 90, 95, 99)
 SMALL_N = 20  # below this a summary is flagged: its tail percentiles are the largest values seen
 DEFAULT_RESAMPLES = 2000
+# Below this many units (cycles, reconnects) on a side, a comparison of times gives no
+# verdict: k units give only C(2k-1, k) different resamples (3 for 2 units, 126 for 5), and
+# an interval drawn from so few said "slower" of two cycles whose attaches differed by chance.
+# A count per cycle (lost, unrecovered) needs 2: what a fix changes there is every cycle.
+MIN_UNITS = 5
+MIN_UNITS_OF_COUNTS = 2
 DEFAULT_SEED = 0
 _BOOTSTRAP_CHUNK_VALUES = 4_000_000  # resample this many values at a time to bound memory
 
@@ -113,6 +119,10 @@ class Difference:
     ci_low: float | None
     ci_high: float | None
     verdict: str  # lower | higher | no clear difference | not enough data
+    # the independent units resampled on each side: the cases, or fewer when several cases
+    # are of one cycle or reconnect
+    baseline_units: int = 0
+    candidate_units: int = 0
 
     def to_json_dict(self) -> dict:
         return {
@@ -122,6 +132,7 @@ class Difference:
             "diff": _r(self.diff),
             "ci95": None if self.ci_low is None else [_r(self.ci_low), _r(self.ci_high)],
             "verdict": self.verdict,
+            "units": [self.baseline_units, self.candidate_units],
         }
 
 
@@ -152,22 +163,66 @@ def _bootstrap_stats(arr: np.ndarray, statistic: str, resamples: int, rng: np.ra
     return out
 
 
+def _unit_codes(units: Sequence[object] | None, n: int) -> tuple[np.ndarray | None, int]:
+    """(each case's unit as 0..k-1, k); (None, n) when every case is a unit of its own."""
+    if units is None:
+        return None, n
+    if len(units) != n:
+        raise ValueError(f"{len(units)} units for {n} values")
+    codes: dict[object, int] = {}
+    out = np.fromiter((codes.setdefault(u if u is not None else ("case", i), len(codes))
+                       for i, u in enumerate(units)), dtype=np.int64, count=n)
+    return (None, n) if len(codes) == n else (out, len(codes))
+
+
+def _bootstrap_units(arr: np.ndarray, codes: np.ndarray, k: int, statistic: str, resamples: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """The statistic of ``resamples`` resamples of ``arr``'s units (``codes``: each value's,
+    ``k`` of them): k units drawn with replacement, each bringing all its values (a cluster
+    bootstrap). Drawn as how many times each unit is taken, so each resample weighs the sorted
+    values; in bounded chunks."""
+    order = np.argsort(arr, kind="stable")
+    ordered, owner = arr[order], codes[order]
+    out = np.empty(resamples)
+    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // arr.size)
+    done = 0
+    while done < resamples:
+        m = min(rows, resamples - done)
+        weights = rng.multinomial(k, np.full(k, 1.0 / k), size=m)[:, owner]  # (m, n): times each value is drawn
+        if statistic == "p50":
+            cum = np.cumsum(weights, axis=1)
+            total = cum[:, -1]
+            rank = np.maximum(1, np.ceil(np.round(total * 0.5, 9)))  # (nearest rank, as percentile())
+            out[done : done + m] = ordered[(cum >= rank[:, None]).argmax(axis=1)]
+        else:
+            out[done : done + m] = (weights @ ordered) / weights.sum(axis=1)
+        done += m
+    return out
+
+
 def compare(
     baseline: Sequence[float] | np.ndarray,
     candidate: Sequence[float] | np.ndarray,
     statistic: str = "p50",
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    baseline_units: Sequence[object] | None = None,
+    candidate_units: Sequence[object] | None = None,
+    min_units: int = MIN_UNITS,
 ) -> Difference:
     """Difference candidate - baseline of the median (``p50``, nearest rank) or the ``mean``,
     with a percentile-bootstrap 95% interval: both sides are resampled independently
     ``resamples`` times from one generator seeded with ``seed``, so the interval is the same
-    on every run. The verdict is "lower" when the whole interval is below zero, "higher" when
-    it is above, else "no clear difference"."""
+    on every run. ``*_units`` name the unit each value is of (its cycle, its reconnect; None:
+    its own): cases of one unit are resampled together, so that the re-attaches of one
+    reconnect do not count as independent cases. The verdict is "lower" when the whole
+    interval is below zero, "higher" when it is above, else "no clear difference"; "not
+    enough data" with fewer than ``min_units`` units on a side."""
     if statistic not in ("p50", "mean"):
         raise ValueError(f"unknown statistic {statistic!r}")
     base = np.asarray(baseline, dtype=float)
     cand = np.asarray(candidate, dtype=float)
+    (codes_b, k_b), (codes_c, k_c) = _unit_codes(baseline_units, base.size), _unit_codes(candidate_units, cand.size)
 
     def stat(a: np.ndarray) -> float | None:
         if a.size == 0:
@@ -175,11 +230,17 @@ def compare(
         return float(a.mean()) if statistic == "mean" else percentile(a, 50)
 
     b, c = stat(base), stat(cand)
-    if base.size < 2 or cand.size < 2:
+    if k_b < min_units or k_c < min_units:
         diff = None if b is None or c is None else c - b
-        return Difference(statistic, b, c, diff, None, None, "not enough data")
+        return Difference(statistic, b, c, diff, None, None, "not enough data", k_b, k_c)
     rng = np.random.default_rng(seed)
-    diffs = _bootstrap_stats(cand, statistic, resamples, rng) - _bootstrap_stats(base, statistic, resamples, rng)
+
+    def resampled(arr: np.ndarray, codes: np.ndarray | None, k: int) -> np.ndarray:
+        if codes is None:
+            return _bootstrap_stats(arr, statistic, resamples, rng)
+        return _bootstrap_units(arr, codes, k, statistic, resamples, rng)
+
+    diffs = resampled(cand, codes_c, k_c) - resampled(base, codes_b, k_b)
     diffs.sort()
     low = float(diffs[nearest_rank(resamples, 2.5)])
     high = float(diffs[nearest_rank(resamples, 97.5)])
@@ -189,7 +250,7 @@ def compare(
         verdict = "higher"
     else:
         verdict = "no clear difference"
-    return Difference(statistic, b, c, c - b, low, high, verdict)
+    return Difference(statistic, b, c, c - b, low, high, verdict, k_b, k_c)
 
 
 def _r(x: float | None) -> float | None:

@@ -82,6 +82,8 @@ class CompareRow:
     verdict: str  # faster | slower | fewer | more | no clear difference | not enough data
     baseline_values: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     per: str = ""  # a count's mean is per: "cycle", "episode" or "cycle or episode"
+    # what a unit of each side's cases is (baseline, candidate): "cycle", "reconnect" or both
+    unit_words: tuple[str, str] = ("case", "case")
 
     def to_json_dict(self) -> dict:
         return {"unit": self.unit, "baseline": self.baseline.to_json_dict(),
@@ -271,15 +273,17 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         b, c = base.metrics[name].values, ds.metrics[name].values
         if not b and not c:
             continue
-        diff = mx.compare(b, c, "p50", resamples, seed)
+        diff = mx.compare(b, c, "p50", resamples, seed, [r.unit for r in base.metrics[name].refs],
+                          [r.unit for r in ds.metrics[name].refs])
         verdict = NOT_COMPARABLE if name in DETECTION_METRICS and starts is not None else _verdict(diff, "ms")
         rows.append(CompareRow(name, "ms", mx.summarize(b), mx.summarize(c), diff, verdict,
-                               np.sort(np.asarray(b, dtype=float))))
+                               np.sort(np.asarray(b, dtype=float)),
+                               unit_words=(_unit_word(base.metrics[name]), _unit_word(ds.metrics[name]))))
     for name in COUNTS:
         b, c = base.counts[name].per_unit, ds.counts[name].per_unit
         if not b and not c:
             continue
-        diff = mx.compare(b, c, "mean", resamples, seed)
+        diff = mx.compare(b, c, "mean", resamples, seed, min_units=mx.MIN_UNITS_OF_COUNTS)
         units = {side.counts[name].unit for side in (base, ds) if side.counts[name].per_unit}
         per = _PER[units.pop()] if len(units) == 1 else _PER["cycles/episodes"]
         # (simulated cycles on one side, episodes read from logs on the other: each counts by
@@ -290,6 +294,13 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
     shared = shared_sources(ds, base)[0]
     return Comparison([_input_json(i) for i in base.inputs], rows, resamples, seed,
                       findings_change(*(_comparable_findings(side, shared) for side in (base, ds))))
+
+
+def _unit_word(samples) -> str:
+    """What the units of a metric's cases are: cycles (results records), reconnects (a page's
+    new socket, read from logs), or both."""
+    kinds = {"cycle" if r.line is not None else "reconnect" for r in samples.refs if r.unit is not None}
+    return " or ".join(sorted(kinds)) or "case"
 
 
 def _source_kinds(ds: Dataset) -> dict[str, str]:

@@ -195,7 +195,8 @@ def _comparison(report: Report) -> Iterator[RenderableType]:
         diff, ci = fmt.fmt_signed(d.diff, r.unit), fmt.interval_text(d, r.unit)
         if d.ci_low is not None:
             diff += "\n" + (ci.replace(", ", ",\n") if len(ci) > len("difference") else ci)
-        table.add_row(r.metric, d.statistic, fmt.fmt_value(d.baseline, r.unit), fmt.fmt_value(d.candidate, r.unit),
+        table.add_row(r.metric, d.statistic, f"{fmt.fmt_value(d.baseline, r.unit)}\nn {r.baseline.n}",
+                      f"{fmt.fmt_value(d.candidate, r.unit)}\nn {r.candidate.n}",
                       diff, Text(fmt.verdict_text(r), style=_VERDICT_STYLE.get(r.verdict, "")))
     yield table
     yield Text(f"Bootstrap: {cmp.resamples} resamples, seed {cmp.seed}; {cmp.statistics}.", style="dim")
