@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import socketio
+from aiohttp import web
 
 from jarvis_diag.simulate.run import ServerUnusable, preflight, run_simulation
 from jarvis_diag.simulate.scenario import SimConfig, scenario_from_dict
@@ -527,3 +528,30 @@ async def test_a_pages_log_lines_reach_its_file_while_its_cycle_runs(tmp_path: P
         result = await run
     assert hidden is False  # (seen before the run, and so its one cycle, had ended)
     assert len(result.records) == 1
+
+
+async def test_preflight_of_a_server_whose_websocket_open_packet_is_garbage_is_one_line():
+    # it answered the polling handshake, then sent "0hello-not-json" on the WebSocket: the
+    # client library's TypeError came out as a 74-line traceback
+    async def engineio(request):
+        if request.query.get("transport") == "websocket":
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.send_str("0hello-not-json")
+            await ws.close()
+            return ws
+        return web.Response(text='0{"sid":"x","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000}')
+
+    app = web.Application()
+    app.router.add_get("/socket.io/", engineio)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ServerUnusable, match=r"does not speak Socket.IO \(Engine.IO v4\) over WebSocket: its "
+                                                 r"open packet is not one \(TypeError"):
+            await preflight(f"http://127.0.0.1:{port}", "secret", timeout=3.0)
+    finally:
+        await runner.cleanup()

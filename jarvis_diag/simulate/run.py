@@ -158,6 +158,9 @@ async def preflight(url: str, token: str, timeout: float = 5.0) -> None:
         try:
             async with asyncio.timeout(timeout):
                 await sio.connect(base, transports=["websocket"], wait_timeout=timeout)
+        except (TypeError, KeyError, ValueError) as exc:  # (the client library choked on what it got)
+            raise ServerUnusable(f"{base} does not speak Socket.IO (Engine.IO v4) over WebSocket: its open "
+                                 f"packet is not one ({type(exc).__name__}: {exc})") from None
         except TimeoutError:  # (polling answered: something holds the upgrade, as a refusing proxy may)
             raise ServerUnusable(
                 f"{base} answers Socket.IO by polling but its WebSocket upgrade got no answer within "
