@@ -46,9 +46,15 @@ def test_bad_options_are_one_line_errors(tmp_path, run):
                          (["--bug", "reload", "--reload-count", "0"], "--reload-count must be 1 or more"),
                          (["--reload-after", "5", "--reload-downtime", "-1"], "--reload-after needs --bug reload"),
                          # (the server started, and Engine.IO failed every handshake on them)
-                         (["--ping-interval", "nan"], "--ping-interval must be a positive number of seconds, not nan"),
-                         (["--ping-timeout", "inf"], "--ping-timeout must be a positive number of seconds, not inf"),
-                         (["--agent-pace", "nan"], "--agent-pace must be numbers, not negative")):
+                         (["--ping-interval", "nan"], "--ping-interval must be a positive number of seconds up to "
+                                                         "86400 (a day), not nan"),
+                         (["--ping-timeout", "inf"], "--ping-timeout must be a positive number of seconds up to 86400 "
+                                                     "(a day), not inf"),
+                         # (the server started, and every connection was an HTTP 500: its ms overflowed)
+                         (["--ping-interval", "1e308"], "--ping-interval must be a positive number of seconds up to"),
+                         (["--agent-pace", "nan"], "--agent-pace must be a number, not negative: not nan"),
+                         # (it listened on every interface, and said http://:PORT)
+                         (["--host", ""], "--host is empty: give an address to listen on")):
         out = run(*args, "--data-dir", str(tmp_path))
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1

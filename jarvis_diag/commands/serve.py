@@ -25,6 +25,7 @@ SIGINT or SIGTERM stops it gracefully (its shutdown lines written, then `stopped
 Example: jarvis-diag serve --port 38010 --token secret --bug single-live-session
 """
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+MAX_PING_S = 86400.0  # (a day: far beyond any real ping setting, far below what overflows Engine.IO)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,11 +74,16 @@ def serve(
         raise DiagError(f"unknown time zone {log_tz!r} (use an IANA name such as Europe/Berlin)") from None
     if not 0 <= port <= 65535:
         raise DiagError(f"port {port} is out of range")
+    if not host.strip():
+        raise DiagError("--host is empty: give an address to listen on (127.0.0.1, or 0.0.0.0 for every interface)")
     for name, value in (("ping-interval", ping_interval), ("ping-timeout", ping_timeout)):
-        if not 0 < value < math.inf:  # (nan and inf too: Engine.IO failed every handshake on them)
-            raise DiagError(f"--{name} must be a positive number of seconds, not {value:g}")
-    if not (history >= 0 and 0 <= agent_startup < math.inf and 0 <= agent_pace < math.inf):
-        raise DiagError("--history, --agent-startup and --agent-pace must be numbers, not negative")
+        # (nan, inf and 1e308 too: Engine.IO failed every handshake on them, its ms overflowing)
+        if not 0 < value <= MAX_PING_S:
+            raise DiagError(f"--{name} must be a positive number of seconds up to {MAX_PING_S:g} (a day), "
+                            f"not {value:g}")
+    for name, value in (("history", history), ("agent-startup", agent_startup), ("agent-pace", agent_pace)):
+        if not 0 <= value < math.inf:  # (nan is neither)
+            raise DiagError(f"--{name} must be a number, not negative: not {value:g}")
     if bug_catalogue.RELOAD not in chosen:  # (else the server would run without a reload, saying nothing)
         given = [name for name, value in (("--reload-after", reload_after), ("--reload-count", reload_count))
                  if value is not None]
