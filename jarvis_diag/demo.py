@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jarvis_diag.errors import DiagError
 from jarvis_diag.folders import check_ours, fresh_folder
 from jarvis_diag.simulate import SimConfig, run_simulation
 from jarvis_diag.simulate.profiles import PRESETS
@@ -179,6 +180,26 @@ def _diagnose(run: RunOutcome) -> None:
     run.findings = timeline.to_json_dict()["findings"]
 
 
+REPORT_FILES = ("report.html", "report.md")
+REPORT_TITLE = "Reconnect recovery: server with "  # (how a demo's report begins: the mark it wrote it)
+
+
+def _check_report_ours(path: Path) -> None:
+    """DiagError when ``path`` is there and is not a report a demo wrote (its title)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    head = ""
+    if path.is_file() and not path.is_symlink():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(4096).decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise DiagError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if REPORT_TITLE not in head:
+        raise DiagError(f"{path}: this command did not write it and would replace it with its report; move it, "
+                        "or give another folder")
+
+
 def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, seed: int = 7,
              on_phase: Callable[[str], None] = lambda text: None) -> DemoOutcome:
     """Reproduce ``bug`` and its absence, diagnose both, write the comparison report."""
@@ -189,6 +210,8 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
     plan = ((f"with bug {bug}", (bug,), "with-bug"), ("correct", (), "correct"))
     for _label, _bugs, name in plan:  # (before a run replaces the last demo's: only what a demo wrote)
         check_ours(out / name, RUN_FILES)
+    for name in REPORT_FILES:  # (a report.md of the user's own in the folder was replaced without a word)
+        _check_report_ours(out / name)
     runs: list[RunOutcome] = []
     for label, bugs, name in plan:
         # (written beside the last demo's run, which an interrupted run leaves as it was)
@@ -203,7 +226,7 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
     # each run's folder: its phones' results and the logs both sides wrote, whose findings
     # (the bug named, as the terminal shows it) the report compares too
     report = make_report([str(runs[1].directory)], compare=[str(runs[0].directory)],
-                         title=f"Reconnect recovery: server with {bug} (baseline) vs correct server")
+                         title=f"{REPORT_TITLE}{bug} (baseline) vs correct server")
     html_path, md_path = out / "report.html", out / "report.md"
     html_path.write_text(to_html(report), encoding="utf-8")
     md_path.write_text(to_markdown(report), encoding="utf-8")

@@ -81,6 +81,19 @@ def test_a_demo_folder_holding_someone_elses_file_is_left_alone(tmp_path: Path):
     assert not (tmp_path / "demo" / "with-bug").exists()
 
 
+def test_a_report_in_the_demo_folder_that_a_demo_did_not_write_is_left_alone(tmp_path: Path):
+    # the demo writes report.md and report.html beside its runs: the user's own was replaced
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "report.md").write_text("my notes\n")
+    proc = subprocess.run([sys.executable, "-m", "jarvis_diag", "demo", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (f"jarvis-diag: error: {out / 'report.md'}: this command did not write it and would "
+                           f"replace it with its report; move it, or give another folder\n")
+    assert (out / "report.md").read_text() == "my notes\n" and sorted(p.name for p in out.iterdir()) == ["report.md"]
+
+
 def test_an_out_that_cannot_be_a_directory_is_one_line_before_any_server_starts(tmp_path: Path):
     afile = tmp_path / "afile"
     afile.write_text("mine")
