@@ -206,14 +206,19 @@ def test_findings_compare_only_what_both_sides_read():
     change = alone.comparison.findings
     assert change.kinds == {"not-recovered": (1, 0)}
     assert fmt.comparison_headlines(alone.comparison)[0] == "findings: fewer, 1 critical -> none (not-recovered 1 -> 0)"
-    assert alone.notes[-1] == ("findings: the logs of one side only were read, so the comparison counts those of the "
-                               "results files only; give both sides alike (run folders: results and logs) to compare "
-                               "all they show")
+    assert [n for n in alone.notes if n.startswith("findings")] == [
+        "findings: the logs of one side only were read, so the comparison counts those of the results files only; give "
+        "both sides alike (run folders: results and logs) to compare all they show"]
+    # (and legacy against connmgr: said to be run with different settings)
+    assert [n for n in alone.notes if n.startswith("the two sides were run with different settings")] == [
+        "the two sides were run with different settings (a difference may come from any of them): baseline profile "
+        "legacy, fault freeze, network good, background 20 s, deadline 8 s; candidate profile connmgr, fault freeze, "
+        "network good, background 20 s, deadline 8 s"]
     # logs against a results file: nothing in common, nothing compared
     apart = make_report("tests/fixtures/normal", compare=f"{run}/results.jsonl", resamples=500)
     assert apart.comparison.findings.kinds == {}
     assert not [line for line in fmt.comparison_headlines(apart.comparison) if line.startswith("findings")]
-    assert "so the comparison counts none" in apart.notes[-1]
+    assert any("so the comparison counts none" in n for n in apart.notes)
     # both run folders: everything, and no note
     both = make_report("sample_logs/connmgr-frozen-past-ping", compare=run, resamples=500)
     assert len(both.comparison.findings.kinds) == 3 and not [n for n in both.notes if n.startswith("findings")]
@@ -418,7 +423,7 @@ def test_a_run_given_twice_is_refused_naming_the_run_and_both_places(tmp_path):
     # the same file given twice is still the same input, read once
     once = make_report([f"sample_logs/{a}/", results])
     assert [i["records"] for i in once.to_json_dict()["inputs"]] == [9, 33]
-    assert once.notes == [f"{results}: the same input as sample_logs/{a}/, read once"]
+    assert once.notes[0] == f"{results}: the same input as sample_logs/{a}/, read once"
 
 
 def test_the_library_refuses_a_run_a_results_file_holds_twice_as_report_does(tmp_path):
@@ -508,3 +513,16 @@ def test_two_runs_that_share_a_run_id_are_two_runs(tmp_path):
     copy.write_bytes(bug.read_bytes())
     p = run_cli(str(fixed), "--compare", str(copy), str(bug))
     assert p.returncode == 2 and "run 20261124T100000-0 is given twice" in p.stderr, p.stderr
+
+
+def test_cycles_of_several_settings_on_one_side_are_said_to_be_pooled():
+    # healthy-day holds connmgr and resume phones: one set of figures, said so
+    report = make_report("sample_logs/healthy-day", resamples=200)
+    [pooled] = [n for n in report.notes if "pooled" in n]
+    assert pooled == ("the inputs hold simulated cycles run with different settings, pooled in one set of figures: "
+                      "profile connmgr (6 cycles) or resume (3 cycles), fault close (3 cycles) or offline (3 cycles) or "
+                      "freeze (3 cycles), network good, background 2 s, deadline 8 s")
+    # the same settings on both sides: no note of them
+    alike = make_report("sample_logs/connmgr-frozen-past-ping/results.jsonl",
+                        compare="sample_logs/connmgr-frozen-past-ping/app.log", resamples=200)
+    assert not [n for n in alike.notes if "settings" in n]

@@ -163,6 +163,8 @@ class Dataset:
     timeline_hint: dict[str, str] = field(default_factory=dict)  # path -> command that shows it
     # what the detection cases start from: LEFT or DISCONNECT (see _add_detection), how many of each
     detection_starts: Counter = field(default_factory=Counter)
+    # the simulated cycles' settings (see run_settings), how many cycles of each
+    settings: Counter = field(default_factory=Counter)
     # each simulated cycle read, (run, client, cycle, hidden_at) -> (path, line): a run given
     # twice is told (two runs an older simulate-mobile started in the same second share a run
     # id, to the second, not their instants)
@@ -357,6 +359,7 @@ def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> Non
         n += 1
         ref = Ref(path, line_no, f"client {rec.get('client')} cycle {rec.get('cycle')}",
                   rec.get("visible_at"), rec.get("client_id"))
+        ds.settings[run_settings(rec)] += 1
         times = rec.get("times_ms") or {}
         ok = bool(rec.get("recovered"))
         rec_ms = times.get("recovery")
@@ -398,6 +401,18 @@ def _add_run(ds: Dataset, path: str, records: Iterable[tuple[int, dict]]) -> Non
     ds.findings.extend(_sim_findings(path, n, failures, lost_groups, dup_groups))
     if worst is not None and (ds.waterfall is None or worst[0] > ds.waterfall.total_ms):
         ds.waterfall = _sim_waterfall(*worst)
+
+
+def run_settings(rec: dict) -> tuple[tuple[str, str], ...]:
+    """What a simulated cycle was run with, as a reader compares two runs: (("profile",
+    "connmgr"), ("fault", "close"), ("network", "good"), ("background", "5 s"), ("deadline",
+    "30 s"))."""
+    def seconds(ms: object) -> str:
+        return f"{ms / 1000:g} s" if isinstance(ms, int | float) and not isinstance(ms, bool) else "?"
+
+    return (("profile", str(rec.get("profile"))), ("fault", str(rec.get("fault"))),
+            ("network", str(rec.get("network"))), ("background", seconds(rec.get("background_ms"))),
+            ("deadline", seconds(rec.get("deadline_ms"))))
 
 
 def _sim_evidence(items: list[tuple[Ref, dict]], what) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -414,8 +415,48 @@ def build_report(
     if starts is not None:
         report.notes.append(f"detection: not comparable: the baseline's cases are timed from {starts[0]}, the "
                             f"candidate's from {starts[1]}, the first sign of loss each one's logs show")
+    report.notes += settings_notes(ds, baseline)
     report.budgets = [check_budget(report, b) for b in budgets]
     return report
+
+
+def _settings_values(settings: Counter) -> dict[str, Counter]:
+    """Each setting's values with their numbers of cycles."""
+    values: dict[str, Counter] = {}
+    for combo, n in settings.items():
+        for name, value in combo:
+            values.setdefault(name, Counter())[value] += n
+    return values
+
+
+def _settings_text(settings: Counter) -> str:
+    """'profile connmgr, fault close, ...'; a setting of several values with each one's cycles:
+    'fault close (3 cycles) or offline (3 cycles)'."""
+    parts = []
+    for name, counts in _settings_values(settings).items():
+        if len(counts) == 1:
+            parts.append(f"{name} {next(iter(counts))}")
+        else:
+            parts.append(f"{name} " + " or ".join(f"{v} ({n} cycle{'' if n == 1 else 's'})"
+                                                  for v, n in counts.most_common()))
+    return ", ".join(parts)
+
+
+def settings_notes(ds: Dataset, baseline: Dataset | None) -> list[str]:
+    """Notes on simulated runs not run alike: the two sides of a comparison (a difference may
+    be the settings', not the change's: a 3g network against a good one, legacy against
+    connmgr), and cycles of several settings on one side, whose figures are pooled."""
+    notes = []
+    for side, data in (("the inputs", ds), ("the baseline", baseline)):
+        if data is not None and len(data.settings) > 1:
+            notes.append(f"{side} hold simulated cycles run with different settings, pooled in one set of figures: "
+                         f"{_settings_text(data.settings)}")
+    if baseline is not None and ds.settings and baseline.settings and \
+            {k: set(v) for k, v in _settings_values(ds.settings).items()} != \
+            {k: set(v) for k, v in _settings_values(baseline.settings).items()}:
+        notes.append(f"the two sides were run with different settings (a difference may come from any of them): "
+                     f"baseline {_settings_text(baseline.settings)}; candidate {_settings_text(ds.settings)}")
+    return notes
 
 
 def check_budget(report: Report, budget: Budget) -> BudgetResult:
