@@ -106,8 +106,18 @@ def os_error_line(exc: OSError) -> str:
     return f"{paths}: {what}" if paths else what
 
 
+def _open_closed_streams() -> None:
+    """A standard stream the shell closed (``>&-``, ``<&-``) is None in Python: asking it
+    whether it is a terminal, or writing to it, was a traceback. It becomes the null device:
+    what would go there goes nowhere (``-o FILE`` is still written), and stdin reads as empty."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 - for the whole run
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: a DiagError or a usage error becomes one clean line and its exit code."""
+    _open_closed_streams()
     try:
         with _Interrupts() as interrupts:
             code = app(args=argv, standalone_mode=False)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -742,3 +743,18 @@ def test_a_long_evidence_path_keeps_its_line_number_in_the_findings_table(tmp_pa
     assert any("frontend" in e["path"] for e in cited)
     for e in cited:
         assert f"{e['path']}:{e['line']}" in column
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", "<&-"])
+def test_a_standard_stream_the_shell_closed_is_no_traceback(tmp_path, closed):
+    # Python makes a closed stream None: "'NoneType' object has no attribute 'isatty'"
+    out = tmp_path / "t.json"
+    source = "-" if closed == "<&-" else DESYNC
+    command = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "jarvis_diag", "timeline", source, "-f", "json",
+                                                "-o", str(out)))
+    result = subprocess.run(["sh", "-c", f"{command} {closed}"], capture_output=closed != "2>&-", text=True,
+                            timeout=60)
+    if closed == "<&-":  # (read as empty)
+        assert result.returncode == 2 and "Traceback" not in result.stderr and "-: empty" in result.stderr
+    else:
+        assert result.returncode == 0 and json.loads(out.read_text())["findings"]
