@@ -1678,16 +1678,19 @@ def detect_auth_failed(ix: _Index) -> list[dict]:
         groups.setdefault(client, []).append(rec)
     for client, recs in groups.items():
         last = recs[-1]["t"]
-        ok_after = any(c.client == client and c.authenticated_at is not None and c.authenticated_at > last
-                       for c in ix.corr.connections) if client else False
-        sids = sorted({(r.get("sid") or "")[:8] for r in recs if r.get("sid")})
+        # (by its client, or by its sockets when no page log names it: the server's log alone
+        # shows a socket that sent a good token after a bad one)
+        sids = {r.get("sid") for r in recs if r.get("sid")}
+        ok_after = any(((client and c.client == client) or c.sid in sids or (c.sid or "")[:8] in sids)
+                       and c.authenticated_at is not None and c.authenticated_at > last for c in ix.corr.connections)
+        shown = sorted({(r.get("sid") or "")[:8] for r in recs if r.get("sid")})
         reasons = sorted({r.get("reason") for r in recs if r.get("reason")})
         findings.append(_f(
             "auth-failed", "warning" if ok_after else "critical", recs[0]["t"],
             f"Authentication was refused {len(recs)} time(s)" + (f" ({'; '.join(reasons)})" if reasons else "")
             + (" and later succeeded" if ok_after else " and never succeeded afterwards")
             + ": the client's token does not match the server's AUTH_TOKEN; update the token on the client.",
-            client=client, sid=sids[0] if len(sids) == 1 else None, evidence_list=[evidence(r) for r in recs[:5]]))
+            client=client, sid=shown[0] if len(shown) == 1 else None, evidence_list=[evidence(r) for r in recs[:5]]))
     return findings
 
 

@@ -872,6 +872,21 @@ def test_auth_failed_never_recovered(tmp_path):
     assert f["severity"] == "critical" and f["sid"] == SID1[:8]
 
 
+def test_auth_failed_then_a_good_token_on_the_same_socket_in_the_servers_log_alone(tmp_path):
+    # no page log names the socket: "never succeeded afterwards", though it did
+    logs = LogSet()
+    logs.be(logs.now, "sio.client_connected", sid=SID1[:8])
+    logs.wait(0.05)
+    logs.be(logs.now, "sio.client_auth_failed", sid=SID1[:8])
+    logs.wait(2)
+    logs.be(logs.now, "sio.client_authenticated", sid=SID1[:8])
+    logs.wait(5)
+    logs.be(logs.now, "app.batch_saved", n=1)
+    tl = load_timeline([str(logs.write(tmp_path)[0])], tz="Asia/Shanghai")
+    [f] = _findings(tl, "auth-failed")
+    assert f["severity"] == "warning" and "and later succeeded" in f["summary"], f["summary"]
+
+
 def test_app_errors_grouped_with_their_context(tmp_path):
     logs = LogSet()
     c = logs.client()
