@@ -29,7 +29,8 @@ from server.store import Store
 NAMESPACE = "/"
 # agent output types the real server logs a "Callback:" line for (stream chunks are not logged)
 _LOGGED_CALLBACK_TYPES = frozenset({"system", "assistant", "result", "tool_call", "tool_result", "error"})
-_CONTENT_PREVIEW = 50
+_CONTENT_PREVIEW = 30  # (the real server's cut: "content=list the files in this project...")
+_WORKDIR_PREVIEW = 30  # (and its workDir's: "workDir=/home/dev/workspace/work/projA...")
 _json_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -186,7 +187,7 @@ class ChatService:
 
         log = self.log.log
         session_id, found_by = self.resolve(sock, key)
-        log("sio.connect_start", session=short(session_id or key), detail=one_line(working_dir, 200))
+        log("sio.connect_start", session=short(session_id or key), detail=one_line(working_dir, _WORKDIR_PREVIEW))
         session = self.sessions.get(session_id) if session_id else None
         log("sio.connect_t1", phase="T1", ms=ms(), detail=str(session is not None))
         if session is None:
@@ -424,7 +425,7 @@ class ChatService:
         log("sio.message_received", sid=short(sid), session=short(key), detail=one_line(content, _CONTENT_PREVIEW))
         session_id, found_by = self.resolve(sock, key)
         if session_id is None:
-            log("sio.session_not_found", session=key if len(key) <= 64 else short(key))
+            log("sio.session_not_found", session=short(key))  # (ids in messages are cut to 8 characters)
             await self.error(sid, f"session not found: {key[:64]}", key)
             return
         if session_id != key:
