@@ -758,3 +758,15 @@ def test_a_standard_stream_the_shell_closed_is_no_traceback(tmp_path, closed):
         assert result.returncode == 2 and "Traceback" not in result.stderr and "-: empty" in result.stderr
     else:
         assert result.returncode == 0 and json.loads(out.read_text())["findings"]
+
+
+@pytest.mark.parametrize(("name", "starts"), [("t.json", b'{"schema":"jarvis-diag.timeline/1"'), ("t.csv", b"t,t_source,"),
+                                              ("t.jsonl", b'{"schema": "jarvis-diag.event/1"'), ("t.txt", b"Sources read")])
+def test_the_output_files_suffix_picks_the_format_when_none_is_given(tmp_path, name, starts):
+    # -o tl.json wrote the terminal's table into tl.json (report -o r.json writes JSON)
+    result = _run("timeline", DESYNC, "-o", str(tmp_path / name))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / name).read_bytes().startswith(starts)
+    # and --format, given, wins
+    assert _run("timeline", DESYNC, "-f", "csv", "-o", str(tmp_path / "x.json")).returncode == 0
+    assert (tmp_path / "x.json").read_bytes().startswith(b"t,t_source,")

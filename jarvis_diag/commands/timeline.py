@@ -263,6 +263,7 @@ def _withdrawn_line(key: tuple, said: tuple) -> str:
     return f"{at} {severity.upper():8} {kind} (withdrawn: more of the logs no longer show it): {summary}"
 
 
+_SUFFIX_FORMAT = {".json": "json", ".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}
 PRETTY_MAX_LINES = 10_000  # (lines of a json-pretty entry gathered at most: then printed as they are)
 
 
@@ -1105,9 +1106,11 @@ def timeline(
         help="Log files, directories (recursively *.log, *.log.N, *.log.DATE, *.gz, *.jsonl, journal exports *.json), globs, "
              "or - for stdin.",
         show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output: text, json (the timeline), csv, parquet, "
-                                     "jsonl (the events), perfetto (a trace for ui.perfetto.dev).")]
-    = "text",
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="Output: text, json (the timeline), csv, parquet, "
+                                            "jsonl (the events), perfetto (a trace for ui.perfetto.dev). Default: "
+                                            "the one --output's suffix names (.json, .csv, .parquet, .jsonl), "
+                                            "else text.", show_default=False)]
+    = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout (- for stdout).")] = None,
     session: Annotated[str | None, typer.Option(help="Only this session (UUID, 8-char prefix or new-... id).")]
     = None,
@@ -1145,6 +1148,9 @@ def timeline(
     if not paths:
         raise DiagError("give log files or directories (or --kinds); see jarvis-diag timeline --help")
     formats = _formats()
+    format_given = fmt is not None
+    if fmt is None:  # (-o tl.json wrote the terminal's table into tl.json, which report then could not read)
+        fmt = _SUFFIX_FORMAT.get(output.suffix.lower(), "text") if output is not None else "text"
     if fmt not in formats:
         raise DiagError(f"--format {fmt}: unknown (one of {', '.join(formats)})")
     fmt_of = _parse_format_of(format_of)
@@ -1167,7 +1173,7 @@ def timeline(
         if "-" in paths:
             raise DiagError("--follow reads files, not stdin")
         # (it prints lines as they come, from now on: an option it would ignore is an error)
-        ignored = [name for name, given in (("--format", fmt != "text"), ("--output", output is not None),
+        ignored = [name for name, given in (("--format", format_given and fmt != "text"), ("--output", output is not None),
                                             ("--since", since), ("--until", until)) if given]
         if ignored:
             raise DiagError(f"--follow prints new lines and findings as text, from now on: it takes no "
