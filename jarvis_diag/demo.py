@@ -201,8 +201,10 @@ def _check_report_ours(path: Path) -> None:
 
 
 def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, seed: int = 7,
-             on_phase: Callable[[str], None] = lambda text: None) -> DemoOutcome:
-    """Reproduce ``bug`` and its absence, diagnose both, write the comparison report."""
+             on_phase: Callable[[str], None] = lambda text: None, done: list[str] | None = None) -> DemoOutcome:
+    """Reproduce ``bug`` and its absence, diagnose both, write the comparison report.
+    ``done``: each run's folder name is appended once it is in place (what an interrupted
+    demo has changed)."""
     from jarvis_diag.report import make_report, to_html, to_markdown
 
     out = Path(out_dir)
@@ -220,6 +222,8 @@ def run_demo(out_dir: str | Path = "jarvis-diag-demo", bug: str = DEFAULT_BUG, s
             if runs[-1].interrupted:
                 raise KeyboardInterrupt
         runs[-1].directory = out / name
+        if done is not None:
+            done.append(name)
         on_phase(f"{label}: building the timeline")
         _diagnose(runs[-1])
     on_phase("writing the report")

@@ -62,6 +62,8 @@ def test_ctrl_c_stops_the_demo_and_its_servers_at_once(tmp_path: Path):
     # it stopped within the timeout above (its servers run in-process, so they stopped with it)
     assert proc.returncode == 130
     assert "Traceback" not in err and err.strip().startswith("jarvis-diag: error: interrupted")
+    # (it said "a run that had finished is there", whatever had)
+    assert err.strip().endswith(f"in {tmp_path / 'demo'}, with-bug/ is the earlier demo's")
     assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["with-bug"]
     assert [p.name for p in earlier.iterdir()] == ["results.jsonl"]
     assert (earlier / "results.jsonl").read_text() == "the earlier run's\n"

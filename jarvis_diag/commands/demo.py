@@ -70,6 +70,22 @@ def _comparison_table(report_json: dict, bug: str) -> Table:
     return table
 
 
+def interrupted_state(out: Path, done: list[str]) -> str:
+    """What an interrupted demo left in ``out``: the runs it finished are there; the rest, the
+    report with them, are the earlier demo's (a run is put in place only once it is done)."""
+    def listed(names: list[str]) -> str:
+        return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+    kept = [f"{name}/" for name in ("with-bug", "correct") if name not in done and (out / name).exists()]
+    kept += ["the report"] if (out / "report.html").exists() else []
+    said = []
+    if done:
+        said.append(f"{listed([n + '/' for n in done])} {'is' if len(done) == 1 else 'are'} this demo's")
+    if kept:
+        said.append(f"{listed(kept)} {'is' if len(kept) == 1 else 'are'} the earlier demo's")
+    return f"in {out}, {'; '.join(said)}" if said else f"nothing was written in {out}"
+
+
 def register(app: typer.Typer) -> None:
     @app.command(
         "demo",
@@ -94,13 +110,14 @@ def register(app: typer.Typer) -> None:
             raise DiagError(f"unknown bug {bug!r} (one of {', '.join(BUGS)})")
         make_output_dir(out, "--out")
         console = Console()
+        done: list[str] = []
         try:
             with console.status("starting") as status:
-                outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text))
+                outcome = run_demo(out, bug=bug, seed=seed, on_phase=lambda text: status.update(text), done=done)
         except KeyboardInterrupt:
             # (a run is written beside the last demo's and put in its place once done)
-            raise DiagError(f"interrupted: the servers are stopped; in {out}, a run that had finished is there, and "
-                            "the one interrupted left the earlier demo's run as it was", exit_code=130) from None
+            raise DiagError(f"interrupted: the servers are stopped; {interrupted_state(out, done)}",
+                            exit_code=130) from None
         console.print(_runs_table(outcome, bug))
         for run in outcome.runs:
             console.print(_findings_table(run))
