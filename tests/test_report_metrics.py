@@ -154,14 +154,18 @@ def test_the_unit_bootstrap_matches_plain_resampling_of_units():
     rng = np.random.default_rng(4)
     k = 200
     codes = np.repeat(np.arange(k), rng.integers(1, 5, k))
-    values = rng.normal(100, 10, k)[codes] + rng.normal(0, 1, codes.size)
-    fast = mx._bootstrap_units(values, codes, k, "p50", 4000, np.random.default_rng(1))
+    # (a unit's values spread as widely as the units: many have values on both sides of a window)
+    values = rng.normal(100, 10, k)[codes] + rng.normal(0, 10, codes.size)
     draw = np.random.default_rng(2)
     members = [values[codes == u] for u in range(k)]
     plain = np.array([mx.percentile(np.concatenate([members[u] for u in draw.integers(0, k, k)]), 50)
                       for _ in range(4000)])
-    for q in (2.5, 50, 97.5):
-        assert abs(np.percentile(fast, q) - np.percentile(plain, q)) < 0.5  # within Monte Carlo error
+    # (all the values in the window the median is looked for in, and a third of them: the
+    # units outside drawn by groups, some with a value on each side of it)
+    for window in (None, codes.size // 3):
+        fast = mx._bootstrap_units(values, codes, k, "p50", 4000, np.random.default_rng(1), window=window)
+        for q in (2.5, 50, 97.5):
+            assert abs(np.percentile(fast, q) - np.percentile(plain, q)) < 0.5, window  # within Monte Carlo error
     fast = mx._bootstrap_units(values, codes, k, "mean", 4000, np.random.default_rng(1))
     plain = np.array([np.concatenate([members[u] for u in draw.integers(0, k, k)]).mean() for _ in range(4000)])
     for q in (2.5, 50, 97.5):
@@ -173,3 +177,16 @@ def test_a_time_needs_five_units_a_side_and_a_count_two():
     assert mx.compare([1.0, 2.0, 3.0, 4.0], [11.0, 12.0, 13.0, 14.0]).verdict == "not enough data"
     assert mx.compare([1.0, 2.0, 3.0, 4.0, 5.0], [11.0, 12.0, 13.0, 14.0, 15.0]).verdict == "higher"
     assert mx.compare([1, 1], [0, 0], "mean", min_units=mx.MIN_UNITS_OF_COUNTS).verdict == "lower"
+
+
+def test_the_unit_bootstrap_medians_do_not_depend_on_the_window_they_are_looked_for_in():
+    # the median of a resample is looked for near the middle of the sorted values, and over
+    # all of them when it falls outside: a window of 3 values sends most resamples there
+    rng = np.random.default_rng(8)
+    k = 300
+    codes = np.repeat(np.arange(k), rng.integers(1, 4, k))
+    values = rng.normal(50, 10, k)[codes] + rng.normal(0, 1, codes.size)
+    wide = mx._bootstrap_units(values, codes, k, "p50", 4000, np.random.default_rng(3))
+    narrow = mx._bootstrap_units(values, codes, k, "p50", 4000, np.random.default_rng(4), window=3)
+    for q in (2.5, 50, 97.5):
+        assert abs(np.percentile(wide, q) - np.percentile(narrow, q)) < 0.6  # within Monte Carlo error

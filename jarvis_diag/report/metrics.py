@@ -175,27 +175,85 @@ def _unit_codes(units: Sequence[object] | None, n: int) -> tuple[np.ndarray | No
     return (None, n) if len(codes) == n else (out, len(codes))
 
 
+def _unit_draws(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
+    """(m, k): how many times each of k units is drawn in each of m resamples of k draws."""
+    draws = rng.integers(0, k, size=(m, k)) + (np.arange(m) * k)[:, None]
+    return np.bincount(draws.ravel(), minlength=m * k).reshape(m, k)
+
+
 def _bootstrap_units(arr: np.ndarray, codes: np.ndarray, k: int, statistic: str, resamples: int,
-                     rng: np.random.Generator) -> np.ndarray:
+                     rng: np.random.Generator, window: int | None = None) -> np.ndarray:
     """The statistic of ``resamples`` resamples of ``arr``'s units (``codes``: each value's,
     ``k`` of them): k units drawn with replacement, each bringing all its values (a cluster
-    bootstrap). Drawn as how many times each unit is taken, so each resample weighs the sorted
-    values; in bounded chunks."""
+    bootstrap). Each resample is drawn as how many times each unit is taken. Its mean is then
+    the units' sums and sizes weighed; its median (nearest rank) lies near the middle of the
+    sorted values, so the weights are summed over a ``window`` of sorted values around it,
+    from what the units hold below the window (the whole range for the rare resample whose
+    median falls outside). In bounded chunks."""
+    n = arr.size
     order = np.argsort(arr, kind="stable")
     ordered, owner = arr[order], codes[order]
+    sizes = np.bincount(owner, minlength=k).astype(np.float64)
     out = np.empty(resamples)
-    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // arr.size)
+    if statistic != "p50":
+        sums = np.bincount(owner, weights=ordered, minlength=k)
+        done = 0
+        rows = max(1, _BOOTSTRAP_CHUNK_VALUES // k)
+        while done < resamples:
+            m = min(rows, resamples - done)
+            counts = _unit_draws(rng, m, k).astype(np.float64)
+            out[done : done + m] = (counts @ sums) / (counts @ sizes)
+            done += m
+        return out
+    if window is None:  # (wide enough that a median outside is rare: some 20 standard errors of its rank)
+        window = 4096 + 8 * int(math.sqrt(n)) * int(sizes.max())
+    lo = max(0, n // 2 - window // 2)
+    hi = min(n, lo + window)
+    # The units with a value in the window are drawn one by one; the others only as how many
+    # draws fell in each group of them alike (as many values below the window, and in all),
+    # which is all the median needs of them: the draws a group gets is a multinomial
+    # count like any unit's, and how they spread over its units is drawn only for a resample
+    # whose median falls outside the window.
+    inside = np.unique(owner[lo:hi])
+    local = np.full(k, -1, dtype=np.int64)
+    local[inside] = np.arange(inside.size)
+    below_all = np.bincount(owner[:lo], minlength=k).astype(np.float64)
+    outside = np.flatnonzero(local < 0)
+    size_of = sizes[outside].astype(np.int64)
+    # (alike: as many values below the window, and as many in all; one below and one above it
+    # is a unit of its own kind)
+    group_key = below_all[outside].astype(np.int64) * (int(size_of.max(initial=0)) + 1) + size_of
+    keys, group = np.unique(group_key, return_inverse=True)
+    members = [outside[group == g] for g in range(keys.size)]
+    g_size = np.array([sizes[mm[0]] for mm in members], dtype=np.float64)
+    g_below = np.array([below_all[mm[0]] for mm in members], dtype=np.float64)
+    p = np.array([mm.size for mm in members] + [inside.size], dtype=np.float64) / k
+    in_window = local[owner[lo:hi]]
+    # (a chunk holds several arrays of its rows by the window: a quarter of the flat chunk keeps
+    # its memory to some tens of MB)
+    rows = max(1, _BOOTSTRAP_CHUNK_VALUES // 4 // max(inside.size, hi - lo, 1))
     done = 0
     while done < resamples:
         m = min(rows, resamples - done)
-        weights = rng.multinomial(k, np.full(k, 1.0 / k), size=m)[:, owner]  # (m, n): times each value is drawn
-        if statistic == "p50":
-            cum = np.cumsum(weights, axis=1)
-            total = cum[:, -1]
-            rank = np.maximum(1, np.ceil(np.round(total * 0.5, 9)))  # (nearest rank, as percentile())
-            out[done : done + m] = ordered[(cum >= rank[:, None]).argmax(axis=1)]
-        else:
-            out[done : done + m] = (weights @ ordered) / weights.sum(axis=1)
+        agg = rng.multinomial(k, p, size=m)
+        per_group, c_in = agg[:, :-1].astype(np.float64), agg[:, -1]
+        spread = np.repeat(np.arange(m) * inside.size, c_in) + rng.integers(0, max(inside.size, 1), int(c_in.sum()))
+        counts_in = np.bincount(spread, minlength=m * inside.size).reshape(m, inside.size).astype(np.float64)
+        offset = per_group @ g_below + counts_in @ below_all[inside]
+        total = per_group @ g_size + counts_in @ sizes[inside]
+        rank = np.maximum(1, np.ceil(np.round(total * 0.5, 9)))  # (nearest rank, as percentile())
+        weights = counts_in[:, in_window]
+        cum = offset[:, None] + np.cumsum(weights, axis=1)
+        found = (offset < rank) & (cum[:, -1] >= rank) if hi > lo else np.zeros(m, dtype=bool)
+        idx = np.empty(m, dtype=np.int64)
+        idx[found] = lo + (cum[found] >= rank[found, None]).argmax(axis=1)
+        for r in np.flatnonzero(~found):  # (outside the window: each unit's count, then summed over all)
+            counts = np.zeros(k)
+            counts[inside] = counts_in[r]
+            for g, mm in enumerate(members):
+                counts[mm] = np.bincount(rng.integers(0, mm.size, agg[r, g]), minlength=mm.size)
+            idx[r] = (np.cumsum(counts[owner]) >= rank[r]).argmax()
+        out[done : done + m] = ordered[idx]
         done += m
     return out
 
