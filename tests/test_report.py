@@ -845,6 +845,11 @@ def test_counts_read_as_people_write_them():
     ({"sessions": [{"ready_ms": [1]}]}, "'sessions[0].ready_ms' must be a number or null, not [1]"),
     ({"attaches": [{"kind": "switch", "ms": "3"}]}, "'attaches[0].ms' must be a number or null, not \"3\""),
     ({"attaches": [{"kind": ["switch"], "ms": 3}]}, "'attaches[0].kind' must be a string, not [\"switch\"]"),
+    # (json reads NaN and 1e999: the report said "connect inf s (nan%)" and wrote Infinity, no JSON)
+    ({"times_ms": {"connected": float("nan")}}, "'times_ms.connected' must be a finite number, not nan"),
+    ({"background_ms": float("inf")}, "'background_ms' must be a finite number, not inf"),
+    ({"times_ms": {"authenticated": -611.0}}, "'times_ms.authenticated' must not be negative, not -611.0"),
+    ({"attaches": [{"kind": "switch", "ms": -3}]}, "'attaches[0].ms' must not be negative, not -3"),
 ])
 def test_cli_a_record_of_wrong_types_is_one_line_naming_the_field(tmp_path, change, says):
     results = write_jsonl(tmp_path / "results.jsonl", [TWENTY[0], TWENTY[1] | change])

@@ -8,6 +8,7 @@ Inputs follow the documented shapes of docs/formats.md: ``jarvis-diag.sim/1`` re
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -229,6 +230,17 @@ _SESSION_TIMES = ("ready_ms", "history_end_ms", "first_live_ms")
 _MISSING = object()
 
 
+def _duration_problem(value: object) -> str | None:
+    """Why a time or count read as a number cannot be one (NaN, an infinity: json reads
+    ``NaN`` and ``1e999``; a negative), or None. Taken as they were, the report said
+    'connect inf s (nan%)' and wrote ``Infinity``, which is no JSON."""
+    if type(value) is float and not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    if type(value) in (int, float) and value < 0:
+        return f"must not be negative, not {value!r}"
+    return None
+
+
 def sim_record_problem(rec: dict) -> str | None:
     """What makes ``rec`` no usable ``jarvis-diag.sim/1`` record (a missing field, a field
     of the wrong type), or None."""
@@ -241,17 +253,24 @@ def sim_record_problem(rec: dict) -> str | None:
             return f"{name!r} must be {what}, not {json.dumps(value)}"
     if missing:
         return f"not a complete jarvis-diag.sim/1 record: no {', '.join(repr(m) for m in missing)}"
+    for name in ("background_ms", "deadline_ms", "lost", "duplicated"):
+        if (wrong := _duration_problem(rec[name])) is not None:
+            return f"{name!r} {wrong}"
     if type(rec.get("failure")) not in (str, type(None)):
         return f"'failure' must be a string or null, not {json.dumps(rec['failure'])}"
     for key, value in rec["times_ms"].items():
         if type(value) not in _OPTIONAL_NUMBER:
             return f"'times_ms.{key}' must be a number or null, not {json.dumps(value)}"
+        if (wrong := _duration_problem(value)) is not None:
+            return f"'times_ms.{key}' {wrong}"
     for i, sess in enumerate(rec["sessions"]):
         if type(sess) is not dict:
             return f"'sessions[{i}]' must be an object, not {json.dumps(sess)}"
         for key in _SESSION_TIMES:
             if type(sess.get(key)) not in _OPTIONAL_NUMBER:
                 return f"'sessions[{i}].{key}' must be a number or null, not {json.dumps(sess[key])}"
+            if (wrong := _duration_problem(sess.get(key))) is not None:
+                return f"'sessions[{i}].{key}' {wrong}"
         for key in ("lost_seqs", "duplicated_seqs"):
             if type(sess.get(key, [])) is not list:
                 return f"'sessions[{i}].{key}' must be a list, not {json.dumps(sess[key])}"
@@ -260,6 +279,8 @@ def sim_record_problem(rec: dict) -> str | None:
             return f"'attaches[{i}]' must be an object, not {json.dumps(att)}"
         if type(att.get("ms")) not in _OPTIONAL_NUMBER:
             return f"'attaches[{i}].ms' must be a number or null, not {json.dumps(att['ms'])}"
+        if (wrong := _duration_problem(att.get("ms"))) is not None:
+            return f"'attaches[{i}].ms' {wrong}"
         if type(att.get("kind")) not in (str, type(None)):
             return f"'attaches[{i}].kind' must be a string, not {json.dumps(att['kind'])}"
     return None
