@@ -1873,17 +1873,11 @@ class Timeline:
         if since_ts is not None and until_ts is not None and until_ts < since_ts:
             raise DiagError(f"until {until}: before since {since}")
 
-        def in_window(col: pd.Series) -> pd.Series:
-            keep = pd.Series(True, index=col.index)
-            if since_ts is not None:
-                keep &= col.isna() | (col >= since_ts)
-            if until_ts is not None:
-                keep &= col.isna() | (col <= until_ts)
-            return keep
-
-        def open_in_window(start: pd.Series, end: pd.Series) -> pd.Series:
-            # a connection or an episode that began before the window and was still open in it
-            # is in it (one with no end ran on to the end of the logs)
+        def in_window(start: pd.Series, end: pd.Series | None = None) -> pd.Series:
+            # what spans start..end is in the window when any of that span is: a connection or an
+            # episode that began before it and was still open (one with no end ran on to the end
+            # of the logs), a finding folded from several occurrences; an instant is its own span
+            end = start if end is None else end
             keep = pd.Series(True, index=start.index)
             if since_ts is not None:
                 keep &= end.isna() | (end >= since_ts)
@@ -1892,15 +1886,9 @@ class Timeline:
             return keep
 
         def overlaps(found: pd.DataFrame) -> pd.Series:
-            # a finding folded from several occurrences is in the window when any of its span is
             first = found["first_at"].fillna(found["at"]) if "first_at" in found else found["at"]
             last = found["last_at"].fillna(found["at"]) if "last_at" in found else found["at"]
-            keep = pd.Series(True, index=found.index)
-            if since_ts is not None:
-                keep &= last.isna() | (last >= since_ts)
-            if until_ts is not None:
-                keep &= first.isna() | (first <= until_ts)
-            return keep
+            return in_window(first, last)
 
         def session_match(values: pd.Series) -> pd.Series:
             return self.session_mask(values, session)
@@ -1949,11 +1937,11 @@ class Timeline:
             ev = _keep(ev, client_match(ev["client"]) | ev["sid"].isin(sids))
         if since_ts is not None or until_ts is not None:
             ev = _keep(ev, in_window(ev["t"]))
-            co = _keep(co, open_in_window(co["connected_at"].fillna(co["authenticated_at"]),
-                                          co["disconnected_at"].fillna(co["client_disconnected_at"])))
+            co = _keep(co, in_window(co["connected_at"].fillna(co["authenticated_at"]),
+                                     co["disconnected_at"].fillna(co["client_disconnected_at"])))
             at = _keep(at, in_window(at["ready_sent_at"].fillna(at["ready_received_at"]).fillna(at["requested_at"])
                                      .fillna(at["received_at"])))
-            ep = _keep(ep, open_in_window(ep["started_at"], ep["recovered_at"]))
+            ep = _keep(ep, in_window(ep["started_at"], ep["recovered_at"]))
             fi = _keep(fi, overlaps(fi))
         chosen = [f"{name} {value}" for name, value in (
             ("session", session), ("client", client),
