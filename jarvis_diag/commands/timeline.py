@@ -939,23 +939,21 @@ def _follow(paths: list[str], tz: str | None, format_of: dict[str, str], no_skew
             elif source is None and t.offset:
                 t.format = None  # (not a log: the timeline left it out)
         _show_held(kept=_kept(sel, names), names=names, upto=done.held)
+        # (what is told from now on is this reading's findings, each under its own key)
         matched, gone = match_findings(seen, findings)
-        before_now = dict(seen)
-        for key in [k for _, _, k in matched if k is not None and k in seen]:
-            del seen[key]
+        told = dict(seen)
+        seen.clear()
         for key, f, before in matched:
-            said = (f["severity"], f["summary"])
-            seen[key] = said
-            if before_now.get(before) != said or before is None:
+            said = seen[key] = (f["severity"], f["summary"])
+            if before is None or told[before] != said:
                 with ctrl_c:
                     console.print(_finding_line(f, revised=before is not None), highlight=False, markup=False,
                                   soft_wrap=True, style="bold")
         # a finding told from part of the logs that more of them no longer bear out
         for key in gone:
             with ctrl_c:
-                console.print(_withdrawn_line(key, before_now[key]), highlight=False, markup=False,
+                console.print(_withdrawn_line(key, told[key]), highlight=False, markup=False,
                               soft_wrap=True, style="bold")
-                seen.pop(key, None)
         tell_warnings(tl, sel, left_out)
 
     def last_rebuild() -> None:
