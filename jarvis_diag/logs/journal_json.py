@@ -183,12 +183,14 @@ def _name_services(keys: list[tuple | None], heads: dict[tuple, bytes]) -> None:
     several units (every ``python3 -m uvicorn`` unit is ``python3``), those entries show
     their unit in its place, as ``journalctl -o with-unit`` does, so that another unit's
     lines (its reload among them) are not taken for the backend's."""
+    distinct = [k for k in dict.fromkeys(keys) if k is not None]
+    service = {key: (_name(key[0]), _name(key[1]) or _name(key[2])) for key in distinct}
     units: dict[tuple, set] = {}
-    for key in dict.fromkeys(k for k in keys if k is not None):
-        units.setdefault((_name(key[0]), _name(key[1]) or _name(key[2])), set()).add(key[4])
-    for key in dict.fromkeys(k for k in keys if k is not None):
+    for key in distinct:
+        units.setdefault(service[key], set()).add(key[4])
+    for key in distinct:
         host, ident, comm, pid, unit = key
-        if len(units[(_name(host), _name(ident) or _name(comm))]) > 1 and isinstance(unit, str) and unit:
+        if len(units[service[key]]) > 1 and isinstance(unit, str) and unit:
             ident = unit
         heads[key] = _head(host, ident, comm, pid)
 
