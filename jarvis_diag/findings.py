@@ -1683,7 +1683,7 @@ def detect_auth_failed(ix: _Index) -> list[dict]:
         sids = {r.get("sid") for r in recs if r.get("sid")}
         ok_after = any(((client and c.client == client) or c.sid in sids or (c.sid or "")[:8] in sids)
                        and c.authenticated_at is not None and c.authenticated_at > last for c in ix.corr.connections)
-        shown = sorted({(r.get("sid") or "")[:8] for r in recs if r.get("sid")})
+        shown = sorted({sid[:8] for sid in sids})
         reasons = sorted({r.get("reason") for r in recs if r.get("reason")})
         findings.append(_f(
             "auth-failed", "warning" if ok_after else "critical", recs[0]["t"],
