@@ -132,14 +132,14 @@ class ChatService:
         if sock is None:
             return
         attached = list(sock.sessions)
-        for session_id in attached:
-            session = self.sessions.get(session_id)
-            if session is not None:
-                detach(session, sock)
-                if self.single_live or self.single_owner:
-                    self.log.log("sm.callback_cleared", session=short(session_id), sid=short(sid))
+        # (as the real server: every subscription is counted, and only the callbacks the socket
+        # still held are cleared and their consumers cancelled, not those another attach took)
+        live = [s for s in attached if (session := self.sessions.get(s)) is not None and detach(session, sock)]
+        if self.single_live or self.single_owner:
+            for session_id in live:
+                self.log.log("sm.callback_cleared", session=short(session_id), sid=short(sid))
         self.log.log("sio.client_disconnected", sid=short(sid), n=len(attached))
-        for session_id in attached:
+        for session_id in live:
             self.log.log("sio.consumer_cancelled", sid=short(sid), session=short(session_id))
 
     async def error(self, sid: str, message: str, session_key: object = None) -> None:

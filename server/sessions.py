@@ -92,7 +92,8 @@ def message_event(message: dict, session_id: str) -> tuple[str, dict]:
 class SocketState:
     sid: str
     authenticated: bool = False
-    sessions: dict[str, None] = field(default_factory=dict)  # sessions this socket is subscribed to
+    # sessions this socket is subscribed to: with single-live-session, also those whose callback it lost
+    sessions: dict[str, None] = field(default_factory=dict)
     live_session: str | None = None  # the last session it attached (single-live-session bug)
     temp_map: dict[str, str] = field(default_factory=dict)  # (sid, 'chat', temp id) -> UUID, this socket's part
 
@@ -114,14 +115,14 @@ def attach(session: Session, sock: SocketState, sessions: dict[str, Session],
     if single_live:
         if sock.live_session and sock.live_session != session.id:
             change.switched_from = sock.live_session
-        for other_id in list(sock.sessions):
-            if other_id != session.id:
-                other = sessions.get(other_id)
-                if other is not None:
-                    other.subscribers.pop(sock.sid, None)
-                    if other.owner == sock.sid:
-                        other.owner = None
-                del sock.sessions[other_id]
+        # (the socket stays subscribed to the others, as the real server's subscription list
+        # does: only their callbacks go, each told once, when it goes)
+        for other_id in sock.sessions:
+            other = sessions.get(other_id)
+            if other_id != session.id and other is not None and sock.sid in other.subscribers:
+                del other.subscribers[sock.sid]
+                if other.owner == sock.sid:
+                    other.owner = None
                 change.cleared.append(other_id)
     if single_owner and session.owner is not None and session.owner != sock.sid:
         previous = session.owner

@@ -36,6 +36,45 @@ async def test_single_live_session(bug):
             await a.wait("chat:result", since=mark, session=A)
 
 
+async def _disconnect_lines(srv, sid: str) -> list[str]:
+    """The app.log lines naming socket ``sid`` after the last attach, read once its disconnect
+    is logged (the lines of a disconnect are written at once)."""
+    for _ in range(200):
+        lines = srv.app_log.read_text().splitlines()
+        if any(f"Client {sid[:8]} disconnected" in line for line in lines):
+            break
+        await asyncio.sleep(0.02)
+    start = max(i for i, line in enumerate(lines) if "Chat connect DONE" in line)
+    return [line.split(" - ", 3)[-1] for line in lines[start + 1:] if sid[:8] in line]
+
+
+async def test_single_live_session_disconnect_counts_every_subscription_and_clears_only_the_live_one():
+    # as the real server logs it (../real-logs: a socket that attached 3 chats in turn): one
+    # "Callback cleared", "cleaned up 3 subscriptions", one "Consumer cancelled"
+    async with running_server(bugs=["single-live-session"]) as srv:
+        a = await Client(srv.url, srv.token, "a").connect()
+        sid = a.sid
+        sessions = [(await a.attach(f"new-{k}"))["session_id"] for k in range(3)]
+        await a.close()
+        assert await _disconnect_lines(srv, sid) == [
+            f"[Session:{sessions[2][:8]}] Callback cleared by {sid[:8]}",
+            f"[SocketIO] Client {sid[:8]} disconnected, cleaned up 3 subscriptions",
+            f"[SocketIO] Consumer cancelled: sid={sid[:8]}, session={sessions[2][:8]}",
+        ]
+
+
+async def test_single_owner_disconnect_clears_no_callback_another_socket_took():
+    async with running_server(bugs=["single-owner"]) as srv, Client(srv.url, srv.token, "laptop") as laptop:
+        phone = await Client(srv.url, srv.token, "phone").connect()
+        sid = phone.sid
+        A = (await phone.attach("new-1"))["session_id"]
+        await laptop.attach(A)
+        await phone.close()
+        # (the laptop took A's callback: the phone's disconnect has none to clear)
+        assert await _disconnect_lines(srv, sid) == [
+            f"[SocketIO] Client {sid[:8]} disconnected, cleaned up 1 subscriptions"]
+
+
 @pytest.mark.parametrize("bug", [None, "single-owner"])
 async def test_single_owner(bug):
     async with running_server(bugs=[bug] if bug else []) as srv, \

@@ -53,7 +53,13 @@ def test_attach_single_live_session_drops_the_others():
     attach(a, sock, sessions, single_live=True)
     change = attach(b, sock, sessions, single_live=True)
     assert change.cleared == ["A"] and change.switched_from == "A"
-    assert "x" not in a.subscribers and list(sock.sessions) == ["B"]
+    # the socket keeps its subscription to A (the real server counts it when the socket goes:
+    # "cleaned up 3 subscriptions" after three chats in turn); only A's callback went
+    assert "x" not in a.subscribers and list(sock.sessions) == ["A", "B"]
+    # back to A: only B's callback goes (A's went already, and is not told again)
+    change = attach(a, sock, sessions, single_live=True)
+    assert change.cleared == ["B"] and change.switched_from == "B" and list(a.subscribers) == ["x"]
+    assert "x" not in b.subscribers
 
 
 def test_attach_single_owner_moves_the_output():
