@@ -5,17 +5,29 @@ Pure parts: :mod:`.profiles` (reconnect state machines), :mod:`.faults` (schedul
 :mod:`.results`, :mod:`.run`.
 """
 
-from jarvis_diag.simulate.faults import FAULTS, fault_schedule
-from jarvis_diag.simulate.network import SHAPES, NetworkShape
-from jarvis_diag.simulate.profiles import PRESETS, Profile, ReconnectMachine
-from jarvis_diag.simulate.proxy import FaultProxy
-from jarvis_diag.simulate.results import ResultWriter, read_results
-from jarvis_diag.simulate.run import RunResult, ServerUnusable, run_simulation
-from jarvis_diag.simulate.scenario import SimConfig, load_scenario
-from jarvis_diag.simulate.verdict import cycle_ok, cycle_verdict, summarize
+from __future__ import annotations
 
-__all__ = [
-    "FAULTS", "PRESETS", "SHAPES", "FaultProxy", "NetworkShape", "Profile", "ReconnectMachine", "ResultWriter",
-    "RunResult", "ServerUnusable", "SimConfig", "cycle_ok", "cycle_verdict", "fault_schedule", "load_scenario",
-    "read_results", "run_simulation", "summarize",
-]
+import importlib
+from typing import Any
+
+# each name from the module that holds it, imported on first use: the pure parts (a scenario's
+# steps, the profiles) are wanted without the network clients' imports (aiohttp, socketio)
+_WHERE = {
+    "FAULTS": "faults", "fault_schedule": "faults", "SHAPES": "network", "NetworkShape": "network",
+    "PRESETS": "profiles", "Profile": "profiles", "ReconnectMachine": "profiles", "FaultProxy": "proxy",
+    "ResultWriter": "results", "read_results": "results", "RunResult": "run", "ServerUnusable": "run",
+    "run_simulation": "run", "SimConfig": "scenario", "load_scenario": "scenario", "cycle_ok": "verdict",
+    "cycle_verdict": "verdict", "summarize": "verdict",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
