@@ -430,6 +430,63 @@ def render_timeline(tl: Timeline, width: int | None = None) -> Iterator[Renderab
         yield view
     yield Text("")
     yield _findings_table(tl)
+    yield from _reproduce_view(tl)
+
+
+def _reproduce_view(tl: Timeline) -> Iterator[RenderableType]:
+    """For the warning and critical findings a sample incident set makes by the same mechanism:
+    the commands that make it (and the server and phones to run by hand, against the
+    reference server or the user's own). A command wider than the terminal goes on over lines
+    ending in a backslash, which a shell pastes as one command."""
+    bad = tl.findings[tl.findings["severity"].isin(["warning", "critical"])] if not tl.findings.empty else None
+    if bad is None or bad.empty:
+        return
+    from jarvis_diag.reproduce import KINDS, reproductions
+
+    if not bad["kind"].isin(list(KINDS)).any():  # (nothing to reproduce: the sets are not read)
+        return
+    found = reproductions(bad[["id", "kind", "severity", "summary"]].to_dict("records"))
+    if not found:
+        return
+    yield Text("")
+    yield Text("Reproduce it: the reference server and simulated phones, in a sample incident set", style="italic")
+    for r in found:
+        head = Text(f"{', '.join(r.findings)} ({', '.join(r.kinds)}): sample set ")
+        head.append(r.sample, style="bold")
+        head.append(f" — {r.title}", style="dim")
+        yield head
+        yield _commands(r.make)
+    yield Text("By hand, or against your own server (give simulate-mobile its URL and token), with the set's "
+               "scenario.toml:", style="dim")
+    for r in found:
+        yield _commands(r.by_hand)
+
+
+def _commands(commands: tuple[str, ...]) -> _AtWidth:
+    def draw(width: int) -> RenderResult:
+        for command in commands:
+            yield Text("\n".join(command_lines(command, width, indent=2)), no_wrap=True, overflow="ignore")
+    return _AtWidth(draw)
+
+
+def command_lines(command: str, width: int, indent: int = 0) -> list[str]:
+    """``command`` in lines of at most ``width`` characters (a word wider stands alone), each
+    but the last ending in `` \\``, the next ones indented 4 more; an option and its value
+    stay on one line."""
+    words: list[str] = []
+    for word in command.split(" "):
+        if words and words[-1].startswith("--") and " " not in words[-1] and not word.startswith("-"):
+            words[-1] += f" {word}"
+        else:
+            words.append(word)
+    lines = [" " * indent + words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) + 2 <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines[-1] += " \\"
+            lines.append(" " * (indent + 4) + word)
+    return lines
 
 
 def timeline_html(tl: Timeline, width: int = 140) -> str:

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jarvis_diag.folders import check_ours, fresh_folder
-from jarvis_diag.simulate import SimConfig, run_simulation
 from jarvis_diag.simulate.profiles import PRESETS
-from jarvis_diag.simulate.scenario import Step
+from jarvis_diag.simulate.scenario import SimConfig, Step
 
 LOG_TZ = "Asia/Shanghai"  # UTC+8: the backend writes local time with no zone, as in the field
 SCHEMA = "jarvis-diag.expected/1"
@@ -201,11 +201,16 @@ INCIDENTS: tuple[Incident, ...] = (
 INCIDENTS_BY_NAME = {i.name: i for i in INCIDENTS}
 
 
+# the phones' settings no command-line flag gives: in every set's scenario.toml
+REACTION_S = 0.3
+CLOCK_SKEW_MS = (-400.0, 400.0)
+
+
 def sim_config(incident: Incident, url: str, token: str, seed: int) -> SimConfig:
     options = dict(incident.sim)
     profiles = [PRESETS[name] for name in options.pop("profiles", ["connmgr"])]
-    cfg = SimConfig(url=url, token=token, profiles=profiles, seed=seed, reaction_s=0.3,
-                    clock_skew_ms=(-400.0, 400.0), **options)
+    cfg = SimConfig(url=url, token=token, profiles=profiles, seed=seed, reaction_s=REACTION_S,
+                    clock_skew_ms=CLOCK_SKEW_MS, **options)
     if incident.steps is not None:
         cfg.steps = list(incident.steps)
     return cfg
@@ -238,26 +243,91 @@ def readme_text(incident: Incident, expected: list[dict]) -> str:
     lines = [f"# {incident.title}", "", "## What happened", incident.story, "", "## What to look for",
              incident.look_for, "", "## Try it", "```", f"jarvis-diag timeline sample_logs/{incident.name}", "```",
              "", "## How it was made",
-             f"`jarvis-diag samples` ran the reference server (`{_server_flags(incident)}`, app.log in local time "
+             f"`jarvis-diag samples` ran the reference server as below (on a free port; app.log in local time "
              f"of {LOG_TZ}, no zone written) and simulated phones (profile "
              f"{', '.join(incident.sim.get('profiles', ['connmgr']))}) whose clocks run a few hundred ms off.",
              "`expected.json` lists the findings the timeline must name; "
-             + ("none may be a warning or worse." if incident.healthy else f"{len(expected)} of them."), ""]
+             + ("none may be a warning or worse." if incident.healthy else f"{len(expected)} of them."), "",
+             "## Make it again by hand",
+             "`scenario.toml` holds the phones' settings and steps. Against the reference server, in two "
+             "terminals (the phones run against any Jarvis server: give its URL and token):",
+             "```", serve_command(incident), simulate_command("scenario.toml"), TIMELINE_BY_HAND, "```",
+             f"(the last after the phones are done; a second run wants other folders than {BY_HAND_SERVER}/ "
+             f"and {BY_HAND_SIM}/, or the timeline reads both runs)", ""]
     return "\n".join(lines)
 
 
-def _server_flags(incident: Incident) -> str:
-    flags = [f"--bug {b}" for b in incident.server.get("bugs", ())]
-    if "reload_after" in incident.server:
-        flags.append(f"--reload-after {incident.server['reload_after']}")
-    if "reload_count" in incident.server:
-        flags.append(f"--reload-count {incident.server['reload_count']}")
-    flags.append(f"--ping-interval {BASE_SERVER['ping_interval']} --ping-timeout {BASE_SERVER['ping_timeout']}")
-    flags.append(f"--log-tz {LOG_TZ}")
-    return "jarvis-diag serve " + " ".join(flags)
+def scenario_text(incident: Incident, seed: int) -> str:
+    """The set's phones as a scenario file (``simulate-mobile --scenario``, docs/formats.md):
+    what :func:`sim_config` gives them, so that the same phones run against any server."""
+    sim = incident.sim
+    profiles = list(sim.get("profiles", ["connmgr"]))
+    lines = [f"# the phones of sample set {incident.name}: jarvis-diag simulate-mobile URL --token TOKEN "
+             "--scenario scenario.toml", f"seed = {seed}"]
+    for key in ("clients", "sessions"):
+        if key in sim:
+            lines.append(f"{key} = {int(sim[key])}")  # type: ignore[call-overload]
+    for key in ("background", "deadline", "stagger"):
+        if f"{key}_s" in sim:
+            lines.append(f'{key} = "{_seconds(sim[f"{key}_s"])}"')
+    lines += [f'fault = "{sim["fault"]}"', "profile = " + (f'"{profiles[0]}"' if len(profiles) == 1 else
+                                                          "[" + ", ".join(f'"{p}"' for p in profiles) + "]"),
+              f'reaction = "{_seconds(REACTION_S)}"',
+              f"clock_skew_ms = [{_number(CLOCK_SKEW_MS[0])}, {_number(CLOCK_SKEW_MS[1])}]"]
+    for step in incident.steps or ():
+        lines += ["", "[[steps]]", f'action = "{step.action}"']
+        if step.session is not None:
+            lines.append(f"session = {step.session}" if isinstance(step.session, int) else
+                         f"session = {json.dumps(step.session)}")
+        if step.action in ("wait", "background"):
+            lines.append(f'for = "{_seconds(step.for_s)}"')
+        if step.fault is not None:
+            lines.append(f'fault = "{step.fault}"')
+        if step.content is not None:
+            lines.append(f"content = {json.dumps(step.content)}")
+    return "\n".join(lines) + "\n"
+
+
+# where the commands by hand put the server's data and logs, and the phones' results and logs
+BY_HAND_SERVER = "repro-server"
+BY_HAND_SIM = "repro-sim"
+
+
+def serve_command(incident: Incident, port: int = 38010, token: str = "secret") -> str:
+    """``jarvis-diag serve`` as the set's server ran: its bugs, reloads and ping window (the
+    log's zone aside), its data and logs in a folder of their own."""
+    args = ["jarvis-diag", "serve", "--port", str(port), "--token", token, "--data-dir", BY_HAND_SERVER]
+    for bug in incident.server.get("bugs", ()):
+        args += ["--bug", str(bug)]
+    for key in ("reload_after", "reload_count", "ping_interval", "ping_timeout"):
+        value = {**BASE_SERVER, **incident.server}[key] if key.startswith("ping") else incident.server.get(key)
+        if value is not None:
+            args += [f"--{key.replace('_', '-')}", _number(value)]
+    return shlex.join(args)
+
+
+def simulate_command(scenario: str, port: int = 38010, token: str = "secret") -> str:
+    """``jarvis-diag simulate-mobile`` with a set's ``scenario`` file, against ``serve_command``'s server."""
+    return shlex.join(["jarvis-diag", "simulate-mobile", f"http://127.0.0.1:{port}", "--token", token,
+                       "--scenario", scenario, "--out", BY_HAND_SIM])
+
+
+# reads what the two commands by hand wrote
+TIMELINE_BY_HAND = f"jarvis-diag timeline {BY_HAND_SERVER}/logs/app.log {BY_HAND_SIM}/frontend"
+
+
+def _number(value: object) -> str:
+    """2.0 as 2, 0.5 as 0.5."""
+    number = float(value)  # type: ignore[arg-type]
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+def _seconds(value: object) -> str:
+    return f"{_number(value)}s"
 
 
 async def _run(incident: Incident, folder: Path, seed: int, on_phase: Callable[[str], None]) -> list[dict]:
+    from jarvis_diag.simulate.run import run_simulation
     from server.config import ServerConfig
     from server.runner import ServerRunner
 
@@ -297,12 +367,14 @@ def generate(out_dir: str | Path, names: list[str] | None = None, seed: int = 7,
                    "healthy": incident.healthy, "backend_tz": LOG_TZ, "findings": expected, "clients": clients}
             (part / "expected.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             (part / "README.md").write_text(readme_text(incident, expected), encoding="utf-8")
+            (part / "scenario.toml").write_text(scenario_text(incident, seed), encoding="utf-8")
         folders.append(folder)
     return folders
 
 
 # What a sample set holds (and, while it is made, the server's data and captured console)
-SET_FILES = ("README.md", "app.log", "expected.json", "frontend", "results.jsonl", ".work", "backend.log")
+SET_FILES = ("README.md", "app.log", "expected.json", "frontend", "results.jsonl", "scenario.toml", ".work",
+             "backend.log")
 
 
 def check_timeline(expected_doc: dict, timeline_doc: dict) -> list[str]:
