@@ -576,11 +576,15 @@ def _parse_journal_export(info: SourceInfo, data: bytes | bytearray, damaged: st
     journalctl shows it."""
     export = journal_json.decode(data)
     del data
+    # (a message with colour codes is exported as a byte array: its codes come out only here)
+    text, codes = strip_terminal_codes(export.data)
+    if codes:
+        warnings.append(f"{info.path}: {codes:,} terminal colour code(s) removed (a capture of a terminal)")
     if export.left_out:
         which = "1 entry" if export.left_out == 1 else f"{export.left_out:,} entries"
         warnings.append(f"{info.path}: {which} with no message: the export leaves out a message over 4096 bytes "
                         f"(a traceback?); `journalctl -o json --all` keeps it (its line kept as an unknown event)")
-    parsed = _parse_prefixed(info, export.data, damaged, engine, memo, line_of=export.entry_of)
+    parsed = _parse_prefixed(info, text, damaged, engine, memo, line_of=export.entry_of)
     info.lines = export.lines
     return parsed
 

@@ -132,6 +132,29 @@ def test_the_timeline_of_an_export_finds_what_the_plain_log_does(tmp_path, fixtu
                                   for i in b["line"]]
 
 
+def test_a_coloured_message_the_export_writes_as_a_byte_array_reads_as_the_plain_log(tmp_path):
+    # journalctl exports a MESSAGE with control characters (a terminal's colour codes, as
+    # uvicorn and coloured loggers write them) as an array of its bytes, not a string: its
+    # codes were left in, and not one backend line was read (the zone taken from the machine)
+    plain = str(FIXTURES / "normal" / "backend.log")
+    lines = Path(plain).read_text().splitlines()
+    coloured = [line.replace(" - INFO - ", " - \x1b[32mINFO\x1b[0m - ").replace("INFO:  ", "\x1b[32mINFO\x1b[0m:  ")
+                for line in lines]
+    stamps = collector_stamps(lines, ZONE, LAG)
+    entries = [_entry(t, list(line.encode()) if "\x1b" in line else line, i)
+               for i, (t, line) in enumerate(zip(stamps, coloured, strict=True))]
+    assert sum('"MESSAGE":[' in e for e in entries) > len(entries) // 2
+    export = _write(tmp_path / "jarvis.json", entries)
+    pages = str(FIXTURES / "normal" / "frontend")
+    result = runner.invoke(app, ["timeline", export, pages, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    got, want = json.loads(result.stdout), _timeline(plain, pages)
+    assert "terminal colour code(s) removed" in result.stderr
+    assert (got["sources"][0]["prefix"], got["sources"][0]["unknown"]) == ("journal-json", 0)
+    assert got["clock"]["backend_utc_offset_minutes"] == 60 and got["clock"]["clients"] == want["clock"]["clients"]
+    assert [(f["kind"], f["severity"]) for f in got["findings"]] == [(f["kind"], f["severity"]) for f in want["findings"]]
+
+
 def test_an_export_in_a_folder_is_read_and_other_json_there_is_not(tmp_path):
     # `journalctl -u jarvis -o json > logs/backend.json`, then `timeline logs/`: the export was
     # left out of the folder's files, and the pages' logs alone gave another story
