@@ -42,23 +42,48 @@ def test_the_headline_says_how_many_cycles_each_side_had_counts_first(before_aft
     assert lines[0] == "findings: fewer, 2 critical -> none (lost-output 1 -> 0, not-recovered 1 -> 0)"
     assert lines[1].startswith("lost: fewer, 18 messages in 12 cycles -> 0 in 12, per cycle 1.5 -> 0 (−1.5, 95% CI")
     assert lines[2].startswith("unrecovered: fewer, 12 of 12 cycles -> 0 of 12, per cycle 1 -> 0 (−1, 95% CI")
-    assert len(lines) == 3
+    # the times only the candidate has (its cycles recovered, the baseline's none) come after
+    assert lines[3:] == ["recovery: none in the baseline (not recovered 12), p50 105 ms (n 12) in the candidate",
+                         "live: none in the baseline (no output seen 12), p50 205 ms (n 12) in the candidate"]
     assert "12 of 12 cycles -> 0 of 12" in to_markdown(report).split("### Latency")[0]
 
 
 def test_not_enough_data_says_which_side_had_no_case(before_after):
     # the baseline recovered no cycle, so it has no recovery time: 'not enough data' alone
-    # read as if the report had failed to measure
+    # read as if the report had failed to measure (and '0 cases; 5 needed', as if more cycles
+    # would have given one: what its cycles had instead is said)
     after, before = before_after
     report = make_report(after, compare=before, resamples=500)
-    said = "not enough data: baseline 0 cases; 5 needed"
+    said = "not enough data: baseline none of 12 (not recovered 12)"
     row = next(r for r in report.comparison.rows if r.metric == "recovery")
     assert row.verdict == "not enough data" and fmt.verdict_text(row) == said
     assert report.to_json_dict()["comparison"]["metrics"]["recovery"]["verdict"] == "not enough data"
     md_row = next(line for line in to_markdown(report).splitlines() if line.startswith("| `recovery` | p50"))
     assert md_row.endswith(f"| {said} |")
     assert said in html.unescape(to_html(report))
-    assert " ".join(to_text(report, width=200).split()).count(said) == 2  # recovery and live
+    assert " ".join(to_text(report, width=200).split()).count(said) == 1
+    live = next(r for r in report.comparison.rows if r.metric == "live")
+    assert fmt.verdict_text(live) == "not enough data: baseline none of 12 (no output seen 12)"
+
+
+def test_a_time_only_one_side_has_is_the_headline_when_no_count_changed(tmp_path):
+    # both sides' cycles all failed (the legacy page), but the candidate's replies came live
+    # (p50 564 ms) and the baseline's never: the headline said 'no clear difference in any metric'
+    def records(live):
+        out = [sim_record(i, None, failure="not recovered", run="r1" if live else "r0") for i in range(5)]
+        for i, rec in enumerate(out):
+            rec["sessions"][0].update(first_live_ms=560.0 + i if live else None, live=live)
+        return out
+    before = write_jsonl(tmp_path / "before.jsonl", records(False))
+    after = write_jsonl(tmp_path / "after.jsonl", records(True))
+    report = make_report(str(after), compare=str(before), resamples=500)
+    lines = fmt.comparison_headlines(report.comparison)
+    assert "live: none in the baseline (no output seen 5), p50 562 ms (n 5) in the candidate" in lines
+    assert not [line for line in lines if "no clear difference" in line]
+    # the other way round: the candidate lost what the baseline had
+    back = make_report(str(before), compare=str(after), resamples=500)
+    assert "live: none in the candidate (no output seen 5), p50 562 ms (n 5) in the baseline" in \
+        fmt.comparison_headlines(back.comparison)
 
 
 def test_the_method_names_only_what_is_compared():

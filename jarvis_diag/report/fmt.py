@@ -143,15 +143,23 @@ def verdict_text(row) -> str:
         return row.verdict
     d = row.difference
     needed = mx.MIN_UNITS_OF_COUNTS if d.statistic == "mean" else mx.MIN_UNITS
-    few = []
-    for side, s, units, word in (("baseline", row.baseline, d.baseline_units, row.unit_words[0]),
-                                 ("candidate", row.candidate, d.candidate_units, row.unit_words[1])):
+    few, nones = [], 0
+    for side, s, units, word, outcomes in (
+            ("baseline", row.baseline, d.baseline_units, row.unit_words[0], row.outcomes[0]),
+            ("candidate", row.candidate, d.candidate_units, row.unit_words[1], row.outcomes[1])):
         if units >= needed:
+            continue
+        if not s.n and outcomes:  # (its cycles had none: what they had instead)
+            few.append(f"{side} none of {sum(outcomes.values())} ({outcomes_text(outcomes)})")
+            nones += 1
             continue
         if units == s.n:
             word = "case"
         few.append(f"{side} {units} {word if units == 1 else ' or '.join(w + 's' for w in word.split(' or '))}")
-    return f"{NOT_ENOUGH}: {', '.join(few)}; {needed} needed" if few else NOT_ENOUGH
+    if not few:
+        return NOT_ENOUGH
+    # (how many a verdict needs says nothing where a side has none)
+    return f"{NOT_ENOUGH}: {', '.join(few)}" + ("" if nones == len(few) else f"; {needed} needed")
 
 
 def side_value(row, side: str) -> str:
@@ -202,8 +210,9 @@ def comparison_headlines(comparison) -> list[str]:
         return []
     found = findings_headline(comparison.findings)
     head = [found] if found else []
+    one_side = [line for r in comparison.rows if (line := _one_side_only(r))]
     if comparison.rows and all(r.verdict == NOT_ENOUGH for r in comparison.rows):
-        return head + ["not enough data to compare: too few cases on one side or both"]
+        return head + (one_side or ["not enough data to compare: too few cases on one side or both"])
     rows = [r for r in comparison.rows if r.unit == "count"] + [r for r in comparison.rows if r.unit != "count"]
     lines = []
     for r in rows:
@@ -213,11 +222,29 @@ def comparison_headlines(comparison) -> list[str]:
         stat = f"{_count_change(r)}, per {r.per or 'cycle'}" if d.statistic == "mean" else d.statistic
         lines.append(f"{r.metric}: {r.verdict}, {stat} {fmt_value(d.baseline, r.unit)} -> "
                      f"{fmt_value(d.candidate, r.unit)} ({fmt_signed(d.diff, r.unit)}, 95% CI {interval_text(d, r.unit)})")
+    lines += one_side
     apart = [r.metric for r in rows if r.verdict == NOT_COMPARABLE]
     if not lines:
         lines = ["no clear difference in any metric" + (f" that compares ({', '.join(apart)}: not comparable)"
                                                         if apart else "")]
     return head + lines
+
+
+def _one_side_only(row) -> str:
+    """For a time that only one side has (none of the other's cycles had one, as when none
+    recovered, and enough of this side's for a verdict): 'live: none in the baseline (no output
+    seen 5), p50 564 ms (n 5) in the candidate'; else ''. No interval compares a time with
+    none, but that one side never had it is the change."""
+    if row.verdict != NOT_ENOUGH or row.unit == "count":
+        return ""
+    d = row.difference
+    sides = (("baseline", row.baseline, d.baseline, d.baseline_units, row.outcomes[0]),
+             ("candidate", row.candidate, d.candidate, d.candidate_units, row.outcomes[1]))
+    for (none, s, _, _, outcomes), (some, other, value, units, _) in (sides, sides[::-1]):
+        if not s.n and outcomes and units >= mx.MIN_UNITS:
+            return (f"{row.metric}: none in the {none} ({outcomes_text(outcomes)}), p50 {fmt_value(value, row.unit)} "
+                    f"(n {other.n}) in the {some}")
+    return ""
 
 
 # Said under "Where the time goes" when a breakdown has server phases: the same names mean a

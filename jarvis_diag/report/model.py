@@ -85,6 +85,8 @@ class CompareRow:
     per: str = ""  # a count's mean is per: "cycle", "episode" or "cycle or episode"
     # what a unit of each side's cases is (baseline, candidate): "cycle", "reconnect" or both
     unit_words: tuple[str, str] = ("case", "case")
+    # each side's outcomes of the metric (a time): what its cycles without a case had instead
+    outcomes: tuple[dict[str, int], dict[str, int]] = ({}, {})
 
     def to_json_dict(self) -> dict:
         return {"unit": self.unit, "baseline": self.baseline.to_json_dict(),
@@ -279,7 +281,8 @@ def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tupl
         verdict = NOT_COMPARABLE if name in DETECTION_METRICS and starts is not None else _verdict(diff, "ms")
         rows.append(CompareRow(name, "ms", mx.summarize(b), mx.summarize(c), diff, verdict,
                                np.sort(np.asarray(b, dtype=float)),
-                               unit_words=(_unit_word(base.metrics[name]), _unit_word(ds.metrics[name]))))
+                               unit_words=(_unit_word(base.metrics[name]), _unit_word(ds.metrics[name])),
+                               outcomes=(dict(base.metrics[name].outcomes), dict(ds.metrics[name].outcomes))))
     for name in COUNTS:
         b, c = base.counts[name].per_unit, ds.counts[name].per_unit
         if not b and not c:
