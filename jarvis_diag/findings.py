@@ -572,7 +572,12 @@ def detect_single_live_session(ix: _Index) -> list[dict]:
                 sessions.append(a.session)
         if len(sessions) >= 2 and any(a.switched_from for a in re_attached):
             last = sessions[-1]
-            dropped = [s for s in sessions if s != last]
+            # (a chat whose output still came live on the socket was not dropped: a server
+            # that logs the switch but keeps every callback)
+            dropped = [s for s in sessions if s != last and not _live_after(ix, ep.sid_after, ep.client,
+                                                                            re_attached, s)]
+            if not dropped:
+                continue
             findings.append(_one_live_session(_f(
                 "single-live-session", "warning", re_attached[-1].started_at,
                 f"After the reconnect socket {ep.sid_after} re-attached {', '.join(_short(s) for s in sessions)} in "
@@ -581,6 +586,21 @@ def detect_single_live_session(ix: _Index) -> list[dict]:
                 session=last, client=ep.client, sid=ep.sid_after,
                 evidence_list=[e for a in re_attached for e in a.evidence[:2]]), "turn"))
     return findings
+
+
+def _live_after(ix: _Index, sid: str, client: str | None, re_attached: list[Attach], session: str | None) -> bool:
+    """Whether ``session``'s live output reached socket ``sid`` (the server's callback lines)
+    or its page after ``re_attached`` were done (their history replays too, which a page logs
+    as it logs live events) and before the session's next attach there (an auto-connect that
+    gives it its callback back)."""
+    t0 = max(t for a in re_attached for t in (a.started_at, a.ready_received_at, a.history_end_at) if t is not None)
+    key = session_key(session)
+    t1 = min((a.started_at for a in ix.attaches_of_sid.get(sid, []) if a.started_at is not None
+              and a.started_at > t0 and session_key(a.session) == key), default=np.inf)
+    if client and ix.received_between(client, key, t0, t1):
+        return True
+    return any(session_key(r.get("session")) == key and (r.get("sid") or "")[:8] == sid[:8]
+               for r in ix.corr.index.of_kind(["output.delivered"], t0, t1))
 
 
 def detect_callback_desync(ix: _Index) -> list[dict]:
