@@ -859,6 +859,49 @@ def _in_two_files(client: np.ndarray, paths: np.ndarray, n_paths: int) -> np.nda
     return np.isin(client, owners[files > 1])
 
 
+# A file in which this share of the lines repeats the line before it (its text, at its time)
+# has every line written twice: a logger with two handlers on one file. (A log as written has
+# a few such lines in a thousand: two sessions' 'emit took 0ms' in one millisecond.)
+DOUBLED_SHARE = 0.4
+_DOUBLED_LOOK = 4096  # (rows looked at first: a doubled file shows in any stretch of its lines)
+_DOUBLED_MIN_LINES = 20
+
+
+def _undouble(df: pd.DataFrame, infos: dict[str, SourceInfo], warnings: list[str]) -> pd.DataFrame:
+    """Read each pair of a file whose every line is written twice once. Its repeats are
+    counted as its duplicates and said in a warning; in other files, a line that repeats the
+    one before it is kept, as written."""
+    if len(df) < _DOUBLED_MIN_LINES:
+        return df
+    text = pa.array(df["text"].array)
+    t = df["t_source"].to_numpy(dtype="datetime64[ns]")
+    path = df["path"].cat.codes.to_numpy()
+
+    def repeats(lo: int, hi: int) -> np.ndarray:  # row i+1 repeats row i, for rows lo..hi
+        same = pa.compute.equal(text[lo + 1:hi], text[lo:hi - 1]).to_numpy(zero_copy_only=False)
+        return same & (t[lo + 1:hi] == t[lo:hi - 1]) & (path[lo + 1:hi] == path[lo:hi - 1])
+
+    if repeats(0, min(len(df), _DOUBLED_LOOK)).mean() < DOUBLED_SHARE / 20:  # (no file can be doubled)
+        return df
+    again = np.concatenate([[False], repeats(0, len(df))])
+    counts = np.bincount(path[path >= 0], minlength=len(df["path"].cat.categories))
+    doubled = [code for code, n in enumerate(np.bincount(path[again], minlength=len(counts)))
+               if counts[code] >= _DOUBLED_MIN_LINES and n >= DOUBLED_SHARE * counts[code]]
+    if not doubled:
+        return df
+    # in a run of equal lines (a line the log writes twice itself, doubled: 4), every second goes
+    start = np.where(again, 0, np.arange(len(df)))
+    np.maximum.accumulate(start, out=start)
+    drop = again & ((np.arange(len(df)) - start) % 2 == 1) & np.isin(path, doubled)
+    names = df["path"].cat.categories
+    for code, n in zip(*np.unique(path[drop], return_counts=True), strict=True):
+        name = str(names[code])
+        infos[name].duplicates += int(n)
+        warnings.append(f"{name}: every line is written twice (a logger with two handlers on this file?): each "
+                        f"pair read once ({int(n):,} repeats left out)")
+    return df.loc[~drop].reset_index(drop=True)
+
+
 def _dedup(df: pd.DataFrame, infos: dict[str, SourceInfo]) -> pd.DataFrame:
     """Drop lines another file already gave: the same text of the same client at the same
     instant (to the millisecond the logs write), the same occurrence of it there. A line
@@ -1167,6 +1210,7 @@ def _assemble(parsed: list[_Parsed], warnings: list[str], *, tz: str | None, pan
         del cols, times
     end_run()
     df = frames.concat_events(frames_)
+    df = _undouble(df, infos, warnings)
     df = _dedup(df, infos)
     df = sort_events(df)
     if zone.source != "recv_ts":  # (no epochs in the backend's log: the pages' may say more)

@@ -296,3 +296,46 @@ def test_a_directory_says_which_of_its_files_saved_under_another_name_begin_with
     with pytest.raises(DiagError, match=f"no log files in this directory .*; {logs / 'jarvis.txt'} begins with log "
                                         "lines: give it by name to read it"):
         ingest([str(logs)])
+
+
+def _said(tl) -> list[tuple]:
+    return [(f["kind"], f["severity"], f["session"], f["client"], f["at"], f["delay_ms"])
+            for f in tl.to_json_dict()["findings"]]
+
+
+def test_a_log_whose_every_line_is_written_twice_reads_each_pair_once(tmp_path: Path) -> None:
+    # a logger with two handlers on one file writes every line twice: each reconnect, attach
+    # and message counted twice gave a false critical half-open on the healthy logs and a
+    # second copy of every finding on the others
+    import jarvis_diag as jd
+
+    for name in ("normal", "callback-desync"):
+        lines = (FIXTURES / name / "app.log").read_text().splitlines(keepends=True)
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "app.log").write_text("".join(line + line for line in lines))
+        pages = str(FIXTURES / name / "frontend")
+        result = ingest([str(folder / "app.log"), pages])
+        (source,) = [s for s in result.sources if s.path.endswith("app.log")]
+        assert (source.lines, source.duplicates) == (2 * len(lines), len(lines))
+        assert any(w.startswith(f"{folder / 'app.log'}: every line is written twice") for w in result.warnings)
+        assert len(result.events) == len(ingest([str(FIXTURES / name / "app.log"), pages]).events)
+        with pytest.warns(jd.DiagWarning, match="every line is written twice"):
+            doubled = jd.load_timeline([str(folder / "app.log"), pages])
+        assert _said(doubled) == _said(jd.load_timeline([str(FIXTURES / name / "app.log"), pages]))
+
+
+def test_a_line_written_twice_in_a_log_that_is_not_doubled_is_kept(tmp_path: Path) -> None:
+    # two sessions' chat:ready in one millisecond write the same line twice: both are the log's
+    lines = (FIXTURES / "normal" / "app.log").read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "emit took 0ms: chat:ready" in line)
+    (tmp_path / "app.log").write_text("".join(lines[:at + 1] + lines[at:]))
+    result = ingest([str(tmp_path / "app.log")])
+    assert (result.sources[0].duplicates, len(result.events)) == (0, len(lines) + 1)
+    assert not [w for w in result.warnings if "written twice" in w]
+    # doubled, such a pair is four lines: two are read
+    (tmp_path / "doubled.log").write_text("".join(line + line for line in lines[:at + 1] + lines[at:]))
+    result = ingest([str(tmp_path / "doubled.log")])
+    assert len(result.events) == len(lines) + 1
+    assert (result.events["text"].str.contains("emit took 0ms: chat:ready").sum()
+            == sum("emit took 0ms: chat:ready" in line for line in lines) + 1)
