@@ -464,11 +464,12 @@ def _sim_findings(path, n, failures: _SimFailures, lost_groups, dup_groups) -> l
 
             out.append({
                 "kind": kind, "severity": severity, "at": ref0.at, "session": None, "client": ref0.client,
-                "sid": None, "delay_ms": None, "count": total,
+                "sid": None, "delay_ms": None,
                 "summary": f"{total} message{'' if total == 1 else 's'} {word} in {len(items)} of {n} "
                            f"cycle{'' if n == 1 else 's'} "
                            f"(profile {key[0]}, fault {key[1]}, network {key[2]})",
-                "context": _profile_context(rec0), "evidence": _sim_evidence(items, what), "source": path,
+                "context": _profile_context(rec0), "count": total, "evidence": _sim_evidence(items, what),
+                "source": path,
             })
     return out
 

@@ -136,9 +136,10 @@ NOT_COMPARABLE = "not comparable"  # (the sides measure it differently: see mode
 
 def verdict_text(row) -> str:
     """A comparison row's verdict as a reader sees it: 'not enough data' says which side had
-    too few units and how many a verdict needs ('not enough data: baseline 0 cases; 5
-    needed', when none of its cycles recovered; 'baseline 2 cycles, candidate 2 cycles',
-    when the cases were of fewer cycles), so that it does not read as a failure to measure."""
+    too few units and how many a verdict needs ('baseline 2 cycles, candidate 2 cycles; 5
+    needed', when the cases were of fewer cycles), or what a side with none had instead
+    ('baseline none of 12 (not recovered 12)', when none of its cycles recovered), so that it
+    does not read as a failure to measure."""
     if row.verdict != NOT_ENOUGH:
         return row.verdict
     d = row.difference

@@ -266,7 +266,7 @@ def _count_report(ds: Dataset, name: str) -> CountReport:
 def _rank_findings(findings: list[dict]) -> list[dict]:
     ranked = sorted(findings, key=lambda f: (_SEVERITY_RANK.get(f.get("severity"), 3), -(f.get("delay_ms") or 0),
                                              -(f.get("count") or 0), f.get("at") or ""))
-    return [dict(f, rank=i + 1) for i, f in enumerate(ranked)]
+    return [{"rank": i + 1, **f} for i, f in enumerate(ranked)]  # (rank first, as docs/formats.md shows it)
 
 
 def _compare(ds: Dataset, base: Dataset, resamples: int, seed: int, starts: tuple[str, str] | None) -> Comparison:
