@@ -555,3 +555,15 @@ async def test_preflight_of_a_server_whose_websocket_open_packet_is_garbage_is_o
             await preflight(f"http://127.0.0.1:{port}", "secret", timeout=3.0)
     finally:
         await runner.cleanup()
+
+
+async def test_a_cycles_messages_name_the_cycle_of_its_record(tmp_path: Path):
+    # the message sent before a cycle's background said 'cycle 0' in cycle 1 (the count went
+    # up at the background step), so a failure quoting it named the cycle before its record's
+    async with running_server(**FAST) as srv:
+        result = await run_simulation(config(srv, background="0.3s", fault="close", cycles=2), tmp_path)
+        (session,) = {s["session"] for r in result.records for s in r["sessions"]}
+        said = [m["content"] for m in srv.chat.store.messages(session) if m["type"] == "user"]
+    assert [r["cycle"] for r in result.records] == [1, 2]
+    assert [re.match(r"(\w+) from client 0 session 0 cycle (\d+) of run", c).groups() for c in said] == [
+        ("background", "1"), ("probe", "1"), ("background", "2"), ("probe", "2")]

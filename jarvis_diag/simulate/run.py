@@ -242,11 +242,11 @@ class _Page:
         """The phone's own clock: true time plus this page's skew (what its log lines say)."""
         return time.time() + self.skew_s
 
-    def _content(self, kind: str, k: int) -> str:
+    def _content(self, kind: str, k: int, cycle: int) -> str:
         # Unique per run, client and message: replies are matched to their message by it (a
         # cycle can send more than one; a session opened with --existing holds earlier runs')
         self.messages += 1
-        return (f"{kind} from client {self.index} session {k} cycle {self.cycle} of run {self.run_id} "
+        return (f"{kind} from client {self.index} session {k} cycle {cycle} of run {self.run_id} "
                 f"(message {self.messages}): how is it going?")
 
     async def setup(self, steps: list[Step], ramp: asyncio.Semaphore) -> None:
@@ -304,7 +304,8 @@ class _Page:
         contents: dict[str, str] = {}
         acked = self._watch(lambda o: o.kind == "ack" and contents.get(o.session) == o.content)
         for key in self._sessions(step):
-            content = step.content or self._content("background", self.keys.index(key))
+            # (sent before the background step that counts its cycle: the record of that cycle)
+            content = step.content or self._content("background", self.keys.index(key), self.cycle + 1)
             contents[key] = content
             self.sent[key] = content
             await c.send_message(key, content)
@@ -360,7 +361,7 @@ class _Page:
         probes: dict[str, str] = {}
         if settled:
             probe_sent_at = time.time()
-            probes = {k: self._content("probe", i) for i, k in enumerate(self.keys)}
+            probes = {k: self._content("probe", i, self.cycle) for i, k in enumerate(self.keys)}
             replied = self._watch(lambda o: o.kind == "chat" and o.event == "chat:result" and not o.replay
                                   and o.session in probes and o.message in (probes[o.session], None))
             for k in self.keys:
