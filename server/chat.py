@@ -43,22 +43,28 @@ class AgentRuntime:
     busy: bool = False
 
 
+# what the seq extension (PROTOCOL.md) adds to the real server's payloads
+SEQ_EXTENSION_KEYS = frozenset({"seq", "head_seq", "resumed", "replay_from"})
+
+
 class Emitter:
     """Sends Socket.IO events straight to Engine.IO sockets: the packet is encoded once and
     queued on each socket without a task per recipient (fan-out and attach latency).
     ``durable``: called before anything is sent (the store's pending writes committed, so
     that no client ever holds a ``seq`` the database could lose)."""
 
-    def __init__(self, sio: socketio.AsyncServer, durable: Callable[[], None] | None = None):
+    def __init__(self, sio: socketio.AsyncServer, durable: Callable[[], None] | None = None, no_seq: bool = False):
         self.sio = sio
         self.durable = durable
+        self.no_seq = no_seq  # leave out what the seq extension adds, as the real server has none
         self._waiting: set[asyncio.Task] = set()
 
-    @staticmethod
-    def encode(event: str, data: dict) -> str:
+    def encode(self, event: str, data: dict) -> str:
         # A Socket.IO EVENT on the default namespace is "2" + JSON [event, data], as
         # socketio.Packet.encode writes it; built directly because its binary-attachment
         # scan of every payload costs more than the rest of the send (payloads here are JSON).
+        if self.no_seq:
+            data = {k: v for k, v in data.items() if k not in SEQ_EXTENSION_KEYS}
         return "2" + _json_compact([event, data])
 
     async def send(self, sids, event: str, data: dict) -> int:
@@ -110,7 +116,7 @@ class ChatService:
         self.store = store
         # (a seq a client has seen must survive a crash: a process killed with writes pending
         # would otherwise give the same seq to its next event after the restart)
-        self.emitter = Emitter(sio, durable=store.flush)
+        self.emitter = Emitter(sio, durable=store.flush, no_seq=config.no_seq)
         self.sessions: dict[str, Session] = {}
         self.sockets: dict[str, SocketState] = {}
         self.runtimes: dict[str, AgentRuntime] = {}
@@ -218,7 +224,7 @@ class ChatService:
                 log("sio.consumer_cancel_old", sid=short(sid), session=short(session.id))
             log("sio.consumer_started", sid=short(sid), session=short(session.id))
 
-            resumed = last_seq is not None and not self.history_window_bug
+            resumed = last_seq is not None and not self.history_window_bug and not self.config.no_seq
             if resumed:
                 replay = session.events_after(last_seq)
                 log("sio.resume", session=short(session.id), n=last_seq, total=len(replay))

@@ -25,6 +25,7 @@ class ServerConfig:
     reload_downtime: float = 3.0  # bug "reload": seconds connections are refused
     reload_count: int | None = None  # bug "reload": how many reloads (None: until stopped)
     slow_start: float = 6.0  # bug "slow-start": agent start-up that chat:connect waits for
+    no_seq: bool = False  # no seq extension, as the real server: no seq sent, last_seq ignored
     log_tz: str | None = None  # zone of app.log times; None: the machine's local zone
     echo: bool = False  # also print app.log lines on stdout, like the real app does
     max_upload_bytes: int = 1_000_000  # frontend log upload limit (HTTP body / WS message)

@@ -209,3 +209,24 @@ def test_bug_catalogue():
     with pytest.raises(ValueError, match="unknown bug 'nope'"):
         check(["nope"])
     assert all(name in describe() for name in BUGS)
+
+
+async def test_no_seq_sends_what_the_real_server_does_and_ignores_last_seq():
+    # the real server has no seq extension: a client's fallback (and the simulator's `resume`
+    # profile) is tried against it with `serve --no-seq`
+    async with running_server(no_seq=True, history=2) as srv, Client(srv.url, srv.token) as c:
+        ready = await c.attach("new-1")
+        A = ready["session_id"]
+        assert set(ready) == {"session_id", "working_dir", "original_session_id", "history_count",
+                              "claude_session_id", "server_ts"}
+        events = await c.say(A, "first")
+        assert events and all("seq" not in data for _, data in events if isinstance(data, dict))
+        await c.say(A, "second")
+        mark = c.mark()
+        ready = await c.attach(A, last_seq=1)  # (asks to resume: gets the history window)
+        assert "resumed" not in ready and ready["history_count"] == 2
+        end = next(data for event, data in c.since(mark, A) if event == "chat:history_end")
+        assert set(end) == {"session_id", "count", "total", "oldest_index"}
+    async with running_server() as srv, Client(srv.url, srv.token) as c:  # (by default, the extension)
+        ready = await c.attach("new-1")
+        assert ready["resumed"] is False and ready["head_seq"] == 0

@@ -567,3 +567,22 @@ async def test_a_cycles_messages_name_the_cycle_of_its_record(tmp_path: Path):
     assert [r["cycle"] for r in result.records] == [1, 2]
     assert [re.match(r"(\w+) from client 0 session 0 cycle (\d+) of run", c).groups() for c in said] == [
         ("background", "1"), ("probe", "1"), ("background", "2"), ("probe", "2")]
+
+
+async def test_the_resume_profile_against_a_server_with_no_seq_is_said_to_have_tested_no_resume(tmp_path: Path):
+    # the real server has no seq extension: resume's cycles fall back to connmgr's checks, and
+    # a table row 'resume 2/2 recovered' read as resume tested
+    from jarvis_diag.simulate.results import run_notes, summary_json
+
+    async with running_server(no_seq=True, **FAST) as srv:
+        result = await run_simulation(config(srv, profile="resume", background="0.3s", fault="close", cycles=2),
+                                      tmp_path / "a")
+    assert [cycle_ok(r) for r in result.records] == [True, True]
+    assert {s["check"] for r in result.records for s in r["sessions"]} == {"content"}
+    notes = summary_json(result.records, run=result.run_id, out_dir=tmp_path)["notes"]
+    assert notes == ["profile resume: the server sent no seq (it has no seq extension), so its 2 cycles resumed "
+                     "nothing after a seq and were checked by their messages' contents, as connmgr's are: this run "
+                     "does not test resume"]
+    async with running_server(**FAST) as srv:  # (with the extension: resumed, no note)
+        result = await run_simulation(config(srv, profile="resume", background="0.3s", fault="close"), tmp_path / "b")
+    assert {s["check"] for r in result.records for s in r["sessions"]} == {"seq"} and run_notes(result.records) == []

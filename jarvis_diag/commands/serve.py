@@ -53,6 +53,8 @@ def serve(
     slow_start: float = typer.Option(6.0, help="Bug slow-start: agent start-up chat:connect waits for, seconds."),
     log_tz: str = typer.Option(None, help="Time zone of app.log times, e.g. Europe/Berlin (default: local)."),
     echo: bool = typer.Option(False, help="Also print app.log lines on stdout."),
+    no_seq: bool = typer.Option(False, "--no-seq", help="No seq extension, as the real Jarvis server: no `seq` in "
+                                "what is sent, `last_seq` ignored (a resuming client's fallback)."),
 ) -> None:
     from jarvis_diag.simulate.results import make_output_dir
     from server import bugs as bug_catalogue
@@ -109,6 +111,7 @@ def serve(
         ping_interval=ping_interval, ping_timeout=ping_timeout, history=history, agent=agent,
         agent_startup=agent_startup, agent_pace=agent_pace, bugs=chosen, reload_after=reload_after,
         reload_downtime=reload_downtime, reload_count=reload_count, slow_start=slow_start, log_tz=log_tz, echo=echo,
+        no_seq=no_seq,
     )
     # (a log directory the user did not name is the --data-dir's: an error naming --log-dir sent them looking
     # for an option they never gave)
@@ -155,6 +158,8 @@ async def _run(config) -> None:
     print(f"data: {config.data_dir / 'jarvis.db'}", flush=True)
     if config.bugs:
         print(f"bugs: {', '.join(config.bugs)}", flush=True)
+    if config.no_seq:
+        print("seq: none (no seq extension, as the real server: last_seq ignored)", flush=True)
     if config.echo:
         runner.state.log.start_echo()
     try:

@@ -221,6 +221,8 @@ def _report(result, fmt: str) -> None:
             console.print(f"  [red]x[/] {line}", highlight=False, soft_wrap=True)
         if more:
             console.print(f"  ... and {more} more failed cycles in {result.out_dir}/results.jsonl", highlight=False)
+        for note in summary["notes"]:
+            console.print(f"note: {note}", style="yellow", highlight=False, soft_wrap=True)
         console.print(_outcome_line(summary, result), highlight=False, soft_wrap=True)
     if result.interrupted:
         _stderr(f"interrupted: {len(result.records)} records kept in {result.out_dir}/results.jsonl")
