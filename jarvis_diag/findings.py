@@ -74,8 +74,9 @@ CUT_EVIDENCE = 10  # connections cited (with the client's next one) of those a s
 RECOVERY_GRACE_S = 10.0  # a log that goes on this long after a loss shows whether it recovered
 CONTEXT_WINDOW_S = 60.0
 # Socket.IO's heartbeat on the real server and uvicorn's WebSocket keepalive: who notices a dead peer, when.
-PING_WINDOW = ("With Jarvis's settings Socket.IO pings every 25 s and waits 60 s (dead peer noticed after up to "
-               "85 s); uvicorn's WebSocket keepalive pings every 20 s with a 20 s timeout")
+PING_WINDOW = ("Jarvis's default settings have Socket.IO ping every 25 s and wait 60 s (a dead peer noticed after up "
+               "to 85 s; sooner on a server given shorter ones, as a test server may be); uvicorn's WebSocket "
+               "keepalive pings every 20 s with a 20 s timeout")
 
 
 def _short(value: str | None, n: int = 8) -> str:
