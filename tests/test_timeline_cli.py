@@ -770,3 +770,14 @@ def test_the_output_files_suffix_picks_the_format_when_none_is_given(tmp_path, n
     # and --format, given, wins
     assert _run("timeline", DESYNC, "-f", "csv", "-o", str(tmp_path / "x.json")).returncode == 0
     assert (tmp_path / "x.json").read_bytes().startswith(b"t,t_source,")
+
+
+def test_the_attach_tables_latency_is_its_server_part_and_its_wire():
+    # the server column was the attach's DONE, after the history it sends: 13 + 2 made 14,
+    # and on a server that sends the history later 10 + 6 made 7
+    result = CliRunner().invoke(app, ["timeline", str(FIXTURES / "callback-desync")], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    table = result.stdout[result.stdout.index("Sessions: attaches"):].split("\n\n")[0]
+    rows = [[cell.strip() for cell in line.split("│")] for line in table.splitlines() if "│" in line]
+    with_wire = [(float(r[5]), float(r[6]), float(r[7])) for r in rows if r[7]]
+    assert len(with_wire) == 3 and all(abs(lat - (server + wire)) < 0.05 for lat, server, wire in with_wire)
