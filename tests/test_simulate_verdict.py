@@ -278,3 +278,17 @@ def test_bad_toml_is_one_clear_error(tmp_path: Path):
         load_scenario(f)
     with pytest.raises(ValueError, match="cannot read"):
         load_scenario(tmp_path / "missing.toml")
+
+
+def test_a_session_the_page_re_attached_and_then_lost_is_not_said_to_be_attached_only_by_a_message():
+    # the page re-attached A (its chat:ready came), the attach of B on the same socket dropped
+    # A's callback on a one-live-session server, and the probe auto-connected A: 'attached only
+    # when a message auto-connected it' read as a page that never asked
+    obs = [Obs(HIDE, "hidden"), Obs(SHOW, "visible"), Obs(SHOW + 0.1, "socket.connected"),
+           Obs(SHOW + 0.11, "auth.ok"), Obs(SHOW + 0.12, "connect.sent", session="A"),
+           Obs(SHOW + 0.13, "ready", session="A"),
+           Obs(SHOW + 0.61, "ready", session="A", detail={"requested": False}),
+           chat(SHOW + 0.7, "chat:stream", message="p1"), chat(SHOW + 0.9, "chat:result", message="p1")]
+    r = verdict(obs, [session()])
+    assert "re-attached, yet the server had dropped its callback by the user's message" in r["failure"]
+    assert "attached only when" not in r["failure"]

@@ -183,7 +183,13 @@ def cycle_verdict(obs: list[Obs], sessions: list[SessionCycle], *, run: str, cli
             failures.append(f"session {short}: the reply to a message sent after recovery did not arrive live")
         auto = [o for o in mine if o.kind == "ready" and o.t >= t0 and not (o.detail or {}).get("requested", True)]
         if auto and probe_sent_at is not None and auto[0].t >= probe_sent_at:
-            failures.append(f"session {short}: attached only when a message auto-connected it")
+            # (re-attached by the page, the session lost its callback since: another attach
+            # took it, which the page cannot see; not a page that never asked)
+            asked = any(o.kind == "ready" and t0 <= o.t < auto[0].t and (o.detail or {}).get("requested", True)
+                        for o in mine)
+            failures.append(f"session {short}: re-attached, yet the server had dropped its callback by the user's "
+                            "message, which auto-connected it" if asked else
+                            f"session {short}: attached only when a message auto-connected it")
         # Attach latencies: each chat:connect sent in the cycle to the chat:ready that answered it.
         # A user's switch to the session stays a switch after the page came back; other
         # attaches then are the recovery (a client that does not say why: by time).
