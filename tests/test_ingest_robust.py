@@ -339,3 +339,22 @@ def test_a_line_written_twice_in_a_log_that_is_not_doubled_is_kept(tmp_path: Pat
     assert len(result.events) == len(lines) + 1
     assert (result.events["text"].str.contains("emit took 0ms: chat:ready").sum()
             == sum("emit took 0ms: chat:ready" in line for line in lines) + 1)
+
+
+@pytest.mark.parametrize("saved_as", ["{name} (1).log", "{name} copy.log", "{name}.txt"])
+def test_a_page_log_saved_under_a_copys_name_keeps_its_client(tmp_path: Path, saved_as: str) -> None:
+    # a page log downloaded twice ("... (1).log") or kept as .txt was taken as a page named after
+    # its file ('20261124_Mozilla...-8t1u (1)'), with a warning, and joined no socket by its id
+    import jarvis_diag as jd
+
+    (page,) = (FIXTURES / "callback-desync" / "frontend").glob("*.log")
+    copy = tmp_path / saved_as.format(name=page.stem)
+    copy.write_bytes(page.read_bytes())
+    result = ingest([str(FIXTURES / "callback-desync" / "app.log"), str(copy)])
+    assert not [w for w in result.warnings if "does not give its clientId" in w]
+    pages = result.events[result.events["source"] == "frontend"]
+    assert set(pages["client"].dropna()) == {page.stem.split("_", 1)[1]} and pages["client"].notna().all()
+    plain = jd.load_timeline([str(FIXTURES / "callback-desync" / "app.log"), str(page)])
+    saved = jd.load_timeline([str(FIXTURES / "callback-desync" / "app.log"), str(copy)])
+    assert [(f["kind"], f["client"], f["delay_ms"]) for f in saved.to_json_dict()["findings"]] == \
+        [(f["kind"], f["client"], f["delay_ms"]) for f in plain.to_json_dict()["findings"]]

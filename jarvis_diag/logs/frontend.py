@@ -12,7 +12,9 @@ LINE_RE = re.compile(
 )
 PREFIX_RE = re.compile(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z\] ")
 # The server names the file after the day and the page's clientId.
-FILE_RE = re.compile(r"(?:\d{8})_(?P<client>[A-Za-z0-9_-]+?)\.log(?:\.\d+)?(?:\.(?:gz|xz|bz2))?\Z")
+# (and a copy saved by a browser or a file manager: "... (1).log", "... copy.log", or as .txt)
+FILE_RE = re.compile(r"(?:\d{8})_(?P<client>[A-Za-z0-9_-]+?)(?: \(\d+\)| copy(?: \d+)?)?\.(?:log|txt)(?:\.\d+)?"
+                     r"(?:\.(?:gz|xz|bz2))?\Z")
 
 # Browser console levels onto the backend's names.
 LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "LOG": "INFO", "WARN": "WARNING", "WARNING": "WARNING",
