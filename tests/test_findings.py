@@ -1744,17 +1744,15 @@ def test_an_error_with_a_traceback_names_the_exception_it_raised(tmp_path):
     assert plain["severity"] == "warning" and "raised" not in plain["summary"]
 
 
-@pytest.mark.parametrize("cleared_line", [False, True])
-def test_chats_re_attached_in_turn_whose_output_still_came_live_are_no_single_live_session(tmp_path, cleared_line):
-    # a server that logs 'Switched session' when a socket attaches another chat but keeps every
-    # chat's callback (a fixed server that kept the line): after the reconnect A's reply came
-    # live on the new socket, after B's attach, so A was not dropped. It was named a
-    # single-live-session ("A will look stuck") on the logs of the very fix it should clear.
+def _re_attached_in_turn_after_a_reconnect(one_live_before: bool) -> tuple[LogSet, Client]:
+    """A page with chats A and B on SID1 goes to the background, comes back on SID2 and
+    re-attaches A, then B, whose attach the server logs as a switch from A (and B's first
+    attach on SID1 too, when ``one_live_before``)."""
     logs = LogSet()
     c = logs.client()
     logs.connect(c, SID1)
     logs.attach(c, SID1, A, existing=True)
-    logs.attach(c, SID1, B, existing=True)
+    logs.attach(c, SID1, B, existing=True, prev=A if one_live_before else None)
     logs.wait(2)
     logs.page_hidden(c)
     logs.wait(5)
@@ -1764,6 +1762,16 @@ def test_chats_re_attached_in_turn_whose_output_still_came_live_are_no_single_li
     logs.resubscribe(c, [A, B])
     logs.attach(c, SID2, A, existing=True, handler_new=False, resubscribe=True)
     logs.attach(c, SID2, B, existing=True, prev=A, handler_new=False, resubscribe=True)
+    return logs, c
+
+
+@pytest.mark.parametrize("cleared_line", [False, True])
+def test_chats_re_attached_in_turn_whose_output_still_came_live_are_no_single_live_session(tmp_path, cleared_line):
+    # a server that logs 'Switched session' when a socket attaches another chat but keeps every
+    # chat's callback (a fixed server that kept the line): after the reconnect A's reply came
+    # live on the new socket, after B's attach, so A was not dropped. It was named a
+    # single-live-session ("A will look stuck") on the logs of the very fix it should clear.
+    logs, c = _re_attached_in_turn_after_a_reconnect(one_live_before=False)
     if not cleared_line:
         logs.backend = [(t, line) for t, line in logs.backend if "Callback cleared" not in line]
     logs.wait(1)
@@ -1774,22 +1782,9 @@ def test_chats_re_attached_in_turn_whose_output_still_came_live_are_no_single_li
 
 
 def test_chats_re_attached_in_turn_are_a_single_live_session_when_the_first_gets_nothing_live(tmp_path):
-    # the same, on a server that keeps one live chat per socket: A's next message finds no
-    # callback (the finding stands, folded into the desync of that message)
-    logs = LogSet()
-    c = logs.client()
-    logs.connect(c, SID1)
-    logs.attach(c, SID1, A, existing=True)
-    logs.attach(c, SID1, B, existing=True, prev=A)
-    logs.wait(2)
-    logs.page_hidden(c)
-    logs.wait(5)
-    logs.page_visible(c)
-    logs.client_disconnect(c, SID1, reason="io client disconnect", n=2)
-    logs.connect(c, SID2)
-    logs.resubscribe(c, [A, B])
-    logs.attach(c, SID2, A, existing=True, handler_new=False, resubscribe=True)
-    logs.attach(c, SID2, B, existing=True, prev=A, handler_new=False, resubscribe=True)
+    # the same on a server that keeps one live chat per socket: nothing of A comes live after
+    # B's attach, and the finding stands
+    logs, _ = _re_attached_in_turn_after_a_reconnect(one_live_before=True)
     logs.wait(5)
     tl = load_timeline([str(p) for p in logs.write(tmp_path)])
     (f,) = [f for f in _serious(tl) if f["sid"] == SID2[:8]]
