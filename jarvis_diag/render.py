@@ -442,14 +442,11 @@ def _reproduce_view(tl: Timeline) -> Iterator[RenderableType]:
     the commands that make it (and the server and phones to run by hand, against the
     reference server or the user's own). A command wider than the terminal goes on over lines
     ending in a backslash, which a shell pastes as one command."""
-    bad = tl.findings[tl.findings["severity"].isin(["warning", "critical"])] if not tl.findings.empty else None
-    if bad is None or bad.empty:
+    if tl.findings.empty:
         return
-    from jarvis_diag.reproduce import KINDS, reproductions
+    from jarvis_diag.reproduce import reproductions
 
-    if not bad["kind"].isin(list(KINDS)).any():  # (nothing to reproduce: the sets are not read)
-        return
-    found = reproductions(bad[["id", "kind", "severity", "summary"]].to_dict("records"))
+    found = reproductions(tl.findings[["id", "kind", "severity", "summary"]].to_dict("records"))
     if not found:
         return
     yield Text("")
@@ -463,6 +460,8 @@ def _reproduce_view(tl: Timeline) -> Iterator[RenderableType]:
     yield Text("By hand, or against your own server (give simulate-mobile its URL and token), with the set's "
                "scenario.toml:", style="dim")
     for r in found:
+        if len(found) > 1:  # (whose commands these are)
+            yield Text(f"  {r.sample}:", style="dim")
         yield _commands(r.by_hand)
 
 

@@ -36,7 +36,6 @@ SET_OF_FIX: dict[str, str | None] = {
     FIX_ONE_PER_SOCKET: "single-live-session",
     FIX_ONE_OWNER: None,
 }
-KINDS = ("callback-desync", *SET_OF_KIND)
 
 
 @dataclass(frozen=True)

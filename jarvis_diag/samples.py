@@ -13,7 +13,6 @@ when), never from the timeline's own output.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shlex
 import shutil
@@ -354,6 +353,8 @@ def generate(out_dir: str | Path, names: list[str] | None = None, seed: int = 7,
     chosen = [INCIDENTS_BY_NAME[n] for n in dict.fromkeys(names)] if names else list(INCIDENTS)
     for incident in chosen:  # (before a set replaces one made before: only what a set holds)
         check_ours(Path(out_dir) / incident.name, SET_FILES)
+    import asyncio  # (here: the timeline's view reads the sets' definitions, and runs none)
+
     folders = []
     for incident in chosen:
         folder = Path(out_dir) / incident.name
