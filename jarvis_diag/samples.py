@@ -298,10 +298,10 @@ def serve_command(incident: Incident, port: int = 38010, token: str = "secret") 
     args = ["jarvis-diag", "serve", "--port", str(port), "--token", token, "--data-dir", BY_HAND_SERVER]
     for bug in incident.server.get("bugs", ()):
         args += ["--bug", str(bug)]
+    settings = {**BASE_SERVER, **incident.server}
     for key in ("reload_after", "reload_count", "ping_interval", "ping_timeout"):
-        value = {**BASE_SERVER, **incident.server}[key] if key.startswith("ping") else incident.server.get(key)
-        if value is not None:
-            args += [f"--{key.replace('_', '-')}", _number(value)]
+        if settings.get(key) is not None:
+            args += [f"--{key.replace('_', '-')}", _number(settings[key])]
     return shlex.join(args)
 
 
