@@ -561,3 +561,16 @@ def test_the_findings_of_simulated_cycles_have_one_key_order_rank_first(before_a
     assert {f["kind"] for f in findings} >= {"not-recovered", "lost-output"}
     orders = {tuple(f) for f in findings}
     assert len(orders) == 1 and next(iter(orders))[0] == "rank"
+
+
+def test_a_run_folder_without_the_servers_log_says_its_findings_are_the_pages_alone(tmp_path):
+    # simulate-mobile against a server elsewhere writes no server log in its folder: the
+    # report's findings had no single-live-session, the root cause, and nothing said why
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree("sample_logs/single-live-session", run, ignore=shutil.ignore_patterns("app.log"))
+    said = (f"{run}: no server log in the run folder, so its findings are the pages' alone; the server's side is "
+            f"in the server's log: jarvis-diag timeline SERVER_LOG {run}")
+    assert said in make_report(str(run)).notes
+    assert not [n for n in make_report("sample_logs/single-live-session").notes if "no server log" in n]

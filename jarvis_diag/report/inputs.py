@@ -393,6 +393,11 @@ def _add_folder_findings(ds: Dataset, inp: Input, results: Path, given: set[str]
             notes.append(f"{path}: its logs were not read for findings: {exc}")
         return
     ds.timeline_hint[path] = "jarvis-diag timeline " + shlex.quote(path)
+    if notes is not None and not any(s.get("format") == "backend" for s in doc.get("sources") or ()):
+        # (a run against a server elsewhere: what went wrong on the server's side, a
+        # single-live-session, a reload, is in its log, which the folder does not hold)
+        notes.append(f"{path}: no server log in the run folder, so its findings are the pages' alone; the server's "
+                     f"side is in the server's log: jarvis-diag timeline SERVER_LOG {shlex.quote(path)}")
     ds.findings.extend(dict(f, source=path) for f in doc.get("findings") or ())
     records = sum(len(s.get("attaches") or ()) for s in doc.get("sessions") or ()) + len(doc.get("episodes") or ())
     ds.inputs.append(InputInfo(path, "logs", records, [path], findings_only=True))
