@@ -65,17 +65,25 @@ def test_frontend_log_text_is_the_server_line_form():
 
 def test_app_spec_from_toml_and_json(tmp_path: Path):
     toml = tmp_path / "app.toml"
-    toml.write_text('[app]\ntoken_selector = "#tok"\nready_log = "chat:ready"\nquery = {theme = "dark"}\n')
+    toml.write_text('[app]\ntoken_selector = "#tok"\nready_log = "chat:ready"\nreply_selector = ".done"\n'
+                    'query = {theme = "dark"}\n')
     spec = AppSpec.load(toml)
     assert spec.token_selector == "#tok" and spec.ready_log == "chat:ready" and spec.query == {"theme": "dark"}
     js = tmp_path / "app.json"
-    js.write_text(json.dumps({"ready_selector": ".ready"}))
+    js.write_text(json.dumps({"ready_selector": ".ready", "reply_selector": ".done"}))
     assert AppSpec.load(js).ready_selector == ".ready"
     bad = tmp_path / "bad.toml"
-    for text, message in (("nope = 1", "unknown setting"), ("ready_log = '('", "not a regular expression"),
-                          ("[app", "not valid TOML")):
+    checks = 'reply_selector = ".done"\nready_log = "x"\n'
+    # (without a readiness and a reply check every cycle 'recovered', even a page with no
+    # socket; a selector of another type failed in the page, seconds in)
+    for text, message in (("nope = 1", "unknown setting"), ("ready_log = '('\nreply_selector = '.d'",
+                                                            "not a regular expression"),
+                          ("[app", "not valid TOML"), ('reply_selector = ".done"', "give ready_selector or ready_log"),
+                          ('ready_selector = ".r"', "give reply_selector"),
+                          (checks + "ready_selector = 5", "ready_selector must be a string (a CSS selector), not int"),
+                          (checks + 'query = {a = 1}', "query must be a table of strings")):
         bad.write_text(text)
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ValueError, match=re.escape(message)):
             AppSpec.load(bad)
     with pytest.raises(ValueError, match="No such file"):
         AppSpec.load(tmp_path / "missing.toml")
@@ -102,7 +110,7 @@ def test_what_a_browser_run_would_drop_is_refused(tmp_path: Path):
     changed = tmp_path / "changed.toml"
     changed.write_text('profile = "connmgr"\n[profiles.connmgr]\nmax_attempts = 3\n')
     app = tmp_path / "app.toml"
-    app.write_text('[app]\nready_log = "ready"\n')
+    app.write_text('[app]\nready_log = "ready"\nreply_selector = ".done"\n')
     for args, message in ((["--scenario", str(scenario)], "[[steps]]"), (["--scenario", str(two)], "one page profile"),
                           (["--existing", "3f2a"], "--existing"), (["--scenario", str(changed)], "[profiles.connmgr]"),
                           (["--browser-app", str(app), "--time-scale", "0.5"], "its own pace")):
@@ -372,7 +380,8 @@ async def test_a_users_app_whose_selector_matches_nothing_names_it(tmp_path: Pat
     # a --browser-app whose token field is not on the page: the run said only
     # 'TimeoutError: Page.fill: Timeout 5000ms exceeded.', not which of its selectors
     app_file = tmp_path / "app.toml"
-    app_file.write_text('[app]\ntoken_selector = "#no-such-token"\nready_log = "RECEIVED chat:ready"\n')
+    app_file.write_text('[app]\ntoken_selector = "#no-such-token"\nready_log = "RECEIVED chat:ready"\n'
+                        'reply_selector = ".msg-assistant"\n')
     async with running_server(**SERVER) as srv:
         cfg = BrowserConfig(url=srv.url, token=srv.token, profile="my-app", sessions=1, cycles=1, background_s=1.0,
                             fault="close", deadline_s=3.0, app=AppSpec.load(app_file))

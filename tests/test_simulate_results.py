@@ -66,7 +66,9 @@ def test_the_last_line_says_what_was_lost_when_a_cycle_lost_output(tmp_path: Pat
     records = [{**record(i, None), "lost": 1} for i in range(2)]
     summary = summary_json(records, run="r1", out_dir=tmp_path, planned=2)
     line = _outcome_line(summary, SimpleNamespace(out_dir=tmp_path, interrupted=False, error=None))
-    assert line.startswith("0/2 cycles recovered cleanly (a cycle that lost or duplicated nothing); 2 lost and 0 "
+    # ("(a cycle that lost or duplicated nothing)" read as saying that these cycles had, beside
+    # failures of another kind)
+    assert line.startswith("0/2 cycles recovered cleanly (recovered, and lost or duplicated nothing); 2 lost and 0 "
                            "duplicated in all;")
 
 
@@ -94,3 +96,17 @@ def test_a_run_cut_short_before_any_cycle_finished_says_so(tmp_path: Path):
         line = _outcome_line(summary, SimpleNamespace(out_dir=tmp_path, interrupted=interrupted, error=error))
         assert line.startswith(f"{how} before any of 2 cycles finished; results in {tmp_path}/results.jsonl"), line
         assert "cleanly" not in line
+
+
+def test_the_last_line_names_the_frontend_logs_only_when_the_run_wrote_them(tmp_path: Path):
+    # an app of one's own (--browser-app) writes no page log of ours: 'frontend logs in
+    # DIR/frontend/' sent the user to a folder that is not there
+    from types import SimpleNamespace
+
+    from jarvis_diag.commands.simulate import _outcome_line
+
+    summary = summary_json([record(0, 120.0)], run="r1", out_dir=tmp_path, planned=1)
+    result = SimpleNamespace(out_dir=tmp_path, interrupted=False, error=None)
+    assert _outcome_line(summary, result).endswith(f"results in {tmp_path}/results.jsonl")
+    (tmp_path / "frontend").mkdir()
+    assert _outcome_line(summary, result).endswith(f", frontend logs in {tmp_path}/frontend/")

@@ -236,13 +236,15 @@ def _report(result, fmt: str) -> None:
 
 def _outcome_line(summary: dict, result) -> str:
     """One line: how many cycles came through; a run cut short says after how many."""
-    where = f"results in {result.out_dir}/results.jsonl, frontend logs in {result.out_dir}/frontend/"
+    where = f"results in {result.out_dir}/results.jsonl"
+    if (Path(result.out_dir) / "frontend").is_dir():  # (an app of one's own writes its log where it does)
+        where += f", frontend logs in {result.out_dir}/frontend/"
     done, ok = summary["cycles"], summary["ok"]
     lost = sum(int(g.get("lost") or 0) for g in summary["groups"])
     dup = sum(int(g.get("duplicated") or 0) for g in summary["groups"])
     # (what "cleanly" means, or what was lost: "0/4 cycles recovered with nothing lost" read as
     # "nothing lost", and "(nothing lost or duplicated); 2 lost" as a contradiction)
-    clean = (f"recovered cleanly (a cycle that lost or duplicated nothing); {lost} lost and {dup} duplicated in all"
+    clean = (f"recovered cleanly (recovered, and lost or duplicated nothing); {lost} lost and {dup} duplicated in all"
              if lost or dup else "recovered cleanly (nothing lost or duplicated)")
     if result.interrupted or result.error:
         how = "interrupted" if result.interrupted else "stopped"

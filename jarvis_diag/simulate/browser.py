@@ -147,6 +147,20 @@ class AppSpec:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+        for key, value in data.items():  # (a selector of another type failed in the page, seconds in)
+            if key == "query":
+                if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                    raise ValueError(f"{path}: query must be a table of strings (e.g. query = {{debug = \"1\"}})")
+            elif not isinstance(value, str):
+                what = "a regular expression" if key == "ready_log" else "a CSS selector"
+                raise ValueError(f"{path}: {key} must be a string ({what}), not {type(value).__name__}")
+        # (without them a run checks nothing: every cycle 'recovered', even a page with no socket)
+        if not (data.get("ready_selector") or data.get("ready_log")):
+            raise ValueError(f"{path}: give ready_selector or ready_log: how to tell the app's sessions are ready "
+                             "again (else nothing would tell that a cycle recovered)")
+        if not data.get("reply_selector"):
+            raise ValueError(f"{path}: give reply_selector: an element per finished reply (else nothing would tell "
+                             "that a reply came after the page came back)")
         spec = cls(**data)
         if spec.ready_log is not None:
             try:

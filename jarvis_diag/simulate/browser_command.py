@@ -38,7 +38,9 @@ def browser_config(cfg: SimConfig, app_path: Path | None, chromium: str) -> Brow
         app = AppSpec.load(app_path) if app_path is not None else None
     except ValueError as exc:
         raise DiagError(str(exc)) from None
-    bcfg = BrowserConfig(url=cfg.url, token=cfg.token, profile=cfg.profiles[0].name, clients=cfg.clients,
+    # (an app of one's own has no profile of ours: its runs are named after its file)
+    profile = cfg.profiles[0].name if app_path is None else app_path.stem
+    bcfg = BrowserConfig(url=cfg.url, token=cfg.token, profile=profile, clients=cfg.clients,
                          sessions=cfg.sessions, cycles=cfg.cycles, background_s=cfg.background_s, fault=cfg.fault,
                          network=cfg.network.name, network_shape=cfg.network, deadline_s=cfg.deadline_s,
                          reaction_s=cfg.reaction_s, working_dir=cfg.working_dir, seed=cfg.seed, app=app,
