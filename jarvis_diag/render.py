@@ -457,8 +457,9 @@ def _reproduce_view(tl: Timeline) -> Iterator[RenderableType]:
         head.append(f" — {r.title}", style="dim")
         yield head
         yield _commands(r.make)
-    yield Text("By hand, or against your own server (give simulate-mobile its URL and token), with the set's "
-               "scenario.toml:", style="dim")
+    yield Text("By hand, once the first command has written the set (its scenario.toml), or against your own "
+               "server (give simulate-mobile its URL and token); simulate-mobile exits 1 when a phone does not "
+               "recover:", style="dim")
     for r in found:
         if len(found) > 1:  # (whose commands these are)
             yield Text(f"  {r.sample}:", style="dim")

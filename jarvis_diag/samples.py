@@ -238,9 +238,12 @@ def _first_cycle_per_client(records: list[dict]) -> list[dict]:
     return [seen[k] for k in sorted(seen)]
 
 
-def readme_text(incident: Incident, expected: list[dict]) -> str:
+def readme_text(incident: Incident, expected: list[dict], folder: str | None = None) -> str:
+    """The set's README; ``folder``: the set's folder as `samples` was given it (default
+    ``sample_logs/<name>``), which its commands name, from where `samples` ran."""
+    folder = folder or f"sample_logs/{incident.name}"
     lines = [f"# {incident.title}", "", "## What happened", incident.story, "", "## What to look for",
-             incident.look_for, "", "## Try it", "```", f"jarvis-diag timeline sample_logs/{incident.name}", "```",
+             incident.look_for, "", "## Try it", "```", f"jarvis-diag timeline {shlex.quote(folder)}", "```",
              "", "## How it was made",
              f"`jarvis-diag samples` ran the reference server as below (on a free port; app.log in local time "
              f"of {LOG_TZ}, no zone written) and simulated phones (profile "
@@ -248,11 +251,12 @@ def readme_text(incident: Incident, expected: list[dict]) -> str:
              "`expected.json` lists the findings the timeline must name; "
              + ("none may be a warning or worse." if incident.healthy else f"{len(expected)} of them."), "",
              "## Make it again by hand",
-             "`scenario.toml` holds the phones' settings and steps. Against the reference server, in two "
-             "terminals (the phones run against any Jarvis server: give its URL and token):",
-             "```", serve_command(incident), simulate_command("scenario.toml"), TIMELINE_BY_HAND, "```",
-             f"(the last after the phones are done; a second run wants other folders than {BY_HAND_SERVER}/ "
-             f"and {BY_HAND_SIM}/, or the timeline reads both runs)", ""]
+             "`scenario.toml` holds the phones' settings and steps. From the folder `jarvis-diag samples` ran in, "
+             "against the reference server, in two terminals (the phones run against any Jarvis server: give its "
+             "URL and token), then the timeline of both sides once the phones are done:",
+             "```", serve_command(incident), simulate_command(f"{folder}/scenario.toml"), TIMELINE_BY_HAND, "```",
+             f"(`simulate-mobile` exits 1 when a phone does not recover; a second run wants other folders than "
+             f"{BY_HAND_SERVER}/ and {BY_HAND_SIM}/, or the timeline reads both runs)", ""]
     return "\n".join(lines)
 
 
@@ -367,7 +371,7 @@ def generate(out_dir: str | Path, names: list[str] | None = None, seed: int = 7,
             doc = {"schema": SCHEMA, "incident": incident.name, "title": incident.title,
                    "healthy": incident.healthy, "backend_tz": LOG_TZ, "findings": expected, "clients": clients}
             (part / "expected.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-            (part / "README.md").write_text(readme_text(incident, expected), encoding="utf-8")
+            (part / "README.md").write_text(readme_text(incident, expected, str(folder)), encoding="utf-8")
             (part / "scenario.toml").write_text(scenario_text(incident, seed), encoding="utf-8")
         folders.append(folder)
     return folders

@@ -17,7 +17,7 @@ from rich.console import Console
 import jarvis_diag as jd
 from jarvis_diag.render import command_lines, render_timeline
 from jarvis_diag.reproduce import SET_OF_FIX, SET_OF_KIND, SWITCH_BACK_SET, reproductions, sample_for
-from jarvis_diag.samples import INCIDENTS, INCIDENTS_BY_NAME, scenario_text, sim_config
+from jarvis_diag.samples import INCIDENTS, INCIDENTS_BY_NAME, readme_text, scenario_text, sim_config
 from jarvis_diag.simulate.scenario import SimConfig, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,9 @@ def test_each_committed_set_holds_its_scenario_and_its_readme_the_commands(incid
     folder = SAMPLES / incident.name
     assert (folder / "scenario.toml").read_text() == scenario_text(incident, 7)
     readme = (folder / "README.md").read_text()
-    assert "--scenario scenario.toml --out repro-sim" in readme
+    # (from the folder `samples` ran in: the set's folder as it was given)
+    assert f"--scenario sample_logs/{incident.name}/scenario.toml --out repro-sim" in readme
+    assert f"## Try it\n```\njarvis-diag timeline sample_logs/{incident.name}\n```" in readme
     assert "jarvis-diag timeline repro-server/logs/app.log repro-sim/frontend" in readme
 
 
@@ -141,3 +143,11 @@ def test_the_commands_by_hand_make_the_same_findings_again(tmp_path: Path):
     severe = {(f["kind"], f["severity"]) for f in doc["findings"] if f["severity"] != "info"}
     assert {("callback-desync", "critical"), ("single-live-session", "critical")} <= severe
     assert [r.sample for r in reproductions(doc["findings"])] == [SWITCH_BACK_SET]
+
+
+def test_a_set_made_elsewhere_names_its_own_folder_in_its_readme():
+    # `samples repro --only X` wrote a README whose commands named sample_logs/X
+    incident = INCIDENTS_BY_NAME[SWITCH_BACK_SET]
+    readme = readme_text(incident, [], f"repro/{SWITCH_BACK_SET}")
+    assert f"jarvis-diag timeline repro/{SWITCH_BACK_SET}\n" in readme
+    assert f"--scenario repro/{SWITCH_BACK_SET}/scenario.toml" in readme and "sample_logs" not in readme
