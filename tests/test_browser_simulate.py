@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -424,3 +425,26 @@ async def test_pages_making_chats_at_once_each_get_their_own(tmp_path: Path):
     assert len(sessions) == 6
     assert len({s["temp_id"] for s in sessions}) == 6 and len({s["session"] for s in sessions}) == 6, sessions
     assert all(cycle_ok(r) for r in result.records), [r["failure"] for r in result.records]
+
+
+def test_an_app_with_no_login_needs_no_token_and_one_that_signs_in_says_so(tmp_path: Path):
+    # `--browser-app` of an app with no login asked for a token all the same ('no token: give
+    # --token T'), a dummy one given to get past it
+    from jarvis_diag.errors import DiagError
+    from jarvis_diag.simulate.browser_command import browser_config
+    from jarvis_diag.simulate.scenario import SimConfig
+
+    checks = 'ready_log = "ready"\nreply_selector = ".done"\n'
+    open_app = tmp_path / "open.toml"
+    open_app.write_text('token_selector = ""\n' + checks)
+    cfg = browser_config(SimConfig(url="http://127.0.0.1:9", token=""), open_app, CHROMIUM)
+    assert cfg.token == "" and cfg.profile == "open"
+    login = tmp_path / "login.toml"
+    login.write_text('token_selector = "#token"\n' + checks)
+    with pytest.raises(DiagError, match=r"login\.toml: the app signs in \(token_selector '#token'\): give --token T"):
+        browser_config(SimConfig(url="http://127.0.0.1:9", token=""), login, CHROMIUM)
+    # the command no longer refuses before reading the app
+    out = subprocess.run([sys.executable, "-m", "jarvis_diag", "simulate-mobile", "http://127.0.0.1:9",
+                          "--browser-app", str(login), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "JARVIS_TOKEN": ""})
+    assert out.returncode == 2 and "the app signs in" in out.stderr and out.stderr.count("\n") == 1, out.stderr

@@ -97,7 +97,7 @@ def simulate_mobile(
         cfg.url = url
         if token:
             cfg.token = token
-        if not cfg.token:
+        if not cfg.token and browser_app is None:  # (an app of one's own may have no login: see browser_config)
             raise ValueError("no token: give --token T or set $JARVIS_TOKEN")
         cfg.validate()
         if cfg.steps is None and cfg.background_s > 24 * 3600:

@@ -38,6 +38,9 @@ def browser_config(cfg: SimConfig, app_path: Path | None, chromium: str) -> Brow
         app = AppSpec.load(app_path) if app_path is not None else None
     except ValueError as exc:
         raise DiagError(str(exc)) from None
+    if app is not None and app.token_selector and not cfg.token:
+        raise DiagError(f"{app_path}: the app signs in (token_selector {app.token_selector!r}): give --token T or set "
+                        "$JARVIS_TOKEN, or token_selector = \"\" for an app with no login")
     # (an app of one's own has no profile of ours: its runs are named after its file)
     profile = cfg.profiles[0].name if app_path is None else app_path.stem
     bcfg = BrowserConfig(url=cfg.url, token=cfg.token, profile=profile, clients=cfg.clients,
